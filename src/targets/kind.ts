@@ -1,0 +1,88 @@
+import type { Diagnostic, SourceLocation } from '../diag/diagnostic.js';
+
+/** What a step can see and use while it runs. Everything I/O-ish comes through here. */
+export interface StepContext {
+  /** aborted on SIGINT/SIGTERM, on --fail-fast after another step failed, or on this step's timeout */
+  readonly signal: AbortSignal;
+  /** directory of castle.yaml: relative paths in configs are resolved against it */
+  readonly castleDir: string;
+  /** state directory of the castle (`.castle/` by default): targets keep their own files under it */
+  readonly stateDir: string;
+  /** this run's folder inside stateDir */
+  readonly runDir: string;
+  readonly runId: string;
+  readonly stepId: string;
+  /** the castle's name (safe to use in paths and process titles) */
+  readonly castleName: string;
+  /** appends to this step's log file; secrets registered with `secret()` are redacted */
+  log(text: string): void;
+  /** a progress note shown in the live view and recorded as an event */
+  note(message: string): void;
+  /** a named check with its outcome (the proof after a rebirth reports one per check) */
+  check(name: string, ok: boolean, detail: string): void;
+  /** registers a secret value: it is masked in logs, events, reports and error messages */
+  secret(value: string): void;
+  /** values shared between the steps of one run (e.g. the fingerprint taken at the backup gate) */
+  readonly facts: Map<string, unknown>;
+}
+
+/** An expected failure is a value. `retryable` lets the kind say a retry cannot help (e.g. bad credentials). */
+export type StepResult =
+  | { readonly ok: true; readonly summary?: string }
+  | { readonly ok: false; readonly reason: string; readonly retryable?: boolean };
+
+export interface StepCheckContext {
+  /** where the step's kind key (or a path under it) sits in castle.yaml */
+  locate(path: readonly (string | number)[]): SourceLocation;
+  readonly castleDir: string;
+}
+
+/**
+ * A step kind, provided by a target. `C` is the parsed config: the value under the kind's key merged
+ * with the kind's sibling properties (for `run`: `{run, cwd, env}`).
+ */
+export interface StepKind<C = any> {
+  readonly name: string;
+  readonly description: string;
+  /** JSON Schema of the value under the kind's key */
+  readonly schema: object;
+  /** JSON Schema properties allowed beside the kind's key (besides the common step fields) */
+  readonly siblings?: Readonly<Record<string, object>>;
+  /** destroying a layer with such a step loses data: a rebirth needs a backup gate first */
+  readonly holdsData?: boolean;
+  /** a step of this kind proves a fresh, verified backup exists */
+  readonly backupGate?: boolean;
+  /** pure, static checks beyond the schema (no I/O) */
+  check?(config: C, ctx: StepCheckContext): Diagnostic[];
+  /** Kubernetes-style manifests (paths relative to castle.yaml) this step applies: `castle validate` and the preflight check them */
+  manifests?(config: C): string[];
+  /** a one-line label for the live view, e.g. the command */
+  label?(config: C): string;
+  run(config: C, ctx: StepContext): Promise<StepResult>;
+}
+
+export class KindRegistry {
+  readonly #kinds = new Map<string, StepKind>();
+
+  register(kind: StepKind): this {
+    if (this.#kinds.has(kind.name)) throw new Error(`step kind '${kind.name}' registered twice`);
+    this.#kinds.set(kind.name, kind);
+    return this;
+  }
+
+  get(name: string): StepKind | undefined {
+    return this.#kinds.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.#kinds.has(name);
+  }
+
+  names(): string[] {
+    return [...this.#kinds.keys()].sort();
+  }
+
+  all(): StepKind[] {
+    return [...this.#kinds.values()];
+  }
+}
