@@ -1,16 +1,38 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerValidateCommands } from '../validate/cli.js';
+import { CliExit, EXIT_INVALID } from './common.js';
+import { registerInspectCommands } from './inspect-commands.js';
+import { registerPlanCommand } from './plan-command.js';
+import { registerReportCommands } from './report-command.js';
+import { registerRunCommands } from './run-commands.js';
 
 // Exit codes: 0 success, 1 failed run (or validation errors), 2 invalid input / bad usage.
 const program = new Command();
-program.name('castle').description('Ephemeral infrastructure: destroy a castle and bring it back, with its data, proven.').version('0.1.0');
-program.exitOverride((err) => {
-  // commander's own usage errors (unknown option, missing argument) are bad usage: exit 2
-  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
-  process.exit(2);
-});
+program
+  .name('castle')
+  .description('Ephemeral infrastructure: destroy a castle and bring it back, with its data, proven.')
+  .version('0.1.0')
+  .exitOverride()
+  .showHelpAfterError('(castle --help for usage)');
 
+registerPlanCommand(program);
+registerRunCommands(program);
+registerInspectCommands(program);
+registerReportCommands(program);
 registerValidateCommands(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CliExit) {
+    if (err.message) process.stderr.write(`castle: ${err.message}\n`);
+    process.exitCode = err.code;
+  } else if (err instanceof CommanderError) {
+    // help and version are not errors; everything else commander rejects is bad usage
+    process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : EXIT_INVALID;
+  } else {
+    process.stderr.write(`castle: internal error (a bug, please report it): ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = 70;
+  }
+}

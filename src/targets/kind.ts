@@ -22,6 +22,8 @@ export interface StepContext {
   check(name: string, ok: boolean, detail: string): void;
   /** registers a secret value: it is masked in logs, events, reports and error messages */
   secret(value: string): void;
+  /** grace period between SIGTERM and SIGKILL when a step's processes must stop */
+  readonly killGraceMs: number;
   /** values shared between the steps of one run (e.g. the fingerprint taken at the backup gate) */
   readonly facts: Map<string, unknown>;
 }

@@ -1,0 +1,347 @@
+// A PostgreSQL cluster run with the real binaries, under a caller-given castle root. As root, every
+// postgres binary runs as an unprivileged OS user (`castle` by default) through `runuser -u USER --`.
+// Layout of `root`: pgdata/ (PGDATA), run/ (unix socket), log/postgresql.log, .castle-data (marker)
+
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, appendFileSync, chmodSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import pg from 'pg';
+import { describeFailure, exec, isRoot, noLog, pidAlive, sleep, waitPidGone, type OpOptions, type Result } from './proc.js';
+
+export const PG_ROOT = '/usr/lib/postgresql';
+export const MARKER = '.castle-data';
+
+export interface PgClusterSpec {
+  /** the castle's data root: everything of this cluster lives under it (created if missing) */
+  readonly root: string;
+  /** TCP port on 127.0.0.1 (also names the unix socket) */
+  readonly port: number;
+  /** PostgreSQL major version; default: the newest installed */
+  readonly pgVersion?: number;
+  /** OS user running postgres when we are root (default `castle`); ignored when not root */
+  readonly osUser?: string;
+  /** database superuser created by initdb (default `postgres`) */
+  readonly superuser?: string;
+}
+
+export interface PgCluster {
+  readonly root: string;
+  readonly dataDir: string;
+  readonly socketDir: string;
+  readonly logDir: string;
+  readonly logFile: string;
+  readonly port: number;
+  readonly major: number;
+  readonly binDir: string;
+  /** null: run as ourselves (not root) */
+  readonly osUser: string | null;
+  readonly superuser: string;
+}
+
+/** Majors with a server binary under /usr/lib/postgresql/N/bin. */
+export function installedPgMajors(pgRoot = PG_ROOT): number[] {
+  if (!existsSync(pgRoot)) return [];
+  return readdirSync(pgRoot)
+    .filter((d) => /^\d+$/.test(d) && existsSync(join(pgRoot, d, 'bin', 'postgres')))
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/** The binaries of a major (or the newest); a version not installed is a clear error naming the installed ones. */
+export function resolvePgBin(version?: number, pgRoot = PG_ROOT): Result<{ major: number; binDir: string }> {
+  const majors = installedPgMajors(pgRoot);
+  if (majors.length === 0) return { ok: false, reason: `no PostgreSQL server is installed (nothing under ${pgRoot}/*/bin/postgres): run scripts/install-deps.sh` };
+  const major = version ?? majors[majors.length - 1]!;
+  if (!majors.includes(major))
+    return { ok: false, reason: `PostgreSQL ${major} is not installed on this machine; installed: ${majors.join(', ')} (under ${pgRoot})` };
+  return { ok: true, major, binDir: join(pgRoot, String(major), 'bin') };
+}
+
+/** Resolves paths and binaries of a cluster (no I/O besides looking at installed versions). */
+export function pgCluster(spec: PgClusterSpec): Result<{ cluster: PgCluster }> {
+  const bin = resolvePgBin(spec.pgVersion);
+  if (!bin.ok) return bin;
+  const root = resolve(spec.root);
+  const logDir = join(root, 'log');
+  return {
+    ok: true,
+    cluster: {
+      root,
+      dataDir: join(root, 'pgdata'),
+      socketDir: join(root, 'run'),
+      logDir,
+      logFile: join(logDir, 'postgresql.log'),
+      port: spec.port,
+      major: bin.major,
+      binDir: bin.binDir,
+      osUser: isRoot() ? (spec.osUser ?? 'castle') : null,
+      superuser: spec.superuser ?? 'postgres',
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// the unprivileged OS user
+
+const idCache = new Map<string, { uid: number; gid: number }>();
+
+export async function userIds(user: string): Promise<{ uid: number; gid: number } | null> {
+  const c = idCache.get(user);
+  if (c) return c;
+  const u = await exec('id', ['-u', user]);
+  const g = await exec('id', ['-g', user]);
+  if (u.code !== 0 || g.code !== 0) return null;
+  const ids = { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
+  idCache.set(user, ids);
+  return ids;
+}
+
+/** As root: creates the OS user when missing (concurrent creation tolerated). Not root: nothing to do. */
+export async function ensureOsUser(user: string | null, o: OpOptions = {}): Promise<Result<{ uid: number; gid: number } | {}>> {
+  if (!user || !isRoot()) return { ok: true };
+  const have = await userIds(user);
+  if (have) return { ok: true, ...have };
+  const r = await exec('useradd', ['--system', '--user-group', '--create-home', '--home-dir', `/var/lib/${user}`, '--shell', '/bin/sh', user], {
+    ...o,
+    logPrefix: '[useradd] ',
+  });
+  const again = await userIds(user);
+  if (again) return { ok: true, ...again };
+  return { ok: false, reason: describeFailure(`creating the unprivileged OS user '${user}' (needed to run postgres as root)`, r) };
+}
+
+/** mkdir -p with mode, owned by the cluster's OS user when root. */
+export async function ensureOwnedDir(path: string, osUser: string | null, mode = 0o700): Promise<Result> {
+  try {
+    mkdirSync(path, { recursive: true, mode });
+    chmodSync(path, mode);
+    if (osUser && isRoot()) {
+      const ids = await userIds(osUser);
+      if (!ids) return { ok: false, reason: `OS user '${osUser}' does not exist` };
+      chownSync(path, ids.uid, ids.gid);
+    }
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: `cannot create directory ${path}: ${(err as Error).message}` };
+  }
+}
+
+export async function chownToUser(path: string, osUser: string | null): Promise<void> {
+  if (!osUser || !isRoot()) return;
+  const ids = await userIds(osUser);
+  if (ids) chownSync(path, ids.uid, ids.gid);
+}
+
+/** Root dir + subdirs, owned by the OS user; checks the user can actually reach them. */
+export async function prepareRoot(c: PgCluster, o: OpOptions = {}): Promise<Result> {
+  const u = await ensureOsUser(c.osUser, o);
+  if (!u.ok) return u;
+  for (const d of [c.root, c.socketDir, c.logDir]) {
+    const r = await ensureOwnedDir(d, c.osUser);
+    if (!r.ok) return r;
+  }
+  const marker = join(c.root, MARKER);
+  if (!existsSync(marker)) writeFileSync(marker, 'castle data root: `castle` may delete everything in this directory on a wipe\n');
+  if (c.osUser) {
+    const t = await exec('test', ['-w', c.root, '-a', '-x', c.root], { asUser: c.osUser });
+    if (t.code !== 0) {
+      let blocker = dirname(c.root);
+      for (let d = dirname(c.root); d !== '/'; d = dirname(d)) {
+        const m = statSync(d).mode;
+        if ((m & 0o001) === 0) blocker = d;
+      }
+      return { ok: false, reason: `the OS user '${c.osUser}' cannot reach ${c.root}: ${blocker} is not traversable for others (chmod o+x ${blocker}, or put the castle elsewhere)` };
+    }
+  }
+  return { ok: true };
+}
+
+function pgExec(c: PgCluster, bin: string, args: string[], o: OpOptions & { env?: Record<string, string>; timeoutMs?: number; quietStdout?: boolean } = {}) {
+  return exec(join(c.binDir, bin), args, { ...o, asUser: c.osUser, cwd: c.root, logPrefix: `[${bin}] ` });
+}
+
+// ---------------------------------------------------------------------------------------------
+// initdb, configuration, start, stop
+
+export interface InitOptions extends OpOptions {
+  /** archive_command (archive_mode=on); see pgbackrest.ts archiveCommand() */
+  readonly archiveCommand?: string;
+  /** extra postgresql.conf settings (values are written as given: quote strings yourself) */
+  readonly settings?: Record<string, string>;
+  /** initdb --no-sync (tests) */
+  readonly noSync?: boolean;
+}
+
+/** initdb of an empty cluster (refuses if the data dir already holds one) + castle.conf. */
+export async function initCluster(c: PgCluster, o: InitOptions = {}): Promise<Result> {
+  const prep = await prepareRoot(c, o);
+  if (!prep.ok) return prep;
+  if (existsSync(join(c.dataDir, 'PG_VERSION'))) return { ok: false, reason: `${c.dataDir} already holds a PostgreSQL cluster: refusing to initdb over it` };
+  const r = await pgExec(c, 'initdb', [
+    '-D', c.dataDir, '-U', c.superuser, '-E', 'UTF8', '--locale=C.UTF-8',
+    '--auth-local=trust', '--auth-host=scram-sha-256', ...(o.noSync ? ['--no-sync'] : []),
+  ], o);
+  if (r.code !== 0) return { ok: false, reason: describeFailure('initdb', r) };
+  const conf = join(c.dataDir, 'postgresql.conf');
+  appendFileSync(conf, `\n# written by castle\ninclude = 'castle.conf'\n`);
+  return writeCastleConf(c, o);
+}
+
+function q(v: string): string {
+  return `'${v.replace(/'/g, "''")}'`;
+}
+
+/** (Re)writes PGDATA/castle.conf: port, socket dir, listen address, archiving. Called after a restore too. */
+export async function writeCastleConf(c: PgCluster, o: { archiveCommand?: string; settings?: Record<string, string> } = {}): Promise<Result> {
+  const file = join(c.dataDir, 'castle.conf');
+  let previous: Record<string, string> = {};
+  if (existsSync(file)) previous = parseConf(readFileSync(file, 'utf8'));
+  const settings: Record<string, string> = {
+    ...previous,
+    listen_addresses: q('127.0.0.1'),
+    port: String(c.port),
+    unix_socket_directories: q(c.socketDir),
+    unix_socket_permissions: '0700',
+    wal_level: 'replica',
+    max_wal_senders: '3',
+    ...(o.archiveCommand !== undefined ? { archive_mode: 'on', archive_command: q(o.archiveCommand) } : {}),
+    ...(o.settings ?? {}),
+  };
+  try {
+    writeFileSync(file, `# managed by castle: rewritten on init and after each restore\n${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`, { mode: 0o600 });
+    await chownToUser(file, c.osUser);
+    const conf = join(c.dataDir, 'postgresql.conf');
+    if (existsSync(conf) && !readFileSync(conf, 'utf8').includes("include = 'castle.conf'")) appendFileSync(conf, `\ninclude = 'castle.conf'\n`);
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: `cannot write ${file}: ${(err as Error).message}` };
+  }
+}
+
+function parseConf(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^\s*([a-z_]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+/** pid of the running postmaster of this data dir, or null. */
+export function postmasterPid(c: PgCluster): number | null {
+  const f = join(c.dataDir, 'postmaster.pid');
+  if (!existsSync(f)) return null;
+  const pid = Number(readFileSync(f, 'utf8').split('\n')[0]);
+  return pidAlive(pid) ? pid : null;
+}
+
+export interface StartOptions extends OpOptions {
+  /** extra environment of the server (e.g. PGBACKREST_CONFIG for restore_command) */
+  readonly env?: Record<string, string>;
+  readonly timeoutMs?: number;
+  /** after a restore: wait until recovery ended and the server was promoted (default true) */
+  readonly waitPromoted?: boolean;
+}
+
+/** pg_ctl start -w; then waits until the server accepts writes (end of WAL replay after a restore). */
+export async function startPostgres(c: PgCluster, o: StartOptions = {}): Promise<Result<{ pid: number; alreadyRunning: boolean; durationMs: number }>> {
+  const started = Date.now();
+  const running = postmasterPid(c);
+  if (running) return { ok: true, pid: running, alreadyRunning: true, durationMs: 0 };
+  if (!existsSync(join(c.dataDir, 'PG_VERSION'))) return { ok: false, reason: `no PostgreSQL cluster in ${c.dataDir}: nothing to start` };
+  const prep = await prepareRoot(c, o);
+  if (!prep.ok) return prep;
+  const timeoutS = Math.ceil((o.timeoutMs ?? 120000) / 1000);
+  const r = await pgExec(c, 'pg_ctl', ['-D', c.dataDir, '-l', c.logFile, '-w', '-t', String(timeoutS), 'start'], { ...o, ...(o.env ? { env: o.env } : {}) });
+  if (r.code !== 0) return { ok: false, reason: `${describeFailure('pg_ctl start', r)}; server log: ${tailLog(c.logFile, 3)} (${c.logFile})` };
+  const pid = postmasterPid(c);
+  if (!pid) return { ok: false, reason: `pg_ctl start reported success but no postmaster runs; see ${c.logFile}` };
+  if (o.waitPromoted !== false) {
+    const end = Date.now() + (o.timeoutMs ?? 120000);
+    for (;;) {
+      const inRec = await withClient(c, 'postgres', async (cl) => (await cl.query('SELECT pg_is_in_recovery() AS r')).rows[0].r as boolean).catch(() => null);
+      if (inRec === false) break;
+      if (!postmasterPid(c)) return { ok: false, reason: `the server stopped during WAL replay: ${tailLog(c.logFile, 3)} (${c.logFile})` };
+      if (Date.now() > end || o.signal?.aborted) return { ok: false, reason: `the server was still replaying WAL after ${timeoutS} s; see ${c.logFile}` };
+      await sleep(50, o.signal);
+    }
+  }
+  return { ok: true, pid, alreadyRunning: false, durationMs: Date.now() - started };
+}
+
+export function tailLog(file: string, lines: number, filter?: RegExp): string {
+  try {
+    let l = readFileSync(file, 'utf8').trim().split('\n');
+    if (filter) l = l.filter((x) => filter.test(x));
+    return l.slice(-lines).join(' | ');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** pg_ctl stop -m fast -w; when that fails, the postmaster pid is killed (SIGQUIT, then SIGKILL). */
+export async function stopPostgres(c: PgCluster, o: OpOptions & { timeoutMs?: number } = {}): Promise<Result<{ pid: number | null }>> {
+  const pid = postmasterPid(c);
+  if (!pid) return { ok: true, pid: null };
+  const timeoutS = Math.ceil((o.timeoutMs ?? 60000) / 1000);
+  const r = await pgExec(c, 'pg_ctl', ['-D', c.dataDir, '-m', 'fast', '-w', '-t', String(timeoutS), 'stop'], o);
+  if (r.code === 0 && (await waitPidGone(pid, 5000))) return { ok: true, pid };
+  (o.log ?? noLog)(`pg_ctl stop failed (${describeFailure('pg_ctl stop', r)}); killing postmaster ${pid}`);
+  try {
+    process.kill(pid, 'SIGQUIT');
+  } catch {
+    /* gone */
+  }
+  if (await waitPidGone(pid, 5000)) return { ok: true, pid };
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+  if (await waitPidGone(pid, 5000)) return { ok: true, pid };
+  return { ok: false, reason: `postmaster ${pid} of ${c.dataDir} does not stop` };
+}
+
+/** Database system identifier from pg_control (works on a stopped cluster). */
+export async function controlSystemId(c: PgCluster, o: OpOptions = {}): Promise<Result<{ systemId: string }>> {
+  if (!existsSync(join(c.dataDir, 'global', 'pg_control'))) return { ok: false, reason: `no pg_control in ${c.dataDir}` };
+  const r = await pgExec(c, 'pg_controldata', ['-D', c.dataDir], { ...o, quietStdout: true, env: { LC_ALL: 'C' } });
+  const m = /Database system identifier:\s*(\d+)/.exec(r.stdout);
+  if (r.code !== 0 || !m) return { ok: false, reason: describeFailure('pg_controldata', r) };
+  return { ok: true, systemId: m[1]! };
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQL access (unix socket, superuser, trust on the socket inside the castle)
+
+export function connConfig(c: PgCluster, database = 'postgres'): pg.ClientConfig {
+  return { host: c.socketDir, port: c.port, user: c.superuser, database, application_name: 'castle' };
+}
+
+export async function withClient<T>(c: PgCluster | pg.ClientConfig, database: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const cfg = 'dataDir' in c ? connConfig(c, database) : { ...c, database };
+  const client = new pg.Client(cfg);
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Runs SQL (superuser); an error is a value. */
+export async function sql(c: PgCluster, text: string, params: unknown[] = [], database = 'postgres'): Promise<Result<{ rows: Record<string, unknown>[] }>> {
+  try {
+    const rows = await withClient(c, database, async (cl) => (await cl.query(text, params)).rows as Record<string, unknown>[]);
+    return { ok: true, rows };
+  } catch (err) {
+    return { ok: false, reason: `SQL on ${c.socketDir}:${c.port}/${database} failed: ${(err as Error).message}` };
+  }
+}
+
+/** system_identifier of the running server. */
+export async function runningSystemId(c: PgCluster): Promise<Result<{ systemId: string }>> {
+  const r = await sql(c, 'SELECT system_identifier::text AS id FROM pg_control_system()');
+  if (!r.ok) return r;
+  return { ok: true, systemId: String(r.rows[0]?.id) };
+}

@@ -1,0 +1,203 @@
+import type { CastleEvent, RunStatus, StepStatus } from '../events.js';
+import type { Plan, PlannedStep } from '../plan/plan.js';
+import type { StepContext, StepResult } from '../targets/kind.js';
+import type { Redactor } from './redact.js';
+import type { StepLogs } from './step-log.js';
+
+export interface StepRecord {
+  readonly status: StepStatus;
+  readonly attempts: number;
+  readonly durationMs: number;
+  readonly reason?: string;
+}
+
+export interface ExecuteOptions {
+  readonly runId: string;
+  readonly runDir: string;
+  readonly concurrency: number;
+  readonly failFast: boolean;
+  /** aborted on SIGINT/SIGTERM */
+  readonly signal: AbortSignal;
+  readonly emit: (ev: CastleEvent) => void;
+  readonly redactor: Redactor;
+  readonly logs: StepLogs;
+  readonly facts: Map<string, unknown>;
+  /** steps that succeeded in the run being resumed */
+  readonly alreadySucceeded?: ReadonlySet<string>;
+  readonly resumeOf?: string;
+}
+
+export interface ExecuteResult {
+  readonly status: RunStatus;
+  readonly steps: ReadonlyMap<string, StepRecord>;
+  readonly reason?: string;
+}
+
+const MAX_BACKOFF_MS = 60_000;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function matchesRetry(patterns: readonly string[], timedOut: boolean, text: string): boolean {
+  if (patterns.length === 0) return true;
+  const lower = text.toLowerCase();
+  return patterns.some((p) => (p.toLowerCase() === 'timeout' ? timedOut : lower.includes(p.toLowerCase())));
+}
+
+/** Runs a validated plan: a bounded worker pool over the DAG, retries, timeouts, cancellation. */
+export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<ExecuteResult> {
+  const records = new Map<string, StepRecord>();
+  const dependents = new Map<string, PlannedStep[]>();
+  const waitingOn = new Map<string, number>();
+  for (const s of plan.steps) {
+    for (const d of s.deps) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(s);
+  }
+  const ready: PlannedStep[] = [];
+  let readyHead = 0;
+  const release = (id: string): void => {
+    for (const next of dependents.get(id) ?? []) {
+      const left = waitingOn.get(next.id)! - 1;
+      waitingOn.set(next.id, left);
+      if (left === 0) ready.push(next);
+    }
+  };
+  // Resumed steps count as done without running; what depends on them becomes ready.
+  for (const s of plan.steps) {
+    if (opts.alreadySucceeded?.has(s.id)) {
+      records.set(s.id, { status: 'skipped', attempts: 0, durationMs: 0, reason: `succeeded in run ${opts.resumeOf ?? '?'}` });
+      opts.emit({ type: 'step-finished', stepId: s.id, status: 'skipped', attempts: 0, durationMs: 0, reason: `succeeded in run ${opts.resumeOf ?? '?'}` });
+    }
+  }
+  for (const s of plan.steps) {
+    if (records.has(s.id)) continue;
+    const left = s.deps.filter((d) => !records.has(d)).length;
+    waitingOn.set(s.id, left);
+    if (left === 0) ready.push(s);
+  }
+
+  const failFast = new AbortController();
+  const stepSignalSources = [opts.signal, failFast.signal];
+  let firstFailure: string | undefined;
+  const running = new Map<string, Promise<void>>();
+
+  const runOne = async (step: PlannedStep): Promise<void> => {
+    const rec = await runStep(plan, step, opts, stepSignalSources);
+    records.set(step.id, rec);
+    if (rec.status === 'succeeded') release(step.id);
+    else if (firstFailure === undefined && !opts.signal.aborted) {
+      firstFailure = `${step.id} ${rec.status}${rec.reason ? `: ${rec.reason}` : ''}`;
+      if (opts.failFast) failFast.abort('fail-fast');
+    }
+  };
+
+  const stopping = (): boolean => opts.signal.aborted || firstFailure !== undefined;
+  for (;;) {
+    while (!stopping() && running.size < opts.concurrency && readyHead < ready.length) {
+      const step = ready[readyHead++]!;
+      const p = runOne(step).finally(() => running.delete(step.id));
+      running.set(step.id, p);
+    }
+    if (running.size === 0) break;
+    await Promise.race(running.values());
+  }
+
+  for (const s of plan.steps) {
+    if (records.has(s.id)) continue;
+    const why = opts.signal.aborted ? 'not started: run interrupted' : firstFailure ? `not started: ${firstFailure.split(' ')[0]} did not succeed` : 'not started';
+    records.set(s.id, { status: 'skipped', attempts: 0, durationMs: 0, reason: why });
+    opts.emit({ type: 'step-finished', stepId: s.id, status: 'skipped', attempts: 0, durationMs: 0, reason: why });
+  }
+  if (opts.signal.aborted) return { status: 'interrupted', steps: records, reason: String(opts.signal.reason ?? 'interrupted') };
+  if (firstFailure !== undefined) return { status: 'failed', steps: records, reason: firstFailure };
+  return { status: 'succeeded', steps: records };
+}
+
+async function runStep(plan: Plan, step: PlannedStep, opts: ExecuteOptions, sources: readonly AbortSignal[]): Promise<StepRecord> {
+  const spec = step.spec;
+  const started = performance.now();
+  let attempt = 1;
+  for (;;) {
+    opts.emit({ type: 'step-started', stepId: step.id, attempt });
+    const ac = new AbortController();
+    const onOuter = (ev: Event): void => ac.abort((ev.target as AbortSignal).reason);
+    for (const s of sources) {
+      if (s.aborted) ac.abort(s.reason);
+      else s.addEventListener('abort', onOuter, { once: true });
+    }
+    const timer = spec.timeoutMs !== null ? setTimeout(() => ac.abort('timeout'), spec.timeoutMs) : undefined;
+    let tail = '';
+    const ctx: StepContext = {
+      signal: ac.signal,
+      castleDir: plan.castle.dir,
+      stateDir: plan.castle.stateDir,
+      runDir: opts.runDir,
+      runId: opts.runId,
+      stepId: step.id,
+      castleName: plan.castle.name,
+      log: (text) => {
+        tail = (tail + text).slice(-8192);
+        opts.logs.write(step.id, text);
+      },
+      note: (message) => opts.emit({ type: 'step-note', stepId: step.id, message: opts.redactor.redact(message) }),
+      check: (name, ok, detail) => opts.emit({ type: 'check', stepId: step.id, name, ok, detail: opts.redactor.redact(detail) }),
+      secret: (value) => opts.redactor.add(value),
+      facts: opts.facts,
+      killGraceMs: plan.castle.killGraceMs,
+    };
+    let result: StepResult;
+    let bug = false;
+    try {
+      result = await spec.kind.run(spec.config, ctx);
+    } catch (err) {
+      // An exception is a bug in a step kind, not an expected failure: say so, keep the stack in the log.
+      bug = true;
+      const e = err as Error;
+      opts.logs.write(step.id, `\n[castle] bug in step kind '${spec.kind.name}': ${e?.stack ?? String(err)}\n`);
+      result = { ok: false, reason: `bug in step kind '${spec.kind.name}': ${e?.message ?? String(err)}`, retryable: false };
+    } finally {
+      if (timer) clearTimeout(timer);
+      for (const s of sources) s.removeEventListener('abort', onOuter);
+    }
+    const aborted = ac.signal.aborted ? String(ac.signal.reason) : undefined;
+    const durationMs = performance.now() - started;
+    if (result.ok && aborted === undefined) {
+      const summary = result.summary ? opts.redactor.redact(result.summary) : undefined;
+      opts.emit({ type: 'step-finished', stepId: step.id, status: 'succeeded', attempts: attempt, durationMs, ...(summary ? { summary } : {}) });
+      return { status: 'succeeded', attempts: attempt, durationMs };
+    }
+    const timedOut = aborted === 'timeout';
+    const reason = opts.redactor.redact(
+      timedOut ? `timed out after ${spec.timeoutMs} ms` : aborted !== undefined ? `cancelled (${aborted})` : result.ok ? 'cancelled' : result.reason,
+    );
+    const outerAborted = sources.some((s) => s.aborted);
+    const canRetry =
+      !outerAborted &&
+      !bug &&
+      attempt <= spec.retries &&
+      (result.ok || result.retryable !== false) &&
+      matchesRetry(spec.retryOn, timedOut, `${reason}\n${tail}`);
+    if (canRetry) {
+      const delayMs = Math.min(MAX_BACKOFF_MS, spec.backoffMs * 2 ** (attempt - 1));
+      opts.emit({ type: 'step-retrying', stepId: step.id, attempt, delayMs, reason });
+      opts.logs.write(step.id, `\n[castle] attempt ${attempt} failed (${reason}); retrying in ${delayMs} ms\n`);
+      await sleep(delayMs, opts.signal);
+      if (!opts.signal.aborted) {
+        attempt++;
+        continue;
+      }
+    }
+    const status: StepStatus = timedOut ? 'timed-out' : aborted !== undefined || outerAborted ? 'cancelled' : 'failed';
+    opts.emit({ type: 'step-finished', stepId: step.id, status, attempts: attempt, durationMs, reason, ...(bug ? { bug: true } : {}) });
+    return { status, attempts: attempt, durationMs, reason };
+  }
+}

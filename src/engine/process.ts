@@ -1,0 +1,92 @@
+import { spawn } from 'node:child_process';
+
+export interface ProcessOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly signal: AbortSignal;
+  readonly onOutput: (text: string) => void;
+  /** after SIGTERM to the group, wait this long before SIGKILL */
+  readonly killGraceMs: number;
+  readonly input?: string;
+}
+
+export type ProcessExit =
+  | { readonly state: 'exited'; readonly code: number; readonly tail: string }
+  | { readonly state: 'signalled'; readonly signal: string; readonly tail: string }
+  | { readonly state: 'aborted'; readonly reason: unknown; readonly tail: string }
+  | { readonly state: 'spawn-failed'; readonly error: string };
+
+const TAIL = 64 * 1024;
+
+function killGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // the group is already gone
+  }
+}
+
+/**
+ * Runs a command in its own process group (so SIGTERM/SIGKILL reach its children too), streaming
+ * its output. On abort: SIGTERM to the group, SIGKILL after the grace period.
+ */
+export function runProcess(file: string, args: readonly string[], opts: ProcessOptions): Promise<ProcessExit> {
+  return new Promise((resolve) => {
+    if (opts.signal.aborted) {
+      resolve({ state: 'aborted', reason: opts.signal.reason, tail: '' });
+      return;
+    }
+    let tail = '';
+    const child = spawn(file, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      detached: true,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      if (child.pid === undefined) return;
+      killGroup(child.pid, 'SIGTERM');
+      killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), opts.killGraceMs);
+      killTimer.unref();
+    };
+    const onData = (b: Buffer): void => {
+      const s = b.toString('utf8');
+      tail = (tail + s).slice(-TAIL);
+      opts.onOutput(s);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+    let settled = false;
+    const finish = (r: ProcessExit): void => {
+      if (settled) return;
+      settled = true;
+      opts.signal.removeEventListener('abort', onAbort);
+      if (killTimer) clearTimeout(killTimer);
+      resolve(r);
+    };
+    child.on('error', (err) => finish({ state: 'spawn-failed', error: err.message }));
+    child.on('exit', (code, sig) => {
+      // A background child may keep the pipes open: give output a moment to drain, then stop waiting.
+      const done = (): void => {
+        if (opts.signal.aborted) finish({ state: 'aborted', reason: opts.signal.reason, tail });
+        else if (sig) finish({ state: 'signalled', signal: sig, tail });
+        else finish({ state: 'exited', code: code ?? 0, tail });
+      };
+      let closed = false;
+      child.once('close', () => {
+        closed = true;
+        done();
+      });
+      setTimeout(() => {
+        if (!closed) {
+          child.stdout!.destroy();
+          child.stderr!.destroy();
+          done();
+        }
+      }, 200).unref();
+    });
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

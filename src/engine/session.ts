@@ -1,0 +1,139 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { EventEnvelope, EventSink, LockInfo, RunStatus } from '../events.js';
+import { stepInfo, type Plan } from '../plan/plan.js';
+import { EventBus } from './bus.js';
+import { executePlan } from './execute.js';
+import type { RunSummary } from './history.js';
+import { acquireLock } from './lock.js';
+import { Redactor } from './redact.js';
+import { eventsFile, newRunId, runDir, summaryFile } from './run-dir.js';
+import { StepLogs } from './step-log.js';
+import { actualCriticalPath, phaseTimings } from './timing.js';
+
+export interface RunRequest {
+  readonly plan: Plan;
+  readonly runId?: string;
+  readonly concurrency?: number;
+  readonly failFast?: boolean;
+  readonly sinks: readonly EventSink[];
+  readonly signal: AbortSignal;
+  readonly redactor?: Redactor;
+  readonly resume?: { readonly runId: string; readonly succeeded: readonly string[] };
+  readonly detached?: boolean;
+  readonly argv?: readonly string[];
+}
+
+export type RunOutcome =
+  | { readonly state: 'refused'; readonly holder: LockInfo }
+  | {
+      readonly state: 'finished';
+      readonly runId: string;
+      readonly runDir: string;
+      readonly status: RunStatus;
+      readonly reason?: string;
+      readonly durationMs: number;
+      readonly events: readonly EventEnvelope[];
+    };
+
+function writeSummary(dir: string, s: RunSummary): void {
+  const file = summaryFile(dir);
+  writeFileSync(`${file}.tmp`, JSON.stringify(s, null, 2) + '\n');
+  renameSync(`${file}.tmp`, file);
+}
+
+/** One run of a plan: lock, run folder, event log, execution, summary, unlock. */
+export async function runCastle(req: RunRequest): Promise<RunOutcome> {
+  const { plan } = req;
+  const castle = plan.castle;
+  const runId = req.runId ?? newRunId(plan.operation);
+  const lock = acquireLock(castle.stateDir, { runId, operation: plan.operation });
+  if (lock.state === 'held') return { state: 'refused', holder: lock.holder };
+  const dir = runDir(castle.stateDir, runId);
+  const redactor = req.redactor ?? new Redactor();
+  const logs = new StepLogs(dir, redactor);
+  let bus: EventBus | undefined;
+  try {
+    mkdirSync(dir, { recursive: true });
+    const startedAt = new Date();
+    const concurrency = req.concurrency ?? castle.concurrency;
+    const base: Omit<RunSummary, 'status' | 'finishedAt' | 'durationMs' | 'steps' | 'succeeded'> = {
+      version: 1,
+      runId,
+      castle: castle.name,
+      operation: plan.operation,
+      startedAt: startedAt.toISOString(),
+      budgetMs: castle.budgetMs,
+      pid: process.pid,
+      host: hostname(),
+      detached: req.detached ?? false,
+      resumeOf: req.resume?.runId ?? null,
+      argv: req.argv ?? [],
+    };
+    writeSummary(dir, { ...base, status: 'running', finishedAt: null, durationMs: null, steps: {}, succeeded: [] });
+    bus = new EventBus(runId, redactor, req.sinks, eventsFile(dir));
+    const b = bus;
+    b.emit({
+      type: 'run-started',
+      castle: castle.name,
+      file: castle.file,
+      operation: plan.operation,
+      budgetMs: castle.budgetMs,
+      pid: process.pid,
+      host: hostname(),
+      resumeOf: req.resume?.runId ?? null,
+      concurrency,
+      steps: plan.steps.map(stepInfo),
+    });
+    if (lock.takenOver) b.emit({ type: 'lock-taken-over', previous: lock.takenOver.previous, reason: lock.takenOver.reason });
+    if (plan.backupSkipped) b.emit({ type: 'warning', message: 'backup gate skipped (--no-backup --i-accept-data-loss): data written since the last backup will be lost' });
+    const onAbort = (): void => {
+      b.emit({ type: 'signal', signal: String(req.signal.reason ?? 'abort'), action: `stopping: running steps get SIGTERM, then SIGKILL after ${castle.killGraceMs} ms` });
+    };
+    if (req.signal.aborted) onAbort();
+    else req.signal.addEventListener('abort', onAbort, { once: true });
+    const t0 = performance.now();
+    const result = await executePlan(plan, {
+      runId,
+      runDir: dir,
+      concurrency,
+      failFast: req.failFast ?? false,
+      signal: req.signal,
+      emit: (ev) => b.emit(ev),
+      redactor,
+      logs,
+      facts: new Map(),
+      alreadySucceeded: new Set(req.resume?.succeeded ?? []),
+      ...(req.resume ? { resumeOf: req.resume.runId } : {}),
+    });
+    req.signal.removeEventListener('abort', onAbort);
+    const durationMs = performance.now() - t0;
+    const deps = new Map(plan.steps.map((s) => [s.id, s.deps]));
+    b.emit({
+      type: 'run-finished',
+      status: result.status,
+      durationMs,
+      budgetMs: castle.budgetMs,
+      phases: phaseTimings(b.events),
+      criticalPath: actualCriticalPath(b.events, deps),
+      ...(result.reason ? { reason: redactor.redact(result.reason) } : {}),
+    });
+    const resumed = new Set(req.resume?.succeeded ?? []);
+    const steps = Object.fromEntries([...result.steps].map(([id, r]) => [id, { ...r }]));
+    const succeeded = [...result.steps].filter(([id, r]) => r.status === 'succeeded' || (r.status === 'skipped' && resumed.has(id))).map(([id]) => id);
+    writeSummary(dir, {
+      ...base,
+      status: result.status,
+      finishedAt: new Date().toISOString(),
+      durationMs,
+      steps,
+      succeeded,
+      ...(result.reason ? { reason: redactor.redact(result.reason) } : {}),
+    });
+    return { state: 'finished', runId, runDir: dir, status: result.status, durationMs, events: b.events, ...(result.reason ? { reason: redactor.redact(result.reason) } : {}) };
+  } finally {
+    await logs.close();
+    await bus?.close();
+    lock.release();
+  }
+}

@@ -1,0 +1,76 @@
+// Run totals across history against the budget: is rebirth getting slower?
+import type { Operation, RunStatus } from '../events.js';
+import { formatDuration, formatDurationCompact } from './duration.js';
+import { esc, n, niceStep, runStatusClass } from './report-util.js';
+
+export interface HistoryEntry {
+  readonly runId: string;
+  readonly operation: Operation | string;
+  readonly status: RunStatus | string;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly budgetMs: number | null;
+}
+
+const WIDTH = 1080;
+const HEIGHT = 240;
+const LEFT = 64;
+const RIGHT = 28;
+const TOP = 18;
+const BOTTOM = 44;
+/** beyond this many runs the bars get too thin to read or hover */
+export const TREND_MAX_RUNS = 40;
+
+export function trendSvg(runs: readonly HistoryEntry[], currentRunId: string): string {
+  const shown = [...runs].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt)).slice(-TREND_MAX_RUNS);
+  const plotW = WIDTH - LEFT - RIGHT;
+  const plotH = HEIGHT - TOP - BOTTOM;
+  const top = Math.max(1000, ...shown.map((r) => r.durationMs), ...shown.map((r) => r.budgetMs ?? 0));
+  const tick = niceStep(top, 4);
+  const domain = Math.ceil(top / tick) * tick;
+  const y = (ms: number) => TOP + plotH - (ms / domain) * plotH;
+  const slot = plotW / Math.max(shown.length, 1);
+  const barW = Math.min(34, slot * 0.62);
+  const cx = (i: number) => LEFT + slot * (i + 0.5);
+
+  const parts: string[] = [];
+  for (let ms = 0; ms <= domain; ms += tick) {
+    parts.push(`<line class="grid" x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${n(y(ms))}" y2="${n(y(ms))}"/>`);
+    parts.push(`<text class="tick" x="${LEFT - 8}" y="${n(y(ms) + 4)}" text-anchor="end">${esc(formatDurationCompact(ms))}</text>`);
+  }
+  const labelEvery = Math.ceil(shown.length / 10);
+  shown.forEach((r, i) => {
+    const h = Math.max(1, plotH - (y(r.durationMs) - TOP));
+    const current = r.runId === currentRunId;
+    const over = r.budgetMs !== null && r.budgetMs > 0 && r.durationMs > r.budgetMs;
+    const tip = `${r.operation} ${r.runId}\n${r.status} · ${formatDuration(r.durationMs)}` +
+      (r.budgetMs ? ` of budget ${formatDurationCompact(r.budgetMs)}${over ? ' (over)' : ''}` : '') + `\n${r.startedAt}`;
+    parts.push(
+      `<rect class="run ${runStatusClass(r.status)}${current ? ' current' : ''}" ` +
+        `x="${n(cx(i) - barW / 2)}" y="${n(TOP + plotH - h)}" width="${n(barW)}" height="${n(h)}" rx="2" data-run="${esc(r.runId)}" data-duration-ms="${r.durationMs}">` +
+        `<title>${esc(tip)}</title></rect>`,
+    );
+    if (current) parts.push(`<text class="current-label" x="${n(cx(i))}" y="${n(TOP + plotH - h - 6)}" text-anchor="middle">this run</text>`);
+    if (i % labelEvery === 0 || current) {
+      parts.push(`<text class="tick" x="${n(cx(i))}" y="${HEIGHT - BOTTOM + 18}" text-anchor="middle">${esc(shortDate(r.startedAt))}</text>`);
+    }
+  });
+  // Budgets can change between runs, so the line follows each run's own budget.
+  const budget = shown
+    .map((r, i) => (r.budgetMs ? `${n(cx(i) - slot / 2)},${n(y(r.budgetMs))} ${n(cx(i) + slot / 2)},${n(y(r.budgetMs))}` : ''))
+    .filter(Boolean);
+  if (budget.length > 0) parts.push(`<polyline class="budget-line" points="${budget.join(' ')}"><title>budget</title></polyline>`);
+  parts.push(`<line class="axis" x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${n(y(0))}" y2="${n(y(0))}"/>`);
+
+  return (
+    `<svg class="trend" xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" ` +
+    `aria-label="Durations of the last ${shown.length} runs">${parts.join('')}</svg>`
+  );
+}
+
+function shortDate(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso.slice(0, 16);
+  // UTC, like every timestamp in the event log, so the chart matches the logs.
+  return `${d.toISOString().slice(5, 10)} ${d.toISOString().slice(11, 16)}`;
+}

@@ -1,0 +1,56 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { runProcess } from '../../engine/process.js';
+import type { StepKind } from '../kind.js';
+
+export interface RunConfig {
+  readonly run: string;
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+function lastLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const last = lines[lines.length - 1] ?? '';
+  return last.length > 200 ? `${last.slice(0, 200)}…` : last;
+}
+
+/** A shell command, in its own process group, with cwd and env. */
+export const runKind: StepKind<RunConfig> = {
+  name: 'run',
+  description: 'run a shell command (sh -c) with cwd and env',
+  schema: { type: 'string', minLength: 1 },
+  siblings: {
+    cwd: { type: 'string', minLength: 1, description: 'working directory, relative to castle.yaml' },
+    env: { type: 'object', additionalProperties: { type: 'string' }, description: 'extra environment variables' },
+  },
+  label: (c) => {
+    const first = c.run.trim().split('\n')[0] ?? '';
+    return first.length > 60 ? `${first.slice(0, 59)}…` : first;
+  },
+  async run(c, ctx) {
+    const cwd = resolve(ctx.castleDir, c.cwd ?? '.');
+    if (!existsSync(cwd)) return { ok: false, reason: `working directory ${cwd} does not exist`, retryable: false };
+    const exit = await runProcess('/bin/sh', ['-c', c.run], {
+      cwd,
+      env: { ...process.env, ...c.env, CASTLE_RUN_ID: ctx.runId, CASTLE_STEP_ID: ctx.stepId, CASTLE_STATE_DIR: ctx.stateDir },
+      signal: ctx.signal,
+      onOutput: ctx.log,
+      killGraceMs: ctx.killGraceMs,
+    });
+    switch (exit.state) {
+      case 'exited':
+        return exit.code === 0 ? { ok: true } : { ok: false, reason: `exited with code ${exit.code}${lastLine(exit.tail) ? `: ${lastLine(exit.tail)}` : ''}` };
+      case 'signalled':
+        return { ok: false, reason: `killed by ${exit.signal}` };
+      case 'aborted':
+        return { ok: false, reason: `stopped (${String(exit.reason)})` };
+      case 'spawn-failed':
+        return { ok: false, reason: `could not start /bin/sh: ${exit.error}`, retryable: false };
+      default: {
+        const never: never = exit;
+        return never;
+      }
+    }
+  },
+};

@@ -1,0 +1,153 @@
+import { Environment } from '@marcbachmann/cel-js';
+import { re2Test } from './regex.js';
+import type { CelRule, SNode } from '../schema/types.js';
+
+/**
+ * `x-kubernetes-validations`, evaluated with cel-js plus the pieces of the Kubernetes CEL
+ * environment PGO and friends rely on. `matches()` is routed to RE2 (Kubernetes' semantics);
+ * fields with `format: duration`/`date-time` become CEL durations/timestamps as in the API server.
+ * A rule that cannot be compiled or evaluated is reported as such, never counted as passing.
+ */
+
+type Program = (ctx: Record<string, unknown>) => unknown;
+
+export type CelOutcome = { ok: true } | { ok: false; message: string } | { ok: 'unevaluated'; reason: string } | { ok: 'skipped' };
+
+let env: Environment | undefined;
+const programs = new Map<string, Program | Error>();
+
+function environment(): Environment {
+  if (env) return env;
+  const e = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false, enableOptionalTypes: true });
+  const match = (s: string, p: string): boolean => {
+    const r = re2Test(p, s);
+    if (r instanceof Error) throw new Error(`invalid RE2 pattern ${JSON.stringify(p)}: ${r.message}`);
+    return r;
+  };
+  e.registerFunction('string.re2matches(string): bool', match);
+  e.registerFunction('re2matches(string, string): bool', match);
+  env = e;
+  return e;
+}
+
+/** Rewrites `.matches(` / `matches(` outside string literals so RE2 does the matching. */
+export function routeMatches(rule: string): string {
+  let out = '';
+  let quote: string | null = null;
+  for (let i = 0; i < rule.length; i++) {
+    const ch = rule[i]!;
+    if (quote) {
+      out += ch;
+      if (ch === '\\') {
+        out += rule[i + 1] ?? '';
+        i++;
+      } else if (rule.startsWith(quote, i)) {
+        out += quote.slice(1);
+        i += quote.length - 1;
+        quote = null;
+      }
+      continue;
+    }
+    if (ch === '"' || ch === "'") {
+      quote = rule.startsWith(ch.repeat(3), i) ? ch.repeat(3) : ch;
+      out += quote;
+      i += quote.length - 1;
+      continue;
+    }
+    if (rule.startsWith('matches(', i) && !/[A-Za-z0-9_]/.test(rule[i - 1] ?? '')) {
+      out += 're2matches(';
+      i += 'matches('.length - 1;
+      continue;
+    }
+    out += ch;
+  }
+  return out;
+}
+
+function program(rule: string): Program | Error {
+  let p = programs.get(rule);
+  if (p === undefined) {
+    try {
+      p = environment().parse(routeMatches(rule)) as unknown as Program;
+    } catch (e) {
+      p = e instanceof Error ? e : new Error(String(e));
+    }
+    programs.set(rule, p);
+  }
+  return p;
+}
+
+export function isTransitionRule(rule: CelRule): boolean {
+  return /\boldSelf\b/.test(rule.rule);
+}
+
+let durationOf: Program | undefined;
+let timestampOf: Program | undefined;
+
+/** Converts a decoded YAML value to the CEL value the API server would bind, following the schema. */
+export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode): unknown {
+  const n = node ? resolve(node) : undefined;
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number') return Number.isInteger(v) && (n?.t !== 'number') ? BigInt(v) : v;
+  if (typeof v === 'string') {
+    if (n?.fmt === 'duration') {
+      durationOf ??= environment().parse('duration(x)') as unknown as Program;
+      try {
+        return durationOf({ x: v });
+      } catch {
+        return v;
+      }
+    }
+    if (n?.fmt === 'date-time') {
+      timestampOf ??= environment().parse('timestamp(x)') as unknown as Program;
+      try {
+        return timestampOf({ x: v });
+      } catch {
+        return v;
+      }
+    }
+    return v;
+  }
+  if (Array.isArray(v)) return v.map((x) => toCel(x, n?.items, resolve));
+  if (typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = toCel(x, n?.props?.[k] ?? n?.add, resolve);
+    return out;
+  }
+  return v;
+}
+
+export function evalRule(rule: CelRule, self: unknown): CelOutcome {
+  if (isTransitionRule(rule)) return { ok: 'skipped' };
+  const p = program(rule.rule);
+  if (p instanceof Error) return { ok: 'unevaluated', reason: firstLine(p.message) };
+  let result: unknown;
+  try {
+    result = p({ self });
+  } catch (e) {
+    return { ok: 'unevaluated', reason: firstLine(e instanceof Error ? e.message : String(e)) };
+  }
+  if (result === true) return { ok: true };
+  if (result !== false) return { ok: 'unevaluated', reason: `rule returned ${typeof result}, not bool` };
+  return { ok: false, message: ruleMessage(rule, self) };
+}
+
+function ruleMessage(rule: CelRule, self: unknown): string {
+  if (rule.messageExpression) {
+    const p = program(rule.messageExpression);
+    if (!(p instanceof Error)) {
+      try {
+        const m = p({ self });
+        if (typeof m === 'string' && m.trim() !== '') return m;
+      } catch {
+        // the API server falls back to `message` (or the rule) when messageExpression fails
+      }
+    }
+  }
+  if (rule.message) return rule.message;
+  return `failed rule: ${rule.rule}`;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}

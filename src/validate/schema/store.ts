@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { generateCoreBundle } from './core-gen.js';
+import { convertCrd, type CrdInfo } from './crd.js';
+import { apiVersionOf, gvkKey, type KindSchema, type SchemaBundle, type SNode } from './types.js';
+
+const require = createRequire(import.meta.url);
+const GENERATOR = 'core-gen-1';
+
+export function defaultCacheDir(): string {
+  const base = process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
+  return join(base, 'castle', 'schemas');
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Cache writes are atomic (tmp + rename), so concurrent runs never read half a file. */
+function writeJson(file: string, value: unknown): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(value));
+    renameSync(tmp, file);
+  } catch {
+    // an unwritable cache only costs speed
+  }
+}
+
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'missing';
+  }
+}
+
+export interface CacheEvent {
+  kind: 'hit' | 'compiled';
+  what: string;
+}
+
+/** Core kinds for the bundled Kubernetes version, generated once and cached by the generating packages' versions. */
+export function loadCoreBundle(cacheDir: string, events?: CacheEvent[]): SchemaBundle {
+  const key = createHash('sha256')
+    .update(`${GENERATOR} ${packageVersion('@kubernetes/client-node')} ${packageVersion('kubernetes-types')}`)
+    .digest('hex')
+    .slice(0, 16);
+  const file = join(cacheDir, 'core', `${key}.json`);
+  const cached = readJson<SchemaBundle>(file);
+  if (cached?.defs && cached.kinds) {
+    events?.push({ kind: 'hit', what: 'core' });
+    return cached;
+  }
+  const bundle = generateCoreBundle();
+  writeJson(file, bundle);
+  events?.push({ kind: 'compiled', what: 'core' });
+  return bundle;
+}
+
+/** Core schemas pulled from a cluster's /openapi/v3 for another Kubernetes version. */
+export function loadPulledCore(cacheDir: string, version: string): SchemaBundle | undefined {
+  return readJson<SchemaBundle>(join(cacheDir, 'core', `cluster-${version}.json`));
+}
+
+export function savePulledCore(cacheDir: string, bundle: SchemaBundle): string {
+  const file = join(cacheDir, 'core', `cluster-${bundle.kubernetesVersion}.json`);
+  writeJson(file, bundle);
+  return file;
+}
+
+/** A CRD document compiled to validation form, cached by its content hash. */
+export function compileCrd(cacheDir: string | undefined, doc: unknown, origin: string, hash: string, events?: CacheEvent[]): CrdInfo | undefined {
+  const file = cacheDir ? join(cacheDir, 'compiled', `${hash}.json`) : undefined;
+  if (file) {
+    const cached = readJson<CrdInfo>(file);
+    if (cached?.kinds) {
+      events?.push({ kind: 'hit', what: cached.name });
+      return { ...cached, kinds: cached.kinds.map((k) => ({ ...k, origin })) };
+    }
+  }
+  const info = convertCrd(doc, origin, hash);
+  if (info && file) writeJson(file, info);
+  if (info) events?.push({ kind: 'compiled', what: info.name });
+  return info;
+}
+
+export interface ImportedCrd {
+  name: string;
+  source: string;
+  hash: string;
+  importedAt: string;
+}
+
+export function saveImported(cacheDir: string, info: CrdInfo, source: string): void {
+  writeJson(join(cacheDir, 'imported', `${info.name}.json`), { ...info, source, importedAt: new Date().toISOString() });
+}
+
+export function listImported(cacheDir: string): (CrdInfo & { source: string; importedAt: string })[] {
+  const dir = join(cacheDir, 'imported');
+  if (!existsSync(dir)) return [];
+  const out: (CrdInfo & { source: string; importedAt: string })[] = [];
+  for (const f of readdirSync(dir).sort()) {
+    if (!f.endsWith('.json')) continue;
+    const info = readJson<CrdInfo & { source: string; importedAt: string }>(join(dir, f));
+    if (info?.kinds) out.push(info);
+  }
+  return out;
+}
+
+/** Every schema a run can use, looked up by apiVersion and kind. */
+export class SchemaRegistry {
+  readonly defs: Record<string, SNode>;
+  readonly core: SchemaBundle;
+  readonly #byGvk = new Map<string, KindSchema>();
+  readonly #byGroupKind = new Map<string, KindSchema[]>();
+  readonly #crdOf = new Map<string, string>();
+
+  constructor(core: SchemaBundle) {
+    this.core = core;
+    this.defs = core.defs;
+    for (const k of core.kinds) this.add(k);
+  }
+
+  add(k: KindSchema, crdName?: string): void {
+    const av = apiVersionOf(k.group, k.version);
+    this.#byGvk.set(gvkKey(av, k.kind), k);
+    const gk = `${k.group}|${k.kind}`;
+    const list = (this.#byGroupKind.get(gk) ?? []).filter((x) => x.version !== k.version);
+    list.push(k);
+    this.#byGroupKind.set(gk, list);
+    if (crdName) this.#crdOf.set(gk, crdName);
+  }
+
+  addCrd(info: CrdInfo): void {
+    // a CRD replaces every version the group/kind had (e.g. an imported copy of the same CRD)
+    this.#byGroupKind.delete(`${info.group}|${info.kind}`);
+    for (const k of info.kinds) this.add(k, info.name);
+  }
+
+  get(apiVersion: string, kind: string): KindSchema | undefined {
+    return this.#byGvk.get(gvkKey(apiVersion, kind));
+  }
+
+  versionsOf(group: string, kind: string): KindSchema[] {
+    return this.#byGroupKind.get(`${group}|${kind}`) ?? [];
+  }
+
+  crdName(group: string, kind: string): string | undefined {
+    return this.#crdOf.get(`${group}|${kind}`);
+  }
+
+  objectMeta(): SNode {
+    return { ref: 'V1ObjectMeta' };
+  }
+
+  get size(): number {
+    return this.#byGvk.size;
+  }
+}
