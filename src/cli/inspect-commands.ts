@@ -4,7 +4,7 @@ import type { EventEnvelope, PlannedStepInfo } from '../events.js';
 import { expectedDurations, listRuns, readSummary } from '../engine/history.js';
 import { processAlive, readLockInfo } from '../engine/lock.js';
 import { runDir, stepLogFile } from '../engine/run-dir.js';
-import { formatDuration } from '../sinks/duration.js';
+import { formatDuration, formatDurationCompact } from '../sinks/duration.js';
 import { describe } from '../sinks/plain.js';
 import { CliExit, EXIT_INVALID, EXIT_OK } from './common.js';
 import { readEvents } from './events-file.js';
@@ -62,7 +62,7 @@ function status(flags: StateFlags): number {
   const lines = [
     `run ${lock.runId}: ${lock.operation} in progress (pid ${lock.pid} on ${lock.host}, since ${lock.since})`,
     `  steps: ${done.size}/${total} done, ${running.size} running${failed ? `, ${failed} failed` : ''}`,
-    `  elapsed: ${formatDuration(elapsed)}${started?.budgetMs ? ` of budget ${formatDuration(started.budgetMs)}` : ''}`,
+    `  elapsed: ${formatDuration(elapsed)}${started?.budgetMs ? ` of budget ${formatDurationCompact(started.budgetMs)}` : ''}`,
   ];
   const runningFor = new Map([...running].map(([id, t]) => [id, now - t]));
   const exp = expectedDurations(runs.filter((r) => r.runId !== lock.runId));
@@ -89,7 +89,7 @@ function runs(flags: StateFlags & { json?: boolean }): number {
     r.status,
     r.startedAt.replace('T', ' ').slice(0, 19),
     r.durationMs === null ? '-' : formatDuration(r.durationMs),
-    r.budgetMs === null ? '-' : r.durationMs !== null && r.durationMs > r.budgetMs ? `over ${formatDuration(r.budgetMs)}` : `within ${formatDuration(r.budgetMs)}`,
+    r.budgetMs === null ? '-' : r.durationMs !== null && r.durationMs > r.budgetMs ? `over ${formatDurationCompact(r.budgetMs)}` : `within ${formatDurationCompact(r.budgetMs)}`,
   ]);
   const head = ['RUN', 'OPERATION', 'STATUS', 'STARTED (UTC)', 'DURATION', 'BUDGET'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

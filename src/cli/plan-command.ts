@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Operation } from '../events.js';
 import { expectedDurations, listRuns } from '../engine/history.js';
 import { buildPlan, criticalPath, layerWaves, type Plan } from '../plan/plan.js';
-import { formatDuration } from '../sinks/duration.js';
+import { formatDuration, formatDurationCompact } from '../sinks/duration.js';
 import { CliExit, EXIT_INVALID, EXIT_OK, loadOrExit, printDiagnostics } from './common.js';
 
 interface PlanFlags {
@@ -22,7 +22,7 @@ function describePlan(plan: Plan, expected: Map<string, number>): string {
   };
   const est = (ms: number | undefined): string => (ms === undefined ? '~?' : `~${formatDuration(ms)}`);
   const lines = [
-    `castle ${castle.name} (${castle.file}): ${castle.layers.length} layers, ${plan.steps.length} steps in this ${plan.operation}${castle.budgetMs !== null ? `, budget ${formatDuration(castle.budgetMs)}` : ''}`,
+    `castle ${castle.name} (${castle.file}): ${castle.layers.length} layers, ${plan.steps.length} steps in this ${plan.operation}${castle.budgetMs !== null ? `, budget ${formatDurationCompact(castle.budgetMs)}` : ''}`,
   ];
   const sections = [...new Set(plan.steps.map((s) => s.section))];
   for (const section of sections) {
@@ -32,8 +32,8 @@ function describePlan(plan: Plan, expected: Map<string, number>): string {
       continue;
     }
     let waves = layerWaves(castle.layers);
-    const inPlan = new Set(plan.steps.filter((s) => s.section === section).map((s) => s.layer));
-    waves = waves.map((w) => w.filter((l) => inPlan.has(l) || plan.steps.length === 0)).filter((w) => w.length > 0);
+    const inScope = new Set(plan.scope);
+    waves = waves.map((w) => w.filter((l) => inScope.has(l))).filter((w) => w.length > 0);
     if (section === 'down') waves = waves.reverse();
     lines.push(`${section}, in waves (layers of a wave run in parallel):`);
     waves.forEach((wave, i) => lines.push(`  ${i + 1}. ${wave.map((l) => `${l} ${est(layerCost(section, l))}`).join(' | ')}`));
@@ -43,7 +43,7 @@ function describePlan(plan: Plan, expected: Map<string, number>): string {
   const known = plan.steps.every((s) => expected.has(s.id));
   lines.push(
     `critical path: ${cp.path.join(' -> ') || '(empty)'}` +
-      (expected.size === 0 ? ' (no earlier runs: expected times unknown)' : ` ${known ? '~' : '≥'}${formatDuration(cp.totalMs)}${castle.budgetMs !== null ? ` of budget ${formatDuration(castle.budgetMs)}` : ''}`),
+      (expected.size === 0 ? ' (no earlier runs: expected times unknown)' : ` ${known ? '~' : '≥'}${formatDuration(cp.totalMs)}${castle.budgetMs !== null ? ` of budget ${formatDurationCompact(castle.budgetMs)}` : ''}`),
   );
   return lines.join('\n');
 }

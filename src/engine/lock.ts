@@ -23,6 +23,13 @@ function startTicks(pid: number): string | undefined {
 }
 
 export function processAlive(pid: number): boolean {
+  // A zombie has exited: it only waits for its parent to reap it.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+  }
   try {
     process.kill(pid, 0);
     return true;

@@ -18,6 +18,8 @@ export interface Plan {
   /** in a topological order */
   readonly steps: readonly PlannedStep[];
   readonly byId: ReadonlyMap<string, PlannedStep>;
+  /** the layers this plan covers (all, or those named by --only) */
+  readonly scope: readonly string[];
   /** gate steps dropped by --no-backup --i-accept-data-loss */
   readonly backupSkipped: boolean;
 }
@@ -123,6 +125,7 @@ export function buildPlan(castle: CastleSpec, opts: PlanOptions): Analysis<Plan>
     operation: opts.operation,
     steps: Object.freeze(steps.map((s) => Object.freeze(s))),
     byId: new Map(steps.map((s) => [s.id, s])),
+    scope: layers.map((l) => l.name),
     backupSkipped: wipes && Boolean(opts.noBackup) && castle.gate.length > 0,
   });
   return { ok: true, value: plan, warnings: [] };

@@ -3,7 +3,7 @@
 import type { EventEnvelope } from '../events.js';
 import { formatDuration, formatDurationCompact } from './duration.js';
 import { REPORT_CSS } from './report-style.js';
-import { timelineSvg } from './report-timeline.js';
+import { budgetOnScale, timelineSvg } from './report-timeline.js';
 import { trendSvg, TREND_MAX_RUNS, type HistoryEntry } from './report-trend.js';
 import { STATUS_LABEL, esc, runStatusClass } from './report-util.js';
 import { buildTimeline, criticalPathMs, isFailure, type RunTimeline } from './timeline.js';
@@ -69,8 +69,9 @@ function cards(t: RunTimeline): string {
     const pct = (t.totalMs / b) * 100;
     const over = t.totalMs > b;
     budget =
-      `<div class="card${over ? ' over' : ''}"><div class="k">Budget ${esc(formatDurationCompact(b))}</div>` +
+      `<div class="card${over ? ' over' : ''}"><div class="k">Budget</div>` +
       `<div class="v">${over ? `over by ${esc(formatDuration(t.totalMs - b))}` : `${pct.toFixed(1)}% used`}</div>` +
+      `<div class="d">of ${esc(formatDurationCompact(b))}</div>` +
       `<div class="meter"><span style="width:${Math.min(100, pct).toFixed(1)}%"></span></div></div>`;
   }
   return (
@@ -91,7 +92,10 @@ function legend(t: RunTimeline): string {
     .map((s) => `<span><i class="sw s-${s}"></i>${esc(STATUS_LABEL[s])}</span>`);
   if (t.criticalPath.length > 0) items.push('<span><i class="sw crit"></i>critical path</span>');
   const b = t.budgetMs;
-  if (b !== null && b > 0) items.push(`<span><i class="sw budget"></i>budget ${esc(formatDurationCompact(b))}</span>`);
+  if (b !== null && b > 0) {
+    const off = !budgetOnScale(t) ? ' (beyond the chart)' : '';
+    items.push(`<span><i class="sw budget"></i>budget ${esc(formatDurationCompact(b))}${off}</span>`);
+  }
   return `<div class="legend">${items.join('')}</div>`;
 }
 

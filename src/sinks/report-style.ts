@@ -31,7 +31,7 @@ section{background:var(--card);border:1px solid var(--line);border-radius:10px;p
 .sw.crit{background:#fff;border:2px solid var(--crit)}
 .sw.budget{width:0;height:12px;border-left:2px dashed var(--budget);border-radius:0}
 .scroll{overflow-x:auto}
-svg{display:block;font-family:inherit}
+svg{display:block;font-family:inherit;max-width:100%;height:auto}
 svg .band{fill:var(--band)}
 svg .section{font-size:11px;font-weight:700;letter-spacing:.08em;fill:var(--muted)}
 svg .layer-label{font-size:12px;fill:var(--fg)}
@@ -46,7 +46,7 @@ svg .retry{stroke:#fff;stroke-width:1.5}
 svg .crit{stroke:var(--crit);stroke-width:2}
 svg .crit-link{fill:none;stroke:var(--crit);stroke-width:1.2;stroke-dasharray:3 3;opacity:.7}
 svg .budget line,svg .budget-line{stroke:var(--budget);stroke-width:1.5;stroke-dasharray:6 4;fill:none}
-svg .budget text{font-size:11px;fill:var(--budget);font-weight:600}
+svg .budget text,svg .budget-label{font-size:11px;fill:var(--budget);font-weight:600}
 svg .end{stroke:var(--fg);stroke-width:1;opacity:.35}
 .s-succeeded,svg .run.ok{fill:var(--ok);background:var(--ok)}
 .s-failed,svg .run.bad{fill:var(--bad);background:var(--bad)}

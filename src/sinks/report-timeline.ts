@@ -5,7 +5,7 @@ import { formatDuration, formatDurationCompact } from './duration.js';
 import { STATUS_LABEL, esc, n, niceStep } from './report-util.js';
 import type { RunTimeline, StepTiming } from './timeline.js';
 
-const WIDTH = 1080;
+const WIDTH = 1040;
 const GUTTER = 190;
 const RIGHT = 28;
 const PLOT = WIDTH - GUTTER - RIGHT;
@@ -40,10 +40,18 @@ export function assignLanes<T extends { x: number; w: number; lane: number }>(ba
   return laneEnds.length;
 }
 
+function lastEndMs(t: RunTimeline): number {
+  return Math.max(t.totalMs, ...t.steps.map((s) => s.endMs ?? 0));
+}
+
+export function budgetOnScale(t: RunTimeline): boolean {
+  return t.budgetMs !== null && t.budgetMs > 0 && t.budgetMs <= Math.max(lastEndMs(t), 1) * BUDGET_REACH;
+}
+
 export function timelineSvg(t: RunTimeline): string {
   const started = t.steps.filter((s) => s.startMs !== undefined);
-  const lastEnd = Math.max(t.totalMs, ...started.map((s) => s.endMs ?? t.totalMs));
-  const budget = t.budgetMs !== null && t.budgetMs > 0 && t.budgetMs <= Math.max(lastEnd, 1) * BUDGET_REACH ? t.budgetMs : null;
+  const lastEnd = lastEndMs(t);
+  const budget = budgetOnScale(t) ? t.budgetMs : null;
   const span = Math.max(lastEnd, budget ?? 0, 1000);
   const tick = niceStep(span, 8);
   const domain = Math.ceil(span / tick) * tick;

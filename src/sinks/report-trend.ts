@@ -12,7 +12,7 @@ export interface HistoryEntry {
   readonly budgetMs: number | null;
 }
 
-const WIDTH = 1080;
+const WIDTH = 1040;
 const HEIGHT = 240;
 const LEFT = 64;
 const RIGHT = 28;
@@ -39,6 +39,9 @@ export function trendSvg(runs: readonly HistoryEntry[], currentRunId: string): s
     parts.push(`<text class="tick" x="${LEFT - 8}" y="${n(y(ms) + 4)}" text-anchor="end">${esc(formatDurationCompact(ms))}</text>`);
   }
   const labelEvery = Math.ceil(shown.length / 10);
+  const currentAt = shown.findIndex((r) => r.runId === currentRunId);
+  // The current run is always labelled; a regular label too close to it would print over it.
+  const labelled = (i: number) => i === currentAt || (i % labelEvery === 0 && (currentAt < 0 || Math.abs(i - currentAt) * slot >= 90));
   shown.forEach((r, i) => {
     const h = Math.max(1, plotH - (y(r.durationMs) - TOP));
     const current = r.runId === currentRunId;
@@ -51,7 +54,7 @@ export function trendSvg(runs: readonly HistoryEntry[], currentRunId: string): s
         `<title>${esc(tip)}</title></rect>`,
     );
     if (current) parts.push(`<text class="current-label" x="${n(cx(i))}" y="${n(TOP + plotH - h - 6)}" text-anchor="middle">this run</text>`);
-    if (i % labelEvery === 0 || current) {
+    if (labelled(i)) {
       parts.push(`<text class="tick" x="${n(cx(i))}" y="${HEIGHT - BOTTOM + 18}" text-anchor="middle">${esc(shortDate(r.startedAt))}</text>`);
     }
   });
@@ -59,7 +62,11 @@ export function trendSvg(runs: readonly HistoryEntry[], currentRunId: string): s
   const budget = shown
     .map((r, i) => (r.budgetMs ? `${n(cx(i) - slot / 2)},${n(y(r.budgetMs))} ${n(cx(i) + slot / 2)},${n(y(r.budgetMs))}` : ''))
     .filter(Boolean);
+  const lastBudget = shown.at(-1)?.budgetMs;
   if (budget.length > 0) parts.push(`<polyline class="budget-line" points="${budget.join(' ')}"><title>budget</title></polyline>`);
+  if (lastBudget) {
+    parts.push(`<text class="budget-label" x="${WIDTH - RIGHT}" y="${n(y(lastBudget) - 6)}" text-anchor="end">budget ${esc(formatDurationCompact(lastBudget))}</text>`);
+  }
   parts.push(`<line class="axis" x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${n(y(0))}" y2="${n(y(0))}"/>`);
 
   return (

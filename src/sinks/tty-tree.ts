@@ -17,6 +17,7 @@ interface StepState {
   retryAt: number | undefined;
   note: string | undefined;
   reason: string | undefined;
+  checks: { ok: boolean; text: string }[];
 }
 
 export class TreeState {
@@ -61,7 +62,7 @@ export class TreeState {
         this.step(ev.stepId).note = ev.message;
         break;
       case 'check':
-        if (!ev.ok) this.step(ev.stepId).reason = `${ev.name}: ${ev.detail}`;
+        this.step(ev.stepId).checks.push({ ok: ev.ok, text: `${ev.name}: ${ev.detail}` });
         break;
       case 'warning':
         this.notices.push(`! ${ev.message}`);
@@ -94,7 +95,7 @@ export class TreeState {
 }
 
 function blank(info: PlannedStepInfo): StepState {
-  return { info, status: 'pending', attempt: 0, start: undefined, end: undefined, retryAt: undefined, note: undefined, reason: undefined };
+  return { info, status: 'pending', attempt: 0, start: undefined, end: undefined, retryAt: undefined, note: undefined, reason: undefined, checks: [] };
 }
 
 export interface RenderOptions {
@@ -162,7 +163,7 @@ function header(state: TreeState, now: number, p: Palette): string {
   if (budgetMs !== null && budgetMs > 0) {
     const pct = `${((elapsed / budgetMs) * 100).toFixed(1)}%`;
     const over = elapsed > budgetMs;
-    budget = ` of ${formatDurationCompact(budgetMs)} (${pct}${over ? ', OVER BUDGET' : ''})`;
+    budget = ` of budget ${formatDurationCompact(budgetMs)} (${pct}${over ? ', OVER BUDGET' : ''})`;
     if (over) budget = p.red(budget);
   }
   const status = f ? ` · ${paintStatus(f.status, p)(f.status)}` : '';
@@ -204,6 +205,8 @@ function stepLines(s: StepState, now: number, p: Palette): Line[] {
   const lines: Line[] = [{ text: `    ${mark(s.status, now, p)} ${s.info.label}${suffix(s, now, p)}`, time: span([s], now) }];
   const under = s.status === 'running' ? s.note : s.status === 'retrying' || s.status === 'failed' || s.status === 'timed-out' ? s.reason : undefined;
   if (under) lines.push({ text: `      └ ${firstLine(under)}`, paint: s.status === 'running' ? p.dim : p.red });
+  // Proof checks are the point of a rebirth: each one stays visible under its step.
+  for (const c of s.checks) lines.push({ text: `      ${c.ok ? p.green('✔') : p.red('✖')} ${firstLine(c.text)}` });
   return lines;
 }
 

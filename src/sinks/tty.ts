@@ -87,7 +87,8 @@ export class TtySink implements EventSink {
   }
 
   private frame(rows: number | undefined): string {
-    const width = Math.max(20, Math.min(this.stream.columns || 80, 101) - 1);
+    // Capped so the time column stays near the labels on wide terminals.
+    const width = Math.max(20, Math.min(this.stream.columns || 80, 81) - 1);
     return renderFrame(this.state, { now: this.now(), width, color: this.color, maxLines: rows });
   }
 

@@ -1,6 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { locate, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
+import { DNS1123_LABEL_PATTERN, DURATION } from './schema.js';
 import { closest } from './suggest.js';
 
 function pointerToPath(pointer: string): PathSeg[] {
@@ -19,6 +20,16 @@ function describe(path: readonly PathSeg[]): string {
 }
 
 const DNS_HINT = "use lowercase letters, digits and '-', starting and ending with a letter or digit (DNS-1123 label), e.g. 'my-layer'";
+
+export function badDuration(src: YamlSource, path: readonly PathSeg[]): Diagnostic {
+  return {
+    severity: 'error',
+    rule: 'spec/bad-duration',
+    message: `${describe(path)}: not a duration`,
+    location: locate(src, path),
+    hint: 'write a duration such as 500ms, 30s, 12m or 1h30m',
+  };
+}
 
 /** Turns ajv errors on a YAML document into located diagnostics in Castle's words. */
 export function ajvToDiagnostics(
@@ -64,14 +75,11 @@ export function ajvToDiagnostics(
         };
         break;
       case 'pattern': {
-        const duration = String(e.params.pattern).includes('ms|s|m|h');
-        d = {
-          severity: 'error',
-          rule: duration ? 'spec/bad-duration' : 'spec/bad-name',
-          message: duration ? `${at}: not a duration` : `${at}: invalid name`,
-          location: locate(src, path),
-          hint: duration ? 'write a duration such as 500ms, 30s, 12m or 1h30m' : DNS_HINT,
-        };
+        const pattern = String(e.params.pattern);
+        if (pattern === DURATION) d = badDuration(src, path);
+        else if (pattern === DNS1123_LABEL_PATTERN)
+          d = { severity: 'error', rule: 'spec/bad-name', message: `${at}: invalid name`, location: locate(src, path), hint: DNS_HINT };
+        else d = { severity: 'error', rule: 'spec/invalid', message: `${at} must match pattern "${pattern}"`, location: locate(src, path) };
         break;
       }
       default:

@@ -5,7 +5,7 @@ import type { Analysis, Diagnostic } from '../diag/diagnostic.js';
 import { locate, parseYamlSource, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
 import { parseDuration } from '../sinks/duration.js';
 import type { KindRegistry, StepKind } from '../targets/kind.js';
-import { ajvToDiagnostics } from './ajv-diagnostics.js';
+import { ajvToDiagnostics, badDuration } from './ajv-diagnostics.js';
 import { castleSchema, commonStepProperties, type RawCastle, type RawDefaults, type RawStep } from './schema.js';
 import { closest } from './suggest.js';
 import type { CastleSpec, LayerSpec, StepSpec } from './types.js';
@@ -45,6 +45,14 @@ function durationOf(text: string | undefined, fallback: number | null): number |
   return parseDuration(text) ?? fallback;
 }
 
+/** The schema checks a duration's shape; parseDuration also rejects repeated or out-of-order units. */
+function checkDurations(raw: Record<string, unknown> | undefined | null, fields: readonly string[], path: PathSeg[], ctx: Ctx): void {
+  for (const f of fields) {
+    const v = raw?.[f];
+    if (typeof v === 'string' && parseDuration(v) === undefined) ctx.diags.push(badDuration(ctx.src, [...path, f]));
+  }
+}
+
 function resolveStep(raw: RawStep, path: PathSeg[], ctx: Ctx): StepSpec | undefined {
   const keys = Object.keys(raw);
   const kindKeys = keys.filter((k) => ctx.registry.has(k));
@@ -78,6 +86,9 @@ function resolveStep(raw: RawStep, path: PathSeg[], ctx: Ctx): StepSpec | undefi
     ctx.diags.push(...ajvToDiagnostics(validate.errors ?? [], ctx.src, path, `a '${kind.name}' step`));
     return undefined;
   }
+  const nDiags = ctx.diags.length;
+  checkDurations(raw, ['timeout', 'backoff'], path, ctx);
+  if (ctx.diags.length > nDiags) return undefined;
   const siblings = Object.keys(kind.siblings ?? {});
   const config = siblings.length > 0 ? Object.fromEntries([[kind.name, raw[kind.name]], ...siblings.map((s) => [s, raw[s]])]) : raw[kind.name];
   const before = ctx.diags.length;
@@ -197,6 +208,8 @@ export function analyzeCastle(abs: string, text: string, registry: KindRegistry,
   }
   const dir = dirname(abs);
   const ctx: Ctx = { src, registry, defaults: raw.defaults ?? {}, castleDir: dir, diags: [] };
+  checkDurations(raw as unknown as Record<string, unknown>, ['budget'], [], ctx);
+  checkDurations(raw.defaults as Record<string, unknown> | undefined, ['timeout', 'backoff', 'killGrace'], ['defaults'], ctx);
   checkLayers(raw, ctx);
   const layers: LayerSpec[] = raw.layers.map((l, i) => ({
     name: l.name,

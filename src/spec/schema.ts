@@ -38,7 +38,9 @@ export interface RawCastle {
 }
 
 const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
-const DURATION = '^\\s*(\\d+(\\.\\d+)?\\s*(ms|s|m|h)?\\s*)+$';
+// The shape of a duration; parseDuration (unit order, no repeats) has the last word in the loader.
+export const DURATION = '^(([0-9]+(\\.[0-9]+)?|\\.[0-9]+)|(([0-9]+(\\.[0-9]+)?|\\.[0-9]+)(ms|h|m|s))+)$';
+export const DNS1123_LABEL_PATTERN = DNS1123_LABEL;
 
 const stepList = {
   type: 'array',

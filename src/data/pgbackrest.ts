@@ -1,0 +1,444 @@
+// pgBackRest for a castle cluster: repo1 on S3 (immortal, outside the castle), optional repo2 on a
+// posix directory inside the castle (gone after a wipe, faster when present).
+// Layout: <root>/pgbackrest/{pgbackrest.conf (0600: holds the S3 key), ca.crt, log/, lock/, spool/, repo2/}
+
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  describeFailure, exec, makeRedactor, noLog, sleep, type ExecResult, type OpOptions, type Redact, type Result,
+} from './proc.js';
+import {
+  chownToUser, controlSystemId, ensureOwnedDir, postmasterPid, sql, tailLog, withClient, writeCastleConf, type PgCluster,
+} from './postgres.js';
+import { parseBackupInfo, readBackupInfo, type BackupInfo, type RepoBackup, type S3Target } from '../s3/client.js';
+
+export interface S3RepoSpec {
+  /** host name for TLS (`localhost` for the local endpoint: pgBackRest 2.45 ignores IP SANs) */
+  readonly host: string;
+  readonly port: number;
+  readonly bucket: string;
+  readonly region: string;
+  /** repo path inside the bucket (default `/pgbackrest`) */
+  readonly path?: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** CA to trust (PEM text); copied into the castle so the OS user can read it */
+  readonly caPem?: string;
+  /** default true; false only for throwaway local endpoints */
+  readonly verifyTls?: boolean;
+  /** default 'path' */
+  readonly uriStyle?: 'path' | 'host';
+}
+
+export interface PgbackrestSpec {
+  readonly stanza: string;
+  readonly repo1: S3RepoSpec;
+  /** a posix repo inside the castle (default: none) */
+  readonly repo2?: boolean;
+  /** default 2 */
+  readonly processMax?: number;
+  /** default lz4 */
+  readonly compressType?: 'lz4' | 'gz' | 'zst' | 'bz2' | 'none';
+  /** default 2 */
+  readonly retentionFull?: number;
+  /** seconds pgBackRest waits for WAL to be archived during a backup (default 30) */
+  readonly archiveTimeoutS?: number;
+}
+
+export interface Pgbackrest {
+  readonly cluster: PgCluster;
+  readonly spec: PgbackrestSpec;
+  readonly stanza: string;
+  readonly baseDir: string;
+  readonly confPath: string;
+  readonly logDir: string;
+  readonly caFile: string | null;
+  readonly repo2Path: string | null;
+  readonly repo1Path: string;
+  /** masks the S3 secret (and key id) */
+  readonly redact: Redact;
+  /** the same repo as seen by the S3 API */
+  readonly s3: S3Target;
+}
+
+export function pgbackrestFor(cluster: PgCluster, spec: PgbackrestSpec, outer?: Redact): Pgbackrest {
+  const baseDir = join(cluster.root, 'pgbackrest');
+  const r1 = spec.repo1;
+  return {
+    cluster,
+    spec,
+    stanza: spec.stanza,
+    baseDir,
+    confPath: join(baseDir, 'pgbackrest.conf'),
+    logDir: join(baseDir, 'log'),
+    caFile: r1.caPem ? join(baseDir, 'ca.crt') : null,
+    repo2Path: spec.repo2 ? join(baseDir, 'repo2') : null,
+    repo1Path: r1.path ?? '/pgbackrest',
+    redact: makeRedactor([r1.secretAccessKey, r1.accessKeyId], outer),
+    s3: {
+      endpoint: `https://${r1.host}:${r1.port}`,
+      region: r1.region,
+      bucket: r1.bucket,
+      accessKeyId: r1.accessKeyId,
+      secretAccessKey: r1.secretAccessKey,
+      ...(r1.caPem ? { caPem: r1.caPem } : {}),
+      verifyTls: r1.verifyTls !== false,
+      pathStyle: (r1.uriStyle ?? 'path') === 'path',
+    },
+  };
+}
+
+/** archive_command for postgresql.conf */
+export function archiveCommand(b: Pgbackrest): string {
+  return `pgbackrest --config=${b.confPath} --stanza=${b.stanza} archive-push %p`;
+}
+
+/** restore_command with --config (pgBackRest's own restore writes it without) */
+export function restoreCommand(b: Pgbackrest): string {
+  return `pgbackrest --config=${b.confPath} --stanza=${b.stanza} archive-get %f "%p"`;
+}
+
+/** Creates the pgBackRest dirs (owned by the OS user) and writes the config (0600). */
+export async function writePgbackrestConf(b: Pgbackrest): Promise<Result> {
+  const c = b.cluster;
+  for (const d of [b.baseDir, b.logDir, join(b.baseDir, 'lock'), join(b.baseDir, 'spool'), ...(b.repo2Path ? [b.repo2Path] : [])]) {
+    const r = await ensureOwnedDir(d, c.osUser, 0o750);
+    if (!r.ok) return r;
+  }
+  const r1 = b.spec.repo1;
+  if (b.caFile && r1.caPem) {
+    writeFileSync(b.caFile, r1.caPem, { mode: 0o644 });
+    await chownToUser(b.caFile, c.osUser);
+  }
+  const lines = [
+    '# written by castle: holds S3 credentials (mode 0600)',
+    '[global]',
+    `log-path=${b.logDir}`,
+    `lock-path=${join(b.baseDir, 'lock')}`,
+    `spool-path=${join(b.baseDir, 'spool')}`,
+    'log-level-console=info',
+    'log-level-file=detail',
+    'log-level-stderr=warn',
+    'start-fast=y',
+    `compress-type=${b.spec.compressType ?? 'lz4'}`,
+    `process-max=${b.spec.processMax ?? 2}`,
+    `archive-timeout=${b.spec.archiveTimeoutS ?? 30}`,
+    '',
+    'repo1-type=s3',
+    `repo1-path=${b.repo1Path}`,
+    `repo1-s3-bucket=${r1.bucket}`,
+    `repo1-s3-endpoint=${r1.host}`,
+    `repo1-storage-port=${r1.port}`,
+    `repo1-s3-region=${r1.region}`,
+    `repo1-s3-key=${r1.accessKeyId}`,
+    `repo1-s3-key-secret=${r1.secretAccessKey}`,
+    `repo1-s3-uri-style=${r1.uriStyle ?? 'path'}`,
+    ...(b.caFile ? [`repo1-storage-ca-file=${b.caFile}`] : []),
+    ...(r1.verifyTls === false ? ['repo1-storage-verify-tls=n'] : []),
+    `repo1-retention-full=${b.spec.retentionFull ?? 2}`,
+    ...(b.repo2Path ? ['', 'repo2-type=posix', `repo2-path=${b.repo2Path}`, `repo2-retention-full=${b.spec.retentionFull ?? 2}`] : []),
+    '',
+    `[${b.stanza}]`,
+    `pg1-path=${c.dataDir}`,
+    `pg1-port=${c.port}`,
+    `pg1-socket-path=${c.socketDir}`,
+    `pg1-user=${c.superuser}`,
+    '',
+  ];
+  try {
+    writeFileSync(b.confPath, lines.join('\n'), { mode: 0o600 });
+    await chownToUser(b.confPath, c.osUser);
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: `cannot write ${b.confPath}: ${(err as Error).message}` };
+  }
+}
+
+/** Runs `pgbackrest --config=... --stanza=... <args>` as the cluster's OS user. */
+export function pgbackrest(b: Pgbackrest, args: string[], o: OpOptions & { quietStdout?: boolean; timeoutMs?: number } = {}): Promise<ExecResult> {
+  return exec('pgbackrest', [`--config=${b.confPath}`, `--stanza=${b.stanza}`, ...args], {
+    ...o,
+    redact: b.redact,
+    asUser: b.cluster.osUser,
+    cwd: b.cluster.root,
+    logPrefix: '[pgbackrest] ',
+  });
+}
+
+/** Turns pgBackRest's output into one sentence (S3 reachability, credentials, stanza, ...). */
+export function pgbackrestReason(b: Pgbackrest, what: string, r: ExecResult): string {
+  const text = `${r.stdout}\n${r.stderr}`;
+  const endpoint = b.s3.endpoint;
+  const code = /<Code>([A-Za-z]+)<\/Code>/.exec(text)?.[1];
+  if (/HTTP request failed with 403/.test(text) || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch')
+    return `pgBackRest rejected the S3 credentials (HTTP 403${code ? ' ' + code : ''}) while ${what}`;
+  if (/Connection refused|unable to connect to/.test(text)) return `S3 endpoint ${endpoint} refused the connection while ${what}: is it running?`;
+  if (/unable to get address|Name or service not known/.test(text)) return `S3 endpoint ${endpoint}: host name does not resolve (${what})`;
+  if (/certificate verify failed|unable to verify|TLS error/i.test(text)) return `TLS verification of S3 endpoint ${endpoint} failed while ${what}: wrong CA file or host name?`;
+  if (/HTTP request failed with 404/.test(text) && /NoSuchBucket/.test(text)) return `bucket '${b.spec.repo1.bucket}' does not exist on ${endpoint} (${what})`;
+  if (/\[028\]|do not match the database|system-id .* do(es)? not match/i.test(text))
+    return `the repo's stanza '${b.stanza}' belongs to another database system than ${b.cluster.dataDir} (pgBackRest: ${firstError(text)}): refusing to mix them; restore from the repo instead of creating a new cluster on it, or use another stanza`;
+  if (/\[055\]|unable to load info file/.test(text)) return `stanza '${b.stanza}' is missing or unreadable in the repo while ${what}: ${firstError(text)}`;
+  if (/\[082\]|WAL segment .* was not archived before the .* timeout/.test(text))
+    return `WAL archiving did not complete while ${what}: ${firstError(text)}; see ${tailLogPath(b)}`;
+  const e = firstError(text);
+  return e ? `pgBackRest failed while ${what}: ${e}` : describeFailure(`pgbackrest (${what})`, r);
+}
+
+function firstError(text: string): string {
+  const lines = text.split('\n');
+  const i = lines.findIndex((l) => /ERROR: \[\d+\]/.test(l));
+  if (i < 0) return '';
+  return lines
+    .slice(i, i + 3)
+    .map((l) => l.replace(/^.*?ERROR: /, 'ERROR: ').trim())
+    .filter((l) => l && !/^\*\*\*/.test(l))
+    .join(' ')
+    .slice(0, 400);
+}
+
+function tailLogPath(b: Pgbackrest): string {
+  return `${b.logDir}/${b.stanza}-*.log and ${b.cluster.logFile}`;
+}
+
+/** stanza-create (idempotent). A stanza already holding another system-id is refused, never upgraded. */
+export async function stanzaCreate(b: Pgbackrest, o: OpOptions = {}): Promise<Result> {
+  const r = await pgbackrest(b, ['stanza-create'], o);
+  if (r.code === 0) return { ok: true };
+  return { ok: false, reason: pgbackrestReason(b, `creating stanza '${b.stanza}'`, r) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// WAL flush: pg_switch_wal() and wait until pg_stat_archiver says it is archived
+
+export interface ArchiverStatus {
+  readonly archivedCount: number;
+  readonly lastArchivedWal: string | null;
+  readonly lastArchivedTime: Date | null;
+  readonly failedCount: number;
+  readonly lastFailedWal: string | null;
+  readonly lastFailedTime: Date | null;
+}
+
+export async function archiverStatus(c: PgCluster): Promise<Result<{ status: ArchiverStatus }>> {
+  const r = await sql(c, 'SELECT archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal, last_failed_time FROM pg_stat_archiver');
+  if (!r.ok) return r;
+  const x = r.rows[0]!;
+  return {
+    ok: true,
+    status: {
+      archivedCount: Number(x.archived_count),
+      lastArchivedWal: (x.last_archived_wal as string | null) ?? null,
+      lastArchivedTime: (x.last_archived_time as Date | null) ?? null,
+      failedCount: Number(x.failed_count),
+      lastFailedWal: (x.last_failed_wal as string | null) ?? null,
+      lastFailedTime: (x.last_failed_time as Date | null) ?? null,
+    },
+  };
+}
+
+/** Switches WAL and waits until the switched segment is archived. Failing archiving is a fast, clear refusal. */
+export async function flushWal(b: Pgbackrest, o: OpOptions & { timeoutMs?: number } = {}): Promise<Result<{ segment: string; waitedMs: number }>> {
+  const c = b.cluster;
+  const started = Date.now();
+  let segment: string;
+  let switchedAt: Date;
+  try {
+    const row = await withClient(c, 'postgres', async (cl) => {
+      const s = (await cl.query(`SELECT pg_walfile_name(pg_switch_wal()) AS seg, now() AS at, current_setting('archive_mode') AS mode`)).rows[0];
+      return s as { seg: string; at: Date; mode: string };
+    });
+    if (row.mode === 'off') return { ok: false, reason: `archive_mode is off on ${c.dataDir}: writes after the last backup could not be saved` };
+    segment = row.seg;
+    switchedAt = row.at;
+  } catch (err) {
+    return { ok: false, reason: `cannot switch WAL on ${c.socketDir}:${c.port}: ${(err as Error).message}` };
+  }
+  const timeoutMs = o.timeoutMs ?? 60000;
+  for (;;) {
+    const s = await archiverStatus(c);
+    if (!s.ok) return s;
+    const st = s.status;
+    const archived = st.lastArchivedWal !== null && /^[0-9A-F]{24}/.test(st.lastArchivedWal) && st.lastArchivedWal.slice(0, 24) >= segment;
+    if (archived) return { ok: true, segment, waitedMs: Date.now() - started };
+    const doneFile = await sql(c, `SELECT (pg_stat_file('pg_wal/archive_status/' || $1 || '.done', true)).size IS NOT NULL AS done`, [segment]);
+    if (doneFile.ok && doneFile.rows[0]?.done === true) return { ok: true, segment, waitedMs: Date.now() - started };
+    const failingNow =
+      st.lastFailedTime !== null &&
+      st.lastFailedTime.getTime() >= switchedAt.getTime() - 1000 &&
+      (st.lastArchivedTime === null || st.lastFailedTime.getTime() > st.lastArchivedTime.getTime());
+    if (failingNow) {
+      const why = tailLog(c.logFile, 2, /ERROR: \[\d+\]|archive command failed/);
+      return {
+        ok: false,
+        reason: b.redact(
+          `WAL archiving is failing: last_failed_wal ${st.lastFailedWal} at ${st.lastFailedTime!.toISOString()} (failed_count ${st.failedCount})` +
+            `${why && why !== '(no log)' ? `: ${why}` : ''}; see ${c.logFile} and ${b.logDir}`,
+        ),
+      };
+    }
+    if (Date.now() - started > timeoutMs)
+      return { ok: false, reason: `WAL segment ${segment} was not archived within ${Math.round(timeoutMs / 1000)} s (last archived: ${st.lastArchivedWal ?? 'none'}); see ${c.logFile}` };
+    if (o.signal?.aborted) return { ok: false, reason: 'WAL flush cancelled' };
+    await sleep(50, o.signal);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// backup, info, restore
+
+export interface BackupResult {
+  readonly label: string;
+  readonly repo: 1 | 2;
+  readonly durationMs: number;
+}
+
+/** `pgbackrest backup --type=T --repo=N` (incr falls back to full when none exists: pgBackRest does it). */
+export async function runBackup(b: Pgbackrest, o: OpOptions & { type?: 'full' | 'diff' | 'incr'; repo?: 1 | 2 } = {}): Promise<Result<BackupResult>> {
+  const repo = o.repo ?? 1;
+  if (repo === 2 && !b.repo2Path) return { ok: false, reason: 'no repo2 configured for this castle' };
+  const started = Date.now();
+  const r = await pgbackrest(b, ['backup', `--type=${o.type ?? 'incr'}`, `--repo=${repo}`], o);
+  if (r.code !== 0) return { ok: false, reason: pgbackrestReason(b, `backing up to repo${repo}`, r) };
+  const label = /new backup label = (\S+)/.exec(`${r.stdout}\n${r.stderr}`)?.[1];
+  if (!label) return { ok: false, reason: `pgBackRest backup to repo${repo} succeeded but printed no backup label` };
+  return { ok: true, label, repo, durationMs: Date.now() - started };
+}
+
+/** `pgbackrest info --output=json` (parsed). */
+export async function pgbackrestInfo(b: Pgbackrest, o: OpOptions & { repo?: 1 | 2 } = {}): Promise<Result<{ info: unknown[] }>> {
+  const r = await pgbackrest(b, ['info', '--output=json', ...(o.repo ? [`--repo=${o.repo}`] : [])], { ...o, quietStdout: true });
+  if (r.code !== 0) return { ok: false, reason: pgbackrestReason(b, 'reading repo info', r) };
+  try {
+    // keep 64-bit system ids exact
+    return { ok: true, info: JSON.parse(r.stdout.replace(/"system-id":(\d+)/g, '"system-id":"$1"')) as unknown[] };
+  } catch {
+    return { ok: false, reason: 'pgbackrest info printed no JSON' };
+  }
+}
+
+/** backup.info of a repo: repo1 through the S3 API, repo2 from its directory. */
+export async function repoBackupInfo(b: Pgbackrest, repo: 1 | 2, o: { signal?: AbortSignal } = {}): Promise<Result<{ info: BackupInfo }>> {
+  if (repo === 1) return readBackupInfo(b.s3, b.repo1Path, b.stanza, o);
+  if (!b.repo2Path) return { ok: false, reason: 'no repo2 configured' };
+  const f = join(b.repo2Path, 'backup', b.stanza, 'backup.info');
+  if (!existsSync(f)) return { ok: false, reason: `repo2 has no backup.info (${f})` };
+  try {
+    return { ok: true, info: parseBackupInfo(readFileSync(f, 'utf8')) };
+  } catch (err) {
+    return { ok: false, reason: `cannot read ${f}: ${(err as Error).message}` };
+  }
+}
+
+/** Confirms through the S3 API that backup `label` is listed in repo1's backup.info, with size and time. */
+export async function confirmBackup(b: Pgbackrest, label: string, o: { signal?: AbortSignal; repo?: 1 | 2; notBefore?: Date } = {}): Promise<Result<{ backup: RepoBackup; info: BackupInfo }>> {
+  const repo = o.repo ?? 1;
+  const r = await repoBackupInfo(b, repo, o);
+  if (!r.ok) return { ok: false, reason: `cannot confirm backup ${label}: ${r.reason}` };
+  const bk = r.info.backups.find((x) => x.label === label);
+  if (!bk) return { ok: false, reason: `backup ${label} is not listed in repo${repo}'s backup.info (${r.info.backups.length} backups listed)` };
+  if (!(bk.size > 0)) return { ok: false, reason: `backup ${label} is listed with size 0 in repo${repo}` };
+  if (o.notBefore && bk.stopTime.getTime() < o.notBefore.getTime() - 5000)
+    return { ok: false, reason: `backup ${label} in repo${repo} stopped at ${bk.stopTime.toISOString()}, before this gate started` };
+  if (bk.dbId !== r.info.current.dbId) return { ok: false, reason: `backup ${label} belongs to db-id ${bk.dbId}, not the stanza's current db-id ${r.info.current.dbId}` };
+  return { ok: true, backup: bk, info: r.info };
+}
+
+export interface RestoreOptions extends OpOptions {
+  /** 1 = S3, 2 = local; default: chooseRestoreRepo() */
+  readonly repo?: 1 | 2;
+  /** the system id the castle's data belongs to (recorded at the gate): a repo holding another one is refused */
+  readonly expectSystemId?: string;
+  readonly timeoutMs?: number;
+}
+
+/** Repo 2 when it exists and holds the newest backup of repo 1 (or newer), else repo 1. */
+export async function chooseRestoreRepo(b: Pgbackrest, o: { signal?: AbortSignal; log?: OpOptions['log'] } = {}): Promise<Result<{ repo: 1 | 2; why: string; info: BackupInfo }>> {
+  const r1 = await repoBackupInfo(b, 1, o);
+  if (b.repo2Path && existsSync(b.repo2Path)) {
+    const r2 = await repoBackupInfo(b, 2, o);
+    if (r2.ok && r2.info.backups.length) {
+      const last2 = r2.info.backups[r2.info.backups.length - 1]!;
+      const last1 = r1.ok ? r1.info.backups[r1.info.backups.length - 1] : undefined;
+      if (!r1.ok) return { ok: true, repo: 2, why: `repo1 unreadable (${r1.reason}); repo2 holds ${last2.label}`, info: r2.info };
+      if (!last1 || last2.stopTime.getTime() >= last1.stopTime.getTime())
+        return { ok: true, repo: 2, why: `local repo2 is present and current (${last2.label})`, info: r2.info };
+      return { ok: true, repo: 1, why: `repo2's newest backup ${last2.label} is older than repo1's ${last1.label}`, info: r1.info };
+    }
+  }
+  if (!r1.ok) return { ok: false, reason: `cannot read the S3 repo: ${r1.reason}` };
+  return { ok: true, repo: 1, why: b.repo2Path ? 'local repo2 is absent: restoring from S3' : 'restoring from S3', info: r1.info };
+}
+
+/**
+ * pgbackrest restore into the cluster's data dir (delta when it exists), recovering to the end of the archived
+ * WAL (never --type=immediate). Refuses when the repo's system-id is not the castle's, or the data dir holds
+ * another system. Rewrites castle.conf after. Does not start the server.
+ */
+export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Promise<Result<{ repo: 1 | 2; why: string; backup: string; durationMs: number }>> {
+  const c = b.cluster;
+  const log = o.log ?? noLog;
+  const started = Date.now();
+  const conf = await writePgbackrestConf(b);
+  if (!conf.ok) return conf;
+  let repo: 1 | 2;
+  let why: string;
+  let info: BackupInfo;
+  if (o.repo) {
+    const r = await repoBackupInfo(b, o.repo, o);
+    if (!r.ok) return { ok: false, reason: `cannot read repo${o.repo}: ${r.reason}` };
+    repo = o.repo;
+    why = `repo${o.repo} requested`;
+    info = r.info;
+  } else {
+    const ch = await chooseRestoreRepo(b, o);
+    if (!ch.ok) return ch;
+    ({ repo, why, info } = ch);
+  }
+  log(`restore source: repo${repo} (${why})`);
+  const repoSys = info.current.systemId;
+  const hist = info.history.map((h) => h.systemId);
+  if (o.expectSystemId && repoSys !== o.expectSystemId) {
+    const had = hist.includes(o.expectSystemId);
+    return {
+      ok: false,
+      reason:
+        `refusing to restore: repo${repo} stanza '${b.stanza}' now belongs to database system ${repoSys}, but this castle's data is system ${o.expectSystemId}` +
+        (had
+          ? ` (the repo's history ${hist.join(' -> ')} shows a new cluster was attached to it after the castle's backups: the "second system-id" hazard; restoring would bring back the wrong, probably empty, cluster)`
+          : ' (the repo holds another cluster\'s backups)'),
+    };
+  }
+  const lastBackup = [...info.backups].reverse().find((x) => x.dbId === info.current.dbId);
+  if (!lastBackup) return { ok: false, reason: `repo${repo} stanza '${b.stanza}' has no backup of its current database system ${repoSys}: nothing to restore` };
+  const hasData = existsSync(join(c.dataDir, 'global', 'pg_control'));
+  if (hasData) {
+    const sys = await controlSystemId(c, o);
+    if (sys.ok && sys.systemId !== repoSys)
+      return {
+        ok: false,
+        reason: `refusing to restore into ${c.dataDir}: it holds database system ${sys.systemId} but repo${repo} stanza '${b.stanza}' belongs to system ${repoSys}; wipe the castle (or move the directory away) to restore from this repo`,
+      };
+    if (postmasterPid(c)) return { ok: false, reason: `refusing to restore into ${c.dataDir}: PostgreSQL is running on it (stop it first)` };
+  }
+  const dir = await ensureOwnedDir(c.dataDir, c.osUser);
+  if (!dir.ok) return dir;
+  for (const d of [c.socketDir, c.logDir]) {
+    const r = await ensureOwnedDir(d, c.osUser);
+    if (!r.ok) return r;
+  }
+  const r = await pgbackrest(
+    b,
+    ['restore', `--repo=${repo}`, ...(hasData ? ['--delta'] : []), `--recovery-option=restore_command=${restoreCommand(b)}`],
+    { ...o, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) },
+  );
+  if (r.code !== 0) return { ok: false, reason: pgbackrestReason(b, `restoring from repo${repo}`, r) };
+  const wc = await writeCastleConf(c, { archiveCommand: archiveCommand(b) });
+  if (!wc.ok) return wc;
+  return { ok: true, repo, why, backup: lastBackup.label, durationMs: Date.now() - started };
+}
+
+/** Env for a server whose restore_command lacks --config (e.g. restored by other tools). */
+export function serverEnv(b: Pgbackrest): Record<string, string> {
+  return { PGBACKREST_CONFIG: b.confPath };
+}

@@ -1,0 +1,197 @@
+import type { Diagnostic } from '../../diag/diagnostic.js';
+import type { ManifestDoc } from '../documents.js';
+import { arr, diag, groupOf, locateIn, obj, str } from './context.js';
+
+/** What the input set (and the live cluster, when given) provides, by namespace. */
+export class ObjectIndex {
+  readonly #set = new Set<string>();
+
+  static key(kind: string, namespace: string | undefined, name: string): string {
+    return `${kind}|${namespace ?? ''}|${name}`;
+  }
+
+  add(kind: string, namespace: string | undefined, name: string): void {
+    this.#set.add(ObjectIndex.key(kind, namespace, name));
+  }
+
+  has(kind: string, namespace: string | undefined, name: string): boolean {
+    return this.#set.has(ObjectIndex.key(kind, namespace, name));
+  }
+}
+
+const BUILTIN_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+/** Secrets are made by many kinds: ESO, PGO, cert-manager, sealed-secrets all count as providers. */
+export function buildIndex(docs: readonly ManifestDoc[]): ObjectIndex {
+  const ix = new ObjectIndex();
+  for (const ns of BUILTIN_NAMESPACES) ix.add('Namespace', undefined, ns);
+  for (const d of docs) {
+    const ns = d.namespace ?? 'default';
+    const spec = obj(d.value['spec']);
+    const group = groupOf(d.apiVersion);
+    switch (d.kind) {
+      case 'Namespace':
+      case 'StorageClass':
+      case 'ClusterSecretStore':
+        ix.add(d.kind, undefined, d.name);
+        break;
+      case 'ExternalSecret':
+        if (group === 'external-secrets.io') ix.add('Secret', ns, str(obj(spec?.['target'])?.['name']) ?? d.name);
+        break;
+      case 'SealedSecret':
+        ix.add('Secret', ns, d.name);
+        break;
+      case 'Certificate':
+        if (str(spec?.['secretName'])) ix.add('Secret', ns, str(spec?.['secretName'])!);
+        break;
+      case 'PostgresCluster': {
+        const users = arr(spec?.['users']);
+        if (users.length === 0) ix.add('Secret', ns, `${d.name}-pguser-${d.name}`);
+        for (const u of users) {
+          const n = str(obj(u)?.['name']);
+          if (n) ix.add('Secret', ns, `${d.name}-pguser-${n}`);
+        }
+        break;
+      }
+      case 'HelmRelease': {
+        const target = str(spec?.['targetNamespace']);
+        if (target && obj(spec?.['install'])?.['createNamespace'] === true) ix.add('Namespace', undefined, target);
+        break;
+      }
+      default:
+        break;
+    }
+    ix.add(d.kind, d.kind === 'Namespace' ? undefined : ns, d.name);
+  }
+  return ix;
+}
+
+function podSpecPath(d: ManifestDoc): (string | number)[] | undefined {
+  if (d.kind === 'Pod' && d.apiVersion === 'v1') return ['spec'];
+  if (['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet'].includes(d.kind) && d.apiVersion === 'apps/v1') return ['spec', 'template', 'spec'];
+  if (d.kind === 'Job' && d.apiVersion === 'batch/v1') return ['spec', 'template', 'spec'];
+  if (d.kind === 'CronJob' && d.apiVersion === 'batch/v1') return ['spec', 'jobTemplate', 'spec', 'template', 'spec'];
+  return undefined;
+}
+
+function at(v: unknown, path: readonly (string | number)[]): unknown {
+  let cur = v;
+  for (const p of path) {
+    if (typeof p === 'number') cur = Array.isArray(cur) ? cur[p] : undefined;
+    else cur = obj(cur)?.[p];
+  }
+  return cur;
+}
+
+export function checkReferences(d: ManifestDoc, ix: ObjectIndex, out: Diagnostic[]): void {
+  const ns = d.namespace ?? 'default';
+  const missing = (what: string, name: string, path: (string | number)[], hint?: string): void => {
+    out.push(diag(d, 'warning', 'ref/missing', `${what} ${JSON.stringify(name)} is not defined in the validated manifests${what.includes('Store') || what === 'StorageClass' || what === 'Namespace' ? '' : ` (namespace ${ns})`}`, path, hint ? { hint } : {}));
+  };
+  if (d.namespace && !ix.has('Namespace', undefined, d.namespace)) missing('Namespace', d.namespace, ['metadata', 'namespace']);
+  const secretRef = (name: unknown, path: (string | number)[], optional: unknown): void => {
+    if (typeof name === 'string' && optional !== true && !ix.has('Secret', ns, name)) missing('Secret', name, path);
+  };
+  const configMapRef = (name: unknown, path: (string | number)[], optional: unknown): void => {
+    if (typeof name === 'string' && optional !== true && !ix.has('ConfigMap', ns, name)) missing('ConfigMap', name, path);
+  };
+  const storageClass = (name: unknown, path: (string | number)[]): void => {
+    if (typeof name === 'string' && name !== '' && !ix.has('StorageClass', undefined, name)) missing('StorageClass', name, path);
+  };
+  const pod = podSpecPath(d);
+  if (pod) {
+    const spec = obj(at(d.value, pod));
+    arr(spec?.['volumes']).forEach((vol, i) => {
+      const v = obj(vol);
+      const s = obj(v?.['secret']);
+      if (s) secretRef(s['secretName'], [...pod, 'volumes', i, 'secret', 'secretName'], s['optional']);
+      const c = obj(v?.['configMap']);
+      if (c) configMapRef(c['name'], [...pod, 'volumes', i, 'configMap', 'name'], c['optional']);
+      arr(obj(v?.['projected'])?.['sources']).forEach((src, j) => {
+        const ps = obj(obj(src)?.['secret']);
+        if (ps) secretRef(ps['name'], [...pod, 'volumes', i, 'projected', 'sources', j, 'secret', 'name'], ps['optional']);
+        const pc = obj(obj(src)?.['configMap']);
+        if (pc) configMapRef(pc['name'], [...pod, 'volumes', i, 'projected', 'sources', j, 'configMap', 'name'], pc['optional']);
+      });
+    });
+    for (const list of ['containers', 'initContainers']) {
+      arr(spec?.[list]).forEach((c, i) => {
+        arr(obj(c)?.['env']).forEach((e, j) => {
+          const vf = obj(obj(e)?.['valueFrom']);
+          const sk = obj(vf?.['secretKeyRef']);
+          if (sk) secretRef(sk['name'], [...pod, list, i, 'env', j, 'valueFrom', 'secretKeyRef', 'name'], sk['optional']);
+          const ck = obj(vf?.['configMapKeyRef']);
+          if (ck) configMapRef(ck['name'], [...pod, list, i, 'env', j, 'valueFrom', 'configMapKeyRef', 'name'], ck['optional']);
+        });
+        arr(obj(c)?.['envFrom']).forEach((e, j) => {
+          const sr = obj(obj(e)?.['secretRef']);
+          if (sr) secretRef(sr['name'], [...pod, list, i, 'envFrom', j, 'secretRef', 'name'], sr['optional']);
+          const cr = obj(obj(e)?.['configMapRef']);
+          if (cr) configMapRef(cr['name'], [...pod, list, i, 'envFrom', j, 'configMapRef', 'name'], cr['optional']);
+        });
+      });
+    }
+    arr(spec?.['imagePullSecrets']).forEach((s, i) => secretRef(obj(s)?.['name'], [...pod, 'imagePullSecrets', i, 'name'], false));
+  }
+  if (d.kind === 'PersistentVolumeClaim') storageClass(at(d.value, ['spec', 'storageClassName']), ['spec', 'storageClassName']);
+  if (d.kind === 'StatefulSet') {
+    arr(at(d.value, ['spec', 'volumeClaimTemplates'])).forEach((t, i) => storageClass(at(t, ['spec', 'storageClassName']), ['spec', 'volumeClaimTemplates', i, 'spec', 'storageClassName']));
+  }
+  const group = groupOf(d.apiVersion);
+  if (d.kind === 'PostgresCluster' && group === 'postgres-operator.crunchydata.com') {
+    arr(at(d.value, ['spec', 'instances'])).forEach((inst, i) => storageClass(at(inst, ['dataVolumeClaimSpec', 'storageClassName']), ['spec', 'instances', i, 'dataVolumeClaimSpec', 'storageClassName']));
+    arr(at(d.value, ['spec', 'backups', 'pgbackrest', 'repos'])).forEach((r, i) =>
+      storageClass(at(r, ['volume', 'volumeClaimSpec', 'storageClassName']), ['spec', 'backups', 'pgbackrest', 'repos', i, 'volume', 'volumeClaimSpec', 'storageClassName']),
+    );
+    for (const base of [['spec', 'backups', 'pgbackrest'], ['spec', 'dataSource', 'pgbackrest']]) {
+      arr(at(d.value, [...base, 'configuration'])).forEach((c, i) => {
+        const s = obj(obj(c)?.['secret']);
+        if (s) secretRef(s['name'], [...base, 'configuration', i, 'secret', 'name'], s['optional']);
+      });
+    }
+  }
+  if (d.kind === 'ExternalSecret' && group === 'external-secrets.io') checkExternalSecret(d, ix, out, missing);
+}
+
+function checkExternalSecret(d: ManifestDoc, ix: ObjectIndex, out: Diagnostic[], missing: (what: string, name: string, path: (string | number)[]) => void): void {
+  const ns = d.namespace ?? 'default';
+  const spec = obj(d.value['spec']);
+  const storeRef = obj(spec?.['secretStoreRef']);
+  const storeName = str(storeRef?.['name']);
+  const storeKind = str(storeRef?.['kind']) ?? 'SecretStore';
+  if (storeName) {
+    const found = storeKind === 'ClusterSecretStore' ? ix.has('ClusterSecretStore', undefined, storeName) : ix.has('SecretStore', ns, storeName);
+    if (!found) missing(storeKind, storeName, ['spec', 'secretStoreRef', 'name']);
+  }
+  // template keys must be keys this ExternalSecret fetches, or the rendered Secret has "<no value>"
+  if (arr(spec?.['dataFrom']).length > 0) return;
+  const keys = new Set(arr(spec?.['data']).map((x) => str(obj(x)?.['secretKey'])).filter((x): x is string => !!x));
+  const tdata = obj(obj(obj(spec?.['target'])?.['template'])?.['data']);
+  for (const [tk, tv] of Object.entries(tdata ?? {})) {
+    if (typeof tv !== 'string') continue;
+    const re = /\{\{-?\s*(?:\.([A-Za-z_][A-Za-z0-9_]*)|index\s+\.\s+"([^"]+)")/g;
+    for (let m = re.exec(tv); m; m = re.exec(tv)) {
+      const key = m[1] ?? m[2]!;
+      if (keys.has(key)) continue;
+      const base = locateIn(d, ['spec', 'target', 'template', 'data', tk]);
+      const loc = refine(d, base, m[1] !== undefined ? `.${key}` : `"${key}"`);
+      out.push({
+        severity: 'error',
+        rule: 'ref/template-key',
+        message: `template of ${JSON.stringify(tk)} uses .${key}, which is not a secretKey of spec.data (${[...keys].map((k) => JSON.stringify(k)).join(', ') || 'none'})`,
+        location: loc,
+        hint: `add a spec.data entry with secretKey: ${key}, or fix the template`,
+      });
+    }
+  }
+}
+
+/** Moves a location from a block scalar's start to the first occurrence of `needle` inside it. */
+function refine(d: ManifestDoc, loc: ReturnType<typeof locateIn>, needle: string): ReturnType<typeof locateIn> {
+  const lc = d.src.lineCounter;
+  const start = (lc.lineStarts[loc.line - 1] ?? 0) + loc.col - 1;
+  const i = d.src.text.indexOf(needle, start);
+  if (i === -1) return loc;
+  const p = lc.linePos(i);
+  return { file: loc.file, line: p.line, col: p.col, length: needle.length };
+}

@@ -1,0 +1,96 @@
+import { parseYamlSource, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
+import type { Diagnostic } from '../diag/diagnostic.js';
+import type { InputFile } from './inputs.js';
+
+/** One Kubernetes object found in the inputs, with what is needed to point back at its source. */
+export interface ManifestDoc {
+  readonly src: YamlSource;
+  readonly doc: number;
+  /** path of this object inside its YAML document (`['items', 3]` for a `kind: List` member) */
+  readonly base: readonly PathSeg[];
+  readonly value: Record<string, unknown>;
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace: string | undefined;
+  readonly via: string | undefined;
+}
+
+/** Aliases expanded per document, at most: a "billion laughs" file fails here instead of eating memory. */
+const MAX_ALIAS_COUNT = 100;
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function parseDocuments(files: readonly InputFile[], diagnostics: Diagnostic[], sources: Map<string, string>): ManifestDoc[] {
+  const out: ManifestDoc[] = [];
+  for (const f of files) {
+    sources.set(f.file, f.text);
+    let parsed: ReturnType<typeof parseYamlSource>;
+    try {
+      parsed = parseYamlSource(f.file, f.text);
+    } catch (e) {
+      // e.g. a stack overflow on pathologically deep nesting
+      diagnostics.push({ severity: 'error', rule: 'yaml/syntax', message: `cannot parse: ${(e as Error).message}`, location: { file: f.file, line: 1, col: 1 } });
+      continue;
+    }
+    diagnostics.push(...parsed.diagnostics);
+    const { source } = parsed;
+    source.docs.forEach((doc, i) => {
+      if (doc.errors.length) return;
+      let value: unknown;
+      try {
+        value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      } catch (e) {
+        const start = doc.range?.[0] ?? 0;
+        const { line, col } = source.lineCounter.linePos(start);
+        const msg = (e as Error).message.split('\n')[0] ?? '';
+        const bomb = /alias/i.test(msg);
+        diagnostics.push({
+          severity: 'error',
+          rule: bomb ? 'yaml/alias-limit' : 'yaml/syntax',
+          message: bomb ? `document expands too many aliases (limit ${MAX_ALIAS_COUNT}): ${msg}` : msg,
+          location: { file: f.file, line, col },
+        });
+        return;
+      }
+      if (value === null || value === undefined) return;
+      collect(value, [], source, i, f, diagnostics, out);
+    });
+  }
+  return out;
+}
+
+function collect(value: unknown, base: PathSeg[], source: YamlSource, doc: number, f: InputFile, diagnostics: Diagnostic[], out: ManifestDoc[]): void {
+  const loc = (): Diagnostic['location'] => {
+    const d = source.docs[doc];
+    const start = d?.contents?.range?.[0] ?? d?.range?.[0] ?? 0;
+    const { line, col } = source.lineCounter.linePos(start);
+    return { file: f.file, line, col };
+  };
+  if (typeof value !== 'object' || Array.isArray(value) || value === null) {
+    diagnostics.push({ severity: 'error', rule: 'input/not-an-object', message: `document ${doc + 1} is ${Array.isArray(value) ? 'a list' : `a ${typeof value}`}, not a Kubernetes object`, location: loc() });
+    return;
+  }
+  const v = value as Record<string, unknown>;
+  const apiVersion = str(v['apiVersion']);
+  const kind = str(v['kind']);
+  if (apiVersion === undefined && kind === undefined) {
+    // values files, kustomize configs and the like sit beside manifests: not objects, not errors
+    diagnostics.push({ severity: 'info', rule: 'input/not-a-manifest', message: `document ${doc + 1} has no apiVersion and no kind: skipped`, location: loc() });
+    return;
+  }
+  if (apiVersion?.startsWith('kustomize.config.k8s.io/')) return;
+  if (!apiVersion || !kind) {
+    const missing = !apiVersion ? 'apiVersion' : 'kind';
+    diagnostics.push({ severity: 'error', rule: 'schema/type-meta', message: `Object '${missing === 'kind' ? 'Kind' : 'apiVersion'}' is missing or not a string`, location: loc() });
+    return;
+  }
+  if (kind === 'List' && apiVersion === 'v1' && Array.isArray(v['items'])) {
+    v['items'].forEach((item, n) => collect(item, [...base, 'items', n], source, doc, f, diagnostics, out));
+    return;
+  }
+  const meta = (typeof v['metadata'] === 'object' && v['metadata'] !== null ? v['metadata'] : {}) as Record<string, unknown>;
+  out.push({ src: source, doc, base, value: v, apiVersion, kind, name: str(meta['name']) ?? str(meta['generateName']) ?? '', namespace: str(meta['namespace']), via: f.via });
+}

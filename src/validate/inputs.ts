@@ -1,0 +1,208 @@
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { Diagnostic } from '../diag/diagnostic.js';
+
+/** One text to validate: a file, or the output of `kubectl kustomize` for a kustomization that needs it. */
+export interface InputFile {
+  /** path as shown in diagnostics */
+  readonly file: string;
+  readonly text: string;
+  /** the top-level kustomization that applies this file in one batch, if any */
+  readonly via?: string;
+}
+
+export interface CollectOptions {
+  /** largest file read, in bytes; bigger ones get a diagnostic instead of being parsed */
+  readonly maxFileBytes?: number;
+  /** set to false to never run `kubectl kustomize` */
+  readonly kustomize?: boolean;
+}
+
+const MANIFEST = /\.(ya?ml|json)$/i;
+const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+/** fields whose effect only `kubectl kustomize` can render */
+const PLAIN_KUSTOMIZATION_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'resources', 'crds', 'sortOptions']);
+
+export function displayPath(abs: string): string {
+  const rel = relative(process.cwd(), abs);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
+}
+
+function kustomizationIn(dir: string): string | undefined {
+  for (const k of KUSTOMIZATION_FILES) if (existsSync(join(dir, k))) return join(dir, k);
+  return undefined;
+}
+
+let kubectlPath: string | null | undefined;
+function findKubectl(): string | null {
+  if (kubectlPath !== undefined) return kubectlPath;
+  kubectlPath = null;
+  for (const d of (process.env['PATH'] ?? '').split(delimiter)) {
+    if (d && existsSync(join(d, 'kubectl'))) {
+      kubectlPath = join(d, 'kubectl');
+      break;
+    }
+  }
+  return kubectlPath;
+}
+
+export class InputCollector {
+  readonly files: InputFile[] = [];
+  readonly diagnostics: Diagnostic[] = [];
+  readonly #seen = new Set<string>();
+  readonly #max: number;
+  readonly #kustomize: boolean;
+
+  constructor(o: CollectOptions = {}) {
+    this.#max = o.maxFileBytes ?? 16 * 1024 * 1024;
+    this.#kustomize = o.kustomize ?? true;
+  }
+
+  add(path: string): void {
+    const abs = resolve(path);
+    let st;
+    try {
+      st = statSync(abs);
+    } catch {
+      this.diagnostics.push({ severity: 'error', rule: 'input/not-found', message: `${path}: no such file or directory` });
+      return;
+    }
+    if (st.isDirectory()) this.#dir(abs, undefined);
+    else if (KUSTOMIZATION_FILES.includes(abs.split(/[\\/]/).pop() ?? '')) this.#kustomization(abs, undefined);
+    else this.#file(abs, undefined);
+  }
+
+  #dir(dir: string, via: string | undefined): void {
+    const k = kustomizationIn(dir);
+    if (k) return this.#kustomization(k, via);
+    let entries: string[];
+    try {
+      entries = readdirSync(dir).sort();
+    } catch (e) {
+      this.diagnostics.push({ severity: 'error', rule: 'input/unreadable', message: `${displayPath(dir)}: ${(e as Error).message}` });
+      return;
+    }
+    for (const name of entries) {
+      if (name.startsWith('.') || name === 'node_modules') continue;
+      const p = join(dir, name);
+      let st;
+      try {
+        st = statSync(p);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) this.#dir(p, via);
+      else if (MANIFEST.test(name)) this.#file(p, via);
+    }
+  }
+
+  #kustomization(kfile: string, via: string | undefined): void {
+    if (this.#seen.has(kfile)) return;
+    this.#seen.add(kfile);
+    const root = via ?? displayPath(kfile);
+    const text = this.#read(kfile);
+    if (text === undefined) return;
+    let k: unknown;
+    try {
+      k = parseYaml(text, { maxAliasCount: 100 });
+    } catch (e) {
+      this.diagnostics.push({ severity: 'error', rule: 'yaml/syntax', message: (e as Error).message.split('\n')[0] ?? 'invalid YAML', location: { file: displayPath(kfile), line: 1, col: 1 } });
+      return;
+    }
+    const obj = (k && typeof k === 'object' && !Array.isArray(k) ? k : {}) as Record<string, unknown>;
+    const dir = dirname(kfile);
+    const needsRender = Object.keys(obj).some((f) => !PLAIN_KUSTOMIZATION_FIELDS.has(f));
+    if (needsRender && this.#kustomize && via === undefined) {
+      const kubectl = findKubectl();
+      if (kubectl) {
+        const r = spawnSync(kubectl, ['kustomize', dir], { encoding: 'utf8', timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
+        if (r.status === 0 && typeof r.stdout === 'string') {
+          this.files.push({ file: `${displayPath(kfile)} (rendered)`, text: r.stdout, via: root });
+          return;
+        }
+        this.diagnostics.push({
+          severity: 'warning',
+          rule: 'input/kustomize-failed',
+          message: `kubectl kustomize ${displayPath(dir)} failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}; validating its resources as written`,
+          location: { file: displayPath(kfile), line: 1, col: 1 },
+        });
+      } else {
+        this.diagnostics.push({
+          severity: 'info',
+          rule: 'input/kustomize-unavailable',
+          message: `kubectl is not installed: ${displayPath(kfile)} uses ${Object.keys(obj).filter((f) => !PLAIN_KUSTOMIZATION_FIELDS.has(f)).join(', ')}; validating its resources as written`,
+          location: { file: displayPath(kfile), line: 1, col: 1 },
+        });
+      }
+    }
+    const entries = [obj['crds'], obj['resources'], obj['components']].flatMap((l) => (Array.isArray(l) ? l : []));
+    for (const r of entries) {
+      if (typeof r !== 'string') continue;
+      if (/^[a-z]+:\/\//i.test(r) || r.startsWith('github.com/')) {
+        this.diagnostics.push({ severity: 'info', rule: 'input/remote-resource', message: `remote resource ${r} is not fetched offline`, location: { file: displayPath(kfile), line: 1, col: 1 } });
+        continue;
+      }
+      const p = resolve(dir, r);
+      let st;
+      try {
+        st = statSync(p);
+      } catch {
+        const line = text.split('\n').findIndex((l) => l.includes(r));
+        this.diagnostics.push({
+          severity: 'error',
+          rule: 'input/missing-resource',
+          message: `kustomization resource ${r} does not exist`,
+          location: { file: displayPath(kfile), line: line + 1 || 1, col: Math.max(1, (text.split('\n')[line] ?? '').indexOf(r) + 1), length: r.length },
+        });
+        continue;
+      }
+      if (st.isDirectory()) this.#dir(p, root);
+      else this.#file(p, root);
+    }
+  }
+
+  #read(abs: string): string | undefined {
+    const shown = displayPath(abs);
+    let size: number;
+    try {
+      size = statSync(abs).size;
+    } catch (e) {
+      this.diagnostics.push({ severity: 'error', rule: 'input/unreadable', message: `${shown}: ${(e as Error).message}` });
+      return undefined;
+    }
+    if (size > this.#max) {
+      this.diagnostics.push({ severity: 'error', rule: 'input/too-large', message: `file is ${size} bytes, over the ${this.#max}-byte limit: not parsed`, location: { file: shown, line: 1, col: 1 } });
+      return undefined;
+    }
+    // Binary files are caught before decoding: a NUL in the first 8 KiB, or bytes that are not UTF-8.
+    const head = Buffer.alloc(Math.min(8192, size));
+    const fd = openSync(abs, 'r');
+    try {
+      readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+    const nul = head.indexOf(0);
+    if (nul !== -1) {
+      this.diagnostics.push({ severity: 'error', rule: 'input/binary', message: `binary file (NUL byte at offset ${nul}): not a manifest`, location: { file: shown, line: 1, col: 1 } });
+      return undefined;
+    }
+    const buf = readFileSync(abs);
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(buf);
+    } catch {
+      this.diagnostics.push({ severity: 'error', rule: 'input/encoding', message: 'file is not valid UTF-8', location: { file: shown, line: 1, col: 1 } });
+      return undefined;
+    }
+  }
+
+  #file(abs: string, via: string | undefined): void {
+    if (this.#seen.has(abs)) return;
+    this.#seen.add(abs);
+    const text = this.#read(abs);
+    if (text === undefined) return;
+    this.files.push(via ? { file: displayPath(abs), text, via } : { file: displayPath(abs), text });
+  }
+}

@@ -1,0 +1,66 @@
+import { mkdtemp } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { ensureUser, giveTo, runAs, type UserIds } from '../../src/targets/local/daemon.js';
+
+/** the repository root, from dist/test/local/ */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestPostgres {
+  readonly dir: string;
+  readonly data: string;
+  readonly socketDir: string;
+  readonly port: number;
+  readonly user: UserIds | undefined;
+  readonly bin: string;
+  superuser(database?: string): pg.Client;
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
+}
+
+/** A throwaway PostgreSQL on a free loopback port, run as `castle` when we are root. */
+export async function startTestPostgres(bin = '/usr/lib/postgresql/15/bin'): Promise<TestPostgres> {
+  let user: UserIds | undefined;
+  if (process.getuid?.() === 0) {
+    const u = await ensureUser('castle');
+    if (!u.ok) throw new Error(u.reason);
+    user = u.value;
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'castle-pg-'));
+  await giveTo(user, dir);
+  const data = path.join(dir, 'data');
+  const port = await freePort();
+  const init = await runAs(user, path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'], { cwd: dir });
+  if (init.code !== 0) throw new Error(`initdb failed: ${init.stderr}`);
+  const opts = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c fsync=off`;
+  const start = await runAs(user, path.join(bin, 'pg_ctl'), ['-D', data, '-o', opts, '-l', path.join(dir, 'pg.log'), '-w', '-t', '30', 'start'], { cwd: dir });
+  if (start.code !== 0) throw new Error(`pg_ctl start failed: ${start.stderr}${start.stdout}`);
+  let stopped = false;
+  return {
+    dir,
+    data,
+    socketDir: dir,
+    port,
+    user,
+    bin,
+    superuser: (database = 'postgres') => new pg.Client({ host: dir, port, user: 'postgres', database }),
+    stop: async (mode = 'fast') => {
+      if (stopped) return;
+      const r = await runAs(user, path.join(bin, 'pg_ctl'), ['-D', data, '-m', mode, '-w', 'stop'], { cwd: dir });
+      if (r.code === 0 || /not running|No such file/i.test(r.stderr)) stopped = true;
+    },
+  };
+}
