@@ -106,7 +106,7 @@ layers:
 test('names must be DNS-1123 labels and durations must parse', () => {
   const steps = check('name: ok\nlayers: [{name: a, apply: [{run: "true", timeout: 30s1m}]}]\n');
   assert.equal(steps.code, 2);
-  assert.match(steps.err, /^castle\.yaml:2:44: error spec\/bad-duration: layers\[0\]\.apply\[0\]\.timeout: not a duration$/m);
+  assert.match(steps.err, /^castle\.yaml:2:51: error spec\/bad-duration: layers\[0\]\.apply\[0\]\.timeout: not a duration$/m);
   const { code, err } = check('name: Tazlab_Castle\nbudget: soon\nlayers: [{name: a}]\n');
   assert.equal(code, 2);
   assert.match(err, /^castle\.yaml:1:7: error spec\/bad-name: name: invalid name$/m);
