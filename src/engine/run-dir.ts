@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Operation } from '../events.js';
 
-/** Sortable, unique, readable: `20261126-063012-rebirth-3f9a`. */
+/** Sortable (to the millisecond), unique, readable: `20261126-063012.345-rebirth-3f9a`. */
 export function newRunId(operation: Operation, now = new Date()): string {
   const p = (n: number): string => String(n).padStart(2, '0');
-  const stamp = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
+  const stamp = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}.${String(now.getUTCMilliseconds()).padStart(3, '0')}`;
   return `${stamp}-${operation}-${randomBytes(2).toString('hex')}`;
 }
 

@@ -49,7 +49,7 @@ export class InfisicalSource implements SecretSource {
     try {
       await sdk.auth().universalAuth.login({ clientId: opts.clientId, clientSecret: opts.clientSecret });
     } catch (e) {
-      return { ok: false, reason: `Infisical login (universal auth) to ${where} failed: ${redactor.redactError(e)}; check the client id/secret and the site URL` };
+      return { ok: false, reason: `login (universal auth) to ${where} failed: ${redactor.redactError(e)}; check the client id/secret and the site URL` };
     }
     const token = sdk.auth().getAccessToken();
     if (token) redactor.add(token);

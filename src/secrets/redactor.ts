@@ -3,7 +3,7 @@
 const MASK = '***';
 // Lines of a multi-line secret are masked on their own only when long enough to be secret material;
 // masking `[global]` or `}` everywhere would wreck logs without protecting anything.
-const MIN_LINE_LENGTH = 6;
+const MIN_LINE_LENGTH = 16;
 
 export class Redactor {
   readonly #values = new Set<string>();

@@ -4,7 +4,7 @@ import type { EventEnvelope } from '../events.js';
 import { formatDuration, formatDurationCompact } from './duration.js';
 import { REPORT_CSS } from './report-style.js';
 import { budgetOnScale, timelineSvg } from './report-timeline.js';
-import { trendSvg, TREND_MAX_RUNS, type HistoryEntry } from './report-trend.js';
+import { trendLegend, trendSvg, TREND_MAX_RUNS, type HistoryEntry } from './report-trend.js';
 import { STATUS_LABEL, esc, runStatusClass } from './report-util.js';
 import { buildTimeline, criticalPathMs, isFailure, type RunTimeline } from './timeline.js';
 
@@ -154,5 +154,5 @@ function trend(t: RunTimeline, runId: string, history: readonly HistoryEntry[]):
   }
   if (runs.length === 0) return '<p class="note">No finished runs yet.</p>';
   const note = runs.length > TREND_MAX_RUNS ? `<p class="note">Last ${TREND_MAX_RUNS} of ${runs.length} runs.</p>` : '';
-  return `<div class="scroll">${trendSvg(runs, runId)}</div>${note}`;
+  return `${trendLegend(runs)}<div class="scroll">${trendSvg(runs, runId)}</div>${note}`;
 }

@@ -42,11 +42,11 @@ svg .tick{font-size:11px;fill:var(--muted);font-variant-numeric:tabular-nums}
 svg .bar-label{font-size:11px;pointer-events:none}
 svg .bar-label.in{fill:#fff;font-weight:500}
 svg .bar-label.out{fill:var(--fg)}
-svg .retry{stroke:#fff;stroke-width:1.5}
+svg .retry{fill:#fff;opacity:.45}
 svg .crit{stroke:var(--crit);stroke-width:2}
 svg .crit-link{fill:none;stroke:var(--crit);stroke-width:1.2;stroke-dasharray:3 3;opacity:.7}
 svg .budget line,svg .budget-line{stroke:var(--budget);stroke-width:1.5;stroke-dasharray:6 4;fill:none}
-svg .budget text,svg .budget-label{font-size:11px;fill:var(--budget);font-weight:600}
+svg .budget text{font-size:11px;fill:var(--budget);font-weight:600}
 svg .end{stroke:var(--fg);stroke-width:1;opacity:.35}
 .s-succeeded,svg .run.ok{fill:var(--ok);background:var(--ok)}
 .s-failed,svg .run.bad{fill:var(--bad);background:var(--bad)}

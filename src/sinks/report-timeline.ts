@@ -31,7 +31,8 @@ interface Placed {
 /** Greedy interval partitioning in pixel space: each bar takes the lowest lane already free at its x. */
 export function assignLanes<T extends { x: number; w: number; lane: number }>(bars: T[]): number {
   const laneEnds: number[] = [];
-  for (const b of [...bars].sort((a, c) => a.x - c.x || a.w - c.w)) {
+  // Stable sort: steps starting together keep plan order, top to bottom.
+  for (const b of [...bars].sort((a, c) => a.x - c.x)) {
     let lane = laneEnds.findIndex((end) => end <= b.x);
     if (lane < 0) lane = laneEnds.push(0) - 1;
     laneEnds[lane] = b.x + b.w;
@@ -96,12 +97,14 @@ export function timelineSvg(t: RunTimeline): string {
     axis.push(`<text class="tick" x="${tx}" y="${AXIS - 12}" text-anchor="middle">${esc(formatDurationCompact(ms))}</text>`);
   }
 
+  // Links go under the bars so they never cross a label; the budget and end lines go on top.
+  const links: string[] = [];
   const overlay: string[] = [];
   const path = t.criticalPath.map((id) => centres.get(id)).filter((c) => c !== undefined);
   for (let i = 1; i < path.length; i++) {
     const a = path[i - 1]!;
     const b = path[i]!;
-    overlay.push(`<path class="crit-link" d="M${n(a.x1)} ${n(a.y)} C${n(a.x1 + 10)} ${n(a.y)} ${n(b.x0 - 10)} ${n(b.y)} ${n(b.x0)} ${n(b.y)}"/>`);
+    links.push(`<path class="crit-link" d="M${n(a.x1)} ${n(a.y)} C${n(a.x1 + 10)} ${n(a.y)} ${n(b.x0 - 10)} ${n(b.y)} ${n(b.x0)} ${n(b.y)}"/>`);
   }
   if (budget !== null) {
     const bx = n(x(budget));
@@ -116,7 +119,7 @@ export function timelineSvg(t: RunTimeline): string {
   return (
     `<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ` +
     `role="img" aria-label="Timeline of ${started.length} steps over ${esc(formatDuration(t.totalMs))}" data-domain-ms="${domain}" data-plot-x="${GUTTER}" data-plot-width="${PLOT}">` +
-    [...axis, ...body, ...overlay].join('') +
+    [...axis, ...links, ...body, ...overlay].join('') +
     '</svg>'
   );
 }
@@ -130,10 +133,12 @@ function bar(b: Placed, top: number, critical: boolean, x: (ms: number) => numbe
     ...(critical ? ['on the critical path'] : []),
     ...(s.reason ? [s.reason] : []),
   ].join('\n');
-  const retries = s.retriesAtMs
-    .filter((r) => x(r) > b.x + 1 && x(r) < b.x + b.w - 1)
-    .map((r) => `<line class="retry" x1="${n(x(r))}" x2="${n(x(r))}" y1="${n(top + 2)}" y2="${n(top + BAR - 2)}"/>`)
-    .join('');
+  // Failed attempts are washed out up to the last retry, so the attempt that counted stands out.
+  const lastRetry = Math.max(...s.retriesAtMs.filter((r) => x(r) > b.x + 1 && x(r) < b.x + b.w));
+  const retries = Number.isFinite(lastRetry)
+    ? `<rect class="retry" x="${n(b.x)}" y="${n(top)}" width="${n(x(lastRetry) - b.x)}" height="${BAR}" rx="3">` +
+      `<title>${esc(`${s.retriesAtMs.length} failed attempt${s.retriesAtMs.length === 1 ? '' : 's'} before this one`)}</title></rect>`
+    : '';
   return (
     `<rect class="bar s-${s.status}${critical ? ' crit' : ''}" x="${n(b.x)}" y="${n(top)}" width="${n(b.w)}" height="${BAR}" rx="3" ` +
     `data-step="${esc(s.step.id)}" data-start-ms="${s.startMs ?? 0}" data-end-ms="${s.endMs ?? ''}" data-lane="${b.lane}">` +

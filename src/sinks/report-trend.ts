@@ -21,11 +21,35 @@ const BOTTOM = 44;
 /** beyond this many runs the bars get too thin to read or hover */
 export const TREND_MAX_RUNS = 40;
 
+// A budget far above every run would flatten the bars that show the trend; it is left off the chart then.
+const BUDGET_REACH = 2;
+
+function shownRuns(runs: readonly HistoryEntry[]): HistoryEntry[] {
+  return [...runs].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt)).slice(-TREND_MAX_RUNS);
+}
+
+function budgetOnChart(shown: readonly HistoryEntry[]): boolean {
+  const longest = Math.max(0, ...shown.map((r) => r.durationMs));
+  return shown.some((r) => r.budgetMs !== null && r.budgetMs > 0 && r.budgetMs <= longest * BUDGET_REACH);
+}
+
+export function trendLegend(runs: readonly HistoryEntry[]): string {
+  const shown = shownRuns(runs);
+  const budgets = [...new Set(shown.map((r) => r.budgetMs).filter((b): b is number => b !== null && b > 0))];
+  const off = budgetOnChart(shown) ? '' : ' (above the chart)';
+  return (
+    `<div class="legend"><span><i class="sw s-succeeded"></i>succeeded</span><span><i class="sw s-failed"></i>failed</span>` +
+    (budgets.length > 0 ? `<span><i class="sw budget"></i>budget ${budgets.map((b) => esc(formatDurationCompact(b))).join(', ')}${off}</span>` : '') +
+    `<span><i class="sw crit"></i>this run</span></div>`
+  );
+}
+
 export function trendSvg(runs: readonly HistoryEntry[], currentRunId: string): string {
-  const shown = [...runs].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt)).slice(-TREND_MAX_RUNS);
+  const shown = shownRuns(runs);
   const plotW = WIDTH - LEFT - RIGHT;
   const plotH = HEIGHT - TOP - BOTTOM;
-  const top = Math.max(1000, ...shown.map((r) => r.durationMs), ...shown.map((r) => r.budgetMs ?? 0));
+  const withBudget = budgetOnChart(shown);
+  const top = Math.max(1000, ...shown.map((r) => r.durationMs), ...shown.map((r) => (withBudget ? (r.budgetMs ?? 0) : 0)));
   const tick = niceStep(top, 4);
   const domain = Math.ceil(top / tick) * tick;
   const y = (ms: number) => TOP + plotH - (ms / domain) * plotH;
@@ -60,13 +84,9 @@ export function trendSvg(runs: readonly HistoryEntry[], currentRunId: string): s
   });
   // Budgets can change between runs, so the line follows each run's own budget.
   const budget = shown
-    .map((r, i) => (r.budgetMs ? `${n(cx(i) - slot / 2)},${n(y(r.budgetMs))} ${n(cx(i) + slot / 2)},${n(y(r.budgetMs))}` : ''))
+    .map((r, i) => (withBudget && r.budgetMs && r.budgetMs <= domain ? `${n(cx(i) - slot / 2)},${n(y(r.budgetMs))} ${n(cx(i) + slot / 2)},${n(y(r.budgetMs))}` : ''))
     .filter(Boolean);
-  const lastBudget = shown.at(-1)?.budgetMs;
   if (budget.length > 0) parts.push(`<polyline class="budget-line" points="${budget.join(' ')}"><title>budget</title></polyline>`);
-  if (lastBudget) {
-    parts.push(`<text class="budget-label" x="${WIDTH - RIGHT}" y="${n(y(lastBudget) - 6)}" text-anchor="end">budget ${esc(formatDurationCompact(lastBudget))}</text>`);
-  }
   parts.push(`<line class="axis" x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${n(y(0))}" y2="${n(y(0))}"/>`);
 
   return (

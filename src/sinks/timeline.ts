@@ -151,7 +151,8 @@ export function phaseName(step: PlannedStepInfo): string {
 function derivePhases(steps: readonly StepTiming[], nowMs: number): PhaseTiming[] {
   const spans = new Map<string, { start: number; end: number }>();
   for (const s of steps) {
-    if (s.startMs === undefined) continue;
+    // Like the engine: a step decided without an attempt (skipped) took no part in any phase.
+    if (s.startMs === undefined || s.attempts === 0) continue;
     const name = phaseName(s.step);
     const end = s.endMs ?? nowMs;
     const span = spans.get(name);

@@ -287,7 +287,6 @@ function cut(plain: string, room: number): string {
   return plain.slice(0, room - 1) + '…';
 }
 
-// eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
 export function stripAnsi(s: string): string {
   return s.replace(ANSI, '');

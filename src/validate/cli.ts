@@ -1,4 +1,120 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { formatDiagnostics } from '../diag/printer.js';
+import { defaultCacheDir, validateManifests, ValidateUsageError, type ValidateResult } from './index.js';
+import { toSarif } from './output/sarif.js';
+import { importSchemas, listSchemas } from './schemas-cmd.js';
+import { pullSchemas } from './pull.js';
 
-/** `castle validate` and `castle schemas` (issue 4). */
-export function registerValidateCommands(_program: Command): void {}
+export interface ValidateCommandOptions {
+  /** the manifests of castle.yaml's steps, for `castle validate` without paths (provided by the lead's loader) */
+  defaultManifests?: () => Promise<string[]>;
+}
+
+type Format = 'text' | 'json' | 'sarif';
+
+function toolVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function usage(message: string): never {
+  process.stderr.write(`castle: ${message}\n`);
+  process.exit(2);
+}
+
+export function render(result: ValidateResult, format: Format): string {
+  switch (format) {
+    case 'text': {
+      const s = result.stats;
+      const summary = `${s.documents} document${s.documents === 1 ? '' : 's'} in ${s.files} file${s.files === 1 ? '' : 's'}, ${s.validated} checked against a schema${s.unknownKind ? `, ${s.unknownKind} of unknown kind` : ''}${s.celUnevaluated ? `, ${s.celUnevaluated} CEL rule evaluation${s.celUnevaluated === 1 ? '' : 's'} not possible offline` : ''}`;
+      if (result.diagnostics.length === 0) return `${summary}\n0 errors, 0 warnings`;
+      return `${formatDiagnostics(result.diagnostics, (f) => result.sources.get(f))}\n${summary}`;
+    }
+    case 'json':
+      return JSON.stringify({ version: 1, ok: result.ok, stats: result.stats, diagnostics: result.diagnostics }, null, 2);
+    case 'sarif':
+      return JSON.stringify(toSarif(result.diagnostics, toolVersion()), null, 2);
+    default: {
+      const never: never = format;
+      throw new Error(`unknown format ${String(never)}`);
+    }
+  }
+}
+
+/** `castle validate` and `castle schemas add|pull|list` (issue 4). Exit: 0 clean, 1 errors, 2 bad usage. */
+export function registerValidateCommands(program: Command, o: ValidateCommandOptions = {}): void {
+  program
+    .command('validate')
+    .description('check manifests offline with the API server\'s rules: schemas, names, references, CEL rules, rebirth safety')
+    .argument('[paths...]', 'files, directories or kustomizations (default: every manifest the castle applies)')
+    .option('--format <format>', 'text, json or sarif', 'text')
+    .option('--strict', 'warnings fail too (exit 1)')
+    .option('--rebirth', 'the rules of a rebirth: a PostgresCluster that would come back empty is an error')
+    .option('--kubernetes-version <version>', 'core kinds of this Kubernetes version (default: the bundled one)')
+    .option('--cache-dir <dir>', 'compiled schema cache', defaultCacheDir())
+    .option('--no-kustomize', 'never run kubectl kustomize')
+    .action(async (paths: string[], opts: { format: string; strict?: boolean; rebirth?: boolean; kubernetesVersion?: string; cacheDir: string; kustomize: boolean }) => {
+      if (!['text', 'json', 'sarif'].includes(opts.format)) usage(`--format must be text, json or sarif, not ${JSON.stringify(opts.format)}`);
+      let inputs = paths;
+      if (inputs.length === 0) {
+        if (!o.defaultManifests) usage('no paths given, and no castle.yaml manifests to default to');
+        inputs = await o.defaultManifests();
+        if (inputs.length === 0) usage('no paths given, and the castle applies no manifests');
+      }
+      let result: ValidateResult;
+      try {
+        result = await validateManifests(inputs, {
+          cacheDir: opts.cacheDir,
+          strict: opts.strict === true,
+          rebirth: opts.rebirth === true,
+          kustomize: opts.kustomize,
+          ...(opts.kubernetesVersion ? { kubernetesVersion: opts.kubernetesVersion } : {}),
+        });
+      } catch (e) {
+        if (e instanceof ValidateUsageError) usage(e.message);
+        throw e;
+      }
+      process.stdout.write(`${render(result, opts.format as Format)}\n`);
+      process.exitCode = result.ok ? 0 : 1;
+    });
+
+  const schemas = program.command('schemas').description('the schemas `castle validate` uses: core kinds and imported CRDs');
+  schemas
+    .command('add')
+    .description('import CRDs from files, directories or URLs')
+    .argument('<sources...>', 'CRD files, directories or http(s) URLs')
+    .option('--cache-dir <dir>', 'compiled schema cache', defaultCacheDir())
+    .action(async (sources: string[], opts: { cacheDir: string }) => {
+      const r = await importSchemas(sources, opts.cacheDir);
+      for (const i of r.imported) process.stdout.write(`imported ${i.name} (${i.versions.join(', ')}) from ${i.source}\n`);
+      for (const p of r.problems) process.stderr.write(`castle: ${p}\n`);
+      process.exitCode = r.problems.length ? 1 : 0;
+    });
+  schemas
+    .command('list')
+    .description('list the known schemas')
+    .option('--cache-dir <dir>', 'compiled schema cache', defaultCacheDir())
+    .action((opts: { cacheDir: string }) => {
+      process.stdout.write(`${listSchemas(opts.cacheDir).join('\n')}\n`);
+    });
+  schemas
+    .command('pull')
+    .description('import the CRDs (and, with --core, the core schemas) of a live cluster, via kubeconfig')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--core', "also store the cluster's core schemas from /openapi/v3, for --kubernetes-version")
+    .option('--cache-dir <dir>', 'compiled schema cache', defaultCacheDir())
+    .action(async (opts: { kubeconfig?: string; context?: string; core?: boolean; cacheDir: string }) => {
+      try {
+        const lines = await pullSchemas({ cacheDir: opts.cacheDir, core: opts.core === true, ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
+        process.stdout.write(`${lines.join('\n')}\n`);
+      } catch (e) {
+        process.stderr.write(`castle: schemas pull: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+}

@@ -35,6 +35,32 @@ function kustomizationIn(dir: string): string | undefined {
   return undefined;
 }
 
+/** The fields, in this kustomization or one it includes, that only `kubectl kustomize` can apply. */
+function renderFields(kfile: string, seen: Set<string>): string[] {
+  if (seen.has(kfile)) return [];
+  seen.add(kfile);
+  let k: unknown;
+  try {
+    k = parseYaml(readFileSync(kfile, 'utf8'), { maxAliasCount: 100 });
+  } catch {
+    return [];
+  }
+  const obj = (k && typeof k === 'object' && !Array.isArray(k) ? k : {}) as Record<string, unknown>;
+  const out = Object.keys(obj).filter((f) => !PLAIN_KUSTOMIZATION_FIELDS.has(f));
+  for (const r of [obj['resources'], obj['components']].flatMap((l) => (Array.isArray(l) ? l : []))) {
+    if (typeof r !== 'string' || /^[a-z]+:\/\//i.test(r)) continue;
+    const p = resolve(dirname(kfile), r);
+    try {
+      if (!statSync(p).isDirectory()) continue;
+    } catch {
+      continue;
+    }
+    const nested = kustomizationIn(p);
+    if (nested) for (const f of renderFields(nested, seen)) if (!out.includes(f)) out.push(f);
+  }
+  return out;
+}
+
 let kubectlPath: string | null | undefined;
 function findKubectl(): string | null {
   if (kubectlPath !== undefined) return kubectlPath;
@@ -113,8 +139,8 @@ export class InputCollector {
     }
     const obj = (k && typeof k === 'object' && !Array.isArray(k) ? k : {}) as Record<string, unknown>;
     const dir = dirname(kfile);
-    const needsRender = Object.keys(obj).some((f) => !PLAIN_KUSTOMIZATION_FIELDS.has(f));
-    if (needsRender && this.#kustomize && via === undefined) {
+    const needsRender = via === undefined ? renderFields(kfile, new Set()) : [];
+    if (needsRender.length > 0 && this.#kustomize) {
       const kubectl = findKubectl();
       if (kubectl) {
         const r = spawnSync(kubectl, ['kustomize', dir], { encoding: 'utf8', timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
@@ -132,7 +158,7 @@ export class InputCollector {
         this.diagnostics.push({
           severity: 'info',
           rule: 'input/kustomize-unavailable',
-          message: `kubectl is not installed: ${displayPath(kfile)} uses ${Object.keys(obj).filter((f) => !PLAIN_KUSTOMIZATION_FIELDS.has(f)).join(', ')}; validating its resources as written`,
+          message: `kubectl is not installed: ${displayPath(kfile)} uses ${needsRender.join(', ')}; validating its resources as written`,
           location: { file: displayPath(kfile), line: 1, col: 1 },
         });
       }

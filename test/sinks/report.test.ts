@@ -106,7 +106,10 @@ test('budget line only when the budget is on the chart; critical path bars marke
   const crit = rects(html, 'bar').filter((b) => b.attrs['class']!.split(' ').includes('crit')).map((b) => b.attrs['data-step']);
   assert.deepEqual(crit, ['up/net/0', 'up/db/0', 'up/app/3']);
   assert.equal((html.match(/class="crit-link"/g) ?? []).length, 2);
-  assert.equal((html.match(/class="retry"/g) ?? []).length, 1, 'the retry of up/db/0 is marked on its bar');
+  const retry = rects(html, 'retry');
+  assert.equal(retry.length, 1, 'the failed first attempt of up/db/0 is marked on its bar');
+  const db = rects(html, 'bar').find((b) => b.attrs['data-step'] === 'up/db/0')!;
+  assert.ok(retry[0]!.x === db.x && Math.abs(retry[0]!.width - 3000 * perMs) < 0.01, 'from its start to the retry at 6s');
 });
 
 test('trend: one bar per run of the same operation plus this run, heights proportional', () => {
@@ -119,6 +122,8 @@ test('trend: one bar per run of the same operation plus this run, heights propor
   const perMs = runs[0]!.height / Number(runs[0]!.attrs['data-duration-ms']);
   for (const r of runs) assert.ok(Math.abs(r.height - Number(r.attrs['data-duration-ms']) * perMs) < 0.02);
   assert.match(html, /<polyline class="budget-line"/);
+  assert.doesNotMatch(rebirth(), /class="budget-line"/, 'a 12m budget over ~1m runs would flatten the bars');
+  assert.match(rebirth(), /budget 12m \(above the chart\)/);
   const xs = runs.map((r) => r.x);
   assert.deepEqual(xs, [...xs].sort((a, b) => a - b), 'oldest first');
 });

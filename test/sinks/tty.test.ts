@@ -18,7 +18,6 @@ class FakeTty {
   }
   /** what each write left on screen, without cursor movement or colour */
   frames(): string[] {
-    // eslint-disable-next-line no-control-regex
     return this.chunks.map((c) => c.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')).filter((c) => c.trim() !== '');
   }
 }
@@ -135,4 +134,24 @@ test('colour only when asked: marks are green/red', () => {
   assert.ok(last.includes('\x1b[32m✔\x1b[39m ok step'));
   assert.ok(last.includes('\x1b[31m✖\x1b[39m bad step'));
   assert.ok(last.includes('\x1b[31m      └ exit 1\x1b[39m'));
+});
+
+test('long labels are cut so the time column stays on screen; a run cut off still leaves its tree', () => {
+  const tty = new FakeTty(40);
+  const long = 'apply the platform layer with every single manifest in it';
+  const events = new RunBuilder()
+    .start([plan('up/platform/0', long)], { budgetMs: null })
+    .at(0, { type: 'step-started', stepId: 'up/platform/0', attempt: 1 })
+    .at(500, { type: 'step-started', stepId: 'up/extra/0', attempt: 1 })
+    .build();
+  const sink = sinkOn(tty, () => T0 + 2_000);
+  for (const ev of events) sink.handle(ev);
+  sink.close();
+  const lines = tty.frames().at(-1)!.split('\n');
+  assert.equal(lines[0], 'castle demo · rebirth · 2.0s', 'no budget, no percentage');
+  const step = lines.find((l) => l.includes('apply the'))!;
+  assert.equal(step.length, 39);
+  assert.match(step, /^ {4}[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] apply the platform layer w…  2\.0s$/);
+  assert.ok(lines.some((l) => /^ {4}[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] up\/extra\/0 +1\.5s$/.test(l)), 'a step missing from the plan still shows');
+  assert.ok(tty.chunks.at(-1)!.endsWith('\x1b[?25h'));
 });

@@ -23,20 +23,22 @@ function num(v: unknown): number | undefined {
 }
 
 /** Normalises an `openAPIV3Schema` node. Descriptions and examples are dropped: they are most of a CRD's bytes. */
-export function convertSchema(s: unknown, depth = 0): SNode {
+export function convertSchema(s: unknown, depth = 0, refOf?: (s: Obj) => string | undefined): SNode {
   if (!isObj(s) || depth > 200) return {};
+  const ref = refOf?.(s);
+  if (ref !== undefined) return { ref };
   const n: SNode = {};
   const t = s['type'];
   if (t === 'object' || t === 'array' || t === 'string' || t === 'integer' || t === 'number' || t === 'boolean') n.t = t;
   if (isObj(s['properties'])) {
     n.props = {};
-    for (const [k, v] of Object.entries(s['properties'])) n.props[k] = convertSchema(v, depth + 1);
+    for (const [k, v] of Object.entries(s['properties'])) n.props[k] = convertSchema(v, depth + 1, refOf);
   }
   if (Array.isArray(s['required'])) n.req = s['required'].filter((x): x is string => typeof x === 'string');
   const ap = s['additionalProperties'];
-  if (isObj(ap)) n.add = convertSchema(ap, depth + 1);
+  if (isObj(ap)) n.add = convertSchema(ap, depth + 1, refOf);
   else if (ap === true) n.add = {};
-  if (s['items'] !== undefined) n.items = convertSchema(s['items'], depth + 1);
+  if (s['items'] !== undefined) n.items = convertSchema(s['items'], depth + 1, refOf);
   if (Array.isArray(s['enum'])) n.enum = s['enum'];
   if (typeof s['pattern'] === 'string') n.pat = s['pattern'];
   if (typeof s['format'] === 'string' && s['format'] !== '') n.fmt = s['format'];
@@ -66,7 +68,7 @@ export function convertSchema(s: unknown, depth = 0): SNode {
   for (const c of ['anyOf', 'oneOf', 'allOf'] as const) {
     const list = s[c];
     // int-or-string fields carry anyOf [integer, string]: the flag already says it
-    if (Array.isArray(list) && !n.ios) n[c] = list.map((x) => convertSchema(x, depth + 1));
+    if (Array.isArray(list) && !n.ios) n[c] = list.map((x) => convertSchema(x, depth + 1, refOf));
   }
   const v = s['x-kubernetes-validations'];
   if (Array.isArray(v)) {

@@ -1,0 +1,311 @@
+// The data layer's part of a rebirth, as the step kinds use it: gate -> wipe -> restore -> start -> proof.
+// Each function returns {ok:true,...} | {ok:false, reason}; nothing is wiped unless a gate succeeded.
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { noLog, pidAlive, pidCmdline, waitPidGone, type OpOptions, type Redact, type Result } from './proc.js';
+import {
+  connConfig, initCluster, MARKER, pgCluster, prepareRoot, postmasterPid, runningSystemId, startPostgres, stopPostgres,
+  type PgCluster, type PgClusterSpec,
+} from './postgres.js';
+import {
+  archiveCommand, confirmBackup, flushWal, pgbackrestFor, restoreCluster, runBackup, serverEnv, stanzaCreate,
+  writePgbackrestConf, repoBackupInfo, type Pgbackrest, type PgbackrestSpec,
+} from './pgbackrest.js';
+import { compareFingerprints, fingerprintCluster, fingerprintSummary, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
+import { probeS3 } from '../s3/client.js';
+
+export interface DataCastleSpec extends PgClusterSpec, PgbackrestSpec {}
+
+export interface DataCastle {
+  readonly cluster: PgCluster;
+  readonly pgbr: Pgbackrest;
+}
+
+/** Resolves a castle's data layer (paths, binaries, repos). No I/O besides finding installed majors. */
+export function dataCastle(spec: DataCastleSpec, redact?: Redact): Result<{ castle: DataCastle }> {
+  const c = pgCluster(spec);
+  if (!c.ok) return c;
+  return { ok: true, castle: { cluster: c.cluster, pgbr: pgbackrestFor(c.cluster, spec, redact) } };
+}
+
+/** First creation: initdb, archiving to the repos, start, stanza-create (refuses a stanza of another system). */
+export async function createCluster(dc: DataCastle, o: OpOptions & { noSync?: boolean; settings?: Record<string, string> } = {}): Promise<Result<{ pid: number; systemId: string }>> {
+  const conf = await writePgbackrestConf(dc.pgbr);
+  if (!conf.ok) return conf;
+  const init = await initCluster(dc.cluster, { ...o, archiveCommand: archiveCommand(dc.pgbr) });
+  if (!init.ok) return init;
+  const st = await startPostgres(dc.cluster, { ...o, env: serverEnv(dc.pgbr) });
+  if (!st.ok) return st;
+  const sc = await stanzaCreate(dc.pgbr, o);
+  if (!sc.ok) {
+    await stopPostgres(dc.cluster, o);
+    return sc;
+  }
+  const sys = await runningSystemId(dc.cluster);
+  if (!sys.ok) return sys;
+  return { ok: true, pid: st.pid, systemId: sys.systemId };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. backup gate
+
+export interface GateRecord {
+  readonly at: string;
+  readonly systemId: string;
+  readonly stanza: string;
+  readonly backup: {
+    readonly label: string;
+    readonly type: string;
+    readonly size: number;
+    readonly repoSize: number;
+    readonly repoSizeDelta: number;
+    readonly startTime: string;
+    readonly stopTime: string;
+  };
+  /** label of the backup also taken to repo2, when asked */
+  readonly repo2Backup: string | null;
+  /** the last WAL segment known archived when the gate ended */
+  readonly flushedSegment: string;
+  readonly fingerprint: Fingerprint | null;
+  readonly timings: Readonly<Record<string, number>>;
+}
+
+export interface GateOptions extends OpOptions {
+  /** record the data fingerprint (default true; the bench turns it off for "proof off") */
+  readonly fingerprint?: boolean;
+  readonly type?: 'incr' | 'diff' | 'full';
+  /** also back up to the local repo2 (when configured) */
+  readonly alsoRepo2?: boolean;
+  readonly flushTimeoutMs?: number;
+  readonly fingerprintParallel?: number;
+  /** called after the backup is confirmed, before the fingerprint (quiesce apps; tests write rows here) */
+  readonly beforeFingerprint?: () => Promise<void>;
+}
+
+/** Flush WAL, back up to S3, confirm through the S3 API, fingerprint, flush again. Any failure: nothing may be wiped. */
+export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<Result<{ gate: GateRecord }>> {
+  const log = o.log ?? noLog;
+  const b = dc.pgbr;
+  const t0 = Date.now();
+  const timings: Record<string, number> = {};
+  const mark = (k: string, since: number) => (timings[k] = Date.now() - since);
+  const refuse = (why: string) => ({ ok: false as const, reason: `backup gate failed, nothing may be wiped: ${b.redact(why)}` });
+
+  let t = Date.now();
+  const probe = await probeS3(b.s3, o.signal ? { signal: o.signal } : {});
+  if (!probe.ok) return refuse(probe.reason);
+  if (!postmasterPid(dc.cluster)) return refuse(`PostgreSQL is not running on ${dc.cluster.dataDir}: cannot flush WAL nor back up`);
+  const sys = await runningSystemId(dc.cluster);
+  if (!sys.ok) return refuse(sys.reason);
+  const conf = await writePgbackrestConf(b);
+  if (!conf.ok) return refuse(conf.reason);
+  mark('probe', t);
+
+  t = Date.now();
+  const f1 = await flushWal(b, { ...o, ...(o.flushTimeoutMs !== undefined ? { timeoutMs: o.flushTimeoutMs } : {}) });
+  if (!f1.ok) return refuse(f1.reason);
+  mark('flush', t);
+
+  t = Date.now();
+  const bk = await runBackup(b, { ...o, type: o.type ?? 'incr', repo: 1 });
+  if (!bk.ok) return refuse(bk.reason);
+  mark('backup', t);
+
+  t = Date.now();
+  const conf1 = await confirmBackup(b, bk.label, { ...(o.signal ? { signal: o.signal } : {}), repo: 1, notBefore: new Date(t0) });
+  if (!conf1.ok) return refuse(conf1.reason);
+  if (conf1.info.current.systemId !== sys.systemId)
+    return refuse(`the S3 repo's stanza '${b.stanza}' belongs to system ${conf1.info.current.systemId}, the running cluster is ${sys.systemId}`);
+  mark('confirm', t);
+  const bkInfo = conf1.backup;
+  log(`backup ${bk.label} (${bkInfo.type}) confirmed in S3: ${(bkInfo.size / 1e6).toFixed(1)} MB database, ${(bkInfo.repoSizeDelta / 1e6).toFixed(1)} MB stored, stopped ${bkInfo.stopTime.toISOString()}`);
+
+  let repo2Backup: string | null = null;
+  if (o.alsoRepo2 && b.repo2Path) {
+    t = Date.now();
+    const b2 = await runBackup(b, { ...o, type: o.type ?? 'incr', repo: 2 });
+    if (!b2.ok) return refuse(b2.reason);
+    repo2Backup = b2.label;
+    mark('backupRepo2', t);
+  }
+
+  if (o.beforeFingerprint) await o.beforeFingerprint();
+  let fingerprint: Fingerprint | null = null;
+  if (o.fingerprint !== false) {
+    t = Date.now();
+    const fp = await fingerprintCluster(connConfig(dc.cluster), { ...o, ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}) });
+    if (!fp.ok) return refuse(fp.reason);
+    fingerprint = fp.fingerprint;
+    log(`fingerprint: ${fingerprintSummary(fingerprint)}`);
+    mark('fingerprint', t);
+  }
+
+  // everything the fingerprint saw must be in archived WAL
+  t = Date.now();
+  const f2 = await flushWal(b, { ...o, ...(o.flushTimeoutMs !== undefined ? { timeoutMs: o.flushTimeoutMs } : {}) });
+  if (!f2.ok) return refuse(f2.reason);
+  mark('flushAfter', t);
+  timings.total = Date.now() - t0;
+
+  return {
+    ok: true,
+    gate: {
+      at: new Date(t0).toISOString(),
+      systemId: sys.systemId,
+      stanza: b.stanza,
+      backup: {
+        label: bkInfo.label,
+        type: bkInfo.type,
+        size: bkInfo.size,
+        repoSize: bkInfo.repoSize,
+        repoSizeDelta: bkInfo.repoSizeDelta,
+        startTime: bkInfo.startTime.toISOString(),
+        stopTime: bkInfo.stopTime.toISOString(),
+      },
+      repo2Backup,
+      flushedSegment: f2.segment,
+      fingerprint,
+      timings,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. nuclear wipe
+
+export interface WipeOptions extends OpOptions {
+  /** the successful gate of this rebirth: without one (and without `force`) nothing is wiped */
+  readonly gate: GateRecord | null;
+  readonly force?: boolean;
+}
+
+/** Processes (other than us) whose command line mentions the castle root. */
+export function castleProcesses(root: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const pid = Number(d);
+    if (pid === process.pid) continue;
+    const cmd = pidCmdline(pid);
+    if (cmd && cmd.some((a) => a === root || a.startsWith(root + '/') || a.includes(`=${root}/`))) out.push(pid);
+  }
+  return out;
+}
+
+/** Stops every process of the castle's data layer and deletes its root (data, repo2, sockets, logs, run files). */
+export async function wipeCastle(dc: DataCastle, o: WipeOptions): Promise<Result<{ stopped: number[]; removed: string }>> {
+  const c = dc.cluster;
+  const log = o.log ?? noLog;
+  if (!o.gate && !o.force) return { ok: false, reason: 'no successful backup gate for this rebirth: nothing was wiped' };
+  if (o.gate && !o.force) {
+    const pid = postmasterPid(c);
+    if (pid) {
+      const sys = await runningSystemId(c);
+      if (sys.ok && sys.systemId !== o.gate.systemId)
+        return { ok: false, reason: `the running cluster is system ${sys.systemId}, the gate backed up ${o.gate.systemId}: nothing was wiped` };
+    }
+  }
+  if (existsSync(c.root) && readdirSync(c.root).length > 0 && !existsSync(join(c.root, MARKER)))
+    return { ok: false, reason: `${c.root} has no ${MARKER} marker: not a castle data root, nothing was wiped` };
+  const stopped: number[] = [];
+  const st = await stopPostgres(c, o);
+  if (!st.ok) return { ok: false, reason: `cannot stop PostgreSQL: ${st.reason}; nothing was wiped` };
+  if (st.pid) stopped.push(st.pid);
+  // leftovers: archive-push, backups, anything started with a path in the castle
+  const left = existsSync(c.root) ? castleProcesses(c.root) : [];
+  for (const pid of left) {
+    log(`stopping castle process ${pid}: ${(pidCmdline(pid) ?? []).join(' ').slice(0, 200)}`);
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+  for (const pid of left) {
+    if (!(await waitPidGone(pid, 3000))) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await waitPidGone(pid, 2000);
+    }
+    if (pidAlive(pid)) return { ok: false, reason: `process ${pid} of the castle does not stop; ${c.root} not deleted` };
+    stopped.push(pid);
+  }
+  try {
+    rmSync(c.root, { recursive: true, force: true, maxRetries: 3 });
+  } catch (err) {
+    return { ok: false, reason: `cannot delete ${c.root}: ${(err as Error).message}` };
+  }
+  log(`wiped ${c.root} (stopped ${stopped.length} processes)`);
+  return { ok: true, stopped, removed: c.root };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. restore + start
+
+export async function restoreCastle(dc: DataCastle, o: OpOptions & { gate?: GateRecord | null; repo?: 1 | 2 } = {}): Promise<Result<{ repo: 1 | 2; why: string; backup: string; durationMs: number }>> {
+  const u = await prepareRoot(dc.cluster, o);
+  if (!u.ok) return u;
+  return restoreCluster(dc.pgbr, { ...o, ...(o.gate ? { expectSystemId: o.gate.systemId } : {}), ...(o.repo ? { repo: o.repo } : {}) });
+}
+
+/** Starts the server (WAL replay to the end of the archive, promotion), then makes sure the stanza exists in every repo. */
+export async function startCastle(dc: DataCastle, o: OpOptions & { timeoutMs?: number } = {}): Promise<Result<{ pid: number; durationMs: number }>> {
+  const t = Date.now();
+  const st = await startPostgres(dc.cluster, { ...o, env: serverEnv(dc.pgbr) });
+  if (!st.ok) return st;
+  if (dc.pgbr.repo2Path && !existsSync(join(dc.pgbr.repo2Path, 'backup', dc.pgbr.stanza, 'backup.info'))) {
+    const sc = await stanzaCreate(dc.pgbr, o);
+    if (!sc.ok) return { ok: false, reason: `server started, but recreating the local repo2 stanza failed: ${sc.reason}` };
+  }
+  return { ok: true, pid: st.pid, durationMs: Date.now() - t };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. proof
+
+export interface ProofResult {
+  readonly systemId: string;
+  readonly repoSystemId: string;
+  readonly fingerprint: Fingerprint | null;
+  readonly diffs: readonly FingerprintDiff[];
+}
+
+/** Compares system ids (cluster, gate, repo) and the fingerprint with the gate's. A mismatch fails loudly and writes evidence. */
+export async function proveCastle(dc: DataCastle, gate: GateRecord, o: OpOptions & { evidenceDir?: string; fingerprintParallel?: number } = {}): Promise<Result<ProofResult>> {
+  const sys = await runningSystemId(dc.cluster);
+  if (!sys.ok) return { ok: false, reason: `proof: cannot query the restored cluster: ${sys.reason}` };
+  const repo = await repoBackupInfo(dc.pgbr, 1, o);
+  const repoSystemId = repo.ok ? repo.info.current.systemId : '';
+  const evidence = (extra: Record<string, unknown>) => {
+    if (!o.evidenceDir) return '';
+    mkdirSync(o.evidenceDir, { recursive: true });
+    const f = join(o.evidenceDir, `proof-evidence-${Date.now()}.json`);
+    writeFileSync(f, JSON.stringify({ gate, systemId: sys.systemId, repoSystemId, ...extra }, null, 2));
+    return `; evidence: ${f}`;
+  };
+  if (sys.systemId !== gate.systemId)
+    return { ok: false, reason: `proof failed: the restored cluster is system ${sys.systemId}, the gate backed up system ${gate.systemId}${evidence({})}` };
+  if (repo.ok && repoSystemId !== gate.systemId)
+    return { ok: false, reason: `proof failed: the S3 repo now belongs to system ${repoSystemId}, not the castle's ${gate.systemId}${evidence({})}` };
+  if (!gate.fingerprint) return { ok: true, systemId: sys.systemId, repoSystemId, fingerprint: null, diffs: [] };
+  const fp = await fingerprintCluster(connConfig(dc.cluster), { ...o, reference: gate.fingerprint, ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}) });
+  if (!fp.ok) return { ok: false, reason: `proof: ${fp.reason}` };
+  const diffs = compareFingerprints(gate.fingerprint, fp.fingerprint);
+  if (diffs.length) {
+    const more = diffs.length > 3 ? ` (+${diffs.length - 3} more)` : '';
+    return {
+      ok: false,
+      reason: `proof failed: data differs from the gate's fingerprint: ${diffs.slice(0, 3).map((d) => d.detail).join('; ')}${more}${evidence({ after: fp.fingerprint, diffs })}`,
+    };
+  }
+  return { ok: true, systemId: sys.systemId, repoSystemId, fingerprint: fp.fingerprint, diffs };
+}
+
+/** Reads a gate record saved as JSON (facts survive between steps as plain data). */
+export function loadGate(file: string): GateRecord {
+  return JSON.parse(readFileSync(file, 'utf8')) as GateRecord;
+}

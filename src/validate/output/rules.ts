@@ -1,0 +1,61 @@
+/** One line per stable rule id: the SARIF rule catalogue and `castle validate --rules`. */
+const RULES: Record<string, string> = {
+  'input/not-found': 'An input path does not exist',
+  'input/unreadable': 'An input file or directory cannot be read',
+  'input/too-large': 'A file is over the size limit and is not parsed',
+  'input/binary': 'A binary file was given as a manifest',
+  'input/encoding': 'A file is not valid UTF-8',
+  'input/not-an-object': 'A YAML document is not a mapping',
+  'input/not-a-manifest': 'A YAML document has neither apiVersion nor kind',
+  'input/missing-resource': 'A kustomization lists a resource that does not exist',
+  'input/remote-resource': 'A kustomization resource is remote and not fetched',
+  'input/kustomize-failed': 'kubectl kustomize failed',
+  'input/kustomize-unavailable': 'A kustomization needs kubectl kustomize, which is not installed',
+  'yaml/syntax': 'YAML syntax error',
+  'yaml/duplicate-key': 'Duplicate mapping key (rejected by strict decoding)',
+  'yaml/alias-limit': 'Too many alias expansions (YAML bomb)',
+  'schema/type-meta': 'apiVersion or kind is missing',
+  'schema/unknown-kind': 'No schema is known for this kind',
+  'schema/version-not-served': 'The apiVersion is not served for this kind',
+  'schema/deprecated-version': 'The apiVersion is deprecated',
+  'schema/type': 'Value of the wrong type',
+  'schema/required': 'Required field missing',
+  'schema/enum': 'Value not among the supported values',
+  'schema/pattern': 'String does not match the schema pattern (Go RE2)',
+  'schema/bad-pattern': "The schema's pattern is not valid RE2",
+  'schema/format': 'Value does not match the schema format',
+  'schema/quantity': 'Invalid resource quantity',
+  'schema/bounds': 'Value outside the schema bounds',
+  'schema/too-long': 'String longer than maxLength',
+  'schema/too-many': 'More items or properties than allowed',
+  'schema/duplicate': 'Duplicate item in a list-type set or map',
+  'schema/unknown-field': 'Field not declared in schema',
+  'schema/combinator': 'Value does not satisfy allOf/anyOf/oneOf',
+  'cel/rule': 'x-kubernetes-validations rule failed',
+  'cel/unevaluated': 'x-kubernetes-validations rule could not be evaluated offline',
+  'names/label': 'Invalid DNS-1123 label',
+  'names/subdomain': 'Invalid DNS-1123 subdomain',
+  'names/dns1035': 'Invalid DNS-1035 label',
+  'names/path-segment': 'Invalid path segment name',
+  'names/label-key': 'Invalid label key',
+  'names/label-value': 'Invalid label value',
+  'names/annotation-key': 'Invalid annotation key',
+  'names/annotations-size': 'Annotations too large',
+  'names/crd': 'CRD name is not plural.group',
+  'names/derived': 'A name an operator derives would be invalid',
+  'ref/missing': 'Reference to an object not in the validated set',
+  'ref/template-key': 'ExternalSecret template uses a key it does not fetch',
+  'rebirth/no-restore-source': 'PostgresCluster would come back empty after a wipe',
+  'rebirth/restore-credentials': 'Restore from a cloud repo without credentials',
+  'rebirth/repo-path-mismatch': 'Restore and backup repo paths differ',
+  'rebirth/restore-immediate': 'Restore with --type=immediate loses writes after the last backup',
+  'rebirth/crd-same-batch': 'Custom resource applied together with its CRD',
+};
+
+export function ruleDescription(id: string): string {
+  return RULES[id] ?? id;
+}
+
+export function allRules(): [string, string][] {
+  return Object.entries(RULES);
+}

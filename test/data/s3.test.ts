@@ -1,0 +1,170 @@
+// Local S3 endpoint (real s3rver daemon over TLS), the S3 client, pgBackRest info parsing, the s3rver patch.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { startS3Server, stopS3Server, s3ServerStatus, runningS3Pid } from '../../src/s3/server.js';
+import { makeS3Client, probeS3, listObjects, parseBackupInfo, parseArchiveInfo, readBackupInfo } from '../../src/s3/client.js';
+import { pidAlive } from '../../src/data/proc.js';
+import { resolvePgBin, installedPgMajors } from '../../src/data/postgres.js';
+import { freePort, tempDir, rmDir, collector } from './helpers.js';
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) {
+    await stopS3Server(d);
+    rmDir(d);
+  }
+});
+
+test('s3 endpoint: TLS start, bucket, reuse, wrong credentials, stop by pid, restart keeps data', async () => {
+  const dir = tempDir('s3');
+  dirs.push(dir);
+  const port = await freePort();
+  const { log, lines } = collector();
+  const s = await startS3Server({ dir, port, bucket: 'pgbackrest', log });
+  assert.ok(s.ok, !s.ok ? s.reason : '');
+  assert.equal(s.reused, false);
+  assert.equal(s.target.endpoint, `https://localhost:${port}`);
+  assert.ok(pidAlive(s.pid));
+  // CA + cert with the SANs pgBackRest needs
+  const text = execFileSync('openssl', ['x509', '-in', join(dir, 'tls', 'server.crt'), '-noout', '-ext', 'subjectAltName'], { encoding: 'utf8' });
+  assert.match(text, /DNS:localhost/);
+  assert.match(text, /IP Address:127\.0\.0\.1/);
+  execFileSync('openssl', ['verify', '-CAfile', join(dir, 'tls', 'ca.crt'), join(dir, 'tls', 'server.crt')]);
+  assert.equal(statSync(join(dir, 'credentials.json')).mode & 0o777, 0o600);
+  // the daemon is its own process group leader with pid and log files
+  assert.equal(Number(readFileSync(join(dir, 's3.pid'), 'utf8')), s.pid);
+  const pgid = Number(execFileSync('ps', ['-o', 'pgid=', '-p', String(s.pid)], { encoding: 'utf8' }).trim());
+  assert.equal(pgid, s.pid);
+  assert.ok(existsSync(join(dir, 's3.log')));
+
+  // the bucket exists and answers through TLS verified with our CA
+  assert.deepEqual(await probeS3(s.target), { ok: true });
+  // TLS is really verified: without our CA the client refuses
+  const noCa = await probeS3({ ...s.target, caPem: undefined as unknown as string });
+  assert.equal(noCa.ok, false);
+  assert.match(!noCa.ok ? noCa.reason : '', /TLS verification/);
+
+  // reuse
+  const again = await startS3Server({ dir, port, bucket: 'pgbackrest', log });
+  assert.ok(again.ok && again.reused && again.pid === s.pid);
+
+  // wrong access key
+  const bad = await probeS3({ ...s.target, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+  assert.equal(bad.ok, false);
+  assert.match(!bad.ok ? bad.reason : '', /rejected the credentials \(HTTP 403 InvalidAccessKeyId\)/);
+
+  // listing over 1000 keys (continuation tokens: needs --openssl-legacy-provider)
+  const client = makeS3Client(s.target);
+  const keys = Array.from({ length: 1005 }, (_, i) => `many/k${String(i).padStart(5, '0')}`);
+  for (let i = 0; i < keys.length; i += 50)
+    await Promise.all(keys.slice(i, i + 50).map((k) => client.send(new PutObjectCommand({ Bucket: 'pgbackrest', Key: k, Body: 'x' }))));
+  const listed = await listObjects(s.target, 'many/', { client });
+  assert.ok(listed.ok, !listed.ok ? listed.reason : '');
+  assert.equal(listed.objects.length, 1005);
+  // patched s3rver: a delimiter listing reports a common prefix holding only deep objects
+  await client.send(new PutObjectCommand({ Bucket: 'pgbackrest', Key: 'deep/a/b/c.txt', Body: 'x' }));
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const l = await client.send(new ListObjectsV2Command({ Bucket: 'pgbackrest', Prefix: 'deep/', Delimiter: '/' }));
+  assert.deepEqual((l.CommonPrefixes ?? []).map((p) => p.Prefix), ['deep/a/']);
+  client.destroy();
+
+  // stop by pid, then the probe says what is wrong
+  const st = await stopS3Server(dir);
+  assert.ok(st.ok && st.pid === s.pid);
+  assert.equal(pidAlive(s.pid), false);
+  assert.equal(runningS3Pid(dir), null);
+  const down = await probeS3(s.target);
+  assert.match(!down.ok ? down.reason : '', /refused the connection: is it running\?/);
+  assert.equal((await s3ServerStatus(dir)).running, false);
+
+  // restart in the same dir: same CA and credentials, data kept
+  const r = await startS3Server({ dir, port, bucket: 'pgbackrest', log });
+  assert.ok(r.ok && !r.reused, !r.ok ? r.reason : '');
+  assert.equal(r.target.caPem, s.target.caPem);
+  assert.equal(r.target.secretAccessKey, s.target.secretAccessKey);
+  const kept = await listObjects(r.target, 'many/');
+  assert.ok(kept.ok && kept.objects.length === 1005);
+  // secrets never logged
+  assert.ok(!lines.some((x) => x.includes(s.target.secretAccessKey)));
+});
+
+test('s3 endpoint: a busy port is a clear failure', async () => {
+  const dir = tempDir('s3busy');
+  dirs.push(dir);
+  const { createServer } = await import('node:net');
+  const srv = createServer();
+  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
+  const port = (srv.address() as { port: number }).port;
+  try {
+    const s = await startS3Server({ dir, port, readyTimeoutMs: 8000 });
+    assert.equal(s.ok, false);
+    assert.match(!s.ok ? s.reason : '', new RegExp(`port ${port} on 127.0.0.1 is already in use`));
+  } finally {
+    srv.close();
+  }
+});
+
+test('backup.info / archive.info parsing keeps 64-bit system ids exact', () => {
+  const text = `[backrest]
+backrest-format=5
+backrest-version="2.45"
+
+[backup:current]
+20261126-061821F={"backrest-format":5,"backrest-version":"2.45","backup-archive-start":"000000010000000000000003","backup-archive-stop":"000000010000000000000004","backup-info-repo-size":9722777,"backup-info-repo-size-delta":9722777,"backup-info-size":32143281,"backup-info-size-delta":32143281,"backup-timestamp-start":1795673901,"backup-timestamp-stop":1795673905,"backup-type":"full","db-id":1,"option-archive-check":true}
+20261126-061821F_20261126-061907I={"backup-info-repo-size":9893257,"backup-info-repo-size-delta":5477271,"backup-info-size":32806833,"backup-info-size-delta":1,"backup-prior":"20261126-061821F","backup-timestamp-start":1795673947,"backup-timestamp-stop":1795673948,"backup-type":"incr","db-id":1}
+
+[db]
+db-catalog-version=202209061
+db-control-version=1300
+db-id=2
+db-system-id=7712360838990192932
+db-version="15"
+
+[db:history]
+1={"db-catalog-version":202209061,"db-control-version":1300,"db-system-id":7712360670005000240,"db-version":"15"}
+2={"db-catalog-version":202209061,"db-control-version":1300,"db-system-id":7712360838990192932,"db-version":"15"}
+`;
+  const b = parseBackupInfo(text);
+  assert.equal(b.backups.length, 2);
+  assert.equal(b.backups[1]!.type, 'incr');
+  assert.equal(b.backups[1]!.prior, '20261126-061821F');
+  assert.equal(b.backups[0]!.size, 32143281);
+  assert.equal(b.backups[0]!.stopTime.getTime(), 1795673905000);
+  assert.equal(b.current.systemId, '7712360838990192932');
+  assert.equal(b.current.version, '15');
+  assert.deepEqual(b.history.map((h) => h.systemId), ['7712360670005000240', '7712360838990192932']);
+  const a = parseArchiveInfo('[db]\ndb-id=1\ndb-system-id=7712360670005000240\ndb-version="15"\n\n[db:history]\n1={"db-id":7712360670005000240,"db-system-id":7712360670005000240,"db-version":"15"}\n');
+  assert.equal(a.current.systemId, '7712360670005000240');
+  assert.equal(a.history[0]!.systemId, '7712360670005000240');
+});
+
+test('readBackupInfo: a missing stanza is a value, not an exception', async () => {
+  const dir = tempDir('s3info');
+  dirs.push(dir);
+  const s = await startS3Server({ dir, port: await freePort(), bucket: 'b' });
+  assert.ok(s.ok, !s.ok ? s.reason : '');
+  const r = await readBackupInfo(s.target, '/pgbackrest', 'nope');
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.reason : '', /not found in bucket 'b'/);
+});
+
+test('postgres majors: a version not installed names the installed ones', () => {
+  const majors = installedPgMajors();
+  assert.ok(majors.length > 0, 'a PostgreSQL server must be installed (scripts/install-deps.sh)');
+  const ok = resolvePgBin(majors[0]);
+  assert.ok(ok.ok);
+  const r = resolvePgBin(99);
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.reason : '', new RegExp(`PostgreSQL 99 is not installed on this machine; installed: ${majors.join(', ')}`));
+});
+
+test('s3rver patch: applied (postinstall) and idempotent', () => {
+  const out = execFileSync(process.execPath, ['scripts/s3rver-patch.mjs', '--check'], { encoding: 'utf8' });
+  assert.match(out, /already patched \(2 hunks\)/);
+  const again = execFileSync(process.execPath, ['scripts/s3rver-patch.mjs'], { encoding: 'utf8' });
+  assert.match(again, /already patched/);
+});
