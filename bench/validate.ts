@@ -110,6 +110,19 @@ spec:
 
 const MAKERS = [deployment, service, configMap, deployment, service, postgres, externalSecret, configMap, externalSecret, postgres];
 
+/** n documents in files of 100: a Namespace and a ClusterSecretStore, then the mix above */
+export function writeBenchManifests(manifests: string, n: number): void {
+  mkdirSync(manifests, { recursive: true });
+  const perFile = 100;
+  const header = `apiVersion: v1\nkind: Namespace\nmetadata: {name: bench}\n---\napiVersion: external-secrets.io/v1\nkind: ClusterSecretStore\nmetadata: {name: store}\nspec:\n  provider:\n    fake:\n      data: [{key: KEY, value: x}]\n`;
+  writeFileSync(join(manifests, '000-base.yaml'), header);
+  for (let f = 0; f * perFile < n - 2; f++) {
+    const parts: string[] = [];
+    for (let i = f * perFile; i < Math.min(n - 2, (f + 1) * perFile); i++) parts.push(MAKERS[i % MAKERS.length]!(i));
+    writeFileSync(join(manifests, `${String(f + 1).padStart(3, '0')}.yaml`), parts.join('---\n'));
+  }
+}
+
 function figures(label: string, docs: number, ms: number, errors: number): string {
   return `${label.padEnd(5)} ${String(docs).padStart(6)} docs in ${(ms / 1000).toFixed(2)} s = ${Math.round((docs / ms) * 1000)} docs/s (errors: ${errors})`;
 }
@@ -122,15 +135,7 @@ export async function benchValidate(argv: string[]): Promise<void> {
   try {
     const cacheDir = join(dir, 'cache');
     const manifests = join(dir, 'manifests');
-    mkdirSync(manifests);
-    const perFile = 100;
-    const header = `apiVersion: v1\nkind: Namespace\nmetadata: {name: bench}\n---\napiVersion: external-secrets.io/v1\nkind: ClusterSecretStore\nmetadata: {name: store}\nspec:\n  provider:\n    fake:\n      data: [{key: KEY, value: x}]\n`;
-    writeFileSync(join(manifests, '000-base.yaml'), header);
-    for (let f = 0; f * perFile < n - 2; f++) {
-      const parts: string[] = [];
-      for (let i = f * perFile; i < Math.min(n - 2, (f + 1) * perFile); i++) parts.push(MAKERS[i % MAKERS.length]!(i));
-      writeFileSync(join(manifests, `${String(f + 1).padStart(3, '0')}.yaml`), parts.join('---\n'));
-    }
+    writeBenchManifests(manifests, n);
     const imported = await importSchemas([crdDir], cacheDir);
     const t0 = performance.now();
     const cold = await validateManifests([manifests], { cacheDir });

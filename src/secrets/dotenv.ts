@@ -36,7 +36,8 @@ export function parseDotenv(text: string): DotenvParse {
     }
     const key = line.slice(0, eq).trim();
     if (!KEY_RE.test(key)) {
-      problems.push({ line: lineNo, message: `invalid key name '${key.slice(0, 40)}'` });
+      // The "key" may be a mistyped value: never echo it.
+      problems.push({ line: lineNo, message: 'invalid key name (use letters, digits, _ . -; not starting with a digit)' });
       continue;
     }
     let rest = line.slice(eq + 1).trimStart();

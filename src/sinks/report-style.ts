@@ -32,6 +32,7 @@ section{background:var(--card);border:1px solid var(--line);border-radius:10px;p
 .sw.budget{width:0;height:12px;border-left:2px dashed var(--budget);border-radius:0}
 .scroll{overflow-x:auto}
 svg{display:block;font-family:inherit;max-width:100%;height:auto}
+.scroll svg{min-width:820px}
 svg .band{fill:var(--band)}
 svg .section{font-size:11px;font-weight:700;letter-spacing:.08em;fill:var(--muted)}
 svg .layer-label{font-size:12px;fill:var(--fg)}

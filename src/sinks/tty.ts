@@ -15,6 +15,8 @@ export interface TtySinkOptions {
 // Fast enough for a smooth spinner, slow enough that a burst of events costs one redraw.
 const FRAME_MS = 80;
 const HIDE_CURSOR = '\x1b[?25l';
+const DEFAULT_COLUMNS = 80;
+const DEFAULT_ROWS = 24;
 const SHOW_CURSOR = '\x1b[?25h';
 
 export class TtySink implements EventSink {
@@ -34,7 +36,7 @@ export class TtySink implements EventSink {
     this.stream = options.stream;
     this.now = options.now ?? Date.now;
     this.color = options.color ?? (!process.env['NO_COLOR'] && (this.stream.hasColors?.() ?? false));
-    this.log = createLogUpdate(this.stream, { showCursor: true });
+    this.log = createLogUpdate(sized(this.stream), { showCursor: true });
   }
 
   handle(ev: EventEnvelope): void {
@@ -73,7 +75,7 @@ export class TtySink implements EventSink {
     this.deferred = undefined;
     this.lastDraw = performance.now();
     // One row stays free: log-update counts the newline it appends as a line of its own.
-    this.log(this.frame(this.stream.rows ? this.stream.rows - 1 : undefined));
+    this.log(this.frame((this.stream.rows || DEFAULT_ROWS) - 1));
   }
 
   private finish(): void {
@@ -88,7 +90,7 @@ export class TtySink implements EventSink {
 
   private frame(rows: number | undefined): string {
     // Capped so the time column stays near the labels on wide terminals.
-    const width = Math.max(20, Math.min(this.stream.columns || 80, 81) - 1);
+    const width = Math.max(20, Math.min(this.stream.columns || DEFAULT_COLUMNS, 81) - 1);
     return renderFrame(this.state, { now: this.now(), width, color: this.color, maxLines: rows });
   }
 
@@ -96,4 +98,20 @@ export class TtySink implements EventSink {
   snapshot(): string {
     return renderFrame(this.state, { now: this.now(), width: 80, color: false });
   }
+}
+
+// A pseudo-terminal that was never sized (CI runners, `script`) reports 0x0; log-update would then wrap
+// every frame to nothing and trim it to no lines, so it is given the usual 80x24 instead.
+function sized(stream: NodeJS.WriteStream): NodeJS.WriteStream {
+  const view = {
+    write: (chunk: string) => stream.write(chunk),
+    get columns() {
+      return stream.columns || DEFAULT_COLUMNS;
+    },
+    get rows() {
+      return stream.rows || DEFAULT_ROWS;
+    },
+    isTTY: true,
+  };
+  return view as unknown as NodeJS.WriteStream;
 }

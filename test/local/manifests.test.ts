@@ -91,6 +91,14 @@ test('the examples build: postgres 15, users, init SQL, both repos, restore sour
   assert.deepEqual(r.warnings, []);
 });
 
+test('secretStoreOf finds the ClusterSecretStore and its castle.dev/secret-source hint', async () => {
+  const { loadManifests, secretStoreOf } = await import('../../src/targets/local/manifests.js');
+  const { manifests } = await loadManifests(EXAMPLES);
+  const es = manifests.find((m) => m.kind === 'ExternalSecret')!;
+  const store = secretStoreOf(es, manifests);
+  assert.deepEqual([store.kind, store.name, store.sourceHint, store.manifest?.kind], ['ClusterSecretStore', 'local-dotenv', 'dotenv', 'ClusterSecretStore']);
+});
+
 test('without a secret source the configuration is checked but not rendered', async () => {
   const r = await loadLocalClusterModel(EXAMPLES, {});
   assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.diagnostics));
@@ -197,4 +205,41 @@ test('parseIni: sections, repeated keys, errors by line without values', () => {
   assert.equal(ok.sections['global:archive-push']!.options['compress-level'], '3');
   const bad = parseIni('repo1-s3-key=SECRETVALUE\n');
   assert.ok(!bad.ok && bad.line === 1 && !bad.message.includes('SECRETVALUE'));
+});
+
+test('pgBouncerConfigFromModel: pools from the users\' databases, a password per user', async () => {
+  const { pgBouncerConfigFromModel, renderPgBouncerIni, renderAuthFile } = await import('../../src/targets/local/pgbouncer.js');
+  const r = await loadLocalClusterModel(EXAMPLES, {});
+  assert.ok(r.ok);
+  const none = pgBouncerConfigFromModel(r.value, { dir: '/c/pgb', port: 6432, server: { host: '127.0.0.1', port: 5432 }, passwords: new Map([['blog', 'p1']]) });
+  assert.ok(!none.ok && /no password for user\(s\) blog-admin/.test(none.reason));
+  const cfg = pgBouncerConfigFromModel(r.value, { dir: '/c/pgb', port: 6432, server: { host: '127.0.0.1', port: 5432 }, passwords: new Map([['blog', 'p1'], ['blog-admin', 'p"2']]) });
+  assert.ok(cfg.ok);
+  assert.deepEqual(cfg.value.databases, ['blog']);
+  const ini = renderPgBouncerIni(cfg.value);
+  assert.match(ini, /^blog = host=127\.0\.0\.1 port=5432 dbname=blog$/m);
+  assert.match(ini, /^listen_port = 6432$/m);
+  assert.match(ini, /^unix_socket_dir = \/c\/pgb\/sock$/m);
+  assert.equal(renderAuthFile(cfg.value.users), '"blog" "p1"\n"blog-admin" "p""2"\n');
+});
+
+test('pgbackrestSpecFromModel maps the example cluster onto the data layer\'s pgBackRest spec', async () => {
+  const { pgbackrestSpecFromModel } = await import('../../src/targets/local/manifest-pgbackrest.js');
+  const secrets = new MemorySource({ S3_ACCESS_KEY_ID: 'castle-key', S3_SECRET_ACCESS_KEY: 'castle-secret' });
+  const r = await loadLocalClusterModel(EXAMPLES, { secrets });
+  assert.ok(r.ok);
+  const spec = pgbackrestSpecFromModel(r.value, { host: 'localhost', port: 9443, caPem: 'PEM' });
+  assert.ok(spec.ok, spec.ok ? '' : spec.reason);
+  assert.deepEqual(spec.value, {
+    stanza: 'db',
+    repo1: { host: 'localhost', port: 9443, bucket: 'castle-backups', region: 'us-east-1', path: '/pgbackrest/blog-db/repo1', accessKeyId: 'castle-key', secretAccessKey: 'castle-secret', caPem: 'PEM', uriStyle: 'path' },
+    repo2: true,
+    retentionFull: 2,
+  });
+  const restore = pgbackrestSpecFromModel(r.value, { host: 'localhost', port: 9443 }, { restore: true });
+  assert.ok(restore.ok && restore.value.repo1.bucket === 'castle-backups' && restore.value.repo2 === true);
+  const unrendered = await loadLocalClusterModel(EXAMPLES, {});
+  assert.ok(unrendered.ok);
+  const no = pgbackrestSpecFromModel(unrendered.value, { host: 'localhost', port: 9443 });
+  assert.ok(!no.ok && /was not rendered/.test(no.reason));
 });

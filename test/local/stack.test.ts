@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { copyFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startBlog, stopBlog, httpGet } from '../../src/targets/local/blog/launch.js';
-import { isOurProcess, readPidFile } from '../../src/targets/local/daemon.js';
-import { pgBouncerReady, startPgBouncer, stopPgBouncer } from '../../src/targets/local/pgbouncer.js';
-import { freePort, startTestPostgres, type TestPostgres } from './helpers.js';
+import { giveTo, isOurProcess, readPidFile, runAs } from '../../src/targets/local/daemon.js';
+import { loadLocalClusterModel } from '../../src/targets/local/manifests.js';
+import { pgBouncerReady, poolDatabases, startPgBouncer, stopPgBouncer } from '../../src/targets/local/pgbouncer.js';
+import { freePort, REPO_ROOT, startTestPostgres, type TestPostgres } from './helpers.js';
 
 const BLOG_PASSWORD = 'blog-pw-9f2Kx7Qa';
+const ADMIN_PASSWORD = 'admin-pw-Qz81LmN';
 const TITLE = 'Il Castello Effimero <rinasce>';
 
 describe('real PostgreSQL + pgBouncer + blog daemon', () => {
@@ -17,20 +19,38 @@ describe('real PostgreSQL + pgBouncer + blog daemon', () => {
   let bouncerPort: number;
   let blogPort: number;
 
+  // The database is built from examples/local/db (users, databaseInitSQL through psql) and seeded
+  // with examples/local/blog/seed-posts.sql, as the local target will do.
   before(async () => {
     pgc = await startTestPostgres();
     bouncerDir = path.join(pgc.dir, 'pgbouncer');
     blogDir = path.join(pgc.dir, 'blog');
+    const model = await loadLocalClusterModel(['cluster.yaml', 'init-sql.yaml', 's3-creds.yaml'].map((f) => path.join(REPO_ROOT, 'examples/local/db', f)));
+    assert.ok(model.ok, model.ok ? '' : JSON.stringify(model.diagnostics));
+    const passwords = new Map([['blog', BLOG_PASSWORD], ['blog-admin', ADMIN_PASSWORD]]);
     const su = pgc.superuser();
     await su.connect();
-    await su.query(`create role blog login password '${BLOG_PASSWORD}'`);
-    await su.query('create database blog owner blog');
+    for (const u of model.value.users) {
+      await su.query(`create role "${u.name}" login ${u.options ?? ''} password '${passwords.get(u.name)}'`);
+    }
+    for (const db of poolDatabases(model.value.users)) {
+      const owner = model.value.users.find((u) => u.databases.includes(db))!.name;
+      await su.query(`create database "${db}" owner "${owner}"`);
+    }
     await su.end();
+    const sqlFile = path.join(pgc.dir, 'init.sql');
+    await writeFile(sqlFile, model.value.initSql!.text);
+    await copyFile(path.join(REPO_ROOT, 'examples/local/blog/seed-posts.sql'), path.join(pgc.dir, 'seed-posts.sql'));
+    await giveTo(pgc.user, pgc.dir);
+    const psql = (db: string, file: string) =>
+      runAs(pgc.user, path.join(pgc.bin, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', pgc.socketDir, '-p', String(pgc.port), '-U', 'postgres', '-d', db, '-f', file]);
+    const init = await psql('postgres', sqlFile);
+    assert.equal(init.code, 0, init.stderr);
+    const seed = await psql('blog', path.join(pgc.dir, 'seed-posts.sql'));
+    assert.equal(seed.code, 0, seed.stderr);
     const db = pgc.superuser('blog');
     await db.connect();
-    await db.query('create table posts (id serial primary key, title text not null, body text not null)');
-    await db.query('alter table posts owner to blog');
-    await db.query('insert into posts (title, body) values ($1, $2), ($3, $4)', [TITLE, 'Dalla distruzione alla rinascita.', 'Second post', 'Body two']);
+    await db.query('insert into posts (title, body) values ($1, $2)', [TITLE, 'Dalla distruzione alla rinascita.']);
     await db.end();
     bouncerPort = await freePort();
     blogPort = await freePort();
@@ -73,16 +93,42 @@ describe('real PostgreSQL + pgBouncer + blog daemon', () => {
     assert.match(r.ok ? '' : r.reason, /already running/);
   });
 
+  test('auth_query mode: only the auth user is in the auth file, other users are looked up in PostgreSQL', async () => {
+    const dir = path.join(pgc.dir, 'pgbouncer-aq');
+    const port = await freePort();
+    try {
+      const r = await startPgBouncer(
+        {
+          dir,
+          port,
+          server: { host: '127.0.0.1', port: pgc.port },
+          databases: ['blog'],
+          users: [{ name: 'blog-admin', password: ADMIN_PASSWORD }],
+          authQuery: { user: 'blog-admin' },
+        },
+        { probe: { user: 'blog', password: BLOG_PASSWORD, database: 'blog' } },
+      );
+      assert.ok(r.ok, r.ok ? '' : r.reason);
+      const { readFile } = await import('node:fs/promises');
+      assert.ok(!(await readFile(r.value.paths.authFile, 'utf8')).includes(BLOG_PASSWORD));
+      assert.ok((await pgBouncerReady({ port, user: 'blog', password: BLOG_PASSWORD, database: 'blog' })).ok);
+    } finally {
+      await stopPgBouncer(dir, 1000);
+    }
+  });
+
   test('the blog serves posts from the database through pgBouncer', async () => {
     const r = await startBlog({ dir: blogDir, port: blogPort, db: { port: bouncerPort, database: 'blog', user: 'blog', password: BLOG_PASSWORD } });
     assert.ok(r.ok, r.ok ? '' : r.reason);
     const home = await httpGet(blogPort, '/');
     assert.equal(home?.status, 200);
     assert.ok(home?.body.includes('Il Castello Effimero &lt;rinasce&gt;'), home?.body);
-    assert.ok(home?.body.includes('Second post'));
-    const post = await httpGet(blogPort, '/posts/1');
+    assert.ok(home?.body.includes('Data Immortality'), 'a title from examples/local/blog/seed-posts.sql');
+    assert.equal(home?.body.match(/<li>/g)?.length, 4);
+    const post = await httpGet(blogPort, '/posts/4');
     assert.equal(post?.status, 200);
     assert.match(post?.body ?? '', /Dalla distruzione alla rinascita/);
+    assert.match((await httpGet(blogPort, '/posts/2'))?.body ?? '', /S3 for survival/);
     assert.equal((await httpGet(blogPort, '/posts/999'))?.status, 404);
     const health = await httpGet(blogPort, '/healthz');
     assert.equal(health?.status, 200);

@@ -76,3 +76,12 @@ test('ensureSecret generates once and then returns the stored value', async () =
   assert.equal(generatePassword(20, 'ASCII').length, 20);
   assert.notEqual(generatePassword(), generatePassword());
 });
+
+test('EnvSource reads the environment, optionally under a prefix', async () => {
+  const { EnvSource } = await import('../../src/secrets/env.js');
+  const src = new EnvSource({ prefix: 'CASTLE_', env: { CASTLE_S3_ACCESS_KEY_ID: 'k', OTHER: 'x' } });
+  assert.equal(await src.get('S3_ACCESS_KEY_ID'), 'k');
+  assert.equal(await src.get('OTHER'), undefined);
+  assert.deepEqual(await src.list(), ['S3_ACCESS_KEY_ID']);
+  assert.equal((src as { set?: unknown }).set, undefined, 'read-only');
+});

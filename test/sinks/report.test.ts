@@ -127,3 +127,17 @@ test('trend: one bar per run of the same operation plus this run, heights propor
   const xs = runs.map((r) => r.x);
   assert.deepEqual(xs, [...xs].sort((a, b) => a - b), 'oldest first');
 });
+
+test('a run without run-finished renders: running steps reach the last event, phases come from the steps', () => {
+  const events = rebirthRun().filter((e) => Date.parse(e.ts) - Date.parse(rebirthRun()[0]!.ts) <= 40_000);
+  const html = renderReport({ runId: 'run-1', events }, []);
+  assertWellFormed(html);
+  assert.match(html, /<span class="badge warn">running<\/span>/);
+  const running = rects(html, 'bar').filter((b) => b.attrs['class']!.includes('s-running'));
+  assert.deepEqual(running.map((b) => b.attrs['data-step']).sort(), ['up/app/0', 'up/app/1']);
+  const perMs = svgAttr(html, 'timeline', 'data-plot-width') / svgAttr(html, 'timeline', 'data-domain-ms');
+  for (const b of running) assert.ok(Math.abs(b.width - 10_000 * perMs) < 0.01, 'from 30s to the note at 40s');
+  assert.match(html, /<tr><td>up\/app<\/td><td class="num">30\.0s<\/td><td class="num">10\.0s<\/td>/);
+  assert.match(html, /Not run: <code>proof\/db\/0<\/code>/);
+  assert.match(html, /No finished runs yet\./);
+});

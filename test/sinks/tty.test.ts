@@ -155,3 +155,14 @@ test('long labels are cut so the time column stays on screen; a run cut off stil
   assert.ok(lines.some((l) => /^ {4}[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] up\/extra\/0 +1\.5s$/.test(l)), 'a step missing from the plan still shows');
   assert.ok(tty.chunks.at(-1)!.endsWith('\x1b[?25h'));
 });
+
+test('a terminal that reports 0x0 (unsized pty) still gets live frames', () => {
+  const tty = new FakeTty(0, 0);
+  const events = rebirthRun().filter((e) => at(e) - T0 <= 5_000);
+  const sink = sinkOn(tty, () => T0 + 5_000);
+  sink.handle(events[0]!);
+  const first = tty.frames();
+  assert.equal(first.length, 1, 'run-started is drawn at once');
+  assert.match(first[0]!, /^castle demo · rebirth · 5\.0s of budget 12m \(0\.7%\)\ngate\n {2}· db\n {4}· pg backup\n/);
+  sink.close();
+});

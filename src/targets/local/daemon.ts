@@ -28,19 +28,20 @@ export async function lookupUser(name: string): Promise<UserIds | undefined> {
 
 /**
  * The unprivileged account that runs PostgreSQL, pgBouncer and the blog when castle runs as root
- * (initdb refuses root). Created with `useradd -m` when missing; another step may be creating it at
+ * (initdb refuses root). Created with `useradd --system` when missing; another step may be creating it at
  * the same moment, so "already exists" counts as success.
  */
 export async function ensureUser(name = 'castle'): Promise<Result<UserIds>> {
   const existing = await lookupUser(name);
   if (existing) return { ok: true, value: existing };
-  if (process.getuid?.() !== 0) return { ok: false, reason: `user '${name}' does not exist and only root can create it: run \`useradd -m ${name}\` as root` };
+  if (process.getuid?.() !== 0) return { ok: false, reason: `user '${name}' does not exist and only root can create it: run \`useradd --system --user-group --create-home --home-dir /var/lib/${name} ${name}\` as root` };
   try {
-    await execFileP('useradd', ['-m', '-s', '/bin/sh', name]);
+    // Same flags as src/data/postgres.ts ensureOsUser: whichever runs first makes the same account.
+    await execFileP('useradd', ['--system', '--user-group', '--create-home', '--home-dir', `/var/lib/${name}`, '--shell', '/bin/sh', name]);
   } catch (e) {
     const again = await lookupUser(name);
     if (again) return { ok: true, value: again };
-    return { ok: false, reason: `useradd -m ${name} failed: ${(e as { stderr?: string }).stderr?.trim() || String(e)}` };
+    return { ok: false, reason: `useradd ${name} failed: ${(e as { stderr?: string }).stderr?.trim() || String(e)}` };
   }
   const created = await lookupUser(name);
   return created ? { ok: true, value: created } : { ok: false, reason: `useradd reported success but '${name}' is not in /etc/passwd` };

@@ -428,6 +428,24 @@ function resolveSource(es: LoadedManifest, opts: ModelOptions): { ok: true; sour
   return { ok: true, source };
 }
 
+/**
+ * The store an ExternalSecret reads from, with the matching SecretStore/ClusterSecretStore manifest
+ * when the set has it and its `castle.dev/secret-source` annotation (e.g. `dotenv`, `infisical`).
+ */
+export function secretStoreOf(
+  es: LoadedManifest,
+  manifests: readonly LoadedManifest[],
+): { kind: string; name: string; manifest?: LoadedManifest; sourceHint?: string } {
+  const spec = isObj(es.body['spec']) ? es.body['spec'] : {};
+  const ref = isObj(spec['secretStoreRef']) ? spec['secretStoreRef'] : {};
+  const kind = str(ref['kind']) ?? 'SecretStore';
+  const name = str(ref['name']) ?? '';
+  const manifest = manifests.find((m) => m.kind === kind && m.name === name && (kind === 'ClusterSecretStore' || !es.namespace || !m.namespace || m.namespace === es.namespace));
+  const meta = manifest && isObj(manifest.body['metadata']) ? manifest.body['metadata'] : {};
+  const ann = isObj(meta['annotations']) ? str(meta['annotations']['castle.dev/secret-source']) : undefined;
+  return { kind, name, ...(manifest ? { manifest } : {}), ...(ann ? { sourceHint: ann } : {}) };
+}
+
 function targetName(m: LoadedManifest): string {
   const spec = isObj(m.body['spec']) ? m.body['spec'] : {};
   const target = isObj(spec['target']) ? spec['target'] : {};

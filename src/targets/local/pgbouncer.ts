@@ -2,6 +2,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { Redactor } from '../../secrets/redactor.js';
+import type { LocalClusterModel } from './manifest-model.js';
 import { giveTo, resolveRunAs, startDaemon, stopDaemon, type DaemonHandle, type Result } from './daemon.js';
 
 export const PGBOUNCER_BIN = '/usr/sbin/pgbouncer';
@@ -41,6 +42,34 @@ export interface PgBouncerPaths {
 const MAX_SOCKET_PATH = 107;
 // Keys castle decides: listening stays on loopback, auth stays SCRAM with castle's files.
 const MANAGED = new Set(['listen_addr', 'listen_port', 'unix_socket_dir', 'auth_type', 'auth_file', 'auth_user', 'auth_query', 'pidfile', 'logfile']);
+
+/** One pool per database any PostgresCluster user may use, in first-seen order. */
+export function poolDatabases(users: readonly { readonly databases: readonly string[] }[]): string[] {
+  return [...new Set(users.flatMap((u) => u.databases))];
+}
+
+/**
+ * The pgBouncer config a PostgresCluster implies: a pool per users' database, every user allowed
+ * with its password (from the secret source), `proxy.pgBouncer.config.global` as settings.
+ */
+export function pgBouncerConfigFromModel(
+  model: Pick<LocalClusterModel, 'name' | 'users' | 'pgBouncer'>,
+  opts: { dir: string; port: number; server: { host: string; port: number }; passwords: ReadonlyMap<string, string> },
+): Result<PgBouncerConfig> {
+  const missing = model.users.filter((u) => !opts.passwords.get(u.name)).map((u) => u.name);
+  if (missing.length > 0) return { ok: false, reason: `no password for user(s) ${missing.join(', ')} of cluster '${model.name}': resolve them from the secret source first` };
+  return {
+    ok: true,
+    value: {
+      dir: opts.dir,
+      port: opts.port,
+      server: opts.server,
+      databases: poolDatabases(model.users),
+      users: model.users.map((u) => ({ name: u.name, password: opts.passwords.get(u.name)! })),
+      settings: model.pgBouncer?.settings ?? {},
+    },
+  };
+}
 
 export function pgBouncerPaths(dir: string, port?: number): PgBouncerPaths {
   const sock = path.join(dir, 'sock');

@@ -1,6 +1,6 @@
-import type { Diagnostic, Severity } from '../../diag/diagnostic.js';
+import type { Diagnostic, Severity, SourceLocation } from '../../diag/diagnostic.js';
 import type { ManifestDoc } from '../documents.js';
-import { arr, diag, groupOf, obj, str } from './context.js';
+import { arr, diag, groupOf, locateIn, obj, str } from './context.js';
 
 /**
  * Castle's own rules: manifests the API server accepts but that lose data, or fail, when the castle is
@@ -82,20 +82,35 @@ export function checkPostgresCluster(d: ManifestDoc, o: RebirthOptions, out: Dia
   }
 }
 
+/** What the CRD-batch rule needs to know of each manifest, gathered per file (possibly in a worker). */
+export interface BatchMeta {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly via: string | undefined;
+  readonly kindLocation: SourceLocation;
+  /** `group|Kind` this document defines, when it is a CRD */
+  readonly defines?: string;
+}
+
+export function batchMeta(d: ManifestDoc): BatchMeta {
+  const spec = obj(d.value['spec']);
+  const group = str(spec?.['group']);
+  const kind = str(obj(spec?.['names'])?.['kind']);
+  const defines = d.kind === 'CustomResourceDefinition' && group && kind ? `${group}|${kind}` : undefined;
+  return { apiVersion: d.apiVersion, kind: d.kind, name: d.name, via: d.via, kindLocation: locateIn(d, ['kind']), ...(defines ? { defines } : {}) };
+}
+
 /**
  * A custom resource applied in the same kustomization as its CRD: `kubectl apply --dry-run=server`
  * and Flux's dry-run fail with "no matches for kind" because the CRD is not established yet.
  */
-export function checkCrdBatches(docs: readonly ManifestDoc[], out: Diagnostic[]): void {
-  const crdsByBatch = new Map<string, Map<string, ManifestDoc>>();
+export function checkCrdBatches(docs: readonly BatchMeta[], out: Diagnostic[]): void {
+  const crdsByBatch = new Map<string, Map<string, BatchMeta>>();
   for (const d of docs) {
-    if (!d.via || d.kind !== 'CustomResourceDefinition') continue;
-    const spec = obj(d.value['spec']);
-    const group = str(spec?.['group']);
-    const kind = str(obj(spec?.['names'])?.['kind']);
-    if (!group || !kind) continue;
-    const m = crdsByBatch.get(d.via) ?? new Map<string, ManifestDoc>();
-    m.set(`${group}|${kind}`, d);
+    if (!d.via || !d.defines) continue;
+    const m = crdsByBatch.get(d.via) ?? new Map<string, BatchMeta>();
+    m.set(d.defines, d);
     crdsByBatch.set(d.via, m);
   }
   if (crdsByBatch.size === 0) return;
@@ -103,10 +118,12 @@ export function checkCrdBatches(docs: readonly ManifestDoc[], out: Diagnostic[])
     if (!d.via) continue;
     const crd = crdsByBatch.get(d.via)?.get(`${groupOf(d.apiVersion)}|${d.kind}`);
     if (!crd) continue;
-    out.push(
-      diag(d, 'error', 'rebirth/crd-same-batch', `${d.kind} ${d.name} is applied by ${d.via} together with its CRD ${crd.name}: server-side dry-run fails with no matches for kind "${d.kind}" in version "${d.apiVersion}"`, ['kind'], {
-        hint: 'move the CRD to its own kustomization applied first (Flux: a Kustomization the others dependsOn)',
-      }),
-    );
+    out.push({
+      severity: 'error',
+      rule: 'rebirth/crd-same-batch',
+      message: `${d.kind} ${d.name} is applied by ${d.via} together with its CRD ${crd.name}: server-side dry-run fails with no matches for kind "${d.kind}" in version "${d.apiVersion}"`,
+      location: d.kindLocation,
+      hint: 'move the CRD to its own kustomization applied first (Flux: a Kustomization the others dependsOn)',
+    });
   }
 }

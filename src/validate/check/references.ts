@@ -1,69 +1,86 @@
-import type { Diagnostic } from '../../diag/diagnostic.js';
+import type { Diagnostic, SourceLocation } from '../../diag/diagnostic.js';
 import type { ManifestDoc } from '../documents.js';
-import { arr, diag, groupOf, locateIn, obj, str } from './context.js';
+import { arr, groupOf, locateIn, obj, str } from './context.js';
 
-/** What the input set (and the live cluster, when given) provides, by namespace. */
+/** An object a manifest needs to exist, checked once every manifest of the run is known. */
+export interface Need {
+  readonly kind: 'Secret' | 'ConfigMap' | 'StorageClass' | 'Namespace' | 'SecretStore' | 'ClusterSecretStore';
+  readonly namespace: string | undefined;
+  readonly name: string;
+  readonly location: SourceLocation;
+}
+
+export type Provided = readonly [kind: string, namespace: string | undefined, name: string];
+
+/** What the input set (and the live cluster, when given) provides. */
 export class ObjectIndex {
   readonly #set = new Set<string>();
 
-  static key(kind: string, namespace: string | undefined, name: string): string {
-    return `${kind}|${namespace ?? ''}|${name}`;
+  constructor() {
+    for (const ns of BUILTIN_NAMESPACES) this.add(['Namespace', undefined, ns]);
   }
 
-  add(kind: string, namespace: string | undefined, name: string): void {
-    this.#set.add(ObjectIndex.key(kind, namespace, name));
+  add([kind, namespace, name]: Provided): void {
+    this.#set.add(`${kind}|${namespace ?? ''}|${name}`);
   }
 
   has(kind: string, namespace: string | undefined, name: string): boolean {
-    return this.#set.has(ObjectIndex.key(kind, namespace, name));
+    return this.#set.has(`${kind}|${namespace ?? ''}|${name}`);
   }
 }
 
 const BUILTIN_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 /** Secrets are made by many kinds: ESO, PGO, cert-manager, sealed-secrets all count as providers. */
-export function buildIndex(docs: readonly ManifestDoc[]): ObjectIndex {
-  const ix = new ObjectIndex();
-  for (const ns of BUILTIN_NAMESPACES) ix.add('Namespace', undefined, ns);
-  for (const d of docs) {
-    const ns = d.namespace ?? 'default';
-    const spec = obj(d.value['spec']);
-    const group = groupOf(d.apiVersion);
-    switch (d.kind) {
-      case 'Namespace':
-      case 'StorageClass':
-      case 'ClusterSecretStore':
-        ix.add(d.kind, undefined, d.name);
-        break;
-      case 'ExternalSecret':
-        if (group === 'external-secrets.io') ix.add('Secret', ns, str(obj(spec?.['target'])?.['name']) ?? d.name);
-        break;
-      case 'SealedSecret':
-        ix.add('Secret', ns, d.name);
-        break;
-      case 'Certificate':
-        if (str(spec?.['secretName'])) ix.add('Secret', ns, str(spec?.['secretName'])!);
-        break;
-      case 'PostgresCluster': {
-        const users = arr(spec?.['users']);
-        if (users.length === 0) ix.add('Secret', ns, `${d.name}-pguser-${d.name}`);
-        for (const u of users) {
-          const n = str(obj(u)?.['name']);
-          if (n) ix.add('Secret', ns, `${d.name}-pguser-${n}`);
-        }
-        break;
+export function provides(d: ManifestDoc): Provided[] {
+  const out: Provided[] = [];
+  const ns = d.namespace ?? 'default';
+  const spec = obj(d.value['spec']);
+  const group = groupOf(d.apiVersion);
+  switch (d.kind) {
+    case 'Namespace':
+    case 'StorageClass':
+    case 'ClusterSecretStore':
+      out.push([d.kind, undefined, d.name]);
+      break;
+    case 'ExternalSecret':
+      if (group === 'external-secrets.io') out.push(['Secret', ns, str(obj(spec?.['target'])?.['name']) ?? d.name]);
+      break;
+    case 'SealedSecret':
+      out.push(['Secret', ns, d.name]);
+      break;
+    case 'Certificate':
+      if (str(spec?.['secretName'])) out.push(['Secret', ns, str(spec?.['secretName'])!]);
+      break;
+    case 'PostgresCluster': {
+      const users = arr(spec?.['users']);
+      if (users.length === 0) out.push(['Secret', ns, `${d.name}-pguser-${d.name}`]);
+      for (const u of users) {
+        const n = str(obj(u)?.['name']);
+        if (n) out.push(['Secret', ns, `${d.name}-pguser-${n}`]);
       }
-      case 'HelmRelease': {
-        const target = str(spec?.['targetNamespace']);
-        if (target && obj(spec?.['install'])?.['createNamespace'] === true) ix.add('Namespace', undefined, target);
-        break;
-      }
-      default:
-        break;
+      break;
     }
-    ix.add(d.kind, d.kind === 'Namespace' ? undefined : ns, d.name);
+    case 'HelmRelease': {
+      const target = str(spec?.['targetNamespace']);
+      if (target && obj(spec?.['install'])?.['createNamespace'] === true) out.push(['Namespace', undefined, target]);
+      break;
+    }
+    default:
+      break;
   }
-  return ix;
+  out.push([d.kind, d.kind === 'Namespace' ? undefined : ns, d.name]);
+  return out;
+}
+
+/** The warning for a need nothing provides. */
+export function missingNeed(n: Need): Diagnostic {
+  const scoped = n.kind === 'Secret' || n.kind === 'ConfigMap' || n.kind === 'SecretStore';
+  return { severity: 'warning', rule: 'ref/missing', message: `${n.kind} ${JSON.stringify(n.name)} is not defined in the validated manifests${scoped ? ` (namespace ${n.namespace})` : ''}`, location: n.location };
+}
+
+export function needIsMet(n: Need, ix: ObjectIndex): boolean {
+  return ix.has(n.kind, n.kind === 'Secret' || n.kind === 'ConfigMap' || n.kind === 'SecretStore' ? n.namespace : undefined, n.name);
 }
 
 function podSpecPath(d: ManifestDoc): (string | number)[] | undefined {
@@ -83,20 +100,21 @@ function at(v: unknown, path: readonly (string | number)[]): unknown {
   return cur;
 }
 
-export function checkReferences(d: ManifestDoc, ix: ObjectIndex, out: Diagnostic[]): void {
+/** The objects `d` refers to (checked later against every manifest), and the ExternalSecret template check. */
+export function checkReferences(d: ManifestDoc, needs: Need[], out: Diagnostic[]): void {
   const ns = d.namespace ?? 'default';
-  const missing = (what: string, name: string, path: (string | number)[], hint?: string): void => {
-    out.push(diag(d, 'warning', 'ref/missing', `${what} ${JSON.stringify(name)} is not defined in the validated manifests${what.includes('Store') || what === 'StorageClass' || what === 'Namespace' ? '' : ` (namespace ${ns})`}`, path, hint ? { hint } : {}));
+  const missing = (kind: Need['kind'], name: string, path: (string | number)[]): void => {
+    needs.push({ kind, namespace: ns, name, location: locateIn(d, path) });
   };
-  if (d.namespace && !ix.has('Namespace', undefined, d.namespace)) missing('Namespace', d.namespace, ['metadata', 'namespace']);
+  if (d.namespace) missing('Namespace', d.namespace, ['metadata', 'namespace']);
   const secretRef = (name: unknown, path: (string | number)[], optional: unknown): void => {
-    if (typeof name === 'string' && optional !== true && !ix.has('Secret', ns, name)) missing('Secret', name, path);
+    if (typeof name === 'string' && optional !== true) missing('Secret', name, path);
   };
   const configMapRef = (name: unknown, path: (string | number)[], optional: unknown): void => {
-    if (typeof name === 'string' && optional !== true && !ix.has('ConfigMap', ns, name)) missing('ConfigMap', name, path);
+    if (typeof name === 'string' && optional !== true) missing('ConfigMap', name, path);
   };
   const storageClass = (name: unknown, path: (string | number)[]): void => {
-    if (typeof name === 'string' && name !== '' && !ix.has('StorageClass', undefined, name)) missing('StorageClass', name, path);
+    if (typeof name === 'string' && name !== '') missing('StorageClass', name, path);
   };
   const pod = podSpecPath(d);
   if (pod) {
@@ -150,19 +168,19 @@ export function checkReferences(d: ManifestDoc, ix: ObjectIndex, out: Diagnostic
       });
     }
   }
-  if (d.kind === 'ExternalSecret' && group === 'external-secrets.io') checkExternalSecret(d, ix, out, missing);
+  if (d.kind === 'PostgresCluster' && group === 'postgres-operator.crunchydata.com') {
+    const init = obj(at(d.value, ['spec', 'databaseInitSQL']));
+    if (init) configMapRef(init['name'], ['spec', 'databaseInitSQL', 'name'], false);
+  }
+  if (d.kind === 'ExternalSecret' && group === 'external-secrets.io') checkExternalSecret(d, out, missing);
 }
 
-function checkExternalSecret(d: ManifestDoc, ix: ObjectIndex, out: Diagnostic[], missing: (what: string, name: string, path: (string | number)[]) => void): void {
-  const ns = d.namespace ?? 'default';
+function checkExternalSecret(d: ManifestDoc, out: Diagnostic[], missing: (kind: Need['kind'], name: string, path: (string | number)[]) => void): void {
   const spec = obj(d.value['spec']);
   const storeRef = obj(spec?.['secretStoreRef']);
   const storeName = str(storeRef?.['name']);
   const storeKind = str(storeRef?.['kind']) ?? 'SecretStore';
-  if (storeName) {
-    const found = storeKind === 'ClusterSecretStore' ? ix.has('ClusterSecretStore', undefined, storeName) : ix.has('SecretStore', ns, storeName);
-    if (!found) missing(storeKind, storeName, ['spec', 'secretStoreRef', 'name']);
-  }
+  if (storeName && (storeKind === 'ClusterSecretStore' || storeKind === 'SecretStore')) missing(storeKind, storeName, ['spec', 'secretStoreRef', 'name']);
   // template keys must be keys this ExternalSecret fetches, or the rendered Secret has "<no value>"
   if (arr(spec?.['dataFrom']).length > 0) return;
   const keys = new Set(arr(spec?.['data']).map((x) => str(obj(x)?.['secretKey'])).filter((x): x is string => !!x));

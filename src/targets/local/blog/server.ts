@@ -75,7 +75,8 @@ export function createBlogServer(opts: BlogServerOptions): BlogServer {
         send(res, status, 'text/html; charset=utf-8', page('Blog', `<h1>Blog</h1>\n<ul>\n${items}\n</ul>`));
       } else if (/^\/posts\/\d+$/.test(url.pathname)) {
         const id = Number(url.pathname.slice('/posts/'.length));
-        const r = await pool.query<{ id: number; title: string; body: string }>('select id, title, body from posts where id = $1', [id]);
+        // Beyond int4 no post can exist; asking PostgreSQL would only produce an error.
+        const r = id > 2147483647 ? { rows: [] } : await pool.query<{ id: number; title: string; body: string }>('select id, title, body from posts where id = $1', [id]);
         const p = r.rows[0];
         if (!p) {
           status = 404;

@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCastle } from '../src/engine/session.js';
+import { buildPlan } from '../src/plan/plan.js';
+import { analyzeCastle } from '../src/spec/load.js';
+import { noopKind } from '../src/targets/generic/noop.js';
+import type { StepContext } from '../src/targets/kind.js';
+import { defaultRegistry } from '../src/targets/registry.js';
+
+const CONCURRENCY = 4;
+
+/**
+ * `layers` layers of `perLayer` steps; layer i depends on layer i-CONCURRENCY, so every wave holds
+ * CONCURRENCY independent chains: a DAG that can keep the workers as busy as the baseline's plain pool.
+ */
+function castleYaml(layers: number, perLayer: number, step: string): string {
+  const lines = ['name: bench', 'layers:'];
+  for (let i = 0; i < layers; i++) {
+    lines.push(`  - name: l${i}`);
+    const deps = [i - CONCURRENCY].filter((d) => d >= 0).map((d) => `l${d}`);
+    if (deps.length) lines.push(`    dependsOn: [${deps.join(', ')}]`);
+    lines.push('    apply:');
+    for (let j = 0; j < perLayer; j++) lines.push(`      - ${step}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function engineRun(yaml: string): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'castle-bench-'));
+  try {
+    const file = join(dir, 'castle.yaml');
+    writeFileSync(file, yaml);
+    const spec = analyzeCastle(file, yaml, defaultRegistry());
+    if (!spec.ok) throw new Error(JSON.stringify(spec.diagnostics));
+    const plan = buildPlan(spec.value, { operation: 'up' });
+    if (!plan.ok) throw new Error('plan');
+    const t0 = performance.now();
+    const out = await runCastle({ plan: plan.value, concurrency: CONCURRENCY, sinks: [], signal: new AbortController().signal });
+    const ms = performance.now() - t0;
+    if (out.state !== 'finished' || out.status !== 'succeeded') throw new Error('bench run failed');
+    return ms;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The steps' own minimum cost: the same step function called in a plain loop. */
+async function noopBaseline(n: number): Promise<number> {
+  const ctx = {} as StepContext;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await noopKind.run({}, ctx);
+  return performance.now() - t0;
+}
+
+/** The same process spawned by `concurrency` plain workers, each one after the other. */
+async function spawnBaseline(n: number, concurrency: number): Promise<number> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      next++;
+      await new Promise<void>((res, rej) => {
+        const c = spawn('/bin/sh', ['-c', 'true'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        c.on('error', rej);
+        c.on('close', () => res());
+      });
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return performance.now() - t0;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function measure(label: string, runs: number, engine: () => Promise<number>, baseline: () => Promise<number>, steps: number): Promise<void> {
+  await engine();
+  await baseline();
+  const e: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    b.push(await baseline());
+    e.push(await engine());
+  }
+  const em = median(e);
+  const bm = median(b);
+  const overhead = em - bm;
+  const fmt = (ms: number): string => `${ms.toFixed(1)} ms`;
+  process.stdout.write(
+    `${label}\n` +
+      `  engine (run start to end, median of ${runs}): ${fmt(em)}\n` +
+      `  baseline (plain loop, same concurrency):      ${fmt(bm)}\n` +
+      `  engine overhead: ${fmt(overhead)} = ${((overhead / steps) * 1000).toFixed(1)} µs per step (target < 1000 µs): ${overhead / steps < 1 ? 'met' : 'NOT met'}\n` +
+      `  engine / baseline: ${(em / bm).toFixed(3)} (overhead ${((overhead / bm) * 100).toFixed(1)}% of baseline, target < 10%): ${overhead / bm < 0.1 ? 'met' : 'NOT met'}\n`,
+  );
+}
+
+export async function benchEngine(argv: string[]): Promise<void> {
+  const runs = Number(argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 5);
+  process.stdout.write(`engine benchmark (node ${process.version}, concurrency ${CONCURRENCY})\n`);
+  await measure('1,000 in-process no-op steps (50 layers x 20, 4 chains)', runs, () => engineRun(castleYaml(50, 20, 'noop: {}')), () => noopBaseline(1000), 1000);
+  await measure('50 `true` processes (10 layers x 5, 4 chains)', runs, () => engineRun(castleYaml(10, 5, 'run: "true"')), () => spawnBaseline(50, CONCURRENCY), 50);
+}

@@ -1,0 +1,30 @@
+// `npm run bench [-- engine|validate|rebirth ...]`: figures with ratios against baselines measured in the same run.
+const [what = 'engine', ...rest] = process.argv.slice(2);
+
+switch (what) {
+  case 'engine': {
+    const { benchEngine } = await import('./engine.js');
+    await benchEngine(rest);
+    break;
+  }
+  case 'validate': {
+    const { benchValidate } = await import('./validate.js');
+    await benchValidate(rest);
+    break;
+  }
+  case 'rebirth': {
+    const { benchRebirth } = await import('./rebirth.js');
+    await benchRebirth(rest);
+    break;
+  }
+  case 'all': {
+    const { benchEngine } = await import('./engine.js');
+    await benchEngine(rest);
+    const { benchValidate } = await import('./validate.js');
+    await benchValidate(rest);
+    break;
+  }
+  default:
+    process.stderr.write(`unknown benchmark '${what}': use engine, validate, rebirth or all\n`);
+    process.exitCode = 2;
+}

@@ -1,0 +1,104 @@
+import type { Diagnostic, SourceLocation } from '../diag/diagnostic.js';
+import { parseDocuments, type ManifestDoc } from './documents.js';
+import type { InputFile } from './inputs.js';
+import { describe, diag, groupOf, locateIn } from './check/context.js';
+import { rawSegments } from './check/field-path.js';
+import { checkNames } from './check/names.js';
+import { batchMeta, checkPostgresCluster, type BatchMeta } from './check/rebirth.js';
+import { checkReferences, provides, type Need, type Provided } from './check/references.js';
+import { StructuralChecker } from './check/structural.js';
+import type { SchemaRegistry } from './schema/store.js';
+
+/**
+ * Everything that can be decided from one file alone. Results are plain data, so a file can be
+ * analysed in a worker thread; what needs every file (references, CRD batches) is settled after.
+ */
+export interface FileAnalysis {
+  diagnostics: Diagnostic[];
+  batch: BatchMeta[];
+  provided: Provided[];
+  needs: Need[];
+  unknown: { key: string; location: SourceLocation }[];
+  unevaluated: { key: string; diag: Diagnostic }[];
+  documents: number;
+  validated: number;
+  celEvaluated: number;
+  celUnevaluated: number;
+  celSkipped: number;
+}
+
+export interface AnalyzeOptions {
+  readonly rebirth: boolean;
+}
+
+export function emptyAnalysis(): FileAnalysis {
+  return { diagnostics: [], batch: [], provided: [], needs: [], unknown: [], unevaluated: [], documents: 0, validated: 0, celEvaluated: 0, celUnevaluated: 0, celSkipped: 0 };
+}
+
+export function analyzeFiles(files: readonly InputFile[], registry: SchemaRegistry, o: AnalyzeOptions, into: FileAnalysis = emptyAnalysis()): FileAnalysis {
+  const docs = parseDocuments(files, into.diagnostics, new Map());
+  analyzeDocs(docs, registry, o, into);
+  return into;
+}
+
+export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegistry, o: AnalyzeOptions, a: FileAnalysis): void {
+  for (const d of docs) {
+    a.documents++;
+    checkSchema(d, registry, a);
+    checkNames(d, a.diagnostics);
+    checkReferences(d, a.needs, a.diagnostics);
+    checkPostgresCluster(d, o, a.diagnostics);
+    a.provided.push(...provides(d));
+    a.batch.push(batchMeta(d));
+  }
+}
+
+export function mergeAnalysis(into: FileAnalysis, a: FileAnalysis): void {
+  into.diagnostics.push(...a.diagnostics);
+  into.batch.push(...a.batch);
+  into.provided.push(...a.provided);
+  into.needs.push(...a.needs);
+  into.unknown.push(...a.unknown);
+  into.unevaluated.push(...a.unevaluated);
+  into.documents += a.documents;
+  into.validated += a.validated;
+  into.celEvaluated += a.celEvaluated;
+  into.celUnevaluated += a.celUnevaluated;
+  into.celSkipped += a.celSkipped;
+}
+
+function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis): void {
+  const schema = registry.get(d.apiVersion, d.kind);
+  if (!schema || !schema.served) {
+    const versions = registry.versionsOf(groupOf(d.apiVersion), d.kind).filter((v) => v.served);
+    if (versions.length > 0) {
+      const crd = registry.crdName(groupOf(d.apiVersion), d.kind);
+      a.diagnostics.push(
+        diag(d, 'error', 'schema/version-not-served', `${d.apiVersion} is not served for ${d.kind}${crd ? ` by CRD ${crd}` : ''}: served versions are ${versions.map((v) => (v.group ? `${v.group}/${v.version}` : v.version)).join(', ')}`, ['apiVersion'], {
+          hint: `the API server answers: no matches for kind "${d.kind}" in version "${d.apiVersion}"`,
+        }),
+      );
+      return;
+    }
+    a.unknown.push({ key: `${d.apiVersion}|${d.kind}`, location: locateIn(d, ['kind']) });
+    return;
+  }
+  if (schema.deprecated) {
+    a.diagnostics.push(diag(d, 'warning', 'schema/deprecated-version', schema.deprecationWarning ?? `${d.apiVersion} ${d.kind} is deprecated`, ['apiVersion']));
+  }
+  const isCore = schema.origin.startsWith('core');
+  const checker = new StructuralChecker({ defs: registry.defs, nullIsAbsent: isCore, evalCel: true, ...(isCore ? {} : { objectMeta: registry.objectMeta() }) });
+  checker.checkObject(schema.root, d.value);
+  a.validated++;
+  a.celEvaluated += checker.stats.celEvaluated;
+  a.celUnevaluated += checker.stats.celUnevaluated;
+  a.celSkipped += checker.stats.celSkipped;
+  for (const e of checker.errors) {
+    const dg: Diagnostic = { severity: e.severity, rule: e.rule, message: e.message, location: locateIn(d, rawSegments(e.path), e.atKey ?? false) };
+    if (e.rule === 'cel/unevaluated') {
+      a.unevaluated.push({ key: `${schema.kind}|${e.message.replace(/^[^:]*: /, '')}`, diag: { ...dg, hint: `counted as not passed; check ${describe(d)} by hand or on a cluster` } });
+      continue;
+    }
+    a.diagnostics.push(dg);
+  }
+}

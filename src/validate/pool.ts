@@ -1,0 +1,46 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { emptyAnalysis, mergeAnalysis, type FileAnalysis } from './analyze.js';
+import type { InputFile } from './inputs.js';
+import type { WorkerInput } from './worker.js';
+
+/** Below this much YAML, starting workers costs more than it saves. */
+export const PARALLEL_THRESHOLD_BYTES = 512 * 1024;
+
+/**
+ * Splits the files over worker threads, one per core (at most 4). YAML parsing dominates and
+ * allocates a lot: each worker gets a larger young generation, which halves GC time.
+ */
+export async function analyzeInWorkers(files: readonly InputFile[], base: Omit<WorkerInput, 'files'>): Promise<FileAnalysis> {
+  const total = files.reduce((n, f) => n + f.text.length, 0);
+  const n = Math.max(1, Math.min(4, availableParallelism(), Math.ceil(total / PARALLEL_THRESHOLD_BYTES)));
+  const shares: InputFile[][] = Array.from({ length: n }, () => []);
+  const sizes = new Array<number>(n).fill(0);
+  // biggest first onto the lightest share: balanced without splitting files
+  for (const f of [...files].sort((a, b) => b.text.length - a.text.length)) {
+    const i = sizes.indexOf(Math.min(...sizes));
+    shares[i]!.push(f);
+    sizes[i]! += f.text.length;
+  }
+  const results = await Promise.all(
+    shares.map(
+      (share) =>
+        new Promise<FileAnalysis>((resolve, reject) => {
+          const w = new Worker(new URL('./worker.js', import.meta.url), {
+            workerData: { ...base, files: share } satisfies WorkerInput,
+            resourceLimits: { maxYoungGenerationSizeMb: 64, maxOldGenerationSizeMb: 2048 },
+          });
+          w.once('message', (m: { ok: true; analysis: FileAnalysis } | { ok: false; error: string }) => {
+            if (m.ok) resolve(m.analysis);
+            else reject(new Error(`validation worker failed: ${m.error}`));
+            void w.terminate();
+          });
+          w.once('error', reject);
+        }),
+    ),
+  );
+  const out = emptyAnalysis();
+  // keep the files' order stable whatever the split: diagnostics are sorted later anyway
+  for (const r of results) mergeAnalysis(out, r);
+  return out;
+}
