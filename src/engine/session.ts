@@ -1,4 +1,5 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { EventEnvelope, EventSink, LockInfo, RunStatus } from '../events.js';
 import { stepInfo, type Plan } from '../plan/plan.js';
@@ -36,6 +37,13 @@ export type RunOutcome =
       readonly events: readonly EventEnvelope[];
     };
 
+/** The first summary is written while the steps start: only status and detach watchers wait for it. */
+async function writeSummaryAsync(dir: string, s: RunSummary): Promise<void> {
+  const file = summaryFile(dir);
+  await writeFile(`${file}.tmp`, JSON.stringify(s, null, 2) + '\n');
+  await rename(`${file}.tmp`, file);
+}
+
 function writeSummary(dir: string, s: RunSummary): void {
   const file = summaryFile(dir);
   writeFileSync(`${file}.tmp`, JSON.stringify(s, null, 2) + '\n');
@@ -53,6 +61,7 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
   const redactor = req.redactor ?? new Redactor();
   const logs = new StepLogs(dir, redactor);
   let bus: EventBus | undefined;
+  let first: Promise<void> | undefined;
   try {
     mkdirSync(dir, { recursive: true });
     const startedAt = new Date();
@@ -70,7 +79,7 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       resumeOf: req.resume?.runId ?? null,
       argv: req.argv ?? [],
     };
-    writeSummary(dir, { ...base, status: 'running', finishedAt: null, durationMs: null, steps: {}, succeeded: [] });
+    first = writeSummaryAsync(dir, { ...base, status: 'running', finishedAt: null, durationMs: null, steps: {}, succeeded: [] });
     bus = new EventBus(runId, redactor, req.sinks, eventsFile(dir));
     const b = bus;
     b.emit({
@@ -107,6 +116,7 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       ...(req.resume ? { resumeOf: req.resume.runId } : {}),
     });
     req.signal.removeEventListener('abort', onAbort);
+    await first;
     const durationMs = performance.now() - t0;
     const deps = new Map(plan.steps.map((s) => [s.id, s.deps]));
     b.emit({
@@ -132,6 +142,7 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
     });
     return { state: 'finished', runId, runDir: dir, status: result.status, durationMs, events: b.events, ...(result.reason ? { reason: redactor.redact(result.reason) } : {}) };
   } finally {
+    await first?.catch(() => undefined);
     await logs.close();
     await bus?.close();
     lock.release();
