@@ -7,6 +7,9 @@ import { registerPlanCommand } from './plan-command.js';
 import { registerReportCommands } from './report-command.js';
 import { registerRunCommands } from './run-commands.js';
 
+// The pinned AWS SDK supports Node 20; its notice about future releases is not the user's concern.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 // Exit codes: 0 success, 1 failed run (or validation errors), 2 invalid input / bad usage.
 const program = new Command();
 program

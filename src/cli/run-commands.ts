@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { Operation } from '../events.js';
-import { listRuns } from '../engine/history.js';
+import { listRuns, readSummary } from '../engine/history.js';
 import { newRunId, outputFile, runDir, summaryFile } from '../engine/run-dir.js';
 import { runCastle } from '../engine/session.js';
 import { buildPlan } from '../plan/plan.js';
@@ -95,7 +95,7 @@ async function runOperation(operation: Operation, flags: RunFlags): Promise<numb
   }
   if (flags.detach) return detach(operation, castle.stateDir);
 
-  let resume: { runId: string; succeeded: string[] } | undefined;
+  let resume: { runId: string; succeeded: string[]; chain: string[] } | undefined;
   if (flags.resume) {
     const last = listRuns(castle.stateDir)
       .filter((r) => r.operation === operation && r.status !== 'running')
@@ -103,7 +103,9 @@ async function runOperation(operation: Operation, flags: RunFlags): Promise<numb
     if (!last || last.status === 'succeeded') {
       throw new CliExit(EXIT_INVALID, `nothing to resume: the last ${operation} run ${last ? `(${last.runId}) succeeded` : 'does not exist'}`);
     }
-    resume = { runId: last.runId, succeeded: [...last.succeeded] };
+    const chain: string[] = [];
+    for (let r = last.resumeOf; r; r = readSummary(castle.stateDir, r)?.resumeOf ?? null) chain.push(r);
+    resume = { runId: last.runId, succeeded: [...last.succeeded], chain };
   }
 
   const ac = new AbortController();

@@ -265,7 +265,7 @@ export async function flushWal(b: Pgbackrest, o: OpOptions & { timeoutMs?: numbe
     if (doneFile.ok && doneFile.rows[0]?.done === true) return { ok: true, segment, waitedMs: Date.now() - started };
     const failingNow =
       st.lastFailedTime !== null &&
-      st.lastFailedTime.getTime() >= switchedAt.getTime() - 1000 &&
+      st.lastFailedTime.getTime() > switchedAt.getTime() &&
       (st.lastArchivedTime === null || st.lastFailedTime.getTime() > st.lastArchivedTime.getTime());
     if (failingNow) {
       const why = tailLog(c.logFile, 2, /ERROR: \[\d+\]|archive command failed/);

@@ -5,7 +5,7 @@
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, appendFileSync, chmodSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import pg from 'pg';
-import { describeFailure, exec, isRoot, noLog, pidAlive, sleep, waitPidGone, type OpOptions, type Result } from './proc.js';
+import { describeFailure, exec, isRoot, noLog, pidCmdline, processGone, sleep, waitPidGone, type OpOptions, type Result } from './proc.js';
 
 export const PG_ROOT = '/usr/lib/postgresql';
 export const MARKER = '.castle-data';
@@ -231,7 +231,9 @@ export function postmasterPid(c: PgCluster): number | null {
   const f = join(c.dataDir, 'postmaster.pid');
   if (!existsSync(f)) return null;
   const pid = Number(readFileSync(f, 'utf8').split('\n')[0]);
-  return pidAlive(pid) ? pid : null;
+  if (processGone(pid)) return null;
+  const cmd = pidCmdline(pid);
+  return cmd && cmd.some((a) => a.endsWith('postgres')) ? pid : null;
 }
 
 export interface StartOptions extends OpOptions {
@@ -245,16 +247,18 @@ export interface StartOptions extends OpOptions {
 /** pg_ctl start -w; then waits until the server accepts writes (end of WAL replay after a restore). */
 export async function startPostgres(c: PgCluster, o: StartOptions = {}): Promise<Result<{ pid: number; alreadyRunning: boolean; durationMs: number }>> {
   const started = Date.now();
-  const running = postmasterPid(c);
-  if (running) return { ok: true, pid: running, alreadyRunning: true, durationMs: 0 };
-  if (!existsSync(join(c.dataDir, 'PG_VERSION'))) return { ok: false, reason: `no PostgreSQL cluster in ${c.dataDir}: nothing to start` };
-  const prep = await prepareRoot(c, o);
-  if (!prep.ok) return prep;
   const timeoutS = Math.ceil((o.timeoutMs ?? 120000) / 1000);
-  const r = await pgExec(c, 'pg_ctl', ['-D', c.dataDir, '-l', c.logFile, '-w', '-t', String(timeoutS), 'start'], { ...o, ...(o.env ? { env: o.env } : {}) });
-  if (r.code !== 0) return { ok: false, reason: `${describeFailure('pg_ctl start', r)}; server log: ${tailLog(c.logFile, 3)} (${c.logFile})` };
-  const pid = postmasterPid(c);
-  if (!pid) return { ok: false, reason: `pg_ctl start reported success but no postmaster runs; see ${c.logFile}` };
+  let pid = postmasterPid(c);
+  const alreadyRunning = pid !== null;
+  if (!pid) {
+    if (!existsSync(join(c.dataDir, 'PG_VERSION'))) return { ok: false, reason: `no PostgreSQL cluster in ${c.dataDir}: nothing to start` };
+    const prep = await prepareRoot(c, o);
+    if (!prep.ok) return prep;
+    const r = await pgExec(c, 'pg_ctl', ['-D', c.dataDir, '-l', c.logFile, '-w', '-t', String(timeoutS), 'start'], { ...o, ...(o.env ? { env: o.env } : {}) });
+    if (r.code !== 0) return { ok: false, reason: `${describeFailure('pg_ctl start', r)}; server log: ${tailLog(c.logFile, 3)} (${c.logFile})` };
+    pid = postmasterPid(c);
+    if (!pid) return { ok: false, reason: `pg_ctl start reported success but no postmaster runs; see ${c.logFile}` };
+  }
   if (o.waitPromoted !== false) {
     const end = Date.now() + (o.timeoutMs ?? 120000);
     for (;;) {
@@ -265,7 +269,7 @@ export async function startPostgres(c: PgCluster, o: StartOptions = {}): Promise
       await sleep(50, o.signal);
     }
   }
-  return { ok: true, pid, alreadyRunning: false, durationMs: Date.now() - started };
+  return { ok: true, pid, alreadyRunning, durationMs: Date.now() - started };
 }
 
 export function tailLog(file: string, lines: number, filter?: RegExp): string {

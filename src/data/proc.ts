@@ -214,6 +214,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** True when the process is gone or a zombie (exited, not yet reaped by its parent). */
+export function processGone(pid: number): boolean {
+  return !pidAlive(pid) || isZombie(pid);
+}
+
 /** Waits until `pid` is gone, up to `timeoutMs`. */
 export async function waitPidGone(pid: number, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;

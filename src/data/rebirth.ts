@@ -3,9 +3,9 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { noLog, pidAlive, pidCmdline, waitPidGone, type OpOptions, type Redact, type Result } from './proc.js';
+import { noLog, pidCmdline, processGone, waitPidGone, type OpOptions, type Redact, type Result } from './proc.js';
 import {
-  connConfig, initCluster, MARKER, pgCluster, prepareRoot, postmasterPid, runningSystemId, startPostgres, stopPostgres,
+  connConfig, initCluster, MARKER, pgCluster, prepareRoot, postmasterPid, runningSystemId, sql, startPostgres, stopPostgres, writeCastleConf,
   type PgCluster, type PgClusterSpec,
 } from './postgres.js';
 import {
@@ -45,6 +45,46 @@ export async function createCluster(dc: DataCastle, o: OpOptions & { noSync?: bo
   const sys = await runningSystemId(dc.cluster);
   if (!sys.ok) return sys;
   return { ok: true, pid: st.pid, systemId: sys.systemId };
+}
+
+/**
+ * `castle up` for the data layer, idempotent: a running cluster is left alone, a stopped one is started, a missing
+ * one is restored from the repo when the repo holds backups of this stanza (zero-touch), else created with initdb.
+ */
+export async function ensureCluster(dc: DataCastle, o: OpOptions & { noSync?: boolean } = {}): Promise<Result<{ action: 'running' | 'started' | 'restored' | 'created'; pid: number; systemId: string }>> {
+  const c = dc.cluster;
+  let action: 'running' | 'started' | 'restored' | 'created';
+  if (existsSync(join(c.dataDir, 'PG_VERSION'))) {
+    const conf = await writePgbackrestConf(dc.pgbr);
+    if (!conf.ok) return conf;
+    action = postmasterPid(c) ? 'running' : 'started';
+    if (action === 'started') {
+      const wc = await writeCastleConf(c, { archiveCommand: archiveCommand(dc.pgbr) });
+      if (!wc.ok) return wc;
+    }
+    const st = await startCastle(dc, o);
+    if (!st.ok) return st;
+    const sc = await stanzaCreate(dc.pgbr, o);
+    if (!sc.ok) return sc;
+  } else {
+    const info = await repoBackupInfo(dc.pgbr, 1, o);
+    if (info.ok && info.info.backups.some((b) => b.dbId === info.info.current.dbId)) {
+      const r = await restoreCastle(dc, o);
+      if (!r.ok) return r;
+      const st = await startCastle(dc, o);
+      if (!st.ok) return st;
+      action = 'restored';
+    } else {
+      if (!info.ok && !/not found in bucket/.test(info.reason)) return { ok: false, reason: `cannot tell whether the S3 repo holds backups: ${info.reason}` };
+      const cr = await createCluster(dc, o);
+      if (!cr.ok) return cr;
+      action = 'created';
+    }
+  }
+  const pid = postmasterPid(c);
+  const sys = await runningSystemId(c);
+  if (!pid || !sys.ok) return { ok: false, reason: `the cluster is not answering after ${action}: ${sys.ok ? 'no postmaster' : sys.reason}` };
+  return { ok: true, action, pid, systemId: sys.systemId };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -231,7 +271,7 @@ export async function wipeCastle(dc: DataCastle, o: WipeOptions): Promise<Result
       }
       await waitPidGone(pid, 2000);
     }
-    if (pidAlive(pid)) return { ok: false, reason: `process ${pid} of the castle does not stop; ${c.root} not deleted` };
+    if (!processGone(pid)) return { ok: false, reason: `process ${pid} of the castle does not stop; ${c.root} not deleted` };
     stopped.push(pid);
   }
   try {
@@ -260,6 +300,9 @@ export async function startCastle(dc: DataCastle, o: OpOptions & { timeoutMs?: n
   if (dc.pgbr.repo2Path && !existsSync(join(dc.pgbr.repo2Path, 'backup', dc.pgbr.stanza, 'backup.info'))) {
     const sc = await stanzaCreate(dc.pgbr, o);
     if (!sc.ok) return { ok: false, reason: `server started, but recreating the local repo2 stanza failed: ${sc.reason}` };
+    // archive-push failed for repo2 until now: wake the archiver with a fresh segment instead of waiting its 60 s retry
+    const wake = await sql(dc.cluster, `SELECT pg_logical_emit_message(false, 'castle', 'wake'), pg_switch_wal()`);
+    if (!wake.ok) return { ok: false, reason: `server started, but waking the WAL archiver failed: ${wake.reason}` };
   }
   return { ok: true, pid: st.pid, durationMs: Date.now() - t };
 }

@@ -1,6 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { EVENT_LOG_VERSION, type CastleEvent, type EventEnvelope, type EventSink } from '../events.js';
-import type { Redactor } from './redact.js';
+import { redactValue, type Redactor } from './redact.js';
 
 /** Stamps events (seq, ts), redacts them, appends them to the JSONL log and hands them to the sinks. */
 export class EventBus {
@@ -19,7 +19,7 @@ export class EventBus {
   }
 
   emit(ev: CastleEvent): EventEnvelope {
-    const env = this.redactor.redactValue({ v: EVENT_LOG_VERSION, seq: ++this.#seq, ts: new Date().toISOString(), runId: this.runId, ...ev }) as EventEnvelope;
+    const env = redactValue(this.redactor, { v: EVENT_LOG_VERSION, seq: ++this.#seq, ts: new Date().toISOString(), runId: this.runId, ...ev }) as EventEnvelope;
     this.events.push(env);
     this.#log.write(JSON.stringify(env) + '\n');
     for (const sink of this.sinks) {

@@ -153,6 +153,8 @@ async function runStep(plan: Plan, step: PlannedStep, opts: ExecuteOptions, sour
       secret: (value) => opts.redactor.add(value),
       facts: opts.facts,
       killGraceMs: plan.castle.killGraceMs,
+      section: step.section,
+      targets: plan.castle.targets,
     };
     let result: StepResult;
     let bug = false;

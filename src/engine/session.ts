@@ -20,7 +20,8 @@ export interface RunRequest {
   readonly sinks: readonly EventSink[];
   readonly signal: AbortSignal;
   readonly redactor?: Redactor;
-  readonly resume?: { readonly runId: string; readonly succeeded: readonly string[] };
+  /** `chain`: the resumed run and the runs it resumed in turn (their gates still count) */
+  readonly resume?: { readonly runId: string; readonly succeeded: readonly string[]; readonly chain?: readonly string[] };
   readonly detached?: boolean;
   readonly argv?: readonly string[];
 }
@@ -111,7 +112,10 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       emit: (ev) => b.emit(ev),
       redactor,
       logs,
-      facts: new Map(),
+      facts: new Map<string, unknown>([
+        ['castle:backupSkipped', plan.backupSkipped],
+        ['castle:resumeOf', req.resume ? [req.resume.runId, ...(req.resume.chain ?? [])] : []],
+      ]),
       alreadySucceeded: new Set(req.resume?.succeeded ?? []),
       ...(req.resume ? { resumeOf: req.resume.runId } : {}),
     });

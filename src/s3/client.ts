@@ -43,6 +43,7 @@ export function makeS3Client(t: S3Target, opts: { maxAttempts?: number; connecti
       httpsAgent: agent,
       connectionTimeout: opts.connectionTimeoutMs ?? 3000,
       requestTimeout: opts.requestTimeoutMs ?? 30000,
+      throwOnRequestTimeout: true,
     },
   });
 }
@@ -79,8 +80,8 @@ export function describeS3Error(err: unknown, t: Pick<S3Target, 'endpoint' | 'bu
 }
 
 /** Checks endpoint, TLS, credentials and bucket with one listing (fast, clear reasons). */
-export async function probeS3(t: S3Target, o: { signal?: AbortSignal; client?: S3Client } = {}): Promise<Result> {
-  const client = o.client ?? makeS3Client(t, { maxAttempts: 1 });
+export async function probeS3(t: S3Target, o: { signal?: AbortSignal; client?: S3Client; timeoutMs?: number } = {}): Promise<Result> {
+  const client = o.client ?? makeS3Client(t, { maxAttempts: 1, requestTimeoutMs: o.timeoutMs ?? 10000, connectionTimeoutMs: Math.min(o.timeoutMs ?? 3000, 3000) });
   try {
     await client.send(new ListObjectsV2Command({ Bucket: t.bucket, MaxKeys: 1 }), { abortSignal: o.signal });
     return { ok: true };

@@ -66,6 +66,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
+  console.error(`${new Date().toISOString()} s3 daemon failed: ${err.code ?? ''} ${err.message}`);
+  process.exit(1);
+});
+
 main().catch((err: unknown) => {
   const e = err as NodeJS.ErrnoException;
   console.error(`${new Date().toISOString()} s3 daemon failed: ${e.code ?? ''} ${e.message ?? String(err)}`);

@@ -168,7 +168,7 @@ export async function startS3Server(o: S3ServerOptions): Promise<Result<S3Server
       if (/EADDRINUSE/.test(tail)) return { ok: false, reason: `port ${o.port} on 127.0.0.1 is already in use: the S3 endpoint cannot listen there` };
       return { ok: false, reason: `the S3 endpoint exited during start: ${tail || 'no output'}; see ${p.log}` };
     }
-    const r = await probeS3(target, o.signal ? { signal: o.signal } : {});
+    const r = await probeS3(target, { timeoutMs: 1000, ...(o.signal ? { signal: o.signal } : {}) });
     if (r.ok) return { ok: true, target, host: 'localhost', port: o.port, caFile: tls.files.caCert, pid, reused: false, logFile: p.log, dir };
     last = r.reason;
     await sleep(100, o.signal);

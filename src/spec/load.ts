@@ -4,7 +4,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { Analysis, Diagnostic } from '../diag/diagnostic.js';
 import { locate, parseYamlSource, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
 import { parseDuration } from '../sinks/duration.js';
-import type { KindRegistry, StepKind } from '../targets/kind.js';
+import type { KindRegistry, StepKind, TargetConfig } from '../targets/kind.js';
 import { ajvToDiagnostics, badDuration } from './ajv-diagnostics.js';
 import { castleSchema, commonStepProperties, type RawCastle, type RawDefaults, type RawStep } from './schema.js';
 import { closest } from './suggest.js';
@@ -26,6 +26,13 @@ function stepValidator(kind: StepKind): ValidateFunction {
     });
     stepValidators.set(kind, v);
   }
+  return v;
+}
+
+const targetValidators = new WeakMap<TargetConfig, ValidateFunction>();
+function targetValidator(t: TargetConfig): ValidateFunction {
+  let v = targetValidators.get(t);
+  if (!v) targetValidators.set(t, (v = ajv.compile(t.schema)));
   return v;
 }
 
@@ -219,6 +226,17 @@ export function analyzeCastle(abs: string, text: string, registry: KindRegistry,
     destroy: resolveSteps(l.destroy, ['layers', i, 'destroy'], ctx),
     location: locate(src, ['layers', i, 'name']),
   }));
+  const targets: Record<string, unknown> = {};
+  for (const t of registry.targets()) {
+    const block = (raw as unknown as Record<string, unknown>)[t.name];
+    if (block === undefined || block === null) continue;
+    const v = targetValidator(t);
+    if (!v(block)) ctx.diags.push(...ajvToDiagnostics(v.errors ?? [], src, [t.name], `the ${t.name} block`));
+    else {
+      ctx.diags.push(...(t.check?.(block, { locate: (p) => locate(src, [t.name, ...p]), castleDir: dir }) ?? []));
+      targets[t.name] = block;
+    }
+  }
   const gate = resolveSteps(raw.rebirth?.gate, ['rebirth', 'gate'], ctx);
   const proof = resolveSteps(raw.rebirth?.proof, ['rebirth', 'proof'], ctx);
   if (ctx.diags.some((d) => d.severity === 'error')) return { ok: false, diagnostics: ctx.diags, source: src };
@@ -232,6 +250,7 @@ export function analyzeCastle(abs: string, text: string, registry: KindRegistry,
     concurrency: raw.concurrency ?? 4,
     killGraceMs: durationOf(raw.defaults?.killGrace ?? undefined, DEFAULT_KILL_GRACE_MS) ?? DEFAULT_KILL_GRACE_MS,
     target: raw.target ?? 'local',
+    targets,
     layers,
     gate,
     proof,

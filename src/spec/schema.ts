@@ -32,6 +32,8 @@ export interface RawCastle {
   stateDir?: string;
   concurrency?: number;
   target?: string;
+  /** the local target's block, checked against its own schema */
+  local?: Record<string, unknown>;
   defaults?: RawDefaults;
   layers: RawLayer[];
   rebirth?: RawRebirth;
@@ -68,6 +70,7 @@ export const castleSchema: JSONSchemaType<RawCastle> = {
     stateDir: { type: 'string', nullable: true, description: 'run state directory (default .castle beside castle.yaml)' },
     concurrency: { type: 'integer', nullable: true, minimum: 1, maximum: 256 },
     target: { type: 'string', nullable: true, description: 'the target the castle runs on (local, proxmox, ...)' },
+    local: { type: 'object', nullable: true, required: [], additionalProperties: true, description: 'configuration of the local target' },
     defaults: {
       type: 'object',
       nullable: true,

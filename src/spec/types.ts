@@ -35,6 +35,8 @@ export interface CastleSpec {
   readonly concurrency: number;
   readonly killGraceMs: number;
   readonly target: string;
+  /** validated target blocks (`local`, ...) by target name */
+  readonly targets: Readonly<Record<string, unknown>>;
   readonly layers: readonly LayerSpec[];
   readonly gate: readonly StepSpec[];
   readonly proof: readonly StepSpec[];

@@ -22,6 +22,10 @@ export interface StepContext {
   check(name: string, ok: boolean, detail: string): void;
   /** registers a secret value: it is masked in logs, events, reports and error messages */
   secret(value: string): void;
+  /** which list the step is in: `up` (apply), `down` (destroy), `gate` or `proof` */
+  readonly section: 'gate' | 'down' | 'up' | 'proof';
+  /** the castle's validated target configurations (e.g. its `local:` block), by target name */
+  readonly targets: Readonly<Record<string, unknown>>;
   /** grace period between SIGTERM and SIGKILL when a step's processes must stop */
   readonly killGraceMs: number;
   /** values shared between the steps of one run (e.g. the fingerprint taken at the backup gate) */
@@ -63,8 +67,28 @@ export interface StepKind<C = any> {
   run(config: C, ctx: StepContext): Promise<StepResult>;
 }
 
+/** A target's castle-level configuration block (e.g. `local:`), checked when castle.yaml is loaded. */
+export interface TargetConfig {
+  readonly name: string;
+  readonly description: string;
+  /** JSON Schema of the block */
+  readonly schema: object;
+  /** pure checks beyond the schema */
+  check?(config: unknown, ctx: StepCheckContext): Diagnostic[];
+}
+
 export class KindRegistry {
   readonly #kinds = new Map<string, StepKind>();
+  readonly #targets = new Map<string, TargetConfig>();
+
+  registerTarget(t: TargetConfig): this {
+    this.#targets.set(t.name, t);
+    return this;
+  }
+
+  targets(): TargetConfig[] {
+    return [...this.#targets.values()];
+  }
 
   register(kind: StepKind): this {
     if (this.#kinds.has(kind.name)) throw new Error(`step kind '${kind.name}' registered twice`);

@@ -1,7 +1,7 @@
-import type { Diagnostic, SourceLocation } from '../diag/diagnostic.js';
+import type { Diagnostic } from '../diag/diagnostic.js';
 import { parseDocuments, type ManifestDoc } from './documents.js';
 import type { InputFile } from './inputs.js';
-import { describe, diag, groupOf, locateIn } from './check/context.js';
+import { describe, diag, groupOf, locateIn, locRef, type LocRef } from './check/context.js';
 import { rawSegments } from './check/field-path.js';
 import { checkNames } from './check/names.js';
 import { batchMeta, checkPostgresCluster, type BatchMeta } from './check/rebirth.js';
@@ -18,7 +18,7 @@ export interface FileAnalysis {
   batch: BatchMeta[];
   provided: Provided[];
   needs: Need[];
-  unknown: { key: string; location: SourceLocation }[];
+  unknown: { key: string; at: LocRef }[];
   unevaluated: { key: string; diag: Diagnostic }[];
   documents: number;
   validated: number;
@@ -80,7 +80,18 @@ function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis):
       );
       return;
     }
-    a.unknown.push({ key: `${d.apiVersion}|${d.kind}`, location: locateIn(d, ['kind']) });
+    const group = groupOf(d.apiVersion);
+    if (registry.knowsGroup(group)) {
+      // the group is known (core or an imported CRD's): the API server would not find this kind
+      const elsewhere = registry.apiVersionsOfKind(d.kind);
+      a.diagnostics.push(
+        diag(d, 'error', 'schema/no-kind-match', `no matches for kind ${JSON.stringify(d.kind)} in version ${JSON.stringify(d.apiVersion)}`, ['kind'], {
+          ...(elsewhere.length ? { hint: `${d.kind} is served in ${elsewhere.join(', ')}` } : {}),
+        }),
+      );
+      return;
+    }
+    a.unknown.push({ key: `${d.apiVersion}|${d.kind}`, at: locRef(d, ['kind']) });
     return;
   }
   if (schema.deprecated) {
@@ -94,7 +105,9 @@ function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis):
   a.celUnevaluated += checker.stats.celUnevaluated;
   a.celSkipped += checker.stats.celSkipped;
   for (const e of checker.errors) {
-    const dg: Diagnostic = { severity: e.severity, rule: e.rule, message: e.message, location: locateIn(d, rawSegments(e.path), e.atKey ?? false) };
+    // a missing field is shown at the key of the object that lacks it
+    const location = e.rule === 'schema/required' ? locateIn(d, rawSegments(e.path.slice(0, -1)), true) : locateIn(d, rawSegments(e.path), e.atKey ?? false);
+    const dg: Diagnostic = { severity: e.severity, rule: e.rule, message: e.message, location };
     if (e.rule === 'cel/unevaluated') {
       a.unevaluated.push({ key: `${schema.kind}|${e.message.replace(/^[^:]*: /, '')}`, diag: { ...dg, hint: `counted as not passed; check ${describe(d)} by hand or on a cluster` } });
       continue;

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { formatDiagnostics } from '../diag/printer.js';
 import { defaultCacheDir, validateManifests, ValidateUsageError, type ValidateResult } from './index.js';
-import { toSarif } from './output/sarif.js';
+import { renderResult, type Format } from './output/render.js';
 import { importSchemas, listSchemas } from './schemas-cmd.js';
 import { pullSchemas } from './pull.js';
 
@@ -11,38 +9,9 @@ export interface ValidateCommandOptions {
   defaultManifests?: () => Promise<string[]>;
 }
 
-type Format = 'text' | 'json' | 'sarif';
-
-function toolVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
-
 function usage(message: string): never {
   process.stderr.write(`castle: ${message}\n`);
   process.exit(2);
-}
-
-export function render(result: ValidateResult, format: Format): string {
-  switch (format) {
-    case 'text': {
-      const s = result.stats;
-      const summary = `${s.documents} document${s.documents === 1 ? '' : 's'} in ${s.files} file${s.files === 1 ? '' : 's'}, ${s.validated} checked against a schema${s.unknownKind ? `, ${s.unknownKind} of unknown kind` : ''}${s.celUnevaluated ? `, ${s.celUnevaluated} CEL rule evaluation${s.celUnevaluated === 1 ? '' : 's'} not possible offline` : ''}`;
-      if (result.diagnostics.length === 0) return `${summary}\n0 errors, 0 warnings`;
-      return `${formatDiagnostics(result.diagnostics, (f) => result.sources.get(f))}\n${summary}`;
-    }
-    case 'json':
-      return JSON.stringify({ version: 1, ok: result.ok, stats: result.stats, diagnostics: result.diagnostics }, null, 2);
-    case 'sarif':
-      return JSON.stringify(toSarif(result.diagnostics, toolVersion()), null, 2);
-    default: {
-      const never: never = format;
-      throw new Error(`unknown format ${String(never)}`);
-    }
-  }
 }
 
 /** `castle validate` and `castle schemas add|pull|list` (issue 4). Exit: 0 clean, 1 errors, 2 bad usage. */
@@ -57,7 +26,10 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
     .option('--kubernetes-version <version>', 'core kinds of this Kubernetes version (default: the bundled one)')
     .option('--cache-dir <dir>', 'compiled schema cache', defaultCacheDir())
     .option('--no-kustomize', 'never run kubectl kustomize')
-    .action(async (paths: string[], opts: { format: string; strict?: boolean; rebirth?: boolean; kubernetesVersion?: string; cacheDir: string; kustomize: boolean }) => {
+    .option('--cluster', 'also resolve references in the live cluster of the current kubeconfig context')
+    .option('--kubeconfig <file>', 'kubeconfig of the live cluster (implies --cluster)')
+    .option('--context <name>', 'kubeconfig context of the live cluster (implies --cluster)')
+    .action(async (paths: string[], opts: { format: string; strict?: boolean; rebirth?: boolean; kubernetesVersion?: string; cacheDir: string; kustomize: boolean; cluster?: boolean; kubeconfig?: string; context?: string }) => {
       if (!['text', 'json', 'sarif'].includes(opts.format)) usage(`--format must be text, json or sarif, not ${JSON.stringify(opts.format)}`);
       let inputs = paths;
       if (inputs.length === 0) {
@@ -72,13 +44,14 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
           strict: opts.strict === true,
           rebirth: opts.rebirth === true,
           kustomize: opts.kustomize,
+          ...(opts.cluster || opts.kubeconfig || opts.context ? { cluster: { ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) } } : {}),
           ...(opts.kubernetesVersion ? { kubernetesVersion: opts.kubernetesVersion } : {}),
         });
       } catch (e) {
         if (e instanceof ValidateUsageError) usage(e.message);
         throw e;
       }
-      process.stdout.write(`${render(result, opts.format as Format)}\n`);
+      process.stdout.write(`${renderResult(result, opts.format as Format)}\n`);
       process.exitCode = result.ok ? 0 : 1;
     });
 

@@ -1,9 +1,13 @@
 import { parseYamlSource, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
+import { visit } from 'yaml';
+import { fastParse, Unsupported, YAML11_BOOL } from './fast-yaml.js';
 import type { InputFile } from './inputs.js';
 
 /** One Kubernetes object found in the inputs, with what is needed to point back at its source. */
 export interface ManifestDoc {
+  readonly file: string;
+  /** the parsed file with positions; built on first use when the fast path read the values */
   readonly src: YamlSource;
   readonly doc: number;
   /** path of this object inside its YAML document (`['items', 3]` for a `kind: List` member) */
@@ -27,6 +31,22 @@ export function parseDocuments(files: readonly InputFile[], diagnostics: Diagnos
   const out: ManifestDoc[] = [];
   for (const f of files) {
     sources.set(f.file, f.text);
+    let values: unknown[] | undefined;
+    const ambiguous: number[] = [];
+    try {
+      values = fastParse(f.text, ambiguous);
+    } catch (e) {
+      if (!(e instanceof Unsupported) && !(e instanceof RangeError)) throw e;
+    }
+    if (values) {
+      let src: YamlSource | undefined;
+      const lazy = (): YamlSource => (src ??= parseYamlSource(f.file, f.text).source);
+      for (const offset of ambiguous) diagnostics.push(ambiguousBool(lazy(), offset));
+      values.forEach((value, i) => {
+        if (value !== null && value !== undefined) collect(value, [], lazy, i, f, diagnostics, out);
+      });
+      continue;
+    }
     let parsed: ReturnType<typeof parseYamlSource>;
     try {
       parsed = parseYamlSource(f.file, f.text);
@@ -37,6 +57,14 @@ export function parseDocuments(files: readonly InputFile[], diagnostics: Diagnos
     }
     diagnostics.push(...parsed.diagnostics);
     const { source } = parsed;
+    for (const d of source.docs) {
+      if (d.errors.length) continue;
+      visit(d, {
+        Scalar(_, node) {
+          if (node.type === 'PLAIN' && typeof node.source === 'string' && YAML11_BOOL.test(node.source) && node.range) diagnostics.push(ambiguousBool(source, node.range[0]));
+        },
+      });
+    }
     source.docs.forEach((doc, i) => {
       if (doc.errors.length) return;
       let value: unknown;
@@ -56,14 +84,32 @@ export function parseDocuments(files: readonly InputFile[], diagnostics: Diagnos
         return;
       }
       if (value === null || value === undefined) return;
-      collect(value, [], source, i, f, diagnostics, out);
+      collect(value, [], () => source, i, f, diagnostics, out);
     });
   }
   return out;
 }
 
-function collect(value: unknown, base: PathSeg[], source: YamlSource, doc: number, f: InputFile, diagnostics: Diagnostic[], out: ManifestDoc[]): void {
+/**
+ * kubectl decodes YAML as 1.1 (go-yaml v2): an unquoted `on` is `true` there and "on" for Flux,
+ * kustomize and most editors. Either reading is a surprise somewhere.
+ */
+function ambiguousBool(src: YamlSource, offset: number): Diagnostic {
+  const { line, col } = src.lineCounter.linePos(offset);
+  const word = /^[A-Za-z]+/.exec(src.text.slice(offset))?.[0] ?? '';
+  const truthy = /^(y|yes|on)$/i.test(word);
+  return {
+    severity: 'warning',
+    rule: 'yaml/ambiguous-bool',
+    message: `unquoted ${word} is the boolean ${truthy} for kubectl (YAML 1.1) but the string "${word}" for YAML 1.2 tools (Flux, kustomize)`,
+    location: { file: src.file, line, col, length: word.length },
+    hint: `quote it ("${word}") for a string, or write ${truthy} for a boolean`,
+  };
+}
+
+function collect(value: unknown, base: PathSeg[], lazy: () => YamlSource, doc: number, f: InputFile, diagnostics: Diagnostic[], out: ManifestDoc[]): void {
   const loc = (): Diagnostic['location'] => {
+    const source = lazy();
     const d = source.docs[doc];
     const start = d?.contents?.range?.[0] ?? d?.range?.[0] ?? 0;
     const { line, col } = source.lineCounter.linePos(start);
@@ -88,9 +134,22 @@ function collect(value: unknown, base: PathSeg[], source: YamlSource, doc: numbe
     return;
   }
   if (kind === 'List' && apiVersion === 'v1' && Array.isArray(v['items'])) {
-    v['items'].forEach((item, n) => collect(item, [...base, 'items', n], source, doc, f, diagnostics, out));
+    v['items'].forEach((item, n) => collect(item, [...base, 'items', n], lazy, doc, f, diagnostics, out));
     return;
   }
   const meta = (typeof v['metadata'] === 'object' && v['metadata'] !== null ? v['metadata'] : {}) as Record<string, unknown>;
-  out.push({ src: source, doc, base, value: v, apiVersion, kind, name: str(meta['name']) ?? str(meta['generateName']) ?? '', namespace: str(meta['namespace']), via: f.via });
+  out.push({
+    file: f.file,
+    get src() {
+      return lazy();
+    },
+    doc,
+    base,
+    value: v,
+    apiVersion,
+    kind,
+    name: str(meta['name']) ?? str(meta['generateName']) ?? '',
+    namespace: str(meta['namespace']),
+    via: f.via,
+  });
 }

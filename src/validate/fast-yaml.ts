@@ -19,6 +19,11 @@ const FLOAT_EXP = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
 const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
 const FLOAT_SPECIAL = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
 
+/** go-yaml v2 (kubectl's YAML 1.1) reads these plain scalars as booleans; YAML 1.2 tools read strings */
+export const YAML11_BOOL = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
+
+let ambiguous: number[] | undefined;
+
 function plain(s: string): unknown {
   if (NULL.test(s)) return null;
   const c = s.charCodeAt(0);
@@ -64,7 +69,9 @@ function scalar(tok: CST.FlowScalar | CST.BlockScalar): unknown {
     bad = true;
   });
   if (bad || !r) fail();
-  return r.type === 'PLAIN' ? plain(r.value) : r.value;
+  if (r.type !== 'PLAIN') return r.value;
+  if (ambiguous && YAML11_BOOL.test(r.value)) ambiguous.push(tok.offset);
+  return plain(r.value);
 }
 
 function keyOf(tok: CST.Token | null | undefined): string {
@@ -95,7 +102,9 @@ function value(tok: CST.Token | undefined, depth: number): unknown {
       const out: Record<string, unknown> = {};
       for (const it of tok.items) {
         checkStart(it.start, '');
+        if (!it.sep && !it.key && !it.explicitKey) continue; // a comment line inside the map
         if (it.explicitKey || !it.sep) fail();
+        if (it.key && 'indent' in it.key && it.key.indent !== tok.indent) fail();
         let ind = false;
         for (const t of it.sep) {
           if (t.type === 'map-value-ind') ind = true;
@@ -115,13 +124,17 @@ function value(tok: CST.Token | undefined, depth: number): unknown {
       const out: unknown[] = [];
       for (const it of tok.items) {
         checkStart(it.start, 'seq-item-ind');
+        if (!it.start.some((t) => t.type === 'seq-item-ind')) {
+          if (it.value) fail();
+          continue; // a comment line inside the sequence
+        }
         out.push(value(it.value, depth + 1));
       }
       return out;
     }
     case 'flow-collection': {
       const isMap = tok.start.source === '{';
-      const endTok = tok.end.find((t) => t.type === 'flow-map-end' || t.type === 'flow-seq-end' || t.type === 'flow-error-end');
+      const endTok = tok.end[0];
       if (!endTok || endTok.type !== (isMap ? 'flow-map-end' : 'flow-seq-end')) fail();
       for (const t of tok.end) if (t.type !== endTok.type && t.type !== 'space' && t.type !== 'newline' && t.type !== 'comment') fail();
       const map: Record<string, unknown> = {};
@@ -132,10 +145,11 @@ function value(tok: CST.Token | undefined, depth: number): unknown {
           if (t.type === 'comma') commas++;
           else if (t.type !== 'space' && t.type !== 'newline' && t.type !== 'comment') fail();
         }
-        if (commas !== (i === 0 ? 0 : 1)) fail();
+        if (commas !== (i === 0 ? 0 : 1) || (it.key === undefined && it.value === undefined)) fail();
         if (isMap) {
           if (!it.sep || !it.sep.some((t) => t.type === 'map-value-ind')) fail();
           for (const t of it.sep) if (t.type !== 'map-value-ind' && t.type !== 'space' && t.type !== 'newline' && t.type !== 'comment') fail();
+          if (it.value?.type === 'block-map' || it.value?.type === 'block-seq') fail();
           const k = keyOf(it.key);
           if (Object.prototype.hasOwnProperty.call(map, k)) fail();
           map[k] = value(it.value, depth + 1);
@@ -153,8 +167,20 @@ function value(tok: CST.Token | undefined, depth: number): unknown {
   }
 }
 
-/** The documents' values, in the order `parseAllDocuments` numbers them; throws `Unsupported`. */
-export function fastParse(text: string): unknown[] {
+/**
+ * The documents' values, in the order `parseAllDocuments` numbers them; throws `Unsupported`.
+ * `ambiguousAt`, when given, receives the offsets of plain yes/no/on/off values (see YAML11_BOOL).
+ */
+export function fastParse(text: string, ambiguousAt?: number[]): unknown[] {
+  ambiguous = ambiguousAt;
+  try {
+    return parseStream(text);
+  } finally {
+    ambiguous = undefined;
+  }
+}
+
+function parseStream(text: string): unknown[] {
   const out: unknown[] = [];
   for (const tok of new Parser().parse(text)) {
     switch (tok.type) {

@@ -3,14 +3,19 @@ import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, type FileAnaly
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
 import { analyzeInWorkers, PARALLEL_THRESHOLD_BYTES } from './pool.js';
+import { Locator, type LocRef } from './check/context.js';
 import { checkCrdBatches } from './check/rebirth.js';
 import { missingNeed, needIsMet, ObjectIndex } from './check/references.js';
 import { crdHash, isCrd, type CrdInfo } from './schema/crd.js';
+import type { KubeTarget } from './kube-client.js';
+import { liveObjects } from './live.js';
 import { loadRegistry } from './schema/registry-load.js';
 import { compileCrd, defaultCacheDir, type CacheEvent } from './schema/store.js';
 
 export { defaultCacheDir } from './schema/store.js';
 export { ValidateUsageError, loadRegistry } from './schema/registry-load.js';
+export { renderResult, type Format } from './output/render.js';
+export type { KubeTarget } from './kube-client.js';
 
 export interface ValidateOptions {
   /** compiled-schema cache; default `$XDG_CACHE_HOME/castle/schemas` or `~/.cache/castle/schemas` */
@@ -27,6 +32,8 @@ export interface ValidateOptions {
   readonly maxFileBytes?: number;
   /** worker threads for big inputs (default true) */
   readonly parallel?: boolean;
+  /** also resolve references against this live cluster (kubeconfig); then a reference found nowhere is an error */
+  readonly cluster?: KubeTarget;
 }
 
 export interface ValidateStats {
@@ -57,7 +64,8 @@ export interface ValidateResult {
   readonly ok: boolean;
 }
 
-const CRD_TEXT = /^kind:\s*["']?CustomResourceDefinition\b/m;
+// anywhere in the text: CRDs also come indented in a `kind: List`, or as JSON
+const CRD_TEXT = /\bkind["']?\s*:\s*["']?CustomResourceDefinition\b/;
 
 /**
  * Validates Kubernetes manifests offline, with the API server's rules, before anything is destroyed.
@@ -105,23 +113,37 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   let workers = 0;
   if (opts.parallel !== false && restBytes > PARALLEL_THRESHOLD_BYTES) {
     const r = await analyzeInWorkers(rest, { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions });
-    workers = Math.min(4, Math.ceil(restBytes / PARALLEL_THRESHOLD_BYTES));
-    mergeAnalysis(analysis, r);
+    workers = r.workers;
+    mergeAnalysis(analysis, r.analysis);
   } else {
     analyzeFiles(rest, registry, analyzeOptions, analysis);
   }
 
   const diagnostics = analysis.diagnostics;
+  const locator = new Locator(sources);
   const index = new ObjectIndex();
   for (const p of analysis.provided) index.add(p);
-  for (const n of analysis.needs) if (!needIsMet(n, index)) diagnostics.push(missingNeed(n));
-  checkCrdBatches(analysis.batch, diagnostics);
+  let live = false;
+  if (opts.cluster) {
+    try {
+      for (const p of await liveObjects(opts.cluster)) index.add(p);
+      live = true;
+    } catch (e) {
+      diagnostics.push({ severity: 'error', rule: 'cluster/unreachable', message: `cannot read the live cluster for references: ${(e as Error).message.split('\n')[0]}` });
+    }
+  }
+  for (const n of analysis.needs) {
+    if (needIsMet(n, index)) continue;
+    const d = missingNeed(n, locator);
+    diagnostics.push(live ? { ...d, severity: 'error', message: d.message.replace('is not defined in the validated manifests', 'is not defined in the validated manifests nor in the cluster') } : d);
+  }
+  checkCrdBatches(analysis.batch, locator, diagnostics);
 
-  const unknown = new Map<string, { location: Diagnostic['location']; count: number }>();
+  const unknown = new Map<string, { at: LocRef; count: number }>();
   for (const u of analysis.unknown) {
     const e = unknown.get(u.key);
     if (e) e.count++;
-    else unknown.set(u.key, { location: u.location, count: 1 });
+    else unknown.set(u.key, { at: u.at, count: 1 });
   }
   for (const [key, u] of unknown) {
     const [apiVersion, kind] = key.split('|');
@@ -129,7 +151,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
       severity: 'info',
       rule: 'schema/unknown-kind',
       message: `no schema for ${kind} ${apiVersion}${u.count > 1 ? ` (${u.count} documents)` : ''}: its structure is not checked`,
-      ...(u.location ? { location: u.location } : {}),
+      location: locator.resolve(u.at),
       hint: 'import its CRD with `castle schemas add <crd.yaml|url>` or `castle schemas pull`, or list the CRD among the inputs',
     });
   }

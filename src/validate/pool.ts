@@ -11,7 +11,7 @@ export const PARALLEL_THRESHOLD_BYTES = 512 * 1024;
  * Splits the files over worker threads, one per core (at most 4). YAML parsing dominates and
  * allocates a lot: each worker gets a larger young generation, which halves GC time.
  */
-export async function analyzeInWorkers(files: readonly InputFile[], base: Omit<WorkerInput, 'files'>): Promise<FileAnalysis> {
+export async function analyzeInWorkers(files: readonly InputFile[], base: Omit<WorkerInput, 'files'>): Promise<{ analysis: FileAnalysis; workers: number }> {
   const total = files.reduce((n, f) => n + f.text.length, 0);
   const n = Math.max(1, Math.min(4, availableParallelism(), Math.ceil(total / PARALLEL_THRESHOLD_BYTES)));
   const shares: InputFile[][] = Array.from({ length: n }, () => []);
@@ -40,7 +40,6 @@ export async function analyzeInWorkers(files: readonly InputFile[], base: Omit<W
     ),
   );
   const out = emptyAnalysis();
-  // keep the files' order stable whatever the split: diagnostics are sorted later anyway
   for (const r of results) mergeAnalysis(out, r);
-  return out;
+  return { analysis: out, workers: n };
 }

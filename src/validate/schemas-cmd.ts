@@ -12,7 +12,7 @@ export interface ImportReport {
 async function readSource(src: string): Promise<{ name: string; text: string }[]> {
   if (/^https?:\/\//.test(src)) {
     const res = await fetch(src, { signal: AbortSignal.timeout(30_000) });
-    if (!res.ok) throw new Error(`${src}: HTTP ${res.status}`);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
     return [{ name: src, text: await res.text() }];
   }
   const st = statSync(src);

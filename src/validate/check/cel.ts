@@ -1,4 +1,5 @@
 import { Environment } from '@marcbachmann/cel-js';
+import { durationSeconds } from './duration.js';
 import { re2Test } from './regex.js';
 import type { CelRule, SNode } from '../schema/types.js';
 
@@ -92,8 +93,10 @@ export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) =
   if (typeof v === 'string') {
     if (n?.fmt === 'duration') {
       durationOf ??= environment().parse('duration(x)') as unknown as Program;
+      const secs = durationSeconds(v);
+      if (secs === undefined) return v;
       try {
-        return durationOf({ x: v });
+        return durationOf({ x: `${secs}s` });
       } catch {
         return v;
       }

@@ -1,6 +1,37 @@
-import { locate, type PathSeg } from '../../diag/yaml-source.js';
+import { locate, parseYamlSource, type PathSeg, type YamlSource } from '../../diag/yaml-source.js';
 import type { Diagnostic, Severity, SourceLocation } from '../../diag/diagnostic.js';
 import type { ManifestDoc } from '../documents.js';
+
+/** A location not resolved yet: resolving needs the file's positions, which only diagnostics pay for. */
+export interface LocRef {
+  readonly file: string;
+  readonly doc: number;
+  readonly path: readonly PathSeg[];
+  readonly key?: boolean;
+}
+
+export function locRef(d: ManifestDoc, path: readonly PathSeg[], key = false): LocRef {
+  return { file: d.file, doc: d.doc, path: [...d.base, ...path], ...(key ? { key } : {}) };
+}
+
+/** Resolves LocRefs against the texts of a run, parsing each file with positions at most once. */
+export class Locator {
+  readonly #sources: ReadonlyMap<string, string>;
+  readonly #parsed = new Map<string, YamlSource>();
+
+  constructor(sources: ReadonlyMap<string, string>) {
+    this.#sources = sources;
+  }
+
+  resolve(r: LocRef): SourceLocation {
+    let src = this.#parsed.get(r.file);
+    if (!src) {
+      src = parseYamlSource(r.file, this.#sources.get(r.file) ?? '').source;
+      this.#parsed.set(r.file, src);
+    }
+    return locate(src, r.path, { doc: r.doc, key: r.key ?? false });
+  }
+}
 
 /** Where a path inside a manifest sits in its file. */
 export function locateIn(d: ManifestDoc, path: readonly PathSeg[], key = false): SourceLocation {

@@ -3,26 +3,17 @@
  * structured-merge-diff's path for SSA errors (`.spec.backups.pgbackrest.repos[name="repo1"].x`,
  * list-map items by key), and raw segments to find the YAML node.
  */
-export type Seg = { readonly f: string } | { readonly i: number; readonly k?: string };
+/** `m`: a key of a map (additionalProperties), which field.Path prints as `labels[app.kubernetes.io/name]` */
+export type Seg = { readonly f: string; readonly m?: true } | { readonly i: number; readonly k?: string };
 
 export type FieldPath = readonly Seg[];
 
 export function fieldPathString(path: FieldPath): string {
   let s = '';
   for (const seg of path) {
-    if ('f' in seg) s += s ? `.${seg.f}` : seg.f;
+    if ('f' in seg) s += seg.m ? `[${seg.f}]` : s ? `.${seg.f}` : seg.f;
     else s += `[${seg.i}]`;
   }
-  return s;
-}
-
-/** map keys that are not plain identifiers print as `labels[app.kubernetes.io/name]` in field.Path */
-export function fieldPathStringWithMapKey(path: FieldPath, mapKeyAt: ReadonlySet<number>): string {
-  let s = '';
-  path.forEach((seg, n) => {
-    if ('f' in seg) s += mapKeyAt.has(n) ? `[${seg.f}]` : s ? `.${seg.f}` : seg.f;
-    else s += `[${seg.i}]`;
-  });
   return s;
 }
 

@@ -1,11 +1,11 @@
+import { durationSeconds } from './duration.js';
+
 /**
  * The `format`s the API server's OpenAPI validation enforces (kube-openapi strfmt). Unknown formats are
  * ignored, as the API server ignores them.
  */
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
-// kube-openapi's duration accepts Go durations ("1h30m") and its own long forms ("1 hour")
-const DURATION = /^(-?\d+(\.\d+)?\s*(ns|us|µs|ms|s|m|h|d|w|nanoseconds?|microseconds?|milliseconds?|seconds?|minutes?|hours?|days?|weeks?)\s*)+$/;
 const UUID = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -30,7 +30,7 @@ export function checkFormat(fmt: string, v: string): string | undefined {
     case 'date':
       return DATE.test(v) ? undefined : must;
     case 'duration':
-      return DURATION.test(v) || v === '0' ? undefined : must;
+      return durationSeconds(v) !== undefined ? undefined : must;
     case 'uuid':
       return UUID.test(v) ? undefined : must;
     case 'byte':

@@ -48,7 +48,7 @@ export function nameProblems(rule: NameRule, v: string): string[] {
 function qualifiedNameProblems(key: string): string[] {
   const parts = key.split('/');
   const out: string[] = [];
-  if (parts.length > 2) return [`${MSG_QUALIFIED} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`];
+  if (parts.length > 2) return [`${MSG_QUALIFIED.replace(/^name part/, 'a qualified name')} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`];
   const name = parts.length === 2 ? parts[1]! : parts[0]!;
   if (parts.length === 2) {
     const prefix = parts[0]!;

@@ -1,6 +1,6 @@
-import type { Diagnostic, Severity, SourceLocation } from '../../diag/diagnostic.js';
+import type { Diagnostic, Severity } from '../../diag/diagnostic.js';
 import type { ManifestDoc } from '../documents.js';
-import { arr, diag, groupOf, locateIn, obj, str } from './context.js';
+import { arr, diag, groupOf, locRef, obj, str, type LocRef, type Locator } from './context.js';
 
 /**
  * Castle's own rules: manifests the API server accepts but that lose data, or fail, when the castle is
@@ -88,7 +88,7 @@ export interface BatchMeta {
   readonly kind: string;
   readonly name: string;
   readonly via: string | undefined;
-  readonly kindLocation: SourceLocation;
+  readonly kindAt: LocRef;
   /** `group|Kind` this document defines, when it is a CRD */
   readonly defines?: string;
 }
@@ -98,14 +98,14 @@ export function batchMeta(d: ManifestDoc): BatchMeta {
   const group = str(spec?.['group']);
   const kind = str(obj(spec?.['names'])?.['kind']);
   const defines = d.kind === 'CustomResourceDefinition' && group && kind ? `${group}|${kind}` : undefined;
-  return { apiVersion: d.apiVersion, kind: d.kind, name: d.name, via: d.via, kindLocation: locateIn(d, ['kind']), ...(defines ? { defines } : {}) };
+  return { apiVersion: d.apiVersion, kind: d.kind, name: d.name, via: d.via, kindAt: locRef(d, ['kind']), ...(defines ? { defines } : {}) };
 }
 
 /**
  * A custom resource applied in the same kustomization as its CRD: `kubectl apply --dry-run=server`
  * and Flux's dry-run fail with "no matches for kind" because the CRD is not established yet.
  */
-export function checkCrdBatches(docs: readonly BatchMeta[], out: Diagnostic[]): void {
+export function checkCrdBatches(docs: readonly BatchMeta[], locator: Locator, out: Diagnostic[]): void {
   const crdsByBatch = new Map<string, Map<string, BatchMeta>>();
   for (const d of docs) {
     if (!d.via || !d.defines) continue;
@@ -122,7 +122,7 @@ export function checkCrdBatches(docs: readonly BatchMeta[], out: Diagnostic[]): 
       severity: 'error',
       rule: 'rebirth/crd-same-batch',
       message: `${d.kind} ${d.name} is applied by ${d.via} together with its CRD ${crd.name}: server-side dry-run fails with no matches for kind "${d.kind}" in version "${d.apiVersion}"`,
-      location: d.kindLocation,
+      location: locator.resolve(d.kindAt),
       hint: 'move the CRD to its own kustomization applied first (Flux: a Kustomization the others dependsOn)',
     });
   }

@@ -1,13 +1,13 @@
-import type { Diagnostic, SourceLocation } from '../../diag/diagnostic.js';
+import type { Diagnostic } from '../../diag/diagnostic.js';
 import type { ManifestDoc } from '../documents.js';
-import { arr, groupOf, locateIn, obj, str } from './context.js';
+import { arr, groupOf, locateIn, locRef, obj, str, type LocRef, type Locator } from './context.js';
 
 /** An object a manifest needs to exist, checked once every manifest of the run is known. */
 export interface Need {
   readonly kind: 'Secret' | 'ConfigMap' | 'StorageClass' | 'Namespace' | 'SecretStore' | 'ClusterSecretStore';
   readonly namespace: string | undefined;
   readonly name: string;
-  readonly location: SourceLocation;
+  readonly at: LocRef;
 }
 
 export type Provided = readonly [kind: string, namespace: string | undefined, name: string];
@@ -74,9 +74,9 @@ export function provides(d: ManifestDoc): Provided[] {
 }
 
 /** The warning for a need nothing provides. */
-export function missingNeed(n: Need): Diagnostic {
+export function missingNeed(n: Need, locator: Locator): Diagnostic {
   const scoped = n.kind === 'Secret' || n.kind === 'ConfigMap' || n.kind === 'SecretStore';
-  return { severity: 'warning', rule: 'ref/missing', message: `${n.kind} ${JSON.stringify(n.name)} is not defined in the validated manifests${scoped ? ` (namespace ${n.namespace})` : ''}`, location: n.location };
+  return { severity: 'warning', rule: 'ref/missing', message: `${n.kind} ${JSON.stringify(n.name)} is not defined in the validated manifests${scoped ? ` (namespace ${n.namespace})` : ''}`, location: locator.resolve(n.at) };
 }
 
 export function needIsMet(n: Need, ix: ObjectIndex): boolean {
@@ -104,7 +104,7 @@ function at(v: unknown, path: readonly (string | number)[]): unknown {
 export function checkReferences(d: ManifestDoc, needs: Need[], out: Diagnostic[]): void {
   const ns = d.namespace ?? 'default';
   const missing = (kind: Need['kind'], name: string, path: (string | number)[]): void => {
-    needs.push({ kind, namespace: ns, name, location: locateIn(d, path) });
+    needs.push({ kind, namespace: ns, name, at: locRef(d, path) });
   };
   if (d.namespace) missing('Namespace', d.namespace, ['metadata', 'namespace']);
   const secretRef = (name: unknown, path: (string | number)[], optional: unknown): void => {

@@ -129,7 +129,7 @@ export class StructuralChecker {
       if (seen) {
         const id = keys ? k : JSON.stringify(item);
         if (id !== undefined) {
-          if (seen.has(id)) this.#err('schema/duplicate', `${fieldPathString([...this.#path, { i }])}: Duplicate value: ${keys ? `{${id}}` : goValue(item)}`, { pathSeg: { i } });
+          if (seen.has(id)) this.#err('schema/duplicate', `${fieldPathString([...this.#path, { i }])}: Duplicate value: ${keys ? goMapValue(item, keys) : goValue(item)}`, { pathSeg: { i } });
           else seen.set(id, i);
         }
       }
@@ -150,12 +150,18 @@ export class StructuralChecker {
     if (n.maxP !== undefined && count > n.maxP) this.#err('schema/too-many', `${this.#fp()}: Too many: ${count}: must have at most ${n.maxP} items`);
     if (n.minP !== undefined && count < n.minP) this.#invalid('schema/bounds', v, `should have at least ${n.minP} properties`);
     const embedded = n.emb === true;
+    if (embedded) {
+      for (const r of ['apiVersion', 'kind']) {
+        if (typeof v[r] !== 'string' || v[r] === '') this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
+      }
+    }
     for (const [key, val] of Object.entries(v)) {
       let child: SNode | undefined = n.props?.[key];
       if ((isRoot || embedded) && key === 'metadata' && this.#o.objectMeta) child = this.#o.objectMeta;
       if ((isRoot || embedded) && (key === 'apiVersion' || key === 'kind') && !child) child = { t: 'string' };
+      const fromMap = !child && n.add !== undefined;
       if (!child) child = n.add;
-      this.#path.push({ f: key });
+      this.#path.push(fromMap ? { f: key, m: true } : { f: key });
       if (child) this.#check(child, val);
       else if (!n.pres) {
         // Server-side apply fails in the field manager, before validation, with SMD's path syntax.
@@ -253,4 +259,10 @@ function typeMatches(t: NonNullable<SNode['t']>, v: unknown): boolean {
       return never;
     }
   }
+}
+
+/** `map[string]interface {}{"name":"repo1"}`: how the API server prints a duplicate list-map key */
+function goMapValue(item: unknown, keys: readonly string[]): string {
+  const o = item as Record<string, unknown>;
+  return `map[string]interface {}{${keys.map((k) => `${JSON.stringify(k)}:${typeof o[k] === 'string' ? JSON.stringify(o[k]) : String(o[k])}`).join(', ')}}`;
 }

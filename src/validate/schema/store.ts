@@ -68,7 +68,17 @@ export function loadCoreBundle(cacheDir: string, events?: CacheEvent[]): SchemaB
 
 /** Core schemas pulled from a cluster's /openapi/v3 for another Kubernetes version. */
 export function loadPulledCore(cacheDir: string, version: string): SchemaBundle | undefined {
-  return readJson<SchemaBundle>(join(cacheDir, 'core', `cluster-${version}.json`));
+  const dir = join(cacheDir, 'core');
+  if (!existsSync(dir)) return undefined;
+  // `1.31` matches a pulled 1.31.4; `1.31.4` only itself
+  const parts = version.replace(/^v/, '').split('.');
+  const candidates = readdirSync(dir)
+    .filter((f) => f.startsWith('cluster-') && f.endsWith('.json'))
+    .map((f) => f.slice('cluster-'.length, -'.json'.length))
+    .filter((v) => v.split('.').slice(0, parts.length).join('.') === parts.join('.'))
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const best = candidates.at(-1);
+  return best ? readJson<SchemaBundle>(join(dir, `cluster-${best}.json`)) : undefined;
 }
 
 export function savePulledCore(cacheDir: string, bundle: SchemaBundle): string {
@@ -152,6 +162,18 @@ export class SchemaRegistry {
 
   versionsOf(group: string, kind: string): KindSchema[] {
     return this.#byGroupKind.get(`${group}|${kind}`) ?? [];
+  }
+
+  knowsGroup(group: string): boolean {
+    for (const k of this.#byGroupKind.keys()) if (k.startsWith(`${group}|`)) return true;
+    return false;
+  }
+
+  /** every served apiVersion of a kind, whatever its group */
+  apiVersionsOfKind(kind: string): string[] {
+    const out: string[] = [];
+    for (const [k, list] of this.#byGroupKind) if (k.endsWith(`|${kind}`)) for (const v of list) if (v.served) out.push(apiVersionOf(v.group, v.version));
+    return out.sort();
   }
 
   crdName(group: string, kind: string): string | undefined {

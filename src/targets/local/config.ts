@@ -1,0 +1,104 @@
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { TargetConfig } from '../kind.js';
+
+/** The `local:` block of castle.yaml: where the castle lives on this machine and what describes its data layer. */
+export interface LocalConfig {
+  /** PGO manifests (files or directories) describing the data layer, relative to castle.yaml */
+  readonly manifests: readonly string[];
+  /** the PostgresCluster to realise when the manifests hold several */
+  readonly cluster?: string;
+  /** everything the castle owns on this machine: deleted by the nuclear wipe */
+  readonly dataDir?: string;
+  /** unprivileged OS user running postgres, pgBouncer and the app when Castle runs as root */
+  readonly runAs?: string;
+  readonly secrets?: { readonly dotenv?: string; readonly infisical?: InfisicalConfig };
+  /** the S3 endpoint Castle starts on loopback (outside the castle: it survives wipes) */
+  readonly objectStore?: { readonly dir?: string; readonly port?: number };
+  readonly ports?: { readonly postgres?: number; readonly pgbouncer?: number };
+}
+
+export interface InfisicalConfig {
+  readonly siteUrl?: string;
+  readonly projectId: string;
+  readonly environment: string;
+  readonly secretPath?: string;
+  /** names of environment variables holding the machine identity (never the values themselves) */
+  readonly clientIdEnv?: string;
+  readonly clientSecretEnv?: string;
+}
+
+const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
+
+export const localTarget: TargetConfig = {
+  name: 'local',
+  description: 'a whole castle on one machine: real PostgreSQL, pgBackRest, pgBouncer, an S3 endpoint on loopback, the app',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['manifests'],
+    properties: {
+      manifests: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+      cluster: { type: 'string' },
+      dataDir: { type: 'string', minLength: 1 },
+      runAs: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$' },
+      secrets: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          dotenv: { type: 'string', minLength: 1 },
+          infisical: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['projectId', 'environment'],
+            properties: {
+              siteUrl: { type: 'string', pattern: '^https?://' },
+              projectId: { type: 'string', minLength: 1 },
+              environment: { type: 'string', minLength: 1 },
+              secretPath: { type: 'string' },
+              clientIdEnv: { type: 'string' },
+              clientSecretEnv: { type: 'string' },
+            },
+          },
+        },
+      },
+      objectStore: { type: 'object', additionalProperties: false, properties: { dir: { type: 'string', minLength: 1 }, port } },
+      ports: { type: 'object', additionalProperties: false, properties: { postgres: port, pgbouncer: port } },
+    },
+  },
+};
+
+function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p;
+}
+
+export interface ResolvedLocal {
+  readonly config: LocalConfig;
+  readonly manifests: string[];
+  readonly dataDir: string;
+  readonly objectStoreDir: string;
+  readonly objectStorePort: number | undefined;
+  readonly secretsFile: string;
+  readonly runAs: string;
+}
+
+/**
+ * Absolute paths. The castle's own data defaults to /var/lib/castle/<name> as root (an unprivileged
+ * user must be able to reach it, which a checkout under /root does not allow) and to
+ * ~/.local/state/castle/<name> otherwise; the object store to ~/.local/share/castle/objectstore.
+ */
+export function resolveLocal(config: LocalConfig, castleDir: string, castleName: string): ResolvedLocal {
+  const abs = (p: string): string => (isAbsolute(expandHome(p)) ? expandHome(p) : resolve(castleDir, p));
+  const root = process.getuid?.() === 0;
+  const xdgState = process.env['XDG_STATE_HOME'] ?? join(homedir(), '.local', 'state');
+  const xdgData = process.env['XDG_DATA_HOME'] ?? join(homedir(), '.local', 'share');
+  return {
+    config,
+    manifests: config.manifests.map(abs),
+    dataDir: config.dataDir ? abs(config.dataDir) : root ? `/var/lib/castle/${castleName}` : join(xdgState, 'castle', castleName),
+    objectStoreDir: config.objectStore?.dir ? abs(config.objectStore.dir) : join(xdgData, 'castle', 'objectstore'),
+    objectStorePort: config.objectStore?.port,
+    secretsFile: abs(config.secrets?.dotenv ?? 'secrets.env'),
+    runAs: config.runAs ?? 'castle',
+  };
+}

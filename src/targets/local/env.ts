@@ -1,0 +1,167 @@
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatDiagnostics } from '../../diag/printer.js';
+import { dataCastle, type DataCastle } from '../../data/rebirth.js';
+import { DotenvSource } from '../../secrets/dotenv.js';
+import { ensureSecret } from '../../secrets/generate.js';
+import { InfisicalSource } from '../../secrets/infisical.js';
+import { Redactor } from '../../secrets/redactor.js';
+import type { SecretSource } from '../../secrets/source.js';
+import { tlsFiles } from '../../s3/tls.js';
+import type { StepContext, StepResult } from '../kind.js';
+import { resolveLocal, type LocalConfig, type ResolvedLocal } from './config.js';
+import { loadLocalClusterModel, type LocalClusterModel } from './manifests.js';
+import { pgbackrestSpecFromModel } from './manifest-pgbackrest.js';
+
+export const DEFAULT_PG_PORT = 15432;
+export const DEFAULT_PGBOUNCER_PORT = 16432;
+export const DEFAULT_S3_PORT = 9443;
+/** keys of the secret source that hold the castle S3 endpoint's credentials (what the ExternalSecret reads) */
+export const S3_KEY_ID = 'S3_ACCESS_KEY_ID';
+export const S3_KEY_SECRET = 'S3_SECRET_ACCESS_KEY';
+
+export type Fail = Extract<StepResult, { ok: false }>;
+export const fail = (reason: string, retryable = false): Fail => ({ ok: false, reason, retryable });
+
+/** Every YAML/JSON file of the manifest paths (directories listed in name order). */
+export function expandManifests(paths: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    if (existsSync(p) && statSync(p).isDirectory()) {
+      for (const f of readdirSync(p).sort()) if (/\.(ya?ml|json)$/.test(f)) out.push(join(p, f));
+    } else out.push(p);
+  }
+  return out;
+}
+
+export function localOf(ctx: StepContext): ResolvedLocal | Fail {
+  const cfg = ctx.targets['local'] as LocalConfig | undefined;
+  if (!cfg) return fail('this step belongs to the local target: add a `local:` block to castle.yaml (at least `manifests:`)');
+  return resolveLocal(cfg, ctx.castleDir, ctx.castleName);
+}
+
+export async function openSecrets(local: ResolvedLocal, redactor: Redactor): Promise<SecretSource | Fail> {
+  const inf = local.config.secrets?.infisical;
+  if (inf) {
+    const idVar = inf.clientIdEnv ?? 'INFISICAL_CLIENT_ID';
+    const secretVar = inf.clientSecretEnv ?? 'INFISICAL_CLIENT_SECRET';
+    const clientId = process.env[idVar];
+    const clientSecret = process.env[secretVar];
+    if (!clientId || !clientSecret) return fail(`the Infisical secret source needs ${idVar} and ${secretVar} in the environment`);
+    const r = await InfisicalSource.connect({
+      clientId,
+      clientSecret,
+      projectId: inf.projectId,
+      environment: inf.environment,
+      ...(inf.siteUrl ? { siteUrl: inf.siteUrl } : {}),
+      ...(inf.secretPath ? { secretPath: inf.secretPath } : {}),
+      redactor,
+    });
+    return r.ok ? r.value : fail(r.reason);
+  }
+  const r = await DotenvSource.open(local.secretsFile, { create: true });
+  return r.ok ? r.value : fail(r.reason);
+}
+
+/** The port the castle's S3 endpoint listens on: configured, else the one it last ran on. */
+export function objectStorePort(local: ResolvedLocal): number {
+  if (local.objectStorePort) return local.objectStorePort;
+  try {
+    return (JSON.parse(readFileSync(join(local.objectStoreDir, 's3.json'), 'utf8')) as { port: number }).port;
+  } catch {
+    return DEFAULT_S3_PORT;
+  }
+}
+
+export interface LocalEnv {
+  readonly local: ResolvedLocal;
+  readonly source: SecretSource;
+  readonly model: LocalClusterModel;
+  readonly data: DataCastle;
+  /** password of every PostgresCluster user (generated into the source on first use) */
+  readonly passwords: ReadonlyMap<string, string>;
+  readonly pgbouncerDir: string;
+  readonly pgbouncerPort: number;
+  readonly appDir: string;
+}
+
+/** A redactor that also feeds the run's: every secret this target reads is masked in logs and events. */
+function stepRedactor(ctx: StepContext): Redactor {
+  const r = new Redactor();
+  const add = r.add.bind(r);
+  r.add = (v) => {
+    add(v);
+    if (v) ctx.secret(v);
+  };
+  return r;
+}
+
+/**
+ * The local castle as this step sees it: manifests rendered with the secret source, the data layer's
+ * paths and repos, user passwords. Built once per run and shared through the run's facts.
+ */
+export async function localEnv(ctx: StepContext, opts: { restore?: boolean } = {}): Promise<LocalEnv | Fail> {
+  const key = `local:env:${opts.restore ? 'restore' : 'backup'}`;
+  const cached = ctx.facts.get(key) as LocalEnv | undefined;
+  if (cached) return cached;
+  const local = localOf(ctx);
+  if ('ok' in local) return local;
+  // The castle's own root must be traversable by the unprivileged user that runs its processes.
+  for (const d of [local.dataDir, join(local.dataDir, 'postgres'), join(local.dataDir, 'pgbouncer'), join(local.dataDir, 'app')]) {
+    mkdirSync(d, { recursive: true });
+    chmodSync(d, 0o755);
+  }
+  const redactor = stepRedactor(ctx);
+  const source = await openSecrets(local, redactor);
+  if ('ok' in source) return source;
+  const files = expandManifests(local.manifests);
+  const analysis = await loadLocalClusterModel(files, { secrets: source, redactor, ...(local.config.cluster ? { clusterName: local.config.cluster } : {}) });
+  if (!analysis.ok) {
+    const lookup = (f: string): string | undefined => {
+      try {
+        return readFileSync(f, 'utf8');
+      } catch {
+        return undefined;
+      }
+    };
+    return fail(`the data layer's manifests are not usable:\n${redactor.redact(formatDiagnostics(analysis.diagnostics, lookup))}`);
+  }
+  const model = analysis.value;
+  const port = objectStorePort(local);
+  const ca = tlsFiles(join(local.objectStoreDir, 'tls')).caCert;
+  const caPem = existsSync(ca) ? readFileSync(ca, 'utf8') : undefined;
+  const spec = pgbackrestSpecFromModel(model, { host: 'localhost', port, ...(caPem ? { caPem } : {}) }, { restore: opts.restore === true && model.dataSource !== undefined });
+  if (!spec.ok) return fail(spec.reason);
+  const dc = dataCastle(
+    {
+      root: join(local.dataDir, 'postgres', model.name),
+      port: local.config.ports?.postgres ?? DEFAULT_PG_PORT,
+      pgVersion: model.postgresVersion,
+      osUser: local.runAs,
+      ...spec.value,
+    },
+    (t) => redactor.redact(t),
+  );
+  if (!dc.ok) return fail(dc.reason);
+  const passwords = new Map<string, string>();
+  for (const u of model.users) {
+    const pw = await ensureSecret(source, u.passwordKey, { kind: u.passwordType, redactor });
+    if (!pw.ok) return fail(pw.reason);
+    passwords.set(u.name, pw.value.value);
+  }
+  const env: LocalEnv = {
+    local,
+    source,
+    model,
+    data: dc.castle,
+    passwords,
+    pgbouncerDir: join(local.dataDir, 'pgbouncer', model.name),
+    pgbouncerPort: local.config.ports?.pgbouncer ?? DEFAULT_PGBOUNCER_PORT,
+    appDir: join(local.dataDir, 'app'),
+  };
+  ctx.facts.set(key, env);
+  return env;
+}
+
+/** The `log` option the data machinery takes, feeding the step's log. */
+export const opOptions = (ctx: StepContext): { log: (t: string) => void; signal: AbortSignal } => ({ log: (t) => ctx.log(t.endsWith('\n') ? t : t + '\n'), signal: ctx.signal });

@@ -1,0 +1,97 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { writePgbackrestConf } from '../../../data/pgbackrest.js';
+import { postmasterPid } from '../../../data/postgres.js';
+import { createCluster, restoreCastle, startCastle, wipeCastle } from '../../../data/rebirth.js';
+import { listObjects, probeS3 } from '../../../s3/client.js';
+import type { StepContext, StepKind, StepResult } from '../../kind.js';
+import { fail, localEnv, opOptions, type LocalEnv } from '../env.js';
+import { gateOf } from '../gate-record.js';
+import { ensureUsers, runInitSql } from '../provision.js';
+
+async function provision(env: LocalEnv, ctx: StepContext, what: string): Promise<StepResult> {
+  const u = await ensureUsers(env.data.cluster, env.model, env.passwords);
+  if (!u.ok) return fail(u.reason);
+  if (u.created.length) ctx.log(`created ${u.created.join(', ')}\n`);
+  return { ok: true, summary: `${what}: PostgreSQL ${env.data.cluster.major} on 127.0.0.1:${env.data.cluster.port}` };
+}
+
+/** Does repo1 hold this stanza? Undefined when S3 cannot tell (then nothing may be created: it could fork the stanza). */
+async function repoHasStanza(env: LocalEnv, ctx: StepContext): Promise<boolean | string> {
+  const b = env.data.pgbr;
+  const probe = await probeS3(b.s3, { signal: ctx.signal });
+  if (!probe.ok) return probe.reason;
+  const list = await listObjects(b.s3, `${b.repo1Path.replace(/^\//, '')}/backup/${b.stanza}/`, { signal: ctx.signal });
+  if (!list.ok) return list.reason;
+  return list.objects.some((o) => o.Key?.endsWith('/backup.info'));
+}
+
+async function apply(ctx: StepContext): Promise<StepResult> {
+  const env = await localEnv(ctx);
+  if ('ok' in env) return env;
+  const c = env.data.cluster;
+  const o = { ...opOptions(ctx), redact: env.data.pgbr.redact };
+  if (postmasterPid(c)) return provision(env, ctx, 'already running');
+  if (existsSync(join(c.dataDir, 'PG_VERSION'))) {
+    const conf = await writePgbackrestConf(env.data.pgbr);
+    if (!conf.ok) return fail(conf.reason);
+    const st = await startCastle(env.data, o);
+    return st.ok ? provision(env, ctx, 'started the existing cluster') : fail(st.reason);
+  }
+  const has = await repoHasStanza(env, ctx);
+  if (typeof has === 'string') return fail(`cannot tell whether the S3 repo holds this cluster's backups, so nothing is created (a fresh cluster would fork the stanza): ${has}`, true);
+  if (has) {
+    if (!env.model.dataSource) {
+      return fail(
+        `the S3 repo already holds backups of stanza '${env.data.pgbr.stanza}', and PostgresCluster '${env.model.name}' has no spec.dataSource.pgbackrest: ` +
+          'a fresh cluster would come back empty and register a second system-id in the repo. Add dataSource.pgbackrest (repo1) to restore it.',
+      );
+    }
+    const source = await localEnv(ctx, { restore: true });
+    if ('ok' in source) return source;
+    const gate = gateOf(ctx, env.model.name);
+    ctx.note('restoring from the backup repos');
+    const r = await restoreCastle(source.data, { ...o, gate: gate && !gate.empty ? gate.gate : null });
+    if (!r.ok) return fail(r.reason);
+    ctx.log(`restored ${r.backup} from repo${r.repo} (${r.why}) in ${r.durationMs} ms\n`);
+    ctx.facts.set(`local:restored:${env.model.name}`, r);
+    const conf = await writePgbackrestConf(env.data.pgbr);
+    if (!conf.ok) return fail(conf.reason);
+    ctx.note('starting: replaying archived WAL');
+    const st = await startCastle(env.data, o);
+    if (!st.ok) return fail(st.reason);
+    const p = await provision(env, ctx, `restored ${r.backup} from repo${r.repo} (${r.why})`);
+    return p;
+  }
+  ctx.note('first birth: initdb');
+  const cr = await createCluster(env.data, o);
+  if (!cr.ok) return fail(cr.reason);
+  const p = await provision(env, ctx, `created system ${cr.systemId}`);
+  if (!p.ok) return p;
+  const init = await runInitSql(c, env.model, o);
+  return init.ok ? p : fail(init.reason);
+}
+
+async function destroy(ctx: StepContext): Promise<StepResult> {
+  const env = await localEnv(ctx);
+  if ('ok' in env) return env;
+  const gate = gateOf(ctx, env.model.name);
+  const force = ctx.facts.get('castle:backupSkipped') === true || gate?.empty === true;
+  const w = await wipeCastle(env.data, { ...opOptions(ctx), redact: env.data.pgbr.redact, gate: gate && !gate.empty ? gate.gate : null, force });
+  if (!w.ok) return fail(w.reason);
+  return { ok: true, summary: `wiped ${w.removed} (stopped ${w.stopped.length} process${w.stopped.length === 1 ? '' : 'es'})` };
+}
+
+/**
+ * The data layer, from a PGO PostgresCluster. Apply: start it, restore it from the repos when its data
+ * is gone and the repo holds it, or create it (initdb, users, databaseInitSQL) on first birth.
+ * Destroy: the nuclear wipe of everything it owns, only after this run's backup gate.
+ */
+export const postgresKind: StepKind<Record<string, never>> = {
+  name: 'postgres',
+  description: 'the PostgresCluster of the local block: create, restore or start it; in destroy, wipe it after the backup gate',
+  schema: { type: 'object', additionalProperties: false },
+  holdsData: true,
+  label: () => 'PostgreSQL cluster',
+  run: (_c, ctx) => (ctx.section === 'down' ? destroy(ctx) : apply(ctx)),
+};
