@@ -141,7 +141,7 @@ describe('live cluster (fake API server on 127.0.0.1)', () => {
     assert.equal(add.stdout, `imported doohickeys.example.com (v1) from http://127.0.0.1:${port}/crds/gadget.yaml\n`);
     writeTree(dir, { 'd.yaml': 'apiVersion: example.com/v1\nkind: Doohickey\nmetadata: {name: d}\nspec: {size: 1, color: red}\n' });
     const r = await runAsync(['validate', '--cache-dir', 'cache-url', 'd.yaml'], dir);
-    assert.match(r.stdout, /^d\.yaml:4:18: error schema\/unknown-field: \.spec\.color: field not declared in schema$/m);
+    assert.match(r.stdout, /^d\.yaml:4:17: error schema\/unknown-field: \.spec\.color: field not declared in schema$/m);
   });
 
   it('reports an unreachable cluster as a diagnostic, not a crash', async () => {

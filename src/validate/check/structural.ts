@@ -65,10 +65,25 @@ export class StructuralChecker {
     this.#err(rule, `${this.#fp()}: Invalid value: ${goValue(value)}: ${detail}`);
   }
 
+  /** inside a core (Go-decoded) type such as a custom resource's ObjectMeta, where `null` means absent */
+  #inCore = 0;
+
   #check(n0: SNode, v: unknown, isRoot = false): void {
-    const n = n0.ref !== undefined ? this.resolve(n0) : n0;
+    if (n0.ref !== undefined) {
+      this.#inCore++;
+      try {
+        this.#checkNode(this.resolve(n0), v, isRoot);
+      } finally {
+        this.#inCore--;
+      }
+      return;
+    }
+    this.#checkNode(n0, v, isRoot);
+  }
+
+  #checkNode(n: SNode, v: unknown, isRoot: boolean): void {
     if (v === null || v === undefined) {
-      if (n.nul || this.#o.nullIsAbsent || (n.t === undefined && !n.ios && !n.qty)) return;
+      if (n.nul || this.#o.nullIsAbsent || this.#inCore > 0 || (n.t === undefined && !n.ios && !n.qty)) return;
       this.#invalid('schema/type', null, `must be of type ${n.t ?? 'integer-or-string'}`);
       return;
     }
@@ -142,7 +157,8 @@ export class StructuralChecker {
   #object(n: SNode, v: Record<string, unknown>, isRoot: boolean): void {
     if (n.t === undefined && !n.props && !n.add) return;
     for (const r of n.req ?? []) {
-      if (v[r] === undefined || (v[r] === null && !n.props?.[r]?.nul && !this.#o.nullIsAbsent)) {
+      // a null value gets its own type error below: one finding per field
+      if (v[r] === undefined || (v[r] === null && (this.#o.nullIsAbsent || this.#inCore > 0))) {
         this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
       }
     }

@@ -34,7 +34,8 @@ export const backupKind: StepKind<{ fingerprint?: boolean }> = {
     const r = await backupGate(env.data, {
       ...opOptions(ctx),
       redact: env.data.pgbr.redact,
-      // no repo2 backup here: the wipe that follows deletes the local repo with the castle
+      // repo2 too, so the local repo stays current: it is the faster source whenever it survives
+      alsoRepo2: env.data.pgbr.repo2Path !== null,
       fingerprint: c.fingerprint !== false,
     });
     if (!r.ok) {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writePgbackrestConf } from '../../../data/pgbackrest.js';
+import { runBackup, writePgbackrestConf } from '../../../data/pgbackrest.js';
 import { postmasterPid } from '../../../data/postgres.js';
 import { createCluster, restoreCastle, startCastle, wipeCastle } from '../../../data/rebirth.js';
 import { listObjects, probeS3 } from '../../../s3/client.js';
@@ -69,7 +69,16 @@ async function apply(ctx: StepContext): Promise<StepResult> {
   const p = await provision(env, ctx, `created system ${cr.systemId}`);
   if (!p.ok) return p;
   const init = await runInitSql(c, env.model, o);
-  return init.ok ? p : fail(init.reason);
+  if (!init.ok) return fail(init.reason);
+  // As PGO does after creating a cluster: a first full backup, so every backup gate is incremental.
+  ctx.note('first full backup to S3');
+  const full = await runBackup(env.data.pgbr, { ...o, type: 'full', repo: 1 });
+  if (!full.ok) return fail(`the cluster was created, but its first full backup failed: ${full.reason}`, true);
+  if (env.data.pgbr.repo2Path) {
+    const local = await runBackup(env.data.pgbr, { ...o, type: 'full', repo: 2 });
+    if (!local.ok) return fail(`the cluster was created, but its first full backup to the local repo2 failed: ${local.reason}`, true);
+  }
+  return { ok: true, summary: `${p.summary}, first full backup ${full.label}` };
 }
 
 async function destroy(ctx: StepContext): Promise<StepResult> {
