@@ -83,7 +83,7 @@ export async function benchRebirth(argv: string[]): Promise<void> {
   let dc: DataCastle | undefined;
   try {
     say(`rebirth bench: seed ${sizeArg}, work dir ${base}`);
-    const s3 = must('S3 endpoint', await startS3Server({ dir: s3dir, port: await freePort(), bucket: 'pgbackrest', log }));
+    const s3 = must('S3 endpoint', await startS3Server({ dir: s3dir, port: await freePort(), bucket: 'pgbackrest', log, ownerPid: process.pid }));
     const spec = {
       root,
       port: await freePort(),
@@ -110,40 +110,41 @@ export async function benchRebirth(argv: string[]): Promise<void> {
     must('full backup', await runBackup(dc.pgbr, { type: 'full', log }));
     say(`seeded pgbench scale ${scale}: ${(seedBytes / 1e6).toFixed(0)} MB in ${(seedMs / 1000).toFixed(1)} s; full backup to S3 in ${((Date.now() - t) / 1000).toFixed(1)} s (setup, not timed)`);
 
+    const dcc: DataCastle = dc;
     const all: RunFigures[] = [];
     for (let round = 0; round < rounds; round++) {
 
       // (a) plain shell script
-      await settle(dc);
-      {
-        const u = c.osUser && isRoot() ? `runuser -u ${c.osUser} --` : '';
-        const br = `${u} pgbackrest --config=${dc.pgbr.confPath} --stanza=${dc.pgbr.stanza}`;
-        const script = `#!/usr/bin/env bash
-  set -euo pipefail
-  ms() { echo $(( $(date +%s%N) / 1000000 )); }
-  t=$(ms); ${br} backup --type=incr --repo=1 >/dev/null; n=$(ms); echo "PHASE backup $((n-t))"; t=$n
-  ${u} ${c.binDir}/pg_ctl -D ${c.dataDir} -m fast -w stop >/dev/null; n=$(ms); echo "PHASE stop $((n-t))"; t=$n
-  rm -rf ${c.dataDir} ${c.socketDir}/* ${c.logDir}/*; n=$(ms); echo "PHASE delete $((n-t))"; t=$n
-  ${u} mkdir -m 700 ${c.dataDir}
-  ${br} restore --repo=1 "--recovery-option=restore_command=${restoreCommand(dc.pgbr)}" >/dev/null; n=$(ms); echo "PHASE restore $((n-t))"; t=$n
-  ${u} ${c.binDir}/pg_ctl -D ${c.dataDir} -l ${c.logFile} -w start >/dev/null; n=$(ms); echo "PHASE start $((n-t))"; t=$n
-  ${c.binDir}/psql -h ${c.socketDir} -p ${c.port} -U ${c.superuser} -d postgres -Atc 'SELECT count(*) FROM pgbench_accounts' >/dev/null; n=$(ms); echo "PHASE query $((n-t))"
-  `;
-        const file = join(base, 'baseline.sh');
-        writeFileSync(file, script, { mode: 0o755 });
-        const t0 = Date.now();
-        const r = await exec('bash', [file], { log, cwd: base });
-        const totalMs = Date.now() - t0;
-        if (r.code !== 0) throw new Error(`baseline script failed: ${r.stderr.slice(-800)}`);
-        const phases = [...r.stdout.matchAll(/^PHASE (\S+) (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])] as [string, number]);
-        // the script's start returns at consistency; wait for promotion before the next run (not timed)
-        must('promotion after (a)', await startPostgres(c, { env: serverEnv(dc.pgbr) }));
-        all.push({ name: '(a) shell script', totalMs, phases, restoreMs: phases.find((p) => p[0] === 'restore')?.[1] ?? 0, restoredBytes: seedBytes });
-      }
+      const runA = async (): Promise<void> => {
+        await settle(dcc);
+          const u = c.osUser && isRoot() ? `runuser -u ${c.osUser} --` : '';
+          const br = `${u} pgbackrest --config=${dcc.pgbr.confPath} --stanza=${dcc.pgbr.stanza}`;
+          const script = `#!/usr/bin/env bash
+    set -euo pipefail
+    ms() { echo $(( $(date +%s%N) / 1000000 )); }
+    t=$(ms); ${br} backup --type=incr --repo=1 >/dev/null; n=$(ms); echo "PHASE backup $((n-t))"; t=$n
+    ${u} ${c.binDir}/pg_ctl -D ${c.dataDir} -m fast -w stop >/dev/null; n=$(ms); echo "PHASE stop $((n-t))"; t=$n
+    rm -rf ${c.dataDir} ${c.socketDir}/* ${c.logDir}/*; n=$(ms); echo "PHASE delete $((n-t))"; t=$n
+    ${u} mkdir -m 700 ${c.dataDir}
+    ${br} restore --repo=1 "--recovery-option=restore_command=${restoreCommand(dcc.pgbr)}" >/dev/null; n=$(ms); echo "PHASE restore $((n-t))"; t=$n
+    ${u} ${c.binDir}/pg_ctl -D ${c.dataDir} -l ${c.logFile} -w start >/dev/null; n=$(ms); echo "PHASE start $((n-t))"; t=$n
+    ${c.binDir}/psql -h ${c.socketDir} -p ${c.port} -U ${c.superuser} -d postgres -Atc 'SELECT count(*) FROM pgbench_accounts' >/dev/null; n=$(ms); echo "PHASE query $((n-t))"
+    `;
+          const file = join(base, 'baseline.sh');
+          writeFileSync(file, script, { mode: 0o755 });
+          const t0 = Date.now();
+          const r = await exec('bash', [file], { log, cwd: base });
+          const totalMs = Date.now() - t0;
+          if (r.code !== 0) throw new Error(`baseline script failed: ${r.stderr.slice(-800)}`);
+          const phases = [...r.stdout.matchAll(/^PHASE (\S+) (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])] as [string, number]);
+          // the script's start returns at consistency; wait for promotion before the next run (not timed)
+          must('promotion after (a)', await startPostgres(c, { env: serverEnv(dcc.pgbr) }));
+          all.push({ name: '(a) shell script', totalMs, phases, restoreMs: phases.find((p) => p[0] === 'restore')?.[1] ?? 0, restoredBytes: seedBytes });
+      };
 
       // (b) and (c): Castle's rebirth through the library (the engine will drive the same calls)
-      for (const proof of [false, true]) {
-        await settle(dc);
+      const runCastle = async (proof: boolean): Promise<void> => {
+        await settle(dcc);
         const phases: [string, number][] = [];
         const t0 = Date.now();
         let tt = Date.now();
@@ -151,21 +152,21 @@ export async function benchRebirth(argv: string[]): Promise<void> {
           phases.push([name, Date.now() - tt]);
           tt = Date.now();
         };
-        const g = must('gate', await backupGate(dc, { fingerprint: proof, log }));
+        const g = must('gate', await backupGate(dcc, { fingerprint: proof, log }));
         lap('gate');
-        must('wipe', await wipeCastle(dc, { gate: g.gate, log }));
+        must('wipe', await wipeCastle(dcc, { gate: g.gate, log }));
         lap('wipe');
-        const r = must('restore', await restoreCastle(dc, { gate: g.gate, log }));
+        const r = must('restore', await restoreCastle(dcc, { gate: g.gate, log }));
         lap('restore');
-        must('start', await startCastle(dc, { log }));
+        must('start', await startCastle(dcc, { log }));
         lap('start');
         let note = `restored from repo${r.repo}`;
         if (proof) {
-          const p = must('proof', await proveCastle(dc, g.gate, { log }));
+          const p = must('proof', await proveCastle(dcc, g.gate, { log }));
           lap('proof');
           note += `; fingerprint gate ${g.gate.fingerprint!.mbPerSec.toFixed(0)} MB/s, proof ${p.fingerprint!.mbPerSec.toFixed(0)} MB/s (${(g.gate.fingerprint!.tableBytes / 1e6).toFixed(0)} MB of tables)`;
         } else {
-          await oneQuery(dc);
+          await oneQuery(dcc);
           lap('query');
         }
         const totalMs = Date.now() - t0;
@@ -177,7 +178,10 @@ export async function benchRebirth(argv: string[]): Promise<void> {
           restoredBytes: g.gate.backup.size,
           note: `${note}; gate: ${Object.entries(g.gate.timings).map(([k, v]) => `${k} ${v}`).join(', ')} ms`,
         });
-      }
+      };
+      // rotate the order each round so no way always runs right after another
+      const order: (() => Promise<void>)[] = [runA, () => runCastle(false), () => runCastle(true)];
+      for (let k = 0; k < order.length; k++) await order[(k + round) % order.length]!();
 
     }
     // best (shortest) of the rounds for each way

@@ -158,7 +158,7 @@ export async function writePgbackrestConf(b: Pgbackrest): Promise<Result> {
 export function pgbackrest(b: Pgbackrest, args: string[], o: OpOptions & { quietStdout?: boolean; timeoutMs?: number } = {}): Promise<ExecResult> {
   return exec('pgbackrest', [`--config=${b.confPath}`, `--stanza=${b.stanza}`, ...args], {
     ...o,
-    redact: b.redact,
+    redact: o.redact ? (t: string) => o.redact!(b.redact(t)) : b.redact,
     asUser: b.cluster.osUser,
     cwd: b.cluster.root,
     logPrefix: '[pgbackrest] ',
@@ -237,6 +237,27 @@ export async function archiverStatus(c: PgCluster): Promise<Result<{ status: Arc
   };
 }
 
+/** A sentence when archiving failed after `since` (DB clock) and has not succeeded since; else null. */
+export function archivingFailureOf(b: Pgbackrest, st: ArchiverStatus, since: Date): string | null {
+  const c = b.cluster;
+  const failing =
+    st.lastFailedTime !== null &&
+    st.lastFailedTime.getTime() > since.getTime() &&
+    (st.lastArchivedTime === null || st.lastFailedTime.getTime() > st.lastArchivedTime.getTime());
+  if (!failing) return null;
+  const why = tailLog(c.logFile, 2, /ERROR: \[\d+\]|archive command failed/);
+  return b.redact(
+    `WAL archiving is failing: last_failed_wal ${st.lastFailedWal} at ${st.lastFailedTime!.toISOString()} (failed_count ${st.failedCount})` +
+      `${why && why !== '(no log)' ? `: ${why}` : ''}; see ${c.logFile} and ${b.logDir}`,
+  );
+}
+
+/** Reads pg_stat_archiver and tells whether archiving failed after `since` (DB clock). */
+export async function archivingFailure(b: Pgbackrest, since: Date): Promise<string | null> {
+  const s = await archiverStatus(b.cluster);
+  return s.ok ? archivingFailureOf(b, s.status, since) : null;
+}
+
 /** Switches WAL and waits until the switched segment is archived. Failing archiving is a fast, clear refusal. */
 export async function flushWal(b: Pgbackrest, o: OpOptions & { timeoutMs?: number } = {}): Promise<Result<{ segment: string; waitedMs: number }>> {
   const c = b.cluster;
@@ -263,20 +284,8 @@ export async function flushWal(b: Pgbackrest, o: OpOptions & { timeoutMs?: numbe
     if (archived) return { ok: true, segment, waitedMs: Date.now() - started };
     const doneFile = await sql(c, `SELECT (pg_stat_file('pg_wal/archive_status/' || $1 || '.done', true)).size IS NOT NULL AS done`, [segment]);
     if (doneFile.ok && doneFile.rows[0]?.done === true) return { ok: true, segment, waitedMs: Date.now() - started };
-    const failingNow =
-      st.lastFailedTime !== null &&
-      st.lastFailedTime.getTime() > switchedAt.getTime() &&
-      (st.lastArchivedTime === null || st.lastFailedTime.getTime() > st.lastArchivedTime.getTime());
-    if (failingNow) {
-      const why = tailLog(c.logFile, 2, /ERROR: \[\d+\]|archive command failed/);
-      return {
-        ok: false,
-        reason: b.redact(
-          `WAL archiving is failing: last_failed_wal ${st.lastFailedWal} at ${st.lastFailedTime!.toISOString()} (failed_count ${st.failedCount})` +
-            `${why && why !== '(no log)' ? `: ${why}` : ''}; see ${c.logFile} and ${b.logDir}`,
-        ),
-      };
-    }
+    const failing = archivingFailureOf(b, st, switchedAt);
+    if (failing) return { ok: false, reason: failing };
     if (Date.now() - started > timeoutMs)
       return { ok: false, reason: `WAL segment ${segment} was not archived within ${Math.round(timeoutMs / 1000)} s (last archived: ${st.lastArchivedWal ?? 'none'}); see ${c.logFile}` };
     if (o.signal?.aborted) return { ok: false, reason: 'WAL flush cancelled' };

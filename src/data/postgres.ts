@@ -140,7 +140,10 @@ export async function prepareRoot(c: PgCluster, o: OpOptions = {}): Promise<Resu
     if (!r.ok) return r;
   }
   const marker = join(c.root, MARKER);
-  if (!existsSync(marker)) writeFileSync(marker, 'castle data root: `castle` may delete everything in this directory on a wipe\n');
+  if (!existsSync(marker)) {
+    writeFileSync(marker, 'castle data root: `castle` may delete everything in this directory on a wipe\n');
+    await chownToUser(marker, c.osUser);
+  }
   if (c.osUser) {
     const t = await exec('test', ['-w', c.root, '-a', '-x', c.root], { asUser: c.osUser });
     if (t.code !== 0) {

@@ -1,15 +1,16 @@
 // The data layer's part of a rebirth, as the step kinds use it: gate -> wipe -> restore -> start -> proof.
 // Each function returns {ok:true,...} | {ok:false, reason}; nothing is wiped unless a gate succeeded.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { noLog, pidCmdline, processGone, waitPidGone, type OpOptions, type Redact, type Result } from './proc.js';
+import { noLog, pidCmdline, processGone, sleep, waitPidGone, type OpOptions, type Redact, type Result } from './proc.js';
 import {
   connConfig, initCluster, MARKER, pgCluster, prepareRoot, postmasterPid, runningSystemId, sql, startPostgres, stopPostgres, writeCastleConf,
   type PgCluster, type PgClusterSpec,
 } from './postgres.js';
 import {
-  archiveCommand, confirmBackup, flushWal, pgbackrestFor, restoreCluster, runBackup, serverEnv, stanzaCreate,
+  archiveCommand, archivingFailure, confirmBackup, flushWal, pgbackrestFor, restoreCluster, runBackup, serverEnv, stanzaCreate,
   writePgbackrestConf, repoBackupInfo, type Pgbackrest, type PgbackrestSpec,
 } from './pgbackrest.js';
 import { compareFingerprints, fingerprintCluster, fingerprintSummary, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
@@ -90,6 +91,10 @@ export async function ensureCluster(dc: DataCastle, o: OpOptions & { noSync?: bo
 // ---------------------------------------------------------------------------------------------
 // 1. backup gate
 
+function must1(r: Result<{ rows: Record<string, unknown>[] }>): Date | null {
+  return r.ok && r.rows[0]?.now instanceof Date ? (r.rows[0].now as Date) : null;
+}
+
 export interface GateRecord {
   readonly at: string;
   readonly systemId: string;
@@ -123,7 +128,11 @@ export interface GateOptions extends OpOptions {
   readonly beforeFingerprint?: () => Promise<void>;
 }
 
-/** Flush WAL, back up to S3, confirm through the S3 API, fingerprint, flush again. Any failure: nothing may be wiped. */
+/**
+ * Probe S3, back up (incr) to S3 while watching pg_stat_archiver (failing archiving aborts the backup at once), confirm
+ * the backup through the S3 API (backup.info: label, size, time, system-id), fingerprint, then pg_switch_wal() and wait
+ * until archived (rows written after the backup survive through WAL). Any failure: nothing may be wiped.
+ */
 export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<Result<{ gate: GateRecord }>> {
   const log = o.log ?? noLog;
   const b = dc.pgbr;
@@ -142,14 +151,36 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
   if (!conf.ok) return refuse(conf.reason);
   mark('probe', t);
 
+  // the backup, watched: failing WAL archiving aborts it at once (instead of pgBackRest's archive-timeout)
   t = Date.now();
-  const f1 = await flushWal(b, { ...o, ...(o.flushTimeoutMs !== undefined ? { timeoutMs: o.flushTimeoutMs } : {}) });
-  if (!f1.ok) return refuse(f1.reason);
-  mark('flush', t);
-
-  t = Date.now();
-  const bk = await runBackup(b, { ...o, type: o.type ?? 'incr', repo: 1 });
-  if (!bk.ok) return refuse(bk.reason);
+  const since = must1(await sql(dc.cluster, 'SELECT now() AS now'));
+  if (!since) return refuse('cannot read the server clock');
+  const watchAc = new AbortController();
+  const onOuter = () => watchAc.abort();
+  o.signal?.addEventListener('abort', onOuter, { once: true });
+  let archFail: string | null = null;
+  let backupDone = false;
+  const watcher = (async () => {
+    while (!backupDone) {
+      await sleep(200, watchAc.signal);
+      if (backupDone || watchAc.signal.aborted) return;
+      const f = await archivingFailure(b, since);
+      if (f) {
+        archFail = f;
+        watchAc.abort();
+        return;
+      }
+    }
+  })();
+  const bk = await runBackup(b, { ...o, signal: watchAc.signal, type: o.type ?? 'incr', repo: 1 });
+  backupDone = true;
+  await watcher;
+  o.signal?.removeEventListener('abort', onOuter);
+  if (archFail) return refuse(archFail);
+  if (!bk.ok) {
+    const late = await archivingFailure(b, since);
+    return refuse(late ?? bk.reason);
+  }
   mark('backup', t);
 
   t = Date.now();
@@ -275,7 +306,7 @@ export async function wipeCastle(dc: DataCastle, o: WipeOptions): Promise<Result
     stopped.push(pid);
   }
   try {
-    rmSync(c.root, { recursive: true, force: true, maxRetries: 3 });
+    await rm(c.root, { recursive: true, force: true, maxRetries: 3 });
   } catch (err) {
     return { ok: false, reason: `cannot delete ${c.root}: ${(err as Error).message}` };
   }

@@ -62,6 +62,17 @@ async function main(): Promise<void> {
     );
     setTimeout(() => process.exit(0), 2000).unref();
   };
+  // --owner-pid: exit when that process is gone (tests: no orphan endpoint when a test run is killed)
+  const owner = Number(arg('owner-pid', '0'));
+  if (owner > 0) {
+    setInterval(() => {
+      try {
+        process.kill(owner, 0);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ESRCH') shutdown(`owner ${owner} gone`);
+      }
+    }, 1000).unref();
+  }
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

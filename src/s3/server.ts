@@ -21,6 +21,8 @@ export interface S3ServerOptions extends OpOptions {
   readonly region?: string;
   /** how long to wait for the endpoint to answer (default 15 s) */
   readonly readyTimeoutMs?: number;
+  /** the daemon exits when this process is gone (tests); default: it outlives us (it is immortal by design) */
+  readonly ownerPid?: number;
 }
 
 export interface S3ServerInfo {
@@ -137,7 +139,7 @@ export async function startS3Server(o: S3ServerOptions): Promise<Result<S3Server
   const fd = openSync(p.log, 'a', 0o600);
   let pid: number | undefined;
   try {
-    const child = spawn(process.execPath, [...flags, DAEMON, '--dir', dir, '--port', String(o.port), '--address', '127.0.0.1', '--bucket', bucket], {
+    const child = spawn(process.execPath, [...flags, DAEMON, '--dir', dir, '--port', String(o.port), '--address', '127.0.0.1', '--bucket', bucket, ...(o.ownerPid ? ['--owner-pid', String(o.ownerPid)] : [])], {
       detached: true,
       stdio: ['ignore', fd, fd],
       cwd: dir,

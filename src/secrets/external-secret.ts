@@ -1,7 +1,7 @@
 import { isScalar, type Node } from 'yaml';
 import type { Analysis, Diagnostic, SourceLocation } from '../diag/diagnostic.js';
 import { locate, offsetLocation, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
-import type { Redactor } from './redactor.js';
+import { Redactor } from './redactor.js';
 import type { SecretSource } from './source.js';
 import { renderTemplate } from './template.js';
 
@@ -76,6 +76,8 @@ export async function renderExternalSecret(
 
   const values = new Map<string, string>();
   const sourceKeys: string[] = [];
+  // Values read so far, to mask a failing source's message even without a caller's redactor.
+  const seen = new Redactor();
   const data = Array.isArray(spec['data']) ? spec['data'] : [];
   for (let i = 0; i < data.length; i++) {
     const entry = data[i];
@@ -90,7 +92,7 @@ export async function renderExternalSecret(
     try {
       value = await source.get(key);
     } catch (e) {
-      const msg = opts.redactor ? opts.redactor.redactError(e) : 'the source failed';
+      const msg = seen.redact(opts.redactor ? opts.redactor.redactError(e) : seen.redactError(e));
       diags.push(diag('secrets/source-failed', `${what}: reading '${key}' from ${source.description} failed: ${msg}`, locateIn(manifest, [...at, 'remoteRef', 'key'])));
       continue;
     }
@@ -106,6 +108,7 @@ export async function renderExternalSecret(
       continue;
     }
     opts.redactor?.add(value);
+    seen.add(value);
     sourceKeys.push(key);
     if (typeof remote['property'] === 'string') {
       const prop = remote['property'];

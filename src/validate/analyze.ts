@@ -4,6 +4,7 @@ import type { InputFile } from './inputs.js';
 import { describe, diag, groupOf, locateIn, locRef, type LocRef } from './check/context.js';
 import { rawSegments } from './check/field-path.js';
 import { checkNames } from './check/names.js';
+import { checkWorkload } from './check/workloads.js';
 import { batchMeta, checkPostgresCluster, type BatchMeta } from './check/rebirth.js';
 import { checkReferences, provides, type Need, type Provided } from './check/references.js';
 import { StructuralChecker } from './check/structural.js';
@@ -46,6 +47,7 @@ export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegist
     a.documents++;
     checkSchema(d, registry, a);
     checkNames(d, a.diagnostics);
+    checkWorkload(d, a.diagnostics);
     checkReferences(d, a.needs, a.diagnostics);
     checkPostgresCluster(d, o, a.diagnostics);
     a.provided.push(...provides(d));

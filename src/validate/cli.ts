@@ -1,4 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { formatDiagnostics } from '../diag/printer.js';
+import { castleManifests } from './castle-manifests.js';
 import { defaultCacheDir, validateManifests, ValidateUsageError, type ValidateResult } from './index.js';
 import { renderResult, type Format } from './output/render.js';
 import { importSchemas, listSchemas } from './schemas-cmd.js';
@@ -26,16 +29,24 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
     .option('--kubernetes-version <version>', 'core kinds of this Kubernetes version (default: the bundled one)')
     .option('--cache-dir <dir>', 'compiled schema cache', defaultCacheDir())
     .option('--no-kustomize', 'never run kubectl kustomize')
+    .option('-f, --file <castle.yaml>', 'the castle whose manifests are checked when no paths are given', 'castle.yaml')
     .option('--cluster', 'also resolve references in the live cluster of the current kubeconfig context')
     .option('--kubeconfig <file>', 'kubeconfig of the live cluster (implies --cluster)')
     .option('--context <name>', 'kubeconfig context of the live cluster (implies --cluster)')
-    .action(async (paths: string[], opts: { format: string; strict?: boolean; rebirth?: boolean; kubernetesVersion?: string; cacheDir: string; kustomize: boolean; cluster?: boolean; kubeconfig?: string; context?: string }) => {
+    .action(async (paths: string[], opts: { format: string; strict?: boolean; rebirth?: boolean; kubernetesVersion?: string; cacheDir: string; kustomize: boolean; file: string; cluster?: boolean; kubeconfig?: string; context?: string }) => {
       if (!['text', 'json', 'sarif'].includes(opts.format)) usage(`--format must be text, json or sarif, not ${JSON.stringify(opts.format)}`);
       let inputs = paths;
       if (inputs.length === 0) {
-        if (!o.defaultManifests) usage('no paths given, and no castle.yaml manifests to default to');
-        inputs = await o.defaultManifests();
-        if (inputs.length === 0) usage('no paths given, and the castle applies no manifests');
+        if (o.defaultManifests) inputs = await o.defaultManifests();
+        else {
+          const m = await castleManifests(opts.file);
+          if (!m.ok) {
+            process.stderr.write(`${formatDiagnostics(m.diagnostics, (f) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined))}\n`);
+            usage(`no paths given, and ${opts.file} cannot be read for the manifests it applies`);
+          }
+          inputs = m.paths;
+        }
+        if (inputs.length === 0) usage(`no paths given, and ${opts.file} applies no manifests`);
       }
       let result: ValidateResult;
       try {

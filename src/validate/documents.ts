@@ -2,6 +2,7 @@ import { parseYamlSource, type PathSeg, type YamlSource } from '../diag/yaml-sou
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { visit } from 'yaml';
 import { fastParse, Unsupported, YAML11_BOOL } from './fast-yaml.js';
+import { lineParse } from './line-yaml.js';
 import type { InputFile } from './inputs.js';
 
 /** One Kubernetes object found in the inputs, with what is needed to point back at its source. */
@@ -32,11 +33,16 @@ export function parseDocuments(files: readonly InputFile[], diagnostics: Diagnos
   for (const f of files) {
     sources.set(f.file, f.text);
     let values: unknown[] | undefined;
-    const ambiguous: number[] = [];
-    try {
-      values = fastParse(f.text, ambiguous);
-    } catch (e) {
-      if (!(e instanceof Unsupported) && !(e instanceof RangeError)) throw e;
+    let ambiguous: number[] = [];
+    // three tiers, fastest first: line reader, CST reader, full Document (which also reports errors)
+    for (const tier of [lineParse, fastParse]) {
+      try {
+        values = tier(f.text, ambiguous);
+        break;
+      } catch (e) {
+        if (!(e instanceof Unsupported) && !(e instanceof RangeError)) throw e;
+        ambiguous = [];
+      }
     }
     if (values) {
       let src: YamlSource | undefined;

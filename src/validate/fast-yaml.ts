@@ -24,7 +24,8 @@ export const YAML11_BOOL = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OF
 
 let ambiguous: number[] | undefined;
 
-function plain(s: string): unknown {
+/** YAML 1.2 core schema resolution of a plain scalar, as the `yaml` library does it */
+export function plainScalar(s: string): unknown {
   if (NULL.test(s)) return null;
   const c = s.charCodeAt(0);
   // only strings that start like a number or a keyword can resolve to anything but a string
@@ -71,7 +72,7 @@ function scalar(tok: CST.FlowScalar | CST.BlockScalar): unknown {
   if (bad || !r) fail();
   if (r.type !== 'PLAIN') return r.value;
   if (ambiguous && YAML11_BOOL.test(r.value)) ambiguous.push(tok.offset);
-  return plain(r.value);
+  return plainScalar(r.value);
 }
 
 function keyOf(tok: CST.Token | null | undefined): string {

@@ -17,7 +17,7 @@ export async function pullSchemas(o: PullOptions): Promise<string[]> {
   for (const item of list.items ?? []) {
     const info = convertCrd(item, `cluster ${c.name}`);
     if (!info) continue;
-    saveImported(o.cacheDir, info, `cluster ${c.name}`);
+    saveImported(o.cacheDir, info, `cluster ${c.name}`, item);
     lines.push(`imported ${info.name} (${info.kinds.filter((k) => k.served).map((k) => k.version).join(', ')}) from cluster ${c.name}`);
   }
   if (o.core) {

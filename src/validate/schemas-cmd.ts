@@ -27,8 +27,8 @@ async function readSource(src: string): Promise<{ name: string; text: string }[]
 }
 
 /** Every CRD document found in `text`, compiled; other documents are ignored. */
-export function crdsIn(text: string, origin: string, cacheDir?: string): CrdInfo[] {
-  const out: CrdInfo[] = [];
+export function crdsIn(text: string, origin: string, cacheDir?: string): { info: CrdInfo; raw: unknown }[] {
+  const out: { info: CrdInfo; raw: unknown }[] = [];
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length) continue;
     let v: unknown;
@@ -41,7 +41,7 @@ export function crdsIn(text: string, origin: string, cacheDir?: string): CrdInfo
     for (const item of items) {
       if (!isCrd(item)) continue;
       const info = cacheDir ? compileCrd(cacheDir, item, origin, crdHash(item)) : convertCrd(item, origin);
-      if (info) out.push(info);
+      if (info) out.push({ info, raw: item });
     }
   }
   return out;
@@ -60,8 +60,8 @@ export async function importSchemas(sources: readonly string[], cacheDir: string
     }
     let found = 0;
     for (const f of files) {
-      for (const info of crdsIn(f.text, f.name, cacheDir)) {
-        saveImported(cacheDir, info, f.name);
+      for (const { info, raw } of crdsIn(f.text, f.name, cacheDir)) {
+        saveImported(cacheDir, info, f.name, raw);
         report.imported.push({ name: info.name, versions: info.kinds.filter((k) => k.served).map((k) => k.version), source: f.name });
         found++;
       }

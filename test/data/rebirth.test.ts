@@ -9,7 +9,7 @@ import {
   dataCastle, createCluster, ensureCluster, backupGate, wipeCastle, restoreCastle, startCastle, proveCastle, type DataCastle, type DataCastleSpec, type GateRecord,
 } from '../../src/data/rebirth.js';
 import { connConfig, postmasterPid, sql, stopPostgres, controlSystemId } from '../../src/data/postgres.js';
-import { flushWal, pgbackrest, writePgbackrestConf, runBackup, pgbackrestFor, archiveCommand } from '../../src/data/pgbackrest.js';
+import { flushWal, pgbackrest, pgbackrestInfo, writePgbackrestConf, runBackup, pgbackrestFor, archiveCommand } from '../../src/data/pgbackrest.js';
 import { fingerprintCluster, compareFingerprints } from '../../src/data/fingerprint.js';
 import { pidAlive, processGone } from '../../src/data/proc.js';
 import { freePort, tempDir, rmDir, collector } from './helpers.js';
@@ -76,9 +76,26 @@ async function seed(dc: DataCastle): Promise<void> {
   must(await sql(dc.cluster, `CREATE TABLE settings(k text PRIMARY KEY, v text); INSERT INTO settings VALUES ('a', '1'), ('b', NULL)`));
 }
 
+// a killed test run leaves no postgres behind (immediate shutdown of each postmaster, by pid)
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(sig, () => {
+    for (const dc of castles) {
+      const pid = postmasterPid(dc.cluster);
+      if (pid) {
+        try {
+          process.kill(pid, 'SIGQUIT');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    process.exit(1);
+  });
+}
+
 before(async () => {
   s3dir = tempDir('s3');
-  const r = await startS3Server({ dir: s3dir, port: await freePort(), bucket: 'pgbackrest', log: logs.log });
+  const r = await startS3Server({ dir: s3dir, port: await freePort(), bucket: 'pgbackrest', log: logs.log, ownerPid: process.pid });
   s3 = must(r);
 });
 
@@ -142,6 +159,13 @@ test('full cycle: gate, nuclear wipe, restore from S3, start, proof identical in
   const cache = must(await sql(main.cluster, 'SELECT count(*)::int AS n FROM cache', [], 'app'));
   assert.equal(cache.rows[0]!.n, 0, 'unlogged tables come back empty (by design)');
 
+  // pgBackRest's own view agrees (info --output=json)
+  const info = must(await pgbackrestInfo(main.pgbr));
+  const st = info.info[0] as { status: { code: number }; backup: { label: string }[]; db: { 'system-id': string }[] };
+  assert.equal(st.status.code, 0);
+  assert.ok(st.backup.some((x) => x.label === g.gate.backup.label));
+  assert.equal(st.db[st.db.length - 1]!['system-id'], g.gate.systemId);
+
   // the reborn cluster archives again (new timeline) and a later change is detected by the proof
   must(await flushWal(main.pgbr, { timeoutMs: 30000 }));
   must(await sql(main.cluster, `UPDATE items SET price = price + 1 WHERE id = 7`, [], 'app'));
@@ -166,7 +190,7 @@ test('gate refuses and nothing is wiped: S3 down, wrong credentials, failing arc
   assert.equal(refused.ok, false);
   assert.match(!refused.ok ? refused.reason : '', /no successful backup gate/);
   assert.ok(dataFiles() && postmasterPid(main.cluster));
-  s3 = must(await startS3Server({ dir: s3dir, port: s3.port, bucket: 'pgbackrest', log: logs.log }));
+  s3 = must(await startS3Server({ dir: s3dir, port: s3.port, bucket: 'pgbackrest', log: logs.log, ownerPid: process.pid }));
 
   // wrong credentials: the S3 probe and pgBackRest itself both say so
   const wrong = dataCastle(spec(main.cluster.root, main.cluster.port, 'main', { repo1: { ...spec('', 0, '').repo1, accessKeyId: 'WRONGKEY', secretAccessKey: 'wrong-secret-value' } }));

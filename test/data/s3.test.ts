@@ -24,7 +24,7 @@ test('s3 endpoint: TLS start, bucket, reuse, wrong credentials, stop by pid, res
   dirs.push(dir);
   const port = await freePort();
   const { log, lines } = collector();
-  const s = await startS3Server({ dir, port, bucket: 'pgbackrest', log });
+  const s = await startS3Server({ dir, port, bucket: 'pgbackrest', log, ownerPid: process.pid });
   assert.ok(s.ok, !s.ok ? s.reason : '');
   assert.equal(s.reused, false);
   assert.equal(s.target.endpoint, `https://localhost:${port}`);
@@ -49,7 +49,7 @@ test('s3 endpoint: TLS start, bucket, reuse, wrong credentials, stop by pid, res
   assert.match(!noCa.ok ? noCa.reason : '', /TLS verification/);
 
   // reuse
-  const again = await startS3Server({ dir, port, bucket: 'pgbackrest', log });
+  const again = await startS3Server({ dir, port, bucket: 'pgbackrest', log, ownerPid: process.pid });
   assert.ok(again.ok && again.reused && again.pid === s.pid);
 
   // wrong access key
@@ -82,7 +82,7 @@ test('s3 endpoint: TLS start, bucket, reuse, wrong credentials, stop by pid, res
   assert.equal((await s3ServerStatus(dir)).running, false);
 
   // restart in the same dir: same CA and credentials, data kept
-  const r = await startS3Server({ dir, port, bucket: 'pgbackrest', log });
+  const r = await startS3Server({ dir, port, bucket: 'pgbackrest', log, ownerPid: process.pid });
   assert.ok(r.ok && !r.reused, !r.ok ? r.reason : '');
   assert.equal(r.target.caPem, s.target.caPem);
   assert.equal(r.target.secretAccessKey, s.target.secretAccessKey);
@@ -100,7 +100,7 @@ test('s3 endpoint: a busy port is a clear failure', async () => {
   await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
   const port = (srv.address() as { port: number }).port;
   try {
-    const s = await startS3Server({ dir, port, readyTimeoutMs: 8000 });
+    const s = await startS3Server({ dir, port, readyTimeoutMs: 8000, ownerPid: process.pid });
     assert.equal(s.ok, false);
     assert.match(!s.ok ? s.reason : '', new RegExp(`port ${port} on 127.0.0.1 is already in use`));
   } finally {
@@ -145,7 +145,7 @@ db-version="15"
 test('readBackupInfo: a missing stanza is a value, not an exception', async () => {
   const dir = tempDir('s3info');
   dirs.push(dir);
-  const s = await startS3Server({ dir, port: await freePort(), bucket: 'b' });
+  const s = await startS3Server({ dir, port: await freePort(), bucket: 'b', ownerPid: process.pid });
   assert.ok(s.ok, !s.ok ? s.reason : '');
   const r = await readBackupInfo(s.target, '/pgbackrest', 'nope');
   assert.equal(r.ok, false);

@@ -88,3 +88,14 @@ test('an aborted start stops the daemon', async () => {
   assert.ok(!r.ok && /cancelled/.test(r.reason));
   assert.equal(await readPidFile(path.join(dir, 'aborted.pid')), undefined);
 });
+
+test('a daemon whose directory the unprivileged user cannot reach is refused with the chmod to run', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to run as another user');
+  const { mkdir, chmod } = await import('node:fs/promises');
+  const locked = path.join(dir, 'locked');
+  await mkdir(path.join(locked, 'inner'), { recursive: true });
+  await chmod(locked, 0o700); // root-owned: castle cannot traverse it
+  const r = await sh('unreachable', 'exit 0', { cwd: path.join(locked, 'inner') });
+  assert.ok(!r.ok);
+  assert.match(r.reason, new RegExp(`cannot reach .*${locked} is mode 700.*chmod o\\+x ${locked}`));
+});

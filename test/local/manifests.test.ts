@@ -243,3 +243,29 @@ test('pgbackrestSpecFromModel maps the example cluster onto the data layer\'s pg
   const no = pgbackrestSpecFromModel(unrendered.value, { host: 'localhost', port: 9443 });
   assert.ok(!no.ok && /was not rendered/.test(no.reason));
 });
+
+test('a plain Secret (data base64 / stringData) works as pgBackRest configuration; a bad INI is located', async () => {
+  const repos = `  backups:
+    pgbackrest:
+      configuration: [{secret: {name: creds}}]
+      repos: [{name: repo1, s3: {bucket: b, endpoint: localhost, region: us-east-1}}]
+`;
+  const secret = (body: string) => parseManifests('secret.yaml', `apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n${body}`).manifests;
+  const ok = await buildLocalClusterModel(
+    [...cluster(repos), ...secret(`data:\n  s3.conf: ${Buffer.from('[global]\nrepo1-s3-key=K\n').toString('base64')}\nstringData:\n  extra.conf: "[global]\\nrepo1-s3-key-secret=S\\n"\n`)],
+    { installedMajors: [15] },
+  );
+  assert.ok(ok.ok, ok.ok ? '' : JSON.stringify(ok.diagnostics));
+  assert.equal(ok.value.pgbackrest.global['repo1-s3-key'], 'K');
+  assert.equal(ok.value.pgbackrest.global['repo1-s3-key-secret'], 'S');
+  assert.deepEqual(ok.value.pgbackrest.configuration, [{ kind: 'Secret', name: 'creds', via: 'Secret' }]);
+  const bad = await buildLocalClusterModel([...cluster(repos), ...secret('stringData:\n  s3.conf: "repo1-s3-key=TOPSECRET"\n')], { installedMajors: [15] });
+  assert.ok(!bad.ok);
+  const d = bad.diagnostics[0]!;
+  assert.equal(d.rule, 'local/bad-pgbackrest-conf');
+  assert.match(d.message, /'s3.conf' from 'creds', line 1: option 'repo1-s3-key' appears before any \[section\]/);
+  assert.deepEqual([d.location?.file, d.location?.line], ['secret.yaml', 5]);
+  assert.ok(!d.message.includes('TOPSECRET'));
+  const missing = await buildLocalClusterModel(cluster(repos), { installedMajors: [15] });
+  assert.ok(!missing.ok && missing.diagnostics[0]!.rule === 'local/missing-secret');
+});

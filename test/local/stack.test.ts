@@ -173,3 +173,12 @@ describe('real PostgreSQL + pgBouncer + blog daemon', () => {
     assert.ok(again.ok && !again.value.stopped);
   });
 });
+
+test('the blog is recognised by port and directory, and in the older --port-only form', async () => {
+  const { BLOG_MAIN, blogCmdlineMatch } = await import('../../src/targets/local/blog/launch.js');
+  const m = blogCmdlineMatch('/c/app/blog-80', 80);
+  assert.equal(m(`/usr/bin/node ${BLOG_MAIN} --port 80 --dir /c/app/blog-80`), true);
+  assert.equal(m(`/usr/bin/node ${BLOG_MAIN} --port 80`), true, 'started before --dir existed');
+  assert.equal(m(`/usr/bin/node ${BLOG_MAIN} --port 8080`), false);
+  assert.equal(m(`/usr/bin/node ${BLOG_MAIN} --port 80 --dir /other/blog-80`), false);
+});

@@ -156,3 +156,20 @@ test('renderTemplate: control actions and bad syntax are refused, comments are d
   const ctor = renderTemplate('{{ .A | constructor }}', data);
   assert.ok(!ctor.ok && /unsupported template function 'constructor'/.test(ctor.message));
 });
+
+test('a failing source is a located diagnostic whose message masks values already read', async () => {
+  const leaky = {
+    description: 'flaky store',
+    get: async (k: string) => {
+      if (k === 'AWS_ACCESS_KEY_ID') return 'AKIALEAK';
+      throw new Error('backend said: previous value AKIALEAK was rejected');
+    },
+    list: async () => [],
+  };
+  const r = await renderExternalSecret(await seedManifest(), leaky);
+  assert.ok(!r.ok);
+  const d = r.diagnostics[0]!;
+  assert.equal(d.rule, 'secrets/source-failed');
+  assert.match(d.message, /reading 'AWS_SECRET_ACCESS_KEY' from flaky store failed: backend said: previous value \*\*\* was rejected/);
+  assert.equal(d.location?.line, 28);
+});

@@ -6,6 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import { isDeepStrictEqual } from 'node:util';
 import { validateManifests } from '../../src/validate/index.js';
 import { fastParse, Unsupported } from '../../src/validate/fast-yaml.js';
+import { lineParse } from '../../src/validate/line-yaml.js';
 import { cleanup, crdCache, FIXTURES, tempDir, validateTexts } from './helpers.js';
 
 // Acceptance: invalid YAML, YAML bombs, huge files, binary files, duplicate keys, unknown kinds:
@@ -144,32 +145,51 @@ describe('broken inputs', () => {
   });
 });
 
-describe('fast YAML path', () => {
-  it('agrees with the yaml library, or defers to it, on 5,000 mutated inputs', () => {
-    const texts = fixtureTexts();
-    const rnd = seeded(777);
-    let fast = 0;
-    let deferred = 0;
-    for (let i = 0; i < 5000; i++) {
-      const src = texts[rnd(texts.length)]!;
-      const lines = src.split('\n');
-      const start = rnd(Math.max(1, lines.length - 10));
-      const t = mutate(lines.slice(start, start + 2 + rnd(14)).join('\n'), rnd);
-      let values: unknown[];
-      try {
-        values = fastParse(t);
-      } catch (e) {
-        assert.ok(e instanceof Unsupported || e instanceof RangeError, `unexpected ${String(e)} on ${JSON.stringify(t)}`);
-        deferred++;
-        continue;
+describe('fast YAML tiers', () => {
+  for (const [name, parse] of [
+    ['line reader', lineParse],
+    ['CST reader', fastParse],
+  ] as const) {
+    it(`${name}: agrees with the yaml library, or defers to it, on 5,000 mutated inputs`, () => {
+      const texts = fixtureTexts();
+      const rnd = seeded(name.length * 777);
+      let fast = 0;
+      let deferred = 0;
+      for (let i = 0; i < 5000; i++) {
+        const src = texts[rnd(texts.length)]!;
+        const lines = src.split('\n');
+        const start = rnd(Math.max(1, lines.length - 10));
+        const t = mutate(lines.slice(start, start + 2 + rnd(14)).join('\n'), rnd);
+        let values: unknown[];
+        try {
+          values = parse(t);
+        } catch (e) {
+          assert.ok(e instanceof Unsupported || e instanceof RangeError, `unexpected ${String(e)} on ${JSON.stringify(t)}`);
+          deferred++;
+          continue;
+        }
+        fast++;
+        const docs = parseAllDocuments(t, { uniqueKeys: true });
+        const list = Array.isArray(docs) ? docs : [];
+        assert.deepEqual(list.flatMap((d) => d.errors.map((e) => e.code)), [], `fast path accepted what yaml rejects: ${JSON.stringify(t)}`);
+        assert.ok(isDeepStrictEqual(values, list.map((d) => d.toJS())), `values differ on ${JSON.stringify(t)}`);
       }
-      fast++;
-      const docs = parseAllDocuments(t, { uniqueKeys: true });
-      const list = Array.isArray(docs) ? docs : [];
-      assert.deepEqual(list.flatMap((d) => d.errors.map((e) => e.code)), [], `fast path accepted what yaml rejects: ${JSON.stringify(t)}`);
-      assert.ok(isDeepStrictEqual(values, list.map((d) => d.toJS())), `values differ on ${JSON.stringify(t)}`);
+      assert.ok(fast > 1000 && deferred > 500, `fast ${fast}, deferred ${deferred}`);
+    });
+  }
+
+  it('line reader reads every fixture as the yaml library does', () => {
+    let read = 0;
+    for (const t of fixtureTexts()) {
+      const expected = parseAllDocuments(t).map((d) => d.toJS());
+      try {
+        assert.deepEqual(lineParse(t), expected);
+        read++;
+      } catch (e) {
+        if (!(e instanceof Unsupported)) throw e;
+      }
     }
-    assert.ok(fast > 1000 && deferred > 1000, `fast ${fast}, deferred ${deferred}`);
+    assert.ok(read >= 25, `line reader handled ${read} fixtures`);
   });
 });
 

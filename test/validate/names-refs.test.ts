@@ -134,3 +134,60 @@ spec:
     assert.ok(r.diagnostics.every((d) => d.severity === 'warning'));
   });
 });
+
+describe('workload rules the API server enforces outside the schema', () => {
+  const deployment = (o: { labels?: string; container?: string; port?: string; mount?: string }) => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: ${o.labels ?? '{app: web, tier: front}'}}
+    spec:
+      containers:
+        - name: ${o.container ?? 'web'}
+          image: nginx
+          ports: [{name: ${o.port ?? 'http'}, containerPort: 8080}]
+          volumeMounts: [{name: ${o.mount ?? 'cache'}, mountPath: /tmp}]
+      volumes: [{name: cache, emptyDir: {}}]
+`;
+
+  it('accepts a consistent Deployment and a StatefulSet mounting its claim template', async () => {
+    const r = await validateTexts({
+      'd.yaml': deployment({}),
+      's.yaml': `apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: postgres, volumeMounts: [{name: data, mountPath: /var/lib/postgresql}]}]
+  volumeClaimTemplates: [{metadata: {name: data}, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]
+`,
+    });
+    assert.deepEqual(r.diagnostics, []);
+  });
+
+  it('reports a selector that does not match, bad container and port names, a mount of no volume', async () => {
+    const r = await validateTexts({ 'd.yaml': deployment({ labels: '{app: api}', container: 'Web_1', port: 'metrics-endpoint-http', mount: 'data' }) });
+    assert.deepEqual(
+      r.diagnostics.map((d) => `${d.location?.line}:${d.rule}: ${d.message.split(': a lowercase')[0]}`),
+      [
+        '7:workload/selector-mismatch: spec.template.metadata.labels: Invalid value: map[string]string{"app":"api"}: `selector` does not match template `labels`',
+        '10:names/label: spec.template.spec.containers[0].name: Invalid value: "Web_1"',
+        '12:names/port: spec.template.spec.containers[0].ports[0].name: Invalid value: "metrics-endpoint-http": must be no more than 15 characters',
+        '13:ref/volume-mount: spec.template.spec.containers[0].volumeMounts[0].name: Not found: "data"',
+      ],
+    );
+  });
+
+  it('Service ports: names are DNS labels, and required when there are several', async () => {
+    const r = await validateTexts({ 's.yaml': 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports:\n    - {port: 80}\n    - {name: Https, port: 443}\n' });
+    assert.deepEqual(messages(r, 'names/port').map((m) => m.split(': a lowercase')[0]), ['spec.ports[0].name: Required value', 'spec.ports[1].name: Invalid value: "Https"']);
+    const ok = await validateTexts({ 's.yaml': 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 80}]\n' });
+    assert.deepEqual(ok.diagnostics, []);
+  });
+});

@@ -43,7 +43,7 @@ spec:
                 port: {x-kubernetes-int-or-string: true, anyOf: [{type: integer}, {type: string}]}
                 note: {type: string, nullable: true}
                 count: {type: integer, minimum: 1, maximum: 10, format: int32}
-                minReplicas: {type: integer}
+                minReplicas: {type: integer, default: 1}
                 maxReplicas: {type: integer}
                 when: {type: string, format: date-time}
                 tags: {type: array, items: {type: string}, x-kubernetes-list-type: set, maxItems: 3}
@@ -129,6 +129,16 @@ describe('structural schema', () => {
     // unknown fields point at the key
     const d = r.diagnostics.find((x) => x.message.startsWith('.spec.bogus'))!;
     assert.deepEqual([d.location?.line, d.location?.col, d.location?.length], [6, 3, 5]);
+  });
+
+  it('decodes null in a custom resource\'s metadata as absent (Go types), but not in its spec', async () => {
+    const r = await validateTexts({ 'crd.yaml': CRD, 'g.yaml': 'apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g1\n  creationTimestamp: null\n  labels: null\nspec:\n  mode: null\n' });
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.rule.startsWith('schema/')).map((d) => d.message),
+      ['spec.mode: Invalid value: "null": must be of type string'],
+    );
+    // a CEL rule reading an absent field fails as on the API server; minReplicas has a default, maxReplicas not
+    assert.deepEqual(messages(r, 'cel/rule'), ['spec: Invalid value: "object": no such key: maxReplicas evaluating rule: self.minReplicas <= self.maxReplicas']);
   });
 
   it('finds duplicates in list-type map and set lists', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Ajv from 'ajv';
@@ -7,7 +7,9 @@ import addFormats from 'ajv-formats';
 import { createRequire } from 'node:module';
 import { generateCoreBundle } from '../../src/validate/schema/core-gen.js';
 import { validateManifests } from '../../src/validate/index.js';
-import { defaultCacheDir } from '../../src/validate/schema/store.js';
+import { defaultCacheDir, listImported } from '../../src/validate/schema/store.js';
+import { CONVERTER_VERSION } from '../../src/validate/schema/crd.js';
+import { importSchemas } from '../../src/validate/schemas-cmd.js';
 import { cleanup, copyFixture, CRDS, runCli, tempDir } from './helpers.js';
 
 describe('core schemas', () => {
@@ -51,6 +53,25 @@ describe('schema cache', () => {
       assert.equal(second.stats.compiled, 0);
       assert.equal(second.stats.cacheHits, 2);
       assert.ok(existsSync(join(cache, 'core')));
+    } finally {
+      cleanup(cache);
+    }
+  });
+});
+
+describe('imported CRDs', () => {
+  it('are recompiled from their stored original when the converter changes', async () => {
+    const cache = tempDir('castle-validate-cache-');
+    try {
+      const r = await importSchemas([join(CRDS, 'eso-v0.16.2-externalsecrets.yaml')], cache);
+      assert.deepEqual(r.imported.map((i) => i.name), ['externalsecrets.external-secrets.io']);
+      const file = join(cache, 'imported', 'externalsecrets.external-secrets.io.json');
+      const stale = JSON.parse(readFileSync(file, 'utf8')) as { converter: number; kinds: unknown[] };
+      writeFileSync(file, JSON.stringify({ ...stale, converter: CONVERTER_VERSION - 1, kinds: [] }));
+      const [info] = listImported(cache);
+      assert.equal(info?.converter, CONVERTER_VERSION);
+      assert.deepEqual(info?.kinds.map((k) => k.version), ['v1', 'v1beta1']);
+      assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { converter: number }).converter, CONVERTER_VERSION);
     } finally {
       cleanup(cache);
     }

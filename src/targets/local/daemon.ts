@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redactor } from '../../secrets/redactor.js';
@@ -64,6 +64,30 @@ export async function giveTo(user: UserIds | undefined, ...paths: string[]): Pro
   for (const p of paths) await execFileP('chown', ['-R', `${user.uid}:${user.gid}`, p]);
 }
 
+/**
+ * Whether `user` can traverse every directory down to `dir` (a daemon running as that user cannot
+ * chdir into a castle kept under, say, a root-only 0700 temp dir). Failure names the blocking one.
+ */
+export async function checkReachable(user: UserIds, dir: string): Promise<Result<void>> {
+  const parts = path.resolve(dir).split(path.sep).filter(Boolean);
+  let cur: string = path.sep;
+  for (const part of ['', ...parts]) {
+    cur = path.join(cur, part);
+    let st;
+    try {
+      st = await stat(cur);
+    } catch {
+      return { ok: true, value: undefined }; // not created yet: whoever creates it sets its owner
+    }
+    const m = st.mode;
+    const ok = st.uid === user.uid ? (m & 0o100) !== 0 : st.gid === user.gid ? (m & 0o010) !== 0 : (m & 0o001) !== 0;
+    if (!ok) {
+      return { ok: false, reason: `user '${user.name}' cannot reach ${dir}: ${cur} is mode ${(m & 0o777).toString(8)} owned by uid ${st.uid}; run \`chmod o+x ${cur}\` or keep the castle elsewhere` };
+    }
+  }
+  return { ok: true, value: undefined };
+}
+
 export interface DaemonSpec {
   /** for messages, e.g. `pgbouncer` */
   readonly name: string;
@@ -76,8 +100,8 @@ export interface DaemonSpec {
   readonly env?: Readonly<Record<string, string>>;
   readonly pidFile: string;
   readonly logFile: string;
-  /** a substring of /proc/<pid>/cmdline that identifies this daemon (e.g. its config path) */
-  readonly match: string;
+  /** what in /proc/<pid>/cmdline identifies this daemon (e.g. its config path) */
+  readonly match: CmdlineMatch;
   /** resolves true once the daemon serves; polled until readyTimeoutMs */
   readonly ready?: (signal: AbortSignal) => Promise<boolean>;
   readonly readyTimeoutMs?: number;
@@ -118,10 +142,14 @@ export async function processCmdline(pid: number): Promise<string | undefined> {
   }
 }
 
-/** True when `pid` is alive and its command line contains `match`: only then may we signal it. */
-export async function isOurProcess(pid: number, match: string): Promise<boolean> {
+/** Identifies a daemon by its command line: a substring, or a predicate on the whole line. */
+export type CmdlineMatch = string | ((cmdline: string) => boolean);
+
+/** True when `pid` is alive and its command line matches: only then may we signal it. */
+export async function isOurProcess(pid: number, match: CmdlineMatch): Promise<boolean> {
   const cmd = await processCmdline(pid);
-  return cmd !== undefined && cmd.includes(match);
+  if (cmd === undefined) return false;
+  return typeof match === 'string' ? cmd.includes(match) : match(cmd);
 }
 
 async function processGroup(pid: number): Promise<number | undefined> {
@@ -160,6 +188,10 @@ export async function startDaemon(spec: DaemonSpec): Promise<Result<DaemonHandle
   const who = await resolveRunAs(spec.user);
   if (!who.ok) return who;
   const user = who.value;
+  if (user && spec.cwd) {
+    const reach = await checkReachable(user, spec.cwd);
+    if (!reach.ok) return reach;
+  }
   await mkdir(path.dirname(spec.pidFile), { recursive: true });
   await mkdir(path.dirname(spec.logFile), { recursive: true });
   const logFd = openSync(spec.logFile, 'a', 0o640);
@@ -227,7 +259,7 @@ export async function startDaemon(spec: DaemonSpec): Promise<Result<DaemonHandle
 export interface StopSpec {
   readonly name: string;
   readonly pidFile: string;
-  readonly match: string;
+  readonly match: CmdlineMatch;
   /** SIGTERM, then SIGKILL after this long (default 10 s) */
   readonly graceMs?: number;
 }

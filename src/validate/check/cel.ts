@@ -65,11 +65,22 @@ export function routeMatches(rule: string): string {
   return out;
 }
 
+/**
+ * `duration("0")`, `duration("1h30m")`: Go's ParseDuration (what Kubernetes' CEL uses) accepts
+ * forms cel-js does not; literal arguments are normalised to seconds.
+ */
+export function normaliseDurations(rule: string): string {
+  return rule.replace(/\bduration\((["'])([^"'\\]*)\1\)/g, (whole, _q: string, lit: string) => {
+    const secs = durationSeconds(lit);
+    return secs === undefined ? whole : `duration("${secs}s")`;
+  });
+}
+
 function program(rule: string): Program | Error {
   let p = programs.get(rule);
   if (p === undefined) {
     try {
-      p = environment().parse(routeMatches(rule)) as unknown as Program;
+      p = environment().parse(routeMatches(normaliseDurations(rule))) as unknown as Program;
     } catch (e) {
       p = e instanceof Error ? e : new Error(String(e));
     }
@@ -115,6 +126,8 @@ export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) =
   if (typeof v === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = toCel(x, n?.props?.[k] ?? n?.add, resolve);
+    // structural defaulting happens before validation on the API server
+    for (const [k, p] of Object.entries(n?.props ?? {})) if (out[k] === undefined && p.def !== undefined) out[k] = toCel(p.def, p, resolve);
     return out;
   }
   return v;
@@ -128,7 +141,11 @@ export function evalRule(rule: CelRule, self: unknown): CelOutcome {
   try {
     result = p({ self });
   } catch (e) {
-    return { ok: 'unevaluated', reason: firstLine(e instanceof Error ? e.message : String(e)) };
+    const msg = firstLine(e instanceof Error ? e.message : String(e));
+    // a missing field is a runtime error for the API server too, which rejects the object with it
+    const key = /^no such key: (.+)$/i.exec(msg);
+    if (key) return { ok: false, message: `no such key: ${key[1]} evaluating rule: ${rule.rule}` };
+    return { ok: 'unevaluated', reason: msg };
   }
   if (result === true) return { ok: true };
   if (result !== false) return { ok: 'unevaluated', reason: `rule returned ${typeof result}, not bool` };

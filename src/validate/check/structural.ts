@@ -158,6 +158,7 @@ export class StructuralChecker {
     if (n.t === undefined && !n.props && !n.add) return;
     for (const r of n.req ?? []) {
       // a null value gets its own type error below: one finding per field
+      if (n.props?.[r]?.def !== undefined) continue; // defaulted before validation
       if (v[r] === undefined || (v[r] === null && (this.#o.nullIsAbsent || this.#inCore > 0))) {
         this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
       }

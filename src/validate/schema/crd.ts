@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { CelRule, KindSchema, SNode } from './types.js';
 
+/** Bumped whenever `convertSchema` changes: it is part of every cache key and stored conversion. */
+export const CONVERTER_VERSION = 2;
+
 /** A CustomResourceDefinition reduced to what validation needs, per version. */
 export interface CrdInfo {
+  readonly converter: number;
   readonly name: string;
   readonly group: string;
   readonly kind: string;
@@ -40,6 +44,7 @@ export function convertSchema(s: unknown, depth = 0, refOf?: (s: Obj) => string 
   else if (ap === true) n.add = {};
   if (s['items'] !== undefined) n.items = convertSchema(s['items'], depth + 1, refOf);
   if (Array.isArray(s['enum'])) n.enum = s['enum'];
+  if (s['default'] !== undefined) n.def = s['default'];
   if (typeof s['pattern'] === 'string') n.pat = s['pattern'];
   if (typeof s['format'] === 'string' && s['format'] !== '') n.fmt = s['format'];
   if (s['x-kubernetes-int-or-string'] === true) n.ios = true;
@@ -93,7 +98,7 @@ export function isCrd(doc: unknown): boolean {
 }
 
 export function crdHash(doc: unknown): string {
-  return createHash('sha256').update('crd-v1\0').update(JSON.stringify(doc)).digest('hex').slice(0, 24);
+  return createHash('sha256').update(`crd-v${CONVERTER_VERSION}\0`).update(JSON.stringify(doc)).digest('hex').slice(0, 24);
 }
 
 /** undefined when the document is not a usable apiextensions.k8s.io/v1 CRD */
@@ -129,5 +134,5 @@ export function convertCrd(doc: unknown, origin: string, hash = crdHash(doc)): C
     if (typeof v['deprecationWarning'] === 'string') ks.deprecationWarning = v['deprecationWarning'];
     kinds.push(ks);
   }
-  return { name, group, kind, plural, namespaced, kinds, hash };
+  return { converter: CONVERTER_VERSION, name, group, kind, plural, namespaced, kinds, hash };
 }

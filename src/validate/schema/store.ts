@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { generateCoreBundle } from './core-gen.js';
-import { convertCrd, type CrdInfo } from './crd.js';
+import { convertCrd, CONVERTER_VERSION, type CrdInfo } from './crd.js';
 import { apiVersionOf, gvkKey, type KindSchema, type SchemaBundle, type SNode } from './types.js';
 
 const require = createRequire(import.meta.url);
@@ -92,7 +92,7 @@ export function compileCrd(cacheDir: string | undefined, doc: unknown, origin: s
   const file = cacheDir ? join(cacheDir, 'compiled', `${hash}.json`) : undefined;
   if (file) {
     const cached = readJson<CrdInfo>(file);
-    if (cached?.kinds) {
+    if (cached?.kinds && cached.converter === CONVERTER_VERSION) {
       events?.push({ kind: 'hit', what: cached.name });
       return { ...cached, kinds: cached.kinds.map((k) => ({ ...k, origin })) };
     }
@@ -110,7 +110,9 @@ export interface ImportedCrd {
   importedAt: string;
 }
 
-export function saveImported(cacheDir: string, info: CrdInfo, source: string): void {
+/** An imported CRD: its compiled form for every run, its original to recompile when the converter changes. */
+export function saveImported(cacheDir: string, info: CrdInfo, source: string, raw: unknown): void {
+  writeJson(join(cacheDir, 'imported', `${info.name}.crd.json`), raw);
   writeJson(join(cacheDir, 'imported', `${info.name}.json`), { ...info, source, importedAt: new Date().toISOString() });
 }
 
@@ -119,9 +121,17 @@ export function listImported(cacheDir: string): (CrdInfo & { source: string; imp
   if (!existsSync(dir)) return [];
   const out: (CrdInfo & { source: string; importedAt: string })[] = [];
   for (const f of readdirSync(dir).sort()) {
-    if (!f.endsWith('.json')) continue;
-    const info = readJson<CrdInfo & { source: string; importedAt: string }>(join(dir, f));
-    if (info?.kinds) out.push(info);
+    if (!f.endsWith('.json') || f.endsWith('.crd.json')) continue;
+    let info = readJson<CrdInfo & { source: string; importedAt: string }>(join(dir, f));
+    if (!info?.kinds) continue;
+    if (info.converter !== CONVERTER_VERSION) {
+      const raw = readJson<unknown>(join(dir, f.replace(/\.json$/, '.crd.json')));
+      const fresh = raw === undefined ? undefined : convertCrd(raw, info.source);
+      if (!fresh) continue;
+      info = { ...fresh, source: info.source, importedAt: info.importedAt };
+      writeJson(join(dir, f), info);
+    }
+    out.push(info);
   }
   return out;
 }

@@ -42,6 +42,8 @@ export interface SNode {
   maxI?: number;
   minP?: number;
   maxP?: number;
+  /** `default`: the API server fills it in before validating (required fields, CEL rules) */
+  def?: unknown;
   /** x-kubernetes-validations */
   cel?: CelRule[];
   /** allOf/anyOf/oneOf/not are value validations only in structural schemas: kept, checked loosely */

@@ -25,8 +25,11 @@ export function blogPaths(dir: string) {
   return { pidFile: path.join(dir, 'blog.pid'), logFile: path.join(dir, 'blog.log'), passwordFile: path.join(dir, 'db-password') };
 }
 
-// The port is part of the match so two castles' blogs on one machine are told apart.
-const matchFor = (port: number) => `${BLOG_MAIN} --port ${port}`;
+// Port and directory are in the command line so that two blogs on one machine are told apart.
+// Blogs started before `--dir` existed end their command line with `--port N` exactly.
+const argsFor = (dir: string, port: number) => ['--port', String(port), '--dir', path.resolve(dir)];
+export const blogCmdlineMatch = (dir: string, port: number) => (cmd: string) =>
+  cmd.includes(`${BLOG_MAIN} ${argsFor(dir, port).join(' ')}`) || cmd.endsWith(`${BLOG_MAIN} --port ${port}`);
 
 /** GET http://127.0.0.1:port/path with a timeout; undefined when nothing answers. */
 export async function httpGet(port: number, pathname: string, timeoutMs = 2000): Promise<{ status: number; body: string } | undefined> {
@@ -53,7 +56,7 @@ export async function startBlog(l: BlogLaunch): Promise<Result<DaemonHandle & { 
   const r = await startDaemon({
     name: 'blog',
     command: process.execPath,
-    args: [BLOG_MAIN, '--port', String(l.port)],
+    args: [BLOG_MAIN, ...argsFor(l.dir, l.port)],
     user,
     cwd: l.dir,
     env: {
@@ -65,7 +68,7 @@ export async function startBlog(l: BlogLaunch): Promise<Result<DaemonHandle & { 
     },
     pidFile: p.pidFile,
     logFile: p.logFile,
-    match: matchFor(l.port),
+    match: blogCmdlineMatch(l.dir, l.port),
     readyTimeoutMs: l.readyTimeoutMs ?? 15_000,
     redactor,
     ...(l.signal ? { signal: l.signal } : {}),
@@ -81,5 +84,5 @@ export async function startBlog(l: BlogLaunch): Promise<Result<DaemonHandle & { 
 /** Stops the blog of `dir` listening on `port`, by its pid file. */
 export async function stopBlog(dir: string, port: number, graceMs = 5_000): Promise<Result<{ stopped: boolean; pid?: number; killed?: boolean }>> {
   const p = blogPaths(dir);
-  return stopDaemon({ name: 'blog', pidFile: p.pidFile, match: matchFor(port), graceMs });
+  return stopDaemon({ name: 'blog', pidFile: p.pidFile, match: blogCmdlineMatch(dir, port), graceMs });
 }

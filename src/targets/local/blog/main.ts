@@ -1,10 +1,10 @@
-// The blog daemon's entry point: `node main.js --port N` with its database settings in the
-// environment (PGHOST/PGPORT/PGDATABASE/PGUSER) and the password in BLOG_DB_PASSWORD_FILE.
+// The blog daemon's entry point: `node main.js --port N --dir D` (D only names the instance), with
+// its database settings in the environment (PGHOST/PGPORT/PGDATABASE/PGUSER) and the password in BLOG_DB_PASSWORD_FILE.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createBlogServer } from './server.js';
 
-const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' } }, strict: false });
+const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' }, dir: { type: 'string' } }, strict: false });
 const port = Number(values.port ?? process.env['BLOG_PORT']);
 const host = String(values.host ?? '127.0.0.1');
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);

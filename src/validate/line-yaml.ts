@@ -1,0 +1,434 @@
+import { plainScalar, Unsupported, YAML11_BOOL } from './fast-yaml.js';
+
+/**
+ * The fastest tier: a line-based reader for the plain shape most manifests have (block maps and
+ * sequences, one-line scalars and flow collections, literal block scalars). Anything else —
+ * anchors, tags, folded or multi-line scalars, odd indentation, duplicate keys — throws
+ * `Unsupported` and the caller uses the CST tier (fast-yaml.ts), then the full `yaml` Document.
+ * A differential fuzz test holds it to the `yaml` library's results.
+ */
+
+interface Line {
+  /** offset of the line's first character in the text */
+  readonly start: number;
+  readonly indent: number;
+  /** the line from its indentation on, trailing spaces trimmed */
+  readonly text: string;
+  /** the same, untrimmed: literal block scalars keep trailing spaces */
+  readonly full: string;
+}
+
+function fail(): never {
+  throw new Unsupported();
+}
+
+const SEPARATOR = /^---(?:[ ]+(?:#.*)?)?$/;
+const FORBIDDEN_START = /^[&*!%@`?|>\]}]|^[-:,](?:[ ]|$)/;
+
+class Reader {
+  i = 0;
+  constructor(
+    readonly lines: readonly Line[],
+    readonly ambiguous: number[] | undefined,
+  ) {}
+
+  /** next line with content, skipping blank and comment lines */
+  peek(): Line | undefined {
+    while (this.i < this.lines.length) {
+      const l = this.lines[this.i]!;
+      if (l.text === '' || l.text.startsWith('#')) this.i++;
+      else return l;
+    }
+    return undefined;
+  }
+
+  block(minIndent: number, depth: number): unknown {
+    const l = this.peek();
+    if (!l || l.indent < minIndent) return null;
+    if (depth > 100) fail();
+    if (isSeqItem(l.text)) return this.seq(l.indent, depth);
+    if (keyEnd(l.text) !== -1) return this.map(l.indent, undefined, depth);
+    // a multi-line or indented bare scalar: left to the other tiers
+    return fail();
+  }
+
+  seq(indent: number, depth: number): unknown[] {
+    const out: unknown[] = [];
+    for (let l = this.peek(); l && l.indent === indent && isSeqItem(l.text); l = this.peek()) {
+      this.i++;
+      const rest = l.text.slice(1);
+      const spaces = rest.length - rest.trimStart().length;
+      const body = rest.trimStart();
+      if (body === '' || body.startsWith('#')) {
+        out.push(this.block(indent + 1, depth + 1));
+        continue;
+      }
+      const col = indent + 1 + spaces;
+      if (isSeqItem(body)) fail();
+      if (keyEnd(body) !== -1 && !/^["'[{]/.test(body)) {
+        out.push(this.map(col, { start: l.start + (col - l.indent), indent: col, text: body, full: body }, depth + 1));
+        continue;
+      }
+      out.push(this.inline(body, l.start + (col - l.indent), indent, depth));
+    }
+    return out;
+  }
+
+  map(indent: number, first: Line | undefined, depth: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    let l: Line | undefined = first;
+    if (!l) l = this.peek();
+    while (l && l.indent === indent && !isSeqItem(l.text)) {
+      if (l !== first) this.i++;
+      const end = keyEnd(l.text);
+      if (end === -1) fail();
+      const key = this.key(l.text.slice(0, end), l.start);
+      if (Object.prototype.hasOwnProperty.call(out, key)) fail();
+      const after = l.text.slice(end + 1);
+      const rest = after.trimStart();
+      if (rest === '' || rest.startsWith('#')) {
+        if (rest.startsWith('#') && after.length === rest.length) fail();
+        const next = this.peek();
+        // a block sequence may sit at its key's indentation
+        if (next && next.indent === indent && isSeqItem(next.text)) out[key] = this.seq(indent, depth + 1);
+        else out[key] = this.block(indent + 1, depth + 1);
+      } else {
+        if (after.length === rest.length) fail();
+        out[key] = this.inline(rest, l.start + (l.text.length - rest.length), indent, depth);
+      }
+      l = this.peek();
+    }
+    return out;
+  }
+
+  key(raw: string, at: number): string {
+    const k = raw.trimEnd();
+    if (k === '' || k !== raw) fail();
+    let v: unknown;
+    if (k[0] === '"' || k[0] === "'") {
+      const q = quoted(k, 0);
+      if (q.end !== k.length) fail();
+      v = q.value;
+    } else {
+      if (FORBIDDEN_START.test(k) || /[#,[\]{}]/.test(k) || k === '<<') fail();
+      if (this.ambiguous && YAML11_BOOL.test(k)) this.ambiguous.push(at);
+      v = plainScalar(k);
+      if (v === null) fail();
+    }
+    const s = typeof v === 'string' ? v : String(v);
+    if (s === '__proto__') fail();
+    return s;
+  }
+
+  /** a value that starts on its key's (or dash's) line */
+  inline(text: string, at: number, parentIndent: number, depth: number): unknown {
+    const c = text[0];
+    if (c === '|') return this.literal(text, parentIndent);
+    if (c === '[' || c === '{') {
+      const f = new Flow(text, at, this.ambiguous);
+      const v = f.value(depth);
+      f.end();
+      this.noContinuation(parentIndent);
+      return v;
+    }
+    if (c === '"' || c === "'") {
+      const q = quoted(text, 0);
+      trailing(text.slice(q.end));
+      this.noContinuation(parentIndent);
+      return q.value;
+    }
+    const v = plainValue(text, at, this.ambiguous);
+    this.noContinuation(parentIndent);
+    return v;
+  }
+
+  /** a more-indented line right after a one-line value would continue it: not this tier's job */
+  noContinuation(parentIndent: number): void {
+    const n = this.peek();
+    if (n && n.indent > parentIndent) fail();
+  }
+
+  literal(header: string, parentIndent: number): string {
+    const m = /^\|([-+]?)(?:[ ]+#.*|[ ]*)$/.exec(header);
+    if (!m) fail();
+    const chomp = m[1];
+    const body: string[] = [];
+    let indent = -1;
+    while (this.i < this.lines.length) {
+      const l = this.lines[this.i]!;
+      if (l.text === '') {
+        // whitespace-only lines more indented than the content keep their spaces: other tiers
+        if (indent !== -1 && l.indent > indent) fail();
+        if (indent === -1 && l.indent > 0) fail();
+        body.push('');
+        this.i++;
+        continue;
+      }
+      if (indent === -1) {
+        if (l.indent <= parentIndent) break;
+        indent = l.indent;
+      }
+      if (l.indent < indent) break;
+      body.push(' '.repeat(l.indent - indent) + l.full);
+      this.i++;
+    }
+    if (indent !== -1) {
+      // the block ends at a less indented line: it must belong to an enclosing structure
+      const n = this.peek();
+      if (n && n.indent > parentIndent) fail();
+    }
+    // trailing blank lines belong to the chomping, not to the content
+    let last = body.length;
+    while (last > 0 && body[last - 1] === '') last--;
+    const content = body.slice(0, last);
+    // blank lines kept by `+` may have been comment-free: a trailing `# x` line at lower indent ends it
+    if (content.length === 0) return chomp === '+' ? '\n'.repeat(body.length) : '';
+    const text = content.join('\n');
+    switch (chomp) {
+      case '-':
+        return text;
+      case '+':
+        return `${text}\n${'\n'.repeat(body.length - last)}`;
+      default:
+        return `${text}\n`;
+    }
+  }
+}
+
+function isSeqItem(t: string): boolean {
+  return t === '-' || t.startsWith('- ');
+}
+
+/** index of the `:` that ends a block mapping key, or -1 */
+function keyEnd(t: string): number {
+  if (t[0] === '"' || t[0] === "'") {
+    let q: { end: number };
+    try {
+      q = quoted(t, 0);
+    } catch {
+      return -1;
+    }
+    return t[q.end] === ':' && (q.end + 1 === t.length || t[q.end + 1] === ' ') ? q.end : -1;
+  }
+  for (let i = 0; i < t.length; i++) {
+    const ch = t[i];
+    if (ch === '#' && i > 0 && t[i - 1] === ' ') return -1;
+    if (ch === ':' && (i + 1 === t.length || t[i + 1] === ' ')) return i;
+  }
+  return -1;
+}
+
+function trailing(rest: string): void {
+  const r = rest.trimStart();
+  if (r === '') return;
+  if (r.startsWith('#') && r.length < rest.length) return;
+  fail();
+}
+
+const ESCAPES: Record<string, string> = { '\\': '\\', '"': '"', '/': '/', n: '\n', t: '\t', r: '\r', '0': '\0', b: '\b', f: '\f', e: '\x1b', a: '\x07', v: '\v', ' ': ' ', N: '\x85', _: '\xa0', L: '\u2028', P: '\u2029', '\t': '\t' };
+
+/** a one-line quoted scalar starting at `i` */
+function quoted(t: string, i: number): { value: string; end: number } {
+  const q = t[i];
+  let out = '';
+  let j = i + 1;
+  while (j < t.length) {
+    const ch = t[j]!;
+    if (q === "'") {
+      if (ch === "'") {
+        if (t[j + 1] === "'") {
+          out += "'";
+          j += 2;
+          continue;
+        }
+        return { value: out, end: j + 1 };
+      }
+      out += ch;
+      j++;
+      continue;
+    }
+    if (ch === '"') return { value: out, end: j + 1 };
+    if (ch === '\\') {
+      const e = t[j + 1];
+      if (e === undefined) fail();
+      if (e === 'x' || e === 'u' || e === 'U') {
+        const n = e === 'x' ? 2 : e === 'u' ? 4 : 8;
+        const hex = t.slice(j + 2, j + 2 + n);
+        if (!new RegExp(`^[0-9a-fA-F]{${n}}$`).test(hex)) fail();
+        const cp = parseInt(hex, 16);
+        if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) fail();
+        out += String.fromCodePoint(cp);
+        j += 2 + n;
+        continue;
+      }
+      const r = ESCAPES[e];
+      if (r === undefined) fail();
+      out += r;
+      j += 2;
+      continue;
+    }
+    out += ch;
+    j++;
+  }
+  return fail();
+}
+
+function plainValue(text: string, at: number, ambiguous: number[] | undefined): unknown {
+  let end = text.length;
+  const hash = text.indexOf(' #');
+  if (hash !== -1) end = hash;
+  const v = text.slice(0, end).trimEnd();
+  if (v === '' || FORBIDDEN_START.test(v) || v.includes(': ') || v.endsWith(':') || v.includes('\t')) fail();
+  if (ambiguous && YAML11_BOOL.test(v)) ambiguous.push(at);
+  return plainScalar(v);
+}
+
+/** `[a, {b: c}]` and `{k: v}` on one line */
+class Flow {
+  i = 0;
+  constructor(
+    readonly t: string,
+    readonly at: number,
+    readonly ambiguous: number[] | undefined,
+  ) {}
+
+  ws(): void {
+    while (this.t[this.i] === ' ') this.i++;
+  }
+
+  value(depth: number): unknown {
+    if (depth > 100) fail();
+    this.ws();
+    const c = this.t[this.i];
+    if (c === '[') return this.seq(depth);
+    if (c === '{') return this.map(depth);
+    if (c === '"' || c === "'") {
+      const q = quoted(this.t, this.i);
+      this.i = q.end;
+      return q.value;
+    }
+    return this.plain();
+  }
+
+  plain(): unknown {
+    const start = this.i;
+    while (this.i < this.t.length) {
+      const ch = this.t[this.i]!;
+      if (ch === ',' || ch === ']' || ch === '}' || ch === '[' || ch === '{') break;
+      if (ch === ':' && [' ', ',', ']', '}', undefined].includes(this.t[this.i + 1])) break;
+      if (ch === '#' && this.t[this.i - 1] === ' ') fail();
+      this.i++;
+    }
+    const v = this.t.slice(start, this.i).trimEnd();
+    if (v === '' || /^[&*!%@`?|>"'#-]/.test(v) || v.includes('\t')) fail();
+    if (this.ambiguous && YAML11_BOOL.test(v)) this.ambiguous.push(this.at + start);
+    return plainScalar(v);
+  }
+
+  seq(depth: number): unknown[] {
+    this.i++;
+    const out: unknown[] = [];
+    this.ws();
+    if (this.t[this.i] === ']') {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      const v = this.value(depth + 1);
+      this.ws();
+      if (this.t[this.i] === ':') fail();
+      out.push(v);
+      const c = this.t[this.i];
+      this.i++;
+      if (c === ']') return out;
+      if (c !== ',') fail();
+      this.ws();
+      if (this.t[this.i] === ']' || this.t[this.i] === ',') fail();
+    }
+  }
+
+  map(depth: number): Record<string, unknown> {
+    this.i++;
+    const out: Record<string, unknown> = {};
+    this.ws();
+    if (this.t[this.i] === '}') {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      this.ws();
+      const kc = this.t[this.i];
+      if (kc === '[' || kc === '{') fail();
+      const kStart = this.i;
+      const k = this.value(depth + 1);
+      if (k === null || (typeof k === 'string' && (k === '__proto__' || k === '<<'))) fail();
+      if (this.t.slice(kStart, this.i).trim() === '<<') fail();
+      const key = typeof k === 'string' ? k : String(k);
+      if (Object.prototype.hasOwnProperty.call(out, key)) fail();
+      this.ws();
+      if (this.t[this.i] !== ':' || this.t[this.i + 1] !== ' ') fail();
+      this.i++;
+      const v = this.value(depth + 1);
+      out[key] = v;
+      this.ws();
+      const c = this.t[this.i];
+      this.i++;
+      if (c === '}') return out;
+      if (c !== ',') fail();
+      this.ws();
+      if (this.t[this.i] === '}' || this.t[this.i] === ',') fail();
+    }
+  }
+
+  end(): void {
+    trailing(this.t.slice(this.i));
+  }
+}
+
+export function lineParse(text: string, ambiguous?: number[]): unknown[] {
+  if (text.charCodeAt(0) === 0xfeff || text.includes('\t') || text.includes('\r')) fail();
+  const docs: Line[][] = [];
+  let current: Line[] | undefined;
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const raw = text.slice(start, end);
+    let indent = 0;
+    while (raw.charCodeAt(indent) === 32) indent++;
+    const body = raw.slice(indent).trimEnd();
+    if (indent === 0 && raw.startsWith('---') && (raw.length === 3 || raw[3] === ' ' || raw[3] === '\t')) {
+      if (!SEPARATOR.test(raw)) fail();
+      if (current) docs.push(current);
+      current = [];
+    } else if (indent === 0 && raw.startsWith('...')) {
+      fail();
+    } else if (body !== '' && !body.startsWith('#')) {
+      if (indent === 0 && body.startsWith('%')) fail();
+      current ??= [];
+      current.push({ start: start + indent, indent, text: body, full: raw.slice(indent) });
+    } else if (current) {
+      current.push({ start: start + indent, indent, text: body.startsWith('#') ? body : '', full: body.startsWith('#') ? raw.slice(indent) : '' });
+    }
+    if (end === text.length) break;
+    start = end + 1;
+  }
+  if (current) docs.push(current);
+  const out: unknown[] = [];
+  for (const lines of docs) {
+    const r = new Reader(lines, ambiguous);
+    const first = r.peek();
+    let v: unknown = null;
+    if (first) {
+      if (first.indent !== 0) fail();
+      if (isSeqItem(first.text) || keyEnd(first.text) !== -1) v = r.block(0, 0);
+      else {
+        r.i++;
+        v = r.inline(first.text, first.start, -1, 0);
+      }
+    }
+    if (r.peek()) fail();
+    out.push(v);
+  }
+  return out;
+}

@@ -1,0 +1,50 @@
+// Child processes: abort kills the whole process group (also through runuser), output is redacted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { exec, makeRedactor, pidAlive, isRoot } from '../../src/data/proc.js';
+import { ensureOsUser } from '../../src/data/postgres.js';
+
+async function childrenGone(marker: string): Promise<boolean> {
+  const { execFileSync } = await import('node:child_process');
+  for (let i = 0; i < 40; i++) {
+    const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+    if (!out.split('\n').some((l) => l.includes(marker) && !l.includes('ps -eo'))) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+test('abort kills the process group of a command, grandchildren included', async () => {
+  const ac = new AbortController();
+  const marker = `castle-abort-${process.pid}-${Date.now()}`;
+  const p = exec('bash', ['-c', `sleep 31 & sleep 32; echo ${marker}`], { signal: ac.signal, env: { MARK: marker } });
+  await new Promise((r) => setTimeout(r, 300));
+  ac.abort();
+  const r = await p;
+  assert.equal(r.aborted, true);
+  assert.ok(await childrenGone('sleep 31'), 'the background grandchild was killed too');
+});
+
+test('abort through runuser (as the unprivileged user) kills the command', { skip: !isRoot() }, async () => {
+  assert.ok((await ensureOsUser('castle')).ok);
+  const ac = new AbortController();
+  const p = exec('sleep', ['33.5'], { signal: ac.signal, asUser: 'castle' });
+  await new Promise((r) => setTimeout(r, 300));
+  ac.abort();
+  const r = await p;
+  assert.equal(r.aborted, true);
+  assert.ok(await childrenGone('sleep 33.5'));
+});
+
+test('timeouts are values; secrets are redacted from logs and results', async () => {
+  const lines: string[] = [];
+  const redact = makeRedactor(['s3cr3t-value']);
+  const r = await exec('bash', ['-c', 'echo key=s3cr3t-value; echo err s3cr3t-value >&2; sleep 5'], { timeoutMs: 300, log: (t) => lines.push(t), redact });
+  assert.equal(r.timedOut, true);
+  assert.ok(lines.length >= 2);
+  assert.ok(lines.every((l) => !l.includes('s3cr3t-value')));
+  assert.ok(!r.stdout.includes('s3cr3t-value') && r.stdout.includes('key=***'));
+  const missing = await exec('/nonexistent/binary', []);
+  assert.match(missing.spawnError ?? '', /command not found/);
+  assert.equal(pidAlive(-1), false);
+});

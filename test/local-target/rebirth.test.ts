@@ -1,0 +1,168 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { EventEnvelope } from '../../src/events.js';
+import { events } from '../helpers/cli.js';
+import { localCastle, type LocalCastle } from '../helpers/local-castle.js';
+
+const PASSWORD_KEY = 'BLOG_DB_PGUSER_BLOG_PASSWORD';
+
+async function query(c: LocalCastle, text: string, params: unknown[] = [], user = 'blog'): Promise<pg.QueryResult> {
+  const key = user === 'blog' ? PASSWORD_KEY : 'BLOG_DB_PGUSER_BLOG_ADMIN_PASSWORD';
+  const client = new pg.Client({ host: '127.0.0.1', port: c.ports.pgbouncer, database: 'blog', user, password: c.secret(key) });
+  await client.connect();
+  try {
+    return await client.query(text, params);
+  } finally {
+    await client.end();
+  }
+}
+
+function checks(evs: readonly EventEnvelope[]): Map<string, { ok: boolean; detail: string }> {
+  const out = new Map<string, { ok: boolean; detail: string }>();
+  for (const e of evs) if (e.type === 'check') out.set(e.name, { ok: e.ok, detail: e.detail });
+  return out;
+}
+
+function steps(evs: readonly EventEnvelope[]): Map<string, Extract<EventEnvelope, { type: 'step-finished' }>> {
+  const out = new Map<string, Extract<EventEnvelope, { type: 'step-finished' }>>();
+  for (const e of evs) if (e.type === 'step-finished') out.set(e.stepId, e);
+  return out;
+}
+
+test('rebirth: gate, nuclear wipe, restore from S3 and proof, with rows that only the archived WAL holds', async (t) => {
+  const c = await localCastle();
+  t.after(() => c.destroy());
+  // The gate relies on the last backup plus archived WAL, and rows land between that backup and the
+  // fingerprint: they can only come back through WAL replay.
+  const yaml = readFileSync(join(c.dir, 'castle.yaml'), 'utf8').replace(
+    '  gate:  [{backup: {}, timeout: 5m}]',
+    '  gate:\n    - {backup: {}}\n    - {sql: {database: blog, file: late-writes.sql}, name: "writes after the last backup"}\n    - {backup: {newBackup: false}}',
+  );
+  writeFileSync(join(c.dir, 'castle.yaml'), yaml);
+  writeFileSync(join(c.dir, 'late-writes.sql'), "INSERT INTO posts (title, body) SELECT 'late ' || g, 'only in WAL' FROM generate_series(1, 500) g;\n");
+  const up = c.castle(['up']);
+  assert.equal(up.code, 0, up.stdout + up.stderr);
+  assert.match(up.stdout, /up\/database\/0 succeeded .* created system \d+: PostgreSQL \d+ on 127\.0\.0\.1:\d+, first full backup \S+F/);
+  await query(c, 'CREATE TABLE notes (id int PRIMARY KEY, body text)');
+  await query(c, "INSERT INTO notes SELECT g, md5(g::text) FROM generate_series(1, 2000) g");
+  const before = (await query(c, 'SELECT count(*)::int AS n FROM posts')).rows[0].n as number;
+
+  const r = c.castle(['rebirth']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const evs = events(c.dir);
+  const ch = checks(evs);
+  assert.equal(ch.get('system identifier')?.ok, true);
+  assert.equal(ch.get('data identical')?.ok, true, ch.get('data identical')?.detail);
+  assert.match(ch.get('data identical')!.detail, /^2 tables, \d+ rows in 2 databases match the gate, including writes after backup \S+ \(WAL through [0-9A-F]{24}\)$/);
+  assert.equal(ch.get('app serves the data')?.ok, true, ch.get('app serves the data')?.detail);
+  const st = steps(evs);
+  assert.match(st.get('down/database/0')!.summary!, /^wiped .*postgres\/blog-db \(stopped \d+ process/);
+  assert.match(st.get('up/database/0')!.summary!, /^restored \S+ from repo1 \(local repo2 is absent: restoring from S3\)/);
+  // phases in order: gate, the wipe, the layers, the proof
+  const fin = evs.find((e) => e.type === 'run-finished');
+  assert.ok(fin?.type === 'run-finished');
+  assert.deepEqual(fin.phases.map((p) => p.phase), ['gate', 'down/app', 'down/pooler', 'down/database', 'up/object-store', 'up/database', 'up/pooler', 'up/app', 'proof']);
+  assert.match(r.stdout, /^proof:$/m);
+  assert.match(r.stdout, /^  ✔ data identical: /m);
+  // the 500 late rows are there, and so is everything else
+  assert.equal((await query(c, 'SELECT count(*)::int AS n FROM posts')).rows[0].n, before + 500);
+  assert.equal((await query(c, "SELECT count(*)::int AS n FROM posts WHERE body = 'only in WAL'")).rows[0].n, 500);
+  assert.equal((await query(c, 'SELECT count(*)::int AS n FROM notes')).rows[0].n, 2000);
+  // secrets never reach the logs
+  const runDir = join(c.dir, '.castle', 'runs', readdirSync(join(c.dir, '.castle', 'runs')).sort().pop()!);
+  const all = [readFileSync(join(runDir, 'events.jsonl'), 'utf8'), ...readdirSync(join(runDir, 'steps')).map((f) => readFileSync(join(runDir, 'steps', f), 'utf8')), r.stdout];
+  for (const key of [PASSWORD_KEY, 'S3_SECRET_ACCESS_KEY']) {
+    const value = c.secret(key);
+    assert.ok(all.every((text) => !text.includes(value)), `${key} leaked`);
+  }
+});
+
+test('the wipe is refused, and nothing deleted, when the S3 endpoint is down or its credentials are wrong', async (t) => {
+  const c = await localCastle();
+  t.after(() => c.destroy());
+  assert.equal(c.castle(['up']).code, 0);
+  const pgdata = join(c.dataDir, 'postgres', 'blog-db', 'pgdata');
+
+  const good = c.secret('S3_ACCESS_KEY_ID');
+  c.setSecret('S3_ACCESS_KEY_ID', 'WRONGKEYIDFORTEST');
+  const wrong = c.castle(['rebirth']);
+  assert.equal(wrong.code, 1);
+  const ch = checks(events(c.dir));
+  assert.equal(ch.get('backup gate')?.ok, false);
+  assert.match(ch.get('backup gate')!.detail, /^backup gate failed, nothing may be wiped: /);
+  assert.match(ch.get('backup gate')!.detail, /403|SignatureDoesNotMatch|InvalidAccessKeyId|credentials/i);
+  assert.ok(!wrong.stdout.includes('WRONGKEYIDFORTEST') && !readFileSync(join(c.dir, '.castle', 'runs', readdirSync(join(c.dir, '.castle', 'runs')).sort().pop()!, 'events.jsonl'), 'utf8').includes('WRONGKEYIDFORTEST'), 'the key id is not printed');
+  assert.ok(existsSync(join(pgdata, 'PG_VERSION')), 'nothing deleted');
+  const down = steps(events(c.dir)).get('down/database/0');
+  assert.equal(down?.status, 'skipped');
+  c.setSecret('S3_ACCESS_KEY_ID', good);
+
+  const pid = Number(readFileSync(join(c.s3Dir, 's3.pid'), 'utf8'));
+  process.kill(pid, 'SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  const noS3 = c.castle(['rebirth']);
+  assert.equal(noS3.code, 1);
+  const ch2 = checks(events(c.dir));
+  assert.equal(ch2.get('backup gate')?.ok, false);
+  assert.match(ch2.get('backup gate')!.detail, new RegExp(`nothing may be wiped: .*(refused|ECONNREFUSED|connect)`, 'i'));
+  assert.ok(existsSync(join(pgdata, 'PG_VERSION')), 'nothing deleted');
+  assert.equal((await query(c, 'SELECT count(*)::int AS n FROM posts')).rows[0].n, 3, 'the castle still serves');
+});
+
+test('the wipe is refused when WAL archiving is failing', async (t) => {
+  const c = await localCastle();
+  t.after(() => c.destroy());
+  assert.equal(c.castle(['up']).code, 0);
+  await query(c, "ALTER SYSTEM SET archive_command = '/bin/false'", [], 'blog-admin');
+  await query(c, 'SELECT pg_reload_conf()', [], 'blog-admin');
+  const r = c.castle(['rebirth']);
+  assert.equal(r.code, 1);
+  const ch = checks(events(c.dir));
+  assert.equal(ch.get('backup gate')?.ok, false);
+  assert.match(ch.get('backup gate')!.detail, /archiv/i);
+  assert.ok(existsSync(join(c.dataDir, 'postgres', 'blog-db', 'pgdata', 'PG_VERSION')), 'nothing deleted');
+  await query(c, 'ALTER SYSTEM RESET archive_command', [], 'blog-admin');
+  await query(c, 'SELECT pg_reload_conf()', [], 'blog-admin');
+});
+
+test('when the data is gone but the local repo2 is present and current, up restores from it', async (t) => {
+  const c = await localCastle();
+  t.after(() => c.destroy());
+  assert.equal(c.castle(['up']).code, 0);
+  await query(c, "INSERT INTO posts (title, body) VALUES ('kept locally', 'x')");
+  // a gate keeps repo2 current; then only the data directory is lost
+  assert.equal(c.castle(['down', '--only', 'app']).code, 0);
+  const pgdata = join(c.dataDir, 'postgres', 'blog-db', 'pgdata');
+  const bin = readdirSync('/usr/lib/postgresql').sort().pop()!;
+  const asUser = process.getuid?.() === 0 ? ['runuser', '-u', 'castle', '--'] : [];
+  const stop = spawnSync(asUser[0] ?? `/usr/lib/postgresql/${bin}/bin/pg_ctl`, [...asUser.slice(1), ...(asUser.length ? [`/usr/lib/postgresql/${bin}/bin/pg_ctl`] : []), '-D', pgdata, 'stop', '-m', 'fast'], { encoding: 'utf8' });
+  assert.equal(stop.status, 0, stop.stderr);
+  rmSync(pgdata, { recursive: true, force: true });
+  const r = c.castle(['up']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(steps(events(c.dir)).get('up/database/0')!.summary!, /^restored \S+ from repo2 \(local repo2 is present and current/);
+  assert.equal((await query(c, "SELECT count(*)::int AS n FROM posts WHERE title = 'kept locally'")).rows[0].n, 1);
+});
+
+test('a cluster without dataSource pointed at a repo that holds backups is refused: it would fork the stanza', async (t) => {
+  const a = await localCastle();
+  t.after(() => a.destroy());
+  assert.equal(a.castle(['up']).code, 0);
+  const b = await localCastle();
+  t.after(() => b.destroy());
+  // castle b uses a's object store and repo, and its cluster has no dataSource
+  const yaml = readFileSync(join(b.dir, 'castle.yaml'), 'utf8').replace(/objectStore: \{dir: [^,]+, port: \d+\}/, `objectStore: {dir: ${a.s3Dir}, port: ${a.ports.s3}}`);
+  writeFileSync(join(b.dir, 'castle.yaml'), yaml);
+  const cluster = readFileSync(join(b.dir, 'db', 'cluster.yaml'), 'utf8');
+  writeFileSync(join(b.dir, 'db', 'cluster.yaml'), cluster.replace(/\n  # On rebirth[\s\S]*?(?=\n  proxy:)/, ''));
+  const r = b.castle(['up']);
+  assert.equal(r.code, 1, r.stdout);
+  const db = steps(events(b.dir)).get('up/database/0');
+  assert.equal(db?.status, 'failed');
+  assert.match(db!.reason!, /the S3 repo already holds backups of stanza 'db', and PostgresCluster 'blog-db' has no spec\.dataSource\.pgbackrest: a fresh cluster would come back empty and register a second system-id/);
+  assert.ok(!existsSync(join(b.dataDir, 'postgres', 'blog-db', 'pgdata')), 'nothing was created');
+});

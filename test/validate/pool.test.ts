@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { analyzeFiles } from '../../src/validate/analyze.js';
+import { analyzeInWorkers } from '../../src/validate/pool.js';
+import { loadRegistry } from '../../src/validate/schema/registry-load.js';
+import { crdCache } from './helpers.js';
+
+// Huge inputs (over 16 MiB) are split over worker threads: the split must not change the findings.
+describe('worker pool', () => {
+  it('finds in worker threads exactly what one thread finds', async () => {
+    const cacheDir = await crdCache();
+    const files = Array.from({ length: 6 }, (_, i) => ({
+      file: `f${i}.yaml`,
+      text: `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_${i}, namespace: ns${i}}\ndata: {k: ${i}}\n---\napiVersion: postgres-operator.crunchydata.com/v1beta1\nkind: PostgresCluster\nmetadata: {name: db${i}}\nspec: {postgresVersion: 16, users: [{name: u_${i}}]}\n`,
+    }));
+    const inThread = analyzeFiles(files, loadRegistry(cacheDir, undefined), { rebirth: false });
+    const { analysis, workers } = await analyzeInWorkers(files, { cacheDir, kubernetesVersion: undefined, crds: [], options: { rebirth: false } });
+    assert.equal(workers, 1);
+    const key = (d: { rule: string; message: string; location?: { file: string; line: number } }) => `${d.location?.file}:${d.location?.line} ${d.rule} ${d.message}`;
+    assert.deepEqual(analysis.diagnostics.map(key).sort(), inThread.diagnostics.map(key).sort());
+    assert.ok(inThread.diagnostics.length >= 18, `${inThread.diagnostics.length} findings`);
+    assert.deepEqual(analysis.needs, inThread.needs);
+    assert.equal(analysis.documents, 12);
+  });
+});
