@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerValidateCommands } from '../validate/cli.js';
 import { CliExit, EXIT_INVALID } from './common.js';
+import { registerInitCommand } from './init-command.js';
 import { registerInspectCommands } from './inspect-commands.js';
 import { registerPlanCommand } from './plan-command.js';
 import { registerReportCommands } from './report-command.js';
@@ -19,6 +20,7 @@ program
   .exitOverride()
   .showHelpAfterError('(castle --help for usage)');
 
+registerInitCommand(program);
 registerPlanCommand(program);
 registerRunCommands(program);
 registerInspectCommands(program);

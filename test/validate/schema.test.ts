@@ -263,3 +263,30 @@ describe('CRDs among the inputs', () => {
     assert.equal(r.stats.crds, 1);
   });
 });
+
+describe('PGO 5.8.9 CEL rules', () => {
+  const pg = (batches: string) => `apiVersion: postgres-operator.crunchydata.com/v1beta1
+kind: PostgresCluster
+metadata: {name: hippo}
+spec:
+  postgresVersion: 16
+  instances: [{name: i1, dataVolumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]
+  instrumentation:
+    logs:
+      retentionPeriod: "2 days"
+      batches: ${batches}
+  backups: {pgbackrest: {repos: [{name: repo1, volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}}]}}
+`;
+
+  it('evaluates duration rules on format: duration fields, Go duration literals included', async () => {
+    const ok = await validateTexts({ 'pg.yaml': pg('{maxDelay: 300ms, minRecords: 10, maxRecords: 100}') });
+    assert.deepEqual(ok.diagnostics, []);
+    assert.equal(ok.stats.celUnevaluated, 0);
+    assert.ok(ok.stats.celEvaluated >= 6, `${ok.stats.celEvaluated} rules evaluated`);
+    const bad = await validateTexts({ 'pg.yaml': pg('{maxDelay: 10m, minRecords: 0}') });
+    assert.deepEqual(messages(bad, 'cel/rule'), [
+      'spec.instrumentation.logs.batches: Invalid value: "object": to disable batching, both minRecords and maxDelay must be zero',
+      'spec.instrumentation.logs.batches.maxDelay: Invalid value: "string": failed rule: duration("0") <= self && self <= duration("5m")',
+    ]);
+  });
+});

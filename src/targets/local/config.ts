@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { TargetConfig } from '../kind.js';
@@ -83,11 +84,13 @@ export interface ResolvedLocal {
 }
 
 /**
- * Absolute paths. The castle's own data defaults to /var/lib/castle/<name> as root (an unprivileged
+ * Absolute paths. The castle's own data defaults to /var/lib/castle/<name>-<hash of its folder> as root (an unprivileged
  * user must be able to reach it, which a checkout under /root does not allow) and to
- * ~/.local/state/castle/<name> otherwise; the object store to ~/.local/share/castle/objectstore.
+ * ~/.local/state/castle/<name>-<hash> otherwise; the object store to ~/.local/share/castle/objectstore.
  */
 export function resolveLocal(config: LocalConfig, castleDir: string, castleName: string): ResolvedLocal {
+  // Two castles of the same name in different folders must not share (and wipe) each other's data.
+  const instance = `${castleName}-${createHash('sha256').update(resolve(castleDir)).digest('hex').slice(0, 8)}`;
   const abs = (p: string): string => (isAbsolute(expandHome(p)) ? expandHome(p) : resolve(castleDir, p));
   const root = process.getuid?.() === 0;
   const xdgState = process.env['XDG_STATE_HOME'] ?? join(homedir(), '.local', 'state');
@@ -95,7 +98,7 @@ export function resolveLocal(config: LocalConfig, castleDir: string, castleName:
   return {
     config,
     manifests: config.manifests.map(abs),
-    dataDir: config.dataDir ? abs(config.dataDir) : root ? `/var/lib/castle/${castleName}` : join(xdgState, 'castle', castleName),
+    dataDir: config.dataDir ? abs(config.dataDir) : root ? `/var/lib/castle/${instance}` : join(xdgState, 'castle', instance),
     objectStoreDir: config.objectStore?.dir ? abs(config.objectStore.dir) : join(xdgData, 'castle', 'objectstore'),
     objectStorePort: config.objectStore?.port,
     secretsFile: abs(config.secrets?.dotenv ?? 'secrets.env'),

@@ -1,2 +1,0 @@
-import { benchValidate } from '../dist/bench/validate.js';
-await benchValidate(process.argv.slice(2));
