@@ -388,22 +388,17 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
   const c = b.cluster;
   const log = o.log ?? noLog;
   const started = Date.now();
-  const conf = await writePgbackrestConf(b);
+  const [conf, src] = await Promise.all([
+    writePgbackrestConf(b),
+    o.repo
+      ? repoBackupInfo(b, o.repo, o).then((r): Result<{ repo: 1 | 2; why: string; info: BackupInfo }> =>
+          r.ok ? { ok: true, repo: o.repo!, why: `repo${o.repo} requested`, info: r.info } : { ok: false, reason: `cannot read repo${o.repo}: ${r.reason}` },
+        )
+      : chooseRestoreRepo(b, o),
+  ]);
   if (!conf.ok) return conf;
-  let repo: 1 | 2;
-  let why: string;
-  let info: BackupInfo;
-  if (o.repo) {
-    const r = await repoBackupInfo(b, o.repo, o);
-    if (!r.ok) return { ok: false, reason: `cannot read repo${o.repo}: ${r.reason}` };
-    repo = o.repo;
-    why = `repo${o.repo} requested`;
-    info = r.info;
-  } else {
-    const ch = await chooseRestoreRepo(b, o);
-    if (!ch.ok) return ch;
-    ({ repo, why, info } = ch);
-  }
+  if (!src.ok) return src;
+  const { repo, why, info } = src;
   log(`restore source: repo${repo} (${why})`);
   const repoSys = info.current.systemId;
   const hist = info.history.map((h) => h.systemId);

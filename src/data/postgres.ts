@@ -131,7 +131,9 @@ export async function chownToUser(path: string, osUser: string | null): Promise<
   if (ids) chownSync(path, ids.uid, ids.gid);
 }
 
-/** Root dir + subdirs, owned by the OS user; checks the user can actually reach them. */
+const reachable = new Set<string>();
+
+/** Root dir + subdirs, owned by the OS user; checks (once per process) the user can actually reach them. */
 export async function prepareRoot(c: PgCluster, o: OpOptions = {}): Promise<Result> {
   const u = await ensureOsUser(c.osUser, o);
   if (!u.ok) return u;
@@ -144,9 +146,10 @@ export async function prepareRoot(c: PgCluster, o: OpOptions = {}): Promise<Resu
     writeFileSync(marker, 'castle data root: `castle` may delete everything in this directory on a wipe\n');
     await chownToUser(marker, c.osUser);
   }
-  if (c.osUser) {
+  if (c.osUser && !reachable.has(`${c.osUser}:${c.root}`)) {
     const t = await exec('test', ['-w', c.root, '-a', '-x', c.root], { asUser: c.osUser });
-    if (t.code !== 0) {
+    if (t.code === 0) reachable.add(`${c.osUser}:${c.root}`);
+    else {
       let blocker = dirname(c.root);
       for (let d = dirname(c.root); d !== '/'; d = dirname(d)) {
         const m = statSync(d).mode;

@@ -142,12 +142,10 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
   const refuse = (why: string) => ({ ok: false as const, reason: `backup gate failed, nothing may be wiped: ${b.redact(why)}` });
 
   let t = Date.now();
-  const probe = await probeS3(b.s3, o.signal ? { signal: o.signal } : {});
-  if (!probe.ok) return refuse(probe.reason);
   if (!postmasterPid(dc.cluster)) return refuse(`PostgreSQL is not running on ${dc.cluster.dataDir}: cannot flush WAL nor back up`);
-  const sys = await runningSystemId(dc.cluster);
+  const [probe, sys, conf] = await Promise.all([probeS3(b.s3, o.signal ? { signal: o.signal } : {}), runningSystemId(dc.cluster), writePgbackrestConf(b)]);
+  if (!probe.ok) return refuse(probe.reason);
   if (!sys.ok) return refuse(sys.reason);
-  const conf = await writePgbackrestConf(b);
   if (!conf.ok) return refuse(conf.reason);
   mark('probe', t);
 

@@ -267,7 +267,13 @@ test('ensureCluster: created, running, started, and restored zero-touch after a 
   must(await stopPostgres(dc.cluster));
   assert.equal(must(await ensureCluster(dc, { log: logs.log })).action, 'started');
   const g = must(await backupGate(dc, { type: 'full', log: logs.log }));
-  must(await wipeCastle(dc, { gate: g.gate, log: logs.log }));
+  // a stray process of the castle (its command line names a path inside the castle) is stopped by the wipe
+  const { spawn } = await import('node:child_process');
+  const stray = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', join(dc.cluster.root, 'run', 'stray')], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 200));
+  const w = must(await wipeCastle(dc, { gate: g.gate, log: logs.log }));
+  assert.ok(w.stopped.includes(stray.pid!), 'the stray process was stopped');
+  assert.ok(processGone(stray.pid!));
   const r = must(await ensureCluster(dc, { log: logs.log }));
   assert.equal(r.action, 'restored');
   assert.equal(r.systemId, a.systemId);
