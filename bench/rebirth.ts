@@ -58,6 +58,12 @@ async function dbBytes(dc: DataCastle): Promise<number> {
 /** untimed: flush dirty pages of the previous step so each run starts from the same state */
 async function settle(dc: DataCastle): Promise<void> {
   must('checkpoint', await sql(dc.cluster, 'CHECKPOINT'));
+  // the archiver has pushed what the previous run left (timeline history, partial segment)
+  for (let i = 0; i < 300; i++) {
+    const r = must('archive status', await sql(dc.cluster, `SELECT count(*)::int AS n FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'`));
+    if (r.rows[0]!.n === 0) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
   execFileSync('sync');
 }
 

@@ -1,12 +1,24 @@
+import { formatDiagnostics } from '../diag/printer.js';
 import type { Plan } from '../plan/plan.js';
+import { castleManifestPaths } from '../spec/manifests.js';
 
-/** Manifests the plan's steps apply: checked by `castle validate` before anything runs. */
-export function planManifests(plan: Plan): string[] {
-  const files = new Set<string>();
-  for (const s of plan.steps) for (const m of s.spec.kind.manifests?.(s.spec.config) ?? []) files.add(m);
-  return [...files];
-}
-
+/**
+ * A castle with errors is never wiped: before up/rebirth runs anything, the manifests it applies are
+ * validated offline (schemas, names, references, CEL, and for a rebirth its safety rules as errors).
+ * Returns false (after printing why) when the run must not start.
+ */
 export async function preflight(plan: Plan): Promise<boolean> {
-  return planManifests(plan).length >= 0;
+  const paths = castleManifestPaths(plan.castle);
+  if (paths.length === 0) return true;
+  const { validateManifests } = await import('../validate/index.js');
+  const result = await validateManifests(paths, { rebirth: plan.operation === 'rebirth' });
+  const errors = result.diagnostics.filter((d) => d.severity === 'error');
+  const warnings = result.diagnostics.filter((d) => d.severity === 'warning');
+  if (errors.length > 0) {
+    process.stderr.write(formatDiagnostics(errors, (f) => result.sources.get(f)) + '\n');
+    process.stderr.write(`castle: ${plan.operation} not started: the manifests have ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing was touched\n`);
+    return false;
+  }
+  if (warnings.length > 0) process.stderr.write(`preflight: ${result.stats.documents} manifests checked, ${warnings.length} warning${warnings.length === 1 ? '' : 's'} (castle validate shows them)\n`);
+  return true;
 }

@@ -3,6 +3,7 @@
 // Layout: <root>/pgbackrest/{pgbackrest.conf (0600: holds the S3 key), ca.crt, log/, lock/, spool/, repo2/}
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type pg from 'pg';
 import { join } from 'node:path';
 import {
   describeFailure, exec, makeRedactor, noLog, sleep, type ExecResult, type OpOptions, type Redact, type Result,
@@ -220,8 +221,18 @@ export interface ArchiverStatus {
   readonly lastFailedTime: Date | null;
 }
 
-export async function archiverStatus(c: PgCluster): Promise<Result<{ status: ArchiverStatus }>> {
-  const r = await sql(c, 'SELECT archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal, last_failed_time FROM pg_stat_archiver');
+const ARCHIVER_SQL = 'SELECT archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal, last_failed_time FROM pg_stat_archiver';
+
+/** pg_stat_archiver (on `client` when given: pollers keep one connection). */
+export async function archiverStatus(c: PgCluster, client?: pg.Client): Promise<Result<{ status: ArchiverStatus }>> {
+  let r: Result<{ rows: Record<string, unknown>[] }>;
+  if (client) {
+    try {
+      r = { ok: true, rows: (await client.query(ARCHIVER_SQL)).rows as Record<string, unknown>[] };
+    } catch (err) {
+      r = { ok: false, reason: `reading pg_stat_archiver failed: ${(err as Error).message}` };
+    }
+  } else r = await sql(c, ARCHIVER_SQL);
   if (!r.ok) return r;
   const x = r.rows[0]!;
   return {
@@ -253,8 +264,8 @@ export function archivingFailureOf(b: Pgbackrest, st: ArchiverStatus, since: Dat
 }
 
 /** Reads pg_stat_archiver and tells whether archiving failed after `since` (DB clock). */
-export async function archivingFailure(b: Pgbackrest, since: Date): Promise<string | null> {
-  const s = await archiverStatus(b.cluster);
+export async function archivingFailure(b: Pgbackrest, since: Date, client?: pg.Client): Promise<string | null> {
+  const s = await archiverStatus(b.cluster, client);
   return s.ok ? archivingFailureOf(b, s.status, since) : null;
 }
 

@@ -3,6 +3,7 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import pg from 'pg';
 import { join } from 'node:path';
 import { noLog, pidCmdline, processGone, sleep, waitPidGone, type OpOptions, type Redact, type Result } from './proc.js';
 import {
@@ -159,15 +160,22 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
   let archFail: string | null = null;
   let backupDone = false;
   const watcher = (async () => {
-    while (!backupDone) {
-      await sleep(200, watchAc.signal);
-      if (backupDone || watchAc.signal.aborted) return;
-      const f = await archivingFailure(b, since);
-      if (f) {
-        archFail = f;
-        watchAc.abort();
-        return;
+    const client = new pg.Client(connConfig(dc.cluster));
+    client.on('error', () => {});
+    const connected = await client.connect().then(() => true, () => false);
+    try {
+      while (!backupDone) {
+        await sleep(250, watchAc.signal);
+        if (backupDone || watchAc.signal.aborted) return;
+        const f = await archivingFailure(b, since, connected ? client : undefined);
+        if (f) {
+          archFail = f;
+          watchAc.abort();
+          return;
+        }
       }
+    } finally {
+      await client.end().catch(() => {});
     }
   })();
   const bk = await runBackup(b, { ...o, signal: watchAc.signal, type: o.type ?? 'incr', repo: 1 });

@@ -1,4 +1,5 @@
-import { parseYamlSource, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
+import type { PathSeg, YamlSource } from '../diag/yaml-source.js';
+import { lineIndex, parseSource, sliceSource } from './source.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { visit } from 'yaml';
 import { fastParse, Unsupported, YAML11_BOOL } from './fast-yaml.js';
@@ -8,9 +9,14 @@ import type { InputFile } from './inputs.js';
 /** One Kubernetes object found in the inputs, with what is needed to point back at its source. */
 export interface ManifestDoc {
   readonly file: string;
-  /** the parsed file with positions; built on first use when the fast path read the values */
+  /** positions for this document; built on first use when a fast tier read the values */
   readonly src: YamlSource;
+  /** index of the document in the file */
   readonly doc: number;
+  /** index of the document in `src.docs` (0 when `src` holds this document alone) */
+  readonly srcDoc: number;
+  /** [start, end) of the document in the file, when known: locations then parse this document only */
+  readonly range: readonly [number, number] | undefined;
   /** path of this object inside its YAML document (`['items', 3]` for a `kind: List` member) */
   readonly base: readonly PathSeg[];
   readonly value: Record<string, unknown>;
@@ -19,6 +25,19 @@ export interface ManifestDoc {
   readonly name: string;
   readonly namespace: string | undefined;
   readonly via: string | undefined;
+}
+
+/** The API server refuses request bodies over 3 MiB ("Request entity too large: limit is 3145728"). */
+const MAX_OBJECT_BYTES = 3 * 1024 * 1024;
+
+function tooLarge(file: string, bytes: number, { line, col }: { line: number; col: number }): Diagnostic {
+  return {
+    severity: 'error',
+    rule: 'input/object-too-large',
+    message: `document is ${bytes} bytes: the API server refuses requests over ${MAX_OBJECT_BYTES} bytes (Request entity too large); not checked further`,
+    location: { file, line, col },
+    hint: 'split it (a ConfigMap or Secret this big belongs in a volume or an object store)',
+  };
 }
 
 /** Aliases expanded per document, at most: a "billion laughs" file fails here instead of eating memory. */
@@ -34,28 +53,41 @@ export function parseDocuments(files: readonly InputFile[], diagnostics: Diagnos
     sources.set(f.file, f.text);
     let values: unknown[] | undefined;
     let ambiguous: number[] = [];
+    let ranges: [number, number][] = [];
     // three tiers, fastest first: line reader, CST reader, full Document (which also reports errors)
     for (const tier of [lineParse, fastParse]) {
       try {
-        values = tier(f.text, ambiguous);
+        values = tier(f.text, ambiguous, ranges);
         break;
       } catch (e) {
         if (!(e instanceof Unsupported) && !(e instanceof RangeError)) throw e;
         ambiguous = [];
+        ranges = [];
       }
     }
     if (values) {
-      let src: YamlSource | undefined;
-      const lazy = (): YamlSource => (src ??= parseYamlSource(f.file, f.text).source);
-      for (const offset of ambiguous) diagnostics.push(ambiguousBool(lazy(), offset));
+      if (ambiguous.length) {
+        const pos = lineIndex(f.text);
+        for (const offset of ambiguous) diagnostics.push(ambiguousBool(f.file, f.text, offset, pos(offset)));
+      }
+      let pos: ReturnType<typeof lineIndex> | undefined;
       values.forEach((value, i) => {
-        if (value !== null && value !== undefined) collect(value, [], lazy, i, f, diagnostics, out);
+        if (value === null || value === undefined) return;
+        const range = ranges[i];
+        if (range && range[1] - range[0] > MAX_OBJECT_BYTES) {
+          pos ??= lineIndex(f.text);
+          diagnostics.push(tooLarge(f.file, range[1] - range[0], pos(range[0])));
+          return;
+        }
+        let src: YamlSource | undefined;
+        const lazy = (): YamlSource => (src ??= range ? sliceSource(f.file, f.text, range) : parseSource(f.file, f.text).source);
+        collect(value, [], lazy, i, range ? 0 : i, range, f, diagnostics, out);
       });
       continue;
     }
-    let parsed: ReturnType<typeof parseYamlSource>;
+    let parsed: ReturnType<typeof parseSource>;
     try {
-      parsed = parseYamlSource(f.file, f.text);
+      parsed = parseSource(f.file, f.text);
     } catch (e) {
       // e.g. a stack overflow on pathologically deep nesting
       diagnostics.push({ severity: 'error', rule: 'yaml/syntax', message: `cannot parse: ${(e as Error).message}`, location: { file: f.file, line: 1, col: 1 } });
@@ -67,12 +99,17 @@ export function parseDocuments(files: readonly InputFile[], diagnostics: Diagnos
       if (d.errors.length) continue;
       visit(d, {
         Scalar(_, node) {
-          if (node.type === 'PLAIN' && typeof node.source === 'string' && YAML11_BOOL.test(node.source) && node.range) diagnostics.push(ambiguousBool(source, node.range[0]));
+          if (node.type === 'PLAIN' && typeof node.source === 'string' && YAML11_BOOL.test(node.source) && node.range) diagnostics.push(ambiguousBool(f.file, f.text, node.range[0], source.lineCounter.linePos(node.range[0])));
         },
       });
     }
     source.docs.forEach((doc, i) => {
-      if (doc.errors.length) return;
+      if (doc.errors.length || parsed.badDocs.has(i)) return;
+      const [start, , end] = doc.range;
+      if (end - start > MAX_OBJECT_BYTES) {
+        diagnostics.push(tooLarge(f.file, end - start, source.lineCounter.linePos(start)));
+        return;
+      }
       let value: unknown;
       try {
         value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -90,7 +127,7 @@ export function parseDocuments(files: readonly InputFile[], diagnostics: Diagnos
         return;
       }
       if (value === null || value === undefined) return;
-      collect(value, [], () => source, i, f, diagnostics, out);
+      collect(value, [], () => source, i, i, undefined, f, diagnostics, out);
     });
   }
   return out;
@@ -100,23 +137,32 @@ export function parseDocuments(files: readonly InputFile[], diagnostics: Diagnos
  * kubectl decodes YAML as 1.1 (go-yaml v2): an unquoted `on` is `true` there and "on" for Flux,
  * kustomize and most editors. Either reading is a surprise somewhere.
  */
-function ambiguousBool(src: YamlSource, offset: number): Diagnostic {
-  const { line, col } = src.lineCounter.linePos(offset);
-  const word = /^[A-Za-z]+/.exec(src.text.slice(offset))?.[0] ?? '';
+function ambiguousBool(file: string, text: string, offset: number, { line, col }: { line: number; col: number }): Diagnostic {
+  const word = /^[A-Za-z]+/.exec(text.slice(offset, offset + 8))?.[0] ?? '';
   const truthy = /^(y|yes|on)$/i.test(word);
   return {
     severity: 'warning',
     rule: 'yaml/ambiguous-bool',
     message: `unquoted ${word} is the boolean ${truthy} for kubectl (YAML 1.1) but the string "${word}" for YAML 1.2 tools (Flux, kustomize)`,
-    location: { file: src.file, line, col, length: word.length },
+    location: { file, line, col, length: word.length },
     hint: `quote it ("${word}") for a string, or write ${truthy} for a boolean`,
   };
 }
 
-function collect(value: unknown, base: PathSeg[], lazy: () => YamlSource, doc: number, f: InputFile, diagnostics: Diagnostic[], out: ManifestDoc[]): void {
+function collect(
+  value: unknown,
+  base: PathSeg[],
+  lazy: () => YamlSource,
+  doc: number,
+  srcDoc: number,
+  range: readonly [number, number] | undefined,
+  f: InputFile,
+  diagnostics: Diagnostic[],
+  out: ManifestDoc[],
+): void {
   const loc = (): Diagnostic['location'] => {
     const source = lazy();
-    const d = source.docs[doc];
+    const d = source.docs[srcDoc];
     const start = d?.contents?.range?.[0] ?? d?.range?.[0] ?? 0;
     const { line, col } = source.lineCounter.linePos(start);
     return { file: f.file, line, col };
@@ -140,7 +186,7 @@ function collect(value: unknown, base: PathSeg[], lazy: () => YamlSource, doc: n
     return;
   }
   if (kind === 'List' && apiVersion === 'v1' && Array.isArray(v['items'])) {
-    v['items'].forEach((item, n) => collect(item, [...base, 'items', n], lazy, doc, f, diagnostics, out));
+    v['items'].forEach((item, n) => collect(item, [...base, 'items', n], lazy, doc, srcDoc, range, f, diagnostics, out));
     return;
   }
   const meta = (typeof v['metadata'] === 'object' && v['metadata'] !== null ? v['metadata'] : {}) as Record<string, unknown>;
@@ -150,6 +196,8 @@ function collect(value: unknown, base: PathSeg[], lazy: () => YamlSource, doc: n
       return lazy();
     },
     doc,
+    srcDoc,
+    range,
     base,
     value: v,
     apiVersion,

@@ -172,20 +172,23 @@ function value(tok: CST.Token | undefined, depth: number): unknown {
  * The documents' values, in the order `parseAllDocuments` numbers them; throws `Unsupported`.
  * `ambiguousAt`, when given, receives the offsets of plain yes/no/on/off values (see YAML11_BOOL).
  */
-export function fastParse(text: string, ambiguousAt?: number[]): unknown[] {
+export function fastParse(text: string, ambiguousAt?: number[], ranges?: [number, number][]): unknown[] {
   ambiguous = ambiguousAt;
   try {
-    return parseStream(text);
+    return parseStream(text, ranges);
   } finally {
     ambiguous = undefined;
   }
 }
 
-function parseStream(text: string): unknown[] {
+function parseStream(text: string, ranges: [number, number][] | undefined): unknown[] {
   const out: unknown[] = [];
+  const bounds: [number, number][] = [];
   for (const tok of new Parser().parse(text)) {
     switch (tok.type) {
       case 'document': {
+        if (bounds.length) bounds[bounds.length - 1]![1] = tok.offset;
+        bounds.push([tok.offset, text.length]);
         for (const t of tok.start) if (t.type !== 'doc-start' && t.type !== 'space' && t.type !== 'newline' && t.type !== 'comment') fail();
         for (const t of tok.end ?? []) if (t.type !== 'space' && t.type !== 'newline' && t.type !== 'comment') fail();
         out.push(value(tok.value, 0));
@@ -203,5 +206,6 @@ function parseStream(text: string): unknown[] {
         fail();
     }
   }
+  if (ranges) ranges.push(...bounds);
   return out;
 }

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import type { Diagnostic } from '../diag/diagnostic.js';
+import { builtinCrdFiles } from './schema/builtin.js';
 import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, type FileAnalysis } from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
@@ -30,6 +32,8 @@ export interface ValidateOptions {
   readonly kustomize?: boolean;
   /** files bigger than this are reported, not parsed (default 16 MiB) */
   readonly maxFileBytes?: number;
+  /** also know the CRDs shipped with Castle (PGO, External Secrets); default true */
+  readonly builtinCrds?: boolean;
   /** worker threads for big inputs (default true) */
   readonly parallel?: boolean;
   /** also resolve references against this live cluster (kubeconfig); then a reference found nowhere is an error */
@@ -97,11 +101,22 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   for (const f of collector.files) (CRD_TEXT.test(f.text) ? crdFiles : rest).push(f);
   const analysis: FileAnalysis = emptyAnalysis();
   analysis.diagnostics.push(...collector.diagnostics);
-  const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, new Map());
   const crds: CrdInfo[] = [];
+  if (opts.builtinCrds !== false) {
+    const builtin = builtinCrdFiles().map((file) => ({ file, text: readFileSync(file, 'utf8') }));
+    for (const d of parseDocuments(builtin, [], new Map())) {
+      if (!isCrd(d.value)) continue;
+      const info = compileCrd(cacheDir, d.value, d.src.file, crdHash(d.value), events);
+      if (info) {
+        registry.addCrd(info);
+        crds.push(info);
+      }
+    }
+  }
+  const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, new Map());
   for (const d of crdDocs) {
     if (!isCrd(d.value)) continue;
-    const info = compileCrd(cacheDir, d.value, d.src.file, crdHash(d.value), events);
+    const info = compileCrd(cacheDir, d.value, d.file, crdHash(d.value), events);
     if (info) {
       registry.addCrd(info);
       crds.push(info);

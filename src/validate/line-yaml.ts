@@ -385,9 +385,11 @@ class Flow {
   }
 }
 
-export function lineParse(text: string, ambiguous?: number[]): unknown[] {
+/** `ranges`, when given, receives each document's [start, end) offsets in the text. */
+export function lineParse(text: string, ambiguous?: number[], ranges?: [number, number][]): unknown[] {
   if (text.charCodeAt(0) === 0xfeff || text.includes('\t') || text.includes('\r')) fail();
   const docs: Line[][] = [];
+  const bounds: [number, number][] = [];
   let current: Line[] | undefined;
   let start = 0;
   while (start <= text.length) {
@@ -399,13 +401,20 @@ export function lineParse(text: string, ambiguous?: number[]): unknown[] {
     const body = raw.slice(indent).trimEnd();
     if (indent === 0 && raw.startsWith('---') && (raw.length === 3 || raw[3] === ' ' || raw[3] === '\t')) {
       if (!SEPARATOR.test(raw)) fail();
-      if (current) docs.push(current);
+      if (current) {
+        docs.push(current);
+        bounds[bounds.length - 1]![1] = start;
+      }
       current = [];
+      bounds.push([start, text.length]);
     } else if (indent === 0 && raw.startsWith('...')) {
       fail();
     } else if (body !== '' && !body.startsWith('#')) {
       if (indent === 0 && body.startsWith('%')) fail();
-      current ??= [];
+      if (!current) {
+        current = [];
+        bounds.push([start, text.length]);
+      }
       current.push({ start: start + indent, indent, text: body, full: raw.slice(indent) });
     } else if (current) {
       current.push({ start: start + indent, indent, text: body.startsWith('#') ? body : '', full: body.startsWith('#') ? raw.slice(indent) : '' });
@@ -414,6 +423,7 @@ export function lineParse(text: string, ambiguous?: number[]): unknown[] {
     start = end + 1;
   }
   if (current) docs.push(current);
+  if (ranges) ranges.push(...bounds);
   const out: unknown[] = [];
   for (const lines of docs) {
     const r = new Reader(lines, ambiguous);

@@ -342,3 +342,31 @@ test('fingerprint: identical data in another order of insertion gives the same h
   void readFileSync;
   void pgbackrestFor;
 });
+
+test('CopyHasher: the digest does not depend on how the protocol bytes are chunked', async () => {
+  const { CopyHasher } = await import('../../src/data/fingerprint.js');
+  const { EventEmitter } = await import('node:events');
+  const msg = (code: string, body: Buffer) => {
+    const h = Buffer.alloc(5);
+    h.write(code, 0, 'latin1');
+    h.writeUInt32BE(body.length + 4, 1);
+    return Buffer.concat([h, body]);
+  };
+  const rows = Array.from({ length: 40 }, (_, i) => msg('d', Buffer.from(`row ${i} ${'x'.repeat(i % 7)}\n`)));
+  const tail = Buffer.concat([msg('C', Buffer.from('COPY 40\0')), msg('Z', Buffer.from('I'))]);
+  const wire = Buffer.concat([msg('H', Buffer.from([0, 0, 0])), ...rows.slice(0, 20), msg('N', Buffer.from('notice\0')), ...rows.slice(20), msg('c', Buffer.alloc(0)), tail]);
+  const expected = (await import('node:crypto')).createHash('sha256').update(Buffer.concat(rows)).digest('hex');
+  for (let a = 1; a < wire.length; a += 3) {
+    for (const b of [a + 1, a + 4, a + 17]) {
+      if (b >= wire.length) continue;
+      const s = new EventEmitter();
+      const got: Buffer[] = [];
+      s.on('data', (d: Buffer) => got.push(d));
+      const h = new CopyHasher('COPY x TO STDOUT');
+      h.submit({ stream: s as never, query: () => {} });
+      for (const part of [wire.subarray(0, a), wire.subarray(a, b), wire.subarray(b)]) s.emit('data', part);
+      assert.equal(h.peekDigest(), expected, `split at ${a}/${b}`);
+      assert.deepEqual(Buffer.concat(got), tail, `pg gets the rest after CopyDone (split ${a}/${b})`);
+    }
+  }
+});

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { startS3Server, stopS3Server, s3ServerStatus, runningS3Pid } from '../../src/s3/server.js';
 import { makeS3Client, probeS3, listObjects, parseBackupInfo, parseArchiveInfo, readBackupInfo } from '../../src/s3/client.js';
-import { pidAlive } from '../../src/data/proc.js';
+import { pidAlive, processGone } from '../../src/data/proc.js';
 import { resolvePgBin, installedPgMajors } from '../../src/data/postgres.js';
 import { freePort, tempDir, rmDir, collector } from './helpers.js';
 
@@ -75,7 +75,7 @@ test('s3 endpoint: TLS start, bucket, reuse, wrong credentials, stop by pid, res
   // stop by pid, then the probe says what is wrong
   const st = await stopS3Server(dir);
   assert.ok(st.ok && st.pid === s.pid);
-  assert.equal(pidAlive(s.pid), false);
+  assert.ok(processGone(s.pid));
   assert.equal(runningS3Pid(dir), null);
   const down = await probeS3(s.target);
   assert.match(!down.ok ? down.reason : '', /refused the connection: is it running\?/);

@@ -227,3 +227,37 @@ describe('kustomizations', () => {
     assert.equal(r.stats.files, 1);
   });
 });
+
+describe('locations in big multi-document files', () => {
+  it('are exact for a finding deep in the file, parsing only its document', async () => {
+    const docs: string[] = [];
+    for (let i = 0; i < 400; i++) docs.push(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-${i}}\ndata: {k: v${i}}\n`);
+    docs[300] = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\ndata: {k: v}\nbogus: 1\n';
+    const text = docs.join('---\n');
+    const r = await validateTexts({ 'many.yaml': text });
+    const lines = text.split('\n');
+    const badLine = lines.indexOf('  name: Bad_Name') + 1;
+    const bogusLine = lines.indexOf('bogus: 1') + 1;
+    assert.deepEqual(
+      r.diagnostics.map((d) => [d.rule, d.location?.line, d.location?.col]),
+      [
+        ['names/subdomain', badLine, 9],
+        ['schema/unknown-field', bogusLine, 1],
+      ],
+    );
+    assert.ok(badLine > 1500);
+  });
+});
+
+describe('object size', () => {
+  it('refuses a document over the API server request limit without checking it further', async () => {
+    const big = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Big_Name}\ndata:\n' + Array.from({ length: 120_000 }, (_, i) => `  k${i}: "xxxxxxxxxxxxxxxxxx"\n`).join('');
+    assert.ok(big.length > 3 * 1024 * 1024);
+    const r = await validateTexts({ 'small.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n', 'big.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: first}\n---\n${big}` });
+    assert.deepEqual(
+      r.diagnostics.map((d) => [d.location?.file, d.location?.line, d.rule]),
+      [['big.yaml', 4, 'input/object-too-large']],
+    );
+    assert.equal(r.stats.documents, 2);
+  });
+});

@@ -1,4 +1,5 @@
-import { locate, parseYamlSource, type PathSeg, type YamlSource } from '../../diag/yaml-source.js';
+import { locate, type PathSeg, type YamlSource } from '../../diag/yaml-source.js';
+import { parseSource, sliceSource } from '../source.js';
 import type { Diagnostic, Severity, SourceLocation } from '../../diag/diagnostic.js';
 import type { ManifestDoc } from '../documents.js';
 
@@ -6,12 +7,14 @@ import type { ManifestDoc } from '../documents.js';
 export interface LocRef {
   readonly file: string;
   readonly doc: number;
+  /** the document's [start, end) in the file: only that document is parsed to resolve it */
+  readonly range?: readonly [number, number];
   readonly path: readonly PathSeg[];
   readonly key?: boolean;
 }
 
 export function locRef(d: ManifestDoc, path: readonly PathSeg[], key = false): LocRef {
-  return { file: d.file, doc: d.doc, path: [...d.base, ...path], ...(key ? { key } : {}) };
+  return { file: d.file, doc: d.doc, path: [...d.base, ...path], ...(d.range ? { range: d.range } : {}), ...(key ? { key } : {}) };
 }
 
 /** Resolves LocRefs against the texts of a run, parsing each file with positions at most once. */
@@ -24,18 +27,20 @@ export class Locator {
   }
 
   resolve(r: LocRef): SourceLocation {
-    let src = this.#parsed.get(r.file);
+    const cacheKey = r.range ? `${r.file}\0${r.range[0]}` : r.file;
+    let src = this.#parsed.get(cacheKey);
     if (!src) {
-      src = parseYamlSource(r.file, this.#sources.get(r.file) ?? '').source;
-      this.#parsed.set(r.file, src);
+      const text = this.#sources.get(r.file) ?? '';
+      src = r.range ? sliceSource(r.file, text, r.range) : parseSource(r.file, text).source;
+      this.#parsed.set(cacheKey, src);
     }
-    return locate(src, r.path, { doc: r.doc, key: r.key ?? false });
+    return locate(src, r.path, { doc: r.range ? 0 : r.doc, key: r.key ?? false });
   }
 }
 
 /** Where a path inside a manifest sits in its file. */
 export function locateIn(d: ManifestDoc, path: readonly PathSeg[], key = false): SourceLocation {
-  return locate(d.src, [...d.base, ...path], { doc: d.doc, key });
+  return locate(d.src, [...d.base, ...path], { doc: d.srcDoc, key });
 }
 
 export function diag(d: ManifestDoc, severity: Severity, rule: string, message: string, path: readonly PathSeg[], o: { key?: boolean; hint?: string } = {}): Diagnostic {

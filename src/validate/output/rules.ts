@@ -4,6 +4,7 @@ const RULES: Record<string, string> = {
   'input/unreadable': 'An input file or directory cannot be read',
   'input/too-large': 'A file is over the size limit and is not parsed',
   'input/binary': 'A binary file was given as a manifest',
+  'input/object-too-large': 'A document over the API server request limit (3 MiB)',
   'input/encoding': 'A file is not valid UTF-8',
   'input/not-an-object': 'A YAML document is not a mapping',
   'input/not-a-manifest': 'A YAML document has neither apiVersion nor kind',
