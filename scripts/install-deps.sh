@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Castle's local target and tests need, only when missing.
+# Installs the Debian packages Castle's local target and its tests need, only those missing.
+# As root it runs apt-get itself; as a normal user through sudo.
 set -euo pipefail
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 need=()
-command -v pg_ctlcluster >/dev/null 2>&1 || [ -d /usr/lib/postgresql ] || need+=(postgresql postgresql-contrib)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql postgresql-contrib)
-command -v pgbackrest >/dev/null 2>&1 || need+=(pgbackrest)
-command -v pgbouncer >/dev/null 2>&1 || need+=(pgbouncer)
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+for pkg in pgbackrest pgbouncer openssl chromium; do installed "$pkg" || need+=("$pkg"); done
+# runuser (util-linux) runs postgres as an unprivileged user when Castle runs as root
+[ "$(id -u)" -ne 0 ] || [ -x /usr/sbin/runuser ] || [ -x /sbin/runuser ] || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "missing Debian packages: ${need[*]}; run as root: apt-get install ${need[*]}" >&2; exit 1; }
+    SUDO="sudo"
+  fi
   echo "installing Debian packages: ${need[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
