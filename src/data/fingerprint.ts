@@ -377,9 +377,7 @@ export class CopyHasher {
         if (from >= 0) this.update(chunk, from, Math.max(hdrStart, 0));
         from = -1;
         this.inData = false;
-        if (code !== 0x48) {
-          // not ours: let pg see it later? they are rare during COPY; skip them
-        }
+        // interspersed notices/parameter changes are skipped (as COPY stream readers do); hashing resumes after them
         this.skip = len;
         continue;
       }

@@ -2,14 +2,14 @@
 // s3rver over TLS on loopback. Gate -> wipe -> restore -> start -> proof, and the refusals.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startS3Server, stopS3Server, type S3ServerInfo } from '../../src/s3/server.js';
 import {
   dataCastle, createCluster, ensureCluster, backupGate, wipeCastle, restoreCastle, startCastle, proveCastle, type DataCastle, type DataCastleSpec, type GateRecord,
 } from '../../src/data/rebirth.js';
 import { connConfig, postmasterPid, sql, stopPostgres, controlSystemId } from '../../src/data/postgres.js';
-import { flushWal, pgbackrest, pgbackrestInfo, writePgbackrestConf, runBackup, pgbackrestFor, archiveCommand } from '../../src/data/pgbackrest.js';
+import { flushWal, pgbackrest, pgbackrestInfo, writePgbackrestConf, runBackup, archiveCommand } from '../../src/data/pgbackrest.js';
 import { fingerprintCluster, compareFingerprints } from '../../src/data/fingerprint.js';
 import { pidAlive, processGone } from '../../src/data/proc.js';
 import { freePort, tempDir, rmDir, collector } from './helpers.js';
@@ -338,9 +338,6 @@ test('fingerprint: identical data in another order of insertion gives the same h
   ac.abort();
   const cancelled = await fingerprintCluster(connConfig(main.cluster), { signal: ac.signal });
   assert.equal(cancelled.ok, false);
-  void readdirSync;
-  void readFileSync;
-  void pgbackrestFor;
 });
 
 test('CopyHasher: the digest does not depend on how the protocol bytes are chunked', async () => {
