@@ -15,7 +15,7 @@ import {
   writePgbackrestConf, repoBackupInfo, type Pgbackrest, type PgbackrestSpec,
 } from './pgbackrest.js';
 import { compareFingerprints, fingerprintCluster, fingerprintSummary, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
-import { probeS3 } from '../s3/client.js';
+import { probeS3, type RepoBackup } from '../s3/client.js';
 
 export interface DataCastleSpec extends PgClusterSpec, PgbackrestSpec {}
 
@@ -125,6 +125,8 @@ export interface GateOptions extends OpOptions {
   readonly alsoRepo2?: boolean;
   readonly flushTimeoutMs?: number;
   readonly fingerprintParallel?: number;
+  /** false: take no new backup, rely on the last one in the S3 repo and the WAL archived since (default true) */
+  readonly newBackup?: boolean;
   /** called after the backup is confirmed, before the fingerprint (quiesce apps; tests write rows here) */
   readonly beforeFingerprint?: () => Promise<void>;
 }
@@ -150,61 +152,79 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
   if (!conf.ok) return refuse(conf.reason);
   mark('probe', t);
 
-  // the backup, watched: failing WAL archiving aborts it at once (instead of pgBackRest's archive-timeout)
-  t = Date.now();
-  const since = must1(await sql(dc.cluster, 'SELECT now() AS now'));
-  if (!since) return refuse('cannot read the server clock');
-  const watchAc = new AbortController();
-  const onOuter = () => watchAc.abort();
-  o.signal?.addEventListener('abort', onOuter, { once: true });
-  let archFail: string | null = null;
-  let backupDone = false;
-  const watcher = (async () => {
-    const client = new pg.Client(connConfig(dc.cluster));
-    client.on('error', () => {});
-    const connected = await client.connect().then(() => true, () => false);
-    try {
-      while (!backupDone) {
-        await sleep(250, watchAc.signal);
-        if (backupDone || watchAc.signal.aborted) return;
-        const f = await archivingFailure(b, since, connected ? client : undefined);
-        if (f) {
-          archFail = f;
-          watchAc.abort();
-          return;
-        }
-      }
-    } finally {
-      await client.end().catch(() => {});
-    }
-  })();
-  const bk = await runBackup(b, { ...o, signal: watchAc.signal, type: o.type ?? 'incr', repo: 1 });
-  backupDone = true;
-  await watcher;
-  o.signal?.removeEventListener('abort', onOuter);
-  if (archFail) return refuse(archFail);
-  if (!bk.ok) {
-    const late = await archivingFailure(b, since);
-    return refuse(late ?? bk.reason);
-  }
-  mark('backup', t);
-
-  t = Date.now();
-  const conf1 = await confirmBackup(b, bk.label, { ...(o.signal ? { signal: o.signal } : {}), repo: 1, notBefore: new Date(t0) });
-  if (!conf1.ok) return refuse(conf1.reason);
-  if (conf1.info.current.systemId !== sys.systemId)
-    return refuse(`the S3 repo's stanza '${b.stanza}' belongs to system ${conf1.info.current.systemId}, the running cluster is ${sys.systemId}`);
-  mark('confirm', t);
-  const bkInfo = conf1.backup;
-  log(`backup ${bk.label} (${bkInfo.type}) confirmed in S3: ${(bkInfo.size / 1e6).toFixed(1)} MB database, ${(bkInfo.repoSizeDelta / 1e6).toFixed(1)} MB stored, stopped ${bkInfo.stopTime.toISOString()}`);
-
+  let bkInfo: RepoBackup;
   let repo2Backup: string | null = null;
-  if (o.alsoRepo2 && b.repo2Path) {
+  if (o.newBackup === false) {
+    // No new backup: the last one in the S3 repo plus the WAL archived since (flushed now, which also
+    // proves archiving works). Everything written after that backup comes back through WAL replay only.
     t = Date.now();
-    const b2 = await runBackup(b, { ...o, type: o.type ?? 'incr', repo: 2 });
-    if (!b2.ok) return refuse(b2.reason);
-    repo2Backup = b2.label;
-    mark('backupRepo2', t);
+    const f0 = await flushWal(b, { ...o, ...(o.flushTimeoutMs !== undefined ? { timeoutMs: o.flushTimeoutMs } : {}) });
+    if (!f0.ok) return refuse(f0.reason);
+    const info = await repoBackupInfo(b, 1, o.signal ? { signal: o.signal } : {});
+    if (!info.ok) return refuse(info.reason);
+    const last = info.info.backups[info.info.backups.length - 1];
+    if (!last) return refuse('the S3 repo holds no backup yet: a gate without a new backup needs an earlier one');
+    if (info.info.current.systemId !== sys.systemId)
+      return refuse(`the S3 repo's stanza '${b.stanza}' belongs to system ${info.info.current.systemId}, the running cluster is ${sys.systemId}`);
+    bkInfo = last;
+    mark('lastBackup', t);
+    log(`no new backup: relying on ${last.label} (${last.type}, stopped ${last.stopTime.toISOString()}) and the WAL archived since`);
+  } else {
+    // the backup, watched: failing WAL archiving aborts it at once (instead of pgBackRest's archive-timeout)
+    t = Date.now();
+    const since = must1(await sql(dc.cluster, 'SELECT now() AS now'));
+    if (!since) return refuse('cannot read the server clock');
+    const watchAc = new AbortController();
+    const onOuter = () => watchAc.abort();
+    o.signal?.addEventListener('abort', onOuter, { once: true });
+    let archFail: string | null = null;
+    let backupDone = false;
+    const watcher = (async () => {
+      const client = new pg.Client(connConfig(dc.cluster));
+      client.on('error', () => {});
+      const connected = await client.connect().then(() => true, () => false);
+      try {
+        while (!backupDone) {
+          await sleep(250, watchAc.signal);
+          if (backupDone || watchAc.signal.aborted) return;
+          const f = await archivingFailure(b, since, connected ? client : undefined);
+          if (f) {
+            archFail = f;
+            watchAc.abort();
+            return;
+          }
+        }
+      } finally {
+        await client.end().catch(() => {});
+      }
+    })();
+    const bk = await runBackup(b, { ...o, signal: watchAc.signal, type: o.type ?? 'incr', repo: 1 });
+    backupDone = true;
+    await watcher;
+    o.signal?.removeEventListener('abort', onOuter);
+    if (archFail) return refuse(archFail);
+    if (!bk.ok) {
+      const late = await archivingFailure(b, since);
+      return refuse(late ?? bk.reason);
+    }
+    mark('backup', t);
+
+    t = Date.now();
+    const conf1 = await confirmBackup(b, bk.label, { ...(o.signal ? { signal: o.signal } : {}), repo: 1, notBefore: new Date(t0) });
+    if (!conf1.ok) return refuse(conf1.reason);
+    if (conf1.info.current.systemId !== sys.systemId)
+      return refuse(`the S3 repo's stanza '${b.stanza}' belongs to system ${conf1.info.current.systemId}, the running cluster is ${sys.systemId}`);
+    mark('confirm', t);
+    bkInfo = conf1.backup;
+    log(`backup ${bk.label} (${bkInfo.type}) confirmed in S3: ${(bkInfo.size / 1e6).toFixed(1)} MB database, ${(bkInfo.repoSizeDelta / 1e6).toFixed(1)} MB stored, stopped ${bkInfo.stopTime.toISOString()}`);
+
+    if (o.alsoRepo2 && b.repo2Path) {
+      t = Date.now();
+      const b2 = await runBackup(b, { ...o, type: o.type ?? 'incr', repo: 2 });
+      if (!b2.ok) return refuse(b2.reason);
+      repo2Backup = b2.label;
+      mark('backupRepo2', t);
+    }
   }
 
   if (o.beforeFingerprint) await o.beforeFingerprint();

@@ -1,54 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fingerprintCluster } from '../../../data/fingerprint.js';
-import { flushWal, repoBackupInfo } from '../../../data/pgbackrest.js';
-import { connConfig, postmasterPid, runningSystemId } from '../../../data/postgres.js';
-import type { Result } from '../../../data/proc.js';
-import { backupGate, type GateRecord } from '../../../data/rebirth.js';
-import type { StepContext, StepKind } from '../../kind.js';
-import { fail, localEnv, opOptions, type LocalEnv } from '../env.js';
+import { postmasterPid } from '../../../data/postgres.js';
+import { backupGate } from '../../../data/rebirth.js';
+import type { StepKind } from '../../kind.js';
+import { fail, localEnv, opOptions } from '../env.js';
 import { saveGate } from '../gate-record.js';
-
-/**
- * A gate without a new backup: the last backup in the S3 repo plus the WAL archived since. Everything
- * written after that backup then comes back only through WAL replay, which the proof checks.
- */
-async function walOnlyGate(env: LocalEnv, ctx: StepContext, fingerprint: boolean): Promise<Result<{ gate: GateRecord }>> {
-  const b = env.data.pgbr;
-  const o = { ...opOptions(ctx), redact: b.redact };
-  const t0 = Date.now();
-  const sys = await runningSystemId(env.data.cluster);
-  if (!sys.ok) return sys;
-  const f1 = await flushWal(b, o);
-  if (!f1.ok) return { ok: false, reason: `backup gate failed, nothing may be wiped: ${f1.reason}` };
-  const info = await repoBackupInfo(b, 1, { signal: ctx.signal });
-  if (!info.ok) return { ok: false, reason: `backup gate failed, nothing may be wiped: ${info.reason}` };
-  const last = info.info.backups[info.info.backups.length - 1];
-  if (!last) return { ok: false, reason: 'backup gate failed, nothing may be wiped: the S3 repo holds no backup yet (newBackup: false needs one)' };
-  if (info.info.current.systemId !== sys.systemId)
-    return { ok: false, reason: `backup gate failed, nothing may be wiped: the S3 repo belongs to system ${info.info.current.systemId}, the running cluster is ${sys.systemId}` };
-  let fp = null;
-  if (fingerprint) {
-    const r = await fingerprintCluster(connConfig(env.data.cluster), o);
-    if (!r.ok) return { ok: false, reason: `backup gate failed, nothing may be wiped: ${r.reason}` };
-    fp = r.fingerprint;
-  }
-  const f2 = await flushWal(b, o);
-  if (!f2.ok) return { ok: false, reason: `backup gate failed, nothing may be wiped: ${f2.reason}` };
-  return {
-    ok: true,
-    gate: {
-      at: new Date(t0).toISOString(),
-      systemId: sys.systemId,
-      stanza: b.stanza,
-      backup: { label: last.label, type: last.type, size: last.size, repoSize: last.repoSize, repoSizeDelta: last.repoSizeDelta, startTime: last.startTime.toISOString(), stopTime: last.stopTime.toISOString() },
-      repo2Backup: null,
-      flushedSegment: f2.segment,
-      fingerprint: fp,
-      timings: { total: Date.now() - t0 },
-    },
-  };
-}
 
 const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
 
@@ -79,12 +35,13 @@ export const backupKind: StepKind<{ fingerprint?: boolean; newBackup?: boolean }
       return fail(`PostgreSQL of '${env.model.name}' is not running, so no fresh backup can be taken and nothing may be wiped: start it (castle up --only <its layer>) and retry`);
     }
     ctx.note(c.newBackup === false ? 'flushing WAL (no new backup)' : 'flushing WAL, backing up to S3');
-    const r = c.newBackup === false ? await walOnlyGate(env, ctx, c.fingerprint !== false) : await backupGate(env.data, {
+    const r = await backupGate(env.data, {
       ...opOptions(ctx),
       redact: env.data.pgbr.redact,
       // repo2 too, so the local repo stays current: it is the faster source whenever it survives
-      alsoRepo2: env.data.pgbr.repo2Path !== null,
+      alsoRepo2: env.data.pgbr.repo2Path !== null && c.newBackup !== false,
       fingerprint: c.fingerprint !== false,
+      newBackup: c.newBackup !== false,
     });
     if (!r.ok) {
       ctx.check('backup gate', false, r.reason);
