@@ -133,7 +133,7 @@ function figures(label: string, docs: number, ms: number, errors: number): strin
 
 export async function benchValidate(argv: string[]): Promise<void> {
   const n = Number(argv[argv.indexOf('--docs') + 1]) || 10_000;
-  const crdDir = [process.env['CASTLE_CRDS'], resolve('../shared/crds'), resolve('shared/crds')].find((p) => p && existsSync(p));
+  const crdDir = [process.env['CASTLE_CRDS'], resolve('schemas/crds'), resolve('../shared/crds')].find((p) => p && existsSync(p));
   if (!crdDir) throw new Error('CRDs not found: set CASTLE_CRDS to the directory with the PGO and ESO CRDs');
   const dir = mkdtempSync(join(tmpdir(), 'castle-bench-validate-'));
   try {

@@ -11,7 +11,7 @@ export async function preflight(plan: Plan): Promise<boolean> {
   const paths = castleManifestPaths(plan.castle);
   if (paths.length === 0) return true;
   const { validateManifests } = await import('../validate/index.js');
-  const result = await validateManifests(paths, { rebirth: plan.operation === 'rebirth' });
+  const result = await validateManifests(paths, { rebirth: plan.operation === 'rebirth', builtinCrds: true });
   const errors = result.diagnostics.filter((d) => d.severity === 'error');
   const warnings = result.diagnostics.filter((d) => d.severity === 'warning');
   if (errors.length > 0) {

@@ -29,11 +29,12 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
     .option('--kubernetes-version <version>', 'core kinds of this Kubernetes version (default: the bundled one)')
     .option('--cache-dir <dir>', 'compiled schema cache', defaultCacheDir())
     .option('--no-kustomize', 'never run kubectl kustomize')
+    .option('--no-builtin-crds', 'do not use the CRDs shipped with Castle (PGO 5.8.9, External Secrets 0.16.2)')
     .option('-f, --file <castle.yaml>', 'the castle whose manifests are checked when no paths are given', 'castle.yaml')
     .option('--cluster', 'also resolve references in the live cluster of the current kubeconfig context')
     .option('--kubeconfig <file>', 'kubeconfig of the live cluster (implies --cluster)')
     .option('--context <name>', 'kubeconfig context of the live cluster (implies --cluster)')
-    .action(async (paths: string[], opts: { format: string; strict?: boolean; rebirth?: boolean; kubernetesVersion?: string; cacheDir: string; kustomize: boolean; file: string; cluster?: boolean; kubeconfig?: string; context?: string }) => {
+    .action(async (paths: string[], opts: { format: string; strict?: boolean; rebirth?: boolean; kubernetesVersion?: string; cacheDir: string; kustomize: boolean; builtinCrds: boolean; file: string; cluster?: boolean; kubeconfig?: string; context?: string }) => {
       if (!['text', 'json', 'sarif'].includes(opts.format)) usage(`--format must be text, json or sarif, not ${JSON.stringify(opts.format)}`);
       let inputs = paths;
       if (inputs.length === 0) {
@@ -53,6 +54,7 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
         result = await validateManifests(inputs, {
           cacheDir: opts.cacheDir,
           strict: opts.strict === true,
+          builtinCrds: opts.builtinCrds,
           rebirth: opts.rebirth === true,
           kustomize: opts.kustomize,
           ...(opts.cluster || opts.kubeconfig || opts.context ? { cluster: { ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) } } : {}),

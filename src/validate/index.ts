@@ -32,7 +32,7 @@ export interface ValidateOptions {
   readonly kustomize?: boolean;
   /** files bigger than this are reported, not parsed (default 16 MiB) */
   readonly maxFileBytes?: number;
-  /** also know the CRDs shipped with Castle (PGO, External Secrets); default true */
+  /** also know the CRDs shipped with Castle (PGO, External Secrets); the CLI and the preflight set it */
   readonly builtinCrds?: boolean;
   /** worker threads for big inputs (default true) */
   readonly parallel?: boolean;
@@ -102,7 +102,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   const analysis: FileAnalysis = emptyAnalysis();
   analysis.diagnostics.push(...collector.diagnostics);
   const crds: CrdInfo[] = [];
-  if (opts.builtinCrds !== false) {
+  if (opts.builtinCrds === true) {
     const builtin = builtinCrdFiles().map((file) => ({ file, text: readFileSync(file, 'utf8') }));
     for (const d of parseDocuments(builtin, [], new Map())) {
       if (!isCrd(d.value)) continue;

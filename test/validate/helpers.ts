@@ -10,8 +10,8 @@ import { importSchemas } from '../../src/validate/schemas-cmd.js';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
 export const FIXTURES = join(ROOT, 'test/validate/fixtures');
-/** the real PGO 5.8.9 and ESO 0.16.2 CRDs, beside the repository (shared/) */
-export const CRDS = [process.env['CASTLE_CRDS'], resolve(ROOT, '../shared/crds')].find((p): p is string => !!p && existsSync(p)) ?? resolve(ROOT, '../shared/crds');
+/** the real PGO 5.8.9 and ESO 0.16.2 CRDs, shipped in the repository (schemas/crds) */
+export const CRDS = [process.env['CASTLE_CRDS'], resolve(ROOT, 'schemas/crds')].find((p): p is string => !!p && existsSync(p)) ?? resolve(ROOT, 'schemas/crds');
 
 export function tempDir(prefix = 'castle-validate-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
