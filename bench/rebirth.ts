@@ -1,23 +1,30 @@
-// `npm run bench -- rebirth --size 1GB`: one run, same data, four ways of killing and bringing back a cluster.
-//   (a) a plain sequential shell script doing the bare steps (incremental backup, stop, delete, restore from S3, start, one query)
-//   (b) Castle's rebirth with the proof off (gate without fingerprint -> wipe -> restore -> start -> one query)
-//   (c) Castle's full rebirth (gate with fingerprint -> wipe -> restore -> start -> proof)
+// `npm run bench -- rebirth --size 1GB`: one castle (a copy of examples/local on loopback), one seed, four ways of
+// killing the blog's database and bringing it back, measured in the same run on the same data:
+//   (a) a plain sequential shell script doing the bare steps on the castle's own pgBackRest config
+//       (incremental backup, stop, delete, restore from S3, start, one query)
+//   (b) Castle's rebirth with the proof off: `castle rebirth --no-proof` (library: loadCastle + buildPlan + runCastle)
+//   (c) Castle's full rebirth: `castle rebirth`
 //   (d) the physical reference: copy of the stopped data dir + fsync
-// Everything runs on loopback in a temp dir; every process started here is stopped by pid at the end.
+// Also, once: (b)/(c) through the built CLI (`node dist/src/cli/main.js rebirth --json`), and (b0), the proof-off
+// rebirth of the same castle with its gate's fingerprint off too (the part of the proof `--no-proof` still does).
+// Options: --size 10MB|100MB|1GB (default 10MB), --runs N (best of N, order rotated), --no-cli, --no-b0, --keep, --verbose.
+// Everything runs in a temp dir; what it starts is stopped by its own commands and pid files, even on failure.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { startS3Server, stopS3Server } from '../src/s3/server.js';
-import {
-  dataCastle, createCluster, backupGate, wipeCastle, restoreCastle, startCastle, proveCastle, type DataCastle,
-} from '../src/data/rebirth.js';
+import type { EventEnvelope } from '../src/events.js';
+import { runCastle } from '../src/engine/session.js';
+import { stepLogFile } from '../src/engine/run-dir.js';
+import { phaseTimings } from '../src/engine/timing.js';
+import { buildPlan } from '../src/plan/plan.js';
+import { loadCastle } from '../src/spec/load.js';
+import { defaultRegistry } from '../src/targets/registry.js';
 import { exec, isRoot, type Log } from '../src/data/proc.js';
-import { sql, stopPostgres, startPostgres } from '../src/data/postgres.js';
-import { runBackup, restoreCommand, serverEnv } from '../src/data/pgbackrest.js';
+import { pgCluster, sql, startPostgres, stopPostgres, type PgCluster } from '../src/data/postgres.js';
+import type { GateRecord } from '../src/data/rebirth.js';
+import { benchCastle, type BenchCastle } from './rebirth/local.js';
 
 function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(MB|GB|M|G)$/i.exec(s.trim());
@@ -25,24 +32,21 @@ function parseSize(s: string): number {
   return Number(m[1]) * (m[2]!.toUpperCase().startsWith('G') ? 1e9 : 1e6);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+type Phase = [string, number];
 
 interface RunFigures {
+  key: string;
   name: string;
   totalMs: number;
-  phases: [string, number][];
+  phases: Phase[];
   restoreMs: number;
   restoredBytes: number;
+  /** second line: restore source, gate breakdown, fingerprints */
   note?: string;
+  fpGateMbs?: number;
+  fpProofMbs?: number;
+  /** the gate's own breakdown (probe, backup, confirm, backupRepo2, fingerprint, flushAfter) */
+  gate?: Readonly<Record<string, number>>;
 }
 
 function must<T extends { ok: boolean }>(what: string, r: T): Extract<T, { ok: true }> {
@@ -50,26 +54,8 @@ function must<T extends { ok: boolean }>(what: string, r: T): Extract<T, { ok: t
   return r as Extract<T, { ok: true }>;
 }
 
-async function dbBytes(dc: DataCastle): Promise<number> {
-  const r = must('size', await sql(dc.cluster, `SELECT sum(pg_database_size(datname))::float8 AS b FROM pg_database WHERE datallowconn`));
-  return Number(r.rows[0]!.b);
-}
-
-/** untimed: flush dirty pages of the previous step so each run starts from the same state */
-async function settle(dc: DataCastle): Promise<void> {
-  must('checkpoint', await sql(dc.cluster, 'CHECKPOINT'));
-  // the archiver has pushed what the previous run left (timeline history, partial segment)
-  for (let i = 0; i < 300; i++) {
-    const r = must('archive status', await sql(dc.cluster, `SELECT count(*)::int AS n FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'`));
-    if (r.rows[0]!.n === 0) break;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  execFileSync('sync');
-}
-
-async function oneQuery(dc: DataCastle): Promise<void> {
-  must('query', await sql(dc.cluster, 'SELECT count(*) FROM pgbench_accounts'));
-}
+const secs = (ms: number): string => (ms / 1000).toFixed(2);
+const mb = (b: number): string => (b / 1e6).toFixed(0);
 
 export async function benchRebirth(argv: string[]): Promise<void> {
   const i = argv.indexOf('--size');
@@ -78,160 +64,327 @@ export async function benchRebirth(argv: string[]): Promise<void> {
   const keep = argv.includes('--keep');
   const ri = argv.indexOf('--runs');
   const rounds = Math.max(1, ri >= 0 ? Number(argv[ri + 1] ?? 1) : 1);
+  const withCli = !argv.includes('--no-cli');
+  const withB0 = !argv.includes('--no-b0');
   const verbose = argv.includes('--verbose');
-  const log: Log = verbose ? (t) => console.error(`  ${t}`) : () => {};
+  const log: Log = verbose ? (t) => console.error(`  ${t.trimEnd()}`) : () => {};
   const say = (t: string) => console.log(t);
 
-  const base = mkdtempSync(join(tmpdir(), 'castle-bench-'));
-  chmodSync(base, 0o755);
-  const s3dir = join(base, 's3');
-  const root = join(base, 'castle');
-  let dc: DataCastle | undefined;
+  let bc: BenchCastle | undefined;
+  let c: PgCluster | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    // the finally below cleans up; a second signal kills outright
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    console.error(`bench rebirth: ${sig}, cleaning up`);
+    void (bc?.destroy(keep) ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    say(`rebirth bench: seed ${sizeArg}, work dir ${base}`);
-    const s3 = must('S3 endpoint', await startS3Server({ dir: s3dir, port: await freePort(), bucket: 'pgbackrest', log, ownerPid: process.pid }));
-    const spec = {
-      root,
-      port: await freePort(),
-      stanza: 'bench',
-      processMax: 2,
-      compressType: 'lz4' as const,
-      repo1: {
-        host: 'localhost', port: s3.port, bucket: 'pgbackrest', region: 'us-east-1', path: '/bench',
-        accessKeyId: s3.target.accessKeyId, secretAccessKey: s3.target.secretAccessKey, caPem: s3.target.caPem!,
-      },
-    };
-    dc = must('castle', dataCastle(spec)).castle;
-    const c = dc.cluster;
-    must('create cluster', await createCluster(dc, { log }));
+    bc = await benchCastle();
+    const castle = bc;
+    say(`rebirth bench: seed ${sizeArg}, castle examples/local copied to ${bc.dir} (S3 :${bc.ports.s3}, postgres :${bc.ports.postgres}, blog :${bc.ports.blog})`);
 
-    // seed: pgbench tables, server-side generation (scale 1 ~ 15 MB)
-    const scale = Math.max(1, Math.round(size / 15e6));
+    // ---- setup (not timed): castle up, seed the blog database, full backups so every gate is incremental
     let t = Date.now();
-    const pgb = await exec(join(c.binDir, 'pgbench'), ['-h', c.socketDir, '-p', String(c.port), '-U', c.superuser, '-i', '-I', 'dtGvp', '-s', String(scale), '-q', 'postgres'], { asUser: c.osUser, log, cwd: c.root });
-    if (pgb.code !== 0) throw new Error(`pgbench -i failed: ${pgb.stderr.slice(-500)}`);
-    const seedBytes = await dbBytes(dc);
-    const seedMs = Date.now() - t;
+    const up = await bc.cli(['up']);
+    if (up.code !== 0) throw new Error(`castle up failed (${up.code}):\n${up.stdout.slice(-2000)}${up.stderr.slice(-2000)}`);
+    const upMs = Date.now() - t;
+    const pgVersion = Number(readFileSync(join(bc.pgRoot, 'pgdata', 'PG_VERSION'), 'utf8').trim());
+    c = must('cluster', pgCluster({ root: bc.pgRoot, port: bc.ports.postgres, pgVersion })).cluster;
+    const cl = c;
+    const confPath = join(bc.pgRoot, 'pgbackrest', 'pgbackrest.conf');
+    const stanza = 'db';
+    const asUser = cl.osUser && isRoot() ? cl.osUser : null;
+    const pgbr = async (args: string[]): Promise<string> => {
+      const r = await exec('pgbackrest', [`--config=${confPath}`, `--stanza=${stanza}`, ...args], { asUser, log, quietStdout: true });
+      if (r.code !== 0) throw new Error(`pgbackrest ${args.join(' ')} failed: ${r.stderr.slice(-800)}${r.stdout.slice(-800)}`);
+      return r.stdout;
+    };
+    const scale = Math.max(1, Math.round(size / 15e6)); // pgbench scale 1 ~ 15 MB
     t = Date.now();
-    must('full backup', await runBackup(dc.pgbr, { type: 'full', log }));
-    say(`seeded pgbench scale ${scale}: ${(seedBytes / 1e6).toFixed(0)} MB in ${(seedMs / 1000).toFixed(1)} s; full backup to S3 in ${((Date.now() - t) / 1000).toFixed(1)} s (setup, not timed)`);
+    const pgb = await exec(join(cl.binDir, 'pgbench'), ['-h', cl.socketDir, '-p', String(cl.port), '-U', cl.superuser, '-i', '-I', 'dtGvp', '-s', String(scale), '-q', 'blog'], {
+      asUser,
+      log,
+      cwd: bc.pgRoot,
+    });
+    if (pgb.code !== 0) throw new Error(`pgbench -i failed: ${pgb.stderr.slice(-500)}`);
+    const seedMs = Date.now() - t;
+    const dbBytes = async (): Promise<number> => Number(must('size', await sql(cl, `SELECT sum(pg_database_size(datname))::float8 AS b FROM pg_database WHERE datallowconn`)).rows[0]!.b);
+    const seedBytes = await dbBytes();
+    t = Date.now();
+    await pgbr(['backup', '--type=full', '--repo=1']);
+    await pgbr(['backup', '--type=full', '--repo=2']);
+    const backupMs = Date.now() - t;
+    const full = (JSON.parse(await pgbr(['info', '--output=json', '--repo=1'])) as { backup: { info: { size: number; repository: { size: number } } }[] }[])[0]?.backup.at(-1);
+    const stored = full ? `${mb(full.info.repository.size)} MB stored in S3 for ${mb(full.info.size)} MB of data (lz4)` : '';
+    say(
+      `setup (not timed): castle up ${secs(upMs)} s; pgbench -i -s ${scale} into blog: ${mb(seedBytes)} MB of databases in ${secs(seedMs)} s; ` +
+        `full backups to S3 (repo1) and repo2 in ${secs(backupMs)} s: ${stored}`,
+    );
 
-    const dcc: DataCastle = dc;
-    const all: RunFigures[] = [];
-    for (let round = 0; round < rounds; round++) {
-
-      // (a) plain shell script
-      const runA = async (): Promise<void> => {
-        await settle(dcc);
-          const u = c.osUser && isRoot() ? `runuser -u ${c.osUser} --` : '';
-          const br = `${u} pgbackrest --config=${dcc.pgbr.confPath} --stanza=${dcc.pgbr.stanza}`;
-          const script = `#!/usr/bin/env bash
-    set -euo pipefail
-    ms() { echo $(( $(date +%s%N) / 1000000 )); }
-    t=$(ms); ${br} backup --type=incr --repo=1 >/dev/null; n=$(ms); echo "PHASE backup $((n-t))"; t=$n
-    ${u} ${c.binDir}/pg_ctl -D ${c.dataDir} -m fast -w stop >/dev/null; n=$(ms); echo "PHASE stop $((n-t))"; t=$n
-    rm -rf ${c.dataDir} ${c.socketDir}/* ${c.logDir}/*; n=$(ms); echo "PHASE delete $((n-t))"; t=$n
-    ${u} mkdir -m 700 ${c.dataDir}
-    ${br} restore --repo=1 "--recovery-option=restore_command=${restoreCommand(dcc.pgbr)}" >/dev/null; n=$(ms); echo "PHASE restore $((n-t))"; t=$n
-    ${u} ${c.binDir}/pg_ctl -D ${c.dataDir} -l ${c.logFile} -w start >/dev/null; n=$(ms); echo "PHASE start $((n-t))"; t=$n
-    ${c.binDir}/psql -h ${c.socketDir} -p ${c.port} -U ${c.superuser} -d postgres -Atc 'SELECT count(*) FROM pgbench_accounts' >/dev/null; n=$(ms); echo "PHASE query $((n-t))"
-    `;
-          const file = join(base, 'baseline.sh');
-          writeFileSync(file, script, { mode: 0o755 });
-          const t0 = Date.now();
-          const r = await exec('bash', [file], { log, cwd: base });
-          const totalMs = Date.now() - t0;
-          if (r.code !== 0) throw new Error(`baseline script failed: ${r.stderr.slice(-800)}`);
-          const phases = [...r.stdout.matchAll(/^PHASE (\S+) (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])] as [string, number]);
-          // the script's start returns at consistency; wait for promotion before the next run (not timed)
-          must('promotion after (a)', await startPostgres(c, { env: serverEnv(dcc.pgbr) }));
-          all.push({ name: '(a) shell script', totalMs, phases, restoreMs: phases.find((p) => p[0] === 'restore')?.[1] ?? 0, restoredBytes: seedBytes });
-      };
-
-      // (b) and (c): Castle's rebirth through the library (the engine will drive the same calls)
-      const runCastle = async (proof: boolean): Promise<void> => {
-        await settle(dcc);
-        const phases: [string, number][] = [];
-        const t0 = Date.now();
-        let tt = Date.now();
-        const lap = (name: string) => {
-          phases.push([name, Date.now() - tt]);
-          tt = Date.now();
-        };
-        const g = must('gate', await backupGate(dcc, { fingerprint: proof, log }));
-        lap('gate');
-        must('wipe', await wipeCastle(dcc, { gate: g.gate, log }));
-        lap('wipe');
-        const r = must('restore', await restoreCastle(dcc, { gate: g.gate, log }));
-        lap('restore');
-        must('start', await startCastle(dcc, { log }));
-        lap('start');
-        let note = `restored from repo${r.repo}`;
-        if (proof) {
-          const p = must('proof', await proveCastle(dcc, g.gate, { log }));
-          lap('proof');
-          note += `; fingerprint gate ${g.gate.fingerprint!.mbPerSec.toFixed(0)} MB/s, proof ${p.fingerprint!.mbPerSec.toFixed(0)} MB/s (${(g.gate.fingerprint!.tableBytes / 1e6).toFixed(0)} MB of tables)`;
-        } else {
-          await oneQuery(dcc);
-          lap('query');
+    /** untimed, before each run: flush dirty pages and the archiver's backlog so each run starts from the same state */
+    const settle = async (): Promise<void> => {
+      must('checkpoint', await sql(cl, 'CHECKPOINT'));
+      for (let k = 0; k < 300; k++) {
+        const r = must('archive status', await sql(cl, `SELECT count(*)::int AS n FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'`));
+        if (r.rows[0]!.n === 0) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      execFileSync('sync');
+    };
+    /** untimed, after each run: the blog answers through pgBouncer with a post from the database */
+    const blogServes = async (after: string): Promise<void> => {
+      const title = String(must('blog title', await sql(cl, 'select title from posts order by id desc limit 1', [], 'blog')).rows[0]?.title ?? '');
+      let last = '';
+      for (let k = 0; k < 50; k++) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${castle.ports.blog}/`, { signal: AbortSignal.timeout(5000) });
+          const body = await res.text();
+          if (res.ok && (body.includes(title) || body.includes(title.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')))) return;
+          last = `HTTP ${res.status}, '${title}' not in the page`;
+        } catch (err) {
+          last = (err as Error).message;
         }
-        const totalMs = Date.now() - t0;
-        all.push({
-          name: proof ? '(c) castle, full rebirth' : '(b) castle, proof off',
-          totalMs,
-          phases,
-          restoreMs: phases.find((p) => p[0] === 'restore')![1],
-          restoredBytes: g.gate.backup.size,
-          note: `${note}; gate: ${Object.entries(g.gate.timings).map(([k, v]) => `${k} ${v}`).join(', ')} ms`,
-        });
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      throw new Error(`after ${after}, the blog does not serve the data: ${last}`);
+    };
+    await blogServes('castle up');
+
+    const all: RunFigures[] = [];
+    const gateFile = join(bc.dir, '.castle', 'local', 'gates', 'blog-db.json');
+
+    /** figures of one castle rebirth from its events and run folder */
+    const castleFigures = (key: string, name: string, events: readonly EventEnvelope[], runDir: string, wallMs: number): RunFigures => {
+      const fin = events.find((e) => e.type === 'run-finished');
+      if (!fin || fin.type !== 'run-finished') throw new Error(`${name}: no run-finished event`);
+      if (fin.status !== 'succeeded') {
+        const bad = events.filter((e) => e.type === 'step-finished' && e.status !== 'succeeded').map((e) => (e.type === 'step-finished' ? `${e.stepId}: ${e.reason ?? e.status}` : ''));
+        throw new Error(`${name}: rebirth ${fin.status}${fin.reason ? `: ${fin.reason}` : ''}\n  ${bad.join('\n  ')}\n  run folder: ${runDir}`);
+      }
+      const phases = (fin.phases.length ? fin.phases : phaseTimings(events)).map((p): Phase => [p.phase, p.durationMs]);
+      // up/database = restore (pgbackrest restore) + start (WAL replay, promotion, users)
+      const dbLog = existsSync(stepLogFile(runDir, 'up/database/0')) ? readFileSync(stepLogFile(runDir, 'up/database/0'), 'utf8') : '';
+      const m = /restored (\S+) from repo(\d) \(([^)]*)\) in (\d+) ms/.exec(dbLog);
+      const restoreMs = m ? Number(m[4]) : NaN;
+      const out: Phase[] = [];
+      for (const [p, ms] of phases) {
+        if (p === 'up/database' && m) out.push(['restore', restoreMs], ['up/db-start', ms - restoreMs]);
+        else out.push([p, ms]);
+      }
+      const sum = phases.reduce((s, [, ms]) => s + ms, 0);
+      out.push(['engine', Math.max(0, wallMs - sum)]);
+      const gate = (JSON.parse(readFileSync(gateFile, 'utf8')) as { gate?: GateRecord }).gate;
+      if (!gate) throw new Error(`${name}: the gate record holds no backup`);
+      const proofMs = phases.find(([p]) => p === 'proof')?.[1];
+      const fpGateMbs = gate.fingerprint?.mbPerSec;
+      // the proof step: system ids + fingerprint + the app check; its table MB over its whole duration is a lower bound
+      const fpProofMbs = gate.fingerprint && proofMs ? gate.fingerprint.tableBytes / 1e6 / (proofMs / 1000) : undefined;
+      const gt = Object.entries(gate.timings).map(([k, v]) => `${k} ${secs(v)}`).join(', ');
+      let note = m ? `restored ${m[1]} from repo${m[2]} (${m[3]}); ` : 'restore not found in the step log; ';
+      note += `gate: ${gt}; ${gate.backup.type} backup to S3 ${(gate.backup.repoSizeDelta / 1e3).toFixed(0)} kB stored`;
+      if (fpGateMbs !== undefined) note += `; fingerprint ${mb(gate.fingerprint!.tableBytes)} MB of tables: gate ${fpGateMbs.toFixed(0)} MB/s`;
+      if (fpProofMbs !== undefined) note += `, proof step >= ${fpProofMbs.toFixed(0)} MB/s`;
+      const gateLog = existsSync(stepLogFile(runDir, 'gate/0')) ? readFileSync(stepLogFile(runDir, 'gate/0'), 'utf8') : '';
+      const repo2Full = /no prior backup exists, incr backup has been changed to full/.test(gateLog);
+      const sc = /stanza-create command end: completed successfully \((\d+)ms\)/.exec(dbLog);
+      if (sc) note += `; up/db-start includes the repo2 stanza-create (${secs(Number(sc[1]))} s)`;
+      if (repo2Full) note += '; the repo2 backup of the gate ran as a FULL backup (the previous wipe deleted repo2)';
+      note += `; engine = wall - phases (lock, run folder, plan, events)`;
+      return {
+        key,
+        name,
+        totalMs: wallMs,
+        phases: out,
+        restoreMs,
+        restoredBytes: gate.backup.size,
+        note,
+        gate: { ...gate.timings, ...(sc ? { stanzaCreate: Number(sc[1]) } : {}) },
+        ...(fpGateMbs !== undefined ? { fpGateMbs } : {}),
+        ...(fpProofMbs !== undefined ? { fpProofMbs } : {}),
       };
-      // rotate the order each round so no way always runs right after another
-      const order: (() => Promise<void>)[] = [runA, () => runCastle(false), () => runCastle(true)];
-      for (let k = 0; k < order.length; k++) await order[(k + round) % order.length]!();
+    };
 
+    // (b), (b0) and (c) through the library, as the CLI does it minus process start and preflight
+    const runLib = async (key: string, name: string, file: string, noProof: boolean): Promise<RunFigures> => {
+      await settle();
+      const t0 = performance.now();
+      const loaded = await loadCastle(file, defaultRegistry());
+      if (!loaded.ok) throw new Error(`${name}: ${file} does not load: ${loaded.diagnostics.map((d) => d.message).join('; ')}`);
+      const planned = buildPlan(loaded.value, { operation: 'rebirth', noProof });
+      if (!planned.ok) throw new Error(`${name}: no plan: ${planned.diagnostics.map((d) => d.message).join('; ')}`);
+      const outcome = await runCastle({ plan: planned.value, sinks: [], signal: new AbortController().signal });
+      const wallMs = performance.now() - t0;
+      if (outcome.state !== 'finished') throw new Error(`${name}: the castle is locked by ${outcome.holder.runId}`);
+      const f = castleFigures(key, name, outcome.events, outcome.runDir, wallMs);
+      await blogServes(name);
+      return f;
+    };
+
+    // the same through the built CLI (process start, preflight, JSON events on stdout)
+    const runCli = async (key: string, name: string, noProof: boolean): Promise<RunFigures> => {
+      await settle();
+      const r = await castle.cli(['rebirth', '--json', ...(noProof ? ['--no-proof'] : [])]);
+      const started = r.events.find((e) => e.type === 'run-started');
+      if (r.code !== 0 || !started) throw new Error(`${name}: castle rebirth exited ${r.code}: ${r.stderr.slice(-1500)}`);
+      const runDir = join(castle.dir, '.castle', 'runs', started.runId);
+      const f = castleFigures(key, name, r.events, runDir, r.wallMs);
+      f.phases = f.phases.map(([p, ms]): Phase => (p === 'engine' ? ['cli+engine', ms] : [p, ms]));
+      f.note = f.note!.replace('engine = wall - phases (lock, run folder, plan, events)', 'cli+engine = wall - phases (node start, load, preflight, lock, events)');
+      await blogServes(name);
+      return f;
+    };
+
+    // (a) the bare script on the same castle's data and pgBackRest config
+    const u = asUser ? `runuser -u ${asUser} --` : '';
+    const br = `${u} pgbackrest --config=${confPath} --stanza=${stanza}`;
+    const restoreCmd = `pgbackrest --config=${confPath} --stanza=${stanza} archive-get %f "%p"`;
+    const repo2 = join(bc.pgRoot, 'pgbackrest', 'repo2');
+    const script = `#!/usr/bin/env bash
+set -euo pipefail
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+t=$(ms); ${br} backup --type=incr --repo=1 >/dev/null; n=$(ms); echo "PHASE backup $((n-t))"; t=$n
+${u} ${cl.binDir}/pg_ctl -D ${cl.dataDir} -m fast -w stop >/dev/null; n=$(ms); echo "PHASE stop $((n-t))"; t=$n
+rm -rf ${cl.dataDir} ${repo2}; n=$(ms); echo "PHASE delete $((n-t))"; t=$n
+${u} mkdir -m 700 ${cl.dataDir}
+${br} restore --repo=1 '--recovery-option=restore_command=${restoreCmd}' >/dev/null; n=$(ms); echo "PHASE restore $((n-t))"; t=$n
+${u} env PGBACKREST_CONFIG=${confPath} ${cl.binDir}/pg_ctl -D ${cl.dataDir} -l ${cl.logFile} -w start >/dev/null; n=$(ms); echo "PHASE start $((n-t))"; t=$n
+${cl.binDir}/psql -h ${cl.socketDir} -p ${cl.port} -U ${cl.superuser} -d blog -Atc 'SELECT count(*) FROM pgbench_accounts' >/dev/null; n=$(ms); echo "PHASE query $((n-t))"
+`;
+    const scriptFile = join(bc.base, 'baseline.sh');
+    writeFileSync(scriptFile, script, { mode: 0o755 });
+    const runA = async (): Promise<RunFigures> => {
+      await settle();
+      const t0 = performance.now();
+      const r = await exec('bash', [scriptFile], { log, cwd: castle.base });
+      const totalMs = performance.now() - t0;
+      if (r.code !== 0) throw new Error(`the baseline script failed: ${r.stderr.slice(-800)}`);
+      const phases = [...r.stdout.matchAll(/^PHASE (\S+) (\d+)$/gm)].map((m): Phase => [m[1]!, Number(m[2])]);
+      // not timed: pg_ctl -w returns at consistency; the castle needs the promoted server and its repo2 stanza back
+      const tp = performance.now();
+      must('promotion after (a)', await startPostgres(cl, { env: { PGBACKREST_CONFIG: confPath } }));
+      const promoteMs = performance.now() - tp;
+      await pgbr(['stanza-create']);
+      must('wake the archiver', await sql(cl, `SELECT pg_logical_emit_message(false, 'castle', 'wake'), pg_switch_wal()`));
+      const info = JSON.parse(await pgbr(['info', '--output=json', '--repo=1'])) as { backup: { label: string; info: { size: number } }[] }[];
+      const last = info[0]?.backup.at(-1);
+      await blogServes('(a)');
+      return {
+        key: 'a',
+        name: '(a) shell script',
+        totalMs,
+        phases,
+        restoreMs: phases.find((p) => p[0] === 'restore')?.[1] ?? NaN,
+        restoredBytes: last?.info.size ?? seedBytes,
+        note: `incr ${last?.label ?? '?'}; promotion came ${secs(promoteMs)} s after pg_ctl -w returned (not timed; the castle waits for it)`,
+      };
+    };
+
+    const variants: { key: string; run: () => Promise<RunFigures> }[] = [
+      { key: 'a', run: runA },
+      { key: 'b', run: () => runLib('b', '(b) castle --no-proof', castle.file, true) },
+      { key: 'c', run: () => runLib('c', '(c) castle full rebirth', castle.file, false) },
+    ];
+    if (withB0) variants.push({ key: 'b0', run: () => runLib('b0', '(b0) --no-proof, gate fp off', castle.fileNoGateFp, true) });
+    for (let round = 0; round < rounds; round++) {
+      // rotate the order each round so no variant always runs right after another
+      const order: string[] = [];
+      for (let k = 0; k < variants.length; k++) {
+        const v = variants[(k + round) % variants.length]!;
+        order.push(v.key);
+        all.push(await v.run());
+      }
+      if (rounds > 1) say(`round ${round + 1}: ${order.join(' ')}: ${order.map((k) => secs(all.filter((r) => r.key === k).at(-1)!.totalMs)).join(' / ')} s`);
     }
-    // best (shortest) of the rounds for each way
-    const runs: RunFigures[] = [];
-    for (const name of [...new Set(all.map((r) => r.name))]) runs.push(all.filter((r) => r.name === name).sort((x, y) => x.totalMs - y.totalMs)[0]!);
-    if (rounds > 1) say(`${rounds} rounds; totals (s): ${[...new Set(all.map((r) => r.name))].map((n) => `${n.slice(0, 3)} ${all.filter((r) => r.name === n).map((r) => (r.totalMs / 1000).toFixed(2)).join('/')}`).join(', ')}; best of each below`);
+    const best = (key: string): RunFigures => all.filter((r) => r.key === key).sort((x, y) => x.totalMs - y.totalMs)[0]!;
+    const runs: RunFigures[] = variants.map((v) => best(v.key));
+    if (rounds > 1) say(`${rounds} rounds; totals (s): ${variants.map((v) => `${v.key} ${all.filter((r) => r.key === v.key).map((r) => secs(r.totalMs)).join('/')}`).join(', ')}; best of each below`);
 
-    // (d) physical reference: stopped data dir copied + fsync
+    if (withCli) {
+      runs.push(await runCli('b-cli', '(b) via CLI, once', true));
+      runs.push(await runCli('c-cli', '(c) via CLI, once', false));
+    }
+
+    // (d) physical reference: the stopped data dir copied + fsync
     {
-      await settle(dc);
-      must('stop', await stopPostgres(c));
-      const copy = join(base, 'pgdata-copy');
-      const t0 = Date.now();
-      execFileSync('cp', ['-a', c.dataDir, copy]);
+      await settle();
+      must('stop', await stopPostgres(cl));
+      const copy = join(bc.base, 'pgdata-copy');
+      const t0 = performance.now();
+      execFileSync('cp', ['-a', cl.dataDir, copy]);
       execFileSync('sync', ['-f', copy]);
-      const totalMs = Date.now() - t0;
+      const totalMs = performance.now() - t0;
       const du = Number(execFileSync('du', ['-sb', copy], { encoding: 'utf8' }).split('\t')[0]);
       rmSync(copy, { recursive: true, force: true });
-      must('start', await startPostgres(c, { env: serverEnv(dc.pgbr) }));
-      runs.push({ name: '(d) physical copy + fsync', totalMs, phases: [['copy+fsync', totalMs]], restoreMs: totalMs, restoredBytes: du });
+      must('start', await startPostgres(cl, { env: { PGBACKREST_CONFIG: confPath } }));
+      runs.push({ key: 'd', name: '(d) physical copy + fsync', totalMs, phases: [['copy+fsync', totalMs]], restoreMs: totalMs, restoredBytes: du });
     }
 
-    // report
-    const secs = (ms: number) => (ms / 1000).toFixed(2);
+    // ---- report
     say('');
-    say(`${'run'.padEnd(28)}${'total s'.padStart(9)}${'restore MB/s'.padStart(14)}  phases (s)`);
+    say(`${'run'.padEnd(31)}${'total s'.padStart(8)}${'restore MB/s'.padStart(13)}  phases (s)`);
     for (const r of runs) {
       const mbs = r.restoredBytes / 1e6 / Math.max(r.restoreMs / 1000, 0.001);
-      say(`${r.name.padEnd(28)}${secs(r.totalMs).padStart(9)}${mbs.toFixed(0).padStart(14)}  ${r.phases.map(([n, ms]) => `${n} ${secs(ms)}`).join(', ')}`);
-      if (r.note) say(`${''.padEnd(28)}  ${r.note}`);
+      say(`${r.name.padEnd(31)}${secs(r.totalMs).padStart(8)}${(Number.isFinite(mbs) ? mbs.toFixed(0) : '?').padStart(13)}  ${r.phases.map(([n, ms]) => `${n} ${secs(ms)}`).join(', ')}`);
+      if (r.note) say(`${''.padEnd(33)}${r.note}`);
     }
-    const a = runs[0]!.totalMs;
-    const b = runs[1]!.totalMs;
-    const cc = runs[2]!.totalMs;
+    const get = (k: string) => runs.find((r) => r.key === k);
+    const a = get('a')!;
+    const b = get('b')!;
+    const cc = get('c')!;
+    const d = get('d')!;
+    const b0 = get('b0');
     say('');
-    say(`seed: ${(seedBytes / 1e6).toFixed(0)} MB (pgbench scale ${scale})`);
-    say(`(b)/(a) = ${(b / a).toFixed(3)} (target <= 1.05)   (c)/(a) = ${(cc / a).toFixed(3)}   (a)/(d) = ${(a / runs[3]!.totalMs).toFixed(1)}`);
-    const restoreMbs = runs[1]!.restoredBytes / 1e6 / (runs[1]!.restoreMs / 1000);
-    say(`restore from the local S3 endpoint (b): ${restoreMbs.toFixed(0)} MB/s (target >= 150)`);
+    say(`seed: ${mb(seedBytes)} MB of databases (pgbench scale ${scale} in blog); restored data ${mb(b.restoredBytes)} MB (backup size)`);
+    say(
+      `(b)/(a) = ${(b.totalMs / a.totalMs).toFixed(3)} (target <= 1.05)   (c)/(a) = ${(cc.totalMs / a.totalMs).toFixed(3)}   (a)/(d) = ${(a.totalMs / d.totalMs).toFixed(1)}` +
+        (b0 ? `   (b0)/(a) = ${(b0.totalMs / a.totalMs).toFixed(3)}` : ''),
+    );
+    const range = (xs: number[]): string => {
+      const v = xs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
+      return v.length ? `${v[0]!.toFixed(0)}..${v.at(-1)!.toFixed(0)} (median ${v[Math.floor(v.length / 2)]!.toFixed(0)})` : '?';
+    };
+    const castleRuns = [...all, ...runs.filter((r) => r.key.endsWith('-cli'))];
+    say(
+      `fingerprint of table data, every castle run: gate ${range(castleRuns.map((r) => r.fpGateMbs ?? NaN))} MB/s; ` +
+        `proof step (fingerprint + system ids + app check) >= ${range(castleRuns.map((r) => r.fpProofMbs ?? NaN))} MB/s (target >= 300)`,
+    );
+    const rate = (r: RunFigures) => r.restoredBytes / 1e6 / (r.restoreMs / 1000);
+    say(
+      `restore from the local S3 endpoint, every run: (a) ${range(all.filter((r) => r.key === 'a').map(rate))} MB/s, castle ${range(castleRuns.map(rate))} MB/s (target >= 150); ` +
+        `physical copy + fsync (d) ${rate(d).toFixed(0)} MB/s`,
+    );
+    // where the time goes: (b) against (a), phase for phase
+    const ph = (r: RunFigures, ...names: string[]) => r.phases.filter(([n]) => names.includes(n)).reduce((s, [, ms]) => s + ms, 0);
+    const g = (r: RunFigures, ...names: string[]) => names.reduce((s, n) => s + (r.gate?.[n] ?? 0), 0);
+    const rows: [string, number, number][] = [
+      ['incr backup to S3 (gate: probe+backup+confirm)', ph(a, 'backup'), g(b, 'probe', 'backup', 'confirm')],
+      ['repo2 backup in the gate', 0, g(b, 'backupRepo2')],
+      ['gate fingerprint (still on with --no-proof)', 0, g(b, 'fingerprint')],
+      ['gate WAL flush + rest', 0, ph(b, 'gate') - g(b, 'probe', 'backup', 'confirm', 'backupRepo2', 'fingerprint')],
+      ['stop+delete / down/*', ph(a, 'stop', 'delete'), ph(b, 'down/app', 'down/pooler', 'down/database')],
+      ['restore', ph(a, 'restore'), ph(b, 'restore')],
+      ['repo2 stanza-create after the start', 0, g(b, 'stanzaCreate')],
+      ['start+query / rest of up/db-start (promotion, users)', ph(a, 'start', 'query'), ph(b, 'up/db-start') - g(b, 'stanzaCreate')],
+      ['object-store + pooler + app up', 0, ph(b, 'up/object-store', 'up/pooler', 'up/app')],
+      ['engine', 0, ph(b, 'engine')],
+    ];
+    say('');
+    say(`where (b) spends its time against (a) (best runs), s:`);
+    say(`  ${'part'.padEnd(54)}${'(a)'.padStart(7)}${'(b)'.padStart(7)}${'b-a'.padStart(8)}`);
+    for (const [n, x, y] of rows) say(`  ${n.padEnd(54)}${secs(x).padStart(7)}${secs(y).padStart(7)}${((y - x >= 0 ? '+' : '') + secs(y - x)).padStart(8)}`);
+    say(`  ${'total'.padEnd(54)}${secs(a.totalMs).padStart(7)}${secs(b.totalMs).padStart(7)}${('+' + secs(b.totalMs - a.totalMs)).padStart(8)}`);
+    const noRepo2 = b.totalMs - g(b, 'backupRepo2') - g(b, 'fingerprint');
+    say(`  (b) without the repo2 backup and the gate fingerprint would be ${secs(noRepo2)} s: ${(noRepo2 / a.totalMs).toFixed(3)} x (a)`);
   } finally {
-    if (dc) await stopPostgres(dc.cluster).catch(() => undefined);
-    await stopS3Server(s3dir).catch(() => undefined);
-    if (!keep) rmSync(base, { recursive: true, force: true });
-    else say(`kept ${base}`);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (bc) {
+      await bc.destroy(keep);
+      if (keep) say(`kept ${bc.base}`);
+    }
   }
 }
 
@@ -241,5 +394,3 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     process.exit(1);
   });
 }
-
-

@@ -69,6 +69,8 @@ export function describeS3Error(err: unknown, t: Pick<S3Target, 'endpoint' | 'bu
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `S3 endpoint ${t.endpoint}: host name does not resolve`;
   if (code === 'ECONNRESET') return `S3 endpoint ${t.endpoint} reset the connection (${what})`;
   if (code && TLS_CODES.has(code)) return `TLS verification of S3 endpoint ${t.endpoint} failed (${code}): wrong CA file or host name?`;
+  if (name === 'RequestTimeTooSkewed')
+    return `S3 endpoint ${t.endpoint} refused the request: this machine's clock differs from the endpoint's by more than 15 minutes (HTTP ${status ?? 403} RequestTimeTooSkewed)`;
   if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'AccessDenied' || status === 403)
     return `S3 endpoint ${t.endpoint} rejected the credentials (HTTP ${status ?? 403} ${name && name !== 'Forbidden' && name !== 'Error' ? name : 'Forbidden'})`;
   if (name === 'NoSuchBucket' || (what.startsWith('bucket') && status === 404)) return `bucket '${t.bucket}' does not exist on ${t.endpoint}`;

@@ -92,6 +92,79 @@ test('s3 endpoint: TLS start, bucket, reuse, wrong credentials, stop by pid, res
   assert.ok(!lines.some((x) => x.includes(s.target.secretAccessKey)));
 });
 
+test('s3 endpoint verifies SigV4: a wrong secret is 403 SignatureDoesNotMatch, skew, presigned URLs, no anonymous access', async () => {
+  const dir = tempDir('s3sig');
+  dirs.push(dir);
+  const s = await startS3Server({ dir, port: await freePort(), bucket: 'sig', ownerPid: process.pid });
+  assert.ok(s.ok, !s.ok ? s.reason : '');
+  const t = s.target;
+  assert.deepEqual(await probeS3(t), { ok: true });
+  // right key id, wrong secret: refused like AWS / MinIO (s3rver alone accepted it)
+  const wrong = { ...t, secretAccessKey: t.secretAccessKey.slice(0, -1) + (t.secretAccessKey.endsWith('A') ? 'B' : 'A') };
+  const bad = await probeS3(wrong);
+  assert.equal(bad.ok, false);
+  assert.match(!bad.ok ? bad.reason : '', /rejected the credentials \(HTTP 403 SignatureDoesNotMatch\)/);
+  const badList = await listObjects(wrong, '');
+  assert.match(!badList.ok ? badList.reason : '', /HTTP 403 SignatureDoesNotMatch/);
+  // an upload with the wrong secret stores nothing, small or large (the SDK may send Expect: 100-continue)
+  const wc = makeS3Client(wrong, { maxAttempts: 1 });
+  for (const body of ['x', Buffer.alloc(6 * 1024 * 1024, 1)]) {
+    await assert.rejects(wc.send(new PutObjectCommand({ Bucket: 'sig', Key: 'nope', Body: body })), (e: { name?: string; $metadata?: { httpStatusCode?: number } }) => e.name === 'SignatureDoesNotMatch' && e.$metadata?.httpStatusCode === 403);
+  }
+  wc.destroy();
+  const rc = makeS3Client(t);
+  await rc.send(new PutObjectCommand({ Bucket: 'sig', Key: 'big', Body: Buffer.alloc(6 * 1024 * 1024, 2) }));
+  await rc.send(new PutObjectCommand({ Bucket: 'sig', Key: 'dir/a b+c(ü).txt', Body: 'hello' }));
+  const listed = await listObjects(t, '');
+  assert.ok(listed.ok, !listed.ok ? listed.reason : '');
+  assert.deepEqual(listed.objects.map((o) => o.Key).sort(), ['big', 'dir/a b+c(ü).txt']);
+  rc.destroy();
+
+  // raw requests: the S3 XML error body, clock skew, anonymous access, presigned URLs
+  const { request } = await import('node:https');
+  const { SignatureV4 } = await import('@smithy/signature-v4');
+  const { Hash } = await import('@smithy/hash-node');
+  const port = Number(new URL(t.endpoint).port);
+  const raw = (method: string, path: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const r = request({ host: '127.0.0.1', servername: 'localhost', port, method, path, headers, ca: t.caPem }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      r.on('error', reject);
+      r.end();
+    });
+  const signer = (secret: string) =>
+    new SignatureV4({ service: 's3', region: t.region, credentials: { accessKeyId: t.accessKeyId, secretAccessKey: secret }, sha256: Hash.bind(null, 'sha256'), uriEscapePath: false });
+  const base = { method: 'GET', protocol: 'https:', hostname: 'localhost', port, path: '/sig/dir/a%20b%2Bc%28%C3%BC%29.txt', query: {}, headers: { host: `localhost:${port}`, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } };
+  const good = await signer(t.secretAccessKey).sign(base);
+  assert.deepEqual(await raw('GET', base.path, good.headers), { status: 200, body: 'hello' });
+  const forged = await signer(wrong.secretAccessKey).sign(base);
+  const f = await raw('GET', base.path, forged.headers);
+  assert.equal(f.status, 403);
+  assert.match(f.body, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<Error><Code>SignatureDoesNotMatch<\/Code><Message>The request signature we calculated does not match the signature you provided\. Check your key and signing method\.<\/Message>/);
+  assert.ok(!f.body.includes(t.secretAccessKey) && !f.body.includes(wrong.secretAccessKey));
+  const skewed = await signer(t.secretAccessKey).sign(base, { signingDate: new Date(Date.now() - 20 * 60 * 1000) });
+  const sk = await raw('GET', base.path, skewed.headers);
+  assert.equal(sk.status, 403);
+  assert.match(sk.body, /<Code>RequestTimeTooSkewed<\/Code>/);
+  const anon = await raw('GET', '/sig?list-type=2', { host: `localhost:${port}` });
+  assert.equal(anon.status, 403);
+  assert.match(anon.body, /<Code>AccessDenied<\/Code>/);
+  const pre = await signer(t.secretAccessKey).presign({ ...base, headers: { host: `localhost:${port}`, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } }, { expiresIn: 300 });
+  const qs = Object.entries(pre.query ?? {}).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&');
+  assert.deepEqual(await raw('GET', `${base.path}?${qs}`, { host: `localhost:${port}` }), { status: 200, body: 'hello' });
+  const preBad = await raw('GET', `${base.path}?${qs.replace(/X-Amz-Expires=300/, 'X-Amz-Expires=301')}`, { host: `localhost:${port}` });
+  assert.equal(preBad.status, 403);
+  assert.match(preBad.body, /<Code>SignatureDoesNotMatch<\/Code>/);
+  // refusals are logged (key id, never a secret)
+  const logText = readFileSync(join(dir, 's3.log'), 'utf8');
+  assert.match(logText, /refused GET \/sig\/?: 403 SignatureDoesNotMatch \(key id CASTLE/);
+  assert.ok(!logText.includes(t.secretAccessKey) && !logText.includes(wrong.secretAccessKey));
+});
+
 test('s3 endpoint: a busy port is a clear failure', async () => {
   const dir = tempDir('s3busy');
   dirs.push(dir);

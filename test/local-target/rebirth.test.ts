@@ -101,6 +101,18 @@ test('the wipe is refused, and nothing deleted, when the S3 endpoint is down or 
   assert.equal(down?.status, 'skipped');
   c.setSecret('S3_ACCESS_KEY_ID', good);
 
+  // right key id, wrong secret: the endpoint verifies SigV4 (403 SignatureDoesNotMatch), so the gate refuses
+  const goodSecret = c.secret('S3_SECRET_ACCESS_KEY');
+  c.setSecret('S3_SECRET_ACCESS_KEY', goodSecret.slice(0, -1) + (goodSecret.endsWith('A') ? 'B' : 'A'));
+  const wrongSecret = c.castle(['rebirth']);
+  assert.equal(wrongSecret.code, 1);
+  const chs = checks(events(c.dir));
+  assert.equal(chs.get('backup gate')?.ok, false);
+  assert.match(chs.get('backup gate')!.detail, /^backup gate failed, nothing may be wiped: .*rejected the credentials \(HTTP 403 SignatureDoesNotMatch\)/);
+  assert.ok(existsSync(join(pgdata, 'PG_VERSION')), 'nothing deleted');
+  assert.equal(steps(events(c.dir)).get('down/database/0')?.status, 'skipped');
+  c.setSecret('S3_SECRET_ACCESS_KEY', goodSecret);
+
   const pid = Number(readFileSync(join(c.s3Dir, 's3.pid'), 'utf8'));
   process.kill(pid, 'SIGTERM');
   await new Promise((r) => setTimeout(r, 500));

@@ -1,0 +1,126 @@
+// A throwaway copy of examples/local for the rebirth bench: its own temp dir, data dir, object store and
+// free loopback ports. Everything it starts is stopped by its own commands and pid files.
+
+import { spawn } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EventEnvelope } from '../../src/events.js';
+
+const EXAMPLE = resolve(fileURLToPath(new URL('../../../examples/local', import.meta.url)));
+export const CLI = resolve(fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)));
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+export interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly wallMs: number;
+  readonly events: EventEnvelope[];
+}
+
+export interface BenchCastle {
+  readonly base: string;
+  readonly dir: string;
+  readonly file: string;
+  /** the same castle, its gate without fingerprint */
+  readonly fileNoGateFp: string;
+  readonly dataDir: string;
+  readonly s3Dir: string;
+  readonly ports: { s3: number; postgres: number; pgbouncer: number; blog: number };
+  /** the PostgresCluster's data root: <dataDir>/postgres/blog-db */
+  readonly pgRoot: string;
+  cli(args: readonly string[]): Promise<CliRun>;
+  /** castle down --no-backup --i-accept-data-loss, the S3 daemon by its pid file, the temp dir */
+  destroy(keep: boolean): Promise<void>;
+}
+
+export async function benchCastle(): Promise<BenchCastle> {
+  const base = mkdtempSync(join(tmpdir(), 'castle-bench-'));
+  chmodSync(base, 0o755); // postgres runs as the unprivileged `castle` user: it must traverse it
+  const dir = join(base, 'castle');
+  cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !/(\.castle|secrets\.env)$/.test(src) });
+  const ports = { s3: await freePort(), postgres: await freePort(), pgbouncer: await freePort(), blog: await freePort() };
+  const dataDir = join(base, 'data');
+  const s3Dir = join(base, 's3');
+  const yaml = readFileSync(join(dir, 'castle.yaml'), 'utf8')
+    .replace(
+      /^  secrets: .*$/m,
+      (l) => `${l}\n  dataDir: ${dataDir}\n  objectStore: {dir: ${s3Dir}, port: ${ports.s3}}\n  ports: {postgres: ${ports.postgres}, pgbouncer: ${ports.pgbouncer}}`,
+    )
+    .replaceAll('8080', String(ports.blog))
+    // a 1 GB rebirth outlives the example's 2 minutes; the budget is reported, never enforced
+    .replace(/^budget: .*$/m, 'budget: 30m');
+  const file = join(dir, 'castle.yaml');
+  writeFileSync(file, yaml);
+  const noFp = yaml.replace(/\{backup: \{\}/, '{backup: {fingerprint: false}');
+  if (noFp === yaml) throw new Error('examples/local/castle.yaml: the gate step `{backup: {}` was not found');
+  const fileNoGateFp = join(dir, 'castle-nogatefp.yaml');
+  writeFileSync(fileNoGateFp, noFp);
+  const env: NodeJS.ProcessEnv = { ...process.env, CASTLE_PLAIN: '1', NO_COLOR: '1' };
+
+  const cli = (args: readonly string[]): Promise<CliRun> =>
+    new Promise((res, rej) => {
+      const t0 = performance.now();
+      const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('error', rej);
+      child.on('close', (code) => {
+        const wallMs = performance.now() - t0;
+        const events: EventEnvelope[] = [];
+        if (args.includes('--json'))
+          for (const line of stdout.split('\n'))
+            if (line.startsWith('{'))
+              try {
+                events.push(JSON.parse(line) as EventEnvelope);
+              } catch {
+                /* not an event */
+              }
+        res({ code, stdout, stderr, wallMs, events });
+      });
+    });
+
+  return {
+    base,
+    dir,
+    file,
+    fileNoGateFp,
+    dataDir,
+    s3Dir,
+    ports,
+    pgRoot: join(dataDir, 'postgres', 'blog-db'),
+    cli,
+    async destroy(keep) {
+      await cli(['down', '--no-backup', '--i-accept-data-loss', '--no-preflight']).catch(() => undefined);
+      const pidFile = join(s3Dir, 's3.pid');
+      if (existsSync(pidFile)) {
+        const pid = Number(readFileSync(pidFile, 'utf8'));
+        const cmd = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';
+        if (pid > 0 && cmd.includes(s3Dir)) {
+          try {
+            process.kill(pid, 'SIGTERM');
+          } catch {
+            /* gone */
+          }
+          for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      if (!keep) rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
