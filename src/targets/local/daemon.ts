@@ -3,6 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { ensureOsUser } from '../../data/postgres.js';
 import { Redactor } from '../../secrets/redactor.js';
 
 const execFileP = promisify(execFile);
@@ -35,14 +36,9 @@ export async function ensureUser(name = 'castle'): Promise<Result<UserIds>> {
   const existing = await lookupUser(name);
   if (existing) return { ok: true, value: existing };
   if (process.getuid?.() !== 0) return { ok: false, reason: `user '${name}' does not exist and only root can create it: run \`useradd --system --user-group --create-home --home-dir /var/lib/${name} ${name}\` as root` };
-  try {
-    // Same flags as src/data/postgres.ts ensureOsUser: whichever runs first makes the same account.
-    await execFileP('useradd', ['--system', '--user-group', '--create-home', '--home-dir', `/var/lib/${name}`, '--shell', '/bin/sh', name]);
-  } catch (e) {
-    const again = await lookupUser(name);
-    if (again) return { ok: true, value: again };
-    return { ok: false, reason: `useradd ${name} failed: ${(e as { stderr?: string }).stderr?.trim() || String(e)}` };
-  }
+  // One way to create it, shared with the data layer (which may be creating it at the same moment).
+  const made = await ensureOsUser(name);
+  if (!made.ok) return { ok: false, reason: made.reason };
   const created = await lookupUser(name);
   return created ? { ok: true, value: created } : { ok: false, reason: `useradd reported success but '${name}' is not in /etc/passwd` };
 }

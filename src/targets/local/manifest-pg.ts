@@ -1,21 +1,9 @@
-import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { installedPgMajors, PG_ROOT } from '../../data/postgres.js';
 
-export const DEFAULT_PG_ROOT = '/usr/lib/postgresql';
-
-/** Majors with a server binary under `<root>/<major>/bin/postgres`, ascending (Debian's layout). */
-export function installedPostgresMajors(root = DEFAULT_PG_ROOT): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(root);
-  } catch {
-    return [];
-  }
-  return entries
-    .filter((e) => /^\d+$/.test(e) && existsSync(path.join(root, e, 'bin', 'postgres')))
-    .map(Number)
-    .sort((a, b) => a - b);
-}
+// The data layer owns how installed PostgreSQL servers are found; the manifest model reuses it.
+export const DEFAULT_PG_ROOT = PG_ROOT;
+export const installedPostgresMajors = installedPgMajors;
 
 export function postgresBinDir(major: number, root = DEFAULT_PG_ROOT): string {
   return path.join(root, String(major), 'bin');
