@@ -7,7 +7,8 @@
 //   (d) the physical reference: copy of the stopped data dir + fsync
 // Also, once: (b)/(c) through the built CLI (`node dist/src/cli/main.js rebirth --json`), and (b0), the proof-off
 // rebirth of the same castle with its gate's fingerprint off too (the part of the proof `--no-proof` still does).
-// Options: --size 10MB|100MB|1GB (default 10MB), --runs N (best of N, order rotated), --no-cli, --no-b0, --keep, --verbose.
+// Options: --size 10MB|100MB|1GB (default 10MB), --runs N (best of N, order rotated), --no-cli (skip the CLI runs),
+// --no-b0 (skip b0), --keep (keep the temp dir), --verbose (child output on stderr).
 // Everything runs in a temp dir; what it starts is stopped by its own commands and pid files, even on failure.
 
 import { execFileSync } from 'node:child_process';
@@ -72,11 +73,13 @@ export async function benchRebirth(argv: string[]): Promise<void> {
 
   let bc: BenchCastle | undefined;
   let c: PgCluster | undefined;
+  const ac = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
-    // the finally below cleans up; a second signal kills outright
+    // stop the running castle steps, then everything this bench started; a second signal kills outright
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     console.error(`bench rebirth: ${sig}, cleaning up`);
+    ac.abort(sig);
     void (bc?.destroy(keep) ?? Promise.resolve()).finally(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
@@ -215,7 +218,7 @@ export async function benchRebirth(argv: string[]): Promise<void> {
       if (!loaded.ok) throw new Error(`${name}: ${file} does not load: ${loaded.diagnostics.map((d) => d.message).join('; ')}`);
       const planned = buildPlan(loaded.value, { operation: 'rebirth', noProof });
       if (!planned.ok) throw new Error(`${name}: no plan: ${planned.diagnostics.map((d) => d.message).join('; ')}`);
-      const outcome = await runCastle({ plan: planned.value, sinks: [], signal: new AbortController().signal });
+      const outcome = await runCastle({ plan: planned.value, sinks: [], signal: ac.signal });
       const wallMs = performance.now() - t0;
       if (outcome.state !== 'finished') throw new Error(`${name}: the castle is locked by ${outcome.holder.runId}`);
       const f = castleFigures(key, name, outcome.events, outcome.runDir, wallMs);

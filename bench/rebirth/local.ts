@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventEnvelope } from '../../src/events.js';
+import { castleProcesses } from '../../src/data/rebirth.js';
 
 const EXAMPLE = resolve(fileURLToPath(new URL('../../../examples/local', import.meta.url)));
 export const CLI = resolve(fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)));
@@ -107,18 +108,39 @@ export async function benchCastle(): Promise<BenchCastle> {
     cli,
     async destroy(keep) {
       await cli(['down', '--no-backup', '--i-accept-data-loss', '--no-preflight']).catch(() => undefined);
-      const pidFile = join(s3Dir, 's3.pid');
-      if (existsSync(pidFile)) {
-        const pid = Number(readFileSync(pidFile, 'utf8'));
-        const cmd = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';
-        if (pid > 0 && cmd.includes(s3Dir)) {
+      const cmdline = (pid: number): string => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        } catch {
+          return '';
+        }
+      };
+      const stop = async (pids: number[], sig: NodeJS.Signals): Promise<void> => {
+        for (const pid of pids)
           try {
-            process.kill(pid, 'SIGTERM');
+            process.kill(pid, sig);
           } catch {
             /* gone */
           }
-          for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
-        }
+        for (let i = 0; i < 50 && pids.some((p) => existsSync(`/proc/${p}`)); i++) await new Promise((r) => setTimeout(r, 100));
+      };
+      // the S3 daemon, by its pid file
+      const pidFile = join(s3Dir, 's3.pid');
+      if (existsSync(pidFile)) {
+        const pid = Number(readFileSync(pidFile, 'utf8'));
+        if (pid > 0 && cmdline(pid).includes(s3Dir)) await stop([pid], 'SIGTERM');
+      }
+      // when down could not run (interrupted mid-rebirth, the castle still locked): the postmaster by its pid file,
+      // then anything else started with a path in this temp dir
+      const pmFile = join(dataDir, 'postgres', 'blog-db', 'pgdata', 'postmaster.pid');
+      if (existsSync(pmFile)) {
+        const pid = Number(readFileSync(pmFile, 'utf8').split('\n')[0]);
+        if (pid > 0 && cmdline(pid).includes(base)) await stop([pid], 'SIGQUIT');
+      }
+      const left = castleProcesses(base);
+      if (left.length) {
+        await stop(left, 'SIGTERM');
+        await stop(left.filter((p) => existsSync(`/proc/${p}`)), 'SIGKILL');
       }
       if (!keep) rmSync(base, { recursive: true, force: true });
     },

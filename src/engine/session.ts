@@ -114,6 +114,7 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       logs,
       facts: new Map<string, unknown>([
         ['castle:backupSkipped', plan.backupSkipped],
+        ['castle:noProof', plan.proofSkipped],
         ['castle:resumeOf', req.resume ? [req.resume.runId, ...(req.resume.chain ?? [])] : []],
       ]),
       alreadySucceeded: new Set(req.resume?.succeeded ?? []),

@@ -22,6 +22,8 @@ export interface Plan {
   readonly scope: readonly string[];
   /** gate steps dropped by --no-backup --i-accept-data-loss */
   readonly backupSkipped: boolean;
+  /** a rebirth without its proof (--no-proof) */
+  readonly proofSkipped: boolean;
 }
 
 export interface PlanOptions {
@@ -127,6 +129,7 @@ export function buildPlan(castle: CastleSpec, opts: PlanOptions): Analysis<Plan>
     byId: new Map(steps.map((s) => [s.id, s])),
     scope: layers.map((l) => l.name),
     backupSkipped: wipes && Boolean(opts.noBackup) && castle.gate.length > 0,
+    proofSkipped: opts.operation === 'rebirth' && Boolean(opts.noProof),
   });
   return { ok: true, value: plan, warnings: [] };
 }
