@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { EventEnvelope, EventSink, LockInfo, RunStatus } from '../events.js';
@@ -38,17 +38,11 @@ export type RunOutcome =
       readonly events: readonly EventEnvelope[];
     };
 
-/** The first summary is written while the steps start: only status and detach watchers wait for it. */
+/** Summaries are written beside the work (steps starting, logs closing): only status and detach watchers read them. */
 async function writeSummaryAsync(dir: string, s: RunSummary): Promise<void> {
   const file = summaryFile(dir);
   await writeFile(`${file}.tmp`, JSON.stringify(s, null, 2) + '\n');
   await rename(`${file}.tmp`, file);
-}
-
-function writeSummary(dir: string, s: RunSummary): void {
-  const file = summaryFile(dir);
-  writeFileSync(`${file}.tmp`, JSON.stringify(s, null, 2) + '\n');
-  renameSync(`${file}.tmp`, file);
 }
 
 /** One run of a plan: lock, run folder, event log, execution, summary, unlock. */
@@ -63,6 +57,7 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
   const logs = new StepLogs(dir, redactor);
   let bus: EventBus | undefined;
   let first: Promise<void> | undefined;
+  let last: Promise<void> | undefined;
   try {
     mkdirSync(dir, { recursive: true });
     const startedAt = new Date();
@@ -121,7 +116,6 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       ...(req.resume ? { resumeOf: req.resume.runId } : {}),
     });
     req.signal.removeEventListener('abort', onAbort);
-    await first;
     const durationMs = performance.now() - t0;
     const deps = new Map(plan.steps.map((s) => [s.id, s.deps]));
     b.emit({
@@ -136,7 +130,9 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
     const resumed = new Set(req.resume?.succeeded ?? []);
     const steps = Object.fromEntries([...result.steps].map(([id, r]) => [id, { ...r }]));
     const succeeded = [...result.steps].filter(([id, r]) => r.status === 'succeeded' || (r.status === 'skipped' && resumed.has(id))).map(([id]) => id);
-    writeSummary(dir, {
+    // the summary is written while the logs close; both are awaited before the lock is released
+    await first;
+    last = writeSummaryAsync(dir, {
       ...base,
       status: result.status,
       finishedAt: new Date().toISOString(),
@@ -147,9 +143,8 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
     });
     return { state: 'finished', runId, runDir: dir, status: result.status, durationMs, events: b.events, ...(result.reason ? { reason: redactor.redact(result.reason) } : {}) };
   } finally {
-    await first?.catch(() => undefined);
-    await logs.close();
-    await bus?.close();
+    await Promise.all([first?.catch(() => undefined), logs.close(), bus?.close()]);
+    await last;
     lock.release();
   }
 }

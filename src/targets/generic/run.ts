@@ -9,6 +9,9 @@ export interface RunConfig {
   readonly env?: Readonly<Record<string, string>>;
 }
 
+// Reading process.env goes through a getter per variable; a plain copy taken once is cheap to extend per step.
+let inherited: NodeJS.ProcessEnv | undefined;
+
 function lastLine(text: string): string {
   const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
   const last = lines[lines.length - 1] ?? '';
@@ -33,7 +36,7 @@ export const runKind: StepKind<RunConfig> = {
     if (!existsSync(cwd)) return { ok: false, reason: `working directory ${cwd} does not exist`, retryable: false };
     const exit = await runProcess('/bin/sh', ['-c', c.run], {
       cwd,
-      env: { ...process.env, ...c.env, CASTLE_RUN_ID: ctx.runId, CASTLE_STEP_ID: ctx.stepId, CASTLE_STATE_DIR: ctx.stateDir },
+      env: { ...(inherited ??= { ...process.env }), ...c.env, CASTLE_RUN_ID: ctx.runId, CASTLE_STEP_ID: ctx.stepId, CASTLE_STATE_DIR: ctx.stateDir },
       signal: ctx.signal,
       onOutput: ctx.log,
       killGraceMs: ctx.killGraceMs,
