@@ -1,5 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { processGone } from '../data/proc.js';
 import type { LockInfo } from '../events.js';
 import { lockFile } from './run-dir.js';
 
@@ -22,20 +23,9 @@ function startTicks(pid: number): string | undefined {
   }
 }
 
+/** Running and not a zombie (a zombie has exited: it only waits for its parent to reap it). */
 export function processAlive(pid: number): boolean {
-  // A zombie has exited: it only waits for its parent to reap it.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return !processGone(pid);
 }
 
 function readLock(path: string): LockFileContent | undefined {
