@@ -78,6 +78,8 @@ export interface LocalEnv {
   readonly source: SecretSource;
   readonly model: LocalClusterModel;
   readonly data: DataCastle;
+  /** masks every secret this target has read */
+  readonly redact: (text: string) => string;
   /** password of every PostgresCluster user (generated into the source on first use) */
   readonly passwords: ReadonlyMap<string, string>;
   readonly pgbouncerDir: string;
@@ -96,6 +98,25 @@ function stepRedactor(ctx: StepContext): Redactor {
   return r;
 }
 
+/** The data layer's paths and repos: with `restore`, pgBackRest set up from dataSource.pgbackrest. */
+function dataFor(local: ResolvedLocal, model: LocalClusterModel, redact: (t: string) => string, restore: boolean): DataCastle | Fail {
+  const ca = tlsFiles(join(local.objectStoreDir, 'tls')).caCert;
+  const caPem = existsSync(ca) ? readFileSync(ca, 'utf8') : undefined;
+  const spec = pgbackrestSpecFromModel(model, { host: 'localhost', port: objectStorePort(local), ...(caPem ? { caPem } : {}) }, { restore: restore && model.dataSource !== undefined });
+  if (!spec.ok) return fail(spec.reason);
+  const dc = dataCastle(
+    {
+      root: join(local.dataDir, 'postgres', model.name),
+      port: local.config.ports?.postgres ?? DEFAULT_PG_PORT,
+      pgVersion: model.postgresVersion,
+      osUser: local.runAs,
+      ...spec.value,
+    },
+    redact,
+  );
+  return dc.ok ? dc.castle : fail(dc.reason);
+}
+
 /**
  * The local castle as this step sees it: manifests rendered with the secret source, the data layer's
  * paths and repos, user passwords. Built once per run and shared through the run's facts.
@@ -104,6 +125,16 @@ export async function localEnv(ctx: StepContext, opts: { restore?: boolean } = {
   const key = `local:env:${opts.restore ? 'restore' : 'backup'}`;
   const cached = ctx.facts.get(key) as LocalEnv | undefined;
   if (cached) return cached;
+  if (opts.restore) {
+    // The same castle, seen from its restore source: only the pgBackRest settings differ.
+    const env = await localEnv(ctx);
+    if ('ok' in env) return env;
+    const data = dataFor(env.local, env.model, env.redact, true);
+    if ('ok' in data) return data;
+    const restoring: LocalEnv = { ...env, data };
+    ctx.facts.set(key, restoring);
+    return restoring;
+  }
   const local = localOf(ctx);
   if ('ok' in local) return local;
   // The castle's own root must be traversable by the unprivileged user that runs its processes.
@@ -127,22 +158,9 @@ export async function localEnv(ctx: StepContext, opts: { restore?: boolean } = {
     return fail(`the data layer's manifests are not usable:\n${redactor.redact(formatDiagnostics(analysis.diagnostics, lookup))}`);
   }
   const model = analysis.value;
-  const port = objectStorePort(local);
-  const ca = tlsFiles(join(local.objectStoreDir, 'tls')).caCert;
-  const caPem = existsSync(ca) ? readFileSync(ca, 'utf8') : undefined;
-  const spec = pgbackrestSpecFromModel(model, { host: 'localhost', port, ...(caPem ? { caPem } : {}) }, { restore: opts.restore === true && model.dataSource !== undefined });
-  if (!spec.ok) return fail(spec.reason);
-  const dc = dataCastle(
-    {
-      root: join(local.dataDir, 'postgres', model.name),
-      port: local.config.ports?.postgres ?? DEFAULT_PG_PORT,
-      pgVersion: model.postgresVersion,
-      osUser: local.runAs,
-      ...spec.value,
-    },
-    (t) => redactor.redact(t),
-  );
-  if (!dc.ok) return fail(dc.reason);
+  const redact = (t: string): string => redactor.redact(t);
+  const dc = dataFor(local, model, redact, false);
+  if ('ok' in dc) return dc;
   const passwords = new Map<string, string>();
   for (const u of model.users) {
     const pw = await ensureSecret(source, u.passwordKey, { kind: u.passwordType, redactor });
@@ -153,7 +171,8 @@ export async function localEnv(ctx: StepContext, opts: { restore?: boolean } = {
     local,
     source,
     model,
-    data: dc.castle,
+    data: dc,
+    redact,
     passwords,
     pgbouncerDir: join(local.dataDir, 'pgbouncer', model.name),
     pgbouncerPort: local.config.ports?.pgbouncer ?? DEFAULT_PGBOUNCER_PORT,
