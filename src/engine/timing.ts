@@ -1,63 +1,25 @@
 import type { EventEnvelope, PhaseTiming } from '../events.js';
+import { buildTimeline } from '../sinks/timeline.js';
 
-interface Span {
-  readonly start: number;
-  readonly end: number;
-}
+// The run's times come from the one derivation the summary and the report use (sinks/timeline.ts),
+// so run-finished's phases and critical path agree with what they show.
 
-/** Start and end offsets (ms from run start) of every step that actually ran. */
-export function stepSpans(events: readonly EventEnvelope[]): Map<string, Span> {
-  let t0: number | undefined;
-  const starts = new Map<string, number>();
-  const spans = new Map<string, Span>();
-  for (const ev of events) {
-    const t = Date.parse(ev.ts);
-    if (ev.type === 'run-started') t0 = t;
-    if (t0 === undefined) continue;
-    if (ev.type === 'step-started' && !starts.has(ev.stepId)) starts.set(ev.stepId, t - t0);
-    if (ev.type === 'step-finished' && ev.attempts > 0) {
-      const s = starts.get(ev.stepId) ?? t - t0;
-      spans.set(ev.stepId, { start: s, end: t - t0 });
-    }
-  }
-  return spans;
-}
-
-export function phaseOf(stepId: string): string {
-  const parts = stepId.split('/');
-  return parts[0] === 'gate' || parts[0] === 'proof' ? parts[0] : `${parts[0]}/${parts[1]}`;
-}
-
-/** Phases in the order they started: gate, down/<layer>..., up/<layer>..., proof. */
+/** Phases in the order they started: gate, down/<layer>..., up/<layer>..., proof (called before run-finished). */
 export function phaseTimings(events: readonly EventEnvelope[]): PhaseTiming[] {
-  const acc = new Map<string, { start: number; end: number }>();
-  for (const [id, span] of stepSpans(events)) {
-    const p = phaseOf(id);
-    const cur = acc.get(p);
-    if (!cur) acc.set(p, { ...span });
-    else {
-      cur.start = Math.min(cur.start, span.start);
-      cur.end = Math.max(cur.end, span.end);
-    }
-  }
-  return [...acc]
-    .map(([phase, s]) => ({ phase, startMs: Math.round(s.start), durationMs: Math.round(s.end - s.start) }))
-    .sort((a, b) => a.startMs - b.startMs || a.phase.localeCompare(b.phase));
+  return buildTimeline(events.filter((e) => e.type !== 'run-finished')).phases.map((p) => ({ ...p, startMs: Math.round(p.startMs), durationMs: Math.round(p.durationMs) }));
 }
 
 /** The chain of steps that decided the run's length: from the last to finish, back through the dependency that finished last. */
 export function actualCriticalPath(events: readonly EventEnvelope[], deps: ReadonlyMap<string, readonly string[]>): string[] {
-  const spans = stepSpans(events);
+  const ends = new Map<string, number>();
+  for (const s of buildTimeline(events).steps) if (s.attempts > 0 && s.endMs !== undefined) ends.set(s.step.id, s.endMs);
   let at: string | undefined;
-  for (const [id, s] of spans) if (at === undefined || s.end > spans.get(at)!.end) at = id;
+  for (const [id, end] of ends) if (at === undefined || end > ends.get(at)!) at = id;
   const path: string[] = [];
   while (at !== undefined) {
     path.unshift(at);
     let next: string | undefined;
-    for (const d of deps.get(at) ?? []) {
-      const s = spans.get(d);
-      if (s && (next === undefined || s.end > spans.get(next)!.end)) next = d;
-    }
+    for (const d of deps.get(at) ?? []) if (ends.has(d) && (next === undefined || ends.get(d)! > ends.get(next)!)) next = d;
     at = next;
   }
   return path;
