@@ -23,14 +23,6 @@ export interface Diagnostic {
   readonly related?: readonly { readonly message: string; readonly location?: SourceLocation }[];
 }
 
-export function hasErrors(diags: readonly Diagnostic[]): boolean {
-  return diags.some((d) => d.severity === 'error');
-}
-
-export function errorDiag(rule: string, message: string, location?: SourceLocation, hint?: string): Diagnostic {
-  return { severity: 'error', rule, message, ...(location ? { location } : {}), ...(hint ? { hint } : {}) };
-}
-
 /** The result of analysis: either a validated value or the reasons it could not be built. */
 export type Analysis<T> =
   | { readonly ok: true; readonly value: T; readonly warnings: readonly Diagnostic[] }

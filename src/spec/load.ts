@@ -175,7 +175,7 @@ function checkLayers(raw: RawCastle, ctx: Ctx): void {
 }
 
 /** Reads and checks castle.yaml. Returns a validated spec, or every diagnostic found. */
-export async function loadCastle(file: string, registry: KindRegistry, opts: { stateDir?: string } = {}): Promise<Analysis<CastleSpec> & { source?: YamlSource }> {
+export async function loadCastle(file: string, registry: KindRegistry, opts: { stateDir?: string } = {}): Promise<Analysis<CastleSpec>> {
   const abs = resolve(file);
   let text: string;
   try {
@@ -197,21 +197,21 @@ export async function loadCastle(file: string, registry: KindRegistry, opts: { s
   return analyzeCastle(abs, text, registry, opts);
 }
 
-export function analyzeCastle(abs: string, text: string, registry: KindRegistry, opts: { stateDir?: string } = {}): Analysis<CastleSpec> & { source?: YamlSource } {
+export function analyzeCastle(abs: string, text: string, registry: KindRegistry, opts: { stateDir?: string } = {}): Analysis<CastleSpec> {
   const { source: src, diagnostics } = parseYamlSource(abs, text);
-  if (diagnostics.length > 0) return { ok: false, diagnostics, source: src };
+  if (diagnostics.length > 0) return { ok: false, diagnostics };
   if (src.docs.length !== 1) {
     const loc = src.docs[1] ? locate(src, [], { doc: 1 }) : { file: abs, line: 1, col: 1 };
-    return { ok: false, diagnostics: [{ severity: 'error', rule: 'spec/documents', message: src.docs.length === 0 ? 'castle.yaml is empty' : 'castle.yaml holds one YAML document; found more', location: loc }], source: src };
+    return { ok: false, diagnostics: [{ severity: 'error', rule: 'spec/documents', message: src.docs.length === 0 ? 'castle.yaml is empty' : 'castle.yaml holds one YAML document; found more', location: loc }] };
   }
   let raw: unknown;
   try {
     raw = src.docs[0]!.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    return { ok: false, diagnostics: [{ severity: 'error', rule: 'yaml/aliases', message: `cannot expand the document: ${(err as Error).message}`, location: { file: abs, line: 1, col: 1 } }], source: src };
+    return { ok: false, diagnostics: [{ severity: 'error', rule: 'yaml/aliases', message: `cannot expand the document: ${(err as Error).message}`, location: { file: abs, line: 1, col: 1 } }] };
   }
   if (!validateCastle(raw)) {
-    return { ok: false, diagnostics: ajvToDiagnostics(validateCastle.errors ?? [], src, [], 'the castle'), source: src };
+    return { ok: false, diagnostics: ajvToDiagnostics(validateCastle.errors ?? [], src, [], 'the castle') };
   }
   const dir = dirname(abs);
   const ctx: Ctx = { src, registry, defaults: raw.defaults ?? {}, castleDir: dir, diags: [] };
@@ -239,7 +239,7 @@ export function analyzeCastle(abs: string, text: string, registry: KindRegistry,
   }
   const gate = resolveSteps(raw.rebirth?.gate, ['rebirth', 'gate'], ctx);
   const proof = resolveSteps(raw.rebirth?.proof, ['rebirth', 'proof'], ctx);
-  if (ctx.diags.some((d) => d.severity === 'error')) return { ok: false, diagnostics: ctx.diags, source: src };
+  if (ctx.diags.some((d) => d.severity === 'error')) return { ok: false, diagnostics: ctx.diags };
   const spec: CastleSpec = Object.freeze({
     name: raw.name,
     description: raw.description ?? undefined,
@@ -256,5 +256,5 @@ export function analyzeCastle(abs: string, text: string, registry: KindRegistry,
     proof,
     source: src,
   });
-  return { ok: true, value: spec, warnings: ctx.diags, source: src };
+  return { ok: true, value: spec, warnings: ctx.diags };
 }
