@@ -2,27 +2,15 @@
 // free loopback ports. Everything it starts is stopped by its own commands and pid files.
 
 import { spawn } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventEnvelope } from '../../src/events.js';
 import { castleProcesses } from '../../src/data/rebirth.js';
+import { copyLocalExample } from '../../test/helpers/local-castle.js';
 
-const EXAMPLE = resolve(fileURLToPath(new URL('../../../examples/local', import.meta.url)));
 export const CLI = resolve(fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)));
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 export interface CliRun {
   readonly code: number | null;
@@ -49,23 +37,8 @@ export interface BenchCastle {
 }
 
 export async function benchCastle(): Promise<BenchCastle> {
-  const base = mkdtempSync(join(tmpdir(), 'castle-bench-'));
-  chmodSync(base, 0o755); // postgres runs as the unprivileged `castle` user: it must traverse it
-  const dir = join(base, 'castle');
-  cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !/(\.castle|secrets\.env)$/.test(src) });
-  const ports = { s3: await freePort(), postgres: await freePort(), pgbouncer: await freePort(), blog: await freePort() };
-  const dataDir = join(base, 'data');
-  const s3Dir = join(base, 's3');
-  const yaml = readFileSync(join(dir, 'castle.yaml'), 'utf8')
-    .replace(
-      /^  secrets: .*$/m,
-      (l) => `${l}\n  dataDir: ${dataDir}\n  objectStore: {dir: ${s3Dir}, port: ${ports.s3}}\n  ports: {postgres: ${ports.postgres}, pgbouncer: ${ports.pgbouncer}}`,
-    )
-    .replaceAll('8080', String(ports.blog))
-    // a 1 GB rebirth outlives the example's 2 minutes; the budget is reported, never enforced
-    .replace(/^budget: .*$/m, 'budget: 30m');
-  const file = join(dir, 'castle.yaml');
-  writeFileSync(file, yaml);
+  // a 1 GB rebirth outlives the example's 2 minutes; the budget is reported, never enforced
+  const { base, dir, file, yaml, dataDir, s3Dir, ports } = await copyLocalExample('castle-bench-', (y) => y.replace(/^budget: .*$/m, 'budget: 30m'));
   const noFp = yaml.replace(/\{backup: \{\}/, '{backup: {fingerprint: false}');
   if (noFp === yaml) throw new Error('examples/local/castle.yaml: the gate step `{backup: {}` was not found');
   const fileNoGateFp = join(dir, 'castle-nogatefp.yaml');

@@ -1,5 +1,4 @@
 // Shared helpers of the data tests: temp dirs, free loopback ports, cleanup by pid.
-import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,19 +13,7 @@ export function rmDir(d: string): void {
   rmSync(d, { recursive: true, force: true });
 }
 
-/** A free TCP port on 127.0.0.1 (bound then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../helpers/ports.js';
 
 /** Collects log lines (to print on failure) and checks no secret leaks into them. */
 export function collector(): { log: (t: string) => void; lines: string[] } {

@@ -1,22 +1,47 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI } from './cli.js';
+import { freePort } from './ports.js';
 
 const EXAMPLE = resolve(fileURLToPath(new URL('../../../examples/local', import.meta.url)));
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
+export { freePort };
+
+export interface ExampleCopy {
+  /** the temp dir holding the castle, its data dir and its object store */
+  readonly base: string;
+  readonly dir: string;
+  readonly file: string;
+  readonly yaml: string;
+  readonly dataDir: string;
+  readonly s3Dir: string;
+  readonly ports: { s3: number; postgres: number; pgbouncer: number; blog: number };
+}
+
+/** examples/local in a temp dir, on free loopback ports, with its own data dir and object store. */
+export async function copyLocalExample(prefix: string, edit: (yaml: string) => string = (y) => y): Promise<ExampleCopy> {
+  const base = mkdtempSync(join(tmpdir(), prefix));
+  // the unprivileged user that runs postgres must traverse it
+  chmodSync(base, 0o755);
+  const dir = join(base, 'castle');
+  cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !/(\.castle|secrets\.env)$/.test(src) });
+  const ports = { s3: await freePort(), postgres: await freePort(), pgbouncer: await freePort(), blog: await freePort() };
+  const dataDir = join(base, 'data');
+  const s3Dir = join(base, 's3');
+  const yaml = edit(
+    readFileSync(join(dir, 'castle.yaml'), 'utf8')
+      .replace(
+        /^  secrets: .*$/m,
+        (l) => `${l}\n  dataDir: ${dataDir}\n  objectStore: {dir: ${s3Dir}, port: ${ports.s3}}\n  ports: {postgres: ${ports.postgres}, pgbouncer: ${ports.pgbouncer}}`,
+      )
+      .replaceAll('8080', String(ports.blog)),
+  );
+  const file = join(dir, 'castle.yaml');
+  writeFileSync(file, yaml);
+  return { base, dir, file, yaml, dataDir, s3Dir, ports };
 }
 
 export interface LocalCastle {
@@ -33,21 +58,7 @@ export interface LocalCastle {
 
 /** examples/local in a temp dir, on free loopback ports, with its own data dir and object store. */
 export async function localCastle(): Promise<LocalCastle> {
-  const base = mkdtempSync(join(tmpdir(), 'castle-local-'));
-  // the unprivileged user that runs postgres must traverse it
-  chmodSync(base, 0o755);
-  const dir = join(base, 'castle');
-  cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !/(\.castle|secrets\.env)$/.test(src) });
-  const ports = { s3: await freePort(), postgres: await freePort(), pgbouncer: await freePort(), blog: await freePort() };
-  const dataDir = join(base, 'data');
-  const s3Dir = join(base, 's3');
-  const yaml = readFileSync(join(dir, 'castle.yaml'), 'utf8')
-    .replace(
-      /^  secrets: .*$/m,
-      (l) => `${l}\n  dataDir: ${dataDir}\n  objectStore: {dir: ${s3Dir}, port: ${ports.s3}}\n  ports: {postgres: ${ports.postgres}, pgbouncer: ${ports.pgbouncer}}`,
-    )
-    .replaceAll('8080', String(ports.blog));
-  writeFileSync(join(dir, 'castle.yaml'), yaml);
+  const { base, dir, dataDir, s3Dir, ports } = await copyLocalExample('castle-local-');
   const env: NodeJS.ProcessEnv = { ...process.env, CASTLE_PLAIN: '1', NO_COLOR: '1' };
   delete env['NODE_TEST_CONTEXT'];
   const castle = (args: readonly string[]) => {
