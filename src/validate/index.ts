@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { Diagnostic } from '../diag/diagnostic.js';
-import { builtinCrdFiles } from './schema/builtin.js';
+import { loadBuiltinCrds } from './schema/builtin.js';
 import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, type FileAnalysis } from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
@@ -103,14 +102,9 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   analysis.diagnostics.push(...collector.diagnostics);
   const crds: CrdInfo[] = [];
   if (opts.builtinCrds === true) {
-    const builtin = builtinCrdFiles().map((file) => ({ file, text: readFileSync(file, 'utf8') }));
-    for (const d of parseDocuments(builtin, [], new Map())) {
-      if (!isCrd(d.value)) continue;
-      const info = compileCrd(cacheDir, d.value, d.src.file, crdHash(d.value), events);
-      if (info) {
-        registry.addCrd(info);
-        crds.push(info);
-      }
+    for (const info of loadBuiltinCrds(cacheDir, events)) {
+      registry.addCrd(info);
+      crds.push(info);
     }
   }
   const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, new Map());

@@ -10,7 +10,7 @@ import { validateManifests } from '../../src/validate/index.js';
 import { defaultCacheDir, listImported } from '../../src/validate/schema/store.js';
 import { CONVERTER_VERSION } from '../../src/validate/schema/crd.js';
 import { importSchemas } from '../../src/validate/schemas-cmd.js';
-import { cleanup, copyFixture, CRDS, runCli, tempDir } from './helpers.js';
+import { cleanup, copyFixture, CRDS, runCli, tempDir, writeTree } from './helpers.js';
 
 describe('core schemas', () => {
   it('are generated deterministically from the maintained packages, for Kubernetes 1.34', () => {
@@ -55,6 +55,33 @@ describe('schema cache', () => {
       assert.ok(existsSync(join(cache, 'core')));
     } finally {
       cleanup(cache);
+    }
+  });
+
+  it('keeps the shipped CRDs compiled, so a preflight reads JSON instead of 2.4 MB of YAML', async () => {
+    const cache = tempDir('castle-validate-cache-');
+    const dir = tempDir();
+    try {
+      writeTree(dir, {
+        'pg.yaml': 'apiVersion: postgres-operator.crunchydata.com/v1beta1\nkind: PostgresCluster\nmetadata: {name: db}\nspec:\n  postgresVersion: 16\n  colour: blue\n',
+      });
+      const pg = join(dir, 'pg.yaml');
+      const first = await validateManifests([pg], { cacheDir: cache, builtinCrds: true, parallel: false });
+      assert.ok(first.stats.compiled >= 4, `shipped CRDs compiled: ${JSON.stringify(first.stats)}`);
+      const files = readdirSync(join(cache, 'builtin'));
+      assert.ok(files.length >= 2 && files.every((f) => /^[0-9a-f]{24}\.json$/.test(f)), files.join(','));
+      const second = await validateManifests([pg], { cacheDir: cache, builtinCrds: true, parallel: false });
+      assert.equal(second.stats.compiled, 0, 'everything read from the cache');
+      assert.deepEqual(second.diagnostics.map((d) => [d.rule, d.message, d.location?.line, d.location?.col]), first.diagnostics.map((d) => [d.rule, d.message, d.location?.line, d.location?.col]));
+      assert.ok(first.diagnostics.some((d) => d.message.includes('colour')), JSON.stringify(first.diagnostics));
+      // a damaged entry is recompiled, not trusted
+      writeFileSync(join(cache, 'builtin', files[0]!), '{"converter":');
+      const third = await validateManifests([pg], { cacheDir: cache, builtinCrds: true, parallel: false });
+      assert.ok(third.stats.compiled >= 1);
+      assert.deepEqual(third.diagnostics.map((d) => d.message), first.diagnostics.map((d) => d.message));
+    } finally {
+      cleanup(cache);
+      cleanup(dir);
     }
   });
 });

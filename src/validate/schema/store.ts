@@ -15,7 +15,7 @@ export function defaultCacheDir(): string {
   return join(base, 'castle', 'schemas');
 }
 
-function readJson<T>(file: string): T | undefined {
+export function readJson<T>(file: string): T | undefined {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch {
@@ -24,7 +24,7 @@ function readJson<T>(file: string): T | undefined {
 }
 
 /** Cache writes are atomic (tmp + rename), so concurrent runs never read half a file. */
-function writeJson(file: string, value: unknown): void {
+export function writeJson(file: string, value: unknown): void {
   try {
     mkdirSync(dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
