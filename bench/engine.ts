@@ -74,9 +74,18 @@ async function spawnBaseline(n: number, concurrency: number): Promise<number> {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function measure(label: string, runs: number, engine: () => Promise<number>, baseline: () => Promise<number>, steps: number): Promise<void> {
-  await engine();
-  await baseline();
+/**
+ * Both sides are warmed up first, alternating: a fresh process spends its first runs compiling the
+ * engine's code (the JIT's background threads compete with the spawned processes for the same cores),
+ * a one-off cost per process that is reported apart from the per-run overhead.
+ */
+async function measure(label: string, runs: number, warmup: number, engine: () => Promise<number>, baseline: () => Promise<number>, steps: number): Promise<void> {
+  const cold = await engine();
+  const coldBase = await baseline();
+  for (let i = 1; i < warmup; i++) {
+    await baseline();
+    await engine();
+  }
   const e: number[] = [];
   const b: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -89,6 +98,7 @@ async function measure(label: string, runs: number, engine: () => Promise<number
   const fmt = (ms: number): string => `${ms.toFixed(1)} ms`;
   process.stdout.write(
     `${label}\n` +
+      `  first run in this process (JIT cold): engine ${fmt(cold)}, baseline ${fmt(coldBase)}; then ${warmup - 1} warm-up runs of each\n` +
       `  engine (run start to end, median of ${runs}): ${fmt(em)}\n` +
       `  baseline (plain loop, same concurrency):      ${fmt(bm)}\n` +
       `  engine overhead: ${fmt(overhead)} = ${((overhead / steps) * 1000).toFixed(1)} µs per step (target < 1000 µs): ${overhead / steps < 1 ? 'met' : 'NOT met'}\n` +
@@ -97,9 +107,10 @@ async function measure(label: string, runs: number, engine: () => Promise<number
 }
 
 export async function benchEngine(argv: string[]): Promise<void> {
-  const runs = Number(argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 5);
+  const runs = Number(argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 15);
+  const warmup = Math.max(1, Number(argv.find((a) => a.startsWith('--warmup='))?.slice(9) ?? 10));
   process.stdout.write(`engine benchmark (node ${process.version}, concurrency ${CONCURRENCY})\n`);
-  await measure('1,000 in-process no-op steps (50 layers x 20, 4 chains)', runs, () => engineRun(castleYaml(50, 20, 'noop: {}')), () => noopBaseline(1000), 1000);
+  await measure('1,000 in-process no-op steps (50 layers x 20, 4 chains)', runs, warmup, () => engineRun(castleYaml(50, 20, 'noop: {}')), () => noopBaseline(1000), 1000);
   // 50 one-step layers in 4 chains (13, 13, 12, 12 steps): the same split the plain pool of 4 makes
-  await measure('50 `true` processes (50 layers x 1, 4 chains)', runs, () => engineRun(castleYaml(50, 1, 'run: "true"')), () => spawnBaseline(50, CONCURRENCY), 50);
+  await measure('50 `true` processes (50 layers x 1, 4 chains)', runs, warmup, () => engineRun(castleYaml(50, 1, 'run: "true"')), () => spawnBaseline(50, CONCURRENCY), 50);
 }

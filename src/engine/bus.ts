@@ -1,11 +1,21 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { EVENT_LOG_VERSION, type CastleEvent, type EventEnvelope, type EventSink } from '../events.js';
 import { redactValue, type Redactor } from './redact.js';
 
-/** Stamps events (seq, ts), redacts them, appends them to the JSONL log and hands them to the sinks. */
+/**
+ * Stamps events (seq, ts), redacts them, appends them to the JSONL log and hands them to the sinks.
+ *
+ * The log is written with one synchronous append per burst of events (everything emitted before the
+ * next microtask checkpoint): a stream would hand every line to the thread pool, and those cross-thread
+ * wake-ups cost more than the write itself on a machine busy starting processes. Followers
+ * (`castle logs -f`, detach watchers) still see each event as soon as the engine yields.
+ */
 export class EventBus {
   #seq = 0;
-  readonly #log: WriteStream;
+  #fd: number | undefined;
+  #pending: string[] = [];
+  #flushQueued = false;
+  #logError: string | undefined;
   readonly events: EventEnvelope[] = [];
   #sinkFailed = false;
 
@@ -15,13 +25,13 @@ export class EventBus {
     private readonly sinks: readonly EventSink[],
     jsonlPath: string,
   ) {
-    this.#log = createWriteStream(jsonlPath, { flags: 'a' });
+    this.#fd = openSync(jsonlPath, 'a', 0o644);
   }
 
   emit(ev: CastleEvent): EventEnvelope {
     const env = redactValue(this.redactor, { v: EVENT_LOG_VERSION, seq: ++this.#seq, ts: new Date().toISOString(), runId: this.runId, ...ev }) as EventEnvelope;
     this.events.push(env);
-    this.#log.write(JSON.stringify(env) + '\n');
+    this.#append(JSON.stringify(env));
     for (const sink of this.sinks) {
       try {
         sink.handle(env);
@@ -29,15 +39,46 @@ export class EventBus {
         // A broken view must not break the run; the JSONL log still has everything.
         if (!this.#sinkFailed) {
           this.#sinkFailed = true;
-          this.#log.write(JSON.stringify({ v: EVENT_LOG_VERSION, seq: ++this.#seq, ts: new Date().toISOString(), runId: this.runId, type: 'warning', message: `a view failed: ${(err as Error).message}` }) + '\n');
+          this.#append(JSON.stringify({ v: EVENT_LOG_VERSION, seq: ++this.#seq, ts: new Date().toISOString(), runId: this.runId, type: 'warning', message: `a view failed: ${(err as Error).message}` }));
         }
       }
     }
     return env;
   }
 
+  /** Why the JSONL log stopped being written (a full disk, say), if it did: the run itself goes on. */
+  get logError(): string | undefined {
+    return this.#logError;
+  }
+
+  #append(line: string): void {
+    this.#pending.push(line + '\n');
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushQueued = false;
+    if (this.#pending.length === 0) return;
+    const text = this.#pending.length === 1 ? this.#pending[0]! : this.#pending.join('');
+    this.#pending = [];
+    if (this.#fd === undefined || this.#logError !== undefined) return;
+    try {
+      const buf = Buffer.from(text, 'utf8');
+      for (let off = 0; off < buf.length; ) off += writeSync(this.#fd, buf, off);
+    } catch (err) {
+      this.#logError = (err as Error).message;
+    }
+  }
+
   async close(): Promise<void> {
     for (const sink of this.sinks) await sink.close?.();
-    await new Promise<void>((r) => this.#log.end(r));
+    this.#flush();
+    if (this.#fd !== undefined) {
+      closeSync(this.#fd);
+      this.#fd = undefined;
+    }
   }
 }

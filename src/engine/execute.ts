@@ -54,6 +54,53 @@ function matchesRetry(patterns: readonly string[], timedOut: boolean, text: stri
   return patterns.some((p) => (p.toLowerCase() === 'timeout' ? timedOut : lower.includes(p.toLowerCase())));
 }
 
+/**
+ * Hands the run's cancellation (interrupt, fail-fast) to every running step's controller: one listener
+ * per source for the whole run rather than one per step, since EventTarget listeners are not cheap.
+ */
+class StepCancellation {
+  readonly #live = new Set<AbortController>();
+  readonly #detach: (() => void)[] = [];
+  #reason: { readonly why: unknown } | undefined;
+
+  constructor(sources: readonly AbortSignal[]) {
+    for (const s of sources) {
+      if (s.aborted) this.#abortAll(s.reason);
+      else {
+        const on = (): void => this.#abortAll(s.reason);
+        s.addEventListener('abort', on, { once: true });
+        this.#detach.push(() => s.removeEventListener('abort', on));
+      }
+    }
+  }
+
+  get aborted(): boolean {
+    return this.#reason !== undefined;
+  }
+
+  open(): AbortController {
+    const ac = new AbortController();
+    if (this.#reason !== undefined) ac.abort(this.#reason.why);
+    else this.#live.add(ac);
+    return ac;
+  }
+
+  close(ac: AbortController): void {
+    this.#live.delete(ac);
+  }
+
+  dispose(): void {
+    for (const d of this.#detach) d();
+    this.#detach.length = 0;
+  }
+
+  #abortAll(why: unknown): void {
+    this.#reason ??= { why };
+    for (const ac of this.#live) ac.abort(this.#reason.why);
+    this.#live.clear();
+  }
+}
+
 /** Runs a validated plan: a bounded worker pool over the DAG, retries, timeouts, cancellation. */
 export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<ExecuteResult> {
   const records = new Map<string, StepRecord>();
@@ -86,12 +133,15 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   }
 
   const failFast = new AbortController();
-  const stepSignalSources = [opts.signal, failFast.signal];
+  const cancel = new StepCancellation([opts.signal, failFast.signal]);
   let firstFailure: string | undefined;
-  const running = new Map<string, Promise<void>>();
+  const running = new Set<string>();
+  // one wake-up per finished step instead of a Promise.race over everything running
+  let wake: (() => void) | undefined;
+  let bug: { readonly err: unknown } | undefined;
 
   const runOne = async (step: PlannedStep): Promise<void> => {
-    const rec = await runStep(plan, step, opts, stepSignalSources);
+    const rec = await runStep(plan, step, opts, cancel);
     records.set(step.id, rec);
     if (rec.status === 'succeeded') release(step.id);
     else if (firstFailure === undefined && !opts.signal.aborted) {
@@ -102,14 +152,27 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
 
   const stopping = (): boolean => opts.signal.aborted || firstFailure !== undefined;
   for (;;) {
-    while (!stopping() && running.size < opts.concurrency && readyHead < ready.length) {
+    while (!stopping() && bug === undefined && running.size < opts.concurrency && readyHead < ready.length) {
       const step = ready[readyHead++]!;
-      const p = runOne(step).finally(() => running.delete(step.id));
-      running.set(step.id, p);
+      running.add(step.id);
+      runOne(step).then(
+        () => {
+          running.delete(step.id);
+          wake?.();
+        },
+        (err: unknown) => {
+          running.delete(step.id);
+          bug ??= { err };
+          wake?.();
+        },
+      );
     }
     if (running.size === 0) break;
-    await Promise.race(running.values());
+    await new Promise<void>((resolve) => (wake = resolve));
+    wake = undefined;
   }
+  cancel.dispose();
+  if (bug !== undefined) throw bug.err;
 
   for (const s of plan.steps) {
     if (records.has(s.id)) continue;
@@ -122,18 +185,13 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   return { status: 'succeeded', steps: records };
 }
 
-async function runStep(plan: Plan, step: PlannedStep, opts: ExecuteOptions, sources: readonly AbortSignal[]): Promise<StepRecord> {
+async function runStep(plan: Plan, step: PlannedStep, opts: ExecuteOptions, cancel: StepCancellation): Promise<StepRecord> {
   const spec = step.spec;
   const started = performance.now();
   let attempt = 1;
   for (;;) {
     opts.emit({ type: 'step-started', stepId: step.id, attempt });
-    const ac = new AbortController();
-    const onOuter = (ev: Event): void => ac.abort((ev.target as AbortSignal).reason);
-    for (const s of sources) {
-      if (s.aborted) ac.abort(s.reason);
-      else s.addEventListener('abort', onOuter, { once: true });
-    }
+    const ac = cancel.open();
     const timer = spec.timeoutMs !== null ? setTimeout(() => ac.abort('timeout'), spec.timeoutMs) : undefined;
     let tail = '';
     const ctx: StepContext = {
@@ -168,7 +226,7 @@ async function runStep(plan: Plan, step: PlannedStep, opts: ExecuteOptions, sour
       result = { ok: false, reason: `bug in step kind '${spec.kind.name}': ${e?.message ?? String(err)}`, retryable: false };
     } finally {
       if (timer) clearTimeout(timer);
-      for (const s of sources) s.removeEventListener('abort', onOuter);
+      cancel.close(ac);
     }
     const aborted = ac.signal.aborted ? String(ac.signal.reason) : undefined;
     const durationMs = performance.now() - started;
@@ -181,7 +239,7 @@ async function runStep(plan: Plan, step: PlannedStep, opts: ExecuteOptions, sour
     const reason = opts.redactor.redact(
       timedOut ? `timed out after ${spec.timeoutMs} ms` : aborted !== undefined ? `cancelled (${aborted})` : result.ok ? 'cancelled' : result.reason,
     );
-    const outerAborted = sources.some((s) => s.aborted);
+    const outerAborted = cancel.aborted;
     const canRetry =
       !outerAborted &&
       !bug &&

@@ -117,6 +117,7 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
     });
     req.signal.removeEventListener('abort', onAbort);
     const durationMs = performance.now() - t0;
+    if (b.logError !== undefined) b.emit({ type: 'warning', message: `the run's event log ${eventsFile(dir)} could not be written (${b.logError}): castle logs and report will miss events` });
     const deps = new Map(plan.steps.map((s) => [s.id, s.deps]));
     b.emit({
       type: 'run-finished',

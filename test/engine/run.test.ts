@@ -128,6 +128,22 @@ layers:
   assert.equal(fin.reason, 'exited with code 3: Error: invalid credentials');
 });
 
+test('a step whose cwd does not exist fails at once, naming the directory, without retries', () => {
+  const dir = castleDir(`name: nocwd
+layers:
+  - name: app
+    apply: [{run: "true", cwd: live/app, retries: 3, backoff: 10ms}]
+`);
+  const r = castle(dir, ['up']);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const evs = events(dir);
+  assert.equal(evs.filter((e) => e.type === 'step-retrying').length, 0);
+  const fin = evs.find((e) => e.type === 'step-finished');
+  assert.ok(fin?.type === 'step-finished');
+  assert.equal(fin.status, 'failed');
+  assert.equal(fin.reason, `working directory ${join(dir, 'live/app')} does not exist`);
+});
+
 test('a step over its timeout is killed with its whole process group and reported timed-out', async () => {
   const dir = castleDir(`name: slow
 defaults: {killGrace: 500ms}

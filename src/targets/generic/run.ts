@@ -33,7 +33,6 @@ export const runKind: StepKind<RunConfig> = {
   },
   async run(c, ctx) {
     const cwd = resolve(ctx.castleDir, c.cwd ?? '.');
-    if (!existsSync(cwd)) return { ok: false, reason: `working directory ${cwd} does not exist`, retryable: false };
     const exit = await runProcess('/bin/sh', ['-c', c.run], {
       cwd,
       env: { ...(inherited ??= { ...process.env }), ...c.env, CASTLE_RUN_ID: ctx.runId, CASTLE_STEP_ID: ctx.stepId, CASTLE_STATE_DIR: ctx.stateDir },
@@ -49,6 +48,8 @@ export const runKind: StepKind<RunConfig> = {
       case 'aborted':
         return { ok: false, reason: `stopped (${String(exit.reason)})` };
       case 'spawn-failed':
+        // checked only here: a stat per step costs more than it saves, and a missing cwd is what makes spawn fail
+        if (!existsSync(cwd)) return { ok: false, reason: `working directory ${cwd} does not exist`, retryable: false };
         return { ok: false, reason: `could not start /bin/sh: ${exit.error}`, retryable: false };
       default: {
         const never: never = exit;
