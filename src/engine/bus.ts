@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, open, writeSync } from 'node:fs';
 import { EVENT_LOG_VERSION, type CastleEvent, type EventEnvelope, type EventSink } from '../events.js';
 import { redactValue, type Redactor } from './redact.js';
 
@@ -13,6 +13,7 @@ import { redactValue, type Redactor } from './redact.js';
 export class EventBus {
   #seq = 0;
   #fd: number | undefined;
+  readonly #opened: Promise<void>;
   #pending: string[] = [];
   #flushQueued = false;
   #logError: string | undefined;
@@ -25,7 +26,15 @@ export class EventBus {
     private readonly sinks: readonly EventSink[],
     jsonlPath: string,
   ) {
-    this.#fd = openSync(jsonlPath, 'a', 0o644);
+    // opened off the main thread: creating a file costs a few hundred µs that the first steps need more
+    this.#opened = new Promise((resolve) => {
+      open(jsonlPath, 'a', 0o644, (err, fd) => {
+        if (err) this.#logError = err.message;
+        else this.#fd = fd;
+        resolve();
+        this.#flush();
+      });
+    });
   }
 
   emit(ev: CastleEvent): EventEnvelope {
@@ -62,6 +71,7 @@ export class EventBus {
   #flush(): void {
     this.#flushQueued = false;
     if (this.#pending.length === 0) return;
+    if (this.#fd === undefined && this.#logError === undefined) return; // still opening: written once open
     const text = this.#pending.length === 1 ? this.#pending[0]! : this.#pending.join('');
     this.#pending = [];
     if (this.#fd === undefined || this.#logError !== undefined) return;
@@ -75,6 +85,7 @@ export class EventBus {
 
   async close(): Promise<void> {
     for (const sink of this.sinks) await sink.close?.();
+    await this.#opened;
     this.#flush();
     if (this.#fd !== undefined) {
       closeSync(this.#fd);

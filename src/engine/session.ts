@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { EventEnvelope, EventSink, LockInfo, RunStatus } from '../events.js';
@@ -10,7 +10,7 @@ import { acquireLock } from './lock.js';
 import { Redactor } from './redact.js';
 import { eventsFile, newRunId, runDir, summaryFile } from './run-dir.js';
 import { StepLogs } from './step-log.js';
-import { actualCriticalPath, phaseTimings } from './timing.js';
+import { finishTimings } from './timing.js';
 
 export interface RunRequest {
   readonly plan: Plan;
@@ -38,11 +38,18 @@ export type RunOutcome =
       readonly events: readonly EventEnvelope[];
     };
 
-/** Summaries are written beside the work (steps starting, logs closing): only status and detach watchers read them. */
+/** The first summary is written beside the steps starting: only status and detach watchers read it. */
 async function writeSummaryAsync(dir: string, s: RunSummary): Promise<void> {
   const file = summaryFile(dir);
   await writeFile(`${file}.tmp`, JSON.stringify(s, null, 2) + '\n');
   await rename(`${file}.tmp`, file);
+}
+
+/** The last one is written with nothing left to overlap: directly, without the thread pool's round trips. */
+function writeSummary(dir: string, s: RunSummary): void {
+  const file = summaryFile(dir);
+  writeFileSync(`${file}.tmp`, JSON.stringify(s, null, 2) + '\n');
+  renameSync(`${file}.tmp`, file);
 }
 
 /** One run of a plan: lock, run folder, event log, execution, summary, unlock. */
@@ -57,7 +64,7 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
   const logs = new StepLogs(dir, redactor);
   let bus: EventBus | undefined;
   let first: Promise<void> | undefined;
-  let last: Promise<void> | undefined;
+  let last: RunSummary | undefined;
   try {
     mkdirSync(dir, { recursive: true });
     const startedAt = new Date();
@@ -124,16 +131,15 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       status: result.status,
       durationMs,
       budgetMs: castle.budgetMs,
-      phases: phaseTimings(b.events),
-      criticalPath: actualCriticalPath(b.events, deps),
+      ...finishTimings(b.events, deps),
       ...(result.reason ? { reason: redactor.redact(result.reason) } : {}),
     });
     const resumed = new Set(req.resume?.succeeded ?? []);
     const steps = Object.fromEntries([...result.steps].map(([id, r]) => [id, { ...r }]));
     const succeeded = [...result.steps].filter(([id, r]) => r.status === 'succeeded' || (r.status === 'skipped' && resumed.has(id))).map(([id]) => id);
-    // the summary is written while the logs close; both are awaited before the lock is released
     await first;
-    last = writeSummaryAsync(dir, {
+    // written once the logs are closed, so a reader that sees the run finished finds its logs complete
+    last = {
       ...base,
       status: result.status,
       finishedAt: new Date().toISOString(),
@@ -141,11 +147,14 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       steps,
       succeeded,
       ...(result.reason ? { reason: redactor.redact(result.reason) } : {}),
-    });
+    };
     return { state: 'finished', runId, runDir: dir, status: result.status, durationMs, events: b.events, ...(result.reason ? { reason: redactor.redact(result.reason) } : {}) };
   } finally {
-    await Promise.all([first?.catch(() => undefined), logs.close(), bus?.close()]);
-    await last;
-    lock.release();
+    try {
+      await Promise.all([first?.catch(() => undefined), logs.close(), bus?.close()]);
+      if (last) writeSummary(dir, last);
+    } finally {
+      lock.release();
+    }
   }
 }

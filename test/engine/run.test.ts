@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, castle, castleDir, events, spans, summary } from '../helpers/cli.js';
+import { alive, castle, castleDir, events, runIds, spans, summary } from '../helpers/cli.js';
 
 const LAYERED = `name: layered
 budget: 1m
@@ -126,6 +126,22 @@ layers:
   assert.ok(fin?.type === 'step-finished');
   assert.equal(fin.status, 'failed');
   assert.equal(fin.reason, 'exited with code 3: Error: invalid credentials');
+});
+
+test('a step sees the caller environment, its own env over it, and the run and step ids', () => {
+  const dir = castleDir(`name: envs
+layers:
+  - name: app
+    apply:
+      - {run: "echo \\"$GREETING $WHO $KEEP $CASTLE_STEP_ID\\" > out-0.txt", env: {GREETING: hello, WHO: castle}}
+      - {run: "echo \\"$GREETING $WHO $KEEP $CASTLE_STEP_ID $CASTLE_RUN_ID\\" > out-1.txt"}
+`);
+  // the caller's CASTLE_RUN_ID (a castle started from a step of another castle) is replaced, not inherited
+  const r = castle(dir, ['up'], { WHO: 'caller', KEEP: 'kept', CASTLE_RUN_ID: 'outer-run' });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const [runId] = runIds(dir);
+  assert.equal(readFileSync(join(dir, 'out-0.txt'), 'utf8'), 'hello castle kept up/app/0\n');
+  assert.equal(readFileSync(join(dir, 'out-1.txt'), 'utf8'), ` caller kept up/app/1 ${runId}\n`);
 });
 
 test('a step whose cwd does not exist fails at once, naming the directory, without retries', () => {

@@ -9,8 +9,25 @@ export interface RunConfig {
   readonly env?: Readonly<Record<string, string>>;
 }
 
-// Reading process.env goes through a getter per variable; a plain copy taken once is cheap to extend per step.
+// Reading process.env goes through a getter per variable: a plain copy is taken once, merged with a
+// step's `env` once per step definition, and each attempt only adds its own variables on top through
+// the prototype chain (spawn reads inherited keys too), instead of copying the whole environment.
 let inherited: NodeJS.ProcessEnv | undefined;
+const merged = new WeakMap<Readonly<Record<string, string>>, NodeJS.ProcessEnv>();
+
+function baseEnv(extra: Readonly<Record<string, string>> | undefined): NodeJS.ProcessEnv {
+  inherited ??= { ...process.env };
+  if (!extra) return inherited;
+  let env = merged.get(extra);
+  if (!env) merged.set(extra, (env = { ...inherited, ...extra }));
+  return env;
+}
+
+function stepEnv(base: NodeJS.ProcessEnv, own: Record<string, string>): NodeJS.ProcessEnv {
+  const env = Object.create(base) as NodeJS.ProcessEnv;
+  for (const k in own) env[k] = own[k];
+  return env;
+}
 
 function lastLine(text: string): string {
   const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
@@ -35,7 +52,7 @@ export const runKind: StepKind<RunConfig> = {
     const cwd = resolve(ctx.castleDir, c.cwd ?? '.');
     const exit = await runProcess('/bin/sh', ['-c', c.run], {
       cwd,
-      env: { ...(inherited ??= { ...process.env }), ...c.env, CASTLE_RUN_ID: ctx.runId, CASTLE_STEP_ID: ctx.stepId, CASTLE_STATE_DIR: ctx.stateDir },
+      env: stepEnv(baseEnv(c.env), { CASTLE_RUN_ID: ctx.runId, CASTLE_STEP_ID: ctx.stepId, CASTLE_STATE_DIR: ctx.stateDir }),
       signal: ctx.signal,
       onOutput: ctx.log,
       killGraceMs: ctx.killGraceMs,
