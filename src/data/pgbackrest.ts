@@ -9,7 +9,7 @@ import {
   describeFailure, exec, makeRedactor, noLog, sleep, type ExecResult, type OpOptions, type Redact, type Result,
 } from './proc.js';
 import {
-  chownToUser, controlSystemId, ensureOwnedDir, postmasterPid, sql, tailLog, withClient, writeCastleConf, type PgCluster,
+  chownToUser, controlSystemId, ensureOsUser, ensureOwnedDir, postmasterPid, sql, tailLog, withClient, writeCastleConf, type PgCluster,
 } from './postgres.js';
 import { parseBackupInfo, readBackupInfo, type BackupInfo, type RepoBackup, type S3Target } from '../s3/client.js';
 
@@ -102,6 +102,9 @@ export function restoreCommand(b: Pgbackrest): string {
 /** Creates the pgBackRest dirs (owned by the OS user) and writes the config (0600). */
 export async function writePgbackrestConf(b: Pgbackrest): Promise<Result> {
   const c = b.cluster;
+  // on first birth this is the first thing that needs the unprivileged user: create it here
+  const u = await ensureOsUser(c.osUser);
+  if (!u.ok) return u;
   for (const d of [b.baseDir, b.logDir, join(b.baseDir, 'lock'), join(b.baseDir, 'spool'), ...(b.repo2Path ? [b.repo2Path] : [])]) {
     const r = await ensureOwnedDir(d, c.osUser, 0o750);
     if (!r.ok) return r;

@@ -57,8 +57,8 @@ export interface LocalCastle {
 }
 
 /** examples/local in a temp dir, on free loopback ports, with its own data dir and object store. */
-export async function localCastle(): Promise<LocalCastle> {
-  const { base, dir, dataDir, s3Dir, ports } = await copyLocalExample('castle-local-');
+export async function localCastle(edit?: (yaml: string) => string): Promise<LocalCastle> {
+  const { base, dir, dataDir, s3Dir, ports } = await copyLocalExample('castle-local-', edit);
   const env: NodeJS.ProcessEnv = { ...process.env, CASTLE_PLAIN: '1', NO_COLOR: '1' };
   delete env['NODE_TEST_CONTEXT'];
   const castle = (args: readonly string[]) => {

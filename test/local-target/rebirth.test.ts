@@ -178,3 +178,24 @@ test('a cluster without dataSource pointed at a repo that holds backups is refus
   assert.match(db!.reason!, /the S3 repo already holds backups of stanza 'db', and PostgresCluster 'blog-db' has no spec\.dataSource\.pgbackrest: a fresh cluster would come back empty and register a second system-id/);
   assert.ok(!existsSync(join(b.dataDir, 'postgres', 'blog-db', 'pgdata')), 'nothing was created');
 });
+
+test('as root on a machine without the unprivileged user, up creates it and runs the castle as that user', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async (t) => {
+  const user = `castlet${process.pid % 100000}`;
+  const gone = () => spawnSync('id', ['-u', user]).status !== 0;
+  if (!gone()) spawnSync('userdel', ['-r', user]);
+  assert.ok(gone(), `${user} must not exist before the test`);
+  const c = await localCastle((y) => y.replace(/^  secrets: .*$/m, (l) => `${l}\n  runAs: ${user}`));
+  t.after(() => {
+    c.destroy();
+    spawnSync('userdel', ['-r', user]);
+  });
+  const up = c.castle(['up']);
+  assert.equal(up.code, 0, up.stdout + up.stderr);
+  assert.ok(!gone(), `up created ${user}`);
+  const pgdata = join(c.dataDir, 'postgres', 'blog-db', 'pgdata');
+  assert.ok(existsSync(join(pgdata, 'PG_VERSION')), `${pgdata} holds a cluster`);
+  const owner = spawnSync('stat', ['-c', '%U', pgdata], { encoding: 'utf8' }).stdout.trim();
+  assert.equal(owner, user);
+  const r = await query(c, 'select count(*)::int as n from posts');
+  assert.ok(r.rows[0].n > 0, 'the blog database answers through pgBouncer');
+});
