@@ -206,8 +206,9 @@ function tailLogPath(b: Pgbackrest): string {
 }
 
 /** stanza-create (idempotent). A stanza already holding another system-id is refused, never upgraded. */
-export async function stanzaCreate(b: Pgbackrest, o: OpOptions = {}): Promise<Result> {
-  const r = await pgbackrest(b, ['stanza-create'], o);
+/** `online: false` reads the system id and version from pg_control instead of asking the server (it may be starting). */
+export async function stanzaCreate(b: Pgbackrest, o: OpOptions & { online?: boolean } = {}): Promise<Result> {
+  const r = await pgbackrest(b, ['stanza-create', ...(o.online === false ? ['--no-online'] : [])], o);
   if (r.code === 0) return { ok: true };
   return { ok: false, reason: pgbackrestReason(b, `creating stanza '${b.stanza}'`, r) };
 }

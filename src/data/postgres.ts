@@ -272,7 +272,8 @@ export async function startPostgres(c: PgCluster, o: StartOptions = {}): Promise
       if (inRec === false) break;
       if (!postmasterPid(c)) return { ok: false, reason: `the server stopped during WAL replay: ${tailLog(c.logFile, 3)} (${c.logFile})` };
       if (Date.now() > end || o.signal?.aborted) return { ok: false, reason: `the server was still replaying WAL after ${timeoutS} s; see ${c.logFile}` };
-      await sleep(50, o.signal);
+      // promotion follows consistency within a few archive-get calls: poll closely, it is the critical path
+      await sleep(20, o.signal);
     }
   }
   return { ok: true, pid, alreadyRunning, durationMs: Date.now() - started };

@@ -352,10 +352,17 @@ export async function restoreCastle(dc: DataCastle, o: OpOptions & { gate?: Gate
 /** Starts the server (WAL replay to the end of the archive, promotion), then makes sure the stanza exists in every repo. */
 export async function startCastle(dc: DataCastle, o: OpOptions & { timeoutMs?: number } = {}): Promise<Result<{ pid: number; durationMs: number }>> {
   const t = Date.now();
+  const repo2Missing = !!dc.pgbr.repo2Path && !existsSync(join(dc.pgbr.repo2Path, 'backup', dc.pgbr.stanza, 'backup.info'));
+  // The wipe took the local repo2 with it. Its stanza is recreated from the restored pg_control while the
+  // server replays WAL (the two took turns before: ~0.6 s of S3 round trips on the critical path).
+  const early = repo2Missing && !postmasterPid(dc.cluster) ? stanzaCreate(dc.pgbr, { ...o, online: false }) : undefined;
   const st = await startPostgres(dc.cluster, { ...o, env: serverEnv(dc.pgbr) });
+  const first = early ? await early : undefined;
   if (!st.ok) return st;
-  if (dc.pgbr.repo2Path && !existsSync(join(dc.pgbr.repo2Path, 'backup', dc.pgbr.stanza, 'backup.info'))) {
-    const sc = await stanzaCreate(dc.pgbr, o);
+  if (repo2Missing) {
+    // the early try can lose a race with the starting server over pg_control: then once more, online
+    if (first && !first.ok) (o.log ?? noLog)(`stanza-create beside the starting server failed (${first.reason}); once more, online\n`);
+    const sc = first?.ok ? first : await stanzaCreate(dc.pgbr, o);
     if (!sc.ok) return { ok: false, reason: `server started, but recreating the local repo2 stanza failed: ${sc.reason}` };
     // archive-push failed for repo2 until now: wake the archiver with a fresh segment instead of waiting its 60 s retry
     const wake = await sql(dc.cluster, `SELECT pg_logical_emit_message(false, 'castle', 'wake'), pg_switch_wal()`);

@@ -8,6 +8,7 @@ import {
   ListObjectsV2Command,
   CreateBucketCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
   type _Object,
 } from '@aws-sdk/client-s3';
 import type { Result } from '../data/proc.js';
@@ -268,6 +269,24 @@ export async function readBackupInfo(t: S3Target, repoPath: string, stanza: stri
     return { ok: true, info: parseBackupInfo(r.text) };
   } catch (err) {
     return { ok: false, reason: `s3://${t.bucket}/${key} is not a readable pgBackRest backup.info: ${(err as Error).message}` };
+  }
+}
+
+/**
+ * Does the repo hold `<repoPath>/backup/<stanza>/backup.info`? One HEAD request: listing the stanza's
+ * folder instead walks every file of every backup (hundreds of ms on a filesystem-backed endpoint).
+ */
+export async function hasBackupInfo(t: S3Target, repoPath: string, stanza: string, o: { signal?: AbortSignal; client?: S3Client } = {}): Promise<Result<{ exists: boolean }>> {
+  const key = repoKey(repoPath, 'backup', stanza, 'backup.info');
+  const client = o.client ?? makeS3Client(t);
+  try {
+    await client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: key }), { abortSignal: o.signal });
+    return { ok: true, exists: true };
+  } catch (err) {
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return { ok: true, exists: false };
+    return { ok: false, reason: describeS3Error(err, t, `checking s3://${t.bucket}/${key}`) };
+  } finally {
+    if (!o.client) client.destroy();
   }
 }
 

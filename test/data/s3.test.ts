@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { startS3Server, stopS3Server, s3ServerStatus, runningS3Pid } from '../../src/s3/server.js';
-import { makeS3Client, probeS3, listObjects, parseBackupInfo, parseArchiveInfo, readBackupInfo } from '../../src/s3/client.js';
+import { hasBackupInfo, makeS3Client, probeS3, listObjects, parseBackupInfo, parseArchiveInfo, readBackupInfo } from '../../src/s3/client.js';
 import { pidAlive, processGone } from '../../src/data/proc.js';
 import { resolvePgBin, installedPgMajors } from '../../src/data/postgres.js';
 import { freePort, tempDir, rmDir, collector } from './helpers.js';
@@ -118,6 +118,13 @@ test('s3 endpoint verifies SigV4: a wrong secret is 403 SignatureDoesNotMatch, s
   const listed = await listObjects(t, '');
   assert.ok(listed.ok, !listed.ok ? listed.reason : '');
   assert.deepEqual(listed.objects.map((o) => o.Key).sort(), ['big', 'dir/a b+c(ü).txt']);
+  // a stanza's backup.info, found with one HEAD request: present, absent, and refused credentials are three answers
+  await rc.send(new PutObjectCommand({ Bucket: 'sig', Key: 'repo/backup/db/backup.info', Body: '[backup:current]\n' }));
+  assert.deepEqual(await hasBackupInfo(t, '/repo', 'db'), { ok: true, exists: true });
+  assert.deepEqual(await hasBackupInfo(t, '/repo', 'other'), { ok: true, exists: false });
+  const refused = await hasBackupInfo(wrong, '/repo', 'db');
+  assert.equal(refused.ok, false);
+  assert.match(!refused.ok ? refused.reason : '', /403/);
   rc.destroy();
 
   // raw requests: the S3 XML error body, clock skew, anonymous access, presigned URLs

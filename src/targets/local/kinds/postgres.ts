@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { runBackup, writePgbackrestConf } from '../../../data/pgbackrest.js';
 import { postmasterPid } from '../../../data/postgres.js';
 import { createCluster, restoreCastle, startCastle, wipeCastle } from '../../../data/rebirth.js';
-import { listObjects, probeS3 } from '../../../s3/client.js';
+import { hasBackupInfo, probeS3 } from '../../../s3/client.js';
 import type { StepContext, StepKind, StepResult } from '../../kind.js';
 import { fail, localEnv, opOptions, type LocalEnv } from '../env.js';
 import { gateOf } from '../gate-record.js';
@@ -21,9 +21,8 @@ async function repoHasStanza(env: LocalEnv, ctx: StepContext): Promise<boolean |
   const b = env.data.pgbr;
   const probe = await probeS3(b.s3, { signal: ctx.signal });
   if (!probe.ok) return probe.reason;
-  const list = await listObjects(b.s3, `${b.repo1Path.replace(/^\//, '')}/backup/${b.stanza}/`, { signal: ctx.signal });
-  if (!list.ok) return list.reason;
-  return list.objects.some((o) => o.Key?.endsWith('/backup.info'));
+  const info = await hasBackupInfo(b.s3, b.repo1Path, b.stanza, { signal: ctx.signal });
+  return info.ok ? info.exists : info.reason;
 }
 
 async function apply(ctx: StepContext): Promise<StepResult> {
