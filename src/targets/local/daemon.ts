@@ -228,6 +228,7 @@ export async function startDaemon(spec: DaemonSpec): Promise<Result<DaemonHandle
   const probe = new AbortController();
   const onAbort = () => probe.abort();
   spec.signal?.addEventListener('abort', onAbort, { once: true });
+  let attempt = 0;
   try {
     for (;;) {
       if (exited) {
@@ -245,7 +246,8 @@ export async function startDaemon(spec: DaemonSpec): Promise<Result<DaemonHandle
         await stopDaemon({ name: spec.name, pidFile: spec.pidFile, match: spec.match });
         return { ok: false, reason: `${spec.name} (pid ${pid}) was not ready within ${timeoutMs} ms and was stopped; end of ${spec.logFile}:\n${tail}` };
       }
-      await sleep(spec.pollMs ?? 100, spec.signal);
+      // a daemon is usually ready within milliseconds: look again soon, then back off to pollMs
+      await sleep(Math.min(spec.pollMs ?? 100, 5 * 2 ** attempt++), spec.signal);
     }
   } finally {
     spec.signal?.removeEventListener('abort', onAbort);
