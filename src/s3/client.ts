@@ -7,7 +7,6 @@ import {
   GetObjectCommand,
   ListObjectsV2Command,
   CreateBucketCommand,
-  HeadBucketCommand,
   HeadObjectCommand,
   type _Object,
 } from '@aws-sdk/client-s3';
@@ -95,12 +94,15 @@ export async function probeS3(t: S3Target, o: { signal?: AbortSignal; client?: S
   }
 }
 
-/** Creates the bucket unless it exists. */
+/**
+ * Creates the bucket unless it exists. Checked with a one-key listing rather than HeadBucket: a router
+ * that answers HEAD with its GET handler (s3rver's does) lists up to 1,000 keys for every HEAD.
+ */
 export async function ensureBucket(t: S3Target, o: { signal?: AbortSignal } = {}): Promise<Result<{ created: boolean }>> {
   const client = makeS3Client(t, { maxAttempts: 1 });
   try {
     try {
-      await client.send(new HeadBucketCommand({ Bucket: t.bucket }), { abortSignal: o.signal });
+      await client.send(new ListObjectsV2Command({ Bucket: t.bucket, MaxKeys: 1 }), { abortSignal: o.signal });
       return { ok: true, created: false };
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
