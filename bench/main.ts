@@ -1,5 +1,7 @@
 // `npm run bench [-- engine|validate|rebirth ...]`: figures with ratios against baselines measured in the same run.
 const [what = 'engine', ...rest] = process.argv.slice(2);
+// as in the CLI: the pinned AWS SDK supports Node 20; its notice about future releases is noise here
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 switch (what) {
   case 'engine': {

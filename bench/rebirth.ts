@@ -312,6 +312,12 @@ ${cl.binDir}/psql -h ${cl.socketDir} -p ${cl.port} -U ${cl.superuser} -d blog -A
     const best = (key: string): RunFigures => all.filter((r) => r.key === key).sort((x, y) => x.totalMs - y.totalMs)[0]!;
     const runs: RunFigures[] = variants.map((v) => best(v.key));
     if (rounds > 1) say(`${rounds} rounds; totals (s): ${variants.map((v) => `${v.key} ${all.filter((r) => r.key === v.key).map((r) => secs(r.totalMs)).join('/')}`).join(', ')}; best of each below`);
+    const medianOf = (key: string): number => {
+      const xs = all.filter((r) => r.key === key).map((r) => r.totalMs).sort((x, y) => x - y);
+      return xs.length % 2 ? xs[(xs.length - 1) / 2]! : (xs[xs.length / 2 - 1]! + xs[xs.length / 2]!) / 2;
+    };
+    // best-of pairs each variant with its luckiest round; the medians show the typical pair as well
+    const medianLine = rounds > 1 ? `   medians over ${rounds} rounds: (a) ${secs(medianOf('a'))} s, (b) ${secs(medianOf('b'))} s, (b)/(a) = ${(medianOf('b') / medianOf('a')).toFixed(3)}` : '';
 
     if (withCli) {
       runs.push(await runCli('b-cli', '(b) via CLI, once', true));
@@ -351,7 +357,8 @@ ${cl.binDir}/psql -h ${cl.socketDir} -p ${cl.port} -U ${cl.superuser} -d blog -A
     say(`seed: ${mb(seedBytes)} MB of databases (pgbench scale ${scale} in blog); restored data ${mb(b.restoredBytes)} MB (backup size)`);
     say(
       `(b)/(a) = ${(b.totalMs / a.totalMs).toFixed(3)} (target <= 1.05)${cc ? `   (c)/(a) = ${(cc.totalMs / a.totalMs).toFixed(3)}` : ''}   (a)/(d) = ${(a.totalMs / d.totalMs).toFixed(1)}` +
-        (b0 ? `   (b0)/(a) = ${(b0.totalMs / a.totalMs).toFixed(3)}` : ''),
+        (b0 ? `   (b0)/(a) = ${(b0.totalMs / a.totalMs).toFixed(3)}` : '') +
+        medianLine,
     );
     const range = (xs: number[]): string => {
       const v = xs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
