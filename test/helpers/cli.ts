@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,8 +13,16 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+const made: string[] = [];
+// removed when the test process ends; CASTLE_KEEP_TEST_DIRS=1 keeps them to look at
+process.on('exit', () => {
+  if (process.env['CASTLE_KEEP_TEST_DIRS']) return;
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 export function castleDir(yaml: string, prefix = 'castle-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
   writeFileSync(join(dir, 'castle.yaml'), yaml);
   return dir;
 }
