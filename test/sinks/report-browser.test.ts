@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -66,5 +66,7 @@ test('report renders in headless Chromium: bars laid out, nothing fetched, scree
     }
   } finally {
     await browser.close();
+    // the screenshots named in the diagnostics stay only when asked for
+    if (!process.env['CASTLE_KEEP_TEST_DIRS']) await rm(dir, { recursive: true, force: true });
   }
 });
