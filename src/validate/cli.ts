@@ -1,11 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { formatDiagnostics } from '../diag/printer.js';
-import { castleManifests } from './castle-manifests.js';
-import { defaultCacheDir, validateManifests, ValidateUsageError, type ValidateResult } from './index.js';
-import { renderResult, type Format } from './output/render.js';
-import { importSchemas, listSchemas } from './schemas-cmd.js';
-import { pullSchemas } from './pull.js';
+import type { ValidateResult } from './index.js';
+import type { Format } from './output/render.js';
+import { defaultCacheDir } from './schema/cache-dir.js';
+// the validator (ajv, CEL, RE2, the Kubernetes schemas) is loaded by the commands that use it, not by every castle command
 
 export interface ValidateCommandOptions {
   /** the manifests of castle.yaml's steps, for `castle validate` without paths (provided by the lead's loader) */
@@ -40,6 +39,7 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
       if (inputs.length === 0) {
         if (o.defaultManifests) inputs = await o.defaultManifests();
         else {
+          const { castleManifests } = await import('./castle-manifests.js');
           const m = await castleManifests(opts.file);
           if (!m.ok) {
             process.stderr.write(`${formatDiagnostics(m.diagnostics, (f) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined))}\n`);
@@ -49,6 +49,7 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
         }
         if (inputs.length === 0) usage(`no paths given, and ${opts.file} applies no manifests`);
       }
+      const { validateManifests, ValidateUsageError } = await import('./index.js');
       let result: ValidateResult;
       try {
         result = await validateManifests(inputs, {
@@ -64,6 +65,7 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
         if (e instanceof ValidateUsageError) usage(e.message);
         throw e;
       }
+      const { renderResult } = await import('./output/render.js');
       process.stdout.write(`${renderResult(result, opts.format as Format)}\n`);
       process.exitCode = result.ok ? 0 : 1;
     });
@@ -75,6 +77,7 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
     .argument('<sources...>', 'CRD files, directories or http(s) URLs')
     .option('--cache-dir <dir>', 'compiled schema cache', defaultCacheDir())
     .action(async (sources: string[], opts: { cacheDir: string }) => {
+      const { importSchemas } = await import('./schemas-cmd.js');
       const r = await importSchemas(sources, opts.cacheDir);
       for (const i of r.imported) process.stdout.write(`imported ${i.name} (${i.versions.join(', ')}) from ${i.source}\n`);
       for (const p of r.problems) process.stderr.write(`castle: ${p}\n`);
@@ -84,7 +87,8 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
     .command('list')
     .description('list the known schemas')
     .option('--cache-dir <dir>', 'compiled schema cache', defaultCacheDir())
-    .action((opts: { cacheDir: string }) => {
+    .action(async (opts: { cacheDir: string }) => {
+      const { listSchemas } = await import('./schemas-cmd.js');
       process.stdout.write(`${listSchemas(opts.cacheDir).join('\n')}\n`);
     });
   schemas
@@ -96,6 +100,7 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
     .option('--cache-dir <dir>', 'compiled schema cache', defaultCacheDir())
     .action(async (opts: { kubeconfig?: string; context?: string; core?: boolean; cacheDir: string }) => {
       try {
+        const { pullSchemas } = await import('./pull.js');
         const lines = await pullSchemas({ cacheDir: opts.cacheDir, core: opts.core === true, ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
         process.stdout.write(`${lines.join('\n')}\n`);
       } catch (e) {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { generateCoreBundle } from './core-gen.js';
 import { convertCrd, CONVERTER_VERSION, type CrdInfo } from './crd.js';
@@ -10,10 +9,7 @@ import { apiVersionOf, gvkKey, type KindSchema, type SchemaBundle, type SNode } 
 const require = createRequire(import.meta.url);
 const GENERATOR = 'core-gen-1';
 
-export function defaultCacheDir(): string {
-  const base = process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
-  return join(base, 'castle', 'schemas');
-}
+export { defaultCacheDir } from './cache-dir.js';
 
 export function readJson<T>(file: string): T | undefined {
   try {

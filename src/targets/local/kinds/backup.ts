@@ -12,54 +12,43 @@ const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
  * The backup gate: nothing is wiped without it. WAL flushed and archived, an incremental backup to
  * the S3 repo confirmed through the S3 API, the data fingerprinted. Any failure stops the run here.
  */
-export const backupKind: StepKind<{ fingerprint?: boolean; newBackup?: boolean }> = {
-  name: 'backup',
-  description: 'backup gate: flush and archive WAL, back up to S3, confirm it through the S3 API, fingerprint the data',
-  schema: { type: 'object', additionalProperties: false, properties: {
-      fingerprint: { type: 'boolean', description: 'record the data fingerprint for the proof (default true)' },
-      newBackup: { type: 'boolean', description: 'take a new incremental backup (default true); false relies on the last backup and the WAL archived since' },
-    },
-  },
-  backupGate: true,
-  label: () => 'backup gate (WAL flush, S3 backup, fingerprint)',
-  async run(c, ctx) {
-    const env = await localEnv(ctx);
-    if ('ok' in env) return env;
-    const cl = env.data.cluster;
-    if (!postmasterPid(cl)) {
-      if (!existsSync(join(cl.dataDir, 'PG_VERSION'))) {
-        saveGate(ctx, { runId: ctx.runId, cluster: env.model.name, empty: true });
-        ctx.check('backup gate', true, `no data to back up: ${cl.dataDir} does not exist (the castle is already down)`);
-        return { ok: true, summary: 'no data: the castle is already down' };
-      }
-      return fail(`PostgreSQL of '${env.model.name}' is not running, so no fresh backup can be taken and nothing may be wiped: start it (castle up --only <its layer>) and retry`);
+export const run: StepKind<{ fingerprint?: boolean; newBackup?: boolean }>['run'] = async (c, ctx) => {
+  const env = await localEnv(ctx);
+  if ('ok' in env) return env;
+  const cl = env.data.cluster;
+  if (!postmasterPid(cl)) {
+    if (!existsSync(join(cl.dataDir, 'PG_VERSION'))) {
+      saveGate(ctx, { runId: ctx.runId, cluster: env.model.name, empty: true });
+      ctx.check('backup gate', true, `no data to back up: ${cl.dataDir} does not exist (the castle is already down)`);
+      return { ok: true, summary: 'no data: the castle is already down' };
     }
-    ctx.note(c.newBackup === false ? 'flushing WAL (no new backup)' : 'flushing WAL, backing up to S3');
-    const r = await backupGate(env.data, {
-      ...opOptions(ctx),
-      redact: env.data.pgbr.redact,
-      // Not repo2: the gate precedes a wipe, which deletes the local repo seconds later (a full backup
-      // there cost 3-4 s of every rebirth in the bench). repo2 gets its backups outside rebirths.
-      // the fingerprint only serves the proof: with --no-proof nobody would read it
-      fingerprint: c.fingerprint !== false && ctx.facts.get('castle:noProof') !== true,
-      newBackup: c.newBackup !== false,
-    });
-    if (!r.ok) {
-      ctx.check('backup gate', false, r.reason);
-      return fail(r.reason, true);
-    }
-    const g = r.gate;
-    saveGate(ctx, { runId: ctx.runId, cluster: env.model.name, empty: false, gate: g });
-    ctx.check('WAL flushed', true, `archived through ${g.flushedSegment}`);
-    ctx.check(
-      'backup in S3',
-      true,
-      `${c.newBackup === false ? 'last ' : ''}${g.backup.type} backup ${g.backup.label} listed in backup.info: ${mb(g.backup.size)} of data, ${mb(g.backup.repoSizeDelta)} stored, finished ${g.backup.stopTime}`,
-    );
-    if (g.fingerprint) {
-      const rows = g.fingerprint.tables.reduce((a, t) => a + t.rows, 0);
-      ctx.check('fingerprint recorded', true, `${g.fingerprint.tables.length} tables, ${rows} rows in ${g.fingerprint.databases.length} databases (${g.fingerprint.mbPerSec.toFixed(0)} MB/s)`);
-    }
-    return { ok: true, summary: `${g.backup.type} backup ${g.backup.label} confirmed in S3` };
-  },
+    return fail(`PostgreSQL of '${env.model.name}' is not running, so no fresh backup can be taken and nothing may be wiped: start it (castle up --only <its layer>) and retry`);
+  }
+  ctx.note(c.newBackup === false ? 'flushing WAL (no new backup)' : 'flushing WAL, backing up to S3');
+  const r = await backupGate(env.data, {
+    ...opOptions(ctx),
+    redact: env.data.pgbr.redact,
+    // Not repo2: the gate precedes a wipe, which deletes the local repo seconds later (a full backup
+    // there cost 3-4 s of every rebirth in the bench). repo2 gets its backups outside rebirths.
+    // the fingerprint only serves the proof: with --no-proof nobody would read it
+    fingerprint: c.fingerprint !== false && ctx.facts.get('castle:noProof') !== true,
+    newBackup: c.newBackup !== false,
+  });
+  if (!r.ok) {
+    ctx.check('backup gate', false, r.reason);
+    return fail(r.reason, true);
+  }
+  const g = r.gate;
+  saveGate(ctx, { runId: ctx.runId, cluster: env.model.name, empty: false, gate: g });
+  ctx.check('WAL flushed', true, `archived through ${g.flushedSegment}`);
+  ctx.check(
+    'backup in S3',
+    true,
+    `${c.newBackup === false ? 'last ' : ''}${g.backup.type} backup ${g.backup.label} listed in backup.info: ${mb(g.backup.size)} of data, ${mb(g.backup.repoSizeDelta)} stored, finished ${g.backup.stopTime}`,
+  );
+  if (g.fingerprint) {
+    const rows = g.fingerprint.tables.reduce((a, t) => a + t.rows, 0);
+    ctx.check('fingerprint recorded', true, `${g.fingerprint.tables.length} tables, ${rows} rows in ${g.fingerprint.databases.length} databases (${g.fingerprint.mbPerSec.toFixed(0)} MB/s)`);
+  }
+  return { ok: true, summary: `${g.backup.type} backup ${g.backup.label} confirmed in S3` };
 };

@@ -18,39 +18,33 @@ function portFree(port: number): Promise<boolean> {
  * never stops it, and a rebirth restores from it. Its credentials go into the castle's secret source,
  * where the ExternalSecret that renders pgBackRest's s3.conf reads them.
  */
-export const objectStoreKind: StepKind<Record<string, never>> = {
-  name: 'objectStore',
-  description: 'start (or reuse) the S3 endpoint on loopback that keeps the backups; it survives wipes',
-  schema: { type: 'object', additionalProperties: false },
-  label: () => 'S3 endpoint (outside the castle)',
-  async run(_c, ctx) {
-    if (ctx.section === 'down') {
-      ctx.note('the object store is not part of the castle: left running');
-      return { ok: true, summary: 'left running (immortal)' };
-    }
-    const local = localOf(ctx);
-    if ('ok' in local) return local;
-    const model = await loadLocalClusterModel(expandManifests(local.manifests), local.config.cluster ? { clusterName: local.config.cluster } : {});
-    if (!model.ok) return fail(`the data layer's manifests are not usable: ${model.diagnostics.map((d) => d.message).join('; ')}`);
-    const repo1 = model.value.repos.find((r) => r.name === 'repo1');
-    if (!repo1 || repo1.kind !== 's3') return fail(`PostgresCluster '${model.value.name}' has no S3 repo1 for the object store to serve`);
-    const status = await s3ServerStatus(local.objectStoreDir);
-    let port = status.running && status.port ? status.port : objectStorePort(local);
-    if (!status.running && !local.objectStorePort) {
-      // an unconfigured port: the first free one from the default, remembered in the store's state
-      for (port = Math.max(port, DEFAULT_S3_PORT); !(await portFree(port)) && port < DEFAULT_S3_PORT + 100; port++);
-    }
-    const started = await startS3Server({ dir: local.objectStoreDir, port, bucket: repo1.bucket, region: repo1.region, ...opOptions(ctx) });
-    if (!started.ok) return fail(started.reason, true);
-    const creds = localCredentials(local.objectStoreDir);
-    ctx.secret(creds.secretAccessKey);
-    ctx.secret(creds.accessKeyId);
-    const redactor = new Redactor();
-    const source = await openSecrets(local, redactor);
-    if ('ok' in source) return source;
-    if (!source.set) return fail(`${source.description} is read-only: store ${S3_KEY_ID} and ${S3_KEY_SECRET} of the local S3 endpoint there`);
-    if ((await source.get(S3_KEY_ID)) !== creds.accessKeyId) await source.set(S3_KEY_ID, creds.accessKeyId);
-    if ((await source.get(S3_KEY_SECRET)) !== creds.secretAccessKey) await source.set(S3_KEY_SECRET, creds.secretAccessKey);
-    return { ok: true, summary: `${started.reused ? 'reused' : 'started'} ${started.target.endpoint} (pid ${started.pid}), bucket ${repo1.bucket}` };
-  },
+export const run: StepKind<Record<string, never>>['run'] = async (_c, ctx) => {
+  if (ctx.section === 'down') {
+    ctx.note('the object store is not part of the castle: left running');
+    return { ok: true, summary: 'left running (immortal)' };
+  }
+  const local = localOf(ctx);
+  if ('ok' in local) return local;
+  const model = await loadLocalClusterModel(expandManifests(local.manifests), local.config.cluster ? { clusterName: local.config.cluster } : {});
+  if (!model.ok) return fail(`the data layer's manifests are not usable: ${model.diagnostics.map((d) => d.message).join('; ')}`);
+  const repo1 = model.value.repos.find((r) => r.name === 'repo1');
+  if (!repo1 || repo1.kind !== 's3') return fail(`PostgresCluster '${model.value.name}' has no S3 repo1 for the object store to serve`);
+  const status = await s3ServerStatus(local.objectStoreDir);
+  let port = status.running && status.port ? status.port : objectStorePort(local);
+  if (!status.running && !local.objectStorePort) {
+    // an unconfigured port: the first free one from the default, remembered in the store's state
+    for (port = Math.max(port, DEFAULT_S3_PORT); !(await portFree(port)) && port < DEFAULT_S3_PORT + 100; port++);
+  }
+  const started = await startS3Server({ dir: local.objectStoreDir, port, bucket: repo1.bucket, region: repo1.region, ...opOptions(ctx) });
+  if (!started.ok) return fail(started.reason, true);
+  const creds = localCredentials(local.objectStoreDir);
+  ctx.secret(creds.secretAccessKey);
+  ctx.secret(creds.accessKeyId);
+  const redactor = new Redactor();
+  const source = await openSecrets(local, redactor);
+  if ('ok' in source) return source;
+  if (!source.set) return fail(`${source.description} is read-only: store ${S3_KEY_ID} and ${S3_KEY_SECRET} of the local S3 endpoint there`);
+  if ((await source.get(S3_KEY_ID)) !== creds.accessKeyId) await source.set(S3_KEY_ID, creds.accessKeyId);
+  if ((await source.get(S3_KEY_SECRET)) !== creds.secretAccessKey) await source.set(S3_KEY_SECRET, creds.secretAccessKey);
+  return { ok: true, summary: `${started.reused ? 'reused' : 'started'} ${started.target.endpoint} (pid ${started.pid}), bucket ${repo1.bucket}` };
 };

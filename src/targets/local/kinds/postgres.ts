@@ -95,11 +95,4 @@ async function destroy(ctx: StepContext): Promise<StepResult> {
  * is gone and the repo holds it, or create it (initdb, users, databaseInitSQL) on first birth.
  * Destroy: the nuclear wipe of everything it owns, only after this run's backup gate.
  */
-export const postgresKind: StepKind<Record<string, never>> = {
-  name: 'postgres',
-  description: 'the PostgresCluster of the local block: create, restore or start it; in destroy, wipe it after the backup gate',
-  schema: { type: 'object', additionalProperties: false },
-  holdsData: true,
-  label: () => 'PostgreSQL cluster',
-  run: (_c, ctx) => (ctx.section === 'down' ? destroy(ctx) : apply(ctx)),
-};
+export const run: StepKind<Record<string, never>>['run'] = (_c, ctx) => (ctx.section === 'down' ? destroy(ctx) : apply(ctx));

@@ -1,13 +1,10 @@
 import { withClient } from '../../../data/postgres.js';
 import { proveCastle } from '../../../data/rebirth.js';
 import type { StepContext, StepKind } from '../../kind.js';
+import type { ProofConfig } from '../kind-specs.js';
 import { fail, localEnv, opOptions, type LocalEnv } from '../env.js';
 import { gateOf } from '../gate-record.js';
 
-interface ProofConfig {
-  /** GET this app and find in its page a value the database holds */
-  readonly app?: { readonly url: string; readonly database: string; readonly query: string };
-}
 
 async function appCheck(env: LocalEnv, app: NonNullable<ProofConfig['app']>, ctx: StepContext): Promise<boolean> {
   let expected: string;
@@ -39,51 +36,30 @@ async function appCheck(env: LocalEnv, app: NonNullable<ProofConfig['app']>, ctx
  * still belongs to it, every table of every database has the same rows as at the gate (rows written
  * after the last backup included: they came back through archived WAL), and the app serves them.
  */
-export const proofKind: StepKind<ProofConfig> = {
-  name: 'proof',
-  description: 'prove the rebirth: system identifier, data fingerprint against the gate, and the app serving the data',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      app: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['url', 'database', 'query'],
-        properties: {
-          url: { type: 'string', pattern: '^https?://' },
-          database: { type: 'string', minLength: 1 },
-          query: { type: 'string', minLength: 1, description: 'returns one value the page must show' },
-        },
-      },
-    },
-  },
-  label: () => 'proof (system id, fingerprint, app)',
-  async run(c, ctx) {
-    const env = await localEnv(ctx);
-    if ('ok' in env) return env;
-    const gate = gateOf(ctx, env.model.name);
-    if (!gate) return fail('no backup gate in this run: there is nothing to prove the data against');
-    let ok = true;
-    if (gate.empty) {
-      ctx.check('data identical', true, 'not compared: the castle was already down at the gate, so no fingerprint was taken');
-    } else {
-      const r = await proveCastle(env.data, gate.gate, { ...opOptions(ctx), redact: env.data.pgbr.redact, evidenceDir: ctx.runDir });
-      if (!r.ok) {
-        ctx.check('data identical', false, r.reason);
-        return fail(r.reason);
-      }
-      ctx.check('system identifier', true, `restored cluster ${r.systemId} = gate ${gate.gate.systemId} = S3 repo ${r.repoSystemId}`);
-      if (r.fingerprint) {
-        const rows = r.fingerprint.tables.reduce((a, t) => a + t.rows, 0);
-        ctx.check(
-          'data identical',
-          true,
-          `${r.fingerprint.tables.length} tables, ${rows} rows in ${r.fingerprint.databases.length} databases match the gate, including writes after backup ${gate.gate.backup.label} (WAL through ${gate.gate.flushedSegment})`,
-        );
-      } else ctx.check('data identical', true, 'fingerprint off at the gate: system identifiers only');
+export const run: StepKind<ProofConfig>['run'] = async (c, ctx) => {
+  const env = await localEnv(ctx);
+  if ('ok' in env) return env;
+  const gate = gateOf(ctx, env.model.name);
+  if (!gate) return fail('no backup gate in this run: there is nothing to prove the data against');
+  let ok = true;
+  if (gate.empty) {
+    ctx.check('data identical', true, 'not compared: the castle was already down at the gate, so no fingerprint was taken');
+  } else {
+    const r = await proveCastle(env.data, gate.gate, { ...opOptions(ctx), redact: env.data.pgbr.redact, evidenceDir: ctx.runDir });
+    if (!r.ok) {
+      ctx.check('data identical', false, r.reason);
+      return fail(r.reason);
     }
-    if (c.app) ok = (await appCheck(env, c.app, ctx)) && ok;
-    return ok ? { ok: true, summary: 'data proven identical' } : fail('the app does not serve the restored data (see the checks)');
-  },
+    ctx.check('system identifier', true, `restored cluster ${r.systemId} = gate ${gate.gate.systemId} = S3 repo ${r.repoSystemId}`);
+    if (r.fingerprint) {
+      const rows = r.fingerprint.tables.reduce((a, t) => a + t.rows, 0);
+      ctx.check(
+        'data identical',
+        true,
+        `${r.fingerprint.tables.length} tables, ${rows} rows in ${r.fingerprint.databases.length} databases match the gate, including writes after backup ${gate.gate.backup.label} (WAL through ${gate.gate.flushedSegment})`,
+      );
+    } else ctx.check('data identical', true, 'fingerprint off at the gate: system identifiers only');
+  }
+  if (c.app) ok = (await appCheck(env, c.app, ctx)) && ok;
+  return ok ? { ok: true, summary: 'data proven identical' } : fail('the app does not serve the restored data (see the checks)');
 };

@@ -5,26 +5,20 @@ import type { StepKind } from '../../kind.js';
 import { fail, localEnv } from '../env.js';
 
 /** Runs a SQL file on a database of the cluster as the superuser (seed data, migrations): make it idempotent. */
-export const sqlKind: StepKind<{ database: string; file: string }> = {
-  name: 'sql',
-  description: 'run a SQL file on a database of the PostgresCluster, as the superuser (write it idempotent)',
-  schema: { type: 'object', additionalProperties: false, required: ['database', 'file'], properties: { database: { type: 'string' }, file: { type: 'string' } } },
-  label: (c) => `sql ${c.file} on ${c.database}`,
-  async run(c, ctx) {
-    const env = await localEnv(ctx);
-    if ('ok' in env) return env;
-    const file = resolve(ctx.castleDir, c.file);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      return fail(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-    try {
-      await withClient(env.data.cluster, c.database, (db) => db.query(text));
-    } catch (err) {
-      return fail(`${c.file} on ${c.database}: ${(err as Error).message}`);
-    }
-    return { ok: true, summary: `${c.file} applied to ${c.database}` };
-  },
+export const run: StepKind<{ database: string; file: string }>['run'] = async (c, ctx) => {
+  const env = await localEnv(ctx);
+  if ('ok' in env) return env;
+  const file = resolve(ctx.castleDir, c.file);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return fail(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    await withClient(env.data.cluster, c.database, (db) => db.query(text));
+  } catch (err) {
+    return fail(`${c.file} on ${c.database}: ${(err as Error).message}`);
+  }
+  return { ok: true, summary: `${c.file} applied to ${c.database}` };
 };
