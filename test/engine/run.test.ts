@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alive, castle, castleDir, events, runIds, spans, summary } from '../helpers/cli.js';
 
@@ -142,6 +142,22 @@ layers:
   const [runId] = runIds(dir);
   assert.equal(readFileSync(join(dir, 'out-0.txt'), 'utf8'), 'hello castle kept up/app/0\n');
   assert.equal(readFileSync(join(dir, 'out-1.txt'), 'utf8'), ` caller kept up/app/1 ${runId}\n`);
+});
+
+test('a castle of run steps never loads the S3 or PostgreSQL clients: they come with the first step that needs them', () => {
+  const dir = castleDir(`name: light
+layers:
+  - name: app
+    apply: [{run: "true"}]
+`);
+  // a preload that lists, at exit, the packages the CLI process loaded through require
+  const preload = join(dir, 'loaded.cjs');
+  writeFileSync(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(join(dir, 'loaded.txt'))}, Object.keys(require.cache).join('\\n')));\n`);
+  const r = castle(dir, ['up'], { NODE_OPTIONS: `--require ${preload}` });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const loaded = readFileSync(join(dir, 'loaded.txt'), 'utf8');
+  assert.match(loaded, /node_modules\/commander\//, 'the preload saw the CLI');
+  for (const pkg of ['@aws-sdk', '@smithy', 'node_modules/pg/', 'pg-protocol']) assert.ok(!loaded.includes(pkg), `${pkg} loaded by castle up of run steps`);
 });
 
 test('a step whose cwd does not exist fails at once, naming the directory, without retries', () => {
