@@ -355,6 +355,8 @@ export async function startCastle(dc: DataCastle, o: OpOptions & { timeoutMs?: n
   const repo2Missing = !!dc.pgbr.repo2Path && !existsSync(join(dc.pgbr.repo2Path, 'backup', dc.pgbr.stanza, 'backup.info'));
   // The wipe took the local repo2 with it. Its stanza is recreated from the restored pg_control while the
   // server replays WAL (the two took turns before: ~0.6 s of S3 round trips on the critical path).
+  // (stanza-create locks the stanza; archive-get in the foreground, as configured here, takes no lock: with
+  // archive-async on, the spooled archive-get would have to wait for it)
   const early = repo2Missing && !postmasterPid(dc.cluster) ? stanzaCreate(dc.pgbr, { ...o, online: false }) : undefined;
   const st = await startPostgres(dc.cluster, { ...o, env: serverEnv(dc.pgbr) });
   const first = early ? await early : undefined;

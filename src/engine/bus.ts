@@ -84,12 +84,15 @@ export class EventBus {
   }
 
   async close(): Promise<void> {
-    for (const sink of this.sinks) await sink.close?.();
-    await this.#opened;
-    this.#flush();
-    if (this.#fd !== undefined) {
-      closeSync(this.#fd);
-      this.#fd = undefined;
+    try {
+      for (const sink of this.sinks) await sink.close?.();
+    } finally {
+      await this.#opened;
+      this.#flush();
+      if (this.#fd !== undefined) {
+        closeSync(this.#fd);
+        this.#fd = undefined;
+      }
     }
   }
 }

@@ -163,6 +163,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
         (err: unknown) => {
           running.delete(step.id);
           bug ??= { err };
+          // a bug outside any step kind: stop the running steps rather than wait for them
+          failFast.abort('internal error');
           wake?.();
         },
       );

@@ -151,8 +151,11 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
     return { state: 'finished', runId, runDir: dir, status: result.status, durationMs, events: b.events, ...(result.reason ? { reason: redactor.redact(result.reason) } : {}) };
   } finally {
     try {
-      await Promise.all([first?.catch(() => undefined), logs.close(), bus?.close()]);
+      // every close is waited for, and the summary written, even when one of them fails
+      const closed = await Promise.allSettled([first ?? Promise.resolve(), logs.close(), bus?.close() ?? Promise.resolve()]);
       if (last) writeSummary(dir, last);
+      const failed = closed.slice(1).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     } finally {
       lock.release();
     }

@@ -79,6 +79,11 @@ describe('schema cache', () => {
       const third = await validateManifests([pg], { cacheDir: cache, builtinCrds: true, parallel: false });
       assert.ok(third.stats.compiled >= 1);
       assert.deepEqual(third.diagnostics.map((d) => d.message), first.diagnostics.map((d) => d.message));
+      // so is one that parses but holds no schemas
+      writeFileSync(join(cache, 'builtin', files[0]!), JSON.stringify({ converter: CONVERTER_VERSION, crds: [{}] }));
+      const fourth = await validateManifests([pg], { cacheDir: cache, builtinCrds: true, parallel: false });
+      assert.ok(fourth.stats.compiled >= 1);
+      assert.deepEqual(fourth.diagnostics.map((d) => d.message), first.diagnostics.map((d) => d.message));
     } finally {
       cleanup(cache);
       cleanup(dir);

@@ -33,7 +33,7 @@ export function loadBuiltinCrds(cacheDir: string | undefined, events?: CacheEven
     const key = createHash('sha256').update(`builtin-v${CONVERTER_VERSION}\0`).update(text).digest('hex').slice(0, 24);
     const cacheFile = cacheDir ? join(cacheDir, 'builtin', `${key}.json`) : undefined;
     const cached = cacheFile ? readJson<BuiltinCacheEntry>(cacheFile) : undefined;
-    if (cached?.converter === CONVERTER_VERSION && Array.isArray(cached.crds)) {
+    if (cached?.converter === CONVERTER_VERSION && Array.isArray(cached.crds) && cached.crds.every((c) => Array.isArray(c?.kinds))) {
       for (const info of cached.crds) events?.push({ kind: 'hit', what: info.name });
       out.push(...cached.crds.map((info) => ({ ...info, kinds: info.kinds.map((k) => ({ ...k, origin: file })) })));
       continue;
