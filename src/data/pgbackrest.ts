@@ -341,11 +341,16 @@ export async function pgbackrestInfo(b: Pgbackrest, o: OpOptions & { repo?: 1 | 
   }
 }
 
+/** Where repo2 keeps the stanza's backup.info (gone after a wipe, with the rest of repo2). */
+export function repo2BackupInfoFile(repo2Path: string, stanza: string): string {
+  return join(repo2Path, 'backup', stanza, 'backup.info');
+}
+
 /** backup.info of a repo: repo1 through the S3 API, repo2 from its directory. */
 export async function repoBackupInfo(b: Pgbackrest, repo: 1 | 2, o: { signal?: AbortSignal } = {}): Promise<Result<{ info: BackupInfo }>> {
   if (repo === 1) return readBackupInfo(b.s3, b.repo1Path, b.stanza, o);
   if (!b.repo2Path) return { ok: false, reason: 'no repo2 configured' };
-  const f = join(b.repo2Path, 'backup', b.stanza, 'backup.info');
+  const f = repo2BackupInfoFile(b.repo2Path, b.stanza);
   if (!existsSync(f)) return { ok: false, reason: `repo2 has no backup.info (${f})` };
   try {
     return { ok: true, info: parseBackupInfo(readFileSync(f, 'utf8')) };

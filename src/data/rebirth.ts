@@ -12,7 +12,7 @@ import {
 } from './postgres.js';
 import {
   archiveCommand, archivingFailure, confirmBackup, flushWal, pgbackrestFor, restoreCluster, runBackup, serverEnv, stanzaCreate,
-  writePgbackrestConf, repoBackupInfo, type Pgbackrest, type PgbackrestSpec,
+  writePgbackrestConf, repo2BackupInfoFile, repoBackupInfo, type Pgbackrest, type PgbackrestSpec,
 } from './pgbackrest.js';
 import { compareFingerprints, fingerprintCluster, fingerprintSummary, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
 import { probeS3, type RepoBackup } from '../s3/client.js';
@@ -352,7 +352,7 @@ export async function restoreCastle(dc: DataCastle, o: OpOptions & { gate?: Gate
 /** Starts the server (WAL replay to the end of the archive, promotion), then makes sure the stanza exists in every repo. */
 export async function startCastle(dc: DataCastle, o: OpOptions & { timeoutMs?: number } = {}): Promise<Result<{ pid: number; durationMs: number }>> {
   const t = Date.now();
-  const repo2Missing = !!dc.pgbr.repo2Path && !existsSync(join(dc.pgbr.repo2Path, 'backup', dc.pgbr.stanza, 'backup.info'));
+  const repo2Missing = !!dc.pgbr.repo2Path && !existsSync(repo2BackupInfoFile(dc.pgbr.repo2Path, dc.pgbr.stanza));
   // The wipe took the local repo2 with it. Its stanza is recreated from the restored pg_control while the
   // server replays WAL (the two took turns before: ~0.6 s of S3 round trips on the critical path).
   // (stanza-create locks the stanza; archive-get in the foreground, as configured here, takes no lock: with

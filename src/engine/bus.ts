@@ -71,10 +71,13 @@ export class EventBus {
   #flush(): void {
     this.#flushQueued = false;
     if (this.#pending.length === 0) return;
-    if (this.#fd === undefined && this.#logError === undefined) return; // still opening: written once open
+    if (this.#logError !== undefined) {
+      this.#pending = []; // the log is lost: nothing more reaches it
+      return;
+    }
+    if (this.#fd === undefined) return; // still opening: written once open
     const text = this.#pending.length === 1 ? this.#pending[0]! : this.#pending.join('');
     this.#pending = [];
-    if (this.#fd === undefined || this.#logError !== undefined) return;
     try {
       const buf = Buffer.from(text, 'utf8');
       for (let off = 0; off < buf.length; ) off += writeSync(this.#fd, buf, off);

@@ -59,11 +59,16 @@ const TLS_CODES = new Set([
   'EPROTO',
 ]);
 
+/** The HTTP status of an S3 client error, when the endpoint answered at all. */
+function httpStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
 /** One sentence for a user, without secrets. */
 export function describeS3Error(err: unknown, t: Pick<S3Target, 'endpoint' | 'bucket'>, what = 'S3 request'): string {
-  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; Code?: string; cause?: { code?: string } };
+  const e = err as { name?: string; code?: string; message?: string; Code?: string; cause?: { code?: string } };
   const code = e.code ?? e.cause?.code;
-  const status = e.$metadata?.httpStatusCode;
+  const status = httpStatus(err);
   const name = e.Code ?? e.name;
   if (code === 'ECONNREFUSED') return `S3 endpoint ${t.endpoint} refused the connection: is it running?`;
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `S3 endpoint ${t.endpoint}: host name does not resolve`;
@@ -105,8 +110,7 @@ export async function ensureBucket(t: S3Target, o: { signal?: AbortSignal } = {}
       await client.send(new ListObjectsV2Command({ Bucket: t.bucket, MaxKeys: 1 }), { abortSignal: o.signal });
       return { ok: true, created: false };
     } catch (err) {
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status !== 404) return { ok: false, reason: describeS3Error(err, t, 'bucket check') };
+      if (httpStatus(err) !== 404) return { ok: false, reason: describeS3Error(err, t, 'bucket check') };
     }
     await client.send(new CreateBucketCommand({ Bucket: t.bucket }), { abortSignal: o.signal });
     return { ok: true, created: true };
@@ -262,9 +266,11 @@ function repoKey(repoPath: string, ...parts: string[]): string {
   return [repoPath.replace(/^\/+|\/+$/g, ''), ...parts].filter((p) => p.length).join('/');
 }
 
+const backupInfoKey = (repoPath: string, stanza: string): string => repoKey(repoPath, 'backup', stanza, 'backup.info');
+
 /** Reads `<repoPath>/backup/<stanza>/backup.info` through the S3 API. */
 export async function readBackupInfo(t: S3Target, repoPath: string, stanza: string, o: { signal?: AbortSignal; client?: S3Client } = {}): Promise<Result<{ info: BackupInfo }>> {
-  const key = repoKey(repoPath, 'backup', stanza, 'backup.info');
+  const key = backupInfoKey(repoPath, stanza);
   const r = await getObjectText(t, key, o);
   if (!r.ok) return r;
   try {
@@ -279,13 +285,13 @@ export async function readBackupInfo(t: S3Target, repoPath: string, stanza: stri
  * folder instead walks every file of every backup (hundreds of ms on a filesystem-backed endpoint).
  */
 export async function hasBackupInfo(t: S3Target, repoPath: string, stanza: string, o: { signal?: AbortSignal; client?: S3Client } = {}): Promise<Result<{ exists: boolean }>> {
-  const key = repoKey(repoPath, 'backup', stanza, 'backup.info');
+  const key = backupInfoKey(repoPath, stanza);
   const client = o.client ?? makeS3Client(t);
   try {
     await client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: key }), { abortSignal: o.signal });
     return { ok: true, exists: true };
   } catch (err) {
-    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return { ok: true, exists: false };
+    if (httpStatus(err) === 404) return { ok: true, exists: false };
     return { ok: false, reason: describeS3Error(err, t, `checking s3://${t.bucket}/${key}`) };
   } finally {
     if (!o.client) client.destroy();
