@@ -7,7 +7,7 @@ import { runDir, stepLogFile } from '../engine/run-dir.js';
 import { formatDuration, formatDurationCompact } from '../sinks/duration.js';
 import { describe } from '../sinks/plain.js';
 import { CliExit, EXIT_INVALID, EXIT_OK } from './common.js';
-import { readEvents } from './events-file.js';
+import { readEvents } from '../engine/events-file.js';
 import { pickRun, stateDirOf, type StateFlags } from './state.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -6,7 +6,7 @@ import { forceUnlock, readLockInfo } from '../engine/lock.js';
 import { runDir } from '../engine/run-dir.js';
 import { renderReport } from '../sinks/report-html.js';
 import { CliExit, EXIT_FAILED, EXIT_INVALID, EXIT_OK } from './common.js';
-import { readEvents } from './events-file.js';
+import { readEvents } from '../engine/events-file.js';
 import { pickRun, stateDirOf, type StateFlags } from './state.js';
 
 export function registerReportCommands(program: Command): void {

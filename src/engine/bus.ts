@@ -5,10 +5,12 @@ import { redactValue, type Redactor } from './redact.js';
 /**
  * Stamps events (seq, ts), redacts them, appends them to the JSONL log and hands them to the sinks.
  *
- * The log is written with one synchronous append per burst of events (everything emitted before the
- * next microtask checkpoint): a stream would hand every line to the thread pool, and those cross-thread
- * wake-ups cost more than the write itself on a machine busy starting processes. Followers
- * (`castle logs -f`, detach watchers) still see each event as soon as the engine yields.
+ * The log is written with one synchronous append per turn of the event loop (everything emitted while
+ * handling one I/O callback, e.g. a step's end and the next step's start): a stream would hand every
+ * line to the thread pool, and those cross-thread wake-ups cost more than the write itself on a
+ * machine busy starting processes; and appending after the turn's work puts the write after the
+ * next step's spawn, not before it. Followers (`castle logs -f`, detach watchers) still see each
+ * event within the same turn.
  */
 export class EventBus {
   #seq = 0;
@@ -25,15 +27,21 @@ export class EventBus {
     private readonly redactor: Redactor,
     private readonly sinks: readonly EventSink[],
     jsonlPath: string,
+    /** settles once the log's folder exists (or could not be made: then opening says why) */
+    folder: Promise<unknown> = Promise.resolve(),
   ) {
     // opened off the main thread: creating a file costs a few hundred µs that the first steps need more
     this.#opened = new Promise((resolve) => {
-      open(jsonlPath, 'a', 0o644, (err, fd) => {
+      const opened = (err: NodeJS.ErrnoException | null, fd?: number): void => {
         if (err) this.#logError = err.message;
         else this.#fd = fd;
         resolve();
         this.#flush();
-      });
+      };
+      folder.then(
+        () => open(jsonlPath, 'a', 0o644, opened),
+        (err: NodeJS.ErrnoException) => opened(err),
+      );
     });
   }
 
@@ -64,7 +72,7 @@ export class EventBus {
     this.#pending.push(line + '\n');
     if (!this.#flushQueued) {
       this.#flushQueued = true;
-      queueMicrotask(() => this.#flush());
+      setImmediate(() => this.#flush());
     }
   }
 

@@ -1,5 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Operation, RunStatus, StepStatus } from '../events.js';
+import { readEvents } from './events-file.js';
+import { runHoldsLock } from './lock.js';
 import { runDir, runsDir, summaryFile } from './run-dir.js';
 
 /** summary.json of a run: written when it starts (status running) and when it ends. */
@@ -24,12 +26,22 @@ export interface RunSummary {
   readonly succeeded: readonly string[];
 }
 
-export function readSummary(stateDir: string, runId: string): RunSummary | undefined {
+function readSummaryFile(stateDir: string, runId: string): RunSummary | undefined {
   try {
     return JSON.parse(readFileSync(summaryFile(runDir(stateDir, runId)), 'utf8')) as RunSummary;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A run's summary. One that still says `running` while its run no longer holds the lock belongs to a
+ * run whose process ended without writing its last summary (SIGKILL, the OOM killer, a power cut):
+ * it is read as interrupted, from its event log, so that `--resume` continues it like any other.
+ */
+export function readSummary(stateDir: string, runId: string): RunSummary | undefined {
+  const s = readSummaryFile(stateDir, runId);
+  return s?.status === 'running' && !runHoldsLock(stateDir, runId) ? abandonedRun(stateDir, s) : s;
 }
 
 /** Every run of the castle, oldest first (run ids sort by time). */
@@ -40,6 +52,40 @@ export function listRuns(stateDir: string): RunSummary[] {
     .sort()
     .map((id) => readSummary(stateDir, id))
     .filter((s): s is RunSummary => s !== undefined);
+}
+
+type StepSummary = RunSummary['steps'][string];
+
+/** What the event log of a run that died says: the steps it finished, the ones it was running. */
+function abandonedRun(stateDir: string, s: RunSummary): RunSummary {
+  const events = readEvents(runDir(stateDir, s.runId));
+  const steps: Record<string, StepSummary> = {};
+  const running = new Map<string, { readonly since: number; readonly attempt: number }>();
+  const succeeded = new Set(s.succeeded); // the first summary lists what the runs it resumed had done
+  for (const e of events) {
+    if (e.type === 'step-started') {
+      const prev = running.get(e.stepId);
+      running.set(e.stepId, { since: prev?.since ?? Date.parse(e.ts), attempt: e.attempt });
+    } else if (e.type === 'step-finished') {
+      running.delete(e.stepId);
+      steps[e.stepId] = { status: e.status, attempts: e.attempts, durationMs: e.durationMs, ...(e.reason ? { reason: e.reason } : {}) };
+      if (e.status === 'succeeded') succeeded.add(e.stepId);
+    }
+  }
+  const started = Date.parse(s.startedAt);
+  const last = events.length > 0 ? Date.parse(events[events.length - 1]!.ts) : started;
+  for (const [id, r] of running) {
+    steps[id] = { status: 'cancelled', attempts: r.attempt, durationMs: Math.max(0, last - r.since), reason: "the run's process ended while this step ran" };
+  }
+  return {
+    ...s,
+    status: 'interrupted',
+    finishedAt: new Date(last).toISOString(),
+    durationMs: Math.max(0, last - started),
+    steps,
+    succeeded: [...succeeded],
+    reason: `process ${s.pid} on ${s.host} ended without finishing the run (killed, or the machine stopped); its last event is at ${new Date(last).toISOString()}`,
+  };
 }
 
 /** Expected duration per step id: the median of its last successful runs. */

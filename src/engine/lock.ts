@@ -45,6 +45,12 @@ function staleReason(l: LockFileContent): string | undefined {
   return undefined;
 }
 
+/** Whether run `runId` holds the castle's lock now: a run holds it from before its first summary to after its last. */
+export function runHoldsLock(stateDir: string, runId: string): boolean {
+  const l = readLock(lockFile(stateDir));
+  return l !== undefined && l.runId === runId && staleReason(l) === undefined;
+}
+
 export function readLockInfo(stateDir: string): LockInfo | undefined {
   return readLock(lockFile(stateDir));
 }

@@ -8,7 +8,7 @@ export interface StepContext {
   readonly castleDir: string;
   /** state directory of the castle (`.castle/` by default): targets keep their own files under it */
   readonly stateDir: string;
-  /** this run's folder inside stateDir */
+  /** this run's folder inside stateDir; made while the first steps start: mkdir it (recursive) before writing there */
   readonly runDir: string;
   readonly runId: string;
   readonly stepId: string;

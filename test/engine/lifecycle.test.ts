@@ -67,6 +67,62 @@ layers:
   assert.match(again.stderr, /nothing to resume: the last up run \(.*\) succeeded/);
 });
 
+test('a run whose process was killed (SIGKILL) reads as interrupted and --resume continues it', async () => {
+  const dir = castleDir(`name: killed
+layers:
+  - name: one
+    apply: [{run: "echo x >> one.count"}]
+  - name: two
+    dependsOn: [one]
+    apply: [{run: "test -f go || { echo $$ > two.pid; exec sleep 60; }"}]
+  - name: three
+    dependsOn: [two]
+    apply: [{run: "echo x >> three.count"}]
+`);
+  const { child, done } = castleAsync(dir, ['up']);
+  await waitFor(() => existsSync(join(dir, 'two.pid')) && readFileSync(join(dir, 'two.pid'), 'utf8').endsWith('\n'), 20_000, 'step two to start');
+  const stepPid = Number(readFileSync(join(dir, 'two.pid'), 'utf8'));
+  const first = runIds(dir)[0]!;
+  child.kill('SIGKILL'); // no handler runs: no last summary, the lock stays behind
+  await done;
+  process.kill(stepPid, 'SIGKILL'); // the step's sleep outlives the killed castle
+  assert.equal(summary(dir, first).status, 'running', 'what the killed run left on disk');
+
+  const listed = castle(dir, ['runs', '--json']);
+  assert.equal(listed.code, 0, listed.stderr);
+  const [run] = JSON.parse(listed.stdout) as Record<string, unknown>[];
+  assert.equal(run!.runId, first);
+  assert.equal(run!.status, 'interrupted');
+  assert.match(String(run!.reason), new RegExp(`^process ${child.pid} on ${hostname()} ended without finishing the run`));
+  assert.deepEqual(run!.succeeded, ['up/one/0']);
+  assert.match(castle(dir, ['status']).stdout, new RegExp(`last run ${first}: up interrupted`));
+
+  writeFileSync(join(dir, 'go'), '');
+  const r = castle(dir, ['up', '--resume']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, new RegExp(`lock taken over from run ${first}`));
+  assert.equal(readFileSync(join(dir, 'one.count'), 'utf8'), 'x\n', 'step one ran once in all');
+  assert.equal(readFileSync(join(dir, 'three.count'), 'utf8'), 'x\n');
+  const skipped = events(dir).find((e) => e.type === 'step-finished' && e.stepId === 'up/one/0');
+  assert.ok(skipped?.type === 'step-finished' && skipped.status === 'skipped' && skipped.reason === `succeeded in run ${first}`, JSON.stringify(skipped));
+  assert.equal(summary(dir).resumeOf, first);
+});
+
+test("a step log that cannot be written is reported as a warning and the run goes on", () => {
+  const dir = castleDir(`name: nolog
+layers:
+  - name: a
+    apply: [{run: 'mkdir -p "$CASTLE_STATE_DIR/runs/$CASTLE_RUN_ID" && touch "$CASTLE_STATE_DIR/runs/$CASTLE_RUN_ID/steps" && echo hello'}]
+  - {name: b, dependsOn: [a], apply: [{run: "echo x > b.done"}]}
+`);
+  const r = castle(dir, ['up']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.ok(existsSync(join(dir, 'b.done')));
+  const warn = events(dir).find((e) => e.type === 'warning');
+  assert.ok(warn?.type === 'warning', JSON.stringify(events(dir)));
+  assert.match(warn.message, /^the log of step up\/a\/0 \(.*steps\/up__a__0\.log\) could not be written \(.*\): castle logs will miss its output$/);
+});
+
 test('a second run is refused while the first holds the lock, naming the holder', async () => {
   const dir = castleDir(`name: locked
 layers:

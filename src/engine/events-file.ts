@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { EventEnvelope } from '../events.js';
-import { eventsFile } from '../engine/run-dir.js';
+import { eventsFile } from './run-dir.js';
 
 /** Events of a run; a torn last line (the run is still writing) is left for the next read. */
 export function readEvents(runDir: string): EventEnvelope[] {
