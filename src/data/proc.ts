@@ -2,8 +2,8 @@
 // kills the whole tree), its output goes to a caller-provided log (redacted), and an expected failure
 // is a value, never an exception.
 
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { runProcess } from '../engine/process.js';
 
 export type Log = (text: string) => void;
 export type Redact = (text: string) => string;
@@ -51,6 +51,8 @@ export interface ExecResult {
 }
 
 const MAX_CAPTURE = 4 * 1024 * 1024;
+/** after SIGTERM to a command's process group, SIGKILL if it is still there */
+const KILL_GRACE_MS = 3000;
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
@@ -70,101 +72,65 @@ export function wrapAsUser(
   return [cmd, [...args]];
 }
 
-/** Kill a process group (negative pid), then SIGKILL after `graceMs` if it is still there. */
-export function killGroup(pid: number, graceMs = 3000): void {
-  try {
-    process.kill(-pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const t = setTimeout(() => {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }, graceMs);
-  t.unref();
-}
-
-/** Runs a command to completion. Never throws for the command's own failures. */
-export function exec(cmd: string, args: readonly string[], o: ExecOptions = {}): Promise<ExecResult> {
+/** Runs a command to completion (the engine's process runner underneath). Never throws for the command's own failures. */
+export async function exec(cmd: string, args: readonly string[], o: ExecOptions = {}): Promise<ExecResult> {
   const log = o.log ?? noLog;
   const redact = o.redact ?? noRedact;
   const prefix = o.logPrefix ?? '';
   const started = Date.now();
   const [c, a] = wrapAsUser(cmd, args, o.asUser, o.env);
-  return new Promise((resolve) => {
-    if (o.signal?.aborted) {
-      resolve({ code: null, signal: null, stdout: '', stderr: '', aborted: true, timedOut: false, durationMs: 0 });
-      return;
-    }
-    const child = spawn(c, a, {
+  // the caller's signal and the timeout, as one
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort('cancelled');
+  if (o.signal?.aborted) onAbort();
+  else o.signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = o.timeoutMs !== undefined ? setTimeout(() => stop.abort('timeout'), o.timeoutMs) : undefined;
+  let stdout = '';
+  let stderr = '';
+  const partial = { out: '', err: '' };
+  const lines = (which: 'out' | 'err', chunk: string, flush = false): void => {
+    if (which === 'out' && o.quietStdout) return;
+    const all = (partial[which] + chunk).split('\n');
+    partial[which] = flush ? '' : (all.pop() ?? '');
+    for (const line of all) if (line.length) log(redact(prefix + line));
+  };
+  try {
+    const exit = await runProcess(c, a, {
       cwd: o.cwd ?? '/',
       env: { ...process.env, ...(o.env ?? {}) },
-      detached: true,
-      stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      signal: stop.signal,
+      killGraceMs: KILL_GRACE_MS,
+      ...(o.input !== undefined ? { input: o.input } : {}),
+      onOutput: (d) => {
+        if (stdout.length < MAX_CAPTURE) stdout += d;
+        lines('out', d);
+      },
+      onStderr: (d) => {
+        if (stderr.length < MAX_CAPTURE) stderr += d;
+        lines('err', d);
+      },
     });
-    let stdout = '';
-    let stderr = '';
-    let aborted = false;
-    let timedOut = false;
-    let spawnError: string | undefined;
-    const partial = { out: '', err: '' };
-    const emit = (which: 'out' | 'err', chunk: string, flush = false) => {
-      if (which === 'out' && o.quietStdout) return;
-      let buf = partial[which] + chunk;
-      const lines = buf.split('\n');
-      buf = flush ? '' : (lines.pop() ?? '');
-      partial[which] = buf;
-      for (const line of lines) if (line.length) log(redact(prefix + line));
-    };
-    child.stdout!.setEncoding('utf8');
-    child.stderr!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => {
-      if (stdout.length < MAX_CAPTURE) stdout += d;
-      emit('out', d);
-    });
-    child.stderr!.on('data', (d: string) => {
-      if (stderr.length < MAX_CAPTURE) stderr += d;
-      emit('err', d);
-    });
-    if (o.input !== undefined && child.stdin) {
-      child.stdin.on('error', () => {});
-      child.stdin.end(o.input);
+    lines('out', '', true);
+    lines('err', '', true);
+    const base = { stdout: redact(stdout), stderr: redact(stderr), durationMs: Date.now() - started, aborted: false, timedOut: false };
+    switch (exit.state) {
+      case 'exited':
+        return { ...base, code: exit.code, signal: null };
+      case 'signalled':
+        return { ...base, code: null, signal: exit.signal as NodeJS.Signals };
+      case 'aborted':
+        return { ...base, code: null, signal: null, aborted: exit.reason !== 'timeout', timedOut: exit.reason === 'timeout' };
+      case 'spawn-failed':
+        return { ...base, code: null, signal: null, spawnError: exit.code === 'ENOENT' ? `${c}: command not found` : `${c}: ${exit.error}` };
+      default: {
+        const never: never = exit;
+        return never;
+      }
     }
-    const onAbort = () => {
-      aborted = true;
-      if (child.pid) killGroup(child.pid);
-    };
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer =
-      o.timeoutMs !== undefined
-        ? setTimeout(() => {
-            timedOut = true;
-            if (child.pid) killGroup(child.pid);
-          }, o.timeoutMs)
-        : undefined;
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      spawnError = err.code === 'ENOENT' ? `${c}: command not found` : `${c}: ${err.message}`;
-    });
-    child.on('close', (code, sig) => {
-      if (timer) clearTimeout(timer);
-      o.signal?.removeEventListener('abort', onAbort);
-      emit('out', '', true);
-      emit('err', '', true);
-      resolve({
-        code,
-        signal: sig,
-        stdout: redact(stdout),
-        stderr: redact(stderr),
-        aborted,
-        timedOut,
-        durationMs: Date.now() - started,
-        ...(spawnError ? { spawnError } : {}),
-      });
-    });
-  });
+  } finally {
+    if (timer) clearTimeout(timer);
+    o.signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 /** A one-line description of how a command failed (for a `reason`). */

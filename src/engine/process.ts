@@ -4,7 +4,9 @@ export interface ProcessOptions {
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly signal: AbortSignal;
+  /** receives stdout, and stderr too unless `onStderr` is given */
   readonly onOutput: (text: string) => void;
+  readonly onStderr?: (text: string) => void;
   /** after SIGTERM to the group, wait this long before SIGKILL */
   readonly killGraceMs: number;
   readonly input?: string;
@@ -14,7 +16,7 @@ export type ProcessExit =
   | { readonly state: 'exited'; readonly code: number; readonly tail: string }
   | { readonly state: 'signalled'; readonly signal: string; readonly tail: string }
   | { readonly state: 'aborted'; readonly reason: unknown; readonly tail: string }
-  | { readonly state: 'spawn-failed'; readonly error: string };
+  | { readonly state: 'spawn-failed'; readonly error: string; readonly code?: string };
 
 const TAIL = 64 * 1024;
 
@@ -50,14 +52,19 @@ export function runProcess(file: string, args: readonly string[], opts: ProcessO
       killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), opts.killGraceMs);
       killTimer.unref();
     };
-    const onData = (b: Buffer): void => {
-      const s = b.toString('utf8');
-      tail = (tail + s).slice(-TAIL);
-      opts.onOutput(s);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    if (opts.input !== undefined) child.stdin!.end(opts.input);
+    const onData =
+      (to: (text: string) => void) =>
+      (s: string): void => {
+        tail = (tail + s).slice(-TAIL);
+        to(s);
+      };
+    // decoded by the streams: a multi-byte character split across two reads stays whole
+    child.stdout!.setEncoding('utf8').on('data', onData(opts.onOutput));
+    child.stderr!.setEncoding('utf8').on('data', onData(opts.onStderr ?? opts.onOutput));
+    if (opts.input !== undefined) {
+      child.stdin!.on('error', () => {}); // a command that exits without reading its input
+      child.stdin!.end(opts.input);
+    }
     let settled = false;
     const finish = (r: ProcessExit): void => {
       if (settled) return;
@@ -66,7 +73,7 @@ export function runProcess(file: string, args: readonly string[], opts: ProcessO
       if (killTimer) clearTimeout(killTimer);
       resolve(r);
     };
-    child.on('error', (err) => finish({ state: 'spawn-failed', error: err.message }));
+    child.on('error', (err: NodeJS.ErrnoException) => finish({ state: 'spawn-failed', error: err.message, ...(err.code ? { code: err.code } : {}) }));
     child.on('exit', (code, sig) => {
       // A background child may keep the pipes open: give output a moment to drain, then stop waiting.
       const done = (): void => {
