@@ -40,8 +40,32 @@ function readSummaryFile(stateDir: string, runId: string): RunSummary | undefine
  * it is read as interrupted, from its event log, so that `--resume` continues it like any other.
  */
 export function readSummary(stateDir: string, runId: string): RunSummary | undefined {
-  const s = readSummaryFile(stateDir, runId);
+  const s = readSummaryFile(stateDir, runId) ?? startedFromEvents(stateDir, runId);
   return s?.status === 'running' && !runHoldsLock(stateDir, runId) ? abandonedRun(stateDir, s) : s;
+}
+
+/** The first summary is written beside the first steps: a run killed before that has only its event log. */
+function startedFromEvents(stateDir: string, runId: string): RunSummary | undefined {
+  const started = readEvents(runDir(stateDir, runId)).find((e) => e.type === 'run-started');
+  if (started?.type !== 'run-started') return undefined;
+  return {
+    version: 1,
+    runId,
+    castle: started.castle,
+    operation: started.operation,
+    status: 'running',
+    startedAt: started.ts,
+    finishedAt: null,
+    durationMs: null,
+    budgetMs: started.budgetMs,
+    pid: started.pid,
+    host: started.host,
+    detached: false,
+    resumeOf: started.resumeOf,
+    argv: [],
+    steps: {},
+    succeeded: [],
+  };
 }
 
 /** Every run of the castle, oldest first (run ids sort by time). */
@@ -69,7 +93,7 @@ function abandonedRun(stateDir: string, s: RunSummary): RunSummary {
     } else if (e.type === 'step-finished') {
       running.delete(e.stepId);
       steps[e.stepId] = { status: e.status, attempts: e.attempts, durationMs: e.durationMs, ...(e.reason ? { reason: e.reason } : {}) };
-      if (e.status === 'succeeded') succeeded.add(e.stepId);
+      if (e.status === 'succeeded' || (e.status === 'skipped' && s.resumeOf !== null && e.reason === `succeeded in run ${s.resumeOf}`)) succeeded.add(e.stepId);
     }
   }
   const started = Date.parse(s.startedAt);

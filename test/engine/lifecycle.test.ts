@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { alive, castle, castleAsync, castleDir, CLI, events, runIds, summary, waitFor } from '../helpers/cli.js';
@@ -80,32 +80,54 @@ layers:
     apply: [{run: "echo x >> three.count"}]
 `);
   const { child, done } = castleAsync(dir, ['up']);
-  await waitFor(() => existsSync(join(dir, 'two.pid')) && readFileSync(join(dir, 'two.pid'), 'utf8').endsWith('\n'), 20_000, 'step two to start');
+  const first = (): string => runIds(dir)[0]!;
+  const summaryFile = (): string => join(dir, '.castle', 'runs', first(), 'summary.json');
+  await waitFor(
+    () => existsSync(join(dir, 'two.pid')) && readFileSync(join(dir, 'two.pid'), 'utf8').endsWith('\n') && existsSync(summaryFile()),
+    20_000,
+    'step two to start',
+  );
   const stepPid = Number(readFileSync(join(dir, 'two.pid'), 'utf8'));
-  const first = runIds(dir)[0]!;
   child.kill('SIGKILL'); // no handler runs: no last summary, the lock stays behind
   await done;
   process.kill(stepPid, 'SIGKILL'); // the step's sleep outlives the killed castle
-  assert.equal(summary(dir, first).status, 'running', 'what the killed run left on disk');
+  assert.equal(summary(dir, first()).status, 'running', 'what the killed run left on disk');
 
-  const listed = castle(dir, ['runs', '--json']);
-  assert.equal(listed.code, 0, listed.stderr);
-  const [run] = JSON.parse(listed.stdout) as Record<string, unknown>[];
-  assert.equal(run!.runId, first);
-  assert.equal(run!.status, 'interrupted');
-  assert.match(String(run!.reason), new RegExp(`^process ${child.pid} on ${hostname()} ended without finishing the run`));
-  assert.deepEqual(run!.succeeded, ['up/one/0']);
-  assert.match(castle(dir, ['status']).stdout, new RegExp(`last run ${first}: up interrupted`));
+  const readBack = (): Record<string, unknown> => {
+    const listed = castle(dir, ['runs', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const runs = JSON.parse(listed.stdout) as Record<string, unknown>[];
+    assert.equal(runs.length, 1);
+    return runs[0]!;
+  };
+  const run = readBack();
+  assert.equal(run.runId, first());
+  assert.equal(run.status, 'interrupted');
+  assert.match(String(run.reason), new RegExp(`^process ${child.pid} on ${hostname()} ended without finishing the run`));
+  assert.deepEqual(run.succeeded, ['up/one/0']);
+  assert.match(castle(dir, ['status']).stdout, new RegExp(`last run ${first()}: up interrupted`));
+  // killed before its first summary was written (it is written beside the first steps): the event log tells the same
+  const saved = readFileSync(summaryFile());
+  rmSync(summaryFile());
+  const fromLog = readBack();
+  // what only the summary holds (argv, detached) aside; the start is the run-started event's time, a moment later
+  assert.deepEqual(
+    { ...fromLog, detached: run.detached, argv: run.argv, startedAt: run.startedAt, durationMs: run.durationMs },
+    run,
+    'read back from the event log alone: the same run, steps and reason',
+  );
+  assert.ok(Math.abs(Date.parse(String(fromLog.startedAt)) - Date.parse(String(run.startedAt))) < 1000);
+  writeFileSync(summaryFile(), saved);
 
   writeFileSync(join(dir, 'go'), '');
   const r = castle(dir, ['up', '--resume']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, new RegExp(`lock taken over from run ${first}`));
+  assert.match(r.stdout, new RegExp(`lock taken over from run ${first()}`));
   assert.equal(readFileSync(join(dir, 'one.count'), 'utf8'), 'x\n', 'step one ran once in all');
   assert.equal(readFileSync(join(dir, 'three.count'), 'utf8'), 'x\n');
   const skipped = events(dir).find((e) => e.type === 'step-finished' && e.stepId === 'up/one/0');
-  assert.ok(skipped?.type === 'step-finished' && skipped.status === 'skipped' && skipped.reason === `succeeded in run ${first}`, JSON.stringify(skipped));
-  assert.equal(summary(dir).resumeOf, first);
+  assert.ok(skipped?.type === 'step-finished' && skipped.status === 'skipped' && skipped.reason === `succeeded in run ${first()}`, JSON.stringify(skipped));
+  assert.equal(summary(dir).resumeOf, first());
 });
 
 test("a step log that cannot be written is reported as a warning and the run goes on", () => {
