@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { EventEnvelope, PlannedStepInfo } from '../events.js';
 import { expectedDurations, listRuns, readSummary } from '../engine/history.js';
-import { processAlive, readLockInfo } from '../engine/lock.js';
+import { readLockState } from '../engine/lock.js';
 import { runDir, stepLogFile } from '../engine/run-dir.js';
 import { formatDuration, formatDurationCompact } from '../sinks/duration.js';
 import { describe } from '../sinks/plain.js';
@@ -30,10 +30,11 @@ function remainingMs(steps: readonly PlannedStepInfo[], done: Set<string>, runni
 
 function status(flags: StateFlags): number {
   const stateDir = stateDirOf(flags);
-  const lock = readLockInfo(stateDir);
+  const held = readLockState(stateDir);
   const runs = listRuns(stateDir);
-  if (!lock || !processAlive(lock.pid)) {
-    if (lock) process.stdout.write(`stale lock: run ${lock.runId} (pid ${lock.pid} on ${lock.host}) is no longer running; the next run takes it over\n`);
+  // the same judgement as the next run's when it takes the lock over (another host's holder is not judged)
+  if (!held || held.stale !== undefined) {
+    if (held) process.stdout.write(`stale lock: run ${held.holder.runId} (pid ${held.holder.pid} on ${held.holder.host}): ${held.stale}; the next run takes it over\n`);
     const last = runs[runs.length - 1];
     process.stdout.write(
       last
@@ -42,6 +43,7 @@ function status(flags: StateFlags): number {
     );
     return EXIT_OK;
   }
+  const lock = held.holder;
   const dir = runDir(stateDir, lock.runId);
   const events = readEvents(dir);
   const started = events.find((e): e is Extract<EventEnvelope, { type: 'run-started' }> => e.type === 'run-started');
@@ -102,7 +104,8 @@ async function logs(runArg: string | undefined, flags: StateFlags & { follow?: b
   const stateDir = stateDirOf(flags);
   const run = pickRun(stateDir, runArg);
   const dir = runDir(stateDir, run.runId);
-  const finished = (): boolean => readSummary(stateDir, run.runId)?.status !== 'running' || !processAlive(run.pid);
+  // a run whose process died reads as interrupted (history), so this also ends a follow of a killed run
+  const finished = (): boolean => readSummary(stateDir, run.runId)?.status !== 'running';
   if (flags.step) {
     const file = stepLogFile(dir, flags.step);
     const events = readEvents(dir);

@@ -1,6 +1,7 @@
-import { closeSync, open, writeSync } from 'node:fs';
+import { closeSync, open } from 'node:fs';
 import { EVENT_LOG_VERSION, type CastleEvent, type EventEnvelope, type EventSink } from '../events.js';
 import { redactValue, type Redactor } from './redact.js';
+import { writeAllSync } from './write-all.js';
 
 /**
  * Stamps events (seq, ts), redacts them, appends them to the JSONL log and hands them to the sinks.
@@ -87,8 +88,7 @@ export class EventBus {
     const text = this.#pending.length === 1 ? this.#pending[0]! : this.#pending.join('');
     this.#pending = [];
     try {
-      const buf = Buffer.from(text, 'utf8');
-      for (let off = 0; off < buf.length; ) off += writeSync(this.#fd, buf, off);
+      writeAllSync(this.#fd, text);
     } catch (err) {
       this.#logError = (err as Error).message;
     }

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import type { Operation, RunStatus, StepStatus } from '../events.js';
+import type { EventEnvelope, Operation, RunStatus, StepStatus } from '../events.js';
 import { readEvents } from './events-file.js';
 import { runHoldsLock } from './lock.js';
 import { runDir, runsDir, summaryFile } from './run-dir.js';
@@ -40,13 +40,18 @@ function readSummaryFile(stateDir: string, runId: string): RunSummary | undefine
  * it is read as interrupted, from its event log, so that `--resume` continues it like any other.
  */
 export function readSummary(stateDir: string, runId: string): RunSummary | undefined {
-  const s = readSummaryFile(stateDir, runId) ?? startedFromEvents(stateDir, runId);
-  return s?.status === 'running' && !runHoldsLock(stateDir, runId) ? abandonedRun(stateDir, s) : s;
+  const s = readSummaryFile(stateDir, runId);
+  if (s !== undefined && s.status !== 'running') return s;
+  const live = runHoldsLock(stateDir, runId);
+  if (s !== undefined && live) return s;
+  const events = readEvents(runDir(stateDir, runId));
+  // the first summary is written beside the first steps: a run killed before that has only its event log
+  const begun = s ?? startedFromEvents(runId, events);
+  return begun !== undefined && !live ? abandonedRun(stateDir, begun, events) : begun;
 }
 
-/** The first summary is written beside the first steps: a run killed before that has only its event log. */
-function startedFromEvents(stateDir: string, runId: string): RunSummary | undefined {
-  const started = readEvents(runDir(stateDir, runId)).find((e) => e.type === 'run-started');
+function startedFromEvents(runId: string, events: readonly EventEnvelope[]): RunSummary | undefined {
+  const started = events.find((e) => e.type === 'run-started');
   if (started?.type !== 'run-started') return undefined;
   return {
     version: 1,
@@ -68,6 +73,16 @@ function startedFromEvents(stateDir: string, runId: string): RunSummary | undefi
   };
 }
 
+/**
+ * What a further `--resume` skips: the steps that succeeded, and the ones skipped because a run this
+ * one resumed had done them (`resumed`: that run's own list).
+ */
+export function doneSteps(steps: Iterable<readonly [string, { readonly status: StepStatus }]>, resumed: ReadonlySet<string>): string[] {
+  const done: string[] = [];
+  for (const [id, r] of steps) if (r.status === 'succeeded' || (r.status === 'skipped' && resumed.has(id))) done.push(id);
+  return done;
+}
+
 /** Every run of the castle, oldest first (run ids sort by time). */
 export function listRuns(stateDir: string): RunSummary[] {
   const dir = runsDir(stateDir);
@@ -81,11 +96,9 @@ export function listRuns(stateDir: string): RunSummary[] {
 type StepSummary = RunSummary['steps'][string];
 
 /** What the event log of a run that died says: the steps it finished, the ones it was running. */
-function abandonedRun(stateDir: string, s: RunSummary): RunSummary {
-  const events = readEvents(runDir(stateDir, s.runId));
+function abandonedRun(stateDir: string, s: RunSummary, events: readonly EventEnvelope[]): RunSummary {
   const steps: Record<string, StepSummary> = {};
   const running = new Map<string, { readonly since: number; readonly attempt: number }>();
-  const succeeded = new Set(s.succeeded); // the first summary lists what the runs it resumed had done
   for (const e of events) {
     if (e.type === 'step-started') {
       const prev = running.get(e.stepId);
@@ -93,7 +106,6 @@ function abandonedRun(stateDir: string, s: RunSummary): RunSummary {
     } else if (e.type === 'step-finished') {
       running.delete(e.stepId);
       steps[e.stepId] = { status: e.status, attempts: e.attempts, durationMs: e.durationMs, ...(e.reason ? { reason: e.reason } : {}) };
-      if (e.status === 'succeeded' || (e.status === 'skipped' && s.resumeOf !== null && e.reason === `succeeded in run ${s.resumeOf}`)) succeeded.add(e.stepId);
     }
   }
   const started = Date.parse(s.startedAt);
@@ -101,13 +113,14 @@ function abandonedRun(stateDir: string, s: RunSummary): RunSummary {
   for (const [id, r] of running) {
     steps[id] = { status: 'cancelled', attempts: r.attempt, durationMs: Math.max(0, last - r.since), reason: "the run's process ended while this step ran" };
   }
+  const resumed = new Set(s.resumeOf !== null ? (readSummary(stateDir, s.resumeOf)?.succeeded ?? []) : []);
   return {
     ...s,
     status: 'interrupted',
     finishedAt: new Date(last).toISOString(),
     durationMs: Math.max(0, last - started),
     steps,
-    succeeded: [...succeeded],
+    succeeded: doneSteps(Object.entries(steps), resumed),
     reason: `process ${s.pid} on ${s.host} ended without finishing the run (killed, or the machine stopped); its last event is at ${new Date(last).toISOString()}`,
   };
 }

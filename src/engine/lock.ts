@@ -1,8 +1,9 @@
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { processGone } from '../data/proc.js';
 import type { LockInfo } from '../events.js';
 import { lockFile } from './run-dir.js';
+import { writeAllSync } from './write-all.js';
 
 interface LockFileContent extends LockInfo {
   /** /proc start time of the holder, so a recycled pid is not mistaken for a live holder */
@@ -24,7 +25,7 @@ function startTicks(pid: number): string | undefined {
 }
 
 /** Running and not a zombie (a zombie has exited: it only waits for its parent to reap it). */
-export function processAlive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   return !processGone(pid);
 }
 
@@ -45,10 +46,16 @@ function staleReason(l: LockFileContent): string | undefined {
   return undefined;
 }
 
+/** The castle's lock, if any, and why it is stale (undefined while its holder may still be running). */
+export function readLockState(stateDir: string): { readonly holder: LockInfo; readonly stale: string | undefined } | undefined {
+  const l = readLock(lockFile(stateDir));
+  return l === undefined ? undefined : { holder: l, stale: staleReason(l) };
+}
+
 /** Whether run `runId` holds the castle's lock now: a run holds it from before its first summary to after its last. */
 export function runHoldsLock(stateDir: string, runId: string): boolean {
-  const l = readLock(lockFile(stateDir));
-  return l !== undefined && l.runId === runId && staleReason(l) === undefined;
+  const l = readLockState(stateDir);
+  return l !== undefined && l.holder.runId === runId && l.stale === undefined;
 }
 
 export function readLockInfo(stateDir: string): LockInfo | undefined {
@@ -70,7 +77,7 @@ export function acquireLock(stateDir: string, info: Omit<LockInfo, 'pid' | 'host
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o644);
-      writeSync(fd, JSON.stringify(mine, null, 2) + '\n');
+      writeAllSync(fd, JSON.stringify(mine, null, 2) + '\n');
       closeSync(fd);
       const release = (): void => {
         const now = readLock(path);

@@ -1,16 +1,17 @@
-import { closeSync, open, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, open, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { EventEnvelope, EventSink, LockInfo, RunStatus } from '../events.js';
 import { stepInfo, type Plan } from '../plan/plan.js';
 import { EventBus } from './bus.js';
 import { executePlan } from './execute.js';
-import type { RunSummary } from './history.js';
+import { doneSteps, type RunSummary } from './history.js';
 import { acquireLock } from './lock.js';
 import { Redactor } from './redact.js';
 import { eventsFile, newRunId, runDir, summaryFile } from './run-dir.js';
 import { StepLogs } from './step-log.js';
 import { finishTimings } from './timing.js';
+import { writeAllSync } from './write-all.js';
 
 export interface RunRequest {
   readonly plan: Plan;
@@ -60,8 +61,7 @@ function writeSummary(dir: string, s: RunSummary, fd: number | undefined): void 
   if (fd === undefined) writeFileSync(`${file}.tmp`, text);
   else {
     try {
-      const buf = Buffer.from(text, 'utf8');
-      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+      writeAllSync(fd, text);
     } finally {
       closeSync(fd);
     }
@@ -109,7 +109,7 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       argv: req.argv ?? [],
     };
     first = folder.then(() =>
-      writeSummaryAsync(dir, { ...base, status: 'running', finishedAt: null, durationMs: null, steps: {}, succeeded: [...(req.resume?.succeeded ?? [])] }),
+      writeSummaryAsync(dir, { ...base, status: 'running', finishedAt: null, durationMs: null, steps: {}, succeeded: [] }),
     );
     finalFd = first.then(() => openFinalSummary(dir), () => undefined);
     bus = new EventBus(runId, redactor, req.sinks, eventsFile(dir), folder);
@@ -169,7 +169,7 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
     });
     const resumed = new Set(req.resume?.succeeded ?? []);
     const steps = Object.fromEntries([...result.steps].map(([id, r]) => [id, { ...r }]));
-    const succeeded = [...result.steps].filter(([id, r]) => r.status === 'succeeded' || (r.status === 'skipped' && resumed.has(id))).map(([id]) => id);
+    const succeeded = doneSteps(result.steps, resumed);
     await first;
     // written once the logs are closed, so a reader that sees the run finished finds its logs complete
     last = {
