@@ -1,0 +1,68 @@
+import type { StepKind } from './step.js';
+import { GENERIC_TARGET, type Target } from './target.js';
+
+/** A step kind with the target it belongs to and its qualified name (`local.postgres`). */
+export interface ResolvedKind {
+  readonly target: Target;
+  readonly kind: StepKind;
+  readonly qualified: string;
+}
+
+/**
+ * The targets Castle knows. A step key resolves as `target.kind`, or as a bare kind name looked up in
+ * the generic kinds and then in the selected target (the layer's `target:`, else the castle's):
+ * adding a target never changes what an existing castle.yaml means.
+ */
+export class TargetRegistry {
+  readonly #targets = new Map<string, Target>();
+
+  register(t: Target): this {
+    if (this.#targets.has(t.name)) throw new Error(`target '${t.name}' registered twice`);
+    if (t.name.includes('.')) throw new Error(`target name '${t.name}' contains a dot`);
+    const seen = new Set<string>();
+    for (const k of t.kinds) {
+      if (seen.has(k.name)) throw new Error(`step kind '${k.name}' registered twice in target '${t.name}'`);
+      if (k.name.includes('.')) throw new Error(`step kind name '${k.name}' contains a dot`);
+      seen.add(k.name);
+    }
+    this.#targets.set(t.name, t);
+    return this;
+  }
+
+  targets(): Target[] {
+    return [...this.#targets.values()];
+  }
+
+  target(name: string): Target | undefined {
+    return this.#targets.get(name);
+  }
+
+  /** `key` as written in castle.yaml; `selected` is the target a bare name falls back to */
+  resolve(key: string, selected: string | undefined): ResolvedKind | undefined {
+    const dot = key.indexOf('.');
+    if (dot > 0) {
+      const target = this.#targets.get(key.slice(0, dot));
+      const kind = target?.kinds.find((k) => k.name === key.slice(dot + 1));
+      return target && kind ? { target, kind, qualified: key } : undefined;
+    }
+    for (const name of [GENERIC_TARGET, selected]) {
+      const target = name === undefined ? undefined : this.#targets.get(name);
+      const kind = target?.kinds.find((k) => k.name === key);
+      if (target && kind) return { target, kind, qualified: target.name === GENERIC_TARGET ? key : `${target.name}.${key}` };
+    }
+    return undefined;
+  }
+
+  /** every kind, with its qualified name (generic kinds are unqualified) */
+  kinds(): ResolvedKind[] {
+    return this.targets().flatMap((target) =>
+      target.kinds.map((kind) => ({ target, kind, qualified: target.name === GENERIC_TARGET ? kind.name : `${target.name}.${kind.name}` })),
+    );
+  }
+
+  /** the names a step key may take when `selected` is the castle's target, sorted */
+  keysFor(selected: string | undefined): string[] {
+    const bare = [GENERIC_TARGET, selected].flatMap((n) => (n ? (this.#targets.get(n)?.kinds ?? []).map((k) => k.name) : []));
+    return [...new Set([...bare, ...this.kinds().map((k) => k.qualified)])].sort();
+  }
+}
