@@ -14,13 +14,13 @@ function canonical(value: unknown): string {
 }
 
 /**
- * What a step does and where it sits: its kind, its config, its id (section, layer, position) and the
+ * What a step does and where it sits: its kind (qualified: `postgres` and `local.postgres` are one), its config, its id (section, layer, position) and the
  * hashes of the steps it waits for, so that a change before a step changes the step's hash too. Timeouts
  * and retries are left out: they change how a step is tried, not what it does.
  */
 function stepHash(step: PlannedStep, depHashes: readonly string[]): string {
   const h = createHash('sha256');
-  h.update(canonical({ id: step.id, kind: step.spec.kind.name, config: step.spec.config, deps: step.deps, after: depHashes }));
+  h.update(canonical({ id: step.id, kind: step.spec.qualified, config: step.spec.config, deps: step.deps, after: depHashes }));
   return h.digest('hex').slice(0, 32);
 }
 
