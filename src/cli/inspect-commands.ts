@@ -4,7 +4,7 @@ import type { EventEnvelope, PlannedStepInfo } from '../events.js';
 import { expectedDurations, listRuns, readSummary } from '../engine/history.js';
 import { readLockState } from '../engine/lock.js';
 import { runDir, stepLogFile } from '../engine/run-dir.js';
-import { formatDuration, formatDurationCompact } from '../sinks/duration.js';
+import { formatDuration, formatDurationCompact } from '../core/duration.js';
 import { describe } from '../sinks/plain.js';
 import { CliExit, EXIT_INVALID, EXIT_OK } from './common.js';
 import { readEvents } from '../engine/events-file.js';

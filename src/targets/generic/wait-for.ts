@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { runProcess } from '../../engine/process.js';
-import { parseDuration } from '../../sinks/duration.js';
+import { parseDuration } from '../../core/duration.js';
 import type { StepContext, StepKind } from '../kind.js';
 
 export interface WaitForConfig {
