@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { runProcess } from '../../engine/process.js';
+import { runProcess } from '../../os/process.js';
 import { parseDuration } from '../../core/duration.js';
 import type { StepContext, StepKind } from '../kind.js';
 

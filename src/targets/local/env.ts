@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fail as coreFail, type Failure } from '../../core/result.js';
 import { formatDiagnostics } from '../../diag/printer.js';
 import { dataCastle, type DataCastle } from '../../data/rebirth.js';
 import { DotenvSource } from '../../secrets/dotenv.js';
@@ -7,6 +8,7 @@ import { ensureSecret } from '../../secrets/generate.js';
 import { InfisicalSource } from '../../secrets/infisical.js';
 import { Redactor } from '../../secrets/redactor.js';
 import type { SecretSource } from '../../secrets/source.js';
+import { s3Bucket, s3TargetOf } from '../../s3/client.js';
 import { tlsFiles } from '../../s3/tls.js';
 import type { StepContext, StepResult } from '../kind.js';
 import { resolveLocal, type LocalConfig, type ResolvedLocal } from './config.js';
@@ -20,8 +22,7 @@ export const DEFAULT_S3_PORT = 9443;
 export const S3_KEY_ID = 'S3_ACCESS_KEY_ID';
 export const S3_KEY_SECRET = 'S3_SECRET_ACCESS_KEY';
 
-export type Fail = Extract<StepResult, { ok: false }>;
-export const fail = (reason: string, retryable = false): Fail => ({ ok: false, reason, retryable });
+export const fail = (reason: string, retryable = false): Failure => coreFail(reason, { retryable });
 
 /** Every YAML/JSON file of the manifest paths (directories listed in name order). */
 export function expandManifests(paths: readonly string[]): string[] {
@@ -34,13 +35,13 @@ export function expandManifests(paths: readonly string[]): string[] {
   return out;
 }
 
-export function localOf(ctx: StepContext): ResolvedLocal | Fail {
+export function localOf(ctx: StepContext): ResolvedLocal | Failure {
   const cfg = ctx.targets['local'] as LocalConfig | undefined;
   if (!cfg) return fail('this step belongs to the local target: add a `local:` block to castle.yaml (at least `manifests:`)');
   return resolveLocal(cfg, ctx.castleDir, ctx.castleName);
 }
 
-export async function openSecrets(local: ResolvedLocal, redactor: Redactor): Promise<SecretSource | Fail> {
+export async function openSecrets(local: ResolvedLocal, redactor: Redactor): Promise<SecretSource | Failure> {
   const inf = local.config.secrets?.infisical;
   if (inf) {
     const idVar = inf.clientIdEnv ?? 'INFISICAL_CLIENT_ID';
@@ -99,7 +100,7 @@ function stepRedactor(ctx: StepContext): Redactor {
 }
 
 /** The data layer's paths and repos: with `restore`, pgBackRest set up from dataSource.pgbackrest. */
-function dataFor(local: ResolvedLocal, model: LocalClusterModel, redact: (t: string) => string, restore: boolean): DataCastle | Fail {
+function dataFor(local: ResolvedLocal, model: LocalClusterModel, redact: (t: string) => string, restore: boolean): DataCastle | Failure {
   const ca = tlsFiles(join(local.objectStoreDir, 'tls')).caCert;
   const caPem = existsSync(ca) ? readFileSync(ca, 'utf8') : undefined;
   const spec = pgbackrestSpecFromModel(model, { host: 'localhost', port: objectStorePort(local), ...(caPem ? { caPem } : {}) }, { restore: restore && model.dataSource !== undefined });
@@ -112,16 +113,17 @@ function dataFor(local: ResolvedLocal, model: LocalClusterModel, redact: (t: str
       osUser: local.runAs,
       ...spec.value,
     },
+    s3Bucket(s3TargetOf(spec.value.repo1)),
     redact,
   );
-  return dc.ok ? dc.castle : fail(dc.reason);
+  return dc.ok ? dc.value : fail(dc.reason);
 }
 
 /**
  * The local castle as this step sees it: manifests rendered with the secret source, the data layer's
  * paths and repos, user passwords. Built once per run and shared through the run's facts.
  */
-export async function localEnv(ctx: StepContext, opts: { restore?: boolean } = {}): Promise<LocalEnv | Fail> {
+export async function localEnv(ctx: StepContext, opts: { restore?: boolean } = {}): Promise<LocalEnv | Failure> {
   const key = `local:env:${opts.restore ? 'restore' : 'backup'}`;
   const cached = ctx.facts.get(key) as LocalEnv | undefined;
   if (cached) return cached;

@@ -38,7 +38,7 @@ export const run: StepKind<{ fingerprint?: boolean; newBackup?: boolean }>['run'
     ctx.check('backup gate', false, r.reason);
     return fail(r.reason, true);
   }
-  const g = r.gate;
+  const g = r.value;
   saveGate(ctx, { runId: ctx.runId, cluster: env.model.name, empty: false, gate: g });
   ctx.check('WAL flushed', true, `archived through ${g.flushedSegment}`);
   ctx.check(
