@@ -166,32 +166,6 @@ export async function objectExists(t: S3Target, key: string, o: { signal?: Abort
   }
 }
 
-/** How a pgBackRest repo names its S3 endpoint (repo1-s3-endpoint, -port, -bucket, ...). */
-export interface S3Endpoint {
-  readonly host: string;
-  readonly port: number;
-  readonly bucket: string;
-  readonly region: string;
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly caPem?: string;
-  readonly verifyTls?: boolean;
-  readonly uriStyle?: 'path' | 'host';
-}
-
-export function s3TargetOf(e: S3Endpoint): S3Target {
-  return {
-    endpoint: `https://${e.host}:${e.port}`,
-    region: e.region,
-    bucket: e.bucket,
-    accessKeyId: e.accessKeyId,
-    secretAccessKey: e.secretAccessKey,
-    ...(e.caPem ? { caPem: e.caPem } : {}),
-    verifyTls: e.verifyTls !== false,
-    pathStyle: (e.uriStyle ?? 'path') === 'path',
-  };
-}
-
 /** A bucket as the data layer reads it (src/data RepoBucket): probe, an object's text, whether one exists. */
 export function s3Bucket(t: S3Target): {
   readonly endpoint: string;

@@ -13,7 +13,7 @@ import { flushWal, pgbackrest, pgbackrestInfo, writePgbackrestConf, runBackup, a
 import { fingerprintCluster, compareFingerprints } from '../../src/data/fingerprint.js';
 import type { Result } from '../../src/core/result.js';
 import { pidAlive, processGone } from '../../src/os/pid.js';
-import { s3Bucket, s3TargetOf } from '../../src/s3/client.js';
+import { repo1Bucket } from '../../src/targets/local/repo-bucket.js';
 import { freePort, tempDir, rmDir, collector } from './helpers.js';
 
 let s3dir: string;
@@ -53,7 +53,7 @@ async function newCastle(stanza: string, extra: Partial<DataCastleSpec> = {}): P
 
 /** The data layer with repo1 read through the S3 API (as the local target wires it). */
 function castleOf(sp: DataCastleSpec): Result<DataCastle> {
-  return dataCastle(sp, s3Bucket(s3TargetOf(sp.repo1)));
+  return dataCastle(sp, repo1Bucket(sp.repo1));
 }
 
 function must<T>(r: Result<T>): T {

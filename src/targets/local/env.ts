@@ -8,7 +8,7 @@ import { ensureSecret } from '../../secrets/generate.js';
 import { InfisicalSource } from '../../secrets/infisical.js';
 import { Redactor } from '../../secrets/redactor.js';
 import type { SecretSource } from '../../secrets/source.js';
-import { s3Bucket, s3TargetOf } from '../../s3/client.js';
+import { repo1Bucket } from './repo-bucket.js';
 import { tlsFiles } from '../../s3/tls.js';
 import type { StepContext, StepResult } from '../kind.js';
 import { resolveLocal, type LocalConfig, type ResolvedLocal } from './config.js';
@@ -113,7 +113,7 @@ function dataFor(local: ResolvedLocal, model: LocalClusterModel, redact: (t: str
       osUser: local.runAs,
       ...spec.value,
     },
-    s3Bucket(s3TargetOf(spec.value.repo1)),
+    repo1Bucket(spec.value.repo1),
     redact,
   );
   return dc.ok ? dc.value : fail(dc.reason);
