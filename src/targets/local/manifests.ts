@@ -12,7 +12,6 @@ export type { LoadedManifest } from './manifest-load.js';
 export { loadManifests, parseManifests } from './manifest-load.js';
 export type * from './manifest-model.js';
 export { installedPostgresMajors, postgresBinDir } from './manifest-pg.js';
-export { parseIni } from '../../data/pgbackrest-ini.js';
 
 const PGO_API = 'postgres-operator.crunchydata.com/v1beta1';
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
