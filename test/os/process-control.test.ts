@@ -41,13 +41,20 @@ test('liveness: a live process and one that has exited', async () => {
 });
 
 test('liveness: a zombie (exited, never reaped) reads as gone though signal 0 still finds it', async () => {
-  // `true` runs in the background, then the shell becomes `sleep`, which never reaps it
-  const marker = `castle-zombie-${process.pid}`;
-  const parent = await shell(`true & echo ready; exec sleep 30`, marker);
+  // `true` runs in the background and the shell at once becomes `sleep` (no builtin in between that could
+  // reap it), which never reaps it
+  const sh = spawn('/bin/sh', ['-c', 'true & exec sleep 30'], { detached: true, stdio: 'ignore' });
+  sh.unref();
+  const parent = sh.pid!;
   try {
     let zombie: number | undefined;
     for (let i = 0; i < 100 && zombie === undefined; i++) {
-      const kids = execFileSync('ps', ['-o', 'pid=,stat=', '--ppid', String(parent)], { encoding: 'utf8' }).trim().split('\n');
+      let kids: string[] = [];
+      try {
+        kids = execFileSync('ps', ['-o', 'pid=,stat=', '--ppid', String(parent)], { encoding: 'utf8' }).trim().split('\n');
+      } catch {
+        // ps exits 1 while the shell has no child (yet)
+      }
       zombie = kids.map((l) => l.trim().split(/\s+/)).find(([, stat]) => stat?.startsWith('Z'))?.map(Number)[0];
       if (zombie === undefined) await sleep(20);
     }
