@@ -1,15 +1,14 @@
 // Data fingerprint of a whole cluster: for every database (non-template, connectable), every user table
 // and materialized view: row count + sha256 of its rows in primary-key order (all-columns order without a
-// primary key), STREAMED with COPY (query) TO STDOUT, never built as one string in SQL. The hash is that of
-// the COPY output itself (what `psql -c "COPY (...) TO STDOUT"` prints), read with pg-copy-streams.
+// primary key), STREAMED with COPY (query) TO STDOUT, never built as one string in SQL.
 // Large tables with a single integer primary key are hashed in key ranges on parallel connections, all of a
 // database's connections sharing one exported snapshot. The proof passes the gate's fingerprint as `reference`
 // so the same ranges are used.
 
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
-import type { OpOptions, Result } from './proc.js';
+import { ok, type Result } from '../core/result.js';
+import type { OpOptions } from '../os/exec.js';
 
 export interface TableFingerprint {
   readonly database: string;
@@ -29,13 +28,8 @@ export interface TableFingerprint {
   readonly split?: { readonly column: string; readonly bounds: readonly string[] };
 }
 
-/** What a table's sha256 is of: the COPY output's bytes (older castles hashed the protocol messages, headers included). */
-export const FINGERPRINT_DIGEST = 'copy-output';
-
 export interface Fingerprint {
   readonly takenAt: string;
-  /** absent in fingerprints taken by older castles, whose hashes cannot be compared with these */
-  readonly digest?: typeof FINGERPRINT_DIGEST;
   readonly format: 'binary' | 'text';
   readonly databases: readonly string[];
   readonly tables: readonly TableFingerprint[];
@@ -91,7 +85,7 @@ async function openClient(conn: Conn, database: string): Promise<pg.Client> {
 }
 
 /** Takes the fingerprint of every database reachable with `conn` (a superuser connection). */
-export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {}): Promise<Result<{ fingerprint: Fingerprint }>> {
+export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {}): Promise<Result<Fingerprint>> {
   const started = Date.now();
   const format = o.reference?.format ?? o.format ?? 'binary';
   const parallel = Math.max(1, o.parallel ?? 2);
@@ -116,20 +110,16 @@ export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {})
     const tableBytes = tables.reduce((s, t) => s + t.bytes, 0);
     const streamedBytes = tables.reduce((s, t) => s + t.streamedBytes, 0);
     const durationMs = Date.now() - started;
-    return {
-      ok: true,
-      fingerprint: {
-        takenAt: new Date(started).toISOString(),
-        digest: FINGERPRINT_DIGEST,
-        format,
-        databases: dbs,
-        tables,
-        tableBytes,
-        streamedBytes,
-        durationMs,
-        mbPerSec: tableBytes / 1e6 / Math.max(durationMs / 1000, 0.001),
-      },
-    };
+    return ok({
+      takenAt: new Date(started).toISOString(),
+      format,
+      databases: dbs,
+      tables,
+      tableBytes,
+      streamedBytes,
+      durationMs,
+      mbPerSec: tableBytes / 1e6 / Math.max(durationMs / 1000, 0.001),
+    });
   } catch (err) {
     if (o.signal?.aborted) return { ok: false, reason: 'fingerprint cancelled' };
     return { ok: false, reason: `fingerprint failed: ${(err as Error).message}` };
@@ -271,50 +261,172 @@ function hashJob(client: pg.Client, job: Job, format: 'binary' | 'text'): Promis
     where = where.replace(`$${i + 1}`, p);
   }
   const text = `COPY (SELECT * FROM ${rel} t WHERE ${where} ORDER BY ${order}) TO STDOUT${format === 'binary' ? ' (FORMAT binary)' : ''}`;
-  return hashCopy(client, text);
+  const h = new CopyHasher(text);
+  client.query(h);
+  return h.done;
 }
 
-/** sha256 of what `COPY ... TO STDOUT` writes, streamed; its row count from the command's completion. */
-export async function hashCopy(client: pg.Client, text: string): Promise<{ rows: number; sha: string; bytes: number }> {
-  const stream = copyTo(text);
-  // the row count comes with CommandComplete, after the stream's end: wait for the query to be over
-  const over = new Promise<void>((resolve) => {
-    const q = stream as unknown as { handleReadyForQuery(): void };
-    const orig = q.handleReadyForQuery.bind(q);
-    q.handleReadyForQuery = () => {
-      orig();
-      resolve();
-    };
-  });
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of client.query(stream) as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    bytes += chunk.length;
+/**
+ * COPY ... TO STDOUT read straight off the connection's socket: the raw CopyData messages (5-byte header + row) are
+ * hashed as one contiguous byte range per socket chunk, without splitting rows into JS buffers (the COPY stream
+ * libraries cost more CPU than the hash). The digest does not depend on how the bytes are chunked.
+ */
+export class CopyHasher {
+  readonly text: string;
+  readonly done: Promise<{ rows: number; sha: string; bytes: number }>;
+  private readonly hash = createHash('sha256');
+  private bytes = 0;
+  private rows = 0;
+  private readonly hdr = Buffer.alloc(5);
+  private hdrLen = 0;
+  private skip = 0;
+  private inData = false;
+  private detached = false;
+  private resolve!: (v: { rows: number; sha: string; bytes: number }) => void;
+  private reject!: (e: Error) => void;
+  private stream: { removeListener: Function; on: Function; listeners: (e: string) => Function[] } | null = null;
+  private pgHandler: ((b: Buffer) => void) | null = null;
+  private error: Error | null = null;
+
+  constructor(text: string) {
+    this.text = text;
+    this.done = new Promise((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    this.done.catch(() => {});
   }
-  await over;
-  return { rows: stream.rowCount, sha: hash.digest('hex'), bytes };
+
+  /** pg Submittable */
+  submit(connection: { stream: CopyHasher['stream']; query: (t: string) => void }): void {
+    const s = connection.stream!;
+    const ls = s.listeners('data');
+    if (ls.length !== 1) throw new Error(`unexpected ${ls.length} data listeners on the pg connection`);
+    this.pgHandler = ls[0] as (b: Buffer) => void;
+    s.removeListener('data', this.pgHandler);
+    s.on('data', this.onData);
+    this.stream = s;
+    connection.query(this.text);
+  }
+
+  private update(b: Buffer, from: number, to: number): void {
+    if (to > from) {
+      this.hash.update(b.subarray(from, to));
+      this.bytes += to - from;
+    }
+  }
+
+  private detach(rest: Buffer): void {
+    this.detached = true;
+    const s = this.stream!;
+    s.removeListener('data', this.onData);
+    s.on('data', this.pgHandler!);
+    if (rest.length) this.pgHandler!(rest);
+  }
+
+  /** feeds protocol bytes (exported for tests through `feed`) */
+  readonly onData = (chunk: Buffer): void => {
+    if (this.detached) return;
+    const n = chunk.length;
+    let i = 0;
+    let from = this.inData && this.hdrLen === 0 ? 0 : -1;
+    while (i < n) {
+      if (this.skip > 0) {
+        const k = Math.min(this.skip, n - i);
+        i += k;
+        this.skip -= k;
+        continue;
+      }
+      const hdrStart = i - this.hdrLen;
+      let code: number;
+      let len: number;
+      if (this.hdrLen === 0 && i + 5 <= n) {
+        // the common case: the whole header is in this chunk
+        code = chunk[i]!;
+        len = ((chunk[i + 1]! << 24) >>> 0) + (chunk[i + 2]! << 16) + (chunk[i + 3]! << 8) + chunk[i + 4]! - 4;
+        i += 5;
+      } else {
+        const take = Math.min(5 - this.hdrLen, n - i);
+        chunk.copy(this.hdr, this.hdrLen, i, i + take);
+        this.hdrLen += take;
+        i += take;
+        if (this.hdrLen < 5) {
+          // incomplete header at the end of the chunk: hash up to it, decide on it with the next chunk
+          if (from >= 0) this.update(chunk, from, hdrStart);
+          return;
+        }
+        this.hdrLen = 0;
+        code = this.hdr[0]!;
+        len = this.hdr.readUInt32BE(1) - 4;
+      }
+      if (code === 0x64 /* CopyData */) {
+        if (from < 0) {
+          if (hdrStart < 0) {
+            this.update(this.hdr, 0, -hdrStart); // the part of a straddling header that came in the previous chunk
+            from = 0;
+          } else from = hdrStart;
+        }
+        this.inData = true;
+        this.rows++;
+        this.skip = len;
+        continue;
+      }
+      if (code === 0x48 /* CopyOutResponse */ || code === 0x4e /* Notice */ || code === 0x53 /* ParameterStatus */ || code === 0x41 /* Notification */) {
+        if (from >= 0) this.update(chunk, from, Math.max(hdrStart, 0));
+        from = -1;
+        this.inData = false;
+        // interspersed notices/parameter changes are skipped (as COPY stream readers do); hashing resumes after them
+        this.skip = len;
+        continue;
+      }
+      // end of the data: CopyDone, ErrorResponse or anything else goes back to pg
+      if (from >= 0) this.update(chunk, from, Math.max(hdrStart, 0));
+      this.inData = false;
+      if (code === 0x63 /* CopyDone */) {
+        this.detach(chunk.subarray(i + Math.max(len, 0)));
+      } else {
+        this.detach(hdrStart >= 0 ? chunk.subarray(hdrStart) : Buffer.concat([this.hdr.subarray(0, -hdrStart), chunk]));
+      }
+      return;
+    }
+    if (from >= 0) this.update(chunk, from, n);
+  };
+
+  handleCommandComplete(msg: { text?: string }): void {
+    const m = /COPY (\d+)/.exec(msg?.text ?? '');
+    if (m) this.rows = Number(m[1]);
+  }
+
+  handleError(err: Error): void {
+    this.error = err;
+    if (!this.detached && this.stream) {
+      this.detached = true;
+      this.stream.removeListener('data', this.onData);
+      this.stream.on('data', this.pgHandler!);
+    }
+  }
+
+  handleReadyForQuery(): void {
+    if (this.error) this.reject(this.error);
+    else this.resolve({ rows: this.rows, sha: this.hash.digest('hex'), bytes: this.bytes });
+  }
+
+  /** digest so far (tests) */
+  peekDigest(): string {
+    return this.hash.copy().digest('hex');
+  }
 }
 
 export interface FingerprintDiff {
   readonly database: string;
   readonly table: string | null;
-  readonly what: 'digest' | 'missing-database' | 'extra-database' | 'missing-table' | 'extra-table' | 'row-count' | 'content';
+  readonly what: 'missing-database' | 'extra-database' | 'missing-table' | 'extra-table' | 'row-count' | 'content';
   readonly detail: string;
 }
 
 /** Differences between the gate's fingerprint (`before`) and the restored cluster's (`after`). Empty = identical. */
 export function compareFingerprints(before: Fingerprint, after: Fingerprint): FingerprintDiff[] {
   const diffs: FingerprintDiff[] = [];
-  if (before.digest !== after.digest)
-    return [
-      {
-        database: '*',
-        table: null,
-        what: 'digest',
-        detail: `the gate's fingerprint hashes ${before.digest ?? 'the COPY protocol messages (an older castle)'}, this one ${after.digest ?? 'the COPY protocol messages'}: they cannot be compared; run the gate again (castle rebirth takes a new one)`,
-      },
-    ];
   for (const d of before.databases) if (!after.databases.includes(d)) diffs.push({ database: d, table: null, what: 'missing-database', detail: `database ${d} is missing after the rebirth` });
   for (const d of after.databases) if (!before.databases.includes(d)) diffs.push({ database: d, table: null, what: 'extra-database', detail: `database ${d} appeared after the rebirth` });
   const key = (t: TableFingerprint) => `${t.database}\u0000${t.schema}.${t.table}`;
