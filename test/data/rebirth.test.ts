@@ -375,7 +375,8 @@ test('CopyHasher: the digest does not depend on how the protocol bytes are chunk
   }
 });
 
-test('fingerprint (pg internals contract): a table\'s hash is that of its COPY messages, rebuilt here from psql\'s output; keyless tables hash the same in any insertion order', async () => {
+// the timeout guards the failing COPY: before the hasher settled in handleError, it hung for good
+test('fingerprint (pg internals contract): a table\'s hash is that of its COPY messages, rebuilt here from psql\'s output; keyless tables hash the same in any insertion order', { timeout: 300_000 }, async () => {
   assert.ok(main && postmasterPid(main.cluster));
   const cl = main.cluster;
   must(await sql(cl, `CREATE DATABASE fp2`));
