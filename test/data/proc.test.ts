@@ -1,8 +1,11 @@
 // Child processes: abort kills the whole process group (also through runuser), output is redacted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { exec, makeRedactor, pidAlive, isRoot } from '../../src/data/proc.js';
+import { exec, makeRedactor, pidAlive } from '../../src/data/proc.js';
 import { ensureOsUser } from '../../src/data/postgres.js';
+import { requirement } from '../helpers/requires.js';
+
+const ROOT = requirement(process.getuid?.() === 0, 'needs root: runuser switches to the unprivileged user');
 
 async function childrenGone(marker: string): Promise<boolean> {
   const { execFileSync } = await import('node:child_process');
@@ -25,7 +28,8 @@ test('abort kills the process group of a command, grandchildren included', async
   assert.ok(await childrenGone('sleep 31'), 'the background grandchild was killed too');
 });
 
-test('abort through runuser (as the unprivileged user) kills the command', { skip: !isRoot() }, async () => {
+test('abort through runuser (as the unprivileged user) kills the command', { skip: ROOT.skip }, async () => {
+  ROOT.check();
   assert.ok((await ensureOsUser('castle')).ok);
   const ac = new AbortController();
   const p = exec('sleep', ['33.5'], { signal: ac.signal, asUser: 'castle' });

@@ -5,6 +5,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { giveTo, isOurProcess, readPidFile, resolveRunAs, startDaemon, stopDaemon } from '../../src/targets/local/daemon.js';
 import { Redactor } from '../../src/secrets/redactor.js';
+import { requirement } from '../helpers/requires.js';
+
+const ROOT = requirement(process.getuid?.() === 0, 'needs root to run as another user');
 
 let dir: string;
 before(async () => {
@@ -90,7 +93,8 @@ test('an aborted start stops the daemon', async () => {
 });
 
 test('a daemon whose directory the unprivileged user cannot reach is refused with the chmod to run', async (t) => {
-  if (process.getuid?.() !== 0) return t.skip('needs root to run as another user');
+  if (ROOT.skip) return t.skip(ROOT.skip);
+  ROOT.check();
   const { mkdir, chmod } = await import('node:fs/promises');
   const locked = path.join(dir, 'locked');
   await mkdir(path.join(locked, 'inner'), { recursive: true });
