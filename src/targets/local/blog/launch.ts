@@ -63,18 +63,18 @@ async function install(from: string, to: string, mode: number): Promise<void> {
  * checkout (or a Node.js) under a folder such as /root, mode 0700. The script is always copied; Node.js
  * only when the user cannot run this one.
  */
-async function installBlog(dir: string, user: UserIds | undefined): Promise<Result<{ node: string; script: string }>> {
+export async function installBlog(dir: string, user: UserIds | undefined, node = process.execPath): Promise<Result<{ node: string; script: string }>> {
   const p = blogPaths(dir);
   try {
     await install(BLOG_BUNDLE, p.script, 0o444);
   } catch (e) {
     return { ok: false, reason: `cannot install the blog into ${dir}: ${(e as Error).message} (is ${BLOG_BUNDLE} built? run \`npm run build\`)` };
   }
-  if (!user || (await canExecute(user, process.execPath))) return { ok: true, value: { node: process.execPath, script: p.script } };
+  if (!user || (await canExecute(user, node))) return { ok: true, value: { node, script: p.script } };
   try {
-    await install(process.execPath, p.node, 0o555);
+    await install(node, p.node, 0o555);
   } catch (e) {
-    return { ok: false, reason: `user '${user.name}' cannot run ${process.execPath} and copying it into ${dir} failed: ${(e as Error).message}` };
+    return { ok: false, reason: `user '${user.name}' cannot run ${node} and copying it into ${dir} failed: ${(e as Error).message}` };
   }
   return { ok: true, value: { node: p.node, script: p.script } };
 }
