@@ -1,4 +1,4 @@
-import type { Diagnostic } from '../diag/diagnostic.js';
+import type { Diagnostic, SourceLocation } from '../diag/diagnostic.js';
 import type { Result } from './result.js';
 import type { StepCheckContext, StepContext, StepKind } from './step.js';
 
@@ -16,6 +16,8 @@ export interface Target<C = any, S = any> {
   readonly block?: {
     /** JSON Schema of the block */
     readonly schema: object;
+    /** the target's kinds cannot run without the block: a castle using them without it is refused at load */
+    readonly required?: boolean;
     /** pure checks beyond the schema (no I/O), e.g. a memory budget against declared hosts */
     check?(config: C, ctx: StepCheckContext): Diagnostic[];
   };
@@ -41,6 +43,8 @@ export interface PreflightContext {
   readonly castleName: string;
   readonly operation: 'up' | 'down' | 'rebirth';
   readonly signal: AbortSignal;
+  /** this target's steps in the plan: kind name inside the target, validated config, where castle.yaml sets it */
+  readonly steps: readonly { readonly kind: string; readonly config: unknown; readonly location: SourceLocation }[];
 }
 
 export interface SessionFactory<C, S> {

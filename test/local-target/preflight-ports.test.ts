@@ -6,9 +6,9 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listenersOn, parseTcpTable } from '../../src/os/listeners.js';
 import { processesUsing } from '../../src/os/processes.js';
-import { judgeOwnership, ownerOfProcess, readOwner, stopCommand, writeOwner, type CastleOwner } from '../../src/targets/local/identity.js';
+import { claimCastle, judgeOwnership, ownerOfProcess, readOwner, stopCommand, writeOwner, type CastleOwner } from '../../src/targets/local/identity.js';
 import { checkPorts } from '../../src/targets/local/preflight-ports.js';
-import { claimCastle, localPreflight } from '../../src/targets/local/preflight.js';
+import { localPreflight } from '../../src/targets/local/preflight.js';
 import { freePort } from '../helpers/ports.js';
 
 // A listener like `nc -l`: a node TCP server on 127.0.0.1, with extra words on its command line (a castle's daemons name their folders there).

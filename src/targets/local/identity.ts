@@ -119,3 +119,24 @@ export function judgeOwnership(dataDir: string, objectStoreDir: string, castleDi
   if (lock || running.length > 0) return { state: 'busy', previous, lock, running };
   return { state: 'idle', previous };
 }
+
+/**
+ * Records this folder as the castle's home in its data folder and object store, when the run starts (the
+ * preflight passed): the next run from another folder sees it, and a port holder is traced back to it.
+ */
+export function claimCastle(input: { readonly dataDir: string; readonly objectStoreDir: string; readonly cli?: string }, ctx: { readonly castleDir: string; readonly stateDir: string; readonly castleName: string }): void {
+  const castleDir = resolve(ctx.castleDir);
+  const cli = input.cli ?? process.argv[1] ?? 'castle';
+  const current = readOwner(input.dataDir);
+  if (current && current.castleDir === castleDir && current.cli === cli && readOwner(input.objectStoreDir)?.castleDir === castleDir) return;
+  const owner: CastleOwner = {
+    name: ctx.castleName,
+    castleDir,
+    stateDir: resolve(ctx.stateDir),
+    dataDir: input.dataDir,
+    objectStoreDir: input.objectStoreDir,
+    cli,
+    since: new Date().toISOString(),
+  };
+  writeOwner(owner);
+}

@@ -1,6 +1,6 @@
 // Ports a local castle listens on, checked before anything starts: a port another process holds is named
 // with its holder (pid, command line, and the castle it belongs to) instead of surfacing in PostgreSQL's log.
-import type { Diagnostic } from '../../diag/diagnostic.js';
+import type { Diagnostic, SourceLocation } from '../../diag/diagnostic.js';
 import { listenersOn, userName, type Listener } from '../../os/listeners.js';
 import { isInside, pathsIn } from '../../os/processes.js';
 import { ownerOfProcess, stopCommand } from './identity.js';
@@ -11,6 +11,8 @@ export interface PortClaim {
   readonly what: string;
   /** where castle.yaml sets it, e.g. `local.ports.postgres` */
   readonly setting: string;
+  /** the step that sets it, when a step does */
+  readonly location?: SourceLocation;
 }
 
 /** The folders of the castle being checked: a holder whose command line names one of them is the castle's own (it is reused). */
@@ -55,19 +57,21 @@ function describeHolder(l: Listener, claim: PortClaim): Diagnostic {
 
 /**
  * An error for every claimed port held by a process that is not this castle's own (its own daemons are
- * reused by `up`). Two claims of one port are an error too: the second would fail to start.
+ * reused by `up`). Two claims of one port by different daemons are an error too: the second would fail to start.
  */
 export function checkPorts(claims: readonly PortClaim[], own: OwnFolders): Diagnostic[] {
   const out: Diagnostic[] = [];
   const seen = new Map<number, PortClaim>();
   for (const c of claims) {
     const first = seen.get(c.port);
+    if (first && first.what === c.what && first.setting === c.setting) continue;
     if (first) {
       out.push({
         severity: 'error',
         rule: 'local/port-twice',
         message: `port ${c.port} is set for ${first.what} (${first.setting}) and for ${c.what} (${c.setting})`,
         hint: 'give each one its own port',
+        ...(c.location ? { location: c.location } : {}),
       });
     } else seen.set(c.port, c);
   }
@@ -76,7 +80,9 @@ export function checkPorts(claims: readonly PortClaim[], own: OwnFolders): Diagn
     // a daemon may listen on 127.0.0.1 and ::1 at once: one error per port
     if (reported.has(l.port) || (l.processes.length > 0 && l.processes.every((p) => isOwn(p.cmdline, own)))) continue;
     reported.add(l.port);
-    out.push(describeHolder(l, seen.get(l.port)!));
+    const claim = seen.get(l.port)!;
+    const d = describeHolder(l, claim);
+    out.push(claim.location ? { ...d, location: claim.location } : d);
   }
   return out;
 }

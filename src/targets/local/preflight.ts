@@ -3,8 +3,11 @@
 import { resolve } from 'node:path';
 import type { Diagnostic } from '../../diag/diagnostic.js';
 import type { PreflightContext } from '../../core/target.js';
-import { judgeOwnership, readOwner, stopCommand, writeOwner, type CastleOwner, type Ownership } from './identity.js';
+import { judgeOwnership, stopCommand, type Ownership } from './identity.js';
 import { checkPorts, type PortClaim } from './preflight-ports.js';
+import { resolveLocal, type LocalConfig } from './config.js';
+import { DEFAULT_PG_PORT, DEFAULT_PGBOUNCER_PORT } from './env.js';
+import type { BlogConfig } from './kind-specs.js';
 
 export interface LocalPreflightInput {
   readonly dataDir: string;
@@ -68,23 +71,24 @@ export function localPreflight(input: LocalPreflightInput, ctx: Pick<PreflightCo
   return [...out, ...checkPorts(input.ports, { name: ctx.castleName, dataDir: input.dataDir, objectStoreDir: input.objectStoreDir })];
 }
 
-/**
- * Records this folder as the castle's home in its data folder and object store, when the run starts (the
- * preflight passed): the next run from another folder sees it, and a port holder is traced back to it.
- */
-export function claimCastle(input: Pick<LocalPreflightInput, 'dataDir' | 'objectStoreDir' | 'cli'>, ctx: Pick<PreflightContext, 'castleDir' | 'stateDir' | 'castleName'>): void {
-  const castleDir = resolve(ctx.castleDir);
-  const cli = input.cli ?? process.argv[1] ?? 'castle';
-  const current = readOwner(input.dataDir);
-  if (current && current.castleDir === castleDir && current.cli === cli && readOwner(input.objectStoreDir)?.castleDir === castleDir) return;
-  const owner: CastleOwner = {
-    name: ctx.castleName,
-    castleDir,
-    stateDir: resolve(ctx.stateDir),
-    dataDir: input.dataDir,
-    objectStoreDir: input.objectStoreDir,
-    cli,
-    since: new Date().toISOString(),
-  };
-  writeOwner(owner);
+/** The ports a local castle listens on: the `local:` block's, and every blog step's. */
+export function localPorts(config: LocalConfig, steps: PreflightContext['steps']): PortClaim[] {
+  const claims: PortClaim[] = [
+    { port: config.ports?.postgres ?? DEFAULT_PG_PORT, what: 'postgres', setting: 'local.ports.postgres' },
+    { port: config.ports?.pgbouncer ?? DEFAULT_PGBOUNCER_PORT, what: 'pgbouncer', setting: 'local.ports.pgbouncer' },
+  ];
+  // an unset object store port is chosen free when the store starts
+  if (config.objectStore?.port) claims.push({ port: config.objectStore.port, what: 'the object store', setting: 'local.objectStore.port' });
+  for (const s of steps) {
+    if (s.kind === 'blog') claims.push({ port: (s.config as BlogConfig).port, what: 'blog', setting: "the blog step's `port`", location: s.location });
+  }
+  return claims;
+}
+
+/** The local target's preflight: identity for every operation, ports for those that start daemons. */
+export async function localTargetPreflight(config: LocalConfig | undefined, ctx: PreflightContext): Promise<Diagnostic[]> {
+  if (!config) return []; // the block is required: the loader has said so already
+  const local = resolveLocal(config, ctx.castleDir, ctx.castleName);
+  const ports = ctx.operation === 'down' ? [] : localPorts(config, ctx.steps);
+  return localPreflight({ dataDir: local.dataDir, objectStoreDir: local.objectStoreDir, ports }, ctx);
 }
