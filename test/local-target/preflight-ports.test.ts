@@ -1,15 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listenersOn, parseTcpTable } from '../../src/os/listeners.js';
 import { processesUsing } from '../../src/os/processes.js';
 import { claimCastle, judgeOwnership, ownerOfProcess, readOwner, stopCommand, writeOwner, type CastleOwner } from '../../src/targets/local/identity.js';
 import { checkPorts } from '../../src/targets/local/preflight-ports.js';
-import { localPreflight } from '../../src/targets/local/preflight.js';
+import { localPreflight, reachDiagnostics } from '../../src/targets/local/preflight.js';
+import { requirement } from '../helpers/requires.js';
 import { freePort } from '../helpers/ports.js';
+
+const ROOT = requirement(process.getuid?.() === 0, 'needs root: only then do the daemons run as another user');
 
 // A listener like `nc -l`: a node TCP server on 127.0.0.1, with extra words on its command line (a castle's daemons name their folders there).
 async function listener(port: number, ...words: string[]): Promise<ChildProcess & { pid: number }> {
@@ -166,4 +169,18 @@ test('one castle per name: a second folder is refused while the first runs it, t
   assert.match(warn[0]!.message, new RegExp(`which is gone: this folder takes it over \\(its data in ${dataDir}, its running processes ${orphan.pid}\\)$`));
   claimCastle(input, { castleDir: secondDir, stateDir: join(secondDir, '.castle'), castleName: 'local' });
   assert.deepEqual(judgeOwnership(dataDir, objectStoreDir, secondDir), { state: 'own' });
+});
+
+test('as root, a data folder the unprivileged user cannot reach is refused before anything starts, with what to do', { skip: ROOT.skip }, async (t) => {
+  ROOT.check();
+  const base = tempBase(t); // mkdtemp: mode 0700, like /root
+  const d = await reachDiagnostics('castle', join(base, 'clone', 'data'));
+  assert.equal(d.length, 1);
+  assert.equal(d[0]!.rule, 'local/data-dir-unreachable');
+  assert.equal(d[0]!.message, `user 'castle' cannot reach ${join(base, 'clone', 'data')}: ${base} is mode 700 owned by uid 0; run \`chmod o+x ${base}\` or keep the castle elsewhere`);
+  assert.match(d[0]!.hint!, /local\.dataDir/);
+  // a user not created yet is judged as any other user
+  assert.equal((await reachDiagnostics('castle-nobody-yet', join(base, 'data'))).length, 1);
+  chmodSync(base, 0o755);
+  assert.deepEqual(await reachDiagnostics('castle', join(base, 'clone', 'data')), []);
 });

@@ -8,6 +8,7 @@ import { checkPorts, type PortClaim } from './preflight-ports.js';
 import { resolveLocal, type LocalConfig } from './config.js';
 import { DEFAULT_PG_PORT, DEFAULT_PGBOUNCER_PORT } from './env.js';
 import type { BlogConfig } from './kind-specs.js';
+import { checkReachable, lookupUser } from './daemon.js';
 
 export interface LocalPreflightInput {
   readonly dataDir: string;
@@ -85,10 +86,24 @@ export function localPorts(config: LocalConfig, steps: PreflightContext['steps']
   return claims;
 }
 
-/** The local target's preflight: identity for every operation, ports for those that start daemons. */
+/**
+ * As root, the castle's daemons run as `runAs`, which must reach the data folder: one under a mode-0700 folder (a
+ * checkout under /root) would fail half-way, at initdb. A user not created yet counts as any other user.
+ */
+export async function reachDiagnostics(runAs: string, dataDir: string): Promise<Diagnostic[]> {
+  if (process.getuid?.() !== 0) return [];
+  const user = (await lookupUser(runAs)) ?? { name: runAs, uid: -1, gid: -1, home: '/' };
+  const r = await checkReachable(user, dataDir);
+  if (r.ok) return [];
+  return [{ severity: 'error', rule: 'local/data-dir-unreachable', message: r.reason, hint: 'or set `local.dataDir` to a folder every user can traverse (the default is /var/lib/castle/NAME)' }];
+}
+
+/** The local target's preflight: identity for every operation; the data folder's reach and the ports for those that start daemons. */
 export async function localTargetPreflight(config: LocalConfig | undefined, ctx: PreflightContext): Promise<Diagnostic[]> {
   if (!config) return []; // the block is required: the loader has said so already
   const local = resolveLocal(config, ctx.castleDir, ctx.castleName);
-  const ports = ctx.operation === 'down' ? [] : localPorts(config, ctx.steps);
-  return localPreflight({ dataDir: local.dataDir, objectStoreDir: local.objectStoreDir, ports }, ctx);
+  const starts = ctx.operation !== 'down';
+  const ports = starts ? localPorts(config, ctx.steps) : [];
+  const reach = starts ? await reachDiagnostics(local.runAs, local.dataDir) : [];
+  return [...reach, ...localPreflight({ dataDir: local.dataDir, objectStoreDir: local.objectStoreDir, ports }, ctx)];
 }
