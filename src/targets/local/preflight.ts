@@ -1,5 +1,5 @@
 // The local target's checks before a run touches anything: whose castle this is (one folder at a time),
-// and whether its ports are free; and the record of the folder a run starts from.
+// whether its unprivileged user reaches its data folder, and whether its ports are free.
 import { resolve } from 'node:path';
 import type { Diagnostic } from '../../diag/diagnostic.js';
 import type { PreflightContext } from '../../core/target.js';
@@ -15,8 +15,6 @@ export interface LocalPreflightInput {
   readonly objectStoreDir: string;
   /** the ports this castle listens on (postgres, pgBouncer, apps, a configured object store port) */
   readonly ports: readonly PortClaim[];
-  /** the CLI running now, named in the stop command other folders are shown */
-  readonly cli?: string;
 }
 
 function ownershipDiagnostics(o: Ownership, name: string): Diagnostic[] {
