@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { localCastle, type LocalCastle } from '../helpers/local-castle.js';
 
@@ -17,7 +17,7 @@ const sameCastleAs = (a: LocalCastle) => (yaml: string): string =>
 test('two checkouts of one castle: the second is refused before any step, naming the first folder, its processes and the command that stops it', async (t) => {
   const a = await localCastle();
   const b = await localCastle(sameCastleAs(a));
-  // b first: its `down` is refused while a runs, so it touches nothing of a's
+  // b first: it owns the castle by the end (or its `down` is refused and touches nothing); a's then stops the object store and removes a's folders
   t.after(() => {
     b.destroy();
     a.destroy();
@@ -35,6 +35,15 @@ test('two checkouts of one castle: the second is refused before any step, naming
   // the first checkout's castle is untouched and still its own
   const again = a.castle(['up']);
   assert.equal(again.code, 0, again.stdout + again.stderr);
+
+  // the first checkout deleted with its daemons running (a removed clone): the second takes the castle over and reuses them
+  rmSync(a.dir, { recursive: true });
+  const takeover = b.castle(['up']);
+  assert.equal(takeover.code, 0, takeover.stdout + takeover.stderr);
+  assert.match(takeover.stderr, new RegExp(`warning local/castle-taken-over: castle 'local' was run from ${a.dir}, which is gone: this folder takes it over \\(its data in ${a.dataDir}, its running processes [\\d, ]*${pgPid}`));
+  assert.equal(Number(readFileSync(join(a.dataDir, 'postgres', 'blog-db', 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]), pgPid, 'the same PostgreSQL serves on');
+  const owner = JSON.parse(readFileSync(join(a.dataDir, 'castle-owner.json'), 'utf8')) as { castleDir: string };
+  assert.equal(owner.castleDir, b.dir);
 });
 
 test('a port held by a foreign process stops up before any step, naming the port and its holder', async (t) => {
