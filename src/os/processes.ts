@@ -1,18 +1,12 @@
 // Processes read from procfs: their command line, and which of them name a directory in it.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { sep } from 'node:path';
+import { pidCmdline } from './pid.js';
 
 /** /proc/<pid>/cmdline joined with spaces, or undefined when the process is gone or a zombie. */
 export function processCmdline(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return undefined;
-    const parts = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    return parts.length ? parts.join(' ') : undefined;
-  } catch {
-    return undefined;
-  }
+  const argv = pidCmdline(pid);
+  return argv && argv.length ? argv.join(' ') : undefined;
 }
 
 /** The absolute paths a command line names: its words, and the values of `--opt=/path` words. */

@@ -4,7 +4,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BLOG_BUNDLE, installBlog } from '../../src/targets/local/blog/launch.js';
-import { ensureUser } from '../../src/targets/local/daemon.js';
+import { ensureUser } from '../../src/os/user.js';
 import { requirement } from '../helpers/requires.js';
 
 const ROOT = requirement(process.getuid?.() === 0, 'needs root: the blog runs as the unprivileged user only then');

@@ -8,7 +8,8 @@ import { checkPorts, type PortClaim } from './preflight-ports.js';
 import { resolveLocal, type LocalConfig } from './config.js';
 import { DEFAULT_PG_PORT, DEFAULT_PGBOUNCER_PORT } from './env.js';
 import type { BlogConfig } from './kind-specs.js';
-import { checkReachable, lookupUser } from './daemon.js';
+import { lookupUser } from '../../os/passwd.js';
+import { checkReachable } from '../../os/user.js';
 
 export interface LocalPreflightInput {
   readonly dataDir: string;

@@ -2,7 +2,10 @@ import { chmod, copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redactor } from '../../../secrets/redactor.js';
-import { checkReachable, giveTo, resolveRunAs, startDaemon, stopDaemon, type DaemonHandle, type Result, type UserIds } from '../daemon.js';
+import { fail, ok, type Result } from '../../../core/result.js';
+import { startDaemon, stopDaemon, type DaemonHandle } from '../../../os/daemon.js';
+import type { UserIds } from '../../../os/passwd.js';
+import { checkReachable, chownTree, runAsUser } from '../../../os/user.js';
 
 /** the blog's entry point in the build (legacy daemons ran it from here) */
 export const BLOG_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -68,15 +71,15 @@ export async function installBlog(dir: string, user: UserIds | undefined, node =
   try {
     await install(BLOG_BUNDLE, p.script, 0o444);
   } catch (e) {
-    return { ok: false, reason: `cannot install the blog into ${dir}: ${(e as Error).message} (is ${BLOG_BUNDLE} built? run \`npm run build\`)` };
+    return fail(`cannot install the blog into ${dir}: ${(e as Error).message} (is ${BLOG_BUNDLE} built? run \`npm run build\`)`, { retryable: false });
   }
-  if (!user || (await canExecute(user, node))) return { ok: true, value: { node, script: p.script } };
+  if (!user || (await canExecute(user, node))) return ok({ node, script: p.script });
   try {
     await install(node, p.node, 0o555);
   } catch (e) {
-    return { ok: false, reason: `user '${user.name}' cannot run ${node} and copying it into ${dir} failed: ${(e as Error).message}` };
+    return fail(`user '${user.name}' cannot run ${node} and copying it into ${dir} failed: ${(e as Error).message}`, { retryable: false });
   }
-  return { ok: true, value: { node: p.node, script: p.script } };
+  return ok({ node: p.node, script: p.script });
 }
 
 /** GET http://127.0.0.1:port/path with a timeout; undefined when nothing answers. */
@@ -92,14 +95,15 @@ export async function httpGet(port: number, pathname: string, timeoutMs = 2000):
 /** Starts the blog as a detached daemon reading posts through pgBouncer. */
 export async function startBlog(l: BlogLaunch): Promise<Result<DaemonHandle & { url: string }>> {
   const user = l.user ?? 'castle';
-  const who = await resolveRunAs(user);
+  const who = await runAsUser(user);
   if (!who.ok) return who;
   const p = blogPaths(l.dir);
   await mkdir(l.dir, { recursive: true, mode: 0o700 });
   await writeFile(p.passwordFile, l.db.password + '\n', { mode: 0o600 });
   const installed = await installBlog(path.resolve(l.dir), who.value);
   if (!installed.ok) return installed;
-  await giveTo(who.value, l.dir);
+  const given = await chownTree(who.value, l.dir);
+  if (!given.ok) return given;
   const redactor = l.redactor ?? new Redactor();
   redactor.add(l.db.password);
   const readiness = l.readiness ?? 'healthy';
@@ -120,7 +124,7 @@ export async function startBlog(l: BlogLaunch): Promise<Result<DaemonHandle & { 
     logFile: p.logFile,
     match: blogCmdlineMatch(l.dir, l.port),
     readyTimeoutMs: l.readyTimeoutMs ?? 15_000,
-    redactor,
+    redact: (t) => redactor.redact(t),
     ...(l.signal ? { signal: l.signal } : {}),
     ready: async () => {
       const res = await httpGet(l.port, '/healthz', 1500);
