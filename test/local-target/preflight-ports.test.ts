@@ -100,7 +100,7 @@ test('a port held by a foreign process: the error names the port, its pid and co
 test('a port held by another castle names that castle and the command that stops it; the castle\'s own daemon is no error', async (t) => {
   const base = tempBase(t);
   const other = ownerIn(base, 'other');
-  writeOwner(other);
+  assert.ok(writeOwner(other).ok);
   const port = await freePort();
   const pgdata = join(other.dataDir, 'postgres', 'blog-db', 'pgdata');
   const pg = await listener(port, '-D', pgdata);
@@ -130,7 +130,7 @@ test('one castle per name: a second folder is refused while the first runs it, t
 
   assert.deepEqual(judgeOwnership(dataDir, objectStoreDir, first.castleDir), { state: 'unclaimed' });
   assert.deepEqual(localPreflight(input, { castleDir: first.castleDir, castleName: 'local' }), []);
-  claimCastle({ ...input, cli: first.cli }, { castleDir: first.castleDir, stateDir: first.stateDir, castleName: 'local' });
+  assert.ok(claimCastle({ ...input, cli: first.cli }, { castleDir: first.castleDir, stateDir: first.stateDir, castleName: 'local' }).ok);
   assert.equal(readOwner(dataDir)?.castleDir, first.castleDir);
   assert.equal(readOwner(objectStoreDir)?.castleDir, first.castleDir);
   assert.deepEqual(judgeOwnership(dataDir, objectStoreDir, first.castleDir), { state: 'own' });
@@ -167,7 +167,7 @@ test('one castle per name: a second folder is refused while the first runs it, t
   assert.equal(gone.state, 'abandoned');
   const warn = localPreflight(input, { castleDir: secondDir, castleName: 'local' });
   assert.match(warn[0]!.message, new RegExp(`which is gone: this folder takes it over \\(its data in ${dataDir}, its running processes ${orphan.pid}\\)$`));
-  claimCastle(input, { castleDir: secondDir, stateDir: join(secondDir, '.castle'), castleName: 'local' });
+  assert.ok(claimCastle(input, { castleDir: secondDir, stateDir: join(secondDir, '.castle'), castleName: 'local' }).ok);
   assert.deepEqual(judgeOwnership(dataDir, objectStoreDir, secondDir), { state: 'own' });
 });
 
@@ -183,4 +183,12 @@ test('as root, a data folder the unprivileged user cannot reach is refused befor
   assert.equal((await reachDiagnostics('castle-nobody-yet', join(base, 'data'))).length, 1);
   chmodSync(base, 0o755);
   assert.deepEqual(await reachDiagnostics('castle', join(base, 'clone', 'data')), []);
+});
+
+test('a castle whose folders cannot be written is a failure that says where, not a crash', (t) => {
+  const base = tempBase(t);
+  writeFileSync(join(base, 'file'), '');
+  const r = claimCastle({ dataDir: join(base, 'file', 'data'), objectStoreDir: join(base, 's3') }, { castleDir: base, stateDir: join(base, '.castle'), castleName: 'local' });
+  assert.equal(r.ok, false);
+  assert.equal(!r.ok && r.reason, `cannot record castle 'local' in ${join(base, 'file', 'data')}: ENOTDIR; it must be a folder this user can write`);
 });

@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { fail, ok, type Result } from '../../core/result.js';
 import { isInside, pathsIn, processCmdline, processesUsing } from '../../os/processes.js';
 
 export const OWNER_FILE = 'castle-owner.json';
@@ -42,11 +43,16 @@ export function readOwner(dir: string): CastleOwner | undefined {
 }
 
 /** Records `owner` in its data folder and its object store (made when missing, mode 0755: the unprivileged user traverses the data folder). */
-export function writeOwner(owner: CastleOwner): void {
+export function writeOwner(owner: CastleOwner): Result {
   for (const dir of [owner.dataDir, owner.objectStoreDir]) {
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    writeFileSync(join(dir, OWNER_FILE), JSON.stringify(owner, null, 2) + '\n', { mode: 0o644 });
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      writeFileSync(join(dir, OWNER_FILE), JSON.stringify(owner, null, 2) + '\n', { mode: 0o644 });
+    } catch (e) {
+      return fail(`cannot record castle '${owner.name}' in ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; it must be a folder this user can write`, { retryable: false });
+    }
   }
+  return ok(undefined);
 }
 
 /** The castle whose data folder or object store holds `path`, from the nearest owner file above it. */
@@ -124,11 +130,11 @@ export function judgeOwnership(dataDir: string, objectStoreDir: string, castleDi
  * Records this folder as the castle's home in its data folder and object store, when the run starts (the
  * preflight passed): the next run from another folder sees it, and a port holder is traced back to it.
  */
-export function claimCastle(input: { readonly dataDir: string; readonly objectStoreDir: string; readonly cli?: string }, ctx: { readonly castleDir: string; readonly stateDir: string; readonly castleName: string }): void {
+export function claimCastle(input: { readonly dataDir: string; readonly objectStoreDir: string; readonly cli?: string }, ctx: { readonly castleDir: string; readonly stateDir: string; readonly castleName: string }): Result {
   const castleDir = resolve(ctx.castleDir);
   const cli = input.cli ?? process.argv[1] ?? 'castle';
   const current = readOwner(input.dataDir);
-  if (current && current.castleDir === castleDir && current.cli === cli && readOwner(input.objectStoreDir)?.castleDir === castleDir) return;
+  if (current && current.castleDir === castleDir && current.cli === cli && readOwner(input.objectStoreDir)?.castleDir === castleDir) return ok(undefined);
   const owner: CastleOwner = {
     name: ctx.castleName,
     castleDir,
@@ -138,5 +144,5 @@ export function claimCastle(input: { readonly dataDir: string; readonly objectSt
     cli,
     since: new Date().toISOString(),
   };
-  writeOwner(owner);
+  return writeOwner(owner);
 }

@@ -21,7 +21,7 @@ export const localSession: SessionFactory<LocalConfig, LocalSession> = {
     if (!config) return fail('this step belongs to the local target: add a `local:` block to castle.yaml (at least `manifests:`)', { retryable: false });
     const local = resolveLocal(config, ctx.castleDir, ctx.castleName);
     // the preflight passed: this folder is the castle's home from now on
-    claimCastle(local, ctx);
-    return ok(new LocalSession(local));
+    const claimed = claimCastle(local, ctx);
+    return claimed.ok ? ok(new LocalSession(local)) : claimed;
   },
 };
