@@ -16,7 +16,8 @@ function castle(...args) {
   console.log(`\n$ castle ${args.join(' ')}`);
   const r = spawnSync(process.execPath, [cli, ...args], { cwd: castleDir, stdio: 'inherit' });
   if (r.status !== 0) {
-    console.error(`\ncastle ${args[0]} exited with ${r.status}: the castle and its evidence are left as they are (castle logs, castle status); \`npm run demo -- --clean\` stops and removes it.`);
+    if (r.status === 2) console.error(`\ncastle ${args[0]} exited with 2 before any step: nothing was touched (the reason is above).`);
+    else console.error(`\ncastle ${args[0]} exited with ${r.status}: the castle and its evidence are left as they are (castle logs, castle status); \`npm run demo -- --clean\` stops and removes it.`);
     process.exit(r.status ?? 1);
   }
 }
