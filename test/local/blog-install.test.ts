@@ -32,6 +32,15 @@ test('the blog is installed where its user can read it: the bundle always, Node.
   assert.equal(statSync(join(dir, 'blog.cjs')).mode & 0o777, 0o444);
   assert.equal(readFileSync(join(dir, 'blog.cjs'), 'utf8'), readFileSync(BLOG_BUNDLE, 'utf8'));
 
+  // a newer build replaces the read-only copy
+  const { utimesSync, writeFileSync } = await import('node:fs');
+  writeFileSync(privateNode, 'a newer build');
+  utimesSync(privateNode, new Date(), new Date(Date.now() + 60_000));
+  const again = await installBlog(dir, user.value, privateNode);
+  assert.ok(again.ok, again.ok ? '' : again.reason);
+  assert.equal(readFileSync(join(dir, 'node'), 'utf8'), 'a newer build');
+  assert.equal(statSync(join(dir, 'node')).mode & 0o777, 0o555);
+
   // a Node.js it can run is used where it is
   const shared = await installBlog(dir, user.value, '/usr/bin/env');
   assert.ok(shared.ok, shared.ok ? '' : shared.reason);

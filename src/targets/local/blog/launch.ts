@@ -1,4 +1,4 @@
-import { chmod, copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redactor } from '../../../secrets/redactor.js';
@@ -57,7 +57,11 @@ async function canExecute(user: UserIds, file: string): Promise<boolean> {
 /** Copies `from` to `to` (mode `mode`) unless a file of the same size and age is there already. */
 async function install(from: string, to: string, mode: number): Promise<void> {
   const [a, b] = await Promise.all([stat(from), stat(to).catch(() => undefined)]);
-  if (!b || a.size !== b.size || a.mtimeMs > b.mtimeMs) await copyFile(from, to);
+  if (!b || a.size !== b.size || a.mtimeMs > b.mtimeMs) {
+    // the old copy is read-only: replaced, not written over (a running blog keeps the file it opened)
+    await rm(to, { force: true });
+    await copyFile(from, to);
+  }
   await chmod(to, mode);
 }
 
