@@ -76,7 +76,7 @@ test('npm pack: the tarball installs and its public API imports, type-checks and
   t.after(() => rmSync(work, { recursive: true, force: true }));
   const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], ROOT)) as { filename: string; files: { path: string }[] }[];
   const files = packed[0]!.files.map((f) => f.path);
-  for (const f of ['package.json', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/core/step.d.ts', 'schema/castle.schema.json', 'scripts/s3rver-patch.mjs', 'patches/s3rver-3.7.1-fixes.diff'])
+  for (const f of ['package.json', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/core/step.d.ts', 'dist/blog/blog.cjs', 'schema/castle.schema.json', 'scripts/s3rver-patch.mjs', 'patches/s3rver-3.7.1-fixes.diff'])
     assert.ok(files.includes(f), `${f} is in the tarball`);
   assert.deepEqual(files.filter((f) => f.startsWith('dist/test/') || f.startsWith('dist/bench/') || f.startsWith('src/') || f.endsWith('secrets.env')), [], 'no tests, sources or secrets');
 
