@@ -1,3 +1,4 @@
+import { fail, ok, type Result } from '../../core/result.js';
 import type { Analysis, Diagnostic, SourceLocation } from '../../diag/diagnostic.js';
 import { locate, type PathSeg } from '../../diag/yaml-source.js';
 import { renderExternalSecret } from '../../secrets/external-secret.js';
@@ -362,12 +363,12 @@ async function buildPgBackRest(
       } else if (es) {
         configuration.push({ kind: 'Secret', name, via: 'ExternalSecret' });
         const src = resolveSource(es, opts);
-        if (!src.ok) {
-          if (src.reason) diags.push({ severity: 'error', rule: 'local/no-secret-source', message: src.reason, location: locate(es.yaml, ['spec', 'secretStoreRef'], { doc: es.doc }) });
+        if (!src.ok || !src.value) {
+          if (!src.ok) diags.push({ severity: 'error', rule: 'local/no-secret-source', message: src.reason, location: locate(es.yaml, ['spec', 'secretStoreRef'], { doc: es.doc }) });
           rendered = false;
           continue;
         }
-        const r = await renderExternalSecret(es, src.source, opts.redactor ? { redactor: opts.redactor } : {});
+        const r = await renderExternalSecret(es, src.value, opts.redactor ? { redactor: opts.redactor } : {});
         if (!r.ok) {
           diags.push(...r.diagnostics);
           continue;
@@ -415,16 +416,17 @@ async function buildPgBackRest(
   return { configuration, rendered, global, secretOptions: [...secretOptions], sections };
 }
 
-function resolveSource(es: LoadedManifest, opts: ModelOptions): { ok: true; source: SecretSource } | { ok: false; reason?: string } {
-  if (!opts.secrets) return { ok: false };
-  if (typeof opts.secrets !== 'function') return { ok: true, source: opts.secrets };
+/** The source an ExternalSecret reads from; undefined when none is configured (its Secret is then not rendered). */
+function resolveSource(es: LoadedManifest, opts: ModelOptions): Result<SecretSource | undefined> {
+  if (!opts.secrets) return ok(undefined);
+  if (typeof opts.secrets !== 'function') return ok(opts.secrets);
   const spec = isObj(es.body['spec']) ? es.body['spec'] : {};
   const ref = isObj(spec['secretStoreRef']) ? spec['secretStoreRef'] : {};
   const kind = str(ref['kind']) ?? 'SecretStore';
   const name = str(ref['name']) ?? '';
   const source = opts.secrets({ kind, name });
-  if (!source) return { ok: false, reason: `ExternalSecret '${es.name}': no secret source is configured for ${kind} '${name}'` };
-  return { ok: true, source };
+  if (!source) return fail(`ExternalSecret '${es.name}': no secret source is configured for ${kind} '${name}'`);
+  return ok(source);
 }
 
 /**
