@@ -53,6 +53,11 @@ export function installedPgMajors(pgRoot = PG_ROOT): number[] {
     .sort((a, b) => a - b);
 }
 
+/** Where the binaries of a major live (installed or not). */
+export function pgBinDir(major: number, pgRoot = PG_ROOT): string {
+  return join(pgRoot, String(major), 'bin');
+}
+
 /** The binaries of a major (or the newest); a version not installed is a clear error naming the installed ones. */
 export function resolvePgBin(version?: number, pgRoot = PG_ROOT): Result<{ major: number; binDir: string }> {
   const majors = installedPgMajors(pgRoot);
@@ -60,7 +65,7 @@ export function resolvePgBin(version?: number, pgRoot = PG_ROOT): Result<{ major
   const major = version ?? majors[majors.length - 1]!;
   if (!majors.includes(major))
     return fail(`PostgreSQL ${major} is not installed on this machine; installed: ${majors.join(', ')} (under ${pgRoot})`);
-  return ok({ major, binDir: join(pgRoot, String(major), 'bin') });
+  return ok({ major, binDir: pgBinDir(major, pgRoot) });
 }
 
 /** Resolves paths and binaries of a cluster (no I/O besides looking at installed versions). */

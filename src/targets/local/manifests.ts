@@ -7,12 +7,11 @@ import type { SecretSource } from '../../secrets/source.js';
 import { parseIni } from '../../data/pgbackrest-ini.js';
 import { loadManifests, type LoadedManifest } from './manifest-load.js';
 import type { LocalClusterModel, LocalDataSource, LocalPgBouncer, LocalRepo, LocalUser, PgBackRestSettings } from './manifest-model.js';
-import { DEFAULT_PG_ROOT, installedPostgresMajors, postgresBinDir } from './manifest-pg.js';
+import { installedPgMajors, PG_ROOT, pgBinDir } from '../../data/postgres.js';
 
 export type { LoadedManifest } from './manifest-load.js';
 export { loadManifests, parseManifests } from './manifest-load.js';
 export type * from './manifest-model.js';
-export { installedPostgresMajors, postgresBinDir } from './manifest-pg.js';
 
 const PGO_API = 'postgres-operator.crunchydata.com/v1beta1';
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -82,13 +81,13 @@ export async function buildLocalClusterModel(manifests: readonly LoadedManifest[
   const spec = isObj(c.body['spec']) ? c.body['spec'] : {};
 
   // postgresVersion must be a major installed here: the data directory format is per major.
-  const installed = [...(opts.installedMajors ?? installedPostgresMajors(opts.pgRoot ?? DEFAULT_PG_ROOT))];
+  const installed = [...(opts.installedMajors ?? installedPgMajors(opts.pgRoot ?? PG_ROOT))];
   const pv = spec['postgresVersion'];
   let postgresVersion = 0;
   if (typeof pv !== 'number' || !Number.isInteger(pv)) {
     err('local/postgres-version', `spec.postgresVersion must be a major version number (e.g. ${installed.at(-1) ?? 15})`, ['spec', 'postgresVersion'], undefined, pv === undefined);
   } else if (!installed.includes(pv)) {
-    const have = installed.length > 0 ? `installed: ${installed.join(', ')}` : `no PostgreSQL server is installed under ${opts.pgRoot ?? DEFAULT_PG_ROOT}`;
+    const have = installed.length > 0 ? `installed: ${installed.join(', ')}` : `no PostgreSQL server is installed under ${opts.pgRoot ?? PG_ROOT}`;
     err(
       'local/postgres-version',
       `PostgreSQL ${pv} is not installed on this machine (${have})`,
@@ -144,7 +143,7 @@ export async function buildLocalClusterModel(manifests: readonly LoadedManifest[
     name: c.name,
     ...(c.namespace ? { namespace: c.namespace } : {}),
     postgresVersion,
-    pgBinDir: postgresBinDir(postgresVersion, opts.pgRoot ?? DEFAULT_PG_ROOT),
+    pgBinDir: pgBinDir(postgresVersion, opts.pgRoot ?? PG_ROOT),
     port,
     users,
     ...(initSql ? { initSql } : {}),
