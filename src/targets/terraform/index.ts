@@ -1,0 +1,34 @@
+import { lazyKind, type StepKind } from '../../core/step.js';
+import type { Target } from '../../core/target.js';
+import { applySchema, blockSchema, checkBlock, destroySchema, flavorOf, type ApplyConfig, type DestroyConfig, type TerraformBlock } from './config.js';
+import { openSession, type TfSession } from './session.js';
+
+const applyKind: StepKind<ApplyConfig, TfSession> = lazyKind(
+  {
+    name: 'apply',
+    description: 'terraform/tofu/terragrunt apply of one module, non-interactive, its JSON progress as notes and its outputs kept for the layers after it',
+    schema: applySchema,
+    label: (c) => `apply ${c.cwd}`,
+  },
+  () => import('./kinds/apply.js'),
+);
+
+const destroyKind: StepKind<DestroyConfig, TfSession> = lazyKind(
+  {
+    name: 'destroy',
+    description: 'terraform/tofu/terragrunt destroy of one module; during a wipe, a stale lock of a dead Castle run is released',
+    schema: destroySchema,
+    label: (c) => `destroy ${c.cwd}`,
+  },
+  () => import('./kinds/destroy.js'),
+);
+
+/** Terraform, OpenTofu, and Terragrunt as their wrapper: one module a step. */
+export const terraformTarget: Target<TerraformBlock, TfSession> = {
+  name: 'terraform',
+  description: 'Terraform / OpenTofu modules (Terragrunt units), applied and destroyed non-interactively',
+  block: { schema: blockSchema, check: checkBlock },
+  kinds: [applyKind, destroyKind],
+  describe: (b) => [`terraform: ${b?.binary ?? 'terraform'} (${flavorOf(b) ?? 'unknown tool'})${b?.secrets ? `, secrets ${b.secrets.vars.join(', ')} from ${b.secrets.dotenv ?? 'the environment'}` : ''}`],
+  session: { open: (b, ctx) => openSession(b, ctx) },
+};
