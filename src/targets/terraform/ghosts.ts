@@ -1,7 +1,7 @@
 import type { StepContext } from '../../core/step.js';
 import { fail, ok, type Result } from '../../core/result.js';
 import { addGhosts } from './records.js';
-import { runTool, type ToolEnv } from './tool.js';
+import { logLine, runTool, type ToolEnv } from './tool.js';
 
 /** `module.a["x.y"].aws_instance.web[0]` -> {type: aws_instance, data: false}; index keys may hold dots. */
 export function addressType(address: string): { type: string; data: boolean } | undefined {
@@ -41,7 +41,7 @@ export async function removeGhosts(tool: ToolEnv, ctx: StepContext, cwd: string,
   if (list.exec.code !== 0) return fail(`state list failed before removing ghosts (${why}): ${list.exec.spawnError ?? (list.exec.stderr.trim().split('\n').pop() || `exit ${list.exec.code}`)}`);
   const all = list.exec.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
   const ghosts = selectGhosts(all, types);
-  ctx.log(`ghost state (${why}): ${all.length} in state, ${ghosts.length} to remove${types === true ? '' : ` (types ${types.join(', ')})`}`);
+  logLine(ctx, `ghost state (${why}): ${all.length} in state, ${ghosts.length} to remove${types === true ? '' : ` (types ${types.join(', ')})`}`);
   if (ghosts.length === 0) {
     addGhosts(ctx.stateDir, ctx.runId, key, []);
     return ok([]);
@@ -49,7 +49,7 @@ export async function removeGhosts(tool: ToolEnv, ctx: StepContext, cwd: string,
   const rm = await runTool(tool, ctx, cwd, key, { op: 'state-rm', addresses: ghosts });
   if (rm.exec.code !== 0) return fail(`state rm of ${ghosts.length} ghost resources failed: ${rm.report.errors()[0]?.summary ?? (rm.text.trim().split('\n').pop() || `exit ${rm.exec.code}`)}`);
   addGhosts(ctx.stateDir, ctx.runId, key, ghosts);
-  for (const g of ghosts) ctx.log(`removed from state: ${g}`);
+  for (const g of ghosts) logLine(ctx, `removed from state: ${g}`);
   ctx.note(`ghost state: removed ${ghosts.length} (${ghosts.join(', ')})`);
   return ok(ghosts);
 }

@@ -29,6 +29,6 @@ export const terraformTarget: Target<TerraformBlock, TfSession> = {
   description: 'Terraform / OpenTofu modules (Terragrunt units), applied and destroyed non-interactively',
   block: { schema: blockSchema, check: checkBlock },
   kinds: [applyKind, destroyKind],
-  describe: (b) => [`terraform: ${b?.binary ?? 'terraform'} (${flavorOf(b) ?? 'unknown tool'})${b?.secrets ? `, secrets ${b.secrets.vars.join(', ')} from ${b.secrets.dotenv ?? 'the environment'}` : ''}`],
+  describe: (b) => [`${b?.binary ?? 'terraform'} (${flavorOf(b) ?? 'unknown tool'})${b?.secrets ? `, secrets ${b.secrets.vars.join(', ')} from ${b.secrets.dotenv ?? 'the environment'}` : ''}`],
   session: { open: (b, ctx) => openSession(b, ctx) },
 };

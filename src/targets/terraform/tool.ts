@@ -74,16 +74,16 @@ export async function runTool(tool: ToolEnv, ctx: StepContext, cwd: string, key:
   let text = '';
   const args = argv(tool.flavor, c);
   const shown = `${tool.binary} ${args.join(' ')}`;
-  ctx.log(`$ ${shown}   (in ${cwd})`);
+  logLine(ctx, `$ ${shown}   (in ${cwd})`);
   const onLine = (line: string): void => {
     const m = parseUiLine(line);
     if (!m) {
       if (text.length < 256 * 1024) text += `${line}\n`;
-      ctx.log(line);
+      logLine(ctx, line);
       return;
     }
-    if (m.type === 'diagnostic') ctx.log(formatDiagnostic(m.diagnostic) + (m.diagnostic.detail ? `\n${m.diagnostic.detail}` : ''));
-    else if (m.type !== 'outputs') ctx.log(m.type === 'other' ? m.message : lineOf(line));
+    if (m.type === 'diagnostic') logLine(ctx, formatDiagnostic(m.diagnostic) + (m.diagnostic.detail ? `\n${m.diagnostic.detail}` : ''));
+    else if (m.type !== 'outputs') logLine(ctx, m.type === 'other' ? m.message : lineOf(line));
     const note = report.take(m);
     if (note) ctx.note(note);
   };
@@ -96,7 +96,7 @@ export async function runTool(tool: ToolEnv, ctx: StepContext, cwd: string, key:
     cwd,
     env: { ...tool.env },
     signal: ctx.signal,
-    log: opts.quiet ? (l) => ctx.log(l) : onLine,
+    log: opts.quiet ? (l) => logLine(ctx, l) : onLine,
     quietStdout: opts.quiet === true,
   });
   ledger?.close(r.spawnError ? 'spawn-failed' : r.code !== null ? `exit ${r.code}` : r.signal ? `signal ${r.signal}` : r.timedOut ? 'timed out' : 'cancelled');
@@ -110,4 +110,9 @@ function lineOf(line: string): string {
   } catch {
     return line;
   }
+}
+
+/** The step log takes raw output: a line of Castle's own ends with a newline. */
+export function logLine(ctx: StepContext, text: string): void {
+  ctx.log(text.endsWith('\n') ? text : `${text}\n`);
 }

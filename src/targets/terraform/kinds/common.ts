@@ -6,7 +6,7 @@ import { describeLock } from '../lock-info.js';
 import { judgeLock, lockOf } from '../locks.js';
 import { moduleKey } from '../records.js';
 import { outputsOf, type TfSession } from '../session.js';
-import { commandLine, runTool, type TfCommand, type ToolEnv, type ToolRun } from '../tool.js';
+import { commandLine, logLine, runTool, type TfCommand, type ToolEnv, type ToolRun } from '../tool.js';
 import { formatDiagnostic } from '../ui-stream.js';
 
 export interface Module {
@@ -88,7 +88,7 @@ export async function runLocking(m: Module, ctx: StepContext, c: TfCommand, what
       if (!verdict.release || unlocked) {
         return { result: { ok: false, reason: `${what} refused: ${describeLock(lock)}; not released by Castle: ${unlocked ? 'it was taken again after Castle released it' : verdict.why}. Once no terraform runs there, release it with: ${unlockCmd}`, retryable: false }, run: r };
       }
-      ctx.log(`releasing the stale lock ${lock.id}: ${verdict.why}`);
+      logLine(ctx, `releasing the stale lock ${lock.id}: ${verdict.why}`);
       const u = await runTool(m.tool, ctx, m.cwd, m.key, { op: 'force-unlock', id: lock.id });
       if (u.exec.code !== 0) return { result: { ok: false, reason: `force-unlock ${lock.id} failed (exit ${u.exec.code}): ${(u.text || u.exec.stderr).trim().split('\n').pop() ?? ''}. By hand: ${unlockCmd}`, retryable: false }, run: u };
       ctx.note(`released stale lock ${lock.id} of a dead Castle run: ${verdict.why}`);
