@@ -83,7 +83,7 @@ export async function runLocking(m: Module, ctx: StepContext, c: TfCommand, what
     const lock = lockOf(r);
     if (lock) {
       ctx.note(describeLock(lock));
-      const verdict = judgeLock(lock, ctx, m.key);
+      const verdict = judgeLock(lock, ctx, m.key, m.cwd);
       const unlockCmd = `cd ${m.cwd} && ${commandLine(m.tool.binary, m.tool.flavor, { op: 'force-unlock', id: lock.id })}`;
       if (!verdict.release || unlocked) {
         return { result: { ok: false, reason: `${what} refused: ${describeLock(lock)}; not released by Castle: ${unlocked ? 'it was taken again after Castle released it' : verdict.why}. Once no terraform runs there, release it with: ${unlockCmd}`, retryable: false }, run: r };
