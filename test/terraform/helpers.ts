@@ -6,6 +6,9 @@ import { castleDir } from '../helpers/cli.js';
 /** The terraform CLI double (test/terraform/terraform-double.mjs), run as the castle's `binary`. */
 export const DOUBLE = fileURLToPath(new URL('../../../test/terraform/terraform-double.mjs', import.meta.url));
 
+/** Terragrunt's double, wrapping the terraform double (test/terraform/terragrunt-double.mjs). */
+export const TERRAGRUNT = fileURLToPath(new URL('../../../test/terraform/terragrunt-double.mjs', import.meta.url));
+
 export interface DoubleModule {
   readonly variables?: string[];
   readonly requireEnv?: string[];

@@ -56,6 +56,10 @@ test('castle import terragrunt: the seed-shaped tree becomes a castle whose plan
   assert.equal(down.code, 0, down.stderr);
   assert.ok((JSON.parse(down.stdout) as { steps: { kind: string }[] }).steps.every((s) => s.kind === 'terraform.destroy'));
   assert.equal(castle(dir, ['import', 'terragrunt', 'live']).code, 2, 'an existing castle.yaml is not overwritten without --force');
+  // without Terragrunt on the machine, nothing starts
+  const up = castle(dir, ['up'], { PATH: '' });
+  assert.equal(up.code, 2);
+  assert.match(up.stderr, /error terraform\/binary: terragrunt is not on PATH/);
 });
 
 function tree(files: Record<string, string>): string {

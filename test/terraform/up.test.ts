@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { castle, events, runIds } from '../helpers/cli.js';
-import { allText, DOUBLE, tfCastle, tfState } from './helpers.js';
+import { castle, castleDir, events, runIds } from '../helpers/cli.js';
+import { allText, DOUBLE, setModule, TERRAGRUNT, tfCastle, tfState } from './helpers.js';
 
 const TOKEN = 'pve-token-4f9a1c77-very-secret';
 const SENSITIVE = 'talos-machine-secret-0b8e';
@@ -101,4 +101,45 @@ test("a failing apply: the resource's failure and its diagnostic with file:line:
   assert.ok(n.includes('up/engine/0: talos_machine_configuration_apply.cp: create done in 0s'));
   const log = readFileSync(join(dir, '.castle', 'runs', runIds(dir).pop()!, 'steps', 'up__engine__0.log'), 'utf8');
   assert.match(log, /bootstrap\.tf:12:3: Error: error bootstrapping the cluster/);
+});
+
+test('--resume: the outputs of a layer applied by the failed run come from the state dir', () => {
+  const engine = (fail: boolean) => ({
+    variables: ['control_plane_ip'],
+    resources: [{ type: 'talos_machine_bootstrap', name: 'this', id: 'boot', ...(fail ? { fail: { summary: 'bootstrap timed out', filename: 'main.tf', line: 3, column: 1 } } : {}) }],
+    outputs: { endpoint: { value: 'https://${var.control_plane_ip}:6443' } },
+  });
+  const dir = tfCastle(
+    `  - name: platform
+    apply: [{terraform.apply: {cwd: platform}}]
+  - name: engine
+    dependsOn: [platform]
+    apply: [{terraform.apply: {cwd: engine, outputsFrom: [platform]}}]
+`,
+    { platform: { resources: [{ type: 'proxmox_vm_qemu', name: 'cp', id: '421' }], outputs: { control_plane_ip: { value: '192.0.2.10' } } }, engine: engine(true) },
+  );
+  assert.equal(castle(dir, ['up']).code, 1);
+  setModule(dir, 'engine', engine(false));
+  const r = castle(dir, ['up', '--resume']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.ok(!events(dir).some((e) => e.type === 'step-started' && e.stepId === 'up/platform/0'), 'the platform is not applied again');
+  assert.equal(tfState(dir, 'engine').outputs['endpoint']!.value, 'https://192.0.2.10:6443');
+});
+
+test('Terragrunt as the wrapper: no explicit init (it auto-inits), state commands through `run --`, its log lines kept out of the notes', () => {
+  const dir = castleDir(
+    `name: tg\ntarget: terraform\nterraform: {binary: ${TERRAGRUNT}, env: {TF_DOUBLE_CLOUD: cloud}}\nlayers:\n  - name: platform\n    apply: [{terraform.apply: {cwd: live/platform, ghostAfterWipe: true}}]\n    destroy: [{run: "rm -f live/platform/cloud/*"}]\n`,
+    'castle-tg-',
+  );
+  setModule(dir, 'live/platform', { resources: [{ type: 'proxmox_vm_qemu', name: 'cp', id: '421', goneBehavior: 'error' }] });
+  assert.equal(castle(dir, ['up']).code, 0);
+  assert.ok(!notes(dir).some((x) => x.endsWith(' init')), 'Castle leaves init to Terragrunt');
+  const r = castle(dir, ['rebirth', '--no-backup', '--i-accept-data-loss']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.ok(notes(dir).includes('up/platform/0: ghost state: removed 1 (proxmox_vm_qemu.cp)'));
+  const log = readFileSync(join(dir, '.castle', 'runs', runIds(dir).pop()!, 'steps', 'up__platform__0.log'), 'utf8');
+  assert.ok(log.includes(`$ ${TERRAGRUNT} run -- state rm proxmox_vm_qemu.cp`));
+  assert.ok(log.includes(`$ ${TERRAGRUNT} apply -input=false -no-color -json -auto-approve`));
+  assert.match(log, /INFO {3}Running command: terraform apply/);
+  assert.ok(!notes(dir).some((x) => x.includes('Running command')), "Terragrunt's own lines stay in the log");
 });

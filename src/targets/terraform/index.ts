@@ -1,6 +1,7 @@
 import { lazyKind, type StepKind } from '../../core/step.js';
 import type { Target } from '../../core/target.js';
 import { applySchema, blockSchema, checkBlock, destroySchema, flavorOf, type ApplyConfig, type DestroyConfig, type TerraformBlock } from './config.js';
+import { preflight } from './preflight.js';
 import { openSession, type TfSession } from './session.js';
 
 const applyKind: StepKind<ApplyConfig, TfSession> = lazyKind(
@@ -30,5 +31,6 @@ export const terraformTarget: Target<TerraformBlock, TfSession> = {
   block: { schema: blockSchema, check: checkBlock },
   kinds: [applyKind, destroyKind],
   describe: (b) => [`${b?.binary ?? 'terraform'} (${flavorOf(b) ?? 'unknown tool'})${b?.secrets ? `, secrets ${b.secrets.vars.join(', ')} from ${b.secrets.dotenv ?? 'the environment'}` : ''}`],
+  preflight,
   session: { open: (b, ctx) => openSession(b, ctx) },
 };
