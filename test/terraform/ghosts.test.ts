@@ -29,6 +29,8 @@ test('after a nuclear wipe: ghost state removed before the apply, which then suc
     dependsOn: [platform]
     apply: [{terraform.apply: {cwd: apps}}]
     destroy: [{terraform.destroy: {cwd: apps, kubernetes: {server: "127.0.0.1:${port}"}}}]
+rebirth:
+  proof: [{terraform.plan: {cwd: platform, expectNoChanges: true}}]
 `,
     {
       platform: {
@@ -62,6 +64,9 @@ test('after a nuclear wipe: ghost state removed before the apply, which then suc
   assert.match(stepLog(dir, 'up/platform/0'), /ghost state \(this rebirth wiped the layer\): 3 in state, 2 to remove \(types proxmox_vm_qemu\)\n[^\n]*state rm proxmox_vm_qemu\.cp proxmox_vm_qemu\.worker[\s\S]*removed from state: proxmox_vm_qemu\.cp\nremoved from state: proxmox_vm_qemu\.worker/);
   assert.deepEqual(tfState(dir, 'platform').resources.map((r) => `${r.type}.${r.name}`).sort(), ['proxmox_vm_qemu.cp', 'proxmox_vm_qemu.worker', 'talos_machine_secrets.this']);
   assert.ok(existsSync(join(dir, 'platform', 'cloud', 'proxmox_vm_qemu.421.json')), 'the VM exists again');
+  // the proof: a plan of the reborn platform finds nothing to change
+  const checks = events(dir).flatMap((e) => (e.type === 'check' ? [`${e.name}: ${e.ok} ${e.detail}`] : []));
+  assert.deepEqual(checks, ['no drift in platform: true 0 to add, 0 to change, 0 to destroy']);
 
   // the reborn cluster answers again
   const reborn = await listen(port);

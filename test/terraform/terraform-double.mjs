@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A test double of the `terraform` CLI (Terraform 1.x), for the commands Castle runs: `version -json`,
-// `init`, `apply`/`destroy` (with -json, -auto-approve, -input=false, -no-color), `output -json`,
+// `init`, `plan` (-detailed-exitcode), `apply`/`destroy` (with -json, -auto-approve, -input=false, -no-color), `output -json`,
 // `state list`, `state rm`, `force-unlock -force ID`. No Terraform binary is installable here (not in
 // Debian nor npm), so this reproduces what Castle depends on, as HashiCorp documents it:
 //  - exit codes: 0 success, 1 error;
@@ -166,13 +166,13 @@ async function refresh(m, state) {
   state.resources = state.resources.filter((r) => !r.gone);
 }
 
-async function apply(destroy) {
+async function apply(destroy, planOnly = false) {
   const m = module();
   requireInit();
   const v = vars(m);
-  if (!flags.has('-auto-approve')) fail({ summary: 'No value for the apply confirmation', detail: 'Interactive approval is disabled with -input=false: run with -auto-approve.' });
+  if (!planOnly && !flags.has('-auto-approve')) fail({ summary: 'No value for the apply confirmation', detail: 'Interactive approval is disabled with -input=false: run with -auto-approve.' });
   if (json) ui('version', 'info', `Terraform ${VERSION}`, { terraform: VERSION, ui: '1.2' });
-  const release = acquireLock('OperationTypeApply');
+  const release = acquireLock(planOnly ? 'OperationTypePlan' : 'OperationTypeApply');
   try {
     if (m.holdLockMs) await sleep(m.holdLockMs);
     const state = readState();
@@ -183,6 +183,11 @@ async function apply(destroy) {
     for (const r of changes) if (json) ui('planned_change', 'info', `${r.type}.${r.name}: Plan to ${action}`, { change: { resource: addr(r), action } });
     const plan = { add: destroy ? 0 : changes.length, change: 0, import: 0, remove: destroy ? changes.length : 0, operation: 'plan' };
     if (json) ui('change_summary', 'info', `Plan: ${plan.add} to add, 0 to change, ${plan.remove} to destroy.`, { changes: plan });
+    if (planOnly) {
+      // -detailed-exitcode: 0 no changes, 1 error, 2 changes present
+      if (changes.length > 0 && flags.has('-detailed-exitcode')) process.exitCode = 2;
+      return;
+    }
     for (const r of changes) {
       if (json) ui('apply_start', 'info', `${r.type}.${r.name}: ${destroy ? 'Destroying' : 'Creating'}...${destroy ? ` [id=${r.id}]` : ''}`, { hook: { resource: addr(r), action, ...(destroy ? { id_key: 'id', id_value: r.id } : {}) } });
       const secs = r.seconds ?? 0;
@@ -240,6 +245,9 @@ switch (cmd) {
     break;
   case 'apply':
     await apply(flags.has('-destroy'));
+    break;
+  case 'plan':
+    await apply(flags.has('-destroy'), true);
     break;
   case 'destroy':
     await apply(true);

@@ -143,3 +143,22 @@ test('Terragrunt as the wrapper: no explicit init (it auto-inits), state command
   assert.match(log, /INFO {3}Running command: terraform apply/);
   assert.ok(!notes(dir).some((x) => x.includes('Running command')), "Terragrunt's own lines stay in the log");
 });
+
+test('terraform.plan with expectNoChanges: a check that fails on drift, with the counts', () => {
+  const dir = tfCastle(
+    `  - name: platform
+    apply: [{terraform.apply: {cwd: platform}}]
+  - name: drift
+    dependsOn: [platform]
+    apply: [{terraform.plan: {cwd: other}}, {terraform.plan: {cwd: other, expectNoChanges: true}}]
+`,
+    { platform: { resources: [{ type: 'proxmox_vm_qemu', name: 'cp', id: '421' }] }, other: { resources: [{ type: 'proxmox_vm_qemu', name: 'w', id: '431' }] } },
+  );
+  const r = castle(dir, ['up']);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /up\/drift\/0 succeeded .* -- 1 to add, 0 to change, 0 to destroy/);
+  assert.match(r.stdout, /up\/drift\/1 failed .*plan of other has changes: 1 to add, 0 to change, 0 to destroy/);
+  const checks = events(dir).flatMap((e) => (e.type === 'check' ? [`${e.name}: ${e.ok} ${e.detail}`] : []));
+  assert.deepEqual(checks, ['no drift in other: false 1 to add, 0 to change, 0 to destroy']);
+  assert.deepEqual(tfState(dir, 'platform').resources.length, 1);
+});

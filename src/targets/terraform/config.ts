@@ -34,6 +34,13 @@ export interface ApplyConfig {
   readonly kubernetes?: KubernetesRef;
 }
 
+export interface PlanConfig {
+  readonly cwd: string;
+  readonly outputsFrom?: readonly string[];
+  /** a check that fails when the plan has changes (drift after a rebirth, in a proof) */
+  readonly expectNoChanges?: boolean;
+}
+
 export interface DestroyConfig {
   readonly cwd: string;
   readonly outputsFrom?: readonly string[];
@@ -68,6 +75,13 @@ export const applySchema = {
       description: "after a wipe, remove the layer's resources (true) or those of these types from its state before applying",
     },
   },
+} as const;
+
+export const planSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['cwd'],
+  properties: { cwd: common.cwd, outputsFrom: common.outputsFrom, expectNoChanges: { type: 'boolean', description: 'fail (as a check) when the plan has changes' } },
 } as const;
 
 export const destroySchema = { type: 'object', additionalProperties: false, required: ['cwd'], properties: common } as const;

@@ -1,6 +1,6 @@
 import { lazyKind, type StepKind } from '../../core/step.js';
 import type { Target } from '../../core/target.js';
-import { applySchema, blockSchema, checkBlock, destroySchema, flavorOf, type ApplyConfig, type DestroyConfig, type TerraformBlock } from './config.js';
+import { applySchema, blockSchema, checkBlock, destroySchema, flavorOf, planSchema, type ApplyConfig, type DestroyConfig, type PlanConfig, type TerraformBlock } from './config.js';
 import { preflight } from './preflight.js';
 import { openSession, type TfSession } from './session.js';
 
@@ -24,12 +24,22 @@ const destroyKind: StepKind<DestroyConfig, TfSession> = lazyKind(
   () => import('./kinds/destroy.js'),
 );
 
+const planKind: StepKind<PlanConfig, TfSession> = lazyKind(
+  {
+    name: 'plan',
+    description: 'terraform/tofu/terragrunt plan of one module; with expectNoChanges, a check that it has no drift',
+    schema: planSchema,
+    label: (c) => `plan ${c.cwd}`,
+  },
+  () => import('./kinds/plan.js'),
+);
+
 /** Terraform, OpenTofu, and Terragrunt as their wrapper: one module a step. */
 export const terraformTarget: Target<TerraformBlock, TfSession> = {
   name: 'terraform',
   description: 'Terraform / OpenTofu modules (Terragrunt units), applied and destroyed non-interactively',
   block: { schema: blockSchema, check: checkBlock },
-  kinds: [applyKind, destroyKind],
+  kinds: [applyKind, destroyKind, planKind],
   describe: (b) => [`${b?.binary ?? 'terraform'} (${flavorOf(b) ?? 'unknown tool'})${b?.secrets ? `, secrets ${b.secrets.vars.join(', ')} from ${b.secrets.dotenv ?? 'the environment'}` : ''}`],
   preflight,
   session: { open: (b, ctx) => openSession(b, ctx) },

@@ -8,6 +8,7 @@ import { formatDiagnostic, parseUiLine, UiReport } from './ui-stream.js';
 /** The commands Castle runs, as data (argv is built from these only: no secret ever goes into it). */
 export type TfCommand =
   | { readonly op: 'init' }
+  | { readonly op: 'plan' }
   | { readonly op: 'apply' }
   | { readonly op: 'destroy' }
   | { readonly op: 'output' }
@@ -21,6 +22,8 @@ function tfArgs(c: TfCommand): string[] {
   switch (c.op) {
     case 'init':
       return ['init', '-input=false', '-no-color'];
+    case 'plan':
+      return ['plan', ...UI, '-detailed-exitcode'];
     case 'apply':
       return ['apply', ...UI, '-auto-approve'];
     case 'destroy':
@@ -53,7 +56,7 @@ export function commandLine(binary: string, flavor: Flavor, c: TfCommand): strin
 }
 
 /** Commands that take the state lock: Castle records them so that a lock they leave behind can be traced to its run. */
-const LOCKING = new Set<TfCommand['op']>(['apply', 'destroy', 'state-rm']);
+const LOCKING = new Set<TfCommand['op']>(['plan', 'apply', 'destroy', 'state-rm']);
 
 export interface ToolRun {
   readonly exec: ExecResult;
@@ -101,6 +104,7 @@ export async function runTool(tool: ToolEnv, ctx: StepContext, cwd: string, key:
   });
   ledger?.close(r.spawnError ? 'spawn-failed' : r.code !== null ? `exit ${r.code}` : r.signal ? `signal ${r.signal}` : r.timedOut ? 'timed out' : 'cancelled');
   if (opts.quiet) text = r.stderr;
+  if (report.unsupported) ctx.note(`${shown}: ${report.unsupported}: notes may be incomplete`);
   return { exec: r, report, text };
 }
 

@@ -76,9 +76,11 @@ export function failureOf(r: ToolRun, m: Module, what: string): StepResult {
 export async function runLocking(m: Module, ctx: StepContext, c: TfCommand, what: string): Promise<{ result: StepResult; run?: ToolRun }> {
   let inited = false;
   let unlocked = false;
+  // plan -detailed-exitcode: 2 means it succeeded and found changes
+  const success = (code: number | null): boolean => code === 0 || (c.op === 'plan' && code === 2);
   for (;;) {
     const r = await runTool(m.tool, ctx, m.cwd, m.key, c);
-    if (r.exec.code === 0) return { result: { ok: true }, run: r };
+    if (success(r.exec.code)) return { result: { ok: true }, run: r };
     for (const d of r.report.errors()) ctx.note(formatDiagnostic(d, m.rel));
     const lock = lockOf(r);
     if (lock) {
