@@ -98,3 +98,17 @@ test('a missing dependency path, an unresolvable config_path and bad HCL are loc
   assert.match(r.stderr, /live\/c\/terragrunt\.hcl:\d+:\d+: error import\/syntax: HCL syntax error/);
   assert.equal(r.stdout, '');
 });
+
+test("the old layout's root terragrunt.hcl is configuration, not a layer; a disabled dependency is no edge", () => {
+  const dir = tree({
+    'terragrunt.hcl': 'remote_state {\n  backend = "s3"\n}\n',
+    'a/terragrunt.hcl': 'include {\n  path = find_in_parent_folders()\n}\nterraform {\n  source = "../modules//a"\n}\n',
+    'b/terragrunt.hcl': 'terraform {\n  source = "../modules//b"\n}\ndependency "a" {\n  config_path = "../a"\n}\ndependency "old" {\n  config_path = "../old"\n  enabled     = false\n}\n',
+  });
+  const r = castle(dir, ['import', 'terragrunt', 'live', '--stdout']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /live\/terragrunt\.hcl:1:1: warning import\/root-config: a root configuration/);
+  assert.match(r.stdout, /- name: a\n/);
+  assert.match(r.stdout, /- name: b\n\s+dependsOn: \[ a \]\n/);
+  assert.doesNotMatch(r.stdout, /- name: live|- name: root|-> old/);
+});

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import type { Diagnostic, SourceLocation } from '../../../diag/diagnostic.js';
 import { evalString, evalStringList, locate, parseHcl, type EvalScope, type HclAttribute } from './hcl.js';
 
@@ -25,6 +25,7 @@ export interface Module {
   readonly edges: readonly Edge[];
   /** `terraform { source = ... }` when static */
   readonly source?: string;
+  readonly hasTerraform: boolean;
 }
 
 export interface LiveTree {
@@ -87,6 +88,16 @@ export async function readLiveTree(rootArg: string): Promise<{ ok: true; tree: L
       if (b.type === 'dependency') {
         const cp = b.attributes.find((a) => a.name === 'config_path');
         const via = `dependency "${b.labels[0] ?? ''}"`;
+        const enabled = b.attributes.find((a) => a.name === 'enabled');
+        if (enabled) {
+          const e = evalString(enabled.value, scope);
+          if (!e.ok) {
+            errors.push(diag('import/unresolvable', `${via}: enabled cannot be resolved statically: ${e.why}`, e.location, 'write true or false'));
+            continue;
+          }
+          // a disabled dependency is no edge (Terragrunt skips it)
+          if (e.value === 'false') continue;
+        }
         if (!cp) {
           errors.push(diag('import/config-path', `${via} has no config_path`, b.location, 'add config_path = "../module"'));
           continue;
@@ -111,9 +122,17 @@ export async function readLiveTree(rootArg: string): Promise<{ ok: true; tree: L
     const tf = hcl.blocks.find((b) => b.type === 'terraform')?.attributes.find((a) => a.name === 'source');
     const src = tf ? evalString(tf.value, scope) : undefined;
     if (src && !src.ok) warnings.push(diag('import/source', `terraform.source is not resolved statically: ${src.why}`, src.location, 'Terragrunt resolves it at run time; nothing to do for the import', 'warning'));
-    modules.push({ dir, rel: relative(root, dir) || '.', file, edges, ...(src?.ok ? { source: src.value } : {}) });
+    modules.push({ dir, rel: relative(root, dir) || '.', file, edges, hasTerraform: hcl.blocks.some((b) => b.type === 'terraform'), ...(src?.ok ? { source: src.value } : {}) });
     } finally {
       hcl.dispose();
+    }
+  }
+  // the old layout's root terragrunt.hcl (included by the units below it, no terraform block) is configuration, not a unit
+  for (const m of [...modules]) {
+    const below = modules.some((o) => o !== m && o.dir.startsWith(m.dir + sep));
+    if (below && !m.hasTerraform && m.edges.length === 0) {
+      modules.splice(modules.indexOf(m), 1);
+      warnings.push(diag('import/root-config', 'a root configuration (units below it, no terraform block), not a unit: no layer for it', { file: m.file, line: 1, col: 1 }, 'rename it root.hcl, as Terragrunt now recommends', 'warning'));
     }
   }
   const byDir = new Map(modules.map((m) => [m.dir, m]));
