@@ -67,7 +67,8 @@ const ledgerDir = (stateDir: string, key: string): string => join(tfDir(stateDir
 export function ledgerOpen(stateDir: string, key: string, e: Omit<LedgerEntry, 'endedAt' | 'exit'>): { pidFile: string; close(exit: string): void } {
   const dir = ledgerDir(stateDir, key);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const base = join(dir, `${e.runId}.${Date.now()}.${Math.random().toString(16).slice(2, 6)}`);
+  // named by start time (the run id is inside): a name sorts by age
+  const base = join(dir, `${Date.now()}-${Math.random().toString(16).slice(2, 8)}`);
   writeJson(`${base}.json`, e);
   return { pidFile: `${base}.pid`, close: (exit) => writeJson(`${base}.json`, { ...e, endedAt: new Date().toISOString(), exit }) };
 }
@@ -76,7 +77,9 @@ export function ledgerOpen(stateDir: string, key: string, e: Omit<LedgerEntry, '
 export function ledgerRead(stateDir: string, key: string): LedgerRecord[] {
   const dir = ledgerDir(stateDir, key);
   if (!existsSync(dir)) return [];
-  const names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort((a, b) => b.split('.')[1]!.localeCompare(a.split('.')[1]!, undefined, { numeric: true }));
+  const names = readdirSync(dir)
+    .filter((n) => /^\d+-[0-9a-f]+\.json$/.test(n))
+    .sort((a, b) => Number.parseInt(b, 10) - Number.parseInt(a, 10));
   for (const old of names.slice(50)) {
     rmSync(join(dir, old), { force: true });
     rmSync(join(dir, old.replace(/\.json$/, '.pid')), { force: true });
