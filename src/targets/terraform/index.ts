@@ -2,7 +2,7 @@ import { lazyKind, type StepKind } from '../../core/step.js';
 import type { Target } from '../../core/target.js';
 import { applySchema, blockSchema, checkBlock, destroySchema, flavorOf, planSchema, type ApplyConfig, type DestroyConfig, type PlanConfig, type TerraformBlock } from './config.js';
 import { preflight } from './preflight.js';
-import { openSession, type TfSession } from './session.js';
+import type { TfSession } from './session.js';
 
 const applyKind: StepKind<ApplyConfig, TfSession> = lazyKind(
   {
@@ -42,5 +42,6 @@ export const terraformTarget: Target<TerraformBlock, TfSession> = {
   kinds: [applyKind, destroyKind, planKind],
   describe: (b) => [`${b?.binary ?? 'terraform'} (${flavorOf(b) ?? 'unknown tool'})${b?.secrets ? `, secrets ${b.secrets.vars.join(', ')} from ${b.secrets.dotenv ?? 'the environment'}` : ''}`],
   preflight,
-  session: { open: (b, ctx) => openSession(b, ctx) },
+  // loaded with the first terraform step: a castle without one never loads the secret sources
+  session: { open: async (b, ctx) => (await import('./session.js')).openSession(b, ctx) },
 };
