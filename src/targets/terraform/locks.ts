@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { sep } from 'node:path';
 import type { StepContext } from '../../core/step.js';
-import { processGone } from '../../data/proc.js';
+import { processGone } from '../../os/pid.js';
 import { parseGoTime, parseLockError, type StateLock } from './lock-info.js';
 import { ledgerRead } from './records.js';
 import { runLiveness } from './run-state.js';

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { processGone } from '../../data/proc.js';
+import { processGone } from '../../os/pid.js';
 
 interface CastleLock {
   readonly pid: number;

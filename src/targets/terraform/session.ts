@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
 import type { StepContext } from '../../core/step.js';
 import { fail, ok, type Result } from '../../core/result.js';
-import { DotenvSource, EnvSource, type SecretSource } from '../../secrets/index.js';
+import { DotenvSource } from '../../secrets/dotenv.js';
+import { EnvSource } from '../../secrets/env.js';
+import type { SecretSource } from '../../secrets/source.js';
 import { flavorOf, type TerraformBlock } from './config.js';
 import { readOutputs, type StoredOutputs } from './records.js';
 import type { ToolEnv } from './tool.js';

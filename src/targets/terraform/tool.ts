@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { StepContext } from '../../core/step.js';
-import { exec, type ExecResult } from '../../data/proc.js';
+import { exec, type ExecResult } from '../../os/exec.js';
 import type { Flavor } from './config.js';
 import { ledgerOpen } from './records.js';
 import { formatDiagnostic, parseUiLine, UiReport } from './ui-stream.js';
