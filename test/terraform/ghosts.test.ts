@@ -58,6 +58,7 @@ rebirth:
   // only the VMs are ghosts: the machine secrets resource stays in the state and is not re-created
   assert.ok(n.includes('up/platform/0: ghost state: removed 2 (proxmox_vm_qemu.cp, proxmox_vm_qemu.worker)'), n.join('\n'));
   assert.ok(n.includes('up/platform/0: plan: 2 to add, 0 to change, 0 to destroy'));
+  assert.match(rebirth.stdout, /up\/platform\/0 succeeded .* -- 2 ghosts removed from state \(proxmox_vm_qemu\.cp, proxmox_vm_qemu\.worker\); 2 added, 0 changed, 0 destroyed/);
   // the apps layer's destroy was skipped: its resources are removed from the state before it is applied again
   assert.ok(n.includes('up/apps/0: ghost state: removed 1 (helm_release.blog)'), n.join('\n'));
   assert.ok(n.includes('up/apps/0: plan: 1 to add, 0 to change, 0 to destroy'));

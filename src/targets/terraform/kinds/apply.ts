@@ -29,9 +29,11 @@ export async function run(c: ApplyConfig, ctx: StepContext, s: TfSession): Promi
   const init = await initIfNeeded(m, ctx);
   if (!init.ok) return init;
   const ghost = ghostReason(c, ctx, m);
+  let ghosts: readonly string[] = [];
   if (ghost) {
     const g = await removeGhosts(m.tool, ctx, m.cwd, m.key, ghost.types, ghost.why);
     if (!g.ok) return g;
+    ghosts = g.value;
   }
   const applied = await runLocking(m, ctx, { op: 'apply' }, 'apply');
   if (!applied.result.ok) return applied.result;
@@ -53,5 +55,6 @@ export async function run(c: ApplyConfig, ctx: StepContext, s: TfSession): Promi
   const names = Object.keys(outputs);
   if (names.length) ctx.note(`outputs: ${names.map((n) => (outputs[n]!.sensitive ? `${n} (sensitive)` : n)).join(', ')}`);
   const r = applied.run?.report.result;
-  return { ok: true, summary: r ? `${r.add} added, ${r.change} changed, ${r.remove} destroyed` : 'applied' };
+  const counts = r ? `${r.add} added, ${r.change} changed, ${r.remove} destroyed` : 'applied';
+  return { ok: true, summary: ghosts.length ? `${ghosts.length} ghosts removed from state (${ghosts.join(', ')}); ${counts}` : counts };
 }
