@@ -26,6 +26,9 @@ test('a stale lock left by a killed Castle run: refused outside a wipe, released
   run.child.kill('SIGKILL');
   await run.done;
   assert.ok(alive(toolPid), 'terraform outlives Castle: a lock is not stale while it runs');
+  const early = castle(dir, ['down']);
+  assert.equal(early.code, 1);
+  assert.match(early.stdout, new RegExp(`not released by Castle: the terraform process ${toolPid} of run \\S+ is still running: it releases the lock when it ends`));
   process.kill(toolPid, 'SIGKILL');
   await waitFor(() => !alive(toolPid), 5000, 'terraform to die');
   assert.ok(existsSync(lockFile(dir)), 'the lock stays behind, as with a remote backend');
