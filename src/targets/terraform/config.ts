@@ -10,7 +10,17 @@ export interface TerraformBlock {
   /** plain environment for every command (no secrets here: castle.yaml is in git) */
   readonly env?: Readonly<Record<string, string>>;
   /** environment variables whose values come from the secret source (provider tokens, backend keys), masked everywhere */
-  readonly secrets?: { readonly dotenv?: string; readonly vars: readonly string[] };
+  readonly secrets?: { readonly dotenv?: string; readonly infisical?: InfisicalRef; readonly vars: readonly string[] };
+}
+
+/** An Infisical project/environment; the machine identity comes from the environment variables named here. */
+export interface InfisicalRef {
+  readonly siteUrl?: string;
+  readonly projectId: string;
+  readonly environment: string;
+  readonly secretPath?: string;
+  readonly clientIdEnv?: string;
+  readonly clientSecretEnv?: string;
 }
 
 export type Flavor = 'terraform' | 'tofu' | 'terragrunt';
@@ -101,6 +111,19 @@ export const blockSchema = {
       required: ['vars'],
       properties: {
         dotenv: { type: 'string', minLength: 1, description: "a 0600 .env file (default: Castle's own environment)" },
+        infisical: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['projectId', 'environment'],
+          properties: {
+            siteUrl: { type: 'string', minLength: 1 },
+            projectId: { type: 'string', minLength: 1 },
+            environment: { type: 'string', minLength: 1 },
+            secretPath: { type: 'string', minLength: 1 },
+            clientIdEnv: { type: 'string', pattern: ENV_NAME, description: 'the variable holding the machine identity id (default INFISICAL_CLIENT_ID)' },
+            clientSecretEnv: { type: 'string', pattern: ENV_NAME, description: 'the variable holding its secret (default INFISICAL_CLIENT_SECRET)' },
+          },
+        },
         vars: { type: 'array', items: { type: 'string', pattern: ENV_NAME }, minItems: 1, uniqueItems: true },
       },
     },
@@ -119,6 +142,9 @@ export function flavorOf(b: TerraformBlock | undefined): Flavor | undefined {
 
 export function checkBlock(b: TerraformBlock, ctx: StepCheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
+  if (b.secrets?.dotenv && b.secrets.infisical) {
+    out.push({ severity: 'error', rule: 'terraform/secret-source', message: 'secrets has both dotenv and infisical', location: ctx.locate(['secrets']), hint: 'keep one secret source' });
+  }
   if (!flavorOf(b)) {
     out.push({ severity: 'error', rule: 'terraform/flavor', message: `cannot tell which tool ${b.binary} is`, location: ctx.locate(['binary']), hint: 'add flavor: terraform, tofu or terragrunt' });
   }

@@ -37,7 +37,27 @@ export async function openSession(block: TerraformBlock | undefined, ctx: StepCo
   const secrets: string[] = [];
   if (block?.secrets) {
     let source: SecretSource;
-    if (block.secrets.dotenv) {
+    const inf = block.secrets.infisical;
+    if (inf) {
+      const idVar = inf.clientIdEnv ?? 'INFISICAL_CLIENT_ID';
+      const secretVar = inf.clientSecretEnv ?? 'INFISICAL_CLIENT_SECRET';
+      const clientId = process.env[idVar];
+      const clientSecret = process.env[secretVar];
+      if (!clientId || !clientSecret) return fail(`the Infisical secret source needs ${idVar} and ${secretVar} in the environment`, { retryable: false });
+      ctx.secret(clientSecret);
+      // loaded only by castles that use it (the SDK is large)
+      const { InfisicalSource } = await import('../../secrets/infisical.js');
+      const s = await InfisicalSource.connect({
+        clientId,
+        clientSecret,
+        projectId: inf.projectId,
+        environment: inf.environment,
+        ...(inf.siteUrl ? { siteUrl: inf.siteUrl } : {}),
+        ...(inf.secretPath ? { secretPath: inf.secretPath } : {}),
+      });
+      if (!s.ok) return fail(s.reason);
+      source = s.value;
+    } else if (block.secrets.dotenv) {
       const s = await DotenvSource.open(resolve(ctx.castleDir, block.secrets.dotenv));
       if (!s.ok) return fail(s.reason, { retryable: false });
       source = s.value;
