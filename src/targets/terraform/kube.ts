@@ -15,9 +15,8 @@ async function endpoint(ref: KubernetesRef, castleDir: string): Promise<{ host: 
     try {
       kc = parse(await readFile(file, 'utf8')) ?? {};
     } catch (e) {
-      // a kubeconfig deleted by the wipe says the cluster is gone as much as a refused connection
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { error: `its kubeconfig ${file} is gone` };
-      return { error: `kubeconfig ${file} cannot be read: ${(e as Error).message}` };
+      // a missing kubeconfig proves nothing about the cluster (never written, moved): the destroy goes on
+      return { error: `kubeconfig ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
     }
     const ctxName = kc['current-context'];
     const cluster = kc.contexts?.find((c) => c.name === ctxName)?.context?.cluster ?? kc.clusters?.[0]?.name;
@@ -37,7 +36,7 @@ export type ClusterState =
 /** Whether the cluster's API server accepts a TCP connection (refused, unreachable or silent for 3 s: gone; not configured or unreadable: unknown). */
 export async function probeCluster(ref: KubernetesRef, castleDir: string, signal: AbortSignal): Promise<ClusterState> {
   const ep = await endpoint(ref, castleDir);
-  if ('error' in ep) return ep.error.endsWith('is gone') ? { state: 'gone', why: ep.error } : { state: 'unknown', why: ep.error };
+  if ('error' in ep) return { state: 'unknown', why: ep.error };
   const where = `${ep.host}:${ep.port}`;
   return new Promise((res) => {
     const s = connect({ host: ep.host, port: ep.port });
