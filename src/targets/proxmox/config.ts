@@ -45,7 +45,8 @@ export interface ProxmoxConfig {
   /** what the castle must leave to each host */
   readonly reserve?: { readonly memory?: Size; readonly cpus?: number };
   readonly storage?: string;
-  readonly source: { readonly template?: number; readonly full?: boolean; readonly iso?: string };
+  /** `node`: where the template lives (default `node`); machines on other nodes are cloned with `target` (shared storage) */
+  readonly source: { readonly template?: number; readonly node?: string; readonly full?: boolean; readonly iso?: string };
   readonly network?: {
     readonly bridge: string;
     readonly vlan?: number;
@@ -110,7 +111,7 @@ export const proxmoxBlockSchema = {
     source: {
       type: 'object',
       additionalProperties: false,
-      properties: { template: vmid, full: { type: 'boolean' }, iso: { type: 'string', pattern: '^[a-zA-Z][a-zA-Z0-9\\-_.]*[a-zA-Z0-9]:iso/.+$' } },
+      properties: { template: vmid, node: nodeName, full: { type: 'boolean' }, iso: { type: 'string', pattern: '^[a-zA-Z][a-zA-Z0-9\\-_.]*[a-zA-Z0-9]:iso/.+$' } },
     },
     network: {
       type: 'object',

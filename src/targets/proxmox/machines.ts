@@ -86,9 +86,10 @@ async function create(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext): Prom
     let r;
     if (c.source.template !== undefined) {
       const full = c.source.full === true;
+      const from = c.source.node ?? c.node;
       r = await s.api.post<string>(
-        `/nodes/${node}/qemu/${c.source.template}/clone`,
-        { newid: m.vmid, name: m.name, ...(full ? { full: true, ...(c.storage ? { storage: c.storage } : {}) } : {}) },
+        `/nodes/${from}/qemu/${c.source.template}/clone`,
+        { newid: m.vmid, name: m.name, ...(full ? { full: true, ...(c.storage ? { storage: c.storage } : {}) } : {}), ...(from !== node ? { target: node } : {}) },
         ctx.signal,
       );
     } else {
