@@ -399,7 +399,7 @@ export class FakeProxmox {
         const vmid = p['vmid'];
         const src = p['source'] ?? 'archive';
         const list = [...this.tasks.values()]
-          .filter((t) => t.node === node && (vmid === undefined || t.id === vmid) && (src === 'all' || (src === 'active') === (t.status === 'running')))
+          .filter((t) => t.node === node && (vmid === undefined || t.id === vmid) && (p['typefilter'] === undefined || t.type === p['typefilter']) && (src === 'all' || (src === 'active') === (t.status === 'running')))
           .map((t) => ({ upid: t.upid, node: t.node, pid: 0, pstart: 0, starttime: t.starttime, type: t.type, id: t.id, user: t.user, ...(t.status === 'stopped' ? { status: t.exitstatus, endtime: t.endtime } : {}) }));
         return { data: list.slice(0, Number(p['limit'] ?? 50)) };
       }

@@ -32,13 +32,16 @@ export type Ownership =
 
 /**
  * Whose VM this is. Tagged or adopted: the castle's. Untagged but locked by a creation this castle
- * recorded (an interrupted clone): the castle's. Anything else is not, whatever its id.
+ * recorded (an interrupted clone), or bearing the name that creation gave it: the castle's. Anything
+ * else is not, whatever its id.
  */
 export function ownership(s: ProxmoxSession, vm: ClusterVm, inFlight: ReadonlyMap<number, InFlight>): Ownership {
   if (tagsOf(vm).includes(s.tag)) return { kind: 'tagged' };
   if (s.adopt.has(vm.vmid)) return { kind: 'adopted' };
   const rec = inFlight.get(vm.vmid);
-  if (rec && rec.node === vm.node && (vm.lock === 'clone' || vm.lock === 'create' || vm.lock === undefined)) return { kind: 'in-flight', record: rec };
+  // still locked by its creation, or created under the name Castle asked for (a clone that ended before the tag was written)
+  const specName = s.config.machines.find((m) => m.vmid === vm.vmid)?.name;
+  if (rec && rec.node === vm.node && (vm.lock === 'clone' || vm.lock === 'create' || (vm.lock === undefined && vm.name !== undefined && vm.name === specName))) return { kind: 'in-flight', record: rec };
   return { kind: 'foreign' };
 }
 
@@ -71,6 +74,13 @@ export async function waitForLock(s: ProxmoxSession, vm: ClusterVm, inFlight: Re
   if (rec?.upid) holders.push(rec.upid);
   const active = await s.api.get<ActiveTask[]>(`/nodes/${vm.node}/tasks`, { vmid: vm.vmid, source: 'active' }, opts.signal);
   if (active.ok) for (const t of active.value) if (!holders.includes(t.upid)) holders.push(t.upid);
+  const tpl = s.config.source.template;
+  if (vm.lock === 'clone' && !rec?.upid && tpl !== undefined) {
+    // a clone task is listed under its source's id: when the UPID never reached us, wait for the template's running clones
+    const srcNode = s.config.source.node ?? s.config.node;
+    const clones = await s.api.get<ActiveTask[]>(`/nodes/${srcNode}/tasks`, { vmid: tpl, source: 'active', typefilter: 'qmclone' }, opts.signal);
+    if (clones.ok) for (const t of clones.value) if (!holders.includes(t.upid)) holders.push(t.upid);
+  }
   for (const upid of holders) {
     const u = parseUpid(upid);
     if (!u) continue;

@@ -110,7 +110,8 @@ async function create(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext): Prom
       );
     }
     if (!r.ok) {
-      s.journal.remove(m.vmid);
+      // without an answer (aborted, connection lost) the VM may exist: the record stays as the proof it is ours
+      if (r.status >= 400) s.journal.remove(m.vmid);
       return r;
     }
     s.journal.set({ ...intent, upid: r.value });
