@@ -39,9 +39,9 @@ export function ownership(s: ProxmoxSession, vm: ClusterVm, inFlight: ReadonlyMa
   if (tagsOf(vm).includes(s.tag)) return { kind: 'tagged' };
   if (s.adopt.has(vm.vmid)) return { kind: 'adopted' };
   const rec = inFlight.get(vm.vmid);
-  // still locked by its creation, or created under the name Castle asked for (a clone that ended before the tag was written)
+  // still locked by its creation, unlocked by hand with its config still empty, or named as Castle asked (a clone that ended before the tag was written)
   const specName = s.config.machines.find((m) => m.vmid === vm.vmid)?.name;
-  if (rec && rec.node === vm.node && (vm.lock === 'clone' || vm.lock === 'create' || (vm.lock === undefined && vm.name !== undefined && vm.name === specName))) return { kind: 'in-flight', record: rec };
+  if (rec && rec.node === vm.node && (vm.lock === 'clone' || vm.lock === 'create' || (vm.lock === undefined && (vm.name === undefined || vm.name === specName)))) return { kind: 'in-flight', record: rec };
   return { kind: 'foreign' };
 }
 
