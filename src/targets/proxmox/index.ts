@@ -33,11 +33,11 @@ const wipeKind: StepKind<Record<string, never>, ProxmoxSession> = lazyKind(
 export function describeProxmox(c: ProxmoxConfig | undefined): string[] {
   if (!c) return [];
   const src = c.source.template !== undefined ? `clone of template ${c.source.template}${c.source.full ? ' (full)' : ' (linked)'}` : `from ${c.source.iso}`;
-  const lines = [`proxmox ${c.endpoint}: ${c.machines.length} machines, ${src}, tag ${c.tag ?? '(castle-<name>)'}`];
+  const lines = [`${c.endpoint}: ${c.machines.length} machines, ${src}, tag ${c.tag ?? '(castle-<name>)'}`];
   for (const m of c.machines) {
-    lines.push(`  ${m.vmid} ${m.name}${m.role ? ` (${m.role})` : ''} on ${nodeOf(c, m)}: ${m.cores * (m.sockets ?? 1)} vCPUs, ${showMib(mib(m.memory))}${m.disk !== undefined ? `, disk ${showMib(mib(m.disk, 'GiB'))}` : ''}${m.ip ? `, ${m.ip}` : ''}`);
+    lines.push(`machine ${m.vmid} ${m.name}${m.role ? ` (${m.role})` : ''} on ${nodeOf(c, m)}: ${m.cores * (m.sockets ?? 1)} vCPUs, ${showMib(mib(m.memory))}${m.disk !== undefined ? `, disk ${showMib(mib(m.disk, 'GiB'))}` : ''}${m.ip ? `, ${m.ip}` : ''}`);
   }
-  for (const b of castleBudgets(c)) lines.push(`  budget ${describeBudget(b)}`);
+  for (const b of castleBudgets(c)) lines.push(`budget ${describeBudget(b)}`);
   return lines;
 }
 
@@ -50,7 +50,7 @@ async function preflight(c: ProxmoxConfig | undefined, ctx: PreflightContext): P
 export const proxmoxTarget: Target<ProxmoxConfig, ProxmoxSession> = {
   name: 'proxmox',
   description: 'VMs on a Proxmox VE cluster through its API: the castle\'s machines, a memory budget, and a nuclear wipe that touches only what the castle owns',
-  block: { schema: proxmoxBlockSchema, check: checkBlock },
+  block: { schema: proxmoxBlockSchema, required: true, check: checkBlock },
   kinds: [machinesKind, wipeKind],
   describe: (c) => describeProxmox(c),
   preflight,
