@@ -1,4 +1,5 @@
 // A castle's proxmox block against the in-process Proxmox server, and a step context that records what a step says.
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +74,7 @@ export async function rig(o: ServerOptions & { machines?: MachineSpec[]; block?:
       for (const a of apis) a.close();
       await server.stop();
       rmSync(stateDir, { recursive: true, force: true });
+      assert.deepEqual(server.bugs, [], 'the test server itself failed');
     },
   };
 }

@@ -86,6 +86,13 @@ const FORMATS: Record<string, (v: string) => string | undefined> = {
   'pve-volume-id': (v) => (volumeId.test(v) ? undefined : `unable to parse volume ID '${v}'`),
   'pve-volume-id-or-qm-path': (v) => (v === 'none' || v === 'cdrom' || v.startsWith('/') || volumeId.test(v) ? undefined : `unable to parse volume ID '${v}'`),
   'disk-size': (v) => (/^\d+(\.\d+)?[KMGT]?$/.test(v) ? undefined : `unable to parse size '${v}'`),
+  'pve-qm-boot': (v) => {
+    const o = parsePropString(v, { legacy: { default_key: 1, type: 'string' }, order: { type: 'string' } });
+    if ('error' in o) return o.error;
+    if (o.value['legacy'] !== undefined && !/^[acdn]{1,4}$/.test(o.value['legacy'])) return `value '${o.value['legacy']}' does not match the legacy boot order`;
+    const bad = (o.value['order'] ?? '').split(';').filter(Boolean).find((d) => !/^(ide|sata|scsi|virtio|net|efidisk|tpmstate|hostpci|usb)\d+$/.test(d));
+    return bad ? `invalid boot device '${bad}'` : undefined;
+  },
   'pve-qm-ipconfig': (v) => {
     const o = parsePropString(v, undefined);
     if ('error' in o) return o.error;

@@ -63,6 +63,8 @@ export interface RecordedRequest {
   readonly status: number;
   readonly endpoint?: string;
   readonly at: number;
+  /** the task the request started, when it answered with one */
+  readonly upid?: string;
 }
 
 export interface ServerOptions {
@@ -97,6 +99,8 @@ export class FakeProxmox {
   readonly taskFaults: TaskFault[] = [];
   /** the most tasks of each type that ran at the same time (parallelism seen by the server) */
   readonly maxRunning = new Map<string, number>();
+  /** exceptions in the double itself (a test should assert there are none) */
+  readonly bugs: string[] = [];
   readonly nodes: Record<string, { memoryGiB: number; cpus: number; delayMs?: number }>;
   readonly taskMs: Record<string, number>;
   agentMs: number;
@@ -116,7 +120,13 @@ export class FakeProxmox {
 
   async start(): Promise<this> {
     const tls = await testTls();
-    this.#server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => void this.#handle(req, res));
+    // a bug in the double answers 500 and is kept for the test to see, instead of leaving the client hanging
+    this.#server = createServer({ cert: tls.cert, key: tls.key }, (req, res) =>
+      void this.#handle(req, res).catch((e: Error) => {
+        this.bugs.push(e.message);
+        if (!res.headersSent) this.#send(res, { method: req.method ?? '?', path: req.url ?? '?', params: {} }, 500, `test server bug: ${e.message}`, { data: null });
+      }),
+    );
     await new Promise<void>((r) => this.#server!.listen(0, '127.0.0.1', r));
     this.port = (this.#server.address() as { port: number }).port;
     return this;
@@ -248,7 +258,8 @@ export class FakeProxmox {
   }
 
   #send(res: ServerResponse, rec: { method: string; path: string; params: Record<string, string> }, status: number, reason: string, body: unknown, endpoint?: string): void {
-    this.requests.push({ ...rec, status, at: Date.now(), ...(endpoint ? { endpoint } : {}) });
+    const data = (body as { data?: unknown } | undefined)?.data;
+    this.requests.push({ ...rec, status, at: Date.now(), ...(endpoint ? { endpoint } : {}), ...(typeof data === 'string' && data.startsWith('UPID:') ? { upid: data } : {}) });
     const text = body === undefined ? '' : JSON.stringify(body);
     res.writeHead(status, reason, { 'Content-Type': 'application/json;charset=UTF-8', 'Content-Length': Buffer.byteLength(text), Server: 'pve-api-daemon/3.0', 'Cache-Control': 'max-age=0', Pragma: 'no-cache' });
     res.end(text);

@@ -24,6 +24,8 @@ export interface ApiOptions {
   readonly attempts?: number;
   readonly backoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** ms without an answer before a request counts as lost (a transient failure); default 60 s */
+  readonly requestTimeoutMs?: number;
   /** one line per retry and per failure (never a secret) */
   readonly log?: (line: string) => void;
 }
@@ -195,6 +197,7 @@ export class PveApi {
           });
         },
       );
+      req.setTimeout(this.#opts.requestTimeoutMs ?? 60_000, () => req.destroy(Object.assign(new Error(`no answer within ${Math.round((this.#opts.requestTimeoutMs ?? 60_000) / 1000)} s`), { code: 'ETIMEDOUT' })));
       req.on('error', (e: NodeJS.ErrnoException) => {
         if (signal?.aborted) return done({ ok: false, status: -1, reason: `${display}: aborted`, retryable: false });
         const code = e.code ?? '';

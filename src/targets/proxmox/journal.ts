@@ -38,9 +38,9 @@ export class Journal {
     renameSync(tmp, this.#file);
   }
 
-  set(e: InFlight): void {
+  set(...entries: InFlight[]): void {
     const m = this.read();
-    m.set(e.vmid, e);
+    for (const e of entries) m.set(e.vmid, e);
     this.#write(m);
   }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { connect } from 'node:net';
 import type { StepResult } from '../../core/step.js';
 import { isLockTimeout, type Params } from './api.js';
@@ -75,14 +76,17 @@ async function waitReady(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext): P
 }
 
 /** Clone the template (retrying lock contention on the template), or create from the ISO. */
-async function create(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext): Promise<StepResult> {
+const intentOf = (s: ProxmoxSession, m: MachineSpec): InFlight => ({ vmid: m.vmid, node: nodeOf(s.config, m), op: s.config.source.template !== undefined ? 'clone' : 'create', since: new Date().toISOString() });
+
+/** `recorded`: the intent is in the journal already (written for all new machines at once) */
+async function create(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext, recorded = false): Promise<StepResult> {
   const c = s.config;
   const node = nodeOf(c, m);
   const log = line(ctx);
-  const intent: InFlight = { vmid: m.vmid, node, op: c.source.template !== undefined ? 'clone' : 'create', since: new Date().toISOString() };
+  const intent = intentOf(s, m);
   let backoff = 500;
   for (let attempt = 1; ; attempt++) {
-    s.journal.set(intent);
+    if (attempt > 1 || !recorded) s.journal.set(intent);
     let r;
     if (c.source.template !== undefined) {
       const full = c.source.full === true;
@@ -146,7 +150,7 @@ async function bringUp(s: ProxmoxSession, m: MachineSpec, existing: ClusterVm | 
       created = true;
     } else if (!cur.ok) return cur;
   } else {
-    const r = await create(s, m, ctx);
+    const r = await create(s, m, ctx, true);
     if (!r.ok) return r;
     created = true;
   }
@@ -186,6 +190,8 @@ async function bringUp(s: ProxmoxSession, m: MachineSpec, existing: ClusterVm | 
  * held by a VM the castle does not own stops the step before any change.
  */
 export async function applyMachines(s: ProxmoxSession, ctx: WorkContext): Promise<StepResult> {
+  // every VM's requests and waits listen to the step's signal at once
+  setMaxListeners(0, ctx.signal);
   const listed = await listVms(s, ctx.signal);
   if (!listed.ok) return listed;
   const inFlight = s.journal.read();
@@ -196,6 +202,9 @@ export async function applyMachines(s: ProxmoxSession, ctx: WorkContext): Promis
   });
   if (refused.length) return { ok: false, reason: refused.join('\n'), retryable: false };
   ctx.note(`${s.config.machines.length} machines: ${s.config.machines.map((m) => m.vmid).join(', ')}`);
+  // the record that proves a half-made VM is the castle's exists before its creation is asked for
+  const fresh = s.config.machines.filter((m) => !byId.has(m.vmid));
+  if (fresh.length) s.journal.set(...fresh.map((m) => intentOf(s, m)));
   const results = await Promise.all(s.config.machines.map((m) => bringUp(s, m, byId.get(m.vmid), ctx, inFlight).then((r) => ({ m, r }))));
   const failed = results.filter((x) => !x.r.ok);
   if (failed.length) {

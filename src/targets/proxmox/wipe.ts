@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { StepResult } from '../../core/step.js';
 import { foreignMessage, listVms, ownership, waitForLock, type ClusterVm } from './inventory.js';
 import type { ProxmoxSession } from './session.js';
@@ -60,6 +61,8 @@ async function destroyOne(s: ProxmoxSession, vm: ClusterVm, ctx: WorkContext, in
  * Resumable by construction: it starts from what the cluster holds now.
  */
 export async function wipe(s: ProxmoxSession, ctx: WorkContext): Promise<StepResult> {
+  // every VM's requests and waits listen to the step's signal at once
+  setMaxListeners(0, ctx.signal);
   const log = line(ctx);
   const listed = await listVms(s, ctx.signal);
   if (!listed.ok) return listed;
