@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { castle, castleAsync, castleDir, summary } from '../helpers/cli.js';
@@ -21,13 +21,13 @@ test('castle plan in examples/tazlab, with no server: the machines, 24 of 32 GiB
 const machines = (n: number): string =>
   [421, 431, 432, 433, 434].slice(0, n).map((id, i) => `    - {vmid: ${id}, name: m${id}, role: ${i === 0 ? 'controlplane' : 'worker'}, cores: 2, memory: 8GiB}`).join('\n');
 
-function castleYaml(endpoint: string, n: number, hosts = '  hosts: {pve: {memory: 32GiB, cpus: 16}}\n'): string {
+function castleYaml(endpoint: string, n: number, hosts = '  hosts: {pve: {memory: 32GiB, cpus: 16}}\n', tls = '{ca: ca.pem}'): string {
   return `name: tazlab
 target: proxmox
 proxmox:
   endpoint: ${endpoint}
   token: {id: "${TOKEN_ID}", secretEnv: PVE_TOKEN_SECRET}
-  tls: {ca: ca.pem}
+  tls: ${tls}
   node: pve
 ${hosts}  reserve: {memory: 4GiB}
   source: {template: 9000}
@@ -113,14 +113,20 @@ test('castle up builds the three machines, castle down wipes them and nothing el
     assert.equal(adopted.code, 0, adopted.stdout + adopted.stderr);
     assert.deepEqual([421, 431, 432].filter((id) => server.vms.has(id)), []);
     assert.ok(server.vms.has(433) && server.vms.has(9000));
+    const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+    const secret = env['PVE_TOKEN_SECRET']!;
+    for (const f of files(join(d, '.castle'))) assert.ok(!readFileSync(f, 'utf8').includes(secret), `${f} holds the token secret`);
+    for (const out of [up, down, refused, adopted]) assert.ok(!out.stdout.includes(secret) && !out.stderr.includes(secret));
   });
 });
 
 test('a wipe killed while Proxmox destroys, resumed with --resume, completes', async () => {
   await withServer(
     async (server, dir, env) => {
-      const d = dir(castleYaml(server.endpoint, 3));
-      assert.equal((await castleAsync(d, ['up'], env).done).code, 0);
+      const d = dir(castleYaml(server.endpoint, 3, undefined, '{insecure: true}'));
+      const up = await castleAsync(d, ['up'], env).done;
+      assert.equal(up.code, 0, up.stdout + up.stderr);
+      assert.match(up.stderr, /TLS verification is OFF for the Proxmox API/, 'insecure is warned about on every run');
       server.taskMs['qmdestroy'] = 1500;
       const run = castleAsync(d, ['down'], env);
       while (![421, 431, 432].every((id) => server.vms.get(id)?.config['lock'] === 'destroyed')) await new Promise((r) => setTimeout(r, 10));
@@ -129,6 +135,7 @@ test('a wipe killed while Proxmox destroys, resumed with --resume, completes', a
       assert.deepEqual([421, 431, 432].filter((id) => server.vms.has(id)), [421, 431, 432], 'killed mid-wipe');
       const resumed = await castleAsync(d, ['down', '--resume'], env).done;
       assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+      assert.match(resumed.stderr, /TLS verification is OFF/);
       assert.deepEqual([421, 431, 432].filter((id) => server.vms.has(id)), []);
       assert.equal(summary(d)['status'], 'succeeded');
     },
