@@ -82,7 +82,7 @@ test('castle up over the live memory budget is refused before any call that chan
   }, { nodes: { pve: { memoryGiB: 32, cpus: 16 } } });
 });
 
-test('castle up builds the three machines, castle down wipes them and nothing else; an untagged VM at a spec id stops down in the preflight; --adopt through CASTLE_PROXMOX_ADOPT', async () => {
+test('castle up builds the three machines, castle down wipes them and nothing else; an untagged VM at a spec id stops down in the preflight; then `--adopt 431` takes it', async () => {
   await withServer(async (server, dir, env) => {
     const d = dir(castleYaml(server.endpoint, 3));
     const up = await castleAsync(d, ['up'], env).done;
@@ -109,7 +109,7 @@ test('castle up builds the three machines, castle down wipes them and nothing el
     assert.deepEqual(server.requests.slice(mark).filter((q) => q.method !== 'GET'), [], 'nothing changed');
     assert.deepEqual([421, 431, 432].filter((id) => server.vms.has(id)), [421, 431, 432]);
 
-    const adopted = await castleAsync(d, ['down'], { ...env, CASTLE_PROXMOX_ADOPT: '431' }).done;
+    const adopted = await castleAsync(d, ['down', '--adopt', '431'], env).done;
     assert.equal(adopted.code, 0, adopted.stdout + adopted.stderr);
     assert.deepEqual([421, 431, 432].filter((id) => server.vms.has(id)), []);
     assert.ok(server.vms.has(433) && server.vms.has(9000));

@@ -175,7 +175,7 @@ export const tagOf = (c: ProxmoxConfig, castleName: string): string => c.tag ?? 
 
 export const nodeOf = (c: ProxmoxConfig, m: MachineSpec): string => m.node ?? c.node;
 
-/** VM ids to adopt: the block's list and, for one run, CASTLE_PROXMOX_ADOPT=421,431 */
+/** VM ids to adopt: the block's list and, for one run, `--adopt 421` (which the CLI passes as CASTLE_PROXMOX_ADOPT=421) */
 export function adoptedIds(c: ProxmoxConfig, env: NodeJS.ProcessEnv = process.env): Set<number> {
   const fromEnv = (env['CASTLE_PROXMOX_ADOPT'] ?? '').split(/[,\s]+/).filter(Boolean).map(Number).filter(Number.isInteger);
   return new Set([...(c.adopt ?? []), ...fromEnv]);

@@ -51,8 +51,8 @@ export function foreignMessage(s: ProxmoxSession, vm: ClusterVm): string {
   const tags = tagsOf(vm);
   return (
     `VM ${vm.vmid}${name} on ${vm.node} has a VM id of this castle but not its tag '${s.tag}'${tags.length ? ` (its tags: ${tags.join(', ')})` : ' (it has no tags)'}: ` +
-    `Castle does not own it and changed nothing. If it is this castle's machine, adopt it: add \`adopt: [${vm.vmid}]\` to the proxmox block ` +
-    `(or run once with CASTLE_PROXMOX_ADOPT=${vm.vmid}, the equivalent of \`--adopt ${vm.vmid}\`); otherwise give the castle's machine another vmid.`
+    `Castle does not own it and changed nothing. If it is this castle's machine, adopt it: run again with \`--adopt ${vm.vmid}\` (this run), ` +
+    `or add \`adopt: [${vm.vmid}]\` to the proxmox block (lasting); otherwise give the castle's machine another vmid.`
   );
 }
 
