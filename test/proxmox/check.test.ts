@@ -15,7 +15,8 @@ test('the seed\'s castle passes the block checks; its first attempt is over budg
   assert.deepEqual(checkBlock(base(), ctx), []);
   const five = [...tazlabMachines(), { vmid: 422, name: 'cp2', cores: 2, memory: '8GiB' }, { vmid: 423, name: 'cp3', cores: 2, memory: 8192 }];
   const d = checkBlock(base({ machines: five }), ctx);
-  assert.deepEqual(d.map((x) => x.rule), ['proxmox/budget']);
+  assert.deepEqual(d.map((x) => `${x.severity} ${x.rule}`), ['warning proxmox/vcpus', 'error proxmox/budget']);
+  d.shift();
   assert.equal(d[0]!.message, 'the castle needs 40 GiB of memory on pve (machines 421, 431, 432, 422, 423) but pve has 32 GiB - 4 GiB reserve = 28 GiB: 12 GiB over budget');
   assert.deepEqual(d[0]!.location, { file: 'castle.yaml', line: 1, col: 4 }, 'located at hosts.pve.memory');
 });
@@ -36,6 +37,9 @@ test('the block checks find duplicates, a missing source, TLS or token choice, a
   assert.deepEqual(rules(base({ wait: { port: 50000 }, machines: [{ vmid: 421, name: 'x', cores: 1, memory: 1024 }] })), ['proxmox/wait']);
   assert.deepEqual(rules(base({ source: { iso: 'local:iso/x.iso' }, machines: [{ vmid: 421, name: 'x', cores: 1, memory: 1024 }] })), ['proxmox/disk']);
   assert.deepEqual(checkBlock(base({ token: { id: 'root@pam!x', secretEnv: 'X' } }), ctx).map((d) => d.severity + ' ' + d.rule), ['warning proxmox/token-root']);
+  const many = checkBlock(base({ machines: m.map((x) => ({ ...x, cores: 4 })) }), ctx);
+  assert.deepEqual(many.map((d) => `${d.severity} ${d.rule}`), ['warning proxmox/vcpus']);
+  assert.match(many[0]!.message, /have 12 vCPUs, more than its 8 CPUs: they will share cores/);
 });
 
 test('describe: each machine and the budget of each host, declared or unknown', () => {

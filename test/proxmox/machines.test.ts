@@ -4,7 +4,8 @@ import { applyMachines } from '../../src/targets/proxmox/machines.js';
 import { recorder, rig, TAG } from './harness.js';
 
 test('a clean build clones, tags, starts and waits for the three machines in parallel; a second run reuses them', async () => {
-  const r = await rig({ taskMs: { qmclone: 80, qmstart: 40 } });
+  // tasks long enough that the three pipelines overlap even on a loaded machine
+  const r = await rig({ taskMs: { qmclone: 400, qmstart: 400 } });
   try {
     const s = await r.session();
     const ctx = recorder();

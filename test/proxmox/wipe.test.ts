@@ -7,7 +7,7 @@ import { recorder, rig, TAG } from './harness.js';
 const castleVms = (ids: Iterable<number>): number[] => [...ids].filter((id) => id === 421 || id === 431 || id === 432);
 
 test('the wipe destroys every VM of the castle in parallel and nothing else: a foreign VM at a neighbouring id survives', async () => {
-  const r = await rig({ taskMs: { qmstop: 40, qmdestroy: 60 } });
+  const r = await rig({ taskMs: { qmstop: 300, qmdestroy: 400 } });
   try {
     assert.ok((await applyMachines(await r.session(), recorder())).ok);
     const neighbour = r.server.addVm(422, { name: 'someone-else', status: 'running', tags: 'prod' });

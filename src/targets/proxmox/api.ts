@@ -81,8 +81,6 @@ export class PveApi {
   readonly #auth: string;
   readonly #agent: Agent;
   readonly #opts: ApiOptions;
-  /** requests sent, retries included: the bench prints them per VM */
-  calls = 0;
   /** every call made (method, path, parameters) with its status: tests check each against the schema */
   readonly journal: { method: string; path: string; params: Record<string, string>; status: number }[] = [];
   recordJournal = false;
@@ -153,7 +151,6 @@ export class PveApi {
     const inQuery = method === 'GET' || method === 'DELETE';
     if (inQuery && form) url.search = form;
     const body = inQuery ? undefined : Buffer.from(form);
-    this.calls++;
     const display = `${method} ${path}`;
     return new Promise((resolve) => {
       const done = (r: ApiResult<T>): void => {

@@ -45,6 +45,10 @@ export function checkBlock(c: ProxmoxConfig, ctx: StepCheckContext): Diagnostic[
   });
   if (c.machines.some((m) => m.ip) && !c.network?.prefix) err(['network'], 'network', 'machines with a static `ip` need `network.prefix` (and usually `gateway`)', 'e.g. `network: {bridge: vmbr0, prefix: 24, gateway: 192.168.1.1}`');
   for (const b of castleBudgets(c)) {
+    // vCPUs may be overcommitted (KVM shares the cores), memory may not
+    if (b.hostCpus !== undefined && b.vcpus > b.hostCpus - b.reserveCpus) {
+      d.push({ severity: 'warning', rule: 'proxmox/vcpus', message: `the castle's machines on ${b.node} have ${b.vcpus} vCPUs, more than its ${b.hostCpus} CPUs${b.reserveCpus ? ` minus a reserve of ${b.reserveCpus}` : ''}: they will share cores`, location: ctx.locate(['machines']), hint: 'fine for idle machines; lower cores if they compete' });
+    }
     const over = memoryOver(b);
     if (over !== undefined && over > 0) {
       d.push({
