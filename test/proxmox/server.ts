@@ -467,13 +467,16 @@ export class FakeProxmox {
       }
     };
     const fault = this.#taskFault(type, vmidForFault);
-    const early = begin(log);
+    // a lock timeout is the worker's first step (the flock): nothing else happened
+    const flockTimeout = fault?.mode === 'fail' && /can't lock file|got lock request timeout/.test(fault.message ?? '');
+    if (flockTimeout) log('trying to acquire lock...');
+    const early = flockTimeout ? undefined : begin(log);
     const ms = (this.taskMs[type] ?? 30) + (this.nodes[node]?.delayMs ?? 0);
     void this.#delay(early ? Math.min(ms, 10) : ms).then(() => {
       if (early) return end(early);
       if (fault?.mode === 'crash') return end(undefined, true);
       if (fault?.mode === 'fail') {
-        cleanup?.();
+        if (!flockTimeout) cleanup?.();
         return end(fault.message ?? 'injected failure');
       }
       end(finish?.(log));

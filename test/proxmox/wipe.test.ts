@@ -149,3 +149,20 @@ test('an interrupted wipe, resumed, completes: the destroys still running are wa
     await r.close();
   }
 });
+
+test('a destroy or stop task that loses a lock race is started again', async () => {
+  const r = await rig();
+  try {
+    assert.ok((await applyMachines(await r.session(), recorder())).ok);
+    r.server.taskFaults.push({ type: 'qmdestroy', vmid: 421, mode: 'fail', message: "can't lock file '/var/lock/qemu-server/lock-421.conf' - got timeout" });
+    r.server.taskFaults.push({ type: 'qmstop', vmid: 432, mode: 'fail', message: "can't lock file '/var/lock/qemu-server/lock-432.conf' - got timeout" });
+    const ctx = recorder();
+    const res = await wipe(await r.session(), ctx);
+    assert.ok(res.ok, res.ok ? '' : res.reason);
+    assert.deepEqual(castleVms(r.server.vms.keys()), []);
+    assert.ok(ctx.logs.some((l) => /destroying VM 421: can't lock file .* \(lock contention, retry 1/.test(l)), ctx.logs.join(''));
+    assert.ok(ctx.logs.some((l) => /stopping VM 432: can't lock file .* \(lock contention, retry 1/.test(l)), ctx.logs.join(''));
+  } finally {
+    await r.close();
+  }
+});

@@ -7,7 +7,7 @@ import { foreignMessage, listVms, ownership, tagsOf, waitForLock, type ClusterVm
 import type { InFlight } from './journal.js';
 import type { ProxmoxSession } from './session.js';
 import { sleep } from './sleep.js';
-import { followTask } from './tasks.js';
+import { followTask, runTask } from './tasks.js';
 import type { WorkContext } from './wipe.js';
 
 const line = (ctx: WorkContext) => (l: string): void => ctx.log(l.endsWith('\n') ? l : l + '\n');
@@ -163,19 +163,13 @@ async function bringUp(s: ProxmoxSession, m: MachineSpec, existing: ClusterVm | 
   const want = m.disk === undefined ? undefined : mib(m.disk, 'GiB') / 1024;
   const have = diskGiB(String(conf.value['scsi0'] ?? ''));
   if (want !== undefined && have !== undefined && want > have) {
-    const r = await s.api.put<string>(`/nodes/${node}/qemu/${m.vmid}/resize`, { disk: 'scsi0', size: `${Math.ceil(want)}G` }, signal);
-    if (!r.ok) return r;
-    if (typeof r.value === 'string' && r.value.startsWith('UPID:')) {
-      const t = await followTask(s.api, r.value, { signal, polling: s.polling, what: `growing the disk of VM ${m.vmid}` });
-      if (!t.ok) return t;
-    }
+    const t = await runTask(s.api, () => s.api.put<string>(`/nodes/${node}/qemu/${m.vmid}/resize`, { disk: 'scsi0', size: `${Math.ceil(want)}G` }, signal), { signal, polling: s.polling, what: `growing the disk of VM ${m.vmid}`, log });
+    if (!t.ok) return t;
   }
   const st = await s.api.get<{ status: string }>(`/nodes/${node}/qemu/${m.vmid}/status/current`, {}, signal);
   if (!st.ok) return st;
   if (st.value.status !== 'running') {
-    const r = await s.api.post<string>(`/nodes/${node}/qemu/${m.vmid}/status/start`, {}, signal);
-    if (!r.ok) return r;
-    const t = await followTask(s.api, r.value, { signal, polling: s.polling, what: `starting VM ${m.vmid}` });
+    const t = await runTask(s.api, () => s.api.post<string>(`/nodes/${node}/qemu/${m.vmid}/status/start`, {}, signal), { signal, polling: s.polling, what: `starting VM ${m.vmid}`, log });
     if (!t.ok && !/already running/.test(t.reason)) return t;
   }
   const ready = await waitReady(s, m, ctx);

@@ -1,5 +1,5 @@
 import { fail, ok, type Result } from '../../core/result.js';
-import type { PveApi } from './api.js';
+import { isLockTimeout, type ApiResult, type PveApi } from './api.js';
 import { sleep } from './sleep.js';
 
 /** `UPID:<node>:<pid>:<pstart>:<starttime>:<type>:<id>:<user>:` */
@@ -65,5 +65,26 @@ export async function followTask(api: PveApi, upid: string, opts: { signal?: Abo
     if (taskSucceeded(exit)) return ok({ exitstatus: exit });
     const tail = await taskLogTail(api, u, 8, opts.signal);
     return { ...fail(`${opts.what}: task ${u.type} on ${u.node} failed: ${exit}\n  task log (last lines):\n${tail.map((l) => `    ${l}`).join('\n')}`), exit };
+  }
+}
+
+/**
+ * Starts a task and follows it; a task that ended on a lock timeout (another task held the VM's lock file
+ * for longer than the 1-10 s Proxmox waits) is started again with growing waits.
+ */
+export async function runTask(
+  api: PveApi,
+  start: () => Promise<ApiResult<string>>,
+  opts: { signal: AbortSignal; polling: TaskPolling; what: string; log: (line: string) => void; attempts?: number },
+): Promise<Result<TaskEnd>> {
+  let backoff = 500;
+  for (let attempt = 1; ; attempt++) {
+    const r = await start();
+    if (!r.ok) return r;
+    const t = await followTask(api, r.value, opts);
+    if (t.ok || !t.exit || !isLockTimeout(t.exit) || attempt >= (opts.attempts ?? 5)) return t;
+    opts.log(`${opts.what}: ${t.exit} (lock contention, retry ${attempt} in ${backoff} ms)`);
+    if (!(await sleep(backoff * (0.75 + Math.random() / 2), opts.signal))) return t;
+    backoff = Math.min(backoff * 2, 8000);
   }
 }

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { StepResult } from '../../core/step.js';
 import { foreignMessage, listVms, ownership, waitForLock, type ClusterVm } from './inventory.js';
 import type { ProxmoxSession } from './session.js';
-import { followTask } from './tasks.js';
+import { runTask } from './tasks.js';
 
 /** The part of a step's context the proxmox work uses (tests and the bench pass their own). */
 export interface WorkContext {
@@ -15,11 +15,10 @@ export interface WorkContext {
 const line = (ctx: WorkContext) => (l: string): void => ctx.log(l.endsWith('\n') ? l : l + '\n');
 
 /** Stops a VM hard (not an ACPI shutdown: the wipe does not wait for guests) and follows the task. */
-async function stopHard(s: ProxmoxSession, vm: ClusterVm, signal: AbortSignal): Promise<StepResult> {
-  const r = await s.api.post<string>(`/nodes/${vm.node}/qemu/${vm.vmid}/status/stop`, {}, signal);
-  if (!r.ok) return /does not exist/.test(r.reason) ? { ok: true } : r;
-  const t = await followTask(s.api, r.value, { signal, polling: s.polling, what: `stopping VM ${vm.vmid}` });
-  return t.ok ? { ok: true } : t;
+async function stopHard(s: ProxmoxSession, vm: ClusterVm, signal: AbortSignal, log: (l: string) => void): Promise<StepResult> {
+  const t = await runTask(s.api, () => s.api.post<string>(`/nodes/${vm.node}/qemu/${vm.vmid}/status/stop`, {}, signal), { signal, polling: s.polling, what: `stopping VM ${vm.vmid}`, log });
+  if (!t.ok) return /does not exist/.test(t.reason) ? { ok: true } : t;
+  return { ok: true };
 }
 
 async function destroyOne(s: ProxmoxSession, vm: ClusterVm, ctx: WorkContext, inFlight: Parameters<typeof waitForLock>[2]): Promise<StepResult> {
@@ -36,18 +35,21 @@ async function destroyOne(s: ProxmoxSession, vm: ClusterVm, ctx: WorkContext, in
   }
   for (let attempt = 1; ; attempt++) {
     if (cur.value.status !== 'stopped' || attempt > 1) {
-      const st = await stopHard(s, vm, signal);
+      const st = await stopHard(s, vm, signal, log);
       if (!st.ok) return st;
     }
-    const del = await s.api.delete<string>(`/nodes/${vm.node}/qemu/${vm.vmid}`, { purge: true, 'destroy-unreferenced-disks': true }, signal);
+    const del = await runTask(s.api, () => s.api.delete<string>(`/nodes/${vm.node}/qemu/${vm.vmid}`, { purge: true, 'destroy-unreferenced-disks': true }, signal), {
+      signal,
+      polling: s.polling,
+      what: `destroying VM ${vm.vmid}`,
+      log,
+    });
     if (!del.ok) {
       if (/does not exist/.test(del.reason)) return { ok: true, summary: 'already gone' };
       // started again between the stop and the destroy (HA, onboot, a person): stop it once more
       if (/is running - destroy failed/.test(del.reason) && attempt < 3) continue;
       return del;
     }
-    const t = await followTask(s.api, del.value, { signal, polling: s.polling, what: `destroying VM ${vm.vmid}` });
-    if (!t.ok) return t;
     s.journal.remove(vm.vmid);
     log(`VM ${vm.vmid} destroyed (purge, unreferenced disks)`);
     return { ok: true };
