@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 
 export const ENDPOINTS = [
+  ['POST', '/access/ticket'],
   ['GET', '/cluster/resources'],
   ['GET', '/nodes/{node}/status'],
   ['POST', '/nodes/{node}/qemu'],

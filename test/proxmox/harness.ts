@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { PveApi } from '../../src/targets/proxmox/api.js';
 import type { MachineSpec, ProxmoxConfig } from '../../src/targets/proxmox/config.js';
 import { openSession, type ProxmoxSession } from '../../src/targets/proxmox/session.js';
+import { rootUnlocker, type Unlocker } from '../../src/targets/proxmox/unlock.js';
 import type { WorkContext } from '../../src/targets/proxmox/wipe.js';
 import { FakeProxmox, testTls, type ServerOptions } from './server.js';
 
@@ -49,8 +50,11 @@ export function blockFor(endpoint: string, machines: MachineSpec[], over: Partia
   };
 }
 
+export const ROOT_PASSWORD = 'root-password-for-tests';
+
 export async function rig(o: ServerOptions & { machines?: MachineSpec[]; block?: Partial<ProxmoxConfig> } = {}): Promise<Rig> {
   const server = await new FakeProxmox({ authFailMs: 20, ...o }).start();
+  server.rootPassword = ROOT_PASSWORD;
   const secret = server.addToken(TOKEN_ID);
   // a template as Proxmox has it: its own tags, which every clone copies
   server.addVm(9000, { name: 'talos-template', template: true, tags: 'template;talos', memory: 2048, agent: true });
@@ -58,6 +62,7 @@ export async function rig(o: ServerOptions & { machines?: MachineSpec[]; block?:
   const config = blockFor(server.endpoint, o.machines ?? tazlabMachines(), o.block);
   const tls = await testTls();
   const apis: PveApi[] = [];
+  const unlockers: Unlocker[] = [];
   return {
     server,
     secret,
@@ -68,10 +73,14 @@ export async function rig(o: ServerOptions & { machines?: MachineSpec[]; block?:
       const api = new PveApi({ endpoint: c.endpoint, tokenId: TOKEN_ID, tokenSecret: secret, trust: { kind: 'ca', caPem: tls.caPem }, backoffMs: 20, maxBackoffMs: 100 });
       api.recordJournal = true;
       apis.push(api);
-      return openSession(c, api, { stateDir, castleName: 'tazlab' });
+      // `unlock:` in the block: root@pam's password as the castle would read it from its environment variable
+      const unlocker = c.unlock ? rootUnlocker(c.endpoint, { kind: 'ca', caPem: tls.caPem }, ROOT_PASSWORD) : undefined;
+      if (unlocker) unlockers.push(unlocker);
+      return openSession(c, api, { stateDir, castleName: 'tazlab' }, unlocker);
     },
     async close() {
       for (const a of apis) a.close();
+      for (const u of unlockers) u.close();
       await server.stop();
       rmSync(stateDir, { recursive: true, force: true });
       assert.deepEqual(server.bugs, [], 'the test server itself failed');

@@ -94,6 +94,9 @@ export class FakeProxmox {
   readonly vms = new Map<number, Vm>();
   readonly tasks = new Map<string, Task>();
   readonly tokens = new Map<string, string>();
+  /** root@pam's password, for POST /access/ticket; tickets issued (valid until the server stops) */
+  rootPassword?: string;
+  readonly #tickets = new Map<string, { user: string; csrf: string }>();
   readonly requests: RecordedRequest[] = [];
   readonly faults: Fault[] = [];
   readonly taskFaults: TaskFault[] = [];
@@ -208,16 +211,34 @@ export class FakeProxmox {
     if (!['GET', 'POST', 'PUT', 'DELETE'].includes(method)) return this.#send(res, rec, 501, `method '${method}' not available`, { data: null });
     if ((method === 'GET' || method === 'DELETE') && body.length > 0) return this.#send(res, rec, 501, `Unexpected content for method '${method}'`, { data: null });
 
-    // token auth: PVEAPIToken=USER@REALM!TOKENID=SECRET, split at the last '='
+    // a ticket (cookie, with the CSRF token on changes) takes precedence over a token; logging in needs neither
+    const login = method === 'POST' && path === '/access/ticket';
+    const cookie = /(?:^|;\s*)PVEAuthCookie=([^;]+)/.exec(req.headers['cookie'] ?? '')?.[1];
     const auth = req.headers['authorization'] ?? '';
     const m = /^PVEAPIToken[= ](.+)$/.exec(auth);
-    if (!m) return this.#send(res, rec, 401, 'No ticket', undefined);
-    const value = decodeURIComponent(m[1]!);
-    const eq = value.lastIndexOf('=');
-    const tokenId = value.slice(0, eq);
-    if (eq < 0 || this.tokens.get(tokenId) !== value.slice(eq + 1)) {
-      await this.#delay(this.#authFailMs);
-      return this.#send(res, rec, 401, 'Authentication failed!', undefined);
+    let tokenId = '';
+    let user = '';
+    if (login) {
+      user = 'world';
+    } else if (cookie) {
+      const t = this.#tickets.get(decodeURIComponent(cookie));
+      if (!t) {
+        await this.#delay(this.#authFailMs);
+        return this.#send(res, rec, 401, 'Authentication failed!', undefined);
+      }
+      if (method !== 'GET' && req.headers['csrfpreventiontoken'] !== t.csrf) return this.#send(res, rec, 401, 'Permission denied - invalid csrf token', undefined);
+      user = t.user;
+    } else {
+      // token auth: PVEAPIToken=USER@REALM!TOKENID=SECRET, split at the last '='
+      if (!m) return this.#send(res, rec, 401, 'No ticket', undefined);
+      const value = decodeURIComponent(m[1]!);
+      const eq = value.lastIndexOf('=');
+      tokenId = value.slice(0, eq);
+      if (eq < 0 || this.tokens.get(tokenId) !== value.slice(eq + 1)) {
+        await this.#delay(this.#authFailMs);
+        return this.#send(res, rec, 401, 'Authentication failed!', undefined);
+      }
+      user = tokenId;
     }
 
     // a slow node answers late (pveproxy forwards to it)
@@ -248,11 +269,16 @@ export class FakeProxmox {
       params[k] = v;
     }
     const errors = checkParams(ep.endpoint, params);
-    if ('skiplock' in params && !errors['skiplock']) errors['skiplock'] = 'Only root may use this option.';
+    // a token is never root@pam, even root@pam's own
+    if ('skiplock' in params && !errors['skiplock'] && user !== 'root@pam') errors['skiplock'] = 'Only root may use this option.';
     if (Object.keys(errors).length) return this.#send(res, rec, 400, 'Parameter verification failed.', { data: null, errors }, ep.key);
+    if (tokenId && !ep.endpoint.allowtoken) return this.#send(res, rec, 403, 'Permission check failed (API tokens are not allowed)', { data: null }, ep.key);
 
-    const user = tokenId;
-    const out = this.#route(ep.key, params, user);
+    const out = login ? this.#login(params) : this.#route(ep.key, params, user);
+    if ('error' in out && out.status === 401) {
+      await this.#delay(this.#authFailMs);
+      return this.#send(res, rec, 401, out.error, undefined, ep.key);
+    }
     if ('error' in out) return this.#send(res, rec, out.status, out.error.split('\n')[0]!, { data: null, message: out.error + '\n' }, ep.key);
     return this.#send(res, rec, 200, 'OK', { data: out.data ?? null, ...(out.total !== undefined ? { total: out.total } : {}) }, ep.key);
   }
@@ -263,6 +289,15 @@ export class FakeProxmox {
     const text = body === undefined ? '' : JSON.stringify(body);
     res.writeHead(status, reason, { 'Content-Type': 'application/json;charset=UTF-8', 'Content-Length': Buffer.byteLength(text), Server: 'pve-api-daemon/3.0', 'Cache-Control': 'max-age=0', Pragma: 'no-cache' });
     res.end(text);
+  }
+
+  #login(p: Record<string, string>): { data?: unknown; total?: number } | { status: number; error: string } {
+    const user = p['realm'] && !p['username']!.includes('@') ? `${p['username']}@${p['realm']}` : p['username']!;
+    if (user !== 'root@pam' || this.rootPassword === undefined || p['password'] !== this.rootPassword) return { status: 401, error: 'authentication failure' };
+    const ticket = `PVE:root@pam:${hex(Math.floor(Date.now() / 1000), 8)}::${randomBytes(24).toString('base64')}`;
+    const csrf = `${hex(Math.floor(Date.now() / 1000), 8)}:${randomBytes(16).toString('base64').replace(/=+$/, '')}`;
+    this.#tickets.set(ticket, { user, csrf });
+    return { data: { username: user, ticket, CSRFPreventionToken: csrf, clustername: 'fake' } };
   }
 
   #noConf(vmid: string | number, node: string): { status: number; error: string } {
@@ -320,13 +355,15 @@ export class FakeProxmox {
       case 'PUT /nodes/{node}/qemu/{vmid}/config': {
         const vm = this.#vmOn(p);
         if (!vm) return this.#noConf(p['vmid']!, node!);
-        const { node: _n, vmid: _v, delete: del, digest, ...set } = p;
-        if ('lock' in set) return { status: 500, error: "only root can set 'lock' config" };
+        const { node: _n, vmid: _v, delete: del, digest, skiplock, ...set } = p;
+        const deleting = (del ?? '').split(/[,;\s]+/).filter(Boolean);
+        // the permission check on `lock` runs before the lock check
+        if (('lock' in set || deleting.includes('lock')) && user !== 'root@pam') return { status: 500, error: "only root can set 'lock' config" };
         if (digest && digest !== createHash('sha1').update(JSON.stringify(vm.config)).digest('hex')) return { status: 500, error: 'checksum mismatch (file change by other user?)' };
-        if (vm.config['lock']) return { status: 500, error: `VM is locked (${vm.config['lock']})` };
+        if (vm.config['lock'] && skiplock !== '1') return { status: 500, error: `VM is locked (${vm.config['lock']})` };
         if (Object.keys(set).length === 0 && !del) return { status: 500, error: 'no options specified' };
         for (const [k, v] of Object.entries(set)) vm.config[k] = k === 'tags' ? normalizeTags(v) : k === 'net0' && !/=[0-9A-F:]{17}/i.test(v) ? v.replace(/^(\w+)/, `$1=${this.#mac()}`) : v;
-        for (const k of (del ?? '').split(/[,;\s]+/).filter(Boolean)) delete vm.config[k];
+        for (const k of deleting) delete vm.config[k];
         return { data: null };
       }
       case 'POST /nodes/{node}/qemu/{vmid}/clone':

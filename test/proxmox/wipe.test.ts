@@ -166,3 +166,23 @@ test('a destroy or stop task that loses a lock race is started again', async () 
     await r.close();
   }
 });
+
+test('with `unlock:` (root@pam), the wipe clears the stale lock of an interrupted clone itself, with a ticket, and completes', async () => {
+  const r = await rig();
+  try {
+    r.server.taskFaults.push({ type: 'qmclone', vmid: 431, mode: 'crash' });
+    assert.equal((await applyMachines(await r.session(), recorder())).ok, false);
+    assert.equal(r.server.vms.get(431)?.config['lock'], 'clone');
+    const ctx = recorder();
+    const res = await wipe(await r.session({ unlock: { user: 'root@pam', passwordEnv: 'UNUSED_IN_TESTS' } }), ctx);
+    assert.ok(res.ok, res.ok ? '' : res.reason);
+    assert.deepEqual(castleVms(r.server.vms.keys()), []);
+    assert.ok(ctx.logs.some((l) => /VM 431 on pve is locked \(clone\) and no task holds the lock: clearing it as root@pam/.test(l)), ctx.logs.join(''));
+    const unlock = r.server.requests.find((q) => q.method === 'PUT' && q.path === '/nodes/pve/qemu/431/config');
+    assert.deepEqual(unlock && { delete: unlock.params['delete'], skiplock: unlock.params['skiplock'], status: unlock.status }, { delete: 'lock', skiplock: '1', status: 200 });
+    assert.ok(r.server.requests.some((q) => q.path === '/access/ticket' && q.status === 200));
+    assert.deepEqual(r.server.requests.filter((q) => q.status === 400 || q.status === 401), [], 'the login and the unlock fit the schema and the auth rules');
+  } finally {
+    await r.close();
+  }
+});

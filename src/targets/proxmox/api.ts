@@ -15,9 +15,10 @@ export type TlsTrust =
 export interface ApiOptions {
   /** https://host:8006 */
   readonly endpoint: string;
-  /** `USER@REALM!TOKENID` */
-  readonly tokenId: string;
-  readonly tokenSecret: string;
+  /** `USER@REALM!TOKENID`; without a token, a ticket (root@pam, to clear a stale lock) or no auth at all (to log in) */
+  readonly tokenId?: string;
+  readonly tokenSecret?: string;
+  readonly ticket?: { readonly ticket: string; readonly csrf: string };
   readonly trust: TlsTrust;
   readonly maxSockets?: number;
   /** attempts for a transient failure, the first included */
@@ -78,17 +79,22 @@ class PinnedAgent extends Agent {
 
 export class PveApi {
   readonly #base: URL;
-  readonly #auth: string;
+  readonly #auth: Record<string, string>;
   readonly #agent: Agent;
   readonly #opts: ApiOptions;
   /** every call made (method, path, parameters) with its status: tests check each against the schema */
-  readonly journal: { method: string; path: string; params: Record<string, string>; status: number }[] = [];
+  readonly journal: { method: string; path: string; params: Record<string, string>; status: number; auth: 'token' | 'ticket' | 'none' }[] = [];
   recordJournal = false;
 
   constructor(opts: ApiOptions) {
     this.#opts = opts;
     this.#base = new URL(opts.endpoint.replace(/\/+$/, '') + '/api2/json/');
-    this.#auth = `PVEAPIToken=${opts.tokenId}=${opts.tokenSecret}`;
+    this.#auth =
+      opts.tokenId !== undefined
+        ? { Authorization: `PVEAPIToken=${opts.tokenId}=${opts.tokenSecret ?? ''}` }
+        : opts.ticket
+          ? { Cookie: `PVEAuthCookie=${encodeURIComponent(opts.ticket.ticket)}` }
+          : {};
     const base: AgentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 12 };
     const t = opts.trust;
     switch (t.kind) {
@@ -154,7 +160,7 @@ export class PveApi {
     const display = `${method} ${path}`;
     return new Promise((resolve) => {
       const done = (r: ApiResult<T>): void => {
-        if (this.recordJournal) this.journal.push({ method, path, params: flat, status: r.ok ? 200 : r.status });
+        if (this.recordJournal) this.journal.push({ method, path, params: flat, status: r.ok ? 200 : r.status, auth: this.#opts.tokenId !== undefined ? 'token' : this.#opts.ticket ? 'ticket' : 'none' });
         resolve(r);
       };
       const req = httpsRequest(
@@ -163,7 +169,9 @@ export class PveApi {
           method,
           agent: this.#agent,
           headers: {
-            Authorization: this.#auth,
+            ...this.#auth,
+            // tickets need the CSRF token on every call that changes something; tokens never do
+            ...(this.#opts.ticket && method !== 'GET' ? { CSRFPreventionToken: this.#opts.ticket.csrf } : {}),
             Accept: 'application/json',
             ...(body ? { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length } : {}),
           },

@@ -59,6 +59,8 @@ export interface ProxmoxConfig {
   /** VM ids that exist without the tag and that the castle takes over (the wipe destroys them) */
   readonly adopt?: readonly number[];
   readonly wait?: WaitSpec;
+  /** clears a stale lock left by an interrupted task as root@pam (password in an environment variable); without it the wipe reports `qm unlock` */
+  readonly unlock?: { readonly user: 'root@pam'; readonly passwordEnv: string };
   readonly polling?: { readonly firstMs?: number; readonly maxMs?: number };
   readonly machines: readonly MachineSpec[];
 }
@@ -128,6 +130,12 @@ export const proxmoxBlockSchema = {
     tag: { type: 'string', pattern: '^[a-z0-9_][a-z0-9_\\-+.]*$', description: 'lowercase: Proxmox lowercases tags' },
     adopt: { type: 'array', items: vmid },
     wait,
+    unlock: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['user', 'passwordEnv'],
+      properties: { user: { const: 'root@pam', description: 'only root@pam may skip a lock' }, passwordEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' } },
+    },
     polling: { type: 'object', additionalProperties: false, properties: { firstMs: { type: 'integer', minimum: 10 }, maxMs: { type: 'integer', minimum: 10 } } },
     machines: {
       type: 'array',

@@ -57,17 +57,20 @@ export const proxmoxTarget: Target<ProxmoxConfig, ProxmoxSession> = {
   session: {
     async open(c, ctx) {
       if (!c) return fail('this step belongs to the proxmox target: add a `proxmox:` block to castle.yaml', { retryable: false });
-      const { openApi, openSession, INSECURE_WARNING } = await import('./session.js');
+      const { openApi, openSession, openUnlocker, INSECURE_WARNING } = await import('./session.js');
+      const unlocker = openUnlocker(c, ctx.castleDir, (v) => ctx.secret(v));
+      if (!unlocker.ok) return unlocker;
       const api = await openApi(c, ctx.castleDir, { secret: (v) => ctx.secret(v), log: (l) => ctx.log(l + '\n') });
       if (!api.ok) return api;
       if (c.tls.insecure) {
         ctx.note(INSECURE_WARNING);
         ctx.log(`WARNING: ${INSECURE_WARNING}\n`);
       }
-      return ok(openSession(c, api.value, { stateDir: ctx.stateDir, castleName: ctx.castleName }));
+      return ok(openSession(c, api.value, { stateDir: ctx.stateDir, castleName: ctx.castleName }, unlocker.value));
     },
     async close(s) {
       s.api.close();
+      s.unlocker?.close();
     },
   },
 };

@@ -92,9 +92,15 @@ export async function waitForLock(s: ProxmoxSession, vm: ClusterVm, inFlight: Re
   const cur = await s.api.get<{ lock?: string }>(`/nodes/${vm.node}/qemu/${vm.vmid}/status/current`, {}, opts.signal);
   if (!cur.ok) return /does not exist/.test(cur.reason) ? ok('released') : cur;
   if (cur.value.lock === undefined || cur.value.lock === 'suspended') return ok('released');
+  if (s.unlocker) {
+    opts.log(`VM ${vm.vmid} on ${vm.node} is locked (${cur.value.lock}) and no task holds the lock: clearing it as root@pam (unlock: in the proxmox block), as \`qm unlock ${vm.vmid}\` would`);
+    const cleared = await s.unlocker.clear(vm.node, vm.vmid, opts.signal);
+    return cleared.ok ? ok('released') : cleared;
+  }
   return fail(
     `VM ${vm.vmid} on ${vm.node} is locked (${cur.value.lock}) and no running task holds the lock (the task that took it was interrupted). ` +
-      `An API token cannot clear it; on ${vm.node}, as root, run \`qm unlock ${vm.vmid}\`, then resume (castle down --resume).`,
+      `An API token cannot clear it; on ${vm.node}, as root, run \`qm unlock ${vm.vmid}\`, then resume (castle down --resume), ` +
+      `or let Castle do it as root@pam: \`unlock: {user: root@pam, passwordEnv: PVE_ROOT_PASSWORD}\` in the proxmox block.`,
     { retryable: false },
   );
 }

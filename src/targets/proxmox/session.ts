@@ -5,6 +5,7 @@ import { DotenvSource } from '../../secrets/dotenv.js';
 import { PveApi, type TlsTrust } from './api.js';
 import { adoptedIds, tagOf, type ProxmoxConfig } from './config.js';
 import { Journal } from './journal.js';
+import { rootUnlocker, type Unlocker } from './unlock.js';
 import { DEFAULT_POLLING, type TaskPolling } from './tasks.js';
 
 /** What the proxmox kinds share in one run. */
@@ -15,6 +16,8 @@ export interface ProxmoxSession {
   readonly adopt: ReadonlySet<number>;
   readonly polling: TaskPolling;
   readonly journal: Journal;
+  /** set when the block configures `unlock:` */
+  readonly unlocker?: Unlocker;
 }
 
 export const INSECURE_WARNING = 'TLS verification is OFF for the Proxmox API (`tls: {insecure: true}`): anyone on the path can read the API token; set `tls.ca` or `tls.fingerprint`';
@@ -59,8 +62,20 @@ export async function openApi(c: ProxmoxConfig, castleDir: string, opts: { secre
   return ok(new PveApi({ endpoint: c.endpoint, tokenId: c.token.id, tokenSecret: secret.value, trust: trust.value, ...(opts.log ? { log: opts.log } : {}) }));
 }
 
-export function openSession(c: ProxmoxConfig, api: PveApi, dirs: { stateDir: string; castleName: string }): ProxmoxSession {
+/** root@pam's unlocker when the block asks for one; its password is registered as a secret */
+export function openUnlocker(c: ProxmoxConfig, castleDir: string, secret?: (v: string) => void): Result<Unlocker | undefined> {
+  if (!c.unlock) return ok(undefined);
+  const password = process.env[c.unlock.passwordEnv];
+  if (!password) return fail(`unlock: root@pam's password is read from ${c.unlock.passwordEnv}, which is not set`, { retryable: false });
+  secret?.(password);
+  const trust = tlsTrust(c, castleDir);
+  if (!trust.ok) return trust;
+  return ok(rootUnlocker(c.endpoint, trust.value, password));
+}
+
+export function openSession(c: ProxmoxConfig, api: PveApi, dirs: { stateDir: string; castleName: string }, unlocker?: Unlocker): ProxmoxSession {
   return {
+    ...(unlocker ? { unlocker } : {}),
     api,
     config: c,
     tag: tagOf(c, dirs.castleName),
