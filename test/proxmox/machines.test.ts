@@ -83,3 +83,21 @@ test('a machine on a slow second node is cloned there from the template\'s node 
     await r.close();
   }
 });
+
+test('a clone whose answer was lost (596 after Proxmox started it) is not cloned twice: the retry finds the VM, waits for its clone and takes it', async () => {
+  const r = await rig({ taskMs: { qmclone: 300 } });
+  try {
+    r.server.faults.push({ method: 'POST', path: '/qemu/9000/clone', status: 596, reason: 'Connection timed out', after: true, times: 1 });
+    const ctx = recorder();
+    const res = await applyMachines(await r.session(), ctx);
+    assert.ok(res.ok, res.ok ? '' : res.reason);
+    const clones = r.server.requests.filter((q) => q.path.endsWith('/clone'));
+    assert.deepEqual(clones.map((q) => q.status).sort(), [200, 200, 500, 596], 'the lost one was sent again and refused as existing');
+    const lost = clones.find((q) => q.status === 596)!.params['newid'];
+    assert.ok(ctx.logs.some((l) => new RegExp(`VM ${lost} is locked \\(clone\\): waiting for task qmclone`).test(l)), ctx.logs.join(''));
+    assert.equal([...r.server.tasks.values()].filter((t) => t.type === 'qmclone').length, 3, 'three clones in all');
+    for (const id of [421, 431, 432]) assert.ok(r.server.vms.get(id)!.config['tags']!.split(';').includes(TAG));
+  } finally {
+    await r.close();
+  }
+});

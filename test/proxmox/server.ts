@@ -42,6 +42,8 @@ export interface Fault {
   readonly status: number;
   readonly reason: string;
   readonly body?: unknown;
+  /** the request is carried out and only its answer is lost (a 596 between pveproxy and the client) */
+  readonly after?: boolean;
   /** how many requests it answers (default 1) */
   times?: number;
 }
@@ -257,10 +259,8 @@ export class FakeProxmox {
     rec.params = { ...params };
 
     const fault = this.faults.find((f) => (!f.method || f.method === method) && (!f.path || (typeof f.path === 'string' ? path.includes(f.path) : f.path.test(path))) && (f.times ?? 1) > 0);
-    if (fault) {
-      fault.times = (fault.times ?? 1) - 1;
-      return this.#send(res, rec, fault.status, fault.reason, fault.body);
-    }
+    if (fault) fault.times = (fault.times ?? 1) - 1;
+    if (fault && !fault.after) return this.#send(res, rec, fault.status, fault.reason, fault.body);
 
     const ep = matchEndpoint(this.#schema, method, path);
     if (!ep) return this.#send(res, rec, 501, `Method '${method} ${path}' not implemented`, { data: null });
@@ -275,6 +275,7 @@ export class FakeProxmox {
     if (tokenId && !ep.endpoint.allowtoken) return this.#send(res, rec, 403, 'Permission check failed (API tokens are not allowed)', { data: null }, ep.key);
 
     const out = login ? this.#login(params) : this.#route(ep.key, params, user);
+    if (fault) return this.#send(res, rec, fault.status, fault.reason, fault.body, ep.key);
     if ('error' in out && out.status === 401) {
       await this.#delay(this.#authFailMs);
       return this.#send(res, rec, 401, out.error, undefined, ep.key);

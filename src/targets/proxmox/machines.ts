@@ -79,7 +79,7 @@ async function waitReady(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext): P
 const intentOf = (s: ProxmoxSession, m: MachineSpec): InFlight => ({ vmid: m.vmid, node: nodeOf(s.config, m), op: s.config.source.template !== undefined ? 'clone' : 'create', since: new Date().toISOString() });
 
 /** `recorded`: the intent is in the journal already (written for all new machines at once) */
-async function create(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext, recorded = false): Promise<StepResult> {
+async function create(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext, recorded = false): Promise<StepResult | 'exists'> {
   const c = s.config;
   const node = nodeOf(c, m);
   const log = line(ctx);
@@ -114,6 +114,8 @@ async function create(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext, recor
       );
     }
     if (!r.ok) {
+      // a retried request (after a 596) may find the VM its first try made: the record stays, the caller looks
+      if (/already exists/.test(r.reason)) return 'exists';
       // without an answer (aborted, connection lost) the VM may exist: the record stays as the proof it is ours
       if (r.status >= 400) s.journal.remove(m.vmid);
       return r;
@@ -132,27 +134,37 @@ async function create(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext, recor
   }
 }
 
-async function bringUp(s: ProxmoxSession, m: MachineSpec, existing: ClusterVm | undefined, ctx: WorkContext, inFlight: ReadonlyMap<number, InFlight>): Promise<StepResult & { created?: boolean }> {
+async function bringUp(s: ProxmoxSession, m: MachineSpec, found: ClusterVm | undefined, ctx: WorkContext): Promise<StepResult & { created?: boolean }> {
   const node = nodeOf(s.config, m);
   const log = line(ctx);
   const { signal } = ctx;
   let created = false;
-  if (existing) {
+  let existing = found;
+  // at most: create, find it exists (a retried request), wait for it, find it gone, create again
+  for (let round = 1; ; round++) {
+    if (round > 3) return { ok: false, reason: `VM ${m.vmid} keeps appearing and vanishing while Castle creates it` };
+    if (!existing) {
+      const r = await create(s, m, ctx, round === 1);
+      if (r === 'exists') {
+        const again = await listVms(s, signal);
+        if (!again.ok) return again;
+        existing = again.value.find((v) => v.vmid === m.vmid);
+        if (existing && ownership(s, existing, s.journal.read()).kind === 'foreign') return { ok: false, reason: foreignMessage(s, existing), retryable: false };
+        continue;
+      }
+      if (!r.ok) return r;
+      created = true;
+      break;
+    }
     if (existing.lock !== undefined && existing.lock !== 'suspended') {
-      const w = await waitForLock(s, existing, inFlight, { signal, log });
+      const w = await waitForLock(s, existing, s.journal.read(), { signal, log });
       if (!w.ok) return w;
     }
     const cur = await s.api.get<{ status: string }>(`/nodes/${node}/qemu/${m.vmid}/status/current`, {}, signal);
-    if (!cur.ok && /does not exist/.test(cur.reason)) {
-      // the creation it waited for failed and removed the VM: create it anew
-      const r = await create(s, m, ctx);
-      if (!r.ok) return r;
-      created = true;
-    } else if (!cur.ok) return cur;
-  } else {
-    const r = await create(s, m, ctx, true);
-    if (!r.ok) return r;
-    created = true;
+    if (cur.ok) break;
+    if (!/does not exist/.test(cur.reason)) return cur;
+    // the creation it waited for failed and removed the VM: create it anew
+    existing = undefined;
   }
   const conf = await s.api.get<Record<string, string | number>>(`/nodes/${node}/qemu/${m.vmid}/config`, {}, signal);
   if (!conf.ok) return conf;
@@ -199,7 +211,7 @@ export async function applyMachines(s: ProxmoxSession, ctx: WorkContext): Promis
   // the record that proves a half-made VM is the castle's exists before its creation is asked for
   const fresh = s.config.machines.filter((m) => !byId.has(m.vmid));
   if (fresh.length) s.journal.set(...fresh.map((m) => intentOf(s, m)));
-  const results = await Promise.all(s.config.machines.map((m) => bringUp(s, m, byId.get(m.vmid), ctx, inFlight).then((r) => ({ m, r }))));
+  const results = await Promise.all(s.config.machines.map((m) => bringUp(s, m, byId.get(m.vmid), ctx).then((r) => ({ m, r }))));
   const failed = results.filter((x) => !x.r.ok);
   if (failed.length) {
     const retryable = failed.every((x) => x.r.ok || x.r.retryable !== false);
