@@ -88,8 +88,8 @@ export async function testTls(): Promise<{ caPem: string; cert: string; key: str
   tlsDir ??= mkdtempSync(join(tmpdir(), 'castle-pve-tls-'));
   const r = await ensureTls(tlsDir);
   if (!r.ok) throw new Error(r.reason);
-  const cert = readFileSync(r.files.cert, 'utf8');
-  return { caPem: readFileSync(r.files.caCert, 'utf8'), cert, key: readFileSync(r.files.key, 'utf8'), fingerprint: new X509Certificate(cert).fingerprint256 };
+  const cert = readFileSync(r.value.files.cert, 'utf8');
+  return { caPem: readFileSync(r.value.files.caCert, 'utf8'), cert, key: readFileSync(r.value.files.key, 'utf8'), fingerprint: new X509Certificate(cert).fingerprint256 };
 }
 
 export class FakeProxmox {
