@@ -98,7 +98,8 @@ layers:
   assert.equal(code, 2);
   assert.match(err, /^castle\.yaml:6:18: error spec\/wrong-type: layers\[0\]\.apply\[0\]\.retries must be a whole number$/m);
   assert.match(err, /^castle\.yaml:7:9: error spec\/unknown-step-kind: unknown step kind 'rnu'$/m);
-  assert.match(err, /hint: did you mean 'run'\? known kinds: backup, blog, noop, objectStore, pgbouncer, postgres, proof, run, sql, waitFor/);
+  // other targets' kinds appear qualified (`proxmox.machines`) among the default target's and the generic ones
+  assert.match(err, /hint: did you mean 'run'\? known kinds: backup, blog, (?:[a-z]+\.[A-Za-z]+, )*noop, objectStore, pgbouncer, postgres, proof, (?:[a-z]+\.[A-Za-z]+, )*run, sql, waitFor/);
   assert.match(err, /^castle\.yaml:8:23: error spec\/ambiguous-step: a step has exactly one kind, this one has 2: run, noop$/m);
   assert.match(err, /^castle\.yaml:9:25: error spec\/invalid: layers\[0\]\.apply\[3\]\.waitFor\.tcp must match pattern/m);
 });

@@ -186,3 +186,18 @@ test('with `unlock:` (root@pam), the wipe clears the stale lock of an interrupte
     await r.close();
   }
 });
+
+test('a VM carrying the castle\'s tag but no longer in the spec is the castle\'s and goes with the wipe', async () => {
+  const r = await rig();
+  try {
+    r.server.addVm(440, { name: 'old-worker', tags: `${TAG};talos`, status: 'running' });
+    const ctx = recorder();
+    const res = await wipe(await r.session(), ctx);
+    assert.ok(res.ok, res.ok ? '' : res.reason);
+    assert.equal(r.server.vms.has(440), false);
+    assert.ok(ctx.logs.some((l) => /VM 440 \(old-worker\) carries the castle's tag but is not in the spec: destroyed as the castle's/.test(l)));
+    assert.ok(r.server.vms.has(9000));
+  } finally {
+    await r.close();
+  }
+});
