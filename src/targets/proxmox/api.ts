@@ -5,7 +5,7 @@ import { request as httpsRequest, Agent, type AgentOptions } from 'node:https';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { ok, type Failure } from '../../core/result.js';
-import { sleep } from './sleep.js';
+import { sleep } from '../../os/sleep.js';
 
 export type TlsTrust =
   | { readonly kind: 'ca'; readonly caPem: string }
@@ -130,7 +130,8 @@ export class PveApi {
       const r = await this.#once<T>(method, path, params, signal);
       if (r.ok || !isTransient(r) || i >= attempts || signal?.aborted) return r;
       this.#opts.log?.(`${method} ${path}: ${r.reason} (transient, retry ${i}/${attempts - 1} in ${delay} ms)`);
-      if (!(await sleep(delay * (0.75 + Math.random() / 2), signal))) return r;
+      await sleep(delay * (0.75 + Math.random() / 2), signal);
+      if (signal?.aborted) return r;
       delay = Math.min(delay * 2, this.#opts.maxBackoffMs ?? 5000);
     }
   }

@@ -6,7 +6,7 @@ import { mib, nodeOf, type MachineSpec, type WaitSpec } from './config.js';
 import { foreignMessage, listVms, ownership, tagsOf, waitForLock, type ClusterVm } from './inventory.js';
 import type { InFlight } from './journal.js';
 import type { ProxmoxSession } from './session.js';
-import { sleep } from './sleep.js';
+import { sleep } from '../../os/sleep.js';
 import { followTask, runTask } from './tasks.js';
 import type { WorkContext } from './wipe.js';
 
@@ -70,7 +70,8 @@ async function waitReady(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext): P
       if (await tcpOnce(m.ip!, w.port, ctx.signal)) return { ok: true };
       last = `${m.ip}:${w.port} does not answer yet`;
     }
-    if (!(await sleep(delay, ctx.signal))) return { ok: false, reason: `VM ${m.vmid}: stopped waiting for it to answer (${last})` };
+    await sleep(delay, ctx.signal);
+    if (ctx.signal.aborted) return { ok: false, reason: `VM ${m.vmid}: stopped waiting for it to answer (${last})` };
     delay = Math.min(Math.round(delay * 1.5), s.polling.maxMs);
   }
 }
@@ -126,7 +127,8 @@ async function create(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext, recor
     // several clones reading one template contend for its lock file; the failed clone removed its VM
     if (t.exit && isLockTimeout(t.exit) && attempt < 6) {
       log(`VM ${m.vmid}: ${t.exit} (lock contention, retry ${attempt} in ${backoff} ms)`);
-      if (!(await sleep(backoff * (0.75 + Math.random() / 2), ctx.signal))) return t;
+      await sleep(backoff * (0.75 + Math.random() / 2), ctx.signal);
+      if (ctx.signal.aborted) return t;
       backoff = Math.min(backoff * 2, 8000);
       continue;
     }

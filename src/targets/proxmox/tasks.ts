@@ -1,6 +1,6 @@
 import { fail, ok, type Result } from '../../core/result.js';
 import { isLockTimeout, type ApiResult, type PveApi } from './api.js';
-import { sleep } from './sleep.js';
+import { sleep } from '../../os/sleep.js';
 
 /** `UPID:<node>:<pid>:<pstart>:<starttime>:<type>:<id>:<user>:` */
 export interface Upid {
@@ -53,7 +53,8 @@ export async function followTask(api: PveApi, upid: string, opts: { signal?: Abo
   const p = opts.polling ?? DEFAULT_POLLING;
   let wait = p.firstMs;
   for (;;) {
-    if (!(await sleep(wait, opts.signal))) return fail(`${opts.what}: stopped waiting for task ${upid} (aborted); it goes on in Proxmox`);
+    await sleep(wait, opts.signal);
+    if (opts.signal?.aborted) return fail(`${opts.what}: stopped waiting for task ${upid} (aborted); it goes on in Proxmox`);
     wait = Math.min(Math.round(wait * p.factor), p.maxMs);
     const r = await api.get<TaskStatus>(`/nodes/${u.node}/tasks/${encodeURIComponent(upid)}/status`, {}, opts.signal);
     if (!r.ok) {
@@ -84,7 +85,8 @@ export async function runTask(
     const t = await followTask(api, r.value, opts);
     if (t.ok || !t.exit || !isLockTimeout(t.exit) || attempt >= (opts.attempts ?? 5)) return t;
     opts.log(`${opts.what}: ${t.exit} (lock contention, retry ${attempt} in ${backoff} ms)`);
-    if (!(await sleep(backoff * (0.75 + Math.random() / 2), opts.signal))) return t;
+    await sleep(backoff * (0.75 + Math.random() / 2), opts.signal);
+    if (opts.signal?.aborted) return t;
     backoff = Math.min(backoff * 2, 8000);
   }
 }
