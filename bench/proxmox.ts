@@ -41,7 +41,7 @@ async function phase(name: string, n: number, run: () => Promise<{ ok: boolean; 
   const polls = mine.filter((q) => q.path.endsWith('/status') && q.path.includes('/tasks/')).length;
   const tasks = [...tasksNow().entries()].reduce((a, [k, v]) => a + v - (tasksBefore.get(k) ?? 0), 0);
   process.stdout.write(
-    `  ${name.padEnd(8)} N=${String(n).padStart(2)}: total ${(total / 1000).toFixed(2)} s, slowest VM ${(slowest / 1000).toFixed(2)} s, ratio ${(total / slowest).toFixed(2)}` +
+    `  ${name.padEnd(8)} N=${String(n).padStart(2)}: total ${(total / 1000).toFixed(2)} s, slowest VM ${(slowest / 1000).toFixed(2)} s, ratio ${(total / slowest).toFixed(2)} (target <= 1.2)` +
       ` | ${(mine.length / n).toFixed(1)} API calls per VM (${(polls / Math.max(tasks, 1)).toFixed(1)} status polls per task, ${tasks} tasks)\n`,
   );
 }

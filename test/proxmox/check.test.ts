@@ -1,10 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { StepCheckContext } from '../../src/core/step.js';
 import { checkBlock } from '../../src/targets/proxmox/check.js';
 import type { ProxmoxConfig } from '../../src/targets/proxmox/config.js';
 import { describeProxmox } from '../../src/targets/proxmox/index.js';
 import { livePreflight } from '../../src/targets/proxmox/preflight.js';
+import { tlsTrust, tokenSecret } from '../../src/targets/proxmox/session.js';
 import { blockFor, rig, tazlabMachines } from './harness.js';
 
 const ctx: StepCheckContext = { castleDir: '/tmp', locate: (p) => ({ file: 'castle.yaml', line: 1, col: 1 + p.length }) };
@@ -68,5 +72,22 @@ test('the live preflight counts running VMs outside the castle against the host,
   } finally {
     delete process.env['CASTLE_TEST_PVE_SECRET'];
     await r.close();
+  }
+});
+
+test('the token secret comes from its environment variable or dotenv file, and a missing one says where it was looked for', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'castle-pve-secret-'));
+  try {
+    writeFileSync(join(dir, 'secrets.env'), 'PVE_TOKEN_SECRET=0f1e2d3c-aaaa-bbbb-cccc-123456789abc\n', { mode: 0o600 });
+    const fromFile = await tokenSecret(base({ token: { id: 'castle@pve!castle', dotenv: 'secrets.env', key: 'PVE_TOKEN_SECRET' } }), dir);
+    assert.deepEqual(fromFile, { ok: true, value: '0f1e2d3c-aaaa-bbbb-cccc-123456789abc' });
+    const noKey = await tokenSecret(base({ token: { id: 'castle@pve!castle', dotenv: 'secrets.env', key: 'OTHER' } }), dir);
+    assert.match(!noKey.ok ? noKey.reason : '', /secrets\.env.* has no OTHER \(the Proxmox token secret\)/);
+    const noEnv = await tokenSecret(base({ token: { id: 'castle@pve!castle', secretEnv: 'CASTLE_TEST_UNSET_VARIABLE' } }), dir);
+    assert.match(!noEnv.ok ? noEnv.reason : '', /environment variable CASTLE_TEST_UNSET_VARIABLE, which is not set/);
+    const noCa = tlsTrust(base({ tls: { ca: 'missing-ca.pem' } }), dir);
+    assert.match(!noCa.ok ? noCa.reason : '', /cannot read the Proxmox CA file .*missing-ca\.pem/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
