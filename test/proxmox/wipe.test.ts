@@ -97,9 +97,12 @@ test('a wipe after an interrupted clone: the locked VM with no task holding the 
     assert.deepEqual(castleVms(r.server.vms.keys()), [431], 'the other machines were destroyed');
 
     r.server.unlock(431); // what the owner does on the node
-    const resumed = await wipe(await r.session(), recorder());
+    const s = await r.session();
+    assert.deepEqual([...s.journal.read().keys()], [431], 'the record of the interrupted clone is what makes 431 the castle\'s');
+    const resumed = await wipe(s, recorder());
     assert.ok(resumed.ok, resumed.ok ? '' : resumed.reason);
     assert.deepEqual(castleVms(r.server.vms.keys()), []);
+    assert.equal(s.journal.read().size, 0, 'no record outlives its VM');
   } finally {
     await r.close();
   }

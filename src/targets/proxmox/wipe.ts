@@ -90,6 +90,8 @@ export async function wipe(s: ProxmoxSession, ctx: WorkContext): Promise<StepRes
   const results = await Promise.all(mine.map((vm) => destroyOne(s, vm, ctx, inFlight).then((r) => ({ vm, r }))));
   const failed = results.filter((x) => !x.r.ok);
   const again = await listVms(s, ctx.signal);
+  // a creation record whose VM is gone proves nothing any more; kept, it could claim a later stranger at that id
+  if (again.ok) for (const id of s.journal.read().keys()) if (!again.value.some((v) => v.vmid === id)) s.journal.remove(id);
   const left = again.ok ? again.value.filter((v) => mine.some((m) => m.vmid === v.vmid && m.node === v.node)) : [];
   ctx.check('proxmox: nothing of the castle left', again.ok && left.length === 0, again.ok ? (left.length ? `left: ${left.map((v) => v.vmid).join(', ')}` : `${mine.length} VMs destroyed`) : again.reason);
   if (failed.length) {
