@@ -142,3 +142,23 @@ test('a wipe killed while Proxmox destroys, resumed with --resume, completes', a
     { taskMs: { qmclone: 20 } },
   );
 });
+
+test('through the CLI: a build whose clone dies leaves a locked VM; down reports `qm unlock`; after it, down --resume completes', async () => {
+  await withServer(async (server, dir, env) => {
+    const d = dir(castleYaml(server.endpoint, 3));
+    server.taskFaults.push({ type: 'qmclone', vmid: 431, mode: 'crash' });
+    const up = await castleAsync(d, ['up'], env).done;
+    assert.equal(up.code, 1, up.stdout + up.stderr);
+    assert.match(up.stdout + up.stderr, /task qmclone on pve failed: unexpected status/);
+    assert.equal(server.vms.get(431)?.config['lock'], 'clone');
+    const down = await castleAsync(d, ['down'], env).done;
+    assert.equal(down.code, 1, down.stdout + down.stderr);
+    assert.match(down.stdout + down.stderr, /VM 431 on pve is locked \(clone\) and no running task holds the lock/);
+    assert.match(down.stdout + down.stderr, /qm unlock 431/);
+    assert.deepEqual([421, 431, 432].filter((id) => server.vms.has(id)), [431]);
+    server.unlock(431);
+    const resumed = await castleAsync(d, ['down', '--resume'], env).done;
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    assert.deepEqual([421, 431, 432].filter((id) => server.vms.has(id)), []);
+  });
+});
