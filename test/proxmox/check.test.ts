@@ -60,7 +60,7 @@ test('the live preflight counts running VMs outside the castle against the host,
   try {
     process.env['CASTLE_TEST_PVE_SECRET'] = r.secret;
     const c = { ...r.config, tls: { insecure: true }, hosts: { pve: { memory: '32GiB', cpus: 8 } } };
-    const pre = { castleDir: '/tmp', stateDir: r.stateDir, castleName: 'tazlab', operation: 'up' as const, signal: new AbortController().signal };
+    const pre = { castleDir: '/tmp', stateDir: r.stateDir, castleName: 'tazlab', operation: 'up' as const, signal: new AbortController().signal, steps: [] };
     const fits = await livePreflight(c, pre);
     assert.deepEqual(fits.map((d) => d.rule), ['proxmox/insecure'], 'the insecure TLS is warned about on every run');
     r.server.addVm(600, { name: 'plex', status: 'running', memory: 6144 });
