@@ -1,4 +1,4 @@
-import type { InfisicalRef } from '../../secrets/infisical-ref.js';
+import { infisicalRefSchema, type InfisicalRef } from '../../secrets/infisical-ref.js';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { defaultDirs } from './identity.js';
@@ -42,19 +42,7 @@ export const localBlockSchema = {
         additionalProperties: false,
         properties: {
           dotenv: { type: 'string', minLength: 1 },
-          infisical: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['projectId', 'environment'],
-            properties: {
-              siteUrl: { type: 'string', pattern: '^https?://' },
-              projectId: { type: 'string', minLength: 1 },
-              environment: { type: 'string', minLength: 1 },
-              secretPath: { type: 'string' },
-              clientIdEnv: { type: 'string' },
-              clientSecretEnv: { type: 'string' },
-            },
-          },
+          infisical: infisicalRefSchema,
         },
       },
       objectStore: { type: 'object', additionalProperties: false, properties: { dir: { type: 'string', minLength: 1 }, port } },
