@@ -27,7 +27,8 @@ export function resumeDecision(plan: Plan, hashes: ReadonlyMap<string, string>, 
     if (now === undefined) continue; // no longer in the plan
     const then = from.hashes?.[id];
     if (then === now) skip.add(id);
-    else if (then === undefined) changed.push({ stepId: id, why: `run ${from.runId} recorded no hash of it (an older castle wrote it), so castle cannot tell it is unchanged` });
+    else if (then === undefined)
+      changed.push({ stepId: id, why: `run ${from.runId} recorded no hash of it (an older castle wrote it), so castle cannot tell it is unchanged` });
     else changed.push({ stepId: id, why: `castle.yaml changed it, or a step before it, since run ${from.runId}` });
   }
   // report in plan order

@@ -28,6 +28,13 @@ function stepHash(step: PlannedStep, depHashes: readonly string[]): string {
 export function stepHashes(plan: Plan): Map<string, string> {
   const out = new Map<string, string>();
   // plan.steps is in a topological order: a step's dependencies are hashed before it
-  for (const s of plan.steps) out.set(s.id, stepHash(s, s.deps.map((d) => out.get(d) ?? '')));
+  for (const s of plan.steps)
+    out.set(
+      s.id,
+      stepHash(
+        s,
+        s.deps.map((d) => out.get(d) ?? ''),
+      ),
+    );
   return out;
 }

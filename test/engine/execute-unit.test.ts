@@ -58,7 +58,8 @@ async function execute(plan: Plan, opts: Partial<ExecuteOptions> = {}, observe: 
 }
 
 const statuses = (r: Run): Record<string, string> => Object.fromEntries([...r.result.steps].map(([id, s]) => [id, s.status]));
-const finished = (r: Run, id: string) => r.events.find((e) => e.type === 'step-finished' && e.stepId === id) as Extract<CastleEvent, { type: 'step-finished' }> | undefined;
+const finished = (r: Run, id: string) =>
+  r.events.find((e) => e.type === 'step-finished' && e.stepId === id) as Extract<CastleEvent, { type: 'step-finished' }> | undefined;
 
 const DIAMOND = `name: diamond
 layers:
@@ -181,7 +182,12 @@ test('retries run out: the step fails with its last reason and the number of att
   w.scripts.set('flaky', async (_ctx, attempt) => ({ ok: false, reason: `no (${attempt})` }));
   const r = await execute(planOf(RETRY('retries: 2, backoff: 1ms'), w));
   assert.equal(r.result.status, 'failed');
-  assert.deepEqual(r.result.steps.get('up/only/0'), { status: 'failed', attempts: 3, durationMs: r.result.steps.get('up/only/0')!.durationMs, reason: 'no (3)' });
+  assert.deepEqual(r.result.steps.get('up/only/0'), {
+    status: 'failed',
+    attempts: 3,
+    durationMs: r.result.steps.get('up/only/0')!.durationMs,
+    reason: 'no (3)',
+  });
 });
 
 test('no retry when the kind says a retry cannot help, when retryOn does not match, or on a bug', async () => {
@@ -248,7 +254,7 @@ test('abort (SIGINT): running steps see their signal, the run is interrupted, th
   assert.deepEqual(w.trace, ['start base', 'end base']);
 });
 
-test('abort during a retry\'s backoff stops the step at once, cancelled', { timeout: 20_000 }, async () => {
+test("abort during a retry's backoff stops the step at once, cancelled", { timeout: 20_000 }, async () => {
   const w = new FakeWorld();
   const ac = new AbortController();
   w.scripts.set('flaky', async () => ({ ok: false, reason: 'refused' }));
@@ -270,7 +276,7 @@ test('resume: steps done in the resumed run are skipped, saying so, and what dep
   assert.deepEqual(w.trace, ['start right', 'end right', 'start top', 'end top']);
 });
 
-test('a target\'s session is opened once, by its first step, shared by its steps, and closed at the end; a failed opening fails that step', async () => {
+test("a target's session is opened once, by its first step, shared by its steps, and closed at the end; a failed opening fails that step", async () => {
   const w = new FakeWorld();
   const seen: number[] = [];
   for (const n of ['base', 'left', 'right', 'top'])
@@ -295,7 +301,7 @@ test('a target\'s session is opened once, by its first step, shared by its steps
   assert.equal(w2.sessions.length, 1);
 });
 
-test('--fail-fast cuts short another step\'s backoff: it ends cancelled without a further attempt', { timeout: 20_000 }, async () => {
+test("--fail-fast cuts short another step's backoff: it ends cancelled without a further attempt", { timeout: 20_000 }, async () => {
   const w = new FakeWorld();
   const retrying = deferred();
   w.scripts.set('left', async () => {

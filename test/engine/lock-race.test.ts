@@ -69,7 +69,8 @@ test(`${RACERS} processes racing for the lock: exactly one holds it, each round,
     prepare(stateDir, start);
     for (const r of racers) r.child.stdin!.write(`go ${stateDir}\n`);
     const outcomes = await Promise.all(racers.map((r) => r.next()));
-    for (const o of outcomes) if ('error' in o) failures.push(`round ${round} (${start} lock): ${String(o['name'])} threw ${String(o['error']).split('\n')[0]}`);
+    for (const o of outcomes)
+      if ('error' in o) failures.push(`round ${round} (${start} lock): ${String(o['name'])} threw ${String(o['error']).split('\n')[0]}`);
     const winners = outcomes.filter((o) => o['won'] === true);
     if (winners.length !== 1) {
       failures.push(`round ${round} (${start} lock): ${winners.length} holders (${winners.map((w) => w['name']).join(', ')})`);
@@ -79,14 +80,19 @@ test(`${RACERS} processes racing for the lock: exactly one holds it, each round,
       assert.equal(onDisk.runId, w['name'], `round ${round}: the lock file names the process that holds it`);
       // the takeover replaces the stale lock in one step: no other process can slip in between
       const took = w['tookOverFrom'];
-      if (start === 'stale' ? took !== 'dead-run' : took !== undefined) failures.push(`round ${round} (${start} lock): the holder says it took over ${String(took)}`);
+      if (start === 'stale' ? took !== 'dead-run' : took !== undefined)
+        failures.push(`round ${round} (${start} lock): the holder says it took over ${String(took)}`);
     }
     for (const r of racers) r.child.stdin!.write('release\n');
     for (const o of await Promise.all(racers.map((r) => r.next()))) assert.equal(o['released'], true);
     if (winners.length === 1) {
       assert.ok(!existsSync(join(stateDir, 'lock.json')), `round ${round}: the holder released the lock`);
       // no temp or takeover files left beside it (a set-aside unreadable lock is kept to look at)
-      assert.deepEqual(readdirSync(stateDir).filter((f) => !f.startsWith('lock.json.corrupt-')), [], `round ${round}: files left`);
+      assert.deepEqual(
+        readdirSync(stateDir).filter((f) => !f.startsWith('lock.json.corrupt-')),
+        [],
+        `round ${round}: files left`,
+      );
     }
   }
   assert.deepEqual(failures, [], 'rounds where the lock was held by other than exactly one process');

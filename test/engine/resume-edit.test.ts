@@ -36,7 +36,13 @@ layers:
   assert.equal(count(dir, 'c'), 1);
   assert.equal(count(dir, 'd'), 1);
   const done = new Map(events(dir).flatMap((e) => (e.type === 'step-finished' ? [[e.stepId, e.status] as const] : [])));
-  assert.deepEqual(Object.fromEntries(done), { 'up/one/0': 'skipped', 'up/one/1': 'succeeded', 'up/one/2': 'succeeded', 'up/one/3': 'succeeded', 'up/two/0': 'succeeded' });
+  assert.deepEqual(Object.fromEntries(done), {
+    'up/one/0': 'skipped',
+    'up/one/1': 'succeeded',
+    'up/one/2': 'succeeded',
+    'up/one/3': 'succeeded',
+    'up/two/0': 'succeeded',
+  });
   const w = warnings(dir);
   assert.equal(w.length, 1, w.join('\n'));
   assert.match(w[0]!, new RegExp(`^step up/one/1 runs again although run ${first} did it: castle.yaml changed it, or a step before it`));
@@ -44,7 +50,7 @@ layers:
   assert.equal(Object.keys(summary(dir, first).hashes).length, 4, 'a hash per step, beside succeeded');
 });
 
-test('--resume after a done step\'s config changed runs it again and everything after it, not the unchanged steps before it', () => {
+test("--resume after a done step's config changed runs it again and everything after it, not the unchanged steps before it", () => {
   const yaml = (b: string): string => `name: edited-config
 layers:
   - name: one
@@ -57,7 +63,10 @@ layers:
   const r = castle(dir, ['up', '--resume']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.deepEqual([count(dir, 'a'), count(dir, 'b'), count(dir, 'c')], [1, 2, 1]);
-  assert.deepEqual(warnings(dir).map((m) => m.split(' ')[1]), ['up/one/1']);
+  assert.deepEqual(
+    warnings(dir).map((m) => m.split(' ')[1]),
+    ['up/one/1'],
+  );
   // the resumed run records the hashes of what it ran: a further resume compares with them
   const [then, now] = runIds(dir).map((id) => summary(dir, id));
   assert.deepEqual(now!.succeeded, ['up/one/0', 'up/one/1', 'up/one/2']);
