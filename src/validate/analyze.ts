@@ -1,5 +1,5 @@
 import type { Diagnostic } from '../diag/diagnostic.js';
-import { parseDocuments, type ManifestDoc } from './documents.js';
+import { parseFile, type ManifestDoc } from './documents.js';
 import type { InputFile } from './inputs.js';
 import { describe, diag, groupOf, locateIn, locRef, type LocRef } from './check/context.js';
 import { rawSegments } from './check/field-path.js';
@@ -30,6 +30,8 @@ export interface FileAnalysis {
 
 export interface AnalyzeOptions {
   readonly rebirth: boolean;
+  /** false: read YAML with the `yaml` package only (see ParseOptions) */
+  readonly fastYaml?: boolean;
 }
 
 export function emptyAnalysis(): FileAnalysis {
@@ -37,8 +39,8 @@ export function emptyAnalysis(): FileAnalysis {
 }
 
 export function analyzeFiles(files: readonly InputFile[], registry: SchemaRegistry, o: AnalyzeOptions, into: FileAnalysis = emptyAnalysis()): FileAnalysis {
-  const docs = parseDocuments(files, into.diagnostics, new Map());
-  analyzeDocs(docs, registry, o, into);
+  // file by file: a file's values and positions are garbage once its documents are checked
+  for (const f of files) analyzeDocs(parseFile(f, into.diagnostics, o), registry, o, into);
   return into;
 }
 

