@@ -425,6 +425,8 @@ export function lineParse(text: string, ambiguous?: number[], ranges?: [number, 
   let current: Line[] | undefined;
   let start = 0;
   while (start <= text.length) {
+    // the empty rest after a final newline is no line (a `|+` block would keep it as one)
+    if (start === text.length && start > 0) break;
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
     const raw = text.slice(start, end);
