@@ -1,5 +1,6 @@
 import type { PathSeg, YamlSource } from '../diag/yaml-source.js';
-import { docSource, LineIndex, parseSource } from './source.js';
+import { LineIndex, parseSource } from './source.js';
+import { LineDocPositions, YamlDocPositions, type DocPositions } from './positions.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { visit } from 'yaml';
 import { lineParse, Unsupported, YAML11_BOOL } from './line-yaml.js';
@@ -8,12 +9,10 @@ import type { InputFile } from './inputs.js';
 /** One Kubernetes object found in the inputs, with what is needed to point back at its source. */
 export interface ManifestDoc {
   readonly file: string;
-  /** positions for this document; built on first use when a fast tier read the values */
-  readonly src: YamlSource;
+  /** where its parts are in the file; built on a first finding for documents the line reader read */
+  readonly pos: DocPositions;
   /** index of the document in the file */
   readonly doc: number;
-  /** index of the document in `src.docs` (0 when `src` holds this document alone) */
-  readonly srcDoc: number;
   /** [start, end) of the document in the file, when known: locations then parse this document only */
   readonly range: readonly [number, number] | undefined;
   /** path of this object inside its YAML document (`['items', 3]` for a `kind: List` member) */
@@ -89,9 +88,9 @@ export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptio
         diagnostics.push(tooLarge(f.file, range[1] - range[0], lines().pos(range[0])));
         return;
       }
-      let src: YamlSource | undefined;
-      const lazy = (): YamlSource => (src ??= docSource(f.file, f.text, range, lines()));
-      collect(value, [], lazy, i, 0, range, f, diagnostics, out);
+      let pos: DocPositions | undefined;
+      const lazy = (): DocPositions => (pos ??= new LineDocPositions(f.file, f.text, range, lines()));
+      collect(value, [], lazy, i, range, f, diagnostics, out);
     });
     return out;
   }
@@ -136,7 +135,8 @@ export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptio
       return;
     }
     if (value === null || value === undefined) return;
-    collect(value, [], () => source, i, i, undefined, f, diagnostics, out);
+    const pos = new YamlDocPositions(source, i);
+    collect(value, [], () => pos, i, undefined, f, diagnostics, out);
   });
   return out;
 }
@@ -160,19 +160,15 @@ function ambiguousBool(file: string, text: string, offset: number, { line, col }
 function collect(
   value: unknown,
   base: PathSeg[],
-  lazy: () => YamlSource,
+  lazy: () => DocPositions,
   doc: number,
-  srcDoc: number,
   range: readonly [number, number] | undefined,
   f: InputFile,
   diagnostics: Diagnostic[],
   out: ManifestDoc[],
 ): void {
   const loc = (): Diagnostic['location'] => {
-    const source = lazy();
-    const d = source.docs[srcDoc];
-    const start = d?.contents?.range?.[0] ?? d?.range?.[0] ?? 0;
-    const { line, col } = source.lineCounter.linePos(start);
+    const { line, col } = lazy().locate([]);
     return { file: f.file, line, col };
   };
   if (typeof value !== 'object' || Array.isArray(value) || value === null) {
@@ -194,17 +190,16 @@ function collect(
     return;
   }
   if (kind === 'List' && apiVersion === 'v1' && Array.isArray(v['items'])) {
-    v['items'].forEach((item, n) => collect(item, [...base, 'items', n], lazy, doc, srcDoc, range, f, diagnostics, out));
+    v['items'].forEach((item, n) => collect(item, [...base, 'items', n], lazy, doc, range, f, diagnostics, out));
     return;
   }
   const meta = (typeof v['metadata'] === 'object' && v['metadata'] !== null ? v['metadata'] : {}) as Record<string, unknown>;
   out.push({
     file: f.file,
-    get src() {
+    get pos() {
       return lazy();
     },
     doc,
-    srcDoc,
     range,
     base,
     value: v,

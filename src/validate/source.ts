@@ -72,33 +72,3 @@ export class LineIndex {
     return { line: lo + 1, col: offset - s[lo]! + 1 };
   }
 }
-
-/** A YamlSource holding one document of a file: its text starts at `base` in the file. */
-export interface DocSource extends YamlSource {
-  readonly base: number;
-  readonly index: LineIndex;
-}
-
-/**
- * Positions for one document of a file, parsing that document's text alone: a finding in a file of
- * thousands of documents costs one document, not the file. The document is `docs[0]`; lines and
- * columns are those of the file (`index` is the file's, shared by all its documents).
- */
-export function docSource(file: string, text: string, range: readonly [number, number], index: LineIndex): DocSource {
-  const base = range[0];
-  const part = text.slice(base, range[1]);
-  const lineCounter = new LineCounter();
-  const parsed = parseAllDocuments(part, { uniqueKeys: false, prettyErrors: false });
-  // node offsets are relative to `part`: shifted to the file's before they become lines
-  lineCounter.linePos = (offset: number) => index.pos(base + offset);
-  return { file, text: part, docs: Array.isArray(parsed) ? parsed : [], lineCounter, base, index };
-}
-
-/** The offset in `src.text` of a line and column of the file. */
-export function offsetAt(src: YamlSource, line: number, col: number): number {
-  if ('base' in src && 'index' in src) {
-    const d = src as DocSource;
-    return (d.index.starts[line - 1] ?? 0) + col - 1 - d.base;
-  }
-  return (src.lineCounter.lineStarts[line - 1] ?? 0) + col - 1;
-}

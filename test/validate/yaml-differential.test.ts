@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { locate } from '../../src/diag/yaml-source.js';
 import { parseFile, type ManifestDoc } from '../../src/validate/documents.js';
 import { lineParse, Unsupported, YAML11_BOOL } from '../../src/validate/line-yaml.js';
 import { parseSource } from '../../src/validate/source.js';
@@ -208,7 +207,15 @@ function reference(text: string): { values: unknown[]; errors: number; ambiguous
   return { values, errors, ambiguous: ambiguous.sort((a, b) => a - b) };
 }
 
-export function corpus(seed: number, n: number): string[] {
+export /** every path to a value inside v */
+function paths(v: unknown, base: (string | number)[] = []): (string | number)[][] {
+  const out: (string | number)[][] = [];
+  if (Array.isArray(v)) v.forEach((x, i) => out.push([...base, i], ...paths(x, [...base, i])));
+  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push([...base, k], ...paths(x, [...base, k]));
+  return out;
+}
+
+function corpus(seed: number, n: number): string[] {
   const g = new Gen(seeded(seed));
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -260,6 +267,7 @@ describe('line reader against the yaml package (differential, seeded)', () => {
 
   it('gives the same diagnostics, objects and locations with and without the line reader', () => {
     let compared = 0;
+    let located = 0;
     for (const text of corpus(SEED + 1, 1500)) {
       const run = (fastYaml: boolean): { diags: Diagnostic[]; docs: ManifestDoc[] } => {
         const diags: Diagnostic[] = [];
@@ -274,15 +282,15 @@ describe('line reader against the yaml package (differential, seeded)', () => {
       a.docs.forEach((d, i) => {
         const e = b.docs[i]!;
         assert.ok(isDeepStrictEqual(d.value, e.value), `object ${i} differs on ${why}`);
-        // every top-level key and the name: the same line and column from either reader's positions
-        for (const path of [...Object.keys(d.value).map((k) => [k]), ['metadata', 'name']]) {
-          assert.deepEqual(locate(d.src, path, { doc: d.srcDoc }), locate(e.src, path, { doc: e.srcDoc }), `location of ${path.join('.')} differs on ${why}`);
-          assert.deepEqual(locate(d.src, path, { doc: d.srcDoc, key: true }), locate(e.src, path, { doc: e.srcDoc, key: true }), `key location of ${path.join('.')} differs on ${why}`);
+        // every path of the object, a missing child and a path through a scalar: the same location from either reader
+        for (const path of [...paths(d.value), ['metadata', 'name'], ['spec', 'missing', 0], ['apiVersion', 'x']]) {
+          for (const key of [false, true]) assert.deepEqual(d.pos.locate(path, key), e.pos.locate(path, key), `location of ${JSON.stringify(path)} (key: ${key}) differs on ${why}`);
+          located++;
         }
         compared++;
       });
     }
-    assert.ok(compared > 600, `only ${compared} objects compared`);
+    assert.ok(compared > 600 && located > 10_000, `only ${compared} objects, ${located} paths compared`);
   });
 
   it('refuses a tab used as indentation, as yaml and kubectl do', () => {

@@ -1,5 +1,6 @@
-import { locate, type PathSeg, type YamlSource } from '../../diag/yaml-source.js';
-import { docSource, LineIndex, parseSource } from '../source.js';
+import type { PathSeg, YamlSource } from '../../diag/yaml-source.js';
+import { LineIndex, parseSource } from '../source.js';
+import { LineDocPositions, YamlDocPositions, type DocPositions } from '../positions.js';
 import type { Diagnostic, Severity, SourceLocation } from '../../diag/diagnostic.js';
 import type { ManifestDoc } from '../documents.js';
 
@@ -19,15 +20,16 @@ export function locRef(d: ManifestDoc, path: readonly PathSeg[], key = false): L
 
 /**
  * Resolves LocRefs against the texts of a run. Refs come file by file, document by document: only
- * the last file's line index and the last parsed document (or whole file, for files the line
- * reader left to `yaml`) are kept, so memory does not grow with the number of findings.
+ * the last file's line index and the last document's positions are kept, so memory does not grow
+ * with the number of findings.
  */
 export class Locator {
   readonly #sources: ReadonlyMap<string, string>;
   #file: string | undefined;
   #index: LineIndex | undefined;
+  #yaml: YamlSource | undefined;
   #key: string | undefined;
-  #src: YamlSource | undefined;
+  #pos: DocPositions | undefined;
 
   constructor(sources: ReadonlyMap<string, string>) {
     this.#sources = sources;
@@ -38,21 +40,22 @@ export class Locator {
     if (this.#file !== r.file) {
       this.#file = r.file;
       this.#index = undefined;
+      this.#yaml = undefined;
     }
-    const key = r.range ? `${r.file}\0${r.range[0]}` : r.file;
-    if (this.#key !== key || !this.#src) {
-      this.#src = r.range ? docSource(r.file, text, r.range, (this.#index ??= new LineIndex(text))) : parseSource(r.file, text).source;
+    const key = r.range ? `${r.range[0]}` : `#${r.doc}`;
+    if (this.#key !== key || !this.#pos) {
+      if (r.range) this.#pos = new LineDocPositions(r.file, text, r.range, (this.#index ??= new LineIndex(text)));
+      else this.#pos = new YamlDocPositions((this.#yaml ??= parseSource(r.file, text).source), r.doc);
       this.#key = key;
     }
-    return locate(this.#src, r.path, { doc: r.range ? 0 : r.doc, key: r.key ?? false });
+    return this.#pos.locate(r.path, r.key ?? false);
   }
 }
 
 /** Where a path inside a manifest sits in its file. */
 export function locateIn(d: ManifestDoc, path: readonly PathSeg[], key = false): SourceLocation {
-  return locate(d.src, [...d.base, ...path], { doc: d.srcDoc, key });
+  return d.pos.locate([...d.base, ...path], key);
 }
-
 export function diag(d: ManifestDoc, severity: Severity, rule: string, message: string, path: readonly PathSeg[], o: { key?: boolean; hint?: string } = {}): Diagnostic {
   return { severity, rule, message, location: locateIn(d, path, o.key ?? false), ...(o.hint ? { hint: o.hint } : {}) };
 }

@@ -1,6 +1,5 @@
 import type { Diagnostic } from '../../diag/diagnostic.js';
 import type { ManifestDoc } from '../documents.js';
-import { offsetAt } from '../source.js';
 import { arr, groupOf, locateIn, locRef, obj, str, type LocRef, type Locator } from './context.js';
 
 /** An object a manifest needs to exist, checked once every manifest of the run is known. */
@@ -207,9 +206,9 @@ function checkExternalSecret(d: ManifestDoc, out: Diagnostic[], missing: (kind: 
 
 /** Moves a location from a block scalar's start to the first occurrence of `needle` inside it. */
 function refine(d: ManifestDoc, loc: ReturnType<typeof locateIn>, needle: string): ReturnType<typeof locateIn> {
-  const start = offsetAt(d.src, loc.line, loc.col);
-  const i = d.src.text.indexOf(needle, start);
+  const start = d.pos.offsetOf(loc.line, loc.col);
+  const i = d.pos.text.indexOf(needle, start);
   if (i === -1) return loc;
-  const p = d.src.lineCounter.linePos(i);
+  const p = d.pos.pos(i);
   return { file: loc.file, line: p.line, col: p.col, length: needle.length };
 }
