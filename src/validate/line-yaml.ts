@@ -47,7 +47,7 @@ export interface Span {
 }
 
 /** the positions of each map's and list's children, recorded when the reader is asked to */
-export type Track = WeakMap<object, Map<string | number, Span>>;
+export type Track = Map<object, Map<string | number, Span>>;
 
 /** the end of a value that runs over several lines: its location is underlined to the end of its first line */
 export const END = Number.MAX_SAFE_INTEGER;

@@ -55,7 +55,7 @@ export class LineDocPositions implements DocPositions {
 
   #read(): Positions {
     if (!this.#at) {
-      const at: Positions = { track: new WeakMap(), roots: [] };
+      const at: Positions = { track: new Map(), roots: [] };
       this.#value = lineParse(this.text.slice(this.range[0], this.range[1]), undefined, undefined, at)[0];
       this.#at = at;
     }

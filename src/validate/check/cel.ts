@@ -97,7 +97,19 @@ let durationOf: Program | undefined;
 let timestampOf: Program | undefined;
 
 /** Converts a decoded YAML value to the CEL value the API server would bind, following the schema. */
-export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode): unknown {
+export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache?: WeakMap<object, unknown>): unknown {
+  // rules on nested nodes bind the same subtrees again: converted once per object checked
+  if (cache && typeof v === 'object' && v !== null) {
+    const hit = cache.get(v);
+    if (hit !== undefined) return hit;
+    const out = convert(v, node, resolve, cache);
+    cache.set(v, out);
+    return out;
+  }
+  return convert(v, node, resolve, cache);
+}
+
+function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache: WeakMap<object, unknown> | undefined): unknown {
   const n = node ? resolve(node) : undefined;
   if (v === null || v === undefined) return null;
   if (typeof v === 'number') return Number.isInteger(v) && (n?.t !== 'number') ? BigInt(v) : v;
@@ -122,10 +134,10 @@ export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) =
     }
     return v;
   }
-  if (Array.isArray(v)) return v.map((x) => toCel(x, n?.items, resolve));
+  if (Array.isArray(v)) return v.map((x) => toCel(x, n?.items, resolve, cache));
   if (typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = toCel(x, n?.props?.[k] ?? n?.add, resolve);
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = toCel(x, n?.props?.[k] ?? n?.add, resolve, cache);
     // structural defaulting happens before validation on the API server
     for (const [k, p] of Object.entries(n?.props ?? {})) if (out[k] === undefined && p.def !== undefined) out[k] = toCel(p.def, p, resolve);
     return out;

@@ -36,6 +36,7 @@ export class StructuralChecker {
   readonly stats: StructuralStats = { celEvaluated: 0, celUnevaluated: 0, celSkipped: 0 };
   readonly #o: StructuralOptions;
   readonly #path: Seg[] = [];
+  readonly #celValues = new WeakMap<object, unknown>();
 
   constructor(o: StructuralOptions) {
     this.#o = o;
@@ -200,7 +201,7 @@ export class StructuralChecker {
   }
 
   #cel(n: SNode, v: unknown): void {
-    const self = toCel(v, n, this.resolve);
+    const self = toCel(v, n, this.resolve, this.#celValues);
     for (const rule of n.cel ?? []) {
       const out = evalRule(rule, self);
       const at = rule.fieldPath ? [...this.#path, ...parseFieldPath(rule.fieldPath)] : [...this.#path];
