@@ -12,7 +12,7 @@ import type { CelRule, SNode } from '../schema/types.js';
 
 type Program = (ctx: Record<string, unknown>) => unknown;
 
-export type CelOutcome = { ok: true } | { ok: false; message: string } | { ok: 'unevaluated'; reason: string } | { ok: 'skipped' };
+export type CelOutcome = { ok: true } | { ok: false; message: string } | { ok: 'error'; message: string } | { ok: 'unevaluated'; reason: string } | { ok: 'skipped' };
 
 let env: Environment | undefined;
 const programs = new Map<string, Program | Error>();
@@ -156,7 +156,8 @@ export function evalRule(rule: CelRule, self: unknown): CelOutcome {
     const msg = firstLine(e instanceof Error ? e.message : String(e));
     // a missing field is a runtime error for the API server too, which rejects the object with it
     const key = /^no such key: (.+)$/i.exec(msg);
-    if (key) return { ok: false, message: `no such key: ${key[1]} evaluating rule: ${rule.rule}` };
+    // the server's wording: `<error> evaluating rule: <message, or the rule when it has none>`
+    if (key) return { ok: 'error', message: `no such key: ${key[1]} evaluating rule: ${(rule.message ?? rule.rule).trim()}` };
     return { ok: 'unevaluated', reason: msg };
   }
   if (result === true) return { ok: true };

@@ -31,9 +31,44 @@ export interface StructuralStats {
 
 const QUANTITY = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
 
+/**
+ * Schema errors of these kinds stop the API server from evaluating the CEL rules at all
+ * (apiextensions-apiserver customresource/strategy.go hasBlockingErr): NotSupported, Required,
+ * TooLong, TooMany, TypeInvalid (wrong type and bad format).
+ */
+const BLOCKING = new Set(['schema/enum', 'schema/required', 'schema/too-long', 'schema/too-many', 'schema/type', 'schema/format']);
+
+export const RULES_NOT_CHECKED = 'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation';
+
+/**
+ * The API server's PruneNonNullableNullsWithoutDefaults, then its defaulting of nulls: in a custom
+ * resource, a `null` whose schema is not `nullable` is dropped before validation, or replaced by the
+ * schema's `default` when it has one. Items of lists are left alone (a null item is a type error).
+ * Core types inside (refs, ObjectMeta) read `null` as absent anyway.
+ */
+export function pruneNulls(x: unknown, s: SNode | undefined): void {
+  if (!s || s.ref !== undefined || typeof x !== 'object' || x === null) return;
+  if (Array.isArray(x)) {
+    for (const item of x) pruneNulls(item, s.items);
+    return;
+  }
+  const o = x as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    const child = s.props?.[k] ?? s.add;
+    const v = o[k];
+    if (v === null && child && child.ref === undefined && !child.nul) {
+      if (child.def === undefined) delete o[k];
+      else o[k] = structuredClone(child.def);
+    } else pruneNulls(v, child);
+  }
+}
+
 export class StructuralChecker {
   readonly errors: FieldError[] = [];
   readonly stats: StructuralStats = { celEvaluated: 0, celUnevaluated: 0, celSkipped: 0 };
+  /** the rules' verdicts, kept apart until the schema errors say whether the server would evaluate them */
+  readonly #celErrors: FieldError[] = [];
+  readonly #celStats: StructuralStats = { celEvaluated: 0, celUnevaluated: 0, celSkipped: 0 };
   readonly #o: StructuralOptions;
   readonly #path: Seg[] = [];
   readonly #celValues = new WeakMap<object, unknown>();
@@ -51,6 +86,16 @@ export class StructuralChecker {
   /** Checks a whole object against the schema of its kind. */
   checkObject(root: SNode, value: unknown): void {
     this.#check(root, value, true);
+    if (this.errors.some((e) => BLOCKING.has(e.rule))) {
+      if (this.#celErrors.length > 0 || this.#celStats.celEvaluated > 0 || this.#celStats.celUnevaluated > 0) {
+        this.errors.push({ rule: 'cel/not-checked', severity: 'error', path: [], message: `<nil>: Invalid value: null: ${RULES_NOT_CHECKED}` });
+      }
+      return;
+    }
+    this.errors.push(...this.#celErrors);
+    this.stats.celEvaluated += this.#celStats.celEvaluated;
+    this.stats.celUnevaluated += this.#celStats.celUnevaluated;
+    this.stats.celSkipped += this.#celStats.celSkipped;
   }
 
   #err(rule: string, message: string, extra?: { atKey?: boolean; pathSeg?: Seg; severity?: 'error' | 'warning' }): void {
@@ -208,19 +253,25 @@ export class StructuralChecker {
       const where = fieldPathString(at);
       switch (out.ok) {
         case true:
-          this.stats.celEvaluated++;
+          this.#celStats.celEvaluated++;
           break;
         case 'skipped':
-          this.stats.celSkipped++;
+          this.#celStats.celSkipped++;
           break;
         case 'unevaluated':
-          this.stats.celUnevaluated++;
-          this.errors.push({ rule: 'cel/unevaluated', severity: 'warning', path: at, message: `${where}: rule could not be evaluated offline (${out.reason}): ${rule.rule}` });
+          this.#celStats.celUnevaluated++;
+          this.#celErrors.push({ rule: 'cel/unevaluated', severity: 'warning', path: at, message: `${where}: rule could not be evaluated offline (${out.reason}): ${rule.rule}` });
           break;
+        case 'error': {
+          // an evaluation error is field.Invalid at the rule's own node, whatever the rule's reason and fieldPath
+          this.#celStats.celEvaluated++;
+          this.#celErrors.push({ rule: 'cel/rule', severity: 'error', path: [...this.#path], message: `${this.#fp()}: Invalid value: ${JSON.stringify(n.t ?? 'object')}: ${out.message}` });
+          break;
+        }
         case false: {
-          this.stats.celEvaluated++;
+          this.#celStats.celEvaluated++;
           const body = celBody(rule.reason, n, out.message);
-          this.errors.push({ rule: 'cel/rule', severity: 'error', path: at, message: `${where}: ${body}` });
+          this.#celErrors.push({ rule: 'cel/rule', severity: 'error', path: at, message: `${where}: ${body}` });
           break;
         }
         default: {
