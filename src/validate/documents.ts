@@ -55,7 +55,7 @@ export interface ParseOptions {
 
 export function parseDocuments(files: readonly InputFile[], diagnostics: Diagnostic[], o: ParseOptions = {}): ManifestDoc[] {
   const out: ManifestDoc[] = [];
-  for (const f of files) out.push(...parseFile(f, diagnostics, o));
+  for (const f of files) for (const d of parseFile(f, diagnostics, o)) out.push(d);
   return out;
 }
 
@@ -102,7 +102,7 @@ export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptio
     diagnostics.push({ severity: 'error', rule: 'yaml/syntax', message: `cannot parse: ${(e as Error).message}`, location: { file: f.file, line: 1, col: 1 } });
     return out;
   }
-  diagnostics.push(...parsed.diagnostics);
+  for (const d of parsed.diagnostics) diagnostics.push(d);
   const { source } = parsed;
   for (const d of source.docs) {
     if (d.errors.length) continue;

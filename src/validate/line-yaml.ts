@@ -549,7 +549,7 @@ export function lineParse(text: string, ambiguous?: number[], ranges?: [number, 
     start = end + 1;
   }
   if (current) docs.push(current);
-  if (ranges) ranges.push(...bounds);
+  if (ranges) for (const b of bounds) ranges.push(b);
   const out: unknown[] = [];
   for (const lines of docs) {
     const r = new Reader(lines, ambiguous, positions?.track);

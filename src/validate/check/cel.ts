@@ -1,4 +1,5 @@
-import { Environment } from '@marcbachmann/cel-js';
+import { Environment, serialize, type ASTNode } from '@marcbachmann/cel-js';
+import { registerKubernetesLibraries, RuleError } from './cel-k8s.js';
 import { durationSeconds } from './duration.js';
 import { re2Test } from './regex.js';
 import type { CelRule, SNode } from '../schema/types.js';
@@ -27,6 +28,7 @@ function environment(): Environment {
   };
   e.registerFunction('string.re2matches(string): bool', match);
   e.registerFunction('re2matches(string, string): bool', match);
+  registerKubernetesLibraries(e);
   env = e;
   return e;
 }
@@ -76,11 +78,41 @@ export function normaliseDurations(rule: string): string {
   });
 }
 
+/**
+ * `x.optMap(v, e)` and `x.optFlatMap(v, e)` (cel-go's optional macros, which cel-js lacks) as the
+ * expressions they stand for, with cel.bind; the AST is rewritten bottom-up and printed back.
+ */
+export function expandOptionalMacros(rule: string): string {
+  if (!/\bopt(?:Flat)?Map\s*\(/.test(rule)) return rule;
+  const e = environment();
+  const walk = (n: unknown): void => {
+    if (!n || typeof n !== 'object' || !('op' in n)) return;
+    const node = n as { op: string; args: unknown };
+    for (const a of Array.isArray(node.args) ? node.args : [node.args]) {
+      if (Array.isArray(a)) a.forEach(walk);
+      else walk(a);
+    }
+    if (node.op !== 'rcall' || !Array.isArray(node.args)) return;
+    const [name, recv, args] = node.args as [unknown, ASTNode, ASTNode[] | undefined];
+    if ((name !== 'optMap' && name !== 'optFlatMap') || !Array.isArray(args) || args.length !== 2) return;
+    const r = serialize(recv);
+    const v = serialize(args[0]!);
+    const body = serialize(args[1]!);
+    const text = name === 'optMap' ? `(${r}.hasValue() ? optional.of(cel.bind(${v}, ${r}.value(), ${body})) : optional.none())` : `(${r}.hasValue() ? cel.bind(${v}, ${r}.value(), ${body}) : optional.none())`;
+    const sub = e.parse(text).ast as unknown as { op: string; args: unknown };
+    node.op = sub.op;
+    node.args = sub.args;
+  };
+  const ast = e.parse(rule).ast;
+  walk(ast);
+  return serialize(ast);
+}
+
 function program(rule: string): Program | Error {
   let p = programs.get(rule);
   if (p === undefined) {
     try {
-      p = environment().parse(routeMatches(normaliseDurations(rule))) as unknown as Program;
+      p = environment().parse(routeMatches(normaliseDurations(expandOptionalMacros(rule)))) as unknown as Program;
     } catch (e) {
       p = e instanceof Error ? e : new Error(String(e));
     }
@@ -157,7 +189,10 @@ export function evalRule(rule: CelRule, self: unknown): CelOutcome {
     // a missing field is a runtime error for the API server too, which rejects the object with it
     const key = /^no such key: (.+)$/i.exec(msg);
     // the server's wording: `<error> evaluating rule: <message, or the rule when it has none>`
-    if (key) return { ok: 'error', message: `no such key: ${key[1]} evaluating rule: ${(rule.message ?? rule.rule).trim()}` };
+    const ruleText = (rule.message ?? rule.rule).trim();
+    if (key) return { ok: 'error', message: `no such key: ${key[1]} evaluating rule: ${ruleText}` };
+    const libError = e instanceof RuleError ? e : e instanceof Error && e.cause instanceof RuleError ? e.cause : undefined;
+    if (libError) return { ok: 'error', message: `${firstLine(libError.message)} evaluating rule: ${ruleText}` };
     return { ok: 'unevaluated', reason: msg };
   }
   if (result === true) return { ok: true };

@@ -95,3 +95,19 @@ const shared = new PatternCache();
 export function re2Test(pattern: string, value: string): boolean | Error {
   return shared.test(pattern, value);
 }
+
+const re2s = new Map<string, RE2JS | Error>();
+
+/** the RE2 program itself, for the CEL regex library's find and findAll */
+export function re2(pattern: string): RE2JS | Error {
+  let re = re2s.get(pattern);
+  if (re === undefined) {
+    try {
+      re = RE2JS.compile(pattern);
+    } catch (e) {
+      re = e instanceof Error ? e : new Error(String(e));
+    }
+    re2s.set(pattern, re);
+  }
+  return re;
+}
