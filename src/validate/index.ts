@@ -3,7 +3,7 @@ import { loadBuiltinCrds } from './schema/builtin.js';
 import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, type FileAnalysis } from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
-import { analyzeInWorkers, PARALLEL_THRESHOLD_BYTES } from './pool.js';
+import { analyzeInWorkers, useWorkers } from './pool.js';
 import { Locator, type LocRef } from './check/context.js';
 import { checkCrdBatches } from './check/rebirth.js';
 import { missingNeed, needIsMet, ObjectIndex } from './check/references.js';
@@ -122,7 +122,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
 
   const restBytes = rest.reduce((n, f) => n + f.text.length, 0);
   let workers = 0;
-  if (opts.parallel !== false && restBytes > PARALLEL_THRESHOLD_BYTES) {
+  if (opts.parallel !== false && useWorkers(restBytes)) {
     const r = await analyzeInWorkers(rest, { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions });
     workers = r.workers;
     mergeAnalysis(analysis, r.analysis);
