@@ -24,6 +24,9 @@ function celEquals(a: unknown, b: unknown): boolean {
   }
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => celEquals(x, b[i]));
   if (a instanceof Map || b instanceof Map) return false;
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i]);
+  if (a && b && typeof a === 'object' && typeof b === 'object' && a.constructor === b.constructor && !Array.isArray(a) && a.constructor !== Object) return Number(a) === Number(b);
   if (a && b && typeof a === 'object' && typeof b === 'object') {
     const ka = Object.keys(a);
     const kb = Object.keys(b);
@@ -40,6 +43,12 @@ function compare(a: unknown, b: unknown): number {
   if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
   if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b);
   if (a instanceof Quantity && b instanceof Quantity) return a.compareTo(b);
+  // cel-js durations and timestamps (Date) order by their numeric value
+  if (a && b && typeof a === 'object' && typeof b === 'object' && a.constructor === b.constructor && typeof (a as { valueOf(): unknown }).valueOf() === 'number') {
+    const x = Number(a);
+    const y = Number(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
   if (a instanceof Semver && b instanceof Semver) return a.compareTo(b);
   return fail(`no such overload: comparison of ${typeof a} and ${typeof b}`);
 }
@@ -235,14 +244,17 @@ export class CelURL {
   ) {}
 
   static parse(s: string): CelURL | undefined {
+    if (/[\x00-\x1f\x7f]/.test(s)) return undefined;
     const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#.*)?$/.exec(s);
     if (m) {
       const host = m[2]!.replace(/^[^@]*@/, '');
-      if (/\s/.test(s)) return undefined;
+      // Go's url.Parse: a port is digits after the last colon of a host that has no other colon
+      const bare = host.startsWith('[') ? host.slice(host.indexOf(']') + 1) : host;
+      if (host.startsWith('[') ? bare !== '' && !/^:\d*$/.test(bare) : bare.includes(':') && !/^[^:]*:\d*$/.test(bare)) return undefined;
       return new CelURL(m[1]!, host, m[3]!, m[4] ?? '');
     }
     const p = /^(\/[^?#]*)(?:\?([^#]*))?(?:#.*)?$/.exec(s);
-    if (p && !/\s/.test(s)) return new CelURL('', '', p[1]!, p[2] ?? '');
+    if (p) return new CelURL('', '', p[1]!, p[2] ?? '');
     return undefined;
   }
 
@@ -349,6 +361,8 @@ export function registerKubernetesLibraries(e: Environment): void {
   fn('list.isSorted(): bool', (l: unknown[]) => l.every((x, i) => i === 0 || compare(l[i - 1], x) <= 0));
   fn('list.sum(): dyn', (l: unknown[]) => {
     if (l.length === 0) return 0n;
+    const first = l[0] as { addDuration?: (o: unknown) => unknown };
+    if (typeof first?.addDuration === 'function') return l.slice(1).reduce((a: unknown, b) => (a as { addDuration(o: unknown): unknown }).addDuration(b), first);
     if (l.every((x) => typeof x === 'bigint')) {
       const s = (l as bigint[]).reduce((a, b) => a + b, 0n);
       return s > INT64_MAX || s < INT64_MIN ? fail('integer overflow') : s;
@@ -390,7 +404,8 @@ export function registerKubernetesLibraries(e: Environment): void {
   fn('URL.getHost(): string', (u: CelURL) => u.host);
   fn('URL.getHostname(): string', (u: CelURL) => u.hostname);
   fn('URL.getPort(): string', (u: CelURL) => u.port);
-  fn('URL.getEscapedPath(): string', (u: CelURL) => u.path);
+  // Go's EscapedPath: bytes outside the path's allowed set percent-encoded
+  fn('URL.getEscapedPath(): string', (u: CelURL) => u.path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/gu, (c) => encodeURIComponent(c)));
   fn('URL.getQuery(): map<string, list<string>>', (u: CelURL) => {
     const out = new Map<string, string[]>();
     for (const [k, v] of new URLSearchParams(u.query)) out.set(k, [...(out.get(k) ?? []), v]);

@@ -156,6 +156,18 @@ function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNo
         return v;
       }
     }
+    if (n?.fmt === 'byte') {
+      // the API server binds format: byte as CEL bytes, decoded from base64
+      return new Uint8Array(Buffer.from(v, 'base64'));
+    }
+    if (n?.fmt === 'date' && /^\d{4}-\d{2}-\d{2}$/.test(v)) {
+      timestampOf ??= environment().parse('timestamp(x)') as unknown as Program;
+      try {
+        return timestampOf({ x: `${v}T00:00:00Z` });
+      } catch {
+        return v;
+      }
+    }
     if (n?.fmt === 'date-time') {
       timestampOf ??= environment().parse('timestamp(x)') as unknown as Program;
       try {
@@ -193,6 +205,9 @@ export function evalRule(rule: CelRule, self: unknown): CelOutcome {
     if (key) return { ok: 'error', message: `no such key: ${key[1]} evaluating rule: ${ruleText}` };
     const libError = e instanceof RuleError ? e : e instanceof Error && e.cause instanceof RuleError ? e.cause : undefined;
     if (libError) return { ok: 'error', message: `${firstLine(libError.message)} evaluating rule: ${ruleText}` };
+    // a run-time error of the expression itself rejects the object on the server too; a missing
+    // function or overload may be Castle's gap, so it is only reported as not evaluated
+    if (!/no (?:matching|such) overload|unknown (?:variable|function)|not (?:a function|supported)/i.test(msg)) return { ok: 'error', message: `${msg} evaluating rule: ${ruleText}` };
     return { ok: 'unevaluated', reason: msg };
   }
   if (result === true) return { ok: true };
