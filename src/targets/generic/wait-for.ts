@@ -1,7 +1,8 @@
 import { connect } from 'node:net';
-import { runProcess } from '../../engine/process.js';
-import { parseDuration } from '../../sinks/duration.js';
-import type { StepContext, StepKind } from '../kind.js';
+import { runProcess } from '../../os/process.js';
+import { sleep } from '../../os/sleep.js';
+import { parseDuration } from '../../core/duration.js';
+import type { StepContext, StepKind } from '../../core/step.js';
 
 export interface WaitForConfig {
   readonly tcp?: string;
@@ -47,7 +48,7 @@ async function commandOnce(cmd: string, ctx: StepContext): Promise<string | unde
 }
 
 /** A readiness gate instead of a sleep: polls until a port answers, a URL returns a status, or a command succeeds. */
-export const waitForKind: StepKind<WaitForConfig> = {
+export const waitForKind: StepKind<WaitForConfig, undefined> = {
   name: 'waitFor',
   description: 'poll until a TCP port accepts, an HTTP URL answers with a status, or a command exits 0',
   schema: {
@@ -82,7 +83,7 @@ export const waitForKind: StepKind<WaitForConfig> = {
         ctx.log(`not ready: ${last}\n`);
         ctx.note(`waiting: ${last}`);
       }
-      await new Promise((r) => setTimeout(r, interval));
+      await sleep(interval, ctx.signal);
     }
     return { ok: false, reason: `not ready: ${last || 'stopped before the first poll'}` };
   },

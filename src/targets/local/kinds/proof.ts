@@ -1,6 +1,7 @@
 import { withClient } from '../../../data/postgres.js';
 import { proveCastle } from '../../../data/rebirth.js';
-import type { StepContext, StepKind } from '../../kind.js';
+import type { StepContext, StepKind } from '../../../core/step.js';
+import type { LocalSession } from '../session.js';
 import type { ProofConfig } from '../kind-specs.js';
 import { fail, localEnv, opOptions, type LocalEnv } from '../env.js';
 import { gateOf } from '../gate-record.js';
@@ -36,10 +37,10 @@ async function appCheck(env: LocalEnv, app: NonNullable<ProofConfig['app']>, ctx
  * still belongs to it, every table of every database has the same rows as at the gate (rows written
  * after the last backup included: they came back through archived WAL), and the app serves them.
  */
-export const run: StepKind<ProofConfig>['run'] = async (c, ctx) => {
-  const env = await localEnv(ctx);
+export const run: StepKind<ProofConfig, LocalSession>['run'] = async (c, ctx, session) => {
+  const env = await localEnv(session, ctx);
   if ('ok' in env) return env;
-  const gate = gateOf(ctx, env.model.name);
+  const gate = gateOf(session, ctx, env.model.name);
   if (!gate) return fail('no backup gate in this run: there is nothing to prove the data against');
   let ok = true;
   if (gate.empty) {
@@ -50,13 +51,13 @@ export const run: StepKind<ProofConfig>['run'] = async (c, ctx) => {
       ctx.check('data identical', false, r.reason);
       return fail(r.reason);
     }
-    ctx.check('system identifier', true, `restored cluster ${r.systemId} = gate ${gate.gate.systemId} = S3 repo ${r.repoSystemId}`);
-    if (r.fingerprint) {
-      const rows = r.fingerprint.tables.reduce((a, t) => a + t.rows, 0);
+    ctx.check('system identifier', true, `restored cluster ${r.value.systemId} = gate ${gate.gate.systemId} = S3 repo ${r.value.repoSystemId}`);
+    if (r.value.fingerprint) {
+      const rows = r.value.fingerprint.tables.reduce((a, t) => a + t.rows, 0);
       ctx.check(
         'data identical',
         true,
-        `${r.fingerprint.tables.length} tables, ${rows} rows in ${r.fingerprint.databases.length} databases match the gate, including writes after backup ${gate.gate.backup.label} (WAL through ${gate.gate.flushedSegment})`,
+        `${r.value.fingerprint.tables.length} tables, ${rows} rows in ${r.value.fingerprint.databases.length} databases match the gate, including writes after backup ${gate.gate.backup.label} (WAL through ${gate.gate.flushedSegment})`,
       );
     } else ctx.check('data identical', true, 'fingerprint off at the gate: system identifiers only');
   }
