@@ -11,9 +11,9 @@ export interface ValidateCommandOptions {
   defaultManifests?: () => Promise<string[]>;
 }
 
-function usage(message: string): never {
-  process.stderr.write(`castle: ${message}\n`);
-  process.exit(2);
+/** bad usage: exit 2 through commander's error (the CLI sets exitOverride), never process.exit */
+function usage(cmd: Command, message: string): never {
+  return cmd.error(`castle: ${message}`, { exitCode: 2, code: 'castle.usage' });
 }
 
 /** `castle validate` and `castle schemas add|pull|list` (issue 4). Exit: 0 clean, 1 errors, 2 bad usage. */
@@ -35,8 +35,8 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
     .option('--context <name>', 'kubeconfig context of the live cluster (implies --cluster)')
     // for `npm run bench -- validate`: the same results read by the `yaml` package alone
     .addOption(new Option('--no-fast-yaml', 'read YAML with the yaml package only').hideHelp())
-    .action(async (paths: string[], opts: { format: string; strict?: boolean; rebirth?: boolean; kubernetesVersion?: string; cacheDir: string; kustomize: boolean; builtinCrds: boolean; file: string; cluster?: boolean; kubeconfig?: string; context?: string; fastYaml: boolean }) => {
-      if (!['text', 'json', 'sarif'].includes(opts.format)) usage(`--format must be text, json or sarif, not ${JSON.stringify(opts.format)}`);
+    .action(async (paths: string[], opts: { format: string; strict?: boolean; rebirth?: boolean; kubernetesVersion?: string; cacheDir: string; kustomize: boolean; builtinCrds: boolean; file: string; cluster?: boolean; kubeconfig?: string; context?: string; fastYaml: boolean }, cmd: Command) => {
+      if (!['text', 'json', 'sarif'].includes(opts.format)) usage(cmd, `--format must be text, json or sarif, not ${JSON.stringify(opts.format)}`);
       let inputs = paths;
       if (inputs.length === 0) {
         if (o.defaultManifests) inputs = await o.defaultManifests();
@@ -45,11 +45,11 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
           const m = await castleManifests(opts.file);
           if (!m.ok) {
             process.stderr.write(`${formatDiagnostics(m.diagnostics, (f) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined))}\n`);
-            usage(`no paths given, and ${opts.file} cannot be read for the manifests it applies`);
+            usage(cmd, `no paths given, and ${opts.file} cannot be read for the manifests it applies`);
           }
           inputs = m.paths;
         }
-        if (inputs.length === 0) usage(`no paths given, and ${opts.file} applies no manifests`);
+        if (inputs.length === 0) usage(cmd, `no paths given, and ${opts.file} applies no manifests`);
       }
       const { validateManifests, ValidateUsageError } = await import('./index.js');
       let result: ValidateResult;
@@ -65,7 +65,7 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
           ...(opts.kubernetesVersion ? { kubernetesVersion: opts.kubernetesVersion } : {}),
         });
       } catch (e) {
-        if (e instanceof ValidateUsageError) usage(e.message);
+        if (e instanceof ValidateUsageError) usage(cmd, e.message);
         throw e;
       }
       const { renderResult } = await import('./output/render.js');
