@@ -26,6 +26,8 @@ export interface FileAnalysis {
   celEvaluated: number;
   celUnevaluated: number;
   celSkipped: number;
+  /** findings dropped because they are on unsubstituted `${VAR}` placeholders */
+  placeholders: number;
 }
 
 export interface AnalyzeOptions {
@@ -35,25 +37,58 @@ export interface AnalyzeOptions {
 }
 
 export function emptyAnalysis(): FileAnalysis {
-  return { diagnostics: [], batch: [], provided: [], needs: [], unknown: [], unevaluated: [], documents: 0, validated: 0, celEvaluated: 0, celUnevaluated: 0, celSkipped: 0 };
+  return { diagnostics: [], batch: [], provided: [], needs: [], unknown: [], unevaluated: [], documents: 0, validated: 0, celEvaluated: 0, celUnevaluated: 0, celSkipped: 0, placeholders: 0 };
 }
 
 export function analyzeFiles(files: readonly InputFile[], registry: SchemaRegistry, o: AnalyzeOptions, into: FileAnalysis = emptyAnalysis()): FileAnalysis {
   // file by file: a file's values and positions are garbage once its documents are checked
-  for (const f of files) analyzeDocs(parseFile(f, into.diagnostics, o), registry, o, into);
+  for (const f of files) analyzeDocs(parseFile(f, into.diagnostics, o), registry, o, into, f.text.includes('${'));
   return into;
 }
 
-export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegistry, o: AnalyzeOptions, a: FileAnalysis): void {
+/** a Flux post-build variable, `${VAR}` or `${VAR:=default}` (drone/envsubst syntax) */
+const PLACEHOLDER = /\$\{[A-Za-z_][A-Za-z0-9_]*(?:[:=?+-][^}]*)?\}/;
+
+/**
+ * `placeholders`: the file holds `${...}` left after substitution (none known for it). Flux replaces
+ * them before the API server sees the object, so a finding on such a value says nothing: it is
+ * dropped and counted, never reported with the literal placeholder.
+ */
+export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegistry, o: AnalyzeOptions, a: FileAnalysis, placeholders = false): void {
   for (const d of docs) {
     a.documents++;
+    const before = a.diagnostics.length;
+    const needsBefore = a.needs.length;
     checkSchema(d, registry, a);
     checkNames(d, a.diagnostics);
     checkWorkload(d, a.diagnostics);
     checkReferences(d, a.needs, a.diagnostics);
     checkPostgresCluster(d, o, a.diagnostics);
-    a.provided.push(...provides(d));
+    if (placeholders) dropPlaceholderFindings(d, a, before, needsBefore);
+    for (const p of provides(d)) a.provided.push(p);
     a.batch.push(batchMeta(d));
+  }
+}
+
+function dropPlaceholderFindings(d: ManifestDoc, a: FileAnalysis, before: number, needsBefore: number): void {
+  const kept = a.needs.slice(needsBefore).filter((n) => !PLACEHOLDER.test(n.name) && !(n.namespace !== undefined && PLACEHOLDER.test(n.namespace)));
+  a.placeholders += a.needs.length - needsBefore - kept.length;
+  a.needs.length = needsBefore;
+  for (const n of kept) a.needs.push(n);
+  if (a.diagnostics.length === before) return;
+  const text = d.pos.text;
+  const found = a.diagnostics.splice(before);
+  for (const dg of found) {
+    const l = dg.location;
+    if (l?.line !== undefined && dg.rule !== 'schema/required') {
+      const start = d.pos.offsetOf(l.line, l.col);
+      const lineEnd = text.indexOf('\n', start);
+      if (PLACEHOLDER.test(text.slice(start, Math.max(start + (l.length ?? 1), lineEnd === -1 ? text.length : lineEnd)))) {
+        a.placeholders++;
+        continue;
+      }
+    }
+    a.diagnostics.push(dg);
   }
 }
 
@@ -70,6 +105,7 @@ export function mergeAnalysis(into: FileAnalysis, a: FileAnalysis): void {
   into.celEvaluated += a.celEvaluated;
   into.celUnevaluated += a.celUnevaluated;
   into.celSkipped += a.celSkipped;
+  into.placeholders += a.placeholders;
 }
 
 function append<T>(into: T[], items: readonly T[]): void {

@@ -52,6 +52,8 @@ export interface ValidateStats {
   celEvaluated: number;
   celUnevaluated: number;
   celSkipped: number;
+  /** findings on `${VAR}` placeholders no postBuild.substitute resolved: not reported */
+  placeholders: number;
   cacheHits: number;
   compiled: number;
   errors: number;
@@ -118,7 +120,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
       crds.push(info);
     }
   }
-  analyzeDocs(crdDocs, registry, analyzeOptions, analysis);
+  analyzeDocs(crdDocs, registry, analyzeOptions, analysis, crdFiles.some((f) => f.text.includes('${')));
 
   const restBytes = rest.reduce((n, f) => n + f.text.length, 0);
   let workers = 0;
@@ -184,6 +186,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
     celEvaluated: analysis.celEvaluated,
     celUnevaluated: analysis.celUnevaluated,
     celSkipped: analysis.celSkipped,
+    placeholders: analysis.placeholders,
     cacheHits: events.filter((e) => e.kind === 'hit').length,
     compiled: events.filter((e) => e.kind === 'compiled').length,
     errors: out.filter((x) => x.severity === 'error').length,

@@ -18,7 +18,7 @@ export function renderResult(result: ValidateResult, format: Format): string {
   switch (format) {
     case 'text': {
       const s = result.stats;
-      const summary = `${s.documents} document${s.documents === 1 ? '' : 's'} in ${s.files} file${s.files === 1 ? '' : 's'}, ${s.validated} checked against a schema${s.unknownKind ? `, ${s.unknownKind} of unknown kind` : ''}${s.celUnevaluated ? `, ${s.celUnevaluated} CEL rule evaluation${s.celUnevaluated === 1 ? '' : 's'} not possible offline` : ''}${s.celSkipped ? `, ${s.celSkipped} transition rule${s.celSkipped === 1 ? '' : 's'} (oldSelf) not checked offline: they compare with the live object on update` : ''}`;
+      const summary = `${s.documents} document${s.documents === 1 ? '' : 's'} in ${s.files} file${s.files === 1 ? '' : 's'}, ${s.validated} checked against a schema${s.unknownKind ? `, ${s.unknownKind} of unknown kind` : ''}${s.celUnevaluated ? `, ${s.celUnevaluated} CEL rule evaluation${s.celUnevaluated === 1 ? '' : 's'} not possible offline` : ''}${s.celSkipped ? `, ${s.celSkipped} transition rule${s.celSkipped === 1 ? '' : 's'} (oldSelf) not checked offline: they compare with the live object on update` : ''}${s.placeholders ? `, ${s.placeholders} finding${s.placeholders === 1 ? '' : 's'} on \${VAR} placeholders not reported (Flux substitutes them; no postBuild.substitute in the tree gives their values)` : ''}`;
       if (result.diagnostics.length === 0) return `0 errors, 0 warnings\n${summary}`;
       return `${formatDiagnostics(result.diagnostics, (f) => result.sources.get(f))}\n${summary}`;
     }
