@@ -92,6 +92,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const collector = new InputCollector({ ...(opts.maxFileBytes ? { maxFileBytes: opts.maxFileBytes } : {}), ...(opts.kustomize === false ? { kustomize: false } : {}) });
   for (const p of paths) collector.add(p);
+  collector.followGitOps();
   const sources = new Map<string, string>();
   for (const f of collector.files) sources.set(f.file, f.text);
   const events: CacheEvent[] = [];
