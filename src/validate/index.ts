@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { loadBuiltinCrds } from './schema/builtin.js';
 import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, type FileAnalysis } from './analyze.js';
@@ -64,7 +65,7 @@ export interface ValidateStats {
 
 export interface ValidateResult {
   readonly diagnostics: Diagnostic[];
-  /** file (as shown in diagnostics) -> text, for `formatDiagnostics(diags, f => sources.get(f))` */
+  /** file (as shown in diagnostics) -> text, for the files that have diagnostics: `formatDiagnostics(diags, f => sources.get(f))` */
   readonly sources: Map<string, string>;
   readonly stats: ValidateStats;
   /** no error (and, with `strict`, no warning) */
@@ -93,16 +94,26 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   const collector = new InputCollector({ ...(opts.maxFileBytes ? { maxFileBytes: opts.maxFileBytes } : {}), ...(opts.kustomize === false ? { kustomize: false } : {}) });
   for (const p of paths) collector.add(p);
   collector.followGitOps();
-  const sources = new Map<string, string>();
-  for (const f of collector.files) sources.set(f.file, f.text);
+  // Texts are not kept through the run: a file on disk is read again for its findings only (the
+  // locations of references nothing provides, the snippets of the printer); rendered and
+  // substituted texts, which are not on disk, are kept.
+  const kept = new Map<string, string>();
+  const onDisk = new Map<string, string>();
+  for (const f of collector.files) {
+    if (f.abs && !f.substituted) onDisk.set(f.file, f.abs);
+    else kept.set(f.file, f.text);
+  }
+  const textOf = (file: string): string | undefined => kept.get(file) ?? readText(onDisk.get(file));
   const events: CacheEvent[] = [];
   const registry = loadRegistry(cacheDir, opts.kubernetesVersion, events);
   const analyzeOptions = { rebirth: opts.rebirth === true, ...(opts.fastYaml === false ? { fastYaml: false } : {}) };
 
   // Files that define CRDs go first, in this thread: every other file may need those schemas.
   const crdFiles: InputFile[] = [];
-  const rest: InputFile[] = [];
+  const rest: (InputFile | undefined)[] = [];
   for (const f of collector.files) (CRD_TEXT.test(f.text) ? crdFiles : rest).push(f);
+  const fileCount = collector.files.length;
+  collector.files.length = 0;
   const analysis: FileAnalysis = emptyAnalysis();
   analysis.diagnostics.push(...collector.diagnostics);
   const crds: CrdInfo[] = [];
@@ -123,18 +134,21 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   }
   analyzeDocs(crdDocs, registry, analyzeOptions, analysis, crdFiles.some((f) => f.text.includes('${')));
 
-  const restBytes = rest.reduce((n, f) => n + f.text.length, 0);
+  const restBytes = rest.reduce((n, f) => n + (f?.text.length ?? 0), 0);
   let workers = 0;
   if (opts.parallel !== false && useWorkers(restBytes)) {
-    const r = await analyzeInWorkers(rest, { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions });
+    const r = await analyzeInWorkers(rest as InputFile[], { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions });
     workers = r.workers;
     mergeAnalysis(analysis, r.analysis);
   } else {
-    analyzeFiles(rest, registry, analyzeOptions, analysis);
+    for (let i = 0; i < rest.length; i++) {
+      analyzeFiles([rest[i]!], registry, analyzeOptions, analysis);
+      rest[i] = undefined; // its text is garbage now
+    }
   }
 
   const diagnostics = analysis.diagnostics;
-  const locator = new Locator(sources);
+  const locator = new Locator(textOf);
   const index = new ObjectIndex();
   for (const p of analysis.provided) index.add(p);
   let live = false;
@@ -178,8 +192,15 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   for (const u of unevaluated.values()) diagnostics.push(u.count > 1 ? { ...u.d, message: `${u.d.message} (${u.count} times)` } : u.d);
 
   const out = dedupe(diagnostics).sort(byLocation);
+  const sources = new Map<string, string>();
+  for (const d of out) {
+    const file = d.location?.file;
+    if (file === undefined || sources.has(file)) continue;
+    const text = textOf(file);
+    if (text !== undefined) sources.set(file, text);
+  }
   const stats: ValidateStats = {
-    files: collector.files.length,
+    files: fileCount,
     documents: analysis.documents,
     validated: analysis.validated,
     unknownKind: analysis.unknown.length,
@@ -196,6 +217,15 @@ export async function validateManifests(paths: readonly string[], opts: Validate
     ms: Math.round(performance.now() - t0),
   };
   return { diagnostics: out, sources, stats, ok: stats.errors === 0 && (!opts.strict || stats.warnings === 0) };
+}
+
+function readText(abs: string | undefined): string | undefined {
+  if (abs === undefined) return undefined;
+  try {
+    return readFileSync(abs, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 function dedupe(diags: Diagnostic[]): Diagnostic[] {

@@ -13,6 +13,8 @@ export interface InputFile {
   readonly via?: string;
   /** absolute path of a file read from disk (not of rendered output) */
   readonly abs?: string;
+  /** the text differs from the file on disk: Flux variables were substituted */
+  readonly substituted?: true;
 }
 
 export interface CollectOptions {
@@ -142,7 +144,10 @@ export class InputCollector {
   /** files read before their Flux Kustomization was found get its variables too */
   #substitute(dir: string, vars: Record<string, string>): void {
     this.files.forEach((f, i) => {
-      if (f.abs && (f.abs === dir || f.abs.startsWith(`${dir}/`)) && f.text.includes('${')) this.files[i] = { ...f, text: substitute(f.text, vars) };
+      if (f.abs && (f.abs === dir || f.abs.startsWith(`${dir}/`)) && f.text.includes('${')) {
+        const text = substitute(f.text, vars);
+        if (text !== f.text) this.files[i] = { ...f, text, substituted: true };
+      }
     });
   }
 
@@ -282,7 +287,7 @@ export class InputCollector {
     if (text === undefined) return;
     const vars = this.#vars && this.#varsRoot && (abs === this.#varsRoot || abs.startsWith(`${this.#varsRoot}/`)) ? this.#vars : undefined;
     const t = vars && text.includes('${') ? substitute(text, vars) : text;
-    this.files.push(via ? { file: displayPath(abs), text: t, via, abs } : { file: displayPath(abs), text: t, abs });
+    this.files.push({ file: displayPath(abs), text: t, abs, ...(via ? { via } : {}), ...(t !== text ? { substituted: true as const } : {}) });
   }
 }
 

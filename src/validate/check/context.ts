@@ -24,24 +24,28 @@ export function locRef(d: ManifestDoc, path: readonly PathSeg[], key = false): L
  * with the number of findings.
  */
 export class Locator {
-  readonly #sources: ReadonlyMap<string, string>;
+  readonly #textOf: (file: string) => string | undefined;
   #file: string | undefined;
   #index: LineIndex | undefined;
   #yaml: YamlSource | undefined;
   #key: string | undefined;
   #pos: DocPositions | undefined;
 
-  constructor(sources: ReadonlyMap<string, string>) {
-    this.#sources = sources;
+  /** `textOf`: a file's text, read again from disk for a finding (see validateManifests) */
+  constructor(textOf: (file: string) => string | undefined) {
+    this.#textOf = textOf;
   }
 
+  #text = '';
+
   resolve(r: LocRef): SourceLocation {
-    const text = this.#sources.get(r.file) ?? '';
     if (this.#file !== r.file) {
       this.#file = r.file;
+      this.#text = this.#textOf(r.file) ?? '';
       this.#index = undefined;
       this.#yaml = undefined;
     }
+    const text = this.#text;
     const key = r.range ? `${r.range[0]}` : `#${r.doc}`;
     if (this.#key !== key || !this.#pos) {
       if (r.range) this.#pos = new LineDocPositions(r.file, text, r.range, (this.#index ??= new LineIndex(text)));
