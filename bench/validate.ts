@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -142,6 +142,8 @@ export function writeCorpus(dir: string, n: number, findings: boolean): void {
 
 interface Run {
   ms: number;
+  /** user + system CPU of the process: on a shared machine, wall time also measures the neighbours */
+  cpuMs: number;
   rssMiB: number;
   documents: number;
   errors: number;
@@ -151,20 +153,22 @@ interface Run {
 
 function castle(args: string[]): Run {
   const t = performance.now();
-  const r = spawnSync(TIME, ['-f', '%M', process.execPath, CLI, 'validate', '--format', 'json', ...args], { encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 });
+  const r = spawnSync(TIME, ['-f', '%M %U %S', process.execPath, CLI, 'validate', '--format', 'json', ...args], { encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 });
   const ms = performance.now() - t;
-  const rssKb = Number(/(\d+)\s*$/.exec(r.stderr)?.[1] ?? 0);
+  const m = /(\d+) ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+  const rssKb = Number(m?.[1] ?? 0);
+  const cpuMs = (Number(m?.[2] ?? 0) + Number(m?.[3] ?? 0)) * 1000;
   let stats = { documents: 0, errors: -1, warnings: -1 };
   try {
     stats = (JSON.parse(r.stdout) as { stats: typeof stats }).stats;
   } catch {
     process.stdout.write(`  castle failed (exit ${r.status}): ${r.stderr.slice(0, 400)}\n`);
   }
-  return { ms, rssMiB: Math.round(rssKb / 1024), documents: stats.documents, errors: stats.errors, warnings: stats.warnings, status: r.status };
+  return { ms, cpuMs, rssMiB: Math.round(rssKb / 1024), documents: stats.documents, errors: stats.errors, warnings: stats.warnings, status: r.status };
 }
 
 function line(label: string, r: Run): string {
-  return `${label.padEnd(26)} ${String(r.documents).padStart(7)} docs ${(r.ms / 1000).toFixed(2).padStart(6)} s ${String(Math.round((r.documents / r.ms) * 1000)).padStart(6)} docs/s  peak RSS ${String(r.rssMiB).padStart(4)} MiB  (${r.errors} errors, ${r.warnings} warnings)`;
+  return `${label.padEnd(26)} ${String(r.documents).padStart(7)} docs  wall ${(r.ms / 1000).toFixed(2).padStart(6)} s = ${String(Math.round((r.documents / r.ms) * 1000)).padStart(6)} docs/s  cpu ${(r.cpuMs / 1000).toFixed(2).padStart(6)} s = ${String(Math.round((r.documents / r.cpuMs) * 1000)).padStart(6)} docs/s  peak RSS ${String(r.rssMiB).padStart(4)} MiB  (${r.errors} errors, ${r.warnings} warnings)`;
 }
 
 function onPath(cmd: string): string | undefined {
@@ -180,7 +184,7 @@ export async function benchValidate(argv: string[]): Promise<void> {
   const kubeconform = onPath('kubeconform');
   const dir = mkdtempSync(join(tmpdir(), 'castle-bench-validate-'));
   try {
-    console.log(`castle validate through the CLI (a new process per run); node ${process.version}`);
+    console.log(`castle validate through the CLI (a new process per run); node ${process.version}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
     for (const n of sizes) {
       for (const shape of ['clean', 'findings'] as const) {
         const corpus = join(dir, `${shape}-${n}`);

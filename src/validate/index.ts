@@ -134,6 +134,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   }
   analyzeDocs(crdDocs, registry, analyzeOptions, analysis, crdFiles.some((f) => f.text.includes('${')));
 
+  const index = new ObjectIndex();
   const restBytes = rest.reduce((n, f) => n + (f?.text.length ?? 0), 0);
   let workers = 0;
   if (opts.parallel !== false && useWorkers(restBytes)) {
@@ -141,16 +142,27 @@ export async function validateManifests(paths: readonly string[], opts: Validate
     workers = r.workers;
     mergeAnalysis(analysis, r.analysis);
   } else {
+    let checked = 0;
     for (let i = 0; i < rest.length; i++) {
       analyzeFiles([rest[i]!], registry, analyzeOptions, analysis);
       rest[i] = undefined; // its text is garbage now
+      // what is provided so far settles most needs at once: only the others are kept for the end
+      for (const p of analysis.provided) index.add(p);
+      analysis.provided.length = 0;
+      let w = checked;
+      for (let j = checked; j < analysis.needs.length; j++) {
+        const n = analysis.needs[j]!;
+        if (!needIsMet(n, index)) analysis.needs[w++] = n;
+      }
+      analysis.needs.length = w;
+      checked = w;
     }
   }
 
   const diagnostics = analysis.diagnostics;
   const locator = new Locator(textOf);
-  const index = new ObjectIndex();
   for (const p of analysis.provided) index.add(p);
+  analysis.provided.length = 0;
   let live = false;
   if (opts.cluster) {
     try {
