@@ -29,7 +29,8 @@ const PREVIOUS: Record<string, string> = {
   kubeconform: 'kubeconform v0.6.4 -n 2 -strict: 10,000 docs in 4.4 s = 2,270 docs/s on either shape (about 4,400 docs/s quoted), 53 MB',
 };
 
-function postgres(i: number, findings: boolean): string {
+/** `creds`: the ExternalSecret beside it, which makes its credentials Secret */
+function postgres(i: number, findings: boolean, creds: number): string {
   const ns = findings ? `team-${i % 50}` : 'bench';
   return `apiVersion: postgres-operator.crunchydata.com/v1beta1
 kind: PostgresCluster
@@ -55,12 +56,12 @@ ${
     : `  dataSource:
     pgbackrest:
       stanza: db
-      configuration: [{secret: {name: creds-${i + 1}}}]
+      configuration: [{secret: {name: creds-${creds}}}]
       repo: {name: repo1, s3: {bucket: b, endpoint: s3.amazonaws.com, region: eu-central-1}}
 `
 }  backups:
     pgbackrest:
-      configuration: [{secret: {name: creds-${i + 1}}}]
+      configuration: [{secret: {name: creds-${creds}}}]
       global:
         repo1-retention-full: "14"
         repo1-retention-full-type: time
@@ -135,7 +136,7 @@ export function writeCorpus(dir: string, n: number, findings: boolean): void {
   const body = n - 3;
   for (let f = 0; f * perFile < body; f++) {
     const parts: string[] = [];
-    for (let i = f * perFile; i < Math.min(body, (f + 1) * perFile); i++) parts.push(i % 2 === 0 ? postgres(i, findings) : externalSecret(i, findings));
+    for (let i = f * perFile; i < Math.min(body, (f + 1) * perFile); i++) parts.push(i % 2 === 0 ? postgres(i, findings, i + 1 < body ? i + 1 : i - 1) : externalSecret(i, findings));
     writeFileSync(join(dir, `${String(f + 1).padStart(4, '0')}.yaml`), parts.join('---\n'));
   }
 }

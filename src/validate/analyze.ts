@@ -7,7 +7,7 @@ import { checkNames } from './check/names.js';
 import { checkWorkload } from './check/workloads.js';
 import { batchMeta, checkPostgresCluster, type BatchMeta } from './check/rebirth.js';
 import { checkReferences, provides, type Need, type Provided } from './check/references.js';
-import { pruneNulls, StructuralChecker } from './check/structural.js';
+import { StructuralChecker } from './check/structural.js';
 import type { SchemaRegistry } from './schema/store.js';
 
 /**
@@ -143,7 +143,6 @@ function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis):
     a.diagnostics.push(diag(d, 'warning', 'schema/deprecated-version', schema.deprecationWarning ?? `${d.apiVersion} ${d.kind} is deprecated`, ['apiVersion']));
   }
   const isCore = schema.origin.startsWith('core');
-  if (!isCore) pruneNulls(d.value, schema.root);
   const checker = new StructuralChecker({ defs: registry.defs, nullIsAbsent: isCore, evalCel: true, ...(isCore ? {} : { objectMeta: registry.objectMeta() }) });
   checker.checkObject(schema.root, d.value);
   a.validated++;

@@ -65,17 +65,10 @@ function renderFields(kfile: string, seen: Set<string>): string[] {
   return out;
 }
 
-let kubectlPath: string | null | undefined;
+/** kubectl on PATH, looked up when a kustomization needs rendering (a few stat calls, no cache) */
 function findKubectl(): string | null {
-  if (kubectlPath !== undefined) return kubectlPath;
-  kubectlPath = null;
-  for (const d of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (d && existsSync(join(d, 'kubectl'))) {
-      kubectlPath = join(d, 'kubectl');
-      break;
-    }
-  }
-  return kubectlPath;
+  for (const d of (process.env['PATH'] ?? '').split(delimiter)) if (d && existsSync(join(d, 'kubectl'))) return join(d, 'kubectl');
+  return null;
 }
 
 export class InputCollector {

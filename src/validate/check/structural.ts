@@ -41,25 +41,18 @@ const BLOCKING = new Set(['schema/enum', 'schema/required', 'schema/too-long', '
 export const RULES_NOT_CHECKED = 'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation';
 
 /**
- * The API server's PruneNonNullableNullsWithoutDefaults, then its defaulting of nulls: in a custom
- * resource, a `null` whose schema is not `nullable` is dropped before validation, or replaced by the
- * schema's `default` when it has one. Items of lists are left alone (a null item is a type error).
- * Core types inside (refs, ObjectMeta) read `null` as absent anyway.
+ * The API server's PruneNonNullableNullsWithoutDefaults, then its defaulting of nulls, on one object
+ * of a custom resource (the checker walks them all): a `null` whose schema is not `nullable` is
+ * dropped before validation, or replaced by the schema's `default`. Items of lists are left alone
+ * (a null item is a type error); core types (refs, ObjectMeta) read `null` as absent anyway.
  */
-export function pruneNulls(x: unknown, s: SNode | undefined): void {
-  if (!s || s.ref !== undefined || typeof x !== 'object' || x === null) return;
-  if (Array.isArray(x)) {
-    for (const item of x) pruneNulls(item, s.items);
-    return;
-  }
-  const o = x as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    const child = s.props?.[k] ?? s.add;
-    const v = o[k];
-    if (v === null && child && child.ref === undefined && !child.nul) {
-      if (child.def === undefined) delete o[k];
-      else o[k] = structuredClone(child.def);
-    } else pruneNulls(v, child);
+function pruneNulls(n: SNode, v: Record<string, unknown>): void {
+  for (const k in v) {
+    if (v[k] !== null) continue;
+    const child = n.props?.[k] ?? n.add;
+    if (!child || child.ref !== undefined || child.nul) continue;
+    if (child.def === undefined) delete v[k];
+    else v[k] = structuredClone(child.def);
   }
 }
 
@@ -202,6 +195,7 @@ export class StructuralChecker {
 
   #object(n: SNode, v: Record<string, unknown>, isRoot: boolean): void {
     if (n.t === undefined && !n.props && !n.add) return;
+    if (!this.#o.nullIsAbsent && this.#inCore === 0) pruneNulls(n, v);
     for (const r of n.req ?? []) {
       // a null value gets its own type error below: one finding per field
       if (n.props?.[r]?.def !== undefined) continue; // defaulted before validation
