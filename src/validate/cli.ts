@@ -68,8 +68,17 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
         if (e instanceof ValidateUsageError) usage(cmd, e.message);
         throw e;
       }
-      const { renderResult } = await import('./output/render.js');
-      process.stdout.write(`${renderResult(result, opts.format as Format)}\n`);
+      const { renderChunks } = await import('./output/render.js');
+      // in pieces of about 1 MiB: the whole output as one string would double the findings' memory
+      let buf = '';
+      for (const chunk of renderChunks(result, opts.format as Format)) {
+        buf += chunk;
+        if (buf.length > 1 << 20) {
+          process.stdout.write(buf);
+          buf = '';
+        }
+      }
+      process.stdout.write(`${buf}\n`);
       process.exitCode = result.ok ? 0 : 1;
     });
 
