@@ -136,7 +136,8 @@ export function writeCorpus(dir: string, n: number, findings: boolean): void {
   const body = n - 3;
   for (let f = 0; f * perFile < body; f++) {
     const parts: string[] = [];
-    for (let i = f * perFile; i < Math.min(body, (f + 1) * perFile); i++) parts.push(i % 2 === 0 ? postgres(i, findings, i + 1 < body ? i + 1 : i - 1) : externalSecret(i, findings));
+    for (let i = f * perFile; i < Math.min(body, (f + 1) * perFile); i++)
+      parts.push(i % 2 === 0 ? postgres(i, findings, i + 1 < body ? i + 1 : i - 1) : externalSecret(i, findings));
     writeFileSync(join(dir, `${String(f + 1).padStart(4, '0')}.yaml`), parts.join('---\n'));
   }
 }
@@ -154,7 +155,10 @@ interface Run {
 
 function castle(args: string[]): Run {
   const t = performance.now();
-  const r = spawnSync(TIME, ['-f', '%M %U %S', process.execPath, CLI, 'validate', '--format', 'json', ...args], { encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 });
+  const r = spawnSync(TIME, ['-f', '%M %U %S', process.execPath, CLI, 'validate', '--format', 'json', ...args], {
+    encoding: 'utf8',
+    maxBuffer: 1024 * 1024 * 1024,
+  });
   const ms = performance.now() - t;
   const m = /(\d+) ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
   const rssKb = Number(m?.[1] ?? 0);
@@ -179,13 +183,20 @@ function onPath(cmd: string): string | undefined {
 
 export async function benchValidate(argv: string[]): Promise<void> {
   const arg = (name: string): string | undefined => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
-  const sizes = (arg('--sizes') ?? arg('--docs') ?? '1000,10000,100000').split(',').map(Number).filter((x) => x > 3);
+  const sizes = (arg('--sizes') ?? arg('--docs') ?? '1000,10000,100000')
+    .split(',')
+    .map(Number)
+    .filter((x) => x > 3);
   const copies = Number(arg('--copies') ?? 100);
   if (!existsSync(TIME)) throw new Error(`${TIME} (GNU time) is needed for the peak RSS`);
   const kubeconform = onPath('kubeconform');
   const dir = mkdtempSync(join(tmpdir(), 'castle-bench-validate-'));
   try {
-    console.log(`castle validate through the CLI (a new process per run); node ${process.version}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
+    console.log(
+      `castle validate through the CLI (a new process per run); node ${process.version}; load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')} on ${availableParallelism()} cores`,
+    );
     for (const n of sizes) {
       for (const shape of ['clean', 'findings'] as const) {
         const corpus = join(dir, `${shape}-${n}`);
@@ -197,9 +208,14 @@ export async function benchValidate(argv: string[]): Promise<void> {
         console.log(line(`${shape} ${n} warm`, warm));
         if (kubeconform) {
           const t = performance.now();
-          const r = spawnSync(TIME, ['-f', '%M', kubeconform, '-n', '2', '-strict', '-summary', '-ignore-missing-schemas', corpus], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+          const r = spawnSync(TIME, ['-f', '%M', kubeconform, '-n', '2', '-strict', '-summary', '-ignore-missing-schemas', corpus], {
+            encoding: 'utf8',
+            maxBuffer: 256 * 1024 * 1024,
+          });
           const ms = performance.now() - t;
-          console.log(`${`kubeconform ${shape} ${n}`.padEnd(26)} ${(ms / 1000).toFixed(2).padStart(14)} s ${String(Math.round((n / ms) * 1000)).padStart(6)} docs/s  peak RSS ${Math.round(Number(/(\d+)\s*$/.exec(r.stderr)?.[1] ?? 0) / 1024)} MiB`);
+          console.log(
+            `${`kubeconform ${shape} ${n}`.padEnd(26)} ${(ms / 1000).toFixed(2).padStart(14)} s ${String(Math.round((n / ms) * 1000)).padStart(6)} docs/s  peak RSS ${Math.round(Number(/(\d+)\s*$/.exec(r.stderr)?.[1] ?? 0) / 1024)} MiB`,
+          );
         }
         rmSync(corpus, { recursive: true, force: true });
       }
@@ -211,14 +227,17 @@ export async function benchValidate(argv: string[]): Promise<void> {
 
     // a realistic tree: the homelab fixture (Flux, HelmReleases, PGO, ESO, a blog app) copied N times
     const tree = join(dir, 'homelab');
-    for (let i = 0; i < copies; i++) cpSync(join(ROOT, 'test/validate/fixtures/homelab'), join(tree, `site-${String(i).padStart(3, '0')}`), { recursive: true });
+    for (let i = 0; i < copies; i++)
+      cpSync(join(ROOT, 'test/validate/fixtures/homelab'), join(tree, `site-${String(i).padStart(3, '0')}`), { recursive: true });
     const cache = join(dir, 'cache-homelab');
     castle(['--cache-dir', cache, '--no-kustomize', tree]);
     const fast = castle(['--cache-dir', cache, '--no-kustomize', tree]);
     const full = castle(['--cache-dir', cache, '--no-kustomize', '--no-fast-yaml', tree]);
     console.log(line(`homelab x${copies}, line reader`, fast));
     console.log(line(`homelab x${copies}, yaml only`, full));
-    console.log(`line reader gain on the homelab tree, end to end: ${(full.cpuMs / fast.cpuMs).toFixed(2)}x in CPU, ${(full.ms / fast.ms).toFixed(2)}x in wall time`);
+    console.log(
+      `line reader gain on the homelab tree, end to end: ${(full.cpuMs / fast.cpuMs).toFixed(2)}x in CPU, ${(full.ms / fast.ms).toFixed(2)}x in wall time`,
+    );
     const cf = join(dir, 'clean-10000');
     writeCorpus(cf, 10_000, false);
     const cache2 = join(dir, 'cache-clean-10000-b');

@@ -37,7 +37,20 @@ export interface AnalyzeOptions {
 }
 
 export function emptyAnalysis(): FileAnalysis {
-  return { diagnostics: [], batch: [], provided: [], needs: [], unknown: [], unevaluated: [], documents: 0, validated: 0, celEvaluated: 0, celUnevaluated: 0, celSkipped: 0, placeholders: 0 };
+  return {
+    diagnostics: [],
+    batch: [],
+    provided: [],
+    needs: [],
+    unknown: [],
+    unevaluated: [],
+    documents: 0,
+    validated: 0,
+    celEvaluated: 0,
+    celUnevaluated: 0,
+    celSkipped: 0,
+    placeholders: 0,
+  };
 }
 
 export function analyzeFiles(files: readonly InputFile[], registry: SchemaRegistry, o: AnalyzeOptions, into: FileAnalysis = emptyAnalysis()): FileAnalysis {
@@ -119,9 +132,16 @@ function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis):
     if (versions.length > 0) {
       const crd = registry.crdName(groupOf(d.apiVersion), d.kind);
       a.diagnostics.push(
-        diag(d, 'error', 'schema/version-not-served', `${d.apiVersion} is not served for ${d.kind}${crd ? ` by CRD ${crd}` : ''}: served versions are ${versions.map((v) => (v.group ? `${v.group}/${v.version}` : v.version)).join(', ')}`, ['apiVersion'], {
-          hint: `the API server answers: no matches for kind "${d.kind}" in version "${d.apiVersion}"`,
-        }),
+        diag(
+          d,
+          'error',
+          'schema/version-not-served',
+          `${d.apiVersion} is not served for ${d.kind}${crd ? ` by CRD ${crd}` : ''}: served versions are ${versions.map((v) => (v.group ? `${v.group}/${v.version}` : v.version)).join(', ')}`,
+          ['apiVersion'],
+          {
+            hint: `the API server answers: no matches for kind "${d.kind}" in version "${d.apiVersion}"`,
+          },
+        ),
       );
       return;
     }
@@ -154,7 +174,10 @@ function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis):
     const location = e.rule === 'schema/required' ? locateIn(d, rawSegments(e.path.slice(0, -1)), true) : locateIn(d, rawSegments(e.path), e.atKey ?? false);
     const dg: Diagnostic = { severity: e.severity, rule: e.rule, message: e.message, location };
     if (e.rule === 'cel/unevaluated') {
-      a.unevaluated.push({ key: `${schema.kind}|${e.message.replace(/^[^:]*: /, '')}`, diag: { ...dg, hint: `counted as not passed; check ${describe(d)} by hand or on a cluster` } });
+      a.unevaluated.push({
+        key: `${schema.kind}|${e.message.replace(/^[^:]*: /, '')}`,
+        diag: { ...dg, hint: `counted as not passed; check ${describe(d)} by hand or on a cluster` },
+      });
       continue;
     }
     a.diagnostics.push(dg);

@@ -108,7 +108,8 @@ export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptio
     if (d.errors.length) continue;
     visit(d, {
       Scalar(_, node) {
-        if (node.type === 'PLAIN' && typeof node.source === 'string' && YAML11_BOOL.test(node.source) && node.range) diagnostics.push(ambiguousBool(f.file, f.text, node.range[0], source.lineCounter.linePos(node.range[0])));
+        if (node.type === 'PLAIN' && typeof node.source === 'string' && YAML11_BOOL.test(node.source) && node.range)
+          diagnostics.push(ambiguousBool(f.file, f.text, node.range[0], source.lineCounter.linePos(node.range[0])));
       },
     });
   }
@@ -172,7 +173,12 @@ function collect(
     return { file: f.file, line, col };
   };
   if (typeof value !== 'object' || Array.isArray(value) || value === null) {
-    diagnostics.push({ severity: 'error', rule: 'input/not-an-object', message: `document ${doc + 1} is ${Array.isArray(value) ? 'a list' : `a ${typeof value}`}, not a Kubernetes object`, location: loc() });
+    diagnostics.push({
+      severity: 'error',
+      rule: 'input/not-an-object',
+      message: `document ${doc + 1} is ${Array.isArray(value) ? 'a list' : `a ${typeof value}`}, not a Kubernetes object`,
+      location: loc(),
+    });
     return;
   }
   const v = value as Record<string, unknown>;
@@ -180,13 +186,23 @@ function collect(
   const kind = str(v['kind']);
   if (apiVersion === undefined && kind === undefined) {
     // values files, kustomize configs and the like sit beside manifests: not objects, not errors
-    diagnostics.push({ severity: 'info', rule: 'input/not-a-manifest', message: `document ${doc + 1} has no apiVersion and no kind: skipped`, location: loc() });
+    diagnostics.push({
+      severity: 'info',
+      rule: 'input/not-a-manifest',
+      message: `document ${doc + 1} has no apiVersion and no kind: skipped`,
+      location: loc(),
+    });
     return;
   }
   if (apiVersion?.startsWith('kustomize.config.k8s.io/')) return;
   if (!apiVersion || !kind) {
     const missing = !apiVersion ? 'apiVersion' : 'kind';
-    diagnostics.push({ severity: 'error', rule: 'schema/type-meta', message: `Object '${missing === 'kind' ? 'Kind' : 'apiVersion'}' is missing or not a string`, location: loc() });
+    diagnostics.push({
+      severity: 'error',
+      rule: 'schema/type-meta',
+      message: `Object '${missing === 'kind' ? 'Kind' : 'apiVersion'}' is missing or not a string`,
+      location: loc(),
+    });
     return;
   }
   if (kind === 'List' && apiVersion === 'v1' && Array.isArray(v['items'])) {

@@ -91,7 +91,10 @@ const CRD_TEXT = /\bkind["']?\s*:\s*["']?CustomResourceDefinition\b/;
 export async function validateManifests(paths: readonly string[], opts: ValidateOptions = {}): Promise<ValidateResult> {
   const t0 = performance.now();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
-  const collector = new InputCollector({ ...(opts.maxFileBytes ? { maxFileBytes: opts.maxFileBytes } : {}), ...(opts.kustomize === false ? { kustomize: false } : {}) });
+  const collector = new InputCollector({
+    ...(opts.maxFileBytes ? { maxFileBytes: opts.maxFileBytes } : {}),
+    ...(opts.kustomize === false ? { kustomize: false } : {}),
+  });
   for (const p of paths) collector.add(p);
   collector.followGitOps();
   // Texts are not kept through the run: a file on disk is read again for its findings only (the
@@ -132,7 +135,13 @@ export async function validateManifests(paths: readonly string[], opts: Validate
       crds.push(info);
     }
   }
-  analyzeDocs(crdDocs, registry, analyzeOptions, analysis, crdFiles.some((f) => f.text.includes('${')));
+  analyzeDocs(
+    crdDocs,
+    registry,
+    analyzeOptions,
+    analysis,
+    crdFiles.some((f) => f.text.includes('${')),
+  );
 
   const index = new ObjectIndex();
   const restBytes = rest.reduce((n, f) => n + (f?.text.length ?? 0), 0);
@@ -169,13 +178,25 @@ export async function validateManifests(paths: readonly string[], opts: Validate
       for (const p of await liveObjects(opts.cluster)) index.add(p);
       live = true;
     } catch (e) {
-      diagnostics.push({ severity: 'error', rule: 'cluster/unreachable', message: `cannot read the live cluster for references: ${(e as Error).message.split('\n')[0]}` });
+      diagnostics.push({
+        severity: 'error',
+        rule: 'cluster/unreachable',
+        message: `cannot read the live cluster for references: ${(e as Error).message.split('\n')[0]}`,
+      });
     }
   }
   for (const n of analysis.needs) {
     if (needIsMet(n, index)) continue;
     const d = missingNeed(n, locator);
-    diagnostics.push(live ? { ...d, severity: 'error', message: d.message.replace('is not defined in the validated manifests', 'is not defined in the validated manifests nor in the cluster') } : d);
+    diagnostics.push(
+      live
+        ? {
+            ...d,
+            severity: 'error',
+            message: d.message.replace('is not defined in the validated manifests', 'is not defined in the validated manifests nor in the cluster'),
+          }
+        : d,
+    );
   }
   checkCrdBatches(analysis.batch, locator, diagnostics);
 

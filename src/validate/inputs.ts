@@ -114,7 +114,12 @@ export class InputCollector {
       for (const app of gitOpsPaths(f.text)) {
         const dir = resolveFrom(dirname(f.abs), app.path, this.#roots);
         if (!dir) {
-          this.diagnostics.push({ severity: 'info', rule: 'input/gitops-path', message: `${app.kind} path ${app.path} is not in this tree: not checked`, location: { file: f.file, line: 1, col: 1 } });
+          this.diagnostics.push({
+            severity: 'info',
+            rule: 'input/gitops-path',
+            message: `${app.kind} path ${app.path} is not in this tree: not checked`,
+            location: { file: f.file, line: 1, col: 1 },
+          });
           continue;
         }
         if (app.substitute) this.#substitute(dir, app.substitute);
@@ -178,14 +183,24 @@ export class InputCollector {
     try {
       k = parseYaml(text, { maxAliasCount: 100 });
     } catch (e) {
-      this.diagnostics.push({ severity: 'error', rule: 'yaml/syntax', message: (e as Error).message.split('\n')[0] ?? 'invalid YAML', location: { file: displayPath(kfile), line: 1, col: 1 } });
+      this.diagnostics.push({
+        severity: 'error',
+        rule: 'yaml/syntax',
+        message: (e as Error).message.split('\n')[0] ?? 'invalid YAML',
+        location: { file: displayPath(kfile), line: 1, col: 1 },
+      });
       return;
     }
     const obj = (k && typeof k === 'object' && !Array.isArray(k) ? k : {}) as Record<string, unknown>;
     const dir = dirname(kfile);
     if (obj['kind'] === 'Component' && via === undefined) {
       // a Component is a fragment for the kustomizations that list it, not a set of objects
-      this.diagnostics.push({ severity: 'info', rule: 'input/kustomize-component', message: `${displayPath(kfile)} is a Kustomize Component: checked through the kustomizations that use it, not on its own`, location: { file: displayPath(kfile), line: 1, col: 1 } });
+      this.diagnostics.push({
+        severity: 'info',
+        rule: 'input/kustomize-component',
+        message: `${displayPath(kfile)} is a Kustomize Component: checked through the kustomizations that use it, not on its own`,
+        location: { file: displayPath(kfile), line: 1, col: 1 },
+      });
       return;
     }
     const needsRender = via === undefined ? renderFields(kfile, new Set()) : [];
@@ -216,7 +231,12 @@ export class InputCollector {
     for (const r of entries) {
       if (typeof r !== 'string') continue;
       if (/^[a-z]+:\/\//i.test(r) || r.startsWith('github.com/')) {
-        this.diagnostics.push({ severity: 'info', rule: 'input/remote-resource', message: `remote resource ${r} is not fetched offline`, location: { file: displayPath(kfile), line: 1, col: 1 } });
+        this.diagnostics.push({
+          severity: 'info',
+          rule: 'input/remote-resource',
+          message: `remote resource ${r} is not fetched offline`,
+          location: { file: displayPath(kfile), line: 1, col: 1 },
+        });
         continue;
       }
       const p = resolve(dir, r);
@@ -248,7 +268,12 @@ export class InputCollector {
       return undefined;
     }
     if (size > this.#max) {
-      this.diagnostics.push({ severity: 'error', rule: 'input/too-large', message: `file is ${size} bytes, over the ${this.#max}-byte limit: not parsed`, location: { file: shown, line: 1, col: 1 } });
+      this.diagnostics.push({
+        severity: 'error',
+        rule: 'input/too-large',
+        message: `file is ${size} bytes, over the ${this.#max}-byte limit: not parsed`,
+        location: { file: shown, line: 1, col: 1 },
+      });
       return undefined;
     }
     // Binary files are caught before decoding: a NUL in the first 8 KiB, or bytes that are not UTF-8.
@@ -261,7 +286,12 @@ export class InputCollector {
     }
     const nul = head.indexOf(0);
     if (nul !== -1) {
-      this.diagnostics.push({ severity: 'error', rule: 'input/binary', message: `binary file (NUL byte at offset ${nul}): not a manifest`, location: { file: shown, line: 1, col: 1 } });
+      this.diagnostics.push({
+        severity: 'error',
+        rule: 'input/binary',
+        message: `binary file (NUL byte at offset ${nul}): not a manifest`,
+        location: { file: shown, line: 1, col: 1 },
+      });
       return undefined;
     }
     const buf = readFileSync(abs);

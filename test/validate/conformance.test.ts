@@ -29,7 +29,14 @@ function crd(schema: Record<string, unknown>, rules: { rule: string; message?: s
       group: 'conformance.castle.dev',
       names: { kind: 'Case', plural: 'cases', singular: 'case', listKind: 'CaseList' },
       scope: 'Namespaced',
-      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { ...schema, 'x-kubernetes-validations': rules } } } } }],
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', properties: { spec: { ...schema, 'x-kubernetes-validations': rules } } } },
+        },
+      ],
     },
   });
 }
@@ -39,7 +46,7 @@ function about(diags: Diagnostic[], needle: string): Diagnostic[] {
   return diags.filter((d) => d.rule.startsWith('cel/') && d.message.endsWith(`: ${needle}`));
 }
 
-describe('conformance corpus: the API server\'s CEL verdicts', () => {
+describe("conformance corpus: the API server's CEL verdicts", () => {
   it('agrees on every verdict but the explained exceptions', async () => {
     const cases = parse(readFileSync(join(DIR, 'cel-expressions.yaml'), 'utf8')) as Case[];
     let agree = 0;
@@ -50,7 +57,11 @@ describe('conformance corpus: the API server\'s CEL verdicts', () => {
       const valid = c.valid ?? [];
       const exceptions = c.exception ?? [];
       const errors = Object.entries(c.errors ?? {});
-      const rules = [...valid.map((rule, i) => ({ rule, message: `rule-${i}` })), ...exceptions.map((rule, i) => ({ rule, message: `exception-${i}` })), ...errors.map(([rule]) => ({ rule }))];
+      const rules = [
+        ...valid.map((rule, i) => ({ rule, message: `rule-${i}` })),
+        ...exceptions.map((rule, i) => ({ rule, message: `exception-${i}` })),
+        ...errors.map(([rule]) => ({ rule })),
+      ];
       const object = stringify({ apiVersion: 'conformance.castle.dev/v1', kind: 'Case', metadata: { name: 'c', namespace: 'default' }, spec: c.object });
       const r = await validateTexts({ 'crd.yaml': crd(c.schema, rules), 'case.yaml': object });
       const diags = r.diagnostics.filter((d) => d.location?.file === 'case.yaml');
@@ -66,7 +77,14 @@ describe('conformance corpus: the API server\'s CEL verdicts', () => {
         total++;
         const found = about(diags, rule).filter((d) => d.rule === 'cel/rule' && d.severity === 'error');
         if (found.length === 1 && found[0]!.message.includes(expected)) agree++;
-        else disagreements.push(`${c.name}: rejected rule ${rule} (${expected}): ${about(diags, rule).map((d) => d.message).join('; ') || 'accepted'}`);
+        else
+          disagreements.push(
+            `${c.name}: rejected rule ${rule} (${expected}): ${
+              about(diags, rule)
+                .map((d) => d.message)
+                .join('; ') || 'accepted'
+            }`,
+          );
       }
       exceptions.forEach((rule, i) => {
         total++;

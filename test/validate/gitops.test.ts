@@ -21,9 +21,16 @@ async function validateIn(files: Record<string, string>, paths: string[]): Promi
 // Real GitOps trees: Flux post-build substitution, the paths Flux and Argo CD apply, Components.
 
 const FLUX = (path: string, vars?: Record<string, string>): string =>
-  `apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: default}\nspec:\n  interval: 10m\n  sourceRef: {kind: GitRepository, name: flux-system}\n  path: ${path}\n  prune: true\n${vars ? `  postBuild:\n    substitute:\n${Object.entries(vars).map(([k, v]) => `      ${k}: "${v}"`).join('\n')}\n` : ''}`;
+  `apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: default}\nspec:\n  interval: 10m\n  sourceRef: {kind: GitRepository, name: flux-system}\n  path: ${path}\n  prune: true\n${
+    vars
+      ? `  postBuild:\n    substitute:\n${Object.entries(vars)
+          .map(([k, v]) => `      ${k}: "${v}"`)
+          .join('\n')}\n`
+      : ''
+  }`;
 
-const PVC = 'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: "${APP}-data", namespace: default}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: "${CAPACITY:=5Gi}"}}\n';
+const PVC =
+  'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: "${APP}-data", namespace: default}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: "${CAPACITY:=5Gi}"}}\n';
 const CM = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "${APP}", namespace: default}\ndata: {k: v}\n';
 
 describe('GitOps trees', () => {
@@ -41,7 +48,10 @@ describe('GitOps trees', () => {
     // only the cluster directory is given; what Flux applies from ./apps/web is checked too, apps/other is not
     assert.equal(r.stats.documents, 3);
     assert.equal(r.stats.files, 3);
-    assert.deepEqual(r.diagnostics.filter((d) => d.severity !== 'info'), []);
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.severity !== 'info'),
+      [],
+    );
     assert.equal(r.stats.placeholders, 0);
   });
 
@@ -59,16 +69,23 @@ describe('GitOps trees', () => {
 
   it('never reports an unsubstituted placeholder as a literal value, and counts what it did not check', async () => {
     const r = await validateTexts({ 'loose/pvc.yaml': PVC, 'loose/cm.yaml': CM.replace('${APP}', '${UNKNOWN}') });
-    assert.deepEqual(r.diagnostics.filter((d) => d.severity !== 'info'), []);
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.severity !== 'info'),
+      [],
+    );
     assert.ok(r.stats.placeholders >= 2, `placeholders ${r.stats.placeholders}`);
   });
 
   it('follows Argo CD Application source paths', async () => {
     const r = await validateTexts({
-      'repo/argo/app.yaml': 'apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web, namespace: default}\nspec:\n  project: default\n  source: {repoURL: "https://example.com/repo.git", path: apps/argo}\n  destination: {server: "https://kubernetes.default.svc", namespace: default}\n',
+      'repo/argo/app.yaml':
+        'apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web, namespace: default}\nspec:\n  project: default\n  source: {repoURL: "https://example.com/repo.git", path: apps/argo}\n  destination: {server: "https://kubernetes.default.svc", namespace: default}\n',
       'repo/apps/argo/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: default}\n',
     });
-    assert.deepEqual(r.diagnostics.filter((d) => d.severity === 'error').map((d) => [d.location?.file, d.rule]), [['repo/apps/argo/cm.yaml', 'names/subdomain']]);
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.severity === 'error').map((d) => [d.location?.file, d.rule]),
+      [['repo/apps/argo/cm.yaml', 'names/subdomain']],
+    );
   });
 
   it('does not check a Kustomize Component on its own', async () => {
@@ -76,7 +93,10 @@ describe('GitOps trees', () => {
       'repo/components/common/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [ns.yaml]\n',
       'repo/components/common/ns.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: _}\n',
     });
-    assert.deepEqual(r.diagnostics.map((d) => d.rule), ['input/kustomize-component']);
+    assert.deepEqual(
+      r.diagnostics.map((d) => d.rule),
+      ['input/kustomize-component'],
+    );
     assert.equal(r.stats.documents, 0);
   });
 

@@ -9,9 +9,55 @@ import { ROOT } from './helpers.js';
 // A pattern runs as a JS RegExp only where it means what RE2 means: compared on every pattern of the
 // shipped CRDs and a set of tricky ones, over seeded random strings.
 
-const TRICKY = ['^.*$', '^a.b$', '[[:print:]]+', '^[[:alpha:]][[:alnum:]_]*$', '^[^[:space:]]+$', 'x{2,3}', '^(a|b)+?c$', '[\\d\\w-]+', '^[\\-.]+$', '\\.$', '^$', 'a|', '[a-]', '^[^a]$', '\\/path', '(?:ab)*', '^\\^\\$$', '[.]', '^(\\+|-)?[0-9]+$'];
+const TRICKY = [
+  '^.*$',
+  '^a.b$',
+  '[[:print:]]+',
+  '^[[:alpha:]][[:alnum:]_]*$',
+  '^[^[:space:]]+$',
+  'x{2,3}',
+  '^(a|b)+?c$',
+  '[\\d\\w-]+',
+  '^[\\-.]+$',
+  '\\.$',
+  '^$',
+  'a|',
+  '[a-]',
+  '^[^a]$',
+  '\\/path',
+  '(?:ab)*',
+  '^\\^\\$$',
+  '[.]',
+  '^(\\+|-)?[0-9]+$',
+];
 const REFUSED = ['(?i)abc', '(?i:a)', '\\pL', '\\s', '\\b', '[[:^alpha:]]', '[]a]', 'a{1001}', '\\Qa.b\\E', '\\z', '(?P<n>a)', '\\1'];
-const ALPHABET = ['a', 'b', 'c', 'Z', '0', '9', '-', '.', '_', ' ', '\t', '\n', '\r', '\u2028', 'é', '😀', ':', '/', '+', '$', '^', '[', ']', '\u00a0', '\u0085'];
+const ALPHABET = [
+  'a',
+  'b',
+  'c',
+  'Z',
+  '0',
+  '9',
+  '-',
+  '.',
+  '_',
+  ' ',
+  '\t',
+  '\n',
+  '\r',
+  '\u2028',
+  'é',
+  '😀',
+  ':',
+  '/',
+  '+',
+  '$',
+  '^',
+  '[',
+  ']',
+  '\u00a0',
+  '\u0085',
+];
 
 function seeded(seed: number): (n: number) => number {
   let s = seed;

@@ -101,9 +101,14 @@ describe('structural schema', () => {
   });
 
   it('reports types, enums, bounds, formats, required, nullable and max items as the API server words them', async () => {
-    const r = await check('  mode: turbo\n  port: 1.5\n  count: 11\n  when: yesterday\n  note: ~\n  tags: [a, b, c, d]\n  minReplicas: "1"\n  maxReplicas: 1\n');
+    const r = await check(
+      '  mode: turbo\n  port: 1.5\n  count: 11\n  when: yesterday\n  note: ~\n  tags: [a, b, c, d]\n  minReplicas: "1"\n  maxReplicas: 1\n',
+    );
     assert.deepEqual(
-      r.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message).sort(),
+      r.diagnostics
+        .filter((d) => d.severity === 'error')
+        .map((d) => d.message)
+        .sort(),
       [
         'spec.mode: Unsupported value: "turbo": supported values: "fast", "safe"',
         'spec.port: Invalid value: "number": must be of type integer-or-string',
@@ -119,14 +124,19 @@ describe('structural schema', () => {
     assert.deepEqual(messages(missing, 'schema/required'), ['spec.mode: Required value']);
     // a null of a field that is not nullable is pruned before validation, as typed clients send it every day
     const nulls = await check('  mode: fast\n  count: null\n  maxReplicas: 3\n');
-    assert.deepEqual(nulls.diagnostics.filter((d) => d.severity === 'error'), []);
+    assert.deepEqual(
+      nulls.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
     // a null list item is not pruned: it is a type error there too
     const item = await check('  mode: fast\n  tags: [a, null]\n');
     assert.deepEqual(messages(item, 'schema/type'), ['spec.tags[1]: Invalid value: "null": must be of type string']);
   });
 
   it('reports unknown fields with the SSA path, list-map keys included, and respects preserve-unknown-fields', async () => {
-    const r = await check('  mode: fast\n  bogus: 1\n  ports: [{containerPort: 80, protocol: TCP, hostPortz: 8080}]\n  values: {free: form}\n  template: {apiVersion: v1, kind: Pod, extra: x}\n');
+    const r = await check(
+      '  mode: fast\n  bogus: 1\n  ports: [{containerPort: 80, protocol: TCP, hostPortz: 8080}]\n  values: {free: form}\n  template: {apiVersion: v1, kind: Pod, extra: x}\n',
+    );
     assert.deepEqual(messages(r, 'schema/unknown-field'), [
       '.spec.bogus: field not declared in schema',
       '.spec.ports[containerPort=80,protocol="TCP"].hostPortz: field not declared in schema',
@@ -138,18 +148,26 @@ describe('structural schema', () => {
   });
 
   it('prunes nulls of a custom resource as the API server does: metadata (Go types) and non-nullable fields', async () => {
-    const r = await validateTexts({ 'crd.yaml': CRD, 'g.yaml': 'apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g1\n  creationTimestamp: null\n  labels: null\nspec:\n  mode: null\n' });
+    const r = await validateTexts({
+      'crd.yaml': CRD,
+      'g.yaml': 'apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g1\n  creationTimestamp: null\n  labels: null\nspec:\n  mode: null\n',
+    });
     // mode: null is pruned, then mode is missing; a required error means the rules were not evaluated
     assert.deepEqual(
       r.diagnostics.filter((d) => d.severity === 'error').map((d) => [d.rule, d.message]),
       [
-        ['cel/not-checked', '<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation'],
+        [
+          'cel/not-checked',
+          '<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation',
+        ],
         ['schema/required', 'spec.mode: Required value'],
       ],
     );
     // a CEL rule reading an absent field fails as on the API server, worded `<error> evaluating rule: <the rule's message>`
     const absent = await validateTexts({ 'crd.yaml': CRD, 'g.yaml': 'apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g1\nspec:\n  mode: fast\n' });
-    assert.deepEqual(messages(absent, 'cel/rule'), ['spec: Invalid value: "object": no such key: maxReplicas evaluating rule: minReplicas must not exceed maxReplicas']);
+    assert.deepEqual(messages(absent, 'cel/rule'), [
+      'spec: Invalid value: "object": no such key: maxReplicas evaluating rule: minReplicas must not exceed maxReplicas',
+    ]);
   });
 
   it('finds duplicates in list-type map and set lists', async () => {
@@ -162,7 +180,10 @@ describe('structural schema', () => {
 
   it('evaluates x-kubernetes-validations with their messages, RE2 in matches()', async () => {
     const r = await check('  mode: fast\n  minReplicas: 3\n  maxReplicas: 2\n  name: PassWord\n');
-    assert.deepEqual(messages(r, 'cel/rule'), ['spec: Invalid value: "object": minReplicas must not exceed maxReplicas', 'spec.name: Invalid value: "string": may not mention a password']);
+    assert.deepEqual(messages(r, 'cel/rule'), [
+      'spec: Invalid value: "object": minReplicas must not exceed maxReplicas',
+      'spec.name: Invalid value: "string": may not mention a password',
+    ]);
   });
 
   it('checks embedded resources: apiVersion and kind are required', async () => {
@@ -172,7 +193,9 @@ describe('structural schema', () => {
 
   it('served and deprecated versions', async () => {
     const notServed = await check('  mode: fast\n', 'example.com/v0');
-    assert.deepEqual(messages(notServed, 'schema/version-not-served'), ['example.com/v0 is not served for Gadget by CRD gadgets.example.com: served versions are example.com/v1alpha1, example.com/v1']);
+    assert.deepEqual(messages(notServed, 'schema/version-not-served'), [
+      'example.com/v0 is not served for Gadget by CRD gadgets.example.com: served versions are example.com/v1alpha1, example.com/v1',
+    ]);
     const unknownVersion = await check('  mode: fast\n', 'example.com/v2');
     assert.equal(rules(unknownVersion, 'error')[0], 'schema/version-not-served');
     const deprecated = await check('  whatever: goes\n', 'example.com/v1alpha1');
@@ -263,7 +286,14 @@ describe('CRDs among the inputs', () => {
         group: 'example.com',
         names: { kind: 'Widget', plural: 'widgets' },
         scope: 'Namespaced',
-        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } } } } }],
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } } } },
+          },
+        ],
       },
     };
     const r = await validateTexts({

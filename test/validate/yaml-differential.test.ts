@@ -24,9 +24,62 @@ function seeded(seed: number): (n: number) => number {
   };
 }
 
-const PLAIN = ['app', 'nginx:1.27', '10Gi', '50m', '0x1F', '0o17', '017', '1e3', '1.5', '-0', '.inf', '.NaN', '~', 'null', 'Null', 'true', 'False', 'yes', 'on', 'Off', 'n', 'a b', 'a#b', 'x:y', 'http://x', '-1', '+2', "it's", 'a,b', 'é', 'x{{ .KEY }}', '${APP}', '${CAP:=5Gi}', '12:30', '2024-01-01'];
+const PLAIN = [
+  'app',
+  'nginx:1.27',
+  '10Gi',
+  '50m',
+  '0x1F',
+  '0o17',
+  '017',
+  '1e3',
+  '1.5',
+  '-0',
+  '.inf',
+  '.NaN',
+  '~',
+  'null',
+  'Null',
+  'true',
+  'False',
+  'yes',
+  'on',
+  'Off',
+  'n',
+  'a b',
+  'a#b',
+  'x:y',
+  'http://x',
+  '-1',
+  '+2',
+  "it's",
+  'a,b',
+  'é',
+  'x{{ .KEY }}',
+  '${APP}',
+  '${CAP:=5Gi}',
+  '12:30',
+  '2024-01-01',
+];
 const QUOTED = ['"a\\tb"', '"\\u00e9"', '"x: y"', "'it''s'", '"#"', '"\\x41"', '"yes"', "''", '""', '"a\\\\b"', '"\\/"'];
-const KEYS = ['name', 'app.kubernetes.io/name', 'data', 'spec', 'replicas', 'on', 'y', '"quoted key"', "'single'", '1', '2.0', 'true', 'null', 'a b', 'key-with-dash', '<<'];
+const KEYS = [
+  'name',
+  'app.kubernetes.io/name',
+  'data',
+  'spec',
+  'replicas',
+  'on',
+  'y',
+  '"quoted key"',
+  "'single'",
+  '1',
+  '2.0',
+  'true',
+  'null',
+  'a b',
+  'key-with-dash',
+  '<<',
+];
 
 class Gen {
   /** a noisy file may get tabs, odd separators and duplicate keys; a clean one only valid YAML shapes */
@@ -114,7 +167,8 @@ class Gen {
     const n = 1 + this.rnd(3);
     for (let i = 0; i < n; i++) {
       // a map item's keys line up with its first key, two columns after the dash
-      if (this.rnd(3) === 0) lines.push(`${ind}-${this.noisy ? this.pick([' ', '  ', '\t']) : ' '}${this.map(`${ind}  `, depth + 1, false).replace(/^\s+/, '')}`);
+      if (this.rnd(3) === 0)
+        lines.push(`${ind}-${this.noisy ? this.pick([' ', '  ', '\t']) : ' '}${this.map(`${ind}  `, depth + 1, false).replace(/^\s+/, '')}`);
       else lines.push(`${ind}-${this.node(`${ind}  `, depth + 1)}`);
     }
     return `\n${lines.join('\n')}`;
@@ -252,17 +306,33 @@ describe('line reader against the yaml package (differential, seeded)', () => {
       const why = JSON.stringify(text);
       assert.equal(ref.errors, 0, `the line reader accepted what yaml rejects: ${why}`);
       assert.ok(isDeepStrictEqual(values, ref.values), `values differ on ${why}: ${JSON.stringify(values)} vs ${JSON.stringify(ref.values)}`);
-      assert.deepEqual([...ambiguous].sort((a, b) => a - b), ref.ambiguous, `yes/no/on/off offsets differ on ${why}`);
+      assert.deepEqual(
+        [...ambiguous].sort((a, b) => a - b),
+        ref.ambiguous,
+        `yes/no/on/off offsets differ on ${why}`,
+      );
       // each document's range, parsed alone, is that document: what locations rely on
       assert.equal(ranges.length, values.length);
       ranges.forEach((r, i) => {
         const alone = parseAllDocuments(text.slice(r[0], r[1]));
         const docs = Array.isArray(alone) ? alone : [];
-        assert.ok(isDeepStrictEqual(docs.map((d) => d.toJS()), [values[i]]) || (values[i] === null && docs.length === 0), `document ${i} alone differs on ${why}`);
+        assert.ok(
+          isDeepStrictEqual(
+            docs.map((d) => d.toJS()),
+            [values[i]],
+          ) ||
+            (values[i] === null && docs.length === 0),
+          `document ${i} alone differs on ${why}`,
+        );
       });
     }
-    console.log(`differential: ${SIZE} files, ${fast} read by the line reader, ${deferred} deferred to yaml (${yamlErrors} with yaml errors, ${tabs} with a tab in indentation)`);
-    assert.ok(fast > 400 && deferred > 1000 && yamlErrors > 500 && tabs > 500, `corpus too narrow: fast ${fast}, deferred ${deferred}, errors ${yamlErrors}, tabs ${tabs}`);
+    console.log(
+      `differential: ${SIZE} files, ${fast} read by the line reader, ${deferred} deferred to yaml (${yamlErrors} with yaml errors, ${tabs} with a tab in indentation)`,
+    );
+    assert.ok(
+      fast > 400 && deferred > 1000 && yamlErrors > 500 && tabs > 500,
+      `corpus too narrow: fast ${fast}, deferred ${deferred}, errors ${yamlErrors}, tabs ${tabs}`,
+    );
   });
 
   it('gives the same diagnostics, objects and locations with and without the line reader', () => {
@@ -284,7 +354,8 @@ describe('line reader against the yaml package (differential, seeded)', () => {
         assert.ok(isDeepStrictEqual(d.value, e.value), `object ${i} differs on ${why}`);
         // every path of the object, a missing child and a path through a scalar: the same location from either reader
         for (const path of [...paths(d.value), ['metadata', 'name'], ['spec', 'missing', 0], ['apiVersion', 'x']]) {
-          for (const key of [false, true]) assert.deepEqual(d.pos.locate(path, key), e.pos.locate(path, key), `location of ${JSON.stringify(path)} (key: ${key}) differs on ${why}`);
+          for (const key of [false, true])
+            assert.deepEqual(d.pos.locate(path, key), e.pos.locate(path, key), `location of ${JSON.stringify(path)} (key: ${key}) differs on ${why}`);
           located++;
         }
         compared++;
@@ -294,7 +365,11 @@ describe('line reader against the yaml package (differential, seeded)', () => {
   });
 
   it('refuses a tab used as indentation, as yaml and kubectl do', () => {
-    for (const text of ['apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: x\n', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n\tdata:\n  a: b\n', 'a:\n  \tb: c\n']) {
+    for (const text of [
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: x\n',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n\tdata:\n  a: b\n',
+      'a:\n  \tb: c\n',
+    ]) {
       assert.throws(() => lineParse(text), Unsupported);
       const diags: Diagnostic[] = [];
       assert.deepEqual(parseFile({ file: 't.yaml', text }, diags), []);

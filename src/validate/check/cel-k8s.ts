@@ -26,7 +26,8 @@ function celEquals(a: unknown, b: unknown): boolean {
   if (a instanceof Map || b instanceof Map) return false;
   if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
   if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i]);
-  if (a && b && typeof a === 'object' && typeof b === 'object' && a.constructor === b.constructor && !Array.isArray(a) && a.constructor !== Object) return Number(a) === Number(b);
+  if (a && b && typeof a === 'object' && typeof b === 'object' && a.constructor === b.constructor && !Array.isArray(a) && a.constructor !== Object)
+    return Number(a) === Number(b);
   if (a && b && typeof a === 'object' && typeof b === 'object') {
     const ka = Object.keys(a);
     const kb = Object.keys(b);
@@ -44,7 +45,14 @@ function compare(a: unknown, b: unknown): number {
   if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b);
   if (a instanceof Quantity && b instanceof Quantity) return a.compareTo(b);
   // cel-js durations and timestamps (Date) order by their numeric value
-  if (a && b && typeof a === 'object' && typeof b === 'object' && a.constructor === b.constructor && typeof (a as { valueOf(): unknown }).valueOf() === 'number') {
+  if (
+    a &&
+    b &&
+    typeof a === 'object' &&
+    typeof b === 'object' &&
+    a.constructor === b.constructor &&
+    typeof (a as { valueOf(): unknown }).valueOf() === 'number'
+  ) {
     const x = Number(a);
     const y = Number(b);
     return x < y ? -1 : x > y ? 1 : 0;
@@ -96,7 +104,7 @@ export class Quantity {
 }
 
 function quantity(s: string): Quantity {
-  return Quantity.parse(s) ?? fail('quantities must match the regular expression \'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$\'');
+  return Quantity.parse(s) ?? fail("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
 }
 
 const INT64_MAX = (1n << 63n) - 1n;
@@ -104,7 +112,8 @@ const INT64_MIN = -(1n << 63n);
 
 // ---- semver (blang/semver, strict) ----
 
-const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 
 export class Semver {
   constructor(
@@ -154,7 +163,10 @@ export class IP {
   static parse(s: string): IP | undefined {
     if (isIPv4(s)) {
       // netip refuses leading zeros, as net.isIPv4 does
-      return new IP(4, s.split('.').reduce((n, p) => (n << 8n) | BigInt(p), 0n));
+      return new IP(
+        4,
+        s.split('.').reduce((n, p) => (n << 8n) | BigInt(p), 0n),
+      );
     }
     if (!isIPv6(s) || s.includes('%')) return undefined;
     let head = s;
@@ -189,7 +201,7 @@ export class IP {
     // the longest run of zero groups (two or more) becomes ::
     let best = -1;
     let bestLen = 1;
-    for (let i = 0; i < 8; ) {
+    for (let i = 0; i < 8;) {
       if (g[i] !== 0) {
         i++;
         continue;
@@ -284,7 +296,8 @@ const FORMATS: Record<string, (s: string) => string[]> = {
   uuid: (s) => (/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(s) ? [] : ['does not match the UUID format']),
   byte: (s) => (/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(s) ? [] : ['invalid base64']),
   date: (s) => (/^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) ? [] : ['an RFC3339 date']),
-  datetime: (s) => (/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)) ? [] : ['an RFC3339 date-time']),
+  datetime: (s) =>
+    /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)) ? [] : ['an RFC3339 date-time'],
 };
 
 const QNAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
@@ -293,21 +306,30 @@ function qualifiedName(s: string): string[] {
   const parts = s.split('/');
   const name = parts.length === 2 ? parts[1]! : parts[0]!;
   const out: string[] = [];
-  if (parts.length > 2) return ["a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"];
+  if (parts.length > 2)
+    return [
+      "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+    ];
   if (parts.length === 2) {
     if (parts[0] === '') out.push('prefix part must be non-empty');
     else out.push(...nameProblems('subdomain', parts[0]!).map((m) => `prefix part ${m}`));
   }
   if (name === '') out.push('name part must be non-empty');
   else if (name.length > 63) out.push('name part must be no more than 63 characters');
-  if (name !== '' && !QNAME.test(name)) out.push("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')");
+  if (name !== '' && !QNAME.test(name))
+    out.push(
+      "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+    );
   return out;
 }
 
 function labelValue(s: string): string[] {
   const out: string[] = [];
   if (s.length > 63) out.push('must be no more than 63 characters');
-  if (s !== '' && !QNAME.test(s)) out.push("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')");
+  if (s !== '' && !QNAME.test(s))
+    out.push(
+      "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+    );
   return out;
 }
 
@@ -328,21 +350,35 @@ function formatString(f: string, args: unknown[]): string {
     if (a === undefined) fail('index out of range for format string');
     switch (verb) {
       case 's':
-        return typeof a === 'string' ? a : typeof a === 'bigint' || typeof a === 'number' || typeof a === 'boolean' ? String(a) : JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
+        return typeof a === 'string'
+          ? a
+          : typeof a === 'bigint' || typeof a === 'number' || typeof a === 'boolean'
+            ? String(a)
+            : JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
       case 'd':
         return typeof a === 'bigint' ? a.toString() : fail('error during formatting: decimal clause can only be used on integers');
       case 'f':
         return Number(a).toFixed(prec ? Number(prec.slice(1)) : 6);
       case 'e':
-        return Number(a).toExponential(prec ? Number(prec.slice(1)) : 6).replace(/e([+-])(\d)$/, 'e$10$2');
+        return Number(a)
+          .toExponential(prec ? Number(prec.slice(1)) : 6)
+          .replace(/e([+-])(\d)$/, 'e$10$2');
       case 'b':
         return typeof a === 'bigint' ? a.toString(2) : fail('error during formatting: binary clause can only be used on integers');
       case 'o':
         return typeof a === 'bigint' ? a.toString(8) : fail('error during formatting: octal clause can only be used on integers');
       case 'x':
-        return typeof a === 'bigint' ? a.toString(16) : typeof a === 'string' ? Buffer.from(a).toString('hex') : fail('error during formatting: only integers and strings can be formatted as hex');
+        return typeof a === 'bigint'
+          ? a.toString(16)
+          : typeof a === 'string'
+            ? Buffer.from(a).toString('hex')
+            : fail('error during formatting: only integers and strings can be formatted as hex');
       default:
-        return typeof a === 'bigint' ? a.toString(16).toUpperCase() : typeof a === 'string' ? Buffer.from(a).toString('hex').toUpperCase() : fail('error during formatting: only integers and strings can be formatted as hex');
+        return typeof a === 'bigint'
+          ? a.toString(16).toUpperCase()
+          : typeof a === 'string'
+            ? Buffer.from(a).toString('hex').toUpperCase()
+            : fail('error during formatting: only integers and strings can be formatted as hex');
     }
   });
 }
@@ -362,7 +398,8 @@ export function registerKubernetesLibraries(e: Environment): void {
   fn('list.sum(): dyn', (l: unknown[]) => {
     if (l.length === 0) return 0n;
     const first = l[0] as { addDuration?: (o: unknown) => unknown };
-    if (typeof first?.addDuration === 'function') return l.slice(1).reduce((a: unknown, b) => (a as { addDuration(o: unknown): unknown }).addDuration(b), first);
+    if (typeof first?.addDuration === 'function')
+      return l.slice(1).reduce((a: unknown, b) => (a as { addDuration(o: unknown): unknown }).addDuration(b), first);
     if (l.every((x) => typeof x === 'bigint')) {
       const s = (l as bigint[]).reduce((a, b) => a + b, 0n);
       return s > INT64_MAX || s < INT64_MIN ? fail('integer overflow') : s;
@@ -384,7 +421,7 @@ export function registerKubernetesLibraries(e: Environment): void {
   };
   fn('string.find(string): string', (s: string, p: string) => {
     const m = compiled(p).matcher(s);
-    return m.find() ? m.group() ?? '' : '';
+    return m.find() ? (m.group() ?? '') : '';
   });
   const findAll = (s: string, p: string, limit: bigint): string[] => {
     const out: string[] = [];
@@ -429,7 +466,11 @@ export function registerKubernetesLibraries(e: Environment): void {
     return a.bits !== 1n && !a.inRange(0xffn << 120n, 8n) && !a.inRange(0xfe80n << 112n, 10n);
   });
   fn('net.IP.string(): string', (a: IP) => a.toString());
-  const cidr = (s: string): CIDR => CIDR.parse(s) ?? fail(`network address parse error during conversion from string: network address parse error during conversion from string: netip.ParsePrefix("${s}"): bad prefix`);
+  const cidr = (s: string): CIDR =>
+    CIDR.parse(s) ??
+    fail(
+      `network address parse error during conversion from string: network address parse error during conversion from string: netip.ParsePrefix("${s}"): bad prefix`,
+    );
   fn('cidr(string): net.CIDR', cidr);
   fn('isCIDR(string): bool', (s: string) => CIDR.parse(s) !== undefined);
   fn('net.CIDR.containsIP(net.IP): bool', (c: CIDR, a: IP) => c.contains(a));
@@ -479,7 +520,9 @@ export function registerKubernetesLibraries(e: Environment): void {
   e.registerType('Format', Format);
   e.registerConstant('format', 'FormatNamespace', new FormatNamespace());
   for (const [name, check] of Object.entries(FORMATS)) fn(`FormatNamespace.${name}(): Format`, () => new Format(check));
-  fn('FormatNamespace.named(string): optional<Format>', (_: unknown, name: string) => (FORMATS[name] ? Optional.of(new Format(FORMATS[name]!)) : Optional.none()));
+  fn('FormatNamespace.named(string): optional<Format>', (_: unknown, name: string) =>
+    FORMATS[name] ? Optional.of(new Format(FORMATS[name]!)) : Optional.none(),
+  );
   fn('Format.validate(string): optional<list<string>>', (f: Format, s: string) => {
     const errs = f.check(s);
     return errs.length ? Optional.of(errs) : Optional.none();

@@ -13,7 +13,8 @@ import type { CelRule, SNode } from '../schema/types.js';
 
 type Program = (ctx: Record<string, unknown>) => unknown;
 
-export type CelOutcome = { ok: true } | { ok: false; message: string } | { ok: 'error'; message: string } | { ok: 'unevaluated'; reason: string } | { ok: 'skipped' };
+export type CelOutcome =
+  { ok: true } | { ok: false; message: string } | { ok: 'error'; message: string } | { ok: 'unevaluated'; reason: string } | { ok: 'skipped' };
 
 let env: Environment | undefined;
 const programs = new Map<string, Program | Error>();
@@ -98,7 +99,10 @@ export function expandOptionalMacros(rule: string): string {
     const r = serialize(recv);
     const v = serialize(args[0]!);
     const body = serialize(args[1]!);
-    const text = name === 'optMap' ? `(${r}.hasValue() ? optional.of(cel.bind(${v}, ${r}.value(), ${body})) : optional.none())` : `(${r}.hasValue() ? cel.bind(${v}, ${r}.value(), ${body}) : optional.none())`;
+    const text =
+      name === 'optMap'
+        ? `(${r}.hasValue() ? optional.of(cel.bind(${v}, ${r}.value(), ${body})) : optional.none())`
+        : `(${r}.hasValue() ? cel.bind(${v}, ${r}.value(), ${body}) : optional.none())`;
     const sub = e.parse(text).ast as unknown as { op: string; args: unknown };
     node.op = sub.op;
     node.args = sub.args;
@@ -144,7 +148,7 @@ export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) =
 function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache: WeakMap<object, unknown> | undefined): unknown {
   const n = node ? resolve(node) : undefined;
   if (v === null || v === undefined) return null;
-  if (typeof v === 'number') return Number.isInteger(v) && (n?.t !== 'number') ? BigInt(v) : v;
+  if (typeof v === 'number') return Number.isInteger(v) && n?.t !== 'number' ? BigInt(v) : v;
   if (typeof v === 'string') {
     if (n?.fmt === 'duration') {
       durationOf ??= environment().parse('duration(x)') as unknown as Program;
@@ -207,7 +211,8 @@ export function evalRule(rule: CelRule, self: unknown): CelOutcome {
     if (libError) return { ok: 'error', message: `${firstLine(libError.message)} evaluating rule: ${ruleText}` };
     // a run-time error of the expression itself rejects the object on the server too; a missing
     // function or overload may be Castle's gap, so it is only reported as not evaluated
-    if (!/no (?:matching|such) overload|unknown (?:variable|function)|not (?:a function|supported)/i.test(msg)) return { ok: 'error', message: `${msg} evaluating rule: ${ruleText}` };
+    if (!/no (?:matching|such) overload|unknown (?:variable|function)|not (?:a function|supported)/i.test(msg))
+      return { ok: 'error', message: `${msg} evaluating rule: ${ruleText}` };
     return { ok: 'unevaluated', reason: msg };
   }
   if (result === true) return { ok: true };

@@ -60,7 +60,14 @@ export class Locator {
 export function locateIn(d: ManifestDoc, path: readonly PathSeg[], key = false): SourceLocation {
   return d.pos.locate([...d.base, ...path], key);
 }
-export function diag(d: ManifestDoc, severity: Severity, rule: string, message: string, path: readonly PathSeg[], o: { key?: boolean; hint?: string } = {}): Diagnostic {
+export function diag(
+  d: ManifestDoc,
+  severity: Severity,
+  rule: string,
+  message: string,
+  path: readonly PathSeg[],
+  o: { key?: boolean; hint?: string } = {},
+): Diagnostic {
   return { severity, rule, message, location: locateIn(d, path, o.key ?? false), ...(o.hint ? { hint: o.hint } : {}) };
 }
 

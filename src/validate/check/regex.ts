@@ -36,7 +36,18 @@ export class PatternCache {
 /** escapes that mean the same in RE2 and in a `u` RegExp, inside and outside classes */
 const SAFE_ESCAPES = '.-+*?()[]{}|\\/^$dDwW';
 
-const POSIX: Record<string, string> = { alnum: '0-9A-Za-z', alpha: 'A-Za-z', digit: '0-9', lower: 'a-z', upper: 'A-Z', print: ' -~', word: '0-9A-Za-z_', xdigit: '0-9A-Fa-f', blank: '\\t ', space: '\\t\\n\\v\\f\\r ' };
+const POSIX: Record<string, string> = {
+  alnum: '0-9A-Za-z',
+  alpha: 'A-Za-z',
+  digit: '0-9',
+  lower: 'a-z',
+  upper: 'A-Z',
+  print: ' -~',
+  word: '0-9A-Za-z_',
+  xdigit: '0-9A-Fa-f',
+  blank: '\\t ',
+  space: '\\t\\n\\v\\f\\r ',
+};
 
 /** the same pattern as a JS RegExp, when every construct in it reads the same in both engines */
 export function jsEquivalent(p: string): RegExp | undefined {

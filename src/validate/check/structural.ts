@@ -156,7 +156,8 @@ export class StructuralChecker {
     if (n.minL !== undefined && [...v].length < n.minL) this.#invalid('schema/bounds', v, `should be at least ${n.minL} chars long`);
     if (n.pat !== undefined) {
       const ok = re2Test(n.pat, v);
-      if (ok instanceof Error) this.#err('schema/bad-pattern', `${this.#fp()}: the schema's pattern '${n.pat}' is not valid RE2: ${ok.message}`, { severity: 'warning' });
+      if (ok instanceof Error)
+        this.#err('schema/bad-pattern', `${this.#fp()}: the schema's pattern '${n.pat}' is not valid RE2: ${ok.message}`, { severity: 'warning' });
       else if (!ok) this.#invalid('schema/pattern', v, `should match '${n.pat}'`);
     }
     if (n.fmt !== undefined) {
@@ -167,8 +168,10 @@ export class StructuralChecker {
 
   #number(n: SNode, v: number): void {
     if (n.fmt === 'int32' && (v > 2147483647 || v < -2147483648)) this.#invalid('schema/format', v, 'must be of type int32');
-    if (n.min !== undefined && (n.exMin ? v <= n.min : v < n.min)) this.#invalid('schema/bounds', v, `should be greater than ${n.exMin ? '' : 'or equal to '}${n.min}`);
-    if (n.max !== undefined && (n.exMax ? v >= n.max : v > n.max)) this.#invalid('schema/bounds', v, `should be less than ${n.exMax ? '' : 'or equal to '}${n.max}`);
+    if (n.min !== undefined && (n.exMin ? v <= n.min : v < n.min))
+      this.#invalid('schema/bounds', v, `should be greater than ${n.exMin ? '' : 'or equal to '}${n.min}`);
+    if (n.max !== undefined && (n.exMax ? v >= n.max : v > n.max))
+      this.#invalid('schema/bounds', v, `should be less than ${n.exMax ? '' : 'or equal to '}${n.max}`);
     if (n.mult !== undefined && n.mult !== 0 && !Number.isInteger(v / n.mult)) this.#invalid('schema/bounds', v, `should be a multiple of ${n.mult}`);
   }
 
@@ -183,7 +186,10 @@ export class StructuralChecker {
       if (seen) {
         const id = keys ? k : JSON.stringify(item);
         if (id !== undefined) {
-          if (seen.has(id)) this.#err('schema/duplicate', `${fieldPathString([...this.#path, { i }])}: Duplicate value: ${keys ? goMapValue(item, keys) : goValue(item)}`, { pathSeg: { i } });
+          if (seen.has(id))
+            this.#err('schema/duplicate', `${fieldPathString([...this.#path, { i }])}: Duplicate value: ${keys ? goMapValue(item, keys) : goValue(item)}`, {
+              pathSeg: { i },
+            });
           else seen.set(id, i);
         }
       }
@@ -209,7 +215,8 @@ export class StructuralChecker {
     const embedded = n.emb === true;
     if (embedded) {
       for (const r of ['apiVersion', 'kind']) {
-        if (typeof v[r] !== 'string' || v[r] === '') this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
+        if (typeof v[r] !== 'string' || v[r] === '')
+          this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
       }
     }
     for (const [key, val] of Object.entries(v)) {
@@ -254,12 +261,22 @@ export class StructuralChecker {
           break;
         case 'unevaluated':
           this.#celStats.celUnevaluated++;
-          this.#celErrors.push({ rule: 'cel/unevaluated', severity: 'warning', path: at, message: `${where}: rule could not be evaluated offline (${out.reason}): ${rule.rule}` });
+          this.#celErrors.push({
+            rule: 'cel/unevaluated',
+            severity: 'warning',
+            path: at,
+            message: `${where}: rule could not be evaluated offline (${out.reason}): ${rule.rule}`,
+          });
           break;
         case 'error': {
           // an evaluation error is field.Invalid at the rule's own node, whatever the rule's reason and fieldPath
           this.#celStats.celEvaluated++;
-          this.#celErrors.push({ rule: 'cel/rule', severity: 'error', path: [...this.#path], message: `${this.#fp()}: Invalid value: ${JSON.stringify(n.t ?? 'object')}: ${out.message}` });
+          this.#celErrors.push({
+            rule: 'cel/rule',
+            severity: 'error',
+            path: [...this.#path],
+            message: `${this.#fp()}: Invalid value: ${JSON.stringify(n.t ?? 'object')}: ${out.message}`,
+          });
           break;
         }
         case false: {

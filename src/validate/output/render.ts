@@ -73,4 +73,3 @@ function whole(result: ValidateResult, format: Format): string {
     }
   }
 }
-
