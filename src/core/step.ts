@@ -26,6 +26,8 @@ export interface StepContext {
   readonly backupSkipped: boolean;
   /** the rebirth runs without its proof (`--no-proof`): nothing needs to be recorded for it */
   readonly proofSkipped: boolean;
+  /** the castle's runs as its run state records them: which run still lives, which runs did what */
+  readonly runs: RunState;
   /** grace period between SIGTERM and SIGKILL when a step's processes must stop */
   readonly killGraceMs: number;
   /** appends to this step's log file; secrets registered with `secret()` are redacted */
@@ -36,6 +38,27 @@ export interface StepContext {
   check(name: string, ok: boolean, detail: string): void;
   /** registers a secret value: it is masked in logs, events, reports and error messages */
   secret(value: string): void;
+}
+
+/** A run of this castle as its run state records it (a run killed without finishing reads as interrupted). */
+export interface RunRecord {
+  readonly runId: string;
+  readonly operation: Operation;
+  readonly status: 'running' | 'succeeded' | 'failed' | 'interrupted';
+  readonly startedAt: string;
+  /** each step's outcome, by step id (`down/<layer>/<index>`) */
+  readonly steps: Readonly<Record<string, { readonly status: string }>>;
+}
+
+/** Whether a run still runs: `unknown` when it cannot be told from here (its lock is held on another host, or it is no run of this castle). */
+export type RunLiveness = { readonly state: 'alive' | 'gone' | 'unknown'; readonly why: string };
+
+/** What the engine knows of the castle's runs, read from its run state. */
+export interface RunState {
+  /** a run is alive only while it holds the castle's lock with a live process (one run per castle at a time) */
+  liveness(runId: string): RunLiveness;
+  /** every run of the castle, oldest first */
+  runs(): readonly RunRecord[];
 }
 
 /** An expected failure is a value. `retryable` lets the kind say a retry cannot help (e.g. bad credentials). */

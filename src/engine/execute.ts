@@ -1,7 +1,7 @@
 import type { CastleEvent, RunStatus, StepStatus } from '../events.js';
 import type { Plan, PlannedStep } from '../plan/plan.js';
 import type { Result } from '../core/result.js';
-import type { StepContext, StepResult } from '../core/step.js';
+import type { RunState, StepContext, StepResult } from '../core/step.js';
 import type { Target } from '../core/target.js';
 import type { Redactor } from './redact.js';
 import type { StepLogs } from './step-log.js';
@@ -26,6 +26,8 @@ export interface ExecuteOptions {
   readonly logs: StepLogs;
   /** the runs this run resumes, newest first (their recorded state, e.g. a backup gate, still counts) */
   readonly resumes: readonly string[];
+  /** the castle's run state, as steps read it */
+  readonly runs: RunState;
   /** steps that succeeded in the run being resumed */
   readonly alreadySucceeded?: ReadonlySet<string>;
   readonly resumeOf?: string;
@@ -255,6 +257,7 @@ async function runStep(plan: Plan, step: PlannedStep, opts: ExecuteOptions, canc
       check: (name, ok, detail) => opts.emit({ type: 'check', stepId: step.id, name, ok, detail: opts.redactor.redact(detail) }),
       secret: (value) => opts.redactor.add(value),
       killGraceMs: plan.castle.killGraceMs,
+      runs: opts.runs,
       section: step.section,
     };
     let result: StepResult;

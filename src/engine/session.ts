@@ -8,6 +8,7 @@ import { EventBus } from './bus.js';
 import { executePlan } from './execute.js';
 import { doneSteps, type RunSummary } from './history.js';
 import { acquireLock } from './lock.js';
+import { castleRunState } from './run-state.js';
 import { Redactor } from './redact.js';
 import { resumeDecision, type ResumeFrom } from './resume.js';
 import { eventsFile, newRunId, runDir, summaryFile } from './run-dir.js';
@@ -152,6 +153,7 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       emit: (ev) => b.emit(ev),
       redactor,
       logs,
+      runs: castleRunState(castle.stateDir),
       resumes: req.resume ? [req.resume.runId, ...(req.resume.chain ?? [])] : [],
       alreadySucceeded: resumed?.skip ?? new Set<string>(),
       ...(req.resume ? { resumeOf: req.resume.runId } : {}),

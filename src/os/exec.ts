@@ -31,6 +31,8 @@ export interface ExecOptions extends OpOptions {
   readonly asUser?: string | UserIds | null;
   readonly input?: string;
   readonly timeoutMs?: number;
+  /** after SIGTERM to the command's process group on a cancel or timeout, SIGKILL after this (default 3 s) */
+  readonly killGraceMs?: number;
   /** prefix of each logged line, e.g. `[pgbackrest] ` */
   readonly logPrefix?: string;
   /** don't log stdout (e.g. JSON output); it is still returned */
@@ -95,7 +97,7 @@ export async function exec(cmd: string, args: readonly string[], o: ExecOptions 
       cwd: o.cwd ?? '/',
       env: { ...process.env, ...(user ? userEnv(user) : {}), ...(o.env ?? {}) },
       signal: stop.signal,
-      killGraceMs: KILL_GRACE_MS,
+      killGraceMs: o.killGraceMs ?? KILL_GRACE_MS,
       ...(user ? { user } : {}),
       ...(o.input !== undefined ? { input: o.input } : {}),
       onOutput: (d) => {

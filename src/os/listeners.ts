@@ -120,15 +120,3 @@ export function listenersOn(ports: readonly number[]): Listener[] {
   }));
 }
 
-/** The name of `uid` from /etc/passwd, or `uid N`. */
-export function userName(uid: number): string {
-  try {
-    const line = readFileSync('/etc/passwd', 'utf8')
-      .split('\n')
-      .find((l) => l.split(':')[2] === String(uid));
-    if (line) return line.split(':')[0]!;
-  } catch {
-    /* no passwd file */
-  }
-  return `uid ${uid}`;
-}

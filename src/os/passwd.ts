@@ -1,6 +1,7 @@
 // The one user lookup: the passwd entry of an account. Read from /etc/passwd, where `useradd` (the
 // only way Castle creates its user) writes it; NSS sources (LDAP) are not consulted.
 
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 export interface UserIds {
@@ -31,4 +32,17 @@ export async function lookupUser(name: string): Promise<UserIds | undefined> {
     }
   }
   return undefined;
+}
+
+/** The name of `uid` from /etc/passwd, or `uid N`. */
+export function userName(uid: number): string {
+  try {
+    const line = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.split(':')[2] === String(uid));
+    if (line) return line.split(':')[0]!;
+  } catch {
+    /* no passwd file */
+  }
+  return `uid ${uid}`;
 }

@@ -1,5 +1,5 @@
 // Processes read from procfs: their command line, and which of them name a directory in it.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { sep } from 'node:path';
 import { pidCmdline } from './pid.js';
 
@@ -37,6 +37,28 @@ export function processesUsing(dirs: readonly string[]): { pid: number; cmdline:
     const cmdline = processCmdline(Number(entry));
     if (!cmdline) continue;
     if (pathsIn(cmdline).some((p) => dirs.some((d) => isInside(p, d)))) out.push({ pid: Number(entry), cmdline });
+  }
+  return out.sort((a, b) => a.pid - b.pid);
+}
+
+/**
+ * Every live process whose working directory is `dir` or below (a tool run in its module folder). A process
+ * whose directory this user may not read is listed with `cwd: undefined`: the caller decides what it may
+ * conclude about it. Our own process is left out.
+ */
+export function processesWorkingIn(dir: string): { pid: number; cmdline: string; cwd: string | undefined }[] {
+  const out: { pid: number; cmdline: string; cwd: string | undefined }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const cmdline = processCmdline(Number(entry));
+    if (!cmdline) continue;
+    let cwd: string | undefined;
+    try {
+      cwd = readlinkSync(`/proc/${entry}/cwd`);
+    } catch {
+      cwd = undefined;
+    }
+    if (cwd === undefined || isInside(cwd, dir)) out.push({ pid: Number(entry), cmdline, cwd });
   }
   return out.sort((a, b) => a.pid - b.pid);
 }

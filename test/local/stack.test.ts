@@ -166,15 +166,11 @@ describe('real PostgreSQL + pgBouncer + blog daemon', () => {
   test('blog and pgBouncer stop by pid, and stopping again is a no-op', async () => {
     const blogPid = readPidFile(path.join(blogDir, 'blog.pid'));
     assert.ok(blogPid);
-    let t0 = Date.now();
     const b = await stopBlog(blogDir, blogPort);
-    assert.ok(b.ok && b.value.stopped);
-    assert.ok(Date.now() - t0 < 1500, `blog stopped on SIGTERM within 1.5 s (took ${Date.now() - t0} ms)`);
+    assert.ok(b.ok && b.value.stopped && b.value.killed === false, 'the blog ends on SIGTERM, no SIGKILL needed');
     assert.equal(isOurProcess(blogPid!, 'main.js'), false);
-    t0 = Date.now();
     const p = await stopPgBouncer(bouncerDir);
     assert.ok(p.ok && p.value.stopped && p.value.killed === false, 'pgbouncer ends on SIGTERM, no SIGKILL needed');
-    assert.ok(Date.now() - t0 < 1500, `pgbouncer stopped within 1.5 s (took ${Date.now() - t0} ms)`);
     const again = await stopPgBouncer(bouncerDir);
     assert.ok(again.ok && !again.value.stopped);
   });

@@ -1,7 +1,8 @@
 // Ports a local castle listens on, checked before anything starts: a port another process holds is named
 // with its holder (pid, command line, and the castle it belongs to) instead of surfacing in PostgreSQL's log.
 import type { Diagnostic, SourceLocation } from '../../diag/diagnostic.js';
-import { listenersOn, userName, type Listener } from '../../os/listeners.js';
+import { listenersOn, type Listener } from '../../os/listeners.js';
+import { userName } from '../../os/passwd.js';
 import { isInside, pathsIn } from '../../os/processes.js';
 import { ownerOfProcess, stopCommand } from './identity.js';
 

@@ -33,7 +33,13 @@ export type ClusterState =
   | { readonly state: 'gone'; readonly why: string }
   | { readonly state: 'unknown'; readonly why: string };
 
-/** Whether the cluster's API server accepts a TCP connection (refused, unreachable or silent for 3 s: gone; not configured or unreadable: unknown). */
+/**
+ * Errors that say the API server's machine is not there (nothing listens, no host answers ARP, the route is
+ * gone); a name that does not resolve now, a TLS or any other error proves nothing and the destroy goes on.
+ */
+const GONE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH']);
+
+/** Whether the cluster's API server accepts a TCP connection (refused, unreachable or silent for 3 s: gone; not configured, unreadable or any other error: unknown). */
 export async function probeCluster(ref: KubernetesRef, castleDir: string, signal: AbortSignal): Promise<ClusterState> {
   const ep = await endpoint(ref, castleDir);
   if ('error' in ep) return { state: 'unknown', why: ep.error };
@@ -50,6 +56,12 @@ export async function probeCluster(ref: KubernetesRef, castleDir: string, signal
     const t = setTimeout(() => done({ state: 'gone', why: `its API server ${where} did not answer in ${PROBE_MS / 1000} s` }), PROBE_MS);
     signal.addEventListener('abort', onAbort, { once: true });
     s.once('connect', () => done({ state: 'up', where }));
-    s.once('error', (e: NodeJS.ErrnoException) => done({ state: 'gone', why: `its API server ${where} refuses connections (${e.code ?? e.message})` }));
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      done(
+        GONE_CODES.has(e.code ?? '')
+          ? { state: 'gone', why: `its API server ${where} ${e.code === 'ECONNREFUSED' ? 'refuses connections' : 'is unreachable'} (${e.code})` }
+          : { state: 'unknown', why: `its API server ${where} could not be probed (${e.code ?? e.message})` },
+      ),
+    );
   });
 }

@@ -1,11 +1,10 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { processesWorkingIn } from '../../os/processes.js';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { sep } from 'node:path';
 import type { StepContext } from '../../core/step.js';
 import { processGone } from '../../os/pid.js';
 import { parseGoTime, parseLockError, type StateLock } from './lock-info.js';
 import { ledgerRead } from './records.js';
-import { runLiveness } from './run-state.js';
 import type { ToolRun } from './tool.js';
 
 /** The state lock a failed command reported, from its JSON diagnostics or its text. */
@@ -40,7 +39,7 @@ export function judgeLock(lock: StateLock, ctx: StepContext, key: string, cwd: s
   if (match.runId === ctx.runId) return { release: false, why: `this run (${ctx.runId}) took it with \`${match.command}\`` };
   if (!match.toolPid) return { release: false, why: `run ${match.runId} started \`${match.command}\` then, but its process id was not recorded` };
   if (!processGone(match.toolPid)) return { release: false, why: `the terraform process ${match.toolPid} of run ${match.runId} is still running: it releases the lock when it ends` };
-  const run = runLiveness(ctx.stateDir, match.runId);
+  const run = ctx.runs.liveness(match.runId);
   if (run.state !== 'gone') return { release: false, why: run.why };
   // a dead run's command has an open-ended window: whoever took the lock since must not be running there now
   const busy = processesIn(cwd);
@@ -48,24 +47,14 @@ export function judgeLock(lock: StateLock, ctx: StepContext, key: string, cwd: s
   return { release: true, why: `taken by \`${match.command}\` of run ${match.runId}, started ${match.startedAt}; its terraform process ${match.toolPid} is gone and ${run.why}` };
 }
 
-/** Live processes on this host whose working directory is `dir` or below (terraform runs in its module). */
+/**
+ * Live processes that may hold the module's state lock: those working in the module, and those whose folder
+ * cannot be read (another user's) when they are a Terraform-family tool: unknown is not free.
+ */
 function processesIn(dir: string): { pid: number; cmd: string }[] {
-  const out: { pid: number; cmd: string }[] = [];
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
-  } catch {
-    return out;
-  }
-  for (const p of pids) {
-    const pid = Number(p);
-    if (pid === process.pid) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${p}/cwd`);
-      if ((cwd === dir || cwd.startsWith(dir + sep)) && !processGone(pid)) out.push({ pid, cmd: readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 120) });
-    } catch {
-      // gone meanwhile, or another user's (not readable): not ours to judge
-    }
-  }
-  return out;
+  return processesWorkingIn(dir)
+    .filter((p) => p.cwd !== undefined || TOOL_NAMES.test(p.cmdline))
+    .map((p) => ({ pid: p.pid, cmd: p.cmdline.slice(0, 120) + (p.cwd === undefined ? ' (its folder cannot be read)' : '') }));
 }
+
+const TOOL_NAMES = /(^|\/)(terraform|tofu|terragrunt)( |$)/;

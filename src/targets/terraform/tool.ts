@@ -56,6 +56,9 @@ export function commandLine(binary: string, flavor: Flavor, c: TfCommand): strin
 }
 
 /** Commands that take the state lock: Castle records them so that a lock they leave behind can be traced to its run. */
+/** the least time Terraform gets between SIGTERM and SIGKILL */
+const TERRAFORM_KILL_GRACE_MS = 30_000;
+
 const LOCKING = new Set<TfCommand['op']>(['plan', 'apply', 'destroy', 'state-rm']);
 
 export interface ToolRun {
@@ -99,6 +102,8 @@ export async function runTool(tool: ToolEnv, ctx: StepContext, cwd: string, key:
     cwd,
     env: { ...tool.env },
     signal: ctx.signal,
+    // interrupted, Terraform stops its providers and writes its state and unlocks: killing it sooner leaves both behind
+    killGraceMs: Math.max(ctx.killGraceMs, TERRAFORM_KILL_GRACE_MS),
     log: opts.quiet ? (l) => logLine(ctx, l) : onLine,
     quietStdout: opts.quiet === true,
   });

@@ -1,4 +1,4 @@
-/** One line per stable rule id: the SARIF rule catalogue and `castle validate --rules`. */
+/** One line per stable rule id: the descriptions of the SARIF rule catalogue. */
 const RULES: Record<string, string> = {
   'input/not-found': 'An input path does not exist',
   'input/unreadable': 'An input file or directory cannot be read',
@@ -61,8 +61,4 @@ const RULES: Record<string, string> = {
 
 export function ruleDescription(id: string): string {
   return RULES[id] ?? id;
-}
-
-export function allRules(): [string, string][] {
-  return Object.entries(RULES);
 }

@@ -17,7 +17,7 @@ function ghostReason(c: ApplyConfig, ctx: StepContext, m: Module): { why: string
   if (!c.ghostAfterWipe) return undefined;
   const types = c.ghostAfterWipe === true ? true : c.ghostAfterWipe;
   if (ctx.operation === 'rebirth') return { why: 'this rebirth wiped the layer', types };
-  const wipes = wipesOf(ctx.stateDir, m.layer, readApplied(ctx.stateDir, m.key)?.at, ctx.runId);
+  const wipes = wipesOf(ctx.runs, m.layer, readApplied(ctx.stateDir, m.key)?.at, ctx.runId);
   if (wipes.length) return { why: `run ${wipes[0]} wiped the layer after its last apply`, types };
   return undefined;
 }
