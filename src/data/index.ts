@@ -7,3 +7,4 @@ export * from './rebirth.js';
 export * from '../s3/client.js';
 export * from '../s3/server.js';
 export { ensureTls, tlsFiles, type TlsFiles } from '../s3/tls.js';
+export * from './gate-core.js';

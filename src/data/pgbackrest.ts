@@ -11,6 +11,7 @@ import {
 import {
   chownToUser, controlSystemId, ensureOsUser, ensureOwnedDir, postmasterPid, sql, tailLog, withClient, writeCastleConf, type PgCluster,
 } from './postgres.js';
+import { pickBackup } from './gate-core.js';
 import { parseBackupInfo, readBackupInfo, type BackupInfo, type RepoBackup, type S3Target } from '../s3/client.js';
 
 export interface S3RepoSpec {
@@ -364,12 +365,9 @@ export async function confirmBackup(b: Pgbackrest, label: string, o: { signal?: 
   const repo = o.repo ?? 1;
   const r = await repoBackupInfo(b, repo, o);
   if (!r.ok) return { ok: false, reason: `cannot confirm backup ${label}: ${r.reason}` };
-  const bk = r.info.backups.find((x) => x.label === label);
-  if (!bk) return { ok: false, reason: `backup ${label} is not listed in repo${repo}'s backup.info (${r.info.backups.length} backups listed)` };
-  if (!(bk.size > 0)) return { ok: false, reason: `backup ${label} is listed with size 0 in repo${repo}` };
-  if (o.notBefore && bk.stopTime.getTime() < o.notBefore.getTime() - 5000)
-    return { ok: false, reason: `backup ${label} in repo${repo} stopped at ${bk.stopTime.toISOString()}, before this gate started` };
-  if (bk.dbId !== r.info.current.dbId) return { ok: false, reason: `backup ${label} belongs to db-id ${bk.dbId}, not the stanza's current db-id ${r.info.current.dbId}` };
+  const p = pickBackup(r.info, `repo${repo}`, { label, ...(o.notBefore ? { notBefore: o.notBefore } : {}) });
+  if (!p.ok) return p;
+  const bk = p.backup;
   return { ok: true, backup: bk, info: r.info };
 }
 

@@ -14,8 +14,9 @@ import {
   archiveCommand, archivingFailure, confirmBackup, flushWal, pgbackrestFor, restoreCluster, runBackup, serverEnv, stanzaCreate,
   writePgbackrestConf, repo2BackupInfoFile, repoBackupInfo, type Pgbackrest, type PgbackrestSpec,
 } from './pgbackrest.js';
-import { compareFingerprints, fingerprintCluster, fingerprintSummary, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
+import { fingerprintCluster, fingerprintSummary, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
 import { probeS3, type RepoBackup } from '../s3/client.js';
+import { compareWithGate } from './gate-core.js';
 
 export interface DataCastleSpec extends PgClusterSpec, PgbackrestSpec {}
 
@@ -396,22 +397,9 @@ export async function proveCastle(dc: DataCastle, gate: GateRecord, o: OpOptions
     writeFileSync(f, JSON.stringify({ gate, systemId: sys.systemId, repoSystemId, ...extra }, null, 2));
     return `; evidence: ${f}`;
   };
-  if (sys.systemId !== gate.systemId)
-    return { ok: false, reason: `proof failed: the restored cluster is system ${sys.systemId}, the gate backed up system ${gate.systemId}${evidence({})}` };
-  if (repo.ok && repoSystemId !== gate.systemId)
-    return { ok: false, reason: `proof failed: the S3 repo now belongs to system ${repoSystemId}, not the castle's ${gate.systemId}${evidence({})}` };
-  if (!gate.fingerprint) return { ok: true, systemId: sys.systemId, repoSystemId, fingerprint: null, diffs: [] };
-  const fp = await fingerprintCluster(connConfig(dc.cluster), { ...o, reference: gate.fingerprint, ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}) });
-  if (!fp.ok) return { ok: false, reason: `proof: ${fp.reason}` };
-  const diffs = compareFingerprints(gate.fingerprint, fp.fingerprint);
-  if (diffs.length) {
-    const more = diffs.length > 3 ? ` (+${diffs.length - 3} more)` : '';
-    return {
-      ok: false,
-      reason: `proof failed: data differs from the gate's fingerprint: ${diffs.slice(0, 3).map((d) => d.detail).join('; ')}${more}${evidence({ after: fp.fingerprint, diffs })}`,
-    };
-  }
-  return { ok: true, systemId: sys.systemId, repoSystemId, fingerprint: fp.fingerprint, diffs };
+  const r = await compareWithGate(connConfig(dc.cluster), gate, sys.systemId, repo.ok ? repoSystemId : null, { ...o, evidence });
+  if (!r.ok) return r;
+  return { ok: true, systemId: sys.systemId, repoSystemId, fingerprint: r.fingerprint, diffs: r.diffs };
 }
 
 /** Reads a gate record saved as JSON (facts survive between steps as plain data). */
