@@ -27,7 +27,7 @@ export interface ChangeEvent {
 }
 
 export interface KubeTestServerOptions {
-  /** serve HTTPS with a private CA written to `dir` (default: plain HTTP on 127.0.0.1) */
+  /** false: plain HTTP (client-node then needs insecure-skip-tls-verify); default HTTPS with a private CA made in `dir` */
   readonly tls?: boolean;
   /** where the kubeconfig (and TLS files) go; default a fresh temp dir under os.tmpdir() */
   readonly dir: string;
@@ -173,7 +173,7 @@ export class KubeTestServer {
     const s = new KubeTestServer(opts);
     mkdirSync(opts.dir, { recursive: true });
     const handler = (req: IncomingMessage, res: ServerResponse) => void s.#handle(req, res);
-    if (opts.tls) {
+    if (opts.tls !== false) {
       const { ensureTls } = await import('../../src/s3/tls.js');
       const t = await ensureTls(join(opts.dir, 'tls'));
       if (!t.ok) throw new Error(t.reason);
@@ -186,7 +186,7 @@ export class KubeTestServer {
       s.#server.listen(0, '127.0.0.1', () => res());
     });
     const port = (s.#server.address() as { port: number }).port;
-    s.url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+    s.url = `${opts.tls !== false ? 'https' : 'http'}://127.0.0.1:${port}`;
     s.kubeconfigPath = join(opts.dir, 'kubeconfig');
     writeFileSync(s.kubeconfigPath, s.kubeconfig(), { mode: 0o600 });
     for (const ns of ['default', 'kube-system', 'kube-public']) s.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns }, status: { phase: 'Active' } });
@@ -195,7 +195,7 @@ export class KubeTestServer {
 
   /** A kubeconfig (YAML) with one cluster, user and context named `test`, bearer-token auth. */
   kubeconfig(): string {
-    const ca = this.caPem ? `    certificate-authority-data: ${Buffer.from(this.caPem).toString('base64')}\n` : '';
+    const ca = this.caPem ? `    certificate-authority-data: ${Buffer.from(this.caPem).toString('base64')}\n` : '    insecure-skip-tls-verify: true\n';
     return [
       'apiVersion: v1',
       'kind: Config',

@@ -1,6 +1,6 @@
 // Server-side apply of one object with field manager `castle`, and the API server's refusals turned
 // into sentences that say where (the manifest's file:line) and what to do.
-import { PatchStrategy } from '@kubernetes/client-node';
+import { PatchStrategy, loadYaml } from '@kubernetes/client-node';
 import { fail, ok, type Result } from '../../core/result.js';
 import { describeError, ref, statusOf, type KubeSession, type Obj } from './client.js';
 import type { ManifestDoc } from './manifests.js';
@@ -46,7 +46,10 @@ export async function applyDoc(s: KubeSession, doc: ManifestDoc, force: boolean,
     if (r?.namespaced) body.metadata.namespace = defaultNamespace;
   }
   try {
-    const out = (await s.api.patch(body, undefined, undefined, FIELD_MANAGER, force, PatchStrategy.ServerSideApply)) as Obj;
+    // client-node serializes a built-in kind from its model's property names (xKubernetesListMapKeys):
+    // a plain object would lose every `x-kubernetes-*` and `$ref` key of a CRD, so it is read into the model first
+    const model = loadYaml<Obj>(JSON.stringify(body));
+    const out = (await s.api.patch(model, undefined, undefined, FIELD_MANAGER, force, PatchStrategy.ServerSideApply)) as Obj;
     return ok({ object: out });
   } catch (err) {
     if (String((err as Error)?.message ?? '').startsWith('Unrecognized API version and kind'))
