@@ -6,7 +6,7 @@ import { runCastle } from '../src/engine/session.js';
 import { buildPlan } from '../src/plan/plan.js';
 import { analyzeCastle } from '../src/spec/load.js';
 import { noopKind } from '../src/targets/generic/noop.js';
-import type { StepContext } from '../src/targets/kind.js';
+import type { StepContext } from '../src/core/step.js';
 import { defaultRegistry } from '../src/targets/registry.js';
 
 const CONCURRENCY = 4;
@@ -56,7 +56,7 @@ function enginePrepared(yaml: string): { run: () => Promise<number>; dispose: ()
 async function noopBaseline(n: number): Promise<number> {
   const ctx = {} as StepContext;
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) await noopKind.run({}, ctx);
+  for (let i = 0; i < n; i++) await noopKind.run({}, ctx, undefined);
   return performance.now() - t0;
 }
 

@@ -38,6 +38,7 @@ function describePlan(plan: Plan, expected: Map<string, number>): string {
     lines.push(`${section}, in waves (layers of a wave run in parallel):`);
     waves.forEach((wave, i) => lines.push(`  ${i + 1}. ${wave.map((l) => `${l} ${est(layerCost(section, l))}`).join(' | ')}`));
   }
+  for (const t of castle.uses) for (const line of t.describe?.(castle.targets[t.name], castle.dir) ?? []) lines.push(`${t.name}: ${line}`);
   // Without history, the longest chain by step count still shows the structure.
   const cp = criticalPath(plan, expected.size === 0 ? () => 1 : cost);
   const known = plan.steps.every((s) => expected.has(s.id));
@@ -75,7 +76,8 @@ export function registerPlanCommand(program: Command): void {
               operation: o.operation,
               budgetMs: castle.budgetMs,
               waves: layerWaves(castle.layers),
-              steps: planned.value.steps.map((s) => ({ id: s.id, label: s.spec.label, kind: s.spec.kind.name, deps: s.deps, expectedMs: expected.get(s.id) ?? null })),
+              targets: Object.fromEntries(castle.uses.map((t) => [t.name, t.describe?.(castle.targets[t.name], castle.dir) ?? []])),
+              steps: planned.value.steps.map((s) => ({ id: s.id, label: s.spec.label, kind: s.spec.qualified, deps: s.deps, expectedMs: expected.get(s.id) ?? null })),
               criticalPath: cp.path,
               criticalPathMs: cp.totalMs,
             },

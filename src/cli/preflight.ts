@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { formatDiagnostics } from '../diag/printer.js';
 import type { Plan } from '../plan/plan.js';
 import { castleManifestPaths } from '../spec/manifests.js';
@@ -8,6 +9,8 @@ import { castleManifestPaths } from '../spec/manifests.js';
  * Returns false (after printing why) when the run must not start.
  */
 export async function preflight(plan: Plan): Promise<boolean> {
+  if (!(await targetPreflight(plan))) return false;
+  if (plan.operation === 'down') return true;
   const paths = castleManifestPaths(plan.castle);
   if (paths.length === 0) return true;
   const { validateManifests } = await import('../validate/index.js');
@@ -21,4 +24,38 @@ export async function preflight(plan: Plan): Promise<boolean> {
   }
   if (warnings.length > 0) process.stderr.write(`preflight: ${result.stats.documents} manifests checked, ${warnings.length} warning${warnings.length === 1 ? '' : 's'} (castle validate shows them)\n`);
   return true;
+}
+
+/** The targets whose steps the plan runs check what only I/O can tell (a port held by another process, a host's memory). */
+async function targetPreflight(plan: Plan): Promise<boolean> {
+  const castle = plan.castle;
+  const targets = [...new Set(plan.steps.map((s) => s.spec.target))].filter((t) => t.preflight !== undefined);
+  const ac = new AbortController();
+  const found = await Promise.all(
+    targets.map((t) =>
+      t.preflight!(castle.targets[t.name], {
+        castleDir: castle.dir,
+        stateDir: castle.stateDir,
+        castleName: castle.name,
+        operation: plan.operation,
+        signal: ac.signal,
+      }),
+    ),
+  );
+  const diags = found.flat();
+  const errors = diags.filter((d) => d.severity === 'error');
+  const others = diags.filter((d) => d.severity !== 'error');
+  if (others.length > 0) process.stderr.write(formatDiagnostics(others, readSource) + '\n');
+  if (errors.length === 0) return true;
+  process.stderr.write(formatDiagnostics(errors, readSource) + '\n');
+  process.stderr.write(`castle: ${plan.operation} not started: ${errors.length} preflight check${errors.length === 1 ? '' : 's'} failed; nothing was touched\n`);
+  return false;
+}
+
+function readSource(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }

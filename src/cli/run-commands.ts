@@ -89,7 +89,7 @@ async function runOperation(operation: Operation, flags: RunFlags): Promise<numb
   }
   const plan = planned.value;
   // A castle with errors is never wiped: manifests are checked before anything runs.
-  if (flags.preflight && operation !== 'down') {
+  if (flags.preflight) {
     const ok = await preflight(plan);
     if (!ok) return EXIT_INVALID;
   }

@@ -15,8 +15,10 @@ export interface ResolvedKind {
  */
 export class TargetRegistry {
   readonly #targets = new Map<string, Target>();
+  #default: string | undefined;
 
-  register(t: Target): this {
+  /** `asDefault`: bare step names refer to this target's kinds when castle.yaml selects none */
+  register(t: Target, opts: { asDefault?: boolean } = {}): this {
     if (this.#targets.has(t.name)) throw new Error(`target '${t.name}' registered twice`);
     if (t.name.includes('.')) throw new Error(`target name '${t.name}' contains a dot`);
     const seen = new Set<string>();
@@ -26,7 +28,13 @@ export class TargetRegistry {
       seen.add(k.name);
     }
     this.#targets.set(t.name, t);
+    if (opts.asDefault) this.#default = t.name;
     return this;
+  }
+
+  /** the target a castle selects when it names none */
+  get defaultTarget(): string {
+    return this.#default ?? GENERIC_TARGET;
   }
 
   targets(): Target[] {
@@ -60,9 +68,9 @@ export class TargetRegistry {
     );
   }
 
-  /** the names a step key may take when `selected` is the castle's target, sorted */
+  /** the shortest name of every kind when `selected` is the step's target (bare for its own and the generic kinds), sorted */
   keysFor(selected: string | undefined): string[] {
-    const bare = [GENERIC_TARGET, selected].flatMap((n) => (n ? (this.#targets.get(n)?.kinds ?? []).map((k) => k.name) : []));
-    return [...new Set([...bare, ...this.kinds().map((k) => k.qualified)])].sort();
+    const near = new Set([GENERIC_TARGET, selected]);
+    return [...new Set(this.kinds().map((k) => (near.has(k.target.name) ? k.kind.name : k.qualified)))].sort();
   }
 }

@@ -16,6 +16,8 @@ export interface Target<C = any, S = any> {
   readonly block?: {
     /** JSON Schema of the block */
     readonly schema: object;
+    /** the target's kinds cannot run without the block: a castle using them without it is refused at load */
+    readonly required?: boolean;
     /** pure checks beyond the schema (no I/O), e.g. a memory budget against declared hosts */
     check?(config: C, ctx: StepCheckContext): Diagnostic[];
   };

@@ -1,6 +1,8 @@
 import type { CastleEvent, RunStatus, StepStatus } from '../events.js';
 import type { Plan, PlannedStep } from '../plan/plan.js';
-import type { StepContext, StepResult } from '../targets/kind.js';
+import type { Result } from '../core/result.js';
+import type { StepContext, StepResult } from '../core/step.js';
+import type { Target } from '../core/target.js';
 import type { Redactor } from './redact.js';
 import type { StepLogs } from './step-log.js';
 
@@ -21,7 +23,8 @@ export interface ExecuteOptions {
   readonly emit: (ev: CastleEvent) => void;
   readonly redactor: Redactor;
   readonly logs: StepLogs;
-  readonly facts: Map<string, unknown>;
+  /** the runs this run resumes, newest first (their recorded state, e.g. a backup gate, still counts) */
+  readonly resumes: readonly string[];
   /** steps that succeeded in the run being resumed */
   readonly alreadySucceeded?: ReadonlySet<string>;
   readonly resumeOf?: string;
@@ -101,8 +104,56 @@ class StepCancellation {
   }
 }
 
+/**
+ * The targets' per-run sessions: each opened by the first step of its target that runs (a failed
+ * opening fails that step, and the next step tries again), all closed when the run ends.
+ */
+class Sessions {
+  readonly #open = new Map<Target, Promise<Result<unknown>>>();
+
+  get(target: Target, config: unknown, ctx: StepContext): Promise<Result<unknown>> {
+    const factory = target.session;
+    if (!factory) return Promise.resolve({ ok: true, value: undefined });
+    let p = this.#open.get(target);
+    if (!p) {
+      p = factory.open(config, ctx);
+      this.#open.set(target, p);
+      p.then(
+        (r) => {
+          if (!r.ok) this.#open.delete(target);
+        },
+        () => this.#open.delete(target),
+      );
+    }
+    return p;
+  }
+
+  /** closes every session that opened; a failing close is reported, never thrown */
+  async close(warn: (message: string) => void): Promise<void> {
+    for (const [target, p] of this.#open) {
+      const r = await p.catch(() => undefined);
+      if (!r?.ok || !target.session?.close) continue;
+      try {
+        await target.session.close(r.value);
+      } catch (err) {
+        warn(`the ${target.name} target's session did not close cleanly: ${(err as Error)?.message ?? String(err)}`);
+      }
+    }
+    this.#open.clear();
+  }
+}
+
 /** Runs a validated plan: a bounded worker pool over the DAG, retries, timeouts, cancellation. */
 export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<ExecuteResult> {
+  const sessions = new Sessions();
+  try {
+    return await executeSteps(plan, opts, sessions);
+  } finally {
+    await sessions.close((message) => opts.emit({ type: 'warning', message: opts.redactor.redact(message) }));
+  }
+}
+
+async function executeSteps(plan: Plan, opts: ExecuteOptions, sessions: Sessions): Promise<ExecuteResult> {
   const records = new Map<string, StepRecord>();
   const dependents = new Map<string, PlannedStep[]>();
   const waitingOn = new Map<string, number>();
@@ -141,7 +192,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   let bug: { readonly err: unknown } | undefined;
 
   const runOne = async (step: PlannedStep): Promise<void> => {
-    const rec = await runStep(plan, step, opts, cancel);
+    const rec = await runStep(plan, step, opts, cancel, sessions);
     records.set(step.id, rec);
     if (rec.status === 'succeeded') release(step.id);
     else if (firstFailure === undefined && !opts.signal.aborted) {
@@ -187,7 +238,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   return { status: 'succeeded', steps: records };
 }
 
-async function runStep(plan: Plan, step: PlannedStep, opts: ExecuteOptions, cancel: StepCancellation): Promise<StepRecord> {
+async function runStep(plan: Plan, step: PlannedStep, opts: ExecuteOptions, cancel: StepCancellation, sessions: Sessions): Promise<StepRecord> {
   const spec = step.spec;
   const started = performance.now();
   let attempt = 1;
@@ -204,6 +255,10 @@ async function runStep(plan: Plan, step: PlannedStep, opts: ExecuteOptions, canc
       runId: opts.runId,
       stepId: step.id,
       castleName: plan.castle.name,
+      operation: plan.operation,
+      resumes: opts.resumes,
+      backupSkipped: plan.backupSkipped,
+      proofSkipped: plan.proofSkipped,
       log: (text) => {
         tail = (tail + text).slice(-8192);
         opts.logs.write(step.id, text);
@@ -211,21 +266,20 @@ async function runStep(plan: Plan, step: PlannedStep, opts: ExecuteOptions, canc
       note: (message) => opts.emit({ type: 'step-note', stepId: step.id, message: opts.redactor.redact(message) }),
       check: (name, ok, detail) => opts.emit({ type: 'check', stepId: step.id, name, ok, detail: opts.redactor.redact(detail) }),
       secret: (value) => opts.redactor.add(value),
-      facts: opts.facts,
       killGraceMs: plan.castle.killGraceMs,
       section: step.section,
-      targets: plan.castle.targets,
     };
     let result: StepResult;
     let bug = false;
     try {
-      result = await spec.kind.run(spec.config, ctx);
+      const session = await sessions.get(spec.target, plan.castle.targets[spec.target.name], ctx);
+      result = session.ok ? await spec.kind.run(spec.config, ctx, session.value) : session;
     } catch (err) {
       // An exception is a bug in a step kind, not an expected failure: say so, keep the stack in the log.
       bug = true;
       const e = err as Error;
-      opts.logs.write(step.id, `\n[castle] bug in step kind '${spec.kind.name}': ${e?.stack ?? String(err)}\n`);
-      result = { ok: false, reason: `bug in step kind '${spec.kind.name}': ${e?.message ?? String(err)}`, retryable: false };
+      opts.logs.write(step.id, `\n[castle] bug in step kind '${spec.qualified}': ${e?.stack ?? String(err)}\n`);
+      result = { ok: false, reason: `bug in step kind '${spec.qualified}': ${e?.message ?? String(err)}`, retryable: false };
     } finally {
       if (timer) clearTimeout(timer);
       cancel.close(ac);

@@ -147,11 +147,7 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       emit: (ev) => b.emit(ev),
       redactor,
       logs,
-      facts: new Map<string, unknown>([
-        ['castle:backupSkipped', plan.backupSkipped],
-        ['castle:noProof', plan.proofSkipped],
-        ['castle:resumeOf', req.resume ? [req.resume.runId, ...(req.resume.chain ?? [])] : []],
-      ]),
+      resumes: req.resume ? [req.resume.runId, ...(req.resume.chain ?? [])] : [],
       alreadySucceeded: new Set(req.resume?.succeeded ?? []),
       ...(req.resume ? { resumeOf: req.resume.runId } : {}),
     });

@@ -135,7 +135,7 @@ export function buildPlan(castle: CastleSpec, opts: PlanOptions): Analysis<Plan>
 }
 
 export function stepInfo(s: PlannedStep): PlannedStepInfo {
-  return { id: s.id, layer: s.layer, section: s.section, label: s.spec.label, kind: s.spec.kind.name, deps: s.deps };
+  return { id: s.id, layer: s.layer, section: s.section, label: s.spec.label, kind: s.spec.qualified, deps: s.deps };
 }
 
 /** Longest path through the DAG, weighted by `cost` (ms). */

@@ -4,35 +4,48 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { Analysis, Diagnostic } from '../diag/diagnostic.js';
 import { locate, parseYamlSource, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
 import { parseDuration } from '../sinks/duration.js';
-import type { KindRegistry, StepKind, TargetConfig } from '../targets/kind.js';
+import type { TargetRegistry } from '../core/registry.js';
+import type { StepKind } from '../core/step.js';
+import type { Target } from '../core/target.js';
 import { ajvToDiagnostics, badDuration } from './ajv-diagnostics.js';
-import { castleSchema, commonStepProperties, type RawCastle, type RawDefaults, type RawStep } from './schema.js';
+import { castleSchemaWith, commonStepProperties, type RawCastle, type RawDefaults, type RawStep } from './schema.js';
 import { closest } from './suggest.js';
 import type { CastleSpec, LayerSpec, StepSpec } from './types.js';
 import { findCycles } from './cycles.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
-const validateCastle = ajv.compile(castleSchema);
-const stepValidators = new WeakMap<StepKind, ValidateFunction>();
+const castleValidators = new WeakMap<TargetRegistry, ValidateFunction<RawCastle>>();
+const stepValidators = new Map<StepKind, Map<string, ValidateFunction>>();
 
-function stepValidator(kind: StepKind): ValidateFunction {
-  let v = stepValidators.get(kind);
+function castleValidator(registry: TargetRegistry): ValidateFunction<RawCastle> {
+  let v = castleValidators.get(registry);
   if (!v) {
-    v = ajv.compile({
-      type: 'object',
-      additionalProperties: false,
-      required: [kind.name],
-      properties: { ...commonStepProperties, ...(kind.siblings ?? {}), [kind.name]: kind.schema },
-    });
-    stepValidators.set(kind, v);
+    const blocks = registry.targets().filter((t) => t.block !== undefined);
+    castleValidators.set(registry, (v = ajv.compile<RawCastle>(castleSchemaWith(blocks))));
   }
   return v;
 }
 
-const targetValidators = new WeakMap<TargetConfig, ValidateFunction>();
-function targetValidator(t: TargetConfig): ValidateFunction {
+/** One validator per kind and per key it is written with (`postgres` or `local.postgres`). */
+function stepValidator(kind: StepKind, key: string): ValidateFunction {
+  const byKey = stepValidators.get(kind) ?? stepValidators.set(kind, new Map()).get(kind)!;
+  let v = byKey.get(key);
+  if (!v) {
+    v = ajv.compile({
+      type: 'object',
+      additionalProperties: false,
+      required: [key],
+      properties: { ...commonStepProperties, ...(kind.siblings ?? {}), [key]: kind.schema },
+    });
+    byKey.set(key, v);
+  }
+  return v;
+}
+
+const targetValidators = new WeakMap<Target, ValidateFunction>();
+function targetValidator(t: Target): ValidateFunction {
   let v = targetValidators.get(t);
-  if (!v) targetValidators.set(t, (v = ajv.compile(t.schema)));
+  if (!v) targetValidators.set(t, (v = ajv.compile(t.block?.schema ?? {})));
   return v;
 }
 
@@ -41,7 +54,11 @@ const DEFAULT_KILL_GRACE_MS = 5000;
 
 interface Ctx {
   readonly src: YamlSource;
-  readonly registry: KindRegistry;
+  readonly registry: TargetRegistry;
+  /** the target bare step names refer to where the step is */
+  readonly selected: string;
+  /** targets whose kinds the castle's steps use, with the first step that does */
+  readonly used: Map<Target, PathSeg[]>;
   readonly defaults: RawDefaults;
   readonly castleDir: string;
   readonly diags: Diagnostic[];
@@ -62,62 +79,76 @@ function checkDurations(raw: Record<string, unknown> | undefined | null, fields:
 
 function resolveStep(raw: RawStep, path: PathSeg[], ctx: Ctx): StepSpec | undefined {
   const keys = Object.keys(raw);
-  const kindKeys = keys.filter((k) => ctx.registry.has(k));
-  if (kindKeys.length === 0) {
-    const siblingNames = new Set(ctx.registry.all().flatMap((k) => Object.keys(k.siblings ?? {})));
+  const resolved = keys.flatMap((k) => {
+    const r = ctx.registry.resolve(k, ctx.selected);
+    return r ? [{ key: k, ...r }] : [];
+  });
+  if (resolved.length === 0) {
+    const siblingNames = new Set(ctx.registry.kinds().flatMap((k) => Object.keys(k.kind.siblings ?? {})));
     const unknown = keys.find((k) => !COMMON.has(k) && !siblingNames.has(k));
-    const known = ctx.registry.names();
+    const known = ctx.registry.keysFor(ctx.selected);
+    const elsewhere = unknown && !unknown.includes('.') ? ctx.registry.kinds().find((k) => k.kind.name === unknown) : undefined;
     const guess = unknown ? closest(unknown, known) : undefined;
     ctx.diags.push({
       severity: 'error',
       rule: 'spec/unknown-step-kind',
-      message: unknown ? `unknown step kind '${unknown}'` : 'step names no kind',
+      message: elsewhere
+        ? `'${unknown}' is a step kind of target '${elsewhere.target.name}', and this ${ctx.selected === undefined ? 'castle' : `step's target is '${ctx.selected}'`}`
+        : unknown
+          ? `unknown step kind '${unknown}'`
+          : 'step names no kind',
       location: locate(ctx.src, unknown ? [...path, unknown] : path, { key: Boolean(unknown) }),
-      hint: guess ? `did you mean '${guess}'? known kinds: ${known.join(', ')}` : `known kinds: ${known.join(', ')}`,
+      hint: elsewhere
+        ? `write '${elsewhere.qualified}', or set \`target: ${elsewhere.target.name}\` on the layer`
+        : guess
+          ? `did you mean '${guess}'? known kinds: ${known.join(', ')}`
+          : `known kinds: ${known.join(', ')}`,
     });
     return undefined;
   }
-  if (kindKeys.length > 1) {
+  if (resolved.length > 1) {
     ctx.diags.push({
       severity: 'error',
       rule: 'spec/ambiguous-step',
-      message: `a step has exactly one kind, this one has ${kindKeys.length}: ${kindKeys.join(', ')}`,
-      location: locate(ctx.src, [...path, kindKeys[1]!], { key: true }),
+      message: `a step has exactly one kind, this one has ${resolved.length}: ${resolved.map((r) => r.key).join(', ')}`,
+      location: locate(ctx.src, [...path, resolved[1]!.key], { key: true }),
       hint: 'split it into one step per kind',
     });
     return undefined;
   }
-  const kind = ctx.registry.get(kindKeys[0]!)!;
-  const validate = stepValidator(kind);
+  const { key, kind, target, qualified } = resolved[0]!;
+  if (!ctx.used.has(target)) ctx.used.set(target, [...path, key]);
+  const validate = stepValidator(kind, key);
   if (!validate(raw)) {
-    ctx.diags.push(...ajvToDiagnostics(validate.errors ?? [], ctx.src, path, `a '${kind.name}' step`));
+    ctx.diags.push(...ajvToDiagnostics(validate.errors ?? [], ctx.src, path, `a '${qualified}' step`));
     return undefined;
   }
   const nDiags = ctx.diags.length;
   checkDurations(raw, ['timeout', 'backoff'], path, ctx);
   if (ctx.diags.length > nDiags) return undefined;
   const siblings = Object.keys(kind.siblings ?? {});
-  const config = siblings.length > 0 ? Object.fromEntries([[kind.name, raw[kind.name]], ...siblings.map((s) => [s, raw[s]])]) : raw[kind.name];
+  const config = siblings.length > 0 ? Object.fromEntries([[kind.name, raw[key]], ...siblings.map((s) => [s, raw[s]])]) : raw[key];
   const before = ctx.diags.length;
-  ctx.diags.push(
-    ...(kind.check?.(config, { locate: (p) => locate(ctx.src, [...path, kind.name, ...p]), castleDir: ctx.castleDir }) ?? []),
-  );
+  ctx.diags.push(...(kind.check?.(config, { locate: (p) => locate(ctx.src, [...path, key, ...p]), castleDir: ctx.castleDir }) ?? []));
   if (ctx.diags.slice(before).some((d) => d.severity === 'error')) return undefined;
   const name = raw['name'];
   return {
     kind,
+    target,
+    qualified,
     config,
     label: typeof name === 'string' ? name : (kind.label?.(config) ?? kind.name),
     timeoutMs: durationOf(raw['timeout'] as string | undefined, durationOf(ctx.defaults.timeout, null)),
     retries: (raw['retries'] as number | undefined) ?? ctx.defaults.retries ?? 0,
     retryOn: (raw['retryOn'] as string[] | undefined) ?? ctx.defaults.retryOn ?? [],
     backoffMs: durationOf(raw['backoff'] as string | undefined, durationOf(ctx.defaults.backoff, 1000)) ?? 1000,
-    location: locate(ctx.src, [...path, kind.name], { key: true }),
+    location: locate(ctx.src, [...path, key], { key: true }),
     path,
   };
 }
 
 function resolveSteps(list: RawStep[] | undefined | null, path: PathSeg[], ctx: Ctx): StepSpec[] {
+  // ctx.selected is the list's target (the layer's or the castle's)
   const out: StepSpec[] = [];
   (list ?? []).forEach((raw, i) => {
     const s = resolveStep(raw, [...path, i], ctx);
@@ -174,8 +205,21 @@ function checkLayers(raw: RawCastle, ctx: Ctx): void {
   }
 }
 
+function checkTargetName(name: string | undefined, path: PathSeg[], ctx: Ctx): void {
+  if (name === undefined || ctx.registry.target(name)) return;
+  const known = ctx.registry.targets().map((t) => t.name);
+  const guess = closest(name, known);
+  ctx.diags.push({
+    severity: 'error',
+    rule: 'spec/unknown-target',
+    message: `unknown target '${name}'`,
+    location: locate(ctx.src, path),
+    hint: guess ? `did you mean '${guess}'? targets: ${known.join(', ')}` : `targets: ${known.join(', ')}`,
+  });
+}
+
 /** Reads and checks castle.yaml. Returns a validated spec, or every diagnostic found. */
-export async function loadCastle(file: string, registry: KindRegistry, opts: { stateDir?: string } = {}): Promise<Analysis<CastleSpec>> {
+export async function loadCastle(file: string, registry: TargetRegistry, opts: { stateDir?: string } = {}): Promise<Analysis<CastleSpec>> {
   const abs = resolve(file);
   let text: string;
   try {
@@ -197,7 +241,7 @@ export async function loadCastle(file: string, registry: KindRegistry, opts: { s
   return analyzeCastle(abs, text, registry, opts);
 }
 
-export function analyzeCastle(abs: string, text: string, registry: KindRegistry, opts: { stateDir?: string } = {}): Analysis<CastleSpec> {
+export function analyzeCastle(abs: string, text: string, registry: TargetRegistry, opts: { stateDir?: string } = {}): Analysis<CastleSpec> {
   const { source: src, diagnostics } = parseYamlSource(abs, text);
   if (diagnostics.length > 0) return { ok: false, diagnostics };
   if (src.docs.length !== 1) {
@@ -210,36 +254,58 @@ export function analyzeCastle(abs: string, text: string, registry: KindRegistry,
   } catch (err) {
     return { ok: false, diagnostics: [{ severity: 'error', rule: 'yaml/aliases', message: `cannot expand the document: ${(err as Error).message}`, location: { file: abs, line: 1, col: 1 } }] };
   }
+  const validateCastle = castleValidator(registry);
   if (!validateCastle(raw)) {
     return { ok: false, diagnostics: ajvToDiagnostics(validateCastle.errors ?? [], src, [], 'the castle') };
   }
   const dir = dirname(abs);
-  const ctx: Ctx = { src, registry, defaults: raw.defaults ?? {}, castleDir: dir, diags: [] };
+  const selected = raw.target ?? registry.defaultTarget;
+  const ctx: Ctx = { src, registry, selected, used: new Map(), defaults: raw.defaults ?? {}, castleDir: dir, diags: [] };
+  checkTargetName(raw.target, ['target'], ctx);
+  raw.layers.forEach((l, i) => checkTargetName(l.target, ['layers', i, 'target'], ctx));
   checkDurations(raw as unknown as Record<string, unknown>, ['budget'], [], ctx);
   checkDurations(raw.defaults as Record<string, unknown> | undefined, ['timeout', 'backoff', 'killGrace'], ['defaults'], ctx);
   checkLayers(raw, ctx);
-  const layers: LayerSpec[] = raw.layers.map((l, i) => ({
-    name: l.name,
-    description: l.description ?? undefined,
-    dependsOn: [...new Set(l.dependsOn ?? [])],
-    apply: resolveSteps(l.apply, ['layers', i, 'apply'], ctx),
-    destroy: resolveSteps(l.destroy, ['layers', i, 'destroy'], ctx),
-    location: locate(src, ['layers', i, 'name']),
-  }));
+  const layers: LayerSpec[] = raw.layers.map((l, i) => {
+    const lctx: Ctx = { ...ctx, selected: l.target ?? selected };
+    return {
+      name: l.name,
+      description: l.description ?? undefined,
+      dependsOn: [...new Set(l.dependsOn ?? [])],
+      target: lctx.selected,
+      apply: resolveSteps(l.apply, ['layers', i, 'apply'], lctx),
+      destroy: resolveSteps(l.destroy, ['layers', i, 'destroy'], lctx),
+      location: locate(src, ['layers', i, 'name']),
+    };
+  });
+  const gate = resolveSteps(raw.rebirth?.gate, ['rebirth', 'gate'], ctx);
+  const proof = resolveSteps(raw.rebirth?.proof, ['rebirth', 'proof'], ctx);
   const targets: Record<string, unknown> = {};
+  const blockOf = raw as unknown as Record<string, unknown>;
   for (const t of registry.targets()) {
-    const block = (raw as unknown as Record<string, unknown>)[t.name];
-    if (block === undefined || block === null) continue;
+    const block = blockOf[t.name];
+    if (t.block === undefined) continue;
+    if (block === undefined || block === null) {
+      const usedAt = ctx.used.get(t);
+      if (t.block.required && usedAt)
+        ctx.diags.push({
+          severity: 'error',
+          rule: 'spec/missing-target-block',
+          message: `this step is a kind of target '${t.name}', whose steps need a \`${t.name}:\` block, and the castle has none`,
+          location: locate(src, usedAt, { key: true }),
+          hint: `add a \`${t.name}:\` block at the top level of castle.yaml (see \`castle init\` and the README)`,
+        });
+      continue;
+    }
     const v = targetValidator(t);
     if (!v(block)) ctx.diags.push(...ajvToDiagnostics(v.errors ?? [], src, [t.name], `the ${t.name} block`));
     else {
-      ctx.diags.push(...(t.check?.(block, { locate: (p) => locate(src, [t.name, ...p]), castleDir: dir }) ?? []));
+      ctx.diags.push(...(t.block.check?.(block, { locate: (p) => locate(src, [t.name, ...p]), castleDir: dir }) ?? []));
       targets[t.name] = block;
     }
   }
-  const gate = resolveSteps(raw.rebirth?.gate, ['rebirth', 'gate'], ctx);
-  const proof = resolveSteps(raw.rebirth?.proof, ['rebirth', 'proof'], ctx);
   if (ctx.diags.some((d) => d.severity === 'error')) return { ok: false, diagnostics: ctx.diags };
+  const uses = registry.targets().filter((t) => ctx.used.has(t) || targets[t.name] !== undefined);
   const spec: CastleSpec = Object.freeze({
     name: raw.name,
     description: raw.description ?? undefined,
@@ -249,8 +315,9 @@ export function analyzeCastle(abs: string, text: string, registry: KindRegistry,
     budgetMs: durationOf(raw.budget ?? undefined, null),
     concurrency: raw.concurrency ?? 4,
     killGraceMs: durationOf(raw.defaults?.killGrace ?? undefined, DEFAULT_KILL_GRACE_MS) ?? DEFAULT_KILL_GRACE_MS,
-    target: raw.target ?? 'local',
+    target: selected,
     targets,
+    uses,
     layers,
     gate,
     proof,

@@ -15,6 +15,8 @@ export interface RawDefaults {
 export interface RawLayer {
   name: string;
   description?: string;
+  /** the target bare step names of this layer refer to (default: the castle's) */
+  target?: string;
   dependsOn?: string[];
   apply?: RawStep[];
   destroy?: RawStep[];
@@ -32,8 +34,6 @@ export interface RawCastle {
   stateDir?: string;
   concurrency?: number;
   target?: string;
-  /** the local target's block, checked against its own schema */
-  local?: Record<string, unknown>;
   defaults?: RawDefaults;
   layers: RawLayer[];
   rebirth?: RawRebirth;
@@ -69,8 +69,7 @@ export const castleSchema: JSONSchemaType<RawCastle> = {
     budget: { ...durationField, description: 'rebirth time the owner promises, e.g. 12m' },
     stateDir: { type: 'string', nullable: true, description: 'run state directory (default .castle beside castle.yaml)' },
     concurrency: { type: 'integer', nullable: true, minimum: 1, maximum: 256 },
-    target: { type: 'string', nullable: true, description: 'the target the castle runs on (local, proxmox, ...)' },
-    local: { type: 'object', nullable: true, required: [], additionalProperties: true, description: 'configuration of the local target' },
+    target: { type: 'string', nullable: true, description: 'the target whose step kinds bare names refer to (default local); `target.kind` names any target\'s kind' },
     defaults: {
       type: 'object',
       nullable: true,
@@ -94,6 +93,7 @@ export const castleSchema: JSONSchemaType<RawCastle> = {
         properties: {
           name: { type: 'string', pattern: DNS1123_LABEL, maxLength: 63 },
           description: { type: 'string', nullable: true },
+          target: { type: 'string', nullable: true, description: 'the target bare step names of this layer refer to (default: the castle\'s target)' },
           dependsOn: { type: 'array', nullable: true, items: { type: 'string' } },
           apply: stepList,
           destroy: stepList,
@@ -109,6 +109,18 @@ export const castleSchema: JSONSchemaType<RawCastle> = {
     },
   },
 };
+
+/**
+ * The castle schema with one open object per target block (`local:`, `proxmox:`): each block is checked
+ * against its target's own schema afterwards, with the target's name in the diagnostics.
+ */
+export function castleSchemaWith(blocks: readonly { readonly name: string; readonly description: string }[]): object {
+  const props: Record<string, object> = { ...castleSchema.properties };
+  for (const b of blocks) props[b.name] = { type: 'object', nullable: true, additionalProperties: true, description: b.description };
+  // without its $id: one validator is compiled per registry, and ajv keeps ids unique
+  const { $id: _id, ...rest } = castleSchema;
+  return { ...rest, properties: props };
+}
 
 /** Fields every step may carry, whatever its kind. */
 export const commonStepProperties = {

@@ -1,10 +1,8 @@
-import { KindRegistry } from './kind.js';
-import { noopKind } from './generic/noop.js';
-import { runKind } from './generic/run.js';
-import { waitForKind } from './generic/wait-for.js';
-import { registerLocalTarget } from './local/index.js';
+import { TargetRegistry } from '../core/registry.js';
+import { genericTarget } from './generic/index.js';
+import { localTarget } from './local/index.js';
 
-/** Every step kind Castle knows: the generic ones and each target's. */
-export function defaultRegistry(): KindRegistry {
-  return registerLocalTarget(new KindRegistry().register(runKind).register(noopKind).register(waitForKind));
+/** Every target Castle knows; the local one is the embedded default. */
+export function defaultRegistry(): TargetRegistry {
+  return new TargetRegistry().register(genericTarget).register(localTarget, { asDefault: true });
 }

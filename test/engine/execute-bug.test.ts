@@ -40,7 +40,7 @@ layers:
         signal: new AbortController().signal,
         redactor,
         logs: new StepLogs(join(dir, 'run'), redactor),
-        facts: new Map(),
+        resumes: [],
         emit: (ev) => {
           if (ev.type === 'step-finished' && ev.stepId === 'up/quick/0') throw new Error('a view broke');
         },

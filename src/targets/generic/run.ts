@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { runProcess } from '../../engine/process.js';
-import type { StepKind } from '../kind.js';
+import type { StepKind } from '../../core/step.js';
 
 export interface RunConfig {
   readonly run: string;
@@ -36,7 +36,7 @@ function lastLine(text: string): string {
 }
 
 /** A shell command, in its own process group, with cwd and env. */
-export const runKind: StepKind<RunConfig> = {
+export const runKind: StepKind<RunConfig, undefined> = {
   name: 'run',
   description: 'run a shell command (sh -c) with cwd and env',
   schema: { type: 'string', minLength: 1 },

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { runProcess } from '../../engine/process.js';
 import { parseDuration } from '../../sinks/duration.js';
-import type { StepContext, StepKind } from '../kind.js';
+import type { StepContext, StepKind } from '../../core/step.js';
 
 export interface WaitForConfig {
   readonly tcp?: string;
@@ -47,7 +47,7 @@ async function commandOnce(cmd: string, ctx: StepContext): Promise<string | unde
 }
 
 /** A readiness gate instead of a sleep: polls until a port answers, a URL returns a status, or a command succeeds. */
-export const waitForKind: StepKind<WaitForConfig> = {
+export const waitForKind: StepKind<WaitForConfig, undefined> = {
   name: 'waitFor',
   description: 'poll until a TCP port accepts, an HTTP URL answers with a status, or a command exits 0',
   schema: {

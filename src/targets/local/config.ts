@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { TargetConfig } from '../kind.js';
 
 /** The `local:` block of castle.yaml: where the castle lives on this machine and what describes its data layer. */
 export interface LocalConfig {
@@ -31,10 +30,11 @@ export interface InfisicalConfig {
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 
-export const localTarget: TargetConfig = {
-  name: 'local',
-  description: 'a whole castle on one machine: real PostgreSQL, pgBackRest, pgBouncer, an S3 endpoint on loopback, the app',
-  schema: {
+/** the target's name: its castle.yaml block, its kinds' prefix, its folder in the state dir */
+export const localTargetName = 'local';
+
+/** JSON Schema of the `local:` block */
+export const localBlockSchema = {
     type: 'object',
     additionalProperties: false,
     required: ['manifests'],
@@ -66,8 +66,7 @@ export const localTarget: TargetConfig = {
       objectStore: { type: 'object', additionalProperties: false, properties: { dir: { type: 'string', minLength: 1 }, port } },
       ports: { type: 'object', additionalProperties: false, properties: { postgres: port, pgbouncer: port } },
     },
-  },
-};
+} as const;
 
 function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p;

@@ -8,8 +8,10 @@ import { InfisicalSource } from '../../secrets/infisical.js';
 import { Redactor } from '../../secrets/redactor.js';
 import type { SecretSource } from '../../secrets/source.js';
 import { tlsFiles } from '../../s3/tls.js';
-import type { StepContext, StepResult } from '../kind.js';
-import { resolveLocal, type LocalConfig, type ResolvedLocal } from './config.js';
+import type { Failure } from '../../core/result.js';
+import type { StepContext } from '../../core/step.js';
+import type { LocalSession } from './session.js';
+import type { ResolvedLocal } from './config.js';
 import { loadLocalClusterModel, type LocalClusterModel } from './manifests.js';
 import { pgbackrestSpecFromModel } from './manifest-pgbackrest.js';
 
@@ -20,7 +22,7 @@ export const DEFAULT_S3_PORT = 9443;
 export const S3_KEY_ID = 'S3_ACCESS_KEY_ID';
 export const S3_KEY_SECRET = 'S3_SECRET_ACCESS_KEY';
 
-export type Fail = Extract<StepResult, { ok: false }>;
+export type Fail = Failure;
 export const fail = (reason: string, retryable = false): Fail => ({ ok: false, reason, retryable });
 
 /** Every YAML/JSON file of the manifest paths (directories listed in name order). */
@@ -32,12 +34,6 @@ export function expandManifests(paths: readonly string[]): string[] {
     } else out.push(p);
   }
   return out;
-}
-
-export function localOf(ctx: StepContext): ResolvedLocal | Fail {
-  const cfg = ctx.targets['local'] as LocalConfig | undefined;
-  if (!cfg) return fail('this step belongs to the local target: add a `local:` block to castle.yaml (at least `manifests:`)');
-  return resolveLocal(cfg, ctx.castleDir, ctx.castleName);
 }
 
 export async function openSecrets(local: ResolvedLocal, redactor: Redactor): Promise<SecretSource | Fail> {
@@ -119,24 +115,23 @@ function dataFor(local: ResolvedLocal, model: LocalClusterModel, redact: (t: str
 
 /**
  * The local castle as this step sees it: manifests rendered with the secret source, the data layer's
- * paths and repos, user passwords. Built once per run and shared through the run's facts.
+ * paths and repos, user passwords. Built once per run and shared through the target's session.
  */
-export async function localEnv(ctx: StepContext, opts: { restore?: boolean } = {}): Promise<LocalEnv | Fail> {
-  const key = `local:env:${opts.restore ? 'restore' : 'backup'}`;
-  const cached = ctx.facts.get(key) as LocalEnv | undefined;
+export async function localEnv(session: LocalSession, ctx: StepContext, opts: { restore?: boolean } = {}): Promise<LocalEnv | Fail> {
+  const key = opts.restore ? 'restore' : 'backup';
+  const cached = session.envs.get(key);
   if (cached) return cached;
   if (opts.restore) {
     // The same castle, seen from its restore source: only the pgBackRest settings differ.
-    const env = await localEnv(ctx);
+    const env = await localEnv(session, ctx);
     if ('ok' in env) return env;
     const data = dataFor(env.local, env.model, env.redact, true);
     if ('ok' in data) return data;
     const restoring: LocalEnv = { ...env, data };
-    ctx.facts.set(key, restoring);
+    session.envs.set(key, restoring);
     return restoring;
   }
-  const local = localOf(ctx);
-  if ('ok' in local) return local;
+  const local = session.local;
   // The castle's own root must be traversable by the unprivileged user that runs its processes.
   for (const d of [local.dataDir, join(local.dataDir, 'postgres'), join(local.dataDir, 'pgbouncer'), join(local.dataDir, 'app')]) {
     mkdirSync(d, { recursive: true });
@@ -178,7 +173,7 @@ export async function localEnv(ctx: StepContext, opts: { restore?: boolean } = {
     pgbouncerPort: local.config.ports?.pgbouncer ?? DEFAULT_PGBOUNCER_PORT,
     appDir: join(local.dataDir, 'app'),
   };
-  ctx.facts.set(key, env);
+  session.envs.set(key, env);
   return env;
 }
 

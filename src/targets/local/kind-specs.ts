@@ -1,6 +1,7 @@
 // What the local target's step kinds are (name, schema, label): loaded with the castle. What they do
 // (kinds/*.ts, with PostgreSQL, S3 and pgBackRest behind them) is loaded when a step of the kind runs.
-import type { StepKind } from '../kind.js';
+import type { StepKind } from '../../core/step.js';
+import type { LocalSession } from './session.js';
 
 export interface BlogConfig {
   readonly port: number;
@@ -13,7 +14,7 @@ export interface ProofConfig {
   readonly app?: { readonly url: string; readonly database: string; readonly query: string };
 }
 
-export const backupSpec: Omit<StepKind<{ fingerprint?: boolean; newBackup?: boolean }>, 'run'> = {
+export const backupSpec: Omit<StepKind<{ fingerprint?: boolean; newBackup?: boolean }, LocalSession>, 'run'> = {
   name: 'backup',
   description: 'backup gate: flush and archive WAL, back up to S3, confirm it through the S3 API, fingerprint the data',
   schema: { type: 'object', additionalProperties: false, properties: {
@@ -25,7 +26,7 @@ export const backupSpec: Omit<StepKind<{ fingerprint?: boolean; newBackup?: bool
   label: () => 'backup gate (WAL flush, S3 backup, fingerprint)',
 };
 
-export const blogSpec: Omit<StepKind<BlogConfig>, 'run'> = {
+export const blogSpec: Omit<StepKind<BlogConfig, LocalSession>, 'run'> = {
   name: 'blog',
   description: 'the blog app: serves posts from the database through pgBouncer; in destroy, stop it',
   schema: {
@@ -37,21 +38,21 @@ export const blogSpec: Omit<StepKind<BlogConfig>, 'run'> = {
   label: (c) => `blog on :${c.port}`,
 };
 
-export const objectStoreSpec: Omit<StepKind<Record<string, never>>, 'run'> = {
+export const objectStoreSpec: Omit<StepKind<Record<string, never>, LocalSession>, 'run'> = {
   name: 'objectStore',
   description: 'start (or reuse) the S3 endpoint on loopback that keeps the backups; it survives wipes',
   schema: { type: 'object', additionalProperties: false },
   label: () => 'S3 endpoint (outside the castle)',
 };
 
-export const pgbouncerSpec: Omit<StepKind<Record<string, never>>, 'run'> = {
+export const pgbouncerSpec: Omit<StepKind<Record<string, never>, LocalSession>, 'run'> = {
   name: 'pgbouncer',
   description: 'the pgBouncer of the PostgresCluster (proxy.pgBouncer); in destroy, stop it and delete its files',
   schema: { type: 'object', additionalProperties: false },
   label: () => 'pgBouncer',
 };
 
-export const postgresSpec: Omit<StepKind<Record<string, never>>, 'run'> = {
+export const postgresSpec: Omit<StepKind<Record<string, never>, LocalSession>, 'run'> = {
   name: 'postgres',
   description: 'the PostgresCluster of the local block: create, restore or start it; in destroy, wipe it after the backup gate',
   schema: { type: 'object', additionalProperties: false },
@@ -59,7 +60,7 @@ export const postgresSpec: Omit<StepKind<Record<string, never>>, 'run'> = {
   label: () => 'PostgreSQL cluster',
 };
 
-export const proofSpec: Omit<StepKind<ProofConfig>, 'run'> = {
+export const proofSpec: Omit<StepKind<ProofConfig, LocalSession>, 'run'> = {
   name: 'proof',
   description: 'prove the rebirth: system identifier, data fingerprint against the gate, and the app serving the data',
   schema: {
@@ -81,7 +82,7 @@ export const proofSpec: Omit<StepKind<ProofConfig>, 'run'> = {
   label: () => 'proof (system id, fingerprint, app)',
 };
 
-export const sqlSpec: Omit<StepKind<{ database: string; file: string }>, 'run'> = {
+export const sqlSpec: Omit<StepKind<{ database: string; file: string }, LocalSession>, 'run'> = {
   name: 'sql',
   description: 'run a SQL file on a database of the PostgresCluster, as the superuser (write it idempotent)',
   schema: { type: 'object', additionalProperties: false, required: ['database', 'file'], properties: { database: { type: 'string' }, file: { type: 'string' } } },

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { postmasterPid } from '../../../data/postgres.js';
 import { backupGate } from '../../../data/rebirth.js';
-import type { StepKind } from '../../kind.js';
+import type { StepKind } from '../../../core/step.js';
+import type { LocalSession } from '../session.js';
 import { fail, localEnv, opOptions } from '../env.js';
 import { saveGate } from '../gate-record.js';
 
@@ -12,13 +13,13 @@ const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
  * The backup gate: nothing is wiped without it. WAL flushed and archived, an incremental backup to
  * the S3 repo confirmed through the S3 API, the data fingerprinted. Any failure stops the run here.
  */
-export const run: StepKind<{ fingerprint?: boolean; newBackup?: boolean }>['run'] = async (c, ctx) => {
-  const env = await localEnv(ctx);
+export const run: StepKind<{ fingerprint?: boolean; newBackup?: boolean }, LocalSession>['run'] = async (c, ctx, session) => {
+  const env = await localEnv(session, ctx);
   if ('ok' in env) return env;
   const cl = env.data.cluster;
   if (!postmasterPid(cl)) {
     if (!existsSync(join(cl.dataDir, 'PG_VERSION'))) {
-      saveGate(ctx, { runId: ctx.runId, cluster: env.model.name, empty: true });
+      saveGate(session, ctx, { runId: ctx.runId, cluster: env.model.name, empty: true });
       ctx.check('backup gate', true, `no data to back up: ${cl.dataDir} does not exist (the castle is already down)`);
       return { ok: true, summary: 'no data: the castle is already down' };
     }
@@ -31,7 +32,7 @@ export const run: StepKind<{ fingerprint?: boolean; newBackup?: boolean }>['run'
     // Not repo2: the gate precedes a wipe, which deletes the local repo seconds later (a full backup
     // there cost 3-4 s of every rebirth in the bench). repo2 gets its backups outside rebirths.
     // the fingerprint only serves the proof: with --no-proof nobody would read it
-    fingerprint: c.fingerprint !== false && ctx.facts.get('castle:noProof') !== true,
+    fingerprint: c.fingerprint !== false && !ctx.proofSkipped,
     newBackup: c.newBackup !== false,
   });
   if (!r.ok) {
@@ -39,7 +40,7 @@ export const run: StepKind<{ fingerprint?: boolean; newBackup?: boolean }>['run'
     return fail(r.reason, true);
   }
   const g = r.gate;
-  saveGate(ctx, { runId: ctx.runId, cluster: env.model.name, empty: false, gate: g });
+  saveGate(session, ctx, { runId: ctx.runId, cluster: env.model.name, empty: false, gate: g });
   ctx.check('WAL flushed', true, `archived through ${g.flushedSegment}`);
   ctx.check(
     'backup in S3',

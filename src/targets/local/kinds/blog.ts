@@ -1,14 +1,15 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StepKind } from '../../kind.js';
+import type { StepKind } from '../../../core/step.js';
+import type { LocalSession } from '../session.js';
 import type { BlogConfig } from '../kind-specs.js';
 import { startBlog, stopBlog } from '../blog/launch.js';
 import { fail, localEnv } from '../env.js';
 
 
 /** The blog: posts read from the database through pgBouncer, /healthz running a query. */
-export const run: StepKind<BlogConfig>['run'] = async (c, ctx) => {
-  const env = await localEnv(ctx);
+export const run: StepKind<BlogConfig, LocalSession>['run'] = async (c, ctx, session) => {
+  const env = await localEnv(session, ctx);
   if ('ok' in env) return env;
   const dir = join(env.appDir, `blog-${c.port}`);
   if (ctx.section === 'down') {

@@ -1,7 +1,8 @@
 import { createServer } from 'node:net';
 import { localCredentials, s3ServerStatus, startS3Server } from '../../../s3/server.js';
-import type { StepKind } from '../../kind.js';
-import { DEFAULT_S3_PORT, expandManifests, fail, localOf, objectStorePort, opOptions, openSecrets, S3_KEY_ID, S3_KEY_SECRET } from '../env.js';
+import type { StepKind } from '../../../core/step.js';
+import type { LocalSession } from '../session.js';
+import { DEFAULT_S3_PORT, expandManifests, fail, objectStorePort, opOptions, openSecrets, S3_KEY_ID, S3_KEY_SECRET } from '../env.js';
 import { loadLocalClusterModel } from '../manifests.js';
 import { Redactor } from '../../../secrets/redactor.js';
 
@@ -18,13 +19,12 @@ function portFree(port: number): Promise<boolean> {
  * never stops it, and a rebirth restores from it. Its credentials go into the castle's secret source,
  * where the ExternalSecret that renders pgBackRest's s3.conf reads them.
  */
-export const run: StepKind<Record<string, never>>['run'] = async (_c, ctx) => {
+export const run: StepKind<Record<string, never>, LocalSession>['run'] = async (_c, ctx, session) => {
   if (ctx.section === 'down') {
     ctx.note('the object store is not part of the castle: left running');
     return { ok: true, summary: 'left running (immortal)' };
   }
-  const local = localOf(ctx);
-  if ('ok' in local) return local;
+  const local = session.local;
   const model = await loadLocalClusterModel(expandManifests(local.manifests), local.config.cluster ? { clusterName: local.config.cluster } : {});
   if (!model.ok) return fail(`the data layer's manifests are not usable: ${model.diagnostics.map((d) => d.message).join('; ')}`);
   const repo1 = model.value.repos.find((r) => r.name === 'repo1');

@@ -1,11 +1,12 @@
 import { rm } from 'node:fs/promises';
-import type { StepKind } from '../../kind.js';
+import type { StepKind } from '../../../core/step.js';
+import type { LocalSession } from '../session.js';
 import { fail, localEnv } from '../env.js';
 import { pgBouncerConfigFromModel, startPgBouncer, stopPgBouncer } from '../pgbouncer.js';
 
 /** `proxy.pgBouncer` of the PostgresCluster: a real pgBouncer in front, one pool per users' database. */
-export const run: StepKind<Record<string, never>>['run'] = async (_c, ctx) => {
-  const env = await localEnv(ctx);
+export const run: StepKind<Record<string, never>, LocalSession>['run'] = async (_c, ctx, session) => {
+  const env = await localEnv(session, ctx);
   if ('ok' in env) return env;
   if (ctx.section === 'down') {
     const s = await stopPgBouncer(env.pgbouncerDir, ctx.killGraceMs);

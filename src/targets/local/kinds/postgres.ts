@@ -4,7 +4,8 @@ import { runBackup, writePgbackrestConf } from '../../../data/pgbackrest.js';
 import { postmasterPid } from '../../../data/postgres.js';
 import { createCluster, restoreCastle, startCastle, wipeCastle } from '../../../data/rebirth.js';
 import { hasBackupInfo, probeS3 } from '../../../s3/client.js';
-import type { StepContext, StepKind, StepResult } from '../../kind.js';
+import type { StepContext, StepKind, StepResult } from '../../../core/step.js';
+import type { LocalSession } from '../session.js';
 import { fail, localEnv, opOptions, type LocalEnv } from '../env.js';
 import { gateOf } from '../gate-record.js';
 import { ensureUsers, runInitSql } from '../provision.js';
@@ -25,8 +26,8 @@ async function repoHasStanza(env: LocalEnv, ctx: StepContext): Promise<boolean |
   return info.ok ? info.exists : info.reason;
 }
 
-async function apply(ctx: StepContext): Promise<StepResult> {
-  const env = await localEnv(ctx);
+async function apply(ctx: StepContext, session: LocalSession): Promise<StepResult> {
+  const env = await localEnv(session, ctx);
   if ('ok' in env) return env;
   const c = env.data.cluster;
   const o = { ...opOptions(ctx), redact: env.data.pgbr.redact };
@@ -46,14 +47,13 @@ async function apply(ctx: StepContext): Promise<StepResult> {
           'a fresh cluster would come back empty and register a second system-id in the repo. Add dataSource.pgbackrest (repo1) to restore it.',
       );
     }
-    const source = await localEnv(ctx, { restore: true });
+    const source = await localEnv(session, ctx, { restore: true });
     if ('ok' in source) return source;
-    const gate = gateOf(ctx, env.model.name);
+    const gate = gateOf(session, ctx, env.model.name);
     ctx.note('restoring from the backup repos');
     const r = await restoreCastle(source.data, { ...o, gate: gate && !gate.empty ? gate.gate : null });
     if (!r.ok) return fail(r.reason);
     ctx.log(`restored ${r.backup} from repo${r.repo} (${r.why}) in ${r.durationMs} ms\n`);
-    ctx.facts.set(`local:restored:${env.model.name}`, r);
     const conf = await writePgbackrestConf(env.data.pgbr);
     if (!conf.ok) return fail(conf.reason);
     ctx.note('starting: replaying archived WAL');
@@ -80,11 +80,11 @@ async function apply(ctx: StepContext): Promise<StepResult> {
   return { ok: true, summary: `${p.summary}, first full backup ${full.label}` };
 }
 
-async function destroy(ctx: StepContext): Promise<StepResult> {
-  const env = await localEnv(ctx);
+async function destroy(ctx: StepContext, session: LocalSession): Promise<StepResult> {
+  const env = await localEnv(session, ctx);
   if ('ok' in env) return env;
-  const gate = gateOf(ctx, env.model.name);
-  const force = ctx.facts.get('castle:backupSkipped') === true || gate?.empty === true;
+  const gate = gateOf(session, ctx, env.model.name);
+  const force = ctx.backupSkipped || gate?.empty === true;
   const w = await wipeCastle(env.data, { ...opOptions(ctx), redact: env.data.pgbr.redact, gate: gate && !gate.empty ? gate.gate : null, force });
   if (!w.ok) return fail(w.reason);
   return { ok: true, summary: `wiped ${w.removed} (stopped ${w.stopped.length} process${w.stopped.length === 1 ? '' : 'es'})` };
@@ -95,4 +95,4 @@ async function destroy(ctx: StepContext): Promise<StepResult> {
  * is gone and the repo holds it, or create it (initdb, users, databaseInitSQL) on first birth.
  * Destroy: the nuclear wipe of everything it owns, only after this run's backup gate.
  */
-export const run: StepKind<Record<string, never>>['run'] = (_c, ctx) => (ctx.section === 'down' ? destroy(ctx) : apply(ctx));
+export const run: StepKind<Record<string, never>, LocalSession>['run'] = (_c, ctx, session) => (ctx.section === 'down' ? destroy(ctx, session) : apply(ctx, session));

@@ -1,6 +1,7 @@
 import { withClient } from '../../../data/postgres.js';
 import { proveCastle } from '../../../data/rebirth.js';
-import type { StepContext, StepKind } from '../../kind.js';
+import type { StepContext, StepKind } from '../../../core/step.js';
+import type { LocalSession } from '../session.js';
 import type { ProofConfig } from '../kind-specs.js';
 import { fail, localEnv, opOptions, type LocalEnv } from '../env.js';
 import { gateOf } from '../gate-record.js';
@@ -36,10 +37,10 @@ async function appCheck(env: LocalEnv, app: NonNullable<ProofConfig['app']>, ctx
  * still belongs to it, every table of every database has the same rows as at the gate (rows written
  * after the last backup included: they came back through archived WAL), and the app serves them.
  */
-export const run: StepKind<ProofConfig>['run'] = async (c, ctx) => {
-  const env = await localEnv(ctx);
+export const run: StepKind<ProofConfig, LocalSession>['run'] = async (c, ctx, session) => {
+  const env = await localEnv(session, ctx);
   if ('ok' in env) return env;
-  const gate = gateOf(ctx, env.model.name);
+  const gate = gateOf(session, ctx, env.model.name);
   if (!gate) return fail('no backup gate in this run: there is nothing to prove the data against');
   let ok = true;
   if (gate.empty) {

@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { withClient } from '../../../data/postgres.js';
-import type { StepKind } from '../../kind.js';
+import type { StepKind } from '../../../core/step.js';
+import type { LocalSession } from '../session.js';
 import { fail, localEnv } from '../env.js';
 
 /** Runs a SQL file on a database of the cluster as the superuser (seed data, migrations): make it idempotent. */
-export const run: StepKind<{ database: string; file: string }>['run'] = async (c, ctx) => {
-  const env = await localEnv(ctx);
+export const run: StepKind<{ database: string; file: string }, LocalSession>['run'] = async (c, ctx, session) => {
+  const env = await localEnv(session, ctx);
   if ('ok' in env) return env;
   const file = resolve(ctx.castleDir, c.file);
   let text: string;

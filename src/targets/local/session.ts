@@ -1,0 +1,23 @@
+import { fail, ok } from '../../core/result.js';
+import type { SessionFactory } from '../../core/target.js';
+import { resolveLocal, type LocalConfig, type ResolvedLocal } from './config.js';
+import type { LocalEnv } from './env.js';
+import type { GateFact } from './gate-record.js';
+
+/**
+ * What the local target's steps share during one run: the resolved `local:` block, the castle as
+ * its manifests and secrets describe it (built by the first step that needs it), and the gates taken.
+ */
+export class LocalSession {
+  readonly envs = new Map<'backup' | 'restore', LocalEnv>();
+  /** the backup gates of this run (and of the runs it resumes, once read back from the state dir), by cluster */
+  readonly gates = new Map<string, GateFact>();
+  constructor(readonly local: ResolvedLocal) {}
+}
+
+export const localSession: SessionFactory<LocalConfig, LocalSession> = {
+  open: async (config, ctx) =>
+    config
+      ? ok(new LocalSession(resolveLocal(config, ctx.castleDir, ctx.castleName)))
+      : fail('this step belongs to the local target: add a `local:` block to castle.yaml (at least `manifests:`)', { retryable: false }),
+};
