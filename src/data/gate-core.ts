@@ -102,3 +102,34 @@ export async function compareWithGate(
   }
   return { ok: true, fingerprint: fp.fingerprint, diffs };
 }
+
+export interface AppCheck {
+  readonly url: string;
+  readonly database: string;
+  readonly query: string;
+}
+
+/** Reads a value from the database and looks for it in the page the app serves: the app is up and serves the restored data. */
+export async function appServesValue(conn: Conn, app: AppCheck, signal: AbortSignal): Promise<{ ok: boolean; detail: string }> {
+  let expected: string;
+  const c = new pg.Client({ ...conn, database: app.database, application_name: 'castle-proof' });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    expected = String(Object.values((await c.query(app.query)).rows[0] ?? {})[0] ?? '');
+  } catch (err) {
+    return { ok: false, detail: `the query for the expected value failed: ${(err as Error).message}` };
+  } finally {
+    await c.end().catch(() => {});
+  }
+  if (!expected) return { ok: false, detail: `the query returned nothing to look for: ${app.query}` };
+  try {
+    const res = await fetch(app.url, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
+    const body = await res.text();
+    const esc = expected.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    const found = res.ok && (body.includes(expected) || body.includes(esc));
+    return { ok: found, detail: found ? `GET ${app.url}: ${res.status}, shows "${expected}" from the database` : `GET ${app.url}: ${res.status}, "${expected}" not in the page` };
+  } catch (err) {
+    return { ok: false, detail: `GET ${app.url}: ${(err as Error).message}` };
+  }
+}

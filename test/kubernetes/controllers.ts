@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { isObj, type Obj } from './ssa.js';
 import type { KubeTestServer } from './server.js';
+import { FORWARD_ANNOTATION } from './port-forward.js';
 
 const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 const md = (o: Obj): Obj => (o['metadata'] ?? {}) as Obj;
@@ -257,7 +258,7 @@ function bootstrap(server: KubeTestServer, pc: Obj, o: PgoOptions): void {
   server.put({
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: `${name}-instance1-abcd-0`, namespace, labels: { [`${PGO}/cluster`]: name, [`${PGO}/role`]: 'master', [`${PGO}/instance-set`]: 'instance1' }, annotations: { 'castle.test/forward-to': `${o.primary.host}:${o.primary.port}` } },
+    metadata: { name: `${name}-instance1-abcd-0`, namespace, labels: { [`${PGO}/cluster`]: name, [`${PGO}/role`]: 'master', [`${PGO}/instance-set`]: 'instance1' }, annotations: { [FORWARD_ANNOTATION]: `${o.primary.host}:${o.primary.port}` } },
     spec: { containers: [{ name: 'database', image: 'registry.developers.crunchydata.com/crunchydata/crunchy-postgres:ubi9-17.5-2520' }] },
   }, 'statefulset-controller');
 }

@@ -13,6 +13,8 @@ import { StructuralChecker } from '../../src/validate/check/structural.js';
 import { fieldPathString } from '../../src/validate/check/field-path.js';
 import type { SNode } from '../../src/validate/schema/types.js';
 import { apply, changedPaths, conflictMessage, fieldsV1, isObj, pathKey, smdPath, type ManagerEntry, type Obj } from './ssa.js';
+import type { WebSocketServer } from 'ws';
+import { FORWARD_ANNOTATION, makeWss, portForwardUpgrade } from './port-forward.js';
 import { BUILTIN_TYPES, apiVersionOf, typeKey, type ResourceType } from './types.js';
 
 export type { Obj } from './ssa.js';
@@ -158,6 +160,7 @@ export class KubeTestServer {
   #listeners = new Set<(e: ChangeEvent) => void>();
   #timers = new Set<NodeJS.Timeout>();
   #closed = false;
+  #wss: WebSocketServer | undefined;
   readonly requests: RequestRecord[] = [];
   url = '';
   kubeconfigPath = '';
@@ -181,6 +184,17 @@ export class KubeTestServer {
       s.#server = createHttpsServer({ cert: readFileSync(t.files.cert), key: readFileSync(t.files.key) }, handler);
     } else s.#server = createHttpServer(handler);
     s.#server.keepAliveTimeout = 1000;
+    const wss = makeWss();
+    s.#wss = wss;
+    s.#server.on('upgrade', (req, socket, head) => {
+      if (req.headers.authorization !== `Bearer ${s.#token}`) return void socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
+      portForwardUpgrade(wss, req, socket, head, (ns, pod) => {
+        const p = s.#store.get(`/v1/pods/${ns}/${pod}`);
+        const to = p ? String((meta(p.object)['annotations'] as Obj | undefined)?.[FORWARD_ANNOTATION] ?? '') : '';
+        const m = /^(.*):(\d+)$/.exec(to);
+        return m ? { host: m[1]!, port: Number(m[2]) } : `pods "${pod}" not found`;
+      });
+    });
     await new Promise<void>((res, rej) => {
       s.#server.once('error', rej);
       s.#server.listen(0, '127.0.0.1', () => res());
@@ -223,6 +237,8 @@ export class KubeTestServer {
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
     for (const w of this.#watchers) this.#endWatch(w);
+    for (const c of this.#wss?.clients ?? []) c.terminate();
+    this.#wss?.close();
     this.#server.closeAllConnections?.();
     await new Promise<void>((res) => this.#server.close(() => res()));
   }
@@ -630,7 +646,27 @@ export class KubeTestServer {
     }
   }
 
-  /** CRD schema validation with Castle's validator: unknown fields (SSA: 500 typed patch) and 422 Invalid. */
+  /**
+   * CRD schema validation with Castle's validator. `applied` (an SSA body) is checked for fields the
+   * schema does not declare (500: the typed patch cannot be built); the object as it would be stored
+   * is checked for the rest (422 Invalid), as the API server validates the merged result.
+   */
+  #checkTyped(rt: ResourceType, obj: Obj, applied: Obj): void {
+    if (!rt.schema) return;
+    {
+      const chk = new StructuralChecker({ defs: {}, nullIsAbsent: false, evalCel: false });
+      try {
+        chk.checkObject(rt.schema, { ...applied, metadata: {} });
+      } catch {
+        /* validator bug: let the full check below speak */
+      }
+      const unknown = chk.errors.find((e) => e.rule === 'schema/unknown-field');
+      if (unknown) {
+        throw new HttpError(500, status(500, '', `failed to create typed patch object (${nsOf(obj) ?? ''}/${nameOf(obj)}; ${apiVersionOf(rt)}, Kind=${rt.kind}): ${unknown.message}`));
+      }
+    }
+  }
+
   #validate(rt: ResourceType, obj: Obj, ssa: boolean): void {
     if (!rt.schema) return;
     const chk = new StructuralChecker({ defs: {}, nullIsAbsent: false, evalCel: true });
@@ -704,14 +740,15 @@ export class KubeTestServer {
       if (rt.namespaced) meta(obj)['namespace'] = ns ?? 'default';
       this.#checkNamespace(rt, nsOf(obj));
       const prev = this.#store.get(key);
-      this.#validate(rt, obj, true);
       const applied = structuredClone(obj);
       if (rt.status && sub !== 'status') delete applied['status'];
+      this.#checkTyped(rt, obj, applied);
       const managers = (prev?.managers ?? []).map((m) => ({ ...m, fields: new Map(m.fields) }));
       const r = apply(prev?.object, applied, managers, manager, apiVersionOf(rt), force, rt.schema, { resolve: (n) => n }, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
       if (!r.ok) {
         throw new HttpError(409, status(409, 'Conflict', conflictMessage(r.conflicts), { causes: r.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${c.manager}`, field: c.path })) }));
       }
+      this.#validate(rt, r.object, true);
       const out = this.#write(rt, key, r.object, r.managers, prev, sub === 'status');
       return { code: prev ? 200 : 201, body: out };
     }

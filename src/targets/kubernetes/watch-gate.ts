@@ -17,7 +17,11 @@ export interface GateSpec {
   /** at least this many objects must match a selector (default 1) */
   readonly minCount?: number;
   /** the verdict on one object */
-  readonly judge: (o: Obj) => Verdict;
+  readonly judge?: (o: Obj) => Verdict;
+  /** the verdict on the matching objects together (e.g. any EndpointSlice with a ready endpoint) */
+  readonly judgeSet?: (objs: Obj[]) => Verdict;
+  /** ready when no object matches (a deletion finished) */
+  readonly absent?: boolean;
   readonly timeoutMs: number;
 }
 
@@ -34,7 +38,13 @@ export const describeGate = (g: Pick<GateSpec, 'kind' | 'namespace' | 'name' | '
 const keyOf = (o: Obj): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 function judgeAll(g: GateSpec, objs: Map<string, Obj>): Verdict & { per: [string, Verdict][] } {
-  const per = [...objs.values()].map((o) => [keyOf(o), g.judge(o)] as [string, Verdict]);
+  if (g.absent) return objs.size === 0 ? { state: 'ready', detail: 'gone', per: [] } : { state: 'waiting', detail: `${objs.size} still present`, per: [] };
+  if (g.judgeSet) {
+    if (objs.size < (g.minCount ?? 1)) return { state: 'waiting', detail: objs.size === 0 ? 'none exist yet' : `${objs.size} of ${g.minCount} exist`, per: [] };
+    return { ...g.judgeSet([...objs.values()]), per: [] };
+  }
+  const judge = g.judge ?? (() => ({ state: 'ready' as const, detail: 'exists' }));
+  const per = [...objs.values()].map((o) => [keyOf(o), judge(o)] as [string, Verdict]);
   const want = g.name ? 1 : (g.minCount ?? 1);
   const bad = per.find(([, v]) => v.state === 'failed');
   if (bad) return { state: 'failed', detail: `${bad[0].replace(/^\//, '')}: ${bad[1].detail}`, per };
