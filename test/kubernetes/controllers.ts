@@ -162,7 +162,7 @@ export function flux(server: KubeTestServer, o: { delayMs?: number } = {}): Hand
 }
 
 /** A Service's EndpointSlice, not ready and then ready after `readyAfterMs` (a webhook's backend starting). */
-export function endpoints(server: KubeTestServer, namespace: string, service: string, o: { readyAfterMs?: number } = {}): void {
+export function endpoints(server: KubeTestServer, namespace: string, service: string, o: { readyAfterMs?: number; when?: Promise<void> } = {}): void {
   const name = `${service}-${randomBytes(3).toString('hex').slice(0, 5)}`;
   const slice = (ready: boolean): Obj => ({
     apiVersion: 'discovery.k8s.io/v1',
@@ -173,7 +173,7 @@ export function endpoints(server: KubeTestServer, namespace: string, service: st
     ports: [{ name: 'https', port: 9443, protocol: 'TCP' }],
   });
   server.put(slice(false), 'endpointslice-controller');
-  server.after(o.readyAfterMs ?? 0, () => server.put(slice(true), 'endpointslice-controller'));
+  void (o.when ?? Promise.resolve()).then(() => server.after(o.readyAfterMs ?? 0, () => server.put(slice(true), 'endpointslice-controller')));
 }
 
 export interface PgoPrimary {

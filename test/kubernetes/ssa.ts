@@ -215,6 +215,8 @@ export function apply(
   const others = managers.filter((m) => !(m.manager === manager && m.operation === 'Apply' && !m.subresource));
   if (live) {
     for (const [k, p] of mine) {
+      // a keyed list item as such never conflicts: its fields do (SMD compares leaf values)
+      if (p.length > 0 && !('f' in p[p.length - 1]!)) continue;
       for (const m of others) {
         if (!m.fields.has(k)) continue;
         if (deepEqual(getAt(live, p), getAt(body, p))) continue;

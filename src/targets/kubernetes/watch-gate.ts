@@ -47,10 +47,10 @@ function judgeAll(g: GateSpec, objs: Map<string, Obj>): Verdict & { per: [string
   const per = [...objs.values()].map((o) => [keyOf(o), judge(o)] as [string, Verdict]);
   const want = g.name ? 1 : (g.minCount ?? 1);
   const bad = per.find(([, v]) => v.state === 'failed');
-  if (bad) return { state: 'failed', detail: `${bad[0].replace(/^\//, '')}: ${bad[1].detail}`, per };
+  if (bad) return { state: 'failed', detail: g.name ? bad[1].detail : `${bad[0].replace(/^\//, '')}: ${bad[1].detail}`, per };
   if (per.length < want) return { state: 'waiting', detail: per.length === 0 ? 'does not exist yet' : `${per.length} of ${want} objects exist`, per };
   const waiting = per.filter(([, v]) => v.state === 'waiting');
-  if (waiting.length) return { state: 'waiting', detail: waiting.map(([k, v]) => `${k.replace(/^\//, '')}: ${v.detail}`).join('; '), per };
+  if (waiting.length) return { state: 'waiting', detail: g.name ? waiting[0]![1].detail : waiting.map(([k, v]) => `${k.replace(/^\//, '')}: ${v.detail}`).join('; '), per };
   return { state: 'ready', detail: per.length === 1 ? per[0]![1].detail : `${per.length} objects ready`, per };
 }
 
