@@ -35,6 +35,9 @@ export async function flushWalVia(conn: Conn, o: OpOptions & { timeoutMs?: numbe
   c.on('error', () => {});
   try {
     await c.connect();
+    // a WAL record first: with nothing written since the last switch, pg_switch_wal() does nothing and
+    // names the segment in use, which would not be archived until something else fills it
+    await c.query(`SELECT pg_logical_emit_message(false, 'castle', 'flush')`);
     const sw = (await c.query(`SELECT pg_walfile_name(pg_switch_wal()) AS seg, now() AS at, current_setting('archive_mode') AS mode`)).rows[0] as { seg: string; at: Date; mode: string };
     if (sw.mode === 'off') return { ok: false, reason: 'archive_mode is off on the primary: writes after the last backup could not be saved' };
     const timeoutMs = o.timeoutMs ?? 60_000;

@@ -207,8 +207,12 @@ export function pgo(server: KubeTestServer, o: PgoOptions): Handle {
   const seenBackup = new Map<string, string>();
   const av = `${PGO}/v1beta1`;
   return react(server, av, 'PostgresCluster', (pc, type) => {
-    if (type === 'DELETED') return;
     const key = `${String(md(pc)['namespace'])}/${String(md(pc)['name'])}`;
+    if (type === 'DELETED') {
+      seenGen.delete(key);
+      seenBackup.delete(key);
+      return;
+    }
     const name = String(md(pc)['name']);
     const ns = String(md(pc)['namespace']);
     if (seenGen.get(key) !== gen(pc)) {

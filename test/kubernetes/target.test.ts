@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { KubeTestServer, controllers, stubCrd, tempDir, rmDir, repoRoot, type Obj } from './index.js';
+import { KubeTestServer, controllers, pgoCrd, tempDir, rmDir, repoRoot, type Obj } from './index.js';
 import { stepContext } from './context.js';
 import { KubeTargetSession } from '../../src/targets/kubernetes/session.js';
 import { run as applyRun } from '../../src/targets/kubernetes/kinds/apply.js';
@@ -245,4 +245,22 @@ test('delete removes the objects in reverse order and waits until they are gone'
   } finally {
     h.stop();
   }
+});
+
+test('a PostgresCluster without PGO status does not pass its gate', async () => {
+  srv.put(pgoCrd(), 'helm');
+  srv.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pg' } });
+  const { session, ctx } = castle('pgwait', {
+    'pc.yaml': [
+      {
+        apiVersion: 'postgres-operator.crunchydata.com/v1beta1',
+        kind: 'PostgresCluster',
+        metadata: { name: 'hippo', namespace: 'pg' },
+        spec: { postgresVersion: 16, instances: [{ name: 'instance1', dataVolumeClaimSpec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }], backups: { pgbackrest: { repos: [{ name: 'repo1', volume: { volumeClaimSpec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } }] } } },
+      },
+    ],
+  });
+  const r = await applyRun({ manifests: 'pc.yaml', within: '300ms' }, ctx, session);
+  assert.ok(!r.ok);
+  assert.match(r.reason, /^PostgresCluster pg\/hippo not ready after 0 s; saw last: status\.observedGeneration 0 < generation 1/);
 });
