@@ -2,8 +2,9 @@ import { TargetRegistry } from '../core/registry.js';
 import { genericTarget } from './generic/index.js';
 import { kubernetesTarget } from './kubernetes/index.js';
 import { localTarget } from './local/index.js';
+import { talosTarget } from './talos/index.js';
 
 /** Every target Castle knows; the local one is the embedded default. */
 export function defaultRegistry(): TargetRegistry {
-  return new TargetRegistry().register(genericTarget).register(localTarget, { asDefault: true }).register(kubernetesTarget);
+  return new TargetRegistry().register(genericTarget).register(localTarget, { asDefault: true }).register(kubernetesTarget).register(talosTarget);
 }
