@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StepKind } from '../../../core/step.js';
 import { fail } from '../../../core/result.js';
@@ -66,7 +66,8 @@ export const runKubeconfig: StepKind<Record<string, never>, TalosSession>['run']
   const r = await t.value.run(['kubeconfig', session.kubeconfig, '--merge=false', '--force', ...clientArgs(session)], ctx);
   if (r.code !== 0) return fail(`talosctl kubeconfig: ${talosError(r)}`, { retryable: true });
   if (!existsSync(session.kubeconfig)) return fail(`talosctl kubeconfig exited 0 but wrote no ${session.kubeconfig}`);
-  writeFileSync(session.kubeconfig, readFileSync(session.kubeconfig), { mode: 0o600 });
+  // it holds the cluster's admin credentials
+  chmodSync(session.kubeconfig, 0o600);
   return { ok: true, summary: `kubeconfig in ${session.kubeconfig}` };
 };
 
