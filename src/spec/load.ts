@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { Analysis, Diagnostic } from '../diag/diagnostic.js';
 import { locate, parseYamlSource, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
-import { parseDuration } from '../sinks/duration.js';
+import { parseDuration } from '../core/duration.js';
 import type { TargetRegistry } from '../core/registry.js';
 import type { StepKind } from '../core/step.js';
 import type { Target } from '../core/target.js';

@@ -3,6 +3,7 @@
 // scripted PGO controller runs real pgBackRest backups and restores against it.
 import { join } from 'node:path';
 import { startS3Server, stopS3Server, type S3ServerInfo } from '../../src/s3/server.js';
+import { s3Bucket } from '../../src/s3/client.js';
 import { createCluster, dataCastle, restoreCastle, startCastle, wipeCastle, type DataCastle, type DataCastleSpec, type GateRecord } from '../../src/data/rebirth.js';
 import { runBackup } from '../../src/data/pgbackrest.js';
 import { sql, stopPostgres } from '../../src/data/postgres.js';
@@ -16,7 +17,7 @@ export async function startS3(log: (t: string) => void): Promise<{ s3: S3ServerI
   const dir = dataTempDir('kube-s3');
   const r = await startS3Server({ dir, port: await freePort(), bucket: 'tazlab-backups', log, ownerPid: process.pid });
   if (!r.ok) throw new Error(r.reason);
-  return { s3: r, dir };
+  return { s3: r.value, dir };
 }
 
 export function dataSpec(s3: S3ServerInfo, root: string, port: number, repoPath = '/pgbackrest/repo1'): DataCastleSpec {
@@ -41,18 +42,18 @@ export function dataSpec(s3: S3ServerInfo, root: string, port: number, repoPath 
 /** A running PostgreSQL with archiving to the S3 repo at `repoPath`, a password for TCP logins and some data. */
 export async function newPrimary(s3: S3ServerInfo, log: (t: string) => void, repoPath = '/pgbackrest/repo1'): Promise<DataCastle> {
   const root = join(dataTempDir('kube-pg'), 'castle');
-  const r = dataCastle(dataSpec(s3, root, await freePort(), repoPath));
+  const r = dataCastle(dataSpec(s3, root, await freePort(), repoPath), s3Bucket(s3.target));
   if (!r.ok) throw new Error(r.reason);
-  const created = await createCluster(r.castle, { noSync: true, log });
+  const created = await createCluster(r.value, { noSync: true, log });
   if (!created.ok) throw new Error(created.reason);
   const must = (x: { ok: boolean; reason?: string }) => {
     if (!x.ok) throw new Error(x.reason);
   };
-  must(await sql(r.castle.cluster, `ALTER USER postgres PASSWORD '${PASSWORD}'`));
-  must(await sql(r.castle.cluster, 'CREATE DATABASE blog'));
+  must(await sql(r.value.cluster, `ALTER USER postgres PASSWORD '${PASSWORD}'`));
+  must(await sql(r.value.cluster, 'CREATE DATABASE blog'));
   must(
     await sql(
-      r.castle.cluster,
+      r.value.cluster,
       `CREATE TABLE posts(id serial PRIMARY KEY, title text NOT NULL);
        INSERT INTO posts(title) SELECT 'post ' || g FROM generate_series(1, 500) g;
        INSERT INTO posts(title) VALUES ('Il Castello Effimero');`,
@@ -60,7 +61,7 @@ export async function newPrimary(s3: S3ServerInfo, log: (t: string) => void, rep
       'blog',
     ),
   );
-  return r.castle;
+  return r.value;
 }
 
 /** The seed's PostgresCluster, pointed at the test's S3 endpoint. */

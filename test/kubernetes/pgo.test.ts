@@ -14,7 +14,8 @@ import { installPgo, newPrimary, PASSWORD, s3CredsSecret, seedCluster, startS3, 
 import type { S3ServerInfo } from '../../src/s3/server.js';
 import type { DataCastle, GateRecord } from '../../src/data/rebirth.js';
 import { postmasterPid, sql } from '../../src/data/postgres.js';
-import { readBackupInfo } from '../../src/s3/client.js';
+import { s3Bucket } from '../../src/s3/client.js';
+import { readRepoBackupInfo } from '../../src/data/gate-core.js';
 import { KubeTargetSession } from '../../src/targets/kubernetes/session.js';
 import { run as applyRun } from '../../src/targets/kubernetes/kinds/apply.js';
 import { run as backupRun } from '../../src/targets/kubernetes/kinds/pgo-backup.js';
@@ -88,10 +89,10 @@ test('backup gate: manual backup by PGO, confirmed in S3 through the S3 API, fin
   assert.equal((pc['status'] as any).pgbackrest.manualBackup.id, id);
   // what the gate recorded is what the repo lists
   const gate = session.gates.get('tazlab-db/tazlab-db')!.gate;
-  const info = await readBackupInfo(s3.target, '/pgbackrest/repo1', 'db');
+  const info = await readRepoBackupInfo(s3Bucket(s3.target), '/pgbackrest/repo1', 'db');
   assert.ok(info.ok);
-  assert.equal(info.info.backups[info.info.backups.length - 1]!.label, gate.backup.label);
-  assert.equal(info.info.current.systemId, gate.systemId);
+  assert.equal(info.value.backups[info.value.backups.length - 1]!.label, gate.backup.label);
+  assert.equal(info.value.current.systemId, gate.systemId);
   assert.ok(gate.fingerprint && gate.fingerprint.tables.some((t) => t.table === 'posts' && t.rows === 501));
   assert.ok(existsSync(join(castleDir, '.castle', 'kubernetes', 'gates', 'tazlab-db_tazlab-db.json')));
   assert.deepEqual(ctx.rec.checks.map((c) => [c.name, c.ok]), [['backup in S3', true], ['fingerprint recorded', true], ['WAL flushed', true]]);
@@ -163,12 +164,12 @@ test('a restore from a repo that belongs to another system id is refused before 
   const up = ctxFor('rebirth3', 'up');
   const r = await repoCheckRun({ ...pgoConf(), manifest: 'data/foreign.yaml' }, up, session);
   assert.ok(!r.ok);
-  const otherInfo = await readBackupInfo(s3.target, '/pgbackrest/other', 'db');
+  const otherInfo = await readRepoBackupInfo(s3Bucket(s3.target), '/pgbackrest/other', 'db');
   assert.ok(otherInfo.ok);
-  assert.notEqual(otherInfo.info.current.systemId, gate.systemId);
+  assert.notEqual(otherInfo.value.current.systemId, gate.systemId);
   assert.equal(
     r.reason,
-    `${join(castleDir, 'data', 'foreign.yaml')}:1: the repo s3://tazlab-backups/pgbackrest/other (stanza db) belongs to database system ${otherInfo.info.current.systemId}, the castle's gate backed up system ${gate.systemId}: refusing to restore from it (another cluster wrote to this repo, or it is the wrong bucket/path); nothing was applied`,
+    `${join(castleDir, 'data', 'foreign.yaml')}:1: the repo s3://tazlab-backups/pgbackrest/other (stanza db) belongs to database system ${otherInfo.value.current.systemId}, the castle's gate backed up system ${gate.systemId}: refusing to restore from it (another cluster wrote to this repo, or it is the wrong bucket/path); nothing was applied`,
   );
   assert.equal(r.retryable, false);
   assert.equal(srv.requests.filter((q) => q.method === 'PATCH' && /postgresclusters/.test(q.path)).length, patchesBefore);

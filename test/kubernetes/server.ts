@@ -180,8 +180,8 @@ export class KubeTestServer {
       const { ensureTls } = await import('../../src/s3/tls.js');
       const t = await ensureTls(join(opts.dir, 'tls'));
       if (!t.ok) throw new Error(t.reason);
-      s.caPem = readFileSync(t.files.caCert, 'utf8');
-      s.#server = createHttpsServer({ cert: readFileSync(t.files.cert), key: readFileSync(t.files.key) }, handler);
+      s.caPem = readFileSync(t.value.files.caCert, 'utf8');
+      s.#server = createHttpsServer({ cert: readFileSync(t.value.files.cert), key: readFileSync(t.value.files.key) }, handler);
     } else s.#server = createHttpServer(handler);
     s.#server.keepAliveTimeout = 1000;
     const wss = makeWss();

@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import type { StepContext } from '../../core/step.js';
 import { fail, ok, type Result } from '../../core/result.js';
 import type { Conn } from '../../data/fingerprint.js';
-import { parsePgbackrestIni, type S3Target } from '../../s3/client.js';
+import { parseIni } from '../../data/pgbackrest-ini.js';
+import type { S3Target } from '../../s3/client.js';
 import { describeError, statusOf, type KubeSession, type Obj } from './client.js';
 import type { PgoConfig } from './config.js';
 import { forwardPort } from './port-forward.js';
@@ -63,8 +64,9 @@ export async function repoOf(s: KubeSession, pc: Obj, c: PgoConfig, ctx: StepCon
     const sec = await readSecret(s, c.namespace, conf.secret.name);
     if (!sec.ok) return fail(`the S3 keys of ${name}: ${sec.reason}`, sec.retryable === undefined ? {} : { retryable: sec.retryable });
     for (const text of Object.values(sec.value)) {
-      const g = parsePgbackrestIni(text).get('global');
-      for (const k of [`${name}-s3-key`, `${name}-s3-key-secret`]) if (g?.get(k)) keys[k] = g.get(k)!;
+      const ini = parseIni(text);
+      const g = ini.ok ? ini.sections['global']?.options : undefined;
+      for (const k of [`${name}-s3-key`, `${name}-s3-key-secret`]) if (g?.[k]) keys[k] = g[k];
     }
   }
   const key = keys[`${name}-s3-key`];

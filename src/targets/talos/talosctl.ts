@@ -1,6 +1,6 @@
 // Running talosctl: its presence and version checked once per run, its errors (bare text on stderr,
 // exit 1) turned into a sentence, its process killed on Castle's own deadline.
-import { exec, type ExecResult } from '../../data/proc.js';
+import { exec, type ExecResult } from '../../os/exec.js';
 import { fail, ok, type Result } from '../../core/result.js';
 import type { StepContext } from '../../core/step.js';
 

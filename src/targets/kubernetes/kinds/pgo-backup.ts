@@ -2,9 +2,9 @@ import { PatchStrategy } from '@kubernetes/client-node';
 import type { StepContext, StepKind, StepResult } from '../../../core/step.js';
 import { fail, type Failure } from '../../../core/result.js';
 import { fingerprintCluster, fingerprintSummary, type Fingerprint } from '../../../data/fingerprint.js';
-import { flushWalVia, pickBackup, systemIdVia } from '../../../data/gate-core.js';
+import { flushWalVia, pickBackup, readRepoBackupInfo, systemIdVia } from '../../../data/gate-core.js';
 import type { GateRecord } from '../../../data/rebirth.js';
-import { readBackupInfo } from '../../../s3/client.js';
+import { s3Bucket } from '../../../s3/client.js';
 import { describeError, type KubeSession, type Obj } from '../client.js';
 import { durationMs, type PgoBackupConfig } from '../config.js';
 import { BACKUP_ANNOTATION, PGO_API, PGO_GROUP, primaryOf, readCluster, repoOf, type RepoLocation } from '../pgo.js';
@@ -115,13 +115,13 @@ async function gate(
   timings['backup'] = Date.now() - t;
 
   t = Date.now();
-  const info = await readBackupInfo(repo.target, repo.path, repo.stanza, { signal: ctx.signal });
+  const info = await readRepoBackupInfo(s3Bucket(repo.target), repo.path, repo.stanza, ctx.signal);
   if (!info.ok) return refuse(`PGO reports the backup done, but ${repo.where} cannot be read through the S3 API: ${info.reason}`);
-  const picked = pickBackup(info.info, repo.where, { notBefore: new Date(t0) });
+  const picked = pickBackup(info.value, repo.where, { notBefore: new Date(t0) });
   if (!picked.ok) return refuse(picked.reason);
-  if (info.info.current.systemId !== sys.systemId)
-    return refuse(`the repo ${repo.where} (stanza ${repo.stanza}) belongs to system ${info.info.current.systemId}, the running cluster is ${sys.systemId}`, false);
-  const bk = picked.backup;
+  if (info.value.current.systemId !== sys.value)
+    return refuse(`the repo ${repo.where} (stanza ${repo.stanza}) belongs to system ${info.value.current.systemId}, the running cluster is ${sys.value}`, false);
+  const bk = picked.value;
   timings['confirm'] = Date.now() - t;
   ctx.check('backup in S3', true, `${bk.type} backup ${bk.label} listed in ${repo.where}/backup/${repo.stanza}/backup.info: ${(bk.size / 1e6).toFixed(1)} MB of data, finished ${bk.stopTime.toISOString()}`);
 
@@ -130,7 +130,7 @@ async function gate(
     t = Date.now();
     const fp = await fingerprintCluster(conn, { signal: ctx.signal, log: (x) => ctx.log(x) });
     if (!fp.ok) return refuse(fp.reason);
-    fingerprint = fp.fingerprint;
+    fingerprint = fp.value;
     timings['fingerprint'] = Date.now() - t;
     ctx.check('fingerprint recorded', true, fingerprintSummary(fingerprint));
   }
@@ -138,11 +138,11 @@ async function gate(
   const f2 = await flushWalVia(conn, { signal: ctx.signal });
   if (!f2.ok) return refuse(f2.reason);
   timings['flushAfter'] = Date.now() - t;
-  ctx.check('WAL flushed', true, `archived through ${f2.segment}`);
+  ctx.check('WAL flushed', true, `archived through ${f2.value.segment}`);
   timings['total'] = Date.now() - t0;
   const record: GateRecord = {
     at: new Date(t0).toISOString(),
-    systemId: sys.systemId,
+    systemId: sys.value,
     stanza: repo.stanza,
     backup: {
       label: bk.label,
@@ -154,7 +154,7 @@ async function gate(
       stopTime: bk.stopTime.toISOString(),
     },
     repo2Backup: null,
-    flushedSegment: f2.segment,
+    flushedSegment: f2.value.segment,
     fingerprint,
     timings,
   };

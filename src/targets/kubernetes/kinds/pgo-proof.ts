@@ -1,7 +1,7 @@
 import type { StepKind } from '../../../core/step.js';
 import { fail } from '../../../core/result.js';
-import { appServesValue, compareWithGate, systemIdVia } from '../../../data/gate-core.js';
-import { readBackupInfo } from '../../../s3/client.js';
+import { appServesValue, compareWithGate, readRepoBackupInfo, systemIdVia } from '../../../data/gate-core.js';
+import { s3Bucket } from '../../../s3/client.js';
 import type { PgoProofConfig } from '../config.js';
 import { primaryOf, readCluster, repoOf } from '../pgo.js';
 import { gateKey, pgoGateOf } from '../pgo-gates.js';
@@ -27,17 +27,17 @@ export const run: StepKind<PgoProofConfig, KubeTargetSession>['run'] = async (c,
     const conn = primary.value.conn;
     const sys = await systemIdVia(conn, { signal: ctx.signal });
     if (!sys.ok) return fail(`proof: ${sys.reason}`);
-    const info = await readBackupInfo(repo.value.target, repo.value.path, repo.value.stanza, { signal: ctx.signal });
-    const repoSystemId = info.ok ? info.info.current.systemId : null;
-    const r = await compareWithGate(conn, gate.gate, sys.systemId, repoSystemId, { signal: ctx.signal, log: (x) => ctx.log(x) });
+    const info = await readRepoBackupInfo(s3Bucket(repo.value.target), repo.value.path, repo.value.stanza, ctx.signal);
+    const repoSystemId = info.ok ? info.value.current.systemId : null;
+    const r = await compareWithGate(conn, gate.gate, sys.value, repoSystemId, { signal: ctx.signal, log: (x) => ctx.log(x) });
     if (!r.ok) {
       ctx.check('data identical', false, r.reason);
       return fail(r.reason, { retryable: false });
     }
-    ctx.check('system identifier', true, `restored cluster ${sys.systemId} = gate ${gate.gate.systemId}${repoSystemId ? ` = S3 repo ${repoSystemId}` : ''}`);
-    if (r.fingerprint) {
-      const rows = r.fingerprint.tables.reduce((a, t) => a + t.rows, 0);
-      ctx.check('data identical', true, `${r.fingerprint.tables.length} tables, ${rows} rows in ${r.fingerprint.databases.length} databases match the gate`);
+    ctx.check('system identifier', true, `restored cluster ${sys.value} = gate ${gate.gate.systemId}${repoSystemId ? ` = S3 repo ${repoSystemId}` : ''}`);
+    if (r.value.fingerprint) {
+      const rows = r.value.fingerprint.tables.reduce((a, t) => a + t.rows, 0);
+      ctx.check('data identical', true, `${r.value.fingerprint.tables.length} tables, ${rows} rows in ${r.value.fingerprint.databases.length} databases match the gate`);
     } else ctx.check('data identical', true, 'fingerprint off at the gate: system identifiers only');
     if (c.app) {
       const a = await appServesValue(conn, c.app, ctx.signal);

@@ -1,7 +1,7 @@
 import type { StepKind } from '../../../core/step.js';
 import { fail } from '../../../core/result.js';
-import { repoBelongsTo } from '../../../data/gate-core.js';
-import { readBackupInfo } from '../../../s3/client.js';
+import { readRepoBackupInfo, repoBelongsTo } from '../../../data/gate-core.js';
+import { s3Bucket } from '../../../s3/client.js';
 import type { PgoRepoCheckConfig } from '../config.js';
 import { loadManifests } from '../manifests.js';
 import { repoOf } from '../pgo.js';
@@ -24,7 +24,7 @@ export const run: StepKind<PgoRepoCheckConfig, KubeTargetSession>['run'] = async
   const restoring = !!pc.spec?.dataSource?.pgbackrest;
   const repo = await repoOf(k.value, pc, c, ctx, { restore: restoring });
   if (!repo.ok) return repo;
-  const info = await readBackupInfo(repo.value.target, repo.value.path, repo.value.stanza, { signal: ctx.signal });
+  const info = await readRepoBackupInfo(s3Bucket(repo.value.target), repo.value.path, repo.value.stanza, ctx.signal);
   const gate = pgoGateOf(session, ctx, gateKey(c.namespace, c.cluster));
   if (!info.ok) {
     if (/not found|NoSuchKey|does not exist/i.test(info.reason) && !restoring && !gate) {
@@ -33,7 +33,7 @@ export const run: StepKind<PgoRepoCheckConfig, KubeTargetSession>['run'] = async
     }
     return fail(`${doc.where}: the repo ${repo.value.where} cannot be read through the S3 API: ${info.reason}`, { retryable: true });
   }
-  const i = info.info;
+  const i = info.value;
   if (gate) {
     const b = repoBelongsTo(i, gate.gate.systemId, `the repo ${repo.value.where} (stanza ${repo.value.stanza})`);
     if (!b.ok) {

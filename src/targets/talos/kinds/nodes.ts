@@ -3,7 +3,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StepKind } from '../../../core/step.js';
 import { fail } from '../../../core/result.js';
-import { sleep } from '../../../data/proc.js';
+import { sleep } from '../../../os/sleep.js';
 import { durationMs, type WithinConfig } from '../config.js';
 import type { TalosSession } from '../session.js';
 import { talosError } from '../talosctl.js';
