@@ -150,9 +150,9 @@ test('a gate that times out says what it saw last: conditions and events', async
     }
   });
   try {
-    const r = await applyRun({ manifests: 'job.yaml', within: '400ms' }, ctx, session);
+    const r = await applyRun({ manifests: 'job.yaml', within: '2s' }, ctx, session);
     assert.ok(!r.ok);
-    assert.match(r.reason, /^Job slow\/backfill not ready after 0 s; saw last: running: 1 active, 0 succeeded, 0 failed/);
+    assert.match(r.reason, /^Job slow\/backfill not ready after 2 s; saw last: running: 1 active, 0 succeeded, 0 failed/);
     assert.match(r.reason, /slow\/backfill: conditions no conditions; events: Warning FailedScheduling: 0\/3 nodes are available: 3 Insufficient memory\./);
   } finally {
     off();
@@ -260,7 +260,7 @@ test('a PostgresCluster without PGO status does not pass its gate', async () => 
       },
     ],
   });
-  const r = await applyRun({ manifests: 'pc.yaml', within: '300ms' }, ctx, session);
+  const r = await applyRun({ manifests: 'pc.yaml', within: '2s' }, ctx, session);
   assert.ok(!r.ok);
-  assert.match(r.reason, /^PostgresCluster pg\/hippo not ready after 0 s; saw last: status\.observedGeneration 0 < generation 1/);
+  assert.match(r.reason, /^PostgresCluster pg\/hippo not ready after 2 s; saw last: status\.observedGeneration 0 < generation 1/);
 });

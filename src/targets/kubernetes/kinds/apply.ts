@@ -9,6 +9,7 @@ import type { KubeTargetSession } from '../session.js';
 import { describeGate, waitGate, type GateSpec } from '../watch-gate.js';
 
 const list = (m: string | readonly string[]): string[] => (typeof m === 'string' ? [m] : [...m]);
+const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 /** The gate an applied object gets, from its kind alone (undefined: nothing to wait for). */
 export function gateFor(o: Obj, timeoutMs: number, defaultNamespace?: string): GateSpec | undefined {
@@ -61,7 +62,7 @@ export const run: StepKind<ApplyConfig, KubeTargetSession>['run'] = async (c, ct
   const timeoutMs = durationMs(c.within, 5 * 60_000);
 
   if (plan.crds.length) {
-    ctx.note(`applying ${plan.crds.length} CRDs`);
+    ctx.note(`applying ${plural(plan.crds.length, 'CRD')}`);
     const a = await applyAll(s, plan.crds, c, ctx);
     if (!a.ok) return a;
     const g = await runGates(s, plan.crds.map((d) => gateFor(d.object, timeoutMs)!), ctx);
@@ -72,7 +73,7 @@ export const run: StepKind<ApplyConfig, KubeTargetSession>['run'] = async (c, ct
     const a = await applyAll(s, plan.namespaces, c, ctx);
     if (!a.ok) return a;
   }
-  ctx.note(`applying ${plan.builtins.length + plan.custom.length} objects`);
+  ctx.note(`applying ${plural(plan.builtins.length + plan.custom.length, 'object')}`);
   const b = await applyAll(s, plan.builtins, c, ctx);
   if (!b.ok) return b;
   if (plan.webhookServices.length) {
@@ -94,11 +95,11 @@ export const run: StepKind<ApplyConfig, KubeTargetSession>['run'] = async (c, ct
   const cr = await applyAll(s, plan.custom, c, ctx);
   if (!cr.ok) return cr;
   const applied = docs.value.length;
-  if (c.wait === false) return { ok: true, summary: `applied ${applied} objects` };
+  if (c.wait === false) return { ok: true, summary: `applied ${plural(applied, 'object')}` };
   const gates = [...plan.builtins, ...plan.custom].map((d) => gateFor(d.object, timeoutMs, c.namespace)).filter((g): g is GateSpec => !!g);
-  if (gates.length) ctx.note(`waiting for ${gates.length} objects to be ready`);
+  if (gates.length) ctx.note(`waiting for ${plural(gates.length, 'object')} to be ready`);
   const g = await runGates(s, gates, ctx);
   if (!g.ok) return g;
   const groups = new Set(docs.value.map((d) => groupOf(d.object.apiVersion) || 'core'));
-  return { ok: true, summary: `applied ${applied} objects (${[...groups].join(', ')}), ${gates.length + plan.crds.length} ready` };
+  return { ok: true, summary: `applied ${plural(applied, 'object')} (${[...groups].join(', ')}), ${gates.length + plan.crds.length} ready` };
 };
