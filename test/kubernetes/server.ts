@@ -158,6 +158,7 @@ export class KubeTestServer {
   #oldestRv = 1000;
   #watchers = new Set<Watcher>();
   #listeners = new Set<(e: ChangeEvent) => void>();
+  #requestListeners = new Set<(r: RequestRecord) => void>();
   #timers = new Set<NodeJS.Timeout>();
   #closed = false;
   #wss: WebSocketServer | undefined;
@@ -259,6 +260,12 @@ export class KubeTestServer {
   onChange(fn: (e: ChangeEvent) => void): () => void {
     this.#listeners.add(fn);
     return () => this.#listeners.delete(fn);
+  }
+
+  /** Called for every request once it is answered (a watch: once its stream is open). */
+  onRequest(fn: (r: RequestRecord) => void): () => void {
+    this.#requestListeners.add(fn);
+    return () => this.#requestListeners.delete(fn);
   }
 
   type(apiVersion: string, kind: string): ResourceType | undefined {
@@ -476,7 +483,11 @@ export class KubeTestServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const u = new URL(req.url ?? '/', 'http://x');
-    const record = (code: number) => this.requests.push({ method: req.method ?? '', path: u.pathname + u.search, status: code, ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}) });
+    const record = (code: number) => {
+      const r: RequestRecord = { method: req.method ?? '', path: u.pathname + u.search, status: code, ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}) };
+      this.requests.push(r);
+      for (const l of this.#requestListeners) l(r);
+    };
     try {
       if (req.headers.authorization !== `Bearer ${this.#token}`) throw new HttpError(401, status(401, 'Unauthorized', 'Unauthorized'));
       const body = await readBody(req);
