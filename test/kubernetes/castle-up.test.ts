@@ -10,7 +10,9 @@ import { stringify } from 'yaml';
 import { castleAsync, castleDir, summary } from '../helpers/cli.js';
 import { installTalosctl, type TalosctlDouble } from '../talos/index.js';
 import { KubeTestServer, controllers, stubCrd, tempDir, rmDir, repoRoot, type Obj } from './index.js';
-import { installPgo, newPrimary, s3CredsSecret, seedCluster, startS3, stopAll } from './pgo-fixture.js';
+import { installPgo, newPrimary, PASSWORD, s3CredsSecret, seedCluster, startS3, stopAll } from './pgo-fixture.js';
+import { createServer, type Server } from 'node:http';
+import pg from 'pg';
 import type { S3ServerInfo } from '../../src/s3/server.js';
 import type { DataCastle } from '../../src/data/rebirth.js';
 import { runBackup } from '../../src/data/pgbackrest.js';
@@ -29,8 +31,12 @@ const handles: { stop(): void }[] = [];
 
 const NODES = ['10.5.0.2', '10.5.0.3', '10.5.0.4'];
 
+let appUrl: string;
+let app: Server;
+
 function castleYaml(): string {
   const pgo = { cluster: 'tazlab-db', namespace: 'tazlab-db', s3: { caFile: s3.caFile }, sslmode: 'disable', within: '2m' };
+  const proofApp = { url: appUrl, database: 'blog', query: 'SELECT title FROM posts ORDER BY id DESC LIMIT 1' };
   return stringify({
     name: 'tazlab',
     description: "the seed's castle on the test doubles",
@@ -65,7 +71,7 @@ function castleYaml(): string {
       },
       { name: 'app', dependsOn: ['data'], apply: [{ apply: { manifests: 'app', within: '1m' } }], destroy: [{ delete: { manifests: 'app' } }] },
     ],
-    rebirth: { gate: [{ pgoBackup: pgo }], proof: [{ pgoProof: pgo }] },
+    rebirth: { gate: [{ pgoBackup: pgo }], proof: [{ pgoProof: { ...pgo, app: proofApp } }] },
   });
 }
 
@@ -85,6 +91,16 @@ before(async () => {
   if (!b.ok) throw new Error(b.reason);
   srv = await KubeTestServer.start({ dir: join(dir, 'server') });
   handles.push(installPgo(srv, world, log));
+  // the blog: serves the newest post title, read from the primary
+  app = createServer((_req, res) => {
+    const c = new pg.Client({ host: '127.0.0.1', port: world.primary.cluster.port, user: 'postgres', password: PASSWORD, database: 'blog' });
+    c.connect()
+      .then(() => c.query('SELECT title FROM posts ORDER BY id DESC LIMIT 1'))
+      .then((q) => res.end(`<h1>${String(q.rows[0]?.title)}</h1>`), (e: Error) => ((res.statusCode = 503), res.end(e.message)))
+      .finally(() => void c.end().catch(() => {}));
+  });
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+  appUrl = `http://127.0.0.1:${(app.address() as { port: number }).port}/`;
   handles.push(controllers.rollouts(srv, { delayMs: 50 }), controllers.loadBalancers(srv, { ip: '192.168.1.240', delayMs: 20 }), controllers.externalSecrets(srv, { delayMs: 20 }), controllers.flux(srv, { delayMs: 20 }));
   // the nodes register with the API server once Talos has bootstrapped (here: at once, Ready a little later)
   controllers.nodes(srv, ['tazlab-cp-1', 'tazlab-worker-1', 'tazlab-worker-2'], { readyAfterMs: 30 });
@@ -111,6 +127,7 @@ before(async () => {
 
 after(async () => {
   for (const h of handles) h.stop();
+  await new Promise<void>((r) => app?.close(() => r()));
   await srv?.close();
   await stopAll(castles, s3dir);
   rmDir(dir);
@@ -160,4 +177,21 @@ test('castle rebirth with a failing backup Job stops at the gate: nothing destro
   } finally {
     world.outcome = 'Complete';
   }
+});
+
+test('castle rebirth: gate, down (Kubernetes objects deleted, Talos nodes reset), up (restored from repo1), proof with the app', async () => {
+  const { done } = castleAsync(cdir, ['rebirth'], env());
+  const r = await done;
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  for (const phase of ['gate', 'down', 'up', 'proof']) assert.match(r.stdout, new RegExp(`^${phase}(/\\S+)?\\s+\\d`, 'm'), r.stdout);
+  assert.match(r.stdout, /check system identifier passed: restored cluster (\d+) = gate \1 = S3 repo \1/);
+  assert.match(r.stdout, /check data identical passed: \d+ tables, \d+ rows in \d+ databases match the gate/);
+  assert.match(r.stdout, /check app serves the data passed: GET http:\/\/127\.0\.0\.1:\d+\/: 200, shows "Il Castello Effimero" from the database/);
+  assert.match(r.stdout, /check repo belongs to the castle passed/);
+  // the nodes went back to maintenance and were configured and bootstrapped again, with the same PKI
+  const calls = talos.calls().map((c) => c.argv[0]);
+  assert.ok(calls.includes('reset'));
+  assert.ok(Object.values(talos.state().nodes).every((n) => n.state === 'configured'));
+  assert.equal(talos.calls().filter((c) => c.argv[0] === 'gen' && c.argv[1] === 'secrets').length, 1, 'the secrets bundle came from the secret source');
+  assert.equal(summary(cdir)['status'], 'succeeded');
 });

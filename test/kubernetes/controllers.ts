@@ -56,8 +56,8 @@ export function rollouts(server: KubeTestServer, o: { delayMs?: number; stuck?: 
   const seen = new Map<string, number>();
   const handles = ['Deployment', 'StatefulSet', 'DaemonSet'].map((kind) =>
     react(server, 'apps/v1', kind, (obj, type) => {
-      if (type === 'DELETED') return;
       const key = `${kind}/${String(md(obj)['namespace'])}/${String(md(obj)['name'])}`;
+      if (type === 'DELETED') return void seen.delete(key);
       if (seen.get(key) === gen(obj)) return;
       seen.set(key, gen(obj));
       const replicas = Number(spec(obj)['replicas'] ?? 1);

@@ -430,6 +430,11 @@ export class KubeTestServer {
       }
     }
     if (rt.kind === 'CustomResourceDefinition') {
+      // the API server deletes every custom resource of a deleted CRD
+      for (const [k, t] of [...this.#types]) {
+        if (t.crd !== nameOf(s.object)) continue;
+        for (const key of [...this.#store.keys()]) if (key.startsWith(`${typeKey(t)}/`)) this.#delete(t, key);
+      }
       for (const [k, t] of [...this.#types]) if (t.crd === nameOf(s.object)) this.#types.delete(k);
       for (const [k, t] of [...this.#pending]) if (t.crd === nameOf(s.object)) this.#pending.delete(k);
     }

@@ -73,6 +73,8 @@ export async function eventsOf(s: KubeSession, o: Obj, signal?: AbortSignal): Pr
 export async function waitGate(s: KubeSession, g: GateSpec, signal: AbortSignal, progress?: (detail: string) => void): Promise<Result<GateOutcome>> {
   const res = await s.api.resourceOf(g.apiVersion, g.kind).catch((err: unknown) => err as Error);
   if (res instanceof Error) return fail(`cannot look up ${g.apiVersion} ${g.kind} on the API server: ${describeError(res)}`);
+  // a kind no longer served (its CRD was deleted) has no objects left
+  if (!res && g.absent) return ok({ detail: 'gone (the kind is no longer served)', objects: 0, readyAt: performance.now() });
   if (!res) return fail(`the API server serves no ${g.kind} in ${g.apiVersion}: is its CRD installed and Established?`);
   const base = g.apiVersion.includes('/') ? `/apis/${g.apiVersion}` : `/api/${g.apiVersion}`;
   const path = `${base}${res.namespaced && g.namespace ? `/namespaces/${g.namespace}` : ''}/${res.name}`;
@@ -116,7 +118,8 @@ export async function waitGate(s: KubeSession, g: GateSpec, signal: AbortSignal,
       evaluate();
       return true;
     } catch (err) {
-      if (!finished) finish(fail(`${what}: listing failed: ${describeError(err)}`, { retryable: true }));
+      if (g.absent && statusOf(err)?.code === 404) finish(ok({ detail: 'gone (the kind is no longer served)', objects: 0, readyAt: performance.now() }));
+      else if (!finished) finish(fail(`${what}: listing failed: ${describeError(err)}`, { retryable: true }));
       return false;
     }
   };
