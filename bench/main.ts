@@ -24,6 +24,11 @@ switch (what) {
     await benchGates(rest);
     break;
   }
+  case 'proxmox': {
+    const { benchProxmox } = await import('./proxmox.js');
+    await benchProxmox(rest);
+    break;
+  }
   case 'all': {
     const { benchEngine } = await import('./engine.js');
     await benchEngine(rest);
@@ -32,6 +37,6 @@ switch (what) {
     break;
   }
   default:
-    process.stderr.write(`unknown benchmark '${what}': use engine, validate, rebirth, gates or all\n`);
+    process.stderr.write(`unknown benchmark '${what}': use engine, validate, rebirth, proxmox, gates or all\n`);
     process.exitCode = 2;
 }
