@@ -2,6 +2,8 @@
 // matching objects on every event; 410 Expired re-lists, a closed watch resumes from the last version
 // seen. No polling: the next step starts as soon as the event that makes the gate true arrives.
 // On its deadline a gate says what it saw last: the objects' state, conditions and events.
+// client-node's informer (makeInformer) is not used: it requests no bookmarks, and a gate needs its own
+// deadline and the last verdict, which the informer's cache does not keep.
 import { fail, ok, type Result } from '../../core/result.js';
 import { describeError, statusOf, type KubeSession, type Obj } from './client.js';
 import { describeConditions, type Verdict } from './readiness.js';
