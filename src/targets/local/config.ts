@@ -1,3 +1,4 @@
+import { infisicalRefSchema, type InfisicalRef } from '../../secrets/infisical-ref.js';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { defaultDirs } from './identity.js';
@@ -18,15 +19,8 @@ export interface LocalConfig {
   readonly ports?: { readonly postgres?: number; readonly pgbouncer?: number };
 }
 
-export interface InfisicalConfig {
-  readonly siteUrl?: string;
-  readonly projectId: string;
-  readonly environment: string;
-  readonly secretPath?: string;
-  /** names of environment variables holding the machine identity (never the values themselves) */
-  readonly clientIdEnv?: string;
-  readonly clientSecretEnv?: string;
-}
+/** the Infisical project of the `local:` block */
+export type InfisicalConfig = InfisicalRef;
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 
@@ -48,19 +42,7 @@ export const localBlockSchema = {
         additionalProperties: false,
         properties: {
           dotenv: { type: 'string', minLength: 1 },
-          infisical: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['projectId', 'environment'],
-            properties: {
-              siteUrl: { type: 'string', pattern: '^https?://' },
-              projectId: { type: 'string', minLength: 1 },
-              environment: { type: 'string', minLength: 1 },
-              secretPath: { type: 'string' },
-              clientIdEnv: { type: 'string' },
-              clientSecretEnv: { type: 'string' },
-            },
-          },
+          infisical: infisicalRefSchema,
         },
       },
       objectStore: { type: 'object', additionalProperties: false, properties: { dir: { type: 'string', minLength: 1 }, port } },

@@ -1,3 +1,4 @@
+import type { InfisicalRef } from '../../secrets/infisical-ref.js';
 import type { Diagnostic } from '../../diag/diagnostic.js';
 import type { StepCheckContext } from '../../core/step.js';
 
@@ -13,15 +14,6 @@ export interface TerraformBlock {
   readonly secrets?: { readonly dotenv?: string; readonly infisical?: InfisicalRef; readonly vars: readonly string[] };
 }
 
-/** An Infisical project/environment; the machine identity comes from the environment variables named here. */
-export interface InfisicalRef {
-  readonly siteUrl?: string;
-  readonly projectId: string;
-  readonly environment: string;
-  readonly secretPath?: string;
-  readonly clientIdEnv?: string;
-  readonly clientSecretEnv?: string;
-}
 
 export type Flavor = 'terraform' | 'tofu' | 'terragrunt';
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { StepContext } from '../../core/step.js';
 import { fail, ok, type Result } from '../../core/result.js';
+import { connectInfisical } from '../../secrets/infisical-ref.js';
 import { DotenvSource } from '../../secrets/dotenv.js';
 import { EnvSource } from '../../secrets/env.js';
 import type { SecretSource } from '../../secrets/source.js';
@@ -39,22 +40,7 @@ export async function openSession(block: TerraformBlock | undefined, ctx: StepCo
     let source: SecretSource;
     const inf = block.secrets.infisical;
     if (inf) {
-      const idVar = inf.clientIdEnv ?? 'INFISICAL_CLIENT_ID';
-      const secretVar = inf.clientSecretEnv ?? 'INFISICAL_CLIENT_SECRET';
-      const clientId = process.env[idVar];
-      const clientSecret = process.env[secretVar];
-      if (!clientId || !clientSecret) return fail(`the Infisical secret source needs ${idVar} and ${secretVar} in the environment`, { retryable: false });
-      ctx.secret(clientSecret);
-      // loaded only by castles that use it (the SDK is large)
-      const { InfisicalSource } = await import('../../secrets/infisical.js');
-      const s = await InfisicalSource.connect({
-        clientId,
-        clientSecret,
-        projectId: inf.projectId,
-        environment: inf.environment,
-        ...(inf.siteUrl ? { siteUrl: inf.siteUrl } : {}),
-        ...(inf.secretPath ? { secretPath: inf.secretPath } : {}),
-      });
+      const s = await connectInfisical(inf, { onSecret: (v) => ctx.secret(v) });
       if (!s.ok) return fail(s.reason);
       source = s.value;
     } else if (block.secrets.dotenv) {
