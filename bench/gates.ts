@@ -25,13 +25,24 @@ export async function benchGates(args: readonly string[]): Promise<void> {
         apiVersion: 'apps/v1',
         kind: 'Deployment',
         metadata: { name: `app-${i}`, namespace: 'default' },
-        spec: { replicas: 1, selector: { matchLabels: { app: `app-${i}` } }, template: { metadata: { labels: { app: `app-${i}` } }, spec: { containers: [{ name: 'a', image: 'nginx' }] } } },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: `app-${i}` } },
+          template: { metadata: { labels: { app: `app-${i}` } }, spec: { containers: [{ name: 'a', image: 'nginx' }] } },
+        },
       });
     const yaml = stringify({
       name: 'gates',
       target: 'kubernetes',
       kubernetes: { kubeconfig: srv.kubeconfigPath },
-      layers: [{ name: 'gates', apply: Array.from({ length: n }, (_, i) => ({ wait: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: `app-${i}`, within: '30s' } })) }],
+      layers: [
+        {
+          name: 'gates',
+          apply: Array.from({ length: n }, (_, i) => ({
+            wait: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: `app-${i}`, within: '30s' },
+          })),
+        },
+      ],
     });
     const spec = analyzeCastle(join(dir, 'castle.yaml'), yaml, defaultRegistry());
     if (!spec.ok) throw new Error(JSON.stringify(spec.diagnostics));
@@ -46,7 +57,14 @@ export async function benchGates(args: readonly string[]): Promise<void> {
       const i = Number(m[1]);
       setImmediate(() => {
         readyAt.set(i, performance.now());
-        srv.patchStatus('apps/v1', 'Deployment', 'default', `app-${i}`, (o) => void (o['status'] = { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 }), 'deployment-controller');
+        srv.patchStatus(
+          'apps/v1',
+          'Deployment',
+          'default',
+          `app-${i}`,
+          (o) => void (o['status'] = { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 }),
+          'deployment-controller',
+        );
       });
     });
     const stepIndex = new Map(plan.value.steps.map((s, i) => [s.id, i] as const));

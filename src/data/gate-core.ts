@@ -11,7 +11,12 @@ import type { RepoBucket } from './pgbackrest.js';
 import type { GateRecord } from './rebirth.js';
 
 /** backup.info of a stanza in a repo reached through the S3 API (`bucket`: src/s3 s3Bucket). */
-export async function readRepoBackupInfo(bucket: Pick<RepoBucket, 'readText'>, repoPath: string, stanza: string, signal?: AbortSignal): Promise<Result<BackupInfo>> {
+export async function readRepoBackupInfo(
+  bucket: Pick<RepoBucket, 'readText'>,
+  repoPath: string,
+  stanza: string,
+  signal?: AbortSignal,
+): Promise<Result<BackupInfo>> {
   const key = backupInfoKey(repoPath, stanza);
   const r = await bucket.readText(key, signal);
   if (!r.ok) return r;
@@ -53,18 +58,26 @@ export async function flushWalVia(conn: Conn, o: OpOptions & { timeoutMs?: numbe
     // a WAL record first: with nothing written since the last switch, pg_switch_wal() does nothing and
     // names the segment in use, which would not be archived until something else fills it
     await c.query(`SELECT pg_logical_emit_message(false, 'castle', 'flush')`);
-    const sw = (await c.query(`SELECT pg_walfile_name(pg_switch_wal()) AS seg, now() AS at, current_setting('archive_mode') AS mode`)).rows[0] as { seg: string; at: Date; mode: string };
+    const sw = (await c.query(`SELECT pg_walfile_name(pg_switch_wal()) AS seg, now() AS at, current_setting('archive_mode') AS mode`)).rows[0] as {
+      seg: string;
+      at: Date;
+      mode: string;
+    };
     if (sw.mode === 'off') return fail('archive_mode is off on the primary: writes after the last backup could not be saved');
     const timeoutMs = o.timeoutMs ?? 60_000;
     for (;;) {
-      const st = (await c.query('SELECT last_archived_wal, last_archived_time, last_failed_wal, last_failed_time, failed_count FROM pg_stat_archiver')).rows[0] as Record<string, unknown>;
+      const st = (await c.query('SELECT last_archived_wal, last_archived_time, last_failed_wal, last_failed_time, failed_count FROM pg_stat_archiver'))
+        .rows[0] as Record<string, unknown>;
       const last = (st['last_archived_wal'] as string | null) ?? null;
       if (last && /^[0-9A-F]{24}/.test(last) && last.slice(0, 24) >= sw.seg) return ok({ segment: sw.seg, waitedMs: Date.now() - started });
       const failedAt = st['last_failed_time'] as Date | null;
       const archivedAt = st['last_archived_time'] as Date | null;
       if (failedAt && failedAt.getTime() > sw.at.getTime() && (!archivedAt || failedAt > archivedAt))
-        return fail(`WAL archiving is failing on the primary: last_failed_wal ${String(st['last_failed_wal'])} at ${failedAt.toISOString()} (failed_count ${String(st['failed_count'])})`);
-      if (Date.now() - started > timeoutMs) return fail(`WAL segment ${sw.seg} was not archived within ${Math.round(timeoutMs / 1000)} s (last archived: ${last ?? 'none'})`);
+        return fail(
+          `WAL archiving is failing on the primary: last_failed_wal ${String(st['last_failed_wal'])} at ${failedAt.toISOString()} (failed_count ${String(st['failed_count'])})`,
+        );
+      if (Date.now() - started > timeoutMs)
+        return fail(`WAL segment ${sw.seg} was not archived within ${Math.round(timeoutMs / 1000)} s (last archived: ${last ?? 'none'})`);
       if (o.signal?.aborted) return fail('WAL flush cancelled');
       // the archiver reports through a statistics view only: there is nothing to wait on but the view
       await sleep(50, o.signal);
@@ -79,7 +92,10 @@ export async function flushWalVia(conn: Conn, o: OpOptions & { timeoutMs?: numbe
 /** The backup that proves the gate: `label` when known, else the newest one finished after `notBefore`; of the stanza's current database. */
 export function pickBackup(info: BackupInfo, repo: string, o: { label?: string; notBefore?: Date }): Result<RepoBackup> {
   const bk = o.label ? info.backups.find((x) => x.label === o.label) : info.backups[info.backups.length - 1];
-  if (!bk) return fail(o.label ? `backup ${o.label} is not listed in ${repo}'s backup.info (${info.backups.length} backups listed)` : `${repo}'s backup.info lists no backup`);
+  if (!bk)
+    return fail(
+      o.label ? `backup ${o.label} is not listed in ${repo}'s backup.info (${info.backups.length} backups listed)` : `${repo}'s backup.info lists no backup`,
+    );
   if (!(bk.size > 0)) return fail(`backup ${bk.label} is listed with size 0 in ${repo}`);
   if (o.notBefore && bk.stopTime.getTime() < o.notBefore.getTime() - 5000)
     return fail(
@@ -94,7 +110,9 @@ export function pickBackup(info: BackupInfo, repo: string, o: { label?: string; 
 /** Refuses a restore from a repo whose stanza belongs to another database system than the gate's. */
 export function repoBelongsTo(info: BackupInfo, systemId: string, where: string): Result {
   if (info.current.systemId !== systemId)
-    return fail(`${where} belongs to database system ${info.current.systemId}, the castle's gate backed up system ${systemId}: refusing to restore from it (another cluster wrote to this repo, or it is the wrong bucket/path)`);
+    return fail(
+      `${where} belongs to database system ${info.current.systemId}, the castle's gate backed up system ${systemId}: refusing to restore from it (another cluster wrote to this repo, or it is the wrong bucket/path)`,
+    );
   return ok(undefined);
 }
 
@@ -113,14 +131,20 @@ export async function compareWithGate(
 ): Promise<Result<DataProof>> {
   const ev = o.evidence ?? (() => '');
   if (systemId !== gate.systemId) return fail(`proof failed: the restored cluster is system ${systemId}, the gate backed up system ${gate.systemId}${ev({})}`);
-  if (repoSystemId !== null && repoSystemId !== gate.systemId) return fail(`proof failed: the S3 repo now belongs to system ${repoSystemId}, not the castle's ${gate.systemId}${ev({})}`);
+  if (repoSystemId !== null && repoSystemId !== gate.systemId)
+    return fail(`proof failed: the S3 repo now belongs to system ${repoSystemId}, not the castle's ${gate.systemId}${ev({})}`);
   if (!gate.fingerprint) return ok({ fingerprint: null, diffs: [] });
   const fp = await fingerprintCluster(conn, { ...o, reference: gate.fingerprint, ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}) });
   if (!fp.ok) return fail(`proof: ${fp.reason}`);
   const diffs = compareFingerprints(gate.fingerprint, fp.value);
   if (diffs.length) {
     const more = diffs.length > 3 ? ` (+${diffs.length - 3} more)` : '';
-    return fail(`proof failed: data differs from the gate's fingerprint: ${diffs.slice(0, 3).map((d) => d.detail).join('; ')}${more}${ev({ after: fp.value, diffs })}`);
+    return fail(
+      `proof failed: data differs from the gate's fingerprint: ${diffs
+        .slice(0, 3)
+        .map((d) => d.detail)
+        .join('; ')}${more}${ev({ after: fp.value, diffs })}`,
+    );
   }
   return ok({ fingerprint: fp.value, diffs });
 }
@@ -150,7 +174,10 @@ export async function appServesValue(conn: Conn, app: AppCheck, signal: AbortSig
     const body = await res.text();
     const esc = expected.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
     const found = res.ok && (body.includes(expected) || body.includes(esc));
-    return { ok: found, detail: found ? `GET ${app.url}: ${res.status}, shows "${expected}" from the database` : `GET ${app.url}: ${res.status}, "${expected}" not in the page` };
+    return {
+      ok: found,
+      detail: found ? `GET ${app.url}: ${res.status}, shows "${expected}" from the database` : `GET ${app.url}: ${res.status}, "${expected}" not in the page`,
+    };
   } catch (err) {
     return { ok: false, detail: `GET ${app.url}: ${(err as Error).message}` };
   }

@@ -58,7 +58,12 @@ function castleYaml(): string {
         apply: [{ configs: {} }, { apply: {} }, { bootstrap: { within: '1m' } }, { kubeconfig: {} }, { health: { within: '2m' } }],
         destroy: [{ reset: {} }],
       },
-      { name: 'platform', dependsOn: ['cluster'], apply: [{ nodes: { count: 3, within: '1m' } }, { apply: { manifests: 'platform', within: '1m' } }], destroy: [{ delete: { manifests: 'platform' } }] },
+      {
+        name: 'platform',
+        dependsOn: ['cluster'],
+        apply: [{ nodes: { count: 3, within: '1m' } }, { apply: { manifests: 'platform', within: '1m' } }],
+        destroy: [{ delete: { manifests: 'platform' } }],
+      },
       {
         name: 'data',
         dependsOn: ['platform'],
@@ -96,32 +101,77 @@ before(async () => {
     const c = new pg.Client({ host: '127.0.0.1', port: world.primary.cluster.port, user: 'postgres', password: PASSWORD, database: 'blog' });
     c.connect()
       .then(() => c.query('SELECT title FROM posts ORDER BY id DESC LIMIT 1'))
-      .then((q) => res.end(`<h1>${String(q.rows[0]?.title)}</h1>`), (e: Error) => ((res.statusCode = 503), res.end(e.message)))
+      .then(
+        (q) => res.end(`<h1>${String(q.rows[0]?.title)}</h1>`),
+        (e: Error) => ((res.statusCode = 503), res.end(e.message)),
+      )
       .finally(() => void c.end().catch(() => {}));
   });
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
   appUrl = `http://127.0.0.1:${(app.address() as { port: number }).port}/`;
-  handles.push(controllers.rollouts(srv, { delayMs: 50 }), controllers.loadBalancers(srv, { ip: '192.168.1.240', delayMs: 20 }), controllers.externalSecrets(srv, { delayMs: 20 }), controllers.flux(srv, { delayMs: 20 }));
+  handles.push(
+    controllers.rollouts(srv, { delayMs: 50 }),
+    controllers.loadBalancers(srv, { ip: '192.168.1.240', delayMs: 20 }),
+    controllers.externalSecrets(srv, { delayMs: 20 }),
+    controllers.flux(srv, { delayMs: 20 }),
+  );
   // the nodes register with the API server once Talos has bootstrapped (here: at once, Ready a little later)
   controllers.nodes(srv, ['tazlab-cp-1', 'tazlab-worker-1', 'tazlab-worker-2'], { readyAfterMs: 30 });
   talos = installTalosctl(join(dir, 'talos'), { nodes: Object.fromEntries(NODES.map((n) => [n, 'maintenance'])), kubeconfig: srv.kubeconfigPath });
   cdir = castleDir(castleYaml(), 'castle-kube-up-');
   write('talos/all.yaml', 'apiVersion: v1alpha1\nkind: KubeletConfig\nimage: ghcr.io/siderolabs/kubelet:v1.34.1\n');
   write('talos/worker.yaml', 'apiVersion: v1alpha1\nkind: KubeNodeConfig\nlabels:\n  node-role.kubernetes.io/worker: ""\n');
-  write('platform/crds.yaml', [stubCrd('kustomize.toolkit.fluxcd.io', 'v1', 'Kustomization', 'kustomizations'), stubCrd('external-secrets.io', 'v1beta1', 'ExternalSecret', 'externalsecrets')]);
+  write('platform/crds.yaml', [
+    stubCrd('kustomize.toolkit.fluxcd.io', 'v1', 'Kustomization', 'kustomizations'),
+    stubCrd('external-secrets.io', 'v1beta1', 'ExternalSecret', 'externalsecrets'),
+  ]);
   write('platform/pgo.yaml', readFileSync(join(repoRoot, 'schemas', 'crds', 'pgo-v5.8.9-postgresclusters.yaml'), 'utf8'));
-  write('platform/namespaces.yaml', [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'flux-system' } }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'postgres-operator' } }]);
+  write('platform/namespaces.yaml', [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'flux-system' } },
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'postgres-operator' } },
+  ]);
   write('platform/operator.yaml', [
-    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'pgo', namespace: 'postgres-operator' }, spec: { replicas: 1, selector: { matchLabels: { app: 'pgo' } }, template: { metadata: { labels: { app: 'pgo' } }, spec: { containers: [{ name: 'operator', image: 'registry.developers.crunchydata.com/crunchydata/postgres-operator:ubi9-5.8.9-0' }] } } } },
-    { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: 'infrastructure', namespace: 'flux-system' }, spec: { interval: '10m', path: './infrastructure', prune: true, sourceRef: { kind: 'GitRepository', name: 'flux-system' } } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'pgo', namespace: 'postgres-operator' },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'pgo' } },
+        template: {
+          metadata: { labels: { app: 'pgo' } },
+          spec: { containers: [{ name: 'operator', image: 'registry.developers.crunchydata.com/crunchydata/postgres-operator:ubi9-5.8.9-0' }] },
+        },
+      },
+    },
+    {
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+      kind: 'Kustomization',
+      metadata: { name: 'infrastructure', namespace: 'flux-system' },
+      spec: { interval: '10m', path: './infrastructure', prune: true, sourceRef: { kind: 'GitRepository', name: 'flux-system' } },
+    },
   ]);
   write('data/namespace.yaml', [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tazlab-db' } }, s3CredsSecret(s3)]);
   // the cluster comes back from repo1 (dataSource), as the seed's castle must for a rebirth
   write('data/cluster.yaml', [seedCluster(s3, { dataSource: true })]);
   write('app/blog.yaml', [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'blog' } },
-    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'blog', namespace: 'blog' }, spec: { replicas: 2, selector: { matchLabels: { app: 'blog' } }, template: { metadata: { labels: { app: 'blog' } }, spec: { containers: [{ name: 'hugo', image: 'nginx:1.27' }] } } } },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'blog', namespace: 'blog' }, spec: { type: 'LoadBalancer', selector: { app: 'blog' }, ports: [{ port: 80 }] } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'blog', namespace: 'blog' },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'blog' } },
+        template: { metadata: { labels: { app: 'blog' } }, spec: { containers: [{ name: 'hugo', image: 'nginx:1.27' }] } },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'blog', namespace: 'blog' },
+      spec: { type: 'LoadBalancer', selector: { app: 'blog' }, ports: [{ port: 80 }] },
+    },
   ]);
 });
 
@@ -140,13 +190,20 @@ test('castle up: Talos bootstrapped, platform, PGO cluster and app ready, with t
   const r = await done;
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   // the phase table: one row per layer with offset and duration
-  for (const layer of ['cluster', 'platform', 'data', 'app']) assert.match(r.stdout, new RegExp(`^up/${layer}\\s+\\d`, "m"), r.stdout);
+  for (const layer of ['cluster', 'platform', 'data', 'app']) assert.match(r.stdout, new RegExp(`^up/${layer}\\s+\\d`, 'm'), r.stdout);
   const s = summary(cdir);
   assert.equal(s['status'], 'succeeded');
   // talosctl was driven in order, each node configured once, etcd bootstrapped once
   const calls = talos.calls().map((c) => c.argv.slice(0, 2).join(' '));
   const first = (p: string) => calls.findIndex((c) => c.startsWith(p));
-  assert.ok(first('gen secrets') < first('gen config') && first('gen config') < first('apply-config') && first('apply-config') < first('bootstrap') && first('bootstrap') < first('kubeconfig') && first('kubeconfig') < first('health'), calls.join('\n'));
+  assert.ok(
+    first('gen secrets') < first('gen config') &&
+      first('gen config') < first('apply-config') &&
+      first('apply-config') < first('bootstrap') &&
+      first('bootstrap') < first('kubeconfig') &&
+      first('kubeconfig') < first('health'),
+    calls.join('\n'),
+  );
   assert.equal(calls.filter((c) => c.startsWith('apply-config')).length, 3);
   assert.ok(Object.values(talos.state().nodes).every((n) => n.state === 'configured'));
   // everything the castle applied is there, applied by field manager castle
@@ -168,7 +225,10 @@ test('castle rebirth with a failing backup Job stops at the gate: nothing destro
     const r = await done;
     assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout + r.stderr, /backup gate failed, nothing may be wiped: PostgresCluster tazlab-db\/tazlab-db: manual backup castle-\S+ failed/);
-    const after = talos.calls().slice(before).map((c) => c.argv[0]);
+    const after = talos
+      .calls()
+      .slice(before)
+      .map((c) => c.argv[0]);
     assert.ok(!after.includes('reset'), `no node was reset: ${after.join(', ')}`);
     assert.ok(Object.values(talos.state().nodes).every((n) => n.state === 'configured' && (n.role !== 'controlplane' || n.etcd)));
     assert.ok(srv.get('postgres-operator.crunchydata.com/v1beta1', 'PostgresCluster', 'tazlab-db', 'tazlab-db'), 'the cluster is still there');

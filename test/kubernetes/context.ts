@@ -8,7 +8,14 @@ export interface Recorded {
   readonly secrets: string[];
 }
 
-export function stepContext(o: { castleDir: string; stateDir: string; runId?: string; section?: StepContext['section']; signal?: AbortSignal; resumes?: string[] }): StepContext & { rec: Recorded } {
+export function stepContext(o: {
+  castleDir: string;
+  stateDir: string;
+  runId?: string;
+  section?: StepContext['section'];
+  signal?: AbortSignal;
+  resumes?: string[];
+}): StepContext & { rec: Recorded } {
   const rec: Recorded = { logs: [], notes: [], checks: [], secrets: [] };
   return {
     rec,

@@ -29,21 +29,42 @@ function react(server: KubeTestServer, apiVersion: string, kind: string, fn: (o:
   return { stop: off };
 }
 
-const ref = (o: Obj): [string, string, string | undefined, string] => [String(o['apiVersion']), String(o['kind']), md(o)['namespace'] as string | undefined, String(md(o)['name'])];
+const ref = (o: Obj): [string, string, string | undefined, string] => [
+  String(o['apiVersion']),
+  String(o['kind']),
+  md(o)['namespace'] as string | undefined,
+  String(md(o)['name']),
+];
 
 /** Nodes that report NotReady, then Ready after `readyAfterMs` (the kubelet's NodeReady condition). */
 export function nodes(server: KubeTestServer, names: readonly string[], o: { readyAfterMs?: number } = {}): void {
   for (const name of names) {
-    server.put({
-      apiVersion: 'v1',
-      kind: 'Node',
-      metadata: { name, labels: { 'kubernetes.io/hostname': name } },
-      status: { conditions: [{ type: 'Ready', status: 'False', reason: 'KubeletNotReady', message: 'container runtime network not ready', lastTransitionTime: now() }] },
-    }, 'kubelet');
+    server.put(
+      {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name, labels: { 'kubernetes.io/hostname': name } },
+        status: {
+          conditions: [
+            { type: 'Ready', status: 'False', reason: 'KubeletNotReady', message: 'container runtime network not ready', lastTransitionTime: now() },
+          ],
+        },
+      },
+      'kubelet',
+    );
     server.after(o.readyAfterMs ?? 0, () =>
-      server.patchStatus('v1', 'Node', undefined, name, (n) => {
-        (n['status'] as Obj)['conditions'] = [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastTransitionTime: now() }];
-      }, 'kubelet'),
+      server.patchStatus(
+        'v1',
+        'Node',
+        undefined,
+        name,
+        (n) => {
+          (n['status'] as Obj)['conditions'] = [
+            { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastTransitionTime: now() },
+          ];
+        },
+        'kubelet',
+      ),
     );
   }
 }
@@ -63,23 +84,28 @@ export function rollouts(server: KubeTestServer, o: { delayMs?: number; stuck?: 
       const replicas = Number(spec(obj)['replicas'] ?? 1);
       server.after(o.delayMs ?? 0, () => {
         if (!server.get(...ref(obj))) return;
-        server.patchStatus(...ref(obj), (x) => {
-          const s = statusOf(x);
-          s['observedGeneration'] = gen(x);
-          if (kind === 'DaemonSet') Object.assign(s, { desiredNumberScheduled: 1, updatedNumberScheduled: 1, numberAvailable: 1, numberReady: 1, currentNumberScheduled: 1 });
-          else if (o.stuck?.includes(String(md(x)['name']))) {
-            Object.assign(s, { replicas, updatedReplicas: replicas, availableReplicas: 0, unavailableReplicas: replicas });
-            setCondition(x, 'Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${String(md(x)['name'])}-7d9c" has timed out progressing.`);
-            server.event(x, 'Warning', 'FailedCreate', 'pods "x" is forbidden: exceeded quota');
-          } else {
-            Object.assign(s, { replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas });
-            if (kind === 'StatefulSet') Object.assign(s, { currentReplicas: replicas, currentRevision: 'r1', updateRevision: 'r1' });
-            if (kind === 'Deployment') {
-              setCondition(x, 'Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.');
-              setCondition(x, 'Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${String(md(x)['name'])}-7d9c" has successfully progressed.`);
+        server.patchStatus(
+          ...ref(obj),
+          (x) => {
+            const s = statusOf(x);
+            s['observedGeneration'] = gen(x);
+            if (kind === 'DaemonSet')
+              Object.assign(s, { desiredNumberScheduled: 1, updatedNumberScheduled: 1, numberAvailable: 1, numberReady: 1, currentNumberScheduled: 1 });
+            else if (o.stuck?.includes(String(md(x)['name']))) {
+              Object.assign(s, { replicas, updatedReplicas: replicas, availableReplicas: 0, unavailableReplicas: replicas });
+              setCondition(x, 'Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${String(md(x)['name'])}-7d9c" has timed out progressing.`);
+              server.event(x, 'Warning', 'FailedCreate', 'pods "x" is forbidden: exceeded quota');
+            } else {
+              Object.assign(s, { replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas });
+              if (kind === 'StatefulSet') Object.assign(s, { currentReplicas: replicas, currentRevision: 'r1', updateRevision: 'r1' });
+              if (kind === 'Deployment') {
+                setCondition(x, 'Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.');
+                setCondition(x, 'Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${String(md(x)['name'])}-7d9c" has successfully progressed.`);
+              }
             }
-          }
-        }, `${kind.toLowerCase()}-controller`);
+          },
+          `${kind.toLowerCase()}-controller`,
+        );
       });
     }),
   );
@@ -89,26 +115,30 @@ export function rollouts(server: KubeTestServer, o: { delayMs?: number; stuck?: 
 /** Jobs finish `delayMs` after creation: Complete, or Failed (BackoffLimitExceeded) when `fail` says so. */
 export function jobs(server: KubeTestServer, o: { delayMs?: number; fail?: (job: Obj) => boolean } = {}): Handle {
   return react(server, 'batch/v1', 'Job', (job, type) => {
-    if (type !== 'ADDED' || md(job)['labels'] && (md(job)['labels'] as Obj)['postgres-operator.crunchydata.com/pgbackrest-backup']) return;
+    if (type !== 'ADDED' || (md(job)['labels'] && (md(job)['labels'] as Obj)['postgres-operator.crunchydata.com/pgbackrest-backup'])) return;
     server.after(o.delayMs ?? 0, () => finishJob(server, job, o.fail?.(job) ? 'Failed' : 'Complete'));
   });
 }
 
 export function finishJob(server: KubeTestServer, job: Obj, outcome: 'Complete' | 'Failed'): void {
   if (!server.get(...ref(job))) return;
-  server.patchStatus(...ref(job), (x) => {
-    const s = statusOf(x);
-    s['startTime'] ??= now();
-    if (outcome === 'Complete') {
-      Object.assign(s, { succeeded: 1, completionTime: now(), ready: 0 });
-      setCondition(x, 'SuccessCriteriaMet', 'True', 'CompletionsReached', 'Reached expected number of succeeded pods');
-      setCondition(x, 'Complete', 'True', 'CompletionsReached', 'Reached expected number of succeeded pods');
-    } else {
-      Object.assign(s, { failed: 2, ready: 0 });
-      setCondition(x, 'FailureTarget', 'True', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit');
-      setCondition(x, 'Failed', 'True', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit');
-    }
-  }, 'job-controller');
+  server.patchStatus(
+    ...ref(job),
+    (x) => {
+      const s = statusOf(x);
+      s['startTime'] ??= now();
+      if (outcome === 'Complete') {
+        Object.assign(s, { succeeded: 1, completionTime: now(), ready: 0 });
+        setCondition(x, 'SuccessCriteriaMet', 'True', 'CompletionsReached', 'Reached expected number of succeeded pods');
+        setCondition(x, 'Complete', 'True', 'CompletionsReached', 'Reached expected number of succeeded pods');
+      } else {
+        Object.assign(s, { failed: 2, ready: 0 });
+        setCondition(x, 'FailureTarget', 'True', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit');
+        setCondition(x, 'Failed', 'True', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit');
+      }
+    },
+    'job-controller',
+  );
   if (outcome === 'Failed') server.event(job, 'Warning', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit');
 }
 
@@ -130,11 +160,15 @@ export function externalSecrets(server: KubeTestServer, o: { delayMs?: number; f
     server.after(o.delayMs ?? 0, () => {
       if (!server.get(...ref(es))) return;
       const bad = o.fail?.includes(String(md(es)['name']));
-      server.patchStatus(...ref(es), (x) => {
-        if (bad) setCondition(x, 'Ready', 'False', 'SecretSyncedError', 'could not get secret data from provider');
-        else setCondition(x, 'Ready', 'True', 'SecretSynced', 'secret synced');
-        statusOf(x)['refreshTime'] = now();
-      }, 'external-secrets');
+      server.patchStatus(
+        ...ref(es),
+        (x) => {
+          if (bad) setCondition(x, 'Ready', 'False', 'SecretSyncedError', 'could not get secret data from provider');
+          else setCondition(x, 'Ready', 'True', 'SecretSynced', 'secret synced');
+          statusOf(x)['refreshTime'] = now();
+        },
+        'external-secrets',
+      );
       if (bad) server.event(es, 'Warning', 'UpdateFailed', 'could not get secret data from provider');
     });
   });
@@ -151,10 +185,14 @@ export function flux(server: KubeTestServer, o: { delayMs?: number } = {}): Hand
       if (type === 'DELETED' || Number(statusOf(obj)['observedGeneration'] ?? -1) === gen(obj)) return;
       server.after(o.delayMs ?? 0, () => {
         if (!server.get(...ref(obj))) return;
-        server.patchStatus(...ref(obj), (x) => {
-          statusOf(x)['observedGeneration'] = gen(x);
-          setCondition(x, 'Ready', 'True', 'ReconciliationSucceeded', msg);
-        }, `${kind.toLowerCase()}-controller`);
+        server.patchStatus(
+          ...ref(obj),
+          (x) => {
+            statusOf(x)['observedGeneration'] = gen(x);
+            setCondition(x, 'Ready', 'True', 'ReconciliationSucceeded', msg);
+          },
+          `${kind.toLowerCase()}-controller`,
+        );
       });
     }),
   );
@@ -244,27 +282,41 @@ function bootstrap(server: KubeTestServer, pc: Obj, o: PgoOptions): void {
       password: o.primary.password,
       ...(db ? { dbname: db, uri: `postgresql://${user}:${o.primary.password}@${name}-primary.${namespace}.svc:5432/${db}` } : {}),
     };
-    server.put({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: `${name}-pguser-${user}`, namespace, labels: { [`${PGO}/cluster`]: name, [`${PGO}/role`]: 'pguser', [`${PGO}/pguser`]: user } },
-      type: 'Opaque',
-      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
-    }, 'postgrescluster-controller');
+    server.put(
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `${name}-pguser-${user}`, namespace, labels: { [`${PGO}/cluster`]: name, [`${PGO}/role`]: 'pguser', [`${PGO}/pguser`]: user } },
+        type: 'Opaque',
+        data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+      },
+      'postgrescluster-controller',
+    );
   }
-  server.put({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: `${name}-primary`, namespace, labels: { [`${PGO}/cluster`]: name, [`${PGO}/role`]: 'primary' } },
-    spec: { clusterIP: 'None', ports: [{ name: 'postgres', port: 5432, protocol: 'TCP', targetPort: 'postgres' }] },
-  }, 'postgrescluster-controller');
+  server.put(
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: `${name}-primary`, namespace, labels: { [`${PGO}/cluster`]: name, [`${PGO}/role`]: 'primary' } },
+      spec: { clusterIP: 'None', ports: [{ name: 'postgres', port: 5432, protocol: 'TCP', targetPort: 'postgres' }] },
+    },
+    'postgrescluster-controller',
+  );
   // the test's stand-in for the primary pod's address, which a port-forward would reach
-  server.put({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: `${name}-instance1-abcd-0`, namespace, labels: { [`${PGO}/cluster`]: name, [`${PGO}/role`]: 'master', [`${PGO}/instance-set`]: 'instance1' }, annotations: { [FORWARD_ANNOTATION]: `${o.primary.host}:${o.primary.port}` } },
-    spec: { containers: [{ name: 'database', image: 'registry.developers.crunchydata.com/crunchydata/crunchy-postgres:ubi9-17.5-2520' }] },
-  }, 'statefulset-controller');
+  server.put(
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `${name}-instance1-abcd-0`,
+        namespace,
+        labels: { [`${PGO}/cluster`]: name, [`${PGO}/role`]: 'master', [`${PGO}/instance-set`]: 'instance1' },
+        annotations: { [FORWARD_ANNOTATION]: `${o.primary.host}:${o.primary.port}` },
+      },
+      spec: { containers: [{ name: 'database', image: 'registry.developers.crunchydata.com/crunchydata/crunchy-postgres:ubi9-17.5-2520' }] },
+    },
+    'statefulset-controller',
+  );
 }
 
 async function ready(server: KubeTestServer, pc0: Obj, o: PgoOptions, first: boolean): Promise<void> {
@@ -272,19 +324,39 @@ async function ready(server: KubeTestServer, pc0: Obj, o: PgoOptions, first: boo
   const pc = server.get(av, kind, ns, name);
   if (!pc) return;
   if (first && spec(pc)['dataSource'] && o.restore) {
-    const job = server.put({
-      apiVersion: 'batch/v1',
-      kind: 'Job',
-      metadata: { name: `${name}-pgbackrest-restore`, namespace: ns, labels: { [`${PGO}/cluster`]: name, [`${PGO}/pgbackrest`]: '', [`${PGO}/pgbackrest-restore`]: '' } },
-      spec: { template: { spec: { containers: [{ name: 'pgbackrest-restore' }], restartPolicy: 'Never' } } },
-    }, 'postgrescluster-controller');
+    const job = server.put(
+      {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: {
+          name: `${name}-pgbackrest-restore`,
+          namespace: ns,
+          labels: { [`${PGO}/cluster`]: name, [`${PGO}/pgbackrest`]: '', [`${PGO}/pgbackrest-restore`]: '' },
+        },
+        spec: { template: { spec: { containers: [{ name: 'pgbackrest-restore' }], restartPolicy: 'Never' } } },
+      },
+      'postgrescluster-controller',
+    );
     const outcome = await o.restore(pc);
     finishJob(server, job, outcome);
-    server.patchStatus(av, kind, ns, name, (x) => {
-      setCondition(x, 'PostgresDataInitialized', outcome === 'Complete' ? 'True' : 'False', outcome === 'Complete' ? 'PGBackRestRestoreComplete' : 'PGBackRestRestoreFailed', '');
-      const pb = (statusOf(x)['pgbackrest'] ??= {}) as Obj;
-      pb['restore'] = { id: `~pgo-bootstrap-${name}`, finished: true, ...(outcome === 'Complete' ? { succeeded: 1, completionTime: now() } : { failed: 1 }) };
-    }, 'postgrescluster-controller');
+    server.patchStatus(
+      av,
+      kind,
+      ns,
+      name,
+      (x) => {
+        setCondition(
+          x,
+          'PostgresDataInitialized',
+          outcome === 'Complete' ? 'True' : 'False',
+          outcome === 'Complete' ? 'PGBackRestRestoreComplete' : 'PGBackRestRestoreFailed',
+          '',
+        );
+        const pb = (statusOf(x)['pgbackrest'] ??= {}) as Obj;
+        pb['restore'] = { id: `~pgo-bootstrap-${name}`, finished: true, ...(outcome === 'Complete' ? { succeeded: 1, completionTime: now() } : { failed: 1 }) };
+      },
+      'postgrescluster-controller',
+    );
     if (outcome === 'Failed') return;
   }
   const sets = ((spec(pc)['instances'] as Obj[] | undefined) ?? [{ name: 'instance1' }]).map((i) => {
@@ -292,17 +364,29 @@ async function ready(server: KubeTestServer, pc0: Obj, o: PgoOptions, first: boo
     return { name: String(i['name'] ?? 'instance1'), replicas, readyReplicas: replicas, updatedReplicas: replicas };
   });
   const repos = (((spec(pc)['backups'] as Obj | undefined)?.['pgbackrest'] as Obj | undefined)?.['repos'] as Obj[] | undefined) ?? [];
-  server.patchStatus(av, kind, ns, name, (x) => {
-    const s = statusOf(x);
-    s['observedGeneration'] = gen(x);
-    s['instances'] = sets;
-    const pb = (s['pgbackrest'] ??= {}) as Obj;
-    pb['repos'] = repos.map((r) => ({ name: r['name'], stanzaCreated: true, replicaCreateBackupComplete: true, ...(r['s3'] ? { repoOptionsHash: 'a1b2c3' } : { bound: true, volume: `pvc-${String(r['name'])}` }) }));
-    pb['repoHost'] = { apiVersion: 'apps/v1', kind: 'StatefulSet', ready: true };
-    setCondition(x, 'PGBackRestRepoHostReady', 'True', 'RepoHostReady', 'pgBackRest dedicated repository host is ready');
-    setCondition(x, 'PGBackRestReplicaRepoReady', 'True', 'StanzaCreated', 'pgBackRest replica create repo is ready for backups');
-    setCondition(x, 'PGBackRestReplicaCreate', 'True', 'RepoBackupComplete', 'pgBackRest replica creation is now possible');
-  }, 'postgrescluster-controller');
+  server.patchStatus(
+    av,
+    kind,
+    ns,
+    name,
+    (x) => {
+      const s = statusOf(x);
+      s['observedGeneration'] = gen(x);
+      s['instances'] = sets;
+      const pb = (s['pgbackrest'] ??= {}) as Obj;
+      pb['repos'] = repos.map((r) => ({
+        name: r['name'],
+        stanzaCreated: true,
+        replicaCreateBackupComplete: true,
+        ...(r['s3'] ? { repoOptionsHash: 'a1b2c3' } : { bound: true, volume: `pvc-${String(r['name'])}` }),
+      }));
+      pb['repoHost'] = { apiVersion: 'apps/v1', kind: 'StatefulSet', ready: true };
+      setCondition(x, 'PGBackRestRepoHostReady', 'True', 'RepoHostReady', 'pgBackRest dedicated repository host is ready');
+      setCondition(x, 'PGBackRestReplicaRepoReady', 'True', 'StanzaCreated', 'pgBackRest replica create repo is ready for backups');
+      setCondition(x, 'PGBackRestReplicaCreate', 'True', 'RepoBackupComplete', 'pgBackRest replica creation is now possible');
+    },
+    'postgrescluster-controller',
+  );
   if (first) server.event(pc, 'Normal', 'StanzasCreated', `pgBackRest stanza creation completed successfully`);
 }
 
@@ -315,39 +399,73 @@ async function manualBackup(server: KubeTestServer, name: string, ns: string, id
     server.event(pc, 'Warning', 'InvalidManualBackup', `Option "--repo" is not allowed: please use the "repoName" field instead.`);
     return;
   }
-  server.patchStatus(av, 'PostgresCluster', ns, name, (x) => {
-    const pb = (statusOf(x)['pgbackrest'] ??= {}) as Obj;
-    pb['manualBackup'] = { id };
-    statusOf(x)['conditions'] = ((statusOf(x)['conditions'] as Obj[] | undefined) ?? []).filter((c) => c['type'] !== 'PGBackRestManualBackupSuccessful');
-  }, 'postgrescluster-controller');
-  const repo = String(manual['repoName'] ?? 'repo1');
-  const job = server.put({
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: {
-      name: `${name}-backup-${randomBytes(2).toString('hex')}`,
-      namespace: ns,
-      labels: { [`${PGO}/cluster`]: name, [`${PGO}/pgbackrest`]: '', [`${PGO}/pgbackrest-repo`]: repo, [`${PGO}/pgbackrest-backup`]: 'manual' },
-      annotations: { [`${PGO}/pgbackrest-backup`]: id },
+  server.patchStatus(
+    av,
+    'PostgresCluster',
+    ns,
+    name,
+    (x) => {
+      const pb = (statusOf(x)['pgbackrest'] ??= {}) as Obj;
+      pb['manualBackup'] = { id };
+      statusOf(x)['conditions'] = ((statusOf(x)['conditions'] as Obj[] | undefined) ?? []).filter((c) => c['type'] !== 'PGBackRestManualBackupSuccessful');
     },
-    spec: { backoffLimit: 2, template: { spec: { containers: [{ name: 'pgbackrest', command: ['/opt/crunchy/bin/pgbackrest'], args: ['backup', '--stanza=db', `--repo=${repo.slice(4)}`, ...options] }], restartPolicy: 'Never' } } },
-  }, 'postgrescluster-controller');
-  server.patchStatus(av, 'PostgresCluster', ns, name, (x) => {
-    ((statusOf(x)['pgbackrest'] as Obj)['manualBackup'] as Obj)['active'] = 1;
-    ((statusOf(x)['pgbackrest'] as Obj)['manualBackup'] as Obj)['startTime'] = now();
-  }, 'postgrescluster-controller');
+    'postgrescluster-controller',
+  );
+  const repo = String(manual['repoName'] ?? 'repo1');
+  const job = server.put(
+    {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: {
+        name: `${name}-backup-${randomBytes(2).toString('hex')}`,
+        namespace: ns,
+        labels: { [`${PGO}/cluster`]: name, [`${PGO}/pgbackrest`]: '', [`${PGO}/pgbackrest-repo`]: repo, [`${PGO}/pgbackrest-backup`]: 'manual' },
+        annotations: { [`${PGO}/pgbackrest-backup`]: id },
+      },
+      spec: {
+        backoffLimit: 2,
+        template: {
+          spec: {
+            containers: [
+              { name: 'pgbackrest', command: ['/opt/crunchy/bin/pgbackrest'], args: ['backup', '--stanza=db', `--repo=${repo.slice(4)}`, ...options] },
+            ],
+            restartPolicy: 'Never',
+          },
+        },
+      },
+    },
+    'postgrescluster-controller',
+  );
+  server.patchStatus(
+    av,
+    'PostgresCluster',
+    ns,
+    name,
+    (x) => {
+      ((statusOf(x)['pgbackrest'] as Obj)['manualBackup'] as Obj)['active'] = 1;
+      ((statusOf(x)['pgbackrest'] as Obj)['manualBackup'] as Obj)['startTime'] = now();
+    },
+    'postgrescluster-controller',
+  );
   const outcome = o.backup ? await o.backup(pc, options).catch(() => 'Failed' as const) : 'Complete';
   finishJob(server, job, outcome);
-  server.patchStatus(av, 'PostgresCluster', ns, name, (x) => {
-    const mb = (statusOf(x)['pgbackrest'] as Obj)['manualBackup'] as Obj;
-    delete mb['active'];
-    mb['finished'] = true;
-    if (outcome === 'Complete') {
-      Object.assign(mb, { succeeded: 1, completionTime: now() });
-      setCondition(x, 'PGBackRestManualBackupSuccessful', 'True', 'ManualBackupComplete', 'Manual backup completed successfully');
-    } else {
-      Object.assign(mb, { failed: 2 });
-      setCondition(x, 'PGBackRestManualBackupSuccessful', 'False', 'ManualBackupFailed', 'Manual backup did not complete successfully');
-    }
-  }, 'postgrescluster-controller');
+  server.patchStatus(
+    av,
+    'PostgresCluster',
+    ns,
+    name,
+    (x) => {
+      const mb = (statusOf(x)['pgbackrest'] as Obj)['manualBackup'] as Obj;
+      delete mb['active'];
+      mb['finished'] = true;
+      if (outcome === 'Complete') {
+        Object.assign(mb, { succeeded: 1, completionTime: now() });
+        setCondition(x, 'PGBackRestManualBackupSuccessful', 'True', 'ManualBackupComplete', 'Manual backup completed successfully');
+      } else {
+        Object.assign(mb, { failed: 2 });
+        setCondition(x, 'PGBackRestManualBackupSuccessful', 'False', 'ManualBackupFailed', 'Manual backup did not complete successfully');
+      }
+    },
+    'postgrescluster-controller',
+  );
 }

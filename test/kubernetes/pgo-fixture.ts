@@ -4,7 +4,16 @@
 import { join } from 'node:path';
 import { startS3Server, stopS3Server, type S3ServerInfo } from '../../src/s3/server.js';
 import { s3Bucket } from '../../src/s3/client.js';
-import { createCluster, dataCastle, restoreCastle, startCastle, wipeCastle, type DataCastle, type DataCastleSpec, type GateRecord } from '../../src/data/rebirth.js';
+import {
+  createCluster,
+  dataCastle,
+  restoreCastle,
+  startCastle,
+  wipeCastle,
+  type DataCastle,
+  type DataCastleSpec,
+  type GateRecord,
+} from '../../src/data/rebirth.js';
 import { runBackup } from '../../src/data/pgbackrest.js';
 import { sql, stopPostgres } from '../../src/data/postgres.js';
 import { freePort } from '../helpers/ports.js';
@@ -75,7 +84,13 @@ export function seedCluster(s3: S3ServerInfo, o: { dataSource?: boolean; repoPat
     metadata: { name: 'tazlab-db', namespace: 'tazlab-db' },
     spec: {
       postgresVersion: 16,
-      instances: [{ name: 'instance1', replicas: 1, dataVolumeClaimSpec: { storageClassName: 'longhorn-postgres', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } } }],
+      instances: [
+        {
+          name: 'instance1',
+          replicas: 1,
+          dataVolumeClaimSpec: { storageClassName: 'longhorn-postgres', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } },
+        },
+      ],
       backups: { pgbackrest: { configuration: [{ secret: { name: 's3-backrest-creds' } }], global, repos: [repo] } },
       ...(o.dataSource ? { dataSource: { pgbackrest: { stanza: 'db', configuration: [{ secret: { name: 's3-backrest-creds' } }], global, repo } } } : {}),
       users: [{ name: 'postgres' }, { name: 'blog', databases: ['blog'] }],
@@ -85,14 +100,24 @@ export function seedCluster(s3: S3ServerInfo, o: { dataSource?: boolean; repoPat
 
 export function s3CredsSecret(s3: S3ServerInfo): Obj {
   const conf = `[global]\nrepo1-s3-key=${s3.target.accessKeyId}\nrepo1-s3-key-secret=${s3.target.secretAccessKey}\n`;
-  return { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's3-backrest-creds', namespace: 'tazlab-db' }, type: 'Opaque', data: { 's3.conf': Buffer.from(conf).toString('base64') } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 's3-backrest-creds', namespace: 'tazlab-db' },
+    type: 'Opaque',
+    data: { 's3.conf': Buffer.from(conf).toString('base64') },
+  };
 }
 
 /**
  * Installs the PGO CRD and the scripted operator on `srv`: backups run real pgBackRest on `world.primary`
  * (or fail when `world.outcome` says so); a restore wipes the primary and restores it from the S3 repo.
  */
-export function installPgo(srv: KubeTestServer, world: { primary: DataCastle; outcome: 'Complete' | 'Failed'; gate?: () => GateRecord | null }, log: (t: string) => void): { stop(): void } {
+export function installPgo(
+  srv: KubeTestServer,
+  world: { primary: DataCastle; outcome: 'Complete' | 'Failed'; gate?: () => GateRecord | null },
+  log: (t: string) => void,
+): { stop(): void } {
   srv.put(pgoCrd(), 'helm');
   return controllers.pgo(srv, {
     readyAfterMs: 10,
@@ -108,11 +133,11 @@ export function installPgo(srv: KubeTestServer, world: { primary: DataCastle; ou
     restore: async () => {
       const gate = world.gate?.() ?? null;
       const w = await wipeCastle(world.primary, { gate, force: gate === null, log });
-      if (!w.ok) return log(`wipe: ${w.reason}\n`), 'Failed';
+      if (!w.ok) return (log(`wipe: ${w.reason}\n`), 'Failed');
       const r = await restoreCastle(world.primary, { gate, log });
-      if (!r.ok) return log(`restore: ${r.reason}\n`), 'Failed';
+      if (!r.ok) return (log(`restore: ${r.reason}\n`), 'Failed');
       const st = await startCastle(world.primary, { log });
-      if (!st.ok) return log(`start: ${st.reason}\n`), 'Failed';
+      if (!st.ok) return (log(`start: ${st.reason}\n`), 'Failed');
       return 'Complete';
     },
   });

@@ -31,7 +31,10 @@ let appUrl: string;
 const castles: DataCastle[] = [];
 const lines: string[] = [];
 const log = (t: string) => void lines.push(t);
-const world: { primary: DataCastle; outcome: 'Complete' | 'Failed'; gate?: () => GateRecord | null } = { primary: undefined as unknown as DataCastle, outcome: 'Complete' };
+const world: { primary: DataCastle; outcome: 'Complete' | 'Failed'; gate?: () => GateRecord | null } = {
+  primary: undefined as unknown as DataCastle,
+  outcome: 'Complete',
+};
 let pgoHandle: { stop(): void };
 let castleDir: string;
 let session: KubeTargetSession;
@@ -50,7 +53,10 @@ before(async () => {
     const c = new pg.Client({ host: '127.0.0.1', port: world.primary.cluster.port, user: 'postgres', password: PASSWORD, database: 'blog' });
     c.connect()
       .then(() => c.query('SELECT title FROM posts ORDER BY id DESC LIMIT 1'))
-      .then((r) => res.end(`<h1>${String(r.rows[0]?.title)}</h1>`), (e: Error) => (res.statusCode = 500, res.end(e.message)))
+      .then(
+        (r) => res.end(`<h1>${String(r.rows[0]?.title)}</h1>`),
+        (e: Error) => ((res.statusCode = 500), res.end(e.message)),
+      )
       .finally(() => void c.end().catch(() => {}));
   });
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
@@ -60,9 +66,16 @@ before(async () => {
   writeFileSync(join(castleDir, 'data', 'cluster.yaml'), stringify(seedCluster(s3)));
   writeFileSync(join(castleDir, 'data', 'restore.yaml'), stringify(seedCluster(s3, { dataSource: true })));
   writeFileSync(join(castleDir, 'data', 'foreign.yaml'), stringify(seedCluster(s3, { dataSource: true, repoPath: '/pgbackrest/other' })));
-  writeFileSync(join(castleDir, 'data', 'ns.yaml'), stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tazlab-db' } }) + '---\n' + stringify(s3CredsSecret(s3)));
+  writeFileSync(
+    join(castleDir, 'data', 'ns.yaml'),
+    stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tazlab-db' } }) + '---\n' + stringify(s3CredsSecret(s3)),
+  );
   session = new KubeTargetSession({ kubeconfig: srv.kubeconfigPath }, castleDir, join(castleDir, '.castle'));
-  const r = await applyRun({ manifests: ['data/ns.yaml', 'data/cluster.yaml'], within: '30s' }, stepContext({ castleDir, stateDir: join(castleDir, '.castle') }), session);
+  const r = await applyRun(
+    { manifests: ['data/ns.yaml', 'data/cluster.yaml'], within: '30s' },
+    stepContext({ castleDir, stateDir: join(castleDir, '.castle') }),
+    session,
+  );
   assert.ok(r.ok, r.ok ? '' : r.reason);
 });
 
@@ -84,7 +97,7 @@ test('backup gate: manual backup by PGO, confirmed in S3 through the S3 API, fin
   const pc = srv.get('postgres-operator.crunchydata.com/v1beta1', 'PostgresCluster', 'tazlab-db', 'tazlab-db')!;
   const id = ((pc['metadata'] as Obj)['annotations'] as Obj)['postgres-operator.crunchydata.com/pgbackrest-backup'];
   assert.match(String(id), /^castle-gate1-/);
-  assert.deepEqual(((pc['spec'] as any).backups.pgbackrest.manual), { repoName: 'repo1', options: ['--type=incr'] });
+  assert.deepEqual((pc['spec'] as any).backups.pgbackrest.manual, { repoName: 'repo1', options: ['--type=incr'] });
   assert.ok(((pc['metadata'] as Obj)['managedFields'] as Obj[]).some((m) => m['manager'] === 'castle-backup'));
   assert.equal((pc['status'] as any).pgbackrest.manualBackup.id, id);
   // what the gate recorded is what the repo lists
@@ -95,21 +108,34 @@ test('backup gate: manual backup by PGO, confirmed in S3 through the S3 API, fin
   assert.equal(info.value.current.systemId, gate.systemId);
   assert.ok(gate.fingerprint && gate.fingerprint.tables.some((t) => t.table === 'posts' && t.rows === 501));
   assert.ok(existsSync(join(castleDir, '.castle', 'kubernetes', 'gates', 'tazlab-db_tazlab-db.json')));
-  assert.deepEqual(ctx.rec.checks.map((c) => [c.name, c.ok]), [['backup in S3', true], ['fingerprint recorded', true], ['WAL flushed', true]]);
+  assert.deepEqual(
+    ctx.rec.checks.map((c) => [c.name, c.ok]),
+    [
+      ['backup in S3', true],
+      ['fingerprint recorded', true],
+      ['WAL flushed', true],
+    ],
+  );
   // the password and the S3 keys were registered for masking
   assert.ok(ctx.rec.secrets.includes(PASSWORD) && ctx.rec.secrets.includes(s3.target.secretAccessKey));
 });
 
-test('a failing backup Job fails the gate with the Job\'s state; the cluster keeps running', async () => {
+test("a failing backup Job fails the gate with the Job's state; the cluster keeps running", async () => {
   world.outcome = 'Failed';
   try {
     const ctx = ctxFor('gate-fail', 'gate');
     const r = await backupRun(pgoConf(), ctx, session);
     assert.ok(!r.ok);
-    assert.match(r.reason, /^backup gate failed, nothing may be wiped: PostgresCluster tazlab-db\/tazlab-db: manual backup castle-gate-fail-\w+ failed \(2 failed pods; PGBackRestManualBackupSuccessful=False \(ManualBackupFailed\)/);
+    assert.match(
+      r.reason,
+      /^backup gate failed, nothing may be wiped: PostgresCluster tazlab-db\/tazlab-db: manual backup castle-gate-fail-\w+ failed \(2 failed pods; PGBackRestManualBackupSuccessful=False \(ManualBackupFailed\)/,
+    );
     assert.match(r.reason, /Job tazlab-db-backup-\w{4}: .*Failed=True \(BackoffLimitExceeded\)/);
     assert.match(r.reason, /events: Warning BackoffLimitExceeded/);
-    assert.deepEqual(ctx.rec.checks.map((c) => [c.name, c.ok]), [['backup gate', false]]);
+    assert.deepEqual(
+      ctx.rec.checks.map((c) => [c.name, c.ok]),
+      [['backup gate', false]],
+    );
     assert.ok(postmasterPid(world.primary.cluster), 'the primary is still running');
     assert.equal(session.gates.get('tazlab-db/tazlab-db')?.runId, 'gate1', 'no gate recorded for the failed run');
   } finally {
@@ -136,7 +162,14 @@ test('rebirth: the repo is checked against the gate, PGO restores from S3, the p
   const proof = ctxFor('rebirth1', 'proof');
   const p = await proofRun({ ...pgoConf(), app: { url: appUrl, database: 'blog', query: 'SELECT title FROM posts ORDER BY id DESC LIMIT 1' } }, proof, session);
   assert.ok(p.ok, p.ok ? '' : p.reason);
-  assert.deepEqual(proof.rec.checks.map((c) => [c.name, c.ok]), [['system identifier', true], ['data identical', true], ['app serves the data', true]]);
+  assert.deepEqual(
+    proof.rec.checks.map((c) => [c.name, c.ok]),
+    [
+      ['system identifier', true],
+      ['data identical', true],
+      ['app serves the data', true],
+    ],
+  );
   assert.match(proof.rec.checks[2]!.detail, /shows "Il Castello Effimero" from the database/);
 });
 
@@ -150,7 +183,10 @@ test('a rebirth whose restored data differ fails the proof, naming the table', a
   const p = await proofRun(pgoConf(), proof, session);
   assert.ok(!p.ok);
   assert.match(p.reason, /^proof failed: data differs from the gate's fingerprint: blog: public\.posts had 501 rows, now 502/);
-  assert.deepEqual(proof.rec.checks.map((c) => [c.name, c.ok]), [['data identical', false]]);
+  assert.deepEqual(
+    proof.rec.checks.map((c) => [c.name, c.ok]),
+    [['data identical', false]],
+  );
 });
 
 test('a restore from a repo that belongs to another system id is refused before anything is applied', async () => {

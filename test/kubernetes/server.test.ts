@@ -22,11 +22,15 @@ after(async () => {
 
 function call(method: string, path: string, body?: unknown, contentType = 'application/apply-patch+yaml', auth = true): Promise<{ code: number; body: any }> {
   return new Promise((res, rej) => {
-    const req = request(srv.url + path, { method, ca: srv.caPem, headers: { ...(auth ? { authorization: `Bearer ${token}` } : {}), 'content-type': contentType } }, (r) => {
-      let text = '';
-      r.on('data', (c) => (text += c));
-      r.on('end', () => res({ code: r.statusCode ?? 0, body: JSON.parse(text) }));
-    });
+    const req = request(
+      srv.url + path,
+      { method, ca: srv.caPem, headers: { ...(auth ? { authorization: `Bearer ${token}` } : {}), 'content-type': contentType } },
+      (r) => {
+        let text = '';
+        r.on('data', (c) => (text += c));
+        r.on('end', () => res({ code: r.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
     req.on('error', rej);
     req.end(body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
   });
@@ -36,7 +40,11 @@ const deploy = (replicas: number, image = 'nginx:1.27') => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',
   metadata: { name: 'web', namespace: 'default' },
-  spec: { replicas, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image }] } } },
+  spec: {
+    replicas,
+    selector: { matchLabels: { app: 'web' } },
+    template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image }] } },
+  },
 });
 
 test('discovery: /api, /apis, group versions; unknown group-version is the not-found Status', async () => {
@@ -49,7 +57,16 @@ test('discovery: /api, /apis, group versions; unknown group-version is the not-f
   assert.ok(apps.resources.some((r: any) => r.name === 'deployments/status'));
   const nf = await call('GET', '/apis/postgres-operator.crunchydata.com/v1beta1');
   assert.equal(nf.code, 404);
-  assert.deepEqual(nf.body, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the server could not find the requested resource', reason: 'NotFound', details: {}, code: 404 });
+  assert.deepEqual(nf.body, {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: 'the server could not find the requested resource',
+    reason: 'NotFound',
+    details: {},
+    code: 404,
+  });
 });
 
 test('server-side apply: 201 on create, 200 on update, fieldManager required, 409 with managers and paths, force takes over', async () => {
@@ -71,7 +88,12 @@ test('server-side apply: 201 on create, 200 on update, fieldManager required, 40
   assert.equal(k.body.reason, 'Conflict');
   assert.equal(k.body.message, 'Apply failed with 1 conflict: conflict with "castle": .spec.replicas');
   assert.deepEqual(k.body.details, { causes: [{ reason: 'FieldManagerConflict', message: 'conflict with "castle"', field: '.spec.replicas' }] });
-  const f = await call('PATCH', `${p}?fieldManager=kubectl&force=true`, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { replicas: 3 } });
+  const f = await call('PATCH', `${p}?fieldManager=kubectl&force=true`, {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web' },
+    spec: { replicas: 3 },
+  });
   assert.equal(f.code, 200);
   assert.equal(f.body.spec.replicas, 3);
   // castle re-applies replicas 1 without force: now kubectl owns it
@@ -89,7 +111,12 @@ test('server-side apply: 201 on create, 200 on update, fieldManager required, 40
 });
 
 test('a namespaced object in a missing namespace is 404 namespaces "x" not found', async () => {
-  const r = await call('PATCH', '/api/v1/namespaces/nowhere/configmaps/c?fieldManager=castle', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { a: 'b' } });
+  const r = await call('PATCH', '/api/v1/namespaces/nowhere/configmaps/c?fieldManager=castle', {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'c' },
+    data: { a: 'b' },
+  });
   assert.equal(r.code, 404);
   assert.equal(r.body.message, 'namespaces "nowhere" not found');
 });
@@ -111,7 +138,10 @@ test('CRD: kind 404 until Established, then served; unknown field 500, invalid v
   const before = await call('PATCH', '/apis/postgres-operator.crunchydata.com/v1beta1/namespaces/default/postgresclusters/hippo?fieldManager=castle', pc);
   assert.equal(before.code, 404);
   assert.equal(before.body.message, 'the server could not find the requested resource');
-  await assert.rejects(api.patch(pc, undefined, undefined, 'castle', false, PatchStrategy.ServerSideApply), /Failed to fetch resource metadata|Unrecognized API version and kind/);
+  await assert.rejects(
+    api.patch(pc, undefined, undefined, 'castle', false, PatchStrategy.ServerSideApply),
+    /Failed to fetch resource metadata|Unrecognized API version and kind/,
+  );
 
   // read into client-node's model first: serializing a plain CRD object drops its x-kubernetes-* keys
   const crd = loadYaml<any>(JSON.stringify(pgoCrd()));
@@ -148,7 +178,10 @@ test('CRD: kind 404 until Established, then served; unknown field 500, invalid v
     assert.equal(st.details.group, 'postgres-operator.crunchydata.com');
     assert.equal(st.details.causes[0].field, 'spec.backups.pgbackrest.repos[0].name');
     assert.match(st.details.causes[0].message, /should match '\^repo\[1-4\]'/);
-    assert.match(st.message, /^PostgresCluster\.postgres-operator\.crunchydata\.com "hippo" is invalid: spec\.backups\.pgbackrest\.repos\[0\]\.name: Invalid value: "backup1"/);
+    assert.match(
+      st.message,
+      /^PostgresCluster\.postgres-operator\.crunchydata\.com "hippo" is invalid: spec\.backups\.pgbackrest\.repos\[0\]\.name: Invalid value: "backup1"/,
+    );
   }
 });
 
@@ -165,11 +198,16 @@ test('LIST+WATCH: resourceVersion resumes, BOOKMARK arrives, an expired version 
   const w = new Watch(kc);
   let resolveDone!: () => void;
   const gotThree = new Promise<void>((r) => (resolveDone = r));
-  const ac = await w.watch('/api/v1/namespaces/default/configmaps', { resourceVersion: rv, allowWatchBookmarks: true }, (type, obj) => {
-    if (type === 'BOOKMARK') bookmark = true;
-    else seen.push(`${type} ${obj.metadata.name}`);
-    if (seen.includes('ADDED three') && bookmark) resolveDone();
-  }, () => {});
+  const ac = await w.watch(
+    '/api/v1/namespaces/default/configmaps',
+    { resourceVersion: rv, allowWatchBookmarks: true },
+    (type, obj) => {
+      if (type === 'BOOKMARK') bookmark = true;
+      else seen.push(`${type} ${obj.metadata.name}`);
+      if (seen.includes('ADDED three') && bookmark) resolveDone();
+    },
+    () => {},
+  );
   srv.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'three', namespace: 'default' }, data: { a: '3' } });
   await gotThree;
   ac.abort();
@@ -178,7 +216,12 @@ test('LIST+WATCH: resourceVersion resumes, BOOKMARK arrives, an expired version 
   srv.compact();
   const errors: any[] = [];
   const ended = new Promise<void>((res) => {
-    void w.watch('/api/v1/namespaces/default/configmaps', { resourceVersion: rv }, (type, obj) => type === 'ERROR' && errors.push(obj), () => res());
+    void w.watch(
+      '/api/v1/namespaces/default/configmaps',
+      { resourceVersion: rv },
+      (type, obj) => type === 'ERROR' && errors.push(obj),
+      () => res(),
+    );
   });
   await ended;
   assert.equal(errors.length, 1);

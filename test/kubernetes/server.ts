@@ -104,7 +104,8 @@ const CAUSE_REASON: Record<string, string> = {
 const meta = (o: Obj): Obj => (isObj(o['metadata']) ? (o['metadata'] as Obj) : ((o['metadata'] = {}), o['metadata'] as Obj));
 const nameOf = (o: Obj): string => String(meta(o)['name'] ?? '');
 const nsOf = (o: Obj): string | undefined => (meta(o)['namespace'] as string | undefined) || undefined;
-const specOf = (o: Obj): string => JSON.stringify(Object.fromEntries(Object.entries(o).filter(([k]) => !['metadata', 'status', 'apiVersion', 'kind'].includes(k))));
+const specOf = (o: Obj): string =>
+  JSON.stringify(Object.fromEntries(Object.entries(o).filter(([k]) => !['metadata', 'status', 'apiVersion', 'kind'].includes(k))));
 
 /** Equality-based label selectors (`a=b,c!=d,e`, `a in (x,y)`): what Castle and its gates send. */
 function labelMatcher(sel: string | null): (o: Obj) => boolean {
@@ -204,33 +205,36 @@ export class KubeTestServer {
     s.url = `${opts.tls !== false ? 'https' : 'http'}://127.0.0.1:${port}`;
     s.kubeconfigPath = join(opts.dir, 'kubeconfig');
     writeFileSync(s.kubeconfigPath, s.kubeconfig(), { mode: 0o600 });
-    for (const ns of ['default', 'kube-system', 'kube-public']) s.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns }, status: { phase: 'Active' } });
+    for (const ns of ['default', 'kube-system', 'kube-public'])
+      s.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns }, status: { phase: 'Active' } });
     return s;
   }
 
   /** A kubeconfig (YAML) with one cluster, user and context named `test`, bearer-token auth. */
   kubeconfig(): string {
     const ca = this.caPem ? `    certificate-authority-data: ${Buffer.from(this.caPem).toString('base64')}\n` : '    insecure-skip-tls-verify: true\n';
-    return [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '- name: test',
-      '  cluster:',
-      `    server: ${this.url}`,
-      ca.trimEnd(),
-      'users:',
-      '- name: test',
-      '  user:',
-      `    token: ${this.#token}`,
-      'contexts:',
-      '- name: test',
-      '  context: {cluster: test, user: test}',
-      'current-context: test',
-      '',
-    ]
-      .filter((l) => l !== '')
-      .join('\n') + '\n';
+    return (
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        '- name: test',
+        '  cluster:',
+        `    server: ${this.url}`,
+        ca.trimEnd(),
+        'users:',
+        '- name: test',
+        '  user:',
+        `    token: ${this.#token}`,
+        'contexts:',
+        '- name: test',
+        '  context: {cluster: test, user: test}',
+        'current-context: test',
+        '',
+      ]
+        .filter((l) => l !== '')
+        .join('\n') + '\n'
+    );
   }
 
   /** Stops every watch and timer, then the server. */
@@ -315,7 +319,15 @@ export class KubeTestServer {
     const next = structuredClone(prev.object);
     fn(next);
     const managers = prev.managers;
-    this.#recordUpdate(managers, manager, apiVersionOf(rt), rt.status ? 'status' : undefined, { status: prev.object['status'] }, { status: next['status'] }, rt);
+    this.#recordUpdate(
+      managers,
+      manager,
+      apiVersionOf(rt),
+      rt.status ? 'status' : undefined,
+      { status: prev.object['status'] },
+      { status: next['status'] },
+      rt,
+    );
     return this.#write(rt, key, next, managers, prev, true);
   }
 
@@ -370,9 +382,19 @@ export class KubeTestServer {
     return out;
   }
 
-  #recordUpdate(managers: ManagerEntry[], manager: string, apiVersion: string, subresource: string | undefined, before: unknown, after: unknown, rt: ResourceType): void {
+  #recordUpdate(
+    managers: ManagerEntry[],
+    manager: string,
+    apiVersion: string,
+    subresource: string | undefined,
+    before: unknown,
+    after: unknown,
+    rt: ResourceType,
+  ): void {
     const ctx = { resolve: (n: SNode) => n };
-    const changed = changedPaths(before, after, rt.schema, ctx).filter((p) => !['.metadata.resourceVersion', '.metadata.generation', '.metadata.uid'].includes(smdPath(p)));
+    const changed = changedPaths(before, after, rt.schema, ctx).filter(
+      (p) => !['.metadata.resourceVersion', '.metadata.generation', '.metadata.uid'].includes(smdPath(p)),
+    );
     if (changed.length === 0) return;
     let e = managers.find((m) => m.manager === manager && m.operation === 'Update' && m.subresource === subresource);
     if (!e) {
@@ -462,23 +484,66 @@ export class KubeTestServer {
     if (conds.some((c) => c['type'] === 'Established' && c['status'] === 'True')) return;
     for (const k of info.kinds) {
       if (!k.served) continue;
-      const t: ResourceType = { group: k.group, version: k.version, kind: k.kind, plural: k.plural, singular: k.kind.toLowerCase(), namespaced: k.namespaced, status: true, schema: k.root, crd: name };
+      const t: ResourceType = {
+        group: k.group,
+        version: k.version,
+        kind: k.kind,
+        plural: k.plural,
+        singular: k.kind.toLowerCase(),
+        namespaced: k.namespaced,
+        status: true,
+        schema: k.root,
+        crd: name,
+      };
       if (!this.#types.has(typeKey(t))) this.#pending.set(typeKey(t), t);
     }
     const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const accepted = { type: 'NamesAccepted', status: 'True', reason: 'NoConflicts', message: 'no conflicts found', lastTransitionTime: now() };
-    const installing = { type: 'Established', status: 'False', reason: 'Installing', message: 'the initial names have been accepted', lastTransitionTime: now() };
+    const installing = {
+      type: 'Established',
+      status: 'False',
+      reason: 'Installing',
+      message: 'the initial names have been accepted',
+      lastTransitionTime: now(),
+    };
     queueMicrotask(() => {
       if (!this.get('apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined, name)) return;
-      this.patchStatus('apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined, name, (o) => {
-        o['status'] = { conditions: [accepted, installing], acceptedNames: (o['spec'] as Obj)['names'], storedVersions: info.kinds.map((k) => k.version).slice(0, 1) };
-      }, 'kube-apiserver');
+      this.patchStatus(
+        'apiextensions.k8s.io/v1',
+        'CustomResourceDefinition',
+        undefined,
+        name,
+        (o) => {
+          o['status'] = {
+            conditions: [accepted, installing],
+            acceptedNames: (o['spec'] as Obj)['names'],
+            storedVersions: info.kinds.map((k) => k.version).slice(0, 1),
+          };
+        },
+        'kube-apiserver',
+      );
       this.after(this.#opts.crdEstablishDelayMs ?? 0, () => {
         if (!this.get('apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined, name)) return;
         for (const [k, t] of [...this.#pending]) if (t.crd === name) (this.#types.set(k, t), this.#pending.delete(k));
-        this.patchStatus('apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined, name, (o) => {
-          (o['status'] as Obj)['conditions'] = [accepted, { type: 'Established', status: 'True', reason: 'InitialNamesAccepted', message: 'the initial names have been accepted', lastTransitionTime: now() }];
-        }, 'kube-apiserver');
+        this.patchStatus(
+          'apiextensions.k8s.io/v1',
+          'CustomResourceDefinition',
+          undefined,
+          name,
+          (o) => {
+            (o['status'] as Obj)['conditions'] = [
+              accepted,
+              {
+                type: 'Established',
+                status: 'True',
+                reason: 'InitialNamesAccepted',
+                message: 'the initial names have been accepted',
+                lastTransitionTime: now(),
+              },
+            ];
+          },
+          'kube-apiserver',
+        );
       });
     });
   }
@@ -489,7 +554,12 @@ export class KubeTestServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const u = new URL(req.url ?? '/', 'http://x');
     const record = (code: number) => {
-      const r: RequestRecord = { method: req.method ?? '', path: u.pathname + u.search, status: code, ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}) };
+      const r: RequestRecord = {
+        method: req.method ?? '',
+        path: u.pathname + u.search,
+        status: code,
+        ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}),
+      };
       this.requests.push(r);
       for (const l of this.#requestListeners) l(r);
     };
@@ -516,11 +586,19 @@ export class KubeTestServer {
     return [...this.#types.values()];
   }
 
-  #route(method: string, u: URL, body: string, contentType: string, res: ServerResponse): { code: number; body: unknown; headers?: Record<string, string> } | 'streaming' {
+  #route(
+    method: string,
+    u: URL,
+    body: string,
+    contentType: string,
+    res: ServerResponse,
+  ): { code: number; body: unknown; headers?: Record<string, string> } | 'streaming' {
     const p = u.pathname.replace(/\/+$/, '');
     const seg = p.split('/').filter(Boolean);
-    if (method === 'GET' && p === '/version') return { code: 200, body: { major: '1', minor: '34', gitVersion: 'v1.34.0-castle-test', platform: 'linux/amd64' } };
-    if (method === 'GET' && p === '/api') return { code: 200, body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: u.host }] } };
+    if (method === 'GET' && p === '/version')
+      return { code: 200, body: { major: '1', minor: '34', gitVersion: 'v1.34.0-castle-test', platform: 'linux/amd64' } };
+    if (method === 'GET' && p === '/api')
+      return { code: 200, body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: u.host }] } };
     if (method === 'GET' && p === '/apis') return { code: 200, body: this.#groupList() };
     let group: string;
     let version: string;
@@ -566,14 +644,27 @@ export class KubeTestServer {
       const s = this.#store.get(key);
       if (!s) throw this.#notFound(rt, name);
       this.#delete(rt, key);
-      return { code: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, ...(rt.group ? { group: rt.group } : {}), kind: rt.plural, uid: meta(s.object)['uid'] } } };
+      return {
+        code: 200,
+        body: {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Success',
+          details: { name, ...(rt.group ? { group: rt.group } : {}), kind: rt.plural, uid: meta(s.object)['uid'] },
+        },
+      };
     }
     if (method === 'PATCH') return this.#patch(rt, ns, name, sub, body, contentType, q);
     if (method === 'PUT') return this.#replace(rt, ns, name, sub, body, q);
     throw new HttpError(405, status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
   }
 
-  #groupList(): { kind: string; apiVersion: string; groups: { name: string; versions: { groupVersion: string; version: string }[]; preferredVersion: { groupVersion: string; version: string } }[] } {
+  #groupList(): {
+    kind: string;
+    apiVersion: string;
+    groups: { name: string; versions: { groupVersion: string; version: string }[]; preferredVersion: { groupVersion: string; version: string } }[];
+  } {
     const groups = new Map<string, string[]>();
     for (const t of this.#served()) if (t.group) groups.set(t.group, [...new Set([...(groups.get(t.group) ?? []), t.version])]);
     return {
@@ -633,7 +724,10 @@ export class KubeTestServer {
     }
     this.#watchers.add(w);
     if (q.get('allowWatchBookmarks') === 'true') {
-      const iv = setInterval(() => this.#send(w, 'BOOKMARK', { kind: rt.kind, apiVersion: apiVersionOf(rt), metadata: { resourceVersion: String(this.#rv) } }), this.#opts.bookmarkIntervalMs ?? 1000);
+      const iv = setInterval(
+        () => this.#send(w, 'BOOKMARK', { kind: rt.kind, apiVersion: apiVersionOf(rt), metadata: { resourceVersion: String(this.#rv) } }),
+        this.#opts.bookmarkIntervalMs ?? 1000,
+      );
       w.timers.push(iv);
     }
     const ts = Number(q.get('timeoutSeconds') ?? 0);
@@ -678,7 +772,10 @@ export class KubeTestServer {
       }
       const unknown = chk.errors.find((e) => e.rule === 'schema/unknown-field');
       if (unknown) {
-        throw new HttpError(500, status(500, '', `failed to create typed patch object (${nsOf(obj) ?? ''}/${nameOf(obj)}; ${apiVersionOf(rt)}, Kind=${rt.kind}): ${unknown.message}`));
+        throw new HttpError(
+          500,
+          status(500, '', `failed to create typed patch object (${nsOf(obj) ?? ''}/${nameOf(obj)}; ${apiVersionOf(rt)}, Kind=${rt.kind}): ${unknown.message}`),
+        );
       }
     }
   }
@@ -696,7 +793,10 @@ export class KubeTestServer {
     const name = nameOf(obj);
     if (unknown && ssa) {
       const ns = nsOf(obj) ?? '';
-      throw new HttpError(500, status(500, '', `failed to create typed patch object (${ns}/${name}; ${apiVersionOf(rt)}, Kind=${rt.kind}): ${unknown.message}`));
+      throw new HttpError(
+        500,
+        status(500, '', `failed to create typed patch object (${ns}/${name}; ${apiVersionOf(rt)}, Kind=${rt.kind}): ${unknown.message}`),
+      );
     }
     const invalid = errs.filter((e) => e.rule !== 'schema/unknown-field');
     if (invalid.length === 0) return;
@@ -711,7 +811,8 @@ export class KubeTestServer {
   }
 
   #checkNamespace(rt: ResourceType, ns: string | undefined): void {
-    if (rt.namespaced && ns && !this.#store.has(`/v1/namespaces//${ns}`)) throw new HttpError(404, status(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' }));
+    if (rt.namespaced && ns && !this.#store.has(`/v1/namespaces//${ns}`))
+      throw new HttpError(404, status(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' }));
   }
 
   #create(rt: ResourceType, ns: string | undefined, body: string, q: URLSearchParams): { code: number; body: unknown } {
@@ -723,7 +824,14 @@ export class KubeTestServer {
     const key = this.#key(rt, nsOf(obj), nameOf(obj));
     if (this.#store.has(key)) {
       const what = rt.group ? `${rt.plural}.${rt.group}` : rt.plural;
-      throw new HttpError(409, status(409, 'AlreadyExists', `${what} "${nameOf(obj)}" already exists`, { name: nameOf(obj), ...(rt.group ? { group: rt.group } : {}), kind: rt.plural }));
+      throw new HttpError(
+        409,
+        status(409, 'AlreadyExists', `${what} "${nameOf(obj)}" already exists`, {
+          name: nameOf(obj),
+          ...(rt.group ? { group: rt.group } : {}),
+          kind: rt.plural,
+        }),
+      );
     }
     this.#validate(rt, obj, false);
     const managers: ManagerEntry[] = [];
@@ -736,22 +844,51 @@ export class KubeTestServer {
     const key = this.#key(rt, ns, name);
     const prev = this.#store.get(key);
     if (!prev) throw this.#notFound(rt, name);
-    if (sub === 'status') return { code: 200, body: this.patchStatus(apiVersionOf(rt), rt.kind, ns, name, (o) => void (o['status'] = obj['status']), q.get('fieldManager') ?? 'unknown') };
+    if (sub === 'status')
+      return {
+        code: 200,
+        body: this.patchStatus(apiVersionOf(rt), rt.kind, ns, name, (o) => void (o['status'] = obj['status']), q.get('fieldManager') ?? 'unknown'),
+      };
     this.#validate(rt, obj, false);
     return { code: 200, body: this.put(obj, q.get('fieldManager') ?? 'unknown') };
   }
 
-  #patch(rt: ResourceType, ns: string | undefined, name: string, sub: string | undefined, body: string, contentType: string, q: URLSearchParams): { code: number; body: unknown; headers?: Record<string, string> } {
+  #patch(
+    rt: ResourceType,
+    ns: string | undefined,
+    name: string,
+    sub: string | undefined,
+    body: string,
+    contentType: string,
+    q: URLSearchParams,
+  ): { code: number; body: unknown; headers?: Record<string, string> } {
     const ct = contentType.split(';')[0]!.trim();
     const manager = q.get('fieldManager');
     const force = q.get('force') === 'true';
     const key = this.#key(rt, ns, name);
     if (ct === 'application/apply-patch+yaml') {
-      if (!manager) throw new HttpError(422, status(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch', { group: 'meta.k8s.io', kind: 'PatchOptions', causes: [{ reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager' }] }));
+      if (!manager)
+        throw new HttpError(
+          422,
+          status(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch', {
+            group: 'meta.k8s.io',
+            kind: 'PatchOptions',
+            causes: [{ reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager' }],
+          }),
+        );
       const obj = this.#parseBody(body, false);
-      if (obj['apiVersion'] !== apiVersionOf(rt)) throw new HttpError(400, status(400, 'BadRequest', `Incorrect version specified in apply patch. Specified patch version: ${String(obj['apiVersion'])}, expected: ${apiVersionOf(rt)}`));
+      if (obj['apiVersion'] !== apiVersionOf(rt))
+        throw new HttpError(
+          400,
+          status(
+            400,
+            'BadRequest',
+            `Incorrect version specified in apply patch. Specified patch version: ${String(obj['apiVersion'])}, expected: ${apiVersionOf(rt)}`,
+          ),
+        );
       if (meta(obj)['managedFields'] !== undefined) throw new HttpError(400, status(400, 'BadRequest', 'metadata.managedFields must be nil'));
-      if (nameOf(obj) && nameOf(obj) !== name) throw new HttpError(400, status(400, 'BadRequest', `the name of the object (${nameOf(obj)}) does not match the name on the URL (${name})`));
+      if (nameOf(obj) && nameOf(obj) !== name)
+        throw new HttpError(400, status(400, 'BadRequest', `the name of the object (${nameOf(obj)}) does not match the name on the URL (${name})`));
       meta(obj)['name'] = name;
       if (rt.namespaced) meta(obj)['namespace'] = ns ?? 'default';
       this.#checkNamespace(rt, nsOf(obj));
@@ -760,26 +897,57 @@ export class KubeTestServer {
       if (rt.status && sub !== 'status') delete applied['status'];
       this.#checkTyped(rt, obj, applied);
       const managers = (prev?.managers ?? []).map((m) => ({ ...m, fields: new Map(m.fields) }));
-      const r = apply(prev?.object, applied, managers, manager, apiVersionOf(rt), force, rt.schema, { resolve: (n) => n }, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
+      const r = apply(
+        prev?.object,
+        applied,
+        managers,
+        manager,
+        apiVersionOf(rt),
+        force,
+        rt.schema,
+        { resolve: (n) => n },
+        new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      );
       if (!r.ok) {
-        throw new HttpError(409, status(409, 'Conflict', conflictMessage(r.conflicts), { causes: r.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${c.manager}`, field: c.path })) }));
+        throw new HttpError(
+          409,
+          status(409, 'Conflict', conflictMessage(r.conflicts), {
+            causes: r.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${c.manager}`, field: c.path })),
+          }),
+        );
       }
       this.#validate(rt, r.object, true);
       const out = this.#write(rt, key, r.object, r.managers, prev, sub === 'status');
       return { code: prev ? 200 : 201, body: out };
     }
-    if (force) throw new HttpError(422, status(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch', { group: 'meta.k8s.io', kind: 'PatchOptions', causes: [{ reason: 'FieldValueForbidden', message: 'Forbidden: may not be specified for non-apply patch', field: 'force' }] }));
+    if (force)
+      throw new HttpError(
+        422,
+        status(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch', {
+          group: 'meta.k8s.io',
+          kind: 'PatchOptions',
+          causes: [{ reason: 'FieldValueForbidden', message: 'Forbidden: may not be specified for non-apply patch', field: 'force' }],
+        }),
+      );
     if (ct === 'application/merge-patch+json' || ct === 'application/strategic-merge-patch+json') {
       // strategic merge is served as a JSON merge patch: list merge keys are not modelled by this double
       const prev = this.#store.get(key);
       if (!prev) throw this.#notFound(rt, name);
       const patch = this.#parseBody(body, true);
       const next = mergePatch(prev.object, patch) as Obj;
-      if (sub === 'status') return { code: 200, body: this.patchStatus(apiVersionOf(rt), rt.kind, ns, name, (o) => void (o['status'] = next['status']), manager ?? 'unknown') };
+      if (sub === 'status')
+        return { code: 200, body: this.patchStatus(apiVersionOf(rt), rt.kind, ns, name, (o) => void (o['status'] = next['status']), manager ?? 'unknown') };
       this.#validate(rt, next, false);
       return { code: 200, body: this.put(next, manager ?? 'unknown') };
     }
-    throw new HttpError(415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`));
+    throw new HttpError(
+      415,
+      status(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+      ),
+    );
   }
 }
 

@@ -165,7 +165,13 @@ export function conflictMessage(conflicts: readonly Conflict[]): string {
   if (conflicts.length === 1) return `Apply failed with 1 conflict: conflict with ${conflicts[0]!.manager}: ${conflicts[0]!.path}`;
   const by = new Map<string, string[]>();
   for (const c of conflicts) by.set(c.manager, [...(by.get(c.manager) ?? []), c.path]);
-  const parts = [...by.keys()].sort().map((m) => `conflicts with ${m}:\n${by.get(m)!.map((p) => `- ${p}`).join('\n')}`);
+  const parts = [...by.keys()].sort().map(
+    (m) =>
+      `conflicts with ${m}:\n${by
+        .get(m)!
+        .map((p) => `- ${p}`)
+        .join('\n')}`,
+  );
   return `Apply failed with ${conflicts.length} conflicts: ${parts.join('\n')}`;
 }
 
@@ -225,7 +231,8 @@ export function apply(
       }
     }
   }
-  if (conflicts.length) return { ok: false, conflicts: conflicts.sort((a, b) => (a.manager === b.manager ? a.path.localeCompare(b.path) : a.manager.localeCompare(b.manager))) };
+  if (conflicts.length)
+    return { ok: false, conflicts: conflicts.sort((a, b) => (a.manager === b.manager ? a.path.localeCompare(b.path) : a.manager.localeCompare(b.manager))) };
   let object: Obj = live ? structuredClone(live) : {};
   const before = managers.find((m) => m.manager === manager && m.operation === 'Apply' && !m.subresource);
   if (before) {

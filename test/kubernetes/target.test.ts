@@ -50,7 +50,11 @@ const deployment = (ns: string, name: string, replicas = 2): Obj => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',
   metadata: { name, namespace: ns },
-  spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: 'nginx:1.27' }] } } },
+  spec: {
+    replicas,
+    selector: { matchLabels: { app: name } },
+    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: 'nginx:1.27' }] } },
+  },
 });
 
 test('apply: order derived from the manifests, SSA as castle, readiness of every object', async () => {
@@ -69,16 +73,37 @@ test('apply: order derived from the manifests, SSA as castle, readiness of every
           apiVersion: 'external-secrets.io/v1beta1',
           kind: 'ExternalSecret',
           metadata: { name: 's3-creds', namespace: 'shop' },
-          spec: { secretStoreRef: { kind: 'ClusterSecretStore', name: 'vault' }, target: { name: 's3-creds' }, data: [{ secretKey: 'k', remoteRef: { key: 'K' } }] },
+          spec: {
+            secretStoreRef: { kind: 'ClusterSecretStore', name: 'vault' },
+            target: { name: 's3-creds' },
+            data: [{ secretKey: 'k', remoteRef: { key: 'K' } }],
+          },
         },
         deployment('shop', 'web'),
-        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] } },
-        { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'migrate', namespace: 'shop' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'm', image: 'busybox' }] } } } },
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'web', namespace: 'shop' },
+          spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] },
+        },
+        {
+          apiVersion: 'batch/v1',
+          kind: 'Job',
+          metadata: { name: 'migrate', namespace: 'shop' },
+          spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'm', image: 'busybox' }] } } },
+        },
         {
           apiVersion: 'admissionregistration.k8s.io/v1',
           kind: 'ValidatingWebhookConfiguration',
           metadata: { name: 'eso-validate' },
-          webhooks: [{ name: 'validate.externalsecret.external-secrets.io', clientConfig: { service: { name: 'eso-webhook', namespace: 'shop', path: '/validate' } }, admissionReviewVersions: ['v1'], sideEffects: 'None' }],
+          webhooks: [
+            {
+              name: 'validate.externalsecret.external-secrets.io',
+              clientConfig: { service: { name: 'eso-webhook', namespace: 'shop', path: '/validate' } },
+              admissionReviewVersions: ['v1'],
+              sideEffects: 'None',
+            },
+          ],
         },
       ],
       'platform/ns.yaml': [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } }],
@@ -95,7 +120,10 @@ test('apply: order derived from the manifests, SSA as castle, readiness of every
     assert.ok(r.ok, r.ok ? '' : r.reason);
     const patches = srv.requests.filter((q) => q.method === 'PATCH').map((q) => q.path);
     const idx = (re: RegExp) => patches.findIndex((p) => re.test(p));
-    assert.ok(patches.every((p) => /fieldManager=castle(&|$)/.test(p) && !/force=true/.test(p)), patches.join('\n'));
+    assert.ok(
+      patches.every((p) => /fieldManager=castle(&|$)/.test(p) && !/force=true/.test(p)),
+      patches.join('\n'),
+    );
     assert.ok(srv.requests.every((q) => q.method !== 'PATCH' || q.contentType === 'application/apply-patch+yaml'));
     assert.ok(idx(/customresourcedefinitions/) < idx(/\/namespaces\/shop\?/), 'CRD before the namespace');
     assert.ok(idx(/\/api\/v1\/namespaces\/shop\?/) < idx(/deployments\/web/), 'namespace before the deployment');
@@ -138,13 +166,27 @@ test('apply: a 409 names the other manager and the field paths; force takes them
 test('a gate that times out says what it saw last: conditions and events', async () => {
   srv.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'slow' } });
   const { session, ctx } = castle('timeout', {
-    'job.yaml': [{ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'backfill', namespace: 'slow' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'b', image: 'busybox' }] } } } }],
+    'job.yaml': [
+      {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name: 'backfill', namespace: 'slow' },
+        spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'b', image: 'busybox' }] } } },
+      },
+    ],
   });
   // the job controller marks it active and records an event, then nothing happens
   const off = srv.onChange((e) => {
     if (e.type === 'ADDED' && e.object['kind'] === 'Job' && (e.object['metadata'] as Obj)['name'] === 'backfill') {
       srv.after(0, () => {
-        srv.patchStatus('batch/v1', 'Job', 'slow', 'backfill', (o) => void (o['status'] = { active: 1, startTime: new Date().toISOString() }), 'job-controller');
+        srv.patchStatus(
+          'batch/v1',
+          'Job',
+          'slow',
+          'backfill',
+          (o) => void (o['status'] = { active: 1, startTime: new Date().toISOString() }),
+          'job-controller',
+        );
         srv.event(srv.get('batch/v1', 'Job', 'slow', 'backfill')!, 'Warning', 'FailedScheduling', '0/3 nodes are available: 3 Insufficient memory.');
       });
     }
@@ -166,7 +208,10 @@ test('a Deployment past its progress deadline fails the gate at once with the re
     const { session, ctx } = castle('stuck', { 'd.yaml': [deployment('stuck', 'frozen')] });
     const r = await applyRun({ manifests: 'd.yaml', within: '60s' }, ctx, session);
     assert.ok(!r.ok);
-    assert.match(r.reason, /Deployment stuck\/frozen: deployment "frozen" exceeded its progress deadline \[stuck\/frozen: conditions Progressing=False \(ProgressDeadlineExceeded\)/);
+    assert.match(
+      r.reason,
+      /Deployment stuck\/frozen: deployment "frozen" exceeded its progress deadline \[stuck\/frozen: conditions Progressing=False \(ProgressDeadlineExceeded\)/,
+    );
     assert.match(r.reason, /events: Warning FailedCreate/);
   } finally {
     h.stop();
@@ -184,7 +229,14 @@ test('410 Expired while waiting: the gate re-lists and still sees the change', a
   srv.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'unrelated', namespace: 'default' } });
   srv.compact();
   srv.dropWatches();
-  srv.patchStatus('apps/v1', 'Deployment', 'exp', 'late', (o) => void (o['status'] = { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 }), 'deployment-controller');
+  srv.patchStatus(
+    'apps/v1',
+    'Deployment',
+    'exp',
+    'late',
+    (o) => void (o['status'] = { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 }),
+    'deployment-controller',
+  );
   const r = await waiting;
   assert.ok(r.ok, r.ok ? '' : r.reason);
   assert.ok(lists() >= 2, `re-listed after 410 (${lists()} lists)`);
@@ -198,7 +250,11 @@ test('a gate on a selector waits for the objects to exist, then for each to be r
     metadata: { name, namespace: 'default', labels: { app: 'worker' } },
     spec: { containers: [{ name: 'w', image: 'busybox' }] },
   });
-  const waiting = runWait({ apiVersion: 'v1', kind: 'Pod', namespace: 'default', selector: 'app=worker', count: 2, condition: 'Ready', within: '20s' }, ctx, session);
+  const waiting = runWait(
+    { apiVersion: 'v1', kind: 'Pod', namespace: 'default', selector: 'app=worker', count: 2, condition: 'Ready', within: '20s' },
+    ctx,
+    session,
+  );
   await watching(/namespaces\/default\/pods\?.*watch=true/);
   srv.after(10, () => {
     srv.put(pod('w1', true));
@@ -206,7 +262,9 @@ test('a gate on a selector waits for the objects to exist, then for each to be r
   });
   srv.after(30, () => {
     srv.put(pod('w2', false));
-    srv.after(10, () => srv.patchStatus('v1', 'Pod', 'default', 'w2', (o) => void (o['status'] = { conditions: [{ type: 'Ready', status: 'True' }] }), 'kubelet'));
+    srv.after(10, () =>
+      srv.patchStatus('v1', 'Pod', 'default', 'w2', (o) => void (o['status'] = { conditions: [{ type: 'Ready', status: 'True' }] }), 'kubelet'),
+    );
   });
   const r = await waiting;
   assert.ok(r.ok, r.ok ? '' : r.reason);
@@ -248,7 +306,18 @@ test('delete removes the objects in reverse order and waits until they are gone'
 });
 
 test('a PostgresCluster without PGO status does not pass its gate', async () => {
+  // installed beforehand (as helm would), and Established before the castle applies its cluster
+  const established = new Promise<void>((res) => {
+    const off = srv.onChange((e) => {
+      const conds = ((e.object['status'] as Obj | undefined)?.['conditions'] ?? []) as Obj[];
+      if (e.object['kind'] === 'CustomResourceDefinition' && conds.some((c) => c['type'] === 'Established' && c['status'] === 'True')) {
+        off();
+        res();
+      }
+    });
+  });
   srv.put(pgoCrd(), 'helm');
+  await established;
   srv.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pg' } });
   const { session, ctx } = castle('pgwait', {
     'pc.yaml': [
@@ -256,7 +325,15 @@ test('a PostgresCluster without PGO status does not pass its gate', async () => 
         apiVersion: 'postgres-operator.crunchydata.com/v1beta1',
         kind: 'PostgresCluster',
         metadata: { name: 'hippo', namespace: 'pg' },
-        spec: { postgresVersion: 16, instances: [{ name: 'instance1', dataVolumeClaimSpec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }], backups: { pgbackrest: { repos: [{ name: 'repo1', volume: { volumeClaimSpec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } }] } } },
+        spec: {
+          postgresVersion: 16,
+          instances: [{ name: 'instance1', dataVolumeClaimSpec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
+          backups: {
+            pgbackrest: {
+              repos: [{ name: 'repo1', volume: { volumeClaimSpec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } }],
+            },
+          },
+        },
       },
     ],
   });

@@ -21,7 +21,10 @@ export interface TalosctlDouble {
 
 const script = resolve(dirname(fileURLToPath(import.meta.url)), 'talosctl.js');
 
-export function installTalosctl(dir: string, o: { version?: string; nodes: Record<string, DoubleNode['state']>; kubeconfig?: string; healthHangs?: boolean }): TalosctlDouble {
+export function installTalosctl(
+  dir: string,
+  o: { version?: string; nodes: Record<string, DoubleNode['state']>; kubeconfig?: string; healthHangs?: boolean },
+): TalosctlDouble {
   const bin = join(dir, 'bin');
   mkdirSync(bin, { recursive: true });
   const statePath = join(dir, 'talosctl-state.json');
@@ -48,7 +51,12 @@ export function installTalosctl(dir: string, o: { version?: string; nodes: Recor
     },
     calls: () => {
       const f = `${statePath}.calls.jsonl`;
-      return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { argv: string[]; code: number }) : [];
+      return existsSync(f)
+        ? readFileSync(f, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { argv: string[]; code: number })
+        : [];
     },
   };
 }

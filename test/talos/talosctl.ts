@@ -110,7 +110,10 @@ function deepMerge(a: unknown, b: unknown): unknown {
 
 function jsonPatch(doc: Json, ops: Json[]): Json {
   for (const op of ops) {
-    const parts = String(op['path']).split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const parts = String(op['path'])
+      .split('/')
+      .slice(1)
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = parts.pop()!;
     let cur: any = doc;
     for (const p of parts) {
@@ -152,32 +155,34 @@ function legacyConfig(role: 'controlplane' | 'worker', name: string, endpoint: s
   const host = new URL(endpoint).hostname;
   const k8s = 'v1.34.0';
   const cp = role === 'controlplane';
-  return [{
-    version: 'v1alpha1',
-    debug: false,
-    persist: true,
-    machine: {
-      type: role,
-      token: s['trustdinfo']['token'],
-      ca: cp ? s['certs']['os'] : { crt: s['certs']['os']['crt'], key: '' },
-      certSANs: [],
-      kubelet: { image: `ghcr.io/siderolabs/kubelet:${k8s}`, defaultRuntimeSeccompProfileEnabled: true, disableManifestsDirectory: true },
-      network: {},
-      install: { disk, image: `ghcr.io/siderolabs/installer:${version}`, wipe: false },
+  return [
+    {
+      version: 'v1alpha1',
+      debug: false,
+      persist: true,
+      machine: {
+        type: role,
+        token: s['trustdinfo']['token'],
+        ca: cp ? s['certs']['os'] : { crt: s['certs']['os']['crt'], key: '' },
+        certSANs: [],
+        kubelet: { image: `ghcr.io/siderolabs/kubelet:${k8s}`, defaultRuntimeSeccompProfileEnabled: true, disableManifestsDirectory: true },
+        network: {},
+        install: { disk, image: `ghcr.io/siderolabs/installer:${version}`, wipe: false },
+      },
+      cluster: {
+        id: s['cluster']['id'],
+        secret: s['cluster']['secret'],
+        controlPlane: { endpoint },
+        clusterName: name,
+        network: { dnsDomain: 'cluster.local', podSubnets: ['10.244.0.0/16'], serviceSubnets: ['10.96.0.0/12'] },
+        token: s['secrets']['bootstraptoken'],
+        ...(cp ? { secretboxEncryptionSecret: s['secrets']['secretboxencryptionsecret'] } : {}),
+        ca: cp ? s['certs']['k8s'] : { crt: s['certs']['k8s']['crt'], key: '' },
+        ...(cp ? { apiServer: { image: `registry.k8s.io/kube-apiserver:${k8s}`, certSANs: [host] }, etcd: { ca: s['certs']['etcd'] } } : {}),
+        discovery: { enabled: true, registries: { kubernetes: { disabled: true }, service: {} } },
+      },
     },
-    cluster: {
-      id: s['cluster']['id'],
-      secret: s['cluster']['secret'],
-      controlPlane: { endpoint },
-      clusterName: name,
-      network: { dnsDomain: 'cluster.local', podSubnets: ['10.244.0.0/16'], serviceSubnets: ['10.96.0.0/12'] },
-      token: s['secrets']['bootstraptoken'],
-      ...(cp ? { secretboxEncryptionSecret: s['secrets']['secretboxencryptionsecret'] } : {}),
-      ca: cp ? s['certs']['k8s'] : { crt: s['certs']['k8s']['crt'], key: '' },
-      ...(cp ? { apiServer: { image: `registry.k8s.io/kube-apiserver:${k8s}`, certSANs: [host] }, etcd: { ca: s['certs']['etcd'] } } : {}),
-      discovery: { enabled: true, registries: { kubernetes: { disabled: true }, service: {} } },
-    },
-  }];
+  ];
 }
 
 /** Talos >= 1.14 generates the v1alpha1 document with what is left in it, and a document per moved section. */
@@ -221,14 +226,20 @@ function genConfig(pos: string[], flags: Map<string, string[]>, force: boolean, 
   } catch {
     /* below */
   }
-  if (!u || !u.port) die(`no scheme and port specified for the cluster endpoint URL\ntry: "https://${endpoint.replace(/^[a-z]+:\/\//, '').replace(/:\d+$/, '')}:6443"`);
+  if (!u || !u.port)
+    die(`no scheme and port specified for the cluster endpoint URL\ntry: "https://${endpoint.replace(/^[a-z]+:\/\//, '').replace(/:\d+$/, '')}:6443"`);
   if (u!.protocol !== 'https:') die('the control plane endpoint URL should have scheme https://');
   const withSecrets = one(flags, 'with-secrets');
   let secrets: Json;
   if (withSecrets) secrets = parse(readFileSync(withSecrets, 'utf8')) as Json;
   else {
     process.stderr.write('generating PKI and tokens\n');
-    secrets = { cluster: { id: b64(32), secret: b64(32) }, secrets: { bootstraptoken: 'abcdef.0123456789abcdef', secretboxencryptionsecret: b64(32) }, trustdinfo: { token: 'abcdef.0123456789abcdef' }, certs: { etcd: keypair(), k8s: keypair(), k8saggregator: keypair(), k8sserviceaccount: { key: pem('EC PRIVATE KEY') }, os: keypair() } };
+    secrets = {
+      cluster: { id: b64(32), secret: b64(32) },
+      secrets: { bootstraptoken: 'abcdef.0123456789abcdef', secretboxencryptionsecret: b64(32) },
+      trustdinfo: { token: 'abcdef.0123456789abcdef' },
+      certs: { etcd: keypair(), k8s: keypair(), k8saggregator: keypair(), k8sserviceaccount: { key: pem('EC PRIVATE KEY') }, os: keypair() },
+    };
   }
   const outDir = resolve(one(flags, 'output') ?? one(flags, 'output-dir') ?? '.');
   const disk = one(flags, 'install-disk') ?? '/dev/sda';
@@ -241,7 +252,14 @@ function genConfig(pos: string[], flags: Map<string, string[]>, force: boolean, 
     process.stderr.write(`Created ${f}\n`);
   }
   const tc = join(outDir, 'talosconfig');
-  writeOut(tc, stringify({ context: name, contexts: { [name]: { endpoints: ['127.0.0.1'], ca: secrets['certs']['os']['crt'], crt: pem('CERTIFICATE'), key: pem('ED25519 PRIVATE KEY') } } }), force);
+  writeOut(
+    tc,
+    stringify({
+      context: name,
+      contexts: { [name]: { endpoints: ['127.0.0.1'], ca: secrets['certs']['os']['crt'], crt: pem('CERTIFICATE'), key: pem('ED25519 PRIVATE KEY') } },
+    }),
+    force,
+  );
   process.stderr.write(`Created ${tc}\n`);
 }
 
@@ -257,7 +275,13 @@ function main(): void {
   const argv = process.argv.slice(2);
   const booleans = new Set(['insecure', 'force', 'client', 'short', 'merge', 'graceful', 'reboot', 'wait', 'dry-run', 'server']);
   const cmd: string[] = [];
-  while (argv.length && !argv[0]!.startsWith('-') && cmd.length < 2 && ['gen', 'secrets', 'config', 'version', 'apply-config', 'apply', 'bootstrap', 'kubeconfig', 'health', 'reset'].includes(argv[0]!)) cmd.push(argv.shift()!);
+  while (
+    argv.length &&
+    !argv[0]!.startsWith('-') &&
+    cmd.length < 2 &&
+    ['gen', 'secrets', 'config', 'version', 'apply-config', 'apply', 'bootstrap', 'kubeconfig', 'health', 'reset'].includes(argv[0]!)
+  )
+    cmd.push(argv.shift()!);
   const { pos, flags } = parseArgs(argv, booleans);
   const st = load();
   const force = one(flags, 'force') === 'true';
@@ -265,7 +289,9 @@ function main(): void {
   switch (cmd.join(' ')) {
     case 'version':
       if (one(flags, 'client') !== 'true') needEndpoints(flags);
-      process.stdout.write(`Client:\n\tTag:         ${st.version}\n\tSHA:         ad882317\n\tBuilt:       \n\tGo version:  go1.25.0\n\tOS/Arch:     linux/amd64\n`);
+      process.stdout.write(
+        `Client:\n\tTag:         ${st.version}\n\tSHA:         ad882317\n\tBuilt:       \n\tGo version:  go1.25.0\n\tOS/Arch:     linux/amd64\n`,
+      );
       return;
     case 'gen secrets':
       return genSecrets(flags, force);
@@ -281,8 +307,14 @@ function main(): void {
       const mode = one(flags, 'mode') ?? 'auto';
       if (one(flags, 'insecure') === 'true') {
         // a configured node has left maintenance: its apid wants a client certificate (exact text not verified)
-        if (n!.state !== 'maintenance') die(`rpc error: code = Unavailable desc = connection error: desc = "transport: authentication handshake failed: remote error: tls: certificate required"`);
-        if (!atLeast(st.version, 1, 13) && !['auto', 'try', 'reboot'].includes(mode)) die(`error applying new configuration: rpc error: code = InvalidArgument desc = apply configuration --mode='${mode}' is not supported in maintenance mode`);
+        if (n!.state !== 'maintenance')
+          die(
+            `rpc error: code = Unavailable desc = connection error: desc = "transport: authentication handshake failed: remote error: tls: certificate required"`,
+          );
+        if (!atLeast(st.version, 1, 13) && !['auto', 'try', 'reboot'].includes(mode))
+          die(
+            `error applying new configuration: rpc error: code = InvalidArgument desc = apply configuration --mode='${mode}' is not supported in maintenance mode`,
+          );
       }
       let text: string;
       try {
@@ -302,9 +334,13 @@ function main(): void {
       needEndpoints(flags);
       if (!node) die('error constructing client: failed to determine endpoints');
       const n = st.nodes[node!];
-      if (!n || n.state === 'unreachable') die(`error executing bootstrap: ${'rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp ' + node + ':50000: connect: connection refused"'}`);
+      if (!n || n.state === 'unreachable')
+        die(
+          `error executing bootstrap: ${'rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp ' + node + ':50000: connect: connection refused"'}`,
+        );
       if (n!.state === 'maintenance') die('error executing bootstrap: rpc error: code = FailedPrecondition desc = bootstrap is not available yet');
-      if (n!.role !== 'controlplane') die('error executing bootstrap: rpc error: code = Unimplemented desc = bootstrap is only available on control plane nodes');
+      if (n!.role !== 'controlplane')
+        die('error executing bootstrap: rpc error: code = Unimplemented desc = bootstrap is only available on control plane nodes');
       if (n!.etcd) die('error executing bootstrap: rpc error: code = AlreadyExists desc = etcd data directory is not empty');
       n!.etcd = true;
       save(st);
@@ -337,24 +373,43 @@ function main(): void {
       needEndpoints(flags);
       const timeoutMs = durationMs(one(flags, 'wait-timeout') ?? '20m');
       const checks = [
-        'etcd to be healthy', 'etcd members to be consistent across nodes', 'etcd members to be control plane nodes', 'apid to be ready', 'all nodes memory sizes',
-        'all nodes disk sizes', 'no diagnostics', 'kubelet to be healthy', 'all nodes to finish boot sequence', 'all k8s nodes to report',
-        'all control plane static pods to be running', 'all control plane components to be ready', 'all k8s nodes to report ready', 'kube-proxy to report ready',
-        'coredns to report ready', 'all k8s nodes to report schedulable',
+        'etcd to be healthy',
+        'etcd members to be consistent across nodes',
+        'etcd members to be control plane nodes',
+        'apid to be ready',
+        'all nodes memory sizes',
+        'all nodes disk sizes',
+        'no diagnostics',
+        'kubelet to be healthy',
+        'all nodes to finish boot sequence',
+        'all k8s nodes to report',
+        'all control plane static pods to be running',
+        'all control plane components to be ready',
+        'all k8s nodes to report ready',
+        'kube-proxy to report ready',
+        'coredns to report ready',
+        'all k8s nodes to report schedulable',
       ];
-      const cps = Object.entries(st.nodes).filter(([, n]) => n.role === 'controlplane').map(([ip]) => ip);
+      const cps = Object.entries(st.nodes)
+        .filter(([, n]) => n.role === 'controlplane')
+        .map(([ip]) => ip);
       process.stderr.write(`discovered nodes: ${JSON.stringify(Object.keys(st.nodes))}\n`);
       const ready = Object.values(st.nodes).some((n) => n.etcd) && !st.healthHangs;
       if (!ready) {
         process.stderr.write(`waiting for etcd to be healthy: ...\n`);
-        process.stderr.write(`waiting for etcd to be healthy: 1 error occurred:\n\t* ${cps[0] ?? node}: service "etcd" not in expected state "Running": current state [Preparing] Waiting for service "etcd" to be "up"\n\n`);
+        process.stderr.write(
+          `waiting for etcd to be healthy: 1 error occurred:\n\t* ${cps[0] ?? node}: service "etcd" not in expected state "Running": current state [Preparing] Waiting for service "etcd" to be "up"\n\n`,
+        );
         // the double's `health` waits like the real one: until its own --wait-timeout (Castle's deadline cuts it short)
-        setTimeout(() => {
-          const msg = 'rpc error: code = DeadlineExceeded desc = context deadline exceeded';
-          process.stderr.write(`${atLeast(st.version, 1, 13) ? msg : `healthcheck error: ${msg}`}\n`);
-          record(process.argv.slice(2), 1);
-          process.exit(1);
-        }, Math.min(timeoutMs, 2 ** 31 - 1));
+        setTimeout(
+          () => {
+            const msg = 'rpc error: code = DeadlineExceeded desc = context deadline exceeded';
+            process.stderr.write(`${atLeast(st.version, 1, 13) ? msg : `healthcheck error: ${msg}`}\n`);
+            record(process.argv.slice(2), 1);
+            process.exit(1);
+          },
+          Math.min(timeoutMs, 2 ** 31 - 1),
+        );
         throw new Waiting();
       }
       for (const c of checks) {
@@ -367,7 +422,10 @@ function main(): void {
       needEndpoints(flags);
       if (!node) die('error constructing client: failed to determine endpoints');
       const n = st.nodes[node!];
-      if (!n || n.state === 'unreachable') die(`error executing reset on node ${node}: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp ${node}:50000: connect: connection refused"`);
+      if (!n || n.state === 'unreachable')
+        die(
+          `error executing reset on node ${node}: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp ${node}:50000: connect: connection refused"`,
+        );
       st.nodes[node!] = { state: 'maintenance' };
       save(st);
       return;

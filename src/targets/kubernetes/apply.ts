@@ -53,8 +53,11 @@ export async function applyDoc(s: KubeSession, doc: ManifestDoc, force: boolean,
     return ok({ object: out });
   } catch (err) {
     if (String((err as Error)?.message ?? '').startsWith('Unrecognized API version and kind'))
-      return fail(`${doc.where}: ${ref(doc.object)}: the API server does not serve ${doc.object.apiVersion} ${doc.object.kind}: is its CRD installed and Established?`, { retryable: false });
+      return fail(
+        `${doc.where}: ${ref(doc.object)}: the API server does not serve ${doc.object.apiVersion} ${doc.object.kind}: is its CRD installed and Established?`,
+        { retryable: false },
+      );
     const st = statusOf(err);
-    return fail(applyRefusal(doc, err), { retryable: !st || st.code >= 500 && !/field not declared/.test(st.message) });
+    return fail(applyRefusal(doc, err), { retryable: !st || (st.code >= 500 && !/field not declared/.test(st.message)) });
   }
 }

@@ -66,7 +66,8 @@ export function statusOf(err: unknown): { code: number; reason?: string; message
   if (err instanceof ApiException) {
     try {
       const b = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
-      if (b && typeof b === 'object' && typeof b.message === 'string') return { code: err.code, ...(b.reason ? { reason: b.reason } : {}), message: b.message, ...(b.details ? { details: b.details } : {}) };
+      if (b && typeof b === 'object' && typeof b.message === 'string')
+        return { code: err.code, ...(b.reason ? { reason: b.reason } : {}), message: b.message, ...(b.details ? { details: b.details } : {}) };
     } catch {
       /* not JSON */
     }
@@ -84,5 +85,4 @@ export function describeError(err: unknown): string {
   return `${e?.message ?? String(err)}${code && !String(e?.message).includes(code) ? ` (${code})` : ''}`;
 }
 
-export const ref = (o: KubernetesObject): string =>
-  `${o.kind}/${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? '?'}`;
+export const ref = (o: KubernetesObject): string => `${o.kind}/${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? '?'}`;

@@ -25,7 +25,10 @@ export function durationMs(text: string | undefined, fallbackMs: number): number
 }
 
 const within = { type: 'string', pattern: DURATION, description: 'deadline of each readiness gate (default 5m); on expiry the step says what it saw last' };
-const manifests = { oneOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { type: 'string' } }], description: 'files or directories of YAML manifests, relative to castle.yaml' };
+const manifests = {
+  oneOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { type: 'string' } }],
+  description: 'files or directories of YAML manifests, relative to castle.yaml',
+};
 
 export interface ApplyConfig {
   readonly manifests: string | readonly string[];
@@ -41,7 +44,7 @@ export const applySchema = {
   additionalProperties: false,
   properties: {
     manifests,
-    namespace: { type: 'string', description: 'namespace for namespaced objects that name none (default: the kubeconfig context\'s)' },
+    namespace: { type: 'string', description: "namespace for namespaced objects that name none (default: the kubeconfig context's)" },
     force: { type: 'boolean', description: 'take over fields another field manager owns (server-side apply force); default false' },
     wait: { type: 'boolean', description: 'wait for every applied object that has a readiness rule (default true)' },
     within,
@@ -87,7 +90,11 @@ export interface NodesConfig {
 export const nodesSchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { count: { type: 'integer', minimum: 1, description: 'at least this many nodes must exist and be Ready (default 1)' }, selector: { type: 'string' }, within },
+  properties: {
+    count: { type: 'integer', minimum: 1, description: 'at least this many nodes must exist and be Ready (default 1)' },
+    selector: { type: 'string' },
+    within,
+  },
 } as const;
 
 export interface DeleteConfig {

@@ -37,7 +37,9 @@ export function loadManifests(paths: readonly string[], castleDir: string): Resu
     try {
       files = filesOf(p);
     } catch (err) {
-      return fail(`manifest ${p}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`, { retryable: false });
+      return fail(`manifest ${p}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`, {
+        retryable: false,
+      });
     }
     for (const f of files) {
       const text = readFileSync(f, 'utf8');
@@ -65,11 +67,25 @@ export function loadManifests(paths: readonly string[], castleDir: string): Resu
 export const isCrd = (o: Obj): boolean => o.kind === 'CustomResourceDefinition' && String(o.apiVersion).startsWith('apiextensions.k8s.io/');
 export const isNamespace = (o: Obj): boolean => o.kind === 'Namespace' && o.apiVersion === 'v1';
 export const isWebhookConfig = (o: Obj): boolean =>
-  (o.kind === 'ValidatingWebhookConfiguration' || o.kind === 'MutatingWebhookConfiguration') && String(o.apiVersion).startsWith('admissionregistration.k8s.io/');
+  (o.kind === 'ValidatingWebhookConfiguration' || o.kind === 'MutatingWebhookConfiguration') &&
+  String(o.apiVersion).startsWith('admissionregistration.k8s.io/');
 
 const BUILTIN_GROUPS = new Set([
-  '', 'apps', 'batch', 'autoscaling', 'policy', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'storage.k8s.io', 'scheduling.k8s.io',
-  'admissionregistration.k8s.io', 'apiextensions.k8s.io', 'coordination.k8s.io', 'discovery.k8s.io', 'node.k8s.io', 'certificates.k8s.io',
+  '',
+  'apps',
+  'batch',
+  'autoscaling',
+  'policy',
+  'networking.k8s.io',
+  'rbac.authorization.k8s.io',
+  'storage.k8s.io',
+  'scheduling.k8s.io',
+  'admissionregistration.k8s.io',
+  'apiextensions.k8s.io',
+  'coordination.k8s.io',
+  'discovery.k8s.io',
+  'node.k8s.io',
+  'certificates.k8s.io',
 ]);
 export const groupOf = (apiVersion: string): string => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
 

@@ -32,7 +32,9 @@ async function readSecret(s: KubeSession, namespace: string, name: string): Prom
     return ok(Object.fromEntries(Object.entries((sec.data ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])));
   } catch (err) {
     const st = statusOf(err);
-    return fail(st?.code === 404 ? `Secret ${namespace}/${name} does not exist` : `reading Secret ${namespace}/${name}: ${describeError(err)}`, { retryable: st?.code !== 404 });
+    return fail(st?.code === 404 ? `Secret ${namespace}/${name} does not exist` : `reading Secret ${namespace}/${name}: ${describeError(err)}`, {
+      retryable: st?.code !== 404,
+    });
   }
 }
 
@@ -55,7 +57,8 @@ export async function repoOf(s: KubeSession, pc: Obj, c: PgoConfig, ctx: StepCon
   const ds = o.restore ? pc.spec?.dataSource?.pgbackrest : undefined;
   const pb = pc.spec?.backups?.pgbackrest ?? {};
   const repo: Obj | undefined = ds?.repo ?? ((pb.repos ?? []) as Obj[]).find((r) => r.name === repoName);
-  if (!repo?.s3) return fail(`PostgresCluster ${c.namespace}/${c.cluster} has no S3 repo named ${repoName} in spec.backups.pgbackrest.repos`, { retryable: false });
+  if (!repo?.s3)
+    return fail(`PostgresCluster ${c.namespace}/${c.cluster} has no S3 repo named ${repoName} in spec.backups.pgbackrest.repos`, { retryable: false });
   const name: string = repo.name ?? repoName;
   const global: Record<string, string> = { ...(pb.global ?? {}), ...(ds?.global ?? {}) };
   const keys: Record<string, string> = {};
@@ -71,7 +74,10 @@ export async function repoOf(s: KubeSession, pc: Obj, c: PgoConfig, ctx: StepCon
   }
   const key = keys[`${name}-s3-key`];
   const secret = keys[`${name}-s3-key-secret`];
-  if (!key || !secret) return fail(`no ${name}-s3-key / ${name}-s3-key-secret in the Secrets of spec.backups.pgbackrest.configuration of ${c.namespace}/${c.cluster}`, { retryable: false });
+  if (!key || !secret)
+    return fail(`no ${name}-s3-key / ${name}-s3-key-secret in the Secrets of spec.backups.pgbackrest.configuration of ${c.namespace}/${c.cluster}`, {
+      retryable: false,
+    });
   ctx.secret(key);
   ctx.secret(secret);
   const endpoint0 = c.s3?.endpoint ?? String(repo.s3.endpoint);
@@ -117,7 +123,18 @@ export async function primaryOf(s: KubeSession, c: PgoConfig & { sslmode?: 'requ
   ctx.secret(sec.value['password']);
   let pods: Obj[];
   try {
-    pods = (await s.api.list('v1', 'Pod', c.namespace, undefined, undefined, undefined, undefined, `${PGO_GROUP}/cluster=${c.cluster},${PGO_GROUP}/role in (master,primary)`)).items as Obj[];
+    pods = (
+      await s.api.list(
+        'v1',
+        'Pod',
+        c.namespace,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        `${PGO_GROUP}/cluster=${c.cluster},${PGO_GROUP}/role in (master,primary)`,
+      )
+    ).items as Obj[];
   } catch (err) {
     return fail(`listing the pods of ${c.namespace}/${c.cluster}: ${describeError(err)}`, { retryable: true });
   }

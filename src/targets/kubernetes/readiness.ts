@@ -29,7 +29,8 @@ export function describeConditions(o: Obj): string {
 export function deployment(o: Obj): Verdict {
   const s = o.status ?? {};
   const gen = n(o.metadata?.generation);
-  if (gen > n(s.observedGeneration)) return waiting(`waiting for deployment spec update to be observed (generation ${gen}, observed ${n(s.observedGeneration)})`);
+  if (gen > n(s.observedGeneration))
+    return waiting(`waiting for deployment spec update to be observed (generation ${gen}, observed ${n(s.observedGeneration)})`);
   const prog = condition(o, 'Progressing');
   if (prog?.reason === 'ProgressDeadlineExceeded') return failed(`deployment "${o.metadata?.name}" exceeded its progress deadline`);
   const want = o.spec?.replicas === undefined ? 1 : n(o.spec.replicas);
@@ -45,7 +46,8 @@ export function statefulSet(o: Obj): Verdict {
   const s = o.status ?? {};
   const strategy = o.spec?.updateStrategy?.type ?? 'RollingUpdate';
   if (strategy !== 'RollingUpdate') return failed('rollout status is only available for RollingUpdate strategy type');
-  if (n(s.observedGeneration) === 0 || n(o.metadata?.generation) > n(s.observedGeneration)) return waiting('waiting for statefulset spec update to be observed');
+  if (n(s.observedGeneration) === 0 || n(o.metadata?.generation) > n(s.observedGeneration))
+    return waiting('waiting for statefulset spec update to be observed');
   const want = o.spec?.replicas === undefined ? 1 : n(o.spec.replicas);
   if (n(s.readyReplicas) < want) return waiting(`${n(s.readyReplicas)} of ${want} pods are ready`);
   const partition = o.spec?.updateStrategy?.rollingUpdate?.partition;
@@ -103,7 +105,8 @@ export function service(o: Obj): Verdict {
 export function readyCondition(o: Obj, needObservedGeneration: boolean): Verdict {
   const r = condition(o, 'Ready');
   const gen = n(o.metadata?.generation);
-  if (needObservedGeneration && n(o.status?.observedGeneration) < gen) return waiting(`observedGeneration ${n(o.status?.observedGeneration)} < generation ${gen}; ${describeConditions(o)}`);
+  if (needObservedGeneration && n(o.status?.observedGeneration) < gen)
+    return waiting(`observedGeneration ${n(o.status?.observedGeneration)} < generation ${gen}; ${describeConditions(o)}`);
   if (r?.status === 'True') return ready(`Ready (${r.reason ?? ''})`);
   if (condition(o, 'Stalled')?.status === 'True') return failed(`stalled: ${describeConditions(o)}`);
   return waiting(describeConditions(o));
@@ -114,7 +117,8 @@ export function postgresCluster(o: Obj): Verdict {
   const s = o.status ?? {};
   const di = condition(o, 'PostgresDataInitialized');
   if (di?.status === 'False' && di.reason === 'PGBackRestRestoreFailed') return failed(`restore failed: ${di.message ?? di.reason}`);
-  if (n(s.observedGeneration) < n(o.metadata?.generation)) return waiting(`status.observedGeneration ${n(s.observedGeneration)} < generation ${n(o.metadata?.generation)}`);
+  if (n(s.observedGeneration) < n(o.metadata?.generation))
+    return waiting(`status.observedGeneration ${n(s.observedGeneration)} < generation ${n(o.metadata?.generation)}`);
   const sets = (s.instances ?? []) as Obj[];
   const specSets = ((o.spec?.instances ?? []) as Obj[]).length || 1;
   if (sets.length < specSets) return waiting(`${sets.length} of ${specSets} instance sets reported`);

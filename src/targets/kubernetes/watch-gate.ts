@@ -52,7 +52,8 @@ function judgeAll(g: GateSpec, objs: Map<string, Obj>): Verdict & { per: [string
   if (bad) return { state: 'failed', detail: g.name ? bad[1].detail : `${bad[0].replace(/^\//, '')}: ${bad[1].detail}`, per };
   if (per.length < want) return { state: 'waiting', detail: per.length === 0 ? 'does not exist yet' : `${per.length} of ${want} objects exist`, per };
   const waiting = per.filter(([, v]) => v.state === 'waiting');
-  if (waiting.length) return { state: 'waiting', detail: g.name ? waiting[0]![1].detail : waiting.map(([k, v]) => `${k.replace(/^\//, '')}: ${v.detail}`).join('; '), per };
+  if (waiting.length)
+    return { state: 'waiting', detail: g.name ? waiting[0]![1].detail : waiting.map(([k, v]) => `${k.replace(/^\//, '')}: ${v.detail}`).join('; '), per };
   return { state: 'ready', detail: per.length === 1 ? per[0]![1].detail : `${per.length} objects ready`, per };
 }
 
@@ -113,7 +114,16 @@ export async function waitGate(s: KubeSession, g: GateSpec, signal: AbortSignal,
 
   const list = async (): Promise<boolean> => {
     try {
-      const l = await s.api.list(g.apiVersion, g.kind, res.namespaced ? g.namespace : undefined, undefined, undefined, undefined, fieldSelector, g.labelSelector);
+      const l = await s.api.list(
+        g.apiVersion,
+        g.kind,
+        res.namespaced ? g.namespace : undefined,
+        undefined,
+        undefined,
+        undefined,
+        fieldSelector,
+        g.labelSelector,
+      );
       objs.clear();
       for (const o of l.items as Obj[]) objs.set(keyOf(o), { ...o, apiVersion: g.apiVersion, kind: g.kind });
       rv = l.metadata?.resourceVersion ?? '';
@@ -199,7 +209,9 @@ async function sawLast(s: KubeSession, objs: Map<string, Obj>, signal: AbortSign
   const parts: string[] = [];
   for (const o of [...objs.values()].slice(0, 3)) {
     const ev = await eventsOf(s, o, signal);
-    parts.push(`${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name}: conditions ${describeConditions(o)}${ev.length ? `; events: ${ev.join(' | ')}` : '; no events'}`);
+    parts.push(
+      `${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name}: conditions ${describeConditions(o)}${ev.length ? `; events: ${ev.join(' | ')}` : '; no events'}`,
+    );
   }
   return parts.length ? ` [${parts.join(' ; ')}]` : '';
 }

@@ -36,13 +36,21 @@ export const talosBlockSchema = {
     installDisk: { type: 'string' },
     talosVersion: { type: 'string', pattern: '^v[0-9]+\\.[0-9]+' },
     kubernetesVersion: { type: 'string' },
-    secrets: { type: 'object', additionalProperties: false, properties: { dotenv: { type: 'string' }, key: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' } } },
+    secrets: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { dotenv: { type: 'string' }, key: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' } },
+    },
     talosctl: { type: 'string' },
     minVersion: { type: 'string', pattern: '^v[0-9]+\\.[0-9]+' },
   },
 } as const;
 
-export const withinSchema = { type: 'object', additionalProperties: false, properties: { within: { type: 'string', pattern: '^([0-9]+(ms|s|m|h))+$' } } } as const;
+export const withinSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { within: { type: 'string', pattern: '^([0-9]+(ms|s|m|h))+$' } },
+} as const;
 export interface WithinConfig {
   readonly within?: string;
 }

@@ -65,7 +65,10 @@ function message(e: ErrorObject): { text: string; key: boolean; extra?: PathSeg 
       return { text: `${at === '(document)' ? '' : `${at}.`}${p}: unknown field (not in the Talos machine config schema)`, key: true, extra: p };
     }
     case 'enum':
-      return { text: `${at}: must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map((v) => JSON.stringify(v)).join(', ')}`, key: false };
+      return {
+        text: `${at}: must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map((v) => JSON.stringify(v)).join(', ')}`,
+        key: false,
+      };
     case 'required':
       return { text: `${at}: missing required field ${(e.params as { missingProperty: string }).missingProperty}`, key: true };
     default:
@@ -86,7 +89,12 @@ export function checkMachineConfig(file: string, text: string, o: { patch?: bool
     const value = doc.toJS() as unknown;
     if (value === null || value === undefined || Array.isArray(value)) return;
     if (typeof value !== 'object') {
-      out.push({ severity: 'error', rule: 'talos/not-a-document', message: 'a machine-config document must be a mapping', location: locate(source, [], { doc: i }) });
+      out.push({
+        severity: 'error',
+        rule: 'talos/not-a-document',
+        message: 'a machine-config document must be a mapping',
+        location: locate(source, [], { doc: i }),
+      });
       return;
     }
     const d = value as Json;
@@ -118,9 +126,18 @@ export function checkMachineConfig(file: string, text: string, o: { patch?: bool
       out.push({
         severity: unknownLegacy ? 'warning' : 'error',
         rule: e.keyword === 'additionalProperties' ? (unknownLegacy ? 'talos/not-in-schema' : 'talos/unknown-field') : `talos/${e.keyword}`,
-        message: unknownLegacy ? m.text.replace('unknown field (not in the Talos machine config schema)', "not in Talos's machine-config schema: a v1alpha1 field deprecated since Talos 1.14 (now a document of its own), or misspelt") : m.text,
+        message: unknownLegacy
+          ? m.text.replace(
+              'unknown field (not in the Talos machine config schema)',
+              "not in Talos's machine-config schema: a v1alpha1 field deprecated since Talos 1.14 (now a document of its own), or misspelt",
+            )
+          : m.text,
         location: locate(source, m.extra !== undefined ? [...path, m.extra] : path, { doc: i, key: m.key }),
-        hint: unknownLegacy ? 'move it to its configuration document (see the Talos configuration reference)' : e.keyword === 'additionalProperties' ? 'check the spelling against the Talos configuration reference' : 'see the Talos configuration reference',
+        hint: unknownLegacy
+          ? 'move it to its configuration document (see the Talos configuration reference)'
+          : e.keyword === 'additionalProperties'
+            ? 'check the spelling against the Talos configuration reference'
+            : 'see the Talos configuration reference',
       });
     }
   });

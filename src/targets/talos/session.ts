@@ -52,5 +52,7 @@ export class TalosSession {
 
 export const talosSession: SessionFactory<TalosBlock, TalosSession> = {
   open: async (config, ctx) =>
-    config ? ok(new TalosSession(config, ctx.castleDir, ctx.stateDir)) : fail('this step belongs to the talos target: add a `talos:` block to castle.yaml (clusterName, endpoint, controlPlane)', { retryable: false }),
+    config
+      ? ok(new TalosSession(config, ctx.castleDir, ctx.stateDir))
+      : fail('this step belongs to the talos target: add a `talos:` block to castle.yaml (clusterName, endpoint, controlPlane)', { retryable: false }),
 };

@@ -32,7 +32,8 @@ export async function findTalosctl(bin: string, min: string, ctx: StepContext): 
   if (r.code !== 0) return fail(`\`${bin} version --client\` failed (exit ${r.code}): ${r.stderr.trim().split('\n')[0] ?? ''}`, { retryable: false });
   const tag = /^\s*Tag:\s*(v\S+)/m.exec(r.stdout)?.[1];
   if (!tag) return fail(`\`${bin} version --client\` printed no "Tag:" line; is ${bin} talosctl?`, { retryable: false });
-  if (!versionAtLeast(tag, min)) return fail(`talosctl ${tag} is older than ${min}, the oldest Castle supports: upgrade talosctl (or lower talos.minVersion)`, { retryable: false });
+  if (!versionAtLeast(tag, min))
+    return fail(`talosctl ${tag} is older than ${min}, the oldest Castle supports: upgrade talosctl (or lower talos.minVersion)`, { retryable: false });
   return ok({
     bin,
     version: tag,
@@ -44,6 +45,9 @@ export async function findTalosctl(bin: string, min: string, ctx: StepContext): 
 /** The error talosctl printed (its last non-empty stderr line carries the gRPC status). */
 export function talosError(r: ExecResult): string {
   if (r.spawnError) return r.spawnError;
-  const lines = r.stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = r.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return lines[lines.length - 1] ?? `exit ${r.code}`;
 }

@@ -65,7 +65,11 @@ export const run: StepKind<ApplyConfig, KubeTargetSession>['run'] = async (c, ct
     ctx.note(`applying ${plural(plan.crds.length, 'CRD')}`);
     const a = await applyAll(s, plan.crds, c, ctx);
     if (!a.ok) return a;
-    const g = await runGates(s, plan.crds.map((d) => gateFor(d.object, timeoutMs)!), ctx);
+    const g = await runGates(
+      s,
+      plan.crds.map((d) => gateFor(d.object, timeoutMs)!),
+      ctx,
+    );
     if (!g.ok) return g;
     for (const d of plan.crds) for (const v of (d.object.spec?.versions ?? []) as Obj[]) s.api.forget(`${d.object.spec.group}/${v.name}`);
   }

@@ -47,7 +47,14 @@ export const run: StepKind<DeleteConfig, KubeTargetSession>['run'] = async (c, c
     try {
       await s.api.delete(body, undefined, undefined, undefined, undefined, 'Foreground');
       deleted++;
-      gates.push({ apiVersion: body.apiVersion, kind: body.kind, name: body.metadata.name, ...(body.metadata.namespace ? { namespace: body.metadata.namespace } : {}), absent: true, timeoutMs: durationMs(c.within, 5 * 60_000) });
+      gates.push({
+        apiVersion: body.apiVersion,
+        kind: body.kind,
+        name: body.metadata.name,
+        ...(body.metadata.namespace ? { namespace: body.metadata.namespace } : {}),
+        absent: true,
+        timeoutMs: durationMs(c.within, 5 * 60_000),
+      });
       ctx.log(`deleted ${ref(body)}\n`);
     } catch (err) {
       const st = statusOf(err);

@@ -20,18 +20,37 @@ export const BACKUP_MANAGER = 'castle-backup';
 export function manualBackupVerdict(id: string): (pc: Obj) => Verdict {
   return (pc) => {
     const mb = pc.status?.pgbackrest?.manualBackup;
-    if (!mb || mb.id !== id) return { state: 'waiting', detail: `PGO has not picked up backup ${id} yet (status.pgbackrest.manualBackup.id ${mb?.id ?? 'unset'})` };
+    if (!mb || mb.id !== id)
+      return { state: 'waiting', detail: `PGO has not picked up backup ${id} yet (status.pgbackrest.manualBackup.id ${mb?.id ?? 'unset'})` };
     const cond = condition(pc, 'PGBackRestManualBackupSuccessful');
-    if (mb.finished && (mb.failed ?? 0) > 0 && !(mb.succeeded > 0)) return { state: 'failed', detail: `manual backup ${id} failed (${mb.failed} failed pods; ${cond ? describeConditions({ status: { conditions: [cond] } }) : 'no condition'})` };
+    if (mb.finished && (mb.failed ?? 0) > 0 && !(mb.succeeded > 0))
+      return {
+        state: 'failed',
+        detail: `manual backup ${id} failed (${mb.failed} failed pods; ${cond ? describeConditions({ status: { conditions: [cond] } }) : 'no condition'})`,
+      };
     if (mb.finished && mb.succeeded > 0 && cond?.status === 'True') return { state: 'ready', detail: `manual backup ${id} succeeded (${cond.reason})` };
-    return { state: 'waiting', detail: `manual backup ${id}: active ${mb.active ?? 0}, succeeded ${mb.succeeded ?? 0}, failed ${mb.failed ?? 0}, finished ${mb.finished === true}` };
+    return {
+      state: 'waiting',
+      detail: `manual backup ${id}: active ${mb.active ?? 0}, succeeded ${mb.succeeded ?? 0}, failed ${mb.failed ?? 0}, finished ${mb.finished === true}`,
+    };
   };
 }
 
 /** What a failed backup Job shows: its conditions and events. */
 async function jobEvidence(s: KubeSession, c: PgoBackupConfig, id: string, signal: AbortSignal): Promise<string> {
   try {
-    const jobs = (await s.api.list('batch/v1', 'Job', c.namespace, undefined, undefined, undefined, undefined, `${PGO_GROUP}/cluster=${c.cluster},${PGO_GROUP}/pgbackrest-backup=manual`)).items as Obj[];
+    const jobs = (
+      await s.api.list(
+        'batch/v1',
+        'Job',
+        c.namespace,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        `${PGO_GROUP}/cluster=${c.cluster},${PGO_GROUP}/pgbackrest-backup=manual`,
+      )
+    ).items as Obj[];
     const job = jobs.find((j) => j.metadata?.annotations?.[BACKUP_ANNOTATION] === id) ?? jobs[jobs.length - 1];
     if (!job) return '';
     const ev = await eventsOf(s, { ...job, kind: 'Job' }, signal);
@@ -107,7 +126,14 @@ async function gate(
   ctx.note(`manual backup ${id} requested from PGO`);
   const w = await waitGate(
     s,
-    { apiVersion: PGO_API, kind: 'PostgresCluster', namespace: c.namespace, name: c.cluster, judge: manualBackupVerdict(id), timeoutMs: durationMs(c.within, 30 * 60_000) },
+    {
+      apiVersion: PGO_API,
+      kind: 'PostgresCluster',
+      namespace: c.namespace,
+      name: c.cluster,
+      judge: manualBackupVerdict(id),
+      timeoutMs: durationMs(c.within, 30 * 60_000),
+    },
     ctx.signal,
     (d) => ctx.log(`${d}\n`),
   );
@@ -120,10 +146,17 @@ async function gate(
   const picked = pickBackup(info.value, repo.where, { notBefore: new Date(t0) });
   if (!picked.ok) return refuse(picked.reason);
   if (info.value.current.systemId !== sys.value)
-    return refuse(`the repo ${repo.where} (stanza ${repo.stanza}) belongs to system ${info.value.current.systemId}, the running cluster is ${sys.value}`, false);
+    return refuse(
+      `the repo ${repo.where} (stanza ${repo.stanza}) belongs to system ${info.value.current.systemId}, the running cluster is ${sys.value}`,
+      false,
+    );
   const bk = picked.value;
   timings['confirm'] = Date.now() - t;
-  ctx.check('backup in S3', true, `${bk.type} backup ${bk.label} listed in ${repo.where}/backup/${repo.stanza}/backup.info: ${(bk.size / 1e6).toFixed(1)} MB of data, finished ${bk.stopTime.toISOString()}`);
+  ctx.check(
+    'backup in S3',
+    true,
+    `${bk.type} backup ${bk.label} listed in ${repo.where}/backup/${repo.stanza}/backup.info: ${(bk.size / 1e6).toFixed(1)} MB of data, finished ${bk.stopTime.toISOString()}`,
+  );
 
   let fingerprint: Fingerprint | null = null;
   if (c.fingerprint !== false) {

@@ -37,7 +37,11 @@ export const run: StepKind<PgoProofConfig, KubeTargetSession>['run'] = async (c,
     ctx.check('system identifier', true, `restored cluster ${sys.value} = gate ${gate.gate.systemId}${repoSystemId ? ` = S3 repo ${repoSystemId}` : ''}`);
     if (r.value.fingerprint) {
       const rows = r.value.fingerprint.tables.reduce((a, t) => a + t.rows, 0);
-      ctx.check('data identical', true, `${r.value.fingerprint.tables.length} tables, ${rows} rows in ${r.value.fingerprint.databases.length} databases match the gate`);
+      ctx.check(
+        'data identical',
+        true,
+        `${r.value.fingerprint.tables.length} tables, ${rows} rows in ${r.value.fingerprint.databases.length} databases match the gate`,
+      );
     } else ctx.check('data identical', true, 'fingerprint off at the gate: system identifiers only');
     if (c.app) {
       const a = await appServesValue(conn, c.app, ctx.signal);

@@ -41,12 +41,22 @@ export const run: StepKind<PgoRepoCheckConfig, KubeTargetSession>['run'] = async
       return fail(`${doc.where}: ${b.reason}; nothing was applied`, { retryable: false });
     }
     if (!i.backups.some((x) => x.label === gate.gate.backup.label))
-      return fail(`${doc.where}: the gate's backup ${gate.gate.backup.label} is not in ${repo.value.where} any more; nothing was applied`, { retryable: false });
-    ctx.check('repo belongs to the castle', true, `${repo.value.where} stanza ${repo.value.stanza}: system ${i.current.systemId} = the gate's, backup ${gate.gate.backup.label} present`);
+      return fail(`${doc.where}: the gate's backup ${gate.gate.backup.label} is not in ${repo.value.where} any more; nothing was applied`, {
+        retryable: false,
+      });
+    ctx.check(
+      'repo belongs to the castle',
+      true,
+      `${repo.value.where} stanza ${repo.value.stanza}: system ${i.current.systemId} = the gate's, backup ${gate.gate.backup.label} present`,
+    );
   } else if (restoring && i.backups.length === 0) {
     return fail(`${doc.where}: ${repo.value.where} holds no backup to restore from; nothing was applied`, { retryable: false });
   } else {
-    ctx.check('repo', true, `${repo.value.where} stanza ${repo.value.stanza}: system ${i.current.systemId}, ${i.backups.length} backups (no gate in this run to compare with)`);
+    ctx.check(
+      'repo',
+      true,
+      `${repo.value.where} stanza ${repo.value.stanza}: system ${i.current.systemId}, ${i.backups.length} backups (no gate in this run to compare with)`,
+    );
   }
   if (!restoring && i.backups.length > 0)
     return fail(

@@ -36,7 +36,14 @@ export const runWait: StepKind<WaitConfig, KubeTargetSession>['run'] = async (c,
 export const runNodes: StepKind<NodesConfig, KubeTargetSession>['run'] = async (c, ctx, session) => {
   const k = session.kube();
   if (!k.ok) return k;
-  const g = { apiVersion: 'v1', kind: 'Node', minCount: c.count ?? 1, ...(c.selector ? { labelSelector: c.selector } : {}), judge: node, timeoutMs: durationMs(c.within, 10 * 60_000) };
+  const g = {
+    apiVersion: 'v1',
+    kind: 'Node',
+    minCount: c.count ?? 1,
+    ...(c.selector ? { labelSelector: c.selector } : {}),
+    judge: node,
+    timeoutMs: durationMs(c.within, 10 * 60_000),
+  };
   ctx.note(`waiting for ${c.count ?? 1} Ready nodes`);
   const r = await runGates(k.value, [g], ctx);
   return r.ok ? { ok: true, summary: `${c.count ?? 1}+ nodes Ready` } : r;

@@ -46,7 +46,8 @@ export const run: StepKind<Record<string, never>, TalosSession>['run'] = async (
     const g = await t.value.run(['gen', 'secrets', '--output-file', bundleFile, '--force'], ctx);
     if (g.code !== 0) return fail(`talosctl gen secrets: ${talosError(g)}`);
     chmodSync(bundleFile, 0o600);
-    if (!src.value.set) return fail(`${src.value.description} is read-only: store the bundle of \`talosctl gen secrets\` under ${key} (base64) yourself`, { retryable: false });
+    if (!src.value.set)
+      return fail(`${src.value.description} is read-only: store the bundle of \`talosctl gen secrets\` under ${key} (base64) yourself`, { retryable: false });
     await src.value.set(key, readFileSync(bundleFile).toString('base64'));
     ctx.note(`new secrets bundle stored in ${src.value.description} as ${key}`);
   }
@@ -64,6 +65,10 @@ export const run: StepKind<Record<string, never>, TalosSession>['run'] = async (
   const found = generated.flatMap((f) => checkMachineConfigFile(f));
   for (const d of found.filter((x) => x.severity !== 'error')) ctx.log(`${formatDiagnostic(d)}\n`);
   const bad = found.filter((x) => x.severity === 'error').map(formatDiagnostic);
-  if (bad.length) return fail(`the generated machine configs do not match Talos's schema (talosctl ${t.value.version}):\n${bad.join('\n')}`, { retryable: false });
-  return { ok: true, summary: `machine configs for ${b.controlPlane.length} control plane and ${(b.workers ?? []).length} worker nodes (talosctl ${t.value.version})` };
+  if (bad.length)
+    return fail(`the generated machine configs do not match Talos's schema (talosctl ${t.value.version}):\n${bad.join('\n')}`, { retryable: false });
+  return {
+    ok: true,
+    summary: `machine configs for ${b.controlPlane.length} control plane and ${(b.workers ?? []).length} worker nodes (talosctl ${t.value.version})`,
+  };
 };

@@ -15,7 +15,10 @@ export const runApply: StepKind<Record<string, never>, TalosSession>['run'] = as
   const t = await session.talosctl(ctx);
   if (!t.ok) return t;
   const applied: Record<string, string> = existsSync(appliedFile(session)) ? JSON.parse(readFileSync(appliedFile(session), 'utf8')) : {};
-  const nodes = [...session.block.controlPlane.map((ip) => [ip, 'controlplane'] as const), ...(session.block.workers ?? []).map((ip) => [ip, 'worker'] as const)];
+  const nodes = [
+    ...session.block.controlPlane.map((ip) => [ip, 'controlplane'] as const),
+    ...(session.block.workers ?? []).map((ip) => [ip, 'worker'] as const),
+  ];
   let sent = 0;
   for (const [ip, role] of nodes) {
     const file = join(session.generated, `${role}.yaml`);
@@ -50,10 +53,14 @@ export const runBootstrap: StepKind<WithinConfig, TalosSession>['run'] = async (
     const r = await t.value.run(['bootstrap', ...clientArgs(session)], ctx);
     if (r.code === 0) return { ok: true, summary: `etcd bootstrapped on ${session.firstControlPlane}` };
     const err = talosError(r);
-    if (/code = AlreadyExists desc = etcd data directory is not empty/.test(r.stderr)) return { ok: true, summary: `etcd already bootstrapped on ${session.firstControlPlane}` };
+    if (/code = AlreadyExists desc = etcd data directory is not empty/.test(r.stderr))
+      return { ok: true, summary: `etcd already bootstrapped on ${session.firstControlPlane}` };
     const transient = /code = (FailedPrecondition|Unavailable|DeadlineExceeded|Canceled)|connection refused|error reading from server: EOF/.test(r.stderr);
     if (!transient) return fail(`talosctl bootstrap on ${session.firstControlPlane}: ${err}`, { retryable: false });
-    if (Date.now() > deadline || ctx.signal.aborted) return fail(`talosctl bootstrap on ${session.firstControlPlane} did not succeed before the deadline (${attempt} attempts); last: ${err}`, { retryable: true });
+    if (Date.now() > deadline || ctx.signal.aborted)
+      return fail(`talosctl bootstrap on ${session.firstControlPlane} did not succeed before the deadline (${attempt} attempts); last: ${err}`, {
+        retryable: true,
+      });
     ctx.note(`bootstrap not possible yet (${err.replace(/^.*desc = /, '')}); retrying`);
     await sleep(1000, ctx.signal);
   }
@@ -86,7 +93,14 @@ export const runHealth: StepKind<WithinConfig, TalosSession>['run'] = async (c, 
   for (;;) {
     const left = deadline - Date.now();
     const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.max(1, left))]);
-    const args = ['health', ...clientArgs(session), '--wait-timeout', `${Math.max(1, Math.ceil(left / 1000))}s`, '--control-plane-nodes', b.controlPlane.join(',')];
+    const args = [
+      'health',
+      ...clientArgs(session),
+      '--wait-timeout',
+      `${Math.max(1, Math.ceil(left / 1000))}s`,
+      '--control-plane-nodes',
+      b.controlPlane.join(','),
+    ];
     if (b.workers?.length) args.push('--worker-nodes', b.workers.join(','));
     const r = await t.value.run(args, ctx, { signal });
     const waiting = r.stderr.split('\n').filter((l) => l.startsWith('waiting for '));
@@ -95,7 +109,9 @@ export const runHealth: StepKind<WithinConfig, TalosSession>['run'] = async (c, 
     if (ctx.signal.aborted) return fail('cancelled');
     if (Date.now() >= deadline || r.aborted) {
       const detail = r.stderr.slice(r.stderr.lastIndexOf('waiting for ')).trim() || last;
-      return fail(`the Talos cluster is not healthy after ${Math.round(total / 1000)} s (Castle's deadline); talosctl last said: ${detail}`, { retryable: true });
+      return fail(`the Talos cluster is not healthy after ${Math.round(total / 1000)} s (Castle's deadline); talosctl last said: ${detail}`, {
+        retryable: true,
+      });
     }
     if (!/DeadlineExceeded|context deadline exceeded/.test(r.stderr)) return fail(`talosctl health: ${talosError(r)}`, { retryable: true });
     ctx.note('talosctl health stopped at its own per-check limit (Talos < 1.13): running it again');
