@@ -19,6 +19,11 @@ switch (what) {
     await benchRebirth(rest);
     break;
   }
+  case 'gates': {
+    const { benchGates } = await import('./gates.js');
+    await benchGates(rest);
+    break;
+  }
   case 'proxmox': {
     const { benchProxmox } = await import('./proxmox.js');
     await benchProxmox(rest);
@@ -32,6 +37,6 @@ switch (what) {
     break;
   }
   default:
-    process.stderr.write(`unknown benchmark '${what}': use engine, validate, rebirth, proxmox or all\n`);
+    process.stderr.write(`unknown benchmark '${what}': use engine, validate, rebirth, proxmox, gates or all\n`);
     process.exitCode = 2;
 }

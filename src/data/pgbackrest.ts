@@ -9,6 +9,7 @@ import { fail, ok, type Result } from '../core/result.js';
 import { describeFailure, exec, noLog, type ExecResult, type OpOptions, type Redact } from '../os/exec.js';
 import { sleep } from '../os/sleep.js';
 import { Redactor } from '../secrets/redactor.js';
+import { pickBackup } from './gate-core.js';
 import { backupInfoKey, parseBackupInfo, type BackupInfo, type RepoBackup } from './backup-info.js';
 import {
   chownToUser, controlSystemId, ensureOsUser, ensureOwnedDir, postmasterPid, sql, tailLog, withClient, writeCastleConf, type PgCluster,
@@ -389,12 +390,9 @@ export async function confirmBackup(b: Pgbackrest, label: string, o: { signal?: 
   const repo = o.repo ?? 1;
   const r = await repoBackupInfo(b, repo, o);
   if (!r.ok) return fail(`cannot confirm backup ${label}: ${r.reason}`);
-  const bk = r.value.backups.find((x) => x.label === label);
-  if (!bk) return fail(`backup ${label} is not listed in repo${repo}'s backup.info (${r.value.backups.length} backups listed)`);
-  if (!(bk.size > 0)) return fail(`backup ${label} is listed with size 0 in repo${repo}`);
-  if (o.notBefore && bk.stopTime.getTime() < o.notBefore.getTime() - 5000)
-    return fail(`backup ${label} in repo${repo} stopped at ${bk.stopTime.toISOString()}, before this gate started`);
-  if (bk.dbId !== r.value.current.dbId) return fail(`backup ${label} belongs to db-id ${bk.dbId}, not the stanza's current db-id ${r.value.current.dbId}`);
+  const p = pickBackup(r.value, `repo${repo}`, { label, ...(o.notBefore ? { notBefore: o.notBefore } : {}) });
+  if (!p.ok) return p;
+  const bk = p.value;
   return ok({ backup: bk, info: r.value });
 }
 

@@ -1,6 +1,7 @@
 // The data layer's part of a rebirth, as the step kinds use it: gate -> wipe -> restore -> start -> proof.
 // Each function returns a Result (src/core/result.ts); nothing is wiped unless a gate succeeded.
 
+import { compareWithGate } from './gate-core.js';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import pg from 'pg';
@@ -18,7 +19,7 @@ import {
   archiveCommand, archivingFailure, confirmBackup, flushWal, pgbackrestFor, restoreCluster, runBackup, serverEnv, stanzaCreate,
   writePgbackrestConf, repo1HasBackupInfo, repo2BackupInfoFile, repoBackupInfo, type Pgbackrest, type PgbackrestSpec, type RepoBucket,
 } from './pgbackrest.js';
-import { compareFingerprints, fingerprintCluster, fingerprintSummary, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
+import { fingerprintCluster, fingerprintSummary, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
 import type { RepoBackup } from './backup-info.js';
 
 export interface DataCastleSpec extends PgClusterSpec, PgbackrestSpec {}
@@ -391,20 +392,7 @@ export async function proveCastle(dc: DataCastle, gate: GateRecord, o: OpOptions
     writeFileSync(f, JSON.stringify({ gate, systemId: sys.value, repoSystemId, ...extra }, null, 2));
     return `; evidence: ${f}`;
   };
-  if (sys.value !== gate.systemId)
-    return fail(`proof failed: the restored cluster is system ${sys.value}, the gate backed up system ${gate.systemId}${evidence({})}`);
-  if (repo.ok && repoSystemId !== gate.systemId)
-    return fail(`proof failed: the S3 repo now belongs to system ${repoSystemId}, not the castle's ${gate.systemId}${evidence({})}`);
-  if (!gate.fingerprint) return ok({ systemId: sys.value, repoSystemId, fingerprint: null, diffs: [] });
-  const fp = await fingerprintCluster(connConfig(dc.cluster), { ...o, reference: gate.fingerprint, ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}) });
-  if (!fp.ok) return fail(`proof: ${fp.reason}`);
-  const diffs = compareFingerprints(gate.fingerprint, fp.value);
-  if (diffs.length) {
-    const more = diffs.length > 3 ? ` (+${diffs.length - 3} more)` : '';
-    return {
-      ok: false,
-      reason: `proof failed: data differs from the gate's fingerprint: ${diffs.slice(0, 3).map((d) => d.detail).join('; ')}${more}${evidence({ after: fp.value, diffs })}`,
-    };
-  }
-  return ok({ systemId: sys.value, repoSystemId, fingerprint: fp.value, diffs });
+  const r = await compareWithGate(connConfig(dc.cluster), gate, sys.value, repo.ok ? repoSystemId : null, { ...o, evidence });
+  if (!r.ok) return r;
+  return ok({ systemId: sys.value, repoSystemId, fingerprint: r.value.fingerprint, diffs: r.value.diffs });
 }

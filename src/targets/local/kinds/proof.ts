@@ -1,4 +1,5 @@
-import { withClient } from '../../../data/postgres.js';
+import { connConfig } from '../../../data/postgres.js';
+import { appServesValue } from '../../../data/gate-core.js';
 import { proveCastle } from '../../../data/rebirth.js';
 import type { StepContext, StepKind } from '../../../core/step.js';
 import type { LocalSession } from '../session.js';
@@ -8,28 +9,9 @@ import { gateOf } from '../gate-record.js';
 
 
 async function appCheck(env: LocalEnv, app: NonNullable<ProofConfig['app']>, ctx: StepContext): Promise<boolean> {
-  let expected: string;
-  try {
-    expected = await withClient(env.data.cluster, app.database, async (db) => String(Object.values((await db.query(app.query)).rows[0] ?? {})[0] ?? ''));
-  } catch (err) {
-    ctx.check('app serves the data', false, `the query for the expected value failed: ${(err as Error).message}`);
-    return false;
-  }
-  if (!expected) {
-    ctx.check('app serves the data', false, `the query returned nothing to look for: ${app.query}`);
-    return false;
-  }
-  try {
-    const res = await fetch(app.url, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(10_000)]) });
-    const body = await res.text();
-    const esc = expected.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-    const found = res.ok && (body.includes(expected) || body.includes(esc));
-    ctx.check('app serves the data', found, found ? `GET ${app.url}: ${res.status}, shows "${expected}" from the database` : `GET ${app.url}: ${res.status}, "${expected}" not in the page`);
-    return found;
-  } catch (err) {
-    ctx.check('app serves the data', false, `GET ${app.url}: ${(err as Error).message}`);
-    return false;
-  }
+  const r = await appServesValue(connConfig(env.data.cluster), app, ctx.signal);
+  ctx.check('app serves the data', r.ok, r.detail);
+  return r.ok;
 }
 
 /**

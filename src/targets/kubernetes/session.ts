@@ -1,0 +1,31 @@
+import { ok } from '../../core/result.js';
+import type { Result } from '../../core/result.js';
+import type { SessionFactory } from '../../core/target.js';
+import type { GateRecord } from '../../data/rebirth.js';
+import { openKube, type KubernetesBlock, type KubeSession } from './client.js';
+
+/** A PGO backup gate taken in this run (or in the run it resumes). */
+export type PgoGateFact = { readonly runId: string; readonly cluster: string; readonly gate: GateRecord };
+
+/**
+ * What the kubernetes target's steps share in a run. The connection is opened by the first step that
+ * needs it: a destroy whose cluster is gone (no kubeconfig, nothing answering) must still run and skip.
+ */
+export class KubeTargetSession {
+  #kube: Result<KubeSession> | undefined;
+  readonly gates = new Map<string, PgoGateFact>();
+  constructor(
+    readonly block: KubernetesBlock | undefined,
+    readonly castleDir: string,
+    readonly stateDir: string,
+  ) {}
+
+  kube(): Result<KubeSession> {
+    if (!this.#kube?.ok) this.#kube = openKube(this.block, this.castleDir, this.stateDir);
+    return this.#kube;
+  }
+}
+
+export const kubeSession: SessionFactory<KubernetesBlock, KubeTargetSession> = {
+  open: async (config, ctx) => ok(new KubeTargetSession(config, ctx.castleDir, ctx.stateDir)),
+};
