@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { castleRunState } from '../src/engine/run-state.js';
 import { executePlan } from '../src/engine/execute.js';
 import { Redactor } from '../src/engine/redact.js';
 import { StepLogs } from '../src/engine/step-log.js';
@@ -73,6 +74,7 @@ export async function benchGates(args: readonly string[]): Promise<void> {
     const res = await executePlan(plan.value, {
       runId: 'bench',
       runDir: join(dir, 'run'),
+      runs: castleRunState(dir),
       concurrency: 1,
       failFast: true,
       signal: new AbortController().signal,

@@ -43,7 +43,9 @@ async function targetPreflight(plan: Plan): Promise<boolean> {
       }),
     ),
   );
-  const diags = found.flat();
+  // the targets' own files (Talos patches) the castle names: an error there would stop the run half-way
+  const files = castle.uses.flatMap((t) => t.checkFiles?.(castle.targets[t.name], castle.dir) ?? []);
+  const diags = [...files, ...found.flat()];
   const errors = diags.filter((d) => d.severity === 'error');
   const others = diags.filter((d) => d.severity !== 'error');
   if (others.length > 0) process.stderr.write(formatDiagnostics(others, readSource) + '\n');

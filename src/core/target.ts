@@ -25,6 +25,11 @@ export interface Target<C = any, S = any> {
   readonly kinds: readonly StepKind<any, S>[];
   /** manifests (absolute paths, files or directories) this target applies beyond its steps' own: `castle validate` and the preflight check them */
   manifests?(config: C | undefined, castleDir: string): string[];
+  /**
+   * Files of the target's own formats the block names (Talos machine-config patches), checked against
+   * their schema: `castle validate` reports these beside the manifests, and the preflight refuses errors.
+   */
+  checkFiles?(config: C | undefined, castleDir: string): Diagnostic[];
   /** lines for `castle plan` (machines, budgets): pure, from the block alone */
   describe?(config: C | undefined, castleDir: string): string[];
   /**

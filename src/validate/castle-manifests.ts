@@ -5,7 +5,9 @@ import type { Diagnostic } from '../diag/diagnostic.js';
  * checks when given no paths. The spec loader and kind registry are loaded lazily: validating files
  * does not need them.
  */
-export async function castleManifests(file: string): Promise<{ ok: true; paths: string[] } | { ok: false; diagnostics: readonly Diagnostic[] }> {
+export async function castleManifests(
+  file: string,
+): Promise<{ ok: true; paths: string[]; targetFindings: Diagnostic[] } | { ok: false; diagnostics: readonly Diagnostic[] }> {
   const [{ loadCastle }, { defaultRegistry }, { castleManifestPaths }] = await Promise.all([
     import('../spec/load.js'),
     import('../targets/registry.js'),
@@ -13,5 +15,8 @@ export async function castleManifests(file: string): Promise<{ ok: true; paths: 
   ]);
   const loaded = await loadCastle(file, defaultRegistry());
   if (!loaded.ok) return { ok: false, diagnostics: loaded.diagnostics };
-  return { ok: true, paths: castleManifestPaths(loaded.value) };
+  const castle = loaded.value;
+  // the files of the targets' own formats (Talos patches) the castle names
+  const targetFindings = castle.uses.flatMap((t) => t.checkFiles?.(castle.targets[t.name], castle.dir) ?? []);
+  return { ok: true, paths: castleManifestPaths(castle), targetFindings };
 }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
+import type { Diagnostic } from '../diag/diagnostic.js';
 import { formatDiagnostics } from '../diag/printer.js';
 import type { ValidateResult } from './index.js';
 import type { Format } from './output/render.js';
@@ -56,6 +57,7 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
       ) => {
         if (!['text', 'json', 'sarif'].includes(opts.format)) usage(cmd, `--format must be text, json or sarif, not ${JSON.stringify(opts.format)}`);
         let inputs = paths;
+        let targetFindings: Diagnostic[] = [];
         if (inputs.length === 0) {
           if (o.defaultManifests) inputs = await o.defaultManifests();
           else {
@@ -66,6 +68,7 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
               usage(cmd, `no paths given, and ${opts.file} cannot be read for the manifests it applies`);
             }
             inputs = m.paths;
+            targetFindings = m.targetFindings;
           }
           if (inputs.length === 0) usage(cmd, `no paths given, and ${opts.file} applies no manifests`);
         }
@@ -88,6 +91,7 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
           if (e instanceof ValidateUsageError) usage(cmd, e.message);
           throw e;
         }
+        if (targetFindings.length > 0) result = withTargetFindings(result, targetFindings, opts.strict === true);
         const { renderChunks } = await import('./output/render.js');
         // in pieces of about 1 MiB: the whole output as one string would double the findings' memory
         let buf = '';
@@ -146,4 +150,16 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
         process.exitCode = 1;
       }
     });
+}
+
+/** The findings of the targets' own files (Talos patches) added to the manifests' result, their sources read for the carets. */
+function withTargetFindings(result: ValidateResult, found: readonly Diagnostic[], strict: boolean): ValidateResult {
+  const sources = new Map(result.sources);
+  for (const d of found) {
+    const f = d.location?.file;
+    if (f && !sources.has(f) && existsSync(f)) sources.set(f, readFileSync(f, 'utf8'));
+  }
+  const diagnostics = [...result.diagnostics, ...found];
+  const bad = found.some((d) => d.severity === 'error' || (strict && d.severity === 'warning'));
+  return { ...result, diagnostics, sources, ok: result.ok && !bad };
 }

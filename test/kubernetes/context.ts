@@ -1,5 +1,6 @@
 // A StepContext for calling a target's kinds directly in tests, recording what the step logs and checks.
 import type { StepContext } from '../../src/core/step.js';
+import { castleRunState } from '../../src/engine/run-state.js';
 
 export interface Recorded {
   readonly logs: string[];
@@ -32,6 +33,7 @@ export function stepContext(o: {
     backupSkipped: false,
     proofSkipped: false,
     killGraceMs: 1000,
+    runs: castleRunState(o.stateDir),
     log: (t) => void rec.logs.push(t),
     note: (m) => void rec.notes.push(m),
     check: (name, ok, detail) => void rec.checks.push({ name, ok, detail }),

@@ -1,3 +1,4 @@
+import { checkMachineConfigFile } from './machine-config.js';
 import { resolve } from 'node:path';
 import { lazyKind, type StepKind } from '../../core/step.js';
 import type { Target } from '../../core/target.js';
@@ -37,6 +38,7 @@ export const talosTarget: Target<TalosBlock, TalosSession> = {
     })),
   ] as StepKind<any, TalosSession>[],
   manifests: () => [],
+  checkFiles: (c, castleDir) => talosPatchFiles(c, castleDir).flatMap((f) => checkMachineConfigFile(f, { patch: true })),
   describe: (c) =>
     c
       ? [
