@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { Analysis, Diagnostic } from '../diag/diagnostic.js';
+import { decodeTextFile, MAX_TEXT_FILE_BYTES, tooLarge } from '../diag/text-file.js';
 import { locate, parseYamlSource, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
 import { parseDuration } from '../sinks/duration.js';
 import type { TargetRegistry } from '../core/registry.js';
@@ -221,9 +222,12 @@ function checkTargetName(name: string | undefined, path: PathSeg[], ctx: Ctx): v
 /** Reads and checks castle.yaml. Returns a validated spec, or every diagnostic found. */
 export async function loadCastle(file: string, registry: TargetRegistry, opts: { stateDir?: string } = {}): Promise<Analysis<CastleSpec>> {
   const abs = resolve(file);
-  let text: string;
+  let buf: Buffer;
   try {
-    text = await readFile(abs, 'utf8');
+    // not read at all when too large: the size alone is the diagnostic
+    const size = (await stat(abs)).size;
+    if (size > MAX_TEXT_FILE_BYTES) return { ok: false, diagnostics: [tooLarge(abs, size, 'castle file')] };
+    buf = await readFile(abs);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     return {
@@ -238,7 +242,9 @@ export async function loadCastle(file: string, registry: TargetRegistry, opts: {
       ],
     };
   }
-  return analyzeCastle(abs, text, registry, opts);
+  const text = decodeTextFile(abs, buf, 'castle file');
+  if (!text.ok) return { ok: false, diagnostics: [text.diagnostic] };
+  return analyzeCastle(abs, text.text, registry, opts);
 }
 
 export function analyzeCastle(abs: string, text: string, registry: TargetRegistry, opts: { stateDir?: string } = {}): Analysis<CastleSpec> {

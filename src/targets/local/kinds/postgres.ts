@@ -31,7 +31,11 @@ async function apply(ctx: StepContext, session: LocalSession): Promise<StepResul
   if ('ok' in env) return env;
   const c = env.data.cluster;
   const o = { ...opOptions(ctx), redact: env.data.pgbr.redact };
-  if (postmasterPid(c)) return provision(env, ctx, 'already running');
+  if (postmasterPid(c)) {
+    // it may still be replaying WAL (a run killed while it started the restored cluster): wait for promotion
+    const st = await startCastle(env.data, o);
+    return st.ok ? provision(env, ctx, 'already running') : fail(st.reason);
+  }
   if (existsSync(join(c.dataDir, 'PG_VERSION'))) {
     const conf = await writePgbackrestConf(env.data.pgbr);
     if (!conf.ok) return fail(conf.reason);
