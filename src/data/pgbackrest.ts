@@ -2,7 +2,7 @@
 // posix directory inside the castle (gone after a wipe, faster when present).
 // Layout: <root>/pgbackrest/{pgbackrest.conf (0600: holds the S3 key), ca.crt, log/, lock/, spool/, repo2/}
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type pg from 'pg';
 import { join } from 'node:path';
 import {
@@ -11,6 +11,7 @@ import {
 import {
   chownToUser, controlSystemId, ensureOsUser, ensureOwnedDir, postmasterPid, sql, tailLog, withClient, writeCastleConf, type PgCluster,
 } from './postgres.js';
+import { watchS3 } from './s3-watch.js';
 import { parseBackupInfo, readBackupInfo, type BackupInfo, type RepoBackup, type S3Target } from '../s3/client.js';
 
 export interface S3RepoSpec {
@@ -436,6 +437,8 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
   const lastBackup = [...info.backups].reverse().find((x) => x.dbId === info.current.dbId);
   if (!lastBackup) return { ok: false, reason: `repo${repo} stanza '${b.stanza}' has no backup of its current database system ${repoSys}: nothing to restore` };
   const hasData = existsSync(join(c.dataDir, 'global', 'pg_control'));
+  // files without pg_control: a restore that was interrupted; --delta lets pgBackRest finish it (it refuses a non-empty directory otherwise)
+  const partial = !hasData && existsSync(c.dataDir) && readdirSync(c.dataDir).length > 0;
   if (hasData) {
     const sys = await controlSystemId(c, o);
     if (sys.ok && sys.systemId !== repoSys)
@@ -451,11 +454,18 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
     const r = await ensureOwnedDir(d, c.osUser);
     if (!r.ok) return r;
   }
+  const ac = new AbortController();
+  const onOuter = (): void => ac.abort();
+  o.signal?.addEventListener('abort', onOuter, { once: true });
+  const s3Watch = repo === 1 ? watchS3(b.s3, ac) : undefined;
   const r = await pgbackrest(
     b,
-    ['restore', `--repo=${repo}`, ...(hasData ? ['--delta'] : []), `--recovery-option=restore_command=${restoreCommand(b)}`],
-    { ...o, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) },
+    ['restore', `--repo=${repo}`, ...(hasData || partial ? ['--delta'] : []), `--recovery-option=restore_command=${restoreCommand(b)}`],
+    { ...o, signal: ac.signal, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) },
   );
+  const s3Down = (await s3Watch?.stop()) ?? null;
+  o.signal?.removeEventListener('abort', onOuter);
+  if (s3Down) return { ok: false, reason: `restoring from repo${repo}: ${s3Down}` };
   if (r.code !== 0) return { ok: false, reason: pgbackrestReason(b, `restoring from repo${repo}`, r) };
   const wc = await writeCastleConf(c, { archiveCommand: archiveCommand(b) });
   if (!wc.ok) return wc;

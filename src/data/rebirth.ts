@@ -16,6 +16,7 @@ import {
 } from './pgbackrest.js';
 import { compareFingerprints, fingerprintCluster, fingerprintSummary, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
 import { probeS3, type RepoBackup } from '../s3/client.js';
+import { watchS3 } from './s3-watch.js';
 
 export interface DataCastleSpec extends PgClusterSpec, PgbackrestSpec {}
 
@@ -198,9 +199,12 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
         await client.end().catch(() => {});
       }
     })();
+    const s3Watch = watchS3(b.s3, watchAc);
     const bk = await runBackup(b, { ...o, signal: watchAc.signal, type: o.type ?? 'incr', repo: 1 });
     backupDone = true;
+    const s3Down = await s3Watch.stop();
     await watcher;
+    if (s3Down) return refuse(`${s3Down} during the backup`);
     o.signal?.removeEventListener('abort', onOuter);
     if (archFail) return refuse(archFail);
     if (!bk.ok) {

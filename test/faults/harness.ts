@@ -38,8 +38,9 @@ export interface FaultCastle extends LocalCastle {
   s3Down(): Promise<void>;
 }
 
-export async function faultCastle(edit?: (yaml: string) => string): Promise<FaultCastle> {
+export async function faultCastle(edit?: (yaml: string) => string, beforeUp?: (c: LocalCastle) => void): Promise<FaultCastle> {
   const c = await localCastle(edit);
+  beforeUp?.(c);
   const up = c.castle(['up']);
   assert.equal(up.code, 0, up.stdout + up.stderr);
   const client = async (): Promise<pg.Client> => {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { postmasterPid } from '../../../data/postgres.js';
-import { backupGate } from '../../../data/rebirth.js';
+import { backupGate, startCastle } from '../../../data/rebirth.js';
 import type { StepKind } from '../../../core/step.js';
 import type { LocalSession } from '../session.js';
 import { fail, localEnv, opOptions } from '../env.js';
@@ -23,7 +23,10 @@ export const run: StepKind<{ fingerprint?: boolean; newBackup?: boolean }, Local
       ctx.check('backup gate', true, `no data to back up: ${cl.dataDir} does not exist (the castle is already down)`);
       return { ok: true, summary: 'no data: the castle is already down' };
     }
-    return fail(`PostgreSQL of '${env.model.name}' is not running, so no fresh backup can be taken and nothing may be wiped: start it (castle up --only <its layer>) and retry`);
+    // stopped or crashed with its data in place: started (crash recovery) as `castle up` would, then backed up
+    ctx.note('PostgreSQL is not running: starting the existing cluster for the backup');
+    const st = await startCastle(env.data, { ...opOptions(ctx), redact: env.data.pgbr.redact });
+    if (!st.ok) return fail(`PostgreSQL of '${env.model.name}' is not running and does not start, so no fresh backup can be taken and nothing may be wiped: ${st.reason}`);
   }
   ctx.note(c.newBackup === false ? 'flushing WAL (no new backup)' : 'flushing WAL, backing up to S3');
   const r = await backupGate(env.data, {

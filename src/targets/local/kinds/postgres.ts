@@ -56,7 +56,11 @@ async function apply(ctx: StepContext, session: LocalSession): Promise<StepResul
     const gate = gateOf(session, ctx, env.model.name);
     ctx.note('restoring from the backup repos');
     const r = await restoreCastle(source.data, { ...o, gate: gate && !gate.empty ? gate.gate : null });
-    if (!r.ok) return fail(r.reason);
+    if (!r.ok) {
+      // an endpoint that stopped answering may come back: worth the step's retries (the next attempt resumes with --delta)
+      const s3 = await probeS3(env.data.pgbr.s3, { signal: ctx.signal });
+      return s3.ok ? fail(r.reason) : fail(`${r.reason} (the S3 endpoint does not answer: ${s3.reason})`, true);
+    }
     ctx.log(`restored ${r.backup} from repo${r.repo} (${r.why}) in ${r.durationMs} ms\n`);
     const conf = await writePgbackrestConf(env.data.pgbr);
     if (!conf.ok) return fail(conf.reason);
