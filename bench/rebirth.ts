@@ -22,7 +22,9 @@ import { phaseTimings } from '../src/engine/timing.js';
 import { buildPlan } from '../src/plan/plan.js';
 import { loadCastle } from '../src/spec/load.js';
 import { defaultRegistry } from '../src/targets/registry.js';
-import { exec, isRoot, type Log } from '../src/data/proc.js';
+import type { Result } from '../src/core/result.js';
+import { exec, type Log } from '../src/os/exec.js';
+import { isRoot } from '../src/os/passwd.js';
 import { pgCluster, sql, startPostgres, stopPostgres, type PgCluster } from '../src/data/postgres.js';
 import type { GateRecord } from '../src/data/rebirth.js';
 import { benchCastle, type BenchCastle } from './rebirth/local.js';
@@ -50,9 +52,9 @@ interface RunFigures {
   gate?: Readonly<Record<string, number>>;
 }
 
-function must<T extends { ok: boolean }>(what: string, r: T): Extract<T, { ok: true }> {
-  if (!r.ok) throw new Error(`${what}: ${(r as unknown as { reason: string }).reason}`);
-  return r as Extract<T, { ok: true }>;
+function must<T>(what: string, r: Result<T>): T {
+  if (!r.ok) throw new Error(`${what}: ${r.reason}`);
+  return r.value;
 }
 
 const secs = (ms: number): string => (ms / 1000).toFixed(2);
@@ -97,7 +99,7 @@ export async function benchRebirth(argv: string[]): Promise<void> {
     if (up.code !== 0) throw new Error(`castle up failed (${up.code}):\n${up.stdout.slice(-2000)}${up.stderr.slice(-2000)}`);
     const upMs = Date.now() - t;
     const pgVersion = Number(readFileSync(join(bc.pgRoot, 'pgdata', 'PG_VERSION'), 'utf8').trim());
-    c = must('cluster', pgCluster({ root: bc.pgRoot, port: bc.ports.postgres, pgVersion })).cluster;
+    c = must('cluster', pgCluster({ root: bc.pgRoot, port: bc.ports.postgres, pgVersion }));
     const cl = c;
     const confPath = join(bc.pgRoot, 'pgbackrest', 'pgbackrest.conf');
     const stanza = 'db';
@@ -116,7 +118,7 @@ export async function benchRebirth(argv: string[]): Promise<void> {
     });
     if (pgb.code !== 0) throw new Error(`pgbench -i failed: ${pgb.stderr.slice(-500)}`);
     const seedMs = Date.now() - t;
-    const dbBytes = async (): Promise<number> => Number(must('size', await sql(cl, `SELECT sum(pg_database_size(datname))::float8 AS b FROM pg_database WHERE datallowconn`)).rows[0]!.b);
+    const dbBytes = async (): Promise<number> => Number(must('size', await sql(cl, `SELECT sum(pg_database_size(datname))::float8 AS b FROM pg_database WHERE datallowconn`))[0]!.b);
     const seedBytes = await dbBytes();
     t = Date.now();
     await pgbr(['backup', '--type=full', '--repo=1']);
@@ -134,14 +136,14 @@ export async function benchRebirth(argv: string[]): Promise<void> {
       must('checkpoint', await sql(cl, 'CHECKPOINT'));
       for (let k = 0; k < 300; k++) {
         const r = must('archive status', await sql(cl, `SELECT count(*)::int AS n FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'`));
-        if (r.rows[0]!.n === 0) break;
+        if (r[0]!.n === 0) break;
         await new Promise((res) => setTimeout(res, 100));
       }
       execFileSync('sync');
     };
     /** untimed, after each run: the blog answers through pgBouncer with a post from the database */
     const blogServes = async (after: string): Promise<void> => {
-      const title = String(must('blog title', await sql(cl, 'select title from posts order by id desc limit 1', [], 'blog')).rows[0]?.title ?? '');
+      const title = String(must('blog title', await sql(cl, 'select title from posts order by id desc limit 1', [], 'blog'))[0]?.title ?? '');
       let last = '';
       for (let k = 0; k < 50; k++) {
         try {

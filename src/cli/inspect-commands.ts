@@ -4,13 +4,13 @@ import type { EventEnvelope, PlannedStepInfo } from '../events.js';
 import { expectedDurations, listRuns, readSummary } from '../engine/history.js';
 import { readLockState } from '../engine/lock.js';
 import { runDir, stepLogFile } from '../engine/run-dir.js';
-import { formatDuration, formatDurationCompact } from '../sinks/duration.js';
+import { formatDuration, formatDurationCompact } from '../core/duration.js';
 import { describe } from '../sinks/plain.js';
 import { CliExit, EXIT_INVALID, EXIT_OK } from './common.js';
 import { readEvents } from '../engine/events-file.js';
 import { pickRun, stateDirOf, type StateFlags } from './state.js';
+import { sleep } from '../os/sleep.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Expected time left: the longest chain of not-yet-finished steps, costed from history. */
 function remainingMs(steps: readonly PlannedStepInfo[], done: Set<string>, runningFor: Map<string, number>, expected: Map<string, number>): number | undefined {

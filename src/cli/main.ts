@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { castleVersion } from '../core/version.js';
 import { registerValidateCommands } from '../validate/cli.js';
 import { CliExit, EXIT_INVALID } from './common.js';
 import { registerInitCommand } from './init-command.js';
@@ -16,7 +17,7 @@ const program = new Command();
 program
   .name('castle')
   .description('Ephemeral infrastructure: destroy a castle and bring it back, with its data, proven.')
-  .version('0.1.0')
+  .version(castleVersion)
   .exitOverride()
   .showHelpAfterError('(castle --help for usage)');
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Operation } from '../events.js';
 import { expectedDurations, listRuns } from '../engine/history.js';
 import { buildPlan, criticalPath, layerWaves, type Plan } from '../plan/plan.js';
-import { formatDuration, formatDurationCompact } from '../sinks/duration.js';
+import { formatDuration, formatDurationCompact } from '../core/duration.js';
 import { CliExit, EXIT_INVALID, EXIT_OK, loadOrExit, printDiagnostics } from './common.js';
 
 interface PlanFlags {

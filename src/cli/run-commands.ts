@@ -10,6 +10,7 @@ import { buildPlan } from '../plan/plan.js';
 import { formatSummary } from '../sinks/summary.js';
 import { CliExit, EXIT_FAILED, EXIT_INVALID, EXIT_OK, loadOrExit, pickSinks, printDiagnostics } from './common.js';
 import { preflight } from './preflight.js';
+import { sleep } from '../os/sleep.js';
 
 interface RunFlags {
   file: string;
@@ -34,7 +35,6 @@ function parseConcurrency(v: string | undefined): number | undefined {
   return n;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Starts the same command in its own session (setsid), immune to the terminal's hangup, and returns. */
 async function detach(operation: Operation, stateDir: string): Promise<number> {

@@ -7,7 +7,8 @@
 
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { OpOptions, Result } from './proc.js';
+import { ok, type Result } from '../core/result.js';
+import type { OpOptions } from '../os/exec.js';
 
 export interface TableFingerprint {
   readonly database: string;
@@ -84,7 +85,7 @@ async function openClient(conn: Conn, database: string): Promise<pg.Client> {
 }
 
 /** Takes the fingerprint of every database reachable with `conn` (a superuser connection). */
-export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {}): Promise<Result<{ fingerprint: Fingerprint }>> {
+export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {}): Promise<Result<Fingerprint>> {
   const started = Date.now();
   const format = o.reference?.format ?? o.format ?? 'binary';
   const parallel = Math.max(1, o.parallel ?? 2);
@@ -109,19 +110,16 @@ export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {})
     const tableBytes = tables.reduce((s, t) => s + t.bytes, 0);
     const streamedBytes = tables.reduce((s, t) => s + t.streamedBytes, 0);
     const durationMs = Date.now() - started;
-    return {
-      ok: true,
-      fingerprint: {
-        takenAt: new Date(started).toISOString(),
-        format,
-        databases: dbs,
-        tables,
-        tableBytes,
-        streamedBytes,
-        durationMs,
-        mbPerSec: tableBytes / 1e6 / Math.max(durationMs / 1000, 0.001),
-      },
-    };
+    return ok({
+      takenAt: new Date(started).toISOString(),
+      format,
+      databases: dbs,
+      tables,
+      tableBytes,
+      streamedBytes,
+      durationMs,
+      mbPerSec: tableBytes / 1e6 / Math.max(durationMs / 1000, 0.001),
+    });
   } catch (err) {
     if (o.signal?.aborted) return { ok: false, reason: 'fingerprint cancelled' };
     return { ok: false, reason: `fingerprint failed: ${(err as Error).message}` };

@@ -5,14 +5,15 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type pg from 'pg';
 import { join } from 'node:path';
-import {
-  describeFailure, exec, makeRedactor, noLog, sleep, type ExecResult, type OpOptions, type Redact, type Result,
-} from './proc.js';
+import { fail, ok, type Result } from '../core/result.js';
+import { describeFailure, exec, noLog, type ExecResult, type OpOptions, type Redact } from '../os/exec.js';
+import { sleep } from '../os/sleep.js';
+import { Redactor } from '../secrets/redactor.js';
+import { backupInfoKey, parseBackupInfo, type BackupInfo, type RepoBackup } from './backup-info.js';
+import { watchS3 } from './s3-watch.js';
 import {
   chownToUser, controlSystemId, ensureOsUser, ensureOwnedDir, postmasterPid, sql, tailLog, withClient, writeCastleConf, type PgCluster,
 } from './postgres.js';
-import { watchS3 } from './s3-watch.js';
-import { parseBackupInfo, readBackupInfo, type BackupInfo, type RepoBackup, type S3Target } from '../s3/client.js';
 
 export interface S3RepoSpec {
   /** host name for TLS (`localhost` for the local endpoint: pgBackRest 2.45 ignores IP SANs) */
@@ -47,6 +48,20 @@ export interface PgbackrestSpec {
   readonly archiveTimeoutS?: number;
 }
 
+/**
+ * What the data layer needs of the bucket holding repo1, beside pgBackRest itself: the caller wires an
+ * S3 client to it (src/s3 s3Bucket), so that the data layer does not depend on one.
+ */
+export interface RepoBucket {
+  /** `https://host:port`, for messages */
+  readonly endpoint: string;
+  /** endpoint, TLS, credentials and bucket, with one request */
+  probe(signal?: AbortSignal): Promise<Result>;
+  /** the text of the object at `key` (a missing object is a failure) */
+  readText(key: string, signal?: AbortSignal): Promise<Result<string>>;
+  exists(key: string, signal?: AbortSignal): Promise<Result<boolean>>;
+}
+
 export interface Pgbackrest {
   readonly cluster: PgCluster;
   readonly spec: PgbackrestSpec;
@@ -60,12 +75,15 @@ export interface Pgbackrest {
   /** masks the S3 secret (and key id) */
   readonly redact: Redact;
   /** the same repo as seen by the S3 API */
-  readonly s3: S3Target;
+  readonly bucket: RepoBucket;
 }
 
-export function pgbackrestFor(cluster: PgCluster, spec: PgbackrestSpec, outer?: Redact): Pgbackrest {
+export function pgbackrestFor(cluster: PgCluster, spec: PgbackrestSpec, bucket: RepoBucket, outer?: Redact): Pgbackrest {
   const baseDir = join(cluster.root, 'pgbackrest');
   const r1 = spec.repo1;
+  const secrets = new Redactor();
+  secrets.add(r1.secretAccessKey);
+  secrets.add(r1.accessKeyId);
   return {
     cluster,
     spec,
@@ -76,17 +94,8 @@ export function pgbackrestFor(cluster: PgCluster, spec: PgbackrestSpec, outer?: 
     caFile: r1.caPem ? join(baseDir, 'ca.crt') : null,
     repo2Path: spec.repo2 ? join(baseDir, 'repo2') : null,
     repo1Path: r1.path ?? '/pgbackrest',
-    redact: makeRedactor([r1.secretAccessKey, r1.accessKeyId], outer),
-    s3: {
-      endpoint: `https://${r1.host}:${r1.port}`,
-      region: r1.region,
-      bucket: r1.bucket,
-      accessKeyId: r1.accessKeyId,
-      secretAccessKey: r1.secretAccessKey,
-      ...(r1.caPem ? { caPem: r1.caPem } : {}),
-      verifyTls: r1.verifyTls !== false,
-      pathStyle: (r1.uriStyle ?? 'path') === 'path',
-    },
+    redact: outer ? (t) => outer(secrets.redact(t)) : (t) => secrets.redact(t),
+    bucket,
   };
 }
 
@@ -153,7 +162,7 @@ export async function writePgbackrestConf(b: Pgbackrest): Promise<Result> {
   try {
     writeFileSync(b.confPath, lines.join('\n'), { mode: 0o600 });
     await chownToUser(b.confPath, c.osUser);
-    return { ok: true };
+    return ok(undefined);
   } catch (err) {
     return { ok: false, reason: `cannot write ${b.confPath}: ${(err as Error).message}` };
   }
@@ -173,7 +182,7 @@ export function pgbackrest(b: Pgbackrest, args: string[], o: OpOptions & { quiet
 /** Turns pgBackRest's output into one sentence (S3 reachability, credentials, stanza, ...). */
 export function pgbackrestReason(b: Pgbackrest, what: string, r: ExecResult): string {
   const text = `${r.stdout}\n${r.stderr}`;
-  const endpoint = b.s3.endpoint;
+  const endpoint = b.bucket.endpoint;
   const code = /<Code>([A-Za-z]+)<\/Code>/.exec(text)?.[1];
   if (/HTTP request failed with 403/.test(text) || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch')
     return `pgBackRest rejected the S3 credentials (HTTP 403${code ? ' ' + code : ''}) while ${what}`;
@@ -210,7 +219,7 @@ function tailLogPath(b: Pgbackrest): string {
 /** `online: false` reads the system id and version from pg_control instead of asking the server (it may be starting). */
 export async function stanzaCreate(b: Pgbackrest, o: OpOptions & { online?: boolean } = {}): Promise<Result> {
   const r = await pgbackrest(b, ['stanza-create', ...(o.online === false ? ['--no-online'] : [])], o);
-  if (r.code === 0) return { ok: true };
+  if (r.code === 0) return ok(undefined);
   return { ok: false, reason: pgbackrestReason(b, `creating stanza '${b.stanza}'`, r) };
 }
 
@@ -229,28 +238,25 @@ export interface ArchiverStatus {
 const ARCHIVER_SQL = 'SELECT archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal, last_failed_time FROM pg_stat_archiver';
 
 /** pg_stat_archiver (on `client` when given: pollers keep one connection). */
-export async function archiverStatus(c: PgCluster, client?: pg.Client): Promise<Result<{ status: ArchiverStatus }>> {
-  let r: Result<{ rows: Record<string, unknown>[] }>;
+export async function archiverStatus(c: PgCluster, client?: pg.Client): Promise<Result<ArchiverStatus>> {
+  let r: Result<Record<string, unknown>[]>;
   if (client) {
     try {
-      r = { ok: true, rows: (await client.query(ARCHIVER_SQL)).rows as Record<string, unknown>[] };
+      r = ok((await client.query(ARCHIVER_SQL)).rows as Record<string, unknown>[]);
     } catch (err) {
       r = { ok: false, reason: `reading pg_stat_archiver failed: ${(err as Error).message}` };
     }
   } else r = await sql(c, ARCHIVER_SQL);
   if (!r.ok) return r;
-  const x = r.rows[0]!;
-  return {
-    ok: true,
-    status: {
-      archivedCount: Number(x.archived_count),
-      lastArchivedWal: (x.last_archived_wal as string | null) ?? null,
-      lastArchivedTime: (x.last_archived_time as Date | null) ?? null,
-      failedCount: Number(x.failed_count),
-      lastFailedWal: (x.last_failed_wal as string | null) ?? null,
-      lastFailedTime: (x.last_failed_time as Date | null) ?? null,
-    },
-  };
+  const x = r.value[0]!;
+  return ok({
+    archivedCount: Number(x.archived_count),
+    lastArchivedWal: (x.last_archived_wal as string | null) ?? null,
+    lastArchivedTime: (x.last_archived_time as Date | null) ?? null,
+    failedCount: Number(x.failed_count),
+    lastFailedWal: (x.last_failed_wal as string | null) ?? null,
+    lastFailedTime: (x.last_failed_time as Date | null) ?? null,
+  });
 }
 
 /** A sentence when archiving failed after `since` (DB clock) and has not succeeded since; else null. */
@@ -271,7 +277,7 @@ export function archivingFailureOf(b: Pgbackrest, st: ArchiverStatus, since: Dat
 /** Reads pg_stat_archiver and tells whether archiving failed after `since` (DB clock). */
 export async function archivingFailure(b: Pgbackrest, since: Date, client?: pg.Client): Promise<string | null> {
   const s = await archiverStatus(b.cluster, client);
-  return s.ok ? archivingFailureOf(b, s.status, since) : null;
+  return s.ok ? archivingFailureOf(b, s.value, since) : null;
 }
 
 /** Switches WAL and waits until the switched segment is archived. Failing archiving is a fast, clear refusal. */
@@ -295,11 +301,11 @@ export async function flushWal(b: Pgbackrest, o: OpOptions & { timeoutMs?: numbe
   for (;;) {
     const s = await archiverStatus(c);
     if (!s.ok) return s;
-    const st = s.status;
+    const st = s.value;
     const archived = st.lastArchivedWal !== null && /^[0-9A-F]{24}/.test(st.lastArchivedWal) && st.lastArchivedWal.slice(0, 24) >= segment;
-    if (archived) return { ok: true, segment, waitedMs: Date.now() - started };
+    if (archived) return ok({ segment, waitedMs: Date.now() - started });
     const doneFile = await sql(c, `SELECT (pg_stat_file('pg_wal/archive_status/' || $1 || '.done', true)).size IS NOT NULL AS done`, [segment]);
-    if (doneFile.ok && doneFile.rows[0]?.done === true) return { ok: true, segment, waitedMs: Date.now() - started };
+    if (doneFile.ok && doneFile.value[0]?.done === true) return ok({ segment, waitedMs: Date.now() - started });
     const failing = archivingFailureOf(b, st, switchedAt);
     if (failing) return { ok: false, reason: failing };
     if (Date.now() - started > timeoutMs)
@@ -327,16 +333,16 @@ export async function runBackup(b: Pgbackrest, o: OpOptions & { type?: 'full' | 
   if (r.code !== 0) return { ok: false, reason: pgbackrestReason(b, `backing up to repo${repo}`, r) };
   const label = /new backup label = (\S+)/.exec(`${r.stdout}\n${r.stderr}`)?.[1];
   if (!label) return { ok: false, reason: `pgBackRest backup to repo${repo} succeeded but printed no backup label` };
-  return { ok: true, label, repo, durationMs: Date.now() - started };
+  return ok({ label, repo, durationMs: Date.now() - started });
 }
 
 /** `pgbackrest info --output=json` (parsed). */
-export async function pgbackrestInfo(b: Pgbackrest, o: OpOptions & { repo?: 1 | 2 } = {}): Promise<Result<{ info: unknown[] }>> {
+export async function pgbackrestInfo(b: Pgbackrest, o: OpOptions & { repo?: 1 | 2 } = {}): Promise<Result<unknown[]>> {
   const r = await pgbackrest(b, ['info', '--output=json', ...(o.repo ? [`--repo=${o.repo}`] : [])], { ...o, quietStdout: true });
   if (r.code !== 0) return { ok: false, reason: pgbackrestReason(b, 'reading repo info', r) };
   try {
     // keep 64-bit system ids exact
-    return { ok: true, info: JSON.parse(r.stdout.replace(/"system-id":(\d+)/g, '"system-id":"$1"')) as unknown[] };
+    return ok(JSON.parse(r.stdout.replace(/"system-id":(\d+)/g, '"system-id":"$1"')) as unknown[]);
   } catch {
     return { ok: false, reason: 'pgbackrest info printed no JSON' };
   }
@@ -344,20 +350,39 @@ export async function pgbackrestInfo(b: Pgbackrest, o: OpOptions & { repo?: 1 | 
 
 /** Where repo2 keeps the stanza's backup.info (gone after a wipe, with the rest of repo2). */
 export function repo2BackupInfoFile(repo2Path: string, stanza: string): string {
-  return join(repo2Path, 'backup', stanza, 'backup.info');
+  return join(repo2Path, backupInfoKey('', stanza));
 }
 
 /** backup.info of a repo: repo1 through the S3 API, repo2 from its directory. */
-export async function repoBackupInfo(b: Pgbackrest, repo: 1 | 2, o: { signal?: AbortSignal } = {}): Promise<Result<{ info: BackupInfo }>> {
-  if (repo === 1) return readBackupInfo(b.s3, b.repo1Path, b.stanza, o);
-  if (!b.repo2Path) return { ok: false, reason: 'no repo2 configured' };
-  const f = repo2BackupInfoFile(b.repo2Path, b.stanza);
-  if (!existsSync(f)) return { ok: false, reason: `repo2 has no backup.info (${f})` };
-  try {
-    return { ok: true, info: parseBackupInfo(readFileSync(f, 'utf8')) };
-  } catch (err) {
-    return { ok: false, reason: `cannot read ${f}: ${(err as Error).message}` };
+export async function repoBackupInfo(b: Pgbackrest, repo: 1 | 2, o: { signal?: AbortSignal } = {}): Promise<Result<BackupInfo>> {
+  let text: string;
+  let where: string;
+  if (repo === 1) {
+    const key = backupInfoKey(b.repo1Path, b.stanza);
+    where = `${b.bucket.endpoint}/${b.spec.repo1.bucket}/${key}`;
+    const r = await b.bucket.readText(key, o.signal);
+    if (!r.ok) return r;
+    text = r.value;
+  } else {
+    if (!b.repo2Path) return fail('no repo2 configured');
+    where = repo2BackupInfoFile(b.repo2Path, b.stanza);
+    if (!existsSync(where)) return fail(`repo2 has no backup.info (${where})`);
+    try {
+      text = readFileSync(where, 'utf8');
+    } catch (err) {
+      return fail(`cannot read ${where}: ${(err as Error).message}`);
+    }
   }
+  try {
+    return ok(parseBackupInfo(text));
+  } catch (err) {
+    return fail(`${where} is not a readable pgBackRest backup.info: ${(err as Error).message}`);
+  }
+}
+
+/** Whether repo1 holds the stanza's backup.info (one HEAD request; reading it is not needed to know). */
+export function repo1HasBackupInfo(b: Pgbackrest, signal?: AbortSignal): Promise<Result<boolean>> {
+  return b.bucket.exists(backupInfoKey(b.repo1Path, b.stanza), signal);
 }
 
 /** Confirms through the S3 API that backup `label` is listed in repo1's backup.info, with size and time. */
@@ -365,13 +390,13 @@ export async function confirmBackup(b: Pgbackrest, label: string, o: { signal?: 
   const repo = o.repo ?? 1;
   const r = await repoBackupInfo(b, repo, o);
   if (!r.ok) return { ok: false, reason: `cannot confirm backup ${label}: ${r.reason}` };
-  const bk = r.info.backups.find((x) => x.label === label);
-  if (!bk) return { ok: false, reason: `backup ${label} is not listed in repo${repo}'s backup.info (${r.info.backups.length} backups listed)` };
+  const bk = r.value.backups.find((x) => x.label === label);
+  if (!bk) return { ok: false, reason: `backup ${label} is not listed in repo${repo}'s backup.info (${r.value.backups.length} backups listed)` };
   if (!(bk.size > 0)) return { ok: false, reason: `backup ${label} is listed with size 0 in repo${repo}` };
   if (o.notBefore && bk.stopTime.getTime() < o.notBefore.getTime() - 5000)
     return { ok: false, reason: `backup ${label} in repo${repo} stopped at ${bk.stopTime.toISOString()}, before this gate started` };
-  if (bk.dbId !== r.info.current.dbId) return { ok: false, reason: `backup ${label} belongs to db-id ${bk.dbId}, not the stanza's current db-id ${r.info.current.dbId}` };
-  return { ok: true, backup: bk, info: r.info };
+  if (bk.dbId !== r.value.current.dbId) return { ok: false, reason: `backup ${label} belongs to db-id ${bk.dbId}, not the stanza's current db-id ${r.value.current.dbId}` };
+  return ok({ backup: bk, info: r.value });
 }
 
 export interface RestoreOptions extends OpOptions {
@@ -387,17 +412,17 @@ export async function chooseRestoreRepo(b: Pgbackrest, o: { signal?: AbortSignal
   const r1 = await repoBackupInfo(b, 1, o);
   if (b.repo2Path && existsSync(b.repo2Path)) {
     const r2 = await repoBackupInfo(b, 2, o);
-    if (r2.ok && r2.info.backups.length) {
-      const last2 = r2.info.backups[r2.info.backups.length - 1]!;
-      const last1 = r1.ok ? r1.info.backups[r1.info.backups.length - 1] : undefined;
-      if (!r1.ok) return { ok: true, repo: 2, why: `repo1 unreadable (${r1.reason}); repo2 holds ${last2.label}`, info: r2.info };
+    if (r2.ok && r2.value.backups.length) {
+      const last2 = r2.value.backups[r2.value.backups.length - 1]!;
+      const last1 = r1.ok ? r1.value.backups[r1.value.backups.length - 1] : undefined;
+      if (!r1.ok) return ok({ repo: 2, why: `repo1 unreadable (${r1.reason}); repo2 holds ${last2.label}`, info: r2.value });
       if (!last1 || last2.stopTime.getTime() >= last1.stopTime.getTime())
-        return { ok: true, repo: 2, why: `local repo2 is present and current (${last2.label})`, info: r2.info };
-      return { ok: true, repo: 1, why: `repo2's newest backup ${last2.label} is older than repo1's ${last1.label}`, info: r1.info };
+        return ok({ repo: 2, why: `local repo2 is present and current (${last2.label})`, info: r2.value });
+      return ok({ repo: 1, why: `repo2's newest backup ${last2.label} is older than repo1's ${last1.label}`, info: r1.value });
     }
   }
   if (!r1.ok) return { ok: false, reason: `cannot read the S3 repo: ${r1.reason}` };
-  return { ok: true, repo: 1, why: b.repo2Path ? 'local repo2 is absent: restoring from S3' : 'restoring from S3', info: r1.info };
+  return ok({ repo: 1, why: b.repo2Path ? 'local repo2 is absent: restoring from S3' : 'restoring from S3', info: r1.value });
 }
 
 /**
@@ -413,13 +438,13 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
     writePgbackrestConf(b),
     o.repo
       ? repoBackupInfo(b, o.repo, o).then((r): Result<{ repo: 1 | 2; why: string; info: BackupInfo }> =>
-          r.ok ? { ok: true, repo: o.repo!, why: `repo${o.repo} requested`, info: r.info } : { ok: false, reason: `cannot read repo${o.repo}: ${r.reason}` },
+          r.ok ? ok({ repo: o.repo!, why: `repo${o.repo} requested`, info: r.value }) : fail(`cannot read repo${o.repo}: ${r.reason}`),
         )
       : chooseRestoreRepo(b, o),
   ]);
   if (!conf.ok) return conf;
   if (!src.ok) return src;
-  const { repo, why, info } = src;
+  const { repo, why, info } = src.value;
   log(`restore source: repo${repo} (${why})`);
   const repoSys = info.current.systemId;
   const hist = info.history.map((h) => h.systemId);
@@ -441,10 +466,10 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
   const partial = !hasData && existsSync(c.dataDir) && readdirSync(c.dataDir).length > 0;
   if (hasData) {
     const sys = await controlSystemId(c, o);
-    if (sys.ok && sys.systemId !== repoSys)
+    if (sys.ok && sys.value !== repoSys)
       return {
         ok: false,
-        reason: `refusing to restore into ${c.dataDir}: it holds database system ${sys.systemId} but repo${repo} stanza '${b.stanza}' belongs to system ${repoSys}; wipe the castle (or move the directory away) to restore from this repo`,
+        reason: `refusing to restore into ${c.dataDir}: it holds database system ${sys.value} but repo${repo} stanza '${b.stanza}' belongs to system ${repoSys}; wipe the castle (or move the directory away) to restore from this repo`,
       };
     if (postmasterPid(c)) return { ok: false, reason: `refusing to restore into ${c.dataDir}: PostgreSQL is running on it (stop it first)` };
   }
@@ -457,7 +482,7 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
   const ac = new AbortController();
   const onOuter = (): void => ac.abort();
   o.signal?.addEventListener('abort', onOuter, { once: true });
-  const s3Watch = repo === 1 ? watchS3(b.s3, ac) : undefined;
+  const s3Watch = repo === 1 ? watchS3((s) => b.bucket.probe(s), ac) : undefined;
   const r = await pgbackrest(
     b,
     ['restore', `--repo=${repo}`, ...(hasData || partial ? ['--delta'] : []), `--recovery-option=restore_command=${restoreCommand(b)}`],
@@ -469,7 +494,7 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
   if (r.code !== 0) return { ok: false, reason: pgbackrestReason(b, `restoring from repo${repo}`, r) };
   const wc = await writeCastleConf(c, { archiveCommand: archiveCommand(b) });
   if (!wc.ok) return wc;
-  return { ok: true, repo, why, backup: lastBackup.label, durationMs: Date.now() - started };
+  return ok({ repo, why, backup: lastBackup.label, durationMs: Date.now() - started });
 }
 
 /** Env for a server whose restore_command lacks --config (e.g. restored by other tools). */

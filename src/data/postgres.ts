@@ -1,11 +1,18 @@
 // A PostgreSQL cluster run with the real binaries, under a caller-given castle root. As root, every
-// postgres binary runs as an unprivileged OS user (`castle` by default) through `runuser -u USER --`.
+// postgres binary runs as an unprivileged OS user (`castle` by default; src/os exec's asUser).
 // Layout of `root`: pgdata/ (PGDATA), run/ (unix socket), log/postgresql.log, .castle-data (marker)
 
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, appendFileSync, chmodSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, appendFileSync, chmodSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { describeFailure, exec, isRoot, noLog, pidCmdline, processGone, sleep, waitPidGone, type OpOptions, type Result } from './proc.js';
+import { fail, ok, type Result } from '../core/result.js';
+import { describeFailure, exec, noLog, type OpOptions } from '../os/exec.js';
+import { tailLines } from '../os/log-tail.js';
+import { isRoot, lookupUser } from '../os/passwd.js';
+import { pidCmdline, readPidFile, waitPidGone } from '../os/pid.js';
+import { sleep } from '../os/sleep.js';
+import { stopProcess } from '../os/stop.js';
+import { checkReachable, chownTo, runAsUser } from '../os/user.js';
 
 export const PG_ROOT = '/usr/lib/postgresql';
 export const MARKER = '.castle-data';
@@ -53,60 +60,36 @@ export function resolvePgBin(version?: number, pgRoot = PG_ROOT): Result<{ major
   const major = version ?? majors[majors.length - 1]!;
   if (!majors.includes(major))
     return { ok: false, reason: `PostgreSQL ${major} is not installed on this machine; installed: ${majors.join(', ')} (under ${pgRoot})` };
-  return { ok: true, major, binDir: join(pgRoot, String(major), 'bin') };
+  return ok({ major, binDir: join(pgRoot, String(major), 'bin') });
 }
 
 /** Resolves paths and binaries of a cluster (no I/O besides looking at installed versions). */
-export function pgCluster(spec: PgClusterSpec): Result<{ cluster: PgCluster }> {
+export function pgCluster(spec: PgClusterSpec): Result<PgCluster> {
   const bin = resolvePgBin(spec.pgVersion);
   if (!bin.ok) return bin;
   const root = resolve(spec.root);
   const logDir = join(root, 'log');
-  return {
-    ok: true,
-    cluster: {
+  return ok({
       root,
       dataDir: join(root, 'pgdata'),
       socketDir: join(root, 'run'),
       logDir,
       logFile: join(logDir, 'postgresql.log'),
       port: spec.port,
-      major: bin.major,
-      binDir: bin.binDir,
+      major: bin.value.major,
+      binDir: bin.value.binDir,
       osUser: isRoot() ? (spec.osUser ?? 'castle') : null,
       superuser: spec.superuser ?? 'postgres',
-    },
-  };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // the unprivileged OS user
 
-const idCache = new Map<string, { uid: number; gid: number }>();
-
-export async function userIds(user: string): Promise<{ uid: number; gid: number } | null> {
-  const c = idCache.get(user);
-  if (c) return c;
-  const u = await exec('id', ['-u', user]);
-  const g = await exec('id', ['-g', user]);
-  if (u.code !== 0 || g.code !== 0) return null;
-  const ids = { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
-  idCache.set(user, ids);
-  return ids;
-}
-
-/** As root: creates the OS user when missing (concurrent creation tolerated). Not root: nothing to do. */
-export async function ensureOsUser(user: string | null, o: OpOptions = {}): Promise<Result<{ uid: number; gid: number } | {}>> {
-  if (!user || !isRoot()) return { ok: true };
-  const have = await userIds(user);
-  if (have) return { ok: true, ...have };
-  const r = await exec('useradd', ['--system', '--user-group', '--create-home', '--home-dir', `/var/lib/${user}`, '--shell', '/bin/sh', user], {
-    ...o,
-    logPrefix: '[useradd] ',
-  });
-  const again = await userIds(user);
-  if (again) return { ok: true, ...again };
-  return { ok: false, reason: describeFailure(`creating the unprivileged OS user '${user}' (needed to run postgres as root)`, r) };
+/** As root: the cluster's OS user, created when missing (concurrent creation tolerated). Not root: nothing to do. */
+export async function ensureOsUser(user: string | null, o: OpOptions = {}): Promise<Result> {
+  const r = await runAsUser(user, o);
+  return r.ok ? ok(undefined) : r;
 }
 
 /** mkdir -p with mode, owned by the cluster's OS user when root. */
@@ -115,20 +98,18 @@ export async function ensureOwnedDir(path: string, osUser: string | null, mode =
     mkdirSync(path, { recursive: true, mode });
     chmodSync(path, mode);
     if (osUser && isRoot()) {
-      const ids = await userIds(osUser);
-      if (!ids) return { ok: false, reason: `OS user '${osUser}' does not exist` };
+      const ids = await lookupUser(osUser);
+      if (!ids) return fail(`OS user '${osUser}' does not exist`);
       chownSync(path, ids.uid, ids.gid);
     }
-    return { ok: true };
+    return ok(undefined);
   } catch (err) {
     return { ok: false, reason: `cannot create directory ${path}: ${(err as Error).message}` };
   }
 }
 
 export async function chownToUser(path: string, osUser: string | null): Promise<void> {
-  if (!osUser || !isRoot()) return;
-  const ids = await userIds(osUser);
-  if (ids) chownSync(path, ids.uid, ids.gid);
+  if (osUser && isRoot()) await chownTo(await lookupUser(osUser), path);
 }
 
 const reachable = new Set<string>();
@@ -147,18 +128,13 @@ export async function prepareRoot(c: PgCluster, o: OpOptions = {}): Promise<Resu
     await chownToUser(marker, c.osUser);
   }
   if (c.osUser && !reachable.has(`${c.osUser}:${c.root}`)) {
-    const t = await exec('test', ['-w', c.root, '-a', '-x', c.root], { asUser: c.osUser });
-    if (t.code === 0) reachable.add(`${c.osUser}:${c.root}`);
-    else {
-      let blocker = dirname(c.root);
-      for (let d = dirname(c.root); d !== '/'; d = dirname(d)) {
-        const m = statSync(d).mode;
-        if ((m & 0o001) === 0) blocker = d;
-      }
-      return { ok: false, reason: `the OS user '${c.osUser}' cannot reach ${c.root}: ${blocker} is not traversable for others (chmod o+x ${blocker}, or put the castle elsewhere)` };
-    }
+    const user = await lookupUser(c.osUser);
+    if (!user) return fail(`OS user '${c.osUser}' does not exist`);
+    const reach = await checkReachable(user, c.root);
+    if (!reach.ok) return reach;
+    reachable.add(`${c.osUser}:${c.root}`);
   }
-  return { ok: true };
+  return ok(undefined);
 }
 
 function pgExec(c: PgCluster, bin: string, args: string[], o: OpOptions & { env?: Record<string, string>; timeoutMs?: number; quietStdout?: boolean } = {}) {
@@ -217,7 +193,7 @@ export async function writeCastleConf(c: PgCluster, o: { archiveCommand?: string
     await chownToUser(file, c.osUser);
     const conf = join(c.dataDir, 'postgresql.conf');
     if (existsSync(conf) && !readFileSync(conf, 'utf8').includes("include = 'castle.conf'")) appendFileSync(conf, `\ninclude = 'castle.conf'\n`);
-    return { ok: true };
+    return ok(undefined);
   } catch (err) {
     return { ok: false, reason: `cannot write ${file}: ${(err as Error).message}` };
   }
@@ -234,10 +210,8 @@ function parseConf(text: string): Record<string, string> {
 
 /** pid of the running postmaster of this data dir, or null. */
 export function postmasterPid(c: PgCluster): number | null {
-  const f = join(c.dataDir, 'postmaster.pid');
-  if (!existsSync(f)) return null;
-  const pid = Number(readFileSync(f, 'utf8').split('\n')[0]);
-  if (processGone(pid)) return null;
+  const pid = readPidFile(join(c.dataDir, 'postmaster.pid'));
+  if (pid === undefined) return null;
   const cmd = pidCmdline(pid);
   return cmd && cmd.some((a) => a.endsWith('postgres')) ? pid : null;
 }
@@ -276,49 +250,35 @@ export async function startPostgres(c: PgCluster, o: StartOptions = {}): Promise
       await sleep(20, o.signal);
     }
   }
-  return { ok: true, pid, alreadyRunning, durationMs: Date.now() - started };
+  return ok({ pid, alreadyRunning, durationMs: Date.now() - started });
 }
 
+/** The end of a log as one line, for a reason. */
 export function tailLog(file: string, lines: number, filter?: RegExp): string {
-  try {
-    let l = readFileSync(file, 'utf8').trim().split('\n');
-    if (filter) l = l.filter((x) => filter.test(x));
-    return l.slice(-lines).join(' | ');
-  } catch {
-    return '(no log)';
-  }
+  const l = tailLines(file, lines, filter);
+  return l.length ? l.join(' | ') : '(no log)';
 }
 
 /** pg_ctl stop -m fast -w; when that fails, the postmaster pid is killed (SIGQUIT, then SIGKILL). */
 export async function stopPostgres(c: PgCluster, o: OpOptions & { timeoutMs?: number } = {}): Promise<Result<{ pid: number | null }>> {
   const pid = postmasterPid(c);
-  if (!pid) return { ok: true, pid: null };
+  if (!pid) return ok({ pid: null });
   const timeoutS = Math.ceil((o.timeoutMs ?? 60000) / 1000);
   const r = await pgExec(c, 'pg_ctl', ['-D', c.dataDir, '-m', 'fast', '-w', '-t', String(timeoutS), 'stop'], o);
-  if (r.code === 0 && (await waitPidGone(pid, 5000))) return { ok: true, pid };
+  if (r.code === 0 && (await waitPidGone(pid, 5000))) return ok({ pid });
   (o.log ?? noLog)(`pg_ctl stop failed (${describeFailure('pg_ctl stop', r)}); killing postmaster ${pid}`);
-  try {
-    process.kill(pid, 'SIGQUIT');
-  } catch {
-    /* gone */
-  }
-  if (await waitPidGone(pid, 5000)) return { ok: true, pid };
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    /* gone */
-  }
-  if (await waitPidGone(pid, 5000)) return { ok: true, pid };
-  return { ok: false, reason: `postmaster ${pid} of ${c.dataDir} does not stop` };
+  // SIGQUIT: PostgreSQL's immediate shutdown (crash recovery on next start); SIGKILL when even that hangs
+  const killed = await stopProcess(pid, { name: `postmaster ${pid} of ${c.dataDir}`, graceMs: 5000, first: 'SIGQUIT' });
+  return killed.ok ? ok({ pid }) : fail(`postmaster ${pid} of ${c.dataDir} does not stop`);
 }
 
 /** Database system identifier from pg_control (works on a stopped cluster). */
-export async function controlSystemId(c: PgCluster, o: OpOptions = {}): Promise<Result<{ systemId: string }>> {
+export async function controlSystemId(c: PgCluster, o: OpOptions = {}): Promise<Result<string>> {
   if (!existsSync(join(c.dataDir, 'global', 'pg_control'))) return { ok: false, reason: `no pg_control in ${c.dataDir}` };
   const r = await pgExec(c, 'pg_controldata', ['-D', c.dataDir], { ...o, quietStdout: true, env: { LC_ALL: 'C' } });
   const m = /Database system identifier:\s*(\d+)/.exec(r.stdout);
   if (r.code !== 0 || !m) return { ok: false, reason: describeFailure('pg_controldata', r) };
-  return { ok: true, systemId: m[1]! };
+  return ok(m[1]!);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,18 +301,18 @@ export async function withClient<T>(c: PgCluster | pg.ClientConfig, database: st
 }
 
 /** Runs SQL (superuser); an error is a value. */
-export async function sql(c: PgCluster, text: string, params: unknown[] = [], database = 'postgres'): Promise<Result<{ rows: Record<string, unknown>[] }>> {
+export async function sql(c: PgCluster, text: string, params: unknown[] = [], database = 'postgres'): Promise<Result<Record<string, unknown>[]>> {
   try {
     const rows = await withClient(c, database, async (cl) => (await cl.query(text, params)).rows as Record<string, unknown>[]);
-    return { ok: true, rows };
+    return ok(rows);
   } catch (err) {
     return { ok: false, reason: `SQL on ${c.socketDir}:${c.port}/${database} failed: ${(err as Error).message}` };
   }
 }
 
 /** system_identifier of the running server. */
-export async function runningSystemId(c: PgCluster): Promise<Result<{ systemId: string }>> {
+export async function runningSystemId(c: PgCluster): Promise<Result<string>> {
   const r = await sql(c, 'SELECT system_identifier::text AS id FROM pg_control_system()');
   if (!r.ok) return r;
-  return { ok: true, systemId: String(r.rows[0]?.id) };
+  return ok(String(r.value[0]?.id));
 }

@@ -1,21 +1,25 @@
 // The data layer's part of a rebirth, as the step kinds use it: gate -> wipe -> restore -> start -> proof.
-// Each function returns {ok:true,...} | {ok:false, reason}; nothing is wiped unless a gate succeeded.
+// Each function returns a Result (src/core/result.ts); nothing is wiped unless a gate succeeded.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import pg from 'pg';
 import { join } from 'node:path';
-import { noLog, pidCmdline, processGone, sleep, waitPidGone, type OpOptions, type Redact, type Result } from './proc.js';
+import { fail, ok, type Result } from '../core/result.js';
+import { noLog, type OpOptions, type Redact } from '../os/exec.js';
+import { pidCmdline } from '../os/pid.js';
+import { sleep } from '../os/sleep.js';
+import { stopProcess } from '../os/stop.js';
 import {
   connConfig, initCluster, MARKER, pgCluster, prepareRoot, postmasterPid, runningSystemId, sql, startPostgres, stopPostgres, writeCastleConf,
   type PgCluster, type PgClusterSpec,
 } from './postgres.js';
 import {
   archiveCommand, archivingFailure, confirmBackup, flushWal, pgbackrestFor, restoreCluster, runBackup, serverEnv, stanzaCreate,
-  writePgbackrestConf, repo2BackupInfoFile, repoBackupInfo, type Pgbackrest, type PgbackrestSpec,
+  writePgbackrestConf, repo1HasBackupInfo, repo2BackupInfoFile, repoBackupInfo, type Pgbackrest, type PgbackrestSpec, type RepoBucket,
 } from './pgbackrest.js';
 import { compareFingerprints, fingerprintCluster, fingerprintSummary, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
-import { probeS3, type RepoBackup } from '../s3/client.js';
+import type { RepoBackup } from './backup-info.js';
 import { watchS3 } from './s3-watch.js';
 
 export interface DataCastleSpec extends PgClusterSpec, PgbackrestSpec {}
@@ -26,10 +30,10 @@ export interface DataCastle {
 }
 
 /** Resolves a castle's data layer (paths, binaries, repos). No I/O besides finding installed majors. */
-export function dataCastle(spec: DataCastleSpec, redact?: Redact): Result<{ castle: DataCastle }> {
+export function dataCastle(spec: DataCastleSpec, bucket: RepoBucket, redact?: Redact): Result<DataCastle> {
   const c = pgCluster(spec);
   if (!c.ok) return c;
-  return { ok: true, castle: { cluster: c.cluster, pgbr: pgbackrestFor(c.cluster, spec, redact) } };
+  return ok({ cluster: c.value, pgbr: pgbackrestFor(c.value, spec, bucket, redact) });
 }
 
 /** First creation: initdb, archiving to the repos, start, stanza-create (refuses a stanza of another system). */
@@ -47,7 +51,7 @@ export async function createCluster(dc: DataCastle, o: OpOptions & { noSync?: bo
   }
   const sys = await runningSystemId(dc.cluster);
   if (!sys.ok) return sys;
-  return { ok: true, pid: st.pid, systemId: sys.systemId };
+  return ok({ pid: st.value.pid, systemId: sys.value });
 }
 
 /**
@@ -70,15 +74,18 @@ export async function ensureCluster(dc: DataCastle, o: OpOptions & { noSync?: bo
     const sc = await stanzaCreate(dc.pgbr, o);
     if (!sc.ok) return sc;
   } else {
-    const info = await repoBackupInfo(dc.pgbr, 1, o);
-    if (info.ok && info.info.backups.some((b) => b.dbId === info.info.current.dbId)) {
+    // no backup.info: a new stanza; one that cannot be read: nothing is created (it could fork the stanza)
+    const has = await repo1HasBackupInfo(dc.pgbr, o.signal);
+    if (!has.ok) return fail(`cannot tell whether the S3 repo holds backups: ${has.reason}`);
+    const info = has.value ? await repoBackupInfo(dc.pgbr, 1, o) : undefined;
+    if (info && !info.ok) return fail(`cannot tell whether the S3 repo holds backups: ${info.reason}`);
+    if (info?.ok && info.value.backups.some((b) => b.dbId === info.value.current.dbId)) {
       const r = await restoreCastle(dc, o);
       if (!r.ok) return r;
       const st = await startCastle(dc, o);
       if (!st.ok) return st;
       action = 'restored';
     } else {
-      if (!info.ok && !/not found in bucket/.test(info.reason)) return { ok: false, reason: `cannot tell whether the S3 repo holds backups: ${info.reason}` };
       const cr = await createCluster(dc, o);
       if (!cr.ok) return cr;
       action = 'created';
@@ -87,14 +94,14 @@ export async function ensureCluster(dc: DataCastle, o: OpOptions & { noSync?: bo
   const pid = postmasterPid(c);
   const sys = await runningSystemId(c);
   if (!pid || !sys.ok) return { ok: false, reason: `the cluster is not answering after ${action}: ${sys.ok ? 'no postmaster' : sys.reason}` };
-  return { ok: true, action, pid, systemId: sys.systemId };
+  return ok({ action, pid, systemId: sys.value });
 }
 
 // ---------------------------------------------------------------------------------------------
 // 1. backup gate
 
-function must1(r: Result<{ rows: Record<string, unknown>[] }>): Date | null {
-  return r.ok && r.rows[0]?.now instanceof Date ? (r.rows[0].now as Date) : null;
+function must1(r: Result<Record<string, unknown>[]>): Date | null {
+  return r.ok && r.value[0]?.now instanceof Date ? (r.value[0].now as Date) : null;
 }
 
 export interface GateRecord {
@@ -137,7 +144,7 @@ export interface GateOptions extends OpOptions {
  * the backup through the S3 API (backup.info: label, size, time, system-id), fingerprint, then pg_switch_wal() and wait
  * until archived (rows written after the backup survive through WAL). Any failure: nothing may be wiped.
  */
-export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<Result<{ gate: GateRecord }>> {
+export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<Result<GateRecord>> {
   const log = o.log ?? noLog;
   const b = dc.pgbr;
   const t0 = Date.now();
@@ -147,7 +154,7 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
 
   let t = Date.now();
   if (!postmasterPid(dc.cluster)) return refuse(`PostgreSQL is not running on ${dc.cluster.dataDir}: cannot flush WAL nor back up`);
-  const [probe, sys, conf] = await Promise.all([probeS3(b.s3, o.signal ? { signal: o.signal } : {}), runningSystemId(dc.cluster), writePgbackrestConf(b)]);
+  const [probe, sys, conf] = await Promise.all([b.bucket.probe(o.signal), runningSystemId(dc.cluster), writePgbackrestConf(b)]);
   if (!probe.ok) return refuse(probe.reason);
   if (!sys.ok) return refuse(sys.reason);
   if (!conf.ok) return refuse(conf.reason);
@@ -163,10 +170,10 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
     if (!f0.ok) return refuse(f0.reason);
     const info = await repoBackupInfo(b, 1, o.signal ? { signal: o.signal } : {});
     if (!info.ok) return refuse(info.reason);
-    const last = info.info.backups[info.info.backups.length - 1];
+    const last = info.value.backups[info.value.backups.length - 1];
     if (!last) return refuse('the S3 repo holds no backup yet: a gate without a new backup needs an earlier one');
-    if (info.info.current.systemId !== sys.systemId)
-      return refuse(`the S3 repo's stanza '${b.stanza}' belongs to system ${info.info.current.systemId}, the running cluster is ${sys.systemId}`);
+    if (info.value.current.systemId !== sys.value)
+      return refuse(`the S3 repo's stanza '${b.stanza}' belongs to system ${info.value.current.systemId}, the running cluster is ${sys.value}`);
     bkInfo = last;
     mark('lastBackup', t);
     log(`no new backup: relying on ${last.label} (${last.type}, stopped ${last.stopTime.toISOString()}) and the WAL archived since`);
@@ -199,7 +206,7 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
         await client.end().catch(() => {});
       }
     })();
-    const s3Watch = watchS3(b.s3, watchAc);
+    const s3Watch = watchS3((s) => b.bucket.probe(s), watchAc);
     const bk = await runBackup(b, { ...o, signal: watchAc.signal, type: o.type ?? 'incr', repo: 1 });
     backupDone = true;
     const s3Down = await s3Watch.stop();
@@ -214,19 +221,19 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
     mark('backup', t);
 
     t = Date.now();
-    const conf1 = await confirmBackup(b, bk.label, { ...(o.signal ? { signal: o.signal } : {}), repo: 1, notBefore: new Date(t0) });
+    const conf1 = await confirmBackup(b, bk.value.label, { ...(o.signal ? { signal: o.signal } : {}), repo: 1, notBefore: new Date(t0) });
     if (!conf1.ok) return refuse(conf1.reason);
-    if (conf1.info.current.systemId !== sys.systemId)
-      return refuse(`the S3 repo's stanza '${b.stanza}' belongs to system ${conf1.info.current.systemId}, the running cluster is ${sys.systemId}`);
+    if (conf1.value.info.current.systemId !== sys.value)
+      return refuse(`the S3 repo's stanza '${b.stanza}' belongs to system ${conf1.value.info.current.systemId}, the running cluster is ${sys.value}`);
     mark('confirm', t);
-    bkInfo = conf1.backup;
-    log(`backup ${bk.label} (${bkInfo.type}) confirmed in S3: ${(bkInfo.size / 1e6).toFixed(1)} MB database, ${(bkInfo.repoSizeDelta / 1e6).toFixed(1)} MB stored, stopped ${bkInfo.stopTime.toISOString()}`);
+    bkInfo = conf1.value.backup;
+    log(`backup ${bk.value.label} (${bkInfo.type}) confirmed in S3: ${(bkInfo.size / 1e6).toFixed(1)} MB database, ${(bkInfo.repoSizeDelta / 1e6).toFixed(1)} MB stored, stopped ${bkInfo.stopTime.toISOString()}`);
 
     if (o.alsoRepo2 && b.repo2Path) {
       t = Date.now();
       const b2 = await runBackup(b, { ...o, type: o.type ?? 'incr', repo: 2 });
       if (!b2.ok) return refuse(b2.reason);
-      repo2Backup = b2.label;
+      repo2Backup = b2.value.label;
       mark('backupRepo2', t);
     }
   }
@@ -237,7 +244,7 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
     t = Date.now();
     const fp = await fingerprintCluster(connConfig(dc.cluster), { ...o, ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}) });
     if (!fp.ok) return refuse(fp.reason);
-    fingerprint = fp.fingerprint;
+    fingerprint = fp.value;
     log(`fingerprint: ${fingerprintSummary(fingerprint)}`);
     mark('fingerprint', t);
   }
@@ -249,27 +256,24 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
   mark('flushAfter', t);
   timings.total = Date.now() - t0;
 
-  return {
-    ok: true,
-    gate: {
-      at: new Date(t0).toISOString(),
-      systemId: sys.systemId,
-      stanza: b.stanza,
-      backup: {
-        label: bkInfo.label,
-        type: bkInfo.type,
-        size: bkInfo.size,
-        repoSize: bkInfo.repoSize,
-        repoSizeDelta: bkInfo.repoSizeDelta,
-        startTime: bkInfo.startTime.toISOString(),
-        stopTime: bkInfo.stopTime.toISOString(),
-      },
-      repo2Backup,
-      flushedSegment: f2.segment,
-      fingerprint,
-      timings,
+  return ok({
+    at: new Date(t0).toISOString(),
+    systemId: sys.value,
+    stanza: b.stanza,
+    backup: {
+      label: bkInfo.label,
+      type: bkInfo.type,
+      size: bkInfo.size,
+      repoSize: bkInfo.repoSize,
+      repoSizeDelta: bkInfo.repoSizeDelta,
+      startTime: bkInfo.startTime.toISOString(),
+      stopTime: bkInfo.stopTime.toISOString(),
     },
-  };
+    repo2Backup,
+    flushedSegment: f2.value.segment,
+    fingerprint,
+    timings,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,8 +307,8 @@ export async function wipeCastle(dc: DataCastle, o: WipeOptions): Promise<Result
     const pid = postmasterPid(c);
     if (pid) {
       const sys = await runningSystemId(c);
-      if (sys.ok && sys.systemId !== o.gate.systemId)
-        return { ok: false, reason: `the running cluster is system ${sys.systemId}, the gate backed up ${o.gate.systemId}: nothing was wiped` };
+      if (sys.ok && sys.value !== o.gate.systemId)
+        return { ok: false, reason: `the running cluster is system ${sys.value}, the gate backed up ${o.gate.systemId}: nothing was wiped` };
     }
   }
   if (existsSync(c.root) && readdirSync(c.root).length > 0 && !existsSync(join(c.root, MARKER)))
@@ -312,27 +316,18 @@ export async function wipeCastle(dc: DataCastle, o: WipeOptions): Promise<Result
   const stopped: number[] = [];
   const st = await stopPostgres(c, o);
   if (!st.ok) return { ok: false, reason: `cannot stop PostgreSQL: ${st.reason}; nothing was wiped` };
-  if (st.pid) stopped.push(st.pid);
+  if (st.value.pid) stopped.push(st.value.pid);
   // leftovers: archive-push, backups, anything started with a path in the castle
   const left = existsSync(c.root) ? castleProcesses(c.root) : [];
-  for (const pid of left) {
-    log(`stopping castle process ${pid}: ${(pidCmdline(pid) ?? []).join(' ').slice(0, 200)}`);
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-  }
-  for (const pid of left) {
-    if (!(await waitPidGone(pid, 3000))) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      await waitPidGone(pid, 2000);
-    }
-    if (!processGone(pid)) return { ok: false, reason: `process ${pid} of the castle does not stop; ${c.root} not deleted` };
+  // all at once: each gets SIGTERM now, SIGKILL after 3 s if it is still there
+  const stops = await Promise.all(
+    left.map((pid) => {
+      log(`stopping castle process ${pid}: ${(pidCmdline(pid) ?? []).join(' ').slice(0, 200)}`);
+      return stopProcess(pid, { name: `process ${pid} of the castle`, graceMs: 3000, killWaitMs: 2000 }).then((r) => ({ pid, r }));
+    }),
+  );
+  for (const { pid, r } of stops) {
+    if (!r.ok) return fail(`${r.reason}; ${c.root} not deleted`);
     stopped.push(pid);
   }
   try {
@@ -341,7 +336,7 @@ export async function wipeCastle(dc: DataCastle, o: WipeOptions): Promise<Result
     return { ok: false, reason: `cannot delete ${c.root}: ${(err as Error).message}` };
   }
   log(`wiped ${c.root} (stopped ${stopped.length} processes)`);
-  return { ok: true, stopped, removed: c.root };
+  return ok({ stopped, removed: c.root });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -374,7 +369,7 @@ export async function startCastle(dc: DataCastle, o: OpOptions & { timeoutMs?: n
     const wake = await sql(dc.cluster, `SELECT pg_logical_emit_message(false, 'castle', 'wake'), pg_switch_wal()`);
     if (!wake.ok) return { ok: false, reason: `server started, but waking the WAL archiver failed: ${wake.reason}` };
   }
-  return { ok: true, pid: st.pid, durationMs: Date.now() - t };
+  return ok({ pid: st.value.pid, durationMs: Date.now() - t });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,33 +387,28 @@ export async function proveCastle(dc: DataCastle, gate: GateRecord, o: OpOptions
   const sys = await runningSystemId(dc.cluster);
   if (!sys.ok) return { ok: false, reason: `proof: cannot query the restored cluster: ${sys.reason}` };
   const repo = await repoBackupInfo(dc.pgbr, 1, o);
-  const repoSystemId = repo.ok ? repo.info.current.systemId : '';
+  const repoSystemId = repo.ok ? repo.value.current.systemId : '';
   const evidence = (extra: Record<string, unknown>) => {
     if (!o.evidenceDir) return '';
     mkdirSync(o.evidenceDir, { recursive: true });
     const f = join(o.evidenceDir, `proof-evidence-${Date.now()}.json`);
-    writeFileSync(f, JSON.stringify({ gate, systemId: sys.systemId, repoSystemId, ...extra }, null, 2));
+    writeFileSync(f, JSON.stringify({ gate, systemId: sys.value, repoSystemId, ...extra }, null, 2));
     return `; evidence: ${f}`;
   };
-  if (sys.systemId !== gate.systemId)
-    return { ok: false, reason: `proof failed: the restored cluster is system ${sys.systemId}, the gate backed up system ${gate.systemId}${evidence({})}` };
+  if (sys.value !== gate.systemId)
+    return { ok: false, reason: `proof failed: the restored cluster is system ${sys.value}, the gate backed up system ${gate.systemId}${evidence({})}` };
   if (repo.ok && repoSystemId !== gate.systemId)
     return { ok: false, reason: `proof failed: the S3 repo now belongs to system ${repoSystemId}, not the castle's ${gate.systemId}${evidence({})}` };
-  if (!gate.fingerprint) return { ok: true, systemId: sys.systemId, repoSystemId, fingerprint: null, diffs: [] };
+  if (!gate.fingerprint) return ok({ systemId: sys.value, repoSystemId, fingerprint: null, diffs: [] });
   const fp = await fingerprintCluster(connConfig(dc.cluster), { ...o, reference: gate.fingerprint, ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}) });
   if (!fp.ok) return { ok: false, reason: `proof: ${fp.reason}` };
-  const diffs = compareFingerprints(gate.fingerprint, fp.fingerprint);
+  const diffs = compareFingerprints(gate.fingerprint, fp.value);
   if (diffs.length) {
     const more = diffs.length > 3 ? ` (+${diffs.length - 3} more)` : '';
     return {
       ok: false,
-      reason: `proof failed: data differs from the gate's fingerprint: ${diffs.slice(0, 3).map((d) => d.detail).join('; ')}${more}${evidence({ after: fp.fingerprint, diffs })}`,
+      reason: `proof failed: data differs from the gate's fingerprint: ${diffs.slice(0, 3).map((d) => d.detail).join('; ')}${more}${evidence({ after: fp.value, diffs })}`,
     };
   }
-  return { ok: true, systemId: sys.systemId, repoSystemId, fingerprint: fp.fingerprint, diffs };
-}
-
-/** Reads a gate record saved as JSON (facts survive between steps as plain data). */
-export function loadGate(file: string): GateRecord {
-  return JSON.parse(readFileSync(file, 'utf8')) as GateRecord;
+  return ok({ systemId: sys.value, repoSystemId, fingerprint: fp.value, diffs });
 }

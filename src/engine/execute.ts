@@ -5,6 +5,7 @@ import type { StepContext, StepResult } from '../core/step.js';
 import type { Target } from '../core/target.js';
 import type { Redactor } from './redact.js';
 import type { StepLogs } from './step-log.js';
+import { sleep } from '../os/sleep.js';
 
 export interface StepRecord {
   readonly status: StepStatus;
@@ -37,19 +38,6 @@ export interface ExecuteResult {
 }
 
 const MAX_BACKOFF_MS = 60_000;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 function matchesRetry(patterns: readonly string[], timedOut: boolean, text: string): boolean {
   if (patterns.length === 0) return true;

@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { processGone } from '../data/proc.js';
+import { processGone, procStat } from '../os/pid.js';
 import type { LockInfo } from '../events.js';
 import { lockFile } from './run-dir.js';
 import { writeAllSync } from './write-all.js';
@@ -15,13 +15,7 @@ export type LockOutcome =
   | { readonly state: 'held'; readonly holder: LockInfo };
 
 function startTicks(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22; the command name (field 2) may contain spaces, so count from the closing paren.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
+  return procStat(pid)?.startTicks;
 }
 
 /** Running and not a zombie (a zombie has exited: it only waits for its parent to reap it). */

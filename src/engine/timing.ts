@@ -1,7 +1,7 @@
 import type { EventEnvelope, PhaseTiming } from '../events.js';
-import { buildTimeline, type RunTimeline } from '../sinks/timeline.js';
+import { buildTimeline, type RunTimeline } from '../core/timeline.js';
 
-// The run's times come from the one derivation the summary and the report use (sinks/timeline.ts),
+// The run's times come from the one derivation the summary and the report use (core/timeline.ts),
 // so run-finished's phases and critical path agree with what they show.
 
 function phasesOf(t: RunTimeline): PhaseTiming[] {

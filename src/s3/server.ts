@@ -2,14 +2,15 @@
 // pid file, log file) in a directory that lives OUTSIDE the castle (it survives wipes).
 // Layout of `dir`: tls/ (CA + server cert), credentials.json (0600), data/ (objects), s3.pid, s3.json, s3.log
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTls, tlsFiles } from './tls.js';
 import { ensureBucket, probeS3, type S3Target } from './client.js';
-import { noLog, pidAlive, pidCmdline, sleep, waitPidGone, type OpOptions, type Result } from '../data/proc.js';
+import { fail, ok, type Result } from '../core/result.js';
+import { runningDaemon, startDaemon, stopDaemon } from '../os/daemon.js';
+import { noLog, type OpOptions } from '../os/exec.js';
 
 export interface S3ServerOptions extends OpOptions {
   /** directory of the endpoint (outside the castle) */
@@ -71,15 +72,12 @@ export function localCredentials(dir: string): { accessKeyId: string; secretAcce
   return c;
 }
 
+/** Our daemon's command line, `node .../daemon.js --dir DIR ...`, from any checkout (a recycled pid is someone else's). */
+const ourDaemon = (dir: string) => (cmdline: string) => cmdline.includes(`daemon.js --dir ${dir} `);
+
 /** The pid of our daemon for `dir` when it is alive (the pid file is checked against /proc cmdline). */
 export function runningS3Pid(dir: string): number | null {
-  const p = paths(dir);
-  if (!existsSync(p.pid)) return null;
-  const pid = Number(readFileSync(p.pid, 'utf8').trim());
-  if (!pidAlive(pid)) return null;
-  const cmd = pidCmdline(pid);
-  if (!cmd || !cmd.some((a) => a.endsWith('daemon.js')) || !cmd.includes(dir)) return null;
-  return pid;
+  return runningDaemon(paths(dir).pid, ourDaemon(dir)) ?? null;
 }
 
 function targetFor(dir: string, port: number, bucket: string, region: string): S3Target {
@@ -92,14 +90,6 @@ function targetFor(dir: string, port: number, bucket: string, region: string): S
     secretAccessKey: creds.secretAccessKey,
     caPem: readFileSync(tlsFiles(paths(dir).tls).caCert, 'utf8'),
   };
-}
-
-function logTail(file: string, lines = 5): string {
-  try {
-    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join(' | ');
-  } catch {
-    return '';
-  }
 }
 
 /** Starts the endpoint (or reuses the one running for `dir`), creates the bucket, waits until it answers. */
@@ -128,7 +118,7 @@ export async function startS3Server(o: S3ServerOptions): Promise<Result<S3Server
     if (probe.ok) {
       if (port !== o.port) log(`S3 endpoint already running for ${dir} on port ${port} (asked ${o.port}): reusing it`);
       else log(`S3 endpoint already running (pid ${existing}, ${target.endpoint}): reusing it`);
-      return { ok: true, target, host: 'localhost', port, caFile: tls.files.caCert, pid: existing, reused: true, logFile: p.log, dir };
+      return ok({ target, host: 'localhost', port, caFile: tls.value.files.caCert, pid: existing, reused: true, logFile: p.log, dir });
     }
     return { ok: false, reason: `the S3 endpoint of ${dir} runs (pid ${existing}) but does not answer: ${probe.reason}; see ${p.log}` };
   }
@@ -136,71 +126,35 @@ export async function startS3Server(o: S3ServerOptions): Promise<Result<S3Server
   if (!/^\d+$/.test(String(o.port)) || o.port <= 0 || o.port > 65535) return { ok: false, reason: `invalid S3 port ${o.port}` };
   if (!existsSync(DAEMON)) return { ok: false, reason: `S3 daemon script missing: ${DAEMON} (build with tsc first)` };
   const flags = process.allowedNodeEnvironmentFlags.has('--openssl-legacy-provider') ? ['--openssl-legacy-provider'] : [];
-  const fd = openSync(p.log, 'a', 0o600);
-  let pid: number | undefined;
-  try {
-    const child = spawn(process.execPath, [...flags, DAEMON, '--dir', dir, '--port', String(o.port), '--address', '127.0.0.1', '--bucket', bucket, ...(o.ownerPid ? ['--owner-pid', String(o.ownerPid)] : [])], {
-      detached: true,
-      stdio: ['ignore', fd, fd],
-      cwd: dir,
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
-    child.on('error', () => {});
-    pid = child.pid;
-    child.unref();
-  } finally {
-    closeSync(fd);
-  }
-  if (!pid) return { ok: false, reason: `could not start the S3 endpoint daemon (${process.execPath}); see ${p.log}` };
-  writeFileSync(p.pid, `${pid}\n`);
-  writeFileSync(p.state, JSON.stringify({ pid, port: o.port, bucket, startedAt: new Date().toISOString() } satisfies StateFile));
-  log(`S3 endpoint starting: pid ${pid}, https://localhost:${o.port}, log ${p.log}`);
-
   const target = targetFor(dir, o.port, bucket, region);
-  const deadline = Date.now() + (o.readyTimeoutMs ?? 15000);
-  let last = '';
-  while (Date.now() < deadline) {
-    if (o.signal?.aborted) {
-      await stopS3Server(dir);
-      return { ok: false, reason: 'starting the S3 endpoint: cancelled' };
-    }
-    if (!pidAlive(pid) || (await waitPidGone(pid, 0))) {
-      rmSync(p.pid, { force: true });
-      const tail = logTail(p.log);
-      if (/EADDRINUSE/.test(tail)) return { ok: false, reason: `port ${o.port} on 127.0.0.1 is already in use: the S3 endpoint cannot listen there` };
-      return { ok: false, reason: `the S3 endpoint exited during start: ${tail || 'no output'}; see ${p.log}` };
-    }
-    const r = await probeS3(target, { timeoutMs: 1000, ...(o.signal ? { signal: o.signal } : {}) });
-    if (r.ok) return { ok: true, target, host: 'localhost', port: o.port, caFile: tls.files.caCert, pid, reused: false, logFile: p.log, dir };
-    last = r.reason;
-    await sleep(100, o.signal);
-  }
-  return { ok: false, reason: `the S3 endpoint (pid ${pid}) did not answer within ${Math.round((o.readyTimeoutMs ?? 15000) / 1000)} s: ${last}; see ${p.log}` };
+  const env = Object.fromEntries(Object.entries({ ...process.env, NODE_OPTIONS: '' }).filter((e): e is [string, string] => e[1] !== undefined));
+  log(`S3 endpoint starting: https://localhost:${o.port}, log ${p.log}`);
+  const started = await startDaemon({
+    name: 'the S3 endpoint',
+    command: process.execPath,
+    args: [...flags, DAEMON, '--dir', dir, '--port', String(o.port), '--address', '127.0.0.1', '--bucket', bucket, ...(o.ownerPid ? ['--owner-pid', String(o.ownerPid)] : [])],
+    cwd: dir,
+    env,
+    pidFile: p.pid,
+    logFile: p.log,
+    match: ourDaemon(dir),
+    ready: async (signal) => (await probeS3(target, { timeoutMs: 1000, signal })).ok,
+    readyTimeoutMs: o.readyTimeoutMs ?? 15000,
+    graceMs: 5000,
+    explainExit: (tail) => (/EADDRINUSE/.test(tail) ? `port ${o.port} on 127.0.0.1 is already in use: the S3 endpoint cannot listen there` : undefined),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+  if (!started.ok) return started;
+  const pid = started.value.pid;
+  writeFileSync(p.state, JSON.stringify({ pid, port: o.port, bucket, startedAt: new Date().toISOString() } satisfies StateFile));
+  return ok({ target, host: 'localhost', port: o.port, caFile: tls.value.files.caCert, pid, reused: false, logFile: p.log, dir });
 }
 
 /** Stops the endpoint of `dir` by its pid (SIGTERM, then SIGKILL). Never touches other processes. */
 export async function stopS3Server(dir: string, o: { timeoutMs?: number } = {}): Promise<Result<{ pid: number | null }>> {
-  const p = paths(dir);
-  const pid = runningS3Pid(dir);
-  if (pid === null) {
-    rmSync(p.pid, { force: true });
-    return { ok: true, pid: null };
-  }
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    /* already gone */
-  }
-  if (!(await waitPidGone(pid, o.timeoutMs ?? 5000))) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-    if (!(await waitPidGone(pid, 3000))) return { ok: false, reason: `the S3 endpoint (pid ${pid}) did not stop` };
-  }
-  rmSync(p.pid, { force: true });
-  return { ok: true, pid };
+  const r = await stopDaemon({ name: 'the S3 endpoint', pidFile: paths(dir).pid, match: ourDaemon(dir), graceMs: o.timeoutMs ?? 5000 });
+  if (!r.ok) return r;
+  return ok({ pid: r.value.stopped ? (r.value.pid ?? null) : null });
 }
 
 /** Whether the endpoint of `dir` is running and answering. */

@@ -1,9 +1,10 @@
 // A private CA and a server certificate for the local S3 endpoint, made with openssl on first use.
 // SAN DNS:localhost,IP:127.0.0.1 (pgBackRest 2.45 ignores IP SANs: it must use `localhost`).
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec, describeFailure, type OpOptions, type Result } from '../data/proc.js';
+import { ok, type Result } from '../core/result.js';
+import { describeFailure, exec, type OpOptions } from '../os/exec.js';
 
 export interface TlsFiles {
   readonly caCert: string;
@@ -24,7 +25,7 @@ export function tlsFiles(dir: string): TlsFiles {
 /** Creates the CA and server certificate in `dir` unless they already exist. */
 export async function ensureTls(dir: string, o: OpOptions = {}): Promise<Result<{ files: TlsFiles; created: boolean }>> {
   const f = tlsFiles(dir);
-  if (existsSync(f.caCert) && existsSync(f.cert) && existsSync(f.key)) return { ok: true, files: f, created: false };
+  if (existsSync(f.caCert) && existsSync(f.cert) && existsSync(f.key)) return ok({ files: f, created: false });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ext = join(dir, 'server.ext');
   writeFileSync(
@@ -63,9 +64,5 @@ export async function ensureTls(dir: string, o: OpOptions = {}): Promise<Result<
   chmodSync(f.key, 0o600);
   chmodSync(f.caCert, 0o644);
   chmodSync(f.cert, 0o644);
-  return { ok: true, files: f, created: true };
-}
-
-export function readCa(dir: string): string {
-  return readFileSync(tlsFiles(dir).caCert, 'utf8');
+  return ok({ files: f, created: true });
 }

@@ -1,7 +1,8 @@
 import { constants as fsc } from 'node:fs';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { SecretSource, SourceResult } from './source.js';
+import type { Result } from '../core/result.js';
+import type { SecretSource } from './source.js';
 
 const KEY_RE = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
@@ -93,7 +94,7 @@ function formatValue(value: string): string {
 }
 
 /** Refuses files that others can read: a dotenv file holds secrets. */
-export async function checkSecretFileMode(file: string): Promise<SourceResult<void>> {
+export async function checkSecretFileMode(file: string): Promise<Result<void>> {
   let st;
   try {
     st = await stat(file);
@@ -132,7 +133,7 @@ export class DotenvSource implements SecretSource {
     this.description = `dotenv file ${file}`;
   }
 
-  static async open(file: string, opts: DotenvOptions = {}): Promise<SourceResult<DotenvSource>> {
+  static async open(file: string, opts: DotenvOptions = {}): Promise<Result<DotenvSource>> {
     const abs = path.resolve(file);
     if (opts.create) {
       try {
@@ -156,7 +157,7 @@ export class DotenvSource implements SecretSource {
     return { ok: true, value: src };
   }
 
-  async #read(): Promise<SourceResult<DotenvParse>> {
+  async #read(): Promise<Result<DotenvParse>> {
     const mode = await checkSecretFileMode(this.file);
     if (!mode.ok) return mode;
     const text = await readFile(this.file, 'utf8');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redactor } from './redactor.js';
-import type { SecretSource, SourceResult } from './source.js';
+import type { Result } from '../core/result.js';
+import type { SecretSource } from './source.js';
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 // PGO's `password.type: ASCII` draws from printable ASCII; quotes, backslash and space are left out
@@ -29,7 +30,7 @@ export async function ensureSecret(
   source: SecretSource,
   key: string,
   opts: { length?: number; kind?: 'AlphaNumeric' | 'ASCII'; redactor?: Redactor } = {},
-): Promise<SourceResult<{ value: string; generated: boolean }>> {
+): Promise<Result<{ value: string; generated: boolean }>> {
   const existing = await source.get(key);
   if (existing !== undefined && existing !== '') {
     opts.redactor?.add(existing);

@@ -1,6 +1,7 @@
 import { InfisicalSDK } from '@infisical/sdk';
 import { Redactor } from './redactor.js';
-import type { SecretSource, SourceResult } from './source.js';
+import type { Result } from '../core/result.js';
+import type { SecretSource } from './source.js';
 
 export interface InfisicalOptions {
   /** e.g. https://app.infisical.com or a self-hosted URL (the SDK appends /api/...) */
@@ -41,7 +42,7 @@ export class InfisicalSource implements SecretSource {
     return `Infisical ${opts.siteUrl ?? 'https://app.infisical.com'} project ${opts.projectId} env ${opts.environment} path ${opts.secretPath ?? '/'}`;
   }
 
-  static async connect(opts: InfisicalOptions): Promise<SourceResult<InfisicalSource>> {
+  static async connect(opts: InfisicalOptions): Promise<Result<InfisicalSource>> {
     const redactor = opts.redactor ?? new Redactor();
     redactor.add(opts.clientSecret);
     const where = InfisicalSource.describe(opts);

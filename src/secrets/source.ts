@@ -11,8 +11,6 @@ export interface SecretSource {
   set?(key: string, value: string): Promise<void>;
 }
 
-export type SourceResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
-
 /** An in-memory source: handy for tests and for values already resolved elsewhere. */
 export class MemorySource implements SecretSource {
   readonly description: string;

@@ -1,7 +1,7 @@
 // One line per event for CI and detached logs: greppable, no cursor movement, no colour.
 import type { EventEnvelope, EventSink } from '../events.js';
 import { assertNever } from '../events.js';
-import { formatDuration, formatDurationCompact } from './duration.js';
+import { formatDuration, formatDurationCompact } from '../core/duration.js';
 import { budgetLine } from './summary.js';
 
 export class PlainSink implements EventSink {

@@ -1,12 +1,12 @@
 // A self-contained HTML report of one run: opens from disk or a CI artifact, with no network, no
 // script, nothing but what the events say (so nothing the events did not already carry).
 import type { EventEnvelope } from '../events.js';
-import { formatDuration, formatDurationCompact } from './duration.js';
+import { formatDuration, formatDurationCompact } from '../core/duration.js';
 import { REPORT_CSS } from './report-style.js';
 import { budgetOnScale, timelineSvg } from './report-timeline.js';
 import { trendLegend, trendSvg, TREND_MAX_RUNS, type HistoryEntry } from './report-trend.js';
 import { STATUS_LABEL, esc, runStatusClass } from './report-util.js';
-import { buildTimeline, criticalPathMs, isFailure, type RunTimeline } from './timeline.js';
+import { buildTimeline, criticalPathMs, isFailure, type RunTimeline } from '../core/timeline.js';
 
 export type { HistoryEntry } from './report-trend.js';
 

@@ -1,9 +1,9 @@
 // The run as a Gantt chart: one bar per step, rows grouped by section then layer, parallel steps of a
 // layer stacked on lanes so none hides another.
 import type { Section } from '../events.js';
-import { formatDuration, formatDurationCompact } from './duration.js';
+import { formatDuration, formatDurationCompact } from '../core/duration.js';
 import { STATUS_LABEL, esc, n, niceStep } from './report-util.js';
-import type { RunTimeline, StepTiming } from './timeline.js';
+import type { RunTimeline, StepTiming } from '../core/timeline.js';
 
 const WIDTH = 1040;
 const GUTTER = 190;

@@ -1,6 +1,6 @@
 // Run totals across history against the budget: is rebirth getting slower?
 import type { Operation, RunStatus } from '../events.js';
-import { formatDuration, formatDurationCompact } from './duration.js';
+import { formatDuration, formatDurationCompact } from '../core/duration.js';
 import { esc, n, niceStep, runStatusClass } from './report-util.js';
 
 export interface HistoryEntry {

@@ -1,5 +1,5 @@
 // Shared by the report's HTML and SVG parts.
-import type { StepTiming } from './timeline.js';
+import type { StepTiming } from '../core/timeline.js';
 
 /** Everything from events is untrusted text: labels, reasons and check details can hold markup. */
 export function esc(value: string | number): string {

@@ -1,7 +1,7 @@
 // The end-of-run table printed after the live tree: where the time went, against the budget.
 import type { EventEnvelope } from '../events.js';
-import { formatDuration, formatDurationCompact } from './duration.js';
-import { buildTimeline, criticalPathMs, isFailure, type RunTimeline } from './timeline.js';
+import { formatDuration, formatDurationCompact } from '../core/duration.js';
+import { buildTimeline, criticalPathMs, isFailure, type RunTimeline } from '../core/timeline.js';
 
 export function formatSummary(events: readonly EventEnvelope[]): string {
   const t = buildTimeline(events);

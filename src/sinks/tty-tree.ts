@@ -2,7 +2,7 @@
 // a frame can be computed (and tested) without a terminal or timers.
 import type { EventEnvelope, PlannedStepInfo, Section, StepStatus } from '../events.js';
 import { assertNever } from '../events.js';
-import { formatDuration, formatDurationCompact } from './duration.js';
+import { formatDuration, formatDurationCompact } from '../core/duration.js';
 
 type Of<T extends EventEnvelope['type']> = Extract<EventEnvelope, { type: T }>;
 export type LiveStatus = StepStatus | 'pending' | 'running' | 'retrying';

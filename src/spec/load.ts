@@ -4,7 +4,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { Analysis, Diagnostic } from '../diag/diagnostic.js';
 import { decodeTextFile, MAX_TEXT_FILE_BYTES, tooLarge } from '../diag/text-file.js';
 import { locate, parseYamlSource, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
-import { parseDuration } from '../sinks/duration.js';
+import { parseDuration } from '../core/duration.js';
 import type { TargetRegistry } from '../core/registry.js';
 import type { StepKind } from '../core/step.js';
 import type { Target } from '../core/target.js';

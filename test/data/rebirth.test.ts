@@ -11,7 +11,9 @@ import {
 import { connConfig, postmasterPid, sql, stopPostgres, controlSystemId } from '../../src/data/postgres.js';
 import { flushWal, pgbackrest, pgbackrestInfo, writePgbackrestConf, runBackup, archiveCommand } from '../../src/data/pgbackrest.js';
 import { fingerprintCluster, compareFingerprints } from '../../src/data/fingerprint.js';
-import { pidAlive, processGone } from '../../src/data/proc.js';
+import type { Result } from '../../src/core/result.js';
+import { pidAlive, processGone } from '../../src/os/pid.js';
+import { repo1Bucket } from '../../src/targets/local/repo-bucket.js';
 import { freePort, tempDir, rmDir, collector } from './helpers.js';
 
 let s3dir: string;
@@ -43,15 +45,20 @@ function spec(root: string, port: number, stanza: string, extra: Partial<DataCas
 async function newCastle(stanza: string, extra: Partial<DataCastleSpec> = {}): Promise<DataCastle> {
   const root = join(tempDir('data'), 'castle');
   roots.push(root);
-  const r = dataCastle(spec(root, await freePort(), stanza, extra));
+  const r = castleOf(spec(root, await freePort(), stanza, extra));
   assert.ok(r.ok, !r.ok ? r.reason : '');
-  castles.push(r.castle);
-  return r.castle;
+  castles.push(r.value);
+  return r.value;
 }
 
-function must<T extends { ok: boolean }>(r: T): Extract<T, { ok: true }> {
-  if (!r.ok) assert.fail(`${(r as unknown as { reason: string }).reason}\n--- log tail ---\n${logs.lines.slice(-25).join('\n')}`);
-  return r as Extract<T, { ok: true }>;
+/** The data layer with repo1 read through the S3 API (as the local target wires it). */
+function castleOf(sp: DataCastleSpec): Result<DataCastle> {
+  return dataCastle(sp, repo1Bucket(sp.repo1));
+}
+
+function must<T>(r: Result<T>): T {
+  if (!r.ok) assert.fail(`${r.reason}\n--- log tail ---\n${logs.lines.slice(-25).join('\n')}`);
+  return r.value;
 }
 
 async function seed(dc: DataCastle): Promise<void> {
@@ -128,10 +135,10 @@ test('full cycle: gate, nuclear wipe, restore from S3, start, proof identical in
       },
     }),
   );
-  mainGate = g.gate;
-  assert.equal(g.gate.backup.type, 'incr');
-  assert.ok(g.gate.backup.size > 0);
-  const fp = g.gate.fingerprint!;
+  mainGate = g;
+  assert.equal(g.backup.type, 'incr');
+  assert.ok(g.backup.size > 0);
+  const fp = g.fingerprint!;
   assert.deepEqual(fp.databases, ['app', 'postgres']);
   const items = fp.tables.find((t) => t.database === 'app' && t.table === 'items')!;
   assert.equal(items.rows, 30000);
@@ -139,37 +146,37 @@ test('full cycle: gate, nuclear wipe, restore from S3, start, proof identical in
 
   // nuclear wipe: processes stopped, the castle root gone (data, repo, sockets, logs)
   const pid = postmasterPid(main.cluster)!;
-  const w = must(await wipeCastle(main, { gate: g.gate, log: logs.log }));
+  const w = must(await wipeCastle(main, { gate: g, log: logs.log }));
   assert.ok(w.stopped.includes(pid));
   assert.ok(processGone(pid));
   assert.equal(existsSync(main.cluster.root), false);
 
   // rebirth from S3 (no local repo configured)
-  const r = must(await restoreCastle(main, { gate: g.gate, log: logs.log }));
+  const r = must(await restoreCastle(main, { gate: g, log: logs.log }));
   assert.equal(r.repo, 1);
-  assert.equal(r.backup, g.gate.backup.label);
+  assert.equal(r.backup, g.backup.label);
   must(await startCastle(main, { log: logs.log }));
 
   // proof: same system, same data, post-backup rows included
-  const p = must(await proveCastle(main, g.gate, { log: logs.log }));
-  assert.equal(p.systemId, g.gate.systemId);
+  const p = must(await proveCastle(main, g, { log: logs.log }));
+  assert.equal(p.systemId, g.systemId);
   assert.deepEqual(p.diffs, []);
   const after = must(await sql(main.cluster, `SELECT count(*)::int AS n, count(*) FILTER (WHERE name = 'changed')::int AS c FROM items`, [], 'app'));
-  assert.deepEqual(after.rows[0], { n: 30000, c: 100 });
+  assert.deepEqual(after[0], { n: 30000, c: 100 });
   const cache = must(await sql(main.cluster, 'SELECT count(*)::int AS n FROM cache', [], 'app'));
-  assert.equal(cache.rows[0]!.n, 0, 'unlogged tables come back empty (by design)');
+  assert.equal(cache[0]!.n, 0, 'unlogged tables come back empty (by design)');
 
   // pgBackRest's own view agrees (info --output=json)
   const info = must(await pgbackrestInfo(main.pgbr));
-  const st = info.info[0] as { status: { code: number }; backup: { label: string }[]; db: { 'system-id': string }[] };
+  const st = info[0] as { status: { code: number }; backup: { label: string }[]; db: { 'system-id': string }[] };
   assert.equal(st.status.code, 0);
-  assert.ok(st.backup.some((x) => x.label === g.gate.backup.label));
-  assert.equal(st.db[st.db.length - 1]!['system-id'], g.gate.systemId);
+  assert.ok(st.backup.some((x) => x.label === g.backup.label));
+  assert.equal(st.db[st.db.length - 1]!['system-id'], g.systemId);
 
   // the reborn cluster archives again (new timeline) and a later change is detected by the proof
   must(await flushWal(main.pgbr, { timeoutMs: 30000 }));
   must(await sql(main.cluster, `UPDATE items SET price = price + 1 WHERE id = 7`, [], 'app'));
-  const bad = await proveCastle(main, g.gate, { evidenceDir: join(main.cluster.root, '..', 'evidence') });
+  const bad = await proveCastle(main, g, { evidenceDir: join(main.cluster.root, '..', 'evidence') });
   assert.equal(bad.ok, false);
   assert.match(!bad.ok ? bad.reason : '', /proof failed: data differs from the gate's fingerprint: app: public\.items has 30000 rows as before but different content/);
   assert.match(!bad.ok ? bad.reason : '', /evidence: .*proof-evidence-\d+\.json/);
@@ -193,14 +200,14 @@ test('gate refuses and nothing is wiped: S3 down, wrong credentials, failing arc
   s3 = must(await startS3Server({ dir: s3dir, port: s3.port, bucket: 'pgbackrest', log: logs.log, ownerPid: process.pid }));
 
   // wrong credentials: the S3 probe and pgBackRest itself both say so
-  const wrong = dataCastle(spec(main.cluster.root, main.cluster.port, 'main', { repo1: { ...spec('', 0, '').repo1, accessKeyId: 'WRONGKEY', secretAccessKey: 'wrong-secret-value' } }));
+  const wrong = castleOf(spec(main.cluster.root, main.cluster.port, 'main', { repo1: { ...spec('', 0, '').repo1, accessKeyId: 'WRONGKEY', secretAccessKey: 'wrong-secret-value' } }));
   assert.ok(wrong.ok);
-  const wg = await backupGate(wrong.castle, { log: logs.log });
+  const wg = await backupGate(wrong.value, { log: logs.log });
   assert.equal(wg.ok, false);
   assert.match(!wg.ok ? wg.reason : '', /S3 endpoint https:\/\/localhost:\d+ rejected the credentials \(HTTP 403 InvalidAccessKeyId\)/);
   t.diagnostic(`wrong credentials (probe): ${!wg.ok ? wg.reason : ''}`);
-  must(await writePgbackrestConf(wrong.castle.pgbr));
-  const wb = await runBackup(wrong.castle.pgbr, { type: 'incr', log: logs.log });
+  must(await writePgbackrestConf(wrong.value.pgbr));
+  const wb = await runBackup(wrong.value.pgbr, { type: 'incr', log: logs.log });
   must(await writePgbackrestConf(main.pgbr));
   assert.equal(wb.ok, false);
   assert.match(!wb.ok ? wb.reason : '', /pgBackRest rejected the S3 credentials \(HTTP 403 InvalidAccessKeyId\)/);
@@ -235,24 +242,24 @@ test('restore from the local repo2 when it is present and current', async () => 
   must(await createCluster(dc, { noSync: true, log: logs.log }));
   must(await sql(dc.cluster, `CREATE TABLE t(id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g`));
   const g = must(await backupGate(dc, { type: 'full', alsoRepo2: true, log: logs.log }));
-  assert.ok(g.gate.repo2Backup);
+  assert.ok(g.repo2Backup);
   // lose PGDATA only (the castle root with repo2 stays)
   must(await stopPostgres(dc.cluster));
   rmSync(dc.cluster.dataDir, { recursive: true, force: true });
   assert.ok(existsSync(join(dc.pgbr.repo2Path!, 'backup', 'local', 'backup.info')));
-  const r = must(await restoreCastle(dc, { gate: g.gate, log: logs.log }));
+  const r = must(await restoreCastle(dc, { gate: g, log: logs.log }));
   assert.equal(r.repo, 2);
   assert.match(r.why, /local repo2 is present and current/);
   must(await startCastle(dc, { log: logs.log }));
-  must(await proveCastle(dc, g.gate, { log: logs.log }));
+  must(await proveCastle(dc, g, { log: logs.log }));
 
   // after a nuclear wipe repo2 is gone: S3, then repo2's stanza is recreated on start
   const g2 = must(await backupGate(dc, { log: logs.log, fingerprint: true }));
-  must(await wipeCastle(dc, { gate: g2.gate }));
-  const r2 = must(await restoreCastle(dc, { gate: g2.gate, log: logs.log }));
+  must(await wipeCastle(dc, { gate: g2 }));
+  const r2 = must(await restoreCastle(dc, { gate: g2, log: logs.log }));
   assert.equal(r2.repo, 1);
   must(await startCastle(dc, { log: logs.log }));
-  must(await proveCastle(dc, g2.gate));
+  must(await proveCastle(dc, g2));
   assert.ok(existsSync(join(dc.pgbr.repo2Path!, 'backup', 'local', 'backup.info')));
   must(await flushWal(dc.pgbr, { timeoutMs: 30000 }));
   await stopPostgres(dc.cluster);
@@ -271,13 +278,13 @@ test('ensureCluster: created, running, started, and restored zero-touch after a 
   const { spawn } = await import('node:child_process');
   const stray = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', join(dc.cluster.root, 'run', 'stray')], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 200));
-  const w = must(await wipeCastle(dc, { gate: g.gate, log: logs.log }));
+  const w = must(await wipeCastle(dc, { gate: g, log: logs.log }));
   assert.ok(w.stopped.includes(stray.pid!), 'the stray process was stopped');
   assert.ok(processGone(stray.pid!));
   const r = must(await ensureCluster(dc, { log: logs.log }));
   assert.equal(r.action, 'restored');
   assert.equal(r.systemId, a.systemId);
-  must(await proveCastle(dc, g.gate));
+  must(await proveCastle(dc, g));
   await stopPostgres(dc.cluster);
 });
 
@@ -290,7 +297,7 @@ test('another system-id: stanza-create refused, restore over a foreign cluster r
   assert.match(!c.ok ? c.reason : '', /the repo's stanza 'main' belongs to another database system than .*: refusing to mix them/);
   t.diagnostic(`stanza-create on a foreign repo: ${!c.ok ? c.reason : ''}`);
   assert.equal(postmasterPid(other.cluster), null, 'a refused creation leaves no server running');
-  const otherSys = must(await controlSystemId(other.cluster)).systemId;
+  const otherSys = must(await controlSystemId(other.cluster));
   assert.notEqual(otherSys, mainGate.systemId);
 
   // restoring the main repo into that foreign data dir is refused (nothing overwritten)
@@ -298,7 +305,7 @@ test('another system-id: stanza-create refused, restore over a foreign cluster r
   t.diagnostic(`foreign data dir: ${!into.ok ? into.reason : ''}`);
   assert.equal(into.ok, false);
   assert.match(!into.ok ? into.reason : '', new RegExp(`refusing to restore into .*: it holds database system ${otherSys} but repo1 stanza 'main' belongs to system ${mainGate.systemId}`));
-  assert.equal(must(await controlSystemId(other.cluster)).systemId, otherSys);
+  assert.equal(must(await controlSystemId(other.cluster)), otherSys);
 
   // PGO's hazard: `stanza-upgrade` from the new cluster adds a second system-id to the repo
   const { startPostgres } = await import('../../src/data/postgres.js');
@@ -322,16 +329,16 @@ test('fingerprint: identical data in another order of insertion gives the same h
   must(await sql(main.cluster, `CREATE TABLE a(id int PRIMARY KEY, v text); INSERT INTO a SELECT g, 'v' || g FROM generate_series(1, 1000) g;
     CREATE TABLE b(id int PRIMARY KEY, v text); INSERT INTO b SELECT g, 'v' || g FROM generate_series(1000, 1, -1) g;`, [], 'fp'));
   const f = must(await fingerprintCluster(connConfig(main.cluster), { databases: ['fp'], splitBytes: 1 }));
-  const a = f.fingerprint.tables.find((t) => t.table === 'a')!;
-  const b = f.fingerprint.tables.find((t) => t.table === 'b')!;
+  const a = f.tables.find((t) => t.table === 'a')!;
+  const b = f.tables.find((t) => t.table === 'b')!;
   assert.equal(a.rows, 1000);
   assert.equal(a.sha256, b.sha256);
   assert.ok(a.split && a.split.bounds.length > 1, 'large tables are hashed in key ranges');
-  const again = must(await fingerprintCluster(connConfig(main.cluster), { databases: ['fp'], reference: f.fingerprint, parallel: 1 }));
-  assert.deepEqual(compareFingerprints(f.fingerprint, again.fingerprint), []);
+  const again = must(await fingerprintCluster(connConfig(main.cluster), { databases: ['fp'], reference: f, parallel: 1 }));
+  assert.deepEqual(compareFingerprints(f, again), []);
   must(await sql(main.cluster, `DELETE FROM b WHERE id = 500`, [], 'fp'));
-  const changed = must(await fingerprintCluster(connConfig(main.cluster), { databases: ['fp'], reference: f.fingerprint }));
-  const d = compareFingerprints(f.fingerprint, changed.fingerprint);
+  const changed = must(await fingerprintCluster(connConfig(main.cluster), { databases: ['fp'], reference: f }));
+  const d = compareFingerprints(f, changed);
   assert.deepEqual(d.map((x) => x.detail), ['fp: public.b had 1000 rows, now 999']);
   // cancellation is a value
   const ac = new AbortController();

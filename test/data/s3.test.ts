@@ -6,8 +6,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { startS3Server, stopS3Server, s3ServerStatus, runningS3Pid } from '../../src/s3/server.js';
-import { hasBackupInfo, makeS3Client, probeS3, listObjects, parseBackupInfo, parseArchiveInfo, readBackupInfo } from '../../src/s3/client.js';
-import { pidAlive, processGone } from '../../src/data/proc.js';
+import { makeS3Client, probeS3, listObjects, objectExists, s3Bucket } from '../../src/s3/client.js';
+import { backupInfoKey, parseBackupInfo } from '../../src/data/backup-info.js';
+import { pidAlive, processGone } from '../../src/os/pid.js';
 import { resolvePgBin, installedPgMajors } from '../../src/data/postgres.js';
 import { freePort, tempDir, rmDir, collector } from './helpers.js';
 
@@ -26,9 +27,9 @@ test('s3 endpoint: TLS start, bucket, reuse, wrong credentials, stop by pid, res
   const { log, lines } = collector();
   const s = await startS3Server({ dir, port, bucket: 'pgbackrest', log, ownerPid: process.pid });
   assert.ok(s.ok, !s.ok ? s.reason : '');
-  assert.equal(s.reused, false);
-  assert.equal(s.target.endpoint, `https://localhost:${port}`);
-  assert.ok(pidAlive(s.pid));
+  assert.equal(s.value.reused, false);
+  assert.equal(s.value.target.endpoint, `https://localhost:${port}`);
+  assert.ok(pidAlive(s.value.pid));
   // CA + cert with the SANs pgBackRest needs
   const text = execFileSync('openssl', ['x509', '-in', join(dir, 'tls', 'server.crt'), '-noout', '-ext', 'subjectAltName'], { encoding: 'utf8' });
   assert.match(text, /DNS:localhost/);
@@ -36,35 +37,35 @@ test('s3 endpoint: TLS start, bucket, reuse, wrong credentials, stop by pid, res
   execFileSync('openssl', ['verify', '-CAfile', join(dir, 'tls', 'ca.crt'), join(dir, 'tls', 'server.crt')]);
   assert.equal(statSync(join(dir, 'credentials.json')).mode & 0o777, 0o600);
   // the daemon is its own process group leader with pid and log files
-  assert.equal(Number(readFileSync(join(dir, 's3.pid'), 'utf8')), s.pid);
-  const pgid = Number(execFileSync('ps', ['-o', 'pgid=', '-p', String(s.pid)], { encoding: 'utf8' }).trim());
-  assert.equal(pgid, s.pid);
+  assert.equal(Number(readFileSync(join(dir, 's3.pid'), 'utf8')), s.value.pid);
+  const pgid = Number(execFileSync('ps', ['-o', 'pgid=', '-p', String(s.value.pid)], { encoding: 'utf8' }).trim());
+  assert.equal(pgid, s.value.pid);
   assert.ok(existsSync(join(dir, 's3.log')));
 
   // the bucket exists and answers through TLS verified with our CA
-  assert.deepEqual(await probeS3(s.target), { ok: true });
+  assert.deepEqual(await probeS3(s.value.target), { ok: true, value: undefined });
   // TLS is really verified: without our CA the client refuses
-  const noCa = await probeS3({ ...s.target, caPem: undefined as unknown as string });
+  const noCa = await probeS3({ ...s.value.target, caPem: undefined as unknown as string });
   assert.equal(noCa.ok, false);
   assert.match(!noCa.ok ? noCa.reason : '', /TLS verification/);
 
   // reuse
   const again = await startS3Server({ dir, port, bucket: 'pgbackrest', log, ownerPid: process.pid });
-  assert.ok(again.ok && again.reused && again.pid === s.pid);
+  assert.ok(again.ok && again.value.reused && again.value.pid === s.value.pid);
 
   // wrong access key
-  const bad = await probeS3({ ...s.target, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+  const bad = await probeS3({ ...s.value.target, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
   assert.equal(bad.ok, false);
   assert.match(!bad.ok ? bad.reason : '', /rejected the credentials \(HTTP 403 InvalidAccessKeyId\)/);
 
   // listing over 1000 keys (continuation tokens: needs --openssl-legacy-provider)
-  const client = makeS3Client(s.target);
+  const client = makeS3Client(s.value.target);
   const keys = Array.from({ length: 1005 }, (_, i) => `many/k${String(i).padStart(5, '0')}`);
   for (let i = 0; i < keys.length; i += 50)
     await Promise.all(keys.slice(i, i + 50).map((k) => client.send(new PutObjectCommand({ Bucket: 'pgbackrest', Key: k, Body: 'x' }))));
-  const listed = await listObjects(s.target, 'many/', { client });
+  const listed = await listObjects(s.value.target, 'many/', { client });
   assert.ok(listed.ok, !listed.ok ? listed.reason : '');
-  assert.equal(listed.objects.length, 1005);
+  assert.equal(listed.value.length, 1005);
   // patched s3rver: a delimiter listing reports a common prefix holding only deep objects
   await client.send(new PutObjectCommand({ Bucket: 'pgbackrest', Key: 'deep/a/b/c.txt', Body: 'x' }));
   const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
@@ -74,22 +75,22 @@ test('s3 endpoint: TLS start, bucket, reuse, wrong credentials, stop by pid, res
 
   // stop by pid, then the probe says what is wrong
   const st = await stopS3Server(dir);
-  assert.ok(st.ok && st.pid === s.pid);
-  assert.ok(processGone(s.pid));
+  assert.ok(st.ok && st.value.pid === s.value.pid);
+  assert.ok(processGone(s.value.pid));
   assert.equal(runningS3Pid(dir), null);
-  const down = await probeS3(s.target);
+  const down = await probeS3(s.value.target);
   assert.match(!down.ok ? down.reason : '', /refused the connection: is it running\?/);
   assert.equal((await s3ServerStatus(dir)).running, false);
 
   // restart in the same dir: same CA and credentials, data kept
   const r = await startS3Server({ dir, port, bucket: 'pgbackrest', log, ownerPid: process.pid });
-  assert.ok(r.ok && !r.reused, !r.ok ? r.reason : '');
-  assert.equal(r.target.caPem, s.target.caPem);
-  assert.equal(r.target.secretAccessKey, s.target.secretAccessKey);
-  const kept = await listObjects(r.target, 'many/');
-  assert.ok(kept.ok && kept.objects.length === 1005);
+  assert.ok(r.ok && !r.value.reused, !r.ok ? r.reason : '');
+  assert.equal(r.value.target.caPem, s.value.target.caPem);
+  assert.equal(r.value.target.secretAccessKey, s.value.target.secretAccessKey);
+  const kept = await listObjects(r.value.target, 'many/');
+  assert.ok(kept.ok && kept.value.length === 1005);
   // secrets never logged
-  assert.ok(!lines.some((x) => x.includes(s.target.secretAccessKey)));
+  assert.ok(!lines.some((x) => x.includes(s.value.target.secretAccessKey)));
 });
 
 test('s3 endpoint verifies SigV4: a wrong secret is 403 SignatureDoesNotMatch, skew, presigned URLs, no anonymous access', async () => {
@@ -97,8 +98,8 @@ test('s3 endpoint verifies SigV4: a wrong secret is 403 SignatureDoesNotMatch, s
   dirs.push(dir);
   const s = await startS3Server({ dir, port: await freePort(), bucket: 'sig', ownerPid: process.pid });
   assert.ok(s.ok, !s.ok ? s.reason : '');
-  const t = s.target;
-  assert.deepEqual(await probeS3(t), { ok: true });
+  const t = s.value.target;
+  assert.deepEqual(await probeS3(t), { ok: true, value: undefined });
   // right key id, wrong secret: refused like AWS / MinIO (s3rver alone accepted it)
   const wrong = { ...t, secretAccessKey: t.secretAccessKey.slice(0, -1) + (t.secretAccessKey.endsWith('A') ? 'B' : 'A') };
   const bad = await probeS3(wrong);
@@ -117,12 +118,12 @@ test('s3 endpoint verifies SigV4: a wrong secret is 403 SignatureDoesNotMatch, s
   await rc.send(new PutObjectCommand({ Bucket: 'sig', Key: 'dir/a b+c(ü).txt', Body: 'hello' }));
   const listed = await listObjects(t, '');
   assert.ok(listed.ok, !listed.ok ? listed.reason : '');
-  assert.deepEqual(listed.objects.map((o) => o.Key).sort(), ['big', 'dir/a b+c(ü).txt']);
+  assert.deepEqual(listed.value.map((o) => o.Key).sort(), ['big', 'dir/a b+c(ü).txt']);
   // a stanza's backup.info, found with one HEAD request: present, absent, and refused credentials are three answers
   await rc.send(new PutObjectCommand({ Bucket: 'sig', Key: 'repo/backup/db/backup.info', Body: '[backup:current]\n' }));
-  assert.deepEqual(await hasBackupInfo(t, '/repo', 'db'), { ok: true, exists: true });
-  assert.deepEqual(await hasBackupInfo(t, '/repo', 'other'), { ok: true, exists: false });
-  const refused = await hasBackupInfo(wrong, '/repo', 'db');
+  assert.deepEqual(await objectExists(t, backupInfoKey('/repo', 'db')), { ok: true, value: true });
+  assert.deepEqual(await objectExists(t, backupInfoKey('/repo', 'other')), { ok: true, value: false });
+  const refused = await objectExists(wrong, backupInfoKey('/repo', 'db'));
   assert.equal(refused.ok, false);
   assert.match(!refused.ok ? refused.reason : '', /403/);
   rc.destroy();
@@ -188,7 +189,7 @@ test('s3 endpoint: a busy port is a clear failure', async () => {
   }
 });
 
-test('backup.info / archive.info parsing keeps 64-bit system ids exact', () => {
+test('backup.info parsing keeps 64-bit system ids exact; text that is not one is an error with its line', () => {
   const text = `[backrest]
 backrest-format=5
 backrest-version="2.45"
@@ -217,17 +218,15 @@ db-version="15"
   assert.equal(b.current.systemId, '7712360838990192932');
   assert.equal(b.current.version, '15');
   assert.deepEqual(b.history.map((h) => h.systemId), ['7712360670005000240', '7712360838990192932']);
-  const a = parseArchiveInfo('[db]\ndb-id=1\ndb-system-id=7712360670005000240\ndb-version="15"\n\n[db:history]\n1={"db-id":7712360670005000240,"db-system-id":7712360670005000240,"db-version":"15"}\n');
-  assert.equal(a.current.systemId, '7712360670005000240');
-  assert.equal(a.history[0]!.systemId, '7712360670005000240');
+  assert.throws(() => parseBackupInfo('db-id=1\n'), /line 1: option 'db-id' appears before any \[section\]/);
 });
 
-test('readBackupInfo: a missing stanza is a value, not an exception', async () => {
+test('a missing backup.info read through the bucket is a value, not an exception', async () => {
   const dir = tempDir('s3info');
   dirs.push(dir);
   const s = await startS3Server({ dir, port: await freePort(), bucket: 'b', ownerPid: process.pid });
   assert.ok(s.ok, !s.ok ? s.reason : '');
-  const r = await readBackupInfo(s.target, '/pgbackrest', 'nope');
+  const r = await s3Bucket(s.value.target).readText(backupInfoKey('/pgbackrest', 'nope'));
   assert.equal(r.ok, false);
   assert.match(!r.ok ? r.reason : '', /not found in bucket 'b'/);
 });

@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { ensureUser, giveTo, runAs, type UserIds } from '../../src/targets/local/daemon.js';
+import { exec } from '../../src/os/exec.js';
+import type { UserIds } from '../../src/os/passwd.js';
+import { chownTree, ensureUser } from '../../src/os/user.js';
 
 /** the repository root, from dist/test/local/ */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -32,13 +34,14 @@ export async function startTestPostgres(bin = '/usr/lib/postgresql/15/bin'): Pro
     user = u.value;
   }
   const dir = await mkdtemp(path.join(os.tmpdir(), 'castle-pg-'));
-  await giveTo(user, dir);
+  const given = await chownTree(user, dir);
+  if (!given.ok) throw new Error(given.reason);
   const data = path.join(dir, 'data');
   const port = await freePort();
-  const init = await runAs(user, path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'], { cwd: dir });
+  const init = await exec(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'], { asUser: user ?? null, cwd: dir });
   if (init.code !== 0) throw new Error(`initdb failed: ${init.stderr}`);
   const opts = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c fsync=off`;
-  const start = await runAs(user, path.join(bin, 'pg_ctl'), ['-D', data, '-o', opts, '-l', path.join(dir, 'pg.log'), '-w', '-t', '30', 'start'], { cwd: dir });
+  const start = await exec(path.join(bin, 'pg_ctl'), ['-D', data, '-o', opts, '-l', path.join(dir, 'pg.log'), '-w', '-t', '30', 'start'], { asUser: user ?? null, cwd: dir });
   if (start.code !== 0) throw new Error(`pg_ctl start failed: ${start.stderr}${start.stdout}`);
   let stopped = false;
   return {
@@ -51,7 +54,7 @@ export async function startTestPostgres(bin = '/usr/lib/postgresql/15/bin'): Pro
     superuser: (database = 'postgres') => new pg.Client({ host: dir, port, user: 'postgres', database }),
     stop: async (mode = 'fast') => {
       if (stopped) return;
-      const r = await runAs(user, path.join(bin, 'pg_ctl'), ['-D', data, '-m', mode, '-w', 'stop'], { cwd: dir });
+      const r = await exec(path.join(bin, 'pg_ctl'), ['-D', data, '-m', mode, '-w', 'stop'], { asUser: user ?? null, cwd: dir });
       if (r.code === 0 || /not running|No such file/i.test(r.stderr)) stopped = true;
     },
   };

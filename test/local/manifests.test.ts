@@ -3,7 +3,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { MemorySource } from '../../src/secrets/source.js';
 import { Redactor } from '../../src/secrets/redactor.js';
-import { buildLocalClusterModel, installedPostgresMajors, loadLocalClusterModel, parseIni, parseManifests } from '../../src/targets/local/manifests.js';
+import { parseIni } from '../../src/data/pgbackrest-ini.js';
+import { buildLocalClusterModel, installedPostgresMajors, loadLocalClusterModel, parseManifests } from '../../src/targets/local/manifests.js';
 import { REPO_ROOT } from './helpers.js';
 
 const FIX = path.join(REPO_ROOT, 'test/local/fixtures');

@@ -3,7 +3,9 @@ import { copyFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startBlog, stopBlog, httpGet } from '../../src/targets/local/blog/launch.js';
-import { giveTo, isOurProcess, readPidFile, runAs } from '../../src/targets/local/daemon.js';
+import { exec } from '../../src/os/exec.js';
+import { isOurProcess, readPidFile } from '../../src/os/pid.js';
+import { chownTree } from '../../src/os/user.js';
 import { loadLocalClusterModel } from '../../src/targets/local/manifests.js';
 import { pgBouncerReady, poolDatabases, startPgBouncer, stopPgBouncer } from '../../src/targets/local/pgbouncer.js';
 import { freePort, REPO_ROOT, startTestPostgres, type TestPostgres } from './helpers.js';
@@ -41,9 +43,9 @@ describe('real PostgreSQL + pgBouncer + blog daemon', () => {
     const sqlFile = path.join(pgc.dir, 'init.sql');
     await writeFile(sqlFile, model.value.initSql!.text);
     await copyFile(path.join(REPO_ROOT, 'examples/local/blog/seed-posts.sql'), path.join(pgc.dir, 'seed-posts.sql'));
-    await giveTo(pgc.user, pgc.dir);
+    assert.ok((await chownTree(pgc.user, pgc.dir)).ok);
     const psql = (db: string, file: string) =>
-      runAs(pgc.user, path.join(pgc.bin, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', pgc.socketDir, '-p', String(pgc.port), '-U', 'postgres', '-d', db, '-f', file]);
+      exec(path.join(pgc.bin, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', pgc.socketDir, '-p', String(pgc.port), '-U', 'postgres', '-d', db, '-f', file], { asUser: pgc.user ?? null, cwd: pgc.dir });
     const init = await psql('postgres', sqlFile);
     assert.equal(init.code, 0, init.stderr);
     const seed = await psql('blog', path.join(pgc.dir, 'seed-posts.sql'));
@@ -69,7 +71,7 @@ describe('real PostgreSQL + pgBouncer + blog daemon', () => {
       { readyTimeoutMs: 15_000 },
     );
     assert.ok(r.ok, r.ok ? '' : r.reason);
-    assert.ok(await isOurProcess(r.value.pid, r.value.paths.ini), 'pid file names a live pgbouncer running our ini');
+    assert.ok(isOurProcess(r.value.pid, r.value.paths.ini), 'pid file names a live pgbouncer running our ini');
     if (pgc.user) {
       const status = await (await import('node:fs/promises')).readFile(`/proc/${r.value.pid}/status`, 'utf8');
       assert.match(status, new RegExp(`^Uid:\\s+${pgc.user.uid}\\s`, 'm'), 'pgbouncer runs as the unprivileged user');
@@ -158,13 +160,13 @@ describe('real PostgreSQL + pgBouncer + blog daemon', () => {
   });
 
   test('blog and pgBouncer stop by pid, and stopping again is a no-op', async () => {
-    const blogPid = await readPidFile(path.join(blogDir, 'blog.pid'));
+    const blogPid = readPidFile(path.join(blogDir, 'blog.pid'));
     assert.ok(blogPid);
     let t0 = Date.now();
     const b = await stopBlog(blogDir, blogPort);
     assert.ok(b.ok && b.value.stopped);
     assert.ok(Date.now() - t0 < 1500, `blog stopped on SIGTERM within 1.5 s (took ${Date.now() - t0} ms)`);
-    assert.equal(await isOurProcess(blogPid!, 'main.js'), false);
+    assert.equal(isOurProcess(blogPid!, 'main.js'), false);
     t0 = Date.now();
     const p = await stopPgBouncer(bouncerDir);
     assert.ok(p.ok && p.value.stopped && p.value.killed === false, 'pgbouncer ends on SIGTERM, no SIGKILL needed');

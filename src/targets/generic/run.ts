@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { runProcess } from '../../engine/process.js';
+import { runProcess } from '../../os/process.js';
 import type { StepKind } from '../../core/step.js';
 
 export interface RunConfig {

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
-import { runProcess } from '../../engine/process.js';
-import { parseDuration } from '../../sinks/duration.js';
+import { runProcess } from '../../os/process.js';
+import { sleep } from '../../os/sleep.js';
+import { parseDuration } from '../../core/duration.js';
 import type { StepContext, StepKind } from '../../core/step.js';
 
 export interface WaitForConfig {
@@ -82,7 +83,7 @@ export const waitForKind: StepKind<WaitForConfig, undefined> = {
         ctx.log(`not ready: ${last}\n`);
         ctx.note(`waiting: ${last}`);
       }
-      await new Promise((r) => setTimeout(r, interval));
+      await sleep(interval, ctx.signal);
     }
     return { ok: false, reason: `not ready: ${last || 'stopped before the first poll'}` };
   },

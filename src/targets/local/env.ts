@@ -7,6 +7,7 @@ import { ensureSecret } from '../../secrets/generate.js';
 import { InfisicalSource } from '../../secrets/infisical.js';
 import { Redactor } from '../../secrets/redactor.js';
 import type { SecretSource } from '../../secrets/source.js';
+import { repo1Bucket } from './repo-bucket.js';
 import { tlsFiles } from '../../s3/tls.js';
 import type { Failure } from '../../core/result.js';
 import type { StepContext } from '../../core/step.js';
@@ -95,7 +96,7 @@ function stepRedactor(ctx: StepContext): Redactor {
 }
 
 /** The data layer's paths and repos: with `restore`, pgBackRest set up from dataSource.pgbackrest. */
-function dataFor(local: ResolvedLocal, model: LocalClusterModel, redact: (t: string) => string, restore: boolean): DataCastle | Fail {
+function dataFor(local: ResolvedLocal, model: LocalClusterModel, redact: (t: string) => string, restore: boolean): DataCastle | Failure {
   const ca = tlsFiles(join(local.objectStoreDir, 'tls')).caCert;
   const caPem = existsSync(ca) ? readFileSync(ca, 'utf8') : undefined;
   const spec = pgbackrestSpecFromModel(model, { host: 'localhost', port: objectStorePort(local), ...(caPem ? { caPem } : {}) }, { restore: restore && model.dataSource !== undefined });
@@ -108,9 +109,10 @@ function dataFor(local: ResolvedLocal, model: LocalClusterModel, redact: (t: str
       osUser: local.runAs,
       ...spec.value,
     },
+    repo1Bucket(spec.value.repo1),
     redact,
   );
-  return dc.ok ? dc.castle : fail(dc.reason);
+  return dc.ok ? dc.value : fail(dc.reason);
 }
 
 /**

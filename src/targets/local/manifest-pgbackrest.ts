@@ -1,5 +1,5 @@
 import type { PgbackrestSpec } from '../../data/pgbackrest.js';
-import type { Result } from './daemon.js';
+import type { Result } from '../../core/result.js';
 import type { LocalClusterModel, PgBackRestSettings } from './manifest-model.js';
 
 export interface LocalS3Endpoint {

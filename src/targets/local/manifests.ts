@@ -3,7 +3,7 @@ import { locate, type PathSeg } from '../../diag/yaml-source.js';
 import { renderExternalSecret } from '../../secrets/external-secret.js';
 import type { Redactor } from '../../secrets/redactor.js';
 import type { SecretSource } from '../../secrets/source.js';
-import { parseIni } from './manifest-ini.js';
+import { parseIni } from '../../data/pgbackrest-ini.js';
 import { loadManifests, type LoadedManifest } from './manifest-load.js';
 import type { LocalClusterModel, LocalDataSource, LocalPgBouncer, LocalRepo, LocalUser, PgBackRestSettings } from './manifest-model.js';
 import { DEFAULT_PG_ROOT, installedPostgresMajors, postgresBinDir } from './manifest-pg.js';
@@ -12,7 +12,6 @@ export type { LoadedManifest } from './manifest-load.js';
 export { loadManifests, parseManifests } from './manifest-load.js';
 export type * from './manifest-model.js';
 export { installedPostgresMajors, postgresBinDir } from './manifest-pg.js';
-export { parseIni } from './manifest-ini.js';
 
 const PGO_API = 'postgres-operator.crunchydata.com/v1beta1';
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -3,7 +3,9 @@ import path from 'node:path';
 import pg from 'pg';
 import { Redactor } from '../../secrets/redactor.js';
 import type { LocalClusterModel } from './manifest-model.js';
-import { giveTo, resolveRunAs, startDaemon, stopDaemon, type DaemonHandle, type Result } from './daemon.js';
+import type { Result } from '../../core/result.js';
+import { startDaemon, stopDaemon, type DaemonHandle } from '../../os/daemon.js';
+import { chownTree, runAsUser } from '../../os/user.js';
 
 export const PGBOUNCER_BIN = '/usr/sbin/pgbouncer';
 
@@ -136,7 +138,7 @@ export function renderAuthFile(users: PgBouncerConfig['users']): string {
 
 /** Writes the ini and the 0600 auth file, owned by the run-as user. */
 export async function writePgBouncerConfig(cfg: PgBouncerConfig, runAs?: string): Promise<Result<PgBouncerPaths>> {
-  const who = await resolveRunAs(runAs);
+  const who = await runAsUser(runAs);
   if (!who.ok) return who;
   const paths = pgBouncerPaths(cfg.dir, cfg.port);
   await mkdir(cfg.dir, { recursive: true, mode: 0o700 });
@@ -144,7 +146,8 @@ export async function writePgBouncerConfig(cfg: PgBouncerConfig, runAs?: string)
   await writeFile(paths.ini, renderPgBouncerIni(cfg), { mode: 0o600 });
   await writeFile(paths.authFile, renderAuthFile(cfg.users), { mode: 0o600 });
   await chmod(paths.authFile, 0o600);
-  await giveTo(who.value, cfg.dir);
+  const given = await chownTree(who.value, cfg.dir);
+  if (!given.ok) return given;
   return { ok: true, value: paths };
 }
 
@@ -216,7 +219,7 @@ export async function startPgBouncer(cfg: PgBouncerConfig, opts: StartPgBouncerO
     logFile: paths.logFile,
     match: paths.ini,
     readyTimeoutMs: opts.readyTimeoutMs ?? 15_000,
-    redactor,
+    redact: (t) => redactor.redact(t),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(probe ? { ready: async () => (await pgBouncerReady({ port: cfg.port, ...probe, timeoutMs: 1000 })).ok } : {}),
   });

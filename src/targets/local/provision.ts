@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { withClient, type PgCluster } from '../../data/postgres.js';
-import { describeFailure, exec, type OpOptions, type Result } from '../../data/proc.js';
+import { ok, type Result } from '../../core/result.js';
+import { describeFailure, exec, type OpOptions } from '../../os/exec.js';
 import type { LocalClusterModel } from './manifests.js';
 
 const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -40,12 +41,12 @@ export async function ensureUsers(c: PgCluster, model: LocalClusterModel, passwo
     // pg errors never carry the password: the statement text is not part of the message
     return { ok: false, reason: `creating users and databases of '${model.name}': ${(err as Error).message}` };
   }
-  return { ok: true, created };
+  return ok({ created });
 }
 
 /** databaseInitSQL: psql as the superuser, connected to `postgres`, stopping at the first error (as PGO runs it). */
 export async function runInitSql(c: PgCluster, model: LocalClusterModel, o: OpOptions): Promise<Result> {
-  if (!model.initSql) return { ok: true };
+  if (!model.initSql) return ok(undefined);
   const r = await exec(join(c.binDir, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', c.socketDir, '-p', String(c.port), '-U', c.superuser, '-d', 'postgres', '-f', '-'], {
     ...o,
     asUser: c.osUser,
@@ -53,5 +54,5 @@ export async function runInitSql(c: PgCluster, model: LocalClusterModel, o: OpOp
     logPrefix: '[initSQL] ',
   });
   if (r.code !== 0) return { ok: false, reason: describeFailure(`databaseInitSQL (ConfigMap ${model.initSql.configMap}, key ${model.initSql.key})`, r) };
-  return { ok: true };
+  return ok(undefined);
 }

@@ -2,7 +2,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redactor } from '../../../secrets/redactor.js';
-import { giveTo, resolveRunAs, startDaemon, stopDaemon, type DaemonHandle, type Result } from '../daemon.js';
+import type { Result } from '../../../core/result.js';
+import { startDaemon, stopDaemon, type DaemonHandle } from '../../../os/daemon.js';
+import { chownTree, runAsUser } from '../../../os/user.js';
 
 export const BLOG_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -44,12 +46,13 @@ export async function httpGet(port: number, pathname: string, timeoutMs = 2000):
 /** Starts the blog as a detached daemon reading posts through pgBouncer. */
 export async function startBlog(l: BlogLaunch): Promise<Result<DaemonHandle & { url: string }>> {
   const user = l.user ?? 'castle';
-  const who = await resolveRunAs(user);
+  const who = await runAsUser(user);
   if (!who.ok) return who;
   const p = blogPaths(l.dir);
   await mkdir(l.dir, { recursive: true, mode: 0o700 });
   await writeFile(p.passwordFile, l.db.password + '\n', { mode: 0o600 });
-  await giveTo(who.value, l.dir);
+  const given = await chownTree(who.value, l.dir);
+  if (!given.ok) return given;
   const redactor = l.redactor ?? new Redactor();
   redactor.add(l.db.password);
   const readiness = l.readiness ?? 'healthy';
@@ -70,7 +73,7 @@ export async function startBlog(l: BlogLaunch): Promise<Result<DaemonHandle & { 
     logFile: p.logFile,
     match: blogCmdlineMatch(l.dir, l.port),
     readyTimeoutMs: l.readyTimeoutMs ?? 15_000,
-    redactor,
+    redact: (t) => redactor.redact(t),
     ...(l.signal ? { signal: l.signal } : {}),
     ready: async () => {
       const res = await httpGet(l.port, '/healthz', 1500);

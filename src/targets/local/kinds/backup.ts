@@ -42,7 +42,7 @@ export const run: StepKind<{ fingerprint?: boolean; newBackup?: boolean }, Local
     ctx.check('backup gate', false, r.reason);
     return fail(r.reason, true);
   }
-  const g = r.gate;
+  const g = r.value;
   saveGate(session, ctx, { runId: ctx.runId, cluster: env.model.name, empty: false, gate: g });
   ctx.check('WAL flushed', true, `archived through ${g.flushedSegment}`);
   ctx.check(

@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { runBackup, writePgbackrestConf } from '../../../data/pgbackrest.js';
+import { repo1HasBackupInfo, runBackup, writePgbackrestConf } from '../../../data/pgbackrest.js';
 import { postmasterPid } from '../../../data/postgres.js';
 import { createCluster, restoreCastle, startCastle, wipeCastle } from '../../../data/rebirth.js';
-import { hasBackupInfo, probeS3 } from '../../../s3/client.js';
 import type { StepContext, StepKind, StepResult } from '../../../core/step.js';
 import type { LocalSession } from '../session.js';
 import { fail, localEnv, opOptions, type LocalEnv } from '../env.js';
@@ -13,17 +12,17 @@ import { ensureUsers, runInitSql } from '../provision.js';
 async function provision(env: LocalEnv, ctx: StepContext, what: string): Promise<StepResult> {
   const u = await ensureUsers(env.data.cluster, env.model, env.passwords);
   if (!u.ok) return fail(u.reason);
-  if (u.created.length) ctx.log(`created ${u.created.join(', ')}\n`);
+  if (u.value.created.length) ctx.log(`created ${u.value.created.join(', ')}\n`);
   return { ok: true, summary: `${what}: PostgreSQL ${env.data.cluster.major} on 127.0.0.1:${env.data.cluster.port}` };
 }
 
 /** Does repo1 hold this stanza? Undefined when S3 cannot tell (then nothing may be created: it could fork the stanza). */
 async function repoHasStanza(env: LocalEnv, ctx: StepContext): Promise<boolean | string> {
   const b = env.data.pgbr;
-  const probe = await probeS3(b.s3, { signal: ctx.signal });
+  const probe = await b.bucket.probe(ctx.signal);
   if (!probe.ok) return probe.reason;
-  const info = await hasBackupInfo(b.s3, b.repo1Path, b.stanza, { signal: ctx.signal });
-  return info.ok ? info.exists : info.reason;
+  const info = await repo1HasBackupInfo(b, ctx.signal);
+  return info.ok ? info.value : info.reason;
 }
 
 async function apply(ctx: StepContext, session: LocalSession): Promise<StepResult> {
@@ -58,22 +57,22 @@ async function apply(ctx: StepContext, session: LocalSession): Promise<StepResul
     const r = await restoreCastle(source.data, { ...o, gate: gate && !gate.empty ? gate.gate : null });
     if (!r.ok) {
       // an endpoint that stopped answering may come back: worth the step's retries (the next attempt resumes with --delta)
-      const s3 = await probeS3(env.data.pgbr.s3, { signal: ctx.signal });
+      const s3 = await env.data.pgbr.bucket.probe(ctx.signal);
       return s3.ok ? fail(r.reason) : fail(`${r.reason} (the S3 endpoint does not answer: ${s3.reason})`, true);
     }
-    ctx.log(`restored ${r.backup} from repo${r.repo} (${r.why}) in ${r.durationMs} ms\n`);
+    ctx.log(`restored ${r.value.backup} from repo${r.value.repo} (${r.value.why}) in ${r.value.durationMs} ms\n`);
     const conf = await writePgbackrestConf(env.data.pgbr);
     if (!conf.ok) return fail(conf.reason);
     ctx.note('starting: replaying archived WAL');
     const st = await startCastle(env.data, o);
     if (!st.ok) return fail(st.reason);
-    const p = await provision(env, ctx, `restored ${r.backup} from repo${r.repo} (${r.why})`);
+    const p = await provision(env, ctx, `restored ${r.value.backup} from repo${r.value.repo} (${r.value.why})`);
     return p;
   }
   ctx.note('first birth: initdb');
   const cr = await createCluster(env.data, o);
   if (!cr.ok) return fail(cr.reason);
-  const p = await provision(env, ctx, `created system ${cr.systemId}`);
+  const p = await provision(env, ctx, `created system ${cr.value.systemId}`);
   if (!p.ok) return p;
   const init = await runInitSql(c, env.model, o);
   if (!init.ok) return fail(init.reason);
@@ -85,7 +84,7 @@ async function apply(ctx: StepContext, session: LocalSession): Promise<StepResul
     const local = await runBackup(env.data.pgbr, { ...o, type: 'full', repo: 2 });
     if (!local.ok) return fail(`the cluster was created, but its first full backup to the local repo2 failed: ${local.reason}`, true);
   }
-  return { ok: true, summary: `${p.summary}, first full backup ${full.label}` };
+  return { ok: true, summary: `${p.summary}, first full backup ${full.value.label}` };
 }
 
 async function destroy(ctx: StepContext, session: LocalSession): Promise<StepResult> {
@@ -95,7 +94,7 @@ async function destroy(ctx: StepContext, session: LocalSession): Promise<StepRes
   const force = ctx.backupSkipped || gate?.empty === true;
   const w = await wipeCastle(env.data, { ...opOptions(ctx), redact: env.data.pgbr.redact, gate: gate && !gate.empty ? gate.gate : null, force });
   if (!w.ok) return fail(w.reason);
-  return { ok: true, summary: `wiped ${w.removed} (stopped ${w.stopped.length} process${w.stopped.length === 1 ? '' : 'es'})` };
+  return { ok: true, summary: `wiped ${w.value.removed} (stopped ${w.value.stopped.length} process${w.value.stopped.length === 1 ? '' : 'es'})` };
 }
 
 /**

@@ -51,13 +51,13 @@ export const run: StepKind<ProofConfig, LocalSession>['run'] = async (c, ctx, se
       ctx.check('data identical', false, r.reason);
       return fail(r.reason);
     }
-    ctx.check('system identifier', true, `restored cluster ${r.systemId} = gate ${gate.gate.systemId} = S3 repo ${r.repoSystemId}`);
-    if (r.fingerprint) {
-      const rows = r.fingerprint.tables.reduce((a, t) => a + t.rows, 0);
+    ctx.check('system identifier', true, `restored cluster ${r.value.systemId} = gate ${gate.gate.systemId} = S3 repo ${r.value.repoSystemId}`);
+    if (r.value.fingerprint) {
+      const rows = r.value.fingerprint.tables.reduce((a, t) => a + t.rows, 0);
       ctx.check(
         'data identical',
         true,
-        `${r.fingerprint.tables.length} tables, ${rows} rows in ${r.fingerprint.databases.length} databases match the gate, including writes after backup ${gate.gate.backup.label} (WAL through ${gate.gate.flushedSegment})`,
+        `${r.value.fingerprint.tables.length} tables, ${rows} rows in ${r.value.fingerprint.databases.length} databases match the gate, including writes after backup ${gate.gate.backup.label} (WAL through ${gate.gate.flushedSegment})`,
       );
     } else ctx.check('data identical', true, 'fingerprint off at the gate: system identifiers only');
   }

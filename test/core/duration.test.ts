@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDuration, formatDurationCompact, parseDuration } from '../../src/sinks/duration.js';
+import { formatDuration, formatDurationCompact, parseDuration } from '../../src/core/duration.js';
 
 test('formatDuration picks the unit a person would', () => {
   const cases: [number, string][] = [

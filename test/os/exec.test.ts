@@ -1,8 +1,11 @@
-// Child processes: abort kills the whole process group (also through runuser), output is redacted.
+// Child processes: abort kills the whole process group (also as another user), output is redacted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { exec, makeRedactor, pidAlive, isRoot } from '../../src/data/proc.js';
-import { ensureOsUser } from '../../src/data/postgres.js';
+import { exec } from '../../src/os/exec.js';
+import { isRoot } from '../../src/os/passwd.js';
+import { pidAlive } from '../../src/os/pid.js';
+import { ensureUser } from '../../src/os/user.js';
+import { Redactor } from '../../src/secrets/redactor.js';
 
 async function childrenGone(marker: string): Promise<boolean> {
   const { execFileSync } = await import('node:child_process');
@@ -25,8 +28,8 @@ test('abort kills the process group of a command, grandchildren included', async
   assert.ok(await childrenGone('sleep 31'), 'the background grandchild was killed too');
 });
 
-test('abort through runuser (as the unprivileged user) kills the command', { skip: !isRoot() }, async () => {
-  assert.ok((await ensureOsUser('castle')).ok);
+test('abort of a command run as the unprivileged user kills it', { skip: !isRoot() }, async () => {
+  assert.ok((await ensureUser('castle')).ok);
   const ac = new AbortController();
   const p = exec('sleep', ['33.5'], { signal: ac.signal, asUser: 'castle' });
   await new Promise((r) => setTimeout(r, 300));
@@ -38,7 +41,9 @@ test('abort through runuser (as the unprivileged user) kills the command', { ski
 
 test('timeouts are values; secrets are redacted from logs and results', async () => {
   const lines: string[] = [];
-  const redact = makeRedactor(['s3cr3t-value']);
+  const redactor = new Redactor();
+  redactor.add('s3cr3t-value');
+  const redact = (t: string): string => redactor.redact(t);
   const r = await exec('bash', ['-c', 'echo key=s3cr3t-value; echo err s3cr3t-value >&2; sleep 5'], { timeoutMs: 300, log: (t) => lines.push(t), redact });
   assert.equal(r.timedOut, true);
   assert.ok(lines.length >= 2);
@@ -47,4 +52,17 @@ test('timeouts are values; secrets are redacted from logs and results', async ()
   const missing = await exec('/nonexistent/binary', []);
   assert.match(missing.spawnError ?? '', /command not found/);
   assert.equal(pidAlive(-1), false);
+});
+
+test('a command run as another user gets its uid and HOME; an unknown user is a spawn error', { skip: !isRoot() }, async () => {
+  const u = await ensureUser('castle');
+  assert.ok(u.ok, !u.ok ? u.reason : '');
+  const r = await exec('sh', ['-c', 'id -un; echo "$HOME"; cat /proc/$PPID/cmdline | tr "\\0" " "'], { asUser: 'castle' });
+  assert.equal(r.code, 0, r.stderr);
+  const [name, home, parent] = r.stdout.split('\n');
+  assert.equal(name, 'castle');
+  assert.equal(home, u.value.home);
+  assert.doesNotMatch(parent ?? '', /runuser|su /, 'no wrapper process between us and the command');
+  const none = await exec('true', [], { asUser: 'no-such-user-castle' });
+  assert.match(none.spawnError ?? '', /user 'no-such-user-castle' does not exist/);
 });

@@ -1,4 +1,6 @@
+// The one process runner: every command Castle runs to completion goes through here (steps, exec).
 import { spawn } from 'node:child_process';
+import { signalGroup } from './pid.js';
 
 export interface ProcessOptions {
   readonly cwd?: string;
@@ -10,6 +12,8 @@ export interface ProcessOptions {
   /** after SIGTERM to the group, wait this long before SIGKILL */
   readonly killGraceMs: number;
   readonly input?: string;
+  /** run as this user (we are root): the process itself gets the uid/gid, no wrapper process in between */
+  readonly user?: { readonly uid: number; readonly gid: number };
 }
 
 export type ProcessExit =
@@ -19,14 +23,6 @@ export type ProcessExit =
   | { readonly state: 'spawn-failed'; readonly error: string; readonly code?: string };
 
 const TAIL = 64 * 1024;
-
-function killGroup(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    // the group is already gone
-  }
-}
 
 /**
  * Runs a command in its own process group (so SIGTERM/SIGKILL reach its children too), streaming
@@ -43,13 +39,14 @@ export function runProcess(file: string, args: readonly string[], opts: ProcessO
       cwd: opts.cwd,
       env: opts.env,
       detached: true,
+      ...(opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
       if (child.pid === undefined) return;
-      killGroup(child.pid, 'SIGTERM');
-      killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), opts.killGraceMs);
+      signalGroup(child.pid, 'SIGTERM');
+      killTimer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), opts.killGraceMs);
       killTimer.unref();
     };
     const onData =

@@ -3,15 +3,17 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { giveTo, isOurProcess, readPidFile, resolveRunAs, startDaemon, stopDaemon } from '../../src/targets/local/daemon.js';
+import { startDaemon, stopDaemon } from '../../src/os/daemon.js';
+import { isOurProcess, readPidFile } from '../../src/os/pid.js';
+import { chownTree, runAsUser } from '../../src/os/user.js';
 import { Redactor } from '../../src/secrets/redactor.js';
 
 let dir: string;
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'castle-daemon-'));
-  const who = await resolveRunAs('castle');
+  const who = await runAsUser('castle');
   assert.ok(who.ok);
-  await giveTo(who.value, dir);
+  assert.ok((await chownTree(who.value, dir)).ok);
 });
 after(async () => {
   await stopDaemon({ name: 'sleeper', pidFile: path.join(dir, 'sleeper.pid'), match: 'castle-sleeper-marker', graceMs: 500 });
@@ -35,11 +37,11 @@ const sh = (name: string, script: string, extra: Partial<Parameters<typeof start
 test('a daemon that exits during startup is a failure carrying its (redacted) log tail', async () => {
   const redactor = new Redactor();
   redactor.add('hunter2-secret');
-  const r = await sh('crasher', 'echo "config error near hunter2-secret"; exit 3', { redactor, ready: async () => false });
+  const r = await sh('crasher', 'echo "config error near hunter2-secret"; exit 3', { redact: (t) => redactor.redact(t), ready: async () => false });
   assert.ok(!r.ok);
   assert.match(r.reason, /crasher exited during startup \(exit code 3\)/);
   assert.match(r.reason, /config error near \*\*\*/);
-  assert.equal(await readPidFile(path.join(dir, 'crasher.pid')), undefined, 'no stale pid file');
+  assert.equal(readPidFile(path.join(dir, 'crasher.pid')), undefined, 'no stale pid file');
 });
 
 test('a daemon never ready is stopped after the timeout', async () => {
@@ -60,7 +62,7 @@ test('start, readiness, own process group, stop by pid with SIGTERM', async () =
   assert.ok(!again.ok && /already running/.test(again.reason));
   const s = await stopDaemon({ name: 'sleeper', pidFile: r.value.pidFile, match: 'castle-sleeper-marker', graceMs: 3000 });
   assert.ok(s.ok && s.value.stopped && !s.value.killed);
-  assert.equal(await isOurProcess(r.value.pid, 'castle-sleeper-marker'), false);
+  assert.equal(isOurProcess(r.value.pid, 'castle-sleeper-marker'), false);
 });
 
 test('SIGKILL after the grace period when SIGTERM is ignored', async () => {
@@ -78,7 +80,7 @@ test('a pid file naming someone else\'s process is never signalled', async () =>
   await writeFile(pidFile, `${process.pid}\n`);
   const s = await stopDaemon({ name: 'foreign', pidFile, match: 'castle-not-this-process', graceMs: 100 });
   assert.ok(s.ok && !s.value.stopped);
-  assert.equal(await isOurProcess(process.pid, 'node'), true, 'we are still alive');
+  assert.equal(isOurProcess(process.pid, 'node'), true, 'we are still alive');
 });
 
 test('an aborted start stops the daemon', async () => {
@@ -86,7 +88,7 @@ test('an aborted start stops the daemon', async () => {
   setTimeout(() => ac.abort(), 200);
   const r = await sh('aborted', 'exec sleep 30', { signal: ac.signal, ready: async () => false });
   assert.ok(!r.ok && /cancelled/.test(r.reason));
-  assert.equal(await readPidFile(path.join(dir, 'aborted.pid')), undefined);
+  assert.equal(readPidFile(path.join(dir, 'aborted.pid')), undefined);
 });
 
 test('a daemon whose directory the unprivileged user cannot reach is refused with the chmod to run', async (t) => {

@@ -1,5 +1,5 @@
-// pgBackRest's INI dialect: `[section]` headers, `key=value` lines, `#` comments. A key may repeat
-// (pgBackRest list options such as `db-include`); the values are kept in order.
+// The one parser of pgBackRest's INI dialect (pgbackrest.conf, backup.info, archive.info): `[section]` headers,
+// `key=value` lines, `#` comments. A key may repeat (pgBackRest list options such as `db-include`); the values are kept in order.
 
 export interface IniSection {
   readonly name: string;
