@@ -114,6 +114,10 @@ async function runOperation(operation: Operation, flags: RunFlags): Promise<numb
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A detached run outlives its terminal: a hangup (its old session's, or kill -HUP) is not a reason to stop.
+  // Without a handler, node's default for SIGHUP ended the run mid-step, leaving it interrupted.
+  const onHangup = (): void => {};
+  if (process.env['CASTLE_DETACHED'] === '1') process.on('SIGHUP', onHangup);
   try {
     const outcome = await runCastle({
       plan,
@@ -142,6 +146,7 @@ async function runOperation(operation: Operation, flags: RunFlags): Promise<numb
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onHangup);
   }
 }
 

@@ -479,22 +479,48 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
     const r = await ensureOwnedDir(d, c.osUser);
     if (!r.ok) return r;
   }
-  const ac = new AbortController();
-  const onOuter = (): void => ac.abort();
-  o.signal?.addEventListener('abort', onOuter, { once: true });
-  const s3Watch = repo === 1 ? watchS3((s) => b.bucket.probe(s), ac) : undefined;
-  const r = await pgbackrest(
-    b,
-    ['restore', `--repo=${repo}`, ...(hasData || partial ? ['--delta'] : []), `--recovery-option=restore_command=${restoreCommand(b)}`],
-    { ...o, signal: ac.signal, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) },
-  );
-  const s3Down = (await s3Watch?.stop()) ?? null;
-  o.signal?.removeEventListener('abort', onOuter);
-  if (s3Down) return { ok: false, reason: `restoring from repo${repo}: ${s3Down}` };
-  if (r.code !== 0) return { ok: false, reason: pgbackrestReason(b, `restoring from repo${repo}`, r) };
+  /** One pgBackRest restore, with the S3 endpoint watched; `corrupt` when pgBackRest found a backup file damaged. */
+  const attempt = async (set: string | undefined, delta: boolean): Promise<Result & { corrupt?: boolean }> => {
+    const ac = new AbortController();
+    const onOuter = (): void => ac.abort();
+    o.signal?.addEventListener('abort', onOuter, { once: true });
+    const s3Watch = repo === 1 ? watchS3((s) => b.bucket.probe(s), ac) : undefined;
+    const r = await pgbackrest(
+      b,
+      ['restore', `--repo=${repo}`, ...(set ? [`--set=${set}`] : []), ...(delta ? ['--delta'] : []), `--recovery-option=restore_command=${restoreCommand(b)}`],
+      { ...o, signal: ac.signal, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) },
+    );
+    const s3Down = (await s3Watch?.stop()) ?? null;
+    o.signal?.removeEventListener('abort', onOuter);
+    if (s3Down) return fail(`restoring from repo${repo}: ${s3Down}`);
+    if (r.code === 0) return ok(undefined);
+    const corrupt = /FormatError|decompress|checksum/i.test(`${r.stdout}\n${r.stderr}`);
+    return { ok: false, reason: pgbackrestReason(b, `restoring ${set ?? 'the newest backup'} from repo${repo}`, r), corrupt };
+  };
+  let restored = lastBackup.label;
+  let fellBack = '';
+  const first = await attempt(undefined, hasData || partial);
+  if (!first.ok) {
+    if (!first.corrupt) return first;
+    // A damaged file in the newest backup: the one before it plus the archived WAL since gives the same data
+    // (the proof checks it against the gate's fingerprint); never a different database in silence.
+    const earlier = info.backups.filter((x) => x.dbId === info.current.dbId && x.label !== lastBackup.label).reverse();
+    let last: Result & { corrupt?: boolean } = first;
+    for (const e of earlier) {
+      log(`backup ${lastBackup.label} is corrupt (${first.reason}); restoring the one before it, ${e.label}, and replaying WAL from there`);
+      last = await attempt(e.label, true);
+      if (last.ok) {
+        restored = e.label;
+        fellBack = `; backup ${lastBackup.label} is corrupt (${first.reason.slice(0, 300)}): restored the previous one, ${e.label}, and replayed the archived WAL`;
+        break;
+      }
+      if (!last.corrupt) return last;
+    }
+    if (!last.ok) return fail(`${first.reason}; no earlier backup of repo${repo} restores either: the castle stays down, its data is in the repo's WAL archive`);
+  }
   const wc = await writeCastleConf(c, { archiveCommand: archiveCommand(b) });
   if (!wc.ok) return wc;
-  return ok({ repo, why, backup: lastBackup.label, durationMs: Date.now() - started });
+  return ok({ repo, why: `${why}${fellBack}`, backup: restored, durationMs: Date.now() - started });
 }
 
 /** Env for a server whose restore_command lacks --config (e.g. restored by other tools). */

@@ -211,7 +211,7 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
     backupDone = true;
     const s3Down = await s3Watch.stop();
     await watcher;
-    if (s3Down) return refuse(`${s3Down} during the backup`);
+    if (s3Down) return refuse(`during the backup, ${s3Down}`);
     o.signal?.removeEventListener('abort', onOuter);
     if (archFail) return refuse(archFail);
     if (!bk.ok) {

@@ -66,6 +66,19 @@ export function userEnv(user: UserIds): Record<string, string> {
   return { HOME: user.home, USER: user.name, LOGNAME: user.name };
 }
 
+/**
+ * What a command run as another user inherits of ours: never the whole environment, which holds the operator's
+ * tokens (INFISICAL_TOKEN, a Proxmox API token...) that the other user could read in /proc/PID/environ.
+ */
+export function passedOnEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ']) {
+    const v = process.env[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
 /** Runs a command to completion. Never throws for the command's own failures. */
 export async function exec(cmd: string, args: readonly string[], o: ExecOptions = {}): Promise<ExecResult> {
   const log = o.log ?? noLog;
@@ -93,7 +106,7 @@ export async function exec(cmd: string, args: readonly string[], o: ExecOptions 
   try {
     const exit = await runProcess(cmd, args, {
       cwd: o.cwd ?? '/',
-      env: { ...process.env, ...(user ? userEnv(user) : {}), ...(o.env ?? {}) },
+      env: { ...(user ? { ...passedOnEnv(), ...userEnv(user) } : process.env), ...(o.env ?? {}) },
       signal: stop.signal,
       killGraceMs: KILL_GRACE_MS,
       ...(user ? { user } : {}),

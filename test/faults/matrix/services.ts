@@ -130,10 +130,14 @@ test('a port taken by another process: refused before anything is touched; once 
   await c.write(50);
   // pgBouncer's port, held by a stranger while the castle is down (a rebirth needs it again after the wipe)
   assert.equal((await c.run(['down', '--only', 'app', '--only', 'pooler'])).code, 0);
-  const srv: Server = createServer();
-  await new Promise<void>((r) => srv.listen(c.ports.pgbouncer, '127.0.0.1', r));
+  // a stranger that accepts and hangs up, so that a probe of the port sees it taken
+  const srv: Server = createServer((sock) => sock.destroy());
+  await new Promise<void>((r, j) => {
+    srv.once('error', j);
+    srv.listen(c.ports.pgbouncer, '127.0.0.1', () => r());
+  });
   const failed = await c.run(['rebirth']);
-  await new Promise<void>((r) => srv.close(() => r()));
+  srv.close();
   assert.notEqual(failed.code, 0);
   assert.ok(existsSync(join(pgdata(), 'PG_VERSION')), 'nothing wiped');
   const r = await c.run(['rebirth']);
