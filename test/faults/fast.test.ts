@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertRecovered, faultCastle, noted, pgbackrestDoing, record, said, startUntil, type FaultCastle } from './harness.js';
+import { assertRecovered, faultCastle, noted, pgbackrestDoing, record, resumed, said, startUntil, type FaultCastle } from './harness.js';
 
 // The fault matrix's fast subset, in `npm test`: a second rebirth refused while one runs, that one SIGKILLed in the
 // middle of its restore, and `castle rebirth --resume` taking over the dead run's lock and finishing it.
@@ -23,5 +23,5 @@ test('fast faults: two rebirths at once, then SIGKILL mid-restore and resume: no
   const r = await c.run(['rebirth', '--resume']);
   const lost = await assertRecovered(c, r);
   assert.match(r.stdout, /lock taken over from .*process \d+ is no longer running/);
-  record({ fault: 'Castle SIGKILLed mid-restore; its lock left behind', printed: said(r), dataLost: lost, manual: 'none (`castle rebirth --resume`)', recoverMs: r.ms });
+  record({ fault: 'Castle SIGKILLed mid-restore; its lock left behind', printed: resumed(c, r), dataLost: lost, manual: 'none (`castle rebirth --resume`)', recoverMs: r.ms });
 });

@@ -189,9 +189,19 @@ export async function assertRecovered(c: FaultCastle, r: CliResult): Promise<str
 /** The last lines Castle printed that say what went wrong, short. */
 export function said(r: CliResult): string {
   const lines = (r.stdout + '\n' + r.stderr).split('\n').map((l) => l.replace(/^\S+Z /, '').trim());
-  const pick = lines.filter((l) => /^run \S+ (failed|interrupted)|castle: |failed|refused|locked by|taking over|took over|lock/i.test(l) && !/^(phase|total|critical)/.test(l));
-  const text = (pick.length ? pick.slice(-2) : lines.filter(Boolean).slice(-1)).join(' / ');
+  const pick = lines.filter((l) => /^run \S+ (failed|interrupted)|castle: |failed|refused|locked by|lock taken over/i.test(l) && !/^(phase|total|critical|! )/.test(l));
+  const text = [...new Set(pick.length ? pick.slice(-2) : lines.filter(Boolean).slice(-1))].join(' / ');
   return text.length > 240 ? text.slice(0, 237) + '...' : text;
+}
+
+/** What a resumed run said: the dead run's lock taken over, the steps it skipped, how it ended. */
+export function resumed(c: FaultCastle, r: CliResult): string {
+  const evs = c.lastEvents();
+  const took = evs.find((e) => e.type === 'lock-taken-over');
+  const skipped = evs.filter((e) => e.type === 'step-finished' && e.status === 'skipped' && /succeeded in run/.test(e.reason ?? '')).length;
+  const fin = evs.find((e) => e.type === 'run-finished');
+  const end = fin?.type === 'run-finished' ? fin.status : `exit ${r.code}`;
+  return `${took?.type === 'lock-taken-over' ? `lock taken over (${took.reason}); ` : ''}${skipped} steps done by the killed run skipped; ${end}, proof passed`;
 }
 
 export function sh(cmd: string, args: readonly string[]): string {

@@ -33,6 +33,7 @@ const SECRET_FILES: readonly [RegExp, string][] = [
   [/^s3\/credentials\.json$/, 'the S3 endpoint\'s own key pair'],
   [/^data\/postgres\/[^/]+\/pgbackrest\/pgbackrest\.conf$/, "pgBackRest's S3 key (PGO renders the same s3.conf Secret)"],
   [/^data\/pgbouncer\/[^/]+\/userlist\.txt$/, "pgBouncer's auth file"],
+  [/^data\/app\/blog-\d+\/db-password$/, "the blog's database password (read by the app, never in its environment)"],
 ];
 
 interface Hit {

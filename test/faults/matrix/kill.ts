@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventEnvelope } from '../../../src/events.js';
-import { assertRecovered, faultCastle, finished, noted, pgbackrestDoing, record, said, started, startUntil, type FaultCastle } from '../harness.js';
+import { assertRecovered, faultCastle, finished, noted, pgbackrestDoing, record, resumed, started, startUntil, type FaultCastle } from '../harness.js';
 
 // Castle SIGKILLed at each phase boundary and in the middle of each phase, then `castle rebirth --resume`.
 let c: FaultCastle;
@@ -33,6 +33,6 @@ for (const p of points) {
     assert.equal(killed.code, null, 'killed');
     const r = await c.run(['rebirth', '--resume']);
     const lost = await assertRecovered(c, r);
-    record({ fault: `Castle SIGKILLed at ${p.name}`, printed: said(r), dataLost: lost, manual: 'none (`castle rebirth --resume`)', recoverMs: r.ms });
+    record({ fault: `Castle SIGKILLed at ${p.name}`, printed: resumed(c, r), dataLost: lost, manual: 'none (`castle rebirth --resume`)', recoverMs: r.ms });
   });
 }

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
-import { assertRecovered, checks, faultCastle, noted, pgbackrestDoing, processesWith, record, said, started, startUntil, type FaultCastle } from '../harness.js';
+import { assertRecovered, checks, faultCastle, noted, pgbackrestDoing, processesWith, record, resumed, said, startUntil, type FaultCastle } from '../harness.js';
 
 // The parts Castle depends on failing under it: the S3 endpoint, WAL archiving, PostgreSQL, a port, the power.
 let c: FaultCastle;
@@ -160,5 +160,5 @@ test('power cut during the restore: Castle and every castle process SIGKILLed at
   assert.deepEqual([...processesWith(c.dataDir), ...processesWith(c.s3Dir)], [], 'nothing of the castle survives the power cut');
   const r = await c.run(['rebirth', '--resume']);
   const lost = await assertRecovered(c, r);
-  record({ fault: `power cut during the restore (Castle and ${victims.length - 1} castle processes SIGKILLed at once, S3 endpoint included)`, printed: said(r), dataLost: lost, manual: 'none (`castle rebirth --resume`)', recoverMs: r.ms });
+  record({ fault: `power cut during the restore (Castle and ${victims.length - 1} castle processes SIGKILLed at once, S3 endpoint included)`, printed: resumed(c, r), dataLost: lost, manual: 'none (`castle rebirth --resume`)', recoverMs: r.ms });
 });
