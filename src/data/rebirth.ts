@@ -1,7 +1,7 @@
 // The data layer's part of a rebirth, as the step kinds use it: gate -> wipe -> restore -> start -> proof.
 // Each function returns a Result (src/core/result.ts); nothing is wiped unless a gate succeeded.
 
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import pg from 'pg';
 import { join } from 'node:path';
@@ -342,10 +342,21 @@ export async function wipeCastle(dc: DataCastle, o: WipeOptions): Promise<Result
 // ---------------------------------------------------------------------------------------------
 // 3. restore + start
 
+/** Present while a restore runs: a data directory beside it is half restored, not a cluster to start. */
+export const restoringMarker = (c: PgCluster): string => join(c.root, '.restoring');
+
+/** A restore began here and did not finish (its process was killed, the power cut): restore again, never start it. */
+export function restoreInterrupted(c: PgCluster): boolean {
+  return existsSync(restoringMarker(c));
+}
+
 export async function restoreCastle(dc: DataCastle, o: OpOptions & { gate?: GateRecord | null; repo?: 1 | 2 } = {}): Promise<Result<{ repo: 1 | 2; why: string; backup: string; durationMs: number }>> {
   const u = await prepareRoot(dc.cluster, o);
   if (!u.ok) return u;
-  return restoreCluster(dc.pgbr, { ...o, ...(o.gate ? { expectSystemId: o.gate.systemId } : {}), ...(o.repo ? { repo: o.repo } : {}) });
+  writeFileSync(restoringMarker(dc.cluster), `${new Date().toISOString()} pid ${process.pid}\n`);
+  const r = await restoreCluster(dc.pgbr, { ...o, ...(o.gate ? { expectSystemId: o.gate.systemId } : {}), ...(o.repo ? { repo: o.repo } : {}) });
+  if (r.ok) rmSync(restoringMarker(dc.cluster), { force: true });
+  return r;
 }
 
 /** Starts the server (WAL replay to the end of the archive, promotion), then makes sure the stanza exists in every repo. */

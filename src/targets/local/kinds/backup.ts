@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { postmasterPid } from '../../../data/postgres.js';
-import { backupGate, startCastle } from '../../../data/rebirth.js';
+import { backupGate, restoreInterrupted, startCastle } from '../../../data/rebirth.js';
 import type { StepKind } from '../../../core/step.js';
 import type { LocalSession } from '../session.js';
 import { fail, localEnv, opOptions } from '../env.js';
@@ -23,6 +23,7 @@ export const run: StepKind<{ fingerprint?: boolean; newBackup?: boolean }, Local
       ctx.check('backup gate', true, `no data to back up: ${cl.dataDir} does not exist (the castle is already down)`);
       return { ok: true, summary: 'no data: the castle is already down' };
     }
+    if (restoreInterrupted(cl)) return fail(`a restore of '${env.model.name}' into ${cl.dataDir} was interrupted: finish it first (castle rebirth --resume, or castle up); a half-restored directory is never backed up nor wiped as if it were the data`);
     // stopped or crashed with its data in place: started (crash recovery) as `castle up` would, then backed up
     ctx.note('PostgreSQL is not running: starting the existing cluster for the backup');
     const st = await startCastle(env.data, { ...opOptions(ctx), redact: env.data.pgbr.redact });
