@@ -211,8 +211,8 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
     backupDone = true;
     const s3Down = await s3Watch.stop();
     await watcher;
-    if (s3Down) return refuse(`during the backup, ${s3Down}`);
     o.signal?.removeEventListener('abort', onOuter);
+    if (s3Down) return refuse(`during the backup, ${s3Down}`);
     if (archFail) return refuse(archFail);
     if (!bk.ok) {
       const late = await archivingFailure(b, since);
