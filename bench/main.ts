@@ -19,6 +19,11 @@ switch (what) {
     await benchRebirth(rest);
     break;
   }
+  case 'proxmox': {
+    const { benchProxmox } = await import('./proxmox.js');
+    await benchProxmox(rest);
+    break;
+  }
   case 'all': {
     const { benchEngine } = await import('./engine.js');
     await benchEngine(rest);
@@ -27,6 +32,6 @@ switch (what) {
     break;
   }
   default:
-    process.stderr.write(`unknown benchmark '${what}': use engine, validate, rebirth or all\n`);
+    process.stderr.write(`unknown benchmark '${what}': use engine, validate, rebirth, proxmox or all\n`);
     process.exitCode = 2;
 }

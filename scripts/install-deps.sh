@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Castle's local target and its tests need, only those missing.
-# As root it runs apt-get itself; as a normal user through sudo.
+# Installs the Debian packages Castle's local target needs, only those missing; with --tests also what the
+# test suite needs (kubectl renders the homelab tree's kustomizations). As root it runs apt-get itself; as a
+# normal user through sudo.
 set -euo pipefail
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 need=()
@@ -8,6 +9,9 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql postgre
 for pkg in pgbackrest pgbouncer openssl chromium; do installed "$pkg" || need+=("$pkg"); done
 # runuser (util-linux) runs postgres as an unprivileged user when Castle runs as root
 [ "$(id -u)" -ne 0 ] || [ -x /usr/sbin/runuser ] || [ -x /sbin/runuser ] || need+=(util-linux)
+if [ "${1:-}" = "--tests" ]; then
+  command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then

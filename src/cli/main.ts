@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { castleVersion } from '../core/version.js';
 import { registerValidateCommands } from '../validate/cli.js';
 import { CliExit, EXIT_INVALID } from './common.js';
+import { registerImportCommand } from './import-command.js';
 import { registerInitCommand } from './init-command.js';
 import { registerInspectCommands } from './inspect-commands.js';
 import { registerPlanCommand } from './plan-command.js';
@@ -22,6 +23,7 @@ program
   .showHelpAfterError('(castle --help for usage)');
 
 registerInitCommand(program);
+registerImportCommand(program);
 registerPlanCommand(program);
 registerRunCommands(program);
 registerInspectCommands(program);

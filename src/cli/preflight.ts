@@ -39,6 +39,7 @@ async function targetPreflight(plan: Plan): Promise<boolean> {
         castleName: castle.name,
         operation: plan.operation,
         signal: ac.signal,
+        steps: plan.steps.filter((s) => s.spec.target === t).map((s) => ({ kind: s.spec.kind.name, config: s.spec.config, location: s.spec.location })),
       }),
     ),
   );

@@ -176,7 +176,14 @@ export function registerRunCommands(program: Command): void {
       cmd.option('--no-backup', 'skip the backup gate (needs --i-accept-data-loss)').option('--i-accept-data-loss', 'confirm --no-backup');
     }
     if (op === 'rebirth') cmd.option('--no-proof', 'skip the proof after the rebirth');
-    cmd.action(async (opts: Partial<RunFlags>) => {
+    cmd.option('--adopt <vmid...>', 'proxmox: take over these VM ids though they lack the castle\'s tag (this run only; `adopt:` in the block makes it lasting)');
+    cmd.action(async (opts: Partial<RunFlags> & { adopt?: string[] }) => {
+      if (opts.adopt) {
+        const ids = opts.adopt.flatMap((a) => a.split(',')).filter(Boolean);
+        if (!ids.every((id) => /^[1-9][0-9]{2,8}$/.test(id))) throw new CliExit(EXIT_INVALID, `--adopt ${opts.adopt.join(' ')}: give Proxmox VM ids (100-999999999)`);
+        // the proxmox target reads it where its block's `adopt:` is read (preflight and steps run in this process or a detached child)
+        process.env['CASTLE_PROXMOX_ADOPT'] = ids.join(',');
+      }
       process.exitCode = await runOperation(op, { backup: true, proof: true, preflight: true, file: 'castle.yaml', ...opts } as RunFlags);
     });
   }

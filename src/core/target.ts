@@ -1,4 +1,4 @@
-import type { Diagnostic } from '../diag/diagnostic.js';
+import type { Diagnostic, SourceLocation } from '../diag/diagnostic.js';
 import type { Result } from './result.js';
 import type { StepCheckContext, StepContext, StepKind } from './step.js';
 
@@ -43,6 +43,8 @@ export interface PreflightContext {
   readonly castleName: string;
   readonly operation: 'up' | 'down' | 'rebirth';
   readonly signal: AbortSignal;
+  /** this target's steps in the plan: kind name inside the target, validated config, where castle.yaml sets it */
+  readonly steps: readonly { readonly kind: string; readonly config: unknown; readonly location: SourceLocation }[];
 }
 
 export interface SessionFactory<C, S> {

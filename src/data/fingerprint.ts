@@ -7,7 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { ok, type Result } from '../core/result.js';
+import { fail, ok, type Result } from '../core/result.js';
 import type { OpOptions } from '../os/exec.js';
 
 export interface TableFingerprint {
@@ -102,7 +102,7 @@ export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {})
     if (o.databases) dbs = dbs.filter((d) => o.databases!.includes(d));
     const tables: TableFingerprint[] = [];
     for (const db of dbs) {
-      if (o.signal?.aborted) return { ok: false, reason: 'fingerprint cancelled' };
+      if (o.signal?.aborted) return fail('fingerprint cancelled');
       const r = await fingerprintDatabase(conn, db, { format, parallel, splitBytes, clients, ...(o.reference ? { reference: o.reference } : {}) });
       tables.push(...r);
       o.log?.(`fingerprint ${db}: ${r.length} tables, ${r.reduce((s, t) => s + t.rows, 0)} rows`);
@@ -121,8 +121,8 @@ export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {})
       mbPerSec: tableBytes / 1e6 / Math.max(durationMs / 1000, 0.001),
     });
   } catch (err) {
-    if (o.signal?.aborted) return { ok: false, reason: 'fingerprint cancelled' };
-    return { ok: false, reason: `fingerprint failed: ${(err as Error).message}` };
+    if (o.signal?.aborted) return fail('fingerprint cancelled');
+    return fail(`fingerprint failed: ${(err as Error).message}`);
   } finally {
     o.signal?.removeEventListener('abort', abort);
     await Promise.all(clients.map((c) => c.end().catch(() => {})));

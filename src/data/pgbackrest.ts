@@ -164,7 +164,7 @@ export async function writePgbackrestConf(b: Pgbackrest): Promise<Result> {
     await chownToUser(b.confPath, c.osUser);
     return ok(undefined);
   } catch (err) {
-    return { ok: false, reason: `cannot write ${b.confPath}: ${(err as Error).message}` };
+    return fail(`cannot write ${b.confPath}: ${(err as Error).message}`);
   }
 }
 
@@ -220,7 +220,7 @@ function tailLogPath(b: Pgbackrest): string {
 export async function stanzaCreate(b: Pgbackrest, o: OpOptions & { online?: boolean } = {}): Promise<Result> {
   const r = await pgbackrest(b, ['stanza-create', ...(o.online === false ? ['--no-online'] : [])], o);
   if (r.code === 0) return ok(undefined);
-  return { ok: false, reason: pgbackrestReason(b, `creating stanza '${b.stanza}'`, r) };
+  return fail(pgbackrestReason(b, `creating stanza '${b.stanza}'`, r));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ export async function archiverStatus(c: PgCluster, client?: pg.Client): Promise<
     try {
       r = ok((await client.query(ARCHIVER_SQL)).rows as Record<string, unknown>[]);
     } catch (err) {
-      r = { ok: false, reason: `reading pg_stat_archiver failed: ${(err as Error).message}` };
+      r = fail(`reading pg_stat_archiver failed: ${(err as Error).message}`);
     }
   } else r = await sql(c, ARCHIVER_SQL);
   if (!r.ok) return r;
@@ -291,11 +291,11 @@ export async function flushWal(b: Pgbackrest, o: OpOptions & { timeoutMs?: numbe
       const s = (await cl.query(`SELECT pg_walfile_name(pg_switch_wal()) AS seg, now() AS at, current_setting('archive_mode') AS mode`)).rows[0];
       return s as { seg: string; at: Date; mode: string };
     });
-    if (row.mode === 'off') return { ok: false, reason: `archive_mode is off on ${c.dataDir}: writes after the last backup could not be saved` };
+    if (row.mode === 'off') return fail(`archive_mode is off on ${c.dataDir}: writes after the last backup could not be saved`);
     segment = row.seg;
     switchedAt = row.at;
   } catch (err) {
-    return { ok: false, reason: `cannot switch WAL on ${c.socketDir}:${c.port}: ${(err as Error).message}` };
+    return fail(`cannot switch WAL on ${c.socketDir}:${c.port}: ${(err as Error).message}`);
   }
   const timeoutMs = o.timeoutMs ?? 60000;
   for (;;) {
@@ -307,10 +307,10 @@ export async function flushWal(b: Pgbackrest, o: OpOptions & { timeoutMs?: numbe
     const doneFile = await sql(c, `SELECT (pg_stat_file('pg_wal/archive_status/' || $1 || '.done', true)).size IS NOT NULL AS done`, [segment]);
     if (doneFile.ok && doneFile.value[0]?.done === true) return ok({ segment, waitedMs: Date.now() - started });
     const failing = archivingFailureOf(b, st, switchedAt);
-    if (failing) return { ok: false, reason: failing };
+    if (failing) return fail(failing);
     if (Date.now() - started > timeoutMs)
-      return { ok: false, reason: `WAL segment ${segment} was not archived within ${Math.round(timeoutMs / 1000)} s (last archived: ${st.lastArchivedWal ?? 'none'}); see ${c.logFile}` };
-    if (o.signal?.aborted) return { ok: false, reason: 'WAL flush cancelled' };
+      return fail(`WAL segment ${segment} was not archived within ${Math.round(timeoutMs / 1000)} s (last archived: ${st.lastArchivedWal ?? 'none'}); see ${c.logFile}`);
+    if (o.signal?.aborted) return fail('WAL flush cancelled');
     await sleep(50, o.signal);
   }
 }
@@ -327,24 +327,24 @@ export interface BackupResult {
 /** `pgbackrest backup --type=T --repo=N` (incr falls back to full when none exists: pgBackRest does it). */
 export async function runBackup(b: Pgbackrest, o: OpOptions & { type?: 'full' | 'diff' | 'incr'; repo?: 1 | 2 } = {}): Promise<Result<BackupResult>> {
   const repo = o.repo ?? 1;
-  if (repo === 2 && !b.repo2Path) return { ok: false, reason: 'no repo2 configured for this castle' };
+  if (repo === 2 && !b.repo2Path) return fail('no repo2 configured for this castle');
   const started = Date.now();
   const r = await pgbackrest(b, ['backup', `--type=${o.type ?? 'incr'}`, `--repo=${repo}`], o);
-  if (r.code !== 0) return { ok: false, reason: pgbackrestReason(b, `backing up to repo${repo}`, r) };
+  if (r.code !== 0) return fail(pgbackrestReason(b, `backing up to repo${repo}`, r));
   const label = /new backup label = (\S+)/.exec(`${r.stdout}\n${r.stderr}`)?.[1];
-  if (!label) return { ok: false, reason: `pgBackRest backup to repo${repo} succeeded but printed no backup label` };
+  if (!label) return fail(`pgBackRest backup to repo${repo} succeeded but printed no backup label`);
   return ok({ label, repo, durationMs: Date.now() - started });
 }
 
 /** `pgbackrest info --output=json` (parsed). */
 export async function pgbackrestInfo(b: Pgbackrest, o: OpOptions & { repo?: 1 | 2 } = {}): Promise<Result<unknown[]>> {
   const r = await pgbackrest(b, ['info', '--output=json', ...(o.repo ? [`--repo=${o.repo}`] : [])], { ...o, quietStdout: true });
-  if (r.code !== 0) return { ok: false, reason: pgbackrestReason(b, 'reading repo info', r) };
+  if (r.code !== 0) return fail(pgbackrestReason(b, 'reading repo info', r));
   try {
     // keep 64-bit system ids exact
     return ok(JSON.parse(r.stdout.replace(/"system-id":(\d+)/g, '"system-id":"$1"')) as unknown[]);
   } catch {
-    return { ok: false, reason: 'pgbackrest info printed no JSON' };
+    return fail('pgbackrest info printed no JSON');
   }
 }
 
@@ -389,13 +389,13 @@ export function repo1HasBackupInfo(b: Pgbackrest, signal?: AbortSignal): Promise
 export async function confirmBackup(b: Pgbackrest, label: string, o: { signal?: AbortSignal; repo?: 1 | 2; notBefore?: Date } = {}): Promise<Result<{ backup: RepoBackup; info: BackupInfo }>> {
   const repo = o.repo ?? 1;
   const r = await repoBackupInfo(b, repo, o);
-  if (!r.ok) return { ok: false, reason: `cannot confirm backup ${label}: ${r.reason}` };
+  if (!r.ok) return fail(`cannot confirm backup ${label}: ${r.reason}`);
   const bk = r.value.backups.find((x) => x.label === label);
-  if (!bk) return { ok: false, reason: `backup ${label} is not listed in repo${repo}'s backup.info (${r.value.backups.length} backups listed)` };
-  if (!(bk.size > 0)) return { ok: false, reason: `backup ${label} is listed with size 0 in repo${repo}` };
+  if (!bk) return fail(`backup ${label} is not listed in repo${repo}'s backup.info (${r.value.backups.length} backups listed)`);
+  if (!(bk.size > 0)) return fail(`backup ${label} is listed with size 0 in repo${repo}`);
   if (o.notBefore && bk.stopTime.getTime() < o.notBefore.getTime() - 5000)
-    return { ok: false, reason: `backup ${label} in repo${repo} stopped at ${bk.stopTime.toISOString()}, before this gate started` };
-  if (bk.dbId !== r.value.current.dbId) return { ok: false, reason: `backup ${label} belongs to db-id ${bk.dbId}, not the stanza's current db-id ${r.value.current.dbId}` };
+    return fail(`backup ${label} in repo${repo} stopped at ${bk.stopTime.toISOString()}, before this gate started`);
+  if (bk.dbId !== r.value.current.dbId) return fail(`backup ${label} belongs to db-id ${bk.dbId}, not the stanza's current db-id ${r.value.current.dbId}`);
   return ok({ backup: bk, info: r.value });
 }
 
@@ -421,7 +421,7 @@ export async function chooseRestoreRepo(b: Pgbackrest, o: { signal?: AbortSignal
       return ok({ repo: 1, why: `repo2's newest backup ${last2.label} is older than repo1's ${last1.label}`, info: r1.value });
     }
   }
-  if (!r1.ok) return { ok: false, reason: `cannot read the S3 repo: ${r1.reason}` };
+  if (!r1.ok) return fail(`cannot read the S3 repo: ${r1.reason}`);
   return ok({ repo: 1, why: b.repo2Path ? 'local repo2 is absent: restoring from S3' : 'restoring from S3', info: r1.value });
 }
 
@@ -460,7 +460,7 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
     };
   }
   const lastBackup = [...info.backups].reverse().find((x) => x.dbId === info.current.dbId);
-  if (!lastBackup) return { ok: false, reason: `repo${repo} stanza '${b.stanza}' has no backup of its current database system ${repoSys}: nothing to restore` };
+  if (!lastBackup) return fail(`repo${repo} stanza '${b.stanza}' has no backup of its current database system ${repoSys}: nothing to restore`);
   const hasData = existsSync(join(c.dataDir, 'global', 'pg_control'));
   // files without pg_control: a restore that was interrupted; --delta lets pgBackRest finish it (it refuses a non-empty directory otherwise)
   const partial = !hasData && existsSync(c.dataDir) && readdirSync(c.dataDir).length > 0;
@@ -471,7 +471,7 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
         ok: false,
         reason: `refusing to restore into ${c.dataDir}: it holds database system ${sys.value} but repo${repo} stanza '${b.stanza}' belongs to system ${repoSys}; wipe the castle (or move the directory away) to restore from this repo`,
       };
-    if (postmasterPid(c)) return { ok: false, reason: `refusing to restore into ${c.dataDir}: PostgreSQL is running on it (stop it first)` };
+    if (postmasterPid(c)) return fail(`refusing to restore into ${c.dataDir}: PostgreSQL is running on it (stop it first)`);
   }
   const dir = await ensureOwnedDir(c.dataDir, c.osUser);
   if (!dir.ok) return dir;

@@ -53,14 +53,19 @@ export function installedPgMajors(pgRoot = PG_ROOT): number[] {
     .sort((a, b) => a - b);
 }
 
+/** Where the binaries of a major live (installed or not). */
+export function pgBinDir(major: number, pgRoot = PG_ROOT): string {
+  return join(pgRoot, String(major), 'bin');
+}
+
 /** The binaries of a major (or the newest); a version not installed is a clear error naming the installed ones. */
 export function resolvePgBin(version?: number, pgRoot = PG_ROOT): Result<{ major: number; binDir: string }> {
   const majors = installedPgMajors(pgRoot);
-  if (majors.length === 0) return { ok: false, reason: `no PostgreSQL server is installed (nothing under ${pgRoot}/*/bin/postgres): run scripts/install-deps.sh` };
+  if (majors.length === 0) return fail(`no PostgreSQL server is installed (nothing under ${pgRoot}/*/bin/postgres): run scripts/install-deps.sh`);
   const major = version ?? majors[majors.length - 1]!;
   if (!majors.includes(major))
-    return { ok: false, reason: `PostgreSQL ${major} is not installed on this machine; installed: ${majors.join(', ')} (under ${pgRoot})` };
-  return ok({ major, binDir: join(pgRoot, String(major), 'bin') });
+    return fail(`PostgreSQL ${major} is not installed on this machine; installed: ${majors.join(', ')} (under ${pgRoot})`);
+  return ok({ major, binDir: pgBinDir(major, pgRoot) });
 }
 
 /** Resolves paths and binaries of a cluster (no I/O besides looking at installed versions). */
@@ -104,7 +109,7 @@ export async function ensureOwnedDir(path: string, osUser: string | null, mode =
     }
     return ok(undefined);
   } catch (err) {
-    return { ok: false, reason: `cannot create directory ${path}: ${(err as Error).message}` };
+    return fail(`cannot create directory ${path}: ${(err as Error).message}`);
   }
 }
 
@@ -157,12 +162,12 @@ export interface InitOptions extends OpOptions {
 export async function initCluster(c: PgCluster, o: InitOptions = {}): Promise<Result> {
   const prep = await prepareRoot(c, o);
   if (!prep.ok) return prep;
-  if (existsSync(join(c.dataDir, 'PG_VERSION'))) return { ok: false, reason: `${c.dataDir} already holds a PostgreSQL cluster: refusing to initdb over it` };
+  if (existsSync(join(c.dataDir, 'PG_VERSION'))) return fail(`${c.dataDir} already holds a PostgreSQL cluster: refusing to initdb over it`);
   const r = await pgExec(c, 'initdb', [
     '-D', c.dataDir, '-U', c.superuser, '-E', 'UTF8', '--locale=C.UTF-8',
     '--auth-local=trust', '--auth-host=scram-sha-256', ...(o.noSync ? ['--no-sync'] : []),
   ], o);
-  if (r.code !== 0) return { ok: false, reason: describeFailure('initdb', r) };
+  if (r.code !== 0) return fail(describeFailure('initdb', r));
   const conf = join(c.dataDir, 'postgresql.conf');
   appendFileSync(conf, `\n# written by castle\ninclude = 'castle.conf'\n`);
   return writeCastleConf(c, o);
@@ -195,7 +200,7 @@ export async function writeCastleConf(c: PgCluster, o: { archiveCommand?: string
     if (existsSync(conf) && !readFileSync(conf, 'utf8').includes("include = 'castle.conf'")) appendFileSync(conf, `\ninclude = 'castle.conf'\n`);
     return ok(undefined);
   } catch (err) {
-    return { ok: false, reason: `cannot write ${file}: ${(err as Error).message}` };
+    return fail(`cannot write ${file}: ${(err as Error).message}`);
   }
 }
 
@@ -231,21 +236,21 @@ export async function startPostgres(c: PgCluster, o: StartOptions = {}): Promise
   let pid = postmasterPid(c);
   const alreadyRunning = pid !== null;
   if (!pid) {
-    if (!existsSync(join(c.dataDir, 'PG_VERSION'))) return { ok: false, reason: `no PostgreSQL cluster in ${c.dataDir}: nothing to start` };
+    if (!existsSync(join(c.dataDir, 'PG_VERSION'))) return fail(`no PostgreSQL cluster in ${c.dataDir}: nothing to start`);
     const prep = await prepareRoot(c, o);
     if (!prep.ok) return prep;
     const r = await pgExec(c, 'pg_ctl', ['-D', c.dataDir, '-l', c.logFile, '-w', '-t', String(timeoutS), 'start'], { ...o, ...(o.env ? { env: o.env } : {}) });
-    if (r.code !== 0) return { ok: false, reason: `${describeFailure('pg_ctl start', r)}; server log: ${tailLog(c.logFile, 3)} (${c.logFile})` };
+    if (r.code !== 0) return fail(`${describeFailure('pg_ctl start', r)}; server log: ${tailLog(c.logFile, 3)} (${c.logFile})`);
     pid = postmasterPid(c);
-    if (!pid) return { ok: false, reason: `pg_ctl start reported success but no postmaster runs; see ${c.logFile}` };
+    if (!pid) return fail(`pg_ctl start reported success but no postmaster runs; see ${c.logFile}`);
   }
   if (o.waitPromoted !== false) {
     const end = Date.now() + (o.timeoutMs ?? 120000);
     for (;;) {
       const inRec = await withClient(c, 'postgres', async (cl) => (await cl.query('SELECT pg_is_in_recovery() AS r')).rows[0].r as boolean).catch(() => null);
       if (inRec === false) break;
-      if (!postmasterPid(c)) return { ok: false, reason: `the server stopped during WAL replay: ${tailLog(c.logFile, 3)} (${c.logFile})` };
-      if (Date.now() > end || o.signal?.aborted) return { ok: false, reason: `the server was still replaying WAL after ${timeoutS} s; see ${c.logFile}` };
+      if (!postmasterPid(c)) return fail(`the server stopped during WAL replay: ${tailLog(c.logFile, 3)} (${c.logFile})`);
+      if (Date.now() > end || o.signal?.aborted) return fail(`the server was still replaying WAL after ${timeoutS} s; see ${c.logFile}`);
       // promotion follows consistency within a few archive-get calls: poll closely, it is the critical path
       await sleep(20, o.signal);
     }
@@ -274,10 +279,10 @@ export async function stopPostgres(c: PgCluster, o: OpOptions & { timeoutMs?: nu
 
 /** Database system identifier from pg_control (works on a stopped cluster). */
 export async function controlSystemId(c: PgCluster, o: OpOptions = {}): Promise<Result<string>> {
-  if (!existsSync(join(c.dataDir, 'global', 'pg_control'))) return { ok: false, reason: `no pg_control in ${c.dataDir}` };
+  if (!existsSync(join(c.dataDir, 'global', 'pg_control'))) return fail(`no pg_control in ${c.dataDir}`);
   const r = await pgExec(c, 'pg_controldata', ['-D', c.dataDir], { ...o, quietStdout: true, env: { LC_ALL: 'C' } });
   const m = /Database system identifier:\s*(\d+)/.exec(r.stdout);
-  if (r.code !== 0 || !m) return { ok: false, reason: describeFailure('pg_controldata', r) };
+  if (r.code !== 0 || !m) return fail(describeFailure('pg_controldata', r));
   return ok(m[1]!);
 }
 
@@ -306,7 +311,7 @@ export async function sql(c: PgCluster, text: string, params: unknown[] = [], da
     const rows = await withClient(c, database, async (cl) => (await cl.query(text, params)).rows as Record<string, unknown>[]);
     return ok(rows);
   } catch (err) {
-    return { ok: false, reason: `SQL on ${c.socketDir}:${c.port}/${database} failed: ${(err as Error).message}` };
+    return fail(`SQL on ${c.socketDir}:${c.port}/${database} failed: ${(err as Error).message}`);
   }
 }
 

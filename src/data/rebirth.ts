@@ -93,7 +93,7 @@ export async function ensureCluster(dc: DataCastle, o: OpOptions & { noSync?: bo
   }
   const pid = postmasterPid(c);
   const sys = await runningSystemId(c);
-  if (!pid || !sys.ok) return { ok: false, reason: `the cluster is not answering after ${action}: ${sys.ok ? 'no postmaster' : sys.reason}` };
+  if (!pid || !sys.ok) return fail(`the cluster is not answering after ${action}: ${sys.ok ? 'no postmaster' : sys.reason}`);
   return ok({ action, pid, systemId: sys.value });
 }
 
@@ -150,7 +150,7 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
   const t0 = Date.now();
   const timings: Record<string, number> = {};
   const mark = (k: string, since: number) => (timings[k] = Date.now() - since);
-  const refuse = (why: string) => ({ ok: false as const, reason: `backup gate failed, nothing may be wiped: ${b.redact(why)}` });
+  const refuse = (why: string) => fail(`backup gate failed, nothing may be wiped: ${b.redact(why)}`);
 
   let t = Date.now();
   if (!postmasterPid(dc.cluster)) return refuse(`PostgreSQL is not running on ${dc.cluster.dataDir}: cannot flush WAL nor back up`);
@@ -302,20 +302,20 @@ export function castleProcesses(root: string): number[] {
 export async function wipeCastle(dc: DataCastle, o: WipeOptions): Promise<Result<{ stopped: number[]; removed: string }>> {
   const c = dc.cluster;
   const log = o.log ?? noLog;
-  if (!o.gate && !o.force) return { ok: false, reason: 'no successful backup gate for this rebirth: nothing was wiped' };
+  if (!o.gate && !o.force) return fail('no successful backup gate for this rebirth: nothing was wiped');
   if (o.gate && !o.force) {
     const pid = postmasterPid(c);
     if (pid) {
       const sys = await runningSystemId(c);
       if (sys.ok && sys.value !== o.gate.systemId)
-        return { ok: false, reason: `the running cluster is system ${sys.value}, the gate backed up ${o.gate.systemId}: nothing was wiped` };
+        return fail(`the running cluster is system ${sys.value}, the gate backed up ${o.gate.systemId}: nothing was wiped`);
     }
   }
   if (existsSync(c.root) && readdirSync(c.root).length > 0 && !existsSync(join(c.root, MARKER)))
-    return { ok: false, reason: `${c.root} has no ${MARKER} marker: not a castle data root, nothing was wiped` };
+    return fail(`${c.root} has no ${MARKER} marker: not a castle data root, nothing was wiped`);
   const stopped: number[] = [];
   const st = await stopPostgres(c, o);
-  if (!st.ok) return { ok: false, reason: `cannot stop PostgreSQL: ${st.reason}; nothing was wiped` };
+  if (!st.ok) return fail(`cannot stop PostgreSQL: ${st.reason}; nothing was wiped`);
   if (st.value.pid) stopped.push(st.value.pid);
   // leftovers: archive-push, backups, anything started with a path in the castle
   const left = existsSync(c.root) ? castleProcesses(c.root) : [];
@@ -333,7 +333,7 @@ export async function wipeCastle(dc: DataCastle, o: WipeOptions): Promise<Result
   try {
     await rm(c.root, { recursive: true, force: true, maxRetries: 3 });
   } catch (err) {
-    return { ok: false, reason: `cannot delete ${c.root}: ${(err as Error).message}` };
+    return fail(`cannot delete ${c.root}: ${(err as Error).message}`);
   }
   log(`wiped ${c.root} (stopped ${stopped.length} processes)`);
   return ok({ stopped, removed: c.root });
@@ -375,10 +375,10 @@ export async function startCastle(dc: DataCastle, o: OpOptions & { timeoutMs?: n
     // the early try can lose a race with the starting server over pg_control: then once more, online
     if (first && !first.ok) (o.log ?? noLog)(`stanza-create beside the starting server failed (${first.reason}); once more, online\n`);
     const sc = first?.ok ? first : await stanzaCreate(dc.pgbr, o);
-    if (!sc.ok) return { ok: false, reason: `server started, but recreating the local repo2 stanza failed: ${sc.reason}` };
+    if (!sc.ok) return fail(`server started, but recreating the local repo2 stanza failed: ${sc.reason}`);
     // archive-push failed for repo2 until now: wake the archiver with a fresh segment instead of waiting its 60 s retry
     const wake = await sql(dc.cluster, `SELECT pg_logical_emit_message(false, 'castle', 'wake'), pg_switch_wal()`);
-    if (!wake.ok) return { ok: false, reason: `server started, but waking the WAL archiver failed: ${wake.reason}` };
+    if (!wake.ok) return fail(`server started, but waking the WAL archiver failed: ${wake.reason}`);
   }
   return ok({ pid: st.value.pid, durationMs: Date.now() - t });
 }
@@ -396,7 +396,7 @@ export interface ProofResult {
 /** Compares system ids (cluster, gate, repo) and the fingerprint with the gate's. A mismatch fails loudly and writes evidence. */
 export async function proveCastle(dc: DataCastle, gate: GateRecord, o: OpOptions & { evidenceDir?: string; fingerprintParallel?: number } = {}): Promise<Result<ProofResult>> {
   const sys = await runningSystemId(dc.cluster);
-  if (!sys.ok) return { ok: false, reason: `proof: cannot query the restored cluster: ${sys.reason}` };
+  if (!sys.ok) return fail(`proof: cannot query the restored cluster: ${sys.reason}`);
   const repo = await repoBackupInfo(dc.pgbr, 1, o);
   const repoSystemId = repo.ok ? repo.value.current.systemId : '';
   const evidence = (extra: Record<string, unknown>) => {
@@ -407,12 +407,12 @@ export async function proveCastle(dc: DataCastle, gate: GateRecord, o: OpOptions
     return `; evidence: ${f}`;
   };
   if (sys.value !== gate.systemId)
-    return { ok: false, reason: `proof failed: the restored cluster is system ${sys.value}, the gate backed up system ${gate.systemId}${evidence({})}` };
+    return fail(`proof failed: the restored cluster is system ${sys.value}, the gate backed up system ${gate.systemId}${evidence({})}`);
   if (repo.ok && repoSystemId !== gate.systemId)
-    return { ok: false, reason: `proof failed: the S3 repo now belongs to system ${repoSystemId}, not the castle's ${gate.systemId}${evidence({})}` };
+    return fail(`proof failed: the S3 repo now belongs to system ${repoSystemId}, not the castle's ${gate.systemId}${evidence({})}`);
   if (!gate.fingerprint) return ok({ systemId: sys.value, repoSystemId, fingerprint: null, diffs: [] });
   const fp = await fingerprintCluster(connConfig(dc.cluster), { ...o, reference: gate.fingerprint, ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}) });
-  if (!fp.ok) return { ok: false, reason: `proof: ${fp.reason}` };
+  if (!fp.ok) return fail(`proof: ${fp.reason}`);
   const diffs = compareFingerprints(gate.fingerprint, fp.value);
   if (diffs.length) {
     const more = diffs.length > 3 ? ` (+${diffs.length - 3} more)` : '';

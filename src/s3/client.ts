@@ -93,7 +93,7 @@ export async function probeS3(t: S3Target, o: { signal?: AbortSignal; client?: S
     await client.send(new ListObjectsV2Command({ Bucket: t.bucket, MaxKeys: 1 }), { abortSignal: o.signal });
     return ok(undefined);
   } catch (err) {
-    return { ok: false, reason: describeS3Error(err, t, 'bucket listing') };
+    return fail(describeS3Error(err, t, 'bucket listing'));
   } finally {
     if (!o.client) client.destroy();
   }
@@ -110,12 +110,12 @@ export async function ensureBucket(t: S3Target, o: { signal?: AbortSignal } = {}
       await client.send(new ListObjectsV2Command({ Bucket: t.bucket, MaxKeys: 1 }), { abortSignal: o.signal });
       return ok({ created: false });
     } catch (err) {
-      if (httpStatus(err) !== 404) return { ok: false, reason: describeS3Error(err, t, 'bucket check') };
+      if (httpStatus(err) !== 404) return fail(describeS3Error(err, t, 'bucket check'));
     }
     await client.send(new CreateBucketCommand({ Bucket: t.bucket }), { abortSignal: o.signal });
     return ok({ created: true });
   } catch (err) {
-    return { ok: false, reason: describeS3Error(err, t, 'bucket creation') };
+    return fail(describeS3Error(err, t, 'bucket creation'));
   } finally {
     client.destroy();
   }
@@ -128,7 +128,7 @@ export async function getObjectText(t: S3Target, key: string, o: { signal?: Abor
     const text = (await r.Body?.transformToString('utf8')) ?? '';
     return ok(text);
   } catch (err) {
-    return { ok: false, reason: describeS3Error(err, t, `reading s3://${t.bucket}/${key}`) };
+    return fail(describeS3Error(err, t, `reading s3://${t.bucket}/${key}`));
   } finally {
     if (!o.client) client.destroy();
   }
@@ -146,7 +146,7 @@ export async function listObjects(t: S3Target, prefix: string, o: { signal?: Abo
     } while (token);
     return ok(objects);
   } catch (err) {
-    return { ok: false, reason: describeS3Error(err, t, `listing s3://${t.bucket}/${prefix}`) };
+    return fail(describeS3Error(err, t, `listing s3://${t.bucket}/${prefix}`));
   } finally {
     if (!o.client) client.destroy();
   }

@@ -11,6 +11,7 @@ import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { processGone } from '../os/pid.js';
 import { verifySigV4, s3ErrorXml, type HeaderValue } from './sigv4.js';
 
 const require = createRequire(import.meta.url);
@@ -102,11 +103,7 @@ async function main(): Promise<void> {
   const owner = Number(arg('owner-pid', '0'));
   if (owner > 0) {
     setInterval(() => {
-      try {
-        process.kill(owner, 0);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ESRCH') shutdown(`owner ${owner} gone`);
-      }
+      if (processGone(owner)) shutdown(`owner ${owner} gone`);
     }, 1000).unref();
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -3,7 +3,7 @@
 // Layout of `dir`: tls/ (CA + server cert), credentials.json (0600), data/ (objects), s3.pid, s3.json, s3.log
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTls, tlsFiles } from './tls.js';
@@ -120,11 +120,11 @@ export async function startS3Server(o: S3ServerOptions): Promise<Result<S3Server
       else log(`S3 endpoint already running (pid ${existing}, ${target.endpoint}): reusing it`);
       return ok({ target, host: 'localhost', port, caFile: tls.value.files.caCert, pid: existing, reused: true, logFile: p.log, dir });
     }
-    return { ok: false, reason: `the S3 endpoint of ${dir} runs (pid ${existing}) but does not answer: ${probe.reason}; see ${p.log}` };
+    return fail(`the S3 endpoint of ${dir} runs (pid ${existing}) but does not answer: ${probe.reason}; see ${p.log}`);
   }
 
-  if (!/^\d+$/.test(String(o.port)) || o.port <= 0 || o.port > 65535) return { ok: false, reason: `invalid S3 port ${o.port}` };
-  if (!existsSync(DAEMON)) return { ok: false, reason: `S3 daemon script missing: ${DAEMON} (build with tsc first)` };
+  if (!/^\d+$/.test(String(o.port)) || o.port <= 0 || o.port > 65535) return fail(`invalid S3 port ${o.port}`);
+  if (!existsSync(DAEMON)) return fail(`S3 daemon script missing: ${DAEMON} (build with tsc first)`);
   const flags = process.allowedNodeEnvironmentFlags.has('--openssl-legacy-provider') ? ['--openssl-legacy-provider'] : [];
   const target = targetFor(dir, o.port, bucket, region);
   const env = Object.fromEntries(Object.entries({ ...process.env, NODE_OPTIONS: '' }).filter((e): e is [string, string] => e[1] !== undefined));

@@ -3,7 +3,7 @@
 
 import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { ok, type Result } from '../core/result.js';
+import { fail, ok, type Result } from '../core/result.js';
 import { describeFailure, exec, type OpOptions } from '../os/exec.js';
 
 export interface TlsFiles {
@@ -58,7 +58,7 @@ export async function ensureTls(dir: string, o: OpOptions = {}): Promise<Result<
   ];
   for (const [cmd, args] of steps) {
     const r = await exec(cmd, args, { ...o, logPrefix: '[openssl] ', cwd: dir });
-    if (r.code !== 0) return { ok: false, reason: describeFailure('generating the S3 endpoint certificate with openssl', r) };
+    if (r.code !== 0) return fail(describeFailure('generating the S3 endpoint certificate with openssl', r));
   }
   chmodSync(f.caKey, 0o600);
   chmodSync(f.key, 0o600);

@@ -98,7 +98,11 @@ layers:
   assert.equal(code, 2);
   assert.match(err, /^castle\.yaml:6:18: error spec\/wrong-type: layers\[0\]\.apply\[0\]\.retries must be a whole number$/m);
   assert.match(err, /^castle\.yaml:7:9: error spec\/unknown-step-kind: unknown step kind 'rnu'$/m);
-  assert.match(err, /hint: did you mean 'run'\? known kinds: backup, blog, noop, objectStore, pgbouncer, postgres, proof, run, sql, waitFor/);
+  // the default target's and the generic kinds bare, every other target's qualified (`proxmox.machines`), sorted
+  const known = /hint: did you mean 'run'\? known kinds: (.*)$/m.exec(err)?.[1]?.split(', ') ?? [];
+  assert.deepEqual(known, [...known].sort());
+  assert.deepEqual(known.filter((k) => !k.includes('.')), ['backup', 'blog', 'noop', 'objectStore', 'pgbouncer', 'postgres', 'proof', 'run', 'sql', 'waitFor']);
+  assert.ok(known.some((k) => k.includes('.')), 'other targets are listed qualified');
   assert.match(err, /^castle\.yaml:8:23: error spec\/ambiguous-step: a step has exactly one kind, this one has 2: run, noop$/m);
   assert.match(err, /^castle\.yaml:9:25: error spec\/invalid: layers\[0\]\.apply\[3\]\.waitFor\.tcp must match pattern/m);
 });

@@ -7,6 +7,9 @@ import pg from 'pg';
 import type { EventEnvelope } from '../../src/events.js';
 import { events } from '../helpers/cli.js';
 import { localCastle, type LocalCastle } from '../helpers/local-castle.js';
+import { requirement } from '../helpers/requires.js';
+
+const ROOT = requirement(process.getuid?.() === 0, 'needs root');
 
 const PASSWORD_KEY = 'BLOG_DB_PGUSER_BLOG_PASSWORD';
 
@@ -179,7 +182,8 @@ test('a cluster without dataSource pointed at a repo that holds backups is refus
   assert.ok(!existsSync(join(b.dataDir, 'postgres', 'blog-db', 'pgdata')), 'nothing was created');
 });
 
-test('as root on a machine without the unprivileged user, up creates it and runs the castle as that user', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async (t) => {
+test('as root on a machine without the unprivileged user, up creates it and runs the castle as that user', { skip: ROOT.skip }, async (t) => {
+  ROOT.check();
   const user = `castlet${process.pid % 100000}`;
   const gone = () => spawnSync('id', ['-u', user]).status !== 0;
   if (!gone()) spawnSync('userdel', ['-r', user]);

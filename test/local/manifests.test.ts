@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import { MemorySource } from '../../src/secrets/source.js';
 import { Redactor } from '../../src/secrets/redactor.js';
 import { parseIni } from '../../src/data/pgbackrest-ini.js';
-import { buildLocalClusterModel, installedPostgresMajors, loadLocalClusterModel, parseManifests } from '../../src/targets/local/manifests.js';
+import { installedPgMajors } from '../../src/data/postgres.js';
+import { buildLocalClusterModel, loadLocalClusterModel, parseManifests } from '../../src/targets/local/manifests.js';
 import { REPO_ROOT } from './helpers.js';
 
 const FIX = path.join(REPO_ROOT, 'test/local/fixtures');
@@ -64,9 +65,9 @@ test('the seed as written fails here with located errors: PostgreSQL 16 not inst
 });
 
 test('installed majors come from /usr/lib/postgresql/*/bin/postgres', () => {
-  const majors = installedPostgresMajors();
+  const majors = installedPgMajors();
   assert.ok(majors.includes(15), `found ${majors.join(',')}`);
-  assert.deepEqual(installedPostgresMajors('/nonexistent'), []);
+  assert.deepEqual(installedPgMajors('/nonexistent'), []);
 });
 
 test('the examples build: postgres 15, users, init SQL, both repos, restore source from repo1, pgBouncer', async () => {

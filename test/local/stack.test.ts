@@ -122,6 +122,10 @@ describe('real PostgreSQL + pgBouncer + blog daemon', () => {
   test('the blog serves posts from the database through pgBouncer', async () => {
     const r = await startBlog({ dir: blogDir, port: blogPort, db: { port: bouncerPort, database: 'blog', user: 'blog', password: BLOG_PASSWORD } });
     assert.ok(r.ok, r.ok ? '' : r.reason);
+    // it runs from its own folder, never from the checkout (which its user may not be able to read)
+    const { readFileSync } = await import('node:fs');
+    const argv = readFileSync(`/proc/${r.value.pid}/cmdline`, 'utf8').split('\0');
+    assert.equal(argv[1], path.join(path.resolve(blogDir), 'blog.cjs'), argv.join(' '));
     const home = await httpGet(blogPort, '/');
     assert.equal(home?.status, 200);
     assert.ok(home?.body.includes('Il Castello Effimero &lt;rinasce&gt;'), home?.body);
@@ -183,4 +187,7 @@ test('the blog is recognised by port and directory, and in the older --port-only
   assert.equal(m(`/usr/bin/node ${BLOG_MAIN} --port 80`), true, 'started before --dir existed');
   assert.equal(m(`/usr/bin/node ${BLOG_MAIN} --port 8080`), false);
   assert.equal(m(`/usr/bin/node ${BLOG_MAIN} --port 80 --dir /other/blog-80`), false);
+  assert.equal(m('/usr/bin/node /c/app/blog-80/blog.cjs --port 80 --dir /c/app/blog-80'), true, 'the copy in its folder');
+  assert.equal(m('/c/app/blog-80/node /c/app/blog-80/blog.cjs --port 80 --dir /c/app/blog-80'), true, 'with its own copy of Node.js');
+  assert.equal(m('/usr/bin/node /c/app/blog-81/blog.cjs --port 80 --dir /c/app/blog-81'), false);
 });

@@ -7,6 +7,9 @@ import { startDaemon, stopDaemon } from '../../src/os/daemon.js';
 import { isOurProcess, readPidFile } from '../../src/os/pid.js';
 import { chownTree, runAsUser } from '../../src/os/user.js';
 import { Redactor } from '../../src/secrets/redactor.js';
+import { requirement } from '../helpers/requires.js';
+
+const ROOT = requirement(process.getuid?.() === 0, 'needs root to run as another user');
 
 let dir: string;
 before(async () => {
@@ -92,7 +95,8 @@ test('an aborted start stops the daemon', async () => {
 });
 
 test('a daemon whose directory the unprivileged user cannot reach is refused with the chmod to run', async (t) => {
-  if (process.getuid?.() !== 0) return t.skip('needs root to run as another user');
+  if (ROOT.skip) return t.skip(ROOT.skip);
+  ROOT.check();
   const { mkdir, chmod } = await import('node:fs/promises');
   const locked = path.join(dir, 'locked');
   await mkdir(path.join(locked, 'inner'), { recursive: true });

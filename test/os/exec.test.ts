@@ -2,10 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { exec } from '../../src/os/exec.js';
-import { isRoot } from '../../src/os/passwd.js';
 import { pidAlive } from '../../src/os/pid.js';
 import { ensureUser } from '../../src/os/user.js';
 import { Redactor } from '../../src/secrets/redactor.js';
+import { requirement } from '../helpers/requires.js';
+
+const ROOT = requirement(process.getuid?.() === 0, 'needs root: only root runs a command as another user');
 
 async function childrenGone(marker: string): Promise<boolean> {
   const { execFileSync } = await import('node:child_process');
@@ -28,7 +30,8 @@ test('abort kills the process group of a command, grandchildren included', async
   assert.ok(await childrenGone('sleep 31'), 'the background grandchild was killed too');
 });
 
-test('abort of a command run as the unprivileged user kills it', { skip: !isRoot() }, async () => {
+test('abort of a command run as the unprivileged user kills it', { skip: ROOT.skip }, async () => {
+  ROOT.check();
   assert.ok((await ensureUser('castle')).ok);
   const ac = new AbortController();
   const p = exec('sleep', ['33.5'], { signal: ac.signal, asUser: 'castle' });
@@ -54,7 +57,8 @@ test('timeouts are values; secrets are redacted from logs and results', async ()
   assert.equal(pidAlive(-1), false);
 });
 
-test('a command run as another user gets its uid and HOME; an unknown user is a spawn error', { skip: !isRoot() }, async () => {
+test('a command run as another user gets its uid and HOME; an unknown user is a spawn error', { skip: ROOT.skip }, async () => {
+  ROOT.check();
   const u = await ensureUser('castle');
   assert.ok(u.ok, !u.ok ? u.reason : '');
   const r = await exec('sh', ['-c', 'id -un; echo "$HOME"; cat /proc/$PPID/cmdline | tr "\\0" " "'], { asUser: 'castle' });

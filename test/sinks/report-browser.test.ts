@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { renderReport } from '../../src/sinks/report-html.js';
 import { rebirthRun } from './fixture.js';
 import { HOSTILE, history, troubledRun } from './report-fixture.js';
+import { requirement } from '../helpers/requires.js';
 
 // tsconfig has no DOM lib: just the one SVG call these checks make.
 interface Boxed {
@@ -16,6 +17,7 @@ interface Boxed {
 }
 
 const CHROMIUM = '/usr/bin/chromium';
+const HAS_CHROMIUM = requirement(existsSync(CHROMIUM), `${CHROMIUM} is not installed`);
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const cases = [
@@ -23,7 +25,8 @@ const cases = [
   { name: 'troubled', runId: 'run-2', events: troubledRun(), history: history('up', 8, 40_000), label: HOSTILE },
 ];
 
-test('report renders in headless Chromium: bars laid out, nothing fetched, screenshot taken', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed`, timeout: 120_000 }, async (t) => {
+test('report renders in headless Chromium: bars laid out, nothing fetched, screenshot taken', { skip: HAS_CHROMIUM.skip, timeout: 120_000 }, async (t) => {
+  HAS_CHROMIUM.check();
   const { chromium } = await import('playwright-core');
   const dir = await mkdtemp(join(tmpdir(), 'castle-report-'));
   // Playwright makes its own profile dir per launch; the flags match how Castle's docs run Chromium.

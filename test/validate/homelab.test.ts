@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { cleanup, copyFixture, CRDS, runCli, tempDir } from './helpers.js';
+import { requirement } from '../helpers/requires.js';
 
-const HAS_KUBECTL = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].some((p) => existsSync(p));
+const KUBECTL = requirement(['/usr/bin/kubectl', '/usr/local/bin/kubectl'].some((p) => existsSync(p)), 'kubectl not installed: the blog kustomization needs rendering');
 
 // Acceptance: no false positives on a realistic homelab GitOps tree (Flux, HelmReleases, Longhorn,
 // MetalLB, Traefik, PGO, ESO, a blog Deployment/Service/Ingress).
@@ -20,7 +21,8 @@ describe('homelab GitOps tree', () => {
     cleanup(cache);
   });
 
-  it('validates with no error and no warning', { skip: !HAS_KUBECTL && 'kubectl not installed: the blog kustomization needs rendering' }, () => {
+  it('validates with no error and no warning', { skip: KUBECTL.skip }, () => {
+    KUBECTL.check();
     const r = runCli(['validate', '--cache-dir', cache, '--strict', CRDS, 'homelab'], dir);
     assert.equal(r.status, 0, r.stdout);
     assert.match(r.stdout, /^0 errors, 0 warnings$/m);

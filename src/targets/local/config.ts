@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
+import { infisicalRefSchema, type InfisicalRef } from '../../secrets/infisical-ref.js';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { defaultDirs } from './identity.js';
 
 /** The `local:` block of castle.yaml: where the castle lives on this machine and what describes its data layer. */
 export interface LocalConfig {
@@ -18,15 +19,8 @@ export interface LocalConfig {
   readonly ports?: { readonly postgres?: number; readonly pgbouncer?: number };
 }
 
-export interface InfisicalConfig {
-  readonly siteUrl?: string;
-  readonly projectId: string;
-  readonly environment: string;
-  readonly secretPath?: string;
-  /** names of environment variables holding the machine identity (never the values themselves) */
-  readonly clientIdEnv?: string;
-  readonly clientSecretEnv?: string;
-}
+/** the Infisical project of the `local:` block */
+export type InfisicalConfig = InfisicalRef;
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 
@@ -48,19 +42,7 @@ export const localBlockSchema = {
         additionalProperties: false,
         properties: {
           dotenv: { type: 'string', minLength: 1 },
-          infisical: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['projectId', 'environment'],
-            properties: {
-              siteUrl: { type: 'string', pattern: '^https?://' },
-              projectId: { type: 'string', minLength: 1 },
-              environment: { type: 'string', minLength: 1 },
-              secretPath: { type: 'string' },
-              clientIdEnv: { type: 'string' },
-              clientSecretEnv: { type: 'string' },
-            },
-          },
+          infisical: infisicalRefSchema,
         },
       },
       objectStore: { type: 'object', additionalProperties: false, properties: { dir: { type: 'string', minLength: 1 }, port } },
@@ -83,22 +65,18 @@ export interface ResolvedLocal {
 }
 
 /**
- * Absolute paths. The castle's own data defaults to /var/lib/castle/<name>-<hash of its folder> as root (an unprivileged
- * user must be able to reach it, which a checkout under /root does not allow) and to
- * ~/.local/state/castle/<name>-<hash> otherwise; the object store to ~/.local/share/castle/objectstore.
+ * Absolute paths. A castle is its name on this machine (see identity.ts): its data defaults to /var/lib/castle/<name>
+ * as root (an unprivileged user must reach it, which a checkout under /root does not allow) and to
+ * ~/.local/state/castle/<name> otherwise; its object store to ~/.local/share/castle/<name>/objectstore.
  */
 export function resolveLocal(config: LocalConfig, castleDir: string, castleName: string): ResolvedLocal {
-  // Two castles of the same name in different folders must not share (and wipe) each other's data.
-  const instance = `${castleName}-${createHash('sha256').update(resolve(castleDir)).digest('hex').slice(0, 8)}`;
   const abs = (p: string): string => (isAbsolute(expandHome(p)) ? expandHome(p) : resolve(castleDir, p));
-  const root = process.getuid?.() === 0;
-  const xdgState = process.env['XDG_STATE_HOME'] ?? join(homedir(), '.local', 'state');
-  const xdgData = process.env['XDG_DATA_HOME'] ?? join(homedir(), '.local', 'share');
+  const defaults = defaultDirs(castleName);
   return {
     config,
     manifests: config.manifests.map(abs),
-    dataDir: config.dataDir ? abs(config.dataDir) : root ? `/var/lib/castle/${instance}` : join(xdgState, 'castle', instance),
-    objectStoreDir: config.objectStore?.dir ? abs(config.objectStore.dir) : join(xdgData, 'castle', 'objectstore'),
+    dataDir: config.dataDir ? abs(config.dataDir) : defaults.dataDir,
+    objectStoreDir: config.objectStore?.dir ? abs(config.objectStore.dir) : defaults.objectStoreDir,
     objectStorePort: config.objectStore?.port,
     secretsFile: abs(config.secrets?.dotenv ?? 'secrets.env'),
     runAs: config.runAs ?? 'castle',

@@ -4,7 +4,7 @@ import { formatDiagnostics } from '../../diag/printer.js';
 import { dataCastle, type DataCastle } from '../../data/rebirth.js';
 import { DotenvSource } from '../../secrets/dotenv.js';
 import { ensureSecret } from '../../secrets/generate.js';
-import { InfisicalSource } from '../../secrets/infisical.js';
+import { connectInfisical } from '../../secrets/infisical-ref.js';
 import { Redactor } from '../../secrets/redactor.js';
 import type { SecretSource } from '../../secrets/source.js';
 import { repo1Bucket } from './repo-bucket.js';
@@ -40,21 +40,8 @@ export function expandManifests(paths: readonly string[]): string[] {
 export async function openSecrets(local: ResolvedLocal, redactor: Redactor): Promise<SecretSource | Fail> {
   const inf = local.config.secrets?.infisical;
   if (inf) {
-    const idVar = inf.clientIdEnv ?? 'INFISICAL_CLIENT_ID';
-    const secretVar = inf.clientSecretEnv ?? 'INFISICAL_CLIENT_SECRET';
-    const clientId = process.env[idVar];
-    const clientSecret = process.env[secretVar];
-    if (!clientId || !clientSecret) return fail(`the Infisical secret source needs ${idVar} and ${secretVar} in the environment`);
-    const r = await InfisicalSource.connect({
-      clientId,
-      clientSecret,
-      projectId: inf.projectId,
-      environment: inf.environment,
-      ...(inf.siteUrl ? { siteUrl: inf.siteUrl } : {}),
-      ...(inf.secretPath ? { secretPath: inf.secretPath } : {}),
-      redactor,
-    });
-    return r.ok ? r.value : fail(r.reason);
+    const r = await connectInfisical(inf, { redactor });
+    return r.ok ? r.value : r;
   }
   const r = await DotenvSource.open(local.secretsFile, { create: true });
   return r.ok ? r.value : fail(r.reason);

@@ -20,5 +20,6 @@ export const localTarget: Target<LocalConfig, LocalSession> = {
     lazyKind(proofSpec, () => import('./kinds/proof.js')),
   ],
   manifests: (config, castleDir) => (config?.manifests ?? []).map((p) => (isAbsolute(p) ? p : resolve(castleDir, p))),
+  preflight: async (config, ctx) => (await import('./preflight.js')).localTargetPreflight(config, ctx),
   session: localSession,
 };

@@ -1,3 +1,4 @@
+import { fail, ok, type Result } from '../../core/result.js';
 import type { Analysis, Diagnostic, SourceLocation } from '../../diag/diagnostic.js';
 import { locate, type PathSeg } from '../../diag/yaml-source.js';
 import { renderExternalSecret } from '../../secrets/external-secret.js';
@@ -6,12 +7,11 @@ import type { SecretSource } from '../../secrets/source.js';
 import { parseIni } from '../../data/pgbackrest-ini.js';
 import { loadManifests, type LoadedManifest } from './manifest-load.js';
 import type { LocalClusterModel, LocalDataSource, LocalPgBouncer, LocalRepo, LocalUser, PgBackRestSettings } from './manifest-model.js';
-import { DEFAULT_PG_ROOT, installedPostgresMajors, postgresBinDir } from './manifest-pg.js';
+import { installedPgMajors, PG_ROOT, pgBinDir } from '../../data/postgres.js';
 
 export type { LoadedManifest } from './manifest-load.js';
 export { loadManifests, parseManifests } from './manifest-load.js';
 export type * from './manifest-model.js';
-export { installedPostgresMajors, postgresBinDir } from './manifest-pg.js';
 
 const PGO_API = 'postgres-operator.crunchydata.com/v1beta1';
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -81,13 +81,13 @@ export async function buildLocalClusterModel(manifests: readonly LoadedManifest[
   const spec = isObj(c.body['spec']) ? c.body['spec'] : {};
 
   // postgresVersion must be a major installed here: the data directory format is per major.
-  const installed = [...(opts.installedMajors ?? installedPostgresMajors(opts.pgRoot ?? DEFAULT_PG_ROOT))];
+  const installed = [...(opts.installedMajors ?? installedPgMajors(opts.pgRoot ?? PG_ROOT))];
   const pv = spec['postgresVersion'];
   let postgresVersion = 0;
   if (typeof pv !== 'number' || !Number.isInteger(pv)) {
     err('local/postgres-version', `spec.postgresVersion must be a major version number (e.g. ${installed.at(-1) ?? 15})`, ['spec', 'postgresVersion'], undefined, pv === undefined);
   } else if (!installed.includes(pv)) {
-    const have = installed.length > 0 ? `installed: ${installed.join(', ')}` : `no PostgreSQL server is installed under ${opts.pgRoot ?? DEFAULT_PG_ROOT}`;
+    const have = installed.length > 0 ? `installed: ${installed.join(', ')}` : `no PostgreSQL server is installed under ${opts.pgRoot ?? PG_ROOT}`;
     err(
       'local/postgres-version',
       `PostgreSQL ${pv} is not installed on this machine (${have})`,
@@ -143,7 +143,7 @@ export async function buildLocalClusterModel(manifests: readonly LoadedManifest[
     name: c.name,
     ...(c.namespace ? { namespace: c.namespace } : {}),
     postgresVersion,
-    pgBinDir: postgresBinDir(postgresVersion, opts.pgRoot ?? DEFAULT_PG_ROOT),
+    pgBinDir: pgBinDir(postgresVersion, opts.pgRoot ?? PG_ROOT),
     port,
     users,
     ...(initSql ? { initSql } : {}),
@@ -362,12 +362,12 @@ async function buildPgBackRest(
       } else if (es) {
         configuration.push({ kind: 'Secret', name, via: 'ExternalSecret' });
         const src = resolveSource(es, opts);
-        if (!src.ok) {
-          if (src.reason) diags.push({ severity: 'error', rule: 'local/no-secret-source', message: src.reason, location: locate(es.yaml, ['spec', 'secretStoreRef'], { doc: es.doc }) });
+        if (!src.ok || !src.value) {
+          if (!src.ok) diags.push({ severity: 'error', rule: 'local/no-secret-source', message: src.reason, location: locate(es.yaml, ['spec', 'secretStoreRef'], { doc: es.doc }) });
           rendered = false;
           continue;
         }
-        const r = await renderExternalSecret(es, src.source, opts.redactor ? { redactor: opts.redactor } : {});
+        const r = await renderExternalSecret(es, src.value, opts.redactor ? { redactor: opts.redactor } : {});
         if (!r.ok) {
           diags.push(...r.diagnostics);
           continue;
@@ -415,16 +415,17 @@ async function buildPgBackRest(
   return { configuration, rendered, global, secretOptions: [...secretOptions], sections };
 }
 
-function resolveSource(es: LoadedManifest, opts: ModelOptions): { ok: true; source: SecretSource } | { ok: false; reason?: string } {
-  if (!opts.secrets) return { ok: false };
-  if (typeof opts.secrets !== 'function') return { ok: true, source: opts.secrets };
+/** The source an ExternalSecret reads from; undefined when none is configured (its Secret is then not rendered). */
+function resolveSource(es: LoadedManifest, opts: ModelOptions): Result<SecretSource | undefined> {
+  if (!opts.secrets) return ok(undefined);
+  if (typeof opts.secrets !== 'function') return ok(opts.secrets);
   const spec = isObj(es.body['spec']) ? es.body['spec'] : {};
   const ref = isObj(spec['secretStoreRef']) ? spec['secretStoreRef'] : {};
   const kind = str(ref['kind']) ?? 'SecretStore';
   const name = str(ref['name']) ?? '';
   const source = opts.secrets({ kind, name });
-  if (!source) return { ok: false, reason: `ExternalSecret '${es.name}': no secret source is configured for ${kind} '${name}'` };
-  return { ok: true, source };
+  if (!source) return fail(`ExternalSecret '${es.name}': no secret source is configured for ${kind} '${name}'`);
+  return ok(source);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { withClient, type PgCluster } from '../../data/postgres.js';
-import { ok, type Result } from '../../core/result.js';
+import { fail, ok, type Result } from '../../core/result.js';
 import { describeFailure, exec, type OpOptions } from '../../os/exec.js';
 import type { LocalClusterModel } from './manifests.js';
 
@@ -39,7 +39,7 @@ export async function ensureUsers(c: PgCluster, model: LocalClusterModel, passwo
     });
   } catch (err) {
     // pg errors never carry the password: the statement text is not part of the message
-    return { ok: false, reason: `creating users and databases of '${model.name}': ${(err as Error).message}` };
+    return fail(`creating users and databases of '${model.name}': ${(err as Error).message}`);
   }
   return ok({ created });
 }
@@ -53,6 +53,6 @@ export async function runInitSql(c: PgCluster, model: LocalClusterModel, o: OpOp
     input: model.initSql.text,
     logPrefix: '[initSQL] ',
   });
-  if (r.code !== 0) return { ok: false, reason: describeFailure(`databaseInitSQL (ConfigMap ${model.initSql.configMap}, key ${model.initSql.key})`, r) };
+  if (r.code !== 0) return fail(describeFailure(`databaseInitSQL (ConfigMap ${model.initSql.configMap}, key ${model.initSql.key})`, r));
   return ok(undefined);
 }

@@ -3,6 +3,7 @@ import type { SessionFactory } from '../../core/target.js';
 import { resolveLocal, type LocalConfig, type ResolvedLocal } from './config.js';
 import type { LocalEnv } from './env.js';
 import type { GateFact } from './gate-record.js';
+import { claimCastle } from './identity.js';
 
 /**
  * What the local target's steps share during one run: the resolved `local:` block, the castle as
@@ -16,8 +17,11 @@ export class LocalSession {
 }
 
 export const localSession: SessionFactory<LocalConfig, LocalSession> = {
-  open: async (config, ctx) =>
-    config
-      ? ok(new LocalSession(resolveLocal(config, ctx.castleDir, ctx.castleName)))
-      : fail('this step belongs to the local target: add a `local:` block to castle.yaml (at least `manifests:`)', { retryable: false }),
+  open: async (config, ctx) => {
+    if (!config) return fail('this step belongs to the local target: add a `local:` block to castle.yaml (at least `manifests:`)', { retryable: false });
+    const local = resolveLocal(config, ctx.castleDir, ctx.castleName);
+    // the preflight passed: this folder is the castle's home from now on
+    const claimed = claimCastle(local, ctx);
+    return claimed.ok ? ok(new LocalSession(local)) : claimed;
+  },
 };

@@ -1,12 +1,16 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redactor } from '../../../secrets/redactor.js';
-import type { Result } from '../../../core/result.js';
+import { fail, ok, type Result } from '../../../core/result.js';
 import { startDaemon, stopDaemon, type DaemonHandle } from '../../../os/daemon.js';
-import { chownTree, runAsUser } from '../../../os/user.js';
+import type { UserIds } from '../../../os/passwd.js';
+import { checkReachable, chownTree, runAsUser } from '../../../os/user.js';
 
+/** the blog's entry point in the build (legacy daemons ran it from here) */
 export const BLOG_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+/** the blog and pg in one file (scripts/bundle-blog.mjs), copied into the castle's folder to run */
+export const BLOG_BUNDLE = fileURLToPath(new URL('../../../../blog/blog.cjs', import.meta.url));
 
 export interface BlogLaunch {
   /** the castle's blog directory: pid file, log file, password file */
@@ -24,14 +28,63 @@ export interface BlogLaunch {
 }
 
 export function blogPaths(dir: string) {
-  return { pidFile: path.join(dir, 'blog.pid'), logFile: path.join(dir, 'blog.log'), passwordFile: path.join(dir, 'db-password') };
+  return {
+    pidFile: path.join(dir, 'blog.pid'),
+    logFile: path.join(dir, 'blog.log'),
+    passwordFile: path.join(dir, 'db-password'),
+    script: path.join(dir, 'blog.cjs'),
+    node: path.join(dir, 'node'),
+  };
 }
 
 // Port and directory are in the command line so that two blogs on one machine are told apart.
 // Blogs started before `--dir` existed end their command line with `--port N` exactly.
 const argsFor = (dir: string, port: number) => ['--port', String(port), '--dir', path.resolve(dir)];
 export const blogCmdlineMatch = (dir: string, port: number) => (cmd: string) =>
-  cmd.includes(`${BLOG_MAIN} ${argsFor(dir, port).join(' ')}`) || cmd.endsWith(`${BLOG_MAIN} --port ${port}`);
+  cmd.includes(`${blogPaths(path.resolve(dir)).script} ${argsFor(dir, port).join(' ')}`) ||
+  cmd.includes(`${BLOG_MAIN} ${argsFor(dir, port).join(' ')}`) ||
+  cmd.endsWith(`${BLOG_MAIN} --port ${port}`);
+
+/** Whether `user` may run `file`: every folder above it traversable, the file executable for it. */
+async function canExecute(user: UserIds, file: string): Promise<boolean> {
+  if (!(await checkReachable(user, path.dirname(file))).ok) return false;
+  const st = await stat(file).catch(() => undefined);
+  if (!st) return false;
+  const m = st.mode;
+  return st.uid === user.uid ? (m & 0o100) !== 0 : st.gid === user.gid ? (m & 0o010) !== 0 : (m & 0o001) !== 0;
+}
+
+/** Copies `from` to `to` (mode `mode`) unless a file of the same size and age is there already. */
+async function install(from: string, to: string, mode: number): Promise<void> {
+  const [a, b] = await Promise.all([stat(from), stat(to).catch(() => undefined)]);
+  if (!b || a.size !== b.size || a.mtimeMs > b.mtimeMs) {
+    // the old copy is read-only: replaced, not written over (a running blog keeps the file it opened)
+    await rm(to, { force: true });
+    await copyFile(from, to);
+  }
+  await chmod(to, mode);
+}
+
+/**
+ * What the blog runs from, all in its own folder when it runs as another user: that user cannot read a
+ * checkout (or a Node.js) under a folder such as /root, mode 0700. The script is always copied; Node.js
+ * only when the user cannot run this one.
+ */
+export async function installBlog(dir: string, user: UserIds | undefined, node = process.execPath): Promise<Result<{ node: string; script: string }>> {
+  const p = blogPaths(dir);
+  try {
+    await install(BLOG_BUNDLE, p.script, 0o444);
+  } catch (e) {
+    return fail(`cannot install the blog into ${dir}: ${(e as Error).message} (is ${BLOG_BUNDLE} built? run \`npm run build\`)`, { retryable: false });
+  }
+  if (!user || (await canExecute(user, node))) return ok({ node, script: p.script });
+  try {
+    await install(node, p.node, 0o555);
+  } catch (e) {
+    return fail(`user '${user.name}' cannot run ${node} and copying it into ${dir} failed: ${(e as Error).message}`, { retryable: false });
+  }
+  return ok({ node: p.node, script: p.script });
+}
 
 /** GET http://127.0.0.1:port/path with a timeout; undefined when nothing answers. */
 export async function httpGet(port: number, pathname: string, timeoutMs = 2000): Promise<{ status: number; body: string } | undefined> {
@@ -51,6 +104,8 @@ export async function startBlog(l: BlogLaunch): Promise<Result<DaemonHandle & { 
   const p = blogPaths(l.dir);
   await mkdir(l.dir, { recursive: true, mode: 0o700 });
   await writeFile(p.passwordFile, l.db.password + '\n', { mode: 0o600 });
+  const installed = await installBlog(path.resolve(l.dir), who.value);
+  if (!installed.ok) return installed;
   const given = await chownTree(who.value, l.dir);
   if (!given.ok) return given;
   const redactor = l.redactor ?? new Redactor();
@@ -58,8 +113,8 @@ export async function startBlog(l: BlogLaunch): Promise<Result<DaemonHandle & { 
   const readiness = l.readiness ?? 'healthy';
   const r = await startDaemon({
     name: 'blog',
-    command: process.execPath,
-    args: [BLOG_MAIN, ...argsFor(l.dir, l.port)],
+    command: installed.value.node,
+    args: [installed.value.script, ...argsFor(l.dir, l.port)],
     user,
     cwd: l.dir,
     env: {
