@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { postmasterPid } from '../../../data/postgres.js';
+import { sleep } from '../../../os/sleep.js';
 import { backupGate, restoreInterrupted, startCastle } from '../../../data/rebirth.js';
 import type { StepKind } from '../../../core/step.js';
 import type { LocalSession } from '../session.js';
@@ -26,7 +27,12 @@ export const run: StepKind<{ fingerprint?: boolean; newBackup?: boolean }, Local
     if (restoreInterrupted(cl)) return fail(`a restore of '${env.model.name}' into ${cl.dataDir} was interrupted: finish it first (castle rebirth --resume, or castle up); a half-restored directory is never backed up nor wiped as if it were the data`);
     // stopped or crashed with its data in place: started (crash recovery) as `castle up` would, then backed up
     ctx.note('PostgreSQL is not running: starting the existing cluster for the backup');
-    const st = await startCastle(env.data, { ...opOptions(ctx), redact: env.data.pgbr.redact });
+    let st = await startCastle(env.data, { ...opOptions(ctx), redact: env.data.pgbr.redact });
+    // a postmaster killed a moment ago leaves its children holding the shared memory until they notice: wait for them
+    for (let i = 0; i < 10 && !st.ok && /another server might be running|shared memory/i.test(st.reason) && !ctx.signal.aborted; i++) {
+      await sleep(1000, ctx.signal);
+      st = await startCastle(env.data, { ...opOptions(ctx), redact: env.data.pgbr.redact });
+    }
     if (!st.ok) return fail(`PostgreSQL of '${env.model.name}' is not running and does not start, so no fresh backup can be taken and nothing may be wiped: ${st.reason}`);
   }
   ctx.note(c.newBackup === false ? 'flushing WAL (no new backup)' : 'flushing WAL, backing up to S3');
