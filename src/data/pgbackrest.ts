@@ -186,6 +186,8 @@ export function pgbackrestReason(b: Pgbackrest, what: string, r: ExecResult): st
   const code = /<Code>([A-Za-z]+)<\/Code>/.exec(text)?.[1];
   if (/HTTP request failed with 403/.test(text) || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch')
     return `pgBackRest rejected the S3 credentials (HTTP 403${code ? ' ' + code : ''}) while ${what}`;
+  // pgBackRest says "unable to connect to" for PostgreSQL's socket too (a server that crashed during a backup): not the endpoint then
+  if (/unable to connect to 'dbname=|connection to server on socket/.test(text)) return `pgBackRest cannot reach PostgreSQL while ${what} (did it stop?): ${firstError(text)}`;
   if (/Connection refused|unable to connect to/.test(text)) return `S3 endpoint ${endpoint} refused the connection while ${what}: is it running?`;
   if (/unable to get address|Name or service not known/.test(text)) return `S3 endpoint ${endpoint}: host name does not resolve (${what})`;
   if (/certificate verify failed|unable to verify|TLS error/i.test(text)) return `TLS verification of S3 endpoint ${endpoint} failed while ${what}: wrong CA file or host name?`;
