@@ -2,7 +2,7 @@
 // posix directory inside the castle (gone after a wipe, faster when present).
 // Layout: <root>/pgbackrest/{pgbackrest.conf (0600: holds the S3 key), ca.crt, log/, lock/, spool/, repo2/}
 
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type pg from 'pg';
 import { join } from 'node:path';
 import { fail, ok, type Result } from '../core/result.js';
@@ -466,6 +466,11 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
   const hasData = existsSync(join(c.dataDir, 'global', 'pg_control'));
   // files without pg_control: a restore that was interrupted; --delta lets pgBackRest finish it (it refuses a non-empty directory otherwise)
   const partial = !hasData && existsSync(c.dataDir) && readdirSync(c.dataDir).length > 0;
+  // killed before pgBackRest wrote PG_VERSION or its manifest there: pgBackRest then ignores --delta and refuses the
+  // directory, and files without PG_VERSION are no cluster's, only the start of that restore: emptied for the next
+  if (partial && !existsSync(join(c.dataDir, 'PG_VERSION')) && !existsSync(join(c.dataDir, 'backup.manifest'))) {
+    for (const f of readdirSync(c.dataDir)) rmSync(join(c.dataDir, f), { recursive: true, force: true });
+  }
   if (hasData) {
     const sys = await controlSystemId(c, o);
     if (sys.ok && sys.value !== repoSys)
