@@ -1,169 +1,252 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { validateManifests } from '../src/validate/index.js';
-import { importSchemas } from '../src/validate/schemas-cmd.js';
 
 /**
- * `npm run bench -- validate [--docs N]`: N documents (core kinds, PostgresClusters, ExternalSecrets)
- * validated cold (core schemas generated and CRDs compiled into an empty cache) then warm (cache
- * filled, compiled patterns and CEL programs reused), in one run.
+ * `npm run bench -- validate [--sizes 1000,10000,100000] [--copies 100]`
+ *
+ * `castle validate` as a user runs it: a new CLI process each time, with an empty schema cache
+ * (cold) and with the cache that run filled (warm). Two corpora of PostgresClusters and
+ * ExternalSecrets in multi-document files of 100 documents (about 3,000 lines each): `clean` (no
+ * finding) and `findings` (every document has some: a namespace, a ConfigMap, a StorageClass and a
+ * store not in the set, a PostgresCluster without a restore source, a template key not fetched).
+ * Prints docs/s and the process's peak RSS (GNU time). Then a realistic tree (the homelab fixture,
+ * copied N times) with and without the line YAML reader, the figure line-yaml.ts's header quotes.
+ * kubeconform is run on the same files when it is on PATH; else Castle's figures before this
+ * change (issue 14, same machine) are printed beside.
  */
 
-function deployment(i: number): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: app-${i}
-  namespace: bench
-  labels: {app.kubernetes.io/name: app-${i}, tier: web}
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app.kubernetes.io/name: app-${i}}
-  template:
-    metadata:
-      labels: {app.kubernetes.io/name: app-${i}}
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.27
-          ports: [{name: http, containerPort: 8080}]
-          env: [{name: MODE, value: production}]
-          resources:
-            requests: {cpu: 50m, memory: 64Mi}
-            limits: {cpu: 1, memory: 256Mi}
-          readinessProbe: {httpGet: {path: /healthz, port: http}}
-`;
-}
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = join(ROOT, 'dist/src/cli/main.js');
+const TIME = '/usr/bin/time';
 
-function service(i: number): string {
-  return `apiVersion: v1
-kind: Service
-metadata: {name: app-${i}, namespace: bench}
-spec:
-  selector: {app.kubernetes.io/name: app-${i}}
-  ports: [{name: http, port: 80, targetPort: http}]
-`;
-}
+/** issue 14: Castle before, measured the same way (new process, cache warm) */
+const PREVIOUS: Record<string, string> = {
+  clean: '10,000 docs in 2.9 s = 3,450 docs/s',
+  findings: '500 docs in 21 s = 24 docs/s; 10,000 docs: minutes, 2.6 GB peak',
+  kubeconform: 'kubeconform v0.6.4 -n 2 -strict: 10,000 docs in 4.4 s = 2,270 docs/s on either shape (about 4,400 docs/s quoted), 53 MB',
+};
 
-function configMap(i: number): string {
-  return `apiVersion: v1
-kind: ConfigMap
-metadata: {name: cfg-${i}, namespace: bench}
-data:
-  app.conf: |
-    listen 8080
-    workers ${i % 8}
-`;
-}
-
-function postgres(i: number): string {
-  // the ExternalSecret next to it in the mix provides the credentials
-  const creds = `creds-${i % 10 === 5 ? i + 1 : i - 1}`;
+/** `creds`: the ExternalSecret beside it, which makes its credentials Secret */
+function postgres(i: number, findings: boolean, creds: number): string {
+  const ns = findings ? `team-${i % 50}` : 'bench';
   return `apiVersion: postgres-operator.crunchydata.com/v1beta1
 kind: PostgresCluster
-metadata: {name: db-${i}, namespace: bench}
+metadata:
+  name: db-${i}
+  namespace: ${ns}
+  labels: {app.kubernetes.io/name: db-${i}, tier: data}
 spec:
   postgresVersion: 16
   instances:
     - name: instance1
-      replicas: 1
+      replicas: 2
       dataVolumeClaimSpec:
         accessModes: [ReadWriteOnce]
+        storageClassName: ${findings ? `fast-${i % 7}` : 'standard'}
         resources: {requests: {storage: 10Gi}}
-  dataSource:
+${
+  findings
+    ? `  databaseInitSQL:
+    name: init-sql-${i}
+    key: init.sql
+`
+    : `  dataSource:
     pgbackrest:
       stanza: db
-      configuration: [{secret: {name: ${creds}}}]
+      configuration: [{secret: {name: creds-${creds}}}]
       repo: {name: repo1, s3: {bucket: b, endpoint: s3.amazonaws.com, region: eu-central-1}}
-  backups:
+`
+}  backups:
     pgbackrest:
-      configuration: [{secret: {name: ${creds}}}]
+      configuration: [{secret: {name: creds-${creds}}}]
+      global:
+        repo1-retention-full: "14"
+        repo1-retention-full-type: time
       repos:
         - name: repo1
+          schedules: {full: "0 1 * * 0", differential: "0 1 * * 1-6"}
           s3: {bucket: b, endpoint: s3.amazonaws.com, region: eu-central-1}
+  patroni:
+    dynamicConfiguration:
+      postgresql:
+        parameters:
+          max_connections: 200
+          shared_buffers: 256MB
   users:
     - name: app
       databases: [app]
+      options: "NOSUPERUSER"
 `;
 }
 
-function externalSecret(i: number): string {
-  return `apiVersion: external-secrets.io/v1
+function externalSecret(i: number, findings: boolean): string {
+  const ns = findings ? `team-${i % 50}` : 'bench';
+  return `apiVersion: external-secrets.io/v1beta1
 kind: ExternalSecret
-metadata: {name: creds-${i}, namespace: bench}
+metadata:
+  name: creds-${i}
+  namespace: ${ns}
 spec:
   refreshInterval: 1h
-  secretStoreRef: {kind: ClusterSecretStore, name: store}
+  secretStoreRef: {kind: ClusterSecretStore, name: ${findings ? 'vault' : 'store'}}
   target:
     name: creds-${i}
+    creationPolicy: Owner
     template:
+      engineVersion: v2
       data:
         s3.conf: |
           [global]
           repo1-s3-key={{ .KEY }}
-          repo1-s3-key-secret={{ .SECRET }}
+          repo1-s3-key-secret={{ .${findings ? 'SECRETS' : 'SECRET'} }}
   data:
-    - {secretKey: KEY, remoteRef: {key: KEY}}
-    - {secretKey: SECRET, remoteRef: {key: SECRET}}
+    - secretKey: KEY
+      remoteRef: {key: bench/s3, property: key}
+    - secretKey: SECRET
+      remoteRef: {key: bench/s3, property: secret}
 `;
 }
 
-const MAKERS = [deployment, service, configMap, deployment, service, postgres, externalSecret, configMap, externalSecret, postgres];
+const HEADER = `apiVersion: v1
+kind: Namespace
+metadata: {name: bench}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: standard}
+provisioner: rancher.io/local-path
+---
+apiVersion: external-secrets.io/v1beta1
+kind: ClusterSecretStore
+metadata: {name: store}
+spec:
+  provider:
+    fake:
+      data: [{key: bench/s3, value: x}]
+`;
 
-/** n documents in files of 100: a Namespace and a ClusterSecretStore, then the mix above */
-export function writeBenchManifests(manifests: string, n: number): void {
-  mkdirSync(manifests, { recursive: true });
+/** n documents in files of 100, alternating PostgresCluster and ExternalSecret */
+export function writeCorpus(dir: string, n: number, findings: boolean): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, '000-base.yaml'), HEADER);
   const perFile = 100;
-  const header = `apiVersion: v1\nkind: Namespace\nmetadata: {name: bench}\n---\napiVersion: external-secrets.io/v1\nkind: ClusterSecretStore\nmetadata: {name: store}\nspec:\n  provider:\n    fake:\n      data: [{key: KEY, value: x}]\n`;
-  writeFileSync(join(manifests, '000-base.yaml'), header);
-  for (let f = 0; f * perFile < n - 2; f++) {
+  const body = n - 3;
+  for (let f = 0; f * perFile < body; f++) {
     const parts: string[] = [];
-    for (let i = f * perFile; i < Math.min(n - 2, (f + 1) * perFile); i++) parts.push(MAKERS[i % MAKERS.length]!(i));
-    writeFileSync(join(manifests, `${String(f + 1).padStart(3, '0')}.yaml`), parts.join('---\n'));
+    for (let i = f * perFile; i < Math.min(body, (f + 1) * perFile); i++)
+      parts.push(i % 2 === 0 ? postgres(i, findings, i + 1 < body ? i + 1 : i - 1) : externalSecret(i, findings));
+    writeFileSync(join(dir, `${String(f + 1).padStart(4, '0')}.yaml`), parts.join('---\n'));
   }
 }
 
-function figures(label: string, docs: number, ms: number, errors: number): string {
-  return `${label.padEnd(5)} ${String(docs).padStart(6)} docs in ${(ms / 1000).toFixed(2)} s = ${Math.round((docs / ms) * 1000)} docs/s (errors: ${errors})`;
+interface Run {
+  ms: number;
+  /** user + system CPU of the process: on a shared machine, wall time also measures the neighbours */
+  cpuMs: number;
+  rssMiB: number;
+  documents: number;
+  errors: number;
+  warnings: number;
+  status: number | null;
+}
+
+function castle(args: string[]): Run {
+  const t = performance.now();
+  const r = spawnSync(TIME, ['-f', '%M %U %S', process.execPath, CLI, 'validate', '--format', 'json', ...args], {
+    encoding: 'utf8',
+    maxBuffer: 1024 * 1024 * 1024,
+  });
+  const ms = performance.now() - t;
+  const m = /(\d+) ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+  const rssKb = Number(m?.[1] ?? 0);
+  const cpuMs = (Number(m?.[2] ?? 0) + Number(m?.[3] ?? 0)) * 1000;
+  let stats = { documents: 0, errors: -1, warnings: -1 };
+  try {
+    stats = (JSON.parse(r.stdout) as { stats: typeof stats }).stats;
+  } catch {
+    process.stdout.write(`  castle failed (exit ${r.status}): ${r.stderr.slice(0, 400)}\n`);
+  }
+  return { ms, cpuMs, rssMiB: Math.round(rssKb / 1024), documents: stats.documents, errors: stats.errors, warnings: stats.warnings, status: r.status };
+}
+
+function line(label: string, r: Run): string {
+  return `${label.padEnd(26)} ${String(r.documents).padStart(7)} docs  wall ${(r.ms / 1000).toFixed(2).padStart(6)} s = ${String(Math.round((r.documents / r.ms) * 1000)).padStart(6)} docs/s  cpu ${(r.cpuMs / 1000).toFixed(2).padStart(6)} s = ${String(Math.round((r.documents / r.cpuMs) * 1000)).padStart(6)} docs/s  peak RSS ${String(r.rssMiB).padStart(4)} MiB  (${r.errors} errors, ${r.warnings} warnings)`;
+}
+
+function onPath(cmd: string): string | undefined {
+  for (const d of (process.env['PATH'] ?? '').split(delimiter)) if (d && existsSync(join(d, cmd))) return join(d, cmd);
+  return undefined;
 }
 
 export async function benchValidate(argv: string[]): Promise<void> {
-  const n = Number(argv[argv.indexOf('--docs') + 1]) || 10_000;
-  const crdDir = [process.env['CASTLE_CRDS'], resolve('schemas/crds'), resolve('../shared/crds')].find((p) => p && existsSync(p));
-  if (!crdDir) throw new Error('CRDs not found: set CASTLE_CRDS to the directory with the PGO and ESO CRDs');
+  const arg = (name: string): string | undefined => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+  const sizes = (arg('--sizes') ?? arg('--docs') ?? '1000,10000,100000')
+    .split(',')
+    .map(Number)
+    .filter((x) => x > 3);
+  const copies = Number(arg('--copies') ?? 100);
+  if (!existsSync(TIME)) throw new Error(`${TIME} (GNU time) is needed for the peak RSS`);
+  const kubeconform = onPath('kubeconform');
   const dir = mkdtempSync(join(tmpdir(), 'castle-bench-validate-'));
   try {
-    const cacheDir = join(dir, 'cache');
-    const manifests = join(dir, 'manifests');
-    writeBenchManifests(manifests, n);
-    const t0 = performance.now();
-    const imported = await importSchemas([crdDir], cacheDir);
-    const importMs = performance.now() - t0;
-    const cold = await validateManifests([manifests], { cacheDir });
-    const coldMs = performance.now() - t0;
-    const t1 = performance.now();
-    const warm = await validateManifests([manifests], { cacheDir });
-    const warmMs = performance.now() - t1;
-    // a new process: what `castle validate` costs from the shell with a filled cache
-    const cli = resolve(dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
-    const t2 = performance.now();
-    const r = spawnSync(process.execPath, [cli, 'validate', '--cache-dir', cacheDir, '--format', 'json', manifests], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-    const cliMs = performance.now() - t2;
-    const cliDocs = r.status === 0 || r.status === 1 ? (JSON.parse(r.stdout) as { stats: { documents: number; errors: number } }).stats : { documents: 0, errors: -1 };
-    const mem = process.memoryUsage();
-    console.log(`castle validate bench: ${cold.stats.documents} documents (${cold.stats.validated} checked against a schema), CRDs: ${imported.imported.map((i) => i.name).join(', ')}`);
-    console.log(figures('cold', cold.stats.documents, coldMs, cold.stats.errors) + ` (empty cache: compiling the CRDs took ${(importMs / 1000).toFixed(2)} s, core schemas generated: ${cold.stats.compiled}, workers ${cold.stats.workers})`);
-    console.log(figures('warm', warm.stats.documents, warmMs, warm.stats.errors) + ` (compiled ${warm.stats.compiled}, cache hits ${warm.stats.cacheHits})`);
-    console.log(figures('cli', cliDocs.documents, cliMs, cliDocs.errors) + ' (new process, cache filled, node startup included)');
-    console.log(`CEL rules: ${warm.stats.celEvaluated} evaluated, ${warm.stats.celUnevaluated} not evaluable offline, ${warm.stats.celSkipped} transition rules skipped`);
-    console.log(`rss ${Math.round(mem.rss / 1048576)} MiB, heap ${Math.round(mem.heapUsed / 1048576)} MiB; node ${process.version}`);
-    if (cold.stats.errors || warm.stats.errors) {
-      for (const d of warm.diagnostics.filter((x) => x.severity === 'error').slice(0, 5)) console.log(`  ${d.location?.file}:${d.location?.line}: ${d.rule}: ${d.message}`);
+    console.log(
+      `castle validate through the CLI (a new process per run); node ${process.version}; load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')} on ${availableParallelism()} cores`,
+    );
+    for (const n of sizes) {
+      for (const shape of ['clean', 'findings'] as const) {
+        const corpus = join(dir, `${shape}-${n}`);
+        writeCorpus(corpus, n, shape === 'findings');
+        const cache = join(dir, `cache-${shape}-${n}`);
+        const cold = castle(['--cache-dir', cache, corpus]);
+        const warm = castle(['--cache-dir', cache, corpus]);
+        console.log(line(`${shape} ${n} cold`, cold));
+        console.log(line(`${shape} ${n} warm`, warm));
+        if (kubeconform) {
+          const t = performance.now();
+          const r = spawnSync(TIME, ['-f', '%M', kubeconform, '-n', '2', '-strict', '-summary', '-ignore-missing-schemas', corpus], {
+            encoding: 'utf8',
+            maxBuffer: 256 * 1024 * 1024,
+          });
+          const ms = performance.now() - t;
+          console.log(
+            `${`kubeconform ${shape} ${n}`.padEnd(26)} ${(ms / 1000).toFixed(2).padStart(14)} s ${String(Math.round((n / ms) * 1000)).padStart(6)} docs/s  peak RSS ${Math.round(Number(/(\d+)\s*$/.exec(r.stderr)?.[1] ?? 0) / 1024)} MiB`,
+          );
+        }
+        rmSync(corpus, { recursive: true, force: true });
+      }
     }
+    if (!kubeconform) {
+      console.log('kubeconform is not installed: figures from issue 14, same machine, before this change:');
+      for (const [k, v] of Object.entries(PREVIOUS)) console.log(`  ${k}: ${v}`);
+    }
+
+    // a realistic tree: the homelab fixture (Flux, HelmReleases, PGO, ESO, a blog app) copied N times
+    const tree = join(dir, 'homelab');
+    for (let i = 0; i < copies; i++)
+      cpSync(join(ROOT, 'test/validate/fixtures/homelab'), join(tree, `site-${String(i).padStart(3, '0')}`), { recursive: true });
+    const cache = join(dir, 'cache-homelab');
+    castle(['--cache-dir', cache, '--no-kustomize', tree]);
+    const fast = castle(['--cache-dir', cache, '--no-kustomize', tree]);
+    const full = castle(['--cache-dir', cache, '--no-kustomize', '--no-fast-yaml', tree]);
+    console.log(line(`homelab x${copies}, line reader`, fast));
+    console.log(line(`homelab x${copies}, yaml only`, full));
+    console.log(
+      `line reader gain on the homelab tree, end to end: ${(full.cpuMs / fast.cpuMs).toFixed(2)}x in CPU, ${(full.ms / fast.ms).toFixed(2)}x in wall time`,
+    );
+    const cf = join(dir, 'clean-10000');
+    writeCorpus(cf, 10_000, false);
+    const cache2 = join(dir, 'cache-clean-10000-b');
+    castle(['--cache-dir', cache2, cf]);
+    const f2 = castle(['--cache-dir', cache2, cf]);
+    const y2 = castle(['--cache-dir', cache2, '--no-fast-yaml', cf]);
+    console.log(line('clean 10000, line reader', f2));
+    console.log(line('clean 10000, yaml only', y2));
+    console.log(`line reader gain on the clean corpus, end to end: ${(y2.cpuMs / f2.cpuMs).toFixed(2)}x in CPU, ${(y2.ms / f2.ms).toFixed(2)}x in wall time`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -21,6 +21,8 @@ export interface PlannedStepInfo {
   readonly label: string;
   readonly kind: string;
   readonly deps: readonly string[];
+  /** what --resume compares (src/plan/step-hash.ts); absent in the events of older runs */
+  readonly hash?: string;
 }
 
 export type StepStatus = 'succeeded' | 'failed' | 'timed-out' | 'cancelled' | 'skipped';

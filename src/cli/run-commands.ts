@@ -6,6 +6,7 @@ import type { Operation } from '../events.js';
 import { listRuns, readSummary } from '../engine/history.js';
 import { newRunId, outputFile, runDir, summaryFile } from '../engine/run-dir.js';
 import { runCastle } from '../engine/session.js';
+import type { ResumeFrom } from '../engine/resume.js';
 import { buildPlan } from '../plan/plan.js';
 import { formatSummary } from '../sinks/summary.js';
 import { CliExit, EXIT_FAILED, EXIT_INVALID, EXIT_OK, loadOrExit, pickSinks, printDiagnostics } from './common.js';
@@ -95,7 +96,7 @@ async function runOperation(operation: Operation, flags: RunFlags): Promise<numb
   }
   if (flags.detach) return detach(operation, castle.stateDir);
 
-  let resume: { runId: string; succeeded: string[]; chain: string[] } | undefined;
+  let resume: ResumeFrom | undefined;
   if (flags.resume) {
     const last = listRuns(castle.stateDir)
       .filter((r) => r.operation === operation && r.status !== 'running')
@@ -105,7 +106,7 @@ async function runOperation(operation: Operation, flags: RunFlags): Promise<numb
     }
     const chain: string[] = [];
     for (let r = last.resumeOf; r; r = readSummary(castle.stateDir, r)?.resumeOf ?? null) chain.push(r);
-    resume = { runId: last.runId, succeeded: [...last.succeeded], chain };
+    resume = { runId: last.runId, succeeded: [...last.succeeded], chain, ...(last.hashes ? { hashes: last.hashes } : {}) };
   }
 
   const ac = new AbortController();

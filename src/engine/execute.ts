@@ -294,13 +294,16 @@ async function runStep(plan: Plan, step: PlannedStep, opts: ExecuteOptions, canc
       const delayMs = Math.min(MAX_BACKOFF_MS, spec.backoffMs * 2 ** (attempt - 1));
       opts.emit({ type: 'step-retrying', stepId: step.id, attempt, delayMs, reason });
       opts.logs.write(step.id, `\n[castle] attempt ${attempt} failed (${reason}); retrying in ${delayMs} ms\n`);
-      await sleep(delayMs, opts.signal);
-      if (!opts.signal.aborted) {
+      // the wait ends early on an interrupt or fail-fast, like a running attempt
+      const wait = cancel.open();
+      await sleep(delayMs, wait.signal);
+      cancel.close(wait);
+      if (!cancel.aborted) {
         attempt++;
         continue;
       }
     }
-    const status: StepStatus = timedOut ? 'timed-out' : aborted !== undefined || outerAborted ? 'cancelled' : 'failed';
+    const status: StepStatus = timedOut ? 'timed-out' : aborted !== undefined || cancel.aborted ? 'cancelled' : 'failed';
     opts.emit({ type: 'step-finished', stepId: step.id, status, attempts: attempt, durationMs, reason, ...(bug ? { bug: true } : {}) });
     return { status, attempts: attempt, durationMs, reason };
   }

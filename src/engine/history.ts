@@ -24,6 +24,8 @@ export interface RunSummary {
   readonly steps: Readonly<Record<string, { status: StepStatus; attempts: number; durationMs: number; reason?: string }>>;
   /** steps done in this run or in the runs it resumed: what a further --resume skips */
   readonly succeeded: readonly string[];
+  /** each step's hash (kind, config, place in the plan): --resume skips a step only if it is unchanged; absent before castle recorded them */
+  readonly hashes?: Readonly<Record<string, string>>;
 }
 
 function readSummaryFile(stateDir: string, runId: string): RunSummary | undefined {
@@ -70,6 +72,7 @@ function startedFromEvents(runId: string, events: readonly EventEnvelope[]): Run
     argv: [],
     steps: {},
     succeeded: [],
+    hashes: Object.fromEntries(started.steps.flatMap((st) => (st.hash === undefined ? [] : [[st.id, st.hash]]))),
   };
 }
 

@@ -3,11 +3,13 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { EventEnvelope, EventSink, LockInfo, RunStatus } from '../events.js';
 import { stepInfo, type Plan } from '../plan/plan.js';
+import { stepHashes } from '../plan/step-hash.js';
 import { EventBus } from './bus.js';
 import { executePlan } from './execute.js';
 import { doneSteps, type RunSummary } from './history.js';
 import { acquireLock } from './lock.js';
 import { Redactor } from './redact.js';
+import { resumeDecision, type ResumeFrom } from './resume.js';
 import { eventsFile, newRunId, runDir, summaryFile } from './run-dir.js';
 import { StepLogs } from './step-log.js';
 import { finishTimings } from './timing.js';
@@ -21,8 +23,7 @@ export interface RunRequest {
   readonly sinks: readonly EventSink[];
   readonly signal: AbortSignal;
   readonly redactor?: Redactor;
-  /** `chain`: the resumed run and the runs it resumed in turn (their gates still count) */
-  readonly resume?: { readonly runId: string; readonly succeeded: readonly string[]; readonly chain?: readonly string[] };
+  readonly resume?: ResumeFrom;
   readonly detached?: boolean;
   readonly argv?: readonly string[];
 }
@@ -95,6 +96,8 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
     folder.catch((err: Error) => stop.abort(`the run's folder ${dir} could not be made: ${err.message}`));
     const startedAt = new Date();
     const concurrency = req.concurrency ?? castle.concurrency;
+    const hashes = stepHashes(plan);
+    const resumed = req.resume ? resumeDecision(plan, hashes, req.resume) : undefined;
     const base: Omit<RunSummary, 'status' | 'finishedAt' | 'durationMs' | 'steps' | 'succeeded'> = {
       version: 1,
       runId,
@@ -107,6 +110,7 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       detached: req.detached ?? false,
       resumeOf: req.resume?.runId ?? null,
       argv: req.argv ?? [],
+      hashes: Object.fromEntries(hashes),
     };
     first = folder.then(() =>
       writeSummaryAsync(dir, { ...base, status: 'running', finishedAt: null, durationMs: null, steps: {}, succeeded: [] }),
@@ -124,9 +128,10 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       host: hostname(),
       resumeOf: req.resume?.runId ?? null,
       concurrency,
-      steps: plan.steps.map(stepInfo),
+      steps: plan.steps.map((s) => ({ ...stepInfo(s), hash: hashes.get(s.id)! })),
     });
     if (lock.takenOver) b.emit({ type: 'lock-taken-over', previous: lock.takenOver.previous, reason: lock.takenOver.reason });
+    for (const c of resumed?.changed ?? []) b.emit({ type: 'warning', message: `step ${c.stepId} runs again although run ${req.resume!.runId} did it: ${c.why}` });
     if (plan.backupSkipped) b.emit({ type: 'warning', message: 'backup gate skipped (--no-backup --i-accept-data-loss): data written since the last backup will be lost' });
     const onStop = (): void => {
       const why = stop.signal.reason;
@@ -148,7 +153,7 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       redactor,
       logs,
       resumes: req.resume ? [req.resume.runId, ...(req.resume.chain ?? [])] : [],
-      alreadySucceeded: new Set(req.resume?.succeeded ?? []),
+      alreadySucceeded: resumed?.skip ?? new Set<string>(),
       ...(req.resume ? { resumeOf: req.resume.runId } : {}),
     });
     stop.signal.removeEventListener('abort', onStop);
@@ -163,9 +168,8 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       ...finishTimings(b.events, deps),
       ...(result.reason ? { reason: redactor.redact(result.reason) } : {}),
     });
-    const resumed = new Set(req.resume?.succeeded ?? []);
     const steps = Object.fromEntries([...result.steps].map(([id, r]) => [id, { ...r }]));
-    const succeeded = doneSteps(result.steps, resumed);
+    const succeeded = doneSteps(result.steps, resumed?.skip ?? new Set<string>());
     await first;
     // written once the logs are closed, so a reader that sees the run finished finds its logs complete
     last = {

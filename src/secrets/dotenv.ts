@@ -11,6 +11,8 @@ export interface DotenvEntry {
   readonly value: string;
   /** 1-based line of the assignment */
   readonly line: number;
+  /** 1-based last line of the assignment (a double-quoted value may span lines) */
+  readonly endLine: number;
 }
 
 export interface DotenvParse {
@@ -72,7 +74,7 @@ export function parseDotenv(text: string): DotenvParse {
       if (hash !== -1) rest = rest.slice(0, hash);
       value = rest.trim();
     }
-    entries.push({ key, value, line: lineNo });
+    entries.push({ key, value, line: lineNo, endLine: i + 1 });
   }
   return { entries, problems };
 }
@@ -196,9 +198,10 @@ export class DotenvSource implements SecretSource {
     const assignment = `${key}=${formatValue(value)}`;
     const hits = parsed.entries.filter((e) => e.key === key);
     if (hits.length > 0) {
-      // Replace the last assignment (the one that wins) and drop earlier duplicates.
+      // Replace the last assignment (the one that wins) and drop earlier duplicates, every line of each.
       const last = hits[hits.length - 1]!;
-      const drop = new Set(hits.slice(0, -1).map((h) => h.line - 1));
+      const drop = new Set<number>();
+      for (const h of hits) for (let l = h.line; l <= h.endLine; l++) if (h !== last || l > h.line) drop.add(l - 1);
       const out: string[] = [];
       for (let i = 0; i < lines.length; i++) {
         if (drop.has(i)) continue;

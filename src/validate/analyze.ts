@@ -1,5 +1,5 @@
 import type { Diagnostic } from '../diag/diagnostic.js';
-import { parseDocuments, type ManifestDoc } from './documents.js';
+import { parseFile, type ManifestDoc } from './documents.js';
 import type { InputFile } from './inputs.js';
 import { describe, diag, groupOf, locateIn, locRef, type LocRef } from './check/context.js';
 import { rawSegments } from './check/field-path.js';
@@ -26,47 +26,103 @@ export interface FileAnalysis {
   celEvaluated: number;
   celUnevaluated: number;
   celSkipped: number;
+  /** findings dropped because they are on unsubstituted `${VAR}` placeholders */
+  placeholders: number;
 }
 
 export interface AnalyzeOptions {
   readonly rebirth: boolean;
+  /** false: read YAML with the `yaml` package only (see ParseOptions) */
+  readonly fastYaml?: boolean;
 }
 
 export function emptyAnalysis(): FileAnalysis {
-  return { diagnostics: [], batch: [], provided: [], needs: [], unknown: [], unevaluated: [], documents: 0, validated: 0, celEvaluated: 0, celUnevaluated: 0, celSkipped: 0 };
+  return {
+    diagnostics: [],
+    batch: [],
+    provided: [],
+    needs: [],
+    unknown: [],
+    unevaluated: [],
+    documents: 0,
+    validated: 0,
+    celEvaluated: 0,
+    celUnevaluated: 0,
+    celSkipped: 0,
+    placeholders: 0,
+  };
 }
 
 export function analyzeFiles(files: readonly InputFile[], registry: SchemaRegistry, o: AnalyzeOptions, into: FileAnalysis = emptyAnalysis()): FileAnalysis {
-  const docs = parseDocuments(files, into.diagnostics, new Map());
-  analyzeDocs(docs, registry, o, into);
+  // file by file: a file's values and positions are garbage once its documents are checked
+  for (const f of files) analyzeDocs(parseFile(f, into.diagnostics, o), registry, o, into, f.text.includes('${'));
   return into;
 }
 
-export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegistry, o: AnalyzeOptions, a: FileAnalysis): void {
+/** a Flux post-build variable, `${VAR}` or `${VAR:=default}` (drone/envsubst syntax) */
+const PLACEHOLDER = /\$\{[A-Za-z_][A-Za-z0-9_]*(?:[:=?+-][^}]*)?\}/;
+
+/**
+ * `placeholders`: the file holds `${...}` left after substitution (none known for it). Flux replaces
+ * them before the API server sees the object, so a finding on such a value says nothing: it is
+ * dropped and counted, never reported with the literal placeholder.
+ */
+export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegistry, o: AnalyzeOptions, a: FileAnalysis, placeholders = false): void {
   for (const d of docs) {
     a.documents++;
+    const before = a.diagnostics.length;
+    const needsBefore = a.needs.length;
     checkSchema(d, registry, a);
     checkNames(d, a.diagnostics);
     checkWorkload(d, a.diagnostics);
     checkReferences(d, a.needs, a.diagnostics);
     checkPostgresCluster(d, o, a.diagnostics);
-    a.provided.push(...provides(d));
+    if (placeholders) dropPlaceholderFindings(d, a, before, needsBefore);
+    for (const p of provides(d)) a.provided.push(p);
     a.batch.push(batchMeta(d));
   }
 }
 
+function dropPlaceholderFindings(d: ManifestDoc, a: FileAnalysis, before: number, needsBefore: number): void {
+  const kept = a.needs.slice(needsBefore).filter((n) => !PLACEHOLDER.test(n.name) && !(n.namespace !== undefined && PLACEHOLDER.test(n.namespace)));
+  a.placeholders += a.needs.length - needsBefore - kept.length;
+  a.needs.length = needsBefore;
+  for (const n of kept) a.needs.push(n);
+  if (a.diagnostics.length === before) return;
+  const text = d.pos.text;
+  const found = a.diagnostics.splice(before);
+  for (const dg of found) {
+    const l = dg.location;
+    if (l?.line !== undefined && dg.rule !== 'schema/required') {
+      const start = d.pos.offsetOf(l.line, l.col);
+      const lineEnd = text.indexOf('\n', start);
+      if (PLACEHOLDER.test(text.slice(start, Math.max(start + (l.length ?? 1), lineEnd === -1 ? text.length : lineEnd)))) {
+        a.placeholders++;
+        continue;
+      }
+    }
+    a.diagnostics.push(dg);
+  }
+}
+
 export function mergeAnalysis(into: FileAnalysis, a: FileAnalysis): void {
-  into.diagnostics.push(...a.diagnostics);
-  into.batch.push(...a.batch);
-  into.provided.push(...a.provided);
-  into.needs.push(...a.needs);
-  into.unknown.push(...a.unknown);
-  into.unevaluated.push(...a.unevaluated);
+  // one at a time: a spread of a worker's 100,000 findings overflows the call stack
+  append(into.diagnostics, a.diagnostics);
+  append(into.batch, a.batch);
+  append(into.provided, a.provided);
+  append(into.needs, a.needs);
+  append(into.unknown, a.unknown);
+  append(into.unevaluated, a.unevaluated);
   into.documents += a.documents;
   into.validated += a.validated;
   into.celEvaluated += a.celEvaluated;
   into.celUnevaluated += a.celUnevaluated;
   into.celSkipped += a.celSkipped;
+  into.placeholders += a.placeholders;
+}
+
+function append<T>(into: T[], items: readonly T[]): void {
+  for (const x of items) into.push(x);
 }
 
 function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis): void {
@@ -76,9 +132,16 @@ function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis):
     if (versions.length > 0) {
       const crd = registry.crdName(groupOf(d.apiVersion), d.kind);
       a.diagnostics.push(
-        diag(d, 'error', 'schema/version-not-served', `${d.apiVersion} is not served for ${d.kind}${crd ? ` by CRD ${crd}` : ''}: served versions are ${versions.map((v) => (v.group ? `${v.group}/${v.version}` : v.version)).join(', ')}`, ['apiVersion'], {
-          hint: `the API server answers: no matches for kind "${d.kind}" in version "${d.apiVersion}"`,
-        }),
+        diag(
+          d,
+          'error',
+          'schema/version-not-served',
+          `${d.apiVersion} is not served for ${d.kind}${crd ? ` by CRD ${crd}` : ''}: served versions are ${versions.map((v) => (v.group ? `${v.group}/${v.version}` : v.version)).join(', ')}`,
+          ['apiVersion'],
+          {
+            hint: `the API server answers: no matches for kind "${d.kind}" in version "${d.apiVersion}"`,
+          },
+        ),
       );
       return;
     }
@@ -111,7 +174,10 @@ function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis):
     const location = e.rule === 'schema/required' ? locateIn(d, rawSegments(e.path.slice(0, -1)), true) : locateIn(d, rawSegments(e.path), e.atKey ?? false);
     const dg: Diagnostic = { severity: e.severity, rule: e.rule, message: e.message, location };
     if (e.rule === 'cel/unevaluated') {
-      a.unevaluated.push({ key: `${schema.kind}|${e.message.replace(/^[^:]*: /, '')}`, diag: { ...dg, hint: `counted as not passed; check ${describe(d)} by hand or on a cluster` } });
+      a.unevaluated.push({
+        key: `${schema.kind}|${e.message.replace(/^[^:]*: /, '')}`,
+        diag: { ...dg, hint: `counted as not passed; check ${describe(d)} by hand or on a cluster` },
+      });
       continue;
     }
     a.diagnostics.push(dg);

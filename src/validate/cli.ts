@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { formatDiagnostics } from '../diag/printer.js';
 import type { ValidateResult } from './index.js';
 import type { Format } from './output/render.js';
@@ -11,16 +11,16 @@ export interface ValidateCommandOptions {
   defaultManifests?: () => Promise<string[]>;
 }
 
-function usage(message: string): never {
-  process.stderr.write(`castle: ${message}\n`);
-  process.exit(2);
+/** bad usage: exit 2 through commander's error (the CLI sets exitOverride), never process.exit */
+function usage(cmd: Command, message: string): never {
+  return cmd.error(`castle: ${message}`, { exitCode: 2, code: 'castle.usage' });
 }
 
 /** `castle validate` and `castle schemas add|pull|list` (issue 4). Exit: 0 clean, 1 errors, 2 bad usage. */
 export function registerValidateCommands(program: Command, o: ValidateCommandOptions = {}): void {
   program
     .command('validate')
-    .description('check manifests offline with the API server\'s rules: schemas, names, references, CEL rules, rebirth safety')
+    .description("check manifests offline with the API server's rules: schemas, names, references, CEL rules, rebirth safety")
     .argument('[paths...]', 'files, directories or kustomizations (default: every manifest the castle applies)')
     .option('--format <format>', 'text, json or sarif', 'text')
     .option('--strict', 'warnings fail too (exit 1)')
@@ -33,42 +33,75 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
     .option('--cluster', 'also resolve references in the live cluster of the current kubeconfig context')
     .option('--kubeconfig <file>', 'kubeconfig of the live cluster (implies --cluster)')
     .option('--context <name>', 'kubeconfig context of the live cluster (implies --cluster)')
-    .action(async (paths: string[], opts: { format: string; strict?: boolean; rebirth?: boolean; kubernetesVersion?: string; cacheDir: string; kustomize: boolean; builtinCrds: boolean; file: string; cluster?: boolean; kubeconfig?: string; context?: string }) => {
-      if (!['text', 'json', 'sarif'].includes(opts.format)) usage(`--format must be text, json or sarif, not ${JSON.stringify(opts.format)}`);
-      let inputs = paths;
-      if (inputs.length === 0) {
-        if (o.defaultManifests) inputs = await o.defaultManifests();
-        else {
-          const { castleManifests } = await import('./castle-manifests.js');
-          const m = await castleManifests(opts.file);
-          if (!m.ok) {
-            process.stderr.write(`${formatDiagnostics(m.diagnostics, (f) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined))}\n`);
-            usage(`no paths given, and ${opts.file} cannot be read for the manifests it applies`);
+    // for `npm run bench -- validate`: the same results read by the `yaml` package alone
+    .addOption(new Option('--no-fast-yaml', 'read YAML with the yaml package only').hideHelp())
+    .action(
+      async (
+        paths: string[],
+        opts: {
+          format: string;
+          strict?: boolean;
+          rebirth?: boolean;
+          kubernetesVersion?: string;
+          cacheDir: string;
+          kustomize: boolean;
+          builtinCrds: boolean;
+          file: string;
+          cluster?: boolean;
+          kubeconfig?: string;
+          context?: string;
+          fastYaml: boolean;
+        },
+        cmd: Command,
+      ) => {
+        if (!['text', 'json', 'sarif'].includes(opts.format)) usage(cmd, `--format must be text, json or sarif, not ${JSON.stringify(opts.format)}`);
+        let inputs = paths;
+        if (inputs.length === 0) {
+          if (o.defaultManifests) inputs = await o.defaultManifests();
+          else {
+            const { castleManifests } = await import('./castle-manifests.js');
+            const m = await castleManifests(opts.file);
+            if (!m.ok) {
+              process.stderr.write(`${formatDiagnostics(m.diagnostics, (f) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined))}\n`);
+              usage(cmd, `no paths given, and ${opts.file} cannot be read for the manifests it applies`);
+            }
+            inputs = m.paths;
           }
-          inputs = m.paths;
+          if (inputs.length === 0) usage(cmd, `no paths given, and ${opts.file} applies no manifests`);
         }
-        if (inputs.length === 0) usage(`no paths given, and ${opts.file} applies no manifests`);
-      }
-      const { validateManifests, ValidateUsageError } = await import('./index.js');
-      let result: ValidateResult;
-      try {
-        result = await validateManifests(inputs, {
-          cacheDir: opts.cacheDir,
-          strict: opts.strict === true,
-          builtinCrds: opts.builtinCrds,
-          rebirth: opts.rebirth === true,
-          kustomize: opts.kustomize,
-          ...(opts.cluster || opts.kubeconfig || opts.context ? { cluster: { ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) } } : {}),
-          ...(opts.kubernetesVersion ? { kubernetesVersion: opts.kubernetesVersion } : {}),
-        });
-      } catch (e) {
-        if (e instanceof ValidateUsageError) usage(e.message);
-        throw e;
-      }
-      const { renderResult } = await import('./output/render.js');
-      process.stdout.write(`${renderResult(result, opts.format as Format)}\n`);
-      process.exitCode = result.ok ? 0 : 1;
-    });
+        const { validateManifests, ValidateUsageError } = await import('./index.js');
+        let result: ValidateResult;
+        try {
+          result = await validateManifests(inputs, {
+            cacheDir: opts.cacheDir,
+            strict: opts.strict === true,
+            builtinCrds: opts.builtinCrds,
+            rebirth: opts.rebirth === true,
+            kustomize: opts.kustomize,
+            fastYaml: opts.fastYaml,
+            ...(opts.cluster || opts.kubeconfig || opts.context
+              ? { cluster: { ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) } }
+              : {}),
+            ...(opts.kubernetesVersion ? { kubernetesVersion: opts.kubernetesVersion } : {}),
+          });
+        } catch (e) {
+          if (e instanceof ValidateUsageError) usage(cmd, e.message);
+          throw e;
+        }
+        const { renderChunks } = await import('./output/render.js');
+        // in pieces of about 1 MiB: the whole output as one string would double the findings' memory
+        let buf = '';
+        for (const chunk of renderChunks(result, opts.format as Format)) {
+          buf += chunk;
+          if (buf.length > 1 << 20) {
+            process.stdout.write(buf);
+            buf = '';
+          }
+        }
+        process.stdout.write(`${buf}\n`);
+        process.exitCode = result.ok ? 0 : 1;
+      },
+    );
 
   const schemas = program.command('schemas').description('the schemas `castle validate` uses: core kinds and imported CRDs');
   schemas
@@ -101,7 +134,12 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
     .action(async (opts: { kubeconfig?: string; context?: string; core?: boolean; cacheDir: string }) => {
       try {
         const { pullSchemas } = await import('./pull.js');
-        const lines = await pullSchemas({ cacheDir: opts.cacheDir, core: opts.core === true, ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
+        const lines = await pullSchemas({
+          cacheDir: opts.cacheDir,
+          core: opts.core === true,
+          ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+          ...(opts.context ? { context: opts.context } : {}),
+        });
         process.stdout.write(`${lines.join('\n')}\n`);
       } catch (e) {
         process.stderr.write(`castle: schemas pull: ${(e as Error).message}\n`);

@@ -1,20 +1,18 @@
 import type { PathSeg, YamlSource } from '../diag/yaml-source.js';
-import { lineIndex, parseSource, sliceSource } from './source.js';
+import { LineIndex, parseSource } from './source.js';
+import { LineDocPositions, YamlDocPositions, type DocPositions } from './positions.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { visit } from 'yaml';
-import { fastParse, Unsupported, YAML11_BOOL } from './fast-yaml.js';
-import { lineParse } from './line-yaml.js';
+import { lineParse, Unsupported, YAML11_BOOL } from './line-yaml.js';
 import type { InputFile } from './inputs.js';
 
 /** One Kubernetes object found in the inputs, with what is needed to point back at its source. */
 export interface ManifestDoc {
   readonly file: string;
-  /** positions for this document; built on first use when a fast tier read the values */
-  readonly src: YamlSource;
+  /** where its parts are in the file; built on a first finding for documents the line reader read */
+  readonly pos: DocPositions;
   /** index of the document in the file */
   readonly doc: number;
-  /** index of the document in `src.docs` (0 when `src` holds this document alone) */
-  readonly srcDoc: number;
   /** [start, end) of the document in the file, when known: locations then parse this document only */
   readonly range: readonly [number, number] | undefined;
   /** path of this object inside its YAML document (`['items', 3]` for a `kind: List` member) */
@@ -47,89 +45,100 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-export function parseDocuments(files: readonly InputFile[], diagnostics: Diagnostic[], sources: Map<string, string>): ManifestDoc[] {
+export interface ParseOptions {
+  /**
+   * false: read every file with the \`yaml\` package only, never the line reader (line-yaml.ts).
+   * The results are the same (a differential test holds them to it); only the time differs.
+   */
+  readonly fastYaml?: boolean;
+}
+
+export function parseDocuments(files: readonly InputFile[], diagnostics: Diagnostic[], o: ParseOptions = {}): ManifestDoc[] {
   const out: ManifestDoc[] = [];
-  for (const f of files) {
-    sources.set(f.file, f.text);
-    let values: unknown[] | undefined;
-    let ambiguous: number[] = [];
-    let ranges: [number, number][] = [];
-    // three tiers, fastest first: line reader, CST reader, full Document (which also reports errors)
-    for (const tier of [lineParse, fastParse]) {
-      try {
-        values = tier(f.text, ambiguous, ranges);
-        break;
-      } catch (e) {
-        if (!(e instanceof Unsupported) && !(e instanceof RangeError)) throw e;
-        ambiguous = [];
-        ranges = [];
-      }
-    }
-    if (values) {
-      if (ambiguous.length) {
-        const pos = lineIndex(f.text);
-        for (const offset of ambiguous) diagnostics.push(ambiguousBool(f.file, f.text, offset, pos(offset)));
-      }
-      let pos: ReturnType<typeof lineIndex> | undefined;
-      values.forEach((value, i) => {
-        if (value === null || value === undefined) return;
-        const range = ranges[i];
-        if (range && range[1] - range[0] > MAX_OBJECT_BYTES) {
-          pos ??= lineIndex(f.text);
-          diagnostics.push(tooLarge(f.file, range[1] - range[0], pos(range[0])));
-          return;
-        }
-        let src: YamlSource | undefined;
-        const lazy = (): YamlSource => (src ??= range ? sliceSource(f.file, f.text, range) : parseSource(f.file, f.text).source);
-        collect(value, [], lazy, i, range ? 0 : i, range, f, diagnostics, out);
-      });
-      continue;
-    }
-    let parsed: ReturnType<typeof parseSource>;
+  for (const f of files) for (const d of parseFile(f, diagnostics, o)) out.push(d);
+  return out;
+}
+
+/**
+ * The objects of one file. Values come from the line reader when it can read the file (the plain
+ * shape of most manifests), else from the \`yaml\` package, which also reports errors. Positions are
+ * only needed for findings: for line-read files each document is parsed with positions on its first
+ * finding, alone (its own text, with the file's line index), so a finding costs one document.
+ */
+export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptions = {}): ManifestDoc[] {
+  const out: ManifestDoc[] = [];
+  const ambiguous: number[] = [];
+  const ranges: [number, number][] = [];
+  let values: unknown[] | undefined;
+  if (o.fastYaml !== false) {
     try {
-      parsed = parseSource(f.file, f.text);
+      values = lineParse(f.text, ambiguous, ranges);
     } catch (e) {
-      // e.g. a stack overflow on pathologically deep nesting
-      diagnostics.push({ severity: 'error', rule: 'yaml/syntax', message: `cannot parse: ${(e as Error).message}`, location: { file: f.file, line: 1, col: 1 } });
-      continue;
+      if (!(e instanceof Unsupported) && !(e instanceof RangeError)) throw e;
     }
-    diagnostics.push(...parsed.diagnostics);
-    const { source } = parsed;
-    for (const d of source.docs) {
-      if (d.errors.length) continue;
-      visit(d, {
-        Scalar(_, node) {
-          if (node.type === 'PLAIN' && typeof node.source === 'string' && YAML11_BOOL.test(node.source) && node.range) diagnostics.push(ambiguousBool(f.file, f.text, node.range[0], source.lineCounter.linePos(node.range[0])));
-        },
-      });
-    }
-    source.docs.forEach((doc, i) => {
-      if (doc.errors.length || parsed.badDocs.has(i)) return;
-      const [start, , end] = doc.range;
-      if (end - start > MAX_OBJECT_BYTES) {
-        diagnostics.push(tooLarge(f.file, end - start, source.lineCounter.linePos(start)));
-        return;
-      }
-      let value: unknown;
-      try {
-        value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-      } catch (e) {
-        const start = doc.range?.[0] ?? 0;
-        const { line, col } = source.lineCounter.linePos(start);
-        const msg = (e as Error).message.split('\n')[0] ?? '';
-        const bomb = /alias/i.test(msg);
-        diagnostics.push({
-          severity: 'error',
-          rule: bomb ? 'yaml/alias-limit' : 'yaml/syntax',
-          message: bomb ? `document expands too many aliases (limit ${MAX_ALIAS_COUNT}): ${msg}` : msg,
-          location: { file: f.file, line, col },
-        });
-        return;
-      }
+  }
+  if (values) {
+    let index: LineIndex | undefined;
+    const lines = (): LineIndex => (index ??= new LineIndex(f.text));
+    for (const offset of ambiguous) diagnostics.push(ambiguousBool(f.file, f.text, offset, lines().pos(offset)));
+    values.forEach((value, i) => {
       if (value === null || value === undefined) return;
-      collect(value, [], () => source, i, i, undefined, f, diagnostics, out);
+      const range = ranges[i]!;
+      if (range[1] - range[0] > MAX_OBJECT_BYTES) {
+        diagnostics.push(tooLarge(f.file, range[1] - range[0], lines().pos(range[0])));
+        return;
+      }
+      let pos: DocPositions | undefined;
+      const lazy = (): DocPositions => (pos ??= new LineDocPositions(f.file, f.text, range, lines()));
+      collect(value, [], lazy, i, range, f, diagnostics, out);
+    });
+    return out;
+  }
+  let parsed: ReturnType<typeof parseSource>;
+  try {
+    parsed = parseSource(f.file, f.text);
+  } catch (e) {
+    // e.g. a stack overflow on pathologically deep nesting
+    diagnostics.push({ severity: 'error', rule: 'yaml/syntax', message: `cannot parse: ${(e as Error).message}`, location: { file: f.file, line: 1, col: 1 } });
+    return out;
+  }
+  for (const d of parsed.diagnostics) diagnostics.push(d);
+  const { source } = parsed;
+  for (const d of source.docs) {
+    if (d.errors.length) continue;
+    visit(d, {
+      Scalar(_, node) {
+        if (node.type === 'PLAIN' && typeof node.source === 'string' && YAML11_BOOL.test(node.source) && node.range)
+          diagnostics.push(ambiguousBool(f.file, f.text, node.range[0], source.lineCounter.linePos(node.range[0])));
+      },
     });
   }
+  source.docs.forEach((doc, i) => {
+    if (doc.errors.length || parsed.badDocs.has(i)) return;
+    const [start, , end] = doc.range;
+    if (end - start > MAX_OBJECT_BYTES) {
+      diagnostics.push(tooLarge(f.file, end - start, source.lineCounter.linePos(start)));
+      return;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (e) {
+      const { line, col } = source.lineCounter.linePos(start);
+      const msg = (e as Error).message.split('\n')[0] ?? '';
+      const bomb = /alias/i.test(msg);
+      diagnostics.push({
+        severity: 'error',
+        rule: bomb ? 'yaml/alias-limit' : 'yaml/syntax',
+        message: bomb ? `document expands too many aliases (limit ${MAX_ALIAS_COUNT}): ${msg}` : msg,
+        location: { file: f.file, line, col },
+      });
+      return;
+    }
+    if (value === null || value === undefined) return;
+    const pos = new YamlDocPositions(source, i);
+    collect(value, [], () => pos, i, undefined, f, diagnostics, out);
+  });
   return out;
 }
 
@@ -152,23 +161,24 @@ function ambiguousBool(file: string, text: string, offset: number, { line, col }
 function collect(
   value: unknown,
   base: PathSeg[],
-  lazy: () => YamlSource,
+  lazy: () => DocPositions,
   doc: number,
-  srcDoc: number,
   range: readonly [number, number] | undefined,
   f: InputFile,
   diagnostics: Diagnostic[],
   out: ManifestDoc[],
 ): void {
   const loc = (): Diagnostic['location'] => {
-    const source = lazy();
-    const d = source.docs[srcDoc];
-    const start = d?.contents?.range?.[0] ?? d?.range?.[0] ?? 0;
-    const { line, col } = source.lineCounter.linePos(start);
+    const { line, col } = lazy().locate([]);
     return { file: f.file, line, col };
   };
   if (typeof value !== 'object' || Array.isArray(value) || value === null) {
-    diagnostics.push({ severity: 'error', rule: 'input/not-an-object', message: `document ${doc + 1} is ${Array.isArray(value) ? 'a list' : `a ${typeof value}`}, not a Kubernetes object`, location: loc() });
+    diagnostics.push({
+      severity: 'error',
+      rule: 'input/not-an-object',
+      message: `document ${doc + 1} is ${Array.isArray(value) ? 'a list' : `a ${typeof value}`}, not a Kubernetes object`,
+      location: loc(),
+    });
     return;
   }
   const v = value as Record<string, unknown>;
@@ -176,27 +186,36 @@ function collect(
   const kind = str(v['kind']);
   if (apiVersion === undefined && kind === undefined) {
     // values files, kustomize configs and the like sit beside manifests: not objects, not errors
-    diagnostics.push({ severity: 'info', rule: 'input/not-a-manifest', message: `document ${doc + 1} has no apiVersion and no kind: skipped`, location: loc() });
+    diagnostics.push({
+      severity: 'info',
+      rule: 'input/not-a-manifest',
+      message: `document ${doc + 1} has no apiVersion and no kind: skipped`,
+      location: loc(),
+    });
     return;
   }
   if (apiVersion?.startsWith('kustomize.config.k8s.io/')) return;
   if (!apiVersion || !kind) {
     const missing = !apiVersion ? 'apiVersion' : 'kind';
-    diagnostics.push({ severity: 'error', rule: 'schema/type-meta', message: `Object '${missing === 'kind' ? 'Kind' : 'apiVersion'}' is missing or not a string`, location: loc() });
+    diagnostics.push({
+      severity: 'error',
+      rule: 'schema/type-meta',
+      message: `Object '${missing === 'kind' ? 'Kind' : 'apiVersion'}' is missing or not a string`,
+      location: loc(),
+    });
     return;
   }
   if (kind === 'List' && apiVersion === 'v1' && Array.isArray(v['items'])) {
-    v['items'].forEach((item, n) => collect(item, [...base, 'items', n], lazy, doc, srcDoc, range, f, diagnostics, out));
+    v['items'].forEach((item, n) => collect(item, [...base, 'items', n], lazy, doc, range, f, diagnostics, out));
     return;
   }
   const meta = (typeof v['metadata'] === 'object' && v['metadata'] !== null ? v['metadata'] : {}) as Record<string, unknown>;
   out.push({
     file: f.file,
-    get src() {
+    get pos() {
       return lazy();
     },
     doc,
-    srcDoc,
     range,
     base,
     value: v,

@@ -1,9 +1,10 @@
+import { readFileSync } from 'node:fs';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { loadBuiltinCrds } from './schema/builtin.js';
 import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, type FileAnalysis } from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
-import { analyzeInWorkers, PARALLEL_THRESHOLD_BYTES } from './pool.js';
+import { analyzeInWorkers, useWorkers } from './pool.js';
 import { Locator, type LocRef } from './check/context.js';
 import { checkCrdBatches } from './check/rebirth.js';
 import { missingNeed, needIsMet, ObjectIndex } from './check/references.js';
@@ -33,6 +34,8 @@ export interface ValidateOptions {
   readonly maxFileBytes?: number;
   /** also know the CRDs shipped with Castle (PGO, External Secrets); the CLI and the preflight set it */
   readonly builtinCrds?: boolean;
+  /** false: read YAML with the `yaml` package only, never the line reader (same results, slower; for the bench) */
+  readonly fastYaml?: boolean;
   /** worker threads for big inputs (default true) */
   readonly parallel?: boolean;
   /** also resolve references against this live cluster (kubeconfig); then a reference found nowhere is an error */
@@ -50,6 +53,8 @@ export interface ValidateStats {
   celEvaluated: number;
   celUnevaluated: number;
   celSkipped: number;
+  /** findings on `${VAR}` placeholders no postBuild.substitute resolved: not reported */
+  placeholders: number;
   cacheHits: number;
   compiled: number;
   errors: number;
@@ -60,7 +65,7 @@ export interface ValidateStats {
 
 export interface ValidateResult {
   readonly diagnostics: Diagnostic[];
-  /** file (as shown in diagnostics) -> text, for `formatDiagnostics(diags, f => sources.get(f))` */
+  /** file (as shown in diagnostics) -> text, for the files that have diagnostics: `formatDiagnostics(diags, f => sources.get(f))` */
   readonly sources: Map<string, string>;
   readonly stats: ValidateStats;
   /** no error (and, with `strict`, no warning) */
@@ -86,18 +91,32 @@ const CRD_TEXT = /\bkind["']?\s*:\s*["']?CustomResourceDefinition\b/;
 export async function validateManifests(paths: readonly string[], opts: ValidateOptions = {}): Promise<ValidateResult> {
   const t0 = performance.now();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
-  const collector = new InputCollector({ ...(opts.maxFileBytes ? { maxFileBytes: opts.maxFileBytes } : {}), ...(opts.kustomize === false ? { kustomize: false } : {}) });
+  const collector = new InputCollector({
+    ...(opts.maxFileBytes ? { maxFileBytes: opts.maxFileBytes } : {}),
+    ...(opts.kustomize === false ? { kustomize: false } : {}),
+  });
   for (const p of paths) collector.add(p);
-  const sources = new Map<string, string>();
-  for (const f of collector.files) sources.set(f.file, f.text);
+  collector.followGitOps();
+  // Texts are not kept through the run: a file on disk is read again for its findings only (the
+  // locations of references nothing provides, the snippets of the printer); rendered and
+  // substituted texts, which are not on disk, are kept.
+  const kept = new Map<string, string>();
+  const onDisk = new Map<string, string>();
+  for (const f of collector.files) {
+    if (f.abs && !f.substituted) onDisk.set(f.file, f.abs);
+    else kept.set(f.file, f.text);
+  }
+  const textOf = (file: string): string | undefined => kept.get(file) ?? readText(onDisk.get(file));
   const events: CacheEvent[] = [];
   const registry = loadRegistry(cacheDir, opts.kubernetesVersion, events);
-  const analyzeOptions = { rebirth: opts.rebirth === true };
+  const analyzeOptions = { rebirth: opts.rebirth === true, ...(opts.fastYaml === false ? { fastYaml: false } : {}) };
 
   // Files that define CRDs go first, in this thread: every other file may need those schemas.
   const crdFiles: InputFile[] = [];
-  const rest: InputFile[] = [];
+  const rest: (InputFile | undefined)[] = [];
   for (const f of collector.files) (CRD_TEXT.test(f.text) ? crdFiles : rest).push(f);
+  const fileCount = collector.files.length;
+  collector.files.length = 0;
   const analysis: FileAnalysis = emptyAnalysis();
   analysis.diagnostics.push(...collector.diagnostics);
   const crds: CrdInfo[] = [];
@@ -107,7 +126,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
       crds.push(info);
     }
   }
-  const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, new Map());
+  const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, analyzeOptions);
   for (const d of crdDocs) {
     if (!isCrd(d.value)) continue;
     const info = compileCrd(cacheDir, d.value, d.file, crdHash(d.value), events);
@@ -116,35 +135,68 @@ export async function validateManifests(paths: readonly string[], opts: Validate
       crds.push(info);
     }
   }
-  analyzeDocs(crdDocs, registry, analyzeOptions, analysis);
+  analyzeDocs(
+    crdDocs,
+    registry,
+    analyzeOptions,
+    analysis,
+    crdFiles.some((f) => f.text.includes('${')),
+  );
 
-  const restBytes = rest.reduce((n, f) => n + f.text.length, 0);
+  const index = new ObjectIndex();
+  const restBytes = rest.reduce((n, f) => n + (f?.text.length ?? 0), 0);
   let workers = 0;
-  if (opts.parallel !== false && restBytes > PARALLEL_THRESHOLD_BYTES) {
-    const r = await analyzeInWorkers(rest, { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions });
+  if (opts.parallel !== false && useWorkers(restBytes)) {
+    const r = await analyzeInWorkers(rest as InputFile[], { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions });
     workers = r.workers;
     mergeAnalysis(analysis, r.analysis);
   } else {
-    analyzeFiles(rest, registry, analyzeOptions, analysis);
+    let checked = 0;
+    for (let i = 0; i < rest.length; i++) {
+      analyzeFiles([rest[i]!], registry, analyzeOptions, analysis);
+      rest[i] = undefined; // its text is garbage now
+      // what is provided so far settles most needs at once: only the others are kept for the end
+      for (const p of analysis.provided) index.add(p);
+      analysis.provided.length = 0;
+      let w = checked;
+      for (let j = checked; j < analysis.needs.length; j++) {
+        const n = analysis.needs[j]!;
+        if (!needIsMet(n, index)) analysis.needs[w++] = n;
+      }
+      analysis.needs.length = w;
+      checked = w;
+    }
   }
 
   const diagnostics = analysis.diagnostics;
-  const locator = new Locator(sources);
-  const index = new ObjectIndex();
+  const locator = new Locator(textOf);
   for (const p of analysis.provided) index.add(p);
+  analysis.provided.length = 0;
   let live = false;
   if (opts.cluster) {
     try {
       for (const p of await liveObjects(opts.cluster)) index.add(p);
       live = true;
     } catch (e) {
-      diagnostics.push({ severity: 'error', rule: 'cluster/unreachable', message: `cannot read the live cluster for references: ${(e as Error).message.split('\n')[0]}` });
+      diagnostics.push({
+        severity: 'error',
+        rule: 'cluster/unreachable',
+        message: `cannot read the live cluster for references: ${(e as Error).message.split('\n')[0]}`,
+      });
     }
   }
   for (const n of analysis.needs) {
     if (needIsMet(n, index)) continue;
     const d = missingNeed(n, locator);
-    diagnostics.push(live ? { ...d, severity: 'error', message: d.message.replace('is not defined in the validated manifests', 'is not defined in the validated manifests nor in the cluster') } : d);
+    diagnostics.push(
+      live
+        ? {
+            ...d,
+            severity: 'error',
+            message: d.message.replace('is not defined in the validated manifests', 'is not defined in the validated manifests nor in the cluster'),
+          }
+        : d,
+    );
   }
   checkCrdBatches(analysis.batch, locator, diagnostics);
 
@@ -173,8 +225,15 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   for (const u of unevaluated.values()) diagnostics.push(u.count > 1 ? { ...u.d, message: `${u.d.message} (${u.count} times)` } : u.d);
 
   const out = dedupe(diagnostics).sort(byLocation);
+  const sources = new Map<string, string>();
+  for (const d of out) {
+    const file = d.location?.file;
+    if (file === undefined || sources.has(file)) continue;
+    const text = textOf(file);
+    if (text !== undefined) sources.set(file, text);
+  }
   const stats: ValidateStats = {
-    files: collector.files.length,
+    files: fileCount,
     documents: analysis.documents,
     validated: analysis.validated,
     unknownKind: analysis.unknown.length,
@@ -182,6 +241,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
     celEvaluated: analysis.celEvaluated,
     celUnevaluated: analysis.celUnevaluated,
     celSkipped: analysis.celSkipped,
+    placeholders: analysis.placeholders,
     cacheHits: events.filter((e) => e.kind === 'hit').length,
     compiled: events.filter((e) => e.kind === 'compiled').length,
     errors: out.filter((x) => x.severity === 'error').length,
@@ -190,6 +250,15 @@ export async function validateManifests(paths: readonly string[], opts: Validate
     ms: Math.round(performance.now() - t0),
   };
   return { diagnostics: out, sources, stats, ok: stats.errors === 0 && (!opts.strict || stats.warnings === 0) };
+}
+
+function readText(abs: string | undefined): string | undefined {
+  if (abs === undefined) return undefined;
+  try {
+    return readFileSync(abs, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 function dedupe(diags: Diagnostic[]): Diagnostic[] {

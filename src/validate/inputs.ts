@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import type { Diagnostic } from '../diag/diagnostic.js';
 
 /** One text to validate: a file, or the output of `kubectl kustomize` for a kustomization that needs it. */
@@ -11,6 +11,10 @@ export interface InputFile {
   readonly text: string;
   /** the top-level kustomization that applies this file in one batch, if any */
   readonly via?: string;
+  /** absolute path of a file read from disk (not of rendered output) */
+  readonly abs?: string;
+  /** the text differs from the file on disk: Flux variables were substituted */
+  readonly substituted?: true;
 }
 
 export interface CollectOptions {
@@ -61,17 +65,10 @@ function renderFields(kfile: string, seen: Set<string>): string[] {
   return out;
 }
 
-let kubectlPath: string | null | undefined;
+/** kubectl on PATH, looked up when a kustomization needs rendering (a few stat calls, no cache) */
 function findKubectl(): string | null {
-  if (kubectlPath !== undefined) return kubectlPath;
-  kubectlPath = null;
-  for (const d of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (d && existsSync(join(d, 'kubectl'))) {
-      kubectlPath = join(d, 'kubectl');
-      break;
-    }
-  }
-  return kubectlPath;
+  for (const d of (process.env['PATH'] ?? '').split(delimiter)) if (d && existsSync(join(d, 'kubectl'))) return join(d, 'kubectl');
+  return null;
 }
 
 export class InputCollector {
@@ -86,8 +83,12 @@ export class InputCollector {
     this.#kustomize = o.kustomize ?? true;
   }
 
+  /** the directories given: a GitOps path is looked for up to them, not above */
+  readonly #roots = new Set<string>();
+
   add(path: string): void {
     const abs = resolve(path);
+    this.#roots.add(abs);
     let st;
     try {
       st = statSync(abs);
@@ -98,6 +99,54 @@ export class InputCollector {
     if (st.isDirectory()) this.#dir(abs, undefined);
     else if (KUSTOMIZATION_FILES.includes(abs.split(/[\\/]/).pop() ?? '')) this.#kustomization(abs, undefined);
     else this.#file(abs, undefined);
+  }
+
+  /**
+   * What the cluster applies from this tree: Flux Kustomizations' `spec.path` and Argo CD
+   * Applications' source paths, resolved from the nearest ancestor of the file that declares them
+   * where the path exists, are read as inputs too, until no new path appears. Files under a Flux
+   * Kustomization with `postBuild.substitute` get its variables substituted, as Flux does.
+   */
+  followGitOps(): void {
+    for (let i = 0; i < this.files.length; i++) {
+      const f = this.files[i]!;
+      if (!/kustomize\.toolkit\.fluxcd\.io|argoproj\.io/.test(f.text) || !f.abs) continue;
+      for (const app of gitOpsPaths(f.text)) {
+        const dir = resolveFrom(dirname(f.abs), app.path, this.#roots);
+        if (!dir) {
+          this.diagnostics.push({
+            severity: 'info',
+            rule: 'input/gitops-path',
+            message: `${app.kind} path ${app.path} is not in this tree: not checked`,
+            location: { file: f.file, line: 1, col: 1 },
+          });
+          continue;
+        }
+        if (app.substitute) this.#substitute(dir, app.substitute);
+        this.#vars = app.substitute;
+        this.#varsRoot = dir;
+        try {
+          this.#dir(dir, undefined);
+        } finally {
+          this.#vars = undefined;
+          this.#varsRoot = undefined;
+        }
+      }
+    }
+  }
+
+  /** variables for the files read now (under a Flux Kustomization's path) */
+  #vars: Record<string, string> | undefined;
+  #varsRoot: string | undefined;
+
+  /** files read before their Flux Kustomization was found get its variables too */
+  #substitute(dir: string, vars: Record<string, string>): void {
+    this.files.forEach((f, i) => {
+      if (f.abs && (f.abs === dir || f.abs.startsWith(`${dir}/`)) && f.text.includes('${')) {
+        const text = substitute(f.text, vars);
+        if (text !== f.text) this.files[i] = { ...f, text, substituted: true };
+      }
+    });
   }
 
   #dir(dir: string, via: string | undefined): void {
@@ -134,11 +183,26 @@ export class InputCollector {
     try {
       k = parseYaml(text, { maxAliasCount: 100 });
     } catch (e) {
-      this.diagnostics.push({ severity: 'error', rule: 'yaml/syntax', message: (e as Error).message.split('\n')[0] ?? 'invalid YAML', location: { file: displayPath(kfile), line: 1, col: 1 } });
+      this.diagnostics.push({
+        severity: 'error',
+        rule: 'yaml/syntax',
+        message: (e as Error).message.split('\n')[0] ?? 'invalid YAML',
+        location: { file: displayPath(kfile), line: 1, col: 1 },
+      });
       return;
     }
     const obj = (k && typeof k === 'object' && !Array.isArray(k) ? k : {}) as Record<string, unknown>;
     const dir = dirname(kfile);
+    if (obj['kind'] === 'Component' && via === undefined) {
+      // a Component is a fragment for the kustomizations that list it, not a set of objects
+      this.diagnostics.push({
+        severity: 'info',
+        rule: 'input/kustomize-component',
+        message: `${displayPath(kfile)} is a Kustomize Component: checked through the kustomizations that use it, not on its own`,
+        location: { file: displayPath(kfile), line: 1, col: 1 },
+      });
+      return;
+    }
     const needsRender = via === undefined ? renderFields(kfile, new Set()) : [];
     if (needsRender.length > 0 && this.#kustomize) {
       const kubectl = findKubectl();
@@ -167,7 +231,12 @@ export class InputCollector {
     for (const r of entries) {
       if (typeof r !== 'string') continue;
       if (/^[a-z]+:\/\//i.test(r) || r.startsWith('github.com/')) {
-        this.diagnostics.push({ severity: 'info', rule: 'input/remote-resource', message: `remote resource ${r} is not fetched offline`, location: { file: displayPath(kfile), line: 1, col: 1 } });
+        this.diagnostics.push({
+          severity: 'info',
+          rule: 'input/remote-resource',
+          message: `remote resource ${r} is not fetched offline`,
+          location: { file: displayPath(kfile), line: 1, col: 1 },
+        });
         continue;
       }
       const p = resolve(dir, r);
@@ -199,7 +268,12 @@ export class InputCollector {
       return undefined;
     }
     if (size > this.#max) {
-      this.diagnostics.push({ severity: 'error', rule: 'input/too-large', message: `file is ${size} bytes, over the ${this.#max}-byte limit: not parsed`, location: { file: shown, line: 1, col: 1 } });
+      this.diagnostics.push({
+        severity: 'error',
+        rule: 'input/too-large',
+        message: `file is ${size} bytes, over the ${this.#max}-byte limit: not parsed`,
+        location: { file: shown, line: 1, col: 1 },
+      });
       return undefined;
     }
     // Binary files are caught before decoding: a NUL in the first 8 KiB, or bytes that are not UTF-8.
@@ -212,7 +286,12 @@ export class InputCollector {
     }
     const nul = head.indexOf(0);
     if (nul !== -1) {
-      this.diagnostics.push({ severity: 'error', rule: 'input/binary', message: `binary file (NUL byte at offset ${nul}): not a manifest`, location: { file: shown, line: 1, col: 1 } });
+      this.diagnostics.push({
+        severity: 'error',
+        rule: 'input/binary',
+        message: `binary file (NUL byte at offset ${nul}): not a manifest`,
+        location: { file: shown, line: 1, col: 1 },
+      });
       return undefined;
     }
     const buf = readFileSync(abs);
@@ -229,6 +308,75 @@ export class InputCollector {
     this.#seen.add(abs);
     const text = this.#read(abs);
     if (text === undefined) return;
-    this.files.push(via ? { file: displayPath(abs), text, via } : { file: displayPath(abs), text });
+    const vars = this.#vars && this.#varsRoot && (abs === this.#varsRoot || abs.startsWith(`${this.#varsRoot}/`)) ? this.#vars : undefined;
+    const t = vars && text.includes('${') ? substitute(text, vars) : text;
+    this.files.push({ file: displayPath(abs), text: t, abs, ...(via ? { via } : {}), ...(t !== text ? { substituted: true as const } : {}) });
+  }
+}
+
+/** Flux's envsubst: `${VAR}`, `${VAR:=default}`, `${VAR:-default}`; unknown variables without a default stay */
+export function substitute(text: string, vars: Readonly<Record<string, string>>): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}/g, (whole, name: string, op: string | undefined, def: string | undefined) => {
+    const v = Object.prototype.hasOwnProperty.call(vars, name) ? vars[name] : undefined;
+    if (v !== undefined && !(op?.startsWith(':') && v === '')) return v;
+    return op !== undefined ? (def ?? '') : whole;
+  });
+}
+
+interface GitOpsPath {
+  readonly kind: string;
+  readonly path: string;
+  readonly substitute?: Record<string, string>;
+}
+
+/** Flux Kustomization paths (with postBuild.substitute) and Argo CD Application source paths in a text */
+function gitOpsPaths(text: string): GitOpsPath[] {
+  const out: GitOpsPath[] = [];
+  let docs: unknown[];
+  try {
+    docs = parseAllDocuments(text, { uniqueKeys: false }).map((d) => (d.errors.length ? null : d.toJS({ maxAliasCount: 100 })));
+  } catch {
+    return out;
+  }
+  for (const v of docs) {
+    const o = (v && typeof v === 'object' && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
+    const spec = (o['spec'] && typeof o['spec'] === 'object' ? o['spec'] : {}) as Record<string, unknown>;
+    const apiVersion = typeof o['apiVersion'] === 'string' ? o['apiVersion'] : '';
+    if (o['kind'] === 'Kustomization' && apiVersion.startsWith('kustomize.toolkit.fluxcd.io/') && typeof spec['path'] === 'string') {
+      const post = (spec['postBuild'] && typeof spec['postBuild'] === 'object' ? spec['postBuild'] : {}) as Record<string, unknown>;
+      const sub = post['substitute'] && typeof post['substitute'] === 'object' ? (post['substitute'] as Record<string, unknown>) : undefined;
+      const vars = sub ? Object.fromEntries(Object.entries(sub).map(([k, x]) => [k, String(x)])) : undefined;
+      out.push({ kind: 'Flux Kustomization', path: spec['path'], ...(vars ? { substitute: vars } : {}) });
+    }
+    if (o['kind'] === 'Application' && apiVersion.startsWith('argoproj.io/')) {
+      const sources = [spec['source'], ...(Array.isArray(spec['sources']) ? spec['sources'] : [])];
+      for (const src of sources) {
+        const p = src && typeof src === 'object' ? (src as Record<string, unknown>)['path'] : undefined;
+        if (typeof p === 'string') out.push({ kind: 'Argo CD Application', path: p });
+      }
+    }
+  }
+  return out;
+}
+
+function isInside(child: string, parent: string): boolean {
+  const r = relative(parent, child);
+  return r !== '' && !r.startsWith('..') && !isAbsolute(r);
+}
+
+/** `path` (relative to a Git source's root) from the nearest ancestor of `from` where it is a directory */
+function resolveFrom(from: string, path: string, roots: ReadonlySet<string>): string | undefined {
+  const cwd = process.cwd();
+  const underCwd = from === cwd || isInside(from, cwd);
+  for (let d = from; ; d = dirname(d)) {
+    const p = resolve(d, path);
+    try {
+      if (statSync(p).isDirectory()) return p;
+    } catch {
+      // not from this ancestor
+    }
+    // the Git root bounds the search; without one, the working directory (or the given directory outside it)
+    if (existsSync(join(d, '.git')) || dirname(d) === d) return undefined;
+    if (underCwd ? d === cwd : roots.has(d)) return undefined;
   }
 }

@@ -18,7 +18,12 @@ export async function pullSchemas(o: PullOptions): Promise<string[]> {
     const info = convertCrd(item, `cluster ${c.name}`);
     if (!info) continue;
     saveImported(o.cacheDir, info, `cluster ${c.name}`, item);
-    lines.push(`imported ${info.name} (${info.kinds.filter((k) => k.served).map((k) => k.version).join(', ')}) from cluster ${c.name}`);
+    lines.push(
+      `imported ${info.name} (${info.kinds
+        .filter((k) => k.served)
+        .map((k) => k.version)
+        .join(', ')}) from cluster ${c.name}`,
+    );
   }
   if (o.core) {
     const version = (await c.get('/version')) as { gitVersion?: string };

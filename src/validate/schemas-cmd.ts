@@ -75,7 +75,9 @@ export function listSchemas(cacheDir: string): string[] {
   const core = loadCoreBundle(cacheDir);
   const lines = [`core: Kubernetes ${core.kubernetesVersion}, ${core.kinds.length} kinds (${core.origin})`];
   for (const info of listImported(cacheDir)) {
-    lines.push(`crd: ${info.name} ${info.kinds.map((k) => `${k.version}${k.served ? '' : ' (not served)'}${k.deprecated ? ' (deprecated)' : ''}`).join(', ')} from ${info.source} (${info.importedAt})`);
+    lines.push(
+      `crd: ${info.name} ${info.kinds.map((k) => `${k.version}${k.served ? '' : ' (not served)'}${k.deprecated ? ' (deprecated)' : ''}`).join(', ')} from ${info.source} (${info.importedAt})`,
+    );
   }
   return lines;
 }

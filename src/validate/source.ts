@@ -52,31 +52,23 @@ export function parseSource(file: string, text: string): { source: YamlSource; d
   return { source, diagnostics, badDocs };
 }
 
-/**
- * Positions for one document of a file, without parsing the others: everything outside `range` is
- * blanked (newlines kept), so offsets, lines and columns stay those of the file. The document is
- * `docs[0]` of the result. Locating a finding in a 10 MB file of small manifests costs one manifest.
- */
-export function sliceSource(file: string, text: string, range: readonly [number, number]): YamlSource {
-  const blank = (s: string): string => s.replace(/[^\n]/g, ' ');
-  const masked = blank(text.slice(0, range[0])) + text.slice(range[0], range[1]) + blank(text.slice(range[1]));
-  const lineCounter = new LineCounter();
-  const parsed = parseAllDocuments(masked, { lineCounter, uniqueKeys: false, prettyErrors: false });
-  return { file, text, docs: Array.isArray(parsed) ? parsed : [], lineCounter };
-}
+/** Line starts of one text, computed once: offsets to line and column by binary search. */
+export class LineIndex {
+  readonly starts: number[] = [0];
 
-/** line and column of an offset, from line starts computed once per text */
-export function lineIndex(text: string): (offset: number) => { line: number; col: number } {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return (offset) => {
+  constructor(text: string) {
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) this.starts.push(i + 1);
+  }
+
+  pos(offset: number): { line: number; col: number } {
+    const s = this.starts;
     let lo = 0;
-    let hi = starts.length - 1;
+    let hi = s.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (starts[mid]! <= offset) lo = mid;
+      if (s[mid]! <= offset) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo + 1, col: offset - starts[lo]! + 1 };
-  };
+    return { line: lo + 1, col: offset - s[lo]! + 1 };
+  }
 }

@@ -374,3 +374,87 @@ test('CopyHasher: the digest does not depend on how the protocol bytes are chunk
     }
   }
 });
+
+// the timeout guards the failing COPY: before the hasher settled in handleError, it hung for good
+test('fingerprint (pg internals contract): a table\'s hash is that of its COPY messages, rebuilt here from psql\'s output; keyless tables hash the same in any insertion order', { timeout: 300_000 }, async () => {
+  assert.ok(main && postmasterPid(main.cluster));
+  const cl = main.cluster;
+  must(await sql(cl, `CREATE DATABASE fp2`));
+  must(
+    await sql(
+      cl,
+      `CREATE TABLE keyed(id bigint PRIMARY KEY, v text, n numeric, b bytea);
+       INSERT INTO keyed SELECT g, 'line ' || g || E'\\nwith a newline, a tab\\t and \\\\ a backslash', g / 7.0, decode(md5(g::text), 'hex') FROM generate_series(1, 3000) g;
+       CREATE TABLE bag(v text, n int);
+       INSERT INTO bag SELECT 'v' || (g % 50), g % 3 FROM generate_series(1, 2000) g;
+       CREATE TABLE bag2(v text, n int);
+       INSERT INTO bag2 SELECT 'v' || (g % 50), g % 3 FROM generate_series(2000, 1, -1) g;`,
+      [],
+      'fp2',
+    ),
+  );
+  const { exec } = await import('../../src/os/exec.js');
+  const { isRoot } = await import('../../src/os/passwd.js');
+  const { createHash } = await import('node:crypto');
+  // text COPY: one CopyData message per row ('d', int32 length, the row with its newline)
+  const psqlCopy = async (query: string): Promise<{ sha: string; bytes: number }> => {
+    const r = await exec(join(cl.binDir, 'psql'), ['-X', '-h', cl.socketDir, '-p', String(cl.port), '-U', cl.superuser, '-d', 'fp2', '-c', `COPY (${query}) TO STDOUT`], {
+      asUser: cl.osUser && isRoot() ? cl.osUser : null,
+      quietStdout: true,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const h = createHash('sha256');
+    let bytes = 0;
+    for (const row of r.stdout.split(/(?<=\n)/).filter(Boolean)) {
+      const body = Buffer.from(row, 'utf8');
+      const head = Buffer.alloc(5);
+      head.write('d', 0, 'latin1');
+      head.writeUInt32BE(body.length + 4, 1);
+      h.update(head).update(body);
+      bytes += 5 + body.length;
+    }
+    return { sha: h.digest('hex'), bytes };
+  };
+  for (const parallel of [1, 3]) {
+    const f = must(await fingerprintCluster(connConfig(cl), { databases: ['fp2'], format: 'text', splitBytes: parallel > 1 ? 1 : undefined, parallel }));
+    const keyed = f.tables.find((t) => t.table === 'keyed')!;
+    assert.equal(keyed.rows, 3000);
+    if (parallel === 1) {
+      const ref = await psqlCopy('SELECT * FROM public.keyed t ORDER BY id');
+      assert.equal(keyed.sha256, ref.sha, 'the hash of the whole ordered COPY');
+      assert.equal(keyed.streamedBytes, ref.bytes);
+    } else {
+      assert.ok(keyed.split && keyed.split.bounds.length > 1, 'hashed in key ranges');
+      const parts = keyed.split.bounds.map((b, i) => {
+        const next = keyed.split!.bounds[i + 1];
+        return i === 0 ? `id < ${next}` : next !== undefined ? `id >= ${b} AND id < ${next}` : `id >= ${b}`;
+      });
+      const shas = await Promise.all(parts.map((w) => psqlCopy(`SELECT * FROM public.keyed t WHERE ${w} ORDER BY id`)));
+      assert.equal(keyed.sha256, createHash('sha256').update(shas.map((x) => x.sha).join('\n')).digest('hex'), 'ranges: the hash of the ranges\' hashes');
+    }
+    const bag = f.tables.find((t) => t.table === 'bag')!;
+    const bag2 = f.tables.find((t) => t.table === 'bag2')!;
+    assert.equal(bag.orderBy, 'all columns (row text, C collation)');
+    assert.equal(bag.rows, 2000);
+    assert.equal(bag.sha256, bag2.sha256, 'no key: the same rows in another physical order hash the same');
+    assert.equal(bag.sha256, (await psqlCopy(`SELECT * FROM public.bag t ORDER BY t::text COLLATE "C"`)).sha);
+  }
+  // a COPY that fails midway rejects with the server's error, and its connection goes on working
+  const { CopyHasher } = await import('../../src/data/fingerprint.js');
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ ...connConfig(cl), database: 'fp2' });
+  await client.connect();
+  try {
+    const failing = new CopyHasher('COPY (SELECT 1 / (g - 5000) FROM generate_series(1, 10000) g) TO STDOUT');
+    client.query(failing);
+    await assert.rejects(failing.done, /division by zero/);
+    assert.deepEqual((await client.query('SELECT 41 + 1 AS x')).rows, [{ x: 42 }]);
+    const three = new CopyHasher('COPY (SELECT g FROM generate_series(1, 3) g) TO STDOUT');
+    client.query(three);
+    const msgs = ['1\n', '2\n', '3\n'].map((row) => Buffer.concat([Buffer.from([0x64, 0, 0, 0, 6]), Buffer.from(row)]));
+    assert.deepEqual(await three.done, { rows: 3, sha: createHash('sha256').update(Buffer.concat(msgs)).digest('hex'), bytes: 21 });
+    assert.deepEqual((await client.query('SELECT 1 AS y')).rows, [{ y: 1 }], 'pg reads the socket again after the COPY');
+  } finally {
+    await client.end();
+  }
+});

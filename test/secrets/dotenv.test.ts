@@ -65,6 +65,20 @@ test('get/list read a 0600 file; set updates in place, appends, keeps comments a
   assert.equal((await stat(f)).mode & 0o777, 0o600);
 });
 
+test('set replaces a multi-line value whole, and every line of an earlier duplicate', async () => {
+  const f = path.join(dir, 'multi.env');
+  const original = ['# keys', 'TLS_KEY="-----BEGIN KEY-----', 'line two', '-----END KEY-----"', 'AFTER=kept', 'CA="a', 'b"', 'CA="c', 'd', 'e"', 'LAST=1', ''].join('\n');
+  await writeFile(f, original, { mode: 0o600 });
+  const r = await DotenvSource.open(f);
+  assert.ok(r.ok, r.ok ? '' : r.reason);
+  await r.value.set('TLS_KEY', 'short');
+  await r.value.set('CA', 'x\ny');
+  assert.equal(await readFile(f, 'utf8'), ['# keys', 'TLS_KEY=short', 'AFTER=kept', 'CA="x\\ny"', 'LAST=1', ''].join('\n'));
+  const p = parseDotenv(await readFile(f, 'utf8'));
+  assert.deepEqual(p.problems, []);
+  assert.deepEqual(Object.fromEntries(p.entries.map((e) => [e.key, e.value])), { TLS_KEY: 'short', AFTER: 'kept', CA: 'x\ny', LAST: '1' });
+});
+
 test('ensureSecret generates once and then returns the stored value', async () => {
   const f = path.join(dir, 'gen.env');
   const r = await DotenvSource.open(f, { create: true });

@@ -5,8 +5,7 @@ import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { isDeepStrictEqual } from 'node:util';
 import { validateManifests } from '../../src/validate/index.js';
-import { fastParse, Unsupported } from '../../src/validate/fast-yaml.js';
-import { lineParse } from '../../src/validate/line-yaml.js';
+import { lineParse, Unsupported } from '../../src/validate/line-yaml.js';
 import { cleanup, crdCache, FIXTURES, tempDir, validateTexts } from './helpers.js';
 
 // Acceptance: invalid YAML, YAML bombs, huge files, binary files, duplicate keys, unknown kinds:
@@ -47,7 +46,35 @@ function fixtureTexts(): string[] {
   return out.sort();
 }
 
-const FRAGMENTS = [':', ' ', '\n', '- ', '{', '}', '[', ']', ',', '\t', '"', "'", '#', '&a ', '*a', '!!str ', '|', '>', '? ', '---\n', '  ', 'x: y', '<<: ', '~', '0x1F', '\u0000', '\uFEFF'];
+const FRAGMENTS = [
+  ':',
+  ' ',
+  '\n',
+  '- ',
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  '\t',
+  '"',
+  "'",
+  '#',
+  '&a ',
+  '*a',
+  '!!str ',
+  '|',
+  '>',
+  '? ',
+  '---\n',
+  '  ',
+  'x: y',
+  '<<: ',
+  '~',
+  '0x1F',
+  '\u0000',
+  '\uFEFF',
+];
 
 function mutate(text: string, rnd: (n: number) => number): string {
   let t = text;
@@ -91,11 +118,26 @@ describe('broken inputs', () => {
     const by = (file: string) => r.diagnostics.filter((d) => d.location?.file === file);
     assert.equal(by('invalid.yaml')[0]?.rule, 'yaml/syntax');
     assert.deepEqual([by('invalid.yaml')[0]?.location?.line, by('invalid.yaml')[0]?.location?.col], [5, 1]);
-    assert.deepEqual(by('bomb.yaml').map((d) => d.rule), ['yaml/alias-limit']);
-    assert.deepEqual(by('dup.yaml').map((d) => [d.rule, d.location?.line]), [['yaml/duplicate-key', 5]]);
-    assert.deepEqual(by('unknown.yaml').map((d) => [d.rule, d.severity]), [['schema/unknown-kind', 'info']]);
-    assert.deepEqual(by('scalar.yaml').map((d) => d.rule), ['input/not-an-object']);
-    assert.deepEqual(by('nokind.yaml').map((d) => d.rule), ['schema/type-meta']);
+    assert.deepEqual(
+      by('bomb.yaml').map((d) => d.rule),
+      ['yaml/alias-limit'],
+    );
+    assert.deepEqual(
+      by('dup.yaml').map((d) => [d.rule, d.location?.line]),
+      [['yaml/duplicate-key', 5]],
+    );
+    assert.deepEqual(
+      by('unknown.yaml').map((d) => [d.rule, d.severity]),
+      [['schema/unknown-kind', 'info']],
+    );
+    assert.deepEqual(
+      by('scalar.yaml').map((d) => d.rule),
+      ['input/not-an-object'],
+    );
+    assert.deepEqual(
+      by('nokind.yaml').map((d) => d.rule),
+      ['schema/type-meta'],
+    );
     assert.ok(by('deep.yaml').length >= 1 && by('deep.yaml').every((d) => d.rule === 'yaml/syntax'));
     assert.ok(r.diagnostics.every((d) => d.location && d.location.line >= 1 && d.location.col >= 1));
   });
@@ -106,7 +148,10 @@ describe('broken inputs', () => {
     try {
       writeFileSync(join(dir, 'bin.yaml'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01, 0x02]));
       writeFileSync(join(dir, 'latin1.yaml'), Buffer.from('kind: caf\xe9\n', 'latin1'));
-      writeFileSync(join(dir, 'big.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n' + '  k: v\n'.repeat(1) + '#'.repeat(300_000) + '\n');
+      writeFileSync(
+        join(dir, 'big.yaml'),
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n' + '  k: v\n'.repeat(1) + '#'.repeat(300_000) + '\n',
+      );
       process.chdir(dir);
       const r = await validateManifests(['.'], { cacheDir: await crdCache(), maxFileBytes: 200_000 });
       assert.deepEqual(
@@ -141,15 +186,15 @@ describe('broken inputs', () => {
     assert.equal(r.stats.files, 300);
     const unlocated = r.diagnostics.filter((d) => !d.location || d.location.line < 1 || d.location.col < 1);
     assert.deepEqual(unlocated, []);
-    assert.ok(r.diagnostics.some((d) => d.rule.startsWith('yaml/')), 'fuzzing produced YAML errors');
+    assert.ok(
+      r.diagnostics.some((d) => d.rule.startsWith('yaml/')),
+      'fuzzing produced YAML errors',
+    );
   });
 });
 
 describe('fast YAML tiers', () => {
-  for (const [name, parse] of [
-    ['line reader', lineParse],
-    ['CST reader', fastParse],
-  ] as const) {
+  for (const [name, parse] of [['line reader', lineParse]] as const) {
     it(`${name}: agrees with the yaml library, or defers to it, on 5,000 mutated inputs`, () => {
       const texts = fixtureTexts();
       const rnd = seeded(name.length * 777);
@@ -171,8 +216,18 @@ describe('fast YAML tiers', () => {
         fast++;
         const docs = parseAllDocuments(t, { uniqueKeys: true });
         const list = Array.isArray(docs) ? docs : [];
-        assert.deepEqual(list.flatMap((d) => d.errors.map((e) => e.code)), [], `fast path accepted what yaml rejects: ${JSON.stringify(t)}`);
-        assert.ok(isDeepStrictEqual(values, list.map((d) => d.toJS())), `values differ on ${JSON.stringify(t)}`);
+        assert.deepEqual(
+          list.flatMap((d) => d.errors.map((e) => e.code)),
+          [],
+          `fast path accepted what yaml rejects: ${JSON.stringify(t)}`,
+        );
+        assert.ok(
+          isDeepStrictEqual(
+            values,
+            list.map((d) => d.toJS()),
+          ),
+          `values differ on ${JSON.stringify(t)}`,
+        );
       }
       assert.ok(fast > 1000 && deferred > 500, `fast ${fast}, deferred ${deferred}`);
     });
@@ -213,7 +268,10 @@ describe('YAML 1.1 booleans', () => {
 
 describe('kustomizations', () => {
   it('reports a listed resource that does not exist, at its line', async () => {
-    const r = await validateTexts({ 'app/kustomization.yaml': 'resources:\n  - deployment.yaml\n  - gone.yaml\n', 'app/deployment.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n' });
+    const r = await validateTexts({
+      'app/kustomization.yaml': 'resources:\n  - deployment.yaml\n  - gone.yaml\n',
+      'app/deployment.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n',
+    });
     assert.deepEqual(
       r.diagnostics.map((d) => [d.location?.file, d.location?.line, d.location?.col, d.rule, d.message]),
       [['app/kustomization.yaml', 3, 5, 'input/missing-resource', 'kustomization resource gone.yaml does not exist']],
@@ -222,7 +280,11 @@ describe('kustomizations', () => {
   });
 
   it('only validates what a kustomization lists, not every file beside it', async () => {
-    const r = await validateTexts({ 'app/kustomization.yaml': 'resources:\n  - a.yaml\n', 'app/a.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n', 'app/values.yaml': 'replicaCount: [broken\n' });
+    const r = await validateTexts({
+      'app/kustomization.yaml': 'resources:\n  - a.yaml\n',
+      'app/a.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n',
+      'app/values.yaml': 'replicaCount: [broken\n',
+    });
     assert.deepEqual(r.diagnostics, []);
     assert.equal(r.stats.files, 1);
   });
@@ -251,9 +313,14 @@ describe('locations in big multi-document files', () => {
 
 describe('object size', () => {
   it('refuses a document over the API server request limit without checking it further', async () => {
-    const big = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Big_Name}\ndata:\n' + Array.from({ length: 120_000 }, (_, i) => `  k${i}: "xxxxxxxxxxxxxxxxxx"\n`).join('');
+    const big =
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Big_Name}\ndata:\n' +
+      Array.from({ length: 120_000 }, (_, i) => `  k${i}: "xxxxxxxxxxxxxxxxxx"\n`).join('');
     assert.ok(big.length > 3 * 1024 * 1024);
-    const r = await validateTexts({ 'small.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n', 'big.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: first}\n---\n${big}` });
+    const r = await validateTexts({
+      'small.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n',
+      'big.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: first}\n---\n${big}`,
+    });
     assert.deepEqual(
       r.diagnostics.map((d) => [d.location?.file, d.location?.line, d.rule]),
       [['big.yaml', 4, 'input/object-too-large']],

@@ -20,7 +20,14 @@ const ROUTES: Record<string, unknown> = {
           group: 'example.com',
           names: { kind: 'Gadget', plural: 'gadgets' },
           scope: 'Namespaced',
-          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } } } } }],
+          versions: [
+            {
+              name: 'v1',
+              served: true,
+              storage: true,
+              schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } } } },
+            },
+          ],
         },
       },
     ],
@@ -39,7 +46,14 @@ const ROUTES: Record<string, unknown> = {
           },
           'x-kubernetes-group-version-kind': [{ group: '', kind: 'ConfigMap', version: 'v1' }],
         },
-        [OBJECT_META]: { type: 'object', properties: { name: { type: 'string' }, namespace: { type: 'string' }, labels: { type: 'object', additionalProperties: { type: 'string', default: '' } } } },
+        [OBJECT_META]: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            namespace: { type: 'string' },
+            labels: { type: 'object', additionalProperties: { type: 'string', default: '' } },
+          },
+        },
       },
     },
   },
@@ -128,7 +142,9 @@ describe('live cluster (fake API server on 127.0.0.1)', () => {
     const r = await runAsync(['validate', '--cache-dir', 'cache', '--kubeconfig', 'kubeconfig', 'pg.yaml'], dir);
     assert.equal(r.status, 1, r.stderr);
     const problems = r.stdout.split('\n').filter((l) => / (error|warning) /.test(l));
-    assert.deepEqual(problems, ['pg.yaml:5:105: error ref/missing: Secret "nowhere" is not defined in the validated manifests nor in the cluster (namespace db)']);
+    assert.deepEqual(problems, [
+      'pg.yaml:5:105: error ref/missing: Secret "nowhere" is not defined in the validated manifests nor in the cluster (namespace db)',
+    ]);
     // Secrets are listed as metadata only
     assert.match(seen.find((s) => s.path === '/api/v1/secrets')?.accept ?? '', /as=PartialObjectMetadataList/);
   });
@@ -145,7 +161,10 @@ describe('live cluster (fake API server on 127.0.0.1)', () => {
   });
 
   it('reports an unreachable cluster as a diagnostic, not a crash', async () => {
-    writeTree(dir, { 'bad-kubeconfig': 'apiVersion: v1\nkind: Config\nclusters: [{name: x, cluster: {server: "http://127.0.0.1:9", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: x, user: u}}]\ncurrent-context: x\n' });
+    writeTree(dir, {
+      'bad-kubeconfig':
+        'apiVersion: v1\nkind: Config\nclusters: [{name: x, cluster: {server: "http://127.0.0.1:9", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: x, user: u}}]\ncurrent-context: x\n',
+    });
     const r = await runAsync(['validate', '--cache-dir', 'cache', '--kubeconfig', 'bad-kubeconfig', 'pg.yaml'], dir);
     assert.equal(r.status, 1);
     assert.match(r.stdout, /error cluster\/unreachable: cannot read the live cluster for references: /);

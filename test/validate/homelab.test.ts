@@ -4,7 +4,10 @@ import { after, before, describe, it } from 'node:test';
 import { cleanup, copyFixture, CRDS, runCli, tempDir } from './helpers.js';
 import { requirement } from '../helpers/requires.js';
 
-const KUBECTL = requirement(['/usr/bin/kubectl', '/usr/local/bin/kubectl'].some((p) => existsSync(p)), 'kubectl not installed: the blog kustomization needs rendering');
+const KUBECTL = requirement(
+  ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].some((p) => existsSync(p)),
+  'kubectl not installed: the blog kustomization needs rendering',
+);
 
 // Acceptance: no false positives on a realistic homelab GitOps tree (Flux, HelmReleases, Longhorn,
 // MetalLB, Traefik, PGO, ESO, a blog Deployment/Service/Ingress).

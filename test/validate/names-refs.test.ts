@@ -25,8 +25,14 @@ describe('names', () => {
       'pg.yaml': `apiVersion: postgres-operator.crunchydata.com/v1beta1\nkind: PostgresCluster\nmetadata: {name: 1db}\nspec:\n  postgresVersion: 16\n  instances: [{name: ${long}, dataVolumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n  backups: {pgbackrest: {repos: [{name: repo1, volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}}]}}\n`,
     });
     const derived = messages(r, 'names/derived');
-    assert.ok(derived.some((m) => m.startsWith('Service "1db-primary" that PGO creates for this cluster would be invalid: a DNS-1035 label')), derived.join('\n'));
-    assert.ok(derived.some((m) => m.startsWith(`Pod "1db-${long}-xxxx-0"`) && m.includes('must be no more than 63 characters')), derived.join('\n'));
+    assert.ok(
+      derived.some((m) => m.startsWith('Service "1db-primary" that PGO creates for this cluster would be invalid: a DNS-1035 label')),
+      derived.join('\n'),
+    );
+    assert.ok(
+      derived.some((m) => m.startsWith(`Pod "1db-${long}-xxxx-0"`) && m.includes('must be no more than 63 characters')),
+      derived.join('\n'),
+    );
     const ok = await validateTexts({
       'pg.yaml': `apiVersion: postgres-operator.crunchydata.com/v1beta1\nkind: PostgresCluster\nmetadata: {name: hippo}\nspec:\n  postgresVersion: 16\n  users: [{name: tazlab-admin}]\n  instances: [{name: instance1, dataVolumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n  backups: {pgbackrest: {repos: [{name: repo1, volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}}]}}\n`,
     });
@@ -73,7 +79,10 @@ describe('references', () => {
     assert.equal(t.message, 'template of "s3.conf" uses .AWS_SECRET_ACCESS_KEY, which is not a secretKey of spec.data ("AWS_ACCESS_KEY_ID")');
     // pointed at the `.AWS_SECRET_ACCESS_KEY` inside the block scalar
     assert.deepEqual([t.location?.line, t.location?.col, t.location?.length], [13, 34, 22]);
-    const good = await validateTexts({ 'es.yaml': externalSecret(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'], tpl) + `---\napiVersion: v1\nkind: Namespace\nmetadata: {name: db}\n---\n` + STORE });
+    const good = await validateTexts({
+      'es.yaml':
+        externalSecret(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'], tpl) + `---\napiVersion: v1\nkind: Namespace\nmetadata: {name: db}\n---\n` + STORE,
+    });
     assert.deepEqual(good.diagnostics, []);
   });
 
@@ -94,7 +103,10 @@ kind: Namespace
 metadata: {name: db}
 `;
     const bad = await validateTexts({ 'pg.yaml': pg });
-    assert.deepEqual(messages(bad, 'ref/missing'), ['StorageClass "longhorn-postgres" is not defined in the validated manifests', 'Secret "s3-backrest-creds" is not defined in the validated manifests (namespace db)']);
+    assert.deepEqual(messages(bad, 'ref/missing'), [
+      'StorageClass "longhorn-postgres" is not defined in the validated manifests',
+      'Secret "s3-backrest-creds" is not defined in the validated manifests (namespace db)',
+    ]);
     const keys = ['AWS_ACCESS_KEY_ID'];
     const good = await validateTexts({
       'pg.yaml': pg,
@@ -185,8 +197,13 @@ spec:
   });
 
   it('Service ports: names are DNS labels, and required when there are several', async () => {
-    const r = await validateTexts({ 's.yaml': 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports:\n    - {port: 80}\n    - {name: Https, port: 443}\n' });
-    assert.deepEqual(messages(r, 'names/port').map((m) => m.split(': a lowercase')[0]), ['spec.ports[0].name: Required value', 'spec.ports[1].name: Invalid value: "Https"']);
+    const r = await validateTexts({
+      's.yaml': 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports:\n    - {port: 80}\n    - {name: Https, port: 443}\n',
+    });
+    assert.deepEqual(
+      messages(r, 'names/port').map((m) => m.split(': a lowercase')[0]),
+      ['spec.ports[0].name: Required value', 'spec.ports[1].name: Invalid value: "Https"'],
+    );
     const ok = await validateTexts({ 's.yaml': 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 80}]\n' });
     assert.deepEqual(ok.diagnostics, []);
   });

@@ -16,7 +16,8 @@ describe('worker pool', () => {
     const inThread = analyzeFiles(files, loadRegistry(cacheDir, undefined), { rebirth: false });
     const { analysis, workers } = await analyzeInWorkers(files, { cacheDir, kubernetesVersion: undefined, crds: [], options: { rebirth: false } });
     assert.equal(workers, 1);
-    const key = (d: { rule: string; message: string; location?: { file: string; line: number } }) => `${d.location?.file}:${d.location?.line} ${d.rule} ${d.message}`;
+    const key = (d: { rule: string; message: string; location?: { file: string; line: number } }) =>
+      `${d.location?.file}:${d.location?.line} ${d.rule} ${d.message}`;
     assert.deepEqual(analysis.diagnostics.map(key).sort(), inThread.diagnostics.map(key).sort());
     assert.ok(inThread.diagnostics.length >= 18, `${inThread.diagnostics.length} findings`);
     assert.deepEqual(analysis.needs, inThread.needs);

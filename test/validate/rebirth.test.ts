@@ -51,7 +51,10 @@ describe('rebirth safety', () => {
     assert.deepEqual(rules(plain, 'warning'), ['rebirth/no-restore-source']);
     assert.equal(plain.ok, true);
     const good = await validateTexts({ 'c.yaml': cluster({ dataSource: dataSource() }) + SECRET }, { rebirth: true });
-    assert.deepEqual(rules(good).filter((r) => r.startsWith('rebirth/')), []);
+    assert.deepEqual(
+      rules(good).filter((r) => r.startsWith('rebirth/')),
+      [],
+    );
     assert.equal(good.ok, true);
   });
 
@@ -67,26 +70,46 @@ describe('rebirth safety', () => {
     const slash = await validateTexts(
       {
         'c.yaml':
-          cluster({ dataSource: dataSource({ global: '      global: {repo1-path: pgbackrest/tazlab/repo1}\n' }), backupsGlobal: '      global: {repo1-path: /pgbackrest/tazlab/repo1}\n' }) + SECRET,
+          cluster({
+            dataSource: dataSource({ global: '      global: {repo1-path: pgbackrest/tazlab/repo1}\n' }),
+            backupsGlobal: '      global: {repo1-path: /pgbackrest/tazlab/repo1}\n',
+          }) + SECRET,
       },
       { rebirth: true },
     );
     assert.deepEqual(rules(slash, 'error'), ['rebirth/repo-path-mismatch']);
     assert.match(messages(slash, 'rebirth/repo-path-mismatch')[0]!, /only by the leading slash/);
-    const other = await validateTexts({ 'c.yaml': cluster({ dataSource: dataSource(), backupsGlobal: '      global: {repo1-path: /pgbackrest/new/repo1}\n' }) + SECRET });
+    const other = await validateTexts({
+      'c.yaml': cluster({ dataSource: dataSource(), backupsGlobal: '      global: {repo1-path: /pgbackrest/new/repo1}\n' }) + SECRET,
+    });
     assert.deepEqual(rules(other, 'warning'), ['rebirth/repo-path-mismatch']);
     assert.match(messages(other, 'rebirth/repo-path-mismatch')[0]!, /"\/pgbackrest\/repo1"\) and the backups \("\/pgbackrest\/new\/repo1"\)/);
     const same = await validateTexts(
-      { 'c.yaml': cluster({ dataSource: dataSource({ global: '      global: {repo1-path: /pgbackrest/tazlab/repo1}\n' }), backupsGlobal: '      global: {repo1-path: /pgbackrest/tazlab/repo1}\n' }) + SECRET },
+      {
+        'c.yaml':
+          cluster({
+            dataSource: dataSource({ global: '      global: {repo1-path: /pgbackrest/tazlab/repo1}\n' }),
+            backupsGlobal: '      global: {repo1-path: /pgbackrest/tazlab/repo1}\n',
+          }) + SECRET,
+      },
       { rebirth: true },
     );
-    assert.deepEqual(rules(same).filter((r) => r.startsWith('rebirth/')), []);
+    assert.deepEqual(
+      rules(same).filter((r) => r.startsWith('rebirth/')),
+      [],
+    );
   });
 
   it('restore-immediate: --type=immediate loses the writes after the last backup', async () => {
-    const bad = await validateTexts({ 'c.yaml': cluster({ dataSource: dataSource({ options: '      options: [--type=immediate]\n' }) }) + SECRET }, { rebirth: true });
+    const bad = await validateTexts(
+      { 'c.yaml': cluster({ dataSource: dataSource({ options: '      options: [--type=immediate]\n' }) }) + SECRET },
+      { rebirth: true },
+    );
     assert.deepEqual(rules(bad, 'error'), ['rebirth/restore-immediate']);
-    const good = await validateTexts({ 'c.yaml': cluster({ dataSource: dataSource({ options: '      options: ["--target-timeline=current"]\n' }) }) + SECRET }, { rebirth: true });
+    const good = await validateTexts(
+      { 'c.yaml': cluster({ dataSource: dataSource({ options: '      options: ["--target-timeline=current"]\n' }) }) + SECRET },
+      { rebirth: true },
+    );
     assert.deepEqual(rules(good, 'error'), []);
   });
 
@@ -109,7 +132,11 @@ spec:
             spec: {type: object, properties: {size: {type: integer}}}
 `;
     const widget = `apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 3}\n`;
-    const bad = await validateTexts({ 'app/kustomization.yaml': 'resources:\n  - crd.yaml\n  - widget.yaml\n', 'app/crd.yaml': crd, 'app/widget.yaml': widget });
+    const bad = await validateTexts({
+      'app/kustomization.yaml': 'resources:\n  - crd.yaml\n  - widget.yaml\n',
+      'app/crd.yaml': crd,
+      'app/widget.yaml': widget,
+    });
     assert.deepEqual(rules(bad, 'error'), ['rebirth/crd-same-batch']);
     assert.equal(bad.diagnostics.find((d) => d.rule === 'rebirth/crd-same-batch')!.location?.file, 'app/widget.yaml');
     const good = await validateTexts({

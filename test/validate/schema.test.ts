@@ -101,9 +101,14 @@ describe('structural schema', () => {
   });
 
   it('reports types, enums, bounds, formats, required, nullable and max items as the API server words them', async () => {
-    const r = await check('  mode: turbo\n  port: 1.5\n  count: 11\n  when: yesterday\n  note: ~\n  tags: [a, b, c, d]\n  minReplicas: "1"\n  maxReplicas: 1\n');
+    const r = await check(
+      '  mode: turbo\n  port: 1.5\n  count: 11\n  when: yesterday\n  note: ~\n  tags: [a, b, c, d]\n  minReplicas: "1"\n  maxReplicas: 1\n',
+    );
     assert.deepEqual(
-      r.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message),
+      r.diagnostics
+        .filter((d) => d.severity === 'error')
+        .map((d) => d.message)
+        .sort(),
       [
         'spec.mode: Unsupported value: "turbo": supported values: "fast", "safe"',
         'spec.port: Invalid value: "number": must be of type integer-or-string',
@@ -111,16 +116,27 @@ describe('structural schema', () => {
         'spec.when: Invalid value: "yesterday": must be of type date-time',
         'spec.tags: Too many: 4: must have at most 3 items',
         'spec.minReplicas: Invalid value: "string": must be of type integer',
-      ],
+        // type, enum and size errors stop the server before the CEL rules: it says so, once
+        '<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation',
+      ].sort(),
     );
     const missing = await check('  count: 1\n');
     assert.deepEqual(messages(missing, 'schema/required'), ['spec.mode: Required value']);
-    const nulls = await check('  mode: fast\n  count: null\n');
-    assert.deepEqual(messages(nulls, 'schema/type'), ['spec.count: Invalid value: "null": must be of type integer']);
+    // a null of a field that is not nullable is pruned before validation, as typed clients send it every day
+    const nulls = await check('  mode: fast\n  count: null\n  maxReplicas: 3\n');
+    assert.deepEqual(
+      nulls.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
+    // a null list item is not pruned: it is a type error there too
+    const item = await check('  mode: fast\n  tags: [a, null]\n');
+    assert.deepEqual(messages(item, 'schema/type'), ['spec.tags[1]: Invalid value: "null": must be of type string']);
   });
 
   it('reports unknown fields with the SSA path, list-map keys included, and respects preserve-unknown-fields', async () => {
-    const r = await check('  mode: fast\n  bogus: 1\n  ports: [{containerPort: 80, protocol: TCP, hostPortz: 8080}]\n  values: {free: form}\n  template: {apiVersion: v1, kind: Pod, extra: x}\n');
+    const r = await check(
+      '  mode: fast\n  bogus: 1\n  ports: [{containerPort: 80, protocol: TCP, hostPortz: 8080}]\n  values: {free: form}\n  template: {apiVersion: v1, kind: Pod, extra: x}\n',
+    );
     assert.deepEqual(messages(r, 'schema/unknown-field'), [
       '.spec.bogus: field not declared in schema',
       '.spec.ports[containerPort=80,protocol="TCP"].hostPortz: field not declared in schema',
@@ -131,14 +147,27 @@ describe('structural schema', () => {
     assert.deepEqual([d.location?.line, d.location?.col, d.location?.length], [6, 3, 5]);
   });
 
-  it('decodes null in a custom resource\'s metadata as absent (Go types), but not in its spec', async () => {
-    const r = await validateTexts({ 'crd.yaml': CRD, 'g.yaml': 'apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g1\n  creationTimestamp: null\n  labels: null\nspec:\n  mode: null\n' });
+  it('prunes nulls of a custom resource as the API server does: metadata (Go types) and non-nullable fields', async () => {
+    const r = await validateTexts({
+      'crd.yaml': CRD,
+      'g.yaml': 'apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g1\n  creationTimestamp: null\n  labels: null\nspec:\n  mode: null\n',
+    });
+    // mode: null is pruned, then mode is missing; a required error means the rules were not evaluated
     assert.deepEqual(
-      r.diagnostics.filter((d) => d.rule.startsWith('schema/')).map((d) => d.message),
-      ['spec.mode: Invalid value: "null": must be of type string'],
+      r.diagnostics.filter((d) => d.severity === 'error').map((d) => [d.rule, d.message]),
+      [
+        [
+          'cel/not-checked',
+          '<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation',
+        ],
+        ['schema/required', 'spec.mode: Required value'],
+      ],
     );
-    // a CEL rule reading an absent field fails as on the API server; minReplicas has a default, maxReplicas not
-    assert.deepEqual(messages(r, 'cel/rule'), ['spec: Invalid value: "object": no such key: maxReplicas evaluating rule: self.minReplicas <= self.maxReplicas']);
+    // a CEL rule reading an absent field fails as on the API server, worded `<error> evaluating rule: <the rule's message>`
+    const absent = await validateTexts({ 'crd.yaml': CRD, 'g.yaml': 'apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g1\nspec:\n  mode: fast\n' });
+    assert.deepEqual(messages(absent, 'cel/rule'), [
+      'spec: Invalid value: "object": no such key: maxReplicas evaluating rule: minReplicas must not exceed maxReplicas',
+    ]);
   });
 
   it('finds duplicates in list-type map and set lists', async () => {
@@ -151,7 +180,10 @@ describe('structural schema', () => {
 
   it('evaluates x-kubernetes-validations with their messages, RE2 in matches()', async () => {
     const r = await check('  mode: fast\n  minReplicas: 3\n  maxReplicas: 2\n  name: PassWord\n');
-    assert.deepEqual(messages(r, 'cel/rule'), ['spec: Invalid value: "object": minReplicas must not exceed maxReplicas', 'spec.name: Invalid value: "string": may not mention a password']);
+    assert.deepEqual(messages(r, 'cel/rule'), [
+      'spec: Invalid value: "object": minReplicas must not exceed maxReplicas',
+      'spec.name: Invalid value: "string": may not mention a password',
+    ]);
   });
 
   it('checks embedded resources: apiVersion and kind are required', async () => {
@@ -161,7 +193,9 @@ describe('structural schema', () => {
 
   it('served and deprecated versions', async () => {
     const notServed = await check('  mode: fast\n', 'example.com/v0');
-    assert.deepEqual(messages(notServed, 'schema/version-not-served'), ['example.com/v0 is not served for Gadget by CRD gadgets.example.com: served versions are example.com/v1alpha1, example.com/v1']);
+    assert.deepEqual(messages(notServed, 'schema/version-not-served'), [
+      'example.com/v0 is not served for Gadget by CRD gadgets.example.com: served versions are example.com/v1alpha1, example.com/v1',
+    ]);
     const unknownVersion = await check('  mode: fast\n', 'example.com/v2');
     assert.equal(rules(unknownVersion, 'error')[0], 'schema/version-not-served');
     const deprecated = await check('  whatever: goes\n', 'example.com/v1alpha1');
@@ -252,7 +286,14 @@ describe('CRDs among the inputs', () => {
         group: 'example.com',
         names: { kind: 'Widget', plural: 'widgets' },
         scope: 'Namespaced',
-        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } } } } }],
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } } } },
+          },
+        ],
       },
     };
     const r = await validateTexts({

@@ -19,7 +19,16 @@ describe('core schemas', () => {
     assert.equal(JSON.stringify(a), JSON.stringify(b));
     assert.equal(a.kubernetesVersion, '1.34.0');
     const kinds = new Set(a.kinds.map((k) => `${k.group}/${k.version}/${k.kind}`));
-    for (const k of ['/v1/Pod', '/v1/Service', 'apps/v1/Deployment', 'networking.k8s.io/v1/Ingress', 'storage.k8s.io/v1/StorageClass', 'batch/v1/CronJob', 'rbac.authorization.k8s.io/v1/ClusterRole']) assert.ok(kinds.has(k), k);
+    for (const k of [
+      '/v1/Pod',
+      '/v1/Service',
+      'apps/v1/Deployment',
+      'networking.k8s.io/v1/Ingress',
+      'storage.k8s.io/v1/StorageClass',
+      'batch/v1/CronJob',
+      'rbac.authorization.k8s.io/v1/ClusterRole',
+    ])
+      assert.ok(kinds.has(k), k);
     assert.equal(a.kinds.find((k) => k.kind === 'Namespace')?.namespaced, false);
     assert.equal(a.kinds.find((k) => k.kind === 'Deployment')?.plural, 'deployments');
     // Quantity survives (from kubernetes-types), int32 formats and required fields come from client-node
@@ -63,7 +72,8 @@ describe('schema cache', () => {
     const dir = tempDir();
     try {
       writeTree(dir, {
-        'pg.yaml': 'apiVersion: postgres-operator.crunchydata.com/v1beta1\nkind: PostgresCluster\nmetadata: {name: db}\nspec:\n  postgresVersion: 16\n  colour: blue\n',
+        'pg.yaml':
+          'apiVersion: postgres-operator.crunchydata.com/v1beta1\nkind: PostgresCluster\nmetadata: {name: db}\nspec:\n  postgresVersion: 16\n  colour: blue\n',
       });
       const pg = join(dir, 'pg.yaml');
       const first = await validateManifests([pg], { cacheDir: cache, builtinCrds: true, parallel: false });
@@ -72,18 +82,30 @@ describe('schema cache', () => {
       assert.ok(files.length >= 2 && files.every((f) => /^[0-9a-f]{24}\.json$/.test(f)), files.join(','));
       const second = await validateManifests([pg], { cacheDir: cache, builtinCrds: true, parallel: false });
       assert.equal(second.stats.compiled, 0, 'everything read from the cache');
-      assert.deepEqual(second.diagnostics.map((d) => [d.rule, d.message, d.location?.line, d.location?.col]), first.diagnostics.map((d) => [d.rule, d.message, d.location?.line, d.location?.col]));
-      assert.ok(first.diagnostics.some((d) => d.message.includes('colour')), JSON.stringify(first.diagnostics));
+      assert.deepEqual(
+        second.diagnostics.map((d) => [d.rule, d.message, d.location?.line, d.location?.col]),
+        first.diagnostics.map((d) => [d.rule, d.message, d.location?.line, d.location?.col]),
+      );
+      assert.ok(
+        first.diagnostics.some((d) => d.message.includes('colour')),
+        JSON.stringify(first.diagnostics),
+      );
       // a damaged entry is recompiled, not trusted
       writeFileSync(join(cache, 'builtin', files[0]!), '{"converter":');
       const third = await validateManifests([pg], { cacheDir: cache, builtinCrds: true, parallel: false });
       assert.ok(third.stats.compiled >= 1);
-      assert.deepEqual(third.diagnostics.map((d) => d.message), first.diagnostics.map((d) => d.message));
+      assert.deepEqual(
+        third.diagnostics.map((d) => d.message),
+        first.diagnostics.map((d) => d.message),
+      );
       // so is one that parses but holds no schemas
       writeFileSync(join(cache, 'builtin', files[0]!), JSON.stringify({ converter: CONVERTER_VERSION, crds: [{}] }));
       const fourth = await validateManifests([pg], { cacheDir: cache, builtinCrds: true, parallel: false });
       assert.ok(fourth.stats.compiled >= 1);
-      assert.deepEqual(fourth.diagnostics.map((d) => d.message), first.diagnostics.map((d) => d.message));
+      assert.deepEqual(
+        fourth.diagnostics.map((d) => d.message),
+        first.diagnostics.map((d) => d.message),
+      );
     } finally {
       cleanup(cache);
       cleanup(dir);
@@ -96,13 +118,19 @@ describe('imported CRDs', () => {
     const cache = tempDir('castle-validate-cache-');
     try {
       const r = await importSchemas([join(CRDS, 'eso-v0.16.2-externalsecrets.yaml')], cache);
-      assert.deepEqual(r.imported.map((i) => i.name), ['externalsecrets.external-secrets.io']);
+      assert.deepEqual(
+        r.imported.map((i) => i.name),
+        ['externalsecrets.external-secrets.io'],
+      );
       const file = join(cache, 'imported', 'externalsecrets.external-secrets.io.json');
       const stale = JSON.parse(readFileSync(file, 'utf8')) as { converter: number; kinds: unknown[] };
       writeFileSync(file, JSON.stringify({ ...stale, converter: CONVERTER_VERSION - 1, kinds: [] }));
       const [info] = listImported(cache);
       assert.equal(info?.converter, CONVERTER_VERSION);
-      assert.deepEqual(info?.kinds.map((k) => k.version), ['v1', 'v1beta1']);
+      assert.deepEqual(
+        info?.kinds.map((k) => k.version),
+        ['v1', 'v1beta1'],
+      );
       assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { converter: number }).converter, CONVERTER_VERSION);
     } finally {
       cleanup(cache);
@@ -126,7 +154,17 @@ describe('output and exit codes', () => {
   it('writes SARIF 2.1.0 that validates against the SARIF schema', () => {
     const r = runCli(['validate', '--cache-dir', cache, '--format', 'sarif', CRDS, 'seed/first/cluster.yaml'], dir);
     assert.equal(r.status, 1);
-    const sarif = JSON.parse(r.stdout) as { version: string; runs: { tool: { driver: { rules: { id: string }[] } }; results: { ruleId: string; level: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number; startColumn: number } } }[] }[] }[] };
+    const sarif = JSON.parse(r.stdout) as {
+      version: string;
+      runs: {
+        tool: { driver: { rules: { id: string }[] } };
+        results: {
+          ruleId: string;
+          level: string;
+          locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number; startColumn: number } } }[];
+        }[];
+      }[];
+    };
     const require = createRequire(import.meta.url);
     const schema = require('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json') as Record<string, unknown>;
     // the schema is draft-04: ajv 8 reads it once `id` is `$id`
@@ -139,7 +177,12 @@ describe('output and exit codes', () => {
     assert.equal(sarif.version, '2.1.0');
     const errors = sarif.runs[0]!.results.filter((x) => x.level === 'error');
     assert.deepEqual(
-      errors.map((e) => [e.ruleId, e.locations[0]!.physicalLocation.artifactLocation.uri, e.locations[0]!.physicalLocation.region.startLine, e.locations[0]!.physicalLocation.region.startColumn]),
+      errors.map((e) => [
+        e.ruleId,
+        e.locations[0]!.physicalLocation.artifactLocation.uri,
+        e.locations[0]!.physicalLocation.region.startLine,
+        e.locations[0]!.physicalLocation.region.startColumn,
+      ]),
       [
         ['schema/unknown-field', 'seed/first/cluster.yaml', 31, 9],
         ['schema/pattern', 'seed/first/cluster.yaml', 50, 13],

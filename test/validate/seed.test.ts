@@ -60,7 +60,10 @@ describe('castle validate on the seed (castello-effimero)', () => {
   it('as a rebirth preflight, refuses the final cluster: it would come back empty', () => {
     const r = runCli(['validate', '--rebirth', '--cache-dir', cache, CRDS, 'seed/final/cluster.yaml'], dir);
     assert.equal(r.status, 1);
-    assert.match(r.stdout, /seed\/final\/cluster\.yaml:28:15: error rebirth\/no-restore-source: PostgresCluster tazlab-db backs up to the cloud repo repo1 but has no spec\.dataSource\.pgbackrest/);
+    assert.match(
+      r.stdout,
+      /seed\/final\/cluster\.yaml:28:15: error rebirth\/no-restore-source: PostgresCluster tazlab-db backs up to the cloud repo repo1 but has no spec\.dataSource\.pgbackrest/,
+    );
   });
 
   it('finds the same errors with CRDs imported by `castle schemas add` instead of listed as inputs', () => {
@@ -73,7 +76,10 @@ describe('castle validate on the seed (castello-effimero)', () => {
     assert.match(list.stdout, /^crd: postgresclusters\.postgres-operator\.crunchydata\.com v1beta1 from /m);
     const r = runCli(['validate', '--cache-dir', cache, '--format', 'json', 'seed/first/cluster.yaml'], dir);
     assert.equal(r.status, 1);
-    const out = JSON.parse(r.stdout) as { ok: boolean; diagnostics: { severity: string; rule: string; message: string; location: { file: string; line: number; col: number } }[] };
+    const out = JSON.parse(r.stdout) as {
+      ok: boolean;
+      diagnostics: { severity: string; rule: string; message: string; location: { file: string; line: number; col: number } }[];
+    };
     assert.equal(out.ok, false);
     assert.deepEqual(
       out.diagnostics.filter((d) => d.severity === 'error').map((d) => [d.location.line, d.location.col, d.rule]),

@@ -1,4 +1,5 @@
-import { Environment } from '@marcbachmann/cel-js';
+import { Environment, serialize, type ASTNode } from '@marcbachmann/cel-js';
+import { registerKubernetesLibraries, RuleError } from './cel-k8s.js';
 import { durationSeconds } from './duration.js';
 import { re2Test } from './regex.js';
 import type { CelRule, SNode } from '../schema/types.js';
@@ -12,7 +13,8 @@ import type { CelRule, SNode } from '../schema/types.js';
 
 type Program = (ctx: Record<string, unknown>) => unknown;
 
-export type CelOutcome = { ok: true } | { ok: false; message: string } | { ok: 'unevaluated'; reason: string } | { ok: 'skipped' };
+export type CelOutcome =
+  { ok: true } | { ok: false; message: string } | { ok: 'error'; message: string } | { ok: 'unevaluated'; reason: string } | { ok: 'skipped' };
 
 let env: Environment | undefined;
 const programs = new Map<string, Program | Error>();
@@ -27,6 +29,7 @@ function environment(): Environment {
   };
   e.registerFunction('string.re2matches(string): bool', match);
   e.registerFunction('re2matches(string, string): bool', match);
+  registerKubernetesLibraries(e);
   env = e;
   return e;
 }
@@ -76,11 +79,44 @@ export function normaliseDurations(rule: string): string {
   });
 }
 
+/**
+ * `x.optMap(v, e)` and `x.optFlatMap(v, e)` (cel-go's optional macros, which cel-js lacks) as the
+ * expressions they stand for, with cel.bind; the AST is rewritten bottom-up and printed back.
+ */
+export function expandOptionalMacros(rule: string): string {
+  if (!/\bopt(?:Flat)?Map\s*\(/.test(rule)) return rule;
+  const e = environment();
+  const walk = (n: unknown): void => {
+    if (!n || typeof n !== 'object' || !('op' in n)) return;
+    const node = n as { op: string; args: unknown };
+    for (const a of Array.isArray(node.args) ? node.args : [node.args]) {
+      if (Array.isArray(a)) a.forEach(walk);
+      else walk(a);
+    }
+    if (node.op !== 'rcall' || !Array.isArray(node.args)) return;
+    const [name, recv, args] = node.args as [unknown, ASTNode, ASTNode[] | undefined];
+    if ((name !== 'optMap' && name !== 'optFlatMap') || !Array.isArray(args) || args.length !== 2) return;
+    const r = serialize(recv);
+    const v = serialize(args[0]!);
+    const body = serialize(args[1]!);
+    const text =
+      name === 'optMap'
+        ? `(${r}.hasValue() ? optional.of(cel.bind(${v}, ${r}.value(), ${body})) : optional.none())`
+        : `(${r}.hasValue() ? cel.bind(${v}, ${r}.value(), ${body}) : optional.none())`;
+    const sub = e.parse(text).ast as unknown as { op: string; args: unknown };
+    node.op = sub.op;
+    node.args = sub.args;
+  };
+  const ast = e.parse(rule).ast;
+  walk(ast);
+  return serialize(ast);
+}
+
 function program(rule: string): Program | Error {
   let p = programs.get(rule);
   if (p === undefined) {
     try {
-      p = environment().parse(routeMatches(normaliseDurations(rule))) as unknown as Program;
+      p = environment().parse(routeMatches(normaliseDurations(expandOptionalMacros(rule)))) as unknown as Program;
     } catch (e) {
       p = e instanceof Error ? e : new Error(String(e));
     }
@@ -97,10 +133,22 @@ let durationOf: Program | undefined;
 let timestampOf: Program | undefined;
 
 /** Converts a decoded YAML value to the CEL value the API server would bind, following the schema. */
-export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode): unknown {
+export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache?: WeakMap<object, unknown>): unknown {
+  // rules on nested nodes bind the same subtrees again: converted once per object checked
+  if (cache && typeof v === 'object' && v !== null) {
+    const hit = cache.get(v);
+    if (hit !== undefined) return hit;
+    const out = convert(v, node, resolve, cache);
+    cache.set(v, out);
+    return out;
+  }
+  return convert(v, node, resolve, cache);
+}
+
+function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache: WeakMap<object, unknown> | undefined): unknown {
   const n = node ? resolve(node) : undefined;
   if (v === null || v === undefined) return null;
-  if (typeof v === 'number') return Number.isInteger(v) && (n?.t !== 'number') ? BigInt(v) : v;
+  if (typeof v === 'number') return Number.isInteger(v) && n?.t !== 'number' ? BigInt(v) : v;
   if (typeof v === 'string') {
     if (n?.fmt === 'duration') {
       durationOf ??= environment().parse('duration(x)') as unknown as Program;
@@ -108,6 +156,18 @@ export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) =
       if (secs === undefined) return v;
       try {
         return durationOf({ x: `${secs}s` });
+      } catch {
+        return v;
+      }
+    }
+    if (n?.fmt === 'byte') {
+      // the API server binds format: byte as CEL bytes, decoded from base64
+      return new Uint8Array(Buffer.from(v, 'base64'));
+    }
+    if (n?.fmt === 'date' && /^\d{4}-\d{2}-\d{2}$/.test(v)) {
+      timestampOf ??= environment().parse('timestamp(x)') as unknown as Program;
+      try {
+        return timestampOf({ x: `${v}T00:00:00Z` });
       } catch {
         return v;
       }
@@ -122,10 +182,10 @@ export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) =
     }
     return v;
   }
-  if (Array.isArray(v)) return v.map((x) => toCel(x, n?.items, resolve));
+  if (Array.isArray(v)) return v.map((x) => toCel(x, n?.items, resolve, cache));
   if (typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = toCel(x, n?.props?.[k] ?? n?.add, resolve);
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = toCel(x, n?.props?.[k] ?? n?.add, resolve, cache);
     // structural defaulting happens before validation on the API server
     for (const [k, p] of Object.entries(n?.props ?? {})) if (out[k] === undefined && p.def !== undefined) out[k] = toCel(p.def, p, resolve);
     return out;
@@ -144,7 +204,15 @@ export function evalRule(rule: CelRule, self: unknown): CelOutcome {
     const msg = firstLine(e instanceof Error ? e.message : String(e));
     // a missing field is a runtime error for the API server too, which rejects the object with it
     const key = /^no such key: (.+)$/i.exec(msg);
-    if (key) return { ok: false, message: `no such key: ${key[1]} evaluating rule: ${rule.rule}` };
+    // the server's wording: `<error> evaluating rule: <message, or the rule when it has none>`
+    const ruleText = (rule.message ?? rule.rule).trim();
+    if (key) return { ok: 'error', message: `no such key: ${key[1]} evaluating rule: ${ruleText}` };
+    const libError = e instanceof RuleError ? e : e instanceof Error && e.cause instanceof RuleError ? e.cause : undefined;
+    if (libError) return { ok: 'error', message: `${firstLine(libError.message)} evaluating rule: ${ruleText}` };
+    // a run-time error of the expression itself rejects the object on the server too; a missing
+    // function or overload may be Castle's gap, so it is only reported as not evaluated
+    if (!/no (?:matching|such) overload|unknown (?:variable|function)|not (?:a function|supported)/i.test(msg))
+      return { ok: 'error', message: `${msg} evaluating rule: ${ruleText}` };
     return { ok: 'unevaluated', reason: msg };
   }
   if (result === true) return { ok: true };

@@ -1,5 +1,6 @@
-import { locate, type PathSeg, type YamlSource } from '../../diag/yaml-source.js';
-import { parseSource, sliceSource } from '../source.js';
+import type { PathSeg, YamlSource } from '../../diag/yaml-source.js';
+import { LineIndex, parseSource } from '../source.js';
+import { LineDocPositions, YamlDocPositions, type DocPositions } from '../positions.js';
 import type { Diagnostic, Severity, SourceLocation } from '../../diag/diagnostic.js';
 import type { ManifestDoc } from '../documents.js';
 
@@ -17,33 +18,56 @@ export function locRef(d: ManifestDoc, path: readonly PathSeg[], key = false): L
   return { file: d.file, doc: d.doc, path: [...d.base, ...path], ...(d.range ? { range: d.range } : {}), ...(key ? { key } : {}) };
 }
 
-/** Resolves LocRefs against the texts of a run, parsing each file with positions at most once. */
+/**
+ * Resolves LocRefs against the texts of a run. Refs come file by file, document by document: only
+ * the last file's line index and the last document's positions are kept, so memory does not grow
+ * with the number of findings.
+ */
 export class Locator {
-  readonly #sources: ReadonlyMap<string, string>;
-  readonly #parsed = new Map<string, YamlSource>();
+  readonly #textOf: (file: string) => string | undefined;
+  #file: string | undefined;
+  #index: LineIndex | undefined;
+  #yaml: YamlSource | undefined;
+  #key: string | undefined;
+  #pos: DocPositions | undefined;
 
-  constructor(sources: ReadonlyMap<string, string>) {
-    this.#sources = sources;
+  /** `textOf`: a file's text, read again from disk for a finding (see validateManifests) */
+  constructor(textOf: (file: string) => string | undefined) {
+    this.#textOf = textOf;
   }
 
+  #text = '';
+
   resolve(r: LocRef): SourceLocation {
-    const cacheKey = r.range ? `${r.file}\0${r.range[0]}` : r.file;
-    let src = this.#parsed.get(cacheKey);
-    if (!src) {
-      const text = this.#sources.get(r.file) ?? '';
-      src = r.range ? sliceSource(r.file, text, r.range) : parseSource(r.file, text).source;
-      this.#parsed.set(cacheKey, src);
+    if (this.#file !== r.file) {
+      this.#file = r.file;
+      this.#text = this.#textOf(r.file) ?? '';
+      this.#index = undefined;
+      this.#yaml = undefined;
     }
-    return locate(src, r.path, { doc: r.range ? 0 : r.doc, key: r.key ?? false });
+    const text = this.#text;
+    const key = r.range ? `${r.range[0]}` : `#${r.doc}`;
+    if (this.#key !== key || !this.#pos) {
+      if (r.range) this.#pos = new LineDocPositions(r.file, text, r.range, (this.#index ??= new LineIndex(text)));
+      else this.#pos = new YamlDocPositions((this.#yaml ??= parseSource(r.file, text).source), r.doc);
+      this.#key = key;
+    }
+    return this.#pos.locate(r.path, r.key ?? false);
   }
 }
 
 /** Where a path inside a manifest sits in its file. */
 export function locateIn(d: ManifestDoc, path: readonly PathSeg[], key = false): SourceLocation {
-  return locate(d.src, [...d.base, ...path], { doc: d.srcDoc, key });
+  return d.pos.locate([...d.base, ...path], key);
 }
-
-export function diag(d: ManifestDoc, severity: Severity, rule: string, message: string, path: readonly PathSeg[], o: { key?: boolean; hint?: string } = {}): Diagnostic {
+export function diag(
+  d: ManifestDoc,
+  severity: Severity,
+  rule: string,
+  message: string,
+  path: readonly PathSeg[],
+  o: { key?: boolean; hint?: string } = {},
+): Diagnostic {
   return { severity, rule, message, location: locateIn(d, path, o.key ?? false), ...(o.hint ? { hint: o.hint } : {}) };
 }
 

@@ -3,14 +3,28 @@
  * "PT5M", and "12 hr", "3d", "4 weeks"), in seconds; undefined when not a duration.
  */
 const UNIT_SECONDS: Record<string, number> = {
-  ns: 1e-9, nanosecond: 1e-9,
-  us: 1e-6, 'µs': 1e-6, microsecond: 1e-6,
-  ms: 1e-3, milli: 1e-3, millisecond: 1e-3,
-  s: 1, sec: 1, second: 1,
-  m: 60, min: 60, minute: 60,
-  h: 3600, hr: 3600, hour: 3600,
-  d: 86400, day: 86400,
-  w: 604800, wk: 604800, week: 604800,
+  ns: 1e-9,
+  nanosecond: 1e-9,
+  us: 1e-6,
+  µs: 1e-6,
+  microsecond: 1e-6,
+  ms: 1e-3,
+  milli: 1e-3,
+  millisecond: 1e-3,
+  s: 1,
+  sec: 1,
+  second: 1,
+  m: 60,
+  min: 60,
+  minute: 60,
+  h: 3600,
+  hr: 3600,
+  hour: 3600,
+  d: 86400,
+  day: 86400,
+  w: 604800,
+  wk: 604800,
+  week: 604800,
 };
 
 export function durationSeconds(v: string): number | undefined {

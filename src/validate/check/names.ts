@@ -9,11 +9,16 @@ const DNS1035_RE = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const QUALIFIED_NAME_RE = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const LABEL_VALUE_RE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
-const MSG_LABEL = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-const MSG_SUBDOMAIN = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-const MSG_DNS1035 = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
-const MSG_QUALIFIED = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
-const MSG_LABEL_VALUE = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+const MSG_LABEL =
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+const MSG_SUBDOMAIN =
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const MSG_DNS1035 =
+  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
+const MSG_QUALIFIED =
+  "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+const MSG_LABEL_VALUE =
+  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
 
 export type NameRule = 'label' | 'subdomain' | 'dns1035' | 'path-segment';
 
@@ -48,7 +53,8 @@ export function nameProblems(rule: NameRule, v: string): string[] {
 function qualifiedNameProblems(key: string): string[] {
   const parts = key.split('/');
   const out: string[] = [];
-  if (parts.length > 2) return [`${MSG_QUALIFIED.replace(/^name part/, 'a qualified name')} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`];
+  if (parts.length > 2)
+    return [`${MSG_QUALIFIED.replace(/^name part/, 'a qualified name')} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`];
   const name = parts.length === 2 ? parts[1]! : parts[0]!;
   if (parts.length === 2) {
     const prefix = parts[0]!;
@@ -109,12 +115,18 @@ export function checkNames(d: ManifestDoc, out: Diagnostic[]): void {
     const kp = qualifiedNameProblems(k.toLowerCase());
     if (kp.length) out.push(diag(d, 'error', 'names/annotation-key', fmtInvalid('metadata.annotations', k, kp), ['metadata', 'annotations', k], { key: true }));
   }
-  if (size > ANNOTATIONS_MAX) out.push(diag(d, 'error', 'names/annotations-size', `metadata.annotations: Too long: may not be more than ${ANNOTATIONS_MAX} bytes`, ['metadata', 'annotations'], { key: true }));
+  if (size > ANNOTATIONS_MAX)
+    out.push(
+      diag(d, 'error', 'names/annotations-size', `metadata.annotations: Too long: may not be more than ${ANNOTATIONS_MAX} bytes`, ['metadata', 'annotations'], {
+        key: true,
+      }),
+    );
   if (d.kind === 'PostgresCluster' && groupOf(d.apiVersion) === 'postgres-operator.crunchydata.com') checkPgoDerivedNames(d, out);
   if (d.kind === 'CustomResourceDefinition' && name !== undefined) {
     const spec = obj(d.value['spec']);
     const expected = `${str(obj(spec?.['names'])?.['plural']) ?? ''}.${str(spec?.['group']) ?? ''}`;
-    if (spec && name !== expected) out.push(diag(d, 'error', 'names/crd', fmtInvalid('metadata.name', name, [`must be spec.names.plural+"."+spec.group`]), ['metadata', 'name']));
+    if (spec && name !== expected)
+      out.push(diag(d, 'error', 'names/crd', fmtInvalid('metadata.name', name, [`must be spec.names.plural+"."+spec.group`]), ['metadata', 'name']));
   }
 }
 
@@ -128,7 +140,8 @@ function checkPgoDerivedNames(d: ManifestDoc, out: Diagnostic[]): void {
   if (!cluster || !SUBDOMAIN_RE.test(cluster)) return;
   const derived = (what: string, value: string, rule: 'dns1035' | 'label' | 'subdomain', path: (string | number)[]): void => {
     const p = nameProblems(rule, value);
-    if (p.length) out.push(diag(d, 'error', 'names/derived', `${what} ${JSON.stringify(value)} that PGO creates for this cluster would be invalid: ${p.join(', ')}`, path));
+    if (p.length)
+      out.push(diag(d, 'error', 'names/derived', `${what} ${JSON.stringify(value)} that PGO creates for this cluster would be invalid: ${p.join(', ')}`, path));
   };
   for (const svc of ['primary', 'replicas', 'pods', 'ha', 'pgbouncer']) derived(`Service`, `${cluster}-${svc}`, 'dns1035', ['metadata', 'name']);
   const spec = obj(d.value['spec']);

@@ -27,9 +27,16 @@ export function checkPostgresCluster(d: ManifestDoc, o: RebirthOptions, out: Dia
   if (cloudIndex !== -1 && !dsPgbr && !dsCluster) {
     const name = str(obj(repos[cloudIndex])?.['name']) ?? `repo${cloudIndex + 1}`;
     out.push(
-      diag(d, loss, 'rebirth/no-restore-source', `PostgresCluster ${d.name} backs up to the cloud repo ${name} but has no spec.dataSource.pgbackrest: after a wipe it comes back empty, and stanza-upgrade registers a second system-id in the same repo`, ['spec', 'backups', 'pgbackrest', 'repos', cloudIndex, 'name'], {
-        hint: `add spec.dataSource.pgbackrest (stanza: db, repo: {name: ${name}, s3: <same bucket>}, configuration: <the credentials secret>) so the reborn cluster restores from it`,
-      }),
+      diag(
+        d,
+        loss,
+        'rebirth/no-restore-source',
+        `PostgresCluster ${d.name} backs up to the cloud repo ${name} but has no spec.dataSource.pgbackrest: after a wipe it comes back empty, and stanza-upgrade registers a second system-id in the same repo`,
+        ['spec', 'backups', 'pgbackrest', 'repos', cloudIndex, 'name'],
+        {
+          hint: `add spec.dataSource.pgbackrest (stanza: db, repo: {name: ${name}, s3: <same bucket>}, configuration: <the credentials secret>) so the reborn cluster restores from it`,
+        },
+      ),
     );
   }
 
@@ -40,10 +47,17 @@ export function checkPostgresCluster(d: ManifestDoc, o: RebirthOptions, out: Dia
     if (cloud && arr(dsPgbr['configuration']).length === 0) {
       const option = cloud === 's3' ? `${dsRepoName}-s3-key` : cloud === 'gcs' ? `${dsRepoName}-gcs-key` : `${dsRepoName}-azure-account`;
       out.push(
-        diag(d, 'error', 'rebirth/restore-credentials', `spec.dataSource.pgbackrest has no configuration secret: the restore Job fails with "restore command requires option: ${option}"`, ['spec', 'dataSource', 'pgbackrest'], {
-          key: true,
-          hint: 'add spec.dataSource.pgbackrest.configuration with the same secret as spec.backups.pgbackrest.configuration',
-        }),
+        diag(
+          d,
+          'error',
+          'rebirth/restore-credentials',
+          `spec.dataSource.pgbackrest has no configuration secret: the restore Job fails with "restore command requires option: ${option}"`,
+          ['spec', 'dataSource', 'pgbackrest'],
+          {
+            key: true,
+            hint: 'add spec.dataSource.pgbackrest.configuration with the same secret as spec.backups.pgbackrest.configuration',
+          },
+        ),
       );
     }
     const dsGlobal = obj(dsPgbr['global']);
@@ -56,11 +70,23 @@ export function checkPostgresCluster(d: ManifestDoc, o: RebirthOptions, out: Dia
       const bkPath = str(bkGlobal?.[key]) ?? fallback;
       if (dsPath !== bkPath) {
         const slashOnly = dsPath.replace(/^\/+/, '') === bkPath.replace(/^\/+/, '');
-        const path = dsGlobal?.[key] !== undefined ? ['spec', 'dataSource', 'pgbackrest', 'global', key] : bkGlobal?.[key] !== undefined ? ['spec', 'backups', 'pgbackrest', 'global', key] : ['spec', 'dataSource', 'pgbackrest'];
+        const path =
+          dsGlobal?.[key] !== undefined
+            ? ['spec', 'dataSource', 'pgbackrest', 'global', key]
+            : bkGlobal?.[key] !== undefined
+              ? ['spec', 'backups', 'pgbackrest', 'global', key]
+              : ['spec', 'dataSource', 'pgbackrest'];
         out.push(
-          diag(d, loss, 'rebirth/repo-path-mismatch', `${key} differs between the restore source (${JSON.stringify(dsPath)}) and the backups (${JSON.stringify(bkPath)})${slashOnly ? ', only by the leading slash' : ''}: the next rebirth restores from a path no backup is written to`, path, {
-            hint: `use the same ${key} (with its leading slash) in spec.backups.pgbackrest.global and spec.dataSource.pgbackrest.global`,
-          }),
+          diag(
+            d,
+            loss,
+            'rebirth/repo-path-mismatch',
+            `${key} differs between the restore source (${JSON.stringify(dsPath)}) and the backups (${JSON.stringify(bkPath)})${slashOnly ? ', only by the leading slash' : ''}: the next rebirth restores from a path no backup is written to`,
+            path,
+            {
+              hint: `use the same ${key} (with its leading slash) in spec.backups.pgbackrest.global and spec.dataSource.pgbackrest.global`,
+            },
+          ),
         );
       }
     }
@@ -73,9 +99,16 @@ export function checkPostgresCluster(d: ManifestDoc, o: RebirthOptions, out: Dia
     arr(src?.['options']).forEach((opt, i) => {
       if (typeof opt === 'string' && /^--type[= ]immediate$/.test(opt.trim())) {
         out.push(
-          diag(d, loss, 'rebirth/restore-immediate', `restore option ${opt.trim()} stops at the end of the backup: the writes archived after the last backup are lost`, [...base, 'options', i], {
-            hint: 'drop --type=immediate to replay the WAL archive to its end',
-          }),
+          diag(
+            d,
+            loss,
+            'rebirth/restore-immediate',
+            `restore option ${opt.trim()} stops at the end of the backup: the writes archived after the last backup are lost`,
+            [...base, 'options', i],
+            {
+              hint: 'drop --type=immediate to replay the WAL archive to its end',
+            },
+          ),
         );
       }
     });

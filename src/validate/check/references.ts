@@ -76,7 +76,12 @@ export function provides(d: ManifestDoc): Provided[] {
 /** The warning for a need nothing provides. */
 export function missingNeed(n: Need, locator: Locator): Diagnostic {
   const scoped = n.kind === 'Secret' || n.kind === 'ConfigMap' || n.kind === 'SecretStore';
-  return { severity: 'warning', rule: 'ref/missing', message: `${n.kind} ${JSON.stringify(n.name)} is not defined in the validated manifests${scoped ? ` (namespace ${n.namespace})` : ''}`, location: locator.resolve(n.at) };
+  return {
+    severity: 'warning',
+    rule: 'ref/missing',
+    message: `${n.kind} ${JSON.stringify(n.name)} is not defined in the validated manifests${scoped ? ` (namespace ${n.namespace})` : ''}`,
+    location: locator.resolve(n.at),
+  };
 }
 
 export function needIsMet(n: Need, ix: ObjectIndex): boolean {
@@ -153,15 +158,31 @@ export function checkReferences(d: ManifestDoc, needs: Need[], out: Diagnostic[]
   }
   if (d.kind === 'PersistentVolumeClaim') storageClass(at(d.value, ['spec', 'storageClassName']), ['spec', 'storageClassName']);
   if (d.kind === 'StatefulSet') {
-    arr(at(d.value, ['spec', 'volumeClaimTemplates'])).forEach((t, i) => storageClass(at(t, ['spec', 'storageClassName']), ['spec', 'volumeClaimTemplates', i, 'spec', 'storageClassName']));
+    arr(at(d.value, ['spec', 'volumeClaimTemplates'])).forEach((t, i) =>
+      storageClass(at(t, ['spec', 'storageClassName']), ['spec', 'volumeClaimTemplates', i, 'spec', 'storageClassName']),
+    );
   }
   const group = groupOf(d.apiVersion);
   if (d.kind === 'PostgresCluster' && group === 'postgres-operator.crunchydata.com') {
-    arr(at(d.value, ['spec', 'instances'])).forEach((inst, i) => storageClass(at(inst, ['dataVolumeClaimSpec', 'storageClassName']), ['spec', 'instances', i, 'dataVolumeClaimSpec', 'storageClassName']));
-    arr(at(d.value, ['spec', 'backups', 'pgbackrest', 'repos'])).forEach((r, i) =>
-      storageClass(at(r, ['volume', 'volumeClaimSpec', 'storageClassName']), ['spec', 'backups', 'pgbackrest', 'repos', i, 'volume', 'volumeClaimSpec', 'storageClassName']),
+    arr(at(d.value, ['spec', 'instances'])).forEach((inst, i) =>
+      storageClass(at(inst, ['dataVolumeClaimSpec', 'storageClassName']), ['spec', 'instances', i, 'dataVolumeClaimSpec', 'storageClassName']),
     );
-    for (const base of [['spec', 'backups', 'pgbackrest'], ['spec', 'dataSource', 'pgbackrest']]) {
+    arr(at(d.value, ['spec', 'backups', 'pgbackrest', 'repos'])).forEach((r, i) =>
+      storageClass(at(r, ['volume', 'volumeClaimSpec', 'storageClassName']), [
+        'spec',
+        'backups',
+        'pgbackrest',
+        'repos',
+        i,
+        'volume',
+        'volumeClaimSpec',
+        'storageClassName',
+      ]),
+    );
+    for (const base of [
+      ['spec', 'backups', 'pgbackrest'],
+      ['spec', 'dataSource', 'pgbackrest'],
+    ]) {
       arr(at(d.value, [...base, 'configuration'])).forEach((c, i) => {
         const s = obj(obj(c)?.['secret']);
         if (s) secretRef(s['name'], [...base, 'configuration', i, 'secret', 'name'], s['optional']);
@@ -183,7 +204,11 @@ function checkExternalSecret(d: ManifestDoc, out: Diagnostic[], missing: (kind: 
   if (storeName && (storeKind === 'ClusterSecretStore' || storeKind === 'SecretStore')) missing(storeKind, storeName, ['spec', 'secretStoreRef', 'name']);
   // template keys must be keys this ExternalSecret fetches, or the rendered Secret has "<no value>"
   if (arr(spec?.['dataFrom']).length > 0) return;
-  const keys = new Set(arr(spec?.['data']).map((x) => str(obj(x)?.['secretKey'])).filter((x): x is string => !!x));
+  const keys = new Set(
+    arr(spec?.['data'])
+      .map((x) => str(obj(x)?.['secretKey']))
+      .filter((x): x is string => !!x),
+  );
   const tdata = obj(obj(obj(spec?.['target'])?.['template'])?.['data']);
   for (const [tk, tv] of Object.entries(tdata ?? {})) {
     if (typeof tv !== 'string') continue;
@@ -206,10 +231,9 @@ function checkExternalSecret(d: ManifestDoc, out: Diagnostic[], missing: (kind: 
 
 /** Moves a location from a block scalar's start to the first occurrence of `needle` inside it. */
 function refine(d: ManifestDoc, loc: ReturnType<typeof locateIn>, needle: string): ReturnType<typeof locateIn> {
-  const lc = d.src.lineCounter;
-  const start = (lc.lineStarts[loc.line - 1] ?? 0) + loc.col - 1;
-  const i = d.src.text.indexOf(needle, start);
+  const start = d.pos.offsetOf(loc.line, loc.col);
+  const i = d.pos.text.indexOf(needle, start);
   if (i === -1) return loc;
-  const p = lc.linePos(i);
+  const p = d.pos.pos(i);
   return { file: loc.file, line: p.line, col: p.col, length: needle.length };
 }

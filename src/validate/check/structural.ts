@@ -31,11 +31,40 @@ export interface StructuralStats {
 
 const QUANTITY = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
 
+/**
+ * Schema errors of these kinds stop the API server from evaluating the CEL rules at all
+ * (apiextensions-apiserver customresource/strategy.go hasBlockingErr): NotSupported, Required,
+ * TooLong, TooMany, TypeInvalid (wrong type and bad format).
+ */
+const BLOCKING = new Set(['schema/enum', 'schema/required', 'schema/too-long', 'schema/too-many', 'schema/type', 'schema/format']);
+
+export const RULES_NOT_CHECKED = 'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation';
+
+/**
+ * The API server's PruneNonNullableNullsWithoutDefaults, then its defaulting of nulls, on one object
+ * of a custom resource (the checker walks them all): a `null` whose schema is not `nullable` is
+ * dropped before validation, or replaced by the schema's `default`. Items of lists are left alone
+ * (a null item is a type error); core types (refs, ObjectMeta) read `null` as absent anyway.
+ */
+function pruneNulls(n: SNode, v: Record<string, unknown>): void {
+  for (const k in v) {
+    if (v[k] !== null) continue;
+    const child = n.props?.[k] ?? n.add;
+    if (!child || child.ref !== undefined || child.nul) continue;
+    if (child.def === undefined) delete v[k];
+    else v[k] = structuredClone(child.def);
+  }
+}
+
 export class StructuralChecker {
   readonly errors: FieldError[] = [];
   readonly stats: StructuralStats = { celEvaluated: 0, celUnevaluated: 0, celSkipped: 0 };
+  /** the rules' verdicts, kept apart until the schema errors say whether the server would evaluate them */
+  readonly #celErrors: FieldError[] = [];
+  readonly #celStats: StructuralStats = { celEvaluated: 0, celUnevaluated: 0, celSkipped: 0 };
   readonly #o: StructuralOptions;
   readonly #path: Seg[] = [];
+  readonly #celValues = new WeakMap<object, unknown>();
 
   constructor(o: StructuralOptions) {
     this.#o = o;
@@ -50,6 +79,16 @@ export class StructuralChecker {
   /** Checks a whole object against the schema of its kind. */
   checkObject(root: SNode, value: unknown): void {
     this.#check(root, value, true);
+    if (this.errors.some((e) => BLOCKING.has(e.rule))) {
+      if (this.#celErrors.length > 0 || this.#celStats.celEvaluated > 0 || this.#celStats.celUnevaluated > 0) {
+        this.errors.push({ rule: 'cel/not-checked', severity: 'error', path: [], message: `<nil>: Invalid value: null: ${RULES_NOT_CHECKED}` });
+      }
+      return;
+    }
+    this.errors.push(...this.#celErrors);
+    this.stats.celEvaluated += this.#celStats.celEvaluated;
+    this.stats.celUnevaluated += this.#celStats.celUnevaluated;
+    this.stats.celSkipped += this.#celStats.celSkipped;
   }
 
   #err(rule: string, message: string, extra?: { atKey?: boolean; pathSeg?: Seg; severity?: 'error' | 'warning' }): void {
@@ -117,7 +156,8 @@ export class StructuralChecker {
     if (n.minL !== undefined && [...v].length < n.minL) this.#invalid('schema/bounds', v, `should be at least ${n.minL} chars long`);
     if (n.pat !== undefined) {
       const ok = re2Test(n.pat, v);
-      if (ok instanceof Error) this.#err('schema/bad-pattern', `${this.#fp()}: the schema's pattern '${n.pat}' is not valid RE2: ${ok.message}`, { severity: 'warning' });
+      if (ok instanceof Error)
+        this.#err('schema/bad-pattern', `${this.#fp()}: the schema's pattern '${n.pat}' is not valid RE2: ${ok.message}`, { severity: 'warning' });
       else if (!ok) this.#invalid('schema/pattern', v, `should match '${n.pat}'`);
     }
     if (n.fmt !== undefined) {
@@ -128,8 +168,10 @@ export class StructuralChecker {
 
   #number(n: SNode, v: number): void {
     if (n.fmt === 'int32' && (v > 2147483647 || v < -2147483648)) this.#invalid('schema/format', v, 'must be of type int32');
-    if (n.min !== undefined && (n.exMin ? v <= n.min : v < n.min)) this.#invalid('schema/bounds', v, `should be greater than ${n.exMin ? '' : 'or equal to '}${n.min}`);
-    if (n.max !== undefined && (n.exMax ? v >= n.max : v > n.max)) this.#invalid('schema/bounds', v, `should be less than ${n.exMax ? '' : 'or equal to '}${n.max}`);
+    if (n.min !== undefined && (n.exMin ? v <= n.min : v < n.min))
+      this.#invalid('schema/bounds', v, `should be greater than ${n.exMin ? '' : 'or equal to '}${n.min}`);
+    if (n.max !== undefined && (n.exMax ? v >= n.max : v > n.max))
+      this.#invalid('schema/bounds', v, `should be less than ${n.exMax ? '' : 'or equal to '}${n.max}`);
     if (n.mult !== undefined && n.mult !== 0 && !Number.isInteger(v / n.mult)) this.#invalid('schema/bounds', v, `should be a multiple of ${n.mult}`);
   }
 
@@ -144,7 +186,10 @@ export class StructuralChecker {
       if (seen) {
         const id = keys ? k : JSON.stringify(item);
         if (id !== undefined) {
-          if (seen.has(id)) this.#err('schema/duplicate', `${fieldPathString([...this.#path, { i }])}: Duplicate value: ${keys ? goMapValue(item, keys) : goValue(item)}`, { pathSeg: { i } });
+          if (seen.has(id))
+            this.#err('schema/duplicate', `${fieldPathString([...this.#path, { i }])}: Duplicate value: ${keys ? goMapValue(item, keys) : goValue(item)}`, {
+              pathSeg: { i },
+            });
           else seen.set(id, i);
         }
       }
@@ -156,6 +201,7 @@ export class StructuralChecker {
 
   #object(n: SNode, v: Record<string, unknown>, isRoot: boolean): void {
     if (n.t === undefined && !n.props && !n.add) return;
+    if (!this.#o.nullIsAbsent && this.#inCore === 0) pruneNulls(n, v);
     for (const r of n.req ?? []) {
       // a null value gets its own type error below: one finding per field
       if (n.props?.[r]?.def !== undefined) continue; // defaulted before validation
@@ -169,7 +215,8 @@ export class StructuralChecker {
     const embedded = n.emb === true;
     if (embedded) {
       for (const r of ['apiVersion', 'kind']) {
-        if (typeof v[r] !== 'string' || v[r] === '') this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
+        if (typeof v[r] !== 'string' || v[r] === '')
+          this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
       }
     }
     for (const [key, val] of Object.entries(v)) {
@@ -200,26 +247,42 @@ export class StructuralChecker {
   }
 
   #cel(n: SNode, v: unknown): void {
-    const self = toCel(v, n, this.resolve);
+    const self = toCel(v, n, this.resolve, this.#celValues);
     for (const rule of n.cel ?? []) {
       const out = evalRule(rule, self);
       const at = rule.fieldPath ? [...this.#path, ...parseFieldPath(rule.fieldPath)] : [...this.#path];
       const where = fieldPathString(at);
       switch (out.ok) {
         case true:
-          this.stats.celEvaluated++;
+          this.#celStats.celEvaluated++;
           break;
         case 'skipped':
-          this.stats.celSkipped++;
+          this.#celStats.celSkipped++;
           break;
         case 'unevaluated':
-          this.stats.celUnevaluated++;
-          this.errors.push({ rule: 'cel/unevaluated', severity: 'warning', path: at, message: `${where}: rule could not be evaluated offline (${out.reason}): ${rule.rule}` });
+          this.#celStats.celUnevaluated++;
+          this.#celErrors.push({
+            rule: 'cel/unevaluated',
+            severity: 'warning',
+            path: at,
+            message: `${where}: rule could not be evaluated offline (${out.reason}): ${rule.rule}`,
+          });
           break;
+        case 'error': {
+          // an evaluation error is field.Invalid at the rule's own node, whatever the rule's reason and fieldPath
+          this.#celStats.celEvaluated++;
+          this.#celErrors.push({
+            rule: 'cel/rule',
+            severity: 'error',
+            path: [...this.#path],
+            message: `${this.#fp()}: Invalid value: ${JSON.stringify(n.t ?? 'object')}: ${out.message}`,
+          });
+          break;
+        }
         case false: {
-          this.stats.celEvaluated++;
+          this.#celStats.celEvaluated++;
           const body = celBody(rule.reason, n, out.message);
-          this.errors.push({ rule: 'cel/rule', severity: 'error', path: at, message: `${where}: ${body}` });
+          this.#celErrors.push({ rule: 'cel/rule', severity: 'error', path: at, message: `${where}: ${body}` });
           break;
         }
         default: {

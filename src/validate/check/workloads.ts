@@ -14,8 +14,8 @@ const IANA_SVC = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 function ianaSvcNameProblems(v: string): string[] {
   const out: string[] = [];
   if (v.length > 15) out.push('must be no more than 15 characters');
-  if (!IANA_SVC.test(v)) out.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
-  if (v.includes('--')) out.push("must not contain consecutive hyphens");
+  if (!IANA_SVC.test(v)) out.push('must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)');
+  if (v.includes('--')) out.push('must not contain consecutive hyphens');
   if (!/[a-z]/.test(v)) out.push('must contain at least one letter (a-z)');
   return out;
 }
@@ -54,19 +54,38 @@ export function checkWorkload(d: ManifestDoc, out: Diagnostic[]): void {
     const labels = obj(at(d.value, [...tpl, 'metadata', 'labels'])) ?? {};
     if (match && Object.entries(match).some(([k, v]) => labels[k] !== v)) {
       const p = [...tpl, 'metadata', 'labels'];
-      out.push(diag(d, 'error', 'workload/selector-mismatch', `${fp(p)}: Invalid value: ${goMap(labels)}: \`selector\` does not match template \`labels\``, obj(at(d.value, p)) ? p : [...tpl, 'metadata'], { key: true }));
+      out.push(
+        diag(
+          d,
+          'error',
+          'workload/selector-mismatch',
+          `${fp(p)}: Invalid value: ${goMap(labels)}: \`selector\` does not match template \`labels\``,
+          obj(at(d.value, p)) ? p : [...tpl, 'metadata'],
+          { key: true },
+        ),
+      );
     }
   }
   const spec = [...tpl, 'spec'];
   const volumes = new Set<string>();
   // a StatefulSet's claim templates are volumes of its pods too
-  if (d.kind === 'StatefulSet') for (const t of arr(at(d.value, ['spec', 'volumeClaimTemplates']))) if (str(obj(obj(t)?.['metadata'])?.['name'])) volumes.add(str(obj(obj(t)?.['metadata'])?.['name'])!);
+  if (d.kind === 'StatefulSet')
+    for (const t of arr(at(d.value, ['spec', 'volumeClaimTemplates'])))
+      if (str(obj(obj(t)?.['metadata'])?.['name'])) volumes.add(str(obj(obj(t)?.['metadata'])?.['name'])!);
   arr(at(d.value, [...spec, 'volumes'])).forEach((v, i) => {
     const name = str(obj(v)?.['name']);
     if (name === undefined) return;
     volumes.add(name);
     const p = nameProblems('label', name);
-    if (p.length) out.push(diag(d, 'error', 'names/label', `${fp([...spec, 'volumes', i, 'name'])}: Invalid value: ${JSON.stringify(name)}: ${p.join(', ')}`, [...spec, 'volumes', i, 'name']));
+    if (p.length)
+      out.push(
+        diag(d, 'error', 'names/label', `${fp([...spec, 'volumes', i, 'name'])}: Invalid value: ${JSON.stringify(name)}: ${p.join(', ')}`, [
+          ...spec,
+          'volumes',
+          i,
+          'name',
+        ]),
+      );
   });
   for (const list of ['initContainers', 'containers']) {
     arr(at(d.value, [...spec, list])).forEach((c, i) => {
@@ -74,17 +93,34 @@ export function checkWorkload(d: ManifestDoc, out: Diagnostic[]): void {
       const name = str(obj(c)?.['name']);
       if (name !== undefined) {
         const p = nameProblems('label', name);
-        if (p.length) out.push(diag(d, 'error', 'names/label', `${fp([...base, 'name'])}: Invalid value: ${JSON.stringify(name)}: ${p.join(', ')}`, [...base, 'name']));
+        if (p.length)
+          out.push(diag(d, 'error', 'names/label', `${fp([...base, 'name'])}: Invalid value: ${JSON.stringify(name)}: ${p.join(', ')}`, [...base, 'name']));
       }
       arr(obj(c)?.['ports']).forEach((port, j) => {
         const pn = str(obj(port)?.['name']);
         if (pn === undefined) return;
         const p = ianaSvcNameProblems(pn);
-        if (p.length) out.push(diag(d, 'error', 'names/port', `${fp([...base, 'ports', j, 'name'])}: Invalid value: ${JSON.stringify(pn)}: ${p.join(', ')}`, [...base, 'ports', j, 'name']));
+        if (p.length)
+          out.push(
+            diag(d, 'error', 'names/port', `${fp([...base, 'ports', j, 'name'])}: Invalid value: ${JSON.stringify(pn)}: ${p.join(', ')}`, [
+              ...base,
+              'ports',
+              j,
+              'name',
+            ]),
+          );
       });
       arr(obj(c)?.['volumeMounts']).forEach((m, j) => {
         const mn = str(obj(m)?.['name']);
-        if (mn !== undefined && !volumes.has(mn)) out.push(diag(d, 'error', 'ref/volume-mount', `${fp([...base, 'volumeMounts', j, 'name'])}: Not found: ${JSON.stringify(mn)}`, [...base, 'volumeMounts', j, 'name']));
+        if (mn !== undefined && !volumes.has(mn))
+          out.push(
+            diag(d, 'error', 'ref/volume-mount', `${fp([...base, 'volumeMounts', j, 'name'])}: Not found: ${JSON.stringify(mn)}`, [
+              ...base,
+              'volumeMounts',
+              j,
+              'name',
+            ]),
+          );
       });
     });
   }
@@ -99,6 +135,7 @@ function checkServicePorts(d: ManifestDoc, out: Diagnostic[]): void {
       return;
     }
     const p = nameProblems('label', name);
-    if (p.length) out.push(diag(d, 'error', 'names/port', `spec.ports[${i}].name: Invalid value: ${JSON.stringify(name)}: ${p.join(', ')}`, ['spec', 'ports', i, 'name']));
+    if (p.length)
+      out.push(diag(d, 'error', 'names/port', `spec.ports[${i}].name: Invalid value: ${JSON.stringify(name)}: ${p.join(', ')}`, ['spec', 'ports', i, 'name']));
   });
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { formatDiagnostics } from '../../diag/printer.js';
+import { formatDiagnostic } from '../../diag/printer.js';
 import type { ValidateResult } from '../index.js';
 import { toSarif } from './sarif.js';
 
@@ -15,13 +15,54 @@ function toolVersion(): string {
 
 /** Text (the shared diagnostics printer plus a summary), JSON, or SARIF 2.1.0. */
 export function renderResult(result: ValidateResult, format: Format): string {
-  switch (format) {
-    case 'text': {
-      const s = result.stats;
-      const summary = `${s.documents} document${s.documents === 1 ? '' : 's'} in ${s.files} file${s.files === 1 ? '' : 's'}, ${s.validated} checked against a schema${s.unknownKind ? `, ${s.unknownKind} of unknown kind` : ''}${s.celUnevaluated ? `, ${s.celUnevaluated} CEL rule evaluation${s.celUnevaluated === 1 ? '' : 's'} not possible offline` : ''}`;
-      if (result.diagnostics.length === 0) return `0 errors, 0 warnings\n${summary}`;
-      return `${formatDiagnostics(result.diagnostics, (f) => result.sources.get(f))}\n${summary}`;
+  return [...renderChunks(result, format)].join('');
+}
+
+/**
+ * The same output in pieces, one diagnostic at a time for text and JSON: 400,000 findings printed
+ * as one string would double the memory they take.
+ */
+export function* renderChunks(result: ValidateResult, format: Format): Generator<string> {
+  if (format === 'json') {
+    const head = JSON.stringify({ version: 1, ok: result.ok, stats: result.stats, diagnostics: [] }, null, 2);
+    if (result.diagnostics.length === 0) {
+      yield head;
+      return;
     }
+    // as JSON.stringify(whole, null, 2) prints it: the items of `diagnostics` at depth 2
+    yield `${head.slice(0, head.lastIndexOf('[]'))}[\n`;
+    let first = true;
+    for (const d of result.diagnostics) {
+      yield `${first ? '' : ',\n'}    ${JSON.stringify(d, null, 2).replace(/\n/g, '\n    ')}`;
+      first = false;
+    }
+    yield '\n  ]\n}';
+    return;
+  }
+  if (format === 'text' && result.diagnostics.length > 0) {
+    const lookup = (f: string): string | undefined => result.sources.get(f);
+    let errors = 0;
+    let warnings = 0;
+    for (const d of result.diagnostics) {
+      if (d.severity === 'error') errors++;
+      else if (d.severity === 'warning') warnings++;
+      yield `${formatDiagnostic(d, lookup)}\n`;
+    }
+    yield `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n${summaryLine(result)}`;
+    return;
+  }
+  yield whole(result, format);
+}
+
+function summaryLine(result: ValidateResult): string {
+  const s = result.stats;
+  return `${s.documents} document${s.documents === 1 ? '' : 's'} in ${s.files} file${s.files === 1 ? '' : 's'}, ${s.validated} checked against a schema${s.unknownKind ? `, ${s.unknownKind} of unknown kind` : ''}${s.celUnevaluated ? `, ${s.celUnevaluated} CEL rule evaluation${s.celUnevaluated === 1 ? '' : 's'} not possible offline` : ''}${s.celSkipped ? `, ${s.celSkipped} transition rule${s.celSkipped === 1 ? '' : 's'} (oldSelf) not checked offline: they compare with the live object on update` : ''}${s.placeholders ? `, ${s.placeholders} finding${s.placeholders === 1 ? '' : 's'} on \${VAR} placeholders not reported (Flux substitutes them; no postBuild.substitute in the tree gives their values)` : ''}`;
+}
+
+function whole(result: ValidateResult, format: Format): string {
+  switch (format) {
+    case 'text':
+      return `0 errors, 0 warnings\n${summaryLine(result)}`;
     case 'json':
       return JSON.stringify({ version: 1, ok: result.ok, stats: result.stats, diagnostics: result.diagnostics }, null, 2);
     case 'sarif':
@@ -32,4 +73,3 @@ export function renderResult(result: ValidateResult, format: Format): string {
     }
   }
 }
-

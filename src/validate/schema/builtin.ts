@@ -39,7 +39,7 @@ export function loadBuiltinCrds(cacheDir: string | undefined, events?: CacheEven
       continue;
     }
     const crds: CrdInfo[] = [];
-    for (const d of parseDocuments([{ file, text }], [], new Map())) {
+    for (const d of parseDocuments([{ file, text }], [])) {
       if (!isCrd(d.value)) continue;
       const info = compileCrd(undefined, d.value, file, crdHash(d.value), events);
       if (info) crds.push(info);

@@ -1,0 +1,96 @@
+import { locate, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
+import type { SourceLocation } from '../diag/diagnostic.js';
+import { END, lineParse, type Positions } from './line-yaml.js';
+import type { LineIndex } from './source.js';
+
+/** Where the parts of one document are in its file: what a finding needs, and only a finding. */
+export interface DocPositions {
+  /** the value at `path` (with `key`, its key), or the deepest ancestor that exists, as `locate` does */
+  locate(path: readonly PathSeg[], key?: boolean): SourceLocation;
+  /** the whole file's text */
+  readonly text: string;
+  offsetOf(line: number, col: number): number;
+  pos(offset: number): { line: number; col: number };
+}
+
+/** Positions from the `yaml` package's Document (files the line reader leaves to it). */
+export class YamlDocPositions implements DocPositions {
+  constructor(
+    readonly src: YamlSource,
+    readonly doc: number,
+  ) {}
+
+  get text(): string {
+    return this.src.text;
+  }
+
+  locate(path: readonly PathSeg[], key = false): SourceLocation {
+    return locate(this.src, path, { doc: this.doc, key });
+  }
+
+  offsetOf(line: number, col: number): number {
+    return (this.src.lineCounter.lineStarts[line - 1] ?? 0) + col - 1;
+  }
+
+  pos(offset: number): { line: number; col: number } {
+    return this.src.lineCounter.linePos(offset);
+  }
+}
+
+/**
+ * Positions from the line reader, run again on this document's text alone with positions on: a
+ * finding costs one document read by the line reader (about 10x less than the `yaml` package),
+ * never the whole file. Gives what YamlDocPositions gives: yaml-differential.test.ts compares them.
+ */
+export class LineDocPositions implements DocPositions {
+  #value: unknown;
+  #at: Positions | undefined;
+
+  constructor(
+    readonly file: string,
+    readonly text: string,
+    readonly range: readonly [number, number],
+    readonly index: LineIndex,
+  ) {}
+
+  #read(): Positions {
+    if (!this.#at) {
+      const at: Positions = { track: new Map(), roots: [] };
+      this.#value = lineParse(this.text.slice(this.range[0], this.range[1]), undefined, undefined, at)[0];
+      this.#at = at;
+    }
+    return this.#at;
+  }
+
+  locate(path: readonly PathSeg[], key = false): SourceLocation {
+    const at = this.#read();
+    let node = this.#value;
+    let last = at.roots[0] ?? [0, 0];
+    let lastKey: readonly [number, number] | undefined;
+    for (const seg of path) {
+      if (typeof node !== 'object' || node === null) break;
+      const list = Array.isArray(node);
+      if (list && typeof seg !== 'number') break;
+      const k = list ? seg : String(seg);
+      const e = at.track.get(node)?.get(k);
+      if (!e) break;
+      node = (node as Record<string | number, unknown>)[k];
+      lastKey = e.k;
+      last = e.v;
+    }
+    const [s, e] = key && lastKey ? lastKey : last;
+    const start = Math.min(this.range[0] + s, this.text.length);
+    const valueEnd = e === END ? this.text.length : this.range[0] + e;
+    const lineEnd = this.text.indexOf('\n', start);
+    const end = lineEnd === -1 ? valueEnd : Math.min(valueEnd, lineEnd);
+    return { file: this.file, ...this.index.pos(start), length: Math.max(1, end - start) };
+  }
+
+  offsetOf(line: number, col: number): number {
+    return (this.index.starts[line - 1] ?? 0) + col - 1;
+  }
+
+  pos(offset: number): { line: number; col: number } {
+    return this.index.pos(offset);
+  }
+}

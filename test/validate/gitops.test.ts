@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { validateManifests, type ValidateResult } from '../../src/validate/index.js';
+import { substitute } from '../../src/validate/inputs.js';
+import { cleanup, crdCache, tempDir, validateTexts, writeTree } from './helpers.js';
+
+/** writes the tree and validates only `paths` of it, from the tree's root */
+async function validateIn(files: Record<string, string>, paths: string[]): Promise<ValidateResult> {
+  const dir = tempDir();
+  const cwd = process.cwd();
+  try {
+    writeTree(dir, files);
+    process.chdir(dir);
+    return await validateManifests(paths, { cacheDir: await crdCache(), parallel: false });
+  } finally {
+    process.chdir(cwd);
+    cleanup(dir);
+  }
+}
+
+// Real GitOps trees: Flux post-build substitution, the paths Flux and Argo CD apply, Components.
+
+const FLUX = (path: string, vars?: Record<string, string>): string =>
+  `apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: default}\nspec:\n  interval: 10m\n  sourceRef: {kind: GitRepository, name: flux-system}\n  path: ${path}\n  prune: true\n${
+    vars
+      ? `  postBuild:\n    substitute:\n${Object.entries(vars)
+          .map(([k, v]) => `      ${k}: "${v}"`)
+          .join('\n')}\n`
+      : ''
+  }`;
+
+const PVC =
+  'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: "${APP}-data", namespace: default}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: "${CAPACITY:=5Gi}"}}\n';
+const CM = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "${APP}", namespace: default}\ndata: {k: v}\n';
+
+describe('GitOps trees', () => {
+  it('follows a Flux Kustomization path from the cluster directory and substitutes its variables', async () => {
+    const r = await validateIn(
+      {
+        'repo/clusters/prod/apps.yaml': FLUX('./apps/web', { APP: 'web', CAPACITY: '10Gi' }),
+        'repo/apps/web/kustomization.yaml': 'resources: [pvc.yaml, cm.yaml]\n',
+        'repo/apps/web/pvc.yaml': PVC,
+        'repo/apps/web/cm.yaml': CM,
+        'repo/apps/other/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Not_Applied}\n',
+      },
+      ['repo/clusters/prod'],
+    );
+    // only the cluster directory is given; what Flux applies from ./apps/web is checked too, apps/other is not
+    assert.equal(r.stats.documents, 3);
+    assert.equal(r.stats.files, 3);
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.severity !== 'info'),
+      [],
+    );
+    assert.equal(r.stats.placeholders, 0);
+  });
+
+  it('reports a real defect that a substituted value makes, with the value the cluster gets', async () => {
+    const r = await validateTexts({
+      'repo/clusters/prod/apps.yaml': FLUX('./apps/web', { APP: 'Bad_Name' }),
+      'repo/apps/web/cm.yaml': CM,
+    });
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.severity === 'error').map((d) => [d.location?.file, d.rule]),
+      [['repo/apps/web/cm.yaml', 'names/subdomain']],
+    );
+    assert.match(r.diagnostics.find((d) => d.rule === 'names/subdomain')!.message, /"Bad_Name"/);
+  });
+
+  it('never reports an unsubstituted placeholder as a literal value, and counts what it did not check', async () => {
+    const r = await validateTexts({ 'loose/pvc.yaml': PVC, 'loose/cm.yaml': CM.replace('${APP}', '${UNKNOWN}') });
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.severity !== 'info'),
+      [],
+    );
+    assert.ok(r.stats.placeholders >= 2, `placeholders ${r.stats.placeholders}`);
+  });
+
+  it('follows Argo CD Application source paths', async () => {
+    const r = await validateTexts({
+      'repo/argo/app.yaml':
+        'apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web, namespace: default}\nspec:\n  project: default\n  source: {repoURL: "https://example.com/repo.git", path: apps/argo}\n  destination: {server: "https://kubernetes.default.svc", namespace: default}\n',
+      'repo/apps/argo/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: default}\n',
+    });
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.severity === 'error').map((d) => [d.location?.file, d.rule]),
+      [['repo/apps/argo/cm.yaml', 'names/subdomain']],
+    );
+  });
+
+  it('does not check a Kustomize Component on its own', async () => {
+    const r = await validateTexts({
+      'repo/components/common/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [ns.yaml]\n',
+      'repo/components/common/ns.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: _}\n',
+    });
+    assert.deepEqual(
+      r.diagnostics.map((d) => d.rule),
+      ['input/kustomize-component'],
+    );
+    assert.equal(r.stats.documents, 0);
+  });
+
+  it('substitutes as Flux envsubst does', () => {
+    assert.equal(substitute('a: ${A}\nb: ${B:=5Gi}\nc: ${C}\nd: ${D:-x}\n', { A: '1' }), 'a: 1\nb: 5Gi\nc: ${C}\nd: x\n');
+  });
+});

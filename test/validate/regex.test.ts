@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { RE2JS } from 're2js';
+import { jsEquivalent } from '../../src/validate/check/regex.js';
+import { ROOT } from './helpers.js';
+
+// A pattern runs as a JS RegExp only where it means what RE2 means: compared on every pattern of the
+// shipped CRDs and a set of tricky ones, over seeded random strings.
+
+const TRICKY = [
+  '^.*$',
+  '^a.b$',
+  '[[:print:]]+',
+  '^[[:alpha:]][[:alnum:]_]*$',
+  '^[^[:space:]]+$',
+  'x{2,3}',
+  '^(a|b)+?c$',
+  '[\\d\\w-]+',
+  '^[\\-.]+$',
+  '\\.$',
+  '^$',
+  'a|',
+  '[a-]',
+  '^[^a]$',
+  '\\/path',
+  '(?:ab)*',
+  '^\\^\\$$',
+  '[.]',
+  '^(\\+|-)?[0-9]+$',
+];
+const REFUSED = ['(?i)abc', '(?i:a)', '\\pL', '\\s', '\\b', '[[:^alpha:]]', '[]a]', 'a{1001}', '\\Qa.b\\E', '\\z', '(?P<n>a)', '\\1'];
+const ALPHABET = [
+  'a',
+  'b',
+  'c',
+  'Z',
+  '0',
+  '9',
+  '-',
+  '.',
+  '_',
+  ' ',
+  '\t',
+  '\n',
+  '\r',
+  '\u2028',
+  'é',
+  '😀',
+  ':',
+  '/',
+  '+',
+  '$',
+  '^',
+  '[',
+  ']',
+  '\u00a0',
+  '\u0085',
+];
+
+function seeded(seed: number): (n: number) => number {
+  let s = seed;
+  return (n) => {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    return s % n;
+  };
+}
+
+function crdPatterns(): string[] {
+  const out = new Set<string>();
+  for (const f of ['pgo-v5.8.9-postgresclusters.yaml', 'eso-v0.16.2-externalsecrets.yaml', 'eso-v0.16.2-secretstores.yaml']) {
+    for (const m of readFileSync(join(ROOT, 'schemas/crds', f), 'utf8').matchAll(/^\s*pattern: (.*)$/gm)) out.add(m[1]!.trim().replace(/^'(.*)'$/, '$1'));
+  }
+  return [...out];
+}
+
+describe('CRD patterns as JS RegExps', () => {
+  it('match exactly what RE2 matches, on 400 random strings each', () => {
+    const rnd = seeded(14);
+    let compared = 0;
+    let js = 0;
+    for (const p of [...crdPatterns(), ...TRICKY]) {
+      const re = jsEquivalent(p);
+      if (!re) continue;
+      js++;
+      const re2 = RE2JS.compile(p);
+      for (let i = 0; i < 400; i++) {
+        let s = '';
+        for (let n = rnd(12); n > 0; n--) s += ALPHABET[rnd(ALPHABET.length)];
+        assert.equal(re.test(s), re2.matcher(s).find(), `${p} on ${JSON.stringify(s)}`);
+        compared++;
+      }
+    }
+    assert.ok(js >= 25 && compared >= 10_000, `${js} patterns, ${compared} strings`);
+  });
+
+  it('leaves to RE2 what reads differently in JS', () => {
+    for (const p of REFUSED) assert.equal(jsEquivalent(p), undefined, p);
+  });
+});
