@@ -7,16 +7,25 @@ import { join } from 'node:path';
 
 const matrix = 'dist/test/faults/matrix';
 const only = process.argv.slice(2);
-const files = ['dist/test/faults/fast.test.js', ...readdirSync(matrix).filter((f) => f.endsWith('.js')).sort().map((f) => join(matrix, f))].filter(
-  (f) => only.length === 0 || only.some((o) => f.includes(o)),
-);
+const files = [
+  'dist/test/faults/fast.test.js',
+  ...readdirSync(matrix)
+    .filter((f) => f.endsWith('.js'))
+    .sort()
+    .map((f) => join(matrix, f)),
+].filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
 const tmp = mkdtempSync(join(tmpdir(), 'castle-faults-'));
 const out = join(tmp, 'rows.jsonl');
 const t0 = Date.now();
 const env = { ...process.env, CASTLE_FAULTS_OUT: out };
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit', env });
 const total = Date.now() - t0;
-const rows = existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+const rows = existsSync(out)
+  ? readFileSync(out, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+  : [];
 rmSync(tmp, { recursive: true, force: true });
 
 const cell = (s) => String(s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -37,7 +46,7 @@ with other work. The fast subset (test/faults/fast.test.ts) runs in \`npm test\`
 
 ${table}
 
-${rows.length} rows in ${(total / 60000).toFixed(1)} min${failed ? '; **some tests failed**: see the run\'s output' : ''}.
+${rows.length} rows in ${(total / 60000).toFixed(1)} min${failed ? "; **some tests failed**: see the run's output" : ''}.
 `;
 process.stdout.write(`\n${table}\n\n${rows.length} rows in ${(total / 60000).toFixed(1)} min\n`);
 if (only.length === 0) writeFileSync('docs/faults.md', md);

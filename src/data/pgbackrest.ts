@@ -12,7 +12,16 @@ import { Redactor } from '../secrets/redactor.js';
 import { backupInfoKey, parseBackupInfo, type BackupInfo, type RepoBackup } from './backup-info.js';
 import { watchS3 } from './s3-watch.js';
 import {
-  chownToUser, controlSystemId, ensureOsUser, ensureOwnedDir, postmasterPid, sql, tailLog, withClient, writeCastleConf, type PgCluster,
+  chownToUser,
+  controlSystemId,
+  ensureOsUser,
+  ensureOwnedDir,
+  postmasterPid,
+  sql,
+  tailLog,
+  withClient,
+  writeCastleConf,
+  type PgCluster,
 } from './postgres.js';
 
 export interface S3RepoSpec {
@@ -187,10 +196,12 @@ export function pgbackrestReason(b: Pgbackrest, what: string, r: ExecResult): st
   if (/HTTP request failed with 403/.test(text) || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch')
     return `pgBackRest rejected the S3 credentials (HTTP 403${code ? ' ' + code : ''}) while ${what}`;
   // pgBackRest says "unable to connect to" for PostgreSQL's socket too (a server that crashed during a backup): not the endpoint then
-  if (/unable to connect to 'dbname=|connection to server on socket/.test(text)) return `pgBackRest cannot reach PostgreSQL while ${what} (did it stop?): ${firstError(text)}`;
+  if (/unable to connect to 'dbname=|connection to server on socket/.test(text))
+    return `pgBackRest cannot reach PostgreSQL while ${what} (did it stop?): ${firstError(text)}`;
   if (/Connection refused|unable to connect to/.test(text)) return `S3 endpoint ${endpoint} refused the connection while ${what}: is it running?`;
   if (/unable to get address|Name or service not known/.test(text)) return `S3 endpoint ${endpoint}: host name does not resolve (${what})`;
-  if (/certificate verify failed|unable to verify|TLS error/i.test(text)) return `TLS verification of S3 endpoint ${endpoint} failed while ${what}: wrong CA file or host name?`;
+  if (/certificate verify failed|unable to verify|TLS error/i.test(text))
+    return `TLS verification of S3 endpoint ${endpoint} failed while ${what}: wrong CA file or host name?`;
   if (/HTTP request failed with 404/.test(text) && /NoSuchBucket/.test(text)) return `bucket '${b.spec.repo1.bucket}' does not exist on ${endpoint} (${what})`;
   if (/\[028\]|do not match the database|system-id .* do(es)? not match/i.test(text))
     return `the repo's stanza '${b.stanza}' belongs to another database system than ${b.cluster.dataDir} (pgBackRest: ${firstError(text)}): refusing to mix them; restore from the repo instead of creating a new cluster on it, or use another stanza`;
@@ -311,7 +322,9 @@ export async function flushWal(b: Pgbackrest, o: OpOptions & { timeoutMs?: numbe
     const failing = archivingFailureOf(b, st, switchedAt);
     if (failing) return fail(failing);
     if (Date.now() - started > timeoutMs)
-      return fail(`WAL segment ${segment} was not archived within ${Math.round(timeoutMs / 1000)} s (last archived: ${st.lastArchivedWal ?? 'none'}); see ${c.logFile}`);
+      return fail(
+        `WAL segment ${segment} was not archived within ${Math.round(timeoutMs / 1000)} s (last archived: ${st.lastArchivedWal ?? 'none'}); see ${c.logFile}`,
+      );
     if (o.signal?.aborted) return fail('WAL flush cancelled');
     await sleep(50, o.signal);
   }
@@ -388,7 +401,11 @@ export function repo1HasBackupInfo(b: Pgbackrest, signal?: AbortSignal): Promise
 }
 
 /** Confirms through the S3 API that backup `label` is listed in repo1's backup.info, with size and time. */
-export async function confirmBackup(b: Pgbackrest, label: string, o: { signal?: AbortSignal; repo?: 1 | 2; notBefore?: Date } = {}): Promise<Result<{ backup: RepoBackup; info: BackupInfo }>> {
+export async function confirmBackup(
+  b: Pgbackrest,
+  label: string,
+  o: { signal?: AbortSignal; repo?: 1 | 2; notBefore?: Date } = {},
+): Promise<Result<{ backup: RepoBackup; info: BackupInfo }>> {
   const repo = o.repo ?? 1;
   const r = await repoBackupInfo(b, repo, o);
   if (!r.ok) return fail(`cannot confirm backup ${label}: ${r.reason}`);
@@ -410,7 +427,10 @@ export interface RestoreOptions extends OpOptions {
 }
 
 /** Repo 2 when it exists and holds the newest backup of repo 1 (or newer), else repo 1. */
-export async function chooseRestoreRepo(b: Pgbackrest, o: { signal?: AbortSignal; log?: OpOptions['log'] } = {}): Promise<Result<{ repo: 1 | 2; why: string; info: BackupInfo }>> {
+export async function chooseRestoreRepo(
+  b: Pgbackrest,
+  o: { signal?: AbortSignal; log?: OpOptions['log'] } = {},
+): Promise<Result<{ repo: 1 | 2; why: string; info: BackupInfo }>> {
   const r1 = await repoBackupInfo(b, 1, o);
   if (b.repo2Path && existsSync(b.repo2Path)) {
     const r2 = await repoBackupInfo(b, 2, o);
@@ -458,7 +478,7 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
         `refusing to restore: repo${repo} stanza '${b.stanza}' now belongs to database system ${repoSys}, but this castle's data is system ${o.expectSystemId}` +
         (had
           ? ` (the repo's history ${hist.join(' -> ')} shows a new cluster was attached to it after the castle's backups: the "second system-id" hazard; restoring would bring back the wrong, probably empty, cluster)`
-          : ' (the repo holds another cluster\'s backups)'),
+          : " (the repo holds another cluster's backups)"),
     };
   }
   const lastBackup = [...info.backups].reverse().find((x) => x.dbId === info.current.dbId);
@@ -523,7 +543,8 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
       }
       if (!last.corrupt) return last;
     }
-    if (!last.ok) return fail(`${first.reason}; no earlier backup of repo${repo} restores either: the castle stays down, its data is in the repo's WAL archive`);
+    if (!last.ok)
+      return fail(`${first.reason}; no earlier backup of repo${repo} restores either: the castle stays down, its data is in the repo's WAL archive`);
   }
   const wc = await writeCastleConf(c, { archiveCommand: archiveCommand(b) });
   if (!wc.ok) return wc;

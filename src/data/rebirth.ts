@@ -11,12 +11,37 @@ import { pidCmdline } from '../os/pid.js';
 import { sleep } from '../os/sleep.js';
 import { stopProcess } from '../os/stop.js';
 import {
-  connConfig, initCluster, MARKER, pgCluster, prepareRoot, postmasterPid, runningSystemId, sql, startPostgres, stopPostgres, writeCastleConf,
-  type PgCluster, type PgClusterSpec,
+  connConfig,
+  initCluster,
+  MARKER,
+  pgCluster,
+  prepareRoot,
+  postmasterPid,
+  runningSystemId,
+  sql,
+  startPostgres,
+  stopPostgres,
+  writeCastleConf,
+  type PgCluster,
+  type PgClusterSpec,
 } from './postgres.js';
 import {
-  archiveCommand, archivingFailure, confirmBackup, flushWal, pgbackrestFor, restoreCluster, runBackup, serverEnv, stanzaCreate,
-  writePgbackrestConf, repo1HasBackupInfo, repo2BackupInfoFile, repoBackupInfo, type Pgbackrest, type PgbackrestSpec, type RepoBucket,
+  archiveCommand,
+  archivingFailure,
+  confirmBackup,
+  flushWal,
+  pgbackrestFor,
+  restoreCluster,
+  runBackup,
+  serverEnv,
+  stanzaCreate,
+  writePgbackrestConf,
+  repo1HasBackupInfo,
+  repo2BackupInfoFile,
+  repoBackupInfo,
+  type Pgbackrest,
+  type PgbackrestSpec,
+  type RepoBucket,
 } from './pgbackrest.js';
 import { compareFingerprints, fingerprintCluster, fingerprintSummary, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
 import type { RepoBackup } from './backup-info.js';
@@ -37,7 +62,10 @@ export function dataCastle(spec: DataCastleSpec, bucket: RepoBucket, redact?: Re
 }
 
 /** First creation: initdb, archiving to the repos, start, stanza-create (refuses a stanza of another system). */
-export async function createCluster(dc: DataCastle, o: OpOptions & { noSync?: boolean; settings?: Record<string, string> } = {}): Promise<Result<{ pid: number; systemId: string }>> {
+export async function createCluster(
+  dc: DataCastle,
+  o: OpOptions & { noSync?: boolean; settings?: Record<string, string> } = {},
+): Promise<Result<{ pid: number; systemId: string }>> {
   const conf = await writePgbackrestConf(dc.pgbr);
   if (!conf.ok) return conf;
   const init = await initCluster(dc.cluster, { ...o, archiveCommand: archiveCommand(dc.pgbr) });
@@ -58,7 +86,10 @@ export async function createCluster(dc: DataCastle, o: OpOptions & { noSync?: bo
  * `castle up` for the data layer, idempotent: a running cluster is left alone, a stopped one is started, a missing
  * one is restored from the repo when the repo holds backups of this stanza (zero-touch), else created with initdb.
  */
-export async function ensureCluster(dc: DataCastle, o: OpOptions & { noSync?: boolean } = {}): Promise<Result<{ action: 'running' | 'started' | 'restored' | 'created'; pid: number; systemId: string }>> {
+export async function ensureCluster(
+  dc: DataCastle,
+  o: OpOptions & { noSync?: boolean } = {},
+): Promise<Result<{ action: 'running' | 'started' | 'restored' | 'created'; pid: number; systemId: string }>> {
   const c = dc.cluster;
   let action: 'running' | 'started' | 'restored' | 'created';
   if (existsSync(join(c.dataDir, 'PG_VERSION'))) {
@@ -190,7 +221,10 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
     const watcher = (async () => {
       const client = new pg.Client(connConfig(dc.cluster));
       client.on('error', () => {});
-      const connected = await client.connect().then(() => true, () => false);
+      const connected = await client.connect().then(
+        () => true,
+        () => false,
+      );
       try {
         while (!backupDone) {
           await sleep(250, watchAc.signal);
@@ -227,7 +261,9 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
       return refuse(`the S3 repo's stanza '${b.stanza}' belongs to system ${conf1.value.info.current.systemId}, the running cluster is ${sys.value}`);
     mark('confirm', t);
     bkInfo = conf1.value.backup;
-    log(`backup ${bk.value.label} (${bkInfo.type}) confirmed in S3: ${(bkInfo.size / 1e6).toFixed(1)} MB database, ${(bkInfo.repoSizeDelta / 1e6).toFixed(1)} MB stored, stopped ${bkInfo.stopTime.toISOString()}`);
+    log(
+      `backup ${bk.value.label} (${bkInfo.type}) confirmed in S3: ${(bkInfo.size / 1e6).toFixed(1)} MB database, ${(bkInfo.repoSizeDelta / 1e6).toFixed(1)} MB stored, stopped ${bkInfo.stopTime.toISOString()}`,
+    );
 
     if (o.alsoRepo2 && b.repo2Path) {
       t = Date.now();
@@ -350,7 +386,10 @@ export function restoreInterrupted(c: PgCluster): boolean {
   return existsSync(restoringMarker(c));
 }
 
-export async function restoreCastle(dc: DataCastle, o: OpOptions & { gate?: GateRecord | null; repo?: 1 | 2 } = {}): Promise<Result<{ repo: 1 | 2; why: string; backup: string; durationMs: number }>> {
+export async function restoreCastle(
+  dc: DataCastle,
+  o: OpOptions & { gate?: GateRecord | null; repo?: 1 | 2 } = {},
+): Promise<Result<{ repo: 1 | 2; why: string; backup: string; durationMs: number }>> {
   const u = await prepareRoot(dc.cluster, o);
   if (!u.ok) return u;
   writeFileSync(restoringMarker(dc.cluster), `${new Date().toISOString()} pid ${process.pid}\n`);
@@ -394,7 +433,11 @@ export interface ProofResult {
 }
 
 /** Compares system ids (cluster, gate, repo) and the fingerprint with the gate's. A mismatch fails loudly and writes evidence. */
-export async function proveCastle(dc: DataCastle, gate: GateRecord, o: OpOptions & { evidenceDir?: string; fingerprintParallel?: number } = {}): Promise<Result<ProofResult>> {
+export async function proveCastle(
+  dc: DataCastle,
+  gate: GateRecord,
+  o: OpOptions & { evidenceDir?: string; fingerprintParallel?: number } = {},
+): Promise<Result<ProofResult>> {
   const sys = await runningSystemId(dc.cluster);
   if (!sys.ok) return fail(`proof: cannot query the restored cluster: ${sys.reason}`);
   const repo = await repoBackupInfo(dc.pgbr, 1, o);
@@ -411,14 +454,21 @@ export async function proveCastle(dc: DataCastle, gate: GateRecord, o: OpOptions
   if (repo.ok && repoSystemId !== gate.systemId)
     return fail(`proof failed: the S3 repo now belongs to system ${repoSystemId}, not the castle's ${gate.systemId}${evidence({})}`);
   if (!gate.fingerprint) return ok({ systemId: sys.value, repoSystemId, fingerprint: null, diffs: [] });
-  const fp = await fingerprintCluster(connConfig(dc.cluster), { ...o, reference: gate.fingerprint, ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}) });
+  const fp = await fingerprintCluster(connConfig(dc.cluster), {
+    ...o,
+    reference: gate.fingerprint,
+    ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}),
+  });
   if (!fp.ok) return fail(`proof: ${fp.reason}`);
   const diffs = compareFingerprints(gate.fingerprint, fp.value);
   if (diffs.length) {
     const more = diffs.length > 3 ? ` (+${diffs.length - 3} more)` : '';
     return {
       ok: false,
-      reason: `proof failed: data differs from the gate's fingerprint: ${diffs.slice(0, 3).map((d) => d.detail).join('; ')}${more}${evidence({ after: fp.value, diffs })}`,
+      reason: `proof failed: data differs from the gate's fingerprint: ${diffs
+        .slice(0, 3)
+        .map((d) => d.detail)
+        .join('; ')}${more}${evidence({ after: fp.value, diffs })}`,
     };
   }
   return ok({ systemId: sys.value, repoSystemId, fingerprint: fp.value, diffs });

@@ -6,7 +6,11 @@ import { sleep } from '../os/sleep.js';
  * for `misses` probes in a row: pgBackRest itself retries a dead endpoint for many minutes (seen: a backup
  * asleep between retries for over 4 minutes after the endpoint was killed), which would hold the run that long.
  */
-export function watchS3(probe: (signal?: AbortSignal) => Promise<Result>, ac: AbortController, o: { intervalMs?: number; misses?: number } = {}): { stop: () => Promise<string | null> } {
+export function watchS3(
+  probe: (signal?: AbortSignal) => Promise<Result>,
+  ac: AbortController,
+  o: { intervalMs?: number; misses?: number } = {},
+): { stop: () => Promise<string | null> } {
   // stopping cancels the sleep and the probe in flight: the watched command's end must not wait for them
   const quit = new AbortController();
   const either = AbortSignal.any([quit.signal, ac.signal]);

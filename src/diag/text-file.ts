@@ -53,13 +53,24 @@ function firstInvalidUtf8(buf: Buffer): number {
  * The text of a file a person writes (castle.yaml), or a located diagnostic when it is not one: too big,
  * binary (a NUL byte), or not UTF-8. Parsing such a file would print garbage or hold hundreds of MB.
  */
-export function decodeTextFile(file: string, buf: Buffer, what: string, maxBytes = MAX_TEXT_FILE_BYTES): { ok: true; text: string } | { ok: false; diagnostic: Diagnostic } {
+export function decodeTextFile(
+  file: string,
+  buf: Buffer,
+  what: string,
+  maxBytes = MAX_TEXT_FILE_BYTES,
+): { ok: true; text: string } | { ok: false; diagnostic: Diagnostic } {
   if (buf.length > maxBytes) return { ok: false, diagnostic: tooLarge(file, buf.length, what, maxBytes) };
   const nul = buf.indexOf(0);
   if (nul !== -1)
     return {
       ok: false,
-      diagnostic: { severity: 'error', rule: 'input/binary', message: `${what} is a binary file (a NUL byte here): not parsed`, location: byteLocation(file, buf, nul), hint: `give the YAML ${what}` },
+      diagnostic: {
+        severity: 'error',
+        rule: 'input/binary',
+        message: `${what} is a binary file (a NUL byte here): not parsed`,
+        location: byteLocation(file, buf, nul),
+        hint: `give the YAML ${what}`,
+      },
     };
   try {
     return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(buf) };

@@ -148,7 +148,11 @@ export function describeFailure(what: string, r: ExecResult): string {
   if (r.spawnError) return `${what}: ${r.spawnError}`;
   if (r.aborted) return `${what}: cancelled`;
   if (r.timedOut) return `${what}: timed out after ${Math.round(r.durationMs / 1000)} s`;
-  const text = (r.stderr.trim() || r.stdout.trim()).split('\n').filter((l) => l.trim()).slice(-3).join(' | ');
+  const text = (r.stderr.trim() || r.stdout.trim())
+    .split('\n')
+    .filter((l) => l.trim())
+    .slice(-3)
+    .join(' | ');
   const how = r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`;
   return `${what} failed (${how})${text ? `: ${text}` : ''}`;
 }

@@ -178,7 +178,13 @@ function checkLayers(raw: RawCastle, ctx: Ctx): void {
     (layer.dependsOn ?? []).forEach((dep, j) => {
       const at = locate(ctx.src, ['layers', i, 'dependsOn', j]);
       if (dep === layer.name) {
-        ctx.diags.push({ severity: 'error', rule: 'dag/self-dependency', message: `layer '${dep}' depends on itself`, location: at, hint: `remove '${dep}' from its dependsOn` });
+        ctx.diags.push({
+          severity: 'error',
+          rule: 'dag/self-dependency',
+          message: `layer '${dep}' depends on itself`,
+          location: at,
+          hint: `remove '${dep}' from its dependsOn`,
+        });
       } else if (!firstAt.has(dep)) {
         const guess = closest(dep, names);
         ctx.diags.push({
@@ -194,7 +200,10 @@ function checkLayers(raw: RawCastle, ctx: Ctx): void {
   const edges = raw.layers.flatMap((layer, i) =>
     (layer.dependsOn ?? []).map((dep, j) => ({ from: layer.name, to: dep, location: locate(ctx.src, ['layers', i, 'dependsOn', j]) })),
   );
-  for (const cycle of findCycles(names, edges.filter((e) => e.from !== e.to && firstAt.has(e.to)))) {
+  for (const cycle of findCycles(
+    names,
+    edges.filter((e) => e.from !== e.to && firstAt.has(e.to)),
+  )) {
     ctx.diags.push({
       severity: 'error',
       rule: 'dag/cycle',
@@ -252,13 +261,28 @@ export function analyzeCastle(abs: string, text: string, registry: TargetRegistr
   if (diagnostics.length > 0) return { ok: false, diagnostics };
   if (src.docs.length !== 1) {
     const loc = src.docs[1] ? locate(src, [], { doc: 1 }) : { file: abs, line: 1, col: 1 };
-    return { ok: false, diagnostics: [{ severity: 'error', rule: 'spec/documents', message: src.docs.length === 0 ? 'castle.yaml is empty' : 'castle.yaml holds one YAML document; found more', location: loc }] };
+    return {
+      ok: false,
+      diagnostics: [
+        {
+          severity: 'error',
+          rule: 'spec/documents',
+          message: src.docs.length === 0 ? 'castle.yaml is empty' : 'castle.yaml holds one YAML document; found more',
+          location: loc,
+        },
+      ],
+    };
   }
   let raw: unknown;
   try {
     raw = src.docs[0]!.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    return { ok: false, diagnostics: [{ severity: 'error', rule: 'yaml/aliases', message: `cannot expand the document: ${(err as Error).message}`, location: { file: abs, line: 1, col: 1 } }] };
+    return {
+      ok: false,
+      diagnostics: [
+        { severity: 'error', rule: 'yaml/aliases', message: `cannot expand the document: ${(err as Error).message}`, location: { file: abs, line: 1, col: 1 } },
+      ],
+    };
   }
   const validateCastle = castleValidator(registry);
   if (!validateCastle(raw)) {

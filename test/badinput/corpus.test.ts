@@ -87,7 +87,9 @@ test('the bad-input corpus: exit 2, a located diagnostic, no stack trace, bounde
     })
   ).flat();
   const manifestCase = new Set(HAND_WRITTEN_MANIFESTS.map((m) => m.name));
-  const lines = runs.map((r) => `${r.command.padEnd(8)} exit ${r.code}  ${r.seconds.toFixed(2).padStart(5)} s  ${(r.rssKb / 1024).toFixed(0).padStart(4)} MB  ${r.input}`);
+  const lines = runs.map(
+    (r) => `${r.command.padEnd(8)} exit ${r.code}  ${r.seconds.toFixed(2).padStart(5)} s  ${(r.rssKb / 1024).toFixed(0).padStart(4)} MB  ${r.input}`,
+  );
   const maxT = runs.reduce((a, r) => (r.seconds > a.seconds ? r : a));
   const maxM = runs.reduce((a, r) => (r.rssKb > a.rssKb ? r : a));
   process.stdout.write(
@@ -99,7 +101,8 @@ test('the bad-input corpus: exit 2, a located diagnostic, no stack trace, bounde
     const expected = r.command === 'validate' && manifestCase.has(r.input) ? 1 : 2;
     const head = `${r.command} on ${r.input}`;
     if (r.code !== expected) problems.push(`${head}: exit ${r.code}, expected ${expected}\n${r.output.slice(0, 1500)}`);
-    if (!/(^|\n)[^\s:][^:\n]*:\d+:\d+: error /.test(r.output)) problems.push(`${head}: no located diagnostic (file:line:col: error)\n${r.output.slice(0, 1500)}`);
+    if (!/(^|\n)[^\s:][^:\n]*:\d+:\d+: error /.test(r.output))
+      problems.push(`${head}: no located diagnostic (file:line:col: error)\n${r.output.slice(0, 1500)}`);
     if (/internal error|\n\s+at .+:\d+:\d+\)?\n/.test(r.output)) problems.push(`${head}: a stack trace\n${r.output.slice(0, 3000)}`);
     if (r.output.split('\n').some((l) => l.length > 2000)) problems.push(`${head}: an output line over 2,000 characters (the input was echoed whole)`);
     if (r.rssKb > RSS_BOUND_KB) problems.push(`${head}: ${(r.rssKb / 1024).toFixed(0)} MB RSS, over the ${RSS_BOUND_KB / 1024} MB sanity bound`);

@@ -18,7 +18,10 @@ export function seeded(seed: number): (n: number) => number {
   };
 }
 
-const BOMB_LINES = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]', ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`)];
+const BOMB_LINES = [
+  'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+  ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`),
+];
 
 /** A castle of generic steps only: if a generated file were ever accepted, `castle up` would run `true`. */
 function base(): Record<string, any> {
@@ -44,7 +47,9 @@ type Mutation = (c: Record<string, any>, rnd: (n: number) => number) => string;
 
 // an earlier mutation may have removed or retyped the layers (the file is invalid already): later ones then edit a copy
 const layersOf = (c: Record<string, any>): Record<string, any>[] =>
-  Array.isArray(c['layers']) && c['layers'].length >= 3 && c['layers'].every((l: unknown) => typeof l === 'object' && l !== null) ? c['layers'] : base()['layers'];
+  Array.isArray(c['layers']) && c['layers'].length >= 3 && c['layers'].every((l: unknown) => typeof l === 'object' && l !== null)
+    ? c['layers']
+    : base()['layers'];
 const pickLayer = (c: Record<string, any>, rnd: (n: number) => number): Record<string, any> => layersOf(c)[rnd(3)]!;
 
 const MUTATIONS: readonly Mutation[] = [
@@ -88,7 +93,11 @@ const MUTATIONS: readonly Mutation[] = [
     return 'an unknown dependency';
   },
   (c, rnd) => {
-    const huge = [() => (c['name'] = 'n'.repeat(100_000 + rnd(900_000))), () => ((c['defaults'] ??= {}).retries = 10 ** (3 + rnd(300))), () => (c['budget'] = `${'9'.repeat(40 + rnd(400))}h`)];
+    const huge = [
+      () => (c['name'] = 'n'.repeat(100_000 + rnd(900_000))),
+      () => ((c['defaults'] ??= {}).retries = 10 ** (3 + rnd(300))),
+      () => (c['budget'] = `${'9'.repeat(40 + rnd(400))}h`),
+    ];
     huge[rnd(huge.length)]!();
     return 'a huge value';
   },
@@ -134,7 +143,12 @@ export const HAND_WRITTEN_CASTLES: readonly BadInput[] = [
   { name: 'wrong types', file: 'castle.yaml', content: 'name: 12\nbudget: [1]\nlayers: {a: 1}\n' },
   { name: 'missing layers', file: 'castle.yaml', content: 'name: corpus\n' },
   { name: 'layer without name', file: 'castle.yaml', content: 'name: corpus\nlayers:\n  - apply: [{run: "true"}]\n' },
-  { name: 'cycle of three', file: 'castle.yaml', content: 'name: c\nlayers:\n  - {name: a, dependsOn: [c], apply: [{noop: {}}]}\n  - {name: b, dependsOn: [a], apply: [{noop: {}}]}\n  - {name: c, dependsOn: [b], apply: [{noop: {}}]}\n' },
+  {
+    name: 'cycle of three',
+    file: 'castle.yaml',
+    content:
+      'name: c\nlayers:\n  - {name: a, dependsOn: [c], apply: [{noop: {}}]}\n  - {name: b, dependsOn: [a], apply: [{noop: {}}]}\n  - {name: c, dependsOn: [b], apply: [{noop: {}}]}\n',
+  },
   { name: 'self dependency', file: 'castle.yaml', content: 'name: c\nlayers:\n  - {name: a, dependsOn: [a], apply: [{noop: {}}]}\n' },
   { name: 'duplicate key', file: 'castle.yaml', content: `${OK_HEAD}name: again\n` },
   { name: 'tab indentation', file: 'castle.yaml', content: 'name: corpus\nlayers:\n\t- name: one\n' },
@@ -144,12 +158,28 @@ export const HAND_WRITTEN_CASTLES: readonly BadInput[] = [
   { name: 'YAML alias bomb (9^9)', file: 'castle.yaml', content: `${OK_HEAD}local:\n${BOMB_LINES.map((l) => `  ${l}`).join('\n')}\n` },
   { name: 'deeply nested flow sequence (50,000)', file: 'castle.yaml', content: `${OK_HEAD}local: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n` },
   { name: 'deeply nested flow mappings (20,000)', file: 'castle.yaml', content: `${OK_HEAD}local: ${'{a: '.repeat(20_000)}1${'}'.repeat(20_000)}\n` },
-  { name: 'deeply nested block mappings (1,500)', file: 'castle.yaml', content: `${OK_HEAD}local:\n${Array.from({ length: 1500 }, (_, i) => `${'  '.repeat(i + 1)}a:`).join('\n')} 1\n` },
+  {
+    name: 'deeply nested block mappings (1,500)',
+    file: 'castle.yaml',
+    content: `${OK_HEAD}local:\n${Array.from({ length: 1500 }, (_, i) => `${'  '.repeat(i + 1)}a:`).join('\n')} 1\n`,
+  },
   { name: 'a 1 MB value', file: 'castle.yaml', content: `${OK_HEAD}description: [${'x'.repeat(1_000_000)}]\n` },
-  { name: 'a 0.4 MB file of 10,000 layers, the last one broken', file: 'castle.yaml', content: `name: big\nlayers:\n${Array.from({ length: 10_000 }, (_, i) => `  - {name: l${i}, apply: [{noop: {}}]}`).join('\n')}\n  - {name: BROKEN}\n` },
-  { name: 'a 4 MB file of 100,000 layers', file: 'castle.yaml', content: `name: big\nlayers:\n${Array.from({ length: 100_000 }, (_, i) => `  - {name: l${i}, apply: [{noop: {}}]}`).join('\n')}\n` },
+  {
+    name: 'a 0.4 MB file of 10,000 layers, the last one broken',
+    file: 'castle.yaml',
+    content: `name: big\nlayers:\n${Array.from({ length: 10_000 }, (_, i) => `  - {name: l${i}, apply: [{noop: {}}]}`).join('\n')}\n  - {name: BROKEN}\n`,
+  },
+  {
+    name: 'a 4 MB file of 100,000 layers',
+    file: 'castle.yaml',
+    content: `name: big\nlayers:\n${Array.from({ length: 100_000 }, (_, i) => `  - {name: l${i}, apply: [{noop: {}}]}`).join('\n')}\n`,
+  },
   { name: 'a 50 MB single string', file: 'castle.yaml', content: `name: "${'s'.repeat(50 * 1024 * 1024)}"\nlayers: []\n` },
-  { name: 'invalid UTF-8', file: 'castle.yaml', content: Buffer.concat([Buffer.from(OK_HEAD), Buffer.from([0x64, 0x65, 0x73, 0x63, 0x3a, 0x20, 0xc3, 0x28, 0xff, 0x0a])]) },
+  {
+    name: 'invalid UTF-8',
+    file: 'castle.yaml',
+    content: Buffer.concat([Buffer.from(OK_HEAD), Buffer.from([0x64, 0x65, 0x73, 0x63, 0x3a, 0x20, 0xc3, 0x28, 0xff, 0x0a])]),
+  },
   { name: 'Latin-1 text', file: 'castle.yaml', content: Buffer.from(`${OK_HEAD}description: caf\xe9\n`, 'latin1') },
   { name: 'a binary file (4 KB of random bytes)', file: 'castle.yaml', content: randomBytes(7, 4096) },
   { name: 'an ELF header', file: 'castle.yaml', content: Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00, 0x00, 0x00]) },
@@ -164,7 +194,11 @@ export const HAND_WRITTEN_MANIFESTS: readonly BadInput[] = [
   { name: 'manifest: duplicate key', file: 'db/cluster.yaml', content: `${CLUSTER_HEAD}  name: other\nspec: {postgresVersion: 15}\n` },
   { name: 'manifest: alias bomb', file: 'db/cluster.yaml', content: `${CLUSTER_HEAD}${BOMB_LINES.join('\n')}\n` },
   { name: 'manifest: deeply nested (50,000)', file: 'db/cluster.yaml', content: `${CLUSTER_HEAD}spec: ${'['.repeat(50_000)}\n` },
-  { name: 'manifest: invalid UTF-8', file: 'db/cluster.yaml', content: Buffer.concat([Buffer.from(CLUSTER_HEAD), Buffer.from([0x73, 0x70, 0x65, 0x63, 0x3a, 0x20, 0xff, 0xfe, 0x0a])]) },
+  {
+    name: 'manifest: invalid UTF-8',
+    file: 'db/cluster.yaml',
+    content: Buffer.concat([Buffer.from(CLUSTER_HEAD), Buffer.from([0x73, 0x70, 0x65, 0x63, 0x3a, 0x20, 0xff, 0xfe, 0x0a])]),
+  },
   { name: 'manifest: binary', file: 'db/cluster.yaml', content: randomBytes(11, 4096) },
   { name: 'manifest: a 50 MB single string', file: 'db/cluster.yaml', content: `${CLUSTER_HEAD}spec:\n  postgresVersion: "${'9'.repeat(50 * 1024 * 1024)}"\n` },
 ];

@@ -17,11 +17,23 @@ test('fast faults: two rebirths at once, then SIGKILL mid-restore and resume: no
   const second = await c.run(['rebirth']);
   assert.equal(second.code, 1);
   assert.match(second.stderr, /castle local is locked by run \S+ \(rebirth, pid \d+ on /);
-  record({ fault: 'two rebirths started at once (the second while the first restores)', printed: said(second), dataLost: 'none: the second touched nothing', manual: 'none', recoverMs: 0 });
+  record({
+    fault: 'two rebirths started at once (the second while the first restores)',
+    printed: said(second),
+    dataLost: 'none: the second touched nothing',
+    manual: 'none',
+    recoverMs: 0,
+  });
   const killed = await run.kill();
   assert.equal(killed.code, null);
   const r = await c.run(['rebirth', '--resume']);
   const lost = await assertRecovered(c, r);
   assert.match(r.stdout, /lock taken over from .*process \d+ is no longer running/);
-  record({ fault: 'Castle SIGKILLed mid-restore; its lock left behind', printed: resumed(c, r), dataLost: lost, manual: 'none (`castle rebirth --resume`)', recoverMs: r.ms });
+  record({
+    fault: 'Castle SIGKILLed mid-restore; its lock left behind',
+    printed: resumed(c, r),
+    dataLost: lost,
+    manual: 'none (`castle rebirth --resume`)',
+    recoverMs: r.ms,
+  });
 });

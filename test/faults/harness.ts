@@ -44,7 +44,13 @@ export async function faultCastle(edit?: (yaml: string) => string, beforeUp?: (c
   const up = c.castle(['up']);
   assert.equal(up.code, 0, up.stdout + up.stderr);
   const client = async (): Promise<pg.Client> => {
-    const cl = new pg.Client({ host: '127.0.0.1', port: c.ports.pgbouncer, database: 'blog', user: 'blog', password: c.secret('BLOG_DB_PGUSER_BLOG_PASSWORD') });
+    const cl = new pg.Client({
+      host: '127.0.0.1',
+      port: c.ports.pgbouncer,
+      database: 'blog',
+      user: 'blog',
+      password: c.secret('BLOG_DB_PGUSER_BLOG_PASSWORD'),
+    });
     await cl.connect();
     return cl;
   };
@@ -54,7 +60,7 @@ export async function faultCastle(edit?: (yaml: string) => string, beforeUp?: (c
       const cl = await client();
       try {
         await cl.query('CREATE TABLE IF NOT EXISTS fault_rows (id serial PRIMARY KEY, body text NOT NULL)');
-        await cl.query("INSERT INTO fault_rows (body) SELECT md5(g::text) FROM generate_series(1, $1::int) g", [n]);
+        await cl.query('INSERT INTO fault_rows (body) SELECT md5(g::text) FROM generate_series(1, $1::int) g', [n]);
         fc.written += n;
       } finally {
         await cl.end();
@@ -126,7 +132,13 @@ export interface Started {
 }
 
 /** Starts `castle ARGS` and waits until `when` holds for the events of the run it started. */
-export async function startUntil(c: FaultCastle, args: readonly string[], when: (evs: EventEnvelope[]) => boolean, extra: () => boolean = () => true, timeoutMs = 180_000): Promise<Started> {
+export async function startUntil(
+  c: FaultCastle,
+  args: readonly string[],
+  when: (evs: EventEnvelope[]) => boolean,
+  extra: () => boolean = () => true,
+  timeoutMs = 180_000,
+): Promise<Started> {
   const before = new Set(existsSync(join(c.dir, '.castle', 'runs')) ? readdirSync(join(c.dir, '.castle', 'runs')) : []);
   const { child, done } = castleAsync(c.dir, args);
   let finished = false;
@@ -155,7 +167,8 @@ export async function startUntil(c: FaultCastle, args: readonly string[], when: 
 
 export const started = (step: string) => (evs: EventEnvelope[]) => evs.some((e) => e.type === 'step-started' && e.stepId === step);
 export const finished = (step: string) => (evs: EventEnvelope[]) => evs.some((e) => e.type === 'step-finished' && e.stepId === step);
-export const noted = (step: string, text: string) => (evs: EventEnvelope[]) => evs.some((e) => e.type === 'step-note' && e.stepId === step && e.message.includes(text));
+export const noted = (step: string, text: string) => (evs: EventEnvelope[]) =>
+  evs.some((e) => e.type === 'step-note' && e.stepId === step && e.message.includes(text));
 
 /** A pgbackrest process of this castle doing `command` (backup, restore, archive-push...). */
 export const pgbackrestDoing = (c: LocalCastle, command: string) => () =>
@@ -189,7 +202,9 @@ export async function assertRecovered(c: FaultCastle, r: CliResult): Promise<str
 /** The last lines Castle printed that say what went wrong, short. */
 export function said(r: CliResult): string {
   const lines = (r.stdout + '\n' + r.stderr).split('\n').map((l) => l.replace(/^\S+Z /, '').trim());
-  const pick = lines.filter((l) => /^run \S+ (failed|interrupted)|castle: |failed|refused|locked by|lock taken over/i.test(l) && !/^(phase|total|critical|! )/.test(l));
+  const pick = lines.filter(
+    (l) => /^run \S+ (failed|interrupted)|castle: |failed|refused|locked by|lock taken over/i.test(l) && !/^(phase|total|critical|! )/.test(l),
+  );
   const text = [...new Set(pick.length ? pick.slice(-2) : lines.filter(Boolean).slice(-1))].join(' / ');
   return text.length > 240 ? text.slice(0, 237) + '...' : text;
 }

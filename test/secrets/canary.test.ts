@@ -29,8 +29,8 @@ const found = (text: string | Buffer): Canary[] => (Object.keys(CANARIES) as Can
 
 /** The files that hold secrets by design, each with why; every one must be mode 0600 (or stricter). */
 const SECRET_FILES: readonly [RegExp, string][] = [
-  [/^castle\/secrets\.env$/, 'the castle\'s secret source (dotenv)'],
-  [/^s3\/credentials\.json$/, 'the S3 endpoint\'s own key pair'],
+  [/^castle\/secrets\.env$/, "the castle's secret source (dotenv)"],
+  [/^s3\/credentials\.json$/, "the S3 endpoint's own key pair"],
   [/^data\/postgres\/[^/]+\/pgbackrest\/pgbackrest\.conf$/, "pgBackRest's S3 key (PGO renders the same s3.conf Secret)"],
   [/^data\/pgbouncer\/[^/]+\/userlist\.txt$/, "pgBouncer's auth file"],
   [/^data\/app\/blog-\d+\/db-password$/, "the blog's database password (read by the app, never in its environment)"],
@@ -181,7 +181,10 @@ test('secret canaries never reach what Castle writes, prints, or puts where othe
   }
   process.stdout.write(`# ${s.samples} samples of /proc; files holding secrets by design:\n${holders.map((h) => `#   ${h}`).join('\n')}\n`);
   assert.ok(s.samples > 20, `sampled /proc ${s.samples} times`);
-  assert.ok(holders.some((h) => h.startsWith('castle/secrets.env')), 'the scan saw the secret source');
+  assert.ok(
+    holders.some((h) => h.startsWith('castle/secrets.env')),
+    'the scan saw the secret source',
+  );
   assert.deepEqual(problems, []);
 
   // once the castle is down, only the secret source and the endpoint's own keys hold secrets

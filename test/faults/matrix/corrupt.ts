@@ -18,7 +18,10 @@ function backupDir(): string {
 
 /** Flips one byte in the middle of pg_control in the newest backup of the S3 store (it is in every backup). */
 function corruptNewest(): { label: string; file: string } {
-  const label = readdirSync(backupDir()).filter((d) => /^\d{8}-\d{6}F/.test(d)).sort().pop()!;
+  const label = readdirSync(backupDir())
+    .filter((d) => /^\d{8}-\d{6}F/.test(d))
+    .sort()
+    .pop()!;
   const file = join(backupDir(), label, 'pg_data', 'global', 'pg_control.lz4._S3rver_object');
   assert.ok(existsSync(file), file);
   const fd = openSync(file, 'r+');
@@ -46,11 +49,23 @@ test('a corrupt backup in S3: the restore fails loudly and falls back to the pre
     const lost = await assertRecovered(c, r);
     assert.ok(db?.type === 'step-finished');
     assert.match(db.summary ?? '', new RegExp(`${bad.label}.*(corrupt|checksum|fell back|previous)`, 'i'));
-    record({ fault: 'a corrupt backup in S3 (one flipped byte in the newest backup)', printed: (db.summary ?? '').slice(0, 220), dataLost: lost, manual: 'none (fell back within the same run)', recoverMs: 0 });
+    record({
+      fault: 'a corrupt backup in S3 (one flipped byte in the newest backup)',
+      printed: (db.summary ?? '').slice(0, 220),
+      dataLost: lost,
+      manual: 'none (fell back within the same run)',
+      recoverMs: 0,
+    });
     return;
   }
   assert.ok(db?.type === 'step-finished' && db.status === 'failed');
   assert.match(db.reason ?? '', /checksum|corrupt|decompress|invalid/i);
-  record({ fault: 'a corrupt backup in S3 (one flipped byte in the newest backup)', printed: (db.reason ?? '').slice(0, 220), dataLost: 'castle down, data only in the repo', manual: 'stopped with a clear message', recoverMs: 0 });
+  record({
+    fault: 'a corrupt backup in S3 (one flipped byte in the newest backup)',
+    printed: (db.reason ?? '').slice(0, 220),
+    dataLost: 'castle down, data only in the repo',
+    manual: 'stopped with a clear message',
+    recoverMs: 0,
+  });
   assert.fail(`stopped: ${db.reason}`);
 });

@@ -57,13 +57,25 @@ test('disk full during the backup: the gate refuses or the rebirth completes; no
   free();
   if (first.code === 0) {
     const lost = await assertRecovered(c, first);
-    record({ fault: 'disk full during the backup (dataDir on a full 128 MB filesystem)', printed: 'rebirth completed: the backup goes to S3, the wipe freed the disk', dataLost: lost, manual: 'none', recoverMs: 0 });
+    record({
+      fault: 'disk full during the backup (dataDir on a full 128 MB filesystem)',
+      printed: 'rebirth completed: the backup goes to S3, the wipe freed the disk',
+      dataLost: lost,
+      manual: 'none',
+      recoverMs: 0,
+    });
     return;
   }
   assert.ok(existsSync(join(pgdata(), 'PG_VERSION')), 'nothing wiped');
   const r = await c.run(['rebirth']);
   const lost = await assertRecovered(c, r);
-  record({ fault: 'disk full during the backup (dataDir on a full 128 MB filesystem)', printed: said(first), dataLost: `${lost}; nothing was wiped`, manual: `by design: free space on the castle's disk, then \`castle rebirth\``, recoverMs: Date.now() - t });
+  record({
+    fault: 'disk full during the backup (dataDir on a full 128 MB filesystem)',
+    printed: said(first),
+    dataLost: `${lost}; nothing was wiped`,
+    manual: `by design: free space on the castle's disk, then \`castle rebirth\``,
+    recoverMs: Date.now() - t,
+  });
 });
 
 test('disk full during the restore: a clear failure; once space is freed, resume completes', async () => {
@@ -79,5 +91,11 @@ test('disk full during the restore: a clear failure; once space is freed, resume
   free();
   const r = await c.run(['rebirth', '--resume']);
   const lost = await assertRecovered(c, r);
-  record({ fault: 'disk full during the restore', printed: (fin.reason ?? '').slice(0, 200), dataLost: lost, manual: "by design: free space on the castle's disk, then `castle rebirth --resume`", recoverMs: Date.now() - t });
+  record({
+    fault: 'disk full during the restore',
+    printed: (fin.reason ?? '').slice(0, 200),
+    dataLost: lost,
+    manual: "by design: free space on the castle's disk, then `castle rebirth --resume`",
+    recoverMs: Date.now() - t,
+  });
 });

@@ -22,7 +22,13 @@ test('two rebirths started at once from two shells: the second is refused, the f
   assert.match(second.stderr, /castle local is locked by run \S+ \(rebirth, pid \d+ on /);
   const r = await first.done;
   const lost = await assertRecovered(c, r);
-  record({ fault: 'two rebirths started at once from two shells', printed: `second: ${said(second)}`, dataLost: `${lost}; the second touched nothing`, manual: 'none (the first run completes)', recoverMs: 0 });
+  record({
+    fault: 'two rebirths started at once from two shells',
+    printed: `second: ${said(second)}`,
+    dataLost: `${lost}; the second touched nothing`,
+    manual: 'none (the first run completes)',
+    recoverMs: 0,
+  });
 });
 
 test('SIGHUP to a detached run: it goes on and completes', async () => {
@@ -47,7 +53,10 @@ test('the lock left by a dead process: taken over with a warning', async () => {
   const dead = spawnSync('sh', ['-c', 'echo $$']).stdout.toString().trim();
   assert.ok(!alive(Number(dead)));
   mkdirSync(join(c.dir, '.castle'), { recursive: true });
-  writeFileSync(join(c.dir, '.castle', 'lock.json'), JSON.stringify({ pid: Number(dead), host: hostname(), runId: '20200101-000000.000-rebirth-dead', operation: 'rebirth', since: new Date(0).toISOString() }));
+  writeFileSync(
+    join(c.dir, '.castle', 'lock.json'),
+    JSON.stringify({ pid: Number(dead), host: hostname(), runId: '20200101-000000.000-rebirth-dead', operation: 'rebirth', since: new Date(0).toISOString() }),
+  );
   const r = await c.run(['rebirth']);
   const lost = await assertRecovered(c, r);
   assert.match(r.stdout, /lock taken over from .*process \d+ is no longer running/);

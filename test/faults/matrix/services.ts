@@ -4,7 +4,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
-import { assertRecovered, checks, faultCastle, noted, pgbackrestDoing, processesWith, record, resumed, said, startUntil, type FaultCastle } from '../harness.js';
+import {
+  assertRecovered,
+  checks,
+  faultCastle,
+  noted,
+  pgbackrestDoing,
+  processesWith,
+  record,
+  resumed,
+  said,
+  startUntil,
+  type FaultCastle,
+} from '../harness.js';
 
 // The parts Castle depends on failing under it: the S3 endpoint, WAL archiving, PostgreSQL, a port, the power.
 let c: FaultCastle;
@@ -30,7 +42,13 @@ test('the S3 endpoint killed during the gate: nothing is wiped; once it is back,
   await c.s3Back();
   const r = await c.run(['rebirth']);
   const lost = await assertRecovered(c, r);
-  record({ fault: 'S3 endpoint SIGKILLed during the gate', printed: gate!.detail.slice(0, 200), dataLost: `${lost}; nothing was wiped`, manual: 'none (the endpoint comes back; `castle rebirth` again)', recoverMs: r.ms });
+  record({
+    fault: 'S3 endpoint SIGKILLed during the gate',
+    printed: gate!.detail.slice(0, 200),
+    dataLost: `${lost}; nothing was wiped`,
+    manual: 'none (the endpoint comes back; `castle rebirth` again)',
+    recoverMs: r.ms,
+  });
 });
 
 test('the S3 endpoint killed during the restore: retried, then a clear failure; once it is back, resume completes', async () => {
@@ -48,14 +66,26 @@ test('the S3 endpoint killed during the restore: retried, then a clear failure; 
     // the castle's own endpoint: a retry finds it stopped and starts it again, as after a power cut
     const lost = await assertRecovered(c, first);
     assert.ok(evs.some((e) => e.type === 'step-note' && /S3 endpoint .* is not running: starting it again/.test(e.message)));
-    record({ fault: 'S3 endpoint SIGKILLed during the restore', printed: `retried (${why.slice(0, 150)}); the retry started the castle's endpoint again`, dataLost: lost, manual: 'none', recoverMs: Date.now() - killedAt });
+    record({
+      fault: 'S3 endpoint SIGKILLed during the restore',
+      printed: `retried (${why.slice(0, 150)}); the retry started the castle's endpoint again`,
+      dataLost: lost,
+      manual: 'none',
+      recoverMs: Date.now() - killedAt,
+    });
     return;
   }
   assert.ok(fin?.type === 'step-finished' && fin.status === 'failed', 'the restore step failed');
   await c.s3Back();
   const r = await c.run(['rebirth', '--resume']);
   const lost = await assertRecovered(c, r);
-  record({ fault: 'S3 endpoint SIGKILLed during the restore', printed: `${retries.length} retries, then: ${(fin.reason ?? '').slice(0, 180)}`, dataLost: lost, manual: 'none (the endpoint comes back; `castle rebirth --resume`)', recoverMs: r.ms });
+  record({
+    fault: 'S3 endpoint SIGKILLed during the restore',
+    printed: `${retries.length} retries, then: ${(fin.reason ?? '').slice(0, 180)}`,
+    dataLost: lost,
+    manual: 'none (the endpoint comes back; `castle rebirth --resume`)',
+    recoverMs: r.ms,
+  });
 });
 
 /** Inserts a row every 20 ms through pgBouncer until stopped; returns how many it wrote. */
@@ -63,7 +93,13 @@ function writer(): { stop: () => Promise<number> } {
   let stop = false;
   let n = 0;
   const done = (async () => {
-    const cl = new pg.Client({ host: '127.0.0.1', port: c.ports.pgbouncer, database: 'blog', user: 'blog', password: c.secret('BLOG_DB_PGUSER_BLOG_PASSWORD') });
+    const cl = new pg.Client({
+      host: '127.0.0.1',
+      port: c.ports.pgbouncer,
+      database: 'blog',
+      user: 'blog',
+      password: c.secret('BLOG_DB_PGUSER_BLOG_PASSWORD'),
+    });
     await cl.connect();
     try {
       while (!stop) {
@@ -97,7 +133,13 @@ test('WAL archiving failing (endpoint down) while writes continue: the gate refu
   await c.s3Back();
   const r = await c.run(['rebirth']);
   const lost = await assertRecovered(c, r);
-  record({ fault: 'WAL archiving failing (S3 endpoint down) while writes continue', printed: gate!.detail.slice(0, 200), dataLost: `${lost}, including those written while archiving failed`, manual: 'none (the endpoint comes back; `castle rebirth` again)', recoverMs: r.ms });
+  record({
+    fault: 'WAL archiving failing (S3 endpoint down) while writes continue',
+    printed: gate!.detail.slice(0, 200),
+    dataLost: `${lost}, including those written while archiving failed`,
+    manual: 'none (the endpoint comes back; `castle rebirth` again)',
+    recoverMs: r.ms,
+  });
 });
 
 test('WAL archiving failing (wrong S3 secret) while writes continue: the gate refuses', async () => {
@@ -116,7 +158,13 @@ test('WAL archiving failing (wrong S3 secret) while writes continue: the gate re
   c.setSecret('S3_SECRET_ACCESS_KEY', good);
   const r = await c.run(['rebirth']);
   const lost = await assertRecovered(c, r);
-  record({ fault: 'WAL archiving failing (wrong S3 secret) while writes continue', printed: gate!.detail.slice(0, 200), dataLost: lost, manual: 'by design: put the right S3_SECRET_ACCESS_KEY back in the secret source, then `castle rebirth`', recoverMs: Date.now() - t });
+  record({
+    fault: 'WAL archiving failing (wrong S3 secret) while writes continue',
+    printed: gate!.detail.slice(0, 200),
+    dataLost: lost,
+    manual: 'by design: put the right S3_SECRET_ACCESS_KEY back in the secret source, then `castle rebirth`',
+    recoverMs: Date.now() - t,
+  });
 });
 
 test('PostgreSQL crashing during the gate: nothing is wiped; a rerun restarts it and completes', async () => {
@@ -131,7 +179,13 @@ test('PostgreSQL crashing during the gate: nothing is wiped; a rerun restarts it
   assert.ok(existsSync(join(pgdata(), 'PG_VERSION')), 'nothing wiped');
   const r = await c.run(['rebirth']);
   const lost = await assertRecovered(c, r);
-  record({ fault: 'PostgreSQL SIGKILLed during the gate', printed: gate!.detail.slice(0, 200), dataLost: `${lost}; nothing was wiped`, manual: 'none (`castle rebirth` again: the gate restarts the crashed cluster)', recoverMs: r.ms });
+  record({
+    fault: 'PostgreSQL SIGKILLed during the gate',
+    printed: gate!.detail.slice(0, 200),
+    dataLost: `${lost}; nothing was wiped`,
+    manual: 'none (`castle rebirth` again: the gate restarts the crashed cluster)',
+    recoverMs: r.ms,
+  });
 });
 
 test('a port taken by another process: a clear failure, nothing lost; once it is free, the run completes', async () => {
@@ -177,5 +231,11 @@ test('power cut during the restore: Castle and every castle process SIGKILLed at
   assert.deepEqual([...processesWith(c.dataDir), ...processesWith(c.s3Dir)], [], 'nothing of the castle survives the power cut');
   const r = await c.run(['rebirth', '--resume']);
   const lost = await assertRecovered(c, r);
-  record({ fault: `power cut during the restore (Castle and ${victims.length - 1} castle processes SIGKILLed at once, S3 endpoint included)`, printed: resumed(c, r), dataLost: lost, manual: 'none (`castle rebirth --resume`)', recoverMs: r.ms });
+  record({
+    fault: `power cut during the restore (Castle and ${victims.length - 1} castle processes SIGKILLed at once, S3 endpoint included)`,
+    printed: resumed(c, r),
+    dataLost: lost,
+    manual: 'none (`castle rebirth --resume`)',
+    recoverMs: r.ms,
+  });
 });

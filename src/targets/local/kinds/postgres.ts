@@ -59,7 +59,8 @@ async function apply(ctx: StepContext, session: LocalSession): Promise<StepResul
   }
   await reviveObjectStore(env, ctx, session);
   const has = await repoHasStanza(env, ctx);
-  if (typeof has === 'string') return fail(`cannot tell whether the S3 repo holds this cluster's backups, so nothing is created (a fresh cluster would fork the stanza): ${has}`, true);
+  if (typeof has === 'string')
+    return fail(`cannot tell whether the S3 repo holds this cluster's backups, so nothing is created (a fresh cluster would fork the stanza): ${has}`, true);
   if (has) {
     if (!env.model.dataSource) {
       return fail(
@@ -119,4 +120,5 @@ async function destroy(ctx: StepContext, session: LocalSession): Promise<StepRes
  * is gone and the repo holds it, or create it (initdb, users, databaseInitSQL) on first birth.
  * Destroy: the nuclear wipe of everything it owns, only after this run's backup gate.
  */
-export const run: StepKind<Record<string, never>, LocalSession>['run'] = (_c, ctx, session) => (ctx.section === 'down' ? destroy(ctx, session) : apply(ctx, session));
+export const run: StepKind<Record<string, never>, LocalSession>['run'] = (_c, ctx, session) =>
+  ctx.section === 'down' ? destroy(ctx, session) : apply(ctx, session);
