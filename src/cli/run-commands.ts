@@ -36,7 +36,6 @@ function parseConcurrency(v: string | undefined): number | undefined {
   return n;
 }
 
-
 /** Starts the same command in its own session (setsid), immune to the terminal's hangup, and returns. */
 async function detach(operation: Operation, stateDir: string): Promise<number> {
   const runId = newRunId(operation);
@@ -115,6 +114,10 @@ async function runOperation(operation: Operation, flags: RunFlags): Promise<numb
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A detached run outlives its terminal: a hangup (its old session's, or kill -HUP) is not a reason to stop.
+  // Without a handler, node's default for SIGHUP ended the run mid-step, leaving it interrupted.
+  const onHangup = (): void => {};
+  if (process.env['CASTLE_DETACHED'] === '1') process.on('SIGHUP', onHangup);
   try {
     const outcome = await runCastle({
       plan,
@@ -137,12 +140,16 @@ async function runOperation(operation: Operation, flags: RunFlags): Promise<numb
     }
     if (!flags.json) {
       process.stdout.write('\n' + formatSummary(outcome.events) + '\n');
-      if (outcome.status !== 'succeeded') process.stdout.write(`\nrun ${outcome.runId} ${outcome.status}${outcome.reason ? `: ${outcome.reason}` : ''}\n  logs: castle logs ${outcome.runId}\n  continue: castle ${operation} --resume\n`);
+      if (outcome.status !== 'succeeded')
+        process.stdout.write(
+          `\nrun ${outcome.runId} ${outcome.status}${outcome.reason ? `: ${outcome.reason}` : ''}\n  logs: castle logs ${outcome.runId}\n  continue: castle ${operation} --resume\n`,
+        );
     }
     return outcome.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onHangup);
   }
 }
 
@@ -172,11 +179,15 @@ export function registerRunCommands(program: Command): void {
       cmd.option('--no-backup', 'skip the backup gate (needs --i-accept-data-loss)').option('--i-accept-data-loss', 'confirm --no-backup');
     }
     if (op === 'rebirth') cmd.option('--no-proof', 'skip the proof after the rebirth');
-    cmd.option('--adopt <vmid...>', 'proxmox: take over these VM ids though they lack the castle\'s tag (this run only; `adopt:` in the block makes it lasting)');
+    cmd.option(
+      '--adopt <vmid...>',
+      "proxmox: take over these VM ids though they lack the castle's tag (this run only; `adopt:` in the block makes it lasting)",
+    );
     cmd.action(async (opts: Partial<RunFlags> & { adopt?: string[] }) => {
       if (opts.adopt) {
         const ids = opts.adopt.flatMap((a) => a.split(',')).filter(Boolean);
-        if (!ids.every((id) => /^[1-9][0-9]{2,8}$/.test(id))) throw new CliExit(EXIT_INVALID, `--adopt ${opts.adopt.join(' ')}: give Proxmox VM ids (100-999999999)`);
+        if (!ids.every((id) => /^[1-9][0-9]{2,8}$/.test(id)))
+          throw new CliExit(EXIT_INVALID, `--adopt ${opts.adopt.join(' ')}: give Proxmox VM ids (100-999999999)`);
         // the proxmox target reads it where its block's `adopt:` is read (preflight and steps run in this process or a detached child)
         process.env['CASTLE_PROXMOX_ADOPT'] = ids.join(',');
       }

@@ -2,7 +2,7 @@
 // posix directory inside the castle (gone after a wipe, faster when present).
 // Layout: <root>/pgbackrest/{pgbackrest.conf (0600: holds the S3 key), ca.crt, log/, lock/, spool/, repo2/}
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type pg from 'pg';
 import { join } from 'node:path';
 import { fail, ok, type Result } from '../core/result.js';
@@ -11,8 +11,18 @@ import { sleep } from '../os/sleep.js';
 import { Redactor } from '../secrets/redactor.js';
 import { pickBackup } from './gate-core.js';
 import { backupInfoKey, parseBackupInfo, type BackupInfo, type RepoBackup } from './backup-info.js';
+import { watchS3 } from './s3-watch.js';
 import {
-  chownToUser, controlSystemId, ensureOsUser, ensureOwnedDir, postmasterPid, sql, tailLog, withClient, writeCastleConf, type PgCluster,
+  chownToUser,
+  controlSystemId,
+  ensureOsUser,
+  ensureOwnedDir,
+  postmasterPid,
+  sql,
+  tailLog,
+  withClient,
+  writeCastleConf,
+  type PgCluster,
 } from './postgres.js';
 
 export interface S3RepoSpec {
@@ -186,9 +196,13 @@ export function pgbackrestReason(b: Pgbackrest, what: string, r: ExecResult): st
   const code = /<Code>([A-Za-z]+)<\/Code>/.exec(text)?.[1];
   if (/HTTP request failed with 403/.test(text) || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch')
     return `pgBackRest rejected the S3 credentials (HTTP 403${code ? ' ' + code : ''}) while ${what}`;
+  // pgBackRest says "unable to connect to" for PostgreSQL's socket too (a server that crashed during a backup): not the endpoint then
+  if (/unable to connect to 'dbname=|connection to server on socket/.test(text))
+    return `pgBackRest cannot reach PostgreSQL while ${what} (did it stop?): ${firstError(text)}`;
   if (/Connection refused|unable to connect to/.test(text)) return `S3 endpoint ${endpoint} refused the connection while ${what}: is it running?`;
   if (/unable to get address|Name or service not known/.test(text)) return `S3 endpoint ${endpoint}: host name does not resolve (${what})`;
-  if (/certificate verify failed|unable to verify|TLS error/i.test(text)) return `TLS verification of S3 endpoint ${endpoint} failed while ${what}: wrong CA file or host name?`;
+  if (/certificate verify failed|unable to verify|TLS error/i.test(text))
+    return `TLS verification of S3 endpoint ${endpoint} failed while ${what}: wrong CA file or host name?`;
   if (/HTTP request failed with 404/.test(text) && /NoSuchBucket/.test(text)) return `bucket '${b.spec.repo1.bucket}' does not exist on ${endpoint} (${what})`;
   if (/\[028\]|do not match the database|system-id .* do(es)? not match/i.test(text))
     return `the repo's stanza '${b.stanza}' belongs to another database system than ${b.cluster.dataDir} (pgBackRest: ${firstError(text)}): refusing to mix them; restore from the repo instead of creating a new cluster on it, or use another stanza`;
@@ -309,7 +323,9 @@ export async function flushWal(b: Pgbackrest, o: OpOptions & { timeoutMs?: numbe
     const failing = archivingFailureOf(b, st, switchedAt);
     if (failing) return fail(failing);
     if (Date.now() - started > timeoutMs)
-      return fail(`WAL segment ${segment} was not archived within ${Math.round(timeoutMs / 1000)} s (last archived: ${st.lastArchivedWal ?? 'none'}); see ${c.logFile}`);
+      return fail(
+        `WAL segment ${segment} was not archived within ${Math.round(timeoutMs / 1000)} s (last archived: ${st.lastArchivedWal ?? 'none'}); see ${c.logFile}`,
+      );
     if (o.signal?.aborted) return fail('WAL flush cancelled');
     await sleep(50, o.signal);
   }
@@ -386,7 +402,11 @@ export function repo1HasBackupInfo(b: Pgbackrest, signal?: AbortSignal): Promise
 }
 
 /** Confirms through the S3 API that backup `label` is listed in repo1's backup.info, with size and time. */
-export async function confirmBackup(b: Pgbackrest, label: string, o: { signal?: AbortSignal; repo?: 1 | 2; notBefore?: Date } = {}): Promise<Result<{ backup: RepoBackup; info: BackupInfo }>> {
+export async function confirmBackup(
+  b: Pgbackrest,
+  label: string,
+  o: { signal?: AbortSignal; repo?: 1 | 2; notBefore?: Date } = {},
+): Promise<Result<{ backup: RepoBackup; info: BackupInfo }>> {
   const repo = o.repo ?? 1;
   const r = await repoBackupInfo(b, repo, o);
   if (!r.ok) return fail(`cannot confirm backup ${label}: ${r.reason}`);
@@ -405,7 +425,10 @@ export interface RestoreOptions extends OpOptions {
 }
 
 /** Repo 2 when it exists and holds the newest backup of repo 1 (or newer), else repo 1. */
-export async function chooseRestoreRepo(b: Pgbackrest, o: { signal?: AbortSignal; log?: OpOptions['log'] } = {}): Promise<Result<{ repo: 1 | 2; why: string; info: BackupInfo }>> {
+export async function chooseRestoreRepo(
+  b: Pgbackrest,
+  o: { signal?: AbortSignal; log?: OpOptions['log'] } = {},
+): Promise<Result<{ repo: 1 | 2; why: string; info: BackupInfo }>> {
   const r1 = await repoBackupInfo(b, 1, o);
   if (b.repo2Path && existsSync(b.repo2Path)) {
     const r2 = await repoBackupInfo(b, 2, o);
@@ -453,12 +476,19 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
         `refusing to restore: repo${repo} stanza '${b.stanza}' now belongs to database system ${repoSys}, but this castle's data is system ${o.expectSystemId}` +
         (had
           ? ` (the repo's history ${hist.join(' -> ')} shows a new cluster was attached to it after the castle's backups: the "second system-id" hazard; restoring would bring back the wrong, probably empty, cluster)`
-          : ' (the repo holds another cluster\'s backups)'),
+          : " (the repo holds another cluster's backups)"),
     };
   }
   const lastBackup = [...info.backups].reverse().find((x) => x.dbId === info.current.dbId);
   if (!lastBackup) return fail(`repo${repo} stanza '${b.stanza}' has no backup of its current database system ${repoSys}: nothing to restore`);
   const hasData = existsSync(join(c.dataDir, 'global', 'pg_control'));
+  // files without pg_control: a restore that was interrupted; --delta lets pgBackRest finish it (it refuses a non-empty directory otherwise)
+  const partial = !hasData && existsSync(c.dataDir) && readdirSync(c.dataDir).length > 0;
+  // killed before pgBackRest wrote PG_VERSION or its manifest there: pgBackRest then ignores --delta and refuses the
+  // directory, and files without PG_VERSION are no cluster's, only the start of that restore: emptied for the next
+  if (partial && !existsSync(join(c.dataDir, 'PG_VERSION')) && !existsSync(join(c.dataDir, 'backup.manifest'))) {
+    for (const f of readdirSync(c.dataDir)) rmSync(join(c.dataDir, f), { recursive: true, force: true });
+  }
   if (hasData) {
     const sys = await controlSystemId(c, o);
     if (sys.ok && sys.value !== repoSys)
@@ -474,15 +504,49 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
     const r = await ensureOwnedDir(d, c.osUser);
     if (!r.ok) return r;
   }
-  const r = await pgbackrest(
-    b,
-    ['restore', `--repo=${repo}`, ...(hasData ? ['--delta'] : []), `--recovery-option=restore_command=${restoreCommand(b)}`],
-    { ...o, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) },
-  );
-  if (r.code !== 0) return fail(pgbackrestReason(b, `restoring from repo${repo}`, r));
+  /** One pgBackRest restore, with the S3 endpoint watched; `corrupt` when pgBackRest found a backup file damaged. */
+  const attempt = async (set: string | undefined, delta: boolean): Promise<Result & { corrupt?: boolean }> => {
+    const ac = new AbortController();
+    const onOuter = (): void => ac.abort();
+    o.signal?.addEventListener('abort', onOuter, { once: true });
+    const s3Watch = repo === 1 ? watchS3((s) => b.bucket.probe(s), ac) : undefined;
+    const r = await pgbackrest(
+      b,
+      ['restore', `--repo=${repo}`, ...(set ? [`--set=${set}`] : []), ...(delta ? ['--delta'] : []), `--recovery-option=restore_command=${restoreCommand(b)}`],
+      { ...o, signal: ac.signal, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) },
+    );
+    const s3Down = (await s3Watch?.stop()) ?? null;
+    o.signal?.removeEventListener('abort', onOuter);
+    if (s3Down) return fail(`restoring from repo${repo}: ${s3Down}`);
+    if (r.code === 0) return ok(undefined);
+    const corrupt = /FormatError|decompress|checksum/i.test(`${r.stdout}\n${r.stderr}`);
+    return { ok: false, reason: pgbackrestReason(b, `restoring ${set ?? 'the newest backup'} from repo${repo}`, r), corrupt };
+  };
+  let restored = lastBackup.label;
+  let fellBack = '';
+  const first = await attempt(undefined, hasData || partial);
+  if (!first.ok) {
+    if (!first.corrupt) return first;
+    // A damaged file in the newest backup: the one before it plus the archived WAL since gives the same data
+    // (the proof checks it against the gate's fingerprint); never a different database in silence.
+    const earlier = info.backups.filter((x) => x.dbId === info.current.dbId && x.label !== lastBackup.label).reverse();
+    let last: Result & { corrupt?: boolean } = first;
+    for (const e of earlier) {
+      log(`backup ${lastBackup.label} is corrupt (${first.reason}); restoring the one before it, ${e.label}, and replaying WAL from there`);
+      last = await attempt(e.label, true);
+      if (last.ok) {
+        restored = e.label;
+        fellBack = `; backup ${lastBackup.label} is corrupt (${first.reason.slice(0, 300)}): restored the previous one, ${e.label}, and replayed the archived WAL`;
+        break;
+      }
+      if (!last.corrupt) return last;
+    }
+    if (!last.ok)
+      return fail(`${first.reason}; no earlier backup of repo${repo} restores either: the castle stays down, its data is in the repo's WAL archive`);
+  }
   const wc = await writeCastleConf(c, { archiveCommand: archiveCommand(b) });
   if (!wc.ok) return wc;
-  return ok({ repo, why, backup: lastBackup.label, durationMs: Date.now() - started });
+  return ok({ repo, why: `${why}${fellBack}`, backup: restored, durationMs: Date.now() - started });
 }
 
 /** Env for a server whose restore_command lacks --config (e.g. restored by other tools). */

@@ -2,7 +2,7 @@
 // Each function returns a Result (src/core/result.ts); nothing is wiped unless a gate succeeded.
 
 import { compareWithGate } from './gate-core.js';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import pg from 'pg';
 import { join } from 'node:path';
@@ -12,15 +12,41 @@ import { pidCmdline } from '../os/pid.js';
 import { sleep } from '../os/sleep.js';
 import { stopProcess } from '../os/stop.js';
 import {
-  connConfig, initCluster, MARKER, pgCluster, prepareRoot, postmasterPid, runningSystemId, sql, startPostgres, stopPostgres, writeCastleConf,
-  type PgCluster, type PgClusterSpec,
+  connConfig,
+  initCluster,
+  MARKER,
+  pgCluster,
+  prepareRoot,
+  postmasterPid,
+  runningSystemId,
+  sql,
+  startPostgres,
+  stopPostgres,
+  writeCastleConf,
+  type PgCluster,
+  type PgClusterSpec,
 } from './postgres.js';
 import {
-  archiveCommand, archivingFailure, confirmBackup, flushWal, pgbackrestFor, restoreCluster, runBackup, serverEnv, stanzaCreate,
-  writePgbackrestConf, repo1HasBackupInfo, repo2BackupInfoFile, repoBackupInfo, type Pgbackrest, type PgbackrestSpec, type RepoBucket,
+  archiveCommand,
+  archivingFailure,
+  confirmBackup,
+  flushWal,
+  pgbackrestFor,
+  restoreCluster,
+  runBackup,
+  serverEnv,
+  stanzaCreate,
+  writePgbackrestConf,
+  repo1HasBackupInfo,
+  repo2BackupInfoFile,
+  repoBackupInfo,
+  type Pgbackrest,
+  type PgbackrestSpec,
+  type RepoBucket,
 } from './pgbackrest.js';
 import { fingerprintCluster, fingerprintSummary, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
 import type { RepoBackup } from './backup-info.js';
+import { watchS3 } from './s3-watch.js';
 
 export interface DataCastleSpec extends PgClusterSpec, PgbackrestSpec {}
 
@@ -37,7 +63,10 @@ export function dataCastle(spec: DataCastleSpec, bucket: RepoBucket, redact?: Re
 }
 
 /** First creation: initdb, archiving to the repos, start, stanza-create (refuses a stanza of another system). */
-export async function createCluster(dc: DataCastle, o: OpOptions & { noSync?: boolean; settings?: Record<string, string> } = {}): Promise<Result<{ pid: number; systemId: string }>> {
+export async function createCluster(
+  dc: DataCastle,
+  o: OpOptions & { noSync?: boolean; settings?: Record<string, string> } = {},
+): Promise<Result<{ pid: number; systemId: string }>> {
   const conf = await writePgbackrestConf(dc.pgbr);
   if (!conf.ok) return conf;
   const init = await initCluster(dc.cluster, { ...o, archiveCommand: archiveCommand(dc.pgbr) });
@@ -58,7 +87,10 @@ export async function createCluster(dc: DataCastle, o: OpOptions & { noSync?: bo
  * `castle up` for the data layer, idempotent: a running cluster is left alone, a stopped one is started, a missing
  * one is restored from the repo when the repo holds backups of this stanza (zero-touch), else created with initdb.
  */
-export async function ensureCluster(dc: DataCastle, o: OpOptions & { noSync?: boolean } = {}): Promise<Result<{ action: 'running' | 'started' | 'restored' | 'created'; pid: number; systemId: string }>> {
+export async function ensureCluster(
+  dc: DataCastle,
+  o: OpOptions & { noSync?: boolean } = {},
+): Promise<Result<{ action: 'running' | 'started' | 'restored' | 'created'; pid: number; systemId: string }>> {
   const c = dc.cluster;
   let action: 'running' | 'started' | 'restored' | 'created';
   if (existsSync(join(c.dataDir, 'PG_VERSION'))) {
@@ -190,7 +222,10 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
     const watcher = (async () => {
       const client = new pg.Client(connConfig(dc.cluster));
       client.on('error', () => {});
-      const connected = await client.connect().then(() => true, () => false);
+      const connected = await client.connect().then(
+        () => true,
+        () => false,
+      );
       try {
         while (!backupDone) {
           await sleep(250, watchAc.signal);
@@ -206,10 +241,13 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
         await client.end().catch(() => {});
       }
     })();
+    const s3Watch = watchS3((s) => b.bucket.probe(s), watchAc);
     const bk = await runBackup(b, { ...o, signal: watchAc.signal, type: o.type ?? 'incr', repo: 1 });
     backupDone = true;
+    const s3Down = await s3Watch.stop();
     await watcher;
     o.signal?.removeEventListener('abort', onOuter);
+    if (s3Down) return refuse(`during the backup, ${s3Down}`);
     if (archFail) return refuse(archFail);
     if (!bk.ok) {
       const late = await archivingFailure(b, since);
@@ -224,7 +262,9 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
       return refuse(`the S3 repo's stanza '${b.stanza}' belongs to system ${conf1.value.info.current.systemId}, the running cluster is ${sys.value}`);
     mark('confirm', t);
     bkInfo = conf1.value.backup;
-    log(`backup ${bk.value.label} (${bkInfo.type}) confirmed in S3: ${(bkInfo.size / 1e6).toFixed(1)} MB database, ${(bkInfo.repoSizeDelta / 1e6).toFixed(1)} MB stored, stopped ${bkInfo.stopTime.toISOString()}`);
+    log(
+      `backup ${bk.value.label} (${bkInfo.type}) confirmed in S3: ${(bkInfo.size / 1e6).toFixed(1)} MB database, ${(bkInfo.repoSizeDelta / 1e6).toFixed(1)} MB stored, stopped ${bkInfo.stopTime.toISOString()}`,
+    );
 
     if (o.alsoRepo2 && b.repo2Path) {
       t = Date.now();
@@ -339,10 +379,24 @@ export async function wipeCastle(dc: DataCastle, o: WipeOptions): Promise<Result
 // ---------------------------------------------------------------------------------------------
 // 3. restore + start
 
-export async function restoreCastle(dc: DataCastle, o: OpOptions & { gate?: GateRecord | null; repo?: 1 | 2 } = {}): Promise<Result<{ repo: 1 | 2; why: string; backup: string; durationMs: number }>> {
+/** Present while a restore runs: a data directory beside it is half restored, not a cluster to start. */
+export const restoringMarker = (c: PgCluster): string => join(c.root, '.restoring');
+
+/** A restore began here and did not finish (its process was killed, the power cut): restore again, never start it. */
+export function restoreInterrupted(c: PgCluster): boolean {
+  return existsSync(restoringMarker(c));
+}
+
+export async function restoreCastle(
+  dc: DataCastle,
+  o: OpOptions & { gate?: GateRecord | null; repo?: 1 | 2 } = {},
+): Promise<Result<{ repo: 1 | 2; why: string; backup: string; durationMs: number }>> {
   const u = await prepareRoot(dc.cluster, o);
   if (!u.ok) return u;
-  return restoreCluster(dc.pgbr, { ...o, ...(o.gate ? { expectSystemId: o.gate.systemId } : {}), ...(o.repo ? { repo: o.repo } : {}) });
+  writeFileSync(restoringMarker(dc.cluster), `${new Date().toISOString()} pid ${process.pid}\n`);
+  const r = await restoreCluster(dc.pgbr, { ...o, ...(o.gate ? { expectSystemId: o.gate.systemId } : {}), ...(o.repo ? { repo: o.repo } : {}) });
+  if (r.ok) rmSync(restoringMarker(dc.cluster), { force: true });
+  return r;
 }
 
 /** Starts the server (WAL replay to the end of the archive, promotion), then makes sure the stanza exists in every repo. */
@@ -380,7 +434,11 @@ export interface ProofResult {
 }
 
 /** Compares system ids (cluster, gate, repo) and the fingerprint with the gate's. A mismatch fails loudly and writes evidence. */
-export async function proveCastle(dc: DataCastle, gate: GateRecord, o: OpOptions & { evidenceDir?: string; fingerprintParallel?: number } = {}): Promise<Result<ProofResult>> {
+export async function proveCastle(
+  dc: DataCastle,
+  gate: GateRecord,
+  o: OpOptions & { evidenceDir?: string; fingerprintParallel?: number } = {},
+): Promise<Result<ProofResult>> {
   const sys = await runningSystemId(dc.cluster);
   if (!sys.ok) return fail(`proof: cannot query the restored cluster: ${sys.reason}`);
   const repo = await repoBackupInfo(dc.pgbr, 1, o);

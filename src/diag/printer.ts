@@ -13,15 +13,25 @@ function where(loc: SourceLocation | undefined): string {
   return loc ? `${loc.file}:${loc.line}:${loc.col}: ` : '';
 }
 
+/** Widest source excerpt shown: a minified or 50 MB line is shown as a window around the column. */
+const MAX_EXCERPT = 160;
+
 function excerpt(lookup: SourceLookup, loc: SourceLocation): string[] {
-  const src = sourceLine(lookup, loc);
-  if (src === undefined) return [];
+  const full = sourceLine(lookup, loc);
+  if (full === undefined) return [];
   const gutter = String(loc.line);
   const pad = ' '.repeat(gutter.length);
+  let from = 0;
+  if (full.length > MAX_EXCERPT) from = Math.max(0, Math.min(loc.col - 1 - MAX_EXCERPT / 2, full.length - MAX_EXCERPT));
+  const head = from > 0 ? '...' : '';
+  const tail = from + MAX_EXCERPT < full.length ? '...' : '';
+  // control characters would move the terminal's cursor or ring its bell: shown as one '?' each
+  const src = full.slice(from, from + MAX_EXCERPT).replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\ufffd]/g, '?');
+  const col = loc.col - from;
   // Tabs are kept so the caret lines up with what the terminal shows.
-  const lead = src.slice(0, Math.max(0, loc.col - 1)).replace(/[^\t]/g, ' ');
-  const width = Math.max(1, Math.min(loc.length ?? 1, Math.max(1, src.length - (loc.col - 1))));
-  return [`  ${gutter} | ${src}`, `  ${pad} | ${lead}${'^'.repeat(width)}`];
+  const lead = head.replace(/./g, ' ') + src.slice(0, Math.max(0, col - 1)).replace(/[^\t]/g, ' ');
+  const width = Math.max(1, Math.min(loc.length ?? 1, Math.max(1, src.length - (col - 1))));
+  return [`  ${gutter} | ${head}${src}${tail}`, `  ${pad} | ${lead}${'^'.repeat(width)}`];
 }
 
 /** One printer for every diagnostic Castle shows: `file:line:col: severity rule: message`, the source line, a caret. */

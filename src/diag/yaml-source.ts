@@ -23,7 +23,10 @@ export function parseYamlSource(file: string, text: string): { source: YamlSourc
       diagnostics.push({
         severity: 'error',
         rule: e.code === 'DUPLICATE_KEY' ? 'yaml/duplicate-key' : 'yaml/syntax',
-        message: e.message.split('\n')[0] ?? e.message,
+        // the parser recurses per nesting level: a stack overflow means the document nests too deeply
+        message: /Maximum call stack/.test(e.message)
+          ? 'the document is nested too deeply to read (thousands of levels)'
+          : (e.message.split('\n')[0] ?? e.message),
         location: offsetLocation(source, e.pos[0], Math.max(1, e.pos[1] - e.pos[0])),
         hint: e.code === 'DUPLICATE_KEY' ? 'remove one of the two keys' : 'fix the YAML syntax at this position',
       });

@@ -68,6 +68,19 @@ export function userEnv(user: UserIds): Record<string, string> {
   return { HOME: user.home, USER: user.name, LOGNAME: user.name };
 }
 
+/**
+ * What a command run as another user inherits of ours: never the whole environment, which holds the operator's
+ * tokens (INFISICAL_TOKEN, a Proxmox API token...) that the other user could read in /proc/PID/environ.
+ */
+export function passedOnEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ']) {
+    const v = process.env[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
 /** Runs a command to completion. Never throws for the command's own failures. */
 export async function exec(cmd: string, args: readonly string[], o: ExecOptions = {}): Promise<ExecResult> {
   const log = o.log ?? noLog;
@@ -95,7 +108,7 @@ export async function exec(cmd: string, args: readonly string[], o: ExecOptions 
   try {
     const exit = await runProcess(cmd, args, {
       cwd: o.cwd ?? '/',
-      env: { ...process.env, ...(user ? userEnv(user) : {}), ...(o.env ?? {}) },
+      env: { ...(user ? { ...passedOnEnv(), ...userEnv(user) } : process.env), ...(o.env ?? {}) },
       signal: stop.signal,
       killGraceMs: o.killGraceMs ?? KILL_GRACE_MS,
       ...(user ? { user } : {}),
@@ -137,7 +150,11 @@ export function describeFailure(what: string, r: ExecResult): string {
   if (r.spawnError) return `${what}: ${r.spawnError}`;
   if (r.aborted) return `${what}: cancelled`;
   if (r.timedOut) return `${what}: timed out after ${Math.round(r.durationMs / 1000)} s`;
-  const text = (r.stderr.trim() || r.stdout.trim()).split('\n').filter((l) => l.trim()).slice(-3).join(' | ');
+  const text = (r.stderr.trim() || r.stdout.trim())
+    .split('\n')
+    .filter((l) => l.trim())
+    .slice(-3)
+    .join(' | ');
   const how = r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`;
   return `${what} failed (${how})${text ? `: ${text}` : ''}`;
 }

@@ -27,6 +27,11 @@ function arg(name: string, dflt?: string): string {
   return v;
 }
 
+/** A key id as consoles show one (AKIA...WXYZ): enough to tell keys apart in the log, not a credential to copy. */
+function maskKeyId(id: string): string {
+  return id.length > 8 ? `${id.slice(0, 4)}...${id.slice(-4)}` : '...';
+}
+
 async function main(): Promise<void> {
   const dir = arg('dir');
   const port = Number(arg('port'));
@@ -109,7 +114,11 @@ async function main(): Promise<void> {
 function admit(req: IncomingMessage, res: ServerResponse, lookupSecret: (id: string) => string | undefined): boolean {
   let r: ReturnType<typeof verifySigV4>;
   try {
-    r = verifySigV4({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headersDistinct as Record<string, HeaderValue> }, lookupSecret, new Date());
+    r = verifySigV4(
+      { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headersDistinct as Record<string, HeaderValue> },
+      lookupSecret,
+      new Date(),
+    );
   } catch (err) {
     r = { ok: false, code: 'InternalError', status: 500, message: 'We encountered an internal error. Please try again.' };
     console.error(`${new Date().toISOString()} s3 daemon: signature check failed: ${(err as Error).message}`);
@@ -123,7 +132,9 @@ function admit(req: IncomingMessage, res: ServerResponse, lookupSecret: (id: str
   const requestId = randomBytes(8).toString('hex').toUpperCase();
   const body = s3ErrorXml(refusal, requestId);
   const path = (req.url ?? '/').split('?')[0];
-  console.log(`${new Date().toISOString()} s3 daemon: refused ${req.method} ${path}: ${refusal.status} ${refusal.code}${refusal.accessKeyId ? ` (key id ${refusal.accessKeyId})` : ''}`);
+  console.log(
+    `${new Date().toISOString()} s3 daemon: refused ${req.method} ${path}: ${refusal.status} ${refusal.code}${refusal.accessKeyId ? ` (key id ${maskKeyId(refusal.accessKeyId)})` : ''}`,
+  );
   const respond = () => {
     if (res.headersSent || res.destroyed) return;
     const headers: Record<string, string | number> = { 'content-type': 'application/xml', 'x-amz-request-id': requestId };

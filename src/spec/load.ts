@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { Analysis, Diagnostic } from '../diag/diagnostic.js';
+import { decodeTextFile, MAX_TEXT_FILE_BYTES, tooLarge } from '../diag/text-file.js';
 import { locate, parseYamlSource, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
 import { parseDuration } from '../core/duration.js';
 import type { TargetRegistry } from '../core/registry.js';
@@ -177,7 +178,13 @@ function checkLayers(raw: RawCastle, ctx: Ctx): void {
     (layer.dependsOn ?? []).forEach((dep, j) => {
       const at = locate(ctx.src, ['layers', i, 'dependsOn', j]);
       if (dep === layer.name) {
-        ctx.diags.push({ severity: 'error', rule: 'dag/self-dependency', message: `layer '${dep}' depends on itself`, location: at, hint: `remove '${dep}' from its dependsOn` });
+        ctx.diags.push({
+          severity: 'error',
+          rule: 'dag/self-dependency',
+          message: `layer '${dep}' depends on itself`,
+          location: at,
+          hint: `remove '${dep}' from its dependsOn`,
+        });
       } else if (!firstAt.has(dep)) {
         const guess = closest(dep, names);
         ctx.diags.push({
@@ -193,7 +200,10 @@ function checkLayers(raw: RawCastle, ctx: Ctx): void {
   const edges = raw.layers.flatMap((layer, i) =>
     (layer.dependsOn ?? []).map((dep, j) => ({ from: layer.name, to: dep, location: locate(ctx.src, ['layers', i, 'dependsOn', j]) })),
   );
-  for (const cycle of findCycles(names, edges.filter((e) => e.from !== e.to && firstAt.has(e.to)))) {
+  for (const cycle of findCycles(
+    names,
+    edges.filter((e) => e.from !== e.to && firstAt.has(e.to)),
+  )) {
     ctx.diags.push({
       severity: 'error',
       rule: 'dag/cycle',
@@ -221,9 +231,12 @@ function checkTargetName(name: string | undefined, path: PathSeg[], ctx: Ctx): v
 /** Reads and checks castle.yaml. Returns a validated spec, or every diagnostic found. */
 export async function loadCastle(file: string, registry: TargetRegistry, opts: { stateDir?: string } = {}): Promise<Analysis<CastleSpec>> {
   const abs = resolve(file);
-  let text: string;
+  let buf: Buffer;
   try {
-    text = await readFile(abs, 'utf8');
+    // not read at all when too large: the size alone is the diagnostic
+    const size = (await stat(abs)).size;
+    if (size > MAX_TEXT_FILE_BYTES) return { ok: false, diagnostics: [tooLarge(abs, size, 'castle file')] };
+    buf = await readFile(abs);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     return {
@@ -238,7 +251,9 @@ export async function loadCastle(file: string, registry: TargetRegistry, opts: {
       ],
     };
   }
-  return analyzeCastle(abs, text, registry, opts);
+  const text = decodeTextFile(abs, buf, 'castle file');
+  if (!text.ok) return { ok: false, diagnostics: [text.diagnostic] };
+  return analyzeCastle(abs, text.text, registry, opts);
 }
 
 export function analyzeCastle(abs: string, text: string, registry: TargetRegistry, opts: { stateDir?: string } = {}): Analysis<CastleSpec> {
@@ -246,13 +261,28 @@ export function analyzeCastle(abs: string, text: string, registry: TargetRegistr
   if (diagnostics.length > 0) return { ok: false, diagnostics };
   if (src.docs.length !== 1) {
     const loc = src.docs[1] ? locate(src, [], { doc: 1 }) : { file: abs, line: 1, col: 1 };
-    return { ok: false, diagnostics: [{ severity: 'error', rule: 'spec/documents', message: src.docs.length === 0 ? 'castle.yaml is empty' : 'castle.yaml holds one YAML document; found more', location: loc }] };
+    return {
+      ok: false,
+      diagnostics: [
+        {
+          severity: 'error',
+          rule: 'spec/documents',
+          message: src.docs.length === 0 ? 'castle.yaml is empty' : 'castle.yaml holds one YAML document; found more',
+          location: loc,
+        },
+      ],
+    };
   }
   let raw: unknown;
   try {
     raw = src.docs[0]!.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    return { ok: false, diagnostics: [{ severity: 'error', rule: 'yaml/aliases', message: `cannot expand the document: ${(err as Error).message}`, location: { file: abs, line: 1, col: 1 } }] };
+    return {
+      ok: false,
+      diagnostics: [
+        { severity: 'error', rule: 'yaml/aliases', message: `cannot expand the document: ${(err as Error).message}`, location: { file: abs, line: 1, col: 1 } },
+      ],
+    };
   }
   const validateCastle = castleValidator(registry);
   if (!validateCastle(raw)) {

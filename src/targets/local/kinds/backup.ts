@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { postmasterPid } from '../../../data/postgres.js';
-import { backupGate } from '../../../data/rebirth.js';
+import { sleep } from '../../../os/sleep.js';
+import { backupGate, restoreInterrupted, startCastle } from '../../../data/rebirth.js';
 import type { StepKind } from '../../../core/step.js';
 import type { LocalSession } from '../session.js';
 import { fail, localEnv, opOptions } from '../env.js';
@@ -23,7 +24,22 @@ export const run: StepKind<{ fingerprint?: boolean; newBackup?: boolean }, Local
       ctx.check('backup gate', true, `no data to back up: ${cl.dataDir} does not exist (the castle is already down)`);
       return { ok: true, summary: 'no data: the castle is already down' };
     }
-    return fail(`PostgreSQL of '${env.model.name}' is not running, so no fresh backup can be taken and nothing may be wiped: start it (castle up --only <its layer>) and retry`);
+    if (restoreInterrupted(cl))
+      return fail(
+        `a restore of '${env.model.name}' into ${cl.dataDir} was interrupted: finish it first (castle rebirth --resume, or castle up); a half-restored directory is never backed up nor wiped as if it were the data`,
+      );
+    // stopped or crashed with its data in place: started (crash recovery) as `castle up` would, then backed up
+    ctx.note('PostgreSQL is not running: starting the existing cluster for the backup');
+    let st = await startCastle(env.data, { ...opOptions(ctx), redact: env.data.pgbr.redact });
+    // a postmaster killed a moment ago leaves its children holding the shared memory until they notice: wait for them
+    for (let i = 0; i < 10 && !st.ok && /another server might be running|shared memory/i.test(st.reason) && !ctx.signal.aborted; i++) {
+      await sleep(1000, ctx.signal);
+      st = await startCastle(env.data, { ...opOptions(ctx), redact: env.data.pgbr.redact });
+    }
+    if (!st.ok)
+      return fail(
+        `PostgreSQL of '${env.model.name}' is not running and does not start, so no fresh backup can be taken and nothing may be wiped: ${st.reason}`,
+      );
   }
   ctx.note(c.newBackup === false ? 'flushing WAL (no new backup)' : 'flushing WAL, backing up to S3');
   const r = await backupGate(env.data, {
@@ -49,7 +65,11 @@ export const run: StepKind<{ fingerprint?: boolean; newBackup?: boolean }, Local
   );
   if (g.fingerprint) {
     const rows = g.fingerprint.tables.reduce((a, t) => a + t.rows, 0);
-    ctx.check('fingerprint recorded', true, `${g.fingerprint.tables.length} tables, ${rows} rows in ${g.fingerprint.databases.length} databases (${g.fingerprint.mbPerSec.toFixed(0)} MB/s)`);
+    ctx.check(
+      'fingerprint recorded',
+      true,
+      `${g.fingerprint.tables.length} tables, ${rows} rows in ${g.fingerprint.databases.length} databases (${g.fingerprint.mbPerSec.toFixed(0)} MB/s)`,
+    );
   }
   return { ok: true, summary: `${g.backup.type} backup ${g.backup.label} confirmed in S3` };
 };

@@ -2,8 +2,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { repo1HasBackupInfo, runBackup, writePgbackrestConf } from '../../../data/pgbackrest.js';
 import { postmasterPid } from '../../../data/postgres.js';
-import { createCluster, restoreCastle, startCastle, wipeCastle } from '../../../data/rebirth.js';
+import { createCluster, restoreCastle, restoreInterrupted, startCastle, wipeCastle } from '../../../data/rebirth.js';
 import type { StepContext, StepKind, StepResult } from '../../../core/step.js';
+import { s3ServerStatus } from '../../../s3/server.js';
+import { run as startObjectStore } from './object-store.js';
 import type { LocalSession } from '../session.js';
 import { fail, localEnv, opOptions, type LocalEnv } from '../env.js';
 import { gateOf } from '../gate-record.js';
@@ -25,20 +27,40 @@ async function repoHasStanza(env: LocalEnv, ctx: StepContext): Promise<boolean |
   return info.ok ? info.value : info.reason;
 }
 
+/**
+ * After a power cut the castle's own S3 endpoint is down too, and a resumed run skips the step that started it
+ * (it succeeded before the cut): the restore needs it, so it is started again here, as that step would.
+ */
+async function reviveObjectStore(env: LocalEnv, ctx: StepContext, session: LocalSession): Promise<void> {
+  const dir = session.local.objectStoreDir;
+  if (!existsSync(join(dir, 'credentials.json')) || (await s3ServerStatus(dir)).running) return;
+  if ((await env.data.pgbr.bucket.probe(ctx.signal)).ok) return;
+  ctx.note(`the castle's S3 endpoint (${dir}) is not running: starting it again`);
+  const r = await startObjectStore({}, ctx, session);
+  if (!r.ok) ctx.log(`starting the S3 endpoint failed: ${r.reason}\n`);
+}
+
 async function apply(ctx: StepContext, session: LocalSession): Promise<StepResult> {
   const env = await localEnv(session, ctx);
   if ('ok' in env) return env;
   const c = env.data.cluster;
   const o = { ...opOptions(ctx), redact: env.data.pgbr.redact };
-  if (postmasterPid(c)) return provision(env, ctx, 'already running');
-  if (existsSync(join(c.dataDir, 'PG_VERSION'))) {
+  const halfRestored = restoreInterrupted(c);
+  if (postmasterPid(c) && !halfRestored) {
+    // it may still be replaying WAL (a run killed while it started the restored cluster): wait for promotion
+    const st = await startCastle(env.data, o);
+    return st.ok ? provision(env, ctx, 'already running') : fail(st.reason);
+  }
+  if (existsSync(join(c.dataDir, 'PG_VERSION')) && !halfRestored) {
     const conf = await writePgbackrestConf(env.data.pgbr);
     if (!conf.ok) return fail(conf.reason);
     const st = await startCastle(env.data, o);
     return st.ok ? provision(env, ctx, 'started the existing cluster') : fail(st.reason);
   }
+  await reviveObjectStore(env, ctx, session);
   const has = await repoHasStanza(env, ctx);
-  if (typeof has === 'string') return fail(`cannot tell whether the S3 repo holds this cluster's backups, so nothing is created (a fresh cluster would fork the stanza): ${has}`, true);
+  if (typeof has === 'string')
+    return fail(`cannot tell whether the S3 repo holds this cluster's backups, so nothing is created (a fresh cluster would fork the stanza): ${has}`, true);
   if (has) {
     if (!env.model.dataSource) {
       return fail(
@@ -51,7 +73,11 @@ async function apply(ctx: StepContext, session: LocalSession): Promise<StepResul
     const gate = gateOf(session, ctx, env.model.name);
     ctx.note('restoring from the backup repos');
     const r = await restoreCastle(source.data, { ...o, gate: gate && !gate.empty ? gate.gate : null });
-    if (!r.ok) return fail(r.reason);
+    if (!r.ok) {
+      // an endpoint that stopped answering may come back: worth the step's retries (the next attempt resumes with --delta)
+      const s3 = await env.data.pgbr.bucket.probe(ctx.signal);
+      return s3.ok ? fail(r.reason) : fail(`${r.reason} (the S3 endpoint does not answer: ${s3.reason})`, true);
+    }
     ctx.log(`restored ${r.value.backup} from repo${r.value.repo} (${r.value.why}) in ${r.value.durationMs} ms\n`);
     const conf = await writePgbackrestConf(env.data.pgbr);
     if (!conf.ok) return fail(conf.reason);
@@ -94,4 +120,5 @@ async function destroy(ctx: StepContext, session: LocalSession): Promise<StepRes
  * is gone and the repo holds it, or create it (initdb, users, databaseInitSQL) on first birth.
  * Destroy: the nuclear wipe of everything it owns, only after this run's backup gate.
  */
-export const run: StepKind<Record<string, never>, LocalSession>['run'] = (_c, ctx, session) => (ctx.section === 'down' ? destroy(ctx, session) : apply(ctx, session));
+export const run: StepKind<Record<string, never>, LocalSession>['run'] = (_c, ctx, session) =>
+  ctx.section === 'down' ? destroy(ctx, session) : apply(ctx, session);
