@@ -90,7 +90,14 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
  * medians, and the median of each round's difference (each engine run against the baseline run just
  * before it, which the drift affects alike).
  */
-async function measure(label: string, runs: number, warmup: number, engine: () => Promise<number>, baseline: () => Promise<number>, steps: number): Promise<void> {
+async function measure(
+  label: string,
+  runs: number,
+  warmup: number,
+  engine: () => Promise<number>,
+  baseline: () => Promise<number>,
+  steps: number,
+): Promise<void> {
   const cold = await engine();
   const coldBase = await baseline();
   for (let i = 1; i < warmup; i++) {

@@ -29,7 +29,15 @@ function spans(reqs: readonly RecordedRequest[], ids: readonly number[]): Map<nu
   return new Map(ids.map((id) => [id, (last.get(id) ?? 0) - (first.get(id) ?? 0)]));
 }
 
-async function phase(name: string, n: number, run: () => Promise<{ ok: boolean; reason?: string }>, reqs: () => RecordedRequest[], ids: number[], tasksBefore: Map<string, number>, tasksNow: () => Map<string, number>): Promise<void> {
+async function phase(
+  name: string,
+  n: number,
+  run: () => Promise<{ ok: boolean; reason?: string }>,
+  reqs: () => RecordedRequest[],
+  ids: number[],
+  tasksBefore: Map<string, number>,
+  tasksNow: () => Map<string, number>,
+): Promise<void> {
   const mark = reqs().length;
   const t0 = Date.now();
   const r = await run();
@@ -49,7 +57,9 @@ async function phase(name: string, n: number, run: () => Promise<{ ok: boolean; 
 export async function benchProxmox(args: string[]): Promise<void> {
   const sizes = args.length ? args.map(Number) : [3, 30];
   process.stdout.write(
-    `proxmox: wipe + rebuild against the in-process server; task times ${Object.entries(TASK_MS).map(([k, v]) => `${k} ${v} ms`).join(', ')}, agent up ${AGENT_MS} ms after start;` +
+    `proxmox: wipe + rebuild against the in-process server; task times ${Object.entries(TASK_MS)
+      .map(([k, v]) => `${k} ${v} ms`)
+      .join(', ')}, agent up ${AGENT_MS} ms after start;` +
       ` polling ${DEFAULT_POLLING.firstMs} ms x${DEFAULT_POLLING.factor} up to ${DEFAULT_POLLING.maxMs} ms\n`,
   );
   for (const n of sizes) {
@@ -65,8 +75,24 @@ export async function benchProxmox(args: string[]): Promise<void> {
       const s = await r.session({ polling: {} });
       const first = await applyMachines(s, recorder());
       if (!first.ok) throw new Error(first.reason);
-      await phase('wipe', n, () => wipe(s, recorder()), () => r.server.requests, ids, count(), count);
-      await phase('rebuild', n, () => applyMachines(s, recorder()), () => r.server.requests, ids, count(), count);
+      await phase(
+        'wipe',
+        n,
+        () => wipe(s, recorder()),
+        () => r.server.requests,
+        ids,
+        count(),
+        count,
+      );
+      await phase(
+        'rebuild',
+        n,
+        () => applyMachines(s, recorder()),
+        () => r.server.requests,
+        ids,
+        count(),
+        count,
+      );
     } finally {
       await r.close();
     }

@@ -91,7 +91,9 @@ export async function benchRebirth(argv: string[]): Promise<void> {
   try {
     bc = await benchCastle();
     const castle = bc;
-    say(`rebirth bench: seed ${sizeArg}, castle examples/local copied to ${bc.dir} (S3 :${bc.ports.s3}, postgres :${bc.ports.postgres}, blog :${bc.ports.blog})`);
+    say(
+      `rebirth bench: seed ${sizeArg}, castle examples/local copied to ${bc.dir} (S3 :${bc.ports.s3}, postgres :${bc.ports.postgres}, blog :${bc.ports.blog})`,
+    );
 
     // ---- setup (not timed): castle up, seed the blog database, full backups so every gate is incremental
     let t = Date.now();
@@ -111,20 +113,27 @@ export async function benchRebirth(argv: string[]): Promise<void> {
     };
     const scale = Math.max(1, Math.round(size / 15e6)); // pgbench scale 1 ~ 15 MB
     t = Date.now();
-    const pgb = await exec(join(cl.binDir, 'pgbench'), ['-h', cl.socketDir, '-p', String(cl.port), '-U', cl.superuser, '-i', '-I', 'dtGvp', '-s', String(scale), '-q', 'blog'], {
-      asUser,
-      log,
-      cwd: bc.pgRoot,
-    });
+    const pgb = await exec(
+      join(cl.binDir, 'pgbench'),
+      ['-h', cl.socketDir, '-p', String(cl.port), '-U', cl.superuser, '-i', '-I', 'dtGvp', '-s', String(scale), '-q', 'blog'],
+      {
+        asUser,
+        log,
+        cwd: bc.pgRoot,
+      },
+    );
     if (pgb.code !== 0) throw new Error(`pgbench -i failed: ${pgb.stderr.slice(-500)}`);
     const seedMs = Date.now() - t;
-    const dbBytes = async (): Promise<number> => Number(must('size', await sql(cl, `SELECT sum(pg_database_size(datname))::float8 AS b FROM pg_database WHERE datallowconn`))[0]!.b);
+    const dbBytes = async (): Promise<number> =>
+      Number(must('size', await sql(cl, `SELECT sum(pg_database_size(datname))::float8 AS b FROM pg_database WHERE datallowconn`))[0]!.b);
     const seedBytes = await dbBytes();
     t = Date.now();
     await pgbr(['backup', '--type=full', '--repo=1']);
     await pgbr(['backup', '--type=full', '--repo=2']);
     const backupMs = Date.now() - t;
-    const full = (JSON.parse(await pgbr(['info', '--output=json', '--repo=1'])) as { backup: { info: { size: number; repository: { size: number } } }[] }[])[0]?.backup.at(-1);
+    const full = (
+      JSON.parse(await pgbr(['info', '--output=json', '--repo=1'])) as { backup: { info: { size: number; repository: { size: number } } }[] }[]
+    )[0]?.backup.at(-1);
     const stored = full ? `${mb(full.info.repository.size)} MB stored in S3 for ${mb(full.info.size)} MB of data (lz4)` : '';
     say(
       `setup (not timed): castle up ${secs(upMs)} s; pgbench -i -s ${scale} into blog: ${mb(seedBytes)} MB of databases in ${secs(seedMs)} s; ` +
@@ -168,7 +177,9 @@ export async function benchRebirth(argv: string[]): Promise<void> {
       const fin = events.find((e) => e.type === 'run-finished');
       if (!fin || fin.type !== 'run-finished') throw new Error(`${name}: no run-finished event`);
       if (fin.status !== 'succeeded') {
-        const bad = events.filter((e) => e.type === 'step-finished' && e.status !== 'succeeded').map((e) => (e.type === 'step-finished' ? `${e.stepId}: ${e.reason ?? e.status}` : ''));
+        const bad = events
+          .filter((e) => e.type === 'step-finished' && e.status !== 'succeeded')
+          .map((e) => (e.type === 'step-finished' ? `${e.stepId}: ${e.reason ?? e.status}` : ''));
         throw new Error(`${name}: rebirth ${fin.status}${fin.reason ? `: ${fin.reason}` : ''}\n  ${bad.join('\n  ')}\n  run folder: ${runDir}`);
       }
       const phases = (fin.phases.length ? fin.phases : phaseTimings(events)).map((p): Phase => [p.phase, p.durationMs]);
@@ -189,7 +200,9 @@ export async function benchRebirth(argv: string[]): Promise<void> {
       const fpGateMbs = gate.fingerprint?.mbPerSec;
       // the proof step: system ids + fingerprint + the app check; its table MB over its whole duration is a lower bound
       const fpProofMbs = gate.fingerprint && proofMs ? gate.fingerprint.tableBytes / 1e6 / (proofMs / 1000) : undefined;
-      const gt = Object.entries(gate.timings).map(([k, v]) => `${k} ${secs(v)}`).join(', ');
+      const gt = Object.entries(gate.timings)
+        .map(([k, v]) => `${k} ${secs(v)}`)
+        .join(', ');
       let note = m ? `restored ${m[1]} from repo${m[2]} (${m[3]}); ` : 'restore not found in the step log; ';
       note += `gate: ${gt}; ${gate.backup.type} backup to S3 ${(gate.backup.repoSizeDelta / 1e3).toFixed(0)} kB stored`;
       if (fpGateMbs !== undefined) note += `; fingerprint ${mb(gate.fingerprint!.tableBytes)} MB of tables: gate ${fpGateMbs.toFixed(0)} MB/s`;
@@ -240,7 +253,10 @@ export async function benchRebirth(argv: string[]): Promise<void> {
       const runDir = join(castle.dir, '.castle', 'runs', started.runId);
       const f = castleFigures(key, name, r.events, runDir, r.wallMs);
       f.phases = f.phases.map(([p, ms]): Phase => (p === 'engine' ? ['cli+engine', ms] : [p, ms]));
-      f.note = f.note!.replace('engine = wall - phases (lock, run folder, plan, events)', 'cli+engine = wall - phases (node start, load, preflight, lock, events)');
+      f.note = f.note!.replace(
+        'engine = wall - phases (lock, run folder, plan, events)',
+        'cli+engine = wall - phases (node start, load, preflight, lock, events)',
+      );
       await blogServes(name);
       return f;
     };
@@ -298,7 +314,8 @@ ${cl.binDir}/psql -h ${cl.socketDir} -p ${cl.port} -U ${cl.superuser} -d blog -A
     if (withB0) variants.push({ key: 'b0', run: () => runLib('b0', '(b0) --no-proof, gate fp off', castle.fileNoGateFp, true) });
     if (only) {
       const unknown = only.filter((k) => !variants.some((v) => v.key === k));
-      if (unknown.length || !only.includes('a') || !only.includes('b')) throw new Error(`--only: a list of a, b, c, b0 that holds a and b (got ${only.join(',')})`);
+      if (unknown.length || !only.includes('a') || !only.includes('b'))
+        throw new Error(`--only: a list of a, b, c, b0 that holds a and b (got ${only.join(',')})`);
       variants.splice(0, variants.length, ...variants.filter((v) => only.includes(v.key)));
     }
     for (let round = 0; round < rounds; round++) {
@@ -313,13 +330,30 @@ ${cl.binDir}/psql -h ${cl.socketDir} -p ${cl.port} -U ${cl.superuser} -d blog -A
     }
     const best = (key: string): RunFigures => all.filter((r) => r.key === key).sort((x, y) => x.totalMs - y.totalMs)[0]!;
     const runs: RunFigures[] = variants.map((v) => best(v.key));
-    if (rounds > 1) say(`${rounds} rounds; totals (s): ${variants.map((v) => `${v.key} ${all.filter((r) => r.key === v.key).map((r) => secs(r.totalMs)).join('/')}`).join(', ')}; best of each below`);
+    if (rounds > 1)
+      say(
+        `${rounds} rounds; totals (s): ${variants
+          .map(
+            (v) =>
+              `${v.key} ${all
+                .filter((r) => r.key === v.key)
+                .map((r) => secs(r.totalMs))
+                .join('/')}`,
+          )
+          .join(', ')}; best of each below`,
+      );
     const medianOf = (key: string): number => {
-      const xs = all.filter((r) => r.key === key).map((r) => r.totalMs).sort((x, y) => x - y);
+      const xs = all
+        .filter((r) => r.key === key)
+        .map((r) => r.totalMs)
+        .sort((x, y) => x - y);
       return xs.length % 2 ? xs[(xs.length - 1) / 2]! : (xs[xs.length / 2 - 1]! + xs[xs.length / 2]!) / 2;
     };
     // best-of pairs each variant with its luckiest round; the medians show the typical pair as well
-    const medianLine = rounds > 1 ? `   medians over ${rounds} rounds: (a) ${secs(medianOf('a'))} s, (b) ${secs(medianOf('b'))} s, (b)/(a) = ${(medianOf('b') / medianOf('a')).toFixed(3)}` : '';
+    const medianLine =
+      rounds > 1
+        ? `   medians over ${rounds} rounds: (a) ${secs(medianOf('a'))} s, (b) ${secs(medianOf('b'))} s, (b)/(a) = ${(medianOf('b') / medianOf('a')).toFixed(3)}`
+        : '';
 
     if (withCli) {
       runs.push(await runCli('b-cli', '(b) via CLI, once', true));
@@ -346,7 +380,9 @@ ${cl.binDir}/psql -h ${cl.socketDir} -p ${cl.port} -U ${cl.superuser} -d blog -A
     say(`${'run'.padEnd(31)}${'total s'.padStart(8)}${'restore MB/s'.padStart(13)}  phases (s)`);
     for (const r of runs) {
       const mbs = r.restoredBytes / 1e6 / Math.max(r.restoreMs / 1000, 0.001);
-      say(`${r.name.padEnd(31)}${secs(r.totalMs).padStart(8)}${(Number.isFinite(mbs) ? mbs.toFixed(0) : '?').padStart(13)}  ${r.phases.map(([n, ms]) => `${n} ${secs(ms)}`).join(', ')}`);
+      say(
+        `${r.name.padEnd(31)}${secs(r.totalMs).padStart(8)}${(Number.isFinite(mbs) ? mbs.toFixed(0) : '?').padStart(13)}  ${r.phases.map(([n, ms]) => `${n} ${secs(ms)}`).join(', ')}`,
+      );
       if (r.note) say(`${''.padEnd(33)}${r.note}`);
     }
     const get = (k: string) => runs.find((r) => r.key === k);

@@ -17,7 +17,10 @@ function castle(...args) {
   const r = spawnSync(process.execPath, [cli, ...args], { cwd: castleDir, stdio: 'inherit' });
   if (r.status !== 0) {
     if (r.status === 2) console.error(`\ncastle ${args[0]} exited with 2 before any step: nothing was touched (the reason is above).`);
-    else console.error(`\ncastle ${args[0]} exited with ${r.status}: the castle and its evidence are left as they are (castle logs, castle status); \`npm run demo -- --clean\` stops and removes it.`);
+    else
+      console.error(
+        `\ncastle ${args[0]} exited with ${r.status}: the castle and its evidence are left as they are (castle logs, castle status); \`npm run demo -- --clean\` stops and removes it.`,
+      );
     process.exit(r.status ?? 1);
   }
 }
@@ -50,7 +53,9 @@ castle('rebirth');
 castle('report');
 
 const page = await (await fetch('http://127.0.0.1:8080/')).text();
-console.log(page.includes(title) ? `\nthe reborn blog serves the post written before the wipe: "${title}"` : '\nWARNING: the reborn blog does not show the new post');
+console.log(
+  page.includes(title) ? `\nthe reborn blog serves the post written before the wipe: "${title}"` : '\nWARNING: the reborn blog does not show the new post',
+);
 console.log('\nThe castle is running:');
 console.log('  blog:    http://127.0.0.1:8080/');
 console.log('  runs:    (cd examples/local && node ../../dist/src/cli/main.js runs)');

@@ -57,7 +57,8 @@ for (const [method, path] of ENDPOINTS) {
   endpoints[`${method} ${path}`] = strip({ allowtoken: info.allowtoken, protected: info.protected, parameters: info.parameters, returns: info.returns });
 }
 const doc = {
-  source: 'proxmox/pve-docs api-viewer/apidata.js at e5010dcea566a205770572cfbc5fe0af220d5077 (PVE 9.1.3, AGPL-3.0), converted to JSON; this subset (descriptions dropped) made by scripts/proxmox-api-subset.mjs',
+  source:
+    'proxmox/pve-docs api-viewer/apidata.js at e5010dcea566a205770572cfbc5fe0af220d5077 (PVE 9.1.3, AGPL-3.0), converted to JSON; this subset (descriptions dropped) made by scripts/proxmox-api-subset.mjs',
   endpoints,
 };
 writeFileSync(out, JSON.stringify(doc, null, 1) + '\n');

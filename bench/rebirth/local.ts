@@ -11,7 +11,6 @@ import { copyLocalExample } from '../../test/helpers/local-castle.js';
 
 export const CLI = resolve(fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)));
 
-
 export interface CliRun {
   readonly code: number | null;
   readonly stdout: string;
@@ -113,7 +112,10 @@ export async function benchCastle(): Promise<BenchCastle> {
       const left = castleProcesses(base);
       if (left.length) {
         await stop(left, 'SIGTERM');
-        await stop(left.filter((p) => existsSync(`/proc/${p}`)), 'SIGKILL');
+        await stop(
+          left.filter((p) => existsSync(`/proc/${p}`)),
+          'SIGKILL',
+        );
       }
       if (!keep) rmSync(base, { recursive: true, force: true });
     },

@@ -11,7 +11,6 @@ import { readEvents } from '../engine/events-file.js';
 import { pickRun, stateDirOf, type StateFlags } from './state.js';
 import { sleep } from '../os/sleep.js';
 
-
 /** Expected time left: the longest chain of not-yet-finished steps, costed from history. */
 function remainingMs(steps: readonly PlannedStepInfo[], done: Set<string>, runningFor: Map<string, number>, expected: Map<string, number>): number | undefined {
   let known = false;
@@ -34,7 +33,8 @@ function status(flags: StateFlags): number {
   const runs = listRuns(stateDir);
   // the same judgement as the next run's when it takes the lock over (another host's holder is not judged)
   if (!held || held.stale !== undefined) {
-    if (held) process.stdout.write(`stale lock: run ${held.holder.runId} (pid ${held.holder.pid} on ${held.holder.host}): ${held.stale}; the next run takes it over\n`);
+    if (held)
+      process.stdout.write(`stale lock: run ${held.holder.runId} (pid ${held.holder.pid} on ${held.holder.host}): ${held.stale}; the next run takes it over\n`);
     const last = runs[runs.length - 1];
     process.stdout.write(
       last
@@ -78,7 +78,13 @@ function status(flags: StateFlags): number {
 function runs(flags: StateFlags & { json?: boolean }): number {
   const list = listRuns(stateDirOf(flags));
   if (flags.json) {
-    process.stdout.write(JSON.stringify(list.map(({ steps: _s, ...r }) => r), null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        list.map(({ steps: _s, ...r }) => r),
+        null,
+        2,
+      ) + '\n',
+    );
     return EXIT_OK;
   }
   if (list.length === 0) {
@@ -91,11 +97,19 @@ function runs(flags: StateFlags & { json?: boolean }): number {
     r.status,
     r.startedAt.replace('T', ' ').slice(0, 19),
     r.durationMs === null ? '-' : formatDuration(r.durationMs),
-    r.budgetMs === null ? '-' : r.durationMs !== null && r.durationMs > r.budgetMs ? `over ${formatDurationCompact(r.budgetMs)}` : `within ${formatDurationCompact(r.budgetMs)}`,
+    r.budgetMs === null
+      ? '-'
+      : r.durationMs !== null && r.durationMs > r.budgetMs
+        ? `over ${formatDurationCompact(r.budgetMs)}`
+        : `within ${formatDurationCompact(r.budgetMs)}`,
   ]);
   const head = ['RUN', 'OPERATION', 'STATUS', 'STARTED (UTC)', 'DURATION', 'BUDGET'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const fmt = (r: string[]): string =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   process.stdout.write([fmt(head), ...rows.map(fmt)].join('\n') + '\n');
   return EXIT_OK;
 }

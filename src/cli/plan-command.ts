@@ -44,7 +44,9 @@ function describePlan(plan: Plan, expected: Map<string, number>): string {
   const known = plan.steps.every((s) => expected.has(s.id));
   lines.push(
     `critical path: ${cp.path.join(' -> ') || '(empty)'}` +
-      (expected.size === 0 ? ' (no earlier runs: expected times unknown)' : ` ${known ? '~' : '≥'}${formatDuration(cp.totalMs)}${castle.budgetMs !== null ? ` of budget ${formatDurationCompact(castle.budgetMs)}` : ''}`),
+      (expected.size === 0
+        ? ' (no earlier runs: expected times unknown)'
+        : ` ${known ? '~' : '≥'}${formatDuration(cp.totalMs)}${castle.budgetMs !== null ? ` of budget ${formatDurationCompact(castle.budgetMs)}` : ''}`),
   );
   return lines.join('\n');
 }
@@ -77,7 +79,13 @@ export function registerPlanCommand(program: Command): void {
               budgetMs: castle.budgetMs,
               waves: layerWaves(castle.layers),
               targets: Object.fromEntries(castle.uses.map((t) => [t.name, t.describe?.(castle.targets[t.name], castle.dir) ?? []])),
-              steps: planned.value.steps.map((s) => ({ id: s.id, label: s.spec.label, kind: s.spec.qualified, deps: s.deps, expectedMs: expected.get(s.id) ?? null })),
+              steps: planned.value.steps.map((s) => ({
+                id: s.id,
+                label: s.spec.label,
+                kind: s.spec.qualified,
+                deps: s.deps,
+                expectedMs: expected.get(s.id) ?? null,
+              })),
               criticalPath: cp.path,
               criticalPathMs: cp.totalMs,
             },

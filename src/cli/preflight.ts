@@ -19,10 +19,15 @@ export async function preflight(plan: Plan): Promise<boolean> {
   const warnings = result.diagnostics.filter((d) => d.severity === 'warning');
   if (errors.length > 0) {
     process.stderr.write(formatDiagnostics(errors, (f) => result.sources.get(f)) + '\n');
-    process.stderr.write(`castle: ${plan.operation} not started: the manifests have ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing was touched\n`);
+    process.stderr.write(
+      `castle: ${plan.operation} not started: the manifests have ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing was touched\n`,
+    );
     return false;
   }
-  if (warnings.length > 0) process.stderr.write(`preflight: ${result.stats.documents} manifests checked, ${warnings.length} warning${warnings.length === 1 ? '' : 's'} (castle validate shows them)\n`);
+  if (warnings.length > 0)
+    process.stderr.write(
+      `preflight: ${result.stats.documents} manifests checked, ${warnings.length} warning${warnings.length === 1 ? '' : 's'} (castle validate shows them)\n`,
+    );
   return true;
 }
 
@@ -51,7 +56,9 @@ async function targetPreflight(plan: Plan): Promise<boolean> {
   if (others.length > 0) process.stderr.write(formatDiagnostics(others, readSource) + '\n');
   if (errors.length === 0) return true;
   process.stderr.write(formatDiagnostics(errors, readSource) + '\n');
-  process.stderr.write(`castle: ${plan.operation} not started: ${errors.length} preflight check${errors.length === 1 ? '' : 's'} failed; nothing was touched\n`);
+  process.stderr.write(
+    `castle: ${plan.operation} not started: ${errors.length} preflight check${errors.length === 1 ? '' : 's'} failed; nothing was touched\n`,
+  );
   return false;
 }
 

@@ -23,7 +23,14 @@ export function registerReportCommands(program: Command): void {
       const dir = runDir(stateDir, run.runId);
       const history = listRuns(stateDir)
         .filter((r) => r.durationMs !== null)
-        .map((r) => ({ runId: r.runId, operation: r.operation, status: r.status, startedAt: r.startedAt, durationMs: r.durationMs ?? 0, budgetMs: r.budgetMs }));
+        .map((r) => ({
+          runId: r.runId,
+          operation: r.operation,
+          status: r.status,
+          startedAt: r.startedAt,
+          durationMs: r.durationMs ?? 0,
+          budgetMs: r.budgetMs,
+        }));
       const html = renderReport({ runId: run.runId, events: readEvents(dir) }, history);
       const out = resolve(o.output ?? `${dir}/report.html`);
       writeFileSync(out, html);
@@ -40,10 +47,15 @@ export function registerReportCommands(program: Command): void {
       const stateDir = stateDirOf(o);
       if (!o.force) {
         const h = readLockInfo(stateDir);
-        throw new CliExit(EXIT_INVALID, h ? `locked by run ${h.runId} (pid ${h.pid} on ${h.host}, since ${h.since}); pass --force to remove the lock` : 'not locked');
+        throw new CliExit(
+          EXIT_INVALID,
+          h ? `locked by run ${h.runId} (pid ${h.pid} on ${h.host}, since ${h.since}); pass --force to remove the lock` : 'not locked',
+        );
       }
       const removed = forceUnlock(stateDir);
-      process.stdout.write(removed ? `removed the lock of run ${removed.runId} (pid ${removed.pid} on ${removed.host}, since ${removed.since})\n` : 'not locked\n');
+      process.stdout.write(
+        removed ? `removed the lock of run ${removed.runId} (pid ${removed.pid} on ${removed.host}, since ${removed.since})\n` : 'not locked\n',
+      );
       process.exitCode = removed ? EXIT_OK : EXIT_FAILED;
     });
 }

@@ -161,9 +161,7 @@ function derivePhases(steps: readonly StepTiming[], nowMs: number): PhaseTiming[
       span.end = Math.max(span.end, end);
     } else spans.set(name, { start: s.startMs, end });
   }
-  return [...spans.entries()]
-    .map(([phase, { start, end }]) => ({ phase, startMs: start, durationMs: end - start }))
-    .sort((a, b) => a.startMs - b.startMs);
+  return [...spans.entries()].map(([phase, { start, end }]) => ({ phase, startMs: start, durationMs: end - start })).sort((a, b) => a.startMs - b.startMs);
 }
 
 /** Sum of the path's step lengths: the time the run could not have saved by running more in parallel. */

@@ -98,7 +98,9 @@ export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {})
   try {
     const admin = await openClient(conn, 'postgres');
     clients.push(admin);
-    let dbs = (await admin.query(`SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname`)).rows.map((r) => r.datname as string);
+    let dbs = (await admin.query(`SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname`)).rows.map(
+      (r) => r.datname as string,
+    );
     if (o.databases) dbs = dbs.filter((d) => o.databases!.includes(d));
     const tables: TableFingerprint[] = [];
     for (const db of dbs) {
@@ -152,18 +154,16 @@ async function fingerprintDatabase(
        WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
          AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
        ORDER BY 1, 2`)
-  ).rows.map(
-    (r): TableMeta => ({
-      schema: r.schema,
-      table: r.table,
-      kind: r.kind === 'm' ? 'matview' : 'table',
-      unlogged: r.persistence === 'u',
-      populated: r.populated,
-      bytes: Number(r.bytes),
-      pk: (r.pk as string[] | null) ?? null,
-      intPk: r.int_pk === true,
-    }),
-  );
+  ).rows.map((r): TableMeta => ({
+    schema: r.schema,
+    table: r.table,
+    kind: r.kind === 'm' ? 'matview' : 'table',
+    unlogged: r.persistence === 'u',
+    populated: r.populated,
+    bytes: Number(r.bytes),
+    pk: (r.pk as string[] | null) ?? null,
+    intPk: r.int_pk === true,
+  }));
 
   // jobs: whole tables, or key ranges of large tables with an integer primary key
   const jobs: Job[] = [];
@@ -213,7 +213,11 @@ async function fingerprintDatabase(
     workers.push(w);
   }
   // biggest first
-  const queue = [...jobs].sort((a, b) => b.meta.bytes / (splits.get(`${b.meta.schema}.${b.meta.table}`)?.bounds.length ?? 1) - a.meta.bytes / (splits.get(`${a.meta.schema}.${a.meta.table}`)?.bounds.length ?? 1));
+  const queue = [...jobs].sort(
+    (a, b) =>
+      b.meta.bytes / (splits.get(`${b.meta.schema}.${b.meta.table}`)?.bounds.length ?? 1) -
+      a.meta.bytes / (splits.get(`${a.meta.schema}.${a.meta.table}`)?.bounds.length ?? 1),
+  );
   const results = new Map<Job, { rows: number; sha: string; bytes: number }>();
   await Promise.all(
     workers.map(async (w) => {
@@ -235,9 +239,17 @@ async function fingerprintDatabase(
       out.push({ ...base, rows: 0, sha256: m.unlogged ? 'unlogged' : 'unpopulated', orderBy, streamedBytes: 0 });
       continue;
     }
-    const parts = jobs.filter((j) => j.meta === m).sort((a, b) => a.part - b.part).map((j) => results.get(j)!);
+    const parts = jobs
+      .filter((j) => j.meta === m)
+      .sort((a, b) => a.part - b.part)
+      .map((j) => results.get(j)!);
     const split = splits.get(key);
-    const sha = parts.length === 1 ? parts[0]!.sha : createHash('sha256').update(parts.map((p) => p.sha).join('\n')).digest('hex');
+    const sha =
+      parts.length === 1
+        ? parts[0]!.sha
+        : createHash('sha256')
+            .update(parts.map((p) => p.sha).join('\n'))
+            .digest('hex');
     out.push({
       ...base,
       rows: parts.reduce((s, p) => s + p.rows, 0),
@@ -436,8 +448,10 @@ export interface FingerprintDiff {
 /** Differences between the gate's fingerprint (`before`) and the restored cluster's (`after`). Empty = identical. */
 export function compareFingerprints(before: Fingerprint, after: Fingerprint): FingerprintDiff[] {
   const diffs: FingerprintDiff[] = [];
-  for (const d of before.databases) if (!after.databases.includes(d)) diffs.push({ database: d, table: null, what: 'missing-database', detail: `database ${d} is missing after the rebirth` });
-  for (const d of after.databases) if (!before.databases.includes(d)) diffs.push({ database: d, table: null, what: 'extra-database', detail: `database ${d} appeared after the rebirth` });
+  for (const d of before.databases)
+    if (!after.databases.includes(d)) diffs.push({ database: d, table: null, what: 'missing-database', detail: `database ${d} is missing after the rebirth` });
+  for (const d of after.databases)
+    if (!before.databases.includes(d)) diffs.push({ database: d, table: null, what: 'extra-database', detail: `database ${d} appeared after the rebirth` });
   const key = (t: TableFingerprint) => `${t.database}\u0000${t.schema}.${t.table}`;
   const a = new Map(after.tables.map((t) => [key(t), t]));
   const b = new Map(before.tables.map((t) => [key(t), t]));
@@ -445,14 +459,29 @@ export function compareFingerprints(before: Fingerprint, after: Fingerprint): Fi
     const name = `${t.schema}.${t.table}`;
     const x = a.get(k);
     if (!x) {
-      if (after.databases.includes(t.database)) diffs.push({ database: t.database, table: name, what: 'missing-table', detail: `${t.database}: table ${name} is missing` });
+      if (after.databases.includes(t.database))
+        diffs.push({ database: t.database, table: name, what: 'missing-table', detail: `${t.database}: table ${name} is missing` });
       continue;
     }
     if (t.unlogged) continue;
-    if (t.rows !== x.rows) diffs.push({ database: t.database, table: name, what: 'row-count', detail: `${t.database}: ${name} had ${t.rows} rows, now ${x.rows}` });
-    else if (t.sha256 !== x.sha256) diffs.push({ database: t.database, table: name, what: 'content', detail: `${t.database}: ${name} has ${t.rows} rows as before but different content (sha256 ${t.sha256.slice(0, 12)} -> ${x.sha256.slice(0, 12)})` });
+    if (t.rows !== x.rows)
+      diffs.push({ database: t.database, table: name, what: 'row-count', detail: `${t.database}: ${name} had ${t.rows} rows, now ${x.rows}` });
+    else if (t.sha256 !== x.sha256)
+      diffs.push({
+        database: t.database,
+        table: name,
+        what: 'content',
+        detail: `${t.database}: ${name} has ${t.rows} rows as before but different content (sha256 ${t.sha256.slice(0, 12)} -> ${x.sha256.slice(0, 12)})`,
+      });
   }
-  for (const [k, t] of a) if (!b.has(k) && before.databases.includes(t.database)) diffs.push({ database: t.database, table: `${t.schema}.${t.table}`, what: 'extra-table', detail: `${t.database}: table ${t.schema}.${t.table} appeared` });
+  for (const [k, t] of a)
+    if (!b.has(k) && before.databases.includes(t.database))
+      diffs.push({
+        database: t.database,
+        table: `${t.schema}.${t.table}`,
+        what: 'extra-table',
+        detail: `${t.database}: table ${t.schema}.${t.table} appeared`,
+      });
   return diffs;
 }
 

@@ -9,8 +9,7 @@ export interface IniSection {
 }
 
 export type IniParse =
-  | { readonly ok: true; readonly sections: Record<string, IniSection> }
-  | { readonly ok: false; /** 1-based */ readonly line: number; readonly message: string };
+  { readonly ok: true; readonly sections: Record<string, IniSection> } | { readonly ok: false; /** 1-based */ readonly line: number; readonly message: string };
 
 export function parseIni(text: string): IniParse {
   const sections: Record<string, IniSection> = {};

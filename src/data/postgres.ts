@@ -63,8 +63,7 @@ export function resolvePgBin(version?: number, pgRoot = PG_ROOT): Result<{ major
   const majors = installedPgMajors(pgRoot);
   if (majors.length === 0) return fail(`no PostgreSQL server is installed (nothing under ${pgRoot}/*/bin/postgres): run scripts/install-deps.sh`);
   const major = version ?? majors[majors.length - 1]!;
-  if (!majors.includes(major))
-    return fail(`PostgreSQL ${major} is not installed on this machine; installed: ${majors.join(', ')} (under ${pgRoot})`);
+  if (!majors.includes(major)) return fail(`PostgreSQL ${major} is not installed on this machine; installed: ${majors.join(', ')} (under ${pgRoot})`);
   return ok({ major, binDir: pgBinDir(major, pgRoot) });
 }
 
@@ -75,16 +74,16 @@ export function pgCluster(spec: PgClusterSpec): Result<PgCluster> {
   const root = resolve(spec.root);
   const logDir = join(root, 'log');
   return ok({
-      root,
-      dataDir: join(root, 'pgdata'),
-      socketDir: join(root, 'run'),
-      logDir,
-      logFile: join(logDir, 'postgresql.log'),
-      port: spec.port,
-      major: bin.value.major,
-      binDir: bin.value.binDir,
-      osUser: isRoot() ? (spec.osUser ?? 'castle') : null,
-      superuser: spec.superuser ?? 'postgres',
+    root,
+    dataDir: join(root, 'pgdata'),
+    socketDir: join(root, 'run'),
+    logDir,
+    logFile: join(logDir, 'postgresql.log'),
+    port: spec.port,
+    major: bin.value.major,
+    binDir: bin.value.binDir,
+    osUser: isRoot() ? (spec.osUser ?? 'castle') : null,
+    superuser: spec.superuser ?? 'postgres',
   });
 }
 
@@ -163,10 +162,23 @@ export async function initCluster(c: PgCluster, o: InitOptions = {}): Promise<Re
   const prep = await prepareRoot(c, o);
   if (!prep.ok) return prep;
   if (existsSync(join(c.dataDir, 'PG_VERSION'))) return fail(`${c.dataDir} already holds a PostgreSQL cluster: refusing to initdb over it`);
-  const r = await pgExec(c, 'initdb', [
-    '-D', c.dataDir, '-U', c.superuser, '-E', 'UTF8', '--locale=C.UTF-8',
-    '--auth-local=trust', '--auth-host=scram-sha-256', ...(o.noSync ? ['--no-sync'] : []),
-  ], o);
+  const r = await pgExec(
+    c,
+    'initdb',
+    [
+      '-D',
+      c.dataDir,
+      '-U',
+      c.superuser,
+      '-E',
+      'UTF8',
+      '--locale=C.UTF-8',
+      '--auth-local=trust',
+      '--auth-host=scram-sha-256',
+      ...(o.noSync ? ['--no-sync'] : []),
+    ],
+    o,
+  );
   if (r.code !== 0) return fail(describeFailure('initdb', r));
   const conf = join(c.dataDir, 'postgresql.conf');
   appendFileSync(conf, `\n# written by castle\ninclude = 'castle.conf'\n`);
@@ -194,7 +206,13 @@ export async function writeCastleConf(c: PgCluster, o: { archiveCommand?: string
     ...(o.settings ?? {}),
   };
   try {
-    writeFileSync(file, `# managed by castle: rewritten on init and after each restore\n${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`, { mode: 0o600 });
+    writeFileSync(
+      file,
+      `# managed by castle: rewritten on init and after each restore\n${Object.entries(settings)
+        .map(([k, v]) => `${k} = ${v}`)
+        .join('\n')}\n`,
+      { mode: 0o600 },
+    );
     await chownToUser(file, c.osUser);
     const conf = join(c.dataDir, 'postgresql.conf');
     if (existsSync(conf) && !readFileSync(conf, 'utf8').includes("include = 'castle.conf'")) appendFileSync(conf, `\ninclude = 'castle.conf'\n`);

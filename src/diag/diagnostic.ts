@@ -25,5 +25,4 @@ export interface Diagnostic {
 
 /** The result of analysis: either a validated value or the reasons it could not be built. */
 export type Analysis<T> =
-  | { readonly ok: true; readonly value: T; readonly warnings: readonly Diagnostic[] }
-  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
+  { readonly ok: true; readonly value: T; readonly warnings: readonly Diagnostic[] } | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };

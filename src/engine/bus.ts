@@ -57,7 +57,16 @@ export class EventBus {
         // A broken view must not break the run; the JSONL log still has everything.
         if (!this.#sinkFailed) {
           this.#sinkFailed = true;
-          this.#append(JSON.stringify({ v: EVENT_LOG_VERSION, seq: ++this.#seq, ts: new Date().toISOString(), runId: this.runId, type: 'warning', message: `a view failed: ${(err as Error).message}` }));
+          this.#append(
+            JSON.stringify({
+              v: EVENT_LOG_VERSION,
+              seq: ++this.#seq,
+              ts: new Date().toISOString(),
+              runId: this.runId,
+              type: 'warning',
+              message: `a view failed: ${(err as Error).message}`,
+            }),
+          );
         }
       }
     }

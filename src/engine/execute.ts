@@ -219,7 +219,11 @@ async function executeSteps(plan: Plan, opts: ExecuteOptions, sessions: Sessions
 
   for (const s of plan.steps) {
     if (records.has(s.id)) continue;
-    const why = opts.signal.aborted ? 'not started: run interrupted' : firstFailure ? `not started: ${firstFailure.split(' ')[0]} did not succeed` : 'not started';
+    const why = opts.signal.aborted
+      ? 'not started: run interrupted'
+      : firstFailure
+        ? `not started: ${firstFailure.split(' ')[0]} did not succeed`
+        : 'not started';
     records.set(s.id, { status: 'skipped', attempts: 0, durationMs: 0, reason: why });
     opts.emit({ type: 'step-finished', stepId: s.id, status: 'skipped', attempts: 0, durationMs: 0, reason: why });
   }

@@ -10,7 +10,8 @@ export function castleRunState(stateDir: string): RunState {
       const lock = readLockState(stateDir);
       if (lock && lock.holder.runId === runId) {
         if (lock.stale !== undefined) return { state: 'gone', why: `run ${runId} left the castle lock behind: ${lock.stale}` };
-        if (lock.holder.host !== hostname()) return { state: 'unknown', why: `run ${runId} holds the castle lock on host ${lock.holder.host}: its process cannot be checked from here` };
+        if (lock.holder.host !== hostname())
+          return { state: 'unknown', why: `run ${runId} holds the castle lock on host ${lock.holder.host}: its process cannot be checked from here` };
         return { state: 'alive', why: `run ${runId} holds the castle lock (pid ${lock.holder.pid})` };
       }
       const s = readSummary(stateDir, runId);

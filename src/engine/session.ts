@@ -113,10 +113,11 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       argv: req.argv ?? [],
       hashes: Object.fromEntries(hashes),
     };
-    first = folder.then(() =>
-      writeSummaryAsync(dir, { ...base, status: 'running', finishedAt: null, durationMs: null, steps: {}, succeeded: [] }),
+    first = folder.then(() => writeSummaryAsync(dir, { ...base, status: 'running', finishedAt: null, durationMs: null, steps: {}, succeeded: [] }));
+    finalFd = first.then(
+      () => openFinalSummary(dir),
+      () => undefined,
     );
-    finalFd = first.then(() => openFinalSummary(dir), () => undefined);
     bus = new EventBus(runId, redactor, req.sinks, eventsFile(dir), folder);
     const b = bus;
     b.emit({
@@ -132,11 +133,14 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       steps: plan.steps.map((s) => ({ ...stepInfo(s), hash: hashes.get(s.id)! })),
     });
     if (lock.takenOver) b.emit({ type: 'lock-taken-over', previous: lock.takenOver.previous, reason: lock.takenOver.reason });
-    for (const c of resumed?.changed ?? []) b.emit({ type: 'warning', message: `step ${c.stepId} runs again although run ${req.resume!.runId} did it: ${c.why}` });
-    if (plan.backupSkipped) b.emit({ type: 'warning', message: 'backup gate skipped (--no-backup --i-accept-data-loss): data written since the last backup will be lost' });
+    for (const c of resumed?.changed ?? [])
+      b.emit({ type: 'warning', message: `step ${c.stepId} runs again although run ${req.resume!.runId} did it: ${c.why}` });
+    if (plan.backupSkipped)
+      b.emit({ type: 'warning', message: 'backup gate skipped (--no-backup --i-accept-data-loss): data written since the last backup will be lost' });
     const onStop = (): void => {
       const why = stop.signal.reason;
-      if (req.signal.aborted) b.emit({ type: 'signal', signal: String(why ?? 'abort'), action: `stopping: running steps get SIGTERM, then SIGKILL after ${castle.killGraceMs} ms` });
+      if (req.signal.aborted)
+        b.emit({ type: 'signal', signal: String(why ?? 'abort'), action: `stopping: running steps get SIGTERM, then SIGKILL after ${castle.killGraceMs} ms` });
       else b.emit({ type: 'warning', message: `stopping: ${String(why)}` });
     };
     if (stop.signal.aborted) onStop();
@@ -160,7 +164,11 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
     });
     stop.signal.removeEventListener('abort', onStop);
     const durationMs = performance.now() - t0;
-    if (b.logError !== undefined) b.emit({ type: 'warning', message: `the run's event log ${eventsFile(dir)} could not be written (${b.logError}): castle logs and report will miss events` });
+    if (b.logError !== undefined)
+      b.emit({
+        type: 'warning',
+        message: `the run's event log ${eventsFile(dir)} could not be written (${b.logError}): castle logs and report will miss events`,
+      });
     const deps = new Map(plan.steps.map((s) => [s.id, s.deps]));
     b.emit({
       type: 'run-finished',
@@ -183,7 +191,15 @@ export async function runCastle(req: RunRequest): Promise<RunOutcome> {
       succeeded,
       ...(result.reason ? { reason: redactor.redact(result.reason) } : {}),
     };
-    return { state: 'finished', runId, runDir: dir, status: result.status, durationMs, events: b.events, ...(result.reason ? { reason: redactor.redact(result.reason) } : {}) };
+    return {
+      state: 'finished',
+      runId,
+      runDir: dir,
+      status: result.status,
+      durationMs,
+      events: b.events,
+      ...(result.reason ? { reason: redactor.redact(result.reason) } : {}),
+    };
   } finally {
     req.signal.removeEventListener('abort', onAbort);
     try {

@@ -14,7 +14,10 @@ export function phaseTimings(events: readonly EventEnvelope[]): PhaseTiming[] {
 }
 
 /** What run-finished reports, from one pass over the run's events (taken before run-finished). */
-export function finishTimings(events: readonly EventEnvelope[], deps: ReadonlyMap<string, readonly string[]>): { phases: PhaseTiming[]; criticalPath: string[] } {
+export function finishTimings(
+  events: readonly EventEnvelope[],
+  deps: ReadonlyMap<string, readonly string[]>,
+): { phases: PhaseTiming[]; criticalPath: string[] } {
   const t = buildTimeline(events);
   return { phases: phasesOf(t), criticalPath: criticalPathOf(t, deps) };
 }

@@ -106,7 +106,8 @@ export async function startDaemon(spec: DaemonSpec): Promise<Result<DaemonHandle
   await writeFile(spec.pidFile, `${pid}\n`, { mode: 0o644 });
 
   const handle: DaemonHandle = { pid, pidFile: spec.pidFile, logFile: spec.logFile };
-  const stop = () => stopDaemon({ name: spec.name, pidFile: spec.pidFile, match: spec.match, ...(spec.graceMs !== undefined ? { graceMs: spec.graceMs } : {}) });
+  const stop = () =>
+    stopDaemon({ name: spec.name, pidFile: spec.pidFile, match: spec.match, ...(spec.graceMs !== undefined ? { graceMs: spec.graceMs } : {}) });
   const timeoutMs = spec.readyTimeoutMs ?? 15_000;
   const deadline = Date.now() + timeoutMs;
   const probe = new AbortController();

@@ -35,7 +35,7 @@ function ipv6(hex: string): string {
   // the longest run of zero groups becomes '::'
   let best = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== '0') {
       i++;
       continue;
@@ -119,4 +119,3 @@ export function listenersOn(ports: readonly number[]): Listener[] {
       .filter((p) => p.cmdline !== ''),
   }));
 }
-

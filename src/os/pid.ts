@@ -47,7 +47,9 @@ export function processGone(pid: number): boolean {
 export function pidCmdline(pid: number): string[] | null {
   if (processGone(pid)) return null;
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s.length);
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((s) => s.length);
   } catch {
     return null;
   }

@@ -60,7 +60,10 @@ export async function checkReachable(user: UserIds, dir: string): Promise<Result
     const m = st.mode;
     const can = st.uid === user.uid ? (m & 0o100) !== 0 : st.gid === user.gid ? (m & 0o010) !== 0 : (m & 0o001) !== 0;
     if (!can) {
-      return fail(`user '${user.name}' cannot reach ${dir}: ${cur} is mode ${(m & 0o777).toString(8)} owned by uid ${st.uid}; run \`chmod o+x ${cur}\` or keep the castle elsewhere`, { retryable: false });
+      return fail(
+        `user '${user.name}' cannot reach ${dir}: ${cur} is mode ${(m & 0o777).toString(8)} owned by uid ${st.uid}; run \`chmod o+x ${cur}\` or keep the castle elsewhere`,
+        { retryable: false },
+      );
     }
   }
   return ok(undefined);

@@ -96,7 +96,8 @@ export function buildPlan(castle: CastleSpec, opts: PlanOptions): Analysis<Plan>
   const diags: Diagnostic[] = [];
   const known = new Set(castle.layers.map((l) => l.name));
   for (const o of opts.only ?? []) {
-    if (!known.has(o)) diags.push({ severity: 'error', rule: 'plan/unknown-layer', message: `--only ${o}: no such layer`, hint: `layers: ${[...known].join(', ')}` });
+    if (!known.has(o))
+      diags.push({ severity: 'error', rule: 'plan/unknown-layer', message: `--only ${o}: no such layer`, hint: `layers: ${[...known].join(', ')}` });
   }
   const layers = opts.only && opts.only.length > 0 ? castle.layers.filter((l) => opts.only!.includes(l.name)) : castle.layers;
   const wipes = opts.operation === 'down' || opts.operation === 'rebirth';

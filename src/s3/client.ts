@@ -2,14 +2,7 @@
 // into sentences, and the bucket the data layer reads pgBackRest's repo1 through (s3Bucket).
 
 import { Agent } from 'node:https';
-import {
-  S3Client,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  CreateBucketCommand,
-  HeadObjectCommand,
-  type _Object,
-} from '@aws-sdk/client-s3';
+import { S3Client, GetObjectCommand, ListObjectsV2Command, CreateBucketCommand, HeadObjectCommand, type _Object } from '@aws-sdk/client-s3';
 import { fail, ok, type Result } from '../core/result.js';
 
 /** Where and how to reach an S3 bucket. `endpoint` like `https://localhost:9443` (or AWS's). */
@@ -80,15 +73,15 @@ export function describeS3Error(err: unknown, t: Pick<S3Target, 'endpoint' | 'bu
     return `S3 endpoint ${t.endpoint} rejected the credentials (HTTP ${status ?? 403} ${name && name !== 'Forbidden' && name !== 'Error' ? name : 'Forbidden'})`;
   if (name === 'NoSuchBucket' || (what.startsWith('bucket') && status === 404)) return `bucket '${t.bucket}' does not exist on ${t.endpoint}`;
   if (name === 'NoSuchKey') return `${what}: not found in bucket '${t.bucket}'`;
-  if (name === 'TimeoutError' || code === 'ETIMEDOUT' || name === 'RequestTimeout')
-    return `S3 endpoint ${t.endpoint} did not answer in time (${what})`;
+  if (name === 'TimeoutError' || code === 'ETIMEDOUT' || name === 'RequestTimeout') return `S3 endpoint ${t.endpoint} did not answer in time (${what})`;
   const msg = (e.message ?? String(err)).split('\n')[0];
   return `${what} to ${t.endpoint} failed: ${status ? `HTTP ${status} ` : ''}${name && name !== 'Error' ? name + ': ' : ''}${msg}`;
 }
 
 /** Checks endpoint, TLS, credentials and bucket with one listing (fast, clear reasons). */
 export async function probeS3(t: S3Target, o: { signal?: AbortSignal; client?: S3Client; timeoutMs?: number } = {}): Promise<Result> {
-  const client = o.client ?? makeS3Client(t, { maxAttempts: 1, requestTimeoutMs: o.timeoutMs ?? 10000, connectionTimeoutMs: Math.min(o.timeoutMs ?? 3000, 3000) });
+  const client =
+    o.client ?? makeS3Client(t, { maxAttempts: 1, requestTimeoutMs: o.timeoutMs ?? 10000, connectionTimeoutMs: Math.min(o.timeoutMs ?? 3000, 3000) });
   try {
     await client.send(new ListObjectsV2Command({ Bucket: t.bucket, MaxKeys: 1 }), { abortSignal: o.signal });
     return ok(undefined);

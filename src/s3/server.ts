@@ -132,7 +132,19 @@ export async function startS3Server(o: S3ServerOptions): Promise<Result<S3Server
   const started = await startDaemon({
     name: 'the S3 endpoint',
     command: process.execPath,
-    args: [...flags, DAEMON, '--dir', dir, '--port', String(o.port), '--address', '127.0.0.1', '--bucket', bucket, ...(o.ownerPid ? ['--owner-pid', String(o.ownerPid)] : [])],
+    args: [
+      ...flags,
+      DAEMON,
+      '--dir',
+      dir,
+      '--port',
+      String(o.port),
+      '--address',
+      '127.0.0.1',
+      '--bucket',
+      bucket,
+      ...(o.ownerPid ? ['--owner-pid', String(o.ownerPid)] : []),
+    ],
     cwd: dir,
     env,
     pidFile: p.pid,
@@ -158,7 +170,10 @@ export async function stopS3Server(dir: string, o: { timeoutMs?: number } = {}):
 }
 
 /** Whether the endpoint of `dir` is running and answering. */
-export async function s3ServerStatus(dir: string, o: { bucket?: string; region?: string } = {}): Promise<{ running: boolean; pid: number | null; answering: boolean; port: number | null }> {
+export async function s3ServerStatus(
+  dir: string,
+  o: { bucket?: string; region?: string } = {},
+): Promise<{ running: boolean; pid: number | null; answering: boolean; port: number | null }> {
   const pid = runningS3Pid(dir);
   if (pid === null) return { running: false, pid: null, answering: false, port: null };
   let port: number | null = null;

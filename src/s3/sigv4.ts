@@ -55,10 +55,10 @@ export type SigV4Result =
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 const MAX_PRESIGN_EXPIRES = 604800; // one week
-const PAYLOAD_HASH_RE = /^(?:[0-9a-fA-F]{64}|UNSIGNED-PAYLOAD|STREAMING-AWS4-HMAC-SHA256-PAYLOAD|STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER|STREAMING-UNSIGNED-PAYLOAD-TRAILER)$/;
+const PAYLOAD_HASH_RE =
+  /^(?:[0-9a-fA-F]{64}|UNSIGNED-PAYLOAD|STREAMING-AWS4-HMAC-SHA256-PAYLOAD|STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER|STREAMING-UNSIGNED-PAYLOAD-TRAILER)$/;
 
-export const SIGNATURE_MISMATCH_MESSAGE =
-  'The request signature we calculated does not match the signature you provided. Check your key and signing method.';
+export const SIGNATURE_MISMATCH_MESSAGE = 'The request signature we calculated does not match the signature you provided. Check your key and signing method.';
 
 function fail(code: string, status: number, message: string, extra: { accessKeyId?: string; details?: Record<string, string> } = {}): SigV4Result {
   return { ok: false, code, status, message, ...extra };
@@ -204,12 +204,7 @@ function parseCredential(credential: string): { accessKeyId: string; scopeDate: 
  * Version 2 are reported as `sigv2` (s3rver verifies those itself); requests without any signature as
  * `none` (the caller decides: the local endpoint refuses them).
  */
-export function verifySigV4(
-  req: SigV4Request,
-  lookupSecret: (accessKeyId: string) => string | undefined,
-  now: Date,
-  opts: SigV4Options = {},
-): SigV4Result {
+export function verifySigV4(req: SigV4Request, lookupSecret: (accessKeyId: string) => string | undefined, now: Date, opts: SigV4Options = {}): SigV4Result {
   const expectedService = opts.service ?? 's3';
   const maxSkew = opts.maxSkewMs ?? 15 * 60 * 1000;
   const headers = normalizeHeaders(req.headers);
@@ -223,7 +218,11 @@ export function verifySigV4(
   const mechanisms = [authorization !== undefined, hasQueryV4, hasQueryV2].filter(Boolean).length;
   if (mechanisms === 0) return { ok: true, auth: 'none' };
   if (mechanisms > 1)
-    return fail('InvalidArgument', 400, 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified');
+    return fail(
+      'InvalidArgument',
+      400,
+      'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified',
+    );
   if (hasQueryV2 || /^AWS /.test(authorization ?? '')) return { ok: true, auth: 'sigv2' };
 
   let p: Parsed;
@@ -239,14 +238,29 @@ export function verifySigV4(
     }
     for (const f of ['Credential', 'SignedHeaders', 'Signature'])
       if (!fields.get(f))
-        return fail('AuthorizationHeaderMalformed', 400, `The authorization header is malformed; the authorization header requires three components: Credential, SignedHeaders, and Signature (missing ${f}).`);
+        return fail(
+          'AuthorizationHeaderMalformed',
+          400,
+          `The authorization header is malformed; the authorization header requires three components: Credential, SignedHeaders, and Signature (missing ${f}).`,
+        );
     const cred = parseCredential(fields.get('Credential')!);
-    if (!cred) return fail('AuthorizationHeaderMalformed', 400, `The authorization header is malformed; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`);
+    if (!cred)
+      return fail(
+        'AuthorizationHeaderMalformed',
+        400,
+        `The authorization header is malformed; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`,
+      );
     const amzDate = headers.get('x-amz-date') ?? headers.get('date');
     const payload = headers.get('x-amz-content-sha256') ?? req.payloadHash;
-    if (payload === undefined) return fail('InvalidRequest', 400, 'Missing required header for this request: x-amz-content-sha256', { accessKeyId: cred.accessKeyId });
+    if (payload === undefined)
+      return fail('InvalidRequest', 400, 'Missing required header for this request: x-amz-content-sha256', { accessKeyId: cred.accessKeyId });
     if (!PAYLOAD_HASH_RE.test(payload) && req.payloadHash === undefined)
-      return fail('InvalidArgument', 400, 'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.', { accessKeyId: cred.accessKeyId });
+      return fail(
+        'InvalidArgument',
+        400,
+        'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.',
+        { accessKeyId: cred.accessKeyId },
+      );
     p = {
       auth: 'sigv4-header',
       ...cred,
@@ -260,13 +274,24 @@ export function verifySigV4(
     if (algorithm !== ALGORITHM) return fail('AuthorizationQueryParametersError', 400, 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
     const need = ['X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-Date', 'X-Amz-SignedHeaders', 'X-Amz-Expires'];
     if (need.some((n) => !qget(n)))
-      return fail('AuthorizationQueryParametersError', 400, 'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.');
+      return fail(
+        'AuthorizationQueryParametersError',
+        400,
+        'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.',
+      );
     const cred = parseCredential(qget('X-Amz-Credential')!);
-    if (!cred) return fail('AuthorizationQueryParametersError', 400, 'Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".');
+    if (!cred)
+      return fail(
+        'AuthorizationQueryParametersError',
+        400,
+        'Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".',
+      );
     const expiresText = qget('X-Amz-Expires')!;
     const expires = /^\d+$/.test(expiresText) ? Number(expiresText) : NaN;
     if (!Number.isFinite(expires) || expires < 1 || expires > MAX_PRESIGN_EXPIRES)
-      return fail('AuthorizationQueryParametersError', 400, 'X-Amz-Expires must be a number of seconds between 1 and 604800 (one week).', { accessKeyId: cred.accessKeyId });
+      return fail('AuthorizationQueryParametersError', 400, 'X-Amz-Expires must be a number of seconds between 1 and 604800 (one week).', {
+        accessKeyId: cred.accessKeyId,
+      });
     p = {
       auth: 'sigv4-query',
       ...cred,
@@ -286,9 +311,12 @@ export function verifySigV4(
     return p.auth === 'sigv4-header'
       ? fail('AccessDenied', 403, 'AWS authentication requires a valid Date or x-amz-date header', who)
       : fail('AuthorizationQueryParametersError', 400, `X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'"`, who);
-  if (p.scopeDate !== p.amzDate.slice(0, 8)) return fail(malformed, 400, `Invalid credential date "${p.scopeDate}". This date is not the same as X-Amz-Date: "${p.amzDate.slice(0, 8)}".`, who);
-  if (p.service !== expectedService) return fail(malformed, 400, `The authorization header is malformed; incorrect service "${p.service}". This endpoint belongs to "${expectedService}".`, who);
-  if (p.terminator !== 'aws4_request') return fail(malformed, 400, `The authorization header is malformed; incorrect terminal "${p.terminator}". This endpoint uses "aws4_request".`, who);
+  if (p.scopeDate !== p.amzDate.slice(0, 8))
+    return fail(malformed, 400, `Invalid credential date "${p.scopeDate}". This date is not the same as X-Amz-Date: "${p.amzDate.slice(0, 8)}".`, who);
+  if (p.service !== expectedService)
+    return fail(malformed, 400, `The authorization header is malformed; incorrect service "${p.service}". This endpoint belongs to "${expectedService}".`, who);
+  if (p.terminator !== 'aws4_request')
+    return fail(malformed, 400, `The authorization header is malformed; incorrect terminal "${p.terminator}". This endpoint uses "aws4_request".`, who);
   if (!p.signedHeaders.includes('host')) return fail(malformed, 400, 'The host header must be signed (SignedHeaders does not include host).', who);
   if (p.signedHeaders.some((h) => h === '' || h !== h.toLowerCase()))
     return fail(malformed, 400, 'SignedHeaders must be a list of lowercase header names separated by semicolons.', who);
@@ -305,23 +333,39 @@ export function verifySigV4(
       });
   } else {
     if (skew > p.expires! * 1000)
-      return fail('AccessDenied', 403, 'Request has expired', { ...who, details: { 'X-Amz-Expires': String(p.expires), Expires: new Date(requestTime.getTime() + p.expires! * 1000).toISOString().replace(/\.\d+Z$/, 'Z'), ServerTime: serverTime } });
+      return fail('AccessDenied', 403, 'Request has expired', {
+        ...who,
+        details: {
+          'X-Amz-Expires': String(p.expires),
+          Expires: new Date(requestTime.getTime() + p.expires! * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
+          ServerTime: serverTime,
+        },
+      });
     if (-skew > maxSkew) return fail('AccessDenied', 403, 'Request is not valid yet', { ...who, details: { 'X-Amz-Date': p.amzDate, ServerTime: serverTime } });
   }
 
   const secret = lookupSecret(p.accessKeyId);
   if (secret === undefined)
-    return fail('InvalidAccessKeyId', 403, 'The AWS Access Key Id you provided does not exist in our records.', { ...who, details: { AWSAccessKeyId: p.accessKeyId } });
+    return fail('InvalidAccessKeyId', 403, 'The AWS Access Key Id you provided does not exist in our records.', {
+      ...who,
+      details: { AWSAccessKeyId: p.accessKeyId },
+    });
 
   // every x-amz-* header sent must be signed (AWS: AccessDenied "There were headers present in the request which were not signed")
   if (p.auth === 'sigv4-header') {
     const unsigned = [...headers.keys()].filter((h) => h.startsWith('x-amz-') && !p.signedHeaders.includes(h)).sort();
-    if (unsigned.length) return fail('AccessDenied', 403, 'There were headers present in the request which were not signed', { ...who, details: { HeadersNotSigned: unsigned.join(', ') } });
+    if (unsigned.length)
+      return fail('AccessDenied', 403, 'There were headers present in the request which were not signed', {
+        ...who,
+        details: { HeadersNotSigned: unsigned.join(', ') },
+      });
   }
 
   const scope = `${p.scopeDate}/${p.region}/${p.service}/${p.terminator}`;
   const parts = canonicalize(req.method, req.path, headers, p.signedHeaders, p.payloadHash, p.amzDate, scope, p.dropQueryParam);
-  const expected = createHmac('sha256', signingKey(secret, p.scopeDate, p.region, p.service)).update(parts.stringToSign, 'utf8').digest();
+  const expected = createHmac('sha256', signingKey(secret, p.scopeDate, p.region, p.service))
+    .update(parts.stringToSign, 'utf8')
+    .digest();
   const provided = Buffer.from(p.signature, 'hex');
   if (provided.length !== expected.length || !timingSafeEqual(provided, expected))
     return fail('SignatureDoesNotMatch', 403, SIGNATURE_MISMATCH_MESSAGE, {

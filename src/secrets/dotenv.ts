@@ -58,9 +58,7 @@ export function parseDotenv(text: string): DotenvParse {
         problems.push({ line: lineNo, message: `unterminated double quote for ${key}` });
         continue;
       }
-      value = body
-        .slice(0, end)
-        .replace(/\\([nrt"\\$])/g, (_m, c: string) => ({ n: '\n', r: '\r', t: '\t' })[c as 'n'] ?? c);
+      value = body.slice(0, end).replace(/\\([nrt"\\$])/g, (_m, c: string) => ({ n: '\n', r: '\r', t: '\t' })[c as 'n'] ?? c);
     } else if (rest.startsWith("'")) {
       const end = rest.indexOf("'", 1);
       if (end === -1) {
@@ -92,7 +90,14 @@ function findClosingQuote(s: string): number {
 
 function formatValue(value: string): string {
   if (/^[A-Za-z0-9_./:@+=,-]*$/.test(value)) return value;
-  return '"' + value.replace(/[\\"$]/g, (c) => '\\' + c).replace(/\n/g, '\\n').replace(/\r/g, '\\r') + '"';
+  return (
+    '"' +
+    value
+      .replace(/[\\"$]/g, (c) => '\\' + c)
+      .replace(/\n/g, '\\n')
+      .replace(/\r/g, '\\r') +
+    '"'
+  );
 }
 
 /** Refuses files that others can read: a dotenv file holds secrets. */

@@ -45,11 +45,7 @@ function diag(rule: string, message: string, location: SourceLocation | undefine
  * JSON value), then `spec.target.template` (engineVersion v2 subset) if present.
  * Every problem is a diagnostic located in the manifest; no message ever contains a secret value.
  */
-export async function renderExternalSecret(
-  manifest: ManifestDoc,
-  source: SecretSource,
-  opts: RenderOptions = {},
-): Promise<Analysis<RenderedSecret>> {
+export async function renderExternalSecret(manifest: ManifestDoc, source: SecretSource, opts: RenderOptions = {}): Promise<Analysis<RenderedSecret>> {
   const b = manifest.body;
   const diags: Diagnostic[] = [];
   if (!isObj(b) || b['kind'] !== 'ExternalSecret') {
@@ -83,7 +79,14 @@ export async function renderExternalSecret(
     const entry = data[i];
     const at = ['spec', 'data', i];
     if (!isObj(entry) || typeof entry['secretKey'] !== 'string' || !isObj(entry['remoteRef']) || typeof entry['remoteRef']['key'] !== 'string') {
-      diags.push(diag('secrets/bad-data-entry', `${what}: spec.data[${i}] needs secretKey and remoteRef.key`, locateIn(manifest, at), 'write `- secretKey: NAME` with `remoteRef: {key: NAME}`'));
+      diags.push(
+        diag(
+          'secrets/bad-data-entry',
+          `${what}: spec.data[${i}] needs secretKey and remoteRef.key`,
+          locateIn(manifest, at),
+          'write `- secretKey: NAME` with `remoteRef: {key: NAME}`',
+        ),
+      );
       continue;
     }
     const remote = entry['remoteRef'];
@@ -93,7 +96,9 @@ export async function renderExternalSecret(
       value = await source.get(key);
     } catch (e) {
       const msg = seen.redact(opts.redactor ? opts.redactor.redactError(e) : seen.redactError(e));
-      diags.push(diag('secrets/source-failed', `${what}: reading '${key}' from ${source.description} failed: ${msg}`, locateIn(manifest, [...at, 'remoteRef', 'key'])));
+      diags.push(
+        diag('secrets/source-failed', `${what}: reading '${key}' from ${source.description} failed: ${msg}`, locateIn(manifest, [...at, 'remoteRef', 'key'])),
+      );
       continue;
     }
     if (value === undefined) {
@@ -120,7 +125,13 @@ export async function renderExternalSecret(
       }
       const pv = isObj(parsed) ? parsed[prop] : undefined;
       if (pv === undefined) {
-        diags.push(diag('secrets/missing-property', `${what}: '${key}' is not a JSON object with property '${prop}'`, locateIn(manifest, [...at, 'remoteRef', 'property'])));
+        diags.push(
+          diag(
+            'secrets/missing-property',
+            `${what}: '${key}' is not a JSON object with property '${prop}'`,
+            locateIn(manifest, [...at, 'remoteRef', 'property']),
+          ),
+        );
         continue;
       }
       value = typeof pv === 'string' ? pv : JSON.stringify(pv);
@@ -136,10 +147,24 @@ export async function renderExternalSecret(
   const tplAt = ['spec', 'target', 'template'];
   const engine = template['engineVersion'] ?? 'v2';
   if (engine !== 'v2') {
-    diags.push(diag('secrets/unsupported-engine', `${what}: template engineVersion '${String(engine)}' is not supported (only v2)`, locateIn(manifest, [...tplAt, 'engineVersion']), 'use engineVersion: v2'));
+    diags.push(
+      diag(
+        'secrets/unsupported-engine',
+        `${what}: template engineVersion '${String(engine)}' is not supported (only v2)`,
+        locateIn(manifest, [...tplAt, 'engineVersion']),
+        'use engineVersion: v2',
+      ),
+    );
   }
   if (template['templateFrom'] !== undefined) {
-    diags.push(diag('secrets/unsupported-field', `${what}: template.templateFrom is not supported by the local renderer`, locateIn(manifest, [...tplAt, 'templateFrom'], true), 'inline the templates under template.data'));
+    diags.push(
+      diag(
+        'secrets/unsupported-field',
+        `${what}: template.templateFrom is not supported by the local renderer`,
+        locateIn(manifest, [...tplAt, 'templateFrom'], true),
+        'inline the templates under template.data',
+      ),
+    );
   }
   const merge = template['mergePolicy'] ?? 'Replace';
   if (merge !== 'Replace' && merge !== 'Merge') {
@@ -187,7 +212,11 @@ function templateLocation(m: ManifestDoc, path: PathSeg[], tpl: string, offset: 
     const headerEnd = y.text.indexOf('\n', start);
     if (headerEnd === -1) return fallback;
     // Skip blank lines the scalar keeps, then measure the content indentation.
-    const firstLine = y.text.slice(headerEnd + 1).split('\n').find((l) => l.trim() !== '') ?? '';
+    const firstLine =
+      y.text
+        .slice(headerEnd + 1)
+        .split('\n')
+        .find((l) => l.trim() !== '') ?? '';
     const indent = firstLine.length - firstLine.trimStart().length;
     const headerLine = y.lineCounter.linePos(start).line;
     return { file: y.file, line: headerLine + 1 + lineIdx, col: indent + colInLine + 1, length };

@@ -32,7 +32,10 @@ export const infisicalRefSchema = {
  * Connects to the Infisical project a block names, with the machine identity read from the environment.
  * The SDK is loaded here, by the castles that use it only (it is large).
  */
-export async function connectInfisical(ref: InfisicalRef, opts: { redactor?: Redactor; onSecret?: (value: string) => void } = {}): Promise<Result<SecretSource>> {
+export async function connectInfisical(
+  ref: InfisicalRef,
+  opts: { redactor?: Redactor; onSecret?: (value: string) => void } = {},
+): Promise<Result<SecretSource>> {
   const { redactor, onSecret } = opts;
   const idVar = ref.clientIdEnv ?? 'INFISICAL_CLIENT_ID';
   const secretVar = ref.clientSecretEnv ?? 'INFISICAL_CLIENT_SECRET';

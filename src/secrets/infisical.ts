@@ -58,7 +58,10 @@ export class InfisicalSource implements SecretSource {
     try {
       values = await InfisicalSource.#fetch(sdk, opts);
     } catch (e) {
-      return { ok: false, reason: `listing secrets of ${where} failed: ${redactor.redactError(e)}; check the project id, environment and the identity's access` };
+      return {
+        ok: false,
+        reason: `listing secrets of ${where} failed: ${redactor.redactError(e)}; check the project id, environment and the identity's access`,
+      };
     }
     for (const v of values.values()) redactor.add(v);
     return { ok: true, value: new InfisicalSource(sdk, opts, values, redactor) };

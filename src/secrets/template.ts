@@ -137,12 +137,7 @@ export function renderTemplate(template: string, data: ReadonlyMap<string, strin
   return { ok: true, text: out, keysUsed: [...used] };
 }
 
-function evalAction(
-  body: string,
-  base: number,
-  data: ReadonlyMap<string, string>,
-  used: Set<string>,
-): { ok: true; value: string } | Fail {
+function evalAction(body: string, base: number, data: ReadonlyMap<string, string>, used: Set<string>): { ok: true; value: string } | Fail {
   const toks = lex(body, base);
   if (!Array.isArray(toks)) return toks;
   if (toks.length === 0) return fail('empty action {{ }}', base);
@@ -178,12 +173,7 @@ function operand(t: Token, data: ReadonlyMap<string, string>, used: Set<string>)
   }
 }
 
-function evalCommand(
-  cmd: Token[],
-  piped: string | undefined,
-  data: ReadonlyMap<string, string>,
-  used: Set<string>,
-): { ok: true; value: string } | Fail {
+function evalCommand(cmd: Token[], piped: string | undefined, data: ReadonlyMap<string, string>, used: Set<string>): { ok: true; value: string } | Fail {
   const head = cmd[0]!;
   if (head.kind !== 'ident') {
     if (cmd.length > 1) return fail(`'${head.text}' is not a function`, head.offset, head.text.length);

@@ -114,7 +114,9 @@ export function timelineSvg(t: RunTimeline): string {
     );
   }
   const end = n(x(t.totalMs));
-  overlay.push(`<line class="end" x1="${end}" x2="${end}" y1="${AXIS - 6}" y2="${plotBottom}"><title>run ended at ${esc(formatDuration(t.totalMs))}</title></line>`);
+  overlay.push(
+    `<line class="end" x1="${end}" x2="${end}" y1="${AXIS - 6}" y2="${plotBottom}"><title>run ended at ${esc(formatDuration(t.totalMs))}</title></line>`,
+  );
 
   return (
     `<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ` +

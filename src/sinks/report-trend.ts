@@ -70,8 +70,10 @@ export function trendSvg(runs: readonly HistoryEntry[], currentRunId: string): s
     const h = Math.max(1, plotH - (y(r.durationMs) - TOP));
     const current = r.runId === currentRunId;
     const over = r.budgetMs !== null && r.budgetMs > 0 && r.durationMs > r.budgetMs;
-    const tip = `${r.operation} ${r.runId}\n${r.status} · ${formatDuration(r.durationMs)}` +
-      (r.budgetMs ? ` of budget ${formatDurationCompact(r.budgetMs)}${over ? ' (over)' : ''}` : '') + `\n${r.startedAt}`;
+    const tip =
+      `${r.operation} ${r.runId}\n${r.status} · ${formatDuration(r.durationMs)}` +
+      (r.budgetMs ? ` of budget ${formatDurationCompact(r.budgetMs)}${over ? ' (over)' : ''}` : '') +
+      `\n${r.startedAt}`;
     parts.push(
       `<rect class="run ${runStatusClass(r.status)}${current ? ' current' : ''}" ` +
         `x="${n(cx(i) - barW / 2)}" y="${n(TOP + plotH - h)}" width="${n(barW)}" height="${n(h)}" rx="2" data-run="${esc(r.runId)}" data-duration-ms="${r.durationMs}">` +
@@ -84,7 +86,9 @@ export function trendSvg(runs: readonly HistoryEntry[], currentRunId: string): s
   });
   // Budgets can change between runs, so the line follows each run's own budget.
   const budget = shown
-    .map((r, i) => (withBudget && r.budgetMs && r.budgetMs <= domain ? `${n(cx(i) - slot / 2)},${n(y(r.budgetMs))} ${n(cx(i) + slot / 2)},${n(y(r.budgetMs))}` : ''))
+    .map((r, i) =>
+      withBudget && r.budgetMs && r.budgetMs <= domain ? `${n(cx(i) - slot / 2)},${n(y(r.budgetMs))} ${n(cx(i) + slot / 2)},${n(y(r.budgetMs))}` : '',
+    )
     .filter(Boolean);
   if (budget.length > 0) parts.push(`<polyline class="budget-line" points="${budget.join(' ')}"><title>budget</title></polyline>`);
   parts.push(`<line class="axis" x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${n(y(0))}" y2="${n(y(0))}"/>`);

@@ -15,8 +15,25 @@ export function n(x: number): string {
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const STEPS = [
-  100, 200, 500, SECOND, 2 * SECOND, 5 * SECOND, 10 * SECOND, 15 * SECOND, 30 * SECOND, MINUTE, 2 * MINUTE, 5 * MINUTE,
-  10 * MINUTE, 15 * MINUTE, 30 * MINUTE, 60 * MINUTE, 120 * MINUTE, 240 * MINUTE, 480 * MINUTE,
+  100,
+  200,
+  500,
+  SECOND,
+  2 * SECOND,
+  5 * SECOND,
+  10 * SECOND,
+  15 * SECOND,
+  30 * SECOND,
+  MINUTE,
+  2 * MINUTE,
+  5 * MINUTE,
+  10 * MINUTE,
+  15 * MINUTE,
+  30 * MINUTE,
+  60 * MINUTE,
+  120 * MINUTE,
+  240 * MINUTE,
+  480 * MINUTE,
 ];
 
 /** A tick spacing people count in (10s, 30s, 1m, 5m…) giving about `count` ticks over `spanMs`. */

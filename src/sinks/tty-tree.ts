@@ -126,7 +126,10 @@ interface Palette {
   readonly dim: Paint;
   readonly bold: Paint;
 }
-const sgr = (open: number, close: number): Paint => (s) => `\x1b[${open}m${s}\x1b[${close}m`;
+const sgr =
+  (open: number, close: number): Paint =>
+  (s) =>
+    `\x1b[${open}m${s}\x1b[${close}m`;
 const COLOR: Palette = { green: sgr(32, 39), red: sgr(31, 39), yellow: sgr(33, 39), cyan: sgr(36, 39), dim: sgr(2, 22), bold: sgr(1, 22) };
 const id: Paint = (s) => s;
 const NO_COLOR: Palette = { green: id, red: id, yellow: id, cyan: id, dim: id, bold: id };

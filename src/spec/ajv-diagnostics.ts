@@ -32,12 +32,7 @@ export function badDuration(src: YamlSource, path: readonly PathSeg[]): Diagnost
 }
 
 /** Turns ajv errors on a YAML document into located diagnostics in Castle's words. */
-export function ajvToDiagnostics(
-  errors: readonly ErrorObject[],
-  src: YamlSource,
-  base: readonly PathSeg[],
-  what: string,
-): Diagnostic[] {
+export function ajvToDiagnostics(errors: readonly ErrorObject[], src: YamlSource, base: readonly PathSeg[], what: string): Diagnostic[] {
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
@@ -70,7 +65,9 @@ export function ajvToDiagnostics(
         d = {
           severity: 'error',
           rule: 'spec/wrong-type',
-          message: `${at} must be ${String(e.params.type).replace('integer', 'a whole number').replace(/^(string|array|object|number|boolean)$/, (t) => (t === 'array' || t === 'object' ? `an ${t}` : `a ${t}`))}`,
+          message: `${at} must be ${String(e.params.type)
+            .replace('integer', 'a whole number')
+            .replace(/^(string|array|object|number|boolean)$/, (t) => (t === 'array' || t === 'object' ? `an ${t}` : `a ${t}`))}`,
           location: locate(src, path),
         };
         break;

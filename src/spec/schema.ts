@@ -69,7 +69,11 @@ export const castleSchema: JSONSchemaType<RawCastle> = {
     budget: { ...durationField, description: 'rebirth time the owner promises, e.g. 12m' },
     stateDir: { type: 'string', nullable: true, description: 'run state directory (default .castle beside castle.yaml)' },
     concurrency: { type: 'integer', nullable: true, minimum: 1, maximum: 256 },
-    target: { type: 'string', nullable: true, description: 'the target whose step kinds bare names refer to (default local); `target.kind` names any target\'s kind' },
+    target: {
+      type: 'string',
+      nullable: true,
+      description: "the target whose step kinds bare names refer to (default local); `target.kind` names any target's kind",
+    },
     defaults: {
       type: 'object',
       nullable: true,
@@ -93,7 +97,7 @@ export const castleSchema: JSONSchemaType<RawCastle> = {
         properties: {
           name: { type: 'string', pattern: DNS1123_LABEL, maxLength: 63 },
           description: { type: 'string', nullable: true },
-          target: { type: 'string', nullable: true, description: 'the target bare step names of this layer refer to (default: the castle\'s target)' },
+          target: { type: 'string', nullable: true, description: "the target bare step names of this layer refer to (default: the castle's target)" },
           dependsOn: { type: 'array', nullable: true, items: { type: 'string' } },
           apply: stepList,
           destroy: stepList,
@@ -127,6 +131,10 @@ export const commonStepProperties = {
   name: { type: 'string', minLength: 1, description: 'label shown in the live view and the report' },
   timeout: { type: 'string', pattern: DURATION, description: 'per-attempt timeout, e.g. 30s' },
   retries: { type: 'integer', minimum: 0, maximum: 100 },
-  retryOn: { type: 'array', items: { type: 'string' }, description: 'retry only when the output or reason contains one of these (case-insensitive); "timeout" matches a timeout' },
+  retryOn: {
+    type: 'array',
+    items: { type: 'string' },
+    description: 'retry only when the output or reason contains one of these (case-insensitive); "timeout" matches a timeout',
+  },
   backoff: { type: 'string', pattern: DURATION, description: 'first retry delay, doubled each attempt' },
 } as const;

@@ -8,5 +8,11 @@ import { terraformTarget } from './terraform/index.js';
 
 /** Every target Castle knows; the local one is the embedded default. */
 export function defaultRegistry(): TargetRegistry {
-  return new TargetRegistry().register(genericTarget).register(localTarget, { asDefault: true }).register(proxmoxTarget).register(terraformTarget).register(kubernetesTarget).register(talosTarget);
+  return new TargetRegistry()
+    .register(genericTarget)
+    .register(localTarget, { asDefault: true })
+    .register(proxmoxTarget)
+    .register(terraformTarget)
+    .register(kubernetesTarget)
+    .register(talosTarget);
 }

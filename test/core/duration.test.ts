@@ -59,7 +59,28 @@ test('parseDuration reads the spec forms and plain seconds', () => {
 });
 
 test('parseDuration rejects what it cannot read exactly', () => {
-  const bad = ['', '   ', 'abc', 's', 'ms', '10x', '-5s', '-5', '5 m', '1m1h', '30s1m', '1h1h', '1.2.3s', '1e3', '1e3s', 'Infinity', '5S', '1h 30m', '1,5s', 'm5'];
+  const bad = [
+    '',
+    '   ',
+    'abc',
+    's',
+    'ms',
+    '10x',
+    '-5s',
+    '-5',
+    '5 m',
+    '1m1h',
+    '30s1m',
+    '1h1h',
+    '1.2.3s',
+    '1e3',
+    '1e3s',
+    'Infinity',
+    '5S',
+    '1h 30m',
+    '1,5s',
+    'm5',
+  ];
   for (const text of bad) assert.equal(parseDuration(text), undefined, `parseDuration(${JSON.stringify(text)})`);
 });
 

@@ -6,7 +6,17 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startS3Server, stopS3Server, type S3ServerInfo } from '../../src/s3/server.js';
 import {
-  dataCastle, createCluster, ensureCluster, backupGate, wipeCastle, restoreCastle, startCastle, proveCastle, type DataCastle, type DataCastleSpec, type GateRecord,
+  dataCastle,
+  createCluster,
+  ensureCluster,
+  backupGate,
+  wipeCastle,
+  restoreCastle,
+  startCastle,
+  proveCastle,
+  type DataCastle,
+  type DataCastleSpec,
+  type GateRecord,
 } from '../../src/data/rebirth.js';
 import { connConfig, postmasterPid, sql, stopPostgres, controlSystemId } from '../../src/data/postgres.js';
 import { flushWal, pgbackrest, pgbackrestInfo, writePgbackrestConf, runBackup, archiveCommand } from '../../src/data/pgbackrest.js';
@@ -130,7 +140,14 @@ test('full cycle: gate, nuclear wipe, restore from S3, start, proof identical in
     await backupGate(main, {
       log: logs.log,
       beforeFingerprint: async () => {
-        must(await sql(main.cluster, `INSERT INTO items SELECT g, 'after backup ' || g, 1, NULL, NULL, now() FROM generate_series(20001, 30000) g; UPDATE items SET name = 'changed' WHERE id <= 100; DELETE FROM log_nopk WHERE n = 3`, [], 'app'));
+        must(
+          await sql(
+            main.cluster,
+            `INSERT INTO items SELECT g, 'after backup ' || g, 1, NULL, NULL, now() FROM generate_series(20001, 30000) g; UPDATE items SET name = 'changed' WHERE id <= 100; DELETE FROM log_nopk WHERE n = 3`,
+            [],
+            'app',
+          ),
+        );
         must(await sql(main.cluster, `INSERT INTO settings VALUES ('after', 'backup')`));
       },
     }),
@@ -178,7 +195,10 @@ test('full cycle: gate, nuclear wipe, restore from S3, start, proof identical in
   must(await sql(main.cluster, `UPDATE items SET price = price + 1 WHERE id = 7`, [], 'app'));
   const bad = await proveCastle(main, g, { evidenceDir: join(main.cluster.root, '..', 'evidence') });
   assert.equal(bad.ok, false);
-  assert.match(!bad.ok ? bad.reason : '', /proof failed: data differs from the gate's fingerprint: app: public\.items has 30000 rows as before but different content/);
+  assert.match(
+    !bad.ok ? bad.reason : '',
+    /proof failed: data differs from the gate's fingerprint: app: public\.items has 30000 rows as before but different content/,
+  );
   assert.match(!bad.ok ? bad.reason : '', /evidence: .*proof-evidence-\d+\.json/);
   must(await sql(main.cluster, `UPDATE items SET price = price - 1 WHERE id = 7`, [], 'app'));
 });
@@ -191,7 +211,10 @@ test('gate refuses and nothing is wiped: S3 down, wrong credentials, failing arc
   must(await stopS3Server(s3dir));
   const down = await backupGate(main, { log: logs.log });
   assert.equal(down.ok, false);
-  assert.match(!down.ok ? down.reason : '', /^backup gate failed, nothing may be wiped: S3 endpoint https:\/\/localhost:\d+ refused the connection: is it running\?$/);
+  assert.match(
+    !down.ok ? down.reason : '',
+    /^backup gate failed, nothing may be wiped: S3 endpoint https:\/\/localhost:\d+ refused the connection: is it running\?$/,
+  );
   t.diagnostic(`S3 down: ${!down.ok ? down.reason : ''}`);
   const refused = await wipeCastle(main, { gate: null, log: logs.log });
   assert.equal(refused.ok, false);
@@ -200,7 +223,9 @@ test('gate refuses and nothing is wiped: S3 down, wrong credentials, failing arc
   s3 = must(await startS3Server({ dir: s3dir, port: s3.port, bucket: 'pgbackrest', log: logs.log, ownerPid: process.pid }));
 
   // wrong credentials: the S3 probe and pgBackRest itself both say so
-  const wrong = castleOf(spec(main.cluster.root, main.cluster.port, 'main', { repo1: { ...spec('', 0, '').repo1, accessKeyId: 'WRONGKEY', secretAccessKey: 'wrong-secret-value' } }));
+  const wrong = castleOf(
+    spec(main.cluster.root, main.cluster.port, 'main', { repo1: { ...spec('', 0, '').repo1, accessKeyId: 'WRONGKEY', secretAccessKey: 'wrong-secret-value' } }),
+  );
   assert.ok(wrong.ok);
   const wg = await backupGate(wrong.value, { log: logs.log });
   assert.equal(wg.ok, false);
@@ -224,7 +249,10 @@ test('gate refuses and nothing is wiped: S3 down, wrong credentials, failing arc
     const ag = await backupGate(main, { log: logs.log, flushTimeoutMs: 30000 });
     t.diagnostic(`archiving failing: ${!ag.ok ? ag.reason : ''}`);
     assert.equal(ag.ok, false);
-    assert.match(!ag.ok ? ag.reason : '', /^backup gate failed, nothing may be wiped: WAL archiving is failing: last_failed_wal [0-9A-F]{24} at .* \(failed_count \d+\)/);
+    assert.match(
+      !ag.ok ? ag.reason : '',
+      /^backup gate failed, nothing may be wiped: WAL archiving is failing: last_failed_wal [0-9A-F]{24} at .* \(failed_count \d+\)/,
+    );
   } finally {
     must(await sql(main.cluster, 'ALTER SYSTEM RESET archive_command'));
     must(await sql(main.cluster, 'SELECT pg_reload_conf()'));
@@ -302,7 +330,10 @@ test('another system-id: stanza-create refused, restore over a foreign cluster r
   const into = await restoreCastle(other, { log: logs.log });
   t.diagnostic(`foreign data dir: ${!into.ok ? into.reason : ''}`);
   assert.equal(into.ok, false);
-  assert.match(!into.ok ? into.reason : '', new RegExp(`refusing to restore into .*: it holds database system ${otherSys} but repo1 stanza 'main' belongs to system ${mainGate.systemId}`));
+  assert.match(
+    !into.ok ? into.reason : '',
+    new RegExp(`refusing to restore into .*: it holds database system ${otherSys} but repo1 stanza 'main' belongs to system ${mainGate.systemId}`),
+  );
   assert.equal(must(await controlSystemId(other.cluster)), otherSys);
 
   // PGO's hazard: `stanza-upgrade` from the new cluster adds a second system-id to the repo
@@ -314,7 +345,12 @@ test('another system-id: stanza-create refused, restore over a foreign cluster r
   const hazard = await restoreCastle(main, { gate: mainGate, log: logs.log });
   t.diagnostic(`second system-id: ${!hazard.ok ? hazard.reason : ''}`);
   assert.equal(hazard.ok, false);
-  assert.match(!hazard.ok ? hazard.reason : '', new RegExp(`refusing to restore: repo1 stanza 'main' now belongs to database system ${otherSys}, but this castle's data is system ${mainGate.systemId} .*second system-id`));
+  assert.match(
+    !hazard.ok ? hazard.reason : '',
+    new RegExp(
+      `refusing to restore: repo1 stanza 'main' now belongs to database system ${otherSys}, but this castle's data is system ${mainGate.systemId} .*second system-id`,
+    ),
+  );
   // and the proof on the running main cluster sees the repo changed hands
   const p = await proveCastle(main, mainGate);
   assert.equal(p.ok, false);
@@ -324,8 +360,15 @@ test('another system-id: stanza-create refused, restore over a foreign cluster r
 test('fingerprint: identical data in another order of insertion gives the same hash; streaming counts rows', async () => {
   assert.ok(main && postmasterPid(main.cluster));
   must(await sql(main.cluster, `CREATE DATABASE fp`));
-  must(await sql(main.cluster, `CREATE TABLE a(id int PRIMARY KEY, v text); INSERT INTO a SELECT g, 'v' || g FROM generate_series(1, 1000) g;
-    CREATE TABLE b(id int PRIMARY KEY, v text); INSERT INTO b SELECT g, 'v' || g FROM generate_series(1000, 1, -1) g;`, [], 'fp'));
+  must(
+    await sql(
+      main.cluster,
+      `CREATE TABLE a(id int PRIMARY KEY, v text); INSERT INTO a SELECT g, 'v' || g FROM generate_series(1, 1000) g;
+    CREATE TABLE b(id int PRIMARY KEY, v text); INSERT INTO b SELECT g, 'v' || g FROM generate_series(1000, 1, -1) g;`,
+      [],
+      'fp',
+    ),
+  );
   const f = must(await fingerprintCluster(connConfig(main.cluster), { databases: ['fp'], splitBytes: 1 }));
   const a = f.tables.find((t) => t.table === 'a')!;
   const b = f.tables.find((t) => t.table === 'b')!;
@@ -337,7 +380,10 @@ test('fingerprint: identical data in another order of insertion gives the same h
   must(await sql(main.cluster, `DELETE FROM b WHERE id = 500`, [], 'fp'));
   const changed = must(await fingerprintCluster(connConfig(main.cluster), { databases: ['fp'], reference: f }));
   const d = compareFingerprints(f, changed);
-  assert.deepEqual(d.map((x) => x.detail), ['fp: public.b had 1000 rows, now 999']);
+  assert.deepEqual(
+    d.map((x) => x.detail),
+    ['fp: public.b had 1000 rows, now 999'],
+  );
   // cancellation is a value
   const ac = new AbortController();
   ac.abort();
@@ -356,7 +402,14 @@ test('CopyHasher: the digest does not depend on how the protocol bytes are chunk
   };
   const rows = Array.from({ length: 40 }, (_, i) => msg('d', Buffer.from(`row ${i} ${'x'.repeat(i % 7)}\n`)));
   const tail = Buffer.concat([msg('C', Buffer.from('COPY 40\0')), msg('Z', Buffer.from('I'))]);
-  const wire = Buffer.concat([msg('H', Buffer.from([0, 0, 0])), ...rows.slice(0, 20), msg('N', Buffer.from('notice\0')), ...rows.slice(20), msg('c', Buffer.alloc(0)), tail]);
+  const wire = Buffer.concat([
+    msg('H', Buffer.from([0, 0, 0])),
+    ...rows.slice(0, 20),
+    msg('N', Buffer.from('notice\0')),
+    ...rows.slice(20),
+    msg('c', Buffer.alloc(0)),
+    tail,
+  ]);
   const expected = (await import('node:crypto')).createHash('sha256').update(Buffer.concat(rows)).digest('hex');
   for (let a = 1; a < wire.length; a += 3) {
     for (const b of [a + 1, a + 4, a + 17]) {
@@ -374,85 +427,99 @@ test('CopyHasher: the digest does not depend on how the protocol bytes are chunk
 });
 
 // the timeout guards the failing COPY: before the hasher settled in handleError, it hung for good
-test('fingerprint (pg internals contract): a table\'s hash is that of its COPY messages, rebuilt here from psql\'s output; keyless tables hash the same in any insertion order', { timeout: 300_000 }, async () => {
-  assert.ok(main && postmasterPid(main.cluster));
-  const cl = main.cluster;
-  must(await sql(cl, `CREATE DATABASE fp2`));
-  must(
-    await sql(
-      cl,
-      `CREATE TABLE keyed(id bigint PRIMARY KEY, v text, n numeric, b bytea);
+test(
+  "fingerprint (pg internals contract): a table's hash is that of its COPY messages, rebuilt here from psql's output; keyless tables hash the same in any insertion order",
+  { timeout: 300_000 },
+  async () => {
+    assert.ok(main && postmasterPid(main.cluster));
+    const cl = main.cluster;
+    must(await sql(cl, `CREATE DATABASE fp2`));
+    must(
+      await sql(
+        cl,
+        `CREATE TABLE keyed(id bigint PRIMARY KEY, v text, n numeric, b bytea);
        INSERT INTO keyed SELECT g, 'line ' || g || E'\\nwith a newline, a tab\\t and \\\\ a backslash', g / 7.0, decode(md5(g::text), 'hex') FROM generate_series(1, 3000) g;
        CREATE TABLE bag(v text, n int);
        INSERT INTO bag SELECT 'v' || (g % 50), g % 3 FROM generate_series(1, 2000) g;
        CREATE TABLE bag2(v text, n int);
        INSERT INTO bag2 SELECT 'v' || (g % 50), g % 3 FROM generate_series(2000, 1, -1) g;`,
-      [],
-      'fp2',
-    ),
-  );
-  const { exec } = await import('../../src/os/exec.js');
-  const { isRoot } = await import('../../src/os/passwd.js');
-  const { createHash } = await import('node:crypto');
-  // text COPY: one CopyData message per row ('d', int32 length, the row with its newline)
-  const psqlCopy = async (query: string): Promise<{ sha: string; bytes: number }> => {
-    const r = await exec(join(cl.binDir, 'psql'), ['-X', '-h', cl.socketDir, '-p', String(cl.port), '-U', cl.superuser, '-d', 'fp2', '-c', `COPY (${query}) TO STDOUT`], {
-      asUser: cl.osUser && isRoot() ? cl.osUser : null,
-      quietStdout: true,
-    });
-    assert.equal(r.code, 0, r.stderr);
-    const h = createHash('sha256');
-    let bytes = 0;
-    for (const row of r.stdout.split(/(?<=\n)/).filter(Boolean)) {
-      const body = Buffer.from(row, 'utf8');
-      const head = Buffer.alloc(5);
-      head.write('d', 0, 'latin1');
-      head.writeUInt32BE(body.length + 4, 1);
-      h.update(head).update(body);
-      bytes += 5 + body.length;
+        [],
+        'fp2',
+      ),
+    );
+    const { exec } = await import('../../src/os/exec.js');
+    const { isRoot } = await import('../../src/os/passwd.js');
+    const { createHash } = await import('node:crypto');
+    // text COPY: one CopyData message per row ('d', int32 length, the row with its newline)
+    const psqlCopy = async (query: string): Promise<{ sha: string; bytes: number }> => {
+      const r = await exec(
+        join(cl.binDir, 'psql'),
+        ['-X', '-h', cl.socketDir, '-p', String(cl.port), '-U', cl.superuser, '-d', 'fp2', '-c', `COPY (${query}) TO STDOUT`],
+        {
+          asUser: cl.osUser && isRoot() ? cl.osUser : null,
+          quietStdout: true,
+        },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const h = createHash('sha256');
+      let bytes = 0;
+      for (const row of r.stdout.split(/(?<=\n)/).filter(Boolean)) {
+        const body = Buffer.from(row, 'utf8');
+        const head = Buffer.alloc(5);
+        head.write('d', 0, 'latin1');
+        head.writeUInt32BE(body.length + 4, 1);
+        h.update(head).update(body);
+        bytes += 5 + body.length;
+      }
+      return { sha: h.digest('hex'), bytes };
+    };
+    for (const parallel of [1, 3]) {
+      const f = must(await fingerprintCluster(connConfig(cl), { databases: ['fp2'], format: 'text', splitBytes: parallel > 1 ? 1 : undefined, parallel }));
+      const keyed = f.tables.find((t) => t.table === 'keyed')!;
+      assert.equal(keyed.rows, 3000);
+      if (parallel === 1) {
+        const ref = await psqlCopy('SELECT * FROM public.keyed t ORDER BY id');
+        assert.equal(keyed.sha256, ref.sha, 'the hash of the whole ordered COPY');
+        assert.equal(keyed.streamedBytes, ref.bytes);
+      } else {
+        assert.ok(keyed.split && keyed.split.bounds.length > 1, 'hashed in key ranges');
+        const parts = keyed.split.bounds.map((b, i) => {
+          const next = keyed.split!.bounds[i + 1];
+          return i === 0 ? `id < ${next}` : next !== undefined ? `id >= ${b} AND id < ${next}` : `id >= ${b}`;
+        });
+        const shas = await Promise.all(parts.map((w) => psqlCopy(`SELECT * FROM public.keyed t WHERE ${w} ORDER BY id`)));
+        assert.equal(
+          keyed.sha256,
+          createHash('sha256')
+            .update(shas.map((x) => x.sha).join('\n'))
+            .digest('hex'),
+          "ranges: the hash of the ranges' hashes",
+        );
+      }
+      const bag = f.tables.find((t) => t.table === 'bag')!;
+      const bag2 = f.tables.find((t) => t.table === 'bag2')!;
+      assert.equal(bag.orderBy, 'all columns (row text, C collation)');
+      assert.equal(bag.rows, 2000);
+      assert.equal(bag.sha256, bag2.sha256, 'no key: the same rows in another physical order hash the same');
+      assert.equal(bag.sha256, (await psqlCopy(`SELECT * FROM public.bag t ORDER BY t::text COLLATE "C"`)).sha);
     }
-    return { sha: h.digest('hex'), bytes };
-  };
-  for (const parallel of [1, 3]) {
-    const f = must(await fingerprintCluster(connConfig(cl), { databases: ['fp2'], format: 'text', splitBytes: parallel > 1 ? 1 : undefined, parallel }));
-    const keyed = f.tables.find((t) => t.table === 'keyed')!;
-    assert.equal(keyed.rows, 3000);
-    if (parallel === 1) {
-      const ref = await psqlCopy('SELECT * FROM public.keyed t ORDER BY id');
-      assert.equal(keyed.sha256, ref.sha, 'the hash of the whole ordered COPY');
-      assert.equal(keyed.streamedBytes, ref.bytes);
-    } else {
-      assert.ok(keyed.split && keyed.split.bounds.length > 1, 'hashed in key ranges');
-      const parts = keyed.split.bounds.map((b, i) => {
-        const next = keyed.split!.bounds[i + 1];
-        return i === 0 ? `id < ${next}` : next !== undefined ? `id >= ${b} AND id < ${next}` : `id >= ${b}`;
-      });
-      const shas = await Promise.all(parts.map((w) => psqlCopy(`SELECT * FROM public.keyed t WHERE ${w} ORDER BY id`)));
-      assert.equal(keyed.sha256, createHash('sha256').update(shas.map((x) => x.sha).join('\n')).digest('hex'), 'ranges: the hash of the ranges\' hashes');
+    // a COPY that fails midway rejects with the server's error, and its connection goes on working
+    const { CopyHasher } = await import('../../src/data/fingerprint.js');
+    const pg = (await import('pg')).default;
+    const client = new pg.Client({ ...connConfig(cl), database: 'fp2' });
+    await client.connect();
+    try {
+      const failing = new CopyHasher('COPY (SELECT 1 / (g - 5000) FROM generate_series(1, 10000) g) TO STDOUT');
+      client.query(failing);
+      await assert.rejects(failing.done, /division by zero/);
+      assert.deepEqual((await client.query('SELECT 41 + 1 AS x')).rows, [{ x: 42 }]);
+      const three = new CopyHasher('COPY (SELECT g FROM generate_series(1, 3) g) TO STDOUT');
+      client.query(three);
+      const msgs = ['1\n', '2\n', '3\n'].map((row) => Buffer.concat([Buffer.from([0x64, 0, 0, 0, 6]), Buffer.from(row)]));
+      assert.deepEqual(await three.done, { rows: 3, sha: createHash('sha256').update(Buffer.concat(msgs)).digest('hex'), bytes: 21 });
+      assert.deepEqual((await client.query('SELECT 1 AS y')).rows, [{ y: 1 }], 'pg reads the socket again after the COPY');
+    } finally {
+      await client.end();
     }
-    const bag = f.tables.find((t) => t.table === 'bag')!;
-    const bag2 = f.tables.find((t) => t.table === 'bag2')!;
-    assert.equal(bag.orderBy, 'all columns (row text, C collation)');
-    assert.equal(bag.rows, 2000);
-    assert.equal(bag.sha256, bag2.sha256, 'no key: the same rows in another physical order hash the same');
-    assert.equal(bag.sha256, (await psqlCopy(`SELECT * FROM public.bag t ORDER BY t::text COLLATE "C"`)).sha);
-  }
-  // a COPY that fails midway rejects with the server's error, and its connection goes on working
-  const { CopyHasher } = await import('../../src/data/fingerprint.js');
-  const pg = (await import('pg')).default;
-  const client = new pg.Client({ ...connConfig(cl), database: 'fp2' });
-  await client.connect();
-  try {
-    const failing = new CopyHasher('COPY (SELECT 1 / (g - 5000) FROM generate_series(1, 10000) g) TO STDOUT');
-    client.query(failing);
-    await assert.rejects(failing.done, /division by zero/);
-    assert.deepEqual((await client.query('SELECT 41 + 1 AS x')).rows, [{ x: 42 }]);
-    const three = new CopyHasher('COPY (SELECT g FROM generate_series(1, 3) g) TO STDOUT');
-    client.query(three);
-    const msgs = ['1\n', '2\n', '3\n'].map((row) => Buffer.concat([Buffer.from([0x64, 0, 0, 0, 6]), Buffer.from(row)]));
-    assert.deepEqual(await three.done, { rows: 3, sha: createHash('sha256').update(Buffer.concat(msgs)).digest('hex'), bytes: 21 });
-    assert.deepEqual((await client.query('SELECT 1 AS y')).rows, [{ y: 1 }], 'pg reads the socket again after the COPY');
-  } finally {
-    await client.end();
-  }
-});
+  },
+);

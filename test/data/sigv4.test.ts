@@ -6,7 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { verifySigV4, canonicalize, uriEncodeCanonical, s3ErrorXml, SIGNATURE_MISMATCH_MESSAGE, type SigV4Request, type HeaderValue } from '../../src/s3/sigv4.js';
+import {
+  verifySigV4,
+  canonicalize,
+  uriEncodeCanonical,
+  s3ErrorXml,
+  SIGNATURE_MISMATCH_MESSAGE,
+  type SigV4Request,
+  type HeaderValue,
+} from '../../src/s3/sigv4.js';
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 const EMPTY = sha('');
@@ -36,7 +44,14 @@ interface Vector {
 const host = 'example.amazonaws.com';
 const date = '20150830T123600Z';
 const suite: Vector[] = [
-  { name: 'get-vanilla', method: 'GET', path: '/', headers: { Host: host, 'X-Amz-Date': date }, signedHeaders: 'host;x-amz-date', signature: '5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31' },
+  {
+    name: 'get-vanilla',
+    method: 'GET',
+    path: '/',
+    headers: { Host: host, 'X-Amz-Date': date },
+    signedHeaders: 'host;x-amz-date',
+    signature: '5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31',
+  },
   {
     name: 'get-vanilla-query-order-key-case',
     method: 'GET',
@@ -104,7 +119,12 @@ for (const v of suite) {
       assert.ok(!JSON.stringify(bad).includes(SUITE_SECRET.slice(5, 20)), 'no secret in the error');
     }
     const flipped = v.signature.slice(0, -1) + (v.signature.endsWith('0') ? '1' : '0');
-    const tampered = verifySigV4({ ...req, headers: { ...req.headers, Authorization: authHeader(SUITE_KEY, SUITE_SCOPE, v.signedHeaders, flipped) } }, suiteLookup, SUITE_NOW, { service: 'service' });
+    const tampered = verifySigV4(
+      { ...req, headers: { ...req.headers, Authorization: authHeader(SUITE_KEY, SUITE_SCOPE, v.signedHeaders, flipped) } },
+      suiteLookup,
+      SUITE_NOW,
+      { service: 'service' },
+    );
     assert.equal(!tampered.ok && tampered.code, 'SignatureDoesNotMatch');
   });
 }
@@ -115,7 +135,10 @@ test('sigv4 suite get-vanilla-query-order-key-case: the canonical request line b
     ['x-amz-date', date],
   ]);
   const c = canonicalize('GET', '/?Param2=value2&Param1=value1', headers, ['host', 'x-amz-date'], EMPTY, date, SUITE_SCOPE);
-  assert.equal(c.canonicalRequest, ['GET', '/', 'Param1=value1&Param2=value2', 'host:example.amazonaws.com', 'x-amz-date:20150830T123600Z', '', 'host;x-amz-date', EMPTY].join('\n'));
+  assert.equal(
+    c.canonicalRequest,
+    ['GET', '/', 'Param1=value1&Param2=value2', 'host:example.amazonaws.com', 'x-amz-date:20150830T123600Z', '', 'host;x-amz-date', EMPTY].join('\n'),
+  );
   assert.equal(c.stringToSign, `AWS4-HMAC-SHA256\n${date}\n${SUITE_SCOPE}\n816cd5b414d056048ba4f7c5386d6e0533120fb1fcfa93762cf0fc39e2cf19e0`);
 });
 
@@ -214,7 +237,11 @@ const s3Examples: Vector[] = [
 
 for (const v of s3Examples) {
   test(`sigv4 S3 example ${v.name}: verifies, a wrong secret is SignatureDoesNotMatch`, () => {
-    const req: SigV4Request = { method: v.method, path: v.path, headers: { ...v.headers, Authorization: authHeader(S3_KEY, S3_SCOPE, v.signedHeaders, v.signature) } };
+    const req: SigV4Request = {
+      method: v.method,
+      path: v.path,
+      headers: { ...v.headers, Authorization: authHeader(S3_KEY, S3_SCOPE, v.signedHeaders, v.signature) },
+    };
     assert.deepEqual(verifySigV4(req, s3Lookup, S3_NOW), { ok: true, auth: 'sigv4-header', accessKeyId: S3_KEY });
     const bad = verifySigV4(req, s3Wrong, S3_NOW);
     assert.equal(!bad.ok && `${bad.status} ${bad.code}`, '403 SignatureDoesNotMatch');
@@ -252,7 +279,13 @@ test('sigv4 S3 example presigned URL (query auth): verifies, wrong secret, expir
 
 // ---- the rules around the signature
 const GET_TXT = s3Examples[0]!;
-const getTxt = (headers: Record<string, HeaderValue> = {}, signature = GET_TXT.signature, signed = GET_TXT.signedHeaders, key = S3_KEY, scope = S3_SCOPE): SigV4Request => ({
+const getTxt = (
+  headers: Record<string, HeaderValue> = {},
+  signature = GET_TXT.signature,
+  signed = GET_TXT.signedHeaders,
+  key = S3_KEY,
+  scope = S3_SCOPE,
+): SigV4Request => ({
   method: 'GET',
   path: '/test.txt',
   headers: { ...GET_TXT.headers, ...headers, Authorization: authHeader(key, scope, signed, signature) },
@@ -324,8 +357,19 @@ test('sigv4: requests signed by @smithy/signature-v4 verify (header and presigne
     applyChecksum: true,
   });
   const now = new Date();
-  const enc = (k: string) => k.split('/').map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())).join('/');
-  const keys = ['b/plain.txt', 'b/a b+c/(x)!*\'~.txt', 'b/ünï/😀', 'b/pgbackrest/archive/main/15-1/000000010000000000000001-abc.gz', 'b/dir//double', 'b/$&=,;:@'];
+  const enc = (k: string) =>
+    k
+      .split('/')
+      .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()))
+      .join('/');
+  const keys = [
+    'b/plain.txt',
+    "b/a b+c/(x)!*'~.txt",
+    'b/ünï/😀',
+    'b/pgbackrest/archive/main/15-1/000000010000000000000001-abc.gz',
+    'b/dir//double',
+    'b/$&=,;:@',
+  ];
   for (const key of keys)
     for (const query of [{}, { 'list-type': '2', prefix: 'a b/ü', delimiter: '/', 'continuation-token': 'x+y/z==' }, { uploads: '' }]) {
       const request = {
@@ -348,7 +392,10 @@ test('sigv4: requests signed by @smithy/signature-v4 verify (header and presigne
       const wrong = verifySigV4({ method: 'PUT', path: target, headers: signed.headers }, (id) => (lookup(id) ? 'other' : undefined), now);
       assert.equal(!wrong.ok && wrong.code, 'SignatureDoesNotMatch');
       // presigned GET of the same key (as @aws-sdk/s3-request-presigner: the payload is UNSIGNED-PAYLOAD)
-      const pre = await signer.presign({ ...request, method: 'GET', headers: { host: 'localhost:9443', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, body: undefined }, { signingDate: now, expiresIn: 600 });
+      const pre = await signer.presign(
+        { ...request, method: 'GET', headers: { host: 'localhost:9443', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, body: undefined },
+        { signingDate: now, expiresIn: 600 },
+      );
       const preQs = Object.entries(pre.query ?? {})
         .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
         .join('&');

@@ -101,8 +101,14 @@ layers:
   // the default target's and the generic kinds bare, every other target's qualified (`proxmox.machines`), sorted
   const known = /hint: did you mean 'run'\? known kinds: (.*)$/m.exec(err)?.[1]?.split(', ') ?? [];
   assert.deepEqual(known, [...known].sort());
-  assert.deepEqual(known.filter((k) => !k.includes('.')), ['backup', 'blog', 'noop', 'objectStore', 'pgbouncer', 'postgres', 'proof', 'run', 'sql', 'waitFor']);
-  assert.ok(known.some((k) => k.includes('.')), 'other targets are listed qualified');
+  assert.deepEqual(
+    known.filter((k) => !k.includes('.')),
+    ['backup', 'blog', 'noop', 'objectStore', 'pgbouncer', 'postgres', 'proof', 'run', 'sql', 'waitFor'],
+  );
+  assert.ok(
+    known.some((k) => k.includes('.')),
+    'other targets are listed qualified',
+  );
   assert.match(err, /^castle\.yaml:8:23: error spec\/ambiguous-step: a step has exactly one kind, this one has 2: run, noop$/m);
   assert.match(err, /^castle\.yaml:9:25: error spec\/invalid: layers\[0\]\.apply\[3\]\.waitFor\.tcp must match pattern/m);
 });

@@ -130,7 +130,7 @@ layers:
   assert.equal(summary(dir).resumeOf, first());
 });
 
-test("a step log that cannot be written is reported as a warning and the run goes on", () => {
+test('a step log that cannot be written is reported as a warning and the run goes on', () => {
   const dir = castleDir(`name: nolog
 layers:
   - name: a
@@ -190,7 +190,10 @@ layers:
 test('unlock --force removes a lock held from another host', () => {
   const dir = castleDir('name: remote\nlayers: [{name: a, apply: [{run: "true"}]}]\n');
   mkdirSync(join(dir, '.castle'), { recursive: true });
-  writeFileSync(join(dir, '.castle', 'lock.json'), JSON.stringify({ pid: 1, host: 'elsewhere', runId: 'r-remote', since: '2026-01-01T00:00:00Z', operation: 'rebirth' }));
+  writeFileSync(
+    join(dir, '.castle', 'lock.json'),
+    JSON.stringify({ pid: 1, host: 'elsewhere', runId: 'r-remote', since: '2026-01-01T00:00:00Z', operation: 'rebirth' }),
+  );
   const refused = castle(dir, ['up']);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /locked by run r-remote \(rebirth, pid 1 on elsewhere/);

@@ -13,9 +13,18 @@ test('--json streams every event as one JSON object per line, the same as the lo
   const dir = castleDir('name: json\nlayers: [{name: a, apply: [{run: "echo hi"}]}]\n');
   const r = castle(dir, ['up', '--json']);
   assert.equal(r.code, 0);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.type), ['run-started', 'step-started', 'step-finished', 'run-finished']);
-  const log = readFileSync(join(dir, '.castle', 'runs', runIds(dir)[0]!, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => l.type),
+    ['run-started', 'step-started', 'step-finished', 'run-finished'],
+  );
+  const log = readFileSync(join(dir, '.castle', 'runs', runIds(dir)[0]!, 'events.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.deepEqual(lines, log);
 });
 

@@ -62,12 +62,18 @@ test('rebirth is down then up in one run with one stopwatch', () => {
   assert.ok(fin && fin.type === 'run-finished');
   assert.deepEqual(
     fin.phases.map((p) => p.phase),
-    ['down/networking', 'down/storage', 'down/platform', 'down/secrets', 'up/secrets', 'up/platform', 'up/networking', 'up/storage'].sort((a, b) => {
-      const order = (x: string): number => (x.startsWith('down') ? 0 : 1);
-      return order(a) - order(b);
-    }).filter(() => true).sort((a, b) => fin.phases.findIndex((p) => p.phase === a) - fin.phases.findIndex((p) => p.phase === b)),
+    ['down/networking', 'down/storage', 'down/platform', 'down/secrets', 'up/secrets', 'up/platform', 'up/networking', 'up/storage']
+      .sort((a, b) => {
+        const order = (x: string): number => (x.startsWith('down') ? 0 : 1);
+        return order(a) - order(b);
+      })
+      .filter(() => true)
+      .sort((a, b) => fin.phases.findIndex((p) => p.phase === a) - fin.phases.findIndex((p) => p.phase === b)),
   );
-  assert.ok(fin.phases.every((p, i, a) => i === 0 || a[i - 1]!.startMs <= p.startMs), 'phases listed by start');
+  assert.ok(
+    fin.phases.every((p, i, a) => i === 0 || a[i - 1]!.startMs <= p.startMs),
+    'phases listed by start',
+  );
 });
 
 test('the event log is versioned JSONL with increasing seq and ISO timestamps', () => {
@@ -83,7 +89,11 @@ test('the event log is versioned JSONL with increasing seq and ISO timestamps', 
   });
   const started = evs[0]!;
   assert.ok(started.type === 'run-started');
-  assert.deepEqual(started.steps.map((s) => s.id), ['up/secrets/0'], '--only runs only that layer');
+  assert.deepEqual(
+    started.steps.map((s) => s.id),
+    ['up/secrets/0'],
+    '--only runs only that layer',
+  );
 });
 
 test('a failing step is retried with backoff when its output matches retryOn, then succeeds', () => {
@@ -104,7 +114,11 @@ layers:
   const evs = events(dir);
   const retries = evs.filter((e) => e.type === 'step-retrying');
   assert.equal(retries.length, 2);
-  assert.deepEqual(retries.map((e) => (e.type === 'step-retrying' ? e.delayMs : 0)), [50, 100], 'backoff doubles');
+  assert.deepEqual(
+    retries.map((e) => (e.type === 'step-retrying' ? e.delayMs : 0)),
+    [50, 100],
+    'backoff doubles',
+  );
   const fin = evs.find((e) => e.type === 'step-finished');
   assert.ok(fin?.type === 'step-finished' && fin.status === 'succeeded' && fin.attempts === 3);
   const log = castle(dir, ['logs', '--step', 'up/flaky/0']);
@@ -152,7 +166,10 @@ layers:
 `);
   // a preload that lists, at exit, the packages the CLI process loaded through require
   const preload = join(dir, 'loaded.cjs');
-  writeFileSync(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(join(dir, 'loaded.txt'))}, Object.keys(require.cache).join('\\n')));\n`);
+  writeFileSync(
+    preload,
+    `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(join(dir, 'loaded.txt'))}, Object.keys(require.cache).join('\\n')));\n`,
+  );
   const r = castle(dir, ['up'], { NODE_OPTIONS: `--require ${preload}` });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const loaded = readFileSync(join(dir, 'loaded.txt'), 'utf8');

@@ -42,7 +42,10 @@ function fixture(opts: { failOpens?: number } = {}) {
   const vaultTarget: Target<{ size: number }, Box> = {
     name: 'vault',
     description: 'a fake target with a session',
-    block: { schema: { type: 'object', required: ['size'], additionalProperties: false, properties: { size: { type: 'integer', minimum: 1 } } }, required: true },
+    block: {
+      schema: { type: 'object', required: ['size'], additionalProperties: false, properties: { size: { type: 'integer', minimum: 1 } } },
+      required: true,
+    },
     kinds: [vault],
     describe: (c) => [`a box of size ${c?.size ?? '?'}`],
     session: {
@@ -103,7 +106,7 @@ async function run(registry: TargetRegistry, yaml: string, retries = 0): Promise
   }
 }
 
-test('a bare kind name is the selected target\'s; `target.kind` names any target\'s; a layer can select its own', async () => {
+test("a bare kind name is the selected target's; `target.kind` names any target's; a layer can select its own", async () => {
   const { registry, log } = fixture();
   const yaml = `name: t
 vault: {size: 3}
@@ -117,7 +120,10 @@ layers:
     spec.value.layers.flatMap((l) => l.apply.map((s) => s.qualified)),
     ['vault.store', 'shed.store', 'shed.store', 'vault.store'],
   );
-  assert.deepEqual(spec.value.uses.map((t) => t.name), ['vault', 'shed']);
+  assert.deepEqual(
+    spec.value.uses.map((t) => t.name),
+    ['vault', 'shed'],
+  );
   const r = await run(registry, yaml);
   assert.equal(r.status, 'succeeded');
   assert.deepEqual(log, [
@@ -140,7 +146,7 @@ test('steps of one target running in parallel share one session, opened once', a
   assert.match(log.at(-1)!, /^close box 1 with (i\d,){5}i\d$/);
 });
 
-test('a session that cannot open fails the step that needed it, with the target\'s reason', async () => {
+test("a session that cannot open fails the step that needed it, with the target's reason", async () => {
   const { registry, log } = fixture({ failOpens: 1 });
   const r = await run(registry, 'name: t\nvault: {size: 1}\nlayers: [{name: a, apply: [{store: {item: x}}]}]\n');
   assert.equal(r.status, 'failed');
@@ -174,7 +180,10 @@ test('names, blocks and targets are checked at load with their location and what
     if (r.ok) continue;
     const text = r.diagnostics.map((d) => `${d.location?.line}:${d.location?.col} ${d.message} ${d.hint ?? ''}`).join('\n');
     assert.match(text, re, yaml);
-    assert.ok(r.diagnostics.every((d) => d.location && d.location.line > 0), `located: ${text}`);
+    assert.ok(
+      r.diagnostics.every((d) => d.location && d.location.line > 0),
+      `located: ${text}`,
+    );
   }
 });
 
@@ -189,7 +198,7 @@ test('a kind of another target written bare says which target has it and how to 
   assert.match(d.hint ?? '', /write 'vault\.store', or set `target: vault` on the layer/);
 });
 
-test('the editor schema has each target\'s block and its kinds, qualified and bare for the default target', () => {
+test("the editor schema has each target's block and its kinds, qualified and bare for the default target", () => {
   const { registry } = fixture();
   const schema = castleJsonSchema(registry) as { properties: Record<string, any> };
   assert.equal(schema.properties['vault'].properties.size.minimum, 1);

@@ -35,7 +35,8 @@ export async function copyLocalExample(prefix: string, edit: (yaml: string) => s
     readFileSync(join(dir, 'castle.yaml'), 'utf8')
       .replace(
         /^  secrets: .*$/m,
-        (l) => `${l}\n  dataDir: ${dataDir}\n  objectStore: {dir: ${s3Dir}, port: ${ports.s3}}\n  ports: {postgres: ${ports.postgres}, pgbouncer: ${ports.pgbouncer}}`,
+        (l) =>
+          `${l}\n  dataDir: ${dataDir}\n  objectStore: {dir: ${s3Dir}, port: ${ports.s3}}\n  ports: {postgres: ${ports.postgres}, pgbouncer: ${ports.pgbouncer}}`,
       )
       .replaceAll('8080', String(ports.blog)),
   );
@@ -67,12 +68,16 @@ export async function localCastle(edit?: (yaml: string) => string): Promise<Loca
   };
   const secretsFile = join(dir, 'secrets.env');
   const secret = (key: string): string => {
-    const line = readFileSync(secretsFile, 'utf8').split('\n').find((l) => l.startsWith(`${key}=`));
+    const line = readFileSync(secretsFile, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${key}=`));
     if (!line) throw new Error(`no ${key} in secrets.env`);
     return line.slice(key.length + 1).replace(/^['"]|['"]$/g, '');
   };
   const setSecret = (key: string, value: string): void => {
-    const lines = readFileSync(secretsFile, 'utf8').split('\n').map((l) => (l.startsWith(`${key}=`) ? `${key}=${value}` : l));
+    const lines = readFileSync(secretsFile, 'utf8')
+      .split('\n')
+      .map((l) => (l.startsWith(`${key}=`) ? `${key}=${value}` : l));
     writeFileSync(secretsFile, lines.join('\n'), { mode: 0o600 });
   };
   return {

@@ -75,29 +75,42 @@ test('a port held by a foreign process: the error names the port, its pid and co
   const found = listenersOn([port]);
   assert.equal(found.length, 1, JSON.stringify(found));
   assert.equal(found[0]!.address, '127.0.0.1');
-  assert.deepEqual(found[0]!.processes.map((p) => p.pid), [nc.pid]);
+  assert.deepEqual(
+    found[0]!.processes.map((p) => p.pid),
+    [nc.pid],
+  );
   assert.match(found[0]!.processes[0]!.cmdline, /--pretend-nc$/);
 
   const base = tempBase(t);
-  const d = checkPorts([{ port, what: 'postgres', setting: 'local.ports.postgres' }], { name: 'local', dataDir: join(base, 'data'), objectStoreDir: join(base, 's3') });
+  const d = checkPorts([{ port, what: 'postgres', setting: 'local.ports.postgres' }], {
+    name: 'local',
+    dataDir: join(base, 'data'),
+    objectStoreDir: join(base, 's3'),
+  });
   assert.equal(d.length, 1);
   assert.equal(d[0]!.severity, 'error');
   assert.equal(d[0]!.rule, 'local/port-in-use');
-  assert.match(d[0]!.message, new RegExp(`^port ${port} \\(postgres\\) is held by pid ${nc.pid} \\(.*${String(port)} --pretend-nc\\) of user root, which is not a castle's process$`));
+  assert.match(
+    d[0]!.message,
+    new RegExp(`^port ${port} \\(postgres\\) is held by pid ${nc.pid} \\(.*${String(port)} --pretend-nc\\) of user root, which is not a castle's process$`),
+  );
   assert.equal(d[0]!.hint, `stop it (\`kill ${nc.pid}\`), or give this castle another port (local.ports.postgres in castle.yaml)`);
   // a free port and a port set twice
   const free = await freePort();
   const twice = checkPorts(
     [
       { port: free, what: 'pgbouncer', setting: 'local.ports.pgbouncer' },
-      { port: free, what: 'blog', setting: 'the blog step\'s port' },
+      { port: free, what: 'blog', setting: "the blog step's port" },
     ],
     { name: 'local', dataDir: join(base, 'data'), objectStoreDir: join(base, 's3') },
   );
-  assert.deepEqual(twice.map((x) => x.rule), ['local/port-twice']);
+  assert.deepEqual(
+    twice.map((x) => x.rule),
+    ['local/port-twice'],
+  );
 });
 
-test('a port held by another castle names that castle and the command that stops it; the castle\'s own daemon is no error', async (t) => {
+test("a port held by another castle names that castle and the command that stops it; the castle's own daemon is no error", async (t) => {
   const base = tempBase(t);
   const other = ownerIn(base, 'other');
   assert.ok(writeOwner(other).ok);
@@ -110,14 +123,29 @@ test('a port held by another castle names that castle and the command that stops
   assert.equal(ownerOfProcess('/usr/bin/nc -l 5432'), undefined);
 
   const mine = ownerIn(base, 'mine');
-  const d = checkPorts([{ port, what: 'postgres', setting: 'local.ports.postgres' }], { name: 'mine', dataDir: mine.dataDir, objectStoreDir: mine.objectStoreDir });
+  const d = checkPorts([{ port, what: 'postgres', setting: 'local.ports.postgres' }], {
+    name: 'mine',
+    dataDir: mine.dataDir,
+    objectStoreDir: mine.objectStoreDir,
+  });
   assert.equal(d.length, 1);
-  assert.match(d[0]!.message, new RegExp(`^port ${port} \\(postgres\\) is held by pid ${pg.pid} \\(.* -D ${pgdata}\\), a process of castle 'other' in ${other.castleDir} \\(data ${other.dataDir}\\)$`));
-  assert.equal(d[0]!.hint, `stop that castle: \`cd ${other.castleDir} && node /opt/castle/dist/src/cli/main.js down\`, or give this castle another port (local.ports.postgres in castle.yaml)`);
+  assert.match(
+    d[0]!.message,
+    new RegExp(
+      `^port ${port} \\(postgres\\) is held by pid ${pg.pid} \\(.* -D ${pgdata}\\), a process of castle 'other' in ${other.castleDir} \\(data ${other.dataDir}\\)$`,
+    ),
+  );
+  assert.equal(
+    d[0]!.hint,
+    `stop that castle: \`cd ${other.castleDir} && node /opt/castle/dist/src/cli/main.js down\`, or give this castle another port (local.ports.postgres in castle.yaml)`,
+  );
   assert.equal(stopCommand({ ...other, castleDir: "/tmp/it's here", cli: '/usr/bin/castle' }), `cd '/tmp/it'\\''s here' && /usr/bin/castle down`);
 
   // seen from the castle that owns it, the daemon is its own: up reuses it
-  assert.deepEqual(checkPorts([{ port, what: 'postgres', setting: 'local.ports.postgres' }], { name: 'other', dataDir: other.dataDir, objectStoreDir: other.objectStoreDir }), []);
+  assert.deepEqual(
+    checkPorts([{ port, what: 'postgres', setting: 'local.ports.postgres' }], { name: 'other', dataDir: other.dataDir, objectStoreDir: other.objectStoreDir }),
+    [],
+  );
 });
 
 test('one castle per name: a second folder is refused while the first runs it, takes it over when idle or when the first folder is gone', async (t) => {
@@ -139,15 +167,23 @@ test('one castle per name: a second folder is refused while the first runs it, t
   const daemon = await listener(await freePort(), join(dataDir, 'pgbouncer', 'pgbouncer.ini'));
   t.after(() => daemon.kill());
   mkdirSync(first.stateDir, { recursive: true });
-  writeFileSync(join(first.stateDir, 'lock.json'), JSON.stringify({ pid: daemon.pid, host: hostname(), runId: 'r-1', since: '2026-12-01T10:00:00Z', operation: 'up' }));
-  assert.deepEqual(processesUsing([dataDir]).map((p) => p.pid), [daemon.pid]);
+  writeFileSync(
+    join(first.stateDir, 'lock.json'),
+    JSON.stringify({ pid: daemon.pid, host: hostname(), runId: 'r-1', since: '2026-12-01T10:00:00Z', operation: 'up' }),
+  );
+  assert.deepEqual(
+    processesUsing([dataDir]).map((p) => p.pid),
+    [daemon.pid],
+  );
   const busy = localPreflight(input, { castleDir: secondDir, castleName: 'local' });
   assert.equal(busy.length, 1);
   assert.equal(busy[0]!.severity, 'error');
   assert.equal(busy[0]!.rule, 'local/castle-elsewhere');
   assert.match(
     busy[0]!.message,
-    new RegExp(`^castle 'local' runs from another folder, ${first.castleDir} \\(data ${dataDir}\\): its run r-1 \\(up, pid ${daemon.pid}, since 2026-12-01T10:00:00Z\\) holds the lock; its processes run: pid ${daemon.pid} \\(.*pgbouncer\\.ini\\)$`),
+    new RegExp(
+      `^castle 'local' runs from another folder, ${first.castleDir} \\(data ${dataDir}\\): its run r-1 \\(up, pid ${daemon.pid}, since 2026-12-01T10:00:00Z\\) holds the lock; its processes run: pid ${daemon.pid} \\(.*pgbouncer\\.ini\\)$`,
+    ),
   );
   assert.match(busy[0]!.hint!, new RegExp(`stop it there first \\(\`cd ${first.castleDir} && node /opt/castle/dist/src/cli/main\\.js down\`\\)`));
 
@@ -156,7 +192,10 @@ test('one castle per name: a second folder is refused while the first runs it, t
   await new Promise((r) => daemon.once('exit', r));
   rmSync(join(first.stateDir, 'lock.json'));
   const idle = localPreflight(input, { castleDir: secondDir, castleName: 'local' });
-  assert.deepEqual(idle.map((d) => [d.severity, d.rule]), [['warning', 'local/castle-taken-over']]);
+  assert.deepEqual(
+    idle.map((d) => [d.severity, d.rule]),
+    [['warning', 'local/castle-taken-over']],
+  );
   assert.match(idle[0]!.message, new RegExp(`^castle 'local' was last run from ${first.castleDir}; `));
 
   // the first folder deleted while its daemon still runs: taken over with its processes
@@ -177,7 +216,10 @@ test('as root, a data folder the unprivileged user cannot reach is refused befor
   const d = await reachDiagnostics('castle', join(base, 'clone', 'data'));
   assert.equal(d.length, 1);
   assert.equal(d[0]!.rule, 'local/data-dir-unreachable');
-  assert.equal(d[0]!.message, `user 'castle' cannot reach ${join(base, 'clone', 'data')}: ${base} is mode 700 owned by uid 0; run \`chmod o+x ${base}\` or keep the castle elsewhere`);
+  assert.equal(
+    d[0]!.message,
+    `user 'castle' cannot reach ${join(base, 'clone', 'data')}: ${base} is mode 700 owned by uid 0; run \`chmod o+x ${base}\` or keep the castle elsewhere`,
+  );
   assert.match(d[0]!.hint!, /local\.dataDir/);
   // a user not created yet is judged as any other user
   assert.equal((await reachDiagnostics('castle-nobody-yet', join(base, 'data'))).length, 1);
@@ -188,7 +230,10 @@ test('as root, a data folder the unprivileged user cannot reach is refused befor
 test('a castle whose folders cannot be written is a failure that says where, not a crash', (t) => {
   const base = tempBase(t);
   writeFileSync(join(base, 'file'), '');
-  const r = claimCastle({ dataDir: join(base, 'file', 'data'), objectStoreDir: join(base, 's3') }, { castleDir: base, stateDir: join(base, '.castle'), castleName: 'local' });
+  const r = claimCastle(
+    { dataDir: join(base, 'file', 'data'), objectStoreDir: join(base, 's3') },
+    { castleDir: base, stateDir: join(base, '.castle'), castleName: 'local' },
+  );
   assert.equal(r.ok, false);
   assert.equal(!r.ok && r.reason, `cannot record castle 'local' in ${join(base, 'file', 'data')}: ENOTDIR; it must be a folder this user can write`);
 });

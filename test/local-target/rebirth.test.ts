@@ -51,7 +51,7 @@ test('rebirth: gate, nuclear wipe, restore from S3 and proof, with rows that onl
   assert.equal(up.code, 0, up.stdout + up.stderr);
   assert.match(up.stdout, /up\/database\/0 succeeded .* created system \d+: PostgreSQL \d+ on 127\.0\.0\.1:\d+, first full backup \S+F/);
   await query(c, 'CREATE TABLE notes (id int PRIMARY KEY, body text)');
-  await query(c, "INSERT INTO notes SELECT g, md5(g::text) FROM generate_series(1, 2000) g");
+  await query(c, 'INSERT INTO notes SELECT g, md5(g::text) FROM generate_series(1, 2000) g');
   const before = (await query(c, 'SELECT count(*)::int AS n FROM posts')).rows[0].n as number;
 
   const r = c.castle(['rebirth']);
@@ -60,7 +60,10 @@ test('rebirth: gate, nuclear wipe, restore from S3 and proof, with rows that onl
   const ch = checks(evs);
   assert.equal(ch.get('system identifier')?.ok, true);
   assert.equal(ch.get('data identical')?.ok, true, ch.get('data identical')?.detail);
-  assert.match(ch.get('data identical')!.detail, /^2 tables, \d+ rows in 2 databases match the gate, including writes after backup \S+ \(WAL through [0-9A-F]{24}\)$/);
+  assert.match(
+    ch.get('data identical')!.detail,
+    /^2 tables, \d+ rows in 2 databases match the gate, including writes after backup \S+ \(WAL through [0-9A-F]{24}\)$/,
+  );
   assert.equal(ch.get('app serves the data')?.ok, true, ch.get('app serves the data')?.detail);
   const st = steps(evs);
   assert.match(st.get('down/database/0')!.summary!, /^wiped .*postgres\/blog-db \(stopped \d+ process/);
@@ -68,7 +71,10 @@ test('rebirth: gate, nuclear wipe, restore from S3 and proof, with rows that onl
   // phases in order: gate, the wipe, the layers, the proof
   const fin = evs.find((e) => e.type === 'run-finished');
   assert.ok(fin?.type === 'run-finished');
-  assert.deepEqual(fin.phases.map((p) => p.phase), ['gate', 'down/app', 'down/pooler', 'down/database', 'up/object-store', 'up/database', 'up/pooler', 'up/app', 'proof']);
+  assert.deepEqual(
+    fin.phases.map((p) => p.phase),
+    ['gate', 'down/app', 'down/pooler', 'down/database', 'up/object-store', 'up/database', 'up/pooler', 'up/app', 'proof'],
+  );
   assert.match(r.stdout, /^proof:$/m);
   assert.match(r.stdout, /^  ✔ data identical: /m);
   // the 500 late rows are there, and so is everything else
@@ -76,11 +82,25 @@ test('rebirth: gate, nuclear wipe, restore from S3 and proof, with rows that onl
   assert.equal((await query(c, "SELECT count(*)::int AS n FROM posts WHERE body = 'only in WAL'")).rows[0].n, 500);
   assert.equal((await query(c, 'SELECT count(*)::int AS n FROM notes')).rows[0].n, 2000);
   // secrets never reach the logs
-  const runDir = join(c.dir, '.castle', 'runs', readdirSync(join(c.dir, '.castle', 'runs')).sort().pop()!);
-  const all = [readFileSync(join(runDir, 'events.jsonl'), 'utf8'), ...readdirSync(join(runDir, 'steps')).map((f) => readFileSync(join(runDir, 'steps', f), 'utf8')), r.stdout];
+  const runDir = join(
+    c.dir,
+    '.castle',
+    'runs',
+    readdirSync(join(c.dir, '.castle', 'runs'))
+      .sort()
+      .pop()!,
+  );
+  const all = [
+    readFileSync(join(runDir, 'events.jsonl'), 'utf8'),
+    ...readdirSync(join(runDir, 'steps')).map((f) => readFileSync(join(runDir, 'steps', f), 'utf8')),
+    r.stdout,
+  ];
   for (const key of [PASSWORD_KEY, 'S3_SECRET_ACCESS_KEY']) {
     const value = c.secret(key);
-    assert.ok(all.every((text) => !text.includes(value)), `${key} leaked`);
+    assert.ok(
+      all.every((text) => !text.includes(value)),
+      `${key} leaked`,
+    );
   }
 });
 
@@ -98,7 +118,22 @@ test('the wipe is refused, and nothing deleted, when the S3 endpoint is down or 
   assert.equal(ch.get('backup gate')?.ok, false);
   assert.match(ch.get('backup gate')!.detail, /^backup gate failed, nothing may be wiped: /);
   assert.match(ch.get('backup gate')!.detail, /403|SignatureDoesNotMatch|InvalidAccessKeyId|credentials/i);
-  assert.ok(!wrong.stdout.includes('WRONGKEYIDFORTEST') && !readFileSync(join(c.dir, '.castle', 'runs', readdirSync(join(c.dir, '.castle', 'runs')).sort().pop()!, 'events.jsonl'), 'utf8').includes('WRONGKEYIDFORTEST'), 'the key id is not printed');
+  assert.ok(
+    !wrong.stdout.includes('WRONGKEYIDFORTEST') &&
+      !readFileSync(
+        join(
+          c.dir,
+          '.castle',
+          'runs',
+          readdirSync(join(c.dir, '.castle', 'runs'))
+            .sort()
+            .pop()!,
+          'events.jsonl',
+        ),
+        'utf8',
+      ).includes('WRONGKEYIDFORTEST'),
+    'the key id is not printed',
+  );
   assert.ok(existsSync(join(pgdata, 'PG_VERSION')), 'nothing deleted');
   const down = steps(events(c.dir)).get('down/database/0');
   assert.equal(down?.status, 'skipped');
@@ -154,7 +189,11 @@ test('when the data is gone but the local repo2 is present and current, up resto
   const pgdata = join(c.dataDir, 'postgres', 'blog-db', 'pgdata');
   const bin = readdirSync('/usr/lib/postgresql').sort().pop()!;
   const asUser = process.getuid?.() === 0 ? ['runuser', '-u', 'castle', '--'] : [];
-  const stop = spawnSync(asUser[0] ?? `/usr/lib/postgresql/${bin}/bin/pg_ctl`, [...asUser.slice(1), ...(asUser.length ? [`/usr/lib/postgresql/${bin}/bin/pg_ctl`] : []), '-D', pgdata, 'stop', '-m', 'fast'], { encoding: 'utf8' });
+  const stop = spawnSync(
+    asUser[0] ?? `/usr/lib/postgresql/${bin}/bin/pg_ctl`,
+    [...asUser.slice(1), ...(asUser.length ? [`/usr/lib/postgresql/${bin}/bin/pg_ctl`] : []), '-D', pgdata, 'stop', '-m', 'fast'],
+    { encoding: 'utf8' },
+  );
   assert.equal(stop.status, 0, stop.stderr);
   rmSync(pgdata, { recursive: true, force: true });
   const r = c.castle(['up']);
@@ -170,7 +209,10 @@ test('a cluster without dataSource pointed at a repo that holds backups is refus
   const b = await localCastle();
   t.after(() => b.destroy());
   // castle b uses a's object store and repo, and its cluster has no dataSource
-  const yaml = readFileSync(join(b.dir, 'castle.yaml'), 'utf8').replace(/objectStore: \{dir: [^,]+, port: \d+\}/, `objectStore: {dir: ${a.s3Dir}, port: ${a.ports.s3}}`);
+  const yaml = readFileSync(join(b.dir, 'castle.yaml'), 'utf8').replace(
+    /objectStore: \{dir: [^,]+, port: \d+\}/,
+    `objectStore: {dir: ${a.s3Dir}, port: ${a.ports.s3}}`,
+  );
   writeFileSync(join(b.dir, 'castle.yaml'), yaml);
   const cluster = readFileSync(join(b.dir, 'db', 'cluster.yaml'), 'utf8');
   writeFileSync(join(b.dir, 'db', 'cluster.yaml'), cluster.replace(/\n  # On rebirth[\s\S]*?(?=\n  proxy:)/, ''));
@@ -178,7 +220,10 @@ test('a cluster without dataSource pointed at a repo that holds backups is refus
   assert.equal(r.code, 1, r.stdout);
   const db = steps(events(b.dir)).get('up/database/0');
   assert.equal(db?.status, 'failed');
-  assert.match(db!.reason!, /the S3 repo already holds backups of stanza 'db', and PostgresCluster 'blog-db' has no spec\.dataSource\.pgbackrest: a fresh cluster would come back empty and register a second system-id/);
+  assert.match(
+    db!.reason!,
+    /the S3 repo already holds backups of stanza 'db', and PostgresCluster 'blog-db' has no spec\.dataSource\.pgbackrest: a fresh cluster would come back empty and register a second system-id/,
+  );
   assert.ok(!existsSync(join(b.dataDir, 'postgres', 'blog-db', 'pgdata')), 'nothing was created');
 });
 

@@ -38,10 +38,17 @@ export async function startTestPostgres(bin = '/usr/lib/postgresql/15/bin'): Pro
   if (!given.ok) throw new Error(given.reason);
   const data = path.join(dir, 'data');
   const port = await freePort();
-  const init = await exec(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'], { asUser: user ?? null, cwd: dir });
+  const init = await exec(
+    path.join(bin, 'initdb'),
+    ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'],
+    { asUser: user ?? null, cwd: dir },
+  );
   if (init.code !== 0) throw new Error(`initdb failed: ${init.stderr}`);
   const opts = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c fsync=off`;
-  const start = await exec(path.join(bin, 'pg_ctl'), ['-D', data, '-o', opts, '-l', path.join(dir, 'pg.log'), '-w', '-t', '30', 'start'], { asUser: user ?? null, cwd: dir });
+  const start = await exec(path.join(bin, 'pg_ctl'), ['-D', data, '-o', opts, '-l', path.join(dir, 'pg.log'), '-w', '-t', '30', 'start'], {
+    asUser: user ?? null,
+    cwd: dir,
+  });
   if (start.code !== 0) throw new Error(`pg_ctl start failed: ${start.stderr}${start.stdout}`);
   let stopped = false;
   return {

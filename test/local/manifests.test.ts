@@ -31,10 +31,16 @@ test("the seed's cluster.yaml + ExternalSecret build the model the local target 
   );
   assert.equal(m.initSql?.configMap, 'tazlab-db-init-sql');
   assert.match(m.initSql?.text ?? '', /^\\c tazlab_memory\n/);
-  assert.deepEqual(m.repos.map((x) => x.kind), ['s3', 'volume']);
+  assert.deepEqual(
+    m.repos.map((x) => x.kind),
+    ['s3', 'volume'],
+  );
   const s3 = m.repos[0]!;
   assert.ok(s3.kind === 's3');
-  assert.deepEqual([s3.name, s3.bucket, s3.endpoint, s3.region, s3.path], ['repo1', 'tazlab-longhorn', 's3.amazonaws.com', 'eu-central-1', '/pgbackrest/repo1']);
+  assert.deepEqual(
+    [s3.name, s3.bucket, s3.endpoint, s3.region, s3.path],
+    ['repo1', 'tazlab-longhorn', 's3.amazonaws.com', 'eu-central-1', '/pgbackrest/repo1'],
+  );
   assert.equal(m.repos[1]!.name, 'repo2');
   assert.equal(m.pgbackrest.rendered, true);
   assert.deepEqual(m.pgbackrest.configuration, [{ kind: 'Secret', name: 's3-backrest-creds', via: 'ExternalSecret' }]);
@@ -77,7 +83,10 @@ test('the examples build: postgres 15, users, init SQL, both repos, restore sour
   const m = r.value;
   assert.equal(m.name, 'blog-db');
   assert.equal(m.postgresVersion, 15);
-  assert.deepEqual(m.users.map((u) => u.name), ['blog', 'blog-admin']);
+  assert.deepEqual(
+    m.users.map((u) => u.name),
+    ['blog', 'blog-admin'],
+  );
   assert.equal(m.users[1]!.options, 'SUPERUSER');
   assert.match(m.initSql!.text, /CREATE TABLE IF NOT EXISTS public\.posts/);
   assert.equal(m.repos[0]!.path, '/pgbackrest/blog-db/repo1');
@@ -187,7 +196,10 @@ test('unsupported-and-relevant fields are diagnostics; harmless ones are ignored
 test('the default user and a missing ConfigMap key', async () => {
   const ok = await buildLocalClusterModel(cluster(''), { installedMajors: [15] });
   assert.ok(ok.ok);
-  assert.deepEqual(ok.value.users.map((u) => [u.name, u.databases]), [['c', ['c']]]);
+  assert.deepEqual(
+    ok.value.users.map((u) => [u.name, u.databases]),
+    [['c', ['c']]],
+  );
   assert.ok(ok.warnings.some((w) => w.rule === 'local/no-backups'));
   const ms = [
     ...cluster('  databaseInitSQL: {name: init, key: init.sql}\n'),
@@ -209,13 +221,26 @@ test('parseIni: sections, repeated keys, errors by line without values', () => {
   assert.ok(!bad.ok && bad.line === 1 && !bad.message.includes('SECRETVALUE'));
 });
 
-test('pgBouncerConfigFromModel: pools from the users\' databases, a password per user', async () => {
+test("pgBouncerConfigFromModel: pools from the users' databases, a password per user", async () => {
   const { pgBouncerConfigFromModel, renderPgBouncerIni, renderAuthFile } = await import('../../src/targets/local/pgbouncer.js');
   const r = await loadLocalClusterModel(EXAMPLES, {});
   assert.ok(r.ok);
-  const none = pgBouncerConfigFromModel(r.value, { dir: '/c/pgb', port: 6432, server: { host: '127.0.0.1', port: 5432 }, passwords: new Map([['blog', 'p1']]) });
+  const none = pgBouncerConfigFromModel(r.value, {
+    dir: '/c/pgb',
+    port: 6432,
+    server: { host: '127.0.0.1', port: 5432 },
+    passwords: new Map([['blog', 'p1']]),
+  });
   assert.ok(!none.ok && /no password for user\(s\) blog-admin/.test(none.reason));
-  const cfg = pgBouncerConfigFromModel(r.value, { dir: '/c/pgb', port: 6432, server: { host: '127.0.0.1', port: 5432 }, passwords: new Map([['blog', 'p1'], ['blog-admin', 'p"2']]) });
+  const cfg = pgBouncerConfigFromModel(r.value, {
+    dir: '/c/pgb',
+    port: 6432,
+    server: { host: '127.0.0.1', port: 5432 },
+    passwords: new Map([
+      ['blog', 'p1'],
+      ['blog-admin', 'p"2'],
+    ]),
+  });
   assert.ok(cfg.ok);
   assert.deepEqual(cfg.value.databases, ['blog']);
   const ini = renderPgBouncerIni(cfg.value);
@@ -225,7 +250,7 @@ test('pgBouncerConfigFromModel: pools from the users\' databases, a password per
   assert.equal(renderAuthFile(cfg.value.users), '"blog" "p1"\n"blog-admin" "p""2"\n');
 });
 
-test('pgbackrestSpecFromModel maps the example cluster onto the data layer\'s pgBackRest spec', async () => {
+test("pgbackrestSpecFromModel maps the example cluster onto the data layer's pgBackRest spec", async () => {
   const { pgbackrestSpecFromModel } = await import('../../src/targets/local/manifest-pgbackrest.js');
   const secrets = new MemorySource({ S3_ACCESS_KEY_ID: 'castle-key', S3_SECRET_ACCESS_KEY: 'castle-secret' });
   const r = await loadLocalClusterModel(EXAMPLES, { secrets });
@@ -234,7 +259,17 @@ test('pgbackrestSpecFromModel maps the example cluster onto the data layer\'s pg
   assert.ok(spec.ok, spec.ok ? '' : spec.reason);
   assert.deepEqual(spec.value, {
     stanza: 'db',
-    repo1: { host: 'localhost', port: 9443, bucket: 'castle-backups', region: 'us-east-1', path: '/pgbackrest/blog-db/repo1', accessKeyId: 'castle-key', secretAccessKey: 'castle-secret', caPem: 'PEM', uriStyle: 'path' },
+    repo1: {
+      host: 'localhost',
+      port: 9443,
+      bucket: 'castle-backups',
+      region: 'us-east-1',
+      path: '/pgbackrest/blog-db/repo1',
+      accessKeyId: 'castle-key',
+      secretAccessKey: 'castle-secret',
+      caPem: 'PEM',
+      uriStyle: 'path',
+    },
     repo2: true,
     retentionFull: 2,
   });
@@ -254,7 +289,12 @@ test('a plain Secret (data base64 / stringData) works as pgBackRest configuratio
 `;
   const secret = (body: string) => parseManifests('secret.yaml', `apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n${body}`).manifests;
   const ok = await buildLocalClusterModel(
-    [...cluster(repos), ...secret(`data:\n  s3.conf: ${Buffer.from('[global]\nrepo1-s3-key=K\n').toString('base64')}\nstringData:\n  extra.conf: "[global]\\nrepo1-s3-key-secret=S\\n"\n`)],
+    [
+      ...cluster(repos),
+      ...secret(
+        `data:\n  s3.conf: ${Buffer.from('[global]\nrepo1-s3-key=K\n').toString('base64')}\nstringData:\n  extra.conf: "[global]\\nrepo1-s3-key-secret=S\\n"\n`,
+      ),
+    ],
     { installedMajors: [15] },
   );
   assert.ok(ok.ok, ok.ok ? '' : JSON.stringify(ok.diagnostics));

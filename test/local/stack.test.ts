@@ -29,7 +29,10 @@ describe('real PostgreSQL + pgBouncer + blog daemon', () => {
     blogDir = path.join(pgc.dir, 'blog');
     const model = await loadLocalClusterModel(['cluster.yaml', 'init-sql.yaml', 's3-creds.yaml'].map((f) => path.join(REPO_ROOT, 'examples/local/db', f)));
     assert.ok(model.ok, model.ok ? '' : JSON.stringify(model.diagnostics));
-    const passwords = new Map([['blog', BLOG_PASSWORD], ['blog-admin', ADMIN_PASSWORD]]);
+    const passwords = new Map([
+      ['blog', BLOG_PASSWORD],
+      ['blog-admin', ADMIN_PASSWORD],
+    ]);
     const su = pgc.superuser();
     await su.connect();
     for (const u of model.value.users) {
@@ -45,7 +48,11 @@ describe('real PostgreSQL + pgBouncer + blog daemon', () => {
     await copyFile(path.join(REPO_ROOT, 'examples/local/blog/seed-posts.sql'), path.join(pgc.dir, 'seed-posts.sql'));
     assert.ok((await chownTree(pgc.user, pgc.dir)).ok);
     const psql = (db: string, file: string) =>
-      exec(path.join(pgc.bin, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', pgc.socketDir, '-p', String(pgc.port), '-U', 'postgres', '-d', db, '-f', file], { asUser: pgc.user ?? null, cwd: pgc.dir });
+      exec(
+        path.join(pgc.bin, 'psql'),
+        ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', pgc.socketDir, '-p', String(pgc.port), '-U', 'postgres', '-d', db, '-f', file],
+        { asUser: pgc.user ?? null, cwd: pgc.dir },
+      );
     const init = await psql('postgres', sqlFile);
     assert.equal(init.code, 0, init.stderr);
     const seed = await psql('blog', path.join(pgc.dir, 'seed-posts.sql'));
@@ -67,7 +74,13 @@ describe('real PostgreSQL + pgBouncer + blog daemon', () => {
 
   test('pgBouncer starts as a daemon, answers select 1, and holds no password in its ini', async () => {
     const r = await startPgBouncer(
-      { dir: bouncerDir, port: bouncerPort, server: { host: '127.0.0.1', port: pgc.port }, databases: ['blog'], users: [{ name: 'blog', password: BLOG_PASSWORD }] },
+      {
+        dir: bouncerDir,
+        port: bouncerPort,
+        server: { host: '127.0.0.1', port: pgc.port },
+        databases: ['blog'],
+        users: [{ name: 'blog', password: BLOG_PASSWORD }],
+      },
       { readyTimeoutMs: 15_000 },
     );
     assert.ok(r.ok, r.ok ? '' : r.reason);
@@ -90,7 +103,13 @@ describe('real PostgreSQL + pgBouncer + blog daemon', () => {
   });
 
   test('a second start of the same pgBouncer is refused, not doubled', async () => {
-    const r = await startPgBouncer({ dir: bouncerDir, port: bouncerPort, server: { host: '127.0.0.1', port: pgc.port }, databases: ['blog'], users: [{ name: 'blog', password: BLOG_PASSWORD }] });
+    const r = await startPgBouncer({
+      dir: bouncerDir,
+      port: bouncerPort,
+      server: { host: '127.0.0.1', port: pgc.port },
+      databases: ['blog'],
+      users: [{ name: 'blog', password: BLOG_PASSWORD }],
+    });
     assert.equal(r.ok, false);
     assert.match(r.ok ? '' : r.reason, /already running/);
   });

@@ -55,7 +55,11 @@ test('a daemon never ready is stopped after the timeout', async () => {
 test('start, readiness, own process group, stop by pid with SIGTERM', async () => {
   const marker = path.join(dir, 'ready-flag');
   const r = await sh('sleeper', `touch ${marker}; sleep 30 & wait`, {
-    ready: async () => readFile(marker).then(() => true, () => false),
+    ready: async () =>
+      readFile(marker).then(
+        () => true,
+        () => false,
+      ),
   });
   assert.ok(r.ok, r.ok ? '' : r.reason);
   const stat = await readFile(`/proc/${r.value.pid}/stat`, 'utf8');
@@ -78,7 +82,7 @@ test('SIGKILL after the grace period when SIGTERM is ignored', async () => {
   assert.ok(s.ok && s.value.stopped && s.value.killed === true);
 });
 
-test('a pid file naming someone else\'s process is never signalled', async () => {
+test("a pid file naming someone else's process is never signalled", async () => {
   const pidFile = path.join(dir, 'foreign.pid');
   await writeFile(pidFile, `${process.pid}\n`);
   const s = await stopDaemon({ name: 'foreign', pidFile, match: 'castle-not-this-process', graceMs: 100 });

@@ -51,11 +51,16 @@ test('liveness: a zombie (exited, never reaped) reads as gone though signal 0 st
     for (let i = 0; i < 100 && zombie === undefined; i++) {
       let kids: string[] = [];
       try {
-        kids = execFileSync('ps', ['-o', 'pid=,stat=', '--ppid', String(parent)], { encoding: 'utf8' }).trim().split('\n');
+        kids = execFileSync('ps', ['-o', 'pid=,stat=', '--ppid', String(parent)], { encoding: 'utf8' })
+          .trim()
+          .split('\n');
       } catch {
         // ps exits 1 while the shell has no child (yet)
       }
-      zombie = kids.map((l) => l.trim().split(/\s+/)).find(([, stat]) => stat?.startsWith('Z'))?.map(Number)[0];
+      zombie = kids
+        .map((l) => l.trim().split(/\s+/))
+        .find(([, stat]) => stat?.startsWith('Z'))
+        ?.map(Number)[0];
       if (zombie === undefined) await sleep(20);
     }
     assert.ok(zombie, 'the shell left a zombie child');

@@ -26,16 +26,29 @@ test('every call Castle makes in a build, a reuse and a wipe fits the official A
       assert.deepEqual(errors, {}, `${call.method} ${call.path} ${JSON.stringify(call.params)}`);
       if (call.auth === 'token') assert.equal(ep.endpoint.allowtoken, 1, `${ep.key} must allow API tokens`);
     }
-    for (const k of ['POST /nodes/{node}/qemu/{vmid}/clone', 'PUT /nodes/{node}/qemu/{vmid}/config', 'DELETE /nodes/{node}/qemu/{vmid}', 'GET /nodes/{node}/tasks/{upid}/status', 'GET /cluster/resources']) assert.ok(seen.has(k), `${k} was called`);
+    for (const k of [
+      'POST /nodes/{node}/qemu/{vmid}/clone',
+      'PUT /nodes/{node}/qemu/{vmid}/config',
+      'DELETE /nodes/{node}/qemu/{vmid}',
+      'GET /nodes/{node}/tasks/{upid}/status',
+      'GET /cluster/resources',
+    ])
+      assert.ok(seen.has(k), `${k} was called`);
     // the server checked the same calls: none was refused
-    assert.deepEqual(r.server.requests.filter((q) => q.status === 400), []);
+    assert.deepEqual(
+      r.server.requests.filter((q) => q.status === 400),
+      [],
+    );
   } finally {
     await r.close();
   }
 });
 
 test('the ISO path (create with disk, cloud-init drive and CD-ROM) fits the schema and builds the machine', async () => {
-  const r = await rig({ machines: [{ vmid: 421, name: 'iso-made', cores: 2, memory: 2048, disk: '20GiB', ip: '192.168.1.21' }], block: { source: { iso: 'local:iso/talos-nocloud.iso' } } });
+  const r = await rig({
+    machines: [{ vmid: 421, name: 'iso-made', cores: 2, memory: 2048, disk: '20GiB', ip: '192.168.1.21' }],
+    block: { source: { iso: 'local:iso/talos-nocloud.iso' } },
+  });
   try {
     const s = await r.session();
     const res = await applyMachines(s, recorder());
@@ -63,13 +76,16 @@ test('the test server answers as Proxmox does: 400 with the errors map, root-onl
     const bad = await api.post('/nodes/pve/qemu/9000/clone', { newid: 99, full: 'true' });
     assert.equal(bad.ok, false);
     assert.ok(!bad.ok && bad.status === 400);
-    assert.deepEqual(!bad.ok && bad.errors, { newid: 'invalid format - value does not look like a valid VM ID\n', full: "type check ('boolean') failed - got 'true'" });
+    assert.deepEqual(!bad.ok && bad.errors, {
+      newid: 'invalid format - value does not look like a valid VM ID\n',
+      full: "type check ('boolean') failed - got 'true'",
+    });
     const extra = await api.get('/cluster/resources', { type: 'vm', foo: 1 });
     assert.deepEqual(!extra.ok && extra.errors, { foo: 'property is not defined in schema and the schema does not allow additional properties' });
     const tag = await api.put('/nodes/pve/qemu/9000/config', { tags: 'Bad Tag!' });
     assert.deepEqual(!tag.ok && tag.errors, { tags: 'invalid format - invalid characters in tag\n' });
     const net = await api.put('/nodes/pve/qemu/9000/config', { net0: 'virtio,bridge=vmbr0,tag=5000' });
-    assert.match(!net.ok ? net.errors?.['net0'] ?? '' : '', /tag: value must have a maximum value of 4094/);
+    assert.match(!net.ok ? (net.errors?.['net0'] ?? '') : '', /tag: value must have a maximum value of 4094/);
     const skip = await api.delete('/nodes/pve/qemu/9000', { skiplock: 1 });
     assert.deepEqual(!skip.ok && skip.errors, { skiplock: 'Only root may use this option.' });
     const unlock = await api.put('/nodes/pve/qemu/9000/config', { delete: 'lock' });
@@ -102,10 +118,19 @@ test('the test server answers as Proxmox does: 400 with the errors map, root-onl
     assert.ok(again.ok);
     const second = await followTask(api, again.value, { what: 'start', polling: s.polling });
     assert.equal(second.ok, false);
-    assert.match(!second.ok ? second.reason : '', /task qmstart on pve failed: VM 501 already running\n {2}task log \(last lines\):\n {4}TASK ERROR: VM 501 already running/);
+    assert.match(
+      !second.ok ? second.reason : '',
+      /task qmstart on pve failed: VM 501 already running\n {2}task log \(last lines\):\n {4}TASK ERROR: VM 501 already running/,
+    );
 
     const tls = await testTls();
-    const wrong = new PveApi({ endpoint: r.server.endpoint, tokenId: TOKEN_ID, tokenSecret: 'not-the-secret', trust: { kind: 'ca', caPem: tls.caPem }, backoffMs: 10 });
+    const wrong = new PveApi({
+      endpoint: r.server.endpoint,
+      tokenId: TOKEN_ID,
+      tokenSecret: 'not-the-secret',
+      trust: { kind: 'ca', caPem: tls.caPem },
+      backoffMs: 10,
+    });
     const denied = await wrong.get('/cluster/resources', { type: 'vm' });
     wrong.close();
     assert.ok(!denied.ok && denied.status === 401);
@@ -120,7 +145,12 @@ test('TLS: the CA file and the pinned fingerprint are accepted; a wrong fingerpr
   const r = await rig();
   try {
     const tls = await testTls();
-    const pinned = new PveApi({ endpoint: r.server.endpoint, tokenId: TOKEN_ID, tokenSecret: r.secret, trust: { kind: 'fingerprint', sha256: tls.fingerprint } });
+    const pinned = new PveApi({
+      endpoint: r.server.endpoint,
+      tokenId: TOKEN_ID,
+      tokenSecret: r.secret,
+      trust: { kind: 'fingerprint', sha256: tls.fingerprint },
+    });
     assert.ok((await pinned.get('/cluster/resources', { type: 'vm' })).ok);
     pinned.close();
     const noCa = new PveApi({ endpoint: r.server.endpoint, tokenId: TOKEN_ID, tokenSecret: r.secret, trust: { kind: 'ca', caPem: '' }, attempts: 1 });

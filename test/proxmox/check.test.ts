@@ -12,16 +12,26 @@ import { tlsTrust, tokenSecret } from '../../src/targets/proxmox/session.js';
 import { blockFor, rig, tazlabMachines } from './harness.js';
 
 const ctx: StepCheckContext = { castleDir: '/tmp', locate: (p) => ({ file: 'castle.yaml', line: 1, col: 1 + p.length }) };
-const base = (over: Partial<ProxmoxConfig> = {}): ProxmoxConfig => blockFor('https://pve:8006', tazlabMachines(), { hosts: { pve: { memory: '32GiB', cpus: 8 } }, ...over });
-const rules = (c: ProxmoxConfig): string[] => checkBlock(c, ctx).filter((d) => d.severity === 'error').map((d) => d.rule);
+const base = (over: Partial<ProxmoxConfig> = {}): ProxmoxConfig =>
+  blockFor('https://pve:8006', tazlabMachines(), { hosts: { pve: { memory: '32GiB', cpus: 8 } }, ...over });
+const rules = (c: ProxmoxConfig): string[] =>
+  checkBlock(c, ctx)
+    .filter((d) => d.severity === 'error')
+    .map((d) => d.rule);
 
-test('the seed\'s castle passes the block checks; its first attempt is over budget by 12 GiB', () => {
+test("the seed's castle passes the block checks; its first attempt is over budget by 12 GiB", () => {
   assert.deepEqual(checkBlock(base(), ctx), []);
   const five = [...tazlabMachines(), { vmid: 422, name: 'cp2', cores: 2, memory: '8GiB' }, { vmid: 423, name: 'cp3', cores: 2, memory: 8192 }];
   const d = checkBlock(base({ machines: five }), ctx);
-  assert.deepEqual(d.map((x) => `${x.severity} ${x.rule}`), ['warning proxmox/vcpus', 'error proxmox/budget']);
+  assert.deepEqual(
+    d.map((x) => `${x.severity} ${x.rule}`),
+    ['warning proxmox/vcpus', 'error proxmox/budget'],
+  );
   d.shift();
-  assert.equal(d[0]!.message, 'the castle needs 40 GiB of memory on pve (machines 421, 431, 432, 422, 423) but pve has 32 GiB - 4 GiB reserve = 28 GiB: 12 GiB over budget');
+  assert.equal(
+    d[0]!.message,
+    'the castle needs 40 GiB of memory on pve (machines 421, 431, 432, 422, 423) but pve has 32 GiB - 4 GiB reserve = 28 GiB: 12 GiB over budget',
+  );
   assert.deepEqual(d[0]!.location, { file: 'castle.yaml', line: 1, col: 4 }, 'located at hosts.pve.memory');
 });
 
@@ -40,9 +50,15 @@ test('the block checks find duplicates, a missing source, TLS or token choice, a
   assert.deepEqual(rules(noWait), ['proxmox/wait']);
   assert.deepEqual(rules(base({ wait: { port: 50000 }, machines: [{ vmid: 421, name: 'x', cores: 1, memory: 1024 }] })), ['proxmox/wait']);
   assert.deepEqual(rules(base({ source: { iso: 'local:iso/x.iso' }, machines: [{ vmid: 421, name: 'x', cores: 1, memory: 1024 }] })), ['proxmox/disk']);
-  assert.deepEqual(checkBlock(base({ token: { id: 'root@pam!x', secretEnv: 'X' } }), ctx).map((d) => d.severity + ' ' + d.rule), ['warning proxmox/token-root']);
+  assert.deepEqual(
+    checkBlock(base({ token: { id: 'root@pam!x', secretEnv: 'X' } }), ctx).map((d) => d.severity + ' ' + d.rule),
+    ['warning proxmox/token-root'],
+  );
   const many = checkBlock(base({ machines: m.map((x) => ({ ...x, cores: 4 })) }), ctx);
-  assert.deepEqual(many.map((d) => `${d.severity} ${d.rule}`), ['warning proxmox/vcpus']);
+  assert.deepEqual(
+    many.map((d) => `${d.severity} ${d.rule}`),
+    ['warning proxmox/vcpus'],
+  );
   assert.match(many[0]!.message, /have 12 vCPUs, more than its 8 CPUs: they will share cores/);
 });
 
@@ -52,7 +68,10 @@ test('describe: each machine and the budget of each host, declared or unknown', 
   assert.equal(lines[1], 'machine 421 tazlab-cp-01 (controlplane) on pve: 2 vCPUs, 8 GiB, disk 32 GiB, 192.168.1.21');
   assert.equal(lines[4], 'budget pve: memory 24 GiB of 32 GiB (reserve 4 GiB: 28 GiB usable, 4 GiB free), vCPUs 6 of 8 [declared]');
   const { hosts: _h, ...noHosts } = base();
-  assert.match(describeProxmox(noHosts).at(-1)!, /budget pve: memory 24 GiB, vCPUs 6 \(host size unknown: declare hosts\.pve\.memory and cpus for an offline plan\)/);
+  assert.match(
+    describeProxmox(noHosts).at(-1)!,
+    /budget pve: memory 24 GiB, vCPUs 6 \(host size unknown: declare hosts\.pve\.memory and cpus for an offline plan\)/,
+  );
 });
 
 test('the live preflight counts running VMs outside the castle against the host, and makes no change', async () => {
@@ -62,12 +81,19 @@ test('the live preflight counts running VMs outside the castle against the host,
     const c = { ...r.config, tls: { insecure: true }, hosts: { pve: { memory: '32GiB', cpus: 8 } } };
     const pre = { castleDir: '/tmp', stateDir: r.stateDir, castleName: 'tazlab', operation: 'up' as const, signal: new AbortController().signal, steps: [] };
     const fits = await livePreflight(c, pre);
-    assert.deepEqual(fits.map((d) => d.rule), ['proxmox/insecure'], 'the insecure TLS is warned about on every run');
+    assert.deepEqual(
+      fits.map((d) => d.rule),
+      ['proxmox/insecure'],
+      'the insecure TLS is warned about on every run',
+    );
     r.server.addVm(600, { name: 'plex', status: 'running', memory: 6144 });
     const over = await livePreflight(c, pre);
     const budget = over.find((d) => d.rule === 'proxmox/budget');
     assert.equal(budget?.severity, 'error');
-    assert.equal(budget?.message, 'the castle needs 24 GiB of memory on pve (machines 421, 431, 432) but pve has 32 GiB - 4 GiB reserve - 6 GiB used by VMs outside the castle = 22 GiB: 2 GiB over budget');
+    assert.equal(
+      budget?.message,
+      'the castle needs 24 GiB of memory on pve (machines 421, 431, 432) but pve has 32 GiB - 4 GiB reserve - 6 GiB used by VMs outside the castle = 22 GiB: 2 GiB over budget',
+    );
     assert.deepEqual(r.server.mutations(), []);
   } finally {
     delete process.env['CASTLE_TEST_PVE_SECRET'];

@@ -70,7 +70,14 @@ export async function rig(o: ServerOptions & { machines?: MachineSpec[]; block?:
     config,
     async session(over = {}) {
       const c = { ...config, ...over };
-      const api = new PveApi({ endpoint: c.endpoint, tokenId: TOKEN_ID, tokenSecret: secret, trust: { kind: 'ca', caPem: tls.caPem }, backoffMs: 20, maxBackoffMs: 100 });
+      const api = new PveApi({
+        endpoint: c.endpoint,
+        tokenId: TOKEN_ID,
+        tokenSecret: secret,
+        trust: { kind: 'ca', caPem: tls.caPem },
+        backoffMs: 20,
+        maxBackoffMs: 100,
+      });
       api.recordJournal = true;
       apis.push(api);
       // `unlock:` in the block: root@pam's password as the castle would read it from its environment variable
@@ -98,5 +105,13 @@ export function recorder(signal: AbortSignal = new AbortController().signal): Re
   const logs: string[] = [];
   const notes: string[] = [];
   const checks: { name: string; ok: boolean; detail: string }[] = [];
-  return { signal, logs, notes, checks, log: (t) => void logs.push(t), note: (m) => void notes.push(m), check: (name, ok, detail) => void checks.push({ name, ok, detail }) };
+  return {
+    signal,
+    logs,
+    notes,
+    checks,
+    log: (t) => void logs.push(t),
+    note: (m) => void notes.push(m),
+    check: (name, ok, detail) => void checks.push({ name, ok, detail }),
+  };
 }

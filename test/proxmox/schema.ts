@@ -38,7 +38,11 @@ export function loadSchema(): PveSchema {
 }
 
 /** `GET /nodes/{node}/qemu/{vmid}/config` for a concrete path, with the path's parameters. */
-export function matchEndpoint(schema: PveSchema, method: string, path: string): { key: string; endpoint: PveEndpoint; pathParams: Record<string, string> } | undefined {
+export function matchEndpoint(
+  schema: PveSchema,
+  method: string,
+  path: string,
+): { key: string; endpoint: PveEndpoint; pathParams: Record<string, string> } | undefined {
   const segs = path.split('/').filter(Boolean);
   for (const [key, endpoint] of Object.entries(schema.endpoints)) {
     const [m, tpl] = key.split(' ') as [string, string];
@@ -76,12 +80,28 @@ const FORMATS: Record<string, (v: string) => string | undefined> = {
   'pve-vmid': (v) => (/^[1-9][0-9]{2,8}$/.test(v) ? undefined : 'value does not look like a valid VM ID'),
   'pve-node': (v) => (new RegExp(`^${NAME}$`).test(v) ? undefined : 'value does not look like a valid node name'),
   'dns-name': (v) => (new RegExp(`^(?:${NAME}\\.)*${NAME}$`).test(v) ? undefined : 'value does not look like a valid DNS name'),
-  'pve-tag-list': (v) => (v.split(/[;,\s]+/).filter(Boolean).every((t) => /^[a-z0-9_][a-z0-9_\-+.]*$/i.test(t)) ? undefined : 'invalid characters in tag'),
+  'pve-tag-list': (v) =>
+    v
+      .split(/[;,\s]+/)
+      .filter(Boolean)
+      .every((t) => /^[a-z0-9_][a-z0-9_\-+.]*$/i.test(t))
+      ? undefined
+      : 'invalid characters in tag',
   'pve-storage-id': (v) => (/^[a-z][a-z0-9\-_.]*[a-z0-9]$/i.test(v) ? undefined : `storage ID '${v}' contains illegal characters`),
-  'pve-configid-list': (v) => v.split(/[;,\s]+/).filter(Boolean).map((c) => (/^[a-z][a-z0-9_-]+$/i.test(c) ? undefined : `invalid configuration ID '${c}'`)).find(Boolean),
+  'pve-configid-list': (v) =>
+    v
+      .split(/[;,\s]+/)
+      .filter(Boolean)
+      .map((c) => (/^[a-z][a-z0-9_-]+$/i.test(c) ? undefined : `invalid configuration ID '${c}'`))
+      .find(Boolean),
   'pve-bridge-id': (v) => (/^[-_.\w\d]+$/.test(v) ? undefined : `'${v}' is not a valid bridge name`),
   'mac-addr': (v) => (/^[a-f0-9][02468ace](?::[a-f0-9]{2}){5}$/i.test(v) ? undefined : `value '${v}' does not look like a valid unicast MAC address`),
-  'address-list': (v) => v.split(/[,;\s]+/).filter(Boolean).map((a) => (isIp(a) ? undefined : `value '${a}' does not look like a valid address`)).find(Boolean),
+  'address-list': (v) =>
+    v
+      .split(/[,;\s]+/)
+      .filter(Boolean)
+      .map((a) => (isIp(a) ? undefined : `value '${a}' does not look like a valid address`))
+      .find(Boolean),
   urlencoded: (v) => (/^[-%a-zA-Z0-9_.!~*'()]*$/.test(v) ? undefined : `invalid urlencoded string: ${v}`),
   'pve-volume-id': (v) => (volumeId.test(v) ? undefined : `unable to parse volume ID '${v}'`),
   'pve-volume-id-or-qm-path': (v) => (v === 'none' || v === 'cdrom' || v.startsWith('/') || volumeId.test(v) ? undefined : `unable to parse volume ID '${v}'`),
@@ -90,7 +110,10 @@ const FORMATS: Record<string, (v: string) => string | undefined> = {
     const o = parsePropString(v, { legacy: { default_key: 1, type: 'string' }, order: { type: 'string' } });
     if ('error' in o) return o.error;
     if (o.value['legacy'] !== undefined && !/^[acdn]{1,4}$/.test(o.value['legacy'])) return `value '${o.value['legacy']}' does not match the legacy boot order`;
-    const bad = (o.value['order'] ?? '').split(';').filter(Boolean).find((d) => !/^(ide|sata|scsi|virtio|net|efidisk|tpmstate|hostpci|usb)\d+$/.test(d));
+    const bad = (o.value['order'] ?? '')
+      .split(';')
+      .filter(Boolean)
+      .find((d) => !/^(ide|sata|scsi|virtio|net|efidisk|tpmstate|hostpci|usb)\d+$/.test(d));
     return bad ? `invalid boot device '${bad}'` : undefined;
   },
   'pve-qm-ipconfig': (v) => {
@@ -174,7 +197,8 @@ function checkValue(value: string, p: PveProp, inPropString: boolean): string[] 
       if (!sp) sub.push(`${k}: property is not defined in schema and the schema does not allow additional properties`);
       else for (const e of checkValue(x, sp, true)) sub.push(`${k}: ${e}`);
     }
-    for (const [k, sp] of Object.entries(fmt)) if (!sp.alias && !sp.optional && !(k in parsed.value)) sub.push(`${k}: property is missing and it is not optional`);
+    for (const [k, sp] of Object.entries(fmt))
+      if (!sp.alias && !sp.optional && !(k in parsed.value)) sub.push(`${k}: property is missing and it is not optional`);
     if (sub.length) return [`invalid format - format error\n${sub.join('\n')}\n`];
   }
   if (type === 'integer' || type === 'number') {

@@ -89,7 +89,12 @@ export async function testTls(): Promise<{ caPem: string; cert: string; key: str
   const r = await ensureTls(tlsDir);
   if (!r.ok) throw new Error(r.reason);
   const cert = readFileSync(r.value.files.cert, 'utf8');
-  return { caPem: readFileSync(r.value.files.caCert, 'utf8'), cert, key: readFileSync(r.value.files.key, 'utf8'), fingerprint: new X509Certificate(cert).fingerprint256 };
+  return {
+    caPem: readFileSync(r.value.files.caCert, 'utf8'),
+    cert,
+    key: readFileSync(r.value.files.key, 'utf8'),
+    fingerprint: new X509Certificate(cert).fingerprint256,
+  };
 }
 
 export class FakeProxmox {
@@ -126,11 +131,14 @@ export class FakeProxmox {
   async start(): Promise<this> {
     const tls = await testTls();
     // a bug in the double answers 500 and is kept for the test to see, instead of leaving the client hanging
-    this.#server = createServer({ cert: tls.cert, key: tls.key }, (req, res) =>
-      void this.#handle(req, res).catch((e: Error) => {
-        this.bugs.push(e.message);
-        if (!res.headersSent) this.#send(res, { method: req.method ?? '?', path: req.url ?? '?', params: {} }, 500, `test server bug: ${e.message}`, { data: null });
-      }),
+    this.#server = createServer(
+      { cert: tls.cert, key: tls.key },
+      (req, res) =>
+        void this.#handle(req, res).catch((e: Error) => {
+          this.bugs.push(e.message);
+          if (!res.headersSent)
+            this.#send(res, { method: req.method ?? '?', path: req.url ?? '?', params: {} }, 500, `test server bug: ${e.message}`, { data: null });
+        }),
     );
     await new Promise<void>((r) => this.#server!.listen(0, '127.0.0.1', r));
     this.port = (this.#server.address() as { port: number }).port;
@@ -153,7 +161,20 @@ export class FakeProxmox {
   }
 
   /** a VM as if made earlier (by anyone) */
-  addVm(vmid: number, o: { node?: string; name?: string; tags?: string; status?: 'running' | 'stopped'; template?: boolean; memory?: number; cores?: number; lock?: string; agent?: boolean } = {}): Vm {
+  addVm(
+    vmid: number,
+    o: {
+      node?: string;
+      name?: string;
+      tags?: string;
+      status?: 'running' | 'stopped';
+      template?: boolean;
+      memory?: number;
+      cores?: number;
+      lock?: string;
+      agent?: boolean;
+    } = {},
+  ): Vm {
     const config: Record<string, string> = {
       name: o.name ?? `vm${vmid}`,
       memory: String(o.memory ?? 2048),
@@ -166,7 +187,14 @@ export class FakeProxmox {
     if (o.template) config['template'] = '1';
     if (o.lock) config['lock'] = o.lock;
     if (o.agent) config['agent'] = '1';
-    const vm: Vm = { vmid, node: o.node ?? Object.keys(this.nodes)[0]!, status: o.status ?? 'stopped', config, createdAt: 0, ...(o.status === 'running' ? { agentAt: 0 } : {}) };
+    const vm: Vm = {
+      vmid,
+      node: o.node ?? Object.keys(this.nodes)[0]!,
+      status: o.status ?? 'stopped',
+      config,
+      createdAt: 0,
+      ...(o.status === 'running' ? { agentAt: 0 } : {}),
+    };
     this.vms.set(vmid, vm);
     return vm;
   }
@@ -211,7 +239,8 @@ export class FakeProxmox {
     const rec = { method, path, params: {} as Record<string, string> };
     if (!url.pathname.startsWith('/api2/json/')) return this.#send(res, rec, 501, 'no such uri', { data: null });
     if (!['GET', 'POST', 'PUT', 'DELETE'].includes(method)) return this.#send(res, rec, 501, `method '${method}' not available`, { data: null });
-    if ((method === 'GET' || method === 'DELETE') && body.length > 0) return this.#send(res, rec, 501, `Unexpected content for method '${method}'`, { data: null });
+    if ((method === 'GET' || method === 'DELETE') && body.length > 0)
+      return this.#send(res, rec, 501, `Unexpected content for method '${method}'`, { data: null });
 
     // a ticket (cookie, with the CSRF token on changes) takes precedence over a token; logging in needs neither
     const login = method === 'POST' && path === '/access/ticket';
@@ -228,7 +257,8 @@ export class FakeProxmox {
         await this.#delay(this.#authFailMs);
         return this.#send(res, rec, 401, 'Authentication failed!', undefined);
       }
-      if (method !== 'GET' && req.headers['csrfpreventiontoken'] !== t.csrf) return this.#send(res, rec, 401, 'Permission denied - invalid csrf token', undefined);
+      if (method !== 'GET' && req.headers['csrfpreventiontoken'] !== t.csrf)
+        return this.#send(res, rec, 401, 'Permission denied - invalid csrf token', undefined);
       user = t.user;
     } else {
       // token auth: PVEAPIToken=USER@REALM!TOKENID=SECRET, split at the last '='
@@ -253,19 +283,30 @@ export class FakeProxmox {
     if (body) {
       const ct = req.headers['content-type'] ?? '';
       if (ct.includes('application/json')) {
-        for (const [k, v] of Object.entries(JSON.parse(body) as Record<string, unknown>)) if (!(k in params)) params[k] = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
+        for (const [k, v] of Object.entries(JSON.parse(body) as Record<string, unknown>))
+          if (!(k in params)) params[k] = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
       } else for (const [k, v] of new URLSearchParams(body)) if (!(k in params)) params[k] = v;
     }
     rec.params = { ...params };
 
-    const fault = this.faults.find((f) => (!f.method || f.method === method) && (!f.path || (typeof f.path === 'string' ? path.includes(f.path) : f.path.test(path))) && (f.times ?? 1) > 0);
+    const fault = this.faults.find(
+      (f) => (!f.method || f.method === method) && (!f.path || (typeof f.path === 'string' ? path.includes(f.path) : f.path.test(path))) && (f.times ?? 1) > 0,
+    );
     if (fault) fault.times = (fault.times ?? 1) - 1;
     if (fault && !fault.after) return this.#send(res, rec, fault.status, fault.reason, fault.body);
 
     const ep = matchEndpoint(this.#schema, method, path);
     if (!ep) return this.#send(res, rec, 501, `Method '${method} ${path}' not implemented`, { data: null });
     for (const [k, v] of Object.entries(ep.pathParams)) {
-      if (k in params && params[k] !== v) return this.#send(res, rec, 400, 'Parameter verification failed.', { data: null, errors: { [k]: 'duplicate parameter (already defined in URI) with conflicting values!' } }, ep.key);
+      if (k in params && params[k] !== v)
+        return this.#send(
+          res,
+          rec,
+          400,
+          'Parameter verification failed.',
+          { data: null, errors: { [k]: 'duplicate parameter (already defined in URI) with conflicting values!' } },
+          ep.key,
+        );
       params[k] = v;
     }
     const errors = checkParams(ep.endpoint, params);
@@ -284,11 +325,30 @@ export class FakeProxmox {
     return this.#send(res, rec, 200, 'OK', { data: out.data ?? null, ...(out.total !== undefined ? { total: out.total } : {}) }, ep.key);
   }
 
-  #send(res: ServerResponse, rec: { method: string; path: string; params: Record<string, string> }, status: number, reason: string, body: unknown, endpoint?: string): void {
+  #send(
+    res: ServerResponse,
+    rec: { method: string; path: string; params: Record<string, string> },
+    status: number,
+    reason: string,
+    body: unknown,
+    endpoint?: string,
+  ): void {
     const data = (body as { data?: unknown } | undefined)?.data;
-    this.requests.push({ ...rec, status, at: Date.now(), ...(endpoint ? { endpoint } : {}), ...(typeof data === 'string' && data.startsWith('UPID:') ? { upid: data } : {}) });
+    this.requests.push({
+      ...rec,
+      status,
+      at: Date.now(),
+      ...(endpoint ? { endpoint } : {}),
+      ...(typeof data === 'string' && data.startsWith('UPID:') ? { upid: data } : {}),
+    });
     const text = body === undefined ? '' : JSON.stringify(body);
-    res.writeHead(status, reason, { 'Content-Type': 'application/json;charset=UTF-8', 'Content-Length': Buffer.byteLength(text), Server: 'pve-api-daemon/3.0', 'Cache-Control': 'max-age=0', Pragma: 'no-cache' });
+    res.writeHead(status, reason, {
+      'Content-Type': 'application/json;charset=UTF-8',
+      'Content-Length': Buffer.byteLength(text),
+      Server: 'pve-api-daemon/3.0',
+      'Cache-Control': 'max-age=0',
+      Pragma: 'no-cache',
+    });
     res.end(text);
   }
 
@@ -312,7 +372,8 @@ export class FakeProxmox {
 
   #route(key: string, p: Record<string, string>, user: string): { data?: unknown; total?: number } | { status: number; error: string } {
     const node = p['node'];
-    if (node !== undefined && !this.nodes[node]) return { status: 500, error: `hostname lookup '${node}' failed - failed to get address info for: ${node}: Name or service not known` };
+    if (node !== undefined && !this.nodes[node])
+      return { status: 500, error: `hostname lookup '${node}' failed - failed to get address info for: ${node}: Name or service not known` };
     switch (key) {
       case 'GET /cluster/resources': {
         const vms = [...this.vms.values()].map((vm) => ({
@@ -321,19 +382,44 @@ export class FakeProxmox {
           node: vm.node,
           type: 'qemu',
           status: vm.config['lock'] === 'clone' && !vm.config['name'] ? 'unknown' : vm.status,
-          ...(vm.config['name'] ? { name: vm.config['name'], maxmem: Number(vm.config['memory'] ?? 512) * 2 ** 20, maxcpu: Number(vm.config['cores'] ?? 1), template: vm.config['template'] ? 1 : 0 } : {}),
+          ...(vm.config['name']
+            ? {
+                name: vm.config['name'],
+                maxmem: Number(vm.config['memory'] ?? 512) * 2 ** 20,
+                maxcpu: Number(vm.config['cores'] ?? 1),
+                template: vm.config['template'] ? 1 : 0,
+              }
+            : {}),
           ...(vm.config['tags'] ? { tags: vm.config['tags'] } : {}),
           ...(vm.config['lock'] ? { lock: vm.config['lock'] } : {}),
         }));
-        const nodes = Object.entries(this.nodes).map(([n, x]) => ({ id: `node/${n}`, node: n, type: 'node', status: 'online', maxmem: x.memoryGiB * 2 ** 30, maxcpu: x.cpus }));
+        const nodes = Object.entries(this.nodes).map(([n, x]) => ({
+          id: `node/${n}`,
+          node: n,
+          type: 'node',
+          status: 'online',
+          maxmem: x.memoryGiB * 2 ** 30,
+          maxcpu: x.cpus,
+        }));
         const t = p['type'];
         return { data: t === 'vm' ? vms : t === 'node' ? nodes : t === undefined ? [...nodes, ...vms] : [] };
       }
       case 'GET /nodes/{node}/status': {
         const n = this.nodes[node!]!;
         const total = n.memoryGiB * 2 ** 30;
-        const used = [...this.vms.values()].filter((v) => v.node === node && v.status === 'running').reduce((a, v) => a + Number(v.config['memory'] ?? 512) * 2 ** 20, 2 ** 30);
-        return { data: { memory: { total, used, free: total - used, available: total - used }, cpuinfo: { cpus: n.cpus, cores: n.cpus / 2, sockets: 1, model: 'Fake CPU' }, cpu: 0.02, uptime: 1000, loadavg: ['0.1', '0.1', '0.1'], pveversion: 'pve-manager/9.1.3/fake' } };
+        const used = [...this.vms.values()]
+          .filter((v) => v.node === node && v.status === 'running')
+          .reduce((a, v) => a + Number(v.config['memory'] ?? 512) * 2 ** 20, 2 ** 30);
+        return {
+          data: {
+            memory: { total, used, free: total - used, available: total - used },
+            cpuinfo: { cpus: n.cpus, cores: n.cpus / 2, sockets: 1, model: 'Fake CPU' },
+            cpu: 0.02,
+            uptime: 1000,
+            loadavg: ['0.1', '0.1', '0.1'],
+            pveversion: 'pve-manager/9.1.3/fake',
+          },
+        };
       }
       case 'GET /nodes/{node}/qemu/{vmid}/config': {
         const vm = this.#vmOn(p);
@@ -346,10 +432,17 @@ export class FakeProxmox {
         if (!vm) return this.#noConf(p['vmid']!, node!);
         return {
           data: {
-            vmid: vm.vmid, status: vm.status, qmpstatus: vm.status, name: vm.config['name'] ?? `VM ${vm.vmid}`, cpus: Number(vm.config['cores'] ?? 1),
-            maxmem: Number(vm.config['memory'] ?? 512) * 2 ** 20, ha: { managed: 0 },
-            ...(vm.config['lock'] ? { lock: vm.config['lock'] } : {}), ...(vm.config['tags'] ? { tags: vm.config['tags'] } : {}),
-            ...(vm.config['agent'] ? { agent: 1 } : {}), ...(vm.config['template'] ? { template: 1 } : {}),
+            vmid: vm.vmid,
+            status: vm.status,
+            qmpstatus: vm.status,
+            name: vm.config['name'] ?? `VM ${vm.vmid}`,
+            cpus: Number(vm.config['cores'] ?? 1),
+            maxmem: Number(vm.config['memory'] ?? 512) * 2 ** 20,
+            ha: { managed: 0 },
+            ...(vm.config['lock'] ? { lock: vm.config['lock'] } : {}),
+            ...(vm.config['tags'] ? { tags: vm.config['tags'] } : {}),
+            ...(vm.config['agent'] ? { agent: 1 } : {}),
+            ...(vm.config['template'] ? { template: 1 } : {}),
           },
         };
       }
@@ -360,10 +453,12 @@ export class FakeProxmox {
         const deleting = (del ?? '').split(/[,;\s]+/).filter(Boolean);
         // the permission check on `lock` runs before the lock check
         if (('lock' in set || deleting.includes('lock')) && user !== 'root@pam') return { status: 500, error: "only root can set 'lock' config" };
-        if (digest && digest !== createHash('sha1').update(JSON.stringify(vm.config)).digest('hex')) return { status: 500, error: 'checksum mismatch (file change by other user?)' };
+        if (digest && digest !== createHash('sha1').update(JSON.stringify(vm.config)).digest('hex'))
+          return { status: 500, error: 'checksum mismatch (file change by other user?)' };
         if (vm.config['lock'] && skiplock !== '1') return { status: 500, error: `VM is locked (${vm.config['lock']})` };
         if (Object.keys(set).length === 0 && !del) return { status: 500, error: 'no options specified' };
-        for (const [k, v] of Object.entries(set)) vm.config[k] = k === 'tags' ? normalizeTags(v) : k === 'net0' && !/=[0-9A-F:]{17}/i.test(v) ? v.replace(/^(\w+)/, `$1=${this.#mac()}`) : v;
+        for (const [k, v] of Object.entries(set))
+          vm.config[k] = k === 'tags' ? normalizeTags(v) : k === 'net0' && !/=[0-9A-F:]{17}/i.test(v) ? v.replace(/^(\w+)/, `$1=${this.#mac()}`) : v;
         for (const k of deleting) delete vm.config[k];
         return { data: null };
       }
@@ -448,8 +543,24 @@ export class FakeProxmox {
         const vmid = p['vmid'];
         const src = p['source'] ?? 'archive';
         const list = [...this.tasks.values()]
-          .filter((t) => t.node === node && (vmid === undefined || t.id === vmid) && (p['typefilter'] === undefined || t.type === p['typefilter']) && (src === 'all' || (src === 'active') === (t.status === 'running')))
-          .map((t) => ({ upid: t.upid, node: t.node, pid: 0, pstart: 0, starttime: t.starttime, type: t.type, id: t.id, user: t.user, ...(t.status === 'stopped' ? { status: t.exitstatus, endtime: t.endtime } : {}) }));
+          .filter(
+            (t) =>
+              t.node === node &&
+              (vmid === undefined || t.id === vmid) &&
+              (p['typefilter'] === undefined || t.type === p['typefilter']) &&
+              (src === 'all' || (src === 'active') === (t.status === 'running')),
+          )
+          .map((t) => ({
+            upid: t.upid,
+            node: t.node,
+            pid: 0,
+            pstart: 0,
+            starttime: t.starttime,
+            type: t.type,
+            id: t.id,
+            user: t.user,
+            ...(t.status === 'stopped' ? { status: t.exitstatus, endtime: t.endtime } : {}),
+          }));
         return { data: list.slice(0, Number(p['limit'] ?? 50)) };
       }
       case 'GET /nodes/{node}/tasks/{upid}/status': {
@@ -458,7 +569,21 @@ export class FakeProxmox {
         const t = this.tasks.get(upid);
         if (!t || t.node !== node) return { status: 400, error: 'no such task' };
         const [u, tokenid] = t.user.split('!');
-        return { data: { upid: t.upid, node: t.node, pid: 0, pstart: 0, starttime: t.starttime, type: t.type, id: t.id, user: u, ...(tokenid ? { tokenid } : {}), status: t.status, ...(t.exitstatus ? { exitstatus: t.exitstatus } : {}) } };
+        return {
+          data: {
+            upid: t.upid,
+            node: t.node,
+            pid: 0,
+            pstart: 0,
+            starttime: t.starttime,
+            type: t.type,
+            id: t.id,
+            user: u,
+            ...(tokenid ? { tokenid } : {}),
+            status: t.status,
+            ...(t.exitstatus ? { exitstatus: t.exitstatus } : {}),
+          },
+        };
       }
       case 'GET /nodes/{node}/tasks/{upid}/log': {
         const t = this.tasks.get(p['upid']!);
@@ -484,7 +609,16 @@ export class FakeProxmox {
    * Forks a worker: returns the UPID at once; `begin` runs at once (the checks after the fork), `finish`
    * after the task's time. A returned string is the TASK ERROR.
    */
-  #task(node: string, type: string, id: string, user: string, begin: (log: (l: string) => void) => string | undefined, finish?: (log: (l: string) => void) => string | undefined, vmidForFault = id, cleanup?: () => void): { data: string } {
+  #task(
+    node: string,
+    type: string,
+    id: string,
+    user: string,
+    begin: (log: (l: string) => void) => string | undefined,
+    finish?: (log: (l: string) => void) => string | undefined,
+    vmidForFault = id,
+    cleanup?: () => void,
+  ): { data: string } {
     const now = Math.floor(Date.now() / 1000);
     const upid = `UPID:${node}:${hex(++this.#pid, 8)}:${hex(this.#pid * 7, 8)}:${hex(now, 8)}:${type}:${id}:${user}:`;
     const t: Task = { upid, node, type, id, user, starttime: now, status: 'running', log: [] };
@@ -552,7 +686,12 @@ export class FakeProxmox {
         const vm = this.vms.get(newid);
         if (!vm) return `clone failed: VM ${newid} vanished`;
         const { template: _t, lock: _l, ...copy } = src.config;
-        vm.config = { ...copy, name: p['name'] ?? `Copy-of-VM-${src.config['name']}`, scsi0: (src.config['scsi0'] ?? '').replace(/(base|vm)-\d+-disk-0/, `vm-${newid}-disk-0`), net0: (src.config['net0'] ?? '').replace(/=[0-9A-F:]{17}/i, `=${this.#mac()}`) };
+        vm.config = {
+          ...copy,
+          name: p['name'] ?? `Copy-of-VM-${src.config['name']}`,
+          scsi0: (src.config['scsi0'] ?? '').replace(/(base|vm)-\d+-disk-0/, `vm-${newid}-disk-0`),
+          net0: (src.config['net0'] ?? '').replace(/=[0-9A-F:]{17}/i, `=${this.#mac()}`),
+        };
         log(`creating a clone of VM ${src.vmid} with ID ${newid}`);
         return undefined;
       },
@@ -568,7 +707,8 @@ export class FakeProxmox {
     if (other) return { status: 500, error: `unable to create VM ${vmid} - VM ${vmid} already exists on node '${other.node}'` };
     const { node: _n, vmid: _v, start, ...config } = p;
     if (config['tags']) config['tags'] = normalizeTags(config['tags']);
-    for (const k of Object.keys(config)) if (/^(scsi|ide|sata|virtio)\d+$/.test(k)) config[k] = config[k]!.replace(/^([^:,]+):(\d+)(?=,|$)/, `$1:vm-${vmid}-disk-${k},size=$2G`);
+    for (const k of Object.keys(config))
+      if (/^(scsi|ide|sata|virtio)\d+$/.test(k)) config[k] = config[k]!.replace(/^([^:,]+):(\d+)(?=,|$)/, `$1:vm-${vmid}-disk-${k},size=$2G`);
     this.vms.set(vmid, { vmid, node, status: 'stopped', config: { ...config, lock: 'create' }, createdAt: Date.now() });
     return this.#task(
       node,
@@ -593,5 +733,14 @@ export class FakeProxmox {
 
 /** lowercased, deduplicated, sorted, joined with `;` (the datacenter defaults) */
 export function normalizeTags(s: string): string {
-  return [...new Set(s.split(/[;,\s]+/).filter(Boolean).map((t) => t.toLowerCase()))].sort().join(';');
+  return [
+    ...new Set(
+      s
+        .split(/[;,\s]+/)
+        .filter(Boolean)
+        .map((t) => t.toLowerCase()),
+    ),
+  ]
+    .sort()
+    .join(';');
 }

@@ -21,8 +21,14 @@ test('the wipe destroys every VM of the castle in parallel and nothing else: a f
     assert.equal(neighbour.status, 'running');
     assert.equal(r.server.vms.get(433), other);
     assert.ok(r.server.vms.has(9000), 'the template survives');
-    const touched = r.server.requests.slice(mark).filter((q) => q.method !== 'GET').map((q) => `${q.method} ${q.path}`);
-    assert.ok(touched.every((t) => /\/qemu\/(421|431|432)[/]?/.test(t)), touched.join('\n'));
+    const touched = r.server.requests
+      .slice(mark)
+      .filter((q) => q.method !== 'GET')
+      .map((q) => `${q.method} ${q.path}`);
+    assert.ok(
+      touched.every((t) => /\/qemu\/(421|431|432)[/]?/.test(t)),
+      touched.join('\n'),
+    );
     const destroys = r.server.requests.slice(mark).filter((q) => q.method === 'DELETE');
     assert.equal(destroys.length, 3);
     for (const d of destroys) assert.deepEqual({ purge: d.params['purge'], disks: d.params['destroy-unreferenced-disks'] }, { purge: '1', disks: '1' });
@@ -52,7 +58,11 @@ test('an untagged VM at a spec id stops the wipe before any change and says how 
     assert.match(reason, /adopt: \[431\]/);
     assert.match(reason, /--adopt 431/);
     assert.equal(res.ok ? undefined : res.retryable, false);
-    assert.deepEqual(r.server.requests.slice(mark).filter((q) => q.method !== 'GET'), [], 'no call that changes anything');
+    assert.deepEqual(
+      r.server.requests.slice(mark).filter((q) => q.method !== 'GET'),
+      [],
+      'no call that changes anything',
+    );
     assert.deepEqual(castleVms(r.server.vms.keys()).sort(), [421, 431, 432], 'everything survives');
     assert.equal(intruder.status, 'running');
 
@@ -98,7 +108,7 @@ test('a wipe after an interrupted clone: the locked VM with no task holding the 
 
     r.server.unlock(431); // what the owner does on the node
     const s = await r.session();
-    assert.deepEqual([...s.journal.read().keys()], [431], 'the record of the interrupted clone is what makes 431 the castle\'s');
+    assert.deepEqual([...s.journal.read().keys()], [431], "the record of the interrupted clone is what makes 431 the castle's");
     const resumed = await wipe(s, recorder());
     assert.ok(resumed.ok, resumed.ok ? '' : resumed.reason);
     assert.deepEqual(castleVms(r.server.vms.keys()), []);
@@ -117,12 +127,18 @@ test('a wipe after a build interrupted mid-clone waits for the clone that holds 
     ac.abort(); // the run is interrupted while Proxmox clones
     const interrupted = await up;
     assert.equal(interrupted.ok, false);
-    assert.ok([...r.server.tasks.values()].some((t) => t.type === 'qmclone' && t.status === 'running'), 'the clones go on in Proxmox');
+    assert.ok(
+      [...r.server.tasks.values()].some((t) => t.type === 'qmclone' && t.status === 'running'),
+      'the clones go on in Proxmox',
+    );
 
     const ctx = recorder();
     const res = await wipe(await r.session(), ctx);
     assert.ok(res.ok, res.ok ? '' : res.reason);
-    assert.ok(ctx.logs.some((l) => /VM 431 is locked \(clone\): waiting for task qmclone/.test(l)), ctx.logs.join(''));
+    assert.ok(
+      ctx.logs.some((l) => /VM 431 is locked \(clone\): waiting for task qmclone/.test(l)),
+      ctx.logs.join(''),
+    );
     assert.deepEqual(castleVms(r.server.vms.keys()), []);
   } finally {
     await r.close();
@@ -143,7 +159,10 @@ test('an interrupted wipe, resumed, completes: the destroys still running are wa
     const ctx = recorder();
     const resumed = await wipe(await r.session(), ctx);
     assert.ok(resumed.ok, resumed.ok ? '' : resumed.reason);
-    assert.ok(ctx.logs.some((l) => /VM 421 is locked \(destroyed\): waiting for task qmdestroy/.test(l)), ctx.logs.join(''));
+    assert.ok(
+      ctx.logs.some((l) => /VM 421 is locked \(destroyed\): waiting for task qmdestroy/.test(l)),
+      ctx.logs.join(''),
+    );
     assert.deepEqual(castleVms(r.server.vms.keys()), []);
     assert.ok(r.server.vms.has(9000));
     assert.equal(r.server.vms.get(9000)!.config['tags'], 'talos;template', 'the template keeps its own tags');
@@ -163,8 +182,14 @@ test('a destroy or stop task that loses a lock race is started again', async () 
     const res = await wipe(await r.session(), ctx);
     assert.ok(res.ok, res.ok ? '' : res.reason);
     assert.deepEqual(castleVms(r.server.vms.keys()), []);
-    assert.ok(ctx.logs.some((l) => /destroying VM 421: can't lock file .* \(lock contention, retry 1/.test(l)), ctx.logs.join(''));
-    assert.ok(ctx.logs.some((l) => /stopping VM 432: can't lock file .* \(lock contention, retry 1/.test(l)), ctx.logs.join(''));
+    assert.ok(
+      ctx.logs.some((l) => /destroying VM 421: can't lock file .* \(lock contention, retry 1/.test(l)),
+      ctx.logs.join(''),
+    );
+    assert.ok(
+      ctx.logs.some((l) => /stopping VM 432: can't lock file .* \(lock contention, retry 1/.test(l)),
+      ctx.logs.join(''),
+    );
   } finally {
     await r.close();
   }
@@ -180,17 +205,28 @@ test('with `unlock:` (root@pam), the wipe clears the stale lock of an interrupte
     const res = await wipe(await r.session({ unlock: { user: 'root@pam', passwordEnv: 'UNUSED_IN_TESTS' } }), ctx);
     assert.ok(res.ok, res.ok ? '' : res.reason);
     assert.deepEqual(castleVms(r.server.vms.keys()), []);
-    assert.ok(ctx.logs.some((l) => /VM 431 on pve is locked \(clone\) and no task holds the lock: clearing it as root@pam/.test(l)), ctx.logs.join(''));
+    assert.ok(
+      ctx.logs.some((l) => /VM 431 on pve is locked \(clone\) and no task holds the lock: clearing it as root@pam/.test(l)),
+      ctx.logs.join(''),
+    );
     const unlock = r.server.requests.find((q) => q.method === 'PUT' && q.path === '/nodes/pve/qemu/431/config');
-    assert.deepEqual(unlock && { delete: unlock.params['delete'], skiplock: unlock.params['skiplock'], status: unlock.status }, { delete: 'lock', skiplock: '1', status: 200 });
+    assert.deepEqual(unlock && { delete: unlock.params['delete'], skiplock: unlock.params['skiplock'], status: unlock.status }, {
+      delete: 'lock',
+      skiplock: '1',
+      status: 200,
+    });
     assert.ok(r.server.requests.some((q) => q.path === '/access/ticket' && q.status === 200));
-    assert.deepEqual(r.server.requests.filter((q) => q.status === 400 || q.status === 401), [], 'the login and the unlock fit the schema and the auth rules');
+    assert.deepEqual(
+      r.server.requests.filter((q) => q.status === 400 || q.status === 401),
+      [],
+      'the login and the unlock fit the schema and the auth rules',
+    );
   } finally {
     await r.close();
   }
 });
 
-test('a VM carrying the castle\'s tag but no longer in the spec is the castle\'s and goes with the wipe', async () => {
+test("a VM carrying the castle's tag but no longer in the spec is the castle's and goes with the wipe", async () => {
   const r = await rig();
   try {
     r.server.addVm(440, { name: 'old-worker', tags: `${TAG};talos`, status: 'running' });

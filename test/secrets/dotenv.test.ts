@@ -15,7 +15,9 @@ after(async () => {
 });
 
 test('parseDotenv: export prefix, comments, quotes, escapes, inline comments', () => {
-  const p = parseDotenv(['# comment', 'export A=1', 'B = two words # note', "C='lit $x \\n'", 'D="line1\\nline2 \\"q\\""', 'E="multi', 'line"', 'bad line', ''].join('\n'));
+  const p = parseDotenv(
+    ['# comment', 'export A=1', 'B = two words # note', "C='lit $x \\n'", 'D="line1\\nline2 \\"q\\""', 'E="multi', 'line"', 'bad line', ''].join('\n'),
+  );
   const m = Object.fromEntries(p.entries.map((e) => [e.key, e.value]));
   assert.deepEqual(m, { A: '1', B: 'two words', C: 'lit $x \\n', D: 'line1\nline2 "q"', E: 'multi\nline' });
   assert.deepEqual(p.problems, [{ line: 8, message: 'expected KEY=value' }]);
@@ -67,7 +69,20 @@ test('get/list read a 0600 file; set updates in place, appends, keeps comments a
 
 test('set replaces a multi-line value whole, and every line of an earlier duplicate', async () => {
   const f = path.join(dir, 'multi.env');
-  const original = ['# keys', 'TLS_KEY="-----BEGIN KEY-----', 'line two', '-----END KEY-----"', 'AFTER=kept', 'CA="a', 'b"', 'CA="c', 'd', 'e"', 'LAST=1', ''].join('\n');
+  const original = [
+    '# keys',
+    'TLS_KEY="-----BEGIN KEY-----',
+    'line two',
+    '-----END KEY-----"',
+    'AFTER=kept',
+    'CA="a',
+    'b"',
+    'CA="c',
+    'd',
+    'e"',
+    'LAST=1',
+    '',
+  ].join('\n');
   await writeFile(f, original, { mode: 0o600 });
   const r = await DotenvSource.open(f);
   assert.ok(r.ok, r.ok ? '' : r.reason);

@@ -71,7 +71,14 @@ spec:
   const r = await renderExternalSecret(m, new MemorySource({ user: 'blog', pw: 'pw', region: '' }));
   assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.diagnostics));
   assert.equal(r.value.name, 'other-name');
-  assert.deepEqual(r.value.data, { USER: 'blog', 'pass-word': 'pw', REGION: '', auth: `BLOG:${Buffer.from('pw').toString('base64')}`, region: 'us-east-1', trimmed: 'ablogb' });
+  assert.deepEqual(r.value.data, {
+    USER: 'blog',
+    'pass-word': 'pw',
+    REGION: '',
+    auth: `BLOG:${Buffer.from('pw').toString('base64')}`,
+    region: 'us-east-1',
+    trimmed: 'ablogb',
+  });
 });
 
 test('an unsupported template function is an error at its position in the block scalar', async () => {

@@ -12,7 +12,10 @@ export function plan(id: string, label: string, deps: string[] = []): PlannedSte
 export class RunBuilder {
   private readonly timed: { ms: number; ev: CastleEvent }[] = [];
 
-  constructor(readonly runId = 'run-1', readonly t0 = T0) {}
+  constructor(
+    readonly runId = 'run-1',
+    readonly t0 = T0,
+  ) {}
 
   at(ms: number, ev: CastleEvent): this {
     this.timed.push({ ms, ev });
@@ -40,7 +43,12 @@ export class RunBuilder {
     return this.at(to, { type: 'step-finished', stepId: id, status, attempts: 1, durationMs: to - from, ...(reason ? { reason } : {}) });
   }
 
-  finish(ms: number, phases: { phase: string; startMs: number; durationMs: number }[], criticalPath: string[], opts: { budgetMs?: number | null; status?: 'succeeded' | 'failed' | 'interrupted'; reason?: string } = {}): this {
+  finish(
+    ms: number,
+    phases: { phase: string; startMs: number; durationMs: number }[],
+    criticalPath: string[],
+    opts: { budgetMs?: number | null; status?: 'succeeded' | 'failed' | 'interrupted'; reason?: string } = {},
+  ): this {
     return this.at(ms, {
       type: 'run-finished',
       status: opts.status ?? 'succeeded',

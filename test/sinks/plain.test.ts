@@ -6,7 +6,11 @@ import { RunBuilder, plan } from './fixture.js';
 test('one timestamped line per event, every event type', () => {
   const events = new RunBuilder('r-7')
     .start([plan('up/platform/0', 'apply platform'), plan('proof/db/0', 'rows')], { operation: 'up', budgetMs: 720_000 })
-    .at(5, { type: 'lock-taken-over', previous: { pid: 99, host: 'old', runId: 'r-6', since: '2026-11-26T05:00:00.000Z', operation: 'rebirth' }, reason: 'pid 99 is gone' })
+    .at(5, {
+      type: 'lock-taken-over',
+      previous: { pid: 99, host: 'old', runId: 'r-6', since: '2026-11-26T05:00:00.000Z', operation: 'rebirth' },
+      reason: 'pid 99 is gone',
+    })
     .at(123, { type: 'step-started', stepId: 'up/platform/0', attempt: 1 })
     .at(500, { type: 'step-note', stepId: 'up/platform/0', message: 'applying\n3 resources' })
     .at(900, { type: 'step-retrying', stepId: 'up/platform/0', attempt: 1, delayMs: 2000, reason: 'connection refused' })
@@ -42,5 +46,7 @@ test('a run without budget, resuming another, says both', () => {
   const sink = new PlainSink((l) => lines.push(l));
   const [started] = new RunBuilder('r-8').start([], { budgetMs: null }).build();
   sink.handle({ ...started!, resumeOf: 'r-7' } as typeof started & { resumeOf: string });
-  assert.deepEqual(lines, ['2026-11-26T06:30:00.000Z run r-8 started: rebirth demo (castle.yaml, 0 steps, no budget, concurrency 4, pid 4242@ci-1, resuming r-7)']);
+  assert.deepEqual(lines, [
+    '2026-11-26T06:30:00.000Z run r-8 started: rebirth demo (castle.yaml, 0 steps, no budget, concurrency 4, pid 4242@ci-1, resuming r-7)',
+  ]);
 });

@@ -18,7 +18,15 @@ interface Boxed {
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAS_CHROMIUM = requirement(existsSync(CHROMIUM), `${CHROMIUM} is not installed`);
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 const cases = [
   { name: 'rebirth', runId: 'run-1', events: rebirthRun(), history: history('rebirth', 14, 720_000), label: 'deploy api' },
@@ -55,7 +63,10 @@ test('report renders in headless Chromium: bars laid out, nothing fetched, scree
       assert.ok(trend.length > 0 && trend.every((h) => h > 0), `${c.name}: trend bars drawn`);
       // Escaped markup must come back as the literal label, not as an element.
       const titles = await page.$$eval('svg.timeline rect.bar > title', (els) => els.map((el) => el.textContent ?? ''));
-      assert.ok(titles.some((x) => x.startsWith(c.label)), `${c.name}: label text survives: ${titles[0]}`);
+      assert.ok(
+        titles.some((x) => x.startsWith(c.label)),
+        `${c.name}: label text survives: ${titles[0]}`,
+      );
       assert.equal(await page.locator('script').count(), 0);
       assert.deepEqual(requests, [pathToFileURL(file).href], 'no request but the page itself');
 

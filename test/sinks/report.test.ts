@@ -18,7 +18,10 @@ test('the report is well-formed and self-contained', () => {
     assertWellFormed(html);
     assert.doesNotMatch(html, /<script/i);
     assert.doesNotMatch(html, /\s(src|href)=/i, 'nothing to fetch');
-    assert.deepEqual([...html.matchAll(/https?:\/\/[^"\s]*/g)].map((m) => m[0]).filter((u) => u !== 'http://www.w3.org/2000/svg'), []);
+    assert.deepEqual(
+      [...html.matchAll(/https?:\/\/[^"\s]*/g)].map((m) => m[0]).filter((u) => u !== 'http://www.w3.org/2000/svg'),
+      [],
+    );
     assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
   }
 });
@@ -49,7 +52,10 @@ test('one bar per step that ran or was decided, x and width proportional to its 
     assert.ok(svgAttr(html, 'timeline', 'data-domain-ms') >= Date.parse(events.at(-1)!.ts) - t0, 'the whole run is on the chart');
     for (const b of bars) {
       const id = b.attrs['data-step']!;
-      const start = Date.parse(events.find((e) => e.type === 'step-started' && e.stepId === id)?.ts ?? events.find((e) => e.type === 'step-finished' && e.stepId === id)!.ts) - t0;
+      const start =
+        Date.parse(
+          events.find((e) => e.type === 'step-started' && e.stepId === id)?.ts ?? events.find((e) => e.type === 'step-finished' && e.stepId === id)!.ts,
+        ) - t0;
       const end = Date.parse(events.find((e) => e.type === 'step-finished' && e.stepId === id)!.ts) - t0;
       assert.ok(Math.abs(b.x - (plotX + start * perMs)) < 0.01, `${id} x ${b.x} for start ${start}`);
       assert.ok(Math.abs(b.width - Math.max(3, (end - start) * perMs)) < 0.01, `${id} width ${b.width} for ${end - start}ms`);
@@ -65,7 +71,9 @@ test('one bar per step that ran or was decided, x and width proportional to its 
 test('parallel steps get their own lanes: bars on one row never overlap', () => {
   for (const html of [rebirth(), troubled()]) {
     const bars = rects(html, 'bar');
-    for (const a of bars) for (const b of bars) if (a !== b && a.y === b.y) assert.ok(!overlaps(a, b), `${a.attrs['data-step']} and ${b.attrs['data-step']} share a row and overlap`);
+    for (const a of bars)
+      for (const b of bars)
+        if (a !== b && a.y === b.y) assert.ok(!overlaps(a, b), `${a.attrs['data-step']} and ${b.attrs['data-step']} share a row and overlap`);
   }
   const app = rects(troubled(), 'bar').filter((b) => b.attrs['data-step']!.startsWith('up/app/'));
   // api 15-30s, worker 15-22s, cron 18-26s are all running at 18s: three rows; migrations (23s) reuses worker's
@@ -76,7 +84,7 @@ test('parallel steps get their own lanes: bars on one row never overlap', () => 
 
 test('lane assignment is optimal: as many lanes as the most bars overlapping at once', () => {
   let seed = 7;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let round = 0; round < 20; round++) {
     const bars = Array.from({ length: 60 }, () => ({ x: Math.floor(rnd() * 900), w: 3 + Math.floor(rnd() * 200), lane: -1 }));
     const lanes = assignLanes(bars);
@@ -103,7 +111,9 @@ test('budget line only when the budget is on the chart; critical path bars marke
   assert.ok(Math.abs(Number(m[1]) - (plotX + 40_000 * perMs)) < 0.01);
   assert.doesNotMatch(rebirth(), /<g class="budget">/, '12m budget for a 1m run would squash the bars');
   assert.match(rebirth(), /budget 12m \(beyond the chart\)/);
-  const crit = rects(html, 'bar').filter((b) => b.attrs['class']!.split(' ').includes('crit')).map((b) => b.attrs['data-step']);
+  const crit = rects(html, 'bar')
+    .filter((b) => b.attrs['class']!.split(' ').includes('crit'))
+    .map((b) => b.attrs['data-step']);
   assert.deepEqual(crit, ['up/net/0', 'up/db/0', 'up/app/3']);
   assert.equal((html.match(/class="crit-link"/g) ?? []).length, 2);
   const retry = rects(html, 'retry');
@@ -118,14 +128,21 @@ test('trend: one bar per run of the same operation plus this run, heights propor
   assert.equal(runs.length, 9, '8 earlier up runs and this one; down runs left out');
   assert.ok(runs.every((r) => r.attrs['data-run']!.startsWith('h-up-') || r.attrs['data-run'] === 'run-2'));
   const current = runs.filter((r) => r.attrs['class']!.includes('current'));
-  assert.deepEqual(current.map((r) => r.attrs['data-run']), ['run-2']);
+  assert.deepEqual(
+    current.map((r) => r.attrs['data-run']),
+    ['run-2'],
+  );
   const perMs = runs[0]!.height / Number(runs[0]!.attrs['data-duration-ms']);
   for (const r of runs) assert.ok(Math.abs(r.height - Number(r.attrs['data-duration-ms']) * perMs) < 0.02);
   assert.match(html, /<polyline class="budget-line"/);
   assert.doesNotMatch(rebirth(), /class="budget-line"/, 'a 12m budget over ~1m runs would flatten the bars');
   assert.match(rebirth(), /budget 12m \(above the chart\)/);
   const xs = runs.map((r) => r.x);
-  assert.deepEqual(xs, [...xs].sort((a, b) => a - b), 'oldest first');
+  assert.deepEqual(
+    xs,
+    [...xs].sort((a, b) => a - b),
+    'oldest first',
+  );
 });
 
 test('a run without run-finished renders: running steps reach the last event, phases come from the steps', () => {

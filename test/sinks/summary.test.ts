@@ -38,11 +38,19 @@ test('summary lists failed steps and failed checks, one line each', () => {
     .step('proof/db/0', 1500, 2000, 'failed')
     .at(1900, { type: 'check', stepId: 'proof/db/0', name: 'rows', ok: false, detail: '0 of 1200' })
     .at(1950, { type: 'warning', message: 'disk almost full' })
-    .finish(2000, [{ phase: 'up/db', startMs: 0, durationMs: 1500 }, { phase: 'proof', startMs: 1500, durationMs: 500 }], ['up/db/0', 'proof/db/0'], {
-      budgetMs: 100_000,
-      status: 'failed',
-      reason: 'step up/db/0 timed out',
-    })
+    .finish(
+      2000,
+      [
+        { phase: 'up/db', startMs: 0, durationMs: 1500 },
+        { phase: 'proof', startMs: 1500, durationMs: 500 },
+      ],
+      ['up/db/0', 'proof/db/0'],
+      {
+        budgetMs: 100_000,
+        status: 'failed',
+        reason: 'step up/db/0 timed out',
+      },
+    )
     .build();
   assert.equal(
     formatSummary(events),
@@ -74,7 +82,14 @@ test('a log cut off before run-finished still gets phases from the step times', 
   const lines = formatSummary(events).split('\n');
   assert.equal(lines[0], 'rebirth demo: unfinished (the log has no run-finished)');
   // up/app started at 30s and has not finished: it runs to the last event, the note at 40s
-  assert.deepEqual(lines.slice(2, 8), ['phase     start  duration', 'gate        0ms      4.2s', 'down/app   4.2s      4.8s', 'down/db    9.0s      7.2s', 'up/db     16.2s     13.8s', 'up/app    30.0s     10.0s']);
+  assert.deepEqual(lines.slice(2, 8), [
+    'phase     start  duration',
+    'gate        0ms      4.2s',
+    'down/app   4.2s      4.8s',
+    'down/db    9.0s      7.2s',
+    'up/db     16.2s     13.8s',
+    'up/app    30.0s     10.0s',
+  ]);
   assert.equal(lines[9], 'total 40.0s of budget 12m (5.6%)');
 });
 

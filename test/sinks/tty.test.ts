@@ -152,7 +152,10 @@ test('long labels are cut so the time column stays on screen; a run cut off stil
   const step = lines.find((l) => l.includes('apply the'))!;
   assert.equal(step.length, 39);
   assert.match(step, /^ {4}[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] apply the platform layer w…  2\.0s$/);
-  assert.ok(lines.some((l) => /^ {4}[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] up\/extra\/0 +1\.5s$/.test(l)), 'a step missing from the plan still shows');
+  assert.ok(
+    lines.some((l) => /^ {4}[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] up\/extra\/0 +1\.5s$/.test(l)),
+    'a step missing from the plan still shows',
+  );
   assert.ok(tty.chunks.at(-1)!.endsWith('\x1b[?25h'));
 });
 

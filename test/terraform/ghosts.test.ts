@@ -8,7 +8,8 @@ import { freePort } from '../helpers/ports.js';
 import { tfCastle, tfState } from './helpers.js';
 
 const notes = (dir: string, runId?: string): string[] => events(dir, runId).flatMap((e) => (e.type === 'step-note' ? [`${e.stepId}: ${e.message}`] : []));
-const stepLog = (dir: string, step: string): string => readFileSync(join(dir, '.castle', 'runs', runIds(dir).pop()!, 'steps', `${step.replace(/\//g, '__')}.log`), 'utf8');
+const stepLog = (dir: string, step: string): string =>
+  readFileSync(join(dir, '.castle', 'runs', runIds(dir).pop()!, 'steps', `${step.replace(/\//g, '__')}.log`), 'utf8');
 
 function listen(port: number): Promise<Server> {
   return new Promise((res) => {
@@ -54,16 +55,30 @@ rebirth:
   const rebirth = castle(dir, ['rebirth', '--no-backup', '--i-accept-data-loss']);
   assert.equal(rebirth.code, 0, rebirth.stdout + rebirth.stderr);
   const n = notes(dir);
-  assert.ok(n.some((x) => x.startsWith('down/apps/0: destroy skipped: the cluster is gone (its API server 127.0.0.1:' + port + ' refuses connections (ECONNREFUSED))')), n.join('\n'));
+  assert.ok(
+    n.some((x) => x.startsWith('down/apps/0: destroy skipped: the cluster is gone (its API server 127.0.0.1:' + port + ' refuses connections (ECONNREFUSED))')),
+    n.join('\n'),
+  );
   // only the VMs are ghosts: the machine secrets resource stays in the state and is not re-created
   assert.ok(n.includes('up/platform/0: ghost state: removed 2 (proxmox_vm_qemu.cp, proxmox_vm_qemu.worker)'), n.join('\n'));
   assert.ok(n.includes('up/platform/0: plan: 2 to add, 0 to change, 0 to destroy'));
-  assert.match(rebirth.stdout, /up\/platform\/0 succeeded .* -- 2 ghosts removed from state \(proxmox_vm_qemu\.cp, proxmox_vm_qemu\.worker\); 2 added, 0 changed, 0 destroyed/);
+  assert.match(
+    rebirth.stdout,
+    /up\/platform\/0 succeeded .* -- 2 ghosts removed from state \(proxmox_vm_qemu\.cp, proxmox_vm_qemu\.worker\); 2 added, 0 changed, 0 destroyed/,
+  );
   // the apps layer's destroy was skipped: its resources are removed from the state before it is applied again
   assert.ok(n.includes('up/apps/0: ghost state: removed 1 (helm_release.blog)'), n.join('\n'));
   assert.ok(n.includes('up/apps/0: plan: 1 to add, 0 to change, 0 to destroy'));
-  assert.match(stepLog(dir, 'up/platform/0'), /ghost state \(this rebirth wiped the layer\): 3 in state, 2 to remove \(types proxmox_vm_qemu\)\n[^\n]*state rm proxmox_vm_qemu\.cp proxmox_vm_qemu\.worker[\s\S]*removed from state: proxmox_vm_qemu\.cp\nremoved from state: proxmox_vm_qemu\.worker/);
-  assert.deepEqual(tfState(dir, 'platform').resources.map((r) => `${r.type}.${r.name}`).sort(), ['proxmox_vm_qemu.cp', 'proxmox_vm_qemu.worker', 'talos_machine_secrets.this']);
+  assert.match(
+    stepLog(dir, 'up/platform/0'),
+    /ghost state \(this rebirth wiped the layer\): 3 in state, 2 to remove \(types proxmox_vm_qemu\)\n[^\n]*state rm proxmox_vm_qemu\.cp proxmox_vm_qemu\.worker[\s\S]*removed from state: proxmox_vm_qemu\.cp\nremoved from state: proxmox_vm_qemu\.worker/,
+  );
+  assert.deepEqual(
+    tfState(dir, 'platform')
+      .resources.map((r) => `${r.type}.${r.name}`)
+      .sort(),
+    ['proxmox_vm_qemu.cp', 'proxmox_vm_qemu.worker', 'talos_machine_secrets.this'],
+  );
   assert.ok(existsSync(join(dir, 'platform', 'cloud', 'proxmox_vm_qemu.421.json')), 'the VM exists again');
   // the proof: a plan of the reborn platform finds nothing to change
   const checks = events(dir).flatMap((e) => (e.type === 'check' ? [`${e.name}: ${e.ok} ${e.detail}`] : []));
@@ -102,6 +117,9 @@ test('without ghost removal the wiped layer cannot be applied (what the seed los
   assert.equal(castle(dir, ['up']).code, 0);
   const r = castle(dir, ['rebirth', '--no-backup', '--i-accept-data-loss']);
   assert.equal(r.code, 1);
-  assert.match(r.stdout, /up\/platform\/0 failed .*apply failed: platform\/main\.tf:1:1: Error: proxmox_vm_qemu 421 not found: 500 vm '421' not found \(proxmox_vm_qemu\.cp\)/);
+  assert.match(
+    r.stdout,
+    /up\/platform\/0 failed .*apply failed: platform\/main\.tf:1:1: Error: proxmox_vm_qemu 421 not found: 500 vm '421' not found \(proxmox_vm_qemu\.cp\)/,
+  );
   assert.deepEqual(readdirSync(join(dir, 'platform', 'cloud')), []);
 });

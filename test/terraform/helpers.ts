@@ -14,7 +14,14 @@ export interface DoubleModule {
   readonly requireEnv?: string[];
   readonly cluster?: string;
   readonly holdLockMs?: number;
-  readonly resources: { type: string; name: string; id: string; seconds?: number; goneBehavior?: 'error'; fail?: { summary: string; detail?: string; filename: string; line: number; column: number } }[];
+  readonly resources: {
+    type: string;
+    name: string;
+    id: string;
+    seconds?: number;
+    goneBehavior?: 'error';
+    fail?: { summary: string; detail?: string; filename: string; line: number; column: number };
+  }[];
   readonly outputs?: Record<string, { value: unknown; sensitive?: boolean }>;
 }
 

@@ -38,9 +38,15 @@ test('castle import terragrunt: the seed-shaped tree becomes a castle whose plan
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /wrote .*castle\.yaml: 8 layers/);
   // the includes are reported where they are, not followed
-  assert.match(r.stderr, /live\/platform\/terragrunt\.hcl:2:10: warning import\/include: include "root" is not followed: .*find_in_parent_folders\(\) is only known when Terragrunt runs/);
+  assert.match(
+    r.stderr,
+    /live\/platform\/terragrunt\.hcl:2:10: warning import\/include: include "root" is not followed: .*find_in_parent_folders\(\) is only known when Terragrunt runs/,
+  );
   const yaml = readFileSync(join(dir, 'castle.yaml'), 'utf8');
-  assert.match(yaml, /# from live\/gitops\/terragrunt\.hcl \(source \.\.\/\.\.\/modules\/\/flux\)\n\s+#\s+dependency "engine" -> engine at live\/gitops\/terragrunt\.hcl:14:17/);
+  assert.match(
+    yaml,
+    /# from live\/gitops\/terragrunt\.hcl \(source \.\.\/\.\.\/modules\/\/flux\)\n\s+#\s+dependency "engine" -> engine at live\/gitops\/terragrunt\.hcl:14:17/,
+  );
   assert.match(yaml, /dependencies -> storage at live\/gitops\/terragrunt\.hcl:23:29/);
 
   const plan = castle(dir, ['plan', '--json']);
@@ -93,8 +99,14 @@ test('a missing dependency path, an unresolvable config_path and bad HCL are loc
   const r = castle(dir, ['import', 'terragrunt', 'live', '--stdout']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /live\/a\/terragrunt\.hcl:2:17: error import\/missing-dependency: dependency "gone": .*nowhere does not exist/);
-  assert.match(r.stderr, /live\/a\/terragrunt\.hcl:5:20: error import\/unresolvable: dependency "env": config_path cannot be resolved statically: find_in_parent_folders\(\) is only known when Terragrunt runs/);
-  assert.match(r.stderr, /live\/b\/terragrunt\.hcl:2:11: error import\/unresolvable: dependency "x": config_path cannot be resolved statically: local\.other \(used at .*live\/b\/terragrunt\.hcl:5:17\): get_env\(\) is only known/);
+  assert.match(
+    r.stderr,
+    /live\/a\/terragrunt\.hcl:5:20: error import\/unresolvable: dependency "env": config_path cannot be resolved statically: find_in_parent_folders\(\) is only known when Terragrunt runs/,
+  );
+  assert.match(
+    r.stderr,
+    /live\/b\/terragrunt\.hcl:2:11: error import\/unresolvable: dependency "x": config_path cannot be resolved statically: local\.other \(used at .*live\/b\/terragrunt\.hcl:5:17\): get_env\(\) is only known/,
+  );
   assert.match(r.stderr, /live\/c\/terragrunt\.hcl:\d+:\d+: error import\/syntax: HCL syntax error/);
   assert.equal(r.stdout, '');
 });
@@ -103,7 +115,8 @@ test("the old layout's root terragrunt.hcl is configuration, not a layer; a disa
   const dir = tree({
     'terragrunt.hcl': 'remote_state {\n  backend = "s3"\n}\n',
     'a/terragrunt.hcl': 'include {\n  path = find_in_parent_folders()\n}\nterraform {\n  source = "../modules//a"\n}\n',
-    'b/terragrunt.hcl': 'terraform {\n  source = "../modules//b"\n}\ndependency "a" {\n  config_path = "../a"\n}\ndependency "old" {\n  config_path = "../old"\n  enabled     = false\n}\n',
+    'b/terragrunt.hcl':
+      'terraform {\n  source = "../modules//b"\n}\ndependency "a" {\n  config_path = "../a"\n}\ndependency "old" {\n  config_path = "../old"\n  enabled     = false\n}\n',
   });
   const r = castle(dir, ['import', 'terragrunt', 'live', '--stdout']);
   assert.equal(r.code, 0, r.stderr);

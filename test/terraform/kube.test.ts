@@ -37,7 +37,10 @@ test("a kubeconfig's current cluster: up while its API server listens, gone when
   assert.equal(gone.state, 'gone');
   assert.match(gone.state === 'gone' ? gone.why : '', new RegExp(`its API server 127\\.0\\.0\\.1:${port} refuses connections \\(ECONNREFUSED\\)`));
   // a missing kubeconfig proves nothing: the destroy is attempted
-  assert.deepEqual(await probeCluster({ kubeconfig: 'missing' }, dir, signal), { state: 'unknown', why: `kubeconfig ${join(dir, 'missing')} cannot be read: ENOENT` });
+  assert.deepEqual(await probeCluster({ kubeconfig: 'missing' }, dir, signal), {
+    state: 'unknown',
+    why: `kubeconfig ${join(dir, 'missing')} cannot be read: ENOENT`,
+  });
   writeFileSync(join(dir, 'bad'), 'clusters: [');
   assert.equal((await probeCluster({ kubeconfig: 'bad' }, dir, signal)).state, 'unknown');
   writeFileSync(join(dir, 'empty'), 'kind: Config\n');

@@ -32,7 +32,10 @@ test('the JSON UI stream becomes counts, per-resource durations, diagnostics wit
   assert.ok(notes.includes('proxmox_vm_qemu.cp: create done in 42.5s'));
   assert.ok(notes.includes('proxmox_vm_qemu.cp: still creating (10s)'));
   assert.equal(r.errors().length, 1);
-  assert.equal(formatDiagnostic(r.errors()[0]!, 'live/engine'), 'live/engine/main.tf:12:3: Error: bootstrap failed: connection refused (talos_machine_bootstrap.this)');
+  assert.equal(
+    formatDiagnostic(r.errors()[0]!, 'live/engine'),
+    'live/engine/main.tf:12:3: Error: bootstrap failed: connection refused (talos_machine_bootstrap.this)',
+  );
   assert.deepEqual(r.outputs, { endpoint: { sensitive: false, type: 'string', value: '10.0.0.5' }, token: { sensitive: true, type: 'string' } });
 });
 
@@ -76,9 +79,20 @@ test('the state-lock error is read from plain text, from the boxed form and from
     message: 'ConditionalCheckFailedException: The conditional request failed',
   };
   assert.deepEqual(parseLockError(LOCK_PLAIN), expected);
-  const boxed = ['╷', ...LOCK_PLAIN.trim().split('\n').map((l) => (l ? `│ ${l}` : '│ ')), '╵'].join('\n');
+  const boxed = [
+    '╷',
+    ...LOCK_PLAIN.trim()
+      .split('\n')
+      .map((l) => (l ? `│ ${l}` : '│ ')),
+    '╵',
+  ].join('\n');
   assert.deepEqual(parseLockError(boxed), expected);
-  const diag = JSON.stringify({ '@level': 'error', '@message': 'Error: Error acquiring the state lock', type: 'diagnostic', diagnostic: { severity: 'error', summary: 'Error acquiring the state lock', detail: LOCK_PLAIN.split('\n').slice(3).join('\n') } });
+  const diag = JSON.stringify({
+    '@level': 'error',
+    '@message': 'Error: Error acquiring the state lock',
+    type: 'diagnostic',
+    diagnostic: { severity: 'error', summary: 'Error acquiring the state lock', detail: LOCK_PLAIN.split('\n').slice(3).join('\n') },
+  });
   const m = parseUiLine(diag);
   assert.ok(m && m.type === 'diagnostic');
   assert.deepEqual(parseLockError(`${m.diagnostic.summary}\n${m.diagnostic.detail}`), expected);
@@ -90,7 +104,18 @@ test('the state-lock error is read from plain text, from the boxed form and from
 test('ghost selection: managed resources of the listed types, inside modules, keys with dots, never data sources', () => {
   assert.deepEqual(addressType('module.vms["a.b"].proxmox_vm_qemu.worker[1]'), { type: 'proxmox_vm_qemu', data: false });
   assert.deepEqual(addressType('module.talos.data.talos_client_configuration.this'), { type: 'talos_client_configuration', data: true });
-  const state = ['proxmox_vm_qemu.cp', 'module.w.proxmox_vm_qemu.worker["x.y"]', 'talos_machine_secrets.this', 'data.talos_image_factory_urls.this', 'local_file.kubeconfig'];
+  const state = [
+    'proxmox_vm_qemu.cp',
+    'module.w.proxmox_vm_qemu.worker["x.y"]',
+    'talos_machine_secrets.this',
+    'data.talos_image_factory_urls.this',
+    'local_file.kubeconfig',
+  ];
   assert.deepEqual(selectGhosts(state, ['proxmox_vm_qemu']), ['proxmox_vm_qemu.cp', 'module.w.proxmox_vm_qemu.worker["x.y"]']);
-  assert.deepEqual(selectGhosts(state, true), ['proxmox_vm_qemu.cp', 'module.w.proxmox_vm_qemu.worker["x.y"]', 'talos_machine_secrets.this', 'local_file.kubeconfig']);
+  assert.deepEqual(selectGhosts(state, true), [
+    'proxmox_vm_qemu.cp',
+    'module.w.proxmox_vm_qemu.worker["x.y"]',
+    'talos_machine_secrets.this',
+    'local_file.kubeconfig',
+  ]);
 });

@@ -28,12 +28,24 @@ before(async () => {
     const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, string>) : {};
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'POST' && url.pathname === '/api/v1/auth/universal-auth/login') {
-      if (body['clientId'] !== CLIENT_ID || body['clientSecret'] !== CLIENT_SECRET) return json(res, 401, { statusCode: 401, message: 'Invalid credentials', error: 'UnauthorizedError' });
+      if (body['clientId'] !== CLIENT_ID || body['clientSecret'] !== CLIENT_SECRET)
+        return json(res, 401, { statusCode: 401, message: 'Invalid credentials', error: 'UnauthorizedError' });
       return json(res, 200, { accessToken: ACCESS, expiresIn: 7200, accessTokenMaxTTL: 43200, tokenType: 'Bearer' });
     }
     if (req.headers.authorization !== `Bearer ${ACCESS}`) return json(res, 401, { statusCode: 401, message: 'Token missing', error: 'UnauthorizedError' });
     if (req.method === 'GET' && url.pathname === '/api/v3/secrets/raw' && url.searchParams.get('workspaceId') === PROJECT) {
-      const secrets = Object.entries(VALUES).map(([k, v]) => ({ id: `id-${k}`, _id: `id-${k}`, workspace: PROJECT, environment: 'prod', version: 1, type: 'shared', secretKey: k, secretValue: v, secretComment: '', secretPath: '/' }));
+      const secrets = Object.entries(VALUES).map(([k, v]) => ({
+        id: `id-${k}`,
+        _id: `id-${k}`,
+        workspace: PROJECT,
+        environment: 'prod',
+        version: 1,
+        type: 'shared',
+        secretKey: k,
+        secretValue: v,
+        secretComment: '',
+        secretPath: '/',
+      }));
       return json(res, 200, { secrets, imports: [] });
     }
     json(res, 404, { statusCode: 404, message: 'Route not found', error: 'NotFound' });
@@ -62,7 +74,11 @@ test("provider tokens and backend keys from Infisical reach terraform's environm
 });
 
 test('a secret the source does not hold stops the step, naming the variable and the source, never a value', async () => {
-  const dir = tfCastle(LAYERS, { platform: { resources: [] } }, `  secrets: {infisical: {siteUrl: "${siteUrl}", projectId: ${PROJECT}, environment: prod}, vars: [PROXMOX_VE_API_TOKEN, S3_BACKEND_KEY]}\n`);
+  const dir = tfCastle(
+    LAYERS,
+    { platform: { resources: [] } },
+    `  secrets: {infisical: {siteUrl: "${siteUrl}", projectId: ${PROJECT}, environment: prod}, vars: [PROXMOX_VE_API_TOKEN, S3_BACKEND_KEY]}\n`,
+  );
   const r = await castleAsync(dir, ['up'], { INFISICAL_CLIENT_ID: CLIENT_ID, INFISICAL_CLIENT_SECRET: CLIENT_SECRET }).done;
   assert.equal(r.code, 1);
   assert.match(r.stdout, /secret S3_BACKEND_KEY is not in Infisical .*proj-tazlab/);

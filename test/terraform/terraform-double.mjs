@@ -86,11 +86,16 @@ const goDuration = (s) => `${Math.round(s)}s`;
 // ---------- module, state, lock ----------
 function module() {
   const f = join(cwd, 'castle-double.json');
-  if (!existsSync(f)) fail({ summary: 'No configuration files', detail: `Apply requires configuration to be present. Applying without a configuration would mark everything for destruction, which is normally not what is desired. If you would like to destroy everything, run 'terraform destroy' instead.` });
+  if (!existsSync(f))
+    fail({
+      summary: 'No configuration files',
+      detail: `Apply requires configuration to be present. Applying without a configuration would mark everything for destruction, which is normally not what is desired. If you would like to destroy everything, run 'terraform destroy' instead.`,
+    });
   return JSON.parse(readFileSync(f, 'utf8'));
 }
 function readState() {
-  if (!existsSync(statePath)) return { version: 4, terraform_version: VERSION, serial: 0, lineage: randomUUID(), outputs: {}, resources: [], check_results: null };
+  if (!existsSync(statePath))
+    return { version: 4, terraform_version: VERSION, serial: 0, lineage: randomUUID(), outputs: {}, resources: [], check_results: null };
   return JSON.parse(readFileSync(statePath, 'utf8'));
 }
 function writeState(s) {
@@ -106,7 +111,15 @@ function lockInfoText(i) {
 }
 function acquireLock(operation) {
   if (flags.has('-lock=false')) return () => {};
-  const info = { ID: randomUUID(), Operation: operation, Info: '', Who: `${userInfo().username}@${hostname()}`, Version: VERSION, Created: goTime(new Date()), Path: statePath };
+  const info = {
+    ID: randomUUID(),
+    Operation: operation,
+    Info: '',
+    Who: `${userInfo().username}@${hostname()}`,
+    Version: VERSION,
+    Created: goTime(new Date()),
+    Path: statePath,
+  };
   try {
     const fd = openSync(lockPath, 'wx');
     writeSync(fd, JSON.stringify(info));
@@ -122,7 +135,11 @@ function acquireLock(operation) {
 }
 function requireInit() {
   if (!existsSync(join(cwd, '.terraform'))) {
-    fail({ summary: 'Backend initialization required, please run "terraform init"', detail: 'Reason: Initial configuration of the requested backend "s3"\n\nThe "backend" is the interface that Terraform uses to store state,\nperform operations, etc. If this message is showing up, it means that the\nTerraform configuration you\'re using is using a custom configuration for\nthe Terraform backend.' });
+    fail({
+      summary: 'Backend initialization required, please run "terraform init"',
+      detail:
+        'Reason: Initial configuration of the requested backend "s3"\n\nThe "backend" is the interface that Terraform uses to store state,\nperform operations, etc. If this message is showing up, it means that the\nTerraform configuration you\'re using is using a custom configuration for\nthe Terraform backend.',
+    });
   }
 }
 function vars(m) {
@@ -130,12 +147,21 @@ function vars(m) {
   for (const v of m.variables ?? []) {
     const val = process.env[`TF_VAR_${v}`];
     if (val === undefined) {
-      fail({ summary: 'No value for required variable', detail: `The root module input variable "${v}" is not set, and has no default value. Use a -var or -var-file command line argument to provide a value for this variable.`, range: { filename: 'variables.tf', start: { line: 1, column: 1, byte: 0 }, end: { line: 1, column: 12 + v.length, byte: 11 + v.length } } });
+      fail({
+        summary: 'No value for required variable',
+        detail: `The root module input variable "${v}" is not set, and has no default value. Use a -var or -var-file command line argument to provide a value for this variable.`,
+        range: { filename: 'variables.tf', start: { line: 1, column: 1, byte: 0 }, end: { line: 1, column: 12 + v.length, byte: 11 + v.length } },
+      });
     }
     out[v] = val;
   }
   for (const e of m.requireEnv ?? []) {
-    if (!process.env[e]) fail({ summary: 'Missing provider credentials', detail: `The provider needs ${e} in the environment.`, range: { filename: 'providers.tf', start: { line: 1, column: 1, byte: 0 }, end: { line: 1, column: 20, byte: 19 } } });
+    if (!process.env[e])
+      fail({
+        summary: 'Missing provider credentials',
+        detail: `The provider needs ${e} in the environment.`,
+        range: { filename: 'providers.tf', start: { line: 1, column: 1, byte: 0 }, end: { line: 1, column: 20, byte: 19 } },
+      });
   }
   return out;
 }
@@ -156,10 +182,20 @@ async function refresh(m, state) {
     const r = (m.resources ?? []).find((x) => x.type === sr.type && x.name === sr.name) ?? { type: sr.type, name: sr.name };
     const id = sr.instances[0]?.attributes?.id;
     if (m.cluster && !(await clusterUp(m))) {
-      fail({ summary: 'Kubernetes cluster unreachable: Get "https://' + m.cluster + '/version": dial tcp ' + m.cluster + ': connect: connection refused', detail: '', range: { filename: 'main.tf', start: { line: 1, column: 1, byte: 0 }, end: { line: 1, column: 30, byte: 29 } } });
+      fail({
+        summary: 'Kubernetes cluster unreachable: Get "https://' + m.cluster + '/version": dial tcp ' + m.cluster + ': connect: connection refused',
+        detail: '',
+        range: { filename: 'main.tf', start: { line: 1, column: 1, byte: 0 }, end: { line: 1, column: 30, byte: 29 } },
+      });
     }
     if (!existsSync(objectFile({ ...r, id }))) {
-      if (r.goneBehavior === 'error') fail({ summary: `${sr.type} ${id} not found: 500 vm '${id}' not found`, detail: '', address: `${sr.type}.${sr.name}`, range: { filename: 'main.tf', start: { line: 1, column: 1, byte: 0 }, end: { line: 1, column: 40, byte: 39 } } });
+      if (r.goneBehavior === 'error')
+        fail({
+          summary: `${sr.type} ${id} not found: 500 vm '${id}' not found`,
+          detail: '',
+          address: `${sr.type}.${sr.name}`,
+          range: { filename: 'main.tf', start: { line: 1, column: 1, byte: 0 }, end: { line: 1, column: 40, byte: 39 } },
+        });
       sr.gone = true;
     }
   }
@@ -170,7 +206,8 @@ async function apply(destroy, planOnly = false) {
   const m = module();
   requireInit();
   const v = vars(m);
-  if (!planOnly && !flags.has('-auto-approve')) fail({ summary: 'No value for the apply confirmation', detail: 'Interactive approval is disabled with -input=false: run with -auto-approve.' });
+  if (!planOnly && !flags.has('-auto-approve'))
+    fail({ summary: 'No value for the apply confirmation', detail: 'Interactive approval is disabled with -input=false: run with -auto-approve.' });
   if (json) ui('version', 'info', `Terraform ${VERSION}`, { terraform: VERSION, ui: '1.2' });
   const release = acquireLock(planOnly ? 'OperationTypePlan' : 'OperationTypeApply');
   try {
@@ -178,7 +215,9 @@ async function apply(destroy, planOnly = false) {
     const state = readState();
     await refresh(m, state);
     const have = new Set(state.resources.map((r) => `${r.type}.${r.name}`));
-    const changes = destroy ? state.resources.map((r) => ({ type: r.type, name: r.name, id: r.instances[0]?.attributes?.id })) : (m.resources ?? []).filter((r) => !have.has(`${r.type}.${r.name}`));
+    const changes = destroy
+      ? state.resources.map((r) => ({ type: r.type, name: r.name, id: r.instances[0]?.attributes?.id }))
+      : (m.resources ?? []).filter((r) => !have.has(`${r.type}.${r.name}`));
     const action = destroy ? 'delete' : 'create';
     for (const r of changes) if (json) ui('planned_change', 'info', `${r.type}.${r.name}: Plan to ${action}`, { change: { resource: addr(r), action } });
     const plan = { add: destroy ? 0 : changes.length, change: 0, import: 0, remove: destroy ? changes.length : 0, operation: 'plan' };
@@ -189,16 +228,34 @@ async function apply(destroy, planOnly = false) {
       return;
     }
     for (const r of changes) {
-      if (json) ui('apply_start', 'info', `${r.type}.${r.name}: ${destroy ? 'Destroying' : 'Creating'}...${destroy ? ` [id=${r.id}]` : ''}`, { hook: { resource: addr(r), action, ...(destroy ? { id_key: 'id', id_value: r.id } : {}) } });
+      if (json)
+        ui('apply_start', 'info', `${r.type}.${r.name}: ${destroy ? 'Destroying' : 'Creating'}...${destroy ? ` [id=${r.id}]` : ''}`, {
+          hook: { resource: addr(r), action, ...(destroy ? { id_key: 'id', id_value: r.id } : {}) },
+        });
       const secs = r.seconds ?? 0;
       if (secs > 0) {
         await sleep(secs * 1000);
-        if (json) ui('apply_progress', 'info', `${r.type}.${r.name}: Still ${destroy ? 'destroying' : 'creating'}... [${goDuration(secs)} elapsed]`, { hook: { resource: addr(r), action, elapsed_seconds: secs } });
+        if (json)
+          ui('apply_progress', 'info', `${r.type}.${r.name}: Still ${destroy ? 'destroying' : 'creating'}... [${goDuration(secs)} elapsed]`, {
+            hook: { resource: addr(r), action, elapsed_seconds: secs },
+          });
       }
       if (!destroy && r.fail) {
-        if (json) ui('apply_errored', 'info', `${r.type}.${r.name}: Creation errored after ${goDuration(secs)}`, { hook: { resource: addr(r), action, elapsed_seconds: secs } });
+        if (json)
+          ui('apply_errored', 'info', `${r.type}.${r.name}: Creation errored after ${goDuration(secs)}`, {
+            hook: { resource: addr(r), action, elapsed_seconds: secs },
+          });
         writeState(state);
-        fail({ summary: r.fail.summary, detail: r.fail.detail ?? '', address: `${r.type}.${r.name}`, range: { filename: r.fail.filename, start: { line: r.fail.line, column: r.fail.column, byte: 0 }, end: { line: r.fail.line, column: r.fail.column + 10, byte: 10 } } });
+        fail({
+          summary: r.fail.summary,
+          detail: r.fail.detail ?? '',
+          address: `${r.type}.${r.name}`,
+          range: {
+            filename: r.fail.filename,
+            start: { line: r.fail.line, column: r.fail.column, byte: 0 },
+            end: { line: r.fail.line, column: r.fail.column + 10, byte: 10 },
+          },
+        });
       }
       if (destroy) {
         rmSync(objectFile(r), { force: true });
@@ -206,9 +263,21 @@ async function apply(destroy, planOnly = false) {
       } else {
         mkdirSync(cloud, { recursive: true });
         writeFileSync(objectFile(r), JSON.stringify({ type: r.type, name: r.name, id: r.id }));
-        state.resources.push({ mode: 'managed', type: r.type, name: r.name, provider: `provider["registry.terraform.io/hashicorp/${r.type.split('_')[0]}"]`, instances: [{ schema_version: 0, attributes: { id: r.id } }] });
+        state.resources.push({
+          mode: 'managed',
+          type: r.type,
+          name: r.name,
+          provider: `provider["registry.terraform.io/hashicorp/${r.type.split('_')[0]}"]`,
+          instances: [{ schema_version: 0, attributes: { id: r.id } }],
+        });
       }
-      if (json) ui('apply_complete', 'info', `${r.type}.${r.name}: ${destroy ? 'Destruction' : 'Creation'} complete after ${goDuration(secs)}${destroy ? '' : ` [id=${r.id}]`}`, { hook: { resource: addr(r), action, ...(destroy ? {} : { id_key: 'id', id_value: r.id }), elapsed_seconds: secs } });
+      if (json)
+        ui(
+          'apply_complete',
+          'info',
+          `${r.type}.${r.name}: ${destroy ? 'Destruction' : 'Creation'} complete after ${goDuration(secs)}${destroy ? '' : ` [id=${r.id}]`}`,
+          { hook: { resource: addr(r), action, ...(destroy ? {} : { id_key: 'id', id_value: r.id }), elapsed_seconds: secs } },
+        );
     }
     const outputs = {};
     if (!destroy) {
@@ -220,11 +289,19 @@ async function apply(destroy, planOnly = false) {
     state.outputs = outputs;
     writeState(state);
     if (json) {
-      const done = destroy ? `Destroy complete! Resources: ${changes.length} destroyed.` : `Apply complete! Resources: ${changes.length} added, 0 changed, 0 destroyed.`;
+      const done = destroy
+        ? `Destroy complete! Resources: ${changes.length} destroyed.`
+        : `Apply complete! Resources: ${changes.length} added, 0 changed, 0 destroyed.`;
       ui('change_summary', 'info', done, { changes: { add: plan.add, change: 0, import: 0, remove: plan.remove, operation: destroy ? 'destroy' : 'apply' } });
-      ui('outputs', 'info', `Outputs: ${Object.keys(outputs).length}`, { outputs: Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, o.sensitive ? { sensitive: true, type: o.type } : o])) });
+      ui('outputs', 'info', `Outputs: ${Object.keys(outputs).length}`, {
+        outputs: Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, o.sensitive ? { sensitive: true, type: o.type } : o])),
+      });
     } else {
-      process.stdout.write(destroy ? `\nDestroy complete! Resources: ${changes.length} destroyed.\n` : `\nApply complete! Resources: ${changes.length} added, 0 changed, 0 destroyed.\n`);
+      process.stdout.write(
+        destroy
+          ? `\nDestroy complete! Resources: ${changes.length} destroyed.\n`
+          : `\nApply complete! Resources: ${changes.length} added, 0 changed, 0 destroyed.\n`,
+      );
     }
   } finally {
     release();
@@ -232,75 +309,84 @@ async function apply(destroy, planOnly = false) {
 }
 
 async function main() {
-switch (cmd) {
-  case 'version':
-    if (json) process.stdout.write(`${JSON.stringify({ terraform_version: VERSION, platform: 'linux_amd64', provider_selections: {}, terraform_outdated: false }, null, 2)}\n`);
-    else process.stdout.write(`Terraform v${VERSION}\non linux_amd64\n`);
-    break;
-  case 'init':
-    module();
-    mkdirSync(join(cwd, '.terraform'), { recursive: true });
-    writeFileSync(join(cwd, '.terraform.lock.hcl'), '# This file is maintained automatically by "terraform init".\n');
-    process.stdout.write('\nInitializing the backend...\n\nInitializing provider plugins...\n\nTerraform has been successfully initialized!\n');
-    break;
-  case 'apply':
-    await apply(flags.has('-destroy'));
-    break;
-  case 'plan':
-    await apply(flags.has('-destroy'), true);
-    break;
-  case 'destroy':
-    await apply(true);
-    break;
-  case 'output': {
-    requireInit();
-    const s = readState();
-    if (json) process.stdout.write(`${JSON.stringify(s.outputs ?? {}, null, 2)}\n`);
-    else for (const [k, o] of Object.entries(s.outputs ?? {})) process.stdout.write(`${k} = ${o.sensitive ? '<sensitive>' : JSON.stringify(o.value)}\n`);
-    break;
-  }
-  case 'state': {
-    requireInit();
-    const [sub, ...addrs] = positional;
-    if (sub === 'list') {
-      for (const r of readState().resources) process.stdout.write(`${r.mode === 'data' ? 'data.' : ''}${r.type}.${r.name}\n`);
-    } else if (sub === 'rm') {
-      if (addrs.length === 0) fail({ summary: 'Invalid target address', detail: 'At least one address is required.' });
-      const release = acquireLock('OperationTypeInvalid');
-      try {
-        const s = readState();
-        for (const a of addrs) {
-          const before = s.resources.length;
-          s.resources = s.resources.filter((r) => `${r.type}.${r.name}` !== a);
-          if (s.resources.length === before) fail({ summary: 'Invalid target address', detail: `No matching objects found. To view the available instances, use "terraform state list". Please modify the address to reference a specific instance.` });
-          process.stdout.write(`Removed ${a}\n`);
+  switch (cmd) {
+    case 'version':
+      if (json)
+        process.stdout.write(
+          `${JSON.stringify({ terraform_version: VERSION, platform: 'linux_amd64', provider_selections: {}, terraform_outdated: false }, null, 2)}\n`,
+        );
+      else process.stdout.write(`Terraform v${VERSION}\non linux_amd64\n`);
+      break;
+    case 'init':
+      module();
+      mkdirSync(join(cwd, '.terraform'), { recursive: true });
+      writeFileSync(join(cwd, '.terraform.lock.hcl'), '# This file is maintained automatically by "terraform init".\n');
+      process.stdout.write('\nInitializing the backend...\n\nInitializing provider plugins...\n\nTerraform has been successfully initialized!\n');
+      break;
+    case 'apply':
+      await apply(flags.has('-destroy'));
+      break;
+    case 'plan':
+      await apply(flags.has('-destroy'), true);
+      break;
+    case 'destroy':
+      await apply(true);
+      break;
+    case 'output': {
+      requireInit();
+      const s = readState();
+      if (json) process.stdout.write(`${JSON.stringify(s.outputs ?? {}, null, 2)}\n`);
+      else for (const [k, o] of Object.entries(s.outputs ?? {})) process.stdout.write(`${k} = ${o.sensitive ? '<sensitive>' : JSON.stringify(o.value)}\n`);
+      break;
+    }
+    case 'state': {
+      requireInit();
+      const [sub, ...addrs] = positional;
+      if (sub === 'list') {
+        for (const r of readState().resources) process.stdout.write(`${r.mode === 'data' ? 'data.' : ''}${r.type}.${r.name}\n`);
+      } else if (sub === 'rm') {
+        if (addrs.length === 0) fail({ summary: 'Invalid target address', detail: 'At least one address is required.' });
+        const release = acquireLock('OperationTypeInvalid');
+        try {
+          const s = readState();
+          for (const a of addrs) {
+            const before = s.resources.length;
+            s.resources = s.resources.filter((r) => `${r.type}.${r.name}` !== a);
+            if (s.resources.length === before)
+              fail({
+                summary: 'Invalid target address',
+                detail: `No matching objects found. To view the available instances, use "terraform state list". Please modify the address to reference a specific instance.`,
+              });
+            process.stdout.write(`Removed ${a}\n`);
+          }
+          writeState(s);
+          process.stdout.write(`Successfully removed ${addrs.length} resource instance(s).\n`);
+        } finally {
+          release();
         }
-        writeState(s);
-        process.stdout.write(`Successfully removed ${addrs.length} resource instance(s).\n`);
-      } finally {
-        release();
+      } else fail({ summary: `Unknown state subcommand ${sub}` });
+      break;
+    }
+    case 'force-unlock': {
+      const id = positional[0];
+      if (!id) fail({ summary: 'Expected a single argument: LOCK_ID' });
+      if (!flags.has('-force')) fail({ summary: 'Interactive confirmation is disabled: use -force' });
+      if (!existsSync(lockPath)) {
+        failText(`Failed to unlock state: failed to retrieve lock info for lock ID "${id}": lock not found\n`);
       }
-    } else fail({ summary: `Unknown state subcommand ${sub}` });
-    break;
-  }
-  case 'force-unlock': {
-    const id = positional[0];
-    if (!id) fail({ summary: 'Expected a single argument: LOCK_ID' });
-    if (!flags.has('-force')) fail({ summary: 'Interactive confirmation is disabled: use -force' });
-    if (!existsSync(lockPath)) {
-      failText(`Failed to unlock state: failed to retrieve lock info for lock ID "${id}": lock not found\n`);
+      const held = JSON.parse(readFileSync(lockPath, 'utf8'));
+      if (held.ID !== id) {
+        failText(`Failed to unlock state: lock ID "${id}" does not match existing lock ID "${held.ID}"\n`);
+      }
+      unlinkSync(lockPath);
+      process.stdout.write(
+        'Terraform state has been successfully unlocked!\n\nThe state has been unlocked, and Terraform commands should now be able to\nobtain a new lock on the remote state.\n',
+      );
+      break;
     }
-    const held = JSON.parse(readFileSync(lockPath, 'utf8'));
-    if (held.ID !== id) {
-      failText(`Failed to unlock state: lock ID "${id}" does not match existing lock ID "${held.ID}"\n`);
-    }
-    unlinkSync(lockPath);
-    process.stdout.write('Terraform state has been successfully unlocked!\n\nThe state has been unlocked, and Terraform commands should now be able to\nobtain a new lock on the remote state.\n');
-    break;
+    default:
+      failText(`Terraform has no command named "${cmd}".\n\nTo see all of Terraform's top-level commands, run:\n  terraform -help\n\n`);
   }
-  default:
-    failText(`Terraform has no command named "${cmd}".\n\nTo see all of Terraform's top-level commands, run:\n  terraform -help\n\n`);
-}
 }
 
 try {

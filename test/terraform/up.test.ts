@@ -85,7 +85,19 @@ test("a failing apply: the resource's failure and its diagnostic with file:line:
       'live/engine': {
         resources: [
           { type: 'talos_machine_configuration_apply', name: 'cp', id: 'cp' },
-          { type: 'talos_machine_bootstrap', name: 'this', id: 'boot', seconds: 1, fail: { summary: 'error bootstrapping the cluster', detail: 'rpc error: code = Unavailable desc = connection refused', filename: 'bootstrap.tf', line: 12, column: 3 } },
+          {
+            type: 'talos_machine_bootstrap',
+            name: 'this',
+            id: 'boot',
+            seconds: 1,
+            fail: {
+              summary: 'error bootstrapping the cluster',
+              detail: 'rpc error: code = Unavailable desc = connection refused',
+              filename: 'bootstrap.tf',
+              line: 12,
+              column: 3,
+            },
+          },
         ],
       },
     },
@@ -106,7 +118,14 @@ test("a failing apply: the resource's failure and its diagnostic with file:line:
 test('--resume: the outputs of a layer applied by the failed run come from the state dir', () => {
   const engine = (fail: boolean) => ({
     variables: ['control_plane_ip'],
-    resources: [{ type: 'talos_machine_bootstrap', name: 'this', id: 'boot', ...(fail ? { fail: { summary: 'bootstrap timed out', filename: 'main.tf', line: 3, column: 1 } } : {}) }],
+    resources: [
+      {
+        type: 'talos_machine_bootstrap',
+        name: 'this',
+        id: 'boot',
+        ...(fail ? { fail: { summary: 'bootstrap timed out', filename: 'main.tf', line: 3, column: 1 } } : {}),
+      },
+    ],
     outputs: { endpoint: { value: 'https://${var.control_plane_ip}:6443' } },
   });
   const dir = tfCastle(
@@ -116,7 +135,10 @@ test('--resume: the outputs of a layer applied by the failed run come from the s
     dependsOn: [platform]
     apply: [{terraform.apply: {cwd: engine, outputsFrom: [platform]}}]
 `,
-    { platform: { resources: [{ type: 'proxmox_vm_qemu', name: 'cp', id: '421' }], outputs: { control_plane_ip: { value: '192.0.2.10' } } }, engine: engine(true) },
+    {
+      platform: { resources: [{ type: 'proxmox_vm_qemu', name: 'cp', id: '421' }], outputs: { control_plane_ip: { value: '192.0.2.10' } } },
+      engine: engine(true),
+    },
   );
   assert.equal(castle(dir, ['up']).code, 1);
   setModule(dir, 'engine', engine(false));
@@ -152,7 +174,10 @@ test('terraform.plan with expectNoChanges: a check that fails on drift, with the
     dependsOn: [platform]
     apply: [{terraform.plan: {cwd: other}}, {terraform.plan: {cwd: other, expectNoChanges: true}}]
 `,
-    { platform: { resources: [{ type: 'proxmox_vm_qemu', name: 'cp', id: '421' }] }, other: { resources: [{ type: 'proxmox_vm_qemu', name: 'w', id: '431' }] } },
+    {
+      platform: { resources: [{ type: 'proxmox_vm_qemu', name: 'cp', id: '421' }] },
+      other: { resources: [{ type: 'proxmox_vm_qemu', name: 'w', id: '431' }] },
+    },
   );
   const r = castle(dir, ['up']);
   assert.equal(r.code, 1);

@@ -30,7 +30,10 @@ function stepEnv(base: NodeJS.ProcessEnv, own: Record<string, string>): NodeJS.P
 }
 
 function lastLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const last = lines[lines.length - 1] ?? '';
   return last.length > 200 ? `${last.slice(0, 200)}…` : last;
 }

@@ -43,7 +43,13 @@ async function httpOnce(url: string, want: number, signal: AbortSignal): Promise
 }
 
 async function commandOnce(cmd: string, ctx: StepContext): Promise<string | undefined> {
-  const exit = await runProcess('/bin/sh', ['-c', cmd], { cwd: ctx.castleDir, signal: ctx.signal, onOutput: ctx.log, killGraceMs: ctx.killGraceMs, env: process.env });
+  const exit = await runProcess('/bin/sh', ['-c', cmd], {
+    cwd: ctx.castleDir,
+    signal: ctx.signal,
+    onOutput: ctx.log,
+    killGraceMs: ctx.killGraceMs,
+    env: process.env,
+  });
   return exit.state === 'exited' && exit.code === 0 ? undefined : `${cmd}: ${exit.state === 'exited' ? `exit ${exit.code}` : exit.state}`;
 }
 

@@ -29,25 +29,25 @@ export const localTargetName = 'local';
 
 /** JSON Schema of the `local:` block */
 export const localBlockSchema = {
-    type: 'object',
-    additionalProperties: false,
-    required: ['manifests'],
-    properties: {
-      manifests: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
-      cluster: { type: 'string' },
-      dataDir: { type: 'string', minLength: 1 },
-      runAs: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$' },
-      secrets: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          dotenv: { type: 'string', minLength: 1 },
-          infisical: infisicalRefSchema,
-        },
+  type: 'object',
+  additionalProperties: false,
+  required: ['manifests'],
+  properties: {
+    manifests: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+    cluster: { type: 'string' },
+    dataDir: { type: 'string', minLength: 1 },
+    runAs: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$' },
+    secrets: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        dotenv: { type: 'string', minLength: 1 },
+        infisical: infisicalRefSchema,
       },
-      objectStore: { type: 'object', additionalProperties: false, properties: { dir: { type: 'string', minLength: 1 }, port } },
-      ports: { type: 'object', additionalProperties: false, properties: { postgres: port, pgbouncer: port } },
     },
+    objectStore: { type: 'object', additionalProperties: false, properties: { dir: { type: 'string', minLength: 1 }, port } },
+    ports: { type: 'object', additionalProperties: false, properties: { postgres: port, pgbouncer: port } },
+  },
 } as const;
 
 function expandHome(p: string): string {

@@ -86,7 +86,11 @@ function stepRedactor(ctx: StepContext): Redactor {
 function dataFor(local: ResolvedLocal, model: LocalClusterModel, redact: (t: string) => string, restore: boolean): DataCastle | Failure {
   const ca = tlsFiles(join(local.objectStoreDir, 'tls')).caCert;
   const caPem = existsSync(ca) ? readFileSync(ca, 'utf8') : undefined;
-  const spec = pgbackrestSpecFromModel(model, { host: 'localhost', port: objectStorePort(local), ...(caPem ? { caPem } : {}) }, { restore: restore && model.dataSource !== undefined });
+  const spec = pgbackrestSpecFromModel(
+    model,
+    { host: 'localhost', port: objectStorePort(local), ...(caPem ? { caPem } : {}) },
+    { restore: restore && model.dataSource !== undefined },
+  );
   if (!spec.ok) return fail(spec.reason);
   const dc = dataCastle(
     {
@@ -167,4 +171,7 @@ export async function localEnv(session: LocalSession, ctx: StepContext, opts: { 
 }
 
 /** The `log` option the data machinery takes, feeding the step's log. */
-export const opOptions = (ctx: StepContext): { log: (t: string) => void; signal: AbortSignal } => ({ log: (t) => ctx.log(t.endsWith('\n') ? t : t + '\n'), signal: ctx.signal });
+export const opOptions = (ctx: StepContext): { log: (t: string) => void; signal: AbortSignal } => ({
+  log: (t) => ctx.log(t.endsWith('\n') ? t : t + '\n'),
+  signal: ctx.signal,
+});

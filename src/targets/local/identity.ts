@@ -49,7 +49,10 @@ export function writeOwner(owner: CastleOwner): Result {
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       writeFileSync(join(dir, OWNER_FILE), JSON.stringify(owner, null, 2) + '\n', { mode: 0o644 });
     } catch (e) {
-      return fail(`cannot record castle '${owner.name}' in ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; it must be a folder this user can write`, { retryable: false });
+      return fail(
+        `cannot record castle '${owner.name}' in ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; it must be a folder this user can write`,
+        { retryable: false },
+      );
     }
   }
   return ok(undefined);
@@ -113,7 +116,12 @@ export type Ownership =
   /** recorded in another folder, with nothing running: this folder takes it over */
   | { readonly state: 'idle'; readonly previous: CastleOwner }
   /** another folder runs it now: refused */
-  | { readonly state: 'busy'; readonly previous: CastleOwner; readonly lock: LockView | undefined; readonly running: readonly { pid: number; cmdline: string }[] };
+  | {
+      readonly state: 'busy';
+      readonly previous: CastleOwner;
+      readonly lock: LockView | undefined;
+      readonly running: readonly { pid: number; cmdline: string }[];
+    };
 
 export function judgeOwnership(dataDir: string, objectStoreDir: string, castleDir: string): Ownership {
   const previous = readOwner(dataDir) ?? readOwner(objectStoreDir);
@@ -130,7 +138,10 @@ export function judgeOwnership(dataDir: string, objectStoreDir: string, castleDi
  * Records this folder as the castle's home in its data folder and object store, when the run starts (the
  * preflight passed): the next run from another folder sees it, and a port holder is traced back to it.
  */
-export function claimCastle(input: { readonly dataDir: string; readonly objectStoreDir: string; readonly cli?: string }, ctx: { readonly castleDir: string; readonly stateDir: string; readonly castleName: string }): Result {
+export function claimCastle(
+  input: { readonly dataDir: string; readonly objectStoreDir: string; readonly cli?: string },
+  ctx: { readonly castleDir: string; readonly stateDir: string; readonly castleName: string },
+): Result {
   const castleDir = resolve(ctx.castleDir);
   const cli = input.cli ?? process.argv[1] ?? 'castle';
   const current = readOwner(input.dataDir);

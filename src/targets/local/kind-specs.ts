@@ -17,7 +17,10 @@ export interface ProofConfig {
 export const backupSpec: Omit<StepKind<{ fingerprint?: boolean; newBackup?: boolean }, LocalSession>, 'run'> = {
   name: 'backup',
   description: 'backup gate: flush and archive WAL, back up to S3, confirm it through the S3 API, fingerprint the data',
-  schema: { type: 'object', additionalProperties: false, properties: {
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
       fingerprint: { type: 'boolean', description: 'record the data fingerprint for the proof (default true)' },
       newBackup: { type: 'boolean', description: 'take a new incremental backup (default true); false relies on the last backup and the WAL archived since' },
     },
@@ -85,6 +88,11 @@ export const proofSpec: Omit<StepKind<ProofConfig, LocalSession>, 'run'> = {
 export const sqlSpec: Omit<StepKind<{ database: string; file: string }, LocalSession>, 'run'> = {
   name: 'sql',
   description: 'run a SQL file on a database of the PostgresCluster, as the superuser (write it idempotent)',
-  schema: { type: 'object', additionalProperties: false, required: ['database', 'file'], properties: { database: { type: 'string' }, file: { type: 'string' } } },
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['database', 'file'],
+    properties: { database: { type: 'string' }, file: { type: 'string' } },
+  },
   label: (c) => `sql ${c.file} on ${c.database}`,
 };

@@ -24,7 +24,12 @@ export function parseManifests(file: string, text: string): { manifests: LoadedM
     const body: unknown = d.toJS({ maxAliasCount: 100 });
     if (body === null || body === undefined) return; // empty document (e.g. trailing ---)
     if (typeof body !== 'object' || Array.isArray(body)) {
-      diagnostics.push({ severity: 'error', rule: 'manifest/not-object', message: 'a manifest document must be a mapping', location: locate(source, [], { doc: i }) });
+      diagnostics.push({
+        severity: 'error',
+        rule: 'manifest/not-object',
+        message: 'a manifest document must be a mapping',
+        location: locate(source, [], { doc: i }),
+      });
       return;
     }
     const b = body as Record<string, unknown>;

@@ -27,14 +27,23 @@ export function pgbackrestSpecFromModel(model: LocalClusterModel, s3: LocalS3End
   const g: Record<string, string> = fromRestore ? { ...model.pgbackrest.global, ...settings.global } : { ...settings.global };
   const repo1 = repos.find((r) => r.name === 'repo1');
   if (!repo1 || repo1.kind !== 's3') {
-    return { ok: false, reason: `PostgresCluster '${model.name}': the local target needs repo1 on s3 (the repo that survives a wipe); found ${repos.map((r) => `${r.name}=${r.kind}`).join(', ') || 'no repos'}` };
+    return {
+      ok: false,
+      reason: `PostgresCluster '${model.name}': the local target needs repo1 on s3 (the repo that survives a wipe); found ${repos.map((r) => `${r.name}=${r.kind}`).join(', ') || 'no repos'}`,
+    };
   }
   const other = repos.find((r) => r.name !== 'repo1' && !(r.name === 'repo2' && r.kind === 'volume'));
-  if (other) return { ok: false, reason: `PostgresCluster '${model.name}': repo ${other.name} (${other.kind}) is not supported locally: use repo1 (s3) and optionally repo2 (volume)` };
+  if (other)
+    return {
+      ok: false,
+      reason: `PostgresCluster '${model.name}': repo ${other.name} (${other.kind}) is not supported locally: use repo1 (s3) and optionally repo2 (volume)`,
+    };
   const key = g['repo1-s3-key'];
   const secret = g['repo1-s3-key-secret'];
   if (!key || !secret) {
-    const why = settings.rendered ? 'its configuration Secret gives no repo1-s3-key / repo1-s3-key-secret' : 'its configuration Secret was not rendered (no secret source given)';
+    const why = settings.rendered
+      ? 'its configuration Secret gives no repo1-s3-key / repo1-s3-key-secret'
+      : 'its configuration Secret was not rendered (no secret source given)';
     return { ok: false, reason: `PostgresCluster '${model.name}': ${why}; render s3.conf with [global] repo1-s3-key=... and repo1-s3-key-secret=...` };
   }
   const uri = g['repo1-s3-uri-style'];
@@ -59,7 +68,8 @@ export function pgbackrestSpecFromModel(model: LocalClusterModel, s3: LocalS3End
         ...(s3.verifyTls !== undefined ? { verifyTls: s3.verifyTls } : {}),
         uriStyle: uri === 'host' ? 'host' : 'path',
       },
-      repo2: repos.some((r) => r.name === 'repo2' && r.kind === 'volume') || (fromRestore && model.repos.some((r) => r.name === 'repo2' && r.kind === 'volume')),
+      repo2:
+        repos.some((r) => r.name === 'repo2' && r.kind === 'volume') || (fromRestore && model.repos.some((r) => r.name === 'repo2' && r.kind === 'volume')),
       ...(retentionFull !== undefined ? { retentionFull } : {}),
       ...(processMax !== undefined ? { processMax } : {}),
       ...(archiveTimeoutS !== undefined ? { archiveTimeoutS } : {}),

@@ -85,14 +85,22 @@ export async function buildLocalClusterModel(manifests: readonly LoadedManifest[
   const pv = spec['postgresVersion'];
   let postgresVersion = 0;
   if (typeof pv !== 'number' || !Number.isInteger(pv)) {
-    err('local/postgres-version', `spec.postgresVersion must be a major version number (e.g. ${installed.at(-1) ?? 15})`, ['spec', 'postgresVersion'], undefined, pv === undefined);
+    err(
+      'local/postgres-version',
+      `spec.postgresVersion must be a major version number (e.g. ${installed.at(-1) ?? 15})`,
+      ['spec', 'postgresVersion'],
+      undefined,
+      pv === undefined,
+    );
   } else if (!installed.includes(pv)) {
     const have = installed.length > 0 ? `installed: ${installed.join(', ')}` : `no PostgreSQL server is installed under ${opts.pgRoot ?? PG_ROOT}`;
     err(
       'local/postgres-version',
       `PostgreSQL ${pv} is not installed on this machine (${have})`,
       ['spec', 'postgresVersion'],
-      installed.length > 0 ? `set postgresVersion: ${installed.at(-1)} or install PostgreSQL ${pv} (apt-get install postgresql-${pv})` : `install PostgreSQL ${pv} (apt-get install postgresql-${pv})`,
+      installed.length > 0
+        ? `set postgresVersion: ${installed.at(-1)} or install PostgreSQL ${pv} (apt-get install postgresql-${pv})`
+        : `install PostgreSQL ${pv} (apt-get install postgresql-${pv})`,
     );
   } else {
     postgresVersion = pv;
@@ -106,10 +114,20 @@ export async function buildLocalClusterModel(manifests: readonly LoadedManifest[
   const instances = Array.isArray(spec['instances']) ? spec['instances'] : [];
   const replicas = instances.reduce<number>((n, i) => n + (isObj(i) && typeof i['replicas'] === 'number' ? i['replicas'] : 1), 0);
   if (instances.length > 1 || replicas > 1) {
-    warn('local/single-instance', `the local target runs one PostgreSQL instance; spec.instances asks for ${replicas}`, ['spec', 'instances'], 'replicas are not created locally');
+    warn(
+      'local/single-instance',
+      `the local target runs one PostgreSQL instance; spec.instances asks for ${replicas}`,
+      ['spec', 'instances'],
+      'replicas are not created locally',
+    );
   }
   if (isObj(spec['standby']) && spec['standby']['enabled'] === true) {
-    err('local/unsupported', 'standby clusters are not supported by the local target', ['spec', 'standby', 'enabled'], 'remove spec.standby or set enabled: false');
+    err(
+      'local/unsupported',
+      'standby clusters are not supported by the local target',
+      ['spec', 'standby', 'enabled'],
+      'remove spec.standby or set enabled: false',
+    );
   }
 
   const backups = isObj(spec['backups']) ? spec['backups'] : {};
@@ -117,7 +135,12 @@ export async function buildLocalClusterModel(manifests: readonly LoadedManifest[
   let repos: LocalRepo[] = [];
   let pgbackrest: PgBackRestSettings = { configuration: [], rendered: false, global: {}, secretOptions: [], sections: {} };
   if (!pgbr) {
-    warn('local/no-backups', 'spec.backups.pgbackrest is missing: this cluster cannot be reborn with its data', ['spec', 'backups'], 'add backups.pgbackrest with a repo');
+    warn(
+      'local/no-backups',
+      'spec.backups.pgbackrest is missing: this cluster cannot be reborn with its data',
+      ['spec', 'backups'],
+      'add backups.pgbackrest with a repo',
+    );
   } else {
     const base: PathSeg[] = ['spec', 'backups', 'pgbackrest'];
     const globalOpts = stringMap(pgbr['global'], [...base, 'global'], err);
@@ -182,7 +205,12 @@ function buildUsers(c: LoadedManifest, spec: Obj, err: Err): LocalUser[] {
     }
     const name = u['name'];
     if (!DNS1123.test(name) || name.length > 63) {
-      err('local/user-name', `user name '${name}' is not a valid DNS-1123 label (PGO names a Secret after it)`, [...p, 'name'], `use lowercase letters, digits and '-', e.g. '${name.toLowerCase().replace(/[^a-z0-9-]/g, '-')}'`);
+      err(
+        'local/user-name',
+        `user name '${name}' is not a valid DNS-1123 label (PGO names a Secret after it)`,
+        [...p, 'name'],
+        `use lowercase letters, digits and '-', e.g. '${name.toLowerCase().replace(/[^a-z0-9-]/g, '-')}'`,
+      );
     }
     if (out.some((x) => x.name === name)) err('local/duplicate-user', `user '${name}' is listed twice`, [...p, 'name']);
     const dbs = u['databases'] === undefined ? [] : u['databases'];
@@ -191,9 +219,15 @@ function buildUsers(c: LoadedManifest, spec: Obj, err: Err): LocalUser[] {
       return;
     }
     const options = u['options'];
-    if (options !== undefined && typeof options !== 'string') err('local/bad-user', `spec.users[${i}].options must be a string of role options`, [...p, 'options']);
+    if (options !== undefined && typeof options !== 'string')
+      err('local/bad-user', `spec.users[${i}].options must be a string of role options`, [...p, 'options']);
     if (typeof options === 'string' && /password/i.test(options)) {
-      err('local/user-options', `spec.users[${i}].options must not set a PASSWORD: passwords are generated and kept in the secret source`, [...p, 'options'], 'remove PASSWORD from options');
+      err(
+        'local/user-options',
+        `spec.users[${i}].options must not set a PASSWORD: passwords are generated and kept in the secret source`,
+        [...p, 'options'],
+        'remove PASSWORD from options',
+      );
     }
     const pwType = isObj(u['password']) ? u['password']['type'] : undefined;
     if (pwType !== undefined && pwType !== 'ASCII' && pwType !== 'AlphaNumeric') {
@@ -228,14 +262,24 @@ function buildInitSql(c: LoadedManifest, spec: Obj, manifests: readonly LoadedMa
   const cm = findByName(manifests, ['ConfigMap'], name, c.namespace);
   if (!cm) {
     const files = [...new Set(manifests.map((m) => m.file))].join(', ');
-    err('local/missing-configmap', `databaseInitSQL refers to ConfigMap '${name}', which is not among the manifests (${files})`, [...p, 'name'], `add a ConfigMap named '${name}' with key '${key}' to the manifests`);
+    err(
+      'local/missing-configmap',
+      `databaseInitSQL refers to ConfigMap '${name}', which is not among the manifests (${files})`,
+      [...p, 'name'],
+      `add a ConfigMap named '${name}' with key '${key}' to the manifests`,
+    );
     return undefined;
   }
   const data = isObj(cm.body['data']) ? cm.body['data'] : {};
   const text = data[key];
   if (typeof text !== 'string') {
     const keys = Object.keys(data);
-    err('local/missing-configmap-key', `ConfigMap '${name}' (${cm.file}) has no key '${key}' (keys: ${keys.join(', ') || 'none'})`, [...p, 'key'], `add data.${key} to the ConfigMap or fix the key`);
+    err(
+      'local/missing-configmap-key',
+      `ConfigMap '${name}' (${cm.file}) has no key '${key}' (keys: ${keys.join(', ') || 'none'})`,
+      [...p, 'key'],
+      `add data.${key} to the ConfigMap or fix the key`,
+    );
     return undefined;
   }
   return { configMap: name, key, text };
@@ -292,14 +336,26 @@ function buildRepo(r: unknown, p: PathSeg[], globalOpts: Record<string, string>,
       endpoint: endpoint!,
       region: region!,
       path,
-      options: { [`${name}-type`]: 's3', [`${name}-s3-bucket`]: bucket!, [`${name}-s3-endpoint`]: endpoint!, [`${name}-s3-region`]: region!, [`${name}-path`]: path },
+      options: {
+        [`${name}-type`]: 's3',
+        [`${name}-s3-bucket`]: bucket!,
+        [`${name}-s3-endpoint`]: endpoint!,
+        [`${name}-s3-region`]: region!,
+        [`${name}-path`]: path,
+      },
     };
   }
   if (isObj(r['volume'])) {
     return { name, kind: 'volume', path, options: { [`${name}-type`]: 'posix', [`${name}-path`]: path } };
   }
   if (r['gcs'] !== undefined || r['azure'] !== undefined) {
-    err('local/unsupported-repo', `repo '${name}': only s3 and volume repos are realised by the local target`, [...p, r['gcs'] !== undefined ? 'gcs' : 'azure'], 'use s3 (the castle runs a local S3 endpoint) or volume', true);
+    err(
+      'local/unsupported-repo',
+      `repo '${name}': only s3 and volume repos are realised by the local target`,
+      [...p, r['gcs'] !== undefined ? 'gcs' : 'azure'],
+      'use s3 (the castle runs a local S3 endpoint) or volume',
+      true,
+    );
     return undefined;
   }
   err('local/bad-repo', `repo '${name}' needs s3 or volume`, p);
@@ -339,7 +395,12 @@ async function buildPgBackRest(
       continue;
     }
     const name = ref['name'];
-    const items = Array.isArray(ref['items']) ? ref['items'].filter(isObj).map((it) => str(it['key'])).filter((k): k is string => !!k) : undefined;
+    const items = Array.isArray(ref['items'])
+      ? ref['items']
+          .filter(isObj)
+          .map((it) => str(it['key']))
+          .filter((k): k is string => !!k)
+      : undefined;
     const refPath: PathSeg[] = [...p, isSecret ? 'secret' : 'configMap', 'name'];
     let files: Record<string, string> | undefined;
     let origin: { m: LoadedManifest; path: (key: string) => PathSeg[] } | undefined;
@@ -354,7 +415,9 @@ async function buildPgBackRest(
       origin = { m: cm, path: (k) => ['data', k] };
     } else {
       const secret = findByName(manifests, ['Secret'], name, c.namespace);
-      const es = secret ? undefined : manifests.find((m) => m.kind === 'ExternalSecret' && targetName(m) === name && (!c.namespace || !m.namespace || m.namespace === c.namespace));
+      const es = secret
+        ? undefined
+        : manifests.find((m) => m.kind === 'ExternalSecret' && targetName(m) === name && (!c.namespace || !m.namespace || m.namespace === c.namespace));
       if (secret) {
         configuration.push({ kind: 'Secret', name, via: 'Secret' });
         files = { ...decodeData(secret.body['data']), ...stringRecord(secret.body['stringData']) };
@@ -363,7 +426,13 @@ async function buildPgBackRest(
         configuration.push({ kind: 'Secret', name, via: 'ExternalSecret' });
         const src = resolveSource(es, opts);
         if (!src.ok || !src.value) {
-          if (!src.ok) diags.push({ severity: 'error', rule: 'local/no-secret-source', message: src.reason, location: locate(es.yaml, ['spec', 'secretStoreRef'], { doc: es.doc }) });
+          if (!src.ok)
+            diags.push({
+              severity: 'error',
+              rule: 'local/no-secret-source',
+              message: src.reason,
+              location: locate(es.yaml, ['spec', 'secretStoreRef'], { doc: es.doc }),
+            });
           rendered = false;
           continue;
         }
@@ -375,7 +444,12 @@ async function buildPgBackRest(
         files = r.value.data;
         origin = { m: es, path: (k) => ['spec', 'target', 'template', 'data', k] };
       } else {
-        err('local/missing-secret', `pgBackRest configuration Secret '${name}' is neither a Secret nor the target of an ExternalSecret among the manifests`, refPath, `add an ExternalSecret whose target is '${name}' (or a Secret named '${name}')`);
+        err(
+          'local/missing-secret',
+          `pgBackRest configuration Secret '${name}' is neither a Secret nor the target of an ExternalSecret among the manifests`,
+          refPath,
+          `add an ExternalSecret whose target is '${name}' (or a Secret named '${name}')`,
+        );
         continue;
       }
     }
@@ -409,7 +483,12 @@ async function buildPgBackRest(
   for (const k of Object.keys(global)) {
     const m = /^(repo\d+)-/.exec(k);
     if (m && !repos.some((r) => r.name === m[1]) && repos.length > 0) {
-      diags.push({ severity: 'warning', rule: 'local/orphan-repo-option', message: `pgBackRest option '${k}' is for ${m[1]}, which is not among the repos (${repos.map((r) => r.name).join(', ')})`, location: locate(c.yaml, [...base, 'repos'], { doc: c.doc }) });
+      diags.push({
+        severity: 'warning',
+        rule: 'local/orphan-repo-option',
+        message: `pgBackRest option '${k}' is for ${m[1]}, which is not among the repos (${repos.map((r) => r.name).join(', ')})`,
+        location: locate(c.yaml, [...base, 'repos'], { doc: c.doc }),
+      });
     }
   }
   return { configuration, rendered, global, secretOptions: [...secretOptions], sections };
@@ -440,7 +519,9 @@ export function secretStoreOf(
   const ref = isObj(spec['secretStoreRef']) ? spec['secretStoreRef'] : {};
   const kind = str(ref['kind']) ?? 'SecretStore';
   const name = str(ref['name']) ?? '';
-  const manifest = manifests.find((m) => m.kind === kind && m.name === name && (kind === 'ClusterSecretStore' || !es.namespace || !m.namespace || m.namespace === es.namespace));
+  const manifest = manifests.find(
+    (m) => m.kind === kind && m.name === name && (kind === 'ClusterSecretStore' || !es.namespace || !m.namespace || m.namespace === es.namespace),
+  );
   const meta = manifest && isObj(manifest.body['metadata']) ? manifest.body['metadata'] : {};
   const ann = isObj(meta['annotations']) ? str(meta['annotations']['castle.dev/secret-source']) : undefined;
   return { kind, name, ...(manifest ? { manifest } : {}), ...(ann ? { sourceHint: ann } : {}) };
@@ -481,7 +562,14 @@ async function buildDataSource(
     err('local/bad-data-source', 'spec.dataSource must be a map', p);
     return undefined;
   }
-  if (ds['volumes'] !== undefined) err('local/unsupported', 'dataSource.volumes (existing PVCs) cannot be realised locally', [...p, 'volumes'], 'restore from a pgBackRest repo instead', true);
+  if (ds['volumes'] !== undefined)
+    err(
+      'local/unsupported',
+      'dataSource.volumes (existing PVCs) cannot be realised locally',
+      [...p, 'volumes'],
+      'restore from a pgBackRest repo instead',
+      true,
+    );
   const checkOptions = (options: unknown, at: PathSeg[]): string[] => {
     if (options === undefined) return [];
     if (!Array.isArray(options) || options.some((o) => typeof o !== 'string')) {
@@ -490,9 +578,15 @@ async function buildDataSource(
     }
     options.forEach((o: string, i) => {
       if (/^--type=immediate\b/.test(o)) {
-        warn('local/restore-immediate', '--type=immediate stops replay at the end of the backup: writes archived after it are lost on rebirth', [...at, i], 'drop --type=immediate to replay all archived WAL');
+        warn(
+          'local/restore-immediate',
+          '--type=immediate stops replay at the end of the backup: writes archived after it are lost on rebirth',
+          [...at, i],
+          'drop --type=immediate to replay all archived WAL',
+        );
       }
-      if (/^--(stanza|repo|pg1-path|config)\b/.test(o)) err('local/bad-restore-option', `restore option '${o.split('=')[0]}' is set by the castle`, [...at, i], 'remove it');
+      if (/^--(stanza|repo|pg1-path|config)\b/.test(o))
+        err('local/bad-restore-option', `restore option '${o.split('=')[0]}' is set by the castle`, [...at, i], 'remove it');
     });
     return options as string[];
   };
@@ -514,16 +608,32 @@ async function buildDataSource(
     const bp: PathSeg[] = [...p, 'postgresCluster'];
     const other = str(b['clusterName']);
     if (other && other !== c.name) {
-      err('local/unsupported', `restoring from another PostgresCluster ('${other}') is not supported locally`, [...bp, 'clusterName'], 'use dataSource.pgbackrest with that cluster\'s repo (e.g. its S3 bucket)');
+      err(
+        'local/unsupported',
+        `restoring from another PostgresCluster ('${other}') is not supported locally`,
+        [...bp, 'clusterName'],
+        "use dataSource.pgbackrest with that cluster's repo (e.g. its S3 bucket)",
+      );
       return undefined;
     }
     const repoName = str(b['repoName']);
     const repo = repos.find((r) => r.name === repoName);
     if (!repo) {
-      err('local/bad-data-source', `dataSource.postgresCluster.repoName '${repoName ?? ''}' is not one of this cluster's repos (${repos.map((r) => r.name).join(', ') || 'none'})`, [...bp, 'repoName']);
+      err(
+        'local/bad-data-source',
+        `dataSource.postgresCluster.repoName '${repoName ?? ''}' is not one of this cluster's repos (${repos.map((r) => r.name).join(', ') || 'none'})`,
+        [...bp, 'repoName'],
+      );
       return undefined;
     }
-    return { from: 'postgresCluster', repoName: repo.name, repo, stanza: 'db', options: checkOptions(b['options'], [...bp, 'options']), pgbackrest: { configuration: [], rendered: true, global: {}, secretOptions: [], sections: {} } };
+    return {
+      from: 'postgresCluster',
+      repoName: repo.name,
+      repo,
+      stanza: 'db',
+      options: checkOptions(b['options'], [...bp, 'options']),
+      pgbackrest: { configuration: [], rendered: true, global: {}, secretOptions: [], sections: {} },
+    };
   }
   err('local/bad-data-source', 'spec.dataSource needs pgbackrest or postgresCluster', p);
   return undefined;
@@ -544,7 +654,13 @@ function buildPgBouncer(spec: Obj, err: Err, warn: (rule: string, message: strin
   const config = isObj(b['config']) ? b['config'] : {};
   if (config['databases'] !== undefined || config['users'] !== undefined || config['files'] !== undefined) {
     const which = ['databases', 'users', 'files'].find((k) => config[k] !== undefined)!;
-    err('local/unsupported', `proxy.pgBouncer.config.${which} is not supported locally: pools are generated from spec.users`, [...p, 'config', which], 'remove it, or use config.global for pgbouncer settings', true);
+    err(
+      'local/unsupported',
+      `proxy.pgBouncer.config.${which} is not supported locally: pools are generated from spec.users`,
+      [...p, 'config', which],
+      'remove it, or use config.global for pgbouncer settings',
+      true,
+    );
   }
   const settings = stringMap(config['global'], [...p, 'config', 'global'], err);
   return { enabled: true, replicas: Math.min(1, replicas), port, settings };

@@ -59,7 +59,8 @@ export function pgBouncerConfigFromModel(
   opts: { dir: string; port: number; server: { host: string; port: number }; passwords: ReadonlyMap<string, string> },
 ): Result<PgBouncerConfig> {
   const missing = model.users.filter((u) => !opts.passwords.get(u.name)).map((u) => u.name);
-  if (missing.length > 0) return { ok: false, reason: `no password for user(s) ${missing.join(', ')} of cluster '${model.name}': resolve them from the secret source first` };
+  if (missing.length > 0)
+    return { ok: false, reason: `no password for user(s) ${missing.join(', ')} of cluster '${model.name}': resolve them from the secret source first` };
   return {
     ok: true,
     value: {

@@ -94,7 +94,14 @@ export async function reachDiagnostics(runAs: string, dataDir: string): Promise<
   const user = (await lookupUser(runAs)) ?? { name: runAs, uid: -1, gid: -1, home: '/' };
   const r = await checkReachable(user, dataDir);
   if (r.ok) return [];
-  return [{ severity: 'error', rule: 'local/data-dir-unreachable', message: r.reason, hint: 'or set `local.dataDir` to a folder every user can traverse (the default is /var/lib/castle/NAME)' }];
+  return [
+    {
+      severity: 'error',
+      rule: 'local/data-dir-unreachable',
+      message: r.reason,
+      hint: 'or set `local.dataDir` to a folder every user can traverse (the default is /var/lib/castle/NAME)',
+    },
+  ];
 }
 
 /** The local target's preflight: identity for every operation; the data folder's reach and the ports for those that start daemons. */

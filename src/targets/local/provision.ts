@@ -7,7 +7,8 @@ import type { LocalClusterModel } from './manifests.js';
 const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 const literal = (v: string): string => `'${v.replace(/'/g, "''")}'`;
 // PGO passes `options` into ALTER ROLE; only role keywords are accepted here, never arbitrary SQL.
-const ROLE_OPTIONS = /^\s*(NO)?(SUPERUSER|CREATEDB|CREATEROLE|INHERIT|LOGIN|REPLICATION|BYPASSRLS)(\s+(NO)?(SUPERUSER|CREATEDB|CREATEROLE|INHERIT|LOGIN|REPLICATION|BYPASSRLS))*\s*$/i;
+const ROLE_OPTIONS =
+  /^\s*(NO)?(SUPERUSER|CREATEDB|CREATEROLE|INHERIT|LOGIN|REPLICATION|BYPASSRLS)(\s+(NO)?(SUPERUSER|CREATEDB|CREATEROLE|INHERIT|LOGIN|REPLICATION|BYPASSRLS))*\s*$/i;
 
 /**
  * What PGO does for `spec.users`: a login role per user with the password from the secret source,
@@ -19,7 +20,8 @@ export async function ensureUsers(c: PgCluster, model: LocalClusterModel, passwo
   try {
     await withClient(c, 'postgres', async (db) => {
       for (const u of model.users) {
-        if (u.options && !ROLE_OPTIONS.test(u.options)) throw new Error(`user ${u.name}: options '${u.options}' are not role keywords (SUPERUSER, CREATEDB, ...)`);
+        if (u.options && !ROLE_OPTIONS.test(u.options))
+          throw new Error(`user ${u.name}: options '${u.options}' are not role keywords (SUPERUSER, CREATEDB, ...)`);
         const exists = (await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [u.name])).rowCount;
         const pw = passwords.get(u.name);
         const pass = pw ? ` PASSWORD ${literal(pw)}` : '';
@@ -47,12 +49,16 @@ export async function ensureUsers(c: PgCluster, model: LocalClusterModel, passwo
 /** databaseInitSQL: psql as the superuser, connected to `postgres`, stopping at the first error (as PGO runs it). */
 export async function runInitSql(c: PgCluster, model: LocalClusterModel, o: OpOptions): Promise<Result> {
   if (!model.initSql) return ok(undefined);
-  const r = await exec(join(c.binDir, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', c.socketDir, '-p', String(c.port), '-U', c.superuser, '-d', 'postgres', '-f', '-'], {
-    ...o,
-    asUser: c.osUser,
-    input: model.initSql.text,
-    logPrefix: '[initSQL] ',
-  });
+  const r = await exec(
+    join(c.binDir, 'psql'),
+    ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', c.socketDir, '-p', String(c.port), '-U', c.superuser, '-d', 'postgres', '-f', '-'],
+    {
+      ...o,
+      asUser: c.osUser,
+      input: model.initSql.text,
+      logPrefix: '[initSQL] ',
+    },
+  );
   if (r.code !== 0) return fail(describeFailure(`databaseInitSQL (ConfigMap ${model.initSql.configMap}, key ${model.initSql.key})`, r));
   return ok(undefined);
 }

@@ -8,9 +8,7 @@ import { ok, type Failure } from '../../core/result.js';
 import { sleep } from '../../os/sleep.js';
 
 export type TlsTrust =
-  | { readonly kind: 'ca'; readonly caPem: string }
-  | { readonly kind: 'fingerprint'; readonly sha256: string }
-  | { readonly kind: 'insecure' };
+  { readonly kind: 'ca'; readonly caPem: string } | { readonly kind: 'fingerprint'; readonly sha256: string } | { readonly kind: 'insecure' };
 
 export interface ApiOptions {
   /** https://host:8006 */
@@ -46,7 +44,15 @@ const TRANSIENT_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT
 
 /** Lock contention and proxy/daemon overload: the same request succeeds a moment later. */
 export function isTransient(f: ApiFailure): boolean {
-  return f.status === 0 || f.status === 502 || f.status === 503 || f.status === 504 || f.status === 595 || f.status === 596 || (f.status === 500 && LOCK_TIMEOUT.test(f.reason));
+  return (
+    f.status === 0 ||
+    f.status === 502 ||
+    f.status === 503 ||
+    f.status === 504 ||
+    f.status === 595 ||
+    f.status === 596 ||
+    (f.status === 500 && LOCK_TIMEOUT.test(f.reason))
+  );
 }
 
 export const isLockTimeout = (text: string): boolean => LOCK_TIMEOUT.test(text);
@@ -70,7 +76,11 @@ class PinnedAgent extends Agent {
       if (got === this.#sha256) cb(null, sock);
       else {
         sock.destroy();
-        cb(Object.assign(new Error(`the server's certificate fingerprint is ${got.replace(/(..)(?!$)/g, '$1:')}, not the pinned one`), { code: 'CASTLE_FINGERPRINT' }));
+        cb(
+          Object.assign(new Error(`the server's certificate fingerprint is ${got.replace(/(..)(?!$)/g, '$1:')}, not the pinned one`), {
+            code: 'CASTLE_FINGERPRINT',
+          }),
+        );
       }
     });
     return undefined;
@@ -161,7 +171,14 @@ export class PveApi {
     const display = `${method} ${path}`;
     return new Promise((resolve) => {
       const done = (r: ApiResult<T>): void => {
-        if (this.recordJournal) this.journal.push({ method, path, params: flat, status: r.ok ? 200 : r.status, auth: this.#opts.tokenId !== undefined ? 'token' : this.#opts.ticket ? 'ticket' : 'none' });
+        if (this.recordJournal)
+          this.journal.push({
+            method,
+            path,
+            params: flat,
+            status: r.ok ? 200 : r.status,
+            auth: this.#opts.tokenId !== undefined ? 'token' : this.#opts.ticket ? 'ticket' : 'none',
+          });
         resolve(r);
       };
       const req = httpsRequest(
@@ -197,18 +214,38 @@ export class PveApi {
             }
             const reason = res.statusMessage ?? '';
             const errs = json?.errors;
-            const detail = errs ? Object.entries(errs).map(([k, v]) => `${k}: ${v.trim()}`).join('; ') : (json?.message?.trim() ?? '');
-            const what = status === 401 ? `authentication failed (${reason}): check the token id and secret and that the token exists and is not expired` : `${status} ${reason}${detail && detail !== reason ? `: ${detail}` : ''}`;
-            done({ ok: false, status, reason: `${display}: ${what}`, ...(errs ? { errors: errs } : {}), retryable: status !== 401 && status !== 403 && status !== 400 });
+            const detail = errs
+              ? Object.entries(errs)
+                  .map(([k, v]) => `${k}: ${v.trim()}`)
+                  .join('; ')
+              : (json?.message?.trim() ?? '');
+            const what =
+              status === 401
+                ? `authentication failed (${reason}): check the token id and secret and that the token exists and is not expired`
+                : `${status} ${reason}${detail && detail !== reason ? `: ${detail}` : ''}`;
+            done({
+              ok: false,
+              status,
+              reason: `${display}: ${what}`,
+              ...(errs ? { errors: errs } : {}),
+              retryable: status !== 401 && status !== 403 && status !== 400,
+            });
           });
         },
       );
-      req.setTimeout(this.#opts.requestTimeoutMs ?? 60_000, () => req.destroy(Object.assign(new Error(`no answer within ${Math.round((this.#opts.requestTimeoutMs ?? 60_000) / 1000)} s`), { code: 'ETIMEDOUT' })));
+      req.setTimeout(this.#opts.requestTimeoutMs ?? 60_000, () =>
+        req.destroy(Object.assign(new Error(`no answer within ${Math.round((this.#opts.requestTimeoutMs ?? 60_000) / 1000)} s`), { code: 'ETIMEDOUT' })),
+      );
       req.on('error', (e: NodeJS.ErrnoException) => {
         if (signal?.aborted) return done({ ok: false, status: -1, reason: `${display}: aborted`, retryable: false });
         const code = e.code ?? '';
         if (code === 'CASTLE_FINGERPRINT') return done({ ok: false, status: -1, reason: `${display}: ${e.message}`, retryable: false });
-        done({ ok: false, status: TRANSIENT_NET.has(code) ? 0 : -1, reason: `${display}: ${e.message}${code ? ` (${code})` : ''}`, retryable: TRANSIENT_NET.has(code) });
+        done({
+          ok: false,
+          status: TRANSIENT_NET.has(code) ? 0 : -1,
+          reason: `${display}: ${e.message}${code ? ` (${code})` : ''}`,
+          retryable: TRANSIENT_NET.has(code),
+        });
       });
       req.end(body);
     });

@@ -43,14 +43,19 @@ export function castleBudgets(c: ProxmoxConfig, live?: ReadonlyMap<string, { mem
     .map(([node, e]) => {
       const l = live?.get(node);
       const d = c.hosts?.[node];
-      const host = l ? { hostMemory: l.memory, hostCpus: l.cpus, source: 'live' as const } : d ? { hostMemory: mib(d.memory), hostCpus: d.cpus, source: 'declared' as const } : { source: 'unknown' as const };
+      const host = l
+        ? { hostMemory: l.memory, hostCpus: l.cpus, source: 'live' as const }
+        : d
+          ? { hostMemory: mib(d.memory), hostCpus: d.cpus, source: 'declared' as const }
+          : { source: 'unknown' as const };
       return { node, ...e, ...host, reserveMemory, reserveCpus, others: l?.others ?? 0 };
     });
 }
 
 /** `pve: memory 24 GiB of 32 GiB (reserve 4 GiB: 28 GiB usable, 4 GiB free), vCPUs 6 of 16` */
 export function describeBudget(b: HostBudget): string {
-  if (b.hostMemory === undefined) return `${b.node}: memory ${showMib(b.memory)}, vCPUs ${b.vcpus} (host size unknown: declare hosts.${b.node}.memory and cpus for an offline plan)`;
+  if (b.hostMemory === undefined)
+    return `${b.node}: memory ${showMib(b.memory)}, vCPUs ${b.vcpus} (host size unknown: declare hosts.${b.node}.memory and cpus for an offline plan)`;
   const usable = usableMemory(b)!;
   const over = b.memory - usable;
   const others = b.others > 0 ? `, ${showMib(b.others)} taken by other VMs` : '';

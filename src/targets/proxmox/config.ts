@@ -65,7 +65,12 @@ export interface ProxmoxConfig {
   readonly machines: readonly MachineSpec[];
 }
 
-const size = { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?\\s*(M|MiB|G|GiB|T|TiB)$' }] };
+const size = {
+  oneOf: [
+    { type: 'integer', minimum: 1 },
+    { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?\\s*(M|MiB|G|GiB|T|TiB)$' },
+  ],
+};
 const vmid = { type: 'integer', minimum: 100, maximum: 999999999 };
 const nodeName = { type: 'string', pattern: '^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$' };
 const ipv4 = '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$';
@@ -97,7 +102,7 @@ export const proxmoxBlockSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        ca: { type: 'string', minLength: 1, description: 'PEM file of the CA that signed pveproxy\'s certificate' },
+        ca: { type: 'string', minLength: 1, description: "PEM file of the CA that signed pveproxy's certificate" },
         fingerprint: { type: 'string', pattern: '^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$', description: 'SHA-256 fingerprint of the server certificate' },
         insecure: { type: 'boolean', description: 'accept any certificate (warned on every run)' },
       },
@@ -106,14 +111,24 @@ export const proxmoxBlockSchema = {
     hosts: {
       type: 'object',
       propertyNames: nodeName,
-      additionalProperties: { type: 'object', additionalProperties: false, required: ['memory', 'cpus'], properties: { memory: size, cpus: { type: 'integer', minimum: 1 } } },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['memory', 'cpus'],
+        properties: { memory: size, cpus: { type: 'integer', minimum: 1 } },
+      },
     },
     reserve: { type: 'object', additionalProperties: false, properties: { memory: size, cpus: { type: 'integer', minimum: 0 } } },
     storage: { type: 'string', pattern: '^[a-zA-Z][a-zA-Z0-9\\-_.]*[a-zA-Z0-9]$' },
     source: {
       type: 'object',
       additionalProperties: false,
-      properties: { template: vmid, node: nodeName, full: { type: 'boolean' }, iso: { type: 'string', pattern: '^[a-zA-Z][a-zA-Z0-9\\-_.]*[a-zA-Z0-9]:iso/.+$' } },
+      properties: {
+        template: vmid,
+        node: nodeName,
+        full: { type: 'boolean' },
+        iso: { type: 'string', pattern: '^[a-zA-Z][a-zA-Z0-9\\-_.]*[a-zA-Z0-9]:iso/.+$' },
+      },
     },
     network: {
       type: 'object',
@@ -134,9 +149,16 @@ export const proxmoxBlockSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['user', 'passwordEnv'],
-      properties: { user: { const: 'root@pam', description: 'only root@pam may skip a lock' }, passwordEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' } },
+      properties: {
+        user: { const: 'root@pam', description: 'only root@pam may skip a lock' },
+        passwordEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+      },
     },
-    polling: { type: 'object', additionalProperties: false, properties: { firstMs: { type: 'integer', minimum: 10 }, maxMs: { type: 'integer', minimum: 10 } } },
+    polling: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { firstMs: { type: 'integer', minimum: 10 }, maxMs: { type: 'integer', minimum: 10 } },
+    },
     machines: {
       type: 'array',
       minItems: 1,
@@ -185,6 +207,10 @@ export const nodeOf = (c: ProxmoxConfig, m: MachineSpec): string => m.node ?? c.
 
 /** VM ids to adopt: the block's list and, for one run, `--adopt 421` (which the CLI passes as CASTLE_PROXMOX_ADOPT=421) */
 export function adoptedIds(c: ProxmoxConfig, env: NodeJS.ProcessEnv = process.env): Set<number> {
-  const fromEnv = (env['CASTLE_PROXMOX_ADOPT'] ?? '').split(/[,\s]+/).filter(Boolean).map(Number).filter(Number.isInteger);
+  const fromEnv = (env['CASTLE_PROXMOX_ADOPT'] ?? '')
+    .split(/[,\s]+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter(Number.isInteger);
   return new Set([...(c.adopt ?? []), ...fromEnv]);
 }

@@ -12,7 +12,8 @@ const empty = { type: 'object', additionalProperties: false, properties: {} } as
 const machinesKind: StepKind<Record<string, never>, ProxmoxSession> = lazyKind(
   {
     name: 'machines',
-    description: 'the castle\'s VMs from the proxmox block: in apply, clone or create, tag, start and wait until each answers (in parallel, existing ones reused); in destroy, the nuclear wipe',
+    description:
+      "the castle's VMs from the proxmox block: in apply, clone or create, tag, start and wait until each answers (in parallel, existing ones reused); in destroy, the nuclear wipe",
     schema: empty,
     label: () => 'Proxmox machines',
   },
@@ -22,7 +23,7 @@ const machinesKind: StepKind<Record<string, never>, ProxmoxSession> = lazyKind(
 const wipeKind: StepKind<Record<string, never>, ProxmoxSession> = lazyKind(
   {
     name: 'wipe',
-    description: 'the nuclear wipe: every VM tagged as the castle\'s, stopped hard and destroyed with purge and unreferenced disks, in parallel',
+    description: "the nuclear wipe: every VM tagged as the castle's, stopped hard and destroyed with purge and unreferenced disks, in parallel",
     schema: empty,
     label: () => 'Proxmox nuclear wipe',
   },
@@ -35,21 +36,31 @@ export function describeProxmox(c: ProxmoxConfig | undefined): string[] {
   const src = c.source.template !== undefined ? `clone of template ${c.source.template}${c.source.full ? ' (full)' : ' (linked)'}` : `from ${c.source.iso}`;
   const lines = [`${c.endpoint}: ${c.machines.length} machines, ${src}, tag ${c.tag ?? '(castle-<name>)'}`];
   for (const m of c.machines) {
-    lines.push(`machine ${m.vmid} ${m.name}${m.role ? ` (${m.role})` : ''} on ${nodeOf(c, m)}: ${m.cores * (m.sockets ?? 1)} vCPUs, ${showMib(mib(m.memory))}${m.disk !== undefined ? `, disk ${showMib(mib(m.disk, 'GiB'))}` : ''}${m.ip ? `, ${m.ip}` : ''}`);
+    lines.push(
+      `machine ${m.vmid} ${m.name}${m.role ? ` (${m.role})` : ''} on ${nodeOf(c, m)}: ${m.cores * (m.sockets ?? 1)} vCPUs, ${showMib(mib(m.memory))}${m.disk !== undefined ? `, disk ${showMib(mib(m.disk, 'GiB'))}` : ''}${m.ip ? `, ${m.ip}` : ''}`,
+    );
   }
   for (const b of castleBudgets(c)) lines.push(`budget ${describeBudget(b)}`);
   return lines;
 }
 
 async function preflight(c: ProxmoxConfig | undefined, ctx: PreflightContext): Promise<Diagnostic[]> {
-  if (!c) return [{ severity: 'error', rule: 'proxmox/block', message: 'the castle uses proxmox steps but has no `proxmox:` block', hint: 'add a proxmox block (endpoint, token, tls, node, source, machines)' }];
+  if (!c)
+    return [
+      {
+        severity: 'error',
+        rule: 'proxmox/block',
+        message: 'the castle uses proxmox steps but has no `proxmox:` block',
+        hint: 'add a proxmox block (endpoint, token, tls, node, source, machines)',
+      },
+    ];
   const { livePreflight } = await import('./preflight.js');
   return livePreflight(c, ctx);
 }
 
 export const proxmoxTarget: Target<ProxmoxConfig, ProxmoxSession> = {
   name: 'proxmox',
-  description: 'VMs on a Proxmox VE cluster through its API: the castle\'s machines, a memory budget, and a nuclear wipe that touches only what the castle owns',
+  description: "VMs on a Proxmox VE cluster through its API: the castle's machines, a memory budget, and a nuclear wipe that touches only what the castle owns",
   block: { schema: proxmoxBlockSchema, required: true, check: checkBlock },
   kinds: [machinesKind, wipeKind],
   describe: (c) => describeProxmox(c),
@@ -74,5 +85,3 @@ export const proxmoxTarget: Target<ProxmoxConfig, ProxmoxSession> = {
     },
   },
 };
-
-

@@ -16,7 +16,11 @@ export interface ClusterVm {
 }
 
 /** Tags as Proxmox stores them: split on `;`, `,` or blanks, compared lowercase. */
-export const tagsOf = (vm: { tags?: string }): string[] => (vm.tags ?? '').split(/[;,\s]+/).filter(Boolean).map((t) => t.toLowerCase());
+export const tagsOf = (vm: { tags?: string }): string[] =>
+  (vm.tags ?? '')
+    .split(/[;,\s]+/)
+    .filter(Boolean)
+    .map((t) => t.toLowerCase());
 
 export async function listVms(s: ProxmoxSession, signal?: AbortSignal): Promise<Result<ClusterVm[]>> {
   const r = await s.api.get<(ClusterVm & { type: string; vmid: number | string })[]>('/cluster/resources', { type: 'vm' }, signal);
@@ -25,10 +29,7 @@ export async function listVms(s: ProxmoxSession, signal?: AbortSignal): Promise<
 }
 
 export type Ownership =
-  | { readonly kind: 'tagged' }
-  | { readonly kind: 'adopted' }
-  | { readonly kind: 'in-flight'; readonly record: InFlight }
-  | { readonly kind: 'foreign' };
+  { readonly kind: 'tagged' } | { readonly kind: 'adopted' } | { readonly kind: 'in-flight'; readonly record: InFlight } | { readonly kind: 'foreign' };
 
 /**
  * Whose VM this is. Tagged or adopted: the castle's. Untagged but locked by a creation this castle
@@ -41,7 +42,12 @@ export function ownership(s: ProxmoxSession, vm: ClusterVm, inFlight: ReadonlyMa
   const rec = inFlight.get(vm.vmid);
   // still locked by its creation, unlocked by hand with its config still empty, or named as Castle asked (a clone that ended before the tag was written)
   const specName = s.config.machines.find((m) => m.vmid === vm.vmid)?.name;
-  if (rec && rec.node === vm.node && (vm.lock === 'clone' || vm.lock === 'create' || (vm.lock === undefined && (vm.name === undefined || vm.name === specName)))) return { kind: 'in-flight', record: rec };
+  if (
+    rec &&
+    rec.node === vm.node &&
+    (vm.lock === 'clone' || vm.lock === 'create' || (vm.lock === undefined && (vm.name === undefined || vm.name === specName)))
+  )
+    return { kind: 'in-flight', record: rec };
   return { kind: 'foreign' };
 }
 
@@ -68,7 +74,12 @@ interface ActiveTask {
  * running task that holds it (the castle's own recorded task, or an active task on the VM), else say
  * which command clears it.
  */
-export async function waitForLock(s: ProxmoxSession, vm: ClusterVm, inFlight: ReadonlyMap<number, InFlight>, opts: { signal: AbortSignal; log: (l: string) => void }): Promise<Result<'released'>> {
+export async function waitForLock(
+  s: ProxmoxSession,
+  vm: ClusterVm,
+  inFlight: ReadonlyMap<number, InFlight>,
+  opts: { signal: AbortSignal; log: (l: string) => void },
+): Promise<Result<'released'>> {
   const holders: string[] = [];
   const rec = inFlight.get(vm.vmid);
   if (rec?.upid) holders.push(rec.upid);
@@ -93,7 +104,9 @@ export async function waitForLock(s: ProxmoxSession, vm: ClusterVm, inFlight: Re
   if (!cur.ok) return /does not exist/.test(cur.reason) ? ok('released') : cur;
   if (cur.value.lock === undefined || cur.value.lock === 'suspended') return ok('released');
   if (s.unlocker) {
-    opts.log(`VM ${vm.vmid} on ${vm.node} is locked (${cur.value.lock}) and no task holds the lock: clearing it as root@pam (unlock: in the proxmox block), as \`qm unlock ${vm.vmid}\` would`);
+    opts.log(
+      `VM ${vm.vmid} on ${vm.node} is locked (${cur.value.lock}) and no task holds the lock: clearing it as root@pam (unlock: in the proxmox block), as \`qm unlock ${vm.vmid}\` would`,
+    );
     const cleared = await s.unlocker.clear(vm.node, vm.vmid, opts.signal);
     return cleared.ok ? ok('released') : cleared;
   }

@@ -34,7 +34,14 @@ export class Journal {
   #write(m: Map<number, InFlight>): void {
     mkdirSync(dirname(this.#file), { recursive: true });
     const tmp = `${this.#file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify([...m.values()].sort((a, b) => a.vmid - b.vmid), null, 2) + '\n');
+    writeFileSync(
+      tmp,
+      JSON.stringify(
+        [...m.values()].sort((a, b) => a.vmid - b.vmid),
+        null,
+        2,
+      ) + '\n',
+    );
     renameSync(tmp, this.#file);
   }
 

@@ -10,7 +10,10 @@ import { sleep } from '../../os/sleep.js';
 import { followTask, runTask } from './tasks.js';
 import type { WorkContext } from './wipe.js';
 
-const line = (ctx: WorkContext) => (l: string): void => ctx.log(l.endsWith('\n') ? l : l + '\n');
+const line =
+  (ctx: WorkContext) =>
+  (l: string): void =>
+    ctx.log(l.endsWith('\n') ? l : l + '\n');
 
 /** Settings Castle writes on each machine (tags last-write-wins over the template's). */
 export function machineConfig(s: ProxmoxSession, m: MachineSpec, existingTags: readonly string[] = []): Params {
@@ -77,7 +80,12 @@ async function waitReady(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext): P
 }
 
 /** Clone the template (retrying lock contention on the template), or create from the ISO. */
-const intentOf = (s: ProxmoxSession, m: MachineSpec): InFlight => ({ vmid: m.vmid, node: nodeOf(s.config, m), op: s.config.source.template !== undefined ? 'clone' : 'create', since: new Date().toISOString() });
+const intentOf = (s: ProxmoxSession, m: MachineSpec): InFlight => ({
+  vmid: m.vmid,
+  node: nodeOf(s.config, m),
+  op: s.config.source.template !== undefined ? 'clone' : 'create',
+  since: new Date().toISOString(),
+});
 
 /** `recorded`: the intent is in the journal already (written for all new machines at once) */
 async function create(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext, recorded = false): Promise<StepResult | 'exists'> {
@@ -94,7 +102,12 @@ async function create(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext, recor
       const from = c.source.node ?? c.node;
       r = await s.api.post<string>(
         `/nodes/${from}/qemu/${c.source.template}/clone`,
-        { newid: m.vmid, name: m.name, ...(full ? { full: true, ...(c.storage ? { storage: c.storage } : {}) } : {}), ...(from !== node ? { target: node } : {}) },
+        {
+          newid: m.vmid,
+          name: m.name,
+          ...(full ? { full: true, ...(c.storage ? { storage: c.storage } : {}) } : {}),
+          ...(from !== node ? { target: node } : {}),
+        },
         ctx.signal,
       );
     } else {
@@ -122,7 +135,11 @@ async function create(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext, recor
       return r;
     }
     s.journal.set({ ...intent, upid: r.value });
-    const t = await followTask(s.api, r.value, { signal: ctx.signal, polling: s.polling, what: `${intent.op === 'clone' ? `cloning ${c.source.template} to` : 'creating'} VM ${m.vmid}` });
+    const t = await followTask(s.api, r.value, {
+      signal: ctx.signal,
+      polling: s.polling,
+      what: `${intent.op === 'clone' ? `cloning ${c.source.template} to` : 'creating'} VM ${m.vmid}`,
+    });
     if (t.ok) return { ok: true };
     // several clones reading one template contend for its lock file; the failed clone removed its VM
     if (t.exit && isLockTimeout(t.exit) && attempt < 6) {
@@ -151,7 +168,8 @@ async function bringUp(s: ProxmoxSession, m: MachineSpec, found: ClusterVm | und
         const again = await listVms(s, signal);
         if (!again.ok) return again;
         existing = again.value.find((v) => v.vmid === m.vmid);
-        if (existing && ownership(s, existing, s.journal.read()).kind === 'foreign') return { ok: false, reason: foreignMessage(s, existing), retryable: false };
+        if (existing && ownership(s, existing, s.journal.read()).kind === 'foreign')
+          return { ok: false, reason: foreignMessage(s, existing), retryable: false };
         continue;
       }
       if (!r.ok) return r;
@@ -177,13 +195,23 @@ async function bringUp(s: ProxmoxSession, m: MachineSpec, found: ClusterVm | und
   const want = m.disk === undefined ? undefined : mib(m.disk, 'GiB') / 1024;
   const have = diskGiB(String(conf.value['scsi0'] ?? ''));
   if (want !== undefined && have !== undefined && want > have) {
-    const t = await runTask(s.api, () => s.api.put<string>(`/nodes/${node}/qemu/${m.vmid}/resize`, { disk: 'scsi0', size: `${Math.ceil(want)}G` }, signal), { signal, polling: s.polling, what: `growing the disk of VM ${m.vmid}`, log });
+    const t = await runTask(s.api, () => s.api.put<string>(`/nodes/${node}/qemu/${m.vmid}/resize`, { disk: 'scsi0', size: `${Math.ceil(want)}G` }, signal), {
+      signal,
+      polling: s.polling,
+      what: `growing the disk of VM ${m.vmid}`,
+      log,
+    });
     if (!t.ok) return t;
   }
   const st = await s.api.get<{ status: string }>(`/nodes/${node}/qemu/${m.vmid}/status/current`, {}, signal);
   if (!st.ok) return st;
   if (st.value.status !== 'running') {
-    const t = await runTask(s.api, () => s.api.post<string>(`/nodes/${node}/qemu/${m.vmid}/status/start`, {}, signal), { signal, polling: s.polling, what: `starting VM ${m.vmid}`, log });
+    const t = await runTask(s.api, () => s.api.post<string>(`/nodes/${node}/qemu/${m.vmid}/status/start`, {}, signal), {
+      signal,
+      polling: s.polling,
+      what: `starting VM ${m.vmid}`,
+      log,
+    });
     if (!t.ok && !/already running/.test(t.reason)) return t;
   }
   const ready = await waitReady(s, m, ctx);

@@ -27,7 +27,8 @@ export async function livePreflight(c: ProxmoxConfig, ctx: PreflightContext): Pr
     const inFlight = s.journal.read();
     const spec = new Set(c.machines.map((m) => m.vmid));
     for (const vm of vms.value) {
-      if (spec.has(vm.vmid) && ownership(s, vm, inFlight).kind === 'foreign') d.push({ severity: 'error', rule: 'proxmox/not-owned', message: foreignMessage(s, vm) });
+      if (spec.has(vm.vmid) && ownership(s, vm, inFlight).kind === 'foreign')
+        d.push({ severity: 'error', rule: 'proxmox/not-owned', message: foreignMessage(s, vm) });
     }
     if (ctx.operation === 'down') return d;
     const live = new Map<string, { memory: number; cpus: number; others: number }>();

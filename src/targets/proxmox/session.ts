@@ -20,7 +20,8 @@ export interface ProxmoxSession {
   readonly unlocker?: Unlocker;
 }
 
-export const INSECURE_WARNING = 'TLS verification is OFF for the Proxmox API (`tls: {insecure: true}`): anyone on the path can read the API token; set `tls.ca` or `tls.fingerprint`';
+export const INSECURE_WARNING =
+  'TLS verification is OFF for the Proxmox API (`tls: {insecure: true}`): anyone on the path can read the API token; set `tls.ca` or `tls.fingerprint`';
 
 /** The token secret, from its environment variable or dotenv file; never logged. */
 export async function tokenSecret(c: ProxmoxConfig, castleDir: string): Promise<Result<string>> {
@@ -53,7 +54,11 @@ export function tlsTrust(c: ProxmoxConfig, castleDir: string): Result<TlsTrust> 
   return fail('the proxmox block sets no TLS trust (tls.ca, tls.fingerprint or tls.insecure)', { retryable: false });
 }
 
-export async function openApi(c: ProxmoxConfig, castleDir: string, opts: { secret?: (v: string) => void; log?: (l: string) => void } = {}): Promise<Result<PveApi>> {
+export async function openApi(
+  c: ProxmoxConfig,
+  castleDir: string,
+  opts: { secret?: (v: string) => void; log?: (l: string) => void } = {},
+): Promise<Result<PveApi>> {
   const secret = await tokenSecret(c, castleDir);
   if (!secret.ok) return secret;
   opts.secret?.(secret.value);

@@ -47,7 +47,11 @@ export async function taskLogTail(api: PveApi, u: Upid, lines = 8, signal?: Abor
  * Follows a task to its end: its status polled on the node named in the UPID, with growing waits (no
  * polling storm when many tasks run). A failed task gives its exit status and the tail of its log.
  */
-export async function followTask(api: PveApi, upid: string, opts: { signal?: AbortSignal; polling?: TaskPolling; what: string }): Promise<Result<TaskEnd> & { exit?: string }> {
+export async function followTask(
+  api: PveApi,
+  upid: string,
+  opts: { signal?: AbortSignal; polling?: TaskPolling; what: string },
+): Promise<Result<TaskEnd> & { exit?: string }> {
   const u = parseUpid(upid);
   if (!u) return fail(`${opts.what}: Proxmox returned '${upid}', which is not a task id (UPID)`);
   const p = opts.polling ?? DEFAULT_POLLING;

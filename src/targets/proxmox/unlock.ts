@@ -16,7 +16,8 @@ export function rootUnlocker(endpoint: string, trust: TlsTrust, password: string
     try {
       const t = await anon.post<{ ticket?: string; CSRFPreventionToken?: string }>('/access/ticket', { username: 'root@pam', password }, signal);
       if (!t.ok) return fail(`logging in as root@pam to clear a lock: ${t.reason}`, { retryable: false });
-      if (!t.value.ticket || !t.value.CSRFPreventionToken) return fail('logging in as root@pam: Proxmox returned no ticket (is two-factor authentication on for root@pam?)', { retryable: false });
+      if (!t.value.ticket || !t.value.CSRFPreventionToken)
+        return fail('logging in as root@pam: Proxmox returned no ticket (is two-factor authentication on for root@pam?)', { retryable: false });
       api = new PveApi({ endpoint, trust, ticket: { ticket: t.value.ticket, csrf: t.value.CSRFPreventionToken } });
       return ok(api);
     } finally {

@@ -12,11 +12,19 @@ export interface WorkContext {
   check(name: string, ok: boolean, detail: string): void;
 }
 
-const line = (ctx: WorkContext) => (l: string): void => ctx.log(l.endsWith('\n') ? l : l + '\n');
+const line =
+  (ctx: WorkContext) =>
+  (l: string): void =>
+    ctx.log(l.endsWith('\n') ? l : l + '\n');
 
 /** Stops a VM hard (not an ACPI shutdown: the wipe does not wait for guests) and follows the task. */
 async function stopHard(s: ProxmoxSession, vm: ClusterVm, signal: AbortSignal, log: (l: string) => void): Promise<StepResult> {
-  const t = await runTask(s.api, () => s.api.post<string>(`/nodes/${vm.node}/qemu/${vm.vmid}/status/stop`, {}, signal), { signal, polling: s.polling, what: `stopping VM ${vm.vmid}`, log });
+  const t = await runTask(s.api, () => s.api.post<string>(`/nodes/${vm.node}/qemu/${vm.vmid}/status/stop`, {}, signal), {
+    signal,
+    polling: s.polling,
+    what: `stopping VM ${vm.vmid}`,
+    log,
+  });
   if (!t.ok) return /does not exist/.test(t.reason) ? { ok: true } : t;
   return { ok: true };
 }
@@ -38,12 +46,16 @@ async function destroyOne(s: ProxmoxSession, vm: ClusterVm, ctx: WorkContext, in
       const st = await stopHard(s, vm, signal, log);
       if (!st.ok) return st;
     }
-    const del = await runTask(s.api, () => s.api.delete<string>(`/nodes/${vm.node}/qemu/${vm.vmid}`, { purge: true, 'destroy-unreferenced-disks': true }, signal), {
-      signal,
-      polling: s.polling,
-      what: `destroying VM ${vm.vmid}`,
-      log,
-    });
+    const del = await runTask(
+      s.api,
+      () => s.api.delete<string>(`/nodes/${vm.node}/qemu/${vm.vmid}`, { purge: true, 'destroy-unreferenced-disks': true }, signal),
+      {
+        signal,
+        polling: s.polling,
+        what: `destroying VM ${vm.vmid}`,
+        log,
+      },
+    );
     if (!del.ok) {
       if (/does not exist/.test(del.reason)) return { ok: true, summary: 'already gone' };
       // started again between the stop and the destroy (HA, onboot, a person): stop it once more
@@ -93,7 +105,11 @@ export async function wipe(s: ProxmoxSession, ctx: WorkContext): Promise<StepRes
   // a creation record whose VM is gone proves nothing any more; kept, it could claim a later stranger at that id
   if (again.ok) for (const id of s.journal.read().keys()) if (!again.value.some((v) => v.vmid === id)) s.journal.remove(id);
   const left = again.ok ? again.value.filter((v) => mine.some((m) => m.vmid === v.vmid && m.node === v.node)) : [];
-  ctx.check('proxmox: nothing of the castle left', again.ok && left.length === 0, again.ok ? (left.length ? `left: ${left.map((v) => v.vmid).join(', ')}` : `${mine.length} VMs destroyed`) : again.reason);
+  ctx.check(
+    'proxmox: nothing of the castle left',
+    again.ok && left.length === 0,
+    again.ok ? (left.length ? `left: ${left.map((v) => v.vmid).join(', ')}` : `${mine.length} VMs destroyed`) : again.reason,
+  );
   if (failed.length) {
     const retryable = failed.every((x) => !x.r.ok && x.r.retryable !== false);
     return { ok: false, reason: failed.map((x) => (x.r.ok ? '' : `VM ${x.vm.vmid}: ${x.r.reason}`)).join('\n'), retryable };

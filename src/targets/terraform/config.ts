@@ -14,7 +14,6 @@ export interface TerraformBlock {
   readonly secrets?: { readonly dotenv?: string; readonly infisical?: InfisicalRef; readonly vars: readonly string[] };
 }
 
-
 export type Flavor = 'terraform' | 'tofu' | 'terragrunt';
 
 /** Where a layer's Kubernetes API server is: a destroy finding it gone is skipped. */
@@ -83,7 +82,11 @@ export const planSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['cwd'],
-  properties: { cwd: common.cwd, outputsFrom: common.outputsFrom, expectNoChanges: { type: 'boolean', description: 'fail (as a check) when the plan has changes' } },
+  properties: {
+    cwd: common.cwd,
+    outputsFrom: common.outputsFrom,
+    expectNoChanges: { type: 'boolean', description: 'fail (as a check) when the plan has changes' },
+  },
 } as const;
 
 export const destroySchema = { type: 'object', additionalProperties: false, required: ['cwd'], properties: common } as const;
@@ -135,14 +138,32 @@ export function flavorOf(b: TerraformBlock | undefined): Flavor | undefined {
 export function checkBlock(b: TerraformBlock, ctx: StepCheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   if (b.secrets?.dotenv && b.secrets.infisical) {
-    out.push({ severity: 'error', rule: 'terraform/secret-source', message: 'secrets has both dotenv and infisical', location: ctx.locate(['secrets']), hint: 'keep one secret source' });
+    out.push({
+      severity: 'error',
+      rule: 'terraform/secret-source',
+      message: 'secrets has both dotenv and infisical',
+      location: ctx.locate(['secrets']),
+      hint: 'keep one secret source',
+    });
   }
   if (!flavorOf(b)) {
-    out.push({ severity: 'error', rule: 'terraform/flavor', message: `cannot tell which tool ${b.binary} is`, location: ctx.locate(['binary']), hint: 'add flavor: terraform, tofu or terragrunt' });
+    out.push({
+      severity: 'error',
+      rule: 'terraform/flavor',
+      message: `cannot tell which tool ${b.binary} is`,
+      location: ctx.locate(['binary']),
+      hint: 'add flavor: terraform, tofu or terragrunt',
+    });
   }
   for (const k of Object.keys(b.env ?? {})) {
     if (/TOKEN|SECRET|PASSWORD|ACCESS_KEY/i.test(k)) {
-      out.push({ severity: 'error', rule: 'terraform/secret-in-env', message: `${k} looks like a secret: castle.yaml is no place for it`, location: ctx.locate(['env', k]), hint: 'list it under secrets.vars and keep its value in the secret source' });
+      out.push({
+        severity: 'error',
+        rule: 'terraform/secret-in-env',
+        message: `${k} looks like a secret: castle.yaml is no place for it`,
+        location: ctx.locate(['env', k]),
+        hint: 'list it under secrets.vars and keep its value in the secret source',
+      });
     }
   }
   return out;

@@ -36,10 +36,23 @@ export function selectGhosts(addresses: readonly string[], types: true | readonl
  * Removes the ghosts from the module's state (`state list`, then one `state rm`), recorded for this run
  * so that a resumed run does not remove what it may have re-created since.
  */
-export async function removeGhosts(tool: ToolEnv, ctx: StepContext, cwd: string, key: string, types: true | readonly string[], why: string): Promise<Result<string[]>> {
+export async function removeGhosts(
+  tool: ToolEnv,
+  ctx: StepContext,
+  cwd: string,
+  key: string,
+  types: true | readonly string[],
+  why: string,
+): Promise<Result<string[]>> {
   const list = await runTool(tool, ctx, cwd, key, { op: 'state-list' }, { quiet: true });
-  if (list.exec.code !== 0) return fail(`state list failed before removing ghosts (${why}): ${list.exec.spawnError ?? (list.exec.stderr.trim().split('\n').pop() || `exit ${list.exec.code}`)}`);
-  const all = list.exec.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (list.exec.code !== 0)
+    return fail(
+      `state list failed before removing ghosts (${why}): ${list.exec.spawnError ?? (list.exec.stderr.trim().split('\n').pop() || `exit ${list.exec.code}`)}`,
+    );
+  const all = list.exec.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const ghosts = selectGhosts(all, types);
   logLine(ctx, `ghost state (${why}): ${all.length} in state, ${ghosts.length} to remove${types === true ? '' : ` (types ${types.join(', ')})`}`);
   if (ghosts.length === 0) {
@@ -47,7 +60,10 @@ export async function removeGhosts(tool: ToolEnv, ctx: StepContext, cwd: string,
     return ok([]);
   }
   const rm = await runTool(tool, ctx, cwd, key, { op: 'state-rm', addresses: ghosts });
-  if (rm.exec.code !== 0) return fail(`state rm of ${ghosts.length} ghost resources failed: ${rm.report.errors()[0]?.summary ?? (rm.text.trim().split('\n').pop() || `exit ${rm.exec.code}`)}`);
+  if (rm.exec.code !== 0)
+    return fail(
+      `state rm of ${ghosts.length} ghost resources failed: ${rm.report.errors()[0]?.summary ?? (rm.text.trim().split('\n').pop() || `exit ${rm.exec.code}`)}`,
+    );
   addGhosts(ctx.stateDir, ctx.runId, key, ghosts);
   for (const g of ghosts) logLine(ctx, `removed from state: ${g}`);
   ctx.note(`ghost state: removed ${ghosts.length} (${ghosts.join(', ')})`);

@@ -1,6 +1,17 @@
 import { lazyKind, type StepKind } from '../../core/step.js';
 import type { Target } from '../../core/target.js';
-import { applySchema, blockSchema, checkBlock, destroySchema, flavorOf, planSchema, type ApplyConfig, type DestroyConfig, type PlanConfig, type TerraformBlock } from './config.js';
+import {
+  applySchema,
+  blockSchema,
+  checkBlock,
+  destroySchema,
+  flavorOf,
+  planSchema,
+  type ApplyConfig,
+  type DestroyConfig,
+  type PlanConfig,
+  type TerraformBlock,
+} from './config.js';
 import { preflight } from './preflight.js';
 import type { TfSession } from './session.js';
 
@@ -40,7 +51,9 @@ export const terraformTarget: Target<TerraformBlock, TfSession> = {
   description: 'Terraform / OpenTofu modules (Terragrunt units), applied and destroyed non-interactively',
   block: { schema: blockSchema, check: checkBlock },
   kinds: [applyKind, destroyKind, planKind],
-  describe: (b) => [`${b?.binary ?? 'terraform'} (${flavorOf(b) ?? 'unknown tool'})${b?.secrets ? `, secrets ${b.secrets.vars.join(', ')} from ${b.secrets.dotenv ?? 'the environment'}` : ''}`],
+  describe: (b) => [
+    `${b?.binary ?? 'terraform'} (${flavorOf(b) ?? 'unknown tool'})${b?.secrets ? `, secrets ${b.secrets.vars.join(', ')} from ${b.secrets.dotenv ?? 'the environment'}` : ''}`,
+  ],
   preflight,
   // loaded with the first terraform step: a castle without one never loads the secret sources
   session: { open: async (b, ctx) => (await import('./session.js')).openSession(b, ctx) },

@@ -11,7 +11,11 @@ async function endpoint(ref: KubernetesRef, castleDir: string): Promise<{ host: 
   let server = ref.server;
   if (!server && ref.kubeconfig) {
     const file = resolve(castleDir, ref.kubeconfig);
-    let kc: { 'current-context'?: string; contexts?: { name: string; context?: { cluster?: string } }[]; clusters?: { name: string; cluster?: { server?: string } }[] };
+    let kc: {
+      'current-context'?: string;
+      contexts?: { name: string; context?: { cluster?: string } }[];
+      clusters?: { name: string; cluster?: { server?: string } }[];
+    };
     try {
       kc = parse(await readFile(file, 'utf8')) ?? {};
     } catch (e) {
@@ -29,9 +33,7 @@ async function endpoint(ref: KubernetesRef, castleDir: string): Promise<{ host: 
 }
 
 export type ClusterState =
-  | { readonly state: 'up'; readonly where: string }
-  | { readonly state: 'gone'; readonly why: string }
-  | { readonly state: 'unknown'; readonly why: string };
+  { readonly state: 'up'; readonly where: string } | { readonly state: 'gone'; readonly why: string } | { readonly state: 'unknown'; readonly why: string };
 
 /**
  * Errors that say the API server's machine is not there (nothing listens, no host answers ARP, the route is

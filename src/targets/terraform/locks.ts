@@ -26,7 +26,8 @@ export type LockVerdict = { readonly release: true; readonly why: string } | { r
 export function judgeLock(lock: StateLock, ctx: StepContext, key: string, cwd: string): LockVerdict {
   if (ctx.section !== 'down') return { release: false, why: 'Castle releases a stale lock only while it wipes (down)' };
   const host = lock.who.includes('@') ? lock.who.slice(lock.who.lastIndexOf('@') + 1) : '';
-  if (host !== hostname()) return { release: false, why: `it was taken on ${host || 'an unknown host'}, not on this host (${hostname()}): its process cannot be checked from here` };
+  if (host !== hostname())
+    return { release: false, why: `it was taken on ${host || 'an unknown host'}, not on this host (${hostname()}): its process cannot be checked from here` };
   const created = parseGoTime(lock.created);
   if (Number.isNaN(created)) return { release: false, why: `its creation time "${lock.created}" cannot be read` };
   // same host, same clock: the command that took the lock started before it and ended (if it did) after it;
@@ -38,13 +39,17 @@ export function judgeLock(lock: StateLock, ctx: StepContext, key: string, cwd: s
   if (!match) return { release: false, why: 'no terraform command started by a run of this castle was running when it was taken' };
   if (match.runId === ctx.runId) return { release: false, why: `this run (${ctx.runId}) took it with \`${match.command}\`` };
   if (!match.toolPid) return { release: false, why: `run ${match.runId} started \`${match.command}\` then, but its process id was not recorded` };
-  if (!processGone(match.toolPid)) return { release: false, why: `the terraform process ${match.toolPid} of run ${match.runId} is still running: it releases the lock when it ends` };
+  if (!processGone(match.toolPid))
+    return { release: false, why: `the terraform process ${match.toolPid} of run ${match.runId} is still running: it releases the lock when it ends` };
   const run = ctx.runs.liveness(match.runId);
   if (run.state !== 'gone') return { release: false, why: run.why };
   // a dead run's command has an open-ended window: whoever took the lock since must not be running there now
   const busy = processesIn(cwd);
   if (busy.length) return { release: false, why: `process ${busy[0]!.pid} (${busy[0]!.cmd}) runs in the module now and may hold it` };
-  return { release: true, why: `taken by \`${match.command}\` of run ${match.runId}, started ${match.startedAt}; its terraform process ${match.toolPid} is gone and ${run.why}` };
+  return {
+    release: true,
+    why: `taken by \`${match.command}\` of run ${match.runId}, started ${match.startedAt}; its terraform process ${match.toolPid} is gone and ${run.why}`,
+  };
 }
 
 /**

@@ -18,7 +18,16 @@ export async function preflight(block: TerraformBlock | undefined, ctx: Prefligh
   const raw = block?.binary ?? 'terraform';
   if (raw.includes('/')) {
     const p = resolve(ctx.castleDir, raw);
-    return (await executable(p)) ? [] : [{ severity: 'error', rule: 'terraform/binary', message: `terraform.binary ${p} is not an executable file`, hint: 'install it or fix the path in castle.yaml' }];
+    return (await executable(p))
+      ? []
+      : [
+          {
+            severity: 'error',
+            rule: 'terraform/binary',
+            message: `terraform.binary ${p} is not an executable file`,
+            hint: 'install it or fix the path in castle.yaml',
+          },
+        ];
   }
   for (const dir of (process.env['PATH'] ?? '').split(delimiter).filter(Boolean)) if (await executable(join(dir, raw))) return [];
   return [{ severity: 'error', rule: 'terraform/binary', message: `${raw} is not on PATH`, hint: `install ${raw}, or set terraform.binary to its path` }];

@@ -20,7 +20,8 @@ export interface TfSession {
 
 export async function openSession(block: TerraformBlock | undefined, ctx: StepContext): Promise<Result<TfSession>> {
   const flavor = flavorOf(block);
-  if (!flavor) return fail(`cannot tell which tool ${block?.binary} is: add flavor: terraform, tofu or terragrunt to the terraform block`, { retryable: false });
+  if (!flavor)
+    return fail(`cannot tell which tool ${block?.binary} is: add flavor: terraform, tofu or terragrunt to the terraform block`, { retryable: false });
   const raw = block?.binary ?? 'terraform';
   const binary = raw.includes('/') ? resolve(ctx.castleDir, raw) : raw;
   const env: Record<string, string> = {
@@ -50,7 +51,8 @@ export async function openSession(block: TerraformBlock | undefined, ctx: StepCo
     } else source = new EnvSource();
     for (const name of block.secrets.vars) {
       const v = await source.get(name);
-      if (v === undefined || v === '') return fail(`secret ${name} is not in ${source.description}: add it there (terraform.secrets.vars lists it)`, { retryable: false });
+      if (v === undefined || v === '')
+        return fail(`secret ${name} is not in ${source.description}: add it there (terraform.secrets.vars lists it)`, { retryable: false });
       ctx.secret(v);
       secrets.push(v);
       env[name] = v;

@@ -77,7 +77,16 @@ export function parseUiLine(line: string): UiMessage | undefined {
     case 'change_summary': {
       const c = obj(m['changes']);
       const op = str(c['operation']);
-      return { type, changes: { add: num(c['add']), change: num(c['change']), import: num(c['import']), remove: num(c['remove']), operation: op === 'apply' || op === 'destroy' ? op : 'plan' } };
+      return {
+        type,
+        changes: {
+          add: num(c['add']),
+          change: num(c['change']),
+          import: num(c['import']),
+          remove: num(c['remove']),
+          operation: op === 'apply' || op === 'destroy' ? op : 'plan',
+        },
+      };
     }
     case 'apply_start':
       return { type, addr, action };
@@ -149,7 +158,9 @@ export class UiReport {
           return `plan: ${m.changes.add} to add, ${m.changes.change} to change, ${m.changes.remove} to destroy`;
         }
         this.result = m.changes;
-        return m.changes.operation === 'destroy' ? `destroyed ${m.changes.remove}` : `applied: ${m.changes.add} added, ${m.changes.change} changed, ${m.changes.remove} destroyed`;
+        return m.changes.operation === 'destroy'
+          ? `destroyed ${m.changes.remove}`
+          : `applied: ${m.changes.add} added, ${m.changes.change} changed, ${m.changes.remove} destroyed`;
       case 'apply_start':
         return `${m.addr}: ${m.action} started`;
       case 'apply_progress':

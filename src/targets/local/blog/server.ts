@@ -15,8 +15,7 @@ export interface BlogServer {
   close(): Promise<void>;
 }
 
-const esc = (s: unknown) =>
-  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 function page(title: string, body: string): string {
   return `<!doctype html>\n<html><head><meta charset="utf-8"><title>${esc(title)}</title></head>\n<body>\n${body}\n</body></html>\n`;
@@ -76,14 +75,22 @@ export function createBlogServer(opts: BlogServerOptions): BlogServer {
       } else if (/^\/posts\/\d+$/.test(url.pathname)) {
         const id = Number(url.pathname.slice('/posts/'.length));
         // Beyond int4 no post can exist; asking PostgreSQL would only produce an error.
-        const r = id > 2147483647 ? { rows: [] } : await pool.query<{ id: number; title: string; body: string }>('select id, title, body from posts where id = $1', [id]);
+        const r =
+          id > 2147483647
+            ? { rows: [] }
+            : await pool.query<{ id: number; title: string; body: string }>('select id, title, body from posts where id = $1', [id]);
         const p = r.rows[0];
         if (!p) {
           status = 404;
           send(res, status, 'text/html; charset=utf-8', page('Not found', `<h1>No post ${id}</h1>`));
         } else {
           status = 200;
-          send(res, status, 'text/html; charset=utf-8', page(p.title, `<article><h1>${esc(p.title)}</h1>\n<div>${esc(p.body)}</div></article>\n<p><a href="/">all posts</a></p>`));
+          send(
+            res,
+            status,
+            'text/html; charset=utf-8',
+            page(p.title, `<article><h1>${esc(p.title)}</h1>\n<div>${esc(p.body)}</div></article>\n<p><a href="/">all posts</a></p>`),
+          );
         }
       } else {
         status = 404;

@@ -6,7 +6,6 @@ import type { BlogConfig } from '../kind-specs.js';
 import { startBlog, stopBlog } from '../blog/launch.js';
 import { fail, localEnv } from '../env.js';
 
-
 /** The blog: posts read from the database through pgBouncer, /healthz running a query. */
 export const run: StepKind<BlogConfig, LocalSession>['run'] = async (c, ctx, session) => {
   const env = await localEnv(session, ctx);

@@ -46,5 +46,8 @@ export const run: StepKind<Record<string, never>, LocalSession>['run'] = async (
   if (!source.set) return fail(`${source.description} is read-only: store ${S3_KEY_ID} and ${S3_KEY_SECRET} of the local S3 endpoint there`);
   if ((await source.get(S3_KEY_ID)) !== creds.accessKeyId) await source.set(S3_KEY_ID, creds.accessKeyId);
   if ((await source.get(S3_KEY_SECRET)) !== creds.secretAccessKey) await source.set(S3_KEY_SECRET, creds.secretAccessKey);
-  return { ok: true, summary: `${started.value.reused ? 'reused' : 'started'} ${started.value.target.endpoint} (pid ${started.value.pid}), bucket ${repo1.bucket}` };
+  return {
+    ok: true,
+    summary: `${started.value.reused ? 'reused' : 'started'} ${started.value.target.endpoint} (pid ${started.value.pid}), bucket ${repo1.bucket}`,
+  };
 };

@@ -7,7 +7,6 @@ import type { ProofConfig } from '../kind-specs.js';
 import { fail, localEnv, opOptions, type LocalEnv } from '../env.js';
 import { gateOf } from '../gate-record.js';
 
-
 async function appCheck(env: LocalEnv, app: NonNullable<ProofConfig['app']>, ctx: StepContext): Promise<boolean> {
   const r = await appServesValue(connConfig(env.data.cluster), app, ctx.signal);
   ctx.check('app serves the data', r.ok, r.detail);

@@ -16,7 +16,12 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** A DNS-1123 label for a module folder (`live/prod/networking` -> `prod-networking` when unique). */
 function labelOf(rel: string): string {
-  const s = rel.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '');
+  const s = rel
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
   return s || 'root';
 }
 
@@ -32,7 +37,13 @@ export function layerNames(modules: readonly Module[]): { ok: true; names: Map<s
     const name = short.get(s) === 1 ? s : labelOf(m.rel);
     const other = taken.get(name);
     if (other || !DNS_LABEL.test(name)) {
-      diagnostics.push({ severity: 'error', rule: 'import/layer-name', message: `modules ${other?.rel ?? ''} and ${m.rel} both become layer '${name}'`, location: { file: m.file, line: 1, col: 1 }, hint: 'rename one of the folders' });
+      diagnostics.push({
+        severity: 'error',
+        rule: 'import/layer-name',
+        message: `modules ${other?.rel ?? ''} and ${m.rel} both become layer '${name}'`,
+        location: { file: m.file, line: 1, col: 1 },
+        hint: 'rename one of the folders',
+      });
       continue;
     }
     taken.set(name, m);
@@ -77,7 +88,10 @@ export function castleYaml(tree: LiveTree, opts: ImportOptions): { ok: true; tex
   const tb = doc.get('terraform', true);
   if (isMap(tb)) tb.commentBefore = ' terraform | tofu | terragrunt (Terragrunt wraps the one in its own configuration)';
   if (tree.warnings.length) {
-    doc.comment = [' Not followed by the import (check these by hand):', ...tree.warnings.map((w) => `   ${rel(w.location?.file ?? '')}:${w.location?.line}:${w.location?.col}: ${w.message}`)].join('\n');
+    doc.comment = [
+      ' Not followed by the import (check these by hand):',
+      ...tree.warnings.map((w) => `   ${rel(w.location?.file ?? '')}:${w.location?.line}:${w.location?.col}: ${w.message}`),
+    ].join('\n');
   }
   return { ok: true, text: doc.toString({ lineWidth: 0 }), layers: tree.modules.length };
 }

@@ -75,8 +75,14 @@ function readBody(file: string, body: TsNode | undefined): { attributes: HclAttr
     } else if (c.type === 'block') {
       const parts = named(c);
       const type = parts[0]?.text ?? '';
-      const labels = parts.slice(1).filter((p) => p.type === 'string_lit' || p.type === 'identifier').map((p) => (p.type === 'string_lit' ? literal(p) : p.text));
-      const inner = readBody(file, parts.find((p) => p.type === 'body'));
+      const labels = parts
+        .slice(1)
+        .filter((p) => p.type === 'string_lit' || p.type === 'identifier')
+        .map((p) => (p.type === 'string_lit' ? literal(p) : p.text));
+      const inner = readBody(
+        file,
+        parts.find((p) => p.type === 'body'),
+      );
       blocks.push({ type, labels, ...inner, location: locate(file, c) });
     }
   }
@@ -85,7 +91,10 @@ function readBody(file: string, body: TsNode | undefined): { attributes: HclAttr
 
 /** The text of a string_lit (between its quotes, the usual escapes undone). */
 function literal(n: TsNode): string {
-  const inner = named(n).filter((c) => c.type === 'template_literal').map((c) => c.text).join('');
+  const inner = named(n)
+    .filter((c) => c.type === 'template_literal')
+    .map((c) => c.text)
+    .join('');
   return inner.replace(/\\(["\\nrt])/g, (_, ch: string) => ({ n: '\n', r: '\r', t: '\t' })[ch] ?? ch);
 }
 
@@ -169,7 +178,9 @@ function traversal(kids: TsNode[], n: TsNode, scope: EvalScope, seen: ReadonlySe
     if (!def) return unresolved(scope, n, `local.${name} is not defined in this file's locals (locals of included files are not read)`);
     if (seen.has(name)) return unresolved(scope, n, `local.${name} refers to itself`);
     const v = evalString(def.value, scope, new Set([...seen, name]));
-    return v.ok ? v : { ok: false, location: v.location, why: `local.${name} (used at ${scope.file}:${n.startPosition.row + 1}:${n.startPosition.column + 1}): ${v.why}` };
+    return v.ok
+      ? v
+      : { ok: false, location: v.location, why: `local.${name} (used at ${scope.file}:${n.startPosition.row + 1}:${n.startPosition.column + 1}): ${v.why}` };
   }
   return unresolved(scope, n, `${n.text} is not statically resolvable`);
 }

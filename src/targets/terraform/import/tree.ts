@@ -62,11 +62,26 @@ const diag = (rule: string, message: string, location: SourceLocation, hint?: st
 export async function readLiveTree(rootArg: string): Promise<{ ok: true; tree: LiveTree } | { ok: false; diagnostics: Diagnostic[] }> {
   const root = resolve(rootArg);
   if (!existsSync(root) || !statSync(root).isDirectory()) {
-    return { ok: false, diagnostics: [{ severity: 'error', rule: 'import/no-dir', message: `${rootArg} is not a directory`, hint: 'give the folder of the Terragrunt live tree' }] };
+    return {
+      ok: false,
+      diagnostics: [
+        { severity: 'error', rule: 'import/no-dir', message: `${rootArg} is not a directory`, hint: 'give the folder of the Terragrunt live tree' },
+      ],
+    };
   }
   const files = findFiles(root);
   if (files.length === 0) {
-    return { ok: false, diagnostics: [{ severity: 'error', rule: 'import/empty', message: `no ${TG_FILE} under ${root}`, hint: 'give the folder that holds one folder per module, each with its terragrunt.hcl' }] };
+    return {
+      ok: false,
+      diagnostics: [
+        {
+          severity: 'error',
+          rule: 'import/empty',
+          message: `no ${TG_FILE} under ${root}`,
+          hint: 'give the folder that holds one folder per module, each with its terragrunt.hcl',
+        },
+      ],
+    };
   }
   const errors: Diagnostic[] = [];
   const warnings: Diagnostic[] = [];
@@ -80,49 +95,82 @@ export async function readLiveTree(rootArg: string): Promise<{ ok: true; tree: L
     }
     const hcl = parsed.file;
     try {
-    const locals = new Map<string, HclAttribute>();
-    for (const b of hcl.blocks.filter((b) => b.type === 'locals')) for (const a of b.attributes) locals.set(a.name, a);
-    const scope: EvalScope = { file, dir, locals };
-    const edges: Edge[] = [];
-    for (const b of hcl.blocks) {
-      if (b.type === 'dependency') {
-        const cp = b.attributes.find((a) => a.name === 'config_path');
-        const via = `dependency "${b.labels[0] ?? ''}"`;
-        const enabled = b.attributes.find((a) => a.name === 'enabled');
-        if (enabled) {
-          const e = evalString(enabled.value, scope);
-          if (!e.ok) {
-            errors.push(diag('import/unresolvable', `${via}: enabled cannot be resolved statically: ${e.why}`, e.location, 'write true or false'));
+      const locals = new Map<string, HclAttribute>();
+      for (const b of hcl.blocks.filter((b) => b.type === 'locals')) for (const a of b.attributes) locals.set(a.name, a);
+      const scope: EvalScope = { file, dir, locals };
+      const edges: Edge[] = [];
+      for (const b of hcl.blocks) {
+        if (b.type === 'dependency') {
+          const cp = b.attributes.find((a) => a.name === 'config_path');
+          const via = `dependency "${b.labels[0] ?? ''}"`;
+          const enabled = b.attributes.find((a) => a.name === 'enabled');
+          if (enabled) {
+            const e = evalString(enabled.value, scope);
+            if (!e.ok) {
+              errors.push(diag('import/unresolvable', `${via}: enabled cannot be resolved statically: ${e.why}`, e.location, 'write true or false'));
+              continue;
+            }
+            // a disabled dependency is no edge (Terragrunt skips it)
+            if (e.value === 'false') continue;
+          }
+          if (!cp) {
+            errors.push(diag('import/config-path', `${via} has no config_path`, b.location, 'add config_path = "../module"'));
             continue;
           }
-          // a disabled dependency is no edge (Terragrunt skips it)
-          if (e.value === 'false') continue;
+          const v = evalString(cp.value, scope);
+          if (!v.ok)
+            errors.push(
+              diag(
+                'import/unresolvable',
+                `${via}: config_path cannot be resolved statically: ${v.why}`,
+                v.location,
+                'write the path as a literal ("../networking") so the edge is known',
+              ),
+            );
+          else edges.push({ to: resolve(dir, v.value), via, location: locate(file, cp.value) });
+        } else if (b.type === 'dependencies') {
+          const paths = b.attributes.find((a) => a.name === 'paths');
+          if (!paths) continue;
+          const v = evalStringList(paths.value, scope);
+          if (!v.ok)
+            errors.push(diag('import/unresolvable', `dependencies: paths cannot be resolved statically: ${v.why}`, v.location, 'write the paths as literals'));
+          else for (const p of v.value) edges.push({ to: resolve(dir, p.value), via: 'dependencies', location: locate(file, p.node) });
+        } else if (b.type === 'include') {
+          const path = b.attributes.find((a) => a.name === 'path');
+          const v = path ? evalString(path.value, scope) : undefined;
+          const where = v && !v.ok ? v.location : b.location;
+          const why = v && !v.ok ? `its path is not resolved statically (${v.why}); ` : '';
+          warnings.push(
+            diag(
+              'import/include',
+              `include${b.labels[0] ? ` "${b.labels[0]}"` : ''} is not followed: ${why}dependency blocks in included files are not read`,
+              where,
+              "if the included file declares dependencies, add them to the layer's dependsOn",
+              'warning',
+            ),
+          );
         }
-        if (!cp) {
-          errors.push(diag('import/config-path', `${via} has no config_path`, b.location, 'add config_path = "../module"'));
-          continue;
-        }
-        const v = evalString(cp.value, scope);
-        if (!v.ok) errors.push(diag('import/unresolvable', `${via}: config_path cannot be resolved statically: ${v.why}`, v.location, 'write the path as a literal ("../networking") so the edge is known'));
-        else edges.push({ to: resolve(dir, v.value), via, location: locate(file, cp.value) });
-      } else if (b.type === 'dependencies') {
-        const paths = b.attributes.find((a) => a.name === 'paths');
-        if (!paths) continue;
-        const v = evalStringList(paths.value, scope);
-        if (!v.ok) errors.push(diag('import/unresolvable', `dependencies: paths cannot be resolved statically: ${v.why}`, v.location, 'write the paths as literals'));
-        else for (const p of v.value) edges.push({ to: resolve(dir, p.value), via: 'dependencies', location: locate(file, p.node) });
-      } else if (b.type === 'include') {
-        const path = b.attributes.find((a) => a.name === 'path');
-        const v = path ? evalString(path.value, scope) : undefined;
-        const where = v && !v.ok ? v.location : b.location;
-        const why = v && !v.ok ? `its path is not resolved statically (${v.why}); ` : '';
-        warnings.push(diag('import/include', `include${b.labels[0] ? ` "${b.labels[0]}"` : ''} is not followed: ${why}dependency blocks in included files are not read`, where, 'if the included file declares dependencies, add them to the layer\'s dependsOn', 'warning'));
       }
-    }
-    const tf = hcl.blocks.find((b) => b.type === 'terraform')?.attributes.find((a) => a.name === 'source');
-    const src = tf ? evalString(tf.value, scope) : undefined;
-    if (src && !src.ok) warnings.push(diag('import/source', `terraform.source is not resolved statically: ${src.why}`, src.location, 'Terragrunt resolves it at run time; nothing to do for the import', 'warning'));
-    modules.push({ dir, rel: relative(root, dir) || '.', file, edges, hasTerraform: hcl.blocks.some((b) => b.type === 'terraform'), ...(src?.ok ? { source: src.value } : {}) });
+      const tf = hcl.blocks.find((b) => b.type === 'terraform')?.attributes.find((a) => a.name === 'source');
+      const src = tf ? evalString(tf.value, scope) : undefined;
+      if (src && !src.ok)
+        warnings.push(
+          diag(
+            'import/source',
+            `terraform.source is not resolved statically: ${src.why}`,
+            src.location,
+            'Terragrunt resolves it at run time; nothing to do for the import',
+            'warning',
+          ),
+        );
+      modules.push({
+        dir,
+        rel: relative(root, dir) || '.',
+        file,
+        edges,
+        hasTerraform: hcl.blocks.some((b) => b.type === 'terraform'),
+        ...(src?.ok ? { source: src.value } : {}),
+      });
     } finally {
       hcl.dispose();
     }
@@ -132,7 +180,15 @@ export async function readLiveTree(rootArg: string): Promise<{ ok: true; tree: L
     const below = modules.some((o) => o !== m && o.dir.startsWith(m.dir + sep));
     if (below && !m.hasTerraform && m.edges.length === 0) {
       modules.splice(modules.indexOf(m), 1);
-      warnings.push(diag('import/root-config', 'a root configuration (units below it, no terraform block), not a unit: no layer for it', { file: m.file, line: 1, col: 1 }, 'rename it root.hcl, as Terragrunt now recommends', 'warning'));
+      warnings.push(
+        diag(
+          'import/root-config',
+          'a root configuration (units below it, no terraform block), not a unit: no layer for it',
+          { file: m.file, line: 1, col: 1 },
+          'rename it root.hcl, as Terragrunt now recommends',
+          'warning',
+        ),
+      );
     }
   }
   const byDir = new Map(modules.map((m) => [m.dir, m]));
@@ -154,7 +210,10 @@ export async function readLiveTree(rootArg: string): Promise<{ ok: true; tree: L
         message: `dependency cycle: ${[...cycle.map((c) => byDir.get(c.from)!.rel), byDir.get(cycle[0]!.from)!.rel].join(' -> ')}`,
         location: cycle[0]!.edge.location,
         hint: 'Terragrunt cannot order these modules either: remove one of the edges',
-        related: cycle.map((c) => ({ message: `${byDir.get(c.from)!.rel} depends on ${byDir.get(c.edge.to)!.rel} (${c.edge.via})`, location: c.edge.location })),
+        related: cycle.map((c) => ({
+          message: `${byDir.get(c.from)!.rel} depends on ${byDir.get(c.edge.to)!.rel} (${c.edge.via})`,
+          location: c.edge.location,
+        })),
       });
     }
   }

@@ -41,7 +41,8 @@ export async function run(c: ApplyConfig, ctx: StepContext, s: TfSession): Promi
   writeApplied(ctx.stateDir, m.key, { runId: ctx.runId, at: new Date().toISOString() });
   // the values themselves (the `outputs` message carries no sensitive value)
   const out = await runTool(m.tool, ctx, m.cwd, m.key, { op: 'output' }, { quiet: true });
-  if (out.exec.code !== 0) return { ok: false, reason: `applied, but \`output -json\` failed (exit ${out.exec.code}): ${out.exec.stderr.trim().split('\n').pop() ?? ''}` };
+  if (out.exec.code !== 0)
+    return { ok: false, reason: `applied, but \`output -json\` failed (exit ${out.exec.code}): ${out.exec.stderr.trim().split('\n').pop() ?? ''}` };
   let outputs: Record<string, OutputValue>;
   try {
     outputs = JSON.parse(out.exec.stdout || '{}') as Record<string, OutputValue>;

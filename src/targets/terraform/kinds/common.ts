@@ -50,7 +50,8 @@ export async function initIfNeeded(m: Module, ctx: StepContext, force = false): 
   return r.exec.code === 0 ? { ok: true } : failureOf(r, m, 'init');
 }
 
-const INIT_NEEDED = /terraform init|tofu init|please run "?init|Backend initialization required|Module not installed|Required plugins are not installed|missing or corrupted provider plugins/i;
+const INIT_NEEDED =
+  /terraform init|tofu init|please run "?init|Backend initialization required|Module not installed|Required plugins are not installed|missing or corrupted provider plugins/i;
 
 function needsInit(r: ToolRun): boolean {
   return r.report.errors().some((d) => INIT_NEEDED.test(`${d.summary} ${d.detail ?? ''}`)) || INIT_NEEDED.test(r.text);
@@ -63,8 +64,16 @@ export function failureOf(r: ToolRun, m: Module, what: string): StepResult {
   if (r.exec.timedOut) return { ok: false, reason: `${what}: timed out` };
   const errors = r.report.errors();
   const first = errors[0];
-  if (first) return { ok: false, reason: `${what} failed: ${formatDiagnostic(first, m.rel)}${errors.length > 1 ? ` (and ${errors.length - 1} more in the step log)` : ''}` };
-  const last = `${r.text}\n${r.exec.stderr}`.split('\n').map((l) => l.trim()).filter(Boolean).pop();
+  if (first)
+    return {
+      ok: false,
+      reason: `${what} failed: ${formatDiagnostic(first, m.rel)}${errors.length > 1 ? ` (and ${errors.length - 1} more in the step log)` : ''}`,
+    };
+  const last = `${r.text}\n${r.exec.stderr}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .pop();
   return { ok: false, reason: `${what} failed (exit ${r.exec.code ?? r.exec.signal})${last ? `: ${last}` : ''}` };
 }
 
@@ -88,11 +97,26 @@ export async function runLocking(m: Module, ctx: StepContext, c: TfCommand, what
       const verdict = judgeLock(lock, ctx, m.key, m.cwd);
       const unlockCmd = `cd ${m.cwd} && ${commandLine(m.tool.binary, m.tool.flavor, { op: 'force-unlock', id: lock.id })}`;
       if (!verdict.release || unlocked) {
-        return { result: { ok: false, reason: `${what} refused: ${describeLock(lock)}; not released by Castle: ${unlocked ? 'it was taken again after Castle released it' : verdict.why}. Once no terraform runs there, release it with: ${unlockCmd}`, retryable: false }, run: r };
+        return {
+          result: {
+            ok: false,
+            reason: `${what} refused: ${describeLock(lock)}; not released by Castle: ${unlocked ? 'it was taken again after Castle released it' : verdict.why}. Once no terraform runs there, release it with: ${unlockCmd}`,
+            retryable: false,
+          },
+          run: r,
+        };
       }
       logLine(ctx, `releasing the stale lock ${lock.id}: ${verdict.why}`);
       const u = await runTool(m.tool, ctx, m.cwd, m.key, { op: 'force-unlock', id: lock.id });
-      if (u.exec.code !== 0) return { result: { ok: false, reason: `force-unlock ${lock.id} failed (exit ${u.exec.code}): ${(u.text || u.exec.stderr).trim().split('\n').pop() ?? ''}. By hand: ${unlockCmd}`, retryable: false }, run: u };
+      if (u.exec.code !== 0)
+        return {
+          result: {
+            ok: false,
+            reason: `force-unlock ${lock.id} failed (exit ${u.exec.code}): ${(u.text || u.exec.stderr).trim().split('\n').pop() ?? ''}. By hand: ${unlockCmd}`,
+            retryable: false,
+          },
+          run: u,
+        };
       ctx.note(`released stale lock ${lock.id} of a dead Castle run: ${verdict.why}`);
       unlocked = true;
       continue;
