@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readFreshGate, saveGateFile } from '../../data/gate-store.js';
 import type { GateRecord } from '../../data/rebirth.js';
 import type { StepContext } from '../../core/step.js';
 import type { LocalSession } from './session.js';
@@ -9,14 +9,10 @@ import { localTargetName } from './config.js';
 export type GateFact = { readonly runId: string; readonly cluster: string } & ({ readonly empty: true } | { readonly empty: false; readonly gate: GateRecord });
 
 const gatesDir = (ctx: StepContext): string => join(ctx.stateDir, localTargetName, 'gates');
-const file = (ctx: StepContext, cluster: string): string => join(gatesDir(ctx), `${cluster}.json`);
 
 export function saveGate(session: LocalSession, ctx: StepContext, fact: GateFact): void {
   session.gates.set(fact.cluster, fact);
-  const f = file(ctx, fact.cluster);
-  mkdirSync(gatesDir(ctx), { recursive: true });
-  writeFileSync(`${f}.tmp`, JSON.stringify(fact, null, 2));
-  renameSync(`${f}.tmp`, f);
+  saveGateFile(gatesDir(ctx), fact.cluster, fact);
 }
 
 /**
@@ -24,12 +20,7 @@ export function saveGate(session: LocalSession, ctx: StepContext, fact: GateFact
  * of any other run never authorises a wipe: it is not fresh.
  */
 export function gateOf(session: LocalSession, ctx: StepContext, cluster: string): GateFact | undefined {
-  const inRun = session.gates.get(cluster);
-  if (inRun) return inRun;
-  const f = file(ctx, cluster);
-  if (!existsSync(f)) return undefined;
-  const saved = JSON.parse(readFileSync(f, 'utf8')) as GateFact;
-  if (saved.runId !== ctx.runId && !ctx.resumes.includes(saved.runId)) return undefined;
-  session.gates.set(cluster, saved);
-  return saved;
+  const gate = session.gates.get(cluster) ?? readFreshGate<GateFact>(gatesDir(ctx), cluster, ctx);
+  if (gate) session.gates.set(cluster, gate);
+  return gate;
 }
