@@ -26,7 +26,11 @@ async function shell(script: string, marker: string): Promise<number> {
 test('liveness: a live process and one that has exited', async () => {
   assert.equal(pidAlive(process.pid), true);
   assert.equal(processGone(process.pid), false);
-  assert.ok(pidCmdline(process.pid)?.includes(process.argv[1]!), 'our own command line names this test file');
+  // the runner may name the file relative or absolute (Node 24 passes it as given): its name is what stays
+  assert.ok(
+    pidCmdline(process.pid)?.some((a) => a.endsWith('process-control.test.js')),
+    'our own command line names this test file',
+  );
   assert.match(procStat(process.pid)?.state ?? '', /^[RS]$/);
   assert.match(procStat(process.pid)?.startTicks ?? '', /^\d+$/);
   assert.equal(pidAlive(0), false);
