@@ -115,7 +115,7 @@ export function s3CredsSecret(s3: S3ServerInfo): Obj {
  */
 export function installPgo(
   srv: KubeTestServer,
-  world: { primary: DataCastle; outcome: 'Complete' | 'Failed'; gate?: () => GateRecord | null },
+  world: { primary: DataCastle; outcome: 'Complete' | 'Failed'; gate?: () => GateRecord | null; afterRestore?: () => Promise<void> },
   log: (t: string) => void,
 ): { stop(): void } {
   srv.put(pgoCrd(), 'helm');
@@ -138,6 +138,7 @@ export function installPgo(
       if (!r.ok) return (log(`restore: ${r.reason}\n`), 'Failed');
       const st = await startCastle(world.primary, { log });
       if (!st.ok) return (log(`start: ${st.reason}\n`), 'Failed');
+      await world.afterRestore?.();
       return 'Complete';
     },
   });

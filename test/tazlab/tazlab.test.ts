@@ -84,7 +84,9 @@ test('castle up of examples/tazlab: machines, Talos, MetalLB, Longhorn, Flux, ES
   const r = await castleAsync(w.castleDir, ['up'], w.env).done;
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   // the phase table: one row per layer with its offset and duration
-  for (const layer of LAYERS) assert.match(r.stdout, new RegExp(`^up/${layer}\\s+\\d`, 'm'), r.stdout);
+  assert.match(r.stdout, /^phase +start +duration$/m, r.stdout);
+  for (const layer of LAYERS) assert.match(r.stdout, new RegExp(`^up/${layer} +\\d\\S*s +\\d\\S*s$`, 'm'), r.stdout);
+  assert.match(r.stdout, /^total \d\S*s of budget 12m \(\d+(\.\d+)?%\)$/m, r.stdout);
   assert.equal(summary(w.castleDir)['status'], 'succeeded');
 
   // every layer started after each layer it depends on had finished

@@ -139,17 +139,15 @@ export async function startWorld(log: (t: string) => void): Promise<World> {
       get outcome() {
         return state.outcome;
       },
+      // when the test says so, a write the backup never saw lands in the restored cluster before PGO reports it ready
+      afterRestore: async () => {
+        if (!state.tamperAfterRestore) return;
+        state.tamperAfterRestore = false;
+        must(await sql(primary.cluster, `INSERT INTO posts(title) VALUES ('written after the backup')`, [], 'tazlab_test'));
+      },
     },
     log,
   );
-  // PGO's restore, and then (when the test says so) a write the backup never saw
-  kube.onChange((e) => {
-    if (e.object['kind'] !== 'Job' || (e.object['metadata'] as Obj)['name'] !== 'tazlab-db-pgbackrest-restore' || !state.tamperAfterRestore) return;
-    const conds = ((e.object['status'] as Obj | undefined)?.['conditions'] as Obj[] | undefined) ?? [];
-    if (!conds.some((c) => c['type'] === 'Complete' && c['status'] === 'True')) return;
-    state.tamperAfterRestore = false;
-    void sql(primary.cluster, `INSERT INTO posts(title) VALUES ('written after the backup')`, [], 'tazlab_test');
-  });
   // a cluster starts empty: PGO's CRD comes with its HelmRelease
   kube.wipe();
   const ctl = clusterControllers(kube, s3);
