@@ -7,8 +7,9 @@
 // Options: --size 1GB (pgbench table data; default 1GB), --extra 400MB (wide + keyless tables), --runs N (default 3),
 // --parallel 1,2,3 (connections for the current implementation; default its own default), --keep DIR (seed once into
 // DIR and reuse it; the server is stopped at the end either way), --no-classes (whole-cluster passes only).
-import { rmSync } from 'node:fs';
-import { connConfig, stopPostgres } from '../src/data/postgres.js';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connConfig, postmasterPid, stopPostgres } from '../src/data/postgres.js';
+import { sleep } from '../src/os/sleep.js';
 import { compareFingerprints, DEFAULT_PARALLEL, fingerprintCluster, type Fingerprint } from '../src/data/fingerprint.js';
 import type { Result } from '../src/core/result.js';
 import * as v1 from './fingerprint/baseline-v1.js';
@@ -34,6 +35,33 @@ interface Pass {
   readonly name: string;
   readonly impl: 'v1' | 'v2';
   readonly run: () => Promise<{ mbs: number; bytes: number; ms: number }>;
+}
+
+const TICK = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
+
+/**
+ * CPU seconds used so far by the server (the postmaster, its live children, and the children it reaped: a pass's
+ * backends exit when it ends) and by this process: what a pass costs whatever else runs on the machine.
+ */
+function cpuNow(postmaster: number): { server: number; node: number } {
+  const stat = (pid: number): string[] | null => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    } catch {
+      return null;
+    }
+  };
+  let server = 0;
+  const pm = stat(postmaster);
+  // fields after "(comm) ": state=0 ppid=1 ... utime=11 stime=12 cutime=13 cstime=14
+  if (pm) server += Number(pm[11]) + Number(pm[12]) + Number(pm[13]) + Number(pm[14]);
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const f = stat(Number(d));
+    if (f && Number(f[1]) === postmaster) server += Number(f[11]) + Number(f[12]);
+  }
+  const u = process.cpuUsage();
+  return { server: server / TICK, node: (u.user + u.system) / 1e6 };
 }
 
 export async function benchFingerprint(argv: string[]): Promise<void> {
@@ -104,13 +132,19 @@ export async function benchFingerprint(argv: string[]): Promise<void> {
       }
 
     const got = new Map<Pass, number[]>(passes.map((p) => [p, []]));
+    const cpu = new Map<Pass, { server: number; node: number; mb: number }[]>(passes.map((p) => [p, []]));
+    const pm = postmasterPid(cl)!;
     for (let r = 0; r < runs; r++) {
       // rotate the order so neither implementation always runs first or last in a round
       const order = passes.map((_, i) => passes[(i + r) % passes.length]!);
       const line: string[] = [];
       for (const p of order) {
+        const c0 = cpuNow(pm);
         const x = await p.run();
+        await sleep(200); // the postmaster reaps the pass's backends: their CPU moves to its children's total
+        const c1 = cpuNow(pm);
         got.get(p)!.push(x.mbs);
+        cpu.get(p)!.push({ server: c1.server - c0.server, node: c1.node - c0.node, mb: x.bytes / 1e6 });
         line.push(`${p.impl} ${p.name.trim()} ${x.mbs.toFixed(0)}`);
       }
       say(`round ${r + 1} (MB/s): ${line.join(' | ')}`);
@@ -133,6 +167,15 @@ export async function benchFingerprint(argv: string[]): Promise<void> {
       const ratios = ra.length && rb.length ? rb.map((x, i) => x / ra[i]!) : [];
       say(
         `  ${n.padEnd(16)} v1 ${cell(a).padEnd(16)} v2 ${cell(b).padEnd(16)}${ratios.length ? ` v2/v1 ${(median(rb) / median(ra)).toFixed(2)} (per round ${ratios.map((x) => x.toFixed(2)).join(', ')})` : ''}`,
+      );
+    }
+    say(`\nCPU seconds per GB of table data (median; server = postmaster and backends, node = this process), and the MB/s that CPU allows on 2 idle cores:`);
+    for (const p of passes) {
+      const xs = cpu.get(p)!;
+      const srv = median(xs.map((x) => (x.server / x.mb) * 1000));
+      const nd = median(xs.map((x) => (x.node / x.mb) * 1000));
+      say(
+        `  ${p.impl} ${p.name.padEnd(16)} server ${srv.toFixed(2)} s + node ${nd.toFixed(2)} s = ${(srv + nd).toFixed(2)} s/GB -> ${(2000 / (srv + nd)).toFixed(0)} MB/s`,
       );
     }
   } finally {

@@ -1,21 +1,14 @@
-// COPY ... TO STDOUT digested straight off the connection's socket, without turning rows into JS objects.
+// COPY ... TO STDOUT digested straight off the connection's socket, without turning rows into JS objects: each
+// CopyData message is one row, hashed where it lies in the socket's buffer (row-hash.ts) and added to a sum.
 //
 // Hand-written rather than pg-copy-streams 7.0.0, which copies every row twice before the hash sees it: on the same
 // cluster (pgbench scale 7, 6 interleaved rounds) it fingerprinted at a median 64-76 MB/s binary and 97-109 MB/s text
-// against 93-94 and 125-148 MB/s for this reader with sha256. This ties us to pg's internals (the Submittable protocol,
+// against 93-94 and 125-148 MB/s for this reader (then hashing the stream with sha256). This ties us to pg's internals (the Submittable protocol,
 // the connection's socket with pg-protocol's one 'data' listener): `pg` and `pg-protocol` are pinned exactly in
 // package.json, and test/data/fingerprint.test.ts checks the contract against a real server (digests rebuilt from
 // psql's output, a COPY failing midway, the connection reused after).
 import net from 'node:net';
-import { createXXHash128, type IHasher } from 'hash-wasm';
 import { RowSum } from './row-hash.js';
-
-/**
- * `stream`: xxh3-128 of the CopyData messages (5-byte header + row) in the order the server sends them, hashed as one
- * contiguous byte range per socket chunk. `rows`: the multiset sum of each row's MurmurHash3 (row-hash.ts), for tables
- * without a key, read in any order.
- */
-export type DigestMode = 'stream' | 'rows';
 
 export interface CopyDigest {
   readonly rows: number;
@@ -58,12 +51,10 @@ export function fingerprintSocket(): net.Socket {
 /** "PGCOPY\n\377\r\n\0": the start of binary COPY data */
 const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00];
 
-/** A pg Submittable that runs one COPY ... TO STDOUT and digests what it sends. */
+/** A pg Submittable that runs one COPY ... TO STDOUT and sums the hashes of the rows it sends. */
 export class CopyHasher {
   readonly text: string;
   readonly done: Promise<CopyDigest>;
-  private readonly mode: DigestMode;
-  private hash: IHasher | null = null;
   private readonly sum = new RowSum();
   private bytes = 0;
   private rows = 0;
@@ -77,18 +68,18 @@ export class CopyHasher {
   private stream: PgSocket | null = null;
   private pgHandler: ((b: Buffer) => void) | null = null;
   private error: Error | null = null;
-  /** rows mode: a row split across socket chunks is gathered here */
+  /** a row split across socket chunks is gathered here */
   private row = Buffer.alloc(0);
   private rowView = new DataView(this.row.buffer);
   private rowHave = 0;
   private rowLen = 0;
-  /** rows mode, binary format: the file header still ahead (it comes in the first CopyData message, before row 1) */
-  private binaryHeader: boolean;
   private readonly binary: boolean;
+  /** binary format: the file header still ahead (it comes in the first CopyData message, before row 1) */
+  private binaryHeader: boolean;
 
-  private constructor(text: string, mode: DigestMode, format: 'binary' | 'text') {
+  /** `format`: the COPY's, so that the binary header and trailer stay out of the sum */
+  constructor(text: string, format: 'binary' | 'text' = 'text') {
     this.text = text;
-    this.mode = mode;
     this.binary = format === 'binary';
     this.binaryHeader = this.binary;
     this.done = new Promise((res, rej) => {
@@ -96,16 +87,6 @@ export class CopyHasher {
       this.reject = rej;
     });
     this.done.catch(() => {});
-  }
-
-  /** `format`: the COPY's (rows mode needs it to leave the binary header and trailer out of the row sum) */
-  static async create(text: string, mode: DigestMode = 'stream', format: 'binary' | 'text' = 'text'): Promise<CopyHasher> {
-    const h = new CopyHasher(text, mode, format);
-    if (mode === 'stream') {
-      h.hash = await createXXHash128();
-      h.hash.init();
-    }
-    return h;
   }
 
   /** pg Submittable */
@@ -123,13 +104,6 @@ export class CopyHasher {
     connection.query(this.text);
   }
 
-  private update(b: Buffer, from: number, to: number): void {
-    if (to > from) {
-      this.hash!.update(b.subarray(from, to));
-      this.bytes += to - from;
-    }
-  }
-
   /** hands the socket back to pg, with the bytes after the COPY data */
   private detach(rest: Buffer | null): void {
     if (this.detached) return;
@@ -145,10 +119,10 @@ export class CopyHasher {
     }
   }
 
-  /** rows mode: the body of one CopyData message, `take` bytes of it at `i` in `chunk` */
-  private rowBytes(chunk: Buffer, view: DataView | null, i: number, take: number): void {
+  /** the body of one CopyData message, `take` bytes of it at `i` in `chunk` */
+  private rowBytes(chunk: Buffer, view: DataView, i: number, take: number): void {
     if (this.rowHave === 0 && take === this.rowLen) {
-      this.addRow(chunk, view ?? new DataView(chunk.buffer, chunk.byteOffset, chunk.length), i, take);
+      this.addRow(chunk, view, i, take);
       return;
     }
     if (this.row.length < this.rowLen) {
@@ -163,13 +137,13 @@ export class CopyHasher {
     }
   }
 
-  /** rows mode: one whole CopyData body. Binary COPY puts its 19-byte header (+ extension) before row 1 and ends with a trailer (-1 as int16): neither is a row. */
+  /** One whole CopyData body. Binary COPY puts its 19-byte header (+ extension) before row 1 and ends with a trailer (-1 as int16): neither is a row. */
   private addRow(buf: Uint8Array, view: DataView, off: number, len: number): void {
     this.bytes += len + 5;
     if (this.binaryHeader) {
       this.binaryHeader = false;
       if (len < 19 || !SIGNATURE.every((b, k) => buf[off + k] === b)) {
-        // the server's answer is not what COPY (FORMAT binary) sends: the COPY fails when it ends (handleReadyForQuery)
+        // not what COPY (FORMAT binary) sends: the COPY fails when it ends (handleReadyForQuery)
         this.error ??= new Error('binary COPY data without the PGCOPY header');
         return;
       }
@@ -185,14 +159,12 @@ export class CopyHasher {
   readonly onData = (chunk: Buffer): void => {
     if (this.detached) return;
     const n = chunk.length;
-    const rows = this.mode === 'rows';
-    const view = rows ? new DataView(chunk.buffer, chunk.byteOffset, n) : null;
+    const view = new DataView(chunk.buffer, chunk.byteOffset, n);
     let i = 0;
-    let from = !rows && this.inData && this.hdrLen === 0 ? 0 : -1;
     while (i < n) {
       if (this.skip > 0) {
         const k = Math.min(this.skip, n - i);
-        if (rows && this.inData) this.rowBytes(chunk, view, i, k);
+        if (this.inData) this.rowBytes(chunk, view, i, k);
         i += k;
         this.skip -= k;
         continue;
@@ -210,39 +182,27 @@ export class CopyHasher {
         chunk.copy(this.hdr, this.hdrLen, i, i + take);
         this.hdrLen += take;
         i += take;
-        if (this.hdrLen < 5) {
-          // incomplete header at the end of the chunk: hash up to it, decide on it with the next chunk
-          if (from >= 0) this.update(chunk, from, hdrStart);
-          return;
-        }
+        // an incomplete header at the end of the chunk: decided on with the next chunk
+        if (this.hdrLen < 5) return;
         this.hdrLen = 0;
         code = this.hdr[0]!;
         len = this.hdr.readUInt32BE(1) - 4;
       }
       if (code === 0x64 /* CopyData */) {
-        if (!rows && from < 0) {
-          if (hdrStart < 0) {
-            this.update(this.hdr, 0, -hdrStart); // the part of a straddling header that came in the previous chunk
-            from = 0;
-          } else from = hdrStart;
-        }
         this.inData = true;
         this.rows++;
         this.skip = len;
         this.rowLen = len;
-        if (rows && len === 0) this.rowBytes(chunk, view, i, 0);
+        if (len === 0) this.rowBytes(chunk, view, i, 0);
         continue;
       }
       if (code === 0x48 /* CopyOutResponse */ || code === 0x4e /* Notice */ || code === 0x53 /* ParameterStatus */ || code === 0x41 /* Notification */) {
-        if (from >= 0) this.update(chunk, from, Math.max(hdrStart, 0));
-        from = -1;
         this.inData = false;
         // interspersed notices/parameter changes are skipped (as COPY stream readers do); hashing resumes after them
         this.skip = len;
         continue;
       }
       // end of the data: CopyDone, ErrorResponse or anything else goes back to pg
-      if (from >= 0) this.update(chunk, from, Math.max(hdrStart, 0));
       this.inData = false;
       if (code === 0x63 /* CopyDone */) {
         this.detach(chunk.subarray(i + Math.max(len, 0)));
@@ -251,7 +211,6 @@ export class CopyHasher {
       }
       return;
     }
-    if (from >= 0) this.update(chunk, from, n);
   };
 
   handleCommandComplete(msg: { text?: string }): void {
@@ -268,19 +227,11 @@ export class CopyHasher {
 
   handleReadyForQuery(): void {
     if (this.error) this.reject(this.error);
-    else this.resolve({ rows: this.rows, digest: this.current(), bytes: this.bytes });
-  }
-
-  private current(): string {
-    return this.mode === 'rows' ? this.sum.hex() : this.hash!.digest('hex');
+    else this.resolve({ rows: this.rows, digest: this.sum.hex(), bytes: this.bytes });
   }
 
   /** digest so far (tests) */
   peekDigest(): string {
-    if (this.mode === 'rows') return this.sum.hex();
-    const saved = this.hash!.save();
-    const d = this.hash!.digest('hex');
-    this.hash!.load(saved);
-    return d;
+    return this.sum.hex();
   }
 }

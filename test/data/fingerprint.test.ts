@@ -1,12 +1,11 @@
-// The fingerprint against a real PostgreSQL: its digests rebuilt independently from psql's COPY output (xxh3-128 of
-// the messages for keyed tables, the sum of each row's MurmurHash3 for keyless ones, checked against
-// murmurhash3js-revisited), TOAST values, every database, a COPY failing midway, and gates of another digest format.
+// The fingerprint against a real PostgreSQL: its digests rebuilt independently from psql's COPY output (the sum of
+// each row's MurmurHash3_x86_128, computed here with murmurhash3js-revisited), tables with and without a key, TOAST
+// values, every database, a COPY failing midway, and gates of another digest format.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import pg from 'pg';
-import { xxhash128 } from 'hash-wasm';
 import murmur from 'murmurhash3js-revisited';
 import { connConfig, initCluster, pgCluster, sql, startPostgres, stopPostgres, type PgCluster } from '../../src/data/postgres.js';
 import { compareFingerprints, fingerprintCluster, FINGERPRINT_VERSION, type Fingerprint } from '../../src/data/fingerprint.js';
@@ -150,47 +149,41 @@ function binaryRows(out: Buffer): Buffer[] {
   return [b[0]!.subarray(skip), ...b.slice(1, -1)].filter((r) => r.length > 0);
 }
 
+/** the rows psql's COPY output holds, as the server sends them (binary: without the header and trailer) */
+async function rowsOf(db: string, query: string, binary: boolean): Promise<{ rows: Buffer[]; wireBytes: number }> {
+  const out = await psqlCopy(db, query, binary);
+  const b = bodies(out, binary);
+  return { rows: binary ? binaryRows(out) : b, wireBytes: messages(b).length };
+}
+
 for (const format of ['text', 'binary'] as const) {
-  test(`fingerprint (${format}): digests equal those rebuilt from psql's COPY output, whole and in parts`, async () => {
+  test(`fingerprint (${format}): each table's digest is the sum of its rows' MurmurHash3 rebuilt from psql's COPY output, read whole or in block ranges`, async () => {
     const binary = format === 'binary';
     for (const parallel of [1, 3]) {
       const f = must(await fingerprintCluster(conn(), { databases: ['fp'], format, parallel, ...(parallel > 1 ? { splitBytes: 1 } : {}) }));
       assert.equal(f.version, FINGERPRINT_VERSION);
+      assert.equal(f.format, format);
       const t = (name: string) => f.tables.find((x) => x.table === name)!;
-      const keyed = t('keyed');
-      assert.equal(keyed.rows, 3000);
-      if (parallel === 1) {
-        const m = messages(bodies(await psqlCopy('fp', 'SELECT * FROM public.keyed t ORDER BY id', binary), binary));
-        assert.equal(keyed.digest, await xxhash128(m), 'keyed: xxh3-128 of the whole ordered COPY');
-        assert.equal(keyed.streamedBytes, m.length);
-        assert.equal(keyed.split, undefined);
-      } else {
-        assert.ok(keyed.split && keyed.split.bounds.length > 1, 'hashed in key ranges');
-        const parts = keyed.split.bounds.map((b, i) => {
-          const next = keyed.split!.bounds[i + 1];
-          return i === 0 ? `id < ${next}` : next !== undefined ? `id >= ${b} AND id < ${next}` : `id >= ${b}`;
-        });
-        const digests: string[] = [];
-        for (const w of parts)
-          digests.push(await xxhash128(messages(bodies(await psqlCopy('fp', `SELECT * FROM public.keyed t WHERE ${w} ORDER BY id`, binary), binary))));
-        assert.equal(keyed.digest, await xxhash128(digests.join('\n')), "ranges: xxh3-128 of the ranges' digests, one per line");
+      for (const [name, n] of [
+        ['keyed', 3000],
+        ['bag', 2000],
+        ['toasty', 40],
+        ['bagview', 50],
+      ] as const) {
+        const ref = await rowsOf('fp', `SELECT * FROM public.${name}`, binary);
+        assert.equal(ref.rows.length, n);
+        assert.equal(t(name).rows, n);
+        assert.equal(t(name).digest, murmurSum(ref.rows), `${name} (${parallel} connections): the sum of its rows' MurmurHash3_x86_128`);
+        if (parallel === 1) {
+          assert.equal(t(name).parts, 1);
+          assert.equal(t(name).streamedBytes, ref.wireBytes, `${name}: every CopyData message read`);
+        } else if (name === 'keyed' || name === 'bag') assert.ok(t(name).parts > 1, `${name} read in block ranges (${t(name).parts})`);
       }
-      // keyless: the multiset of rows, whatever the physical order and however the table is split
-      const out = await psqlCopy('fp', 'SELECT * FROM public.bag', binary);
-      const rows = binary ? binaryRows(out) : bodies(out, false);
-      assert.equal(rows.length, 2000);
-      assert.equal(t('bag').orderBy, 'none: each row hashed, the hashes summed (any order)');
-      assert.equal(t('bag').digest, murmurSum(rows), 'keyless: the sum of the rows\u2019 MurmurHash3_x86_128');
-      assert.equal(t('bag2').digest, t('bag').digest, 'the same rows inserted in another order');
-      assert.equal(t('bag').rows, 2000);
+      assert.equal(t('bag2').digest, t('bag').digest, 'no key: the same rows inserted in another order');
       assert.equal(t('bagview').kind, 'matview');
-      assert.equal(t('bagview').rows, 50);
       assert.equal(t('cache').digest, 'unlogged');
-      // TOAST: values stored out of line are read whole
-      const toasty = t('toasty');
-      if (parallel === 1)
-        assert.equal(toasty.digest, await xxhash128(messages(bodies(await psqlCopy('fp', 'SELECT * FROM public.toasty t ORDER BY id', binary), binary))));
-      assert.ok(toasty.streamedBytes > 40 * 9600, `all of each out-of-line value is read (${toasty.streamedBytes} bytes)`);
+      // TOAST: the out-of-line values are read whole
+      assert.ok(t('toasty').streamedBytes > 40 * 9600, `all of each out-of-line value is read (${t('toasty').streamedBytes} bytes)`);
     }
   });
 }
@@ -281,20 +274,20 @@ test('fingerprint: a gate of another digest format is refused with a clear messa
   assert.ok(current.ok && current.value.diffs.length === 0, !current.ok ? current.reason : '');
 });
 
-test('CopyHasher: a COPY failing midway rejects with the server error and its connection goes on working (both socket kinds, both modes)', async () => {
+test('CopyHasher: a COPY failing midway rejects with the server error and its connection goes on working (both socket kinds, both formats)', async () => {
   for (const own of [true, false])
-    for (const mode of ['stream', 'rows'] as const) {
+    for (const format of ['text', 'binary'] as const) {
       const client = new pg.Client({ ...connConfig(cl, 'fp'), ...(own ? { stream: fingerprintSocket } : {}) });
       await client.connect();
       try {
-        const failing = await CopyHasher.create('COPY (SELECT 1 / (g - 50000) FROM generate_series(1, 100000) g) TO STDOUT', mode);
+        const failing = new CopyHasher('COPY (SELECT 1 / (g - 50000) FROM generate_series(1, 100000) g) TO STDOUT', format);
         void client.query(failing as never);
         await assert.rejects(failing.done, /division by zero/);
         assert.deepEqual((await client.query('SELECT 41 + 1 AS x')).rows, [{ x: 42 }]);
-        const three = await CopyHasher.create('COPY (SELECT g FROM generate_series(1, 3) g) TO STDOUT', mode);
+        const three = new CopyHasher(`COPY (SELECT g FROM generate_series(1, 3) g) TO STDOUT${format === 'binary' ? ' (FORMAT binary)' : ''}`, format);
         void client.query(three as never);
-        const rows = ['1\n', '2\n', '3\n'].map((r) => Buffer.from(r));
-        assert.deepEqual(await three.done, { rows: 3, digest: mode === 'stream' ? await xxhash128(messages(rows)) : murmurSum(rows), bytes: 21 });
+        const rows = format === 'text' ? ['1\n', '2\n', '3\n'].map((r) => Buffer.from(r)) : [1, 2, 3].map((g) => Buffer.from([0, 1, 0, 0, 0, 4, 0, 0, 0, g]));
+        assert.deepEqual(await three.done, { rows: 3, digest: murmurSum(rows), bytes: format === 'text' ? 21 : 19 + 3 * 15 + 7 });
         assert.deepEqual((await client.query('SELECT 1 AS y')).rows, [{ y: 1 }], 'pg reads the socket again after the COPY');
       } finally {
         await client.end();
@@ -309,21 +302,25 @@ test('CopyHasher: the digest does not depend on how the protocol bytes are chunk
     h.writeUInt32BE(body.length + 4, 1);
     return Buffer.concat([h, body]);
   };
-  const rows = Array.from({ length: 40 }, (_, i) => Buffer.from(`row ${i} ${'x'.repeat(i % 23)}\n`));
+  const text = Array.from({ length: 40 }, (_, i) => Buffer.from(`row ${i} ${'x'.repeat(i % 23)}\n`));
+  // binary: one text field per row; the header comes with row 1, the trailer alone
+  const bin = text.map((r) => Buffer.concat([Buffer.from([0, 1]), Buffer.from([0, 0, 0, r.length]), r]));
+  const header = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
   const tail = Buffer.concat([msg('C', Buffer.from('COPY 40\0')), msg('Z', Buffer.from('I'))]);
-  const wire = Buffer.concat([
-    msg('H', Buffer.from([0, 0, 0])),
-    ...rows.slice(0, 20).map((r) => msg('d', r)),
-    msg('N', Buffer.from('notice\0')),
-    ...rows.slice(20).map((r) => msg('d', r)),
-    msg('c', Buffer.alloc(0)),
-    tail,
-  ]);
-  const expected = { stream: await xxhash128(messages(rows)), rows: murmurSum(rows) };
   const sum = new RowSum();
-  for (const r of rows) sum.add(r, new DataView(r.buffer, r.byteOffset, r.length), 0, r.length);
-  assert.equal(sum.hex(), expected.rows, 'RowSum equals murmurhash3js-revisited');
-  for (const mode of ['stream', 'rows'] as const)
+  for (const r of text) sum.add(r, new DataView(r.buffer, r.byteOffset, r.length), 0, r.length);
+  assert.equal(sum.hex(), murmurSum(text), 'RowSum equals murmurhash3js-revisited');
+  for (const format of ['text', 'binary'] as const) {
+    const bodies = format === 'text' ? text : [Buffer.concat([header, bin[0]!]), ...bin.slice(1), Buffer.from([0xff, 0xff])];
+    const wire = Buffer.concat([
+      msg('H', Buffer.from([0, 0, 0])),
+      ...bodies.slice(0, 20).map((r) => msg('d', r)),
+      msg('N', Buffer.from('notice\0')),
+      ...bodies.slice(20).map((r) => msg('d', r)),
+      msg('c', Buffer.alloc(0)),
+      tail,
+    ]);
+    const expected = murmurSum(format === 'text' ? text : bin);
     for (const own of [false, true])
       for (let a = 1; a < wire.length; a += 5) {
         for (const b of [a + 1, a + 4, a + 29]) {
@@ -332,14 +329,15 @@ test('CopyHasher: the digest does not depend on how the protocol bytes are chunk
           if (own) s.castleSink = null;
           const got: Buffer[] = [];
           s.on('data', (d: Buffer) => got.push(d));
-          const h = await CopyHasher.create('COPY x TO STDOUT', mode);
+          const h = new CopyHasher('COPY x TO STDOUT', format);
           h.submit({ stream: s as never, query: () => {} });
           for (const part of [wire.subarray(0, a), wire.subarray(a, b), wire.subarray(b)]) {
             if (own && s.castleSink) s.castleSink(Buffer.from(part));
             else s.emit('data', Buffer.from(part));
           }
-          assert.equal(h.peekDigest(), expected[mode], `${mode} split at ${a}/${b}`);
-          assert.deepEqual(Buffer.concat(got), tail, `pg gets the rest after CopyDone (${mode}, split ${a}/${b})`);
+          assert.equal(h.peekDigest(), expected, `${format} split at ${a}/${b}`);
+          assert.deepEqual(Buffer.concat(got), tail, `pg gets the rest after CopyDone (${format}, split ${a}/${b})`);
         }
       }
+  }
 });
