@@ -3,7 +3,8 @@
 // (src/data/fingerprint.ts), interleaved in the same rounds so a busy machine weighs on both alike.
 //   gate path:  fingerprintCluster(conn)                       (what the backup gate runs)
 //   proof path: fingerprintCluster(conn, { reference: gate }) + compareFingerprints (what the proof runs)
-// Each pass reads every database; single-database passes show pgbench data, wide TOASTed rows and a keyless table apart.
+// "all" passes read every database; single-database passes show pgbench data, wide TOASTed rows and a keyless table
+// apart. CPU seconds of the server and of this process are printed too: unlike MB/s, they hardly depend on other load.
 // Options: --size 1GB (pgbench table data; default 1GB), --extra 400MB (wide + keyless tables), --runs N (default 3),
 // --parallel 1,2,3 (connections for the current implementation; default its own default), --keep DIR (seed once into
 // DIR and reuse it; the server is stopped at the end either way), --no-classes (whole-cluster passes only).
@@ -151,7 +152,7 @@ export async function benchFingerprint(argv: string[]): Promise<void> {
     }
 
     say(
-      `\nMB/s of table data per pass (median of ${runs}; min-max), current v2 (xxh3-128, keyless summed, ${parallels.join('/')} connections) against v1 (sha256, keyless sorted, 2 connections):`,
+      `\nMB/s of table data per pass (median of ${runs}; min-max), current v2 (row hashes summed, sequential scans, ${parallels.join('/')} connections) against v1 (sha256 of the stream in key order, keyless tables sorted, 2 connections):`,
     );
     const names = [...new Set(passes.map((p) => p.name))];
     for (const n of names) {
@@ -169,7 +170,9 @@ export async function benchFingerprint(argv: string[]): Promise<void> {
         `  ${n.padEnd(16)} v1 ${cell(a).padEnd(16)} v2 ${cell(b).padEnd(16)}${ratios.length ? ` v2/v1 ${(median(rb) / median(ra)).toFixed(2)} (per round ${ratios.map((x) => x.toFixed(2)).join(', ')})` : ''}`,
       );
     }
-    say(`\nCPU seconds per GB of table data (median; server = postmaster and backends, node = this process), and the MB/s that CPU allows on 2 idle cores:`);
+    say(
+      `\nCPU seconds per GB of table data (median; server = postmaster and backends, node = this process), and the MB/s that CPU would allow at most on 2 idle cores:`,
+    );
     for (const p of passes) {
       const xs = cpu.get(p)!;
       const srv = median(xs.map((x) => (x.server / x.mb) * 1000));
