@@ -199,7 +199,8 @@ async function fingerprintDatabase(
   const jobs: Job[] = [];
   for (const m of metas) {
     if (m.unlogged || !m.populated) continue;
-    const parts = o.parallel > 1 && tidRanges && m.bytes > o.splitBytes ? Math.min(o.parallel * 2, Math.ceil(m.bytes / o.splitBytes), m.blocks) : 1;
+    const parts =
+      o.parallel > 1 && tidRanges && m.bytes > o.splitBytes ? Math.max(1, Math.min(o.parallel * 2, Math.ceil(m.bytes / o.splitBytes), m.blocks)) : 1;
     const step = Math.ceil(m.blocks / parts);
     const at = (b: number) => `'(${b},0)'::tid`;
     for (let i = 0; i < parts; i++) {
