@@ -8,6 +8,8 @@ import { checkWorkload } from './check/workloads.js';
 import { batchMeta, checkPostgresCluster, type BatchMeta } from './check/rebirth.js';
 import { checkReferences, provides, type Need, type Provided } from './check/references.js';
 import { StructuralChecker } from './check/structural.js';
+import { kubernetesHint } from './schema/kubernetes-releases.js';
+import { releaseHint } from './schema/operators.js';
 import type { SchemaRegistry } from './schema/store.js';
 
 /**
@@ -34,6 +36,8 @@ export interface AnalyzeOptions {
   readonly rebirth: boolean;
   /** false: read YAML with the `yaml` package only (see ParseOptions) */
   readonly fastYaml?: boolean;
+  /** where the shipped operator releases are kept compiled, for the hints that name another release */
+  readonly cacheDir?: string;
 }
 
 export function emptyAnalysis(): FileAnalysis {
@@ -72,7 +76,7 @@ export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegist
     a.documents++;
     const before = a.diagnostics.length;
     const needsBefore = a.needs.length;
-    checkSchema(d, registry, a);
+    checkSchema(d, registry, a, o.cacheDir);
     checkNames(d, a.diagnostics);
     checkWorkload(d, a.diagnostics);
     checkReferences(d, a.needs, a.diagnostics);
@@ -125,7 +129,7 @@ function append<T>(into: T[], items: readonly T[]): void {
   for (const x of items) into.push(x);
 }
 
-function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis): void {
+function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis, cacheDir?: string): void {
   const schema = registry.get(d.apiVersion, d.kind);
   if (!schema || !schema.served) {
     const versions = registry.versionsOf(groupOf(d.apiVersion), d.kind).filter((v) => v.served);
@@ -139,7 +143,10 @@ function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis):
           `${d.apiVersion} is not served for ${d.kind}${crd ? ` by CRD ${crd}` : ''}: served versions are ${versions.map((v) => (v.group ? `${v.group}/${v.version}` : v.version)).join(', ')}`,
           ['apiVersion'],
           {
-            hint: `the API server answers: no matches for kind "${d.kind}" in version "${d.apiVersion}"`,
+            hint:
+              releaseHint(d.apiVersion, d.kind, cacheDir) ??
+              kubernetesHint(d.apiVersion, d.kind, registry.core) ??
+              `the API server answers: no matches for kind "${d.kind}" in version "${d.apiVersion}"`,
           },
         ),
       );
@@ -149,9 +156,19 @@ function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis):
     if (registry.knowsGroup(group)) {
       // the group is known (core or an imported CRD's): the API server would not find this kind
       const elsewhere = registry.apiVersionsOfKind(d.kind);
+      const hint = releaseHint(d.apiVersion, d.kind, cacheDir) ?? kubernetesHint(d.apiVersion, d.kind, registry.core);
       a.diagnostics.push(
         diag(d, 'error', 'schema/no-kind-match', `no matches for kind ${JSON.stringify(d.kind)} in version ${JSON.stringify(d.apiVersion)}`, ['kind'], {
-          ...(elsewhere.length ? { hint: `${d.kind} is served in ${elsewhere.join(', ')}` } : {}),
+          ...(hint ? { hint } : elsewhere.length ? { hint: `${d.kind} is served in ${elsewhere.join(', ')}` } : {}),
+        }),
+      );
+      return;
+    }
+    const newer = kubernetesHint(d.apiVersion, d.kind, registry.core);
+    if (newer) {
+      a.diagnostics.push(
+        diag(d, 'error', 'schema/no-kind-match', `no matches for kind ${JSON.stringify(d.kind)} in version ${JSON.stringify(d.apiVersion)}`, ['kind'], {
+          hint: newer,
         }),
       );
       return;

@@ -34,6 +34,8 @@ export interface ValidateOptions {
   readonly maxFileBytes?: number;
   /** also know the CRDs shipped with Castle (PGO, External Secrets); the CLI and the preflight set it */
   readonly builtinCrds?: boolean;
+  /** the shipped operator releases to use instead of the newest (`eso@0.19`); see schema/operators.ts */
+  readonly crds?: readonly string[];
   /** false: read YAML with the `yaml` package only, never the line reader (same results, slower; for the bench) */
   readonly fastYaml?: boolean;
   /** worker threads for big inputs (default true) */
@@ -109,7 +111,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   const textOf = (file: string): string | undefined => kept.get(file) ?? readText(onDisk.get(file));
   const events: CacheEvent[] = [];
   const registry = loadRegistry(cacheDir, opts.kubernetesVersion, events);
-  const analyzeOptions = { rebirth: opts.rebirth === true, ...(opts.fastYaml === false ? { fastYaml: false } : {}) };
+  const analyzeOptions = { rebirth: opts.rebirth === true, cacheDir, ...(opts.fastYaml === false ? { fastYaml: false } : {}) };
 
   // Files that define CRDs go first, in this thread: every other file may need those schemas.
   const crdFiles: InputFile[] = [];
@@ -121,7 +123,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   analysis.diagnostics.push(...collector.diagnostics);
   const crds: CrdInfo[] = [];
   if (opts.builtinCrds === true) {
-    for (const info of loadBuiltinCrds(cacheDir, events)) {
+    for (const info of loadBuiltinCrds(cacheDir, events, opts.crds)) {
       registry.addCrd(info);
       crds.push(info);
     }
