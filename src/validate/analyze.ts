@@ -8,7 +8,7 @@ import { checkWorkload } from './check/workloads.js';
 import { batchMeta, checkPostgresCluster, type BatchMeta } from './check/rebirth.js';
 import { checkReferences, provides, type Need, type Provided } from './check/references.js';
 import { StructuralChecker } from './check/structural.js';
-import { kubernetesHint } from './schema/kubernetes-releases.js';
+import { kubernetesHint, servedSince } from './schema/kubernetes-releases.js';
 import { releaseHint } from './schema/operators.js';
 import type { SchemaRegistry } from './schema/store.js';
 
@@ -131,6 +131,23 @@ function append<T>(into: T[], items: readonly T[]): void {
 
 function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis, cacheDir?: string): void {
   const schema = registry.get(d.apiVersion, d.kind);
+  const since = schema?.served ? undefined : servedSince(d.apiVersion, d.kind, registry.core);
+  if (since) {
+    // the verdict depends on the cluster's version, which the tree does not say: not checked, and said so
+    a.diagnostics.push(
+      diag(
+        d,
+        'warning',
+        'schema/newer-kubernetes',
+        `${d.kind} ${d.apiVersion} is served from Kubernetes ${since}; the bundled schemas are Kubernetes ${registry.core.kubernetesVersion}: not checked`,
+        ['apiVersion'],
+        {
+          hint: kubernetesHint(d.apiVersion, d.kind, registry.core) ?? '',
+        },
+      ),
+    );
+    return;
+  }
   if (!schema || !schema.served) {
     const versions = registry.versionsOf(groupOf(d.apiVersion), d.kind).filter((v) => v.served);
     if (versions.length > 0) {

@@ -8,10 +8,20 @@ import type { SchemaBundle } from './types.js';
 const NEWER: readonly { apiVersion: string; kind: string; since: string }[] = [
   // kubernetes/kubernetes CHANGELOG-1.35: "Added the StorageVersionMigration v1beta1 API and removed the v1alpha1 API"
   { apiVersion: 'storagemigration.k8s.io/v1beta1', kind: 'StorageVersionMigration', since: '1.35' },
+  // kubernetes.io/docs/reference/access-authn-authz/mutating-admission-policy: "Kubernetes v1.36 [stable]"
+  { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingAdmissionPolicy', since: '1.36' },
+  { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingAdmissionPolicyBinding', since: '1.36' },
 ];
 
 function newer(a: string, b: string): boolean {
   return a.localeCompare(b, 'en', { numeric: true }) > 0;
+}
+
+/** The release that first serves a built-in apiVersion/kind the bundled Kubernetes lacks, when the table knows it. */
+export function servedSince(apiVersion: string, kind: string, core: SchemaBundle): string | undefined {
+  const mm = (core.kubernetesVersion ?? '').split('.').slice(0, 2).join('.');
+  const known = NEWER.find((n) => n.apiVersion === apiVersion && n.kind === kind);
+  return known && (!mm || newer(known.since, mm)) ? known.since : undefined;
 }
 
 /** A hint for a built-in apiVersion/kind the bundled Kubernetes does not serve, naming `--kubernetes-version`. */
