@@ -30,6 +30,21 @@ export interface FileAnalysis {
   celSkipped: number;
   /** findings dropped because they are on unsubstituted `${VAR}` placeholders */
   placeholders: number;
+  /** custom resources left for the check against the live cluster (`deferLive`) */
+  deferred: DeferredDoc[];
+  /** errors an update would ratchet (values equal to the live object's) */
+  ratcheted: number;
+}
+
+/** A custom resource to check as an update of its live object: where it is, and what to GET. */
+export interface DeferredDoc {
+  readonly file: string;
+  readonly doc: number;
+  readonly base: string;
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace: string | undefined;
 }
 
 export interface AnalyzeOptions {
@@ -38,6 +53,8 @@ export interface AnalyzeOptions {
   readonly fastYaml?: boolean;
   /** where the shipped operator releases are kept compiled, for the hints that name another release */
   readonly cacheDir?: string;
+  /** `--cluster`: custom resources are not schema-checked here but recorded, to be checked against their live objects */
+  readonly deferLive?: boolean;
 }
 
 export function emptyAnalysis(): FileAnalysis {
@@ -54,6 +71,8 @@ export function emptyAnalysis(): FileAnalysis {
     celUnevaluated: 0,
     celSkipped: 0,
     placeholders: 0,
+    deferred: [],
+    ratcheted: 0,
   };
 }
 
@@ -76,7 +95,10 @@ export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegist
     a.documents++;
     const before = a.diagnostics.length;
     const needsBefore = a.needs.length;
-    checkSchema(d, registry, a, o.cacheDir);
+    const schema = o.deferLive ? registry.get(d.apiVersion, d.kind) : undefined;
+    if (schema?.served && !schema.origin.startsWith('core') && d.name) {
+      a.deferred.push({ file: d.file, doc: d.doc, base: JSON.stringify(d.base), apiVersion: d.apiVersion, kind: d.kind, name: d.name, namespace: d.namespace });
+    } else checkSchema(d, registry, a, o.cacheDir);
     checkNames(d, a.diagnostics);
     checkWorkload(d, a.diagnostics);
     checkReferences(d, a.needs, a.diagnostics);
@@ -87,7 +109,7 @@ export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegist
   }
 }
 
-function dropPlaceholderFindings(d: ManifestDoc, a: FileAnalysis, before: number, needsBefore: number): void {
+export function dropPlaceholderFindings(d: ManifestDoc, a: FileAnalysis, before: number, needsBefore: number): void {
   const kept = a.needs.slice(needsBefore).filter((n) => !PLACEHOLDER.test(n.name) && !(n.namespace !== undefined && PLACEHOLDER.test(n.namespace)));
   a.placeholders += a.needs.length - needsBefore - kept.length;
   a.needs.length = needsBefore;
@@ -117,6 +139,8 @@ export function mergeAnalysis(into: FileAnalysis, a: FileAnalysis): void {
   append(into.needs, a.needs);
   append(into.unknown, a.unknown);
   append(into.unevaluated, a.unevaluated);
+  append(into.deferred, a.deferred);
+  into.ratcheted += a.ratcheted;
   into.documents += a.documents;
   into.validated += a.validated;
   into.celEvaluated += a.celEvaluated;
@@ -129,7 +153,8 @@ function append<T>(into: T[], items: readonly T[]): void {
   for (const x of items) into.push(x);
 }
 
-function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis, cacheDir?: string): void {
+/** The schema check of one document; `old`: its live object, for an update (transition rules, ratcheting). */
+export function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis, cacheDir?: string, old?: unknown): void {
   const schema = registry.get(d.apiVersion, d.kind);
   const since = schema?.served ? undefined : servedSince(d.apiVersion, d.kind, registry.core);
   if (since) {
@@ -197,12 +222,19 @@ function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis, 
     a.diagnostics.push(diag(d, 'warning', 'schema/deprecated-version', schema.deprecationWarning ?? `${d.apiVersion} ${d.kind} is deprecated`, ['apiVersion']));
   }
   const isCore = schema.origin.startsWith('core');
-  const checker = new StructuralChecker({ defs: registry.defs, nullIsAbsent: isCore, evalCel: true, ...(isCore ? {} : { objectMeta: registry.objectMeta() }) });
+  const checker = new StructuralChecker({
+    defs: registry.defs,
+    nullIsAbsent: isCore,
+    evalCel: true,
+    ...(isCore ? {} : { objectMeta: registry.objectMeta() }),
+    ...(old !== undefined ? { old } : {}),
+  });
   checker.checkObject(schema.root, d.value);
   a.validated++;
   a.celEvaluated += checker.stats.celEvaluated;
   a.celUnevaluated += checker.stats.celUnevaluated;
   a.celSkipped += checker.stats.celSkipped;
+  a.ratcheted += checker.stats.ratcheted ?? 0;
   for (const e of checker.errors) {
     // a missing field is shown at the key of the object that lacks it
     const location = e.rule === 'schema/required' ? locateIn(d, rawSegments(e.path.slice(0, -1)), true) : locateIn(d, rawSegments(e.path), e.atKey ?? false);

@@ -193,13 +193,24 @@ function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNo
   return v;
 }
 
-export function evalRule(rule: CelRule, self: unknown): CelOutcome {
-  if (isTransitionRule(rule)) return { ok: 'skipped' };
+let optionalOf: Program | undefined;
+
+/**
+ * `oldSelf`: undefined for a rule that does not use it; `{ value }` the correlated old value of an
+ * update; null when there is none (a create), bound as `optional.none()` for `optionalOldSelf` rules.
+ */
+export function evalRule(rule: CelRule, self: unknown, oldSelf?: { value: unknown } | null): CelOutcome {
+  if (isTransitionRule(rule) && oldSelf === undefined) return { ok: 'skipped' };
   const p = program(rule.rule);
   if (p instanceof Error) return { ok: 'unevaluated', reason: firstLine(p.message) };
   let result: unknown;
+  const vars: Record<string, unknown> = { self };
+  if (oldSelf !== undefined) {
+    optionalOf ??= environment().parse('x == null ? optional.none() : optional.of(x)') as unknown as Program;
+    vars['oldSelf'] = rule.optionalOldSelf ? optionalOf({ x: oldSelf?.value ?? null }) : oldSelf?.value;
+  }
   try {
-    result = p({ self });
+    result = p(vars);
   } catch (e) {
     const msg = firstLine(e instanceof Error ? e.message : String(e));
     // a missing field is a runtime error for the API server too, which rejects the object with it
@@ -217,15 +228,15 @@ export function evalRule(rule: CelRule, self: unknown): CelOutcome {
   }
   if (result === true) return { ok: true };
   if (result !== false) return { ok: 'unevaluated', reason: `rule returned ${typeof result}, not bool` };
-  return { ok: false, message: ruleMessage(rule, self) };
+  return { ok: false, message: ruleMessage(rule, vars) };
 }
 
-function ruleMessage(rule: CelRule, self: unknown): string {
+function ruleMessage(rule: CelRule, vars: Record<string, unknown>): string {
   if (rule.messageExpression) {
     const p = program(rule.messageExpression);
     if (!(p instanceof Error)) {
       try {
-        const m = p({ self });
+        const m = p(vars);
         if (typeof m === 'string' && m.trim() !== '') return m;
       } catch {
         // the API server falls back to `message` (or the rule) when messageExpression fails
