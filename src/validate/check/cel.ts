@@ -17,10 +17,24 @@ export type CelOutcome =
   { ok: true } | { ok: false; message: string } | { ok: 'error'; message: string } | { ok: 'unevaluated'; reason: string } | { ok: 'skipped' };
 
 let env: Environment | undefined;
+let optionalEnv: Environment | undefined;
 const programs = new Map<string, Program | Error>();
+const optionalPrograms = new Map<string, Program | Error>();
+
+/** `optionalOldSelf` rules: `oldSelf` is declared `optional<dyn>`, as the API server types it for them */
+function optionalEnvironment(): Environment {
+  if (optionalEnv) return optionalEnv;
+  optionalEnv = newEnvironment();
+  optionalEnv.registerVariable('oldSelf', 'optional<dyn>');
+  return optionalEnv;
+}
 
 function environment(): Environment {
-  if (env) return env;
+  env ??= newEnvironment();
+  return env;
+}
+
+function newEnvironment(): Environment {
   const e = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false, enableOptionalTypes: true });
   const match = (s: string, p: string): boolean => {
     const r = re2Test(p, s);
@@ -30,7 +44,6 @@ function environment(): Environment {
   e.registerFunction('string.re2matches(string): bool', match);
   e.registerFunction('re2matches(string, string): bool', match);
   registerKubernetesLibraries(e);
-  env = e;
   return e;
 }
 
@@ -112,15 +125,16 @@ export function expandOptionalMacros(rule: string): string {
   return serialize(ast);
 }
 
-function program(rule: string): Program | Error {
-  let p = programs.get(rule);
+function program(rule: string, optionalOldSelf = false): Program | Error {
+  const cache = optionalOldSelf ? optionalPrograms : programs;
+  let p = cache.get(rule);
   if (p === undefined) {
     try {
-      p = environment().parse(routeMatches(normaliseDurations(expandOptionalMacros(rule)))) as unknown as Program;
+      p = (optionalOldSelf ? optionalEnvironment() : environment()).parse(routeMatches(normaliseDurations(expandOptionalMacros(rule)))) as unknown as Program;
     } catch (e) {
       p = e instanceof Error ? e : new Error(String(e));
     }
-    programs.set(rule, p);
+    cache.set(rule, p);
   }
   return p;
 }
@@ -201,7 +215,8 @@ let optionalOf: Program | undefined;
  */
 export function evalRule(rule: CelRule, self: unknown, oldSelf?: { value: unknown } | null): CelOutcome {
   if (isTransitionRule(rule) && oldSelf === undefined) return { ok: 'skipped' };
-  const p = program(rule.rule);
+  const optional = oldSelf !== undefined && rule.optionalOldSelf === true;
+  const p = program(rule.rule, optional);
   if (p instanceof Error) return { ok: 'unevaluated', reason: firstLine(p.message) };
   let result: unknown;
   const vars: Record<string, unknown> = { self };
@@ -233,7 +248,7 @@ export function evalRule(rule: CelRule, self: unknown, oldSelf?: { value: unknow
 
 function ruleMessage(rule: CelRule, vars: Record<string, unknown>): string {
   if (rule.messageExpression) {
-    const p = program(rule.messageExpression);
+    const p = program(rule.messageExpression, vars['oldSelf'] !== undefined && rule.optionalOldSelf === true);
     if (!(p instanceof Error)) {
       try {
         const m = p(vars);
