@@ -229,9 +229,10 @@ export class StructuralChecker {
         }
       }
       this.#path.push(k !== undefined ? { i, k } : { i });
-      // only items of map lists are correlated with the old list, by their keys
-      const oldItem = k !== undefined && Array.isArray(this.#old) ? this.#old.find((o) => listMapKey(o, keys!) === k) : undefined;
-      if (n.items) {
+      if (n.items && this.#o.old === undefined) this.#check(n.items, item);
+      else if (n.items) {
+        // only items of map lists are correlated with the old list, by their keys
+        const oldItem = k !== undefined && Array.isArray(this.#old) ? this.#old.find((o) => listMapKey(o, keys!) === k) : undefined;
         const items = n.items;
         this.#withOld(oldItem, item, items, () => this.#check(items, item));
       }
@@ -266,11 +267,12 @@ export class StructuralChecker {
       const fromMap = !child && n.add !== undefined;
       if (!child) child = n.add;
       this.#path.push(fromMap ? { f: key, m: true } : { f: key });
-      // map values and properties are correlated by key, unless the map is atomic
-      const oldObj = this.#old;
-      const oldVal =
-        n.mt !== 'atomic' && typeof oldObj === 'object' && oldObj !== null && !Array.isArray(oldObj) ? (oldObj as Record<string, unknown>)[key] : undefined;
-      if (child) {
+      if (child && this.#o.old === undefined) this.#check(child, val);
+      else if (child) {
+        // map values and properties are correlated by key, unless the map is atomic
+        const oldObj = this.#old;
+        const oldVal =
+          n.mt !== 'atomic' && typeof oldObj === 'object' && oldObj !== null && !Array.isArray(oldObj) ? (oldObj as Record<string, unknown>)[key] : undefined;
         const c = child;
         this.#withOld(oldVal, val, c, () => this.#check(c, val));
       } else if (!n.pres) {
