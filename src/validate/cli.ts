@@ -37,7 +37,10 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
       [] as string[],
     )
     .option('-f, --file <castle.yaml>', 'the castle whose manifests are checked when no paths are given', 'castle.yaml')
-    .option('--cluster', 'also resolve references in the live cluster of the current kubeconfig context')
+    .option(
+      '--cluster',
+      'also read the live cluster of the current kubeconfig context: references, and custom resources checked as updates of their live objects (transition rules, ratcheting)',
+    )
     .option('--kubeconfig <file>', 'kubeconfig of the live cluster (implies --cluster)')
     .option('--context <name>', 'kubeconfig context of the live cluster (implies --cluster)')
     // for `npm run bench -- validate`: the same results read by the `yaml` package alone
