@@ -122,7 +122,7 @@ test('castle up of examples/tazlab: machines, Talos, MetalLB, Longhorn, Flux, ES
   assert.ok(byCastle(k.get('metallb.io/v1beta1', 'IPAddressPool', 'metallb-system', 'tazlab-pool')));
   assert.ok(byCastle(k.get('storage.k8s.io/v1', 'StorageClass', undefined, 'longhorn-postgres')));
   assert.ok(byCastle(k.get('helm.toolkit.fluxcd.io/v2', 'HelmRelease', 'flux-system', 'pgo')));
-  assert.ok(byCastle(k.get('external-secrets.io/v1beta1', 'ClusterSecretStore', undefined, 'infisical-tazlab')));
+  assert.ok(byCastle(k.get('external-secrets.io/v1', 'ClusterSecretStore', undefined, 'infisical-tazlab')));
   assert.ok(byCastle(k.get(PGO, 'PostgresCluster', 'tazlab-db', 'tazlab-db')));
   assert.deepEqual(((k.get('v1', 'Service', 'tazlab-db', 'blog')!['status'] as Obj)['loadBalancer'] as Obj)['ingress'], [
     { ip: '192.168.1.240', ipMode: 'VIP' },

@@ -55,7 +55,7 @@ function clusterControllers(kube: KubeTestServer, s3: S3ServerInfo): { stop(): v
   const hs = [
     controllers.rollouts(kube, { delayMs: 30 }),
     controllers.loadBalancers(kube, { ip: '192.168.1.240', delayMs: 20 }),
-    controllers.externalSecrets(kube, { delayMs: 20 }),
+    controllers.externalSecrets(kube, { delayMs: 20, apiVersion: 'external-secrets.io/v1' }),
     controllers.flux(kube, { delayMs: 40 }),
   ];
   const off = kube.onChange((e) => {
