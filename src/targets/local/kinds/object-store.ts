@@ -25,10 +25,15 @@ export const run: StepKind<Record<string, never>, LocalSession>['run'] = async (
     return { ok: true, summary: 'left running (immortal)' };
   }
   const local = session.local;
-  const model = await loadLocalClusterModel(expandManifests(local.manifests), local.config.cluster ? { clusterName: local.config.cluster } : {});
-  if (!model.ok) return fail(`the data layer's manifests are not usable: ${model.diagnostics.map((d) => d.message).join('; ')}`);
-  const repo1 = model.value.repos.find((r) => r.name === 'repo1');
-  if (!repo1 || repo1.kind !== 's3') return fail(`PostgresCluster '${model.value.name}' has no S3 repo1 for the object store to serve`);
+  // the castle as an earlier step of this run read it (a rebirth's gate), else its manifests
+  let cluster = session.envs.get('backup')?.model;
+  if (!cluster) {
+    const model = await loadLocalClusterModel(expandManifests(local.manifests), local.config.cluster ? { clusterName: local.config.cluster } : {});
+    if (!model.ok) return fail(`the data layer's manifests are not usable: ${model.diagnostics.map((d) => d.message).join('; ')}`);
+    cluster = model.value;
+  }
+  const repo1 = cluster.repos.find((r) => r.name === 'repo1');
+  if (!repo1 || repo1.kind !== 's3') return fail(`PostgresCluster '${cluster.name}' has no S3 repo1 for the object store to serve`);
   const status = await s3ServerStatus(local.objectStoreDir);
   let port = status.running && status.port ? status.port : objectStorePort(local);
   if (!status.running && !local.objectStorePort) {
