@@ -179,7 +179,12 @@ async function benchSize(sizeArg: string, argv: string[]): Promise<SizeSummary> 
     const full = (
       JSON.parse(await pgbr(['info', '--output=json', '--repo=1'])) as { backup: { info: { size: number; repository: { size: number } } }[] }[]
     )[0]?.backup.at(-1);
-    const stored = full ? `${mb(full.info.repository.size)} MB stored in S3 for ${mb(full.info.size)} MB of data (lz4)` : '';
+    const conf = readFileSync(confPath, 'utf8');
+    const opt = (k: string): string => new RegExp(`^${k}=(.*)$`, 'm').exec(conf)?.[1] ?? 'default';
+    const stored = full
+      ? `${mb(full.info.repository.size)} MB stored in S3 for ${mb(full.info.size)} MB of data ` +
+        `(compress-type ${opt('compress-type')} level ${opt('compress-level')}, repo1-bundle ${opt('repo1-bundle')}, process-max ${opt('process-max')}, restore process-max ${/\[global:restore\]\s*\nprocess-max=(\d+)/.exec(conf)?.[1] ?? 'same'})`
+      : '';
     say(
       `setup (not timed): castle up ${secs(upMs)} s; pgbench -i -s ${scale} into blog: ${mb(seedBytes)} MB of databases in ${secs(seedMs)} s; ` +
         `full backups to S3 (repo1) and repo2 in ${secs(backupMs)} s: ${stored}`,
