@@ -7,7 +7,8 @@
 //   (d) the physical reference: copy of the stopped data dir + fsync
 // Also, once: (b)/(c) through the built CLI (`node dist/src/cli/main.js rebirth --json`), and (b0), the proof-off
 // rebirth of the same castle with its gate's fingerprint off too (the part of the proof `--no-proof` still does).
-// Options: --size 10MB|100MB|1GB (default 10MB), --runs N (best of N, order rotated), --no-cli (skip the CLI runs),
+// Options: --size 10MB|100MB|456MB|1GB or a list (100MB,456MB,1GB: one castle each, then a table per size: median
+// ratio, fingerprint MB/s at the gate and in the proof, restore MB/s, physical copy + fsync), --runs N (order rotated), --no-cli (skip the CLI runs),
 // --no-b0 (skip b0), --only a,b[,c,b0] (just these library variants), --keep (keep the temp dir), --verbose (child output on stderr).
 // Everything runs in a temp dir; what it starts is stopped by its own commands and pid files, even on failure.
 
