@@ -29,6 +29,11 @@ switch (what) {
     await benchGates(rest);
     break;
   }
+  case 'fingerprint': {
+    const { benchFingerprint } = await import('./fingerprint.js');
+    await benchFingerprint(rest);
+    break;
+  }
   case 'proxmox': {
     const { benchProxmox } = await import('./proxmox.js');
     await benchProxmox(rest);
@@ -42,6 +47,7 @@ switch (what) {
     break;
   }
   default:
-    process.stderr.write(`unknown benchmark '${what}': use engine, validate, rebirth, pgbackrest-options, proxmox, gates or all\n`);
+    process.stderr.write(`unknown benchmark '${what}': use engine, validate, rebirth, pgbackrest-options, fingerprint, proxmox, gates or all
+`);
     process.exitCode = 2;
 }

@@ -11,6 +11,7 @@ import { missingNeed, needIsMet, ObjectIndex } from './check/references.js';
 import { crdHash, isCrd, type CrdInfo } from './schema/crd.js';
 import type { KubeTarget } from './kube-client.js';
 import { liveObjects } from './live.js';
+import { checkAgainstLive } from './live-update.js';
 import { loadRegistry } from './schema/registry-load.js';
 import { compileCrd, defaultCacheDir, type CacheEvent } from './schema/store.js';
 
@@ -34,6 +35,8 @@ export interface ValidateOptions {
   readonly maxFileBytes?: number;
   /** also know the CRDs shipped with Castle (PGO, External Secrets); the CLI and the preflight set it */
   readonly builtinCrds?: boolean;
+  /** the shipped operator releases to use instead of the newest (`eso@0.19`); see schema/operators.ts */
+  readonly crds?: readonly string[];
   /** false: read YAML with the `yaml` package only, never the line reader (same results, slower; for the bench) */
   readonly fastYaml?: boolean;
   /** worker threads for big inputs (default true) */
@@ -55,6 +58,8 @@ export interface ValidateStats {
   celSkipped: number;
   /** findings on `${VAR}` placeholders no postBuild.substitute resolved: not reported */
   placeholders: number;
+  /** `--cluster`: errors on values an update leaves unchanged, dropped as the API server ratchets them */
+  ratcheted: number;
   cacheHits: number;
   compiled: number;
   errors: number;
@@ -109,7 +114,12 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   const textOf = (file: string): string | undefined => kept.get(file) ?? readText(onDisk.get(file));
   const events: CacheEvent[] = [];
   const registry = loadRegistry(cacheDir, opts.kubernetesVersion, events);
-  const analyzeOptions = { rebirth: opts.rebirth === true, ...(opts.fastYaml === false ? { fastYaml: false } : {}) };
+  const analyzeOptions = {
+    rebirth: opts.rebirth === true,
+    cacheDir,
+    ...(opts.cluster ? { deferLive: true } : {}),
+    ...(opts.fastYaml === false ? { fastYaml: false } : {}),
+  };
 
   // Files that define CRDs go first, in this thread: every other file may need those schemas.
   const crdFiles: InputFile[] = [];
@@ -121,7 +131,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   analysis.diagnostics.push(...collector.diagnostics);
   const crds: CrdInfo[] = [];
   if (opts.builtinCrds === true) {
-    for (const info of loadBuiltinCrds(cacheDir, events)) {
+    for (const info of loadBuiltinCrds(cacheDir, events, opts.crds)) {
       registry.addCrd(info);
       crds.push(info);
     }
@@ -169,6 +179,11 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   }
 
   const diagnostics = analysis.diagnostics;
+  if (opts.cluster && analysis.deferred.length > 0) {
+    // custom resources, as updates of their live objects: transition rules and ratcheting
+    diagnostics.push(...(await checkAgainstLive(analysis.deferred, registry, textOf, opts.cluster, analysis, analyzeOptions)));
+    analysis.deferred.length = 0;
+  }
   const locator = new Locator(textOf);
   for (const p of analysis.provided) index.add(p);
   analysis.provided.length = 0;
@@ -242,6 +257,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
     celUnevaluated: analysis.celUnevaluated,
     celSkipped: analysis.celSkipped,
     placeholders: analysis.placeholders,
+    ratcheted: analysis.ratcheted,
     cacheHits: events.filter((e) => e.kind === 'hit').length,
     compiled: events.filter((e) => e.kind === 'compiled').length,
     errors: out.filter((x) => x.severity === 'error').length,
