@@ -4,10 +4,11 @@ import { loadBuiltinCrds } from './schema/builtin.js';
 import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, type FileAnalysis } from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
-import { analyzeInWorkers, useWorkers } from './pool.js';
+import { analyzeInWorkers, loadQueued, useWorkers, type QueuedFile } from './pool.js';
+import { FindingSpool } from './spool.js';
 import { Locator, type LocRef } from './check/context.js';
 import { checkCrdBatches } from './check/rebirth.js';
-import { missingNeed, needIsMet, ObjectIndex } from './check/references.js';
+import { missingNeed, needIsMet, ObjectIndex, type Need } from './check/references.js';
 import { crdHash, isCrd, type CrdInfo } from './schema/crd.js';
 import type { KubeTarget } from './kube-client.js';
 import { liveObjects } from './live.js';
@@ -72,6 +73,19 @@ export interface ValidateResult {
   readonly ok: boolean;
 }
 
+/** What a streamed run returns: the findings went to the callback. */
+export interface ValidateRun {
+  readonly stats: ValidateStats;
+  readonly ok: boolean;
+}
+
+/**
+ * Gets the findings one at a time, in their final order (by file, then line and column; in the
+ * order found on a tie), without duplicates. `source` gives the text of a finding's file (read once
+ * per file, while that file's findings are given).
+ */
+export type FindingSink = (d: Diagnostic, source: (file: string) => string | undefined) => void;
+
 // anywhere in the text: CRDs also come indented in a `kind: List`, or as JSON
 const CRD_TEXT = /\bkind["']?\s*:\s*["']?CustomResourceDefinition\b/;
 
@@ -89,6 +103,33 @@ const CRD_TEXT = /\bkind["']?\s*:\s*["']?CustomResourceDefinition\b/;
  * - Pass `{ rebirth: true }` from the preflight: a PostgresCluster that would come back empty is an error.
  */
 export async function validateManifests(paths: readonly string[], opts: ValidateOptions = {}): Promise<ValidateResult> {
+  const diagnostics: Diagnostic[] = [];
+  const sources = new Map<string, string>();
+  const run = await validateStream(paths, opts, (d, source) => {
+    diagnostics.push(d);
+    const file = d.location?.file;
+    if (file === undefined || sources.has(file)) return;
+    const text = source(file);
+    if (text !== undefined) sources.set(file, text);
+  });
+  return { diagnostics, sources, stats: run.stats, ok: run.ok };
+}
+
+/**
+ * `validateManifests`, with the findings given to `emit` one at a time instead of returned: memory
+ * does not grow with their number (they wait in a FindingSpool, on disk past a few MiB, until every
+ * file is read). The CLI prints this way.
+ */
+export async function validateStream(paths: readonly string[], opts: ValidateOptions, emit: FindingSink): Promise<ValidateRun> {
+  const spool = new FindingSpool();
+  try {
+    return await run(paths, opts, spool, emit);
+  } finally {
+    spool.close();
+  }
+}
+
+async function run(paths: readonly string[], opts: ValidateOptions, spool: FindingSpool, emit: FindingSink): Promise<ValidateRun> {
   const t0 = performance.now();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const collector = new InputCollector({
@@ -97,9 +138,9 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   });
   for (const p of paths) collector.add(p);
   collector.followGitOps();
-  // Texts are not kept through the run: a file on disk is read again for its findings only (the
-  // locations of references nothing provides, the snippets of the printer); rendered and
-  // substituted texts, which are not on disk, are kept.
+  // Texts are not kept through the run: a file on disk is read again when it is analysed and for
+  // its findings (the locations of references nothing provides, the snippets of the printer);
+  // rendered and substituted texts, which are not on disk, are kept.
   const kept = new Map<string, string>();
   const onDisk = new Map<string, string>();
   for (const f of collector.files) {
@@ -113,12 +154,15 @@ export async function validateManifests(paths: readonly string[], opts: Validate
 
   // Files that define CRDs go first, in this thread: every other file may need those schemas.
   const crdFiles: InputFile[] = [];
-  const rest: (InputFile | undefined)[] = [];
-  for (const f of collector.files) (CRD_TEXT.test(f.text) ? crdFiles : rest).push(f);
+  const rest: (QueuedFile | undefined)[] = [];
+  for (const f of collector.files) {
+    if (CRD_TEXT.test(f.text)) crdFiles.push(f);
+    else rest.push(f.abs && !f.substituted ? deferred(f) : { ...f, bytes: f.text.length });
+  }
   const fileCount = collector.files.length;
   collector.files.length = 0;
   const analysis: FileAnalysis = emptyAnalysis();
-  analysis.diagnostics.push(...collector.diagnostics);
+  for (const d of collector.diagnostics) spool.add(d);
   const crds: CrdInfo[] = [];
   if (opts.builtinCrds === true) {
     for (const info of loadBuiltinCrds(cacheDir, events)) {
@@ -142,63 +186,79 @@ export async function validateManifests(paths: readonly string[], opts: Validate
     analysis,
     crdFiles.some((f) => f.text.includes('${')),
   );
+  drain(analysis, spool);
 
   const index = new ObjectIndex();
-  const restBytes = rest.reduce((n, f) => n + (f?.text.length ?? 0), 0);
+  // what is provided so far settles most needs at once: only the others are kept for the end
+  let checked = 0;
+  const settle = (): void => {
+    for (const p of analysis.provided) index.add(p);
+    analysis.provided.length = 0;
+    let w = checked;
+    for (let j = checked; j < analysis.needs.length; j++) {
+      const n = analysis.needs[j]!;
+      if (!needIsMet(n, index)) analysis.needs[w++] = n;
+    }
+    analysis.needs.length = w;
+    checked = w;
+  };
+  const restBytes = rest.reduce((n, f) => n + (f?.bytes ?? 0), 0);
   let workers = 0;
   if (opts.parallel !== false && useWorkers(restBytes)) {
-    const r = await analyzeInWorkers(rest as InputFile[], { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions });
-    workers = r.workers;
-    mergeAnalysis(analysis, r.analysis);
+    workers = await analyzeInWorkers(rest as QueuedFile[], { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions }, (a) => {
+      mergeAnalysis(analysis, a);
+      drain(analysis, spool);
+      settle();
+    });
   } else {
-    let checked = 0;
     for (let i = 0; i < rest.length; i++) {
-      analyzeFiles([rest[i]!], registry, analyzeOptions, analysis);
-      rest[i] = undefined; // its text is garbage now
-      // what is provided so far settles most needs at once: only the others are kept for the end
-      for (const p of analysis.provided) index.add(p);
-      analysis.provided.length = 0;
-      let w = checked;
-      for (let j = checked; j < analysis.needs.length; j++) {
-        const n = analysis.needs[j]!;
-        if (!needIsMet(n, index)) analysis.needs[w++] = n;
-      }
-      analysis.needs.length = w;
-      checked = w;
+      const f = loadQueued(rest[i]!, analysis.diagnostics);
+      rest[i] = undefined; // its text is garbage once analysed
+      if (f) analyzeFiles([f], registry, analyzeOptions, analysis);
+      drain(analysis, spool);
+      settle();
     }
   }
 
-  const diagnostics = analysis.diagnostics;
   const locator = new Locator(textOf);
   for (const p of analysis.provided) index.add(p);
   analysis.provided.length = 0;
   let live = false;
+  // findings of the whole run, after each file's own: [file, finding], in the order they are found
+  const late: Diagnostic[] = [];
   if (opts.cluster) {
     try {
       for (const p of await liveObjects(opts.cluster)) index.add(p);
       live = true;
     } catch (e) {
-      diagnostics.push({
+      late.push({
         severity: 'error',
         rule: 'cluster/unreachable',
         message: `cannot read the live cluster for references: ${(e as Error).message.split('\n')[0]}`,
       });
     }
   }
+  // references nothing provides, by file: their warnings are made when their file is printed
+  const needsOf = new Map<string, Need[]>();
   for (const n of analysis.needs) {
     if (needIsMet(n, index)) continue;
-    const d = missingNeed(n, locator);
-    diagnostics.push(
-      live
-        ? {
-            ...d,
-            severity: 'error',
-            message: d.message.replace('is not defined in the validated manifests', 'is not defined in the validated manifests nor in the cluster'),
-          }
-        : d,
-    );
+    const l = needsOf.get(n.at.file);
+    if (l) l.push(n);
+    else needsOf.set(n.at.file, [n]);
   }
-  checkCrdBatches(analysis.batch, locator, diagnostics);
+  analysis.needs.length = 0;
+  const missing = (n: Need): Diagnostic => {
+    const d = missingNeed(n, locator);
+    return live
+      ? {
+          ...d,
+          severity: 'error',
+          message: d.message.replace('is not defined in the validated manifests', 'is not defined in the validated manifests nor in the cluster'),
+        }
+      : d;
+  };
+  checkCrdBatches(analysis.batch, locator, late);
+  analysis.batch.length = 0;
 
   const unknown = new Map<string, { at: LocRef; count: number }>();
   for (const u of analysis.unknown) {
@@ -208,7 +268,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   }
   for (const [key, u] of unknown) {
     const [apiVersion, kind] = key.split('|');
-    diagnostics.push({
+    late.push({
       severity: 'info',
       rule: 'schema/unknown-kind',
       message: `no schema for ${kind} ${apiVersion}${u.count > 1 ? ` (${u.count} documents)` : ''}: its structure is not checked`,
@@ -222,15 +282,35 @@ export async function validateManifests(paths: readonly string[], opts: Validate
     if (e) e.count++;
     else unevaluated.set(u.key, { d: u.diag, count: 1 });
   }
-  for (const u of unevaluated.values()) diagnostics.push(u.count > 1 ? { ...u.d, message: `${u.d.message} (${u.count} times)` } : u.d);
+  for (const u of unevaluated.values()) late.push(u.count > 1 ? { ...u.d, message: `${u.d.message} (${u.count} times)` } : u.d);
+  const lateOf = new Map<string, Diagnostic[]>();
+  for (const d of late) {
+    const file = d.location?.file ?? '';
+    const l = lateOf.get(file);
+    if (l) l.push(d);
+    else lateOf.set(file, [d]);
+  }
 
-  const out = dedupe(diagnostics).sort(byLocation);
-  const sources = new Map<string, string>();
-  for (const d of out) {
-    const file = d.location?.file;
-    if (file === undefined || sources.has(file)) continue;
-    const text = textOf(file);
-    if (text !== undefined) sources.set(file, text);
+  // file by file, in the order printed: only one file's findings and text are held at a time
+  let errors = 0;
+  let warnings = 0;
+  const files = [...new Set([...spool.files(), ...needsOf.keys(), ...lateOf.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const file of files) {
+    const found = spool.take(file);
+    for (const n of needsOf.get(file) ?? []) found.push(missing(n));
+    needsOf.delete(file);
+    for (const d of lateOf.get(file) ?? []) found.push(d);
+    let text: string | undefined | null = null;
+    const source = (f: string): string | undefined => {
+      if (f !== file) return textOf(f);
+      if (text === null) text = textOf(f);
+      return text;
+    };
+    for (const d of dedupe(found).sort(byLine)) {
+      if (d.severity === 'error') errors++;
+      else if (d.severity === 'warning') warnings++;
+      emit(d, source);
+    }
   }
   const stats: ValidateStats = {
     files: fileCount,
@@ -244,12 +324,23 @@ export async function validateManifests(paths: readonly string[], opts: Validate
     placeholders: analysis.placeholders,
     cacheHits: events.filter((e) => e.kind === 'hit').length,
     compiled: events.filter((e) => e.kind === 'compiled').length,
-    errors: out.filter((x) => x.severity === 'error').length,
-    warnings: out.filter((x) => x.severity === 'warning').length,
+    errors,
+    warnings,
     workers,
     ms: Math.round(performance.now() - t0),
   };
-  return { diagnostics: out, sources, stats, ok: stats.errors === 0 && (!opts.strict || stats.warnings === 0) };
+  return { stats, ok: stats.errors === 0 && (!opts.strict || stats.warnings === 0) };
+}
+
+/** a file's findings go to the spool as soon as it is analysed */
+function drain(a: FileAnalysis, spool: FindingSpool): void {
+  for (const d of a.diagnostics) spool.add(d);
+  a.diagnostics.length = 0;
+}
+
+/** A file on disk waits for its turn without its text, which is read again then (see loadQueued). */
+function deferred(f: InputFile): QueuedFile {
+  return { file: f.file, text: '', bytes: f.text.length, ...(f.via !== undefined ? { via: f.via } : {}), ...(f.abs !== undefined ? { abs: f.abs } : {}), deferred: true };
 }
 
 function readText(abs: string | undefined): string | undefined {
@@ -271,9 +362,7 @@ function dedupe(diags: Diagnostic[]): Diagnostic[] {
   });
 }
 
-function byLocation(a: Diagnostic, b: Diagnostic): number {
-  const fa = a.location?.file ?? '';
-  const fb = b.location?.file ?? '';
-  if (fa !== fb) return fa < fb ? -1 : 1;
+/** within one file: by line, then column; Array.prototype.sort is stable, so a tie keeps the order found */
+function byLine(a: Diagnostic, b: Diagnostic): number {
   return (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.col ?? 0) - (b.location?.col ?? 0);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { analyzeFiles } from '../../src/validate/analyze.js';
+import { analyzeFiles, emptyAnalysis, mergeAnalysis } from '../../src/validate/analyze.js';
 import { analyzeInWorkers } from '../../src/validate/pool.js';
 import { loadRegistry } from '../../src/validate/schema/registry-load.js';
 import { crdCache } from './helpers.js';
@@ -14,7 +14,18 @@ describe('worker pool', () => {
       text: `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_${i}, namespace: ns${i}}\ndata: {k: ${i}}\n---\napiVersion: postgres-operator.crunchydata.com/v1beta1\nkind: PostgresCluster\nmetadata: {name: db${i}}\nspec: {postgresVersion: 16, users: [{name: u_${i}}]}\n`,
     }));
     const inThread = analyzeFiles(files, loadRegistry(cacheDir, undefined), { rebirth: false });
-    const { analysis, workers } = await analyzeInWorkers(files, { cacheDir, kubernetesVersion: undefined, crds: [], options: { rebirth: false } });
+    const analysis = emptyAnalysis();
+    let posted = 0;
+    const workers = await analyzeInWorkers(
+      files.map((f) => ({ ...f, bytes: f.text.length })),
+      { cacheDir, kubernetesVersion: undefined, crds: [], options: { rebirth: false } },
+      (a) => {
+        posted++;
+        mergeAnalysis(analysis, a);
+      },
+    );
+    // one message per file, as soon as it is done: nothing waits for the whole share
+    assert.equal(posted, files.length);
     assert.equal(workers, 1);
     const key = (d: { rule: string; message: string; location?: { file: string; line: number } }) =>
       `${d.location?.file}:${d.location?.line} ${d.rule} ${d.message}`;
