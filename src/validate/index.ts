@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { loadBuiltinCrds } from './schema/builtin.js';
-import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, type FileAnalysis } from './analyze.js';
+import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, type FileAnalysis, type PlacedNeed } from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
 import { analyzeInWorkers, loadQueued, useWorkers, type QueuedFile } from './pool.js';
-import { FindingSpool } from './spool.js';
+import { Spool } from './spool.js';
 import { Locator, type LocRef } from './check/context.js';
 import { checkCrdBatches } from './check/rebirth.js';
-import { missingNeed, needIsMet, ObjectIndex, type Need } from './check/references.js';
+import { missingNeed, needIsMet, ObjectIndex } from './check/references.js';
 import { crdHash, isCrd, type CrdInfo } from './schema/crd.js';
 import type { KubeTarget } from './kube-client.js';
 import { liveObjects } from './live.js';
@@ -121,15 +121,17 @@ export async function validateManifests(paths: readonly string[], opts: Validate
  * file is read). The CLI prints this way.
  */
 export async function validateStream(paths: readonly string[], opts: ValidateOptions, emit: FindingSink): Promise<ValidateRun> {
-  const spool = new FindingSpool();
+  const spool = new Spool<Diagnostic>();
+  const needs = new Spool<PlacedNeed>();
   try {
-    return await run(paths, opts, spool, emit);
+    return await run(paths, opts, spool, needs, emit);
   } finally {
     spool.close();
+    needs.close();
   }
 }
 
-async function run(paths: readonly string[], opts: ValidateOptions, spool: FindingSpool, emit: FindingSink): Promise<ValidateRun> {
+async function run(paths: readonly string[], opts: ValidateOptions, spool: Spool<Diagnostic>, needs: Spool<PlacedNeed>, emit: FindingSink): Promise<ValidateRun> {
   const t0 = performance.now();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const collector = new InputCollector({
@@ -162,7 +164,7 @@ async function run(paths: readonly string[], opts: ValidateOptions, spool: Findi
   const fileCount = collector.files.length;
   collector.files.length = 0;
   const analysis: FileAnalysis = emptyAnalysis();
-  for (const d of collector.diagnostics) spool.add(d);
+  for (const d of collector.diagnostics) spool.add(d.location?.file ?? '', d);
   const crds: CrdInfo[] = [];
   if (opts.builtinCrds === true) {
     for (const info of loadBuiltinCrds(cacheDir, events)) {
@@ -186,28 +188,41 @@ async function run(paths: readonly string[], opts: ValidateOptions, spool: Findi
     analysis,
     crdFiles.some((f) => f.text.includes('${')),
   );
-  drain(analysis, spool);
-
+  // what is known of kinds without a schema and of rules not evaluated: one entry per kind or rule
+  const unknown = new Map<string, { at: LocRef; count: number }>();
+  let unknownKind = 0;
+  const unevaluated = new Map<string, { d: Diagnostic; count: number }>();
   const index = new ObjectIndex();
-  // what is provided so far settles most needs at once: only the others are kept for the end
-  let checked = 0;
+  // After each file: its findings go to the spool, what it provides settles most needs at once,
+  // and the others wait in a spool for the last file (then for the live cluster).
   const settle = (): void => {
+    for (const d of analysis.diagnostics) spool.add(d.location?.file ?? '', d);
+    analysis.diagnostics.length = 0;
     for (const p of analysis.provided) index.add(p);
     analysis.provided.length = 0;
-    let w = checked;
-    for (let j = checked; j < analysis.needs.length; j++) {
-      const n = analysis.needs[j]!;
-      if (!needIsMet(n, index)) analysis.needs[w++] = n;
+    for (const n of analysis.needs) if (!needIsMet(n, index)) needs.add(n.at.file, n);
+    analysis.needs.length = 0;
+    for (const u of analysis.unknown) {
+      const e = unknown.get(u.key);
+      if (e) e.count++;
+      else unknown.set(u.key, { at: u.at, count: 1 });
     }
-    analysis.needs.length = w;
-    checked = w;
+    unknownKind += analysis.unknown.length;
+    analysis.unknown.length = 0;
+    for (const u of analysis.unevaluated) {
+      const e = unevaluated.get(u.key);
+      if (e) e.count++;
+      else unevaluated.set(u.key, { d: u.diag, count: 1 });
+    }
+    analysis.unevaluated.length = 0;
   };
+  settle();
+
   const restBytes = rest.reduce((n, f) => n + (f?.bytes ?? 0), 0);
   let workers = 0;
   if (opts.parallel !== false && useWorkers(restBytes)) {
     workers = await analyzeInWorkers(rest as QueuedFile[], { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions }, (a) => {
       mergeAnalysis(analysis, a);
-      drain(analysis, spool);
       settle();
     });
   } else {
@@ -215,14 +230,11 @@ async function run(paths: readonly string[], opts: ValidateOptions, spool: Findi
       const f = loadQueued(rest[i]!, analysis.diagnostics);
       rest[i] = undefined; // its text is garbage once analysed
       if (f) analyzeFiles([f], registry, analyzeOptions, analysis);
-      drain(analysis, spool);
       settle();
     }
   }
 
   const locator = new Locator(textOf);
-  for (const p of analysis.provided) index.add(p);
-  analysis.provided.length = 0;
   let live = false;
   // findings of the whole run, after each file's own: [file, finding], in the order they are found
   const late: Diagnostic[] = [];
@@ -238,17 +250,9 @@ async function run(paths: readonly string[], opts: ValidateOptions, spool: Findi
       });
     }
   }
-  // references nothing provides, by file: their warnings are made when their file is printed
-  const needsOf = new Map<string, Need[]>();
-  for (const n of analysis.needs) {
-    if (needIsMet(n, index)) continue;
-    const l = needsOf.get(n.at.file);
-    if (l) l.push(n);
-    else needsOf.set(n.at.file, [n]);
-  }
-  analysis.needs.length = 0;
-  const missing = (n: Need): Diagnostic => {
-    const d = missingNeed(n, locator);
+  const missing = (n: PlacedNeed): Diagnostic => {
+    const at = n.loc;
+    const d = missingNeed(n, at ? { resolve: () => at } : locator);
     return live
       ? {
           ...d,
@@ -260,12 +264,6 @@ async function run(paths: readonly string[], opts: ValidateOptions, spool: Findi
   checkCrdBatches(analysis.batch, locator, late);
   analysis.batch.length = 0;
 
-  const unknown = new Map<string, { at: LocRef; count: number }>();
-  for (const u of analysis.unknown) {
-    const e = unknown.get(u.key);
-    if (e) e.count++;
-    else unknown.set(u.key, { at: u.at, count: 1 });
-  }
   for (const [key, u] of unknown) {
     const [apiVersion, kind] = key.split('|');
     late.push({
@@ -275,12 +273,6 @@ async function run(paths: readonly string[], opts: ValidateOptions, spool: Findi
       location: locator.resolve(u.at),
       hint: 'import its CRD with `castle schemas add <crd.yaml|url>` or `castle schemas pull`, or list the CRD among the inputs',
     });
-  }
-  const unevaluated = new Map<string, { d: Diagnostic; count: number }>();
-  for (const u of analysis.unevaluated) {
-    const e = unevaluated.get(u.key);
-    if (e) e.count++;
-    else unevaluated.set(u.key, { d: u.diag, count: 1 });
   }
   for (const u of unevaluated.values()) late.push(u.count > 1 ? { ...u.d, message: `${u.d.message} (${u.count} times)` } : u.d);
   const lateOf = new Map<string, Diagnostic[]>();
@@ -294,11 +286,11 @@ async function run(paths: readonly string[], opts: ValidateOptions, spool: Findi
   // file by file, in the order printed: only one file's findings and text are held at a time
   let errors = 0;
   let warnings = 0;
-  const files = [...new Set([...spool.files(), ...needsOf.keys(), ...lateOf.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const files = [...new Set([...spool.files(), ...needs.files(), ...lateOf.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const file of files) {
     const found = spool.take(file);
-    for (const n of needsOf.get(file) ?? []) found.push(missing(n));
-    needsOf.delete(file);
+    // references nothing provides: their warnings are made when their file is printed
+    for (const n of needs.take(file)) if (!needIsMet(n, index)) found.push(missing(n));
     for (const d of lateOf.get(file) ?? []) found.push(d);
     let text: string | undefined | null = null;
     const source = (f: string): string | undefined => {
@@ -316,7 +308,7 @@ async function run(paths: readonly string[], opts: ValidateOptions, spool: Findi
     files: fileCount,
     documents: analysis.documents,
     validated: analysis.validated,
-    unknownKind: analysis.unknown.length,
+    unknownKind,
     crds: crds.length,
     celEvaluated: analysis.celEvaluated,
     celUnevaluated: analysis.celUnevaluated,
@@ -330,12 +322,6 @@ async function run(paths: readonly string[], opts: ValidateOptions, spool: Findi
     ms: Math.round(performance.now() - t0),
   };
   return { stats, ok: stats.errors === 0 && (!opts.strict || stats.warnings === 0) };
-}
-
-/** a file's findings go to the spool as soon as it is analysed */
-function drain(a: FileAnalysis, spool: FindingSpool): void {
-  for (const d of a.diagnostics) spool.add(d);
-  a.diagnostics.length = 0;
 }
 
 /** A file on disk waits for its turn without its text, which is read again then (see loadQueued). */

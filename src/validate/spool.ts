@@ -1,18 +1,18 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Diagnostic } from '../diag/diagnostic.js';
 
-/** Findings held in memory before they go to disk: a small run never writes a file. */
+/** Records held in memory before they go to disk: a small run never writes a file. */
 const MEMORY_BYTES = 4 * 1024 * 1024;
 
 /**
- * Findings in the order they were found, grouped by the file they are about, so they can be given
- * back file by file once every file is analysed (findings are printed sorted by file, and the
- * references of a file are only settled by the last one). Past a few MiB they are written to a
- * temporary file as JSON lines, so memory does not grow with the number of findings.
+ * Records (findings, references not settled yet) in the order they were added, grouped by the file
+ * they are about, so they can be given back file by file once every file is analysed (findings are
+ * printed sorted by file, and the references of a file are only settled by the last one). Past a
+ * few MiB they are written to a temporary file as JSON lines, so memory does not grow with their
+ * number.
  */
-export class FindingSpool {
+export class Spool<T> {
   /** file -> [offset, length] pairs of its segments on disk, in order */
   readonly #segments = new Map<string, number[]>();
   /** file -> lines not written yet */
@@ -23,7 +23,7 @@ export class FindingSpool {
   #size = 0;
   #count = 0;
 
-  /** findings added so far */
+  /** records added so far */
   get count(): number {
     return this.#count;
   }
@@ -33,9 +33,8 @@ export class FindingSpool {
     return this.#size;
   }
 
-  add(d: Diagnostic): void {
-    const key = d.location?.file ?? '';
-    const line = JSON.stringify(d);
+  add(key: string, record: T): void {
+    const line = JSON.stringify(record);
     const p = this.#pending.get(key);
     if (p) p.push(line);
     else this.#pending.set(key, [line]);
@@ -44,24 +43,24 @@ export class FindingSpool {
     if (this.#pendingBytes > MEMORY_BYTES) this.#flush();
   }
 
-  /** the files that have findings (`''`: findings without a location) */
+  /** the keys that have records */
   files(): string[] {
     return [...new Set([...this.#segments.keys(), ...this.#pending.keys()])];
   }
 
-  /** the findings about `file`, in the order they were added; they are given back once */
-  take(file: string): Diagnostic[] {
-    const out: Diagnostic[] = [];
+  /** the records of `file`, in the order they were added; they are given back once */
+  take(file: string): T[] {
+    const out: T[] = [];
     const segs = this.#segments.get(file);
     if (segs && this.#fd !== undefined) {
       for (let i = 0; i < segs.length; i += 2) {
         const buf = Buffer.allocUnsafe(segs[i + 1]!);
         readSync(this.#fd, buf, 0, buf.length, segs[i]!);
-        for (const line of buf.toString('utf8').split('\n')) if (line) out.push(JSON.parse(line) as Diagnostic);
+        for (const line of buf.toString('utf8').split('\n')) if (line) out.push(JSON.parse(line) as T);
       }
       this.#segments.delete(file);
     }
-    for (const line of this.#pending.get(file) ?? []) out.push(JSON.parse(line) as Diagnostic);
+    for (const line of this.#pending.get(file) ?? []) out.push(JSON.parse(line) as T);
     this.#pending.delete(file);
     return out;
   }
@@ -76,7 +75,7 @@ export class FindingSpool {
   #flush(): void {
     if (this.#fd === undefined) {
       this.#dir = mkdtempSync(join(tmpdir(), 'castle-validate-'));
-      this.#fd = openSync(join(this.#dir, 'findings.jsonl'), 'w+', 0o600);
+      this.#fd = openSync(join(this.#dir, 'spool.jsonl'), 'w+', 0o600);
     }
     for (const [file, lines] of this.#pending) {
       const buf = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
