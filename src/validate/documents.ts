@@ -139,7 +139,17 @@ export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptio
     }
     if (value === null || value === undefined) return;
     const pos = new YamlDocPositions(source, i);
-    collect(value, [], () => pos, () => true, i, undefined, f, diagnostics, out);
+    collect(
+      value,
+      [],
+      () => pos,
+      () => true,
+      i,
+      undefined,
+      f,
+      diagnostics,
+      out,
+    );
   });
   return out;
 }

@@ -131,7 +131,13 @@ export async function validateStream(paths: readonly string[], opts: ValidateOpt
   }
 }
 
-async function run(paths: readonly string[], opts: ValidateOptions, spool: Spool<Diagnostic>, needs: Spool<PlacedNeed>, emit: FindingSink): Promise<ValidateRun> {
+async function run(
+  paths: readonly string[],
+  opts: ValidateOptions,
+  spool: Spool<Diagnostic>,
+  needs: Spool<PlacedNeed>,
+  emit: FindingSink,
+): Promise<ValidateRun> {
   const t0 = performance.now();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const collector = new InputCollector({
@@ -326,7 +332,14 @@ async function run(paths: readonly string[], opts: ValidateOptions, spool: Spool
 
 /** A file on disk waits for its turn without its text, which is read again then (see loadQueued). */
 function deferred(f: InputFile): QueuedFile {
-  return { file: f.file, text: '', bytes: f.text.length, ...(f.via !== undefined ? { via: f.via } : {}), ...(f.abs !== undefined ? { abs: f.abs } : {}), deferred: true };
+  return {
+    file: f.file,
+    text: '',
+    bytes: f.text.length,
+    ...(f.via !== undefined ? { via: f.via } : {}),
+    ...(f.abs !== undefined ? { abs: f.abs } : {}),
+    deferred: true,
+  };
 }
 
 function readText(abs: string | undefined): string | undefined {

@@ -62,7 +62,7 @@ export class StreamRenderer {
       await this.#write(`${head.slice(0, head.lastIndexOf('[]'))}[\n`);
       if (this.#fd !== undefined) {
         const chunk = Buffer.allocUnsafe(CHUNK);
-        for (let at = 0; at < this.#size; ) {
+        for (let at = 0; at < this.#size;) {
           const n = readSync(this.#fd, chunk, 0, Math.min(CHUNK, this.#size - at), at);
           at += n;
           await this.#write(Buffer.from(chunk.subarray(0, n)));
