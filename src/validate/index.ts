@@ -4,7 +4,7 @@ import { loadBuiltinCrds } from './schema/builtin.js';
 import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, type FileAnalysis, type PlacedNeed } from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
-import { analyzeInWorkers, loadQueued, useWorkers, type QueuedFile } from './pool.js';
+import { analyzeInWorkers, loadQueued, workerCount, type QueuedFile } from './pool.js';
 import { Spool } from './spool.js';
 import { Locator, type LocRef } from './check/context.js';
 import { checkCrdBatches } from './check/rebirth.js';
@@ -39,6 +39,8 @@ export interface ValidateOptions {
   readonly fastYaml?: boolean;
   /** worker threads for big inputs (default true) */
   readonly parallel?: boolean;
+  /** how many worker threads analyse the files: default by input size and cores (see pool.ts); 0 for none */
+  readonly workers?: number;
   /** also resolve references against this live cluster (kubeconfig); then a reference found nowhere is an error */
   readonly cluster?: KubeTarget;
 }
@@ -195,48 +197,60 @@ async function run(
     crdFiles.some((f) => f.text.includes('${')),
   );
   // what is known of kinds without a schema and of rules not evaluated: one entry per kind or rule
-  const unknown = new Map<string, { at: LocRef; count: number }>();
+  // `rank`: where the first one was found, as [file, entry] in input order, whichever thread found it
+  const unknown = new Map<string, { at: LocRef; count: number; rank: Rank }>();
   let unknownKind = 0;
-  const unevaluated = new Map<string, { d: Diagnostic; count: number }>();
+  const unevaluated = new Map<string, { d: Diagnostic; count: number; rank: Rank }>();
   const index = new ObjectIndex();
   // After each file: its findings go to the spool, what it provides settles most needs at once,
   // and the others wait in a spool for the last file (then for the live cluster).
-  const settle = (): void => {
+  const settle = (order: number): void => {
     for (const d of analysis.diagnostics) spool.add(d.location?.file ?? '', d);
     analysis.diagnostics.length = 0;
     for (const p of analysis.provided) index.add(p);
     analysis.provided.length = 0;
     for (const n of analysis.needs) if (!needIsMet(n, index)) needs.add(n.at.file, n);
     analysis.needs.length = 0;
-    for (const u of analysis.unknown) {
+    analysis.unknown.forEach((u, i) => {
       const e = unknown.get(u.key);
-      if (e) e.count++;
-      else unknown.set(u.key, { at: u.at, count: 1 });
-    }
+      if (!e) unknown.set(u.key, { at: u.at, count: 1, rank: [order, i] });
+      else {
+        e.count++;
+        if (before([order, i], e.rank)) Object.assign(e, { at: u.at, rank: [order, i] });
+      }
+    });
     unknownKind += analysis.unknown.length;
     analysis.unknown.length = 0;
-    for (const u of analysis.unevaluated) {
+    analysis.unevaluated.forEach((u, i) => {
       const e = unevaluated.get(u.key);
-      if (e) e.count++;
-      else unevaluated.set(u.key, { d: u.diag, count: 1 });
-    }
+      if (!e) unevaluated.set(u.key, { d: u.diag, count: 1, rank: [order, i] });
+      else {
+        e.count++;
+        if (before([order, i], e.rank)) Object.assign(e, { d: u.diag, rank: [order, i] });
+      }
+    });
     analysis.unevaluated.length = 0;
   };
-  settle();
+  settle(-1);
 
   const restBytes = rest.reduce((n, f) => n + (f?.bytes ?? 0), 0);
-  let workers = 0;
-  if (opts.parallel !== false && useWorkers(restBytes)) {
-    workers = await analyzeInWorkers(rest as QueuedFile[], { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions }, (a) => {
-      mergeAnalysis(analysis, a);
-      settle();
-    });
+  const workers = opts.parallel === false ? 0 : (opts.workers ?? workerCount(restBytes));
+  if (workers > 0) {
+    await analyzeInWorkers(
+      rest as QueuedFile[],
+      workers,
+      { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions },
+      (a, order) => {
+        mergeAnalysis(analysis, a);
+        settle(order);
+      },
+    );
   } else {
     for (let i = 0; i < rest.length; i++) {
       const f = loadQueued(rest[i]!, analysis.diagnostics);
       rest[i] = undefined; // its text is garbage once analysed
       if (f) analyzeFiles([f], registry, analyzeOptions, analysis);
-      settle();
+      settle(i);
     }
   }
 
@@ -270,7 +284,7 @@ async function run(
   checkCrdBatches(analysis.batch, locator, late);
   analysis.batch.length = 0;
 
-  for (const [key, u] of unknown) {
+  for (const [key, u] of [...unknown].sort((a, b) => compareRank(a[1].rank, b[1].rank))) {
     const [apiVersion, kind] = key.split('|');
     late.push({
       severity: 'info',
@@ -280,7 +294,8 @@ async function run(
       hint: 'import its CRD with `castle schemas add <crd.yaml|url>` or `castle schemas pull`, or list the CRD among the inputs',
     });
   }
-  for (const u of unevaluated.values()) late.push(u.count > 1 ? { ...u.d, message: `${u.d.message} (${u.count} times)` } : u.d);
+  for (const u of [...unevaluated.values()].sort((a, b) => compareRank(a.rank, b.rank)))
+    late.push(u.count > 1 ? { ...u.d, message: `${u.d.message} (${u.count} times)` } : u.d);
   const lateOf = new Map<string, Diagnostic[]>();
   for (const d of late) {
     const file = d.location?.file ?? '';
@@ -328,6 +343,17 @@ async function run(
     ms: Math.round(performance.now() - t0),
   };
   return { stats, ok: stats.errors === 0 && (!opts.strict || stats.warnings === 0) };
+}
+
+/** [file in input order (-1: the CRD files), entry in that file's analysis] */
+type Rank = readonly [number, number];
+
+function compareRank(a: Rank, b: Rank): number {
+  return a[0] - b[0] || a[1] - b[1];
+}
+
+function before(a: Rank, b: Rank): boolean {
+  return compareRank(a, b) < 0;
 }
 
 /** A file on disk waits for its turn without its text, which is read again then (see loadQueued). */

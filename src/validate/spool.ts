@@ -23,6 +23,14 @@ export class Spool<T> {
   #size = 0;
   #count = 0;
 
+  /** `memoryBytes`: what is held before it goes to disk */
+  constructor(readonly memoryBytes = MEMORY_BYTES) {}
+
+  /** bytes held in memory now: never much over `memoryBytes`, however many records were added */
+  get held(): number {
+    return this.#pendingBytes;
+  }
+
   /** records added so far */
   get count(): number {
     return this.#count;
@@ -40,7 +48,7 @@ export class Spool<T> {
     else this.#pending.set(key, [line]);
     this.#pendingBytes += line.length + 1;
     this.#count++;
-    if (this.#pendingBytes > MEMORY_BYTES) this.#flush();
+    if (this.#pendingBytes > this.memoryBytes) this.#flush();
   }
 
   /** the keys that have records */

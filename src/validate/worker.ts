@@ -10,21 +10,22 @@ export interface WorkerInput {
   kubernetesVersion: string | undefined;
   crds: CrdInfo[];
   options: AnalyzeOptions;
-  files: QueuedFile[];
+  /** [position in the input order, file] */
+  files: [number, QueuedFile][];
 }
 
-export type WorkerMessage = { kind: 'file'; analysis: FileAnalysis } | { kind: 'done' } | { kind: 'failed'; error: string };
+export type WorkerMessage = { kind: 'file'; order: number; analysis: FileAnalysis } | { kind: 'done' } | { kind: 'failed'; error: string };
 
 const input = workerData as WorkerInput;
 const post = (m: WorkerMessage): void => parentPort?.postMessage(m);
 try {
   const registry = loadRegistry(input.cacheDir, input.kubernetesVersion);
   for (const c of input.crds) registry.addCrd(c);
-  for (const q of input.files) {
+  for (const [order, q] of input.files) {
     const a = emptyAnalysis();
     const f = loadQueued(q, a.diagnostics);
     if (f) analyzeFiles([f], registry, input.options, a);
-    post({ kind: 'file', analysis: a });
+    post({ kind: 'file', order, analysis: a });
   }
   post({ kind: 'done' });
 } catch (e) {

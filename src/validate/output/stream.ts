@@ -25,7 +25,12 @@ export class StreamRenderer {
   #fd: number | undefined;
   #size = 0;
 
-  constructor(format: 'text' | 'json', out: NodeJS.WritableStream) {
+  /** `chunk`: output is written in pieces of about this many characters */
+  constructor(
+    format: 'text' | 'json',
+    out: NodeJS.WritableStream,
+    readonly chunk = CHUNK,
+  ) {
     this.#format = format;
     this.#out = out;
   }
@@ -35,6 +40,11 @@ export class StreamRenderer {
     return this.#count;
   }
 
+  /** bytes of JSON waiting in the temporary file */
+  get spilled(): number {
+    return this.#size;
+  }
+
   add(d: Diagnostic, source: (file: string) => string | undefined): void {
     if (d.severity === 'error') this.#errors++;
     else if (d.severity === 'warning') this.#warnings++;
@@ -42,7 +52,7 @@ export class StreamRenderer {
     // as JSON.stringify(whole, null, 2) prints it: the items of `diagnostics` at depth 2
     else this.#buf += `${this.#count === 0 ? '' : ',\n'}    ${JSON.stringify(d, null, 2).replace(/\n/g, '\n    ')}`;
     this.#count++;
-    if (this.#buf.length > CHUNK) this.#spill();
+    if (this.#buf.length > this.chunk) this.#spill();
   }
 
   /** the end of the output, once every finding is added; `ok` and `stats` as the JSON shows them */
