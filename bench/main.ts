@@ -24,6 +24,11 @@ switch (what) {
     await benchGates(rest);
     break;
   }
+  case 'fingerprint': {
+    const { benchFingerprint } = await import('./fingerprint.js');
+    await benchFingerprint(rest);
+    break;
+  }
   case 'proxmox': {
     const { benchProxmox } = await import('./proxmox.js');
     await benchProxmox(rest);
@@ -37,6 +42,6 @@ switch (what) {
     break;
   }
   default:
-    process.stderr.write(`unknown benchmark '${what}': use engine, validate, rebirth, proxmox, gates or all\n`);
+    process.stderr.write(`unknown benchmark '${what}': use engine, validate, rebirth, fingerprint, proxmox, gates or all\n`);
     process.exitCode = 2;
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Diagnostic } from '../diag/diagnostic.js';
+import type { Analysis, Diagnostic } from '../diag/diagnostic.js';
 import { formatDiagnostics } from '../diag/printer.js';
 import type { EventEnvelope, EventSink } from '../events.js';
 import { loadCastle } from '../spec/load.js';
@@ -29,14 +29,18 @@ export interface CastleOptions {
   stateDir?: string;
 }
 
-export async function loadOrExit(opts: CastleOptions): Promise<CastleSpec> {
-  const res = await loadCastle(opts.file, defaultRegistry(), opts.stateDir ? { stateDir: opts.stateDir } : {});
+/** An analysis's value; its diagnostics printed, and the command ended with EXIT_INVALID when it has none. */
+export function valueOrExit<T>(res: Analysis<T>): T {
   if (!res.ok) {
     printDiagnostics(res.diagnostics);
     throw new CliExit(EXIT_INVALID, '');
   }
   if (res.warnings.length > 0) printDiagnostics(res.warnings);
   return res.value;
+}
+
+export async function loadOrExit(opts: CastleOptions): Promise<CastleSpec> {
+  return valueOrExit(await loadCastle(opts.file, defaultRegistry(), opts.stateDir ? { stateDir: opts.stateDir } : {}));
 }
 
 class JsonSink implements EventSink {

@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { importTerragrunt } from '../targets/terraform/import/index.js';
-import { CliExit, EXIT_INVALID, printDiagnostics } from './common.js';
+import { CliExit, EXIT_INVALID, valueOrExit } from './common.js';
 
 interface ImportFlags {
   out: string;
@@ -26,12 +26,7 @@ export function registerImportCommand(program: Command): void {
       if (!['terragrunt', 'terraform', 'tofu'].includes(o.binary)) throw new CliExit(EXIT_INVALID, `--binary ${o.binary}: use terragrunt, terraform or tofu`);
       const out = resolve(o.out);
       if (!o.stdout && existsSync(out) && !o.force) throw new CliExit(EXIT_INVALID, `${out} exists: use --force to overwrite it, or -o another file`);
-      const r = await importTerragrunt(dir, { out, binary: o.binary, ...(o.name ? { name: o.name } : {}) });
-      if (!r.ok) {
-        printDiagnostics(r.diagnostics);
-        throw new CliExit(EXIT_INVALID, '');
-      }
-      if (r.warnings.length) printDiagnostics(r.warnings);
+      const r = valueOrExit(await importTerragrunt(dir, { out, binary: o.binary, ...(o.name ? { name: o.name } : {}) }));
       if (o.stdout) process.stdout.write(r.yaml);
       else {
         writeFileSync(out, r.yaml);

@@ -3,7 +3,7 @@ import type { Operation } from '../events.js';
 import { expectedDurations, listRuns } from '../engine/history.js';
 import { buildPlan, criticalPath, layerWaves, type Plan } from '../plan/plan.js';
 import { formatDuration, formatDurationCompact } from '../core/duration.js';
-import { CliExit, EXIT_INVALID, EXIT_OK, loadOrExit, printDiagnostics } from './common.js';
+import { CliExit, EXIT_INVALID, EXIT_OK, loadOrExit, valueOrExit } from './common.js';
 
 interface PlanFlags {
   file: string;
@@ -62,15 +62,10 @@ export function registerPlanCommand(program: Command): void {
     .action(async (o: PlanFlags) => {
       if (!['up', 'down', 'rebirth'].includes(o.operation)) throw new CliExit(EXIT_INVALID, `--operation ${o.operation}: use up, down or rebirth`);
       const castle = await loadOrExit(o);
-      const planned = buildPlan(castle, { operation: o.operation as Operation });
-      if (!planned.ok) {
-        printDiagnostics(planned.diagnostics);
-        process.exitCode = EXIT_INVALID;
-        return;
-      }
+      const plan = valueOrExit(buildPlan(castle, { operation: o.operation as Operation }));
       const expected = expectedDurations(listRuns(castle.stateDir));
       if (o.json) {
-        const cp = criticalPath(planned.value, (id) => expected.get(id) ?? 0);
+        const cp = criticalPath(plan, (id) => expected.get(id) ?? 0);
         process.stdout.write(
           JSON.stringify(
             {
@@ -79,7 +74,7 @@ export function registerPlanCommand(program: Command): void {
               budgetMs: castle.budgetMs,
               waves: layerWaves(castle.layers),
               targets: Object.fromEntries(castle.uses.map((t) => [t.name, t.describe?.(castle.targets[t.name], castle.dir) ?? []])),
-              steps: planned.value.steps.map((s) => ({
+              steps: plan.steps.map((s) => ({
                 id: s.id,
                 label: s.spec.label,
                 kind: s.spec.qualified,
@@ -93,7 +88,7 @@ export function registerPlanCommand(program: Command): void {
             2,
           ) + '\n',
         );
-      } else process.stdout.write(describePlan(planned.value, expected) + '\n');
+      } else process.stdout.write(describePlan(plan, expected) + '\n');
       process.exitCode = EXIT_OK;
     });
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { formatDiagnostics } from '../diag/printer.js';
 import type { Plan } from '../plan/plan.js';
+import { liveLockHolder } from '../engine/lock.js';
 import { castleManifestPaths } from '../spec/manifests.js';
 
 /**
@@ -45,6 +46,7 @@ async function targetPreflight(plan: Plan): Promise<boolean> {
         operation: plan.operation,
         signal: ac.signal,
         steps: plan.steps.filter((s) => s.spec.target === t).map((s) => ({ kind: s.spec.kind.name, config: s.spec.config, location: s.spec.location })),
+        lockHolder: liveLockHolder,
       }),
     ),
   );

@@ -1,3 +1,4 @@
+import type { LockInfo } from '../events.js';
 import type { Diagnostic, SourceLocation } from '../diag/diagnostic.js';
 import type { Result } from './result.js';
 import type { StepCheckContext, StepContext, StepKind } from './step.js';
@@ -50,6 +51,8 @@ export interface PreflightContext {
   readonly signal: AbortSignal;
   /** this target's steps in the plan: kind name inside the target, validated config, where castle.yaml sets it */
   readonly steps: readonly { readonly kind: string; readonly config: unknown; readonly location: SourceLocation }[];
+  /** the run holding the lock of the castle whose run state is in `stateDir` (this one or another checkout's), unless its holder is known gone */
+  lockHolder(stateDir: string): LockInfo | undefined;
 }
 
 export interface SessionFactory<C, S> {

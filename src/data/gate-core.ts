@@ -6,7 +6,7 @@ import { fail, ok, type Result } from '../core/result.js';
 import type { OpOptions } from '../os/exec.js';
 import { sleep } from '../os/sleep.js';
 import { backupInfoKey, parseBackupInfo, type BackupInfo, type RepoBackup } from './backup-info.js';
-import { compareFingerprints, fingerprintCluster, type Conn, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
+import { compareFingerprints, fingerprintCluster, formatMismatch, type Conn, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
 import type { RepoBucket } from './pgbackrest.js';
 import type { GateRecord } from './rebirth.js';
 
@@ -134,6 +134,9 @@ export async function compareWithGate(
   if (repoSystemId !== null && repoSystemId !== gate.systemId)
     return fail(`proof failed: the S3 repo now belongs to system ${repoSystemId}, not the castle's ${gate.systemId}${ev({})}`);
   if (!gate.fingerprint) return ok({ fingerprint: null, diffs: [] });
+  // a gate saved by another Castle version: its digests mean something else, so neither a match nor a mismatch is true
+  const mismatch = formatMismatch(gate.fingerprint);
+  if (mismatch) return fail(`proof cannot compare the data: ${mismatch}${ev({})}`);
   const fp = await fingerprintCluster(conn, { ...o, reference: gate.fingerprint, ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}) });
   if (!fp.ok) return fail(`proof: ${fp.reason}`);
   const diffs = compareFingerprints(gate.fingerprint, fp.value);

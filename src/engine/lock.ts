@@ -50,6 +50,12 @@ export function readLockState(stateDir: string): { readonly holder: LockInfo; re
   return l === undefined ? undefined : { holder: l, stale: staleReason(l) };
 }
 
+/** The castle's lock holder unless it is known gone (a holder on another host may be running). */
+export function liveLockHolder(stateDir: string): LockInfo | undefined {
+  const l = readLockState(stateDir);
+  return l && l.stale === undefined ? l.holder : undefined;
+}
+
 /** Whether run `runId` holds the castle's lock now: a run holds it from before its first summary to after its last. */
 export function runHoldsLock(stateDir: string, runId: string): boolean {
   const l = readLockState(stateDir);

@@ -38,22 +38,25 @@ export interface FaultCastle extends LocalCastle {
   s3Down(): Promise<void>;
 }
 
+/** A connected client of the castle's blog database, through pgBouncer as the app connects. */
+export async function blogClient(c: LocalCastle): Promise<pg.Client> {
+  const cl = new pg.Client({
+    host: '127.0.0.1',
+    port: c.ports.pgbouncer,
+    database: 'blog',
+    user: 'blog',
+    password: c.secret('BLOG_DB_PGUSER_BLOG_PASSWORD'),
+  });
+  await cl.connect();
+  return cl;
+}
+
 export async function faultCastle(edit?: (yaml: string) => string, beforeUp?: (c: LocalCastle) => void): Promise<FaultCastle> {
   const c = await localCastle(edit);
   beforeUp?.(c);
   const up = c.castle(['up']);
   assert.equal(up.code, 0, up.stdout + up.stderr);
-  const client = async (): Promise<pg.Client> => {
-    const cl = new pg.Client({
-      host: '127.0.0.1',
-      port: c.ports.pgbouncer,
-      database: 'blog',
-      user: 'blog',
-      password: c.secret('BLOG_DB_PGUSER_BLOG_PASSWORD'),
-    });
-    await cl.connect();
-    return cl;
-  };
+  const client = (): Promise<pg.Client> => blogClient(c);
   const fc: FaultCastle = Object.assign(c, {
     written: 0,
     async write(n: number) {

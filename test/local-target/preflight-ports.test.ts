@@ -9,6 +9,7 @@ import { processesUsing } from '../../src/os/processes.js';
 import { claimCastle, judgeOwnership, ownerOfProcess, readOwner, stopCommand, writeOwner, type CastleOwner } from '../../src/targets/local/identity.js';
 import { checkPorts } from '../../src/targets/local/preflight-ports.js';
 import { localPreflight, reachDiagnostics } from '../../src/targets/local/preflight.js';
+import { liveLockHolder } from '../../src/engine/lock.js';
 import { requirement } from '../helpers/requires.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -156,12 +157,12 @@ test('one castle per name: a second folder is refused while the first runs it, t
   const { dataDir, objectStoreDir } = first;
   const input = { dataDir, objectStoreDir, ports: [] };
 
-  assert.deepEqual(judgeOwnership(dataDir, objectStoreDir, first.castleDir), { state: 'unclaimed' });
-  assert.deepEqual(localPreflight(input, { castleDir: first.castleDir, castleName: 'local' }), []);
+  assert.deepEqual(judgeOwnership(dataDir, objectStoreDir, first.castleDir, liveLockHolder), { state: 'unclaimed' });
+  assert.deepEqual(localPreflight(input, { castleDir: first.castleDir, castleName: 'local', lockHolder: liveLockHolder }), []);
   assert.ok(claimCastle({ ...input, cli: first.cli }, { castleDir: first.castleDir, stateDir: first.stateDir, castleName: 'local' }).ok);
   assert.equal(readOwner(dataDir)?.castleDir, first.castleDir);
   assert.equal(readOwner(objectStoreDir)?.castleDir, first.castleDir);
-  assert.deepEqual(judgeOwnership(dataDir, objectStoreDir, first.castleDir), { state: 'own' });
+  assert.deepEqual(judgeOwnership(dataDir, objectStoreDir, first.castleDir, liveLockHolder), { state: 'own' });
 
   // the first folder runs it: its daemon names the data folder, its run holds the lock
   const daemon = await listener(await freePort(), join(dataDir, 'pgbouncer', 'pgbouncer.ini'));
@@ -175,7 +176,7 @@ test('one castle per name: a second folder is refused while the first runs it, t
     processesUsing([dataDir]).map((p) => p.pid),
     [daemon.pid],
   );
-  const busy = localPreflight(input, { castleDir: secondDir, castleName: 'local' });
+  const busy = localPreflight(input, { castleDir: secondDir, castleName: 'local', lockHolder: liveLockHolder });
   assert.equal(busy.length, 1);
   assert.equal(busy[0]!.severity, 'error');
   assert.equal(busy[0]!.rule, 'local/castle-elsewhere');
@@ -191,7 +192,7 @@ test('one castle per name: a second folder is refused while the first runs it, t
   daemon.kill();
   await new Promise((r) => daemon.once('exit', r));
   rmSync(join(first.stateDir, 'lock.json'));
-  const idle = localPreflight(input, { castleDir: secondDir, castleName: 'local' });
+  const idle = localPreflight(input, { castleDir: secondDir, castleName: 'local', lockHolder: liveLockHolder });
   assert.deepEqual(
     idle.map((d) => [d.severity, d.rule]),
     [['warning', 'local/castle-taken-over']],
@@ -202,12 +203,12 @@ test('one castle per name: a second folder is refused while the first runs it, t
   const orphan = await listener(await freePort(), join(dataDir, 'postgres', 'pgdata'));
   t.after(() => orphan.kill());
   rmSync(first.castleDir, { recursive: true });
-  const gone = judgeOwnership(dataDir, objectStoreDir, secondDir);
+  const gone = judgeOwnership(dataDir, objectStoreDir, secondDir, liveLockHolder);
   assert.equal(gone.state, 'abandoned');
-  const warn = localPreflight(input, { castleDir: secondDir, castleName: 'local' });
+  const warn = localPreflight(input, { castleDir: secondDir, castleName: 'local', lockHolder: liveLockHolder });
   assert.match(warn[0]!.message, new RegExp(`which is gone: this folder takes it over \\(its data in ${dataDir}, its running processes ${orphan.pid}\\)$`));
   assert.ok(claimCastle(input, { castleDir: secondDir, stateDir: join(secondDir, '.castle'), castleName: 'local' }).ok);
-  assert.deepEqual(judgeOwnership(dataDir, objectStoreDir, secondDir), { state: 'own' });
+  assert.deepEqual(judgeOwnership(dataDir, objectStoreDir, secondDir, liveLockHolder), { state: 'own' });
 });
 
 test('as root, a data folder the unprivileged user cannot reach is refused before anything starts, with what to do', { skip: ROOT.skip }, async (t) => {

@@ -79,7 +79,15 @@ test('the live preflight counts running VMs outside the castle against the host,
   try {
     process.env['CASTLE_TEST_PVE_SECRET'] = r.secret;
     const c = { ...r.config, tls: { insecure: true }, hosts: { pve: { memory: '32GiB', cpus: 8 } } };
-    const pre = { castleDir: '/tmp', stateDir: r.stateDir, castleName: 'tazlab', operation: 'up' as const, signal: new AbortController().signal, steps: [] };
+    const pre = {
+      castleDir: '/tmp',
+      stateDir: r.stateDir,
+      castleName: 'tazlab',
+      operation: 'up' as const,
+      signal: new AbortController().signal,
+      steps: [],
+      lockHolder: () => undefined,
+    };
     const fits = await livePreflight(c, pre);
     assert.deepEqual(
       fits.map((d) => d.rule),

@@ -2,10 +2,11 @@
 // name is the same castle (one data folder, one object store, the same ports and repo path); it lives in one
 // folder at a time, recorded in an owner file in its data folder and its object store.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname, homedir } from 'node:os';
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fail, ok, type Result } from '../../core/result.js';
-import { isInside, pathsIn, processCmdline, processesUsing } from '../../os/processes.js';
+import type { LockInfo } from '../../events.js';
+import { isInside, pathsIn, processesUsing } from '../../os/processes.js';
 
 export const OWNER_FILE = 'castle-owner.json';
 
@@ -90,23 +91,6 @@ export function ownerFolderExists(owner: CastleOwner): boolean {
   return existsSync(join(owner.castleDir, 'castle.yaml'));
 }
 
-export interface LockView {
-  readonly pid: number;
-  readonly runId: string;
-  readonly operation: string;
-  readonly since: string;
-}
-
-/** The run holding the castle's lock in `stateDir`, when its process is alive on this host. */
-export function liveLock(stateDir: string): LockView | undefined {
-  try {
-    const l = JSON.parse(readFileSync(join(stateDir, 'lock.json'), 'utf8')) as LockView & { host: string };
-    return l.host === hostname() && processCmdline(l.pid) !== undefined ? l : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Whose the castle's folders are, as seen from the folder about to run it. */
 export type Ownership =
   | { readonly state: 'unclaimed' }
@@ -119,17 +103,18 @@ export type Ownership =
   | {
       readonly state: 'busy';
       readonly previous: CastleOwner;
-      readonly lock: LockView | undefined;
+      readonly lock: LockInfo | undefined;
       readonly running: readonly { pid: number; cmdline: string }[];
     };
 
-export function judgeOwnership(dataDir: string, objectStoreDir: string, castleDir: string): Ownership {
+/** `lockHolder` reads a castle's lock by the engine's rules (PreflightContext.lockHolder). */
+export function judgeOwnership(dataDir: string, objectStoreDir: string, castleDir: string, lockHolder: (stateDir: string) => LockInfo | undefined): Ownership {
   const previous = readOwner(dataDir) ?? readOwner(objectStoreDir);
   if (!previous) return { state: 'unclaimed' };
   if (resolve(previous.castleDir) === resolve(castleDir)) return { state: 'own' };
   const running = processesUsing([dataDir]);
   if (!ownerFolderExists(previous)) return { state: 'abandoned', previous, running };
-  const lock = liveLock(previous.stateDir);
+  const lock = lockHolder(previous.stateDir);
   if (lock || running.length > 0) return { state: 'busy', previous, lock, running };
   return { state: 'idle', previous };
 }

@@ -64,8 +64,8 @@ function ownershipDiagnostics(o: Ownership, name: string): Diagnostic[] {
 }
 
 /** Identity first (a castle another folder runs is refused, naming its lock and processes), then ports. Reads only. */
-export function localPreflight(input: LocalPreflightInput, ctx: Pick<PreflightContext, 'castleDir' | 'castleName'>): Diagnostic[] {
-  const ownership = judgeOwnership(input.dataDir, input.objectStoreDir, resolve(ctx.castleDir));
+export function localPreflight(input: LocalPreflightInput, ctx: Pick<PreflightContext, 'castleDir' | 'castleName' | 'lockHolder'>): Diagnostic[] {
+  const ownership = judgeOwnership(input.dataDir, input.objectStoreDir, resolve(ctx.castleDir), (d) => ctx.lockHolder(d));
   const out = ownershipDiagnostics(ownership, ctx.castleName);
   if (ownership.state === 'busy') return out;
   return [...out, ...checkPorts(input.ports, { name: ctx.castleName, dataDir: input.dataDir, objectStoreDir: input.objectStoreDir })];

@@ -5,7 +5,7 @@ import { request as httpsRequest, Agent, type AgentOptions } from 'node:https';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { ok, type Failure } from '../../core/result.js';
-import { sleep } from '../../os/sleep.js';
+import { withRetries } from '../../os/retry.js';
 
 export type TlsTrust =
   { readonly kind: 'ca'; readonly caPem: string } | { readonly kind: 'fingerprint'; readonly sha256: string } | { readonly kind: 'insecure' };
@@ -135,15 +135,12 @@ export class PveApi {
   /** One call with retries of transient failures. */
   async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, params: Params = {}, signal?: AbortSignal): Promise<ApiResult<T>> {
     const attempts = this.#opts.attempts ?? 6;
-    let delay = this.#opts.backoffMs ?? 250;
-    for (let i = 1; ; i++) {
-      const r = await this.#once<T>(method, path, params, signal);
-      if (r.ok || !isTransient(r) || i >= attempts || signal?.aborted) return r;
-      this.#opts.log?.(`${method} ${path}: ${r.reason} (transient, retry ${i}/${attempts - 1} in ${delay} ms)`);
-      await sleep(delay * (0.75 + Math.random() / 2), signal);
-      if (signal?.aborted) return r;
-      delay = Math.min(delay * 2, this.#opts.maxBackoffMs ?? 5000);
-    }
+    return withRetries(() => this.#once<T>(method, path, params, signal), {
+      backoff: { attempts, firstMs: this.#opts.backoffMs ?? 250, maxMs: this.#opts.maxBackoffMs ?? 5000 },
+      retryable: (r) => !r.ok && isTransient(r),
+      onRetry: (r, i, delay) => this.#opts.log?.(`${method} ${path}: ${r.ok ? '' : r.reason} (transient, retry ${i}/${attempts - 1} in ${delay} ms)`),
+      signal,
+    });
   }
 
   get<T>(path: string, params?: Params, signal?: AbortSignal): Promise<ApiResult<T>> {

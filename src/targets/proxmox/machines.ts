@@ -1,12 +1,14 @@
 import { setMaxListeners } from 'node:events';
 import { connect } from 'node:net';
 import type { StepResult } from '../../core/step.js';
+import type { Failure } from '../../core/result.js';
 import { isLockTimeout, type Params } from './api.js';
 import { mib, nodeOf, type MachineSpec, type WaitSpec } from './config.js';
 import { foreignMessage, listVms, ownership, tagsOf, waitForLock, type ClusterVm } from './inventory.js';
 import type { InFlight } from './journal.js';
 import type { ProxmoxSession } from './session.js';
 import { sleep } from '../../os/sleep.js';
+import { withRetries } from '../../os/retry.js';
 import { followTask, runTask } from './tasks.js';
 import type { WorkContext } from './wipe.js';
 
@@ -93,8 +95,7 @@ async function create(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext, recor
   const node = nodeOf(c, m);
   const log = line(ctx);
   const intent = intentOf(s, m);
-  let backoff = 500;
-  for (let attempt = 1; ; attempt++) {
+  const once = async (attempt: number): Promise<StepResult | 'exists' | (Failure & { exit?: string })> => {
     if (attempt > 1 || !recorded) s.journal.set(intent);
     let r;
     if (c.source.template !== undefined) {
@@ -140,17 +141,15 @@ async function create(s: ProxmoxSession, m: MachineSpec, ctx: WorkContext, recor
       polling: s.polling,
       what: `${intent.op === 'clone' ? `cloning ${c.source.template} to` : 'creating'} VM ${m.vmid}`,
     });
-    if (t.ok) return { ok: true };
+    return t.ok ? { ok: true } : t;
+  };
+  return withRetries(once, {
+    backoff: { attempts: 6, firstMs: 500, maxMs: 8000 },
     // several clones reading one template contend for its lock file; the failed clone removed its VM
-    if (t.exit && isLockTimeout(t.exit) && attempt < 6) {
-      log(`VM ${m.vmid}: ${t.exit} (lock contention, retry ${attempt} in ${backoff} ms)`);
-      await sleep(backoff * (0.75 + Math.random() / 2), ctx.signal);
-      if (ctx.signal.aborted) return t;
-      backoff = Math.min(backoff * 2, 8000);
-      continue;
-    }
-    return t;
-  }
+    retryable: (t) => t !== 'exists' && !t.ok && 'exit' in t && t.exit !== undefined && isLockTimeout(t.exit),
+    onRetry: (t, attempt, delay) => log(`VM ${m.vmid}: ${t !== 'exists' && 'exit' in t ? t.exit : ''} (lock contention, retry ${attempt} in ${delay} ms)`),
+    signal: ctx.signal,
+  });
 }
 
 async function bringUp(s: ProxmoxSession, m: MachineSpec, found: ClusterVm | undefined, ctx: WorkContext): Promise<StepResult & { created?: boolean }> {

@@ -1,6 +1,7 @@
 import { fail, ok, type Result } from '../../core/result.js';
 import { isLockTimeout, type ApiResult, type PveApi } from './api.js';
 import { sleep } from '../../os/sleep.js';
+import { withRetries } from '../../os/retry.js';
 
 /** `UPID:<node>:<pid>:<pstart>:<starttime>:<type>:<id>:<user>:` */
 export interface Upid {
@@ -82,15 +83,16 @@ export async function runTask(
   start: () => Promise<ApiResult<string>>,
   opts: { signal: AbortSignal; polling: TaskPolling; what: string; log: (line: string) => void; attempts?: number },
 ): Promise<Result<TaskEnd>> {
-  let backoff = 500;
-  for (let attempt = 1; ; attempt++) {
-    const r = await start();
-    if (!r.ok) return r;
-    const t = await followTask(api, r.value, opts);
-    if (t.ok || !t.exit || !isLockTimeout(t.exit) || attempt >= (opts.attempts ?? 5)) return t;
-    opts.log(`${opts.what}: ${t.exit} (lock contention, retry ${attempt} in ${backoff} ms)`);
-    await sleep(backoff * (0.75 + Math.random() / 2), opts.signal);
-    if (opts.signal?.aborted) return t;
-    backoff = Math.min(backoff * 2, 8000);
-  }
+  return withRetries(
+    async () => {
+      const r = await start();
+      return r.ok ? followTask(api, r.value, opts) : r;
+    },
+    {
+      backoff: { attempts: opts.attempts ?? 5, firstMs: 500, maxMs: 8000 },
+      retryable: (t) => !t.ok && 'exit' in t && t.exit !== undefined && isLockTimeout(t.exit),
+      onRetry: (t, attempt, delay) => opts.log(`${opts.what}: ${'exit' in t ? t.exit : ''} (lock contention, retry ${attempt} in ${delay} ms)`),
+      signal: opts.signal,
+    },
+  );
 }

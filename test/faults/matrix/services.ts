@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import pg from 'pg';
 import {
   assertRecovered,
+  blogClient,
   checks,
   faultCastle,
   noted,
@@ -93,14 +93,7 @@ function writer(): { stop: () => Promise<number> } {
   let stop = false;
   let n = 0;
   const done = (async () => {
-    const cl = new pg.Client({
-      host: '127.0.0.1',
-      port: c.ports.pgbouncer,
-      database: 'blog',
-      user: 'blog',
-      password: c.secret('BLOG_DB_PGUSER_BLOG_PASSWORD'),
-    });
-    await cl.connect();
+    const cl = await blogClient(c);
     try {
       while (!stop) {
         await cl.query("INSERT INTO fault_rows (body) VALUES ('during the outage')");
