@@ -241,12 +241,15 @@ export async function benchValidate(argv: string[]): Promise<void> {
         rmSync(cache, { recursive: true, force: true });
       }
     }
-    // linear: the cost per document stays flat as the corpus grows
+    // linear: what each further document (and finding) costs from one size to the next stays flat
     for (const [shape, runs] of warmBy) {
-      const per = runs.map(
-        (r) => `${r.documents}: ${((r.cpuMs * 1000) / r.documents).toFixed(0)} µs CPU, ${((r.rssMiB * 1024) / r.documents).toFixed(1)} KiB peak RSS`,
-      );
-      console.log(`${shape} warm, per document: ${per.join('; ')}`);
+      const steps = runs.slice(1).map((r, i) => {
+        const p = runs[i]!;
+        const docs = r.documents - p.documents;
+        const found = r.errors + r.warnings - (p.errors + p.warnings);
+        return `${p.documents} -> ${r.documents}: ${(((r.cpuMs - p.cpuMs) * 1000) / docs).toFixed(0)} µs CPU and ${(((r.rssMiB - p.rssMiB) * 1024) / docs).toFixed(2)} KiB peak RSS per further document${found > 0 ? ` (${(found / docs).toFixed(1)} findings each)` : ''}`;
+      });
+      if (steps.length) console.log(`${shape} warm, marginal cost: ${steps.join('; ')}`);
     }
     if (!kubeconform) {
       console.log(
