@@ -8,6 +8,8 @@ import { checkWorkload } from './check/workloads.js';
 import { batchMeta, checkPostgresCluster, type BatchMeta } from './check/rebirth.js';
 import { checkReferences, provides, type Need, type Provided } from './check/references.js';
 import { StructuralChecker } from './check/structural.js';
+import { kubernetesHint, servedSince } from './schema/kubernetes-releases.js';
+import { releaseHint } from './schema/operators.js';
 import type { SchemaRegistry } from './schema/store.js';
 
 /**
@@ -28,12 +30,31 @@ export interface FileAnalysis {
   celSkipped: number;
   /** findings dropped because they are on unsubstituted `${VAR}` placeholders */
   placeholders: number;
+  /** custom resources left for the check against the live cluster (`deferLive`) */
+  deferred: DeferredDoc[];
+  /** errors an update would ratchet (values equal to the live object's) */
+  ratcheted: number;
+}
+
+/** A custom resource to check as an update of its live object: where it is, and what to GET. */
+export interface DeferredDoc {
+  readonly file: string;
+  readonly doc: number;
+  readonly base: string;
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace: string | undefined;
 }
 
 export interface AnalyzeOptions {
   readonly rebirth: boolean;
   /** false: read YAML with the `yaml` package only (see ParseOptions) */
   readonly fastYaml?: boolean;
+  /** where the shipped operator releases are kept compiled, for the hints that name another release */
+  readonly cacheDir?: string;
+  /** `--cluster`: custom resources are not schema-checked here but recorded, to be checked against their live objects */
+  readonly deferLive?: boolean;
 }
 
 export function emptyAnalysis(): FileAnalysis {
@@ -50,6 +71,8 @@ export function emptyAnalysis(): FileAnalysis {
     celUnevaluated: 0,
     celSkipped: 0,
     placeholders: 0,
+    deferred: [],
+    ratcheted: 0,
   };
 }
 
@@ -72,7 +95,10 @@ export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegist
     a.documents++;
     const before = a.diagnostics.length;
     const needsBefore = a.needs.length;
-    checkSchema(d, registry, a);
+    const schema = o.deferLive ? registry.get(d.apiVersion, d.kind) : undefined;
+    if (schema?.served && !schema.origin.startsWith('core') && d.name) {
+      a.deferred.push({ file: d.file, doc: d.doc, base: JSON.stringify(d.base), apiVersion: d.apiVersion, kind: d.kind, name: d.name, namespace: d.namespace });
+    } else checkSchema(d, registry, a, o.cacheDir);
     checkNames(d, a.diagnostics);
     checkWorkload(d, a.diagnostics);
     checkReferences(d, a.needs, a.diagnostics);
@@ -96,7 +122,7 @@ function placed(d: ManifestDoc, n: Need): PlacedNeed {
   return { ...n, loc: d.pos.locate(n.at.path, n.at.key ?? false) };
 }
 
-function dropPlaceholderFindings(d: ManifestDoc, a: FileAnalysis, before: number, needsBefore: number): void {
+export function dropPlaceholderFindings(d: ManifestDoc, a: FileAnalysis, before: number, needsBefore: number): void {
   const kept = a.needs.slice(needsBefore).filter((n) => !PLACEHOLDER.test(n.name) && !(n.namespace !== undefined && PLACEHOLDER.test(n.namespace)));
   a.placeholders += a.needs.length - needsBefore - kept.length;
   a.needs.length = needsBefore;
@@ -126,6 +152,8 @@ export function mergeAnalysis(into: FileAnalysis, a: FileAnalysis): void {
   append(into.needs, a.needs);
   append(into.unknown, a.unknown);
   append(into.unevaluated, a.unevaluated);
+  append(into.deferred, a.deferred);
+  into.ratcheted += a.ratcheted;
   into.documents += a.documents;
   into.validated += a.validated;
   into.celEvaluated += a.celEvaluated;
@@ -138,8 +166,26 @@ function append<T>(into: T[], items: readonly T[]): void {
   for (const x of items) into.push(x);
 }
 
-function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis): void {
+/** The schema check of one document; `old`: its live object, for an update (transition rules, ratcheting). */
+export function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis, cacheDir?: string, old?: unknown): void {
   const schema = registry.get(d.apiVersion, d.kind);
+  const since = schema?.served ? undefined : servedSince(d.apiVersion, d.kind, registry.core);
+  if (since) {
+    // the verdict depends on the cluster's version, which the tree does not say: not checked, and said so
+    a.diagnostics.push(
+      diag(
+        d,
+        'warning',
+        'schema/newer-kubernetes',
+        `${d.kind} ${d.apiVersion} is served from Kubernetes ${since}; the bundled schemas are Kubernetes ${registry.core.kubernetesVersion}: not checked`,
+        ['apiVersion'],
+        {
+          hint: kubernetesHint(d.apiVersion, d.kind, registry.core) ?? '',
+        },
+      ),
+    );
+    return;
+  }
   if (!schema || !schema.served) {
     const versions = registry.versionsOf(groupOf(d.apiVersion), d.kind).filter((v) => v.served);
     if (versions.length > 0) {
@@ -152,7 +198,10 @@ function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis):
           `${d.apiVersion} is not served for ${d.kind}${crd ? ` by CRD ${crd}` : ''}: served versions are ${versions.map((v) => (v.group ? `${v.group}/${v.version}` : v.version)).join(', ')}`,
           ['apiVersion'],
           {
-            hint: `the API server answers: no matches for kind "${d.kind}" in version "${d.apiVersion}"`,
+            hint:
+              releaseHint(d.apiVersion, d.kind, cacheDir) ??
+              kubernetesHint(d.apiVersion, d.kind, registry.core) ??
+              `the API server answers: no matches for kind "${d.kind}" in version "${d.apiVersion}"`,
           },
         ),
       );
@@ -162,9 +211,19 @@ function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis):
     if (registry.knowsGroup(group)) {
       // the group is known (core or an imported CRD's): the API server would not find this kind
       const elsewhere = registry.apiVersionsOfKind(d.kind);
+      const hint = releaseHint(d.apiVersion, d.kind, cacheDir) ?? kubernetesHint(d.apiVersion, d.kind, registry.core);
       a.diagnostics.push(
         diag(d, 'error', 'schema/no-kind-match', `no matches for kind ${JSON.stringify(d.kind)} in version ${JSON.stringify(d.apiVersion)}`, ['kind'], {
-          ...(elsewhere.length ? { hint: `${d.kind} is served in ${elsewhere.join(', ')}` } : {}),
+          ...(hint ? { hint } : elsewhere.length ? { hint: `${d.kind} is served in ${elsewhere.join(', ')}` } : {}),
+        }),
+      );
+      return;
+    }
+    const newer = kubernetesHint(d.apiVersion, d.kind, registry.core);
+    if (newer) {
+      a.diagnostics.push(
+        diag(d, 'error', 'schema/no-kind-match', `no matches for kind ${JSON.stringify(d.kind)} in version ${JSON.stringify(d.apiVersion)}`, ['kind'], {
+          hint: newer,
         }),
       );
       return;
@@ -176,12 +235,19 @@ function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis):
     a.diagnostics.push(diag(d, 'warning', 'schema/deprecated-version', schema.deprecationWarning ?? `${d.apiVersion} ${d.kind} is deprecated`, ['apiVersion']));
   }
   const isCore = schema.origin.startsWith('core');
-  const checker = new StructuralChecker({ defs: registry.defs, nullIsAbsent: isCore, evalCel: true, ...(isCore ? {} : { objectMeta: registry.objectMeta() }) });
+  const checker = new StructuralChecker({
+    defs: registry.defs,
+    nullIsAbsent: isCore,
+    evalCel: true,
+    ...(isCore ? {} : { objectMeta: registry.objectMeta() }),
+    ...(old !== undefined ? { old } : {}),
+  });
   checker.checkObject(schema.root, d.value);
   a.validated++;
   a.celEvaluated += checker.stats.celEvaluated;
   a.celUnevaluated += checker.stats.celUnevaluated;
   a.celSkipped += checker.stats.celSkipped;
+  a.ratcheted += checker.stats.ratcheted ?? 0;
   for (const e of checker.errors) {
     // a missing field is shown at the key of the object that lacks it
     const location = e.rule === 'schema/required' ? locateIn(d, rawSegments(e.path.slice(0, -1)), true) : locateIn(d, rawSegments(e.path), e.atKey ?? false);

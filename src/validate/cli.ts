@@ -28,9 +28,18 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
     .option('--kubernetes-version <version>', 'core kinds of this Kubernetes version (default: the bundled one)')
     .option('--cache-dir <dir>', 'compiled schema cache', defaultCacheDir())
     .option('--no-kustomize', 'never run kubectl kustomize')
-    .option('--no-builtin-crds', 'do not use the CRDs shipped with Castle (PGO 5.8.9, External Secrets 0.16.2)')
+    .option('--no-builtin-crds', 'do not use the CRDs shipped with Castle (PGO 5.8.9, External Secrets Operator)')
+    .option(
+      '--crds <operator@version>',
+      'a shipped operator release to check against instead of the newest (eso@0.16, eso@0.19, eso@1.3, eso@2.9); repeatable',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .option('-f, --file <castle.yaml>', 'the castle whose manifests are checked when no paths are given', 'castle.yaml')
-    .option('--cluster', 'also resolve references in the live cluster of the current kubeconfig context')
+    .option(
+      '--cluster',
+      'also read the live cluster of the current kubeconfig context: references, and custom resources checked as updates of their live objects (transition rules, ratcheting)',
+    )
     .option('--kubeconfig <file>', 'kubeconfig of the live cluster (implies --cluster)')
     .option('--context <name>', 'kubeconfig context of the live cluster (implies --cluster)')
     // for `npm run bench -- validate`: the same results read by the `yaml` package alone
@@ -46,6 +55,7 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
           cacheDir: string;
           kustomize: boolean;
           builtinCrds: boolean;
+          crds: string[];
           file: string;
           cluster?: boolean;
           kubeconfig?: string;
@@ -76,6 +86,7 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
           cacheDir: opts.cacheDir,
           strict: opts.strict === true,
           builtinCrds: opts.builtinCrds,
+          crds: opts.crds,
           rebirth: opts.rebirth === true,
           kustomize: opts.kustomize,
           fastYaml: opts.fastYaml,

@@ -12,6 +12,7 @@ import { missingNeed, needIsMet, ObjectIndex } from './check/references.js';
 import { crdHash, isCrd, type CrdInfo } from './schema/crd.js';
 import type { KubeTarget } from './kube-client.js';
 import { liveObjects } from './live.js';
+import { checkAgainstLive } from './live-update.js';
 import { loadRegistry } from './schema/registry-load.js';
 import { compileCrd, defaultCacheDir, type CacheEvent } from './schema/store.js';
 
@@ -35,6 +36,8 @@ export interface ValidateOptions {
   readonly maxFileBytes?: number;
   /** also know the CRDs shipped with Castle (PGO, External Secrets); the CLI and the preflight set it */
   readonly builtinCrds?: boolean;
+  /** the shipped operator releases to use instead of the newest (`eso@0.19`); see schema/operators.ts */
+  readonly crds?: readonly string[];
   /** false: read YAML with the `yaml` package only, never the line reader (same results, slower; for the bench) */
   readonly fastYaml?: boolean;
   /** worker threads for big inputs (default true) */
@@ -58,6 +61,8 @@ export interface ValidateStats {
   celSkipped: number;
   /** findings on `${VAR}` placeholders no postBuild.substitute resolved: not reported */
   placeholders: number;
+  /** `--cluster`: errors on values an update leaves unchanged, dropped as the API server ratchets them */
+  ratcheted: number;
   cacheHits: number;
   compiled: number;
   errors: number;
@@ -160,7 +165,12 @@ async function run(
   const textOf = (file: string): string | undefined => kept.get(file) ?? readText(onDisk.get(file));
   const events: CacheEvent[] = [];
   const registry = loadRegistry(cacheDir, opts.kubernetesVersion, events);
-  const analyzeOptions = { rebirth: opts.rebirth === true, ...(opts.fastYaml === false ? { fastYaml: false } : {}) };
+  const analyzeOptions = {
+    rebirth: opts.rebirth === true,
+    cacheDir,
+    ...(opts.cluster ? { deferLive: true } : {}),
+    ...(opts.fastYaml === false ? { fastYaml: false } : {}),
+  };
 
   // Files that define CRDs go first, in this thread: every other file may need those schemas.
   const crdFiles: InputFile[] = [];
@@ -175,7 +185,7 @@ async function run(
   for (const d of collector.diagnostics) spool.add(d.location?.file ?? '', d);
   const crds: CrdInfo[] = [];
   if (opts.builtinCrds === true) {
-    for (const info of loadBuiltinCrds(cacheDir, events)) {
+    for (const info of loadBuiltinCrds(cacheDir, events, opts.crds)) {
       registry.addCrd(info);
       crds.push(info);
     }
@@ -254,6 +264,13 @@ async function run(
     }
   }
 
+  if (opts.cluster && analysis.deferred.length > 0) {
+    // custom resources, as updates of their live objects: transition rules and ratcheting; their findings come after every file's own
+    const problems = await checkAgainstLive(analysis.deferred, registry, textOf, opts.cluster, analysis, analyzeOptions);
+    for (const d of problems) analysis.diagnostics.push(d);
+    analysis.deferred.length = 0;
+    settle(rest.length);
+  }
   const locator = new Locator(textOf);
   let live = false;
   // findings of the whole run, after each file's own: [file, finding], in the order they are found
@@ -335,6 +352,7 @@ async function run(
     celUnevaluated: analysis.celUnevaluated,
     celSkipped: analysis.celSkipped,
     placeholders: analysis.placeholders,
+    ratcheted: analysis.ratcheted,
     cacheHits: events.filter((e) => e.kind === 'hit').length,
     compiled: events.filter((e) => e.kind === 'compiled').length,
     errors,

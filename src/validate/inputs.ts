@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import type { Diagnostic } from '../diag/diagnostic.js';
@@ -15,6 +16,8 @@ export interface InputFile {
   readonly abs?: string;
   /** the text differs from the file on disk: Flux variables were substituted */
   readonly substituted?: true;
+  /** rendered output: the directory of the kustomization it came from (Flux paths in it are resolved from there) */
+  readonly dir?: string;
 }
 
 export interface CollectOptions {
@@ -98,7 +101,29 @@ export class InputCollector {
     }
     if (st.isDirectory()) this.#dir(abs, undefined);
     else if (KUSTOMIZATION_FILES.includes(abs.split(/[\\/]/).pop() ?? '')) this.#kustomization(abs, undefined);
-    else this.#file(abs, undefined);
+    else if (!this.#throughKustomization(abs)) this.#file(abs, undefined);
+  }
+
+  /**
+   * A file given on its own that the kustomization beside it lists and transforms (`namespace: _`
+   * placeholders, patches, labels) is what that kustomization renders, not what it says alone: it is
+   * read through the kustomization. True when it was.
+   */
+  #throughKustomization(abs: string): boolean {
+    const k = kustomizationIn(dirname(abs));
+    if (!k || !this.#kustomize) return false;
+    let obj: Record<string, unknown>;
+    try {
+      const v: unknown = parseYaml(readFileSync(k, 'utf8'), { maxAliasCount: 100 });
+      obj = (v && typeof v === 'object' && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
+    } catch {
+      return false;
+    }
+    const listed = (Array.isArray(obj['resources']) ? obj['resources'] : []).some((r) => typeof r === 'string' && resolve(dirname(k), r) === abs);
+    if (!listed || obj['kind'] === 'Component' || renderFields(k, new Set()).length === 0 || !findKubectl()) return false;
+    this.#kustomization(k, undefined);
+    this.#seen.add(abs);
+    return true;
   }
 
   /**
@@ -110,9 +135,10 @@ export class InputCollector {
   followGitOps(): void {
     for (let i = 0; i < this.files.length; i++) {
       const f = this.files[i]!;
-      if (!/kustomize\.toolkit\.fluxcd\.io|argoproj\.io/.test(f.text) || !f.abs) continue;
+      const from = f.abs ? dirname(f.abs) : f.dir;
+      if (!/kustomize\.toolkit\.fluxcd\.io|argoproj\.io/.test(f.text) || from === undefined) continue;
       for (const app of gitOpsPaths(f.text)) {
-        const dir = resolveFrom(dirname(f.abs), app.path, this.#roots);
+        const dir = resolveFrom(from, app.path, this.#roots);
         if (!dir) {
           this.diagnostics.push({
             severity: 'info',
@@ -122,6 +148,7 @@ export class InputCollector {
           });
           continue;
         }
+        if ((app.components?.length || app.targetNamespace) && this.#fluxBuild(f, app, dir)) continue;
         if (app.substitute) this.#substitute(dir, app.substitute);
         this.#vars = app.substitute;
         this.#varsRoot = dir;
@@ -132,6 +159,49 @@ export class InputCollector {
           this.#varsRoot = undefined;
         }
       }
+    }
+  }
+
+  /**
+   * A Flux Kustomization with `components` or `targetNamespace` changes what its path renders to: it
+   * is built as kustomize-controller builds it (the path as a base, the components and the namespace
+   * on top, no load restrictions), then `postBuild.substitute` is applied to the output. False when
+   * kubectl cannot build it: the path is then read as written.
+   */
+  #fluxBuild(f: InputFile, app: GitOpsPath, dir: string): boolean {
+    const kubectl = this.#kustomize ? findKubectl() : null;
+    if (!kubectl) return false;
+    const key = `flux:${dir}|${(app.components ?? []).join(',')}|${app.targetNamespace ?? ''}|${JSON.stringify(app.substitute ?? {})}`;
+    if (this.#seen.has(key)) return true;
+    this.#seen.add(key);
+    const tmp = mkdtempSync(join(tmpdir(), 'castle-flux-'));
+    try {
+      const k: Record<string, unknown> = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: [relative(tmp, dir)] };
+      // kustomize refuses absolute paths for bases and components
+      if (app.components?.length) k['components'] = app.components.map((c) => relative(tmp, resolve(dir, c)));
+      if (app.targetNamespace) k['namespace'] = app.targetNamespace;
+      writeFileSync(join(tmp, 'kustomization.yaml'), JSON.stringify(k));
+      const r = spawnSync(kubectl, ['kustomize', '--load-restrictor', 'LoadRestrictionsNone', tmp], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        maxBuffer: 256 * 1024 * 1024,
+      });
+      if (r.status !== 0 || typeof r.stdout !== 'string') {
+        this.diagnostics.push({
+          severity: 'warning',
+          rule: 'input/kustomize-failed',
+          message: `kubectl kustomize of ${app.kind} path ${app.path} failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}; validating its files as written`,
+          location: { file: f.file, line: 1, col: 1 },
+        });
+        return false;
+      }
+      const text = app.substitute && r.stdout.includes('${') ? substitute(r.stdout, app.substitute) : r.stdout;
+      const kfile = kustomizationIn(dir);
+      if (kfile) this.#seen.add(kfile);
+      this.files.push({ file: `${displayPath(dir)} (${app.name ? `Flux Kustomization ${app.name}` : app.kind})`, text, dir, via: displayPath(dir) });
+      return true;
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   }
 
@@ -209,7 +279,7 @@ export class InputCollector {
       if (kubectl) {
         const r = spawnSync(kubectl, ['kustomize', dir], { encoding: 'utf8', timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
         if (r.status === 0 && typeof r.stdout === 'string') {
-          this.files.push({ file: `${displayPath(kfile)} (rendered)`, text: r.stdout, via: root });
+          this.files.push({ file: `${displayPath(kfile)} (rendered)`, text: r.stdout, via: root, dir });
           return;
         }
         this.diagnostics.push({
@@ -326,7 +396,11 @@ export function substitute(text: string, vars: Readonly<Record<string, string>>)
 interface GitOpsPath {
   readonly kind: string;
   readonly path: string;
+  readonly name?: string;
   readonly substitute?: Record<string, string>;
+  /** Flux: Kustomize Components added to the path's kustomization, relative to the path */
+  readonly components?: string[];
+  readonly targetNamespace?: string;
 }
 
 /** Flux Kustomization paths (with postBuild.substitute) and Argo CD Application source paths in a text */
@@ -346,7 +420,16 @@ function gitOpsPaths(text: string): GitOpsPath[] {
       const post = (spec['postBuild'] && typeof spec['postBuild'] === 'object' ? spec['postBuild'] : {}) as Record<string, unknown>;
       const sub = post['substitute'] && typeof post['substitute'] === 'object' ? (post['substitute'] as Record<string, unknown>) : undefined;
       const vars = sub ? Object.fromEntries(Object.entries(sub).map(([k, x]) => [k, String(x)])) : undefined;
-      out.push({ kind: 'Flux Kustomization', path: spec['path'], ...(vars ? { substitute: vars } : {}) });
+      const meta = (o['metadata'] && typeof o['metadata'] === 'object' ? o['metadata'] : {}) as Record<string, unknown>;
+      const components = Array.isArray(spec['components']) ? spec['components'].filter((c): c is string => typeof c === 'string') : [];
+      out.push({
+        kind: 'Flux Kustomization',
+        path: spec['path'],
+        ...(typeof meta['name'] === 'string' ? { name: meta['name'] } : {}),
+        ...(vars ? { substitute: vars } : {}),
+        ...(components.length ? { components } : {}),
+        ...(typeof spec['targetNamespace'] === 'string' && spec['targetNamespace'] ? { targetNamespace: spec['targetNamespace'] } : {}),
+      });
     }
     if (o['kind'] === 'Application' && apiVersion.startsWith('argoproj.io/')) {
       const sources = [spec['source'], ...(Array.isArray(spec['sources']) ? spec['sources'] : [])];

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import type { Diagnostic } from '../../src/diag/diagnostic.js';
+import { StructuralChecker } from '../../src/validate/check/structural.js';
+import { convertCrd } from '../../src/validate/schema/crd.js';
 import { ROOT, validateTexts } from './helpers.js';
 
 // The conformance corpus (test/validate/conformance/, sources and licence in its README): verdicts
@@ -20,8 +22,12 @@ interface Case {
 
 const DIR = join(ROOT, 'test/validate/conformance');
 
-function crd(schema: Record<string, unknown>, rules: { rule: string; message?: string }[]): string {
-  return stringify({
+function crd(schema: Record<string, unknown>, rules: { rule: string; message?: string; optionalOldSelf?: boolean }[]): string {
+  return stringify(crdObject(schema, rules));
+}
+
+function crdObject(schema: Record<string, unknown>, rules: { rule: string; message?: string; optionalOldSelf?: boolean }[]): Record<string, unknown> {
+  return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
     metadata: { name: 'cases.conformance.castle.dev' },
@@ -38,7 +44,18 @@ function crd(schema: Record<string, unknown>, rules: { rule: string; message?: s
         },
       ],
     },
-  });
+  };
+}
+
+interface TransitionCase {
+  name: string;
+  schema: Record<string, unknown>;
+  object: Record<string, unknown>;
+  /** absent: a create */
+  oldObject?: Record<string, unknown>;
+  valid?: (string | { rule: string; optionalOldSelf?: boolean })[];
+  errors?: Record<string, string>;
+  optionalErrors?: Record<string, string>;
 }
 
 /** diagnostics about one rule: by its message tag for accepted rules, by its text for the others */
@@ -98,5 +115,47 @@ describe("conformance corpus: the API server's CEL verdicts", () => {
     console.log(figure);
     assert.deepEqual(disagreements, [], figure);
     assert.equal(agree + exceptionsHeld.length, total);
+  });
+
+  it('agrees on every transition-rule verdict (oldSelf on updates, optionalOldSelf on creates)', () => {
+    const cases = parse(readFileSync(join(DIR, 'transition-rules.yaml'), 'utf8')) as TransitionCase[];
+    let agree = 0;
+    let total = 0;
+    const disagreements: string[] = [];
+    for (const c of cases) {
+      const valid = (c.valid ?? []).map((v) => (typeof v === 'string' ? { rule: v } : v));
+      const errors = [
+        ...Object.entries(c.errors ?? {}).map(([rule, text]) => ({ rule, text, optionalOldSelf: false })),
+        ...Object.entries(c.optionalErrors ?? {}).map(([rule, text]) => ({ rule, text, optionalOldSelf: true })),
+      ];
+      const rules = [
+        ...valid.map((v, i) => ({ rule: v.rule, message: `rule-${i}`, ...(v.optionalOldSelf ? { optionalOldSelf: true } : {}) })),
+        ...errors.map((e) => ({ rule: e.rule, ...(e.optionalOldSelf ? { optionalOldSelf: true } : {}) })),
+      ];
+      const info = convertCrd(crdObject(c.schema, rules), 'conformance');
+      assert.ok(info, c.name);
+      // the same checker castle validate runs on each custom resource, given the live object as `old`
+      const obj = { apiVersion: 'conformance.castle.dev/v1', kind: 'Case', spec: structuredClone(c.object) };
+      const old = c.oldObject ? { apiVersion: 'conformance.castle.dev/v1', kind: 'Case', spec: c.oldObject } : undefined;
+      const chk = new StructuralChecker({ defs: {}, nullIsAbsent: false, evalCel: true, ...(old ? { old } : {}) });
+      chk.checkObject(info.kinds[0]!.root, obj);
+      const messages = chk.errors.map((e) => e.message);
+      valid.forEach((v, i) => {
+        total++;
+        const found = messages.filter((m) => m.endsWith(`: rule-${i}`) || m.includes(v.rule));
+        if (found.length === 0) agree++;
+        else disagreements.push(`${c.name}: valid rule ${v.rule}: ${found.join('; ')}`);
+      });
+      for (const e of errors) {
+        total++;
+        const found = messages.filter((m) => m.includes(e.text));
+        if (found.length === 1 && chk.errors.find((x) => x.message === found[0])?.rule === 'cel/rule') agree++;
+        else disagreements.push(`${c.name}: rejected rule ${e.rule} (${e.text}): ${messages.join('; ') || 'accepted'}`);
+      }
+    }
+    const figure = `conformance (transition rules): ${agree}/${total} verdicts agree`;
+    console.log(figure);
+    assert.deepEqual(disagreements, [], figure);
+    assert.ok(total >= 10, figure);
   });
 });

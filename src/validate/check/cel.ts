@@ -17,10 +17,24 @@ export type CelOutcome =
   { ok: true } | { ok: false; message: string } | { ok: 'error'; message: string } | { ok: 'unevaluated'; reason: string } | { ok: 'skipped' };
 
 let env: Environment | undefined;
+let optionalEnv: Environment | undefined;
 const programs = new Map<string, Program | Error>();
+const optionalPrograms = new Map<string, Program | Error>();
+
+/** `optionalOldSelf` rules: `oldSelf` is declared `optional<dyn>`, as the API server types it for them */
+function optionalEnvironment(): Environment {
+  if (optionalEnv) return optionalEnv;
+  optionalEnv = newEnvironment();
+  optionalEnv.registerVariable('oldSelf', 'optional<dyn>');
+  return optionalEnv;
+}
 
 function environment(): Environment {
-  if (env) return env;
+  env ??= newEnvironment();
+  return env;
+}
+
+function newEnvironment(): Environment {
   const e = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false, enableOptionalTypes: true });
   const match = (s: string, p: string): boolean => {
     const r = re2Test(p, s);
@@ -30,7 +44,6 @@ function environment(): Environment {
   e.registerFunction('string.re2matches(string): bool', match);
   e.registerFunction('re2matches(string, string): bool', match);
   registerKubernetesLibraries(e);
-  env = e;
   return e;
 }
 
@@ -112,15 +125,16 @@ export function expandOptionalMacros(rule: string): string {
   return serialize(ast);
 }
 
-function program(rule: string): Program | Error {
-  let p = programs.get(rule);
+function program(rule: string, optionalOldSelf = false): Program | Error {
+  const cache = optionalOldSelf ? optionalPrograms : programs;
+  let p = cache.get(rule);
   if (p === undefined) {
     try {
-      p = environment().parse(routeMatches(normaliseDurations(expandOptionalMacros(rule)))) as unknown as Program;
+      p = (optionalOldSelf ? optionalEnvironment() : environment()).parse(routeMatches(normaliseDurations(expandOptionalMacros(rule)))) as unknown as Program;
     } catch (e) {
       p = e instanceof Error ? e : new Error(String(e));
     }
-    programs.set(rule, p);
+    cache.set(rule, p);
   }
   return p;
 }
@@ -193,13 +207,25 @@ function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNo
   return v;
 }
 
-export function evalRule(rule: CelRule, self: unknown): CelOutcome {
-  if (isTransitionRule(rule)) return { ok: 'skipped' };
-  const p = program(rule.rule);
+let optionalOf: Program | undefined;
+
+/**
+ * `oldSelf`: undefined for a rule that does not use it; `{ value }` the correlated old value of an
+ * update; null when there is none (a create), bound as `optional.none()` for `optionalOldSelf` rules.
+ */
+export function evalRule(rule: CelRule, self: unknown, oldSelf?: { value: unknown } | null): CelOutcome {
+  if (isTransitionRule(rule) && oldSelf === undefined) return { ok: 'skipped' };
+  const optional = oldSelf !== undefined && rule.optionalOldSelf === true;
+  const p = program(rule.rule, optional);
   if (p instanceof Error) return { ok: 'unevaluated', reason: firstLine(p.message) };
   let result: unknown;
+  const vars: Record<string, unknown> = { self };
+  if (oldSelf !== undefined) {
+    optionalOf ??= environment().parse('x == null ? optional.none() : optional.of(x)') as unknown as Program;
+    vars['oldSelf'] = rule.optionalOldSelf ? optionalOf({ x: oldSelf?.value ?? null }) : oldSelf?.value;
+  }
   try {
-    result = p({ self });
+    result = p(vars);
   } catch (e) {
     const msg = firstLine(e instanceof Error ? e.message : String(e));
     // a missing field is a runtime error for the API server too, which rejects the object with it
@@ -217,15 +243,15 @@ export function evalRule(rule: CelRule, self: unknown): CelOutcome {
   }
   if (result === true) return { ok: true };
   if (result !== false) return { ok: 'unevaluated', reason: `rule returned ${typeof result}, not bool` };
-  return { ok: false, message: ruleMessage(rule, self) };
+  return { ok: false, message: ruleMessage(rule, vars) };
 }
 
-function ruleMessage(rule: CelRule, self: unknown): string {
+function ruleMessage(rule: CelRule, vars: Record<string, unknown>): string {
   if (rule.messageExpression) {
-    const p = program(rule.messageExpression);
+    const p = program(rule.messageExpression, vars['oldSelf'] !== undefined && rule.optionalOldSelf === true);
     if (!(p instanceof Error)) {
       try {
-        const m = p({ self });
+        const m = p(vars);
         if (typeof m === 'string' && m.trim() !== '') return m;
       } catch {
         // the API server falls back to `message` (or the rule) when messageExpression fails

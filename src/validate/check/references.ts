@@ -33,6 +33,23 @@ export class ObjectIndex {
 const BUILTIN_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 /** Secrets are made by many kinds: ESO, PGO, cert-manager, sealed-secrets all count as providers. */
+/** `storageClass: {name, enabled}` / `storageClasses: [{name}]` anywhere in a HelmRelease's values (not disabled) */
+function storageClassesIn(v: unknown, depth: number): string[] {
+  if (depth > 12 || typeof v !== 'object' || v === null) return [];
+  if (Array.isArray(v)) return v.flatMap((x) => storageClassesIn(x, depth + 1));
+  const out: string[] = [];
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (/^storageClass(es)?$/i.test(k)) {
+      for (const sc of Array.isArray(x) ? x : [x]) {
+        const o = obj(sc);
+        if (o && typeof o['name'] === 'string' && o['enabled'] !== false) out.push(o['name']);
+      }
+    }
+    out.push(...storageClassesIn(x, depth + 1));
+  }
+  return out;
+}
+
 export function provides(d: ManifestDoc): Provided[] {
   const out: Provided[] = [];
   const ns = d.namespace ?? 'default';
@@ -65,6 +82,8 @@ export function provides(d: ManifestDoc): Provided[] {
     case 'HelmRelease': {
       const target = str(spec?.['targetNamespace']);
       if (target && obj(spec?.['install'])?.['createNamespace'] === true) out.push(['Namespace', undefined, target]);
+      // charts are not rendered offline; the StorageClasses their values name (rook-ceph, longhorn, openebs) are what they create
+      for (const name of storageClassesIn(spec?.['values'], 0)) out.push(['StorageClass', undefined, name]);
       break;
     }
     default:

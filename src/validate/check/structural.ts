@@ -1,4 +1,4 @@
-import { evalRule, toCel } from './cel.js';
+import { evalRule, isTransitionRule, toCel } from './cel.js';
 import { fieldPathString, goValue, jsonTypeName, listMapKey, smdPathString, type FieldPath, type Seg } from './field-path.js';
 import { checkFormat } from './formats.js';
 import { re2Test } from './regex.js';
@@ -21,12 +21,20 @@ export interface StructuralOptions {
   /** root of an object: `metadata` is checked against ObjectMeta, not the CRD's own stub */
   readonly objectMeta?: SNode;
   readonly evalCel: boolean;
+  /**
+   * An update: the live object the API server holds. Transition rules (`oldSelf`) compare with it,
+   * and errors on values equal to their old value are ratcheted (CRDValidationRatcheting, on by
+   * default since Kubernetes 1.30). Absent: a create, as offline.
+   */
+  readonly old?: unknown;
 }
 
 export interface StructuralStats {
   celEvaluated: number;
   celUnevaluated: number;
   celSkipped: number;
+  /** errors on values the update leaves unchanged, dropped as the API server's ratcheting drops them */
+  ratcheted?: number;
 }
 
 const QUANTITY = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
@@ -65,9 +73,29 @@ export class StructuralChecker {
   readonly #o: StructuralOptions;
   readonly #path: Seg[] = [];
   readonly #celValues = new WeakMap<object, unknown>();
+  readonly #oldCelValues = new WeakMap<object, unknown>();
+  /** the old value correlated with the node being checked (undefined: none, or not correlatable) */
+  #old: unknown;
+  /** the node, or a correlatable ancestor, equals its old value: its errors are ratcheted */
+  #unchanged = false;
+  #ratcheted = 0;
 
   constructor(o: StructuralOptions) {
     this.#o = o;
+    this.#old = o.old;
+  }
+
+  /** Runs `f` on a child whose old value is `old` (undefined when it has none or cannot be correlated). */
+  #withOld(old: unknown, v: unknown, n: SNode, f: () => void): void {
+    const saved = [this.#old, this.#unchanged] as const;
+    this.#old = old;
+    // the server compares after defaulting the new object, as the stored one was
+    this.#unchanged = this.#unchanged || (old !== undefined && deepEqual(old, withDefaults(v, n, this.resolve)));
+    try {
+      f();
+    } finally {
+      [this.#old, this.#unchanged] = saved;
+    }
   }
 
   resolve = (n: SNode): SNode => {
@@ -78,7 +106,9 @@ export class StructuralChecker {
 
   /** Checks a whole object against the schema of its kind. */
   checkObject(root: SNode, value: unknown): void {
+    this.#unchanged = this.#o.old !== undefined && deepEqual(this.#o.old, withDefaults(value, root, this.resolve));
     this.#check(root, value, true);
+    this.stats.ratcheted = this.#ratcheted;
     if (this.errors.some((e) => BLOCKING.has(e.rule))) {
       if (this.#celErrors.length > 0 || this.#celStats.celEvaluated > 0 || this.#celStats.celUnevaluated > 0) {
         this.errors.push({ rule: 'cel/not-checked', severity: 'error', path: [], message: `<nil>: Invalid value: null: ${RULES_NOT_CHECKED}` });
@@ -92,6 +122,11 @@ export class StructuralChecker {
   }
 
   #err(rule: string, message: string, extra?: { atKey?: boolean; pathSeg?: Seg; severity?: 'error' | 'warning' }): void {
+    // an unknown field fails in the field manager, before validation: never ratcheted
+    if (this.#unchanged && rule !== 'schema/unknown-field' && (extra?.severity ?? 'error') === 'error') {
+      this.#ratcheted++;
+      return;
+    }
     const path = extra?.pathSeg ? [...this.#path, extra.pathSeg] : [...this.#path];
     this.errors.push({ rule, severity: extra?.severity ?? 'error', path, message, ...(extra?.atKey ? { atKey: true } : {}) });
   }
@@ -194,7 +229,13 @@ export class StructuralChecker {
         }
       }
       this.#path.push(k !== undefined ? { i, k } : { i });
-      if (n.items) this.#check(n.items, item);
+      if (n.items && this.#o.old === undefined) this.#check(n.items, item);
+      else if (n.items) {
+        // only items of map lists are correlated with the old list, by their keys
+        const oldItem = k !== undefined && Array.isArray(this.#old) ? this.#old.find((o) => listMapKey(o, keys!) === k) : undefined;
+        const items = n.items;
+        this.#withOld(oldItem, item, items, () => this.#check(items, item));
+      }
       this.#path.pop();
     }
   }
@@ -226,8 +267,15 @@ export class StructuralChecker {
       const fromMap = !child && n.add !== undefined;
       if (!child) child = n.add;
       this.#path.push(fromMap ? { f: key, m: true } : { f: key });
-      if (child) this.#check(child, val);
-      else if (!n.pres) {
+      if (child && this.#o.old === undefined) this.#check(child, val);
+      else if (child) {
+        // map values and properties are correlated by key, unless the map is atomic
+        const oldObj = this.#old;
+        const oldVal =
+          n.mt !== 'atomic' && typeof oldObj === 'object' && oldObj !== null && !Array.isArray(oldObj) ? (oldObj as Record<string, unknown>)[key] : undefined;
+        const c = child;
+        this.#withOld(oldVal, val, c, () => this.#check(c, val));
+      } else if (!n.pres) {
         // Server-side apply fails in the field manager, before validation, with SMD's path syntax.
         this.#err('schema/unknown-field', `${smdPathString(this.#path)}: field not declared in schema`, { atKey: true });
       }
@@ -237,7 +285,8 @@ export class StructuralChecker {
 
   #combinators(n: SNode, v: unknown): void {
     const quiet = (s: SNode): boolean => {
-      const c = new StructuralChecker({ ...this.#o, evalCel: false });
+      const { old: _old, ...rest } = this.#o;
+      const c = new StructuralChecker({ ...rest, evalCel: false });
       c.#check({ ...s, pres: true }, v);
       return c.errors.length === 0;
     };
@@ -248,8 +297,12 @@ export class StructuralChecker {
 
   #cel(n: SNode, v: unknown): void {
     const self = toCel(v, n, this.resolve, this.#celValues);
+    const oldSelf = this.#old === undefined || this.#old === null ? undefined : { value: toCel(this.#old, n, this.resolve, this.#oldCelValues) };
     for (const rule of n.cel ?? []) {
-      const out = evalRule(rule, self);
+      const transition = isTransitionRule(rule);
+      // offline (a create) or a value with no old counterpart: the server skips transition rules, unless optionalOldSelf
+      const out =
+        transition && !oldSelf && !rule.optionalOldSelf ? ({ ok: 'skipped' } as const) : evalRule(rule, self, transition ? (oldSelf ?? null) : undefined);
       const at = rule.fieldPath ? [...this.#path, ...parseFieldPath(rule.fieldPath)] : [...this.#path];
       const where = fieldPathString(at);
       switch (out.ok) {
@@ -281,6 +334,11 @@ export class StructuralChecker {
         }
         case false: {
           this.#celStats.celEvaluated++;
+          // a failed rule that does not use oldSelf on an unchanged value is ratcheted (a warning on the server)
+          if (!transition && this.#unchanged) {
+            this.#ratcheted++;
+            break;
+          }
           const body = celBody(rule.reason, n, out.message);
           this.#celErrors.push({ rule: 'cel/rule', severity: 'error', path: at, message: `${where}: ${body}` });
           break;
@@ -345,4 +403,38 @@ function typeMatches(t: NonNullable<SNode['t']>, v: unknown): boolean {
 function goMapValue(item: unknown, keys: readonly string[]): string {
   const o = item as Record<string, unknown>;
   return `map[string]interface {}{${keys.map((k) => `${JSON.stringify(k)}:${typeof o[k] === 'string' ? JSON.stringify(o[k]) : String(o[k])}`).join(', ')}}`;
+}
+
+/** JSON deep equality of decoded YAML values (the server's DeepEqual on unstructured objects) */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((x, i) => deepEqual(x, bb[i]));
+  }
+  const ka = Object.keys(a);
+  const bo = b as Record<string, unknown>;
+  if (ka.length !== Object.keys(bo).length) return false;
+  return ka.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && deepEqual((a as Record<string, unknown>)[k], bo[k]));
+}
+
+/** `v` with the schema's defaults filled in where fields are absent (a copy where anything changes) */
+function withDefaults(v: unknown, n0: SNode, resolve: (n: SNode) => SNode, depth = 0): unknown {
+  if (typeof v !== 'object' || v === null || depth > 64) return v;
+  const n = resolve(n0);
+  if (Array.isArray(v)) return n.items ? v.map((x) => withDefaults(x, n.items!, resolve, depth + 1)) : v;
+  const o = v as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  for (const [k, p] of Object.entries(n.props ?? {})) {
+    if (o[k] === undefined && p.def !== undefined) (out ??= { ...o })[k] = structuredClone(p.def);
+  }
+  for (const [k, x] of Object.entries(out ?? o)) {
+    const child = n.props?.[k] ?? n.add;
+    if (!child) continue;
+    const d = withDefaults(x, child, resolve, depth + 1);
+    if (d !== x) (out ??= { ...o })[k] = d;
+  }
+  return out ?? o;
 }

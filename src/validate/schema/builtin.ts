@@ -4,16 +4,23 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocuments } from '../documents.js';
 import { CONVERTER_VERSION, crdHash, isCrd, type CrdInfo } from './crd.js';
+import { loadRelease, selectReleases } from './operators.js';
 import { compileCrd, readJson, writeJson, type CacheEvent } from './store.js';
 
 /**
- * CRDs shipped with Castle (schemas/crds: CrunchyData PGO 5.8.9, External Secrets 0.16.2): what the
- * local target's manifests use, known without `castle schemas add`. CRDs among the inputs or imported
- * later take precedence.
+ * CRDs shipped with Castle: CrunchyData PGO 5.8.9 (schemas/crds/pgo-*.yaml) and every CRD of a release of
+ * External Secrets Operator (schemas/operators, see operators.ts): what the local target's manifests
+ * use, known without `castle schemas add`. CRDs among the inputs or imported later take precedence.
+ * schemas/crds/eso-*.yaml are plain copies of three ESO 0.16.2 CRDs for the tests, not loaded here.
  */
 export function builtinCrdFiles(): string[] {
   const dir = fileURLToPath(new URL('../../../../schemas/crds', import.meta.url));
-  return existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(dir, f)) : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => /^pgo-.*\.ya?ml$/.test(f))
+        .sort()
+        .map((f) => join(dir, f))
+    : [];
 }
 
 interface BuiltinCacheEntry {
@@ -26,8 +33,9 @@ interface BuiltinCacheEntry {
  * `rebirth` through the preflight: the compiled form is cached by the hash of each file's text, so a
  * run only reads JSON. A missing or unwritable cache only costs that time.
  */
-export function loadBuiltinCrds(cacheDir: string | undefined, events?: CacheEvent[]): CrdInfo[] {
+export function loadBuiltinCrds(cacheDir: string | undefined, events?: CacheEvent[], selectors: readonly string[] = []): CrdInfo[] {
   const out: CrdInfo[] = [];
+  for (const r of selectReleases(selectors)) out.push(...loadRelease(r, cacheDir, events));
   for (const file of builtinCrdFiles()) {
     const text = readFileSync(file, 'utf8');
     const key = createHash('sha256').update(`builtin-v${CONVERTER_VERSION}\0`).update(text).digest('hex').slice(0, 24);
