@@ -24,6 +24,7 @@ export class StreamRenderer {
   #dir: string | undefined;
   #fd: number | undefined;
   #size = 0;
+  #gone = false;
 
   /** `chunk`: output is written in pieces of about this many characters */
   constructor(
@@ -33,6 +34,10 @@ export class StreamRenderer {
   ) {
     this.#format = format;
     this.#out = out;
+    // the reader went away (`castle validate | head`): the rest is not printed, and that is no crash
+    out.on('error', () => {
+      this.#gone = true;
+    });
   }
 
   /** findings printed so far */
@@ -89,7 +94,7 @@ export class StreamRenderer {
   #spill(): void {
     if (this.#format === 'text') {
       // no head to wait for; written in order (stdout is synchronous for files, and for pipes on Linux)
-      this.#out.write(this.#buf);
+      if (!this.#gone) this.#out.write(this.#buf);
     } else {
       if (this.#fd === undefined) {
         this.#dir = mkdtempSync(join(tmpdir(), 'castle-validate-out-'));
@@ -104,9 +109,12 @@ export class StreamRenderer {
 
   /** waits for a slow reader: the output is never held in memory whole */
   #write(s: string | Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.#out.write(s, (e) => (e ? reject(e) : undefined))) resolve();
-      else this.#out.once('drain', () => resolve());
+    return new Promise((resolve) => {
+      if (this.#gone || this.#out.write(s)) resolve();
+      else {
+        this.#out.once('drain', () => resolve());
+        this.#out.once('error', () => resolve());
+      }
     });
   }
 }
