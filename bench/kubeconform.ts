@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { parseAllDocuments } from 'yaml';
 
 /**
@@ -43,11 +44,34 @@ function replaceIntOrString(data: unknown): unknown {
   return out;
 }
 
-/** `{kind}_{version}.json` (lower case) for every version of every CRD in `crdDir`; returns the -schema-location template */
-export function writeKubeconformSchemas(crdDir: string, out: string): string {
+/**
+ * The CRDs Castle checks against by default: the shipped ones (schemas/crds), then the newest release
+ * of each operator in schemas/operators (`eso/2.9.0.yaml.gz`), whose versions replace the older ones.
+ */
+export function defaultCrdFiles(root: string): string[] {
+  const files = readdirSync(join(root, 'schemas/crds'))
+    .filter((n) => /\.ya?ml$/.test(n))
+    .map((n) => join(root, 'schemas/crds', n));
+  const operators = join(root, 'schemas/operators');
+  if (existsSync(operators)) {
+    for (const op of readdirSync(operators)) {
+      const newest = readdirSync(join(operators, op))
+        .filter((n) => /^\d+\.\d+\.\d+\.ya?ml(\.gz)?$/.test(n))
+        .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+        .pop();
+      if (newest) files.push(join(operators, op, newest));
+    }
+  }
+  return files;
+}
+
+/** `{kind}_{version}.json` (lower case) for every version of every CRD in `files`; returns the -schema-location template */
+export function writeKubeconformSchemas(files: readonly string[], out: string): string {
   mkdirSync(out, { recursive: true });
-  for (const f of readdirSync(crdDir).filter((n) => /\.ya?ml$/.test(n))) {
-    for (const doc of parseAllDocuments(readFileSync(join(crdDir, f), 'utf8'))) {
+  for (const f of files) {
+    const raw = readFileSync(f);
+    const text = (f.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
+    for (const doc of parseAllDocuments(text)) {
       const crd = doc.toJS() as { kind?: string; spec?: { names: { kind: string }; versions?: { name: string; schema?: { openAPIV3Schema?: unknown } }[] } };
       if (crd?.kind !== 'CustomResourceDefinition' || !crd.spec) continue;
       for (const v of crd.spec.versions ?? []) {

@@ -3,7 +3,7 @@ import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFi
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findKubeconform, writeKubeconformSchemas } from './kubeconform.js';
+import { defaultCrdFiles, findKubeconform, writeKubeconformSchemas } from './kubeconform.js';
 
 /**
  * `npm run bench -- validate [--sizes 1000,10000,100000] [--copies 100]`
@@ -87,7 +87,7 @@ ${
 
 function externalSecret(i: number, findings: boolean): string {
   const ns = findings ? `team-${i % 50}` : 'bench';
-  return `apiVersion: external-secrets.io/v1beta1
+  return `apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata:
   name: creds-${i}
@@ -122,7 +122,7 @@ kind: StorageClass
 metadata: {name: standard}
 provisioner: rancher.io/local-path
 ---
-apiVersion: external-secrets.io/v1beta1
+apiVersion: external-secrets.io/v1
 kind: ClusterSecretStore
 metadata: {name: store}
 spec:
@@ -213,7 +213,7 @@ export async function benchValidate(argv: string[]): Promise<void> {
         .map((x) => x.toFixed(1))
         .join(' ')} on ${availableParallelism()} cores`,
     );
-    const schemaLocation = kubeconform ? writeKubeconformSchemas(join(ROOT, 'schemas/crds'), join(dir, 'kubeconform-schemas')) : '';
+    const schemaLocation = kubeconform ? writeKubeconformSchemas(defaultCrdFiles(ROOT), join(dir, 'kubeconform-schemas')) : '';
     if (kubeconform) console.log(`kubeconform: ${kubeconform} -n 2 -strict -summary -ignore-missing-schemas -schema-location ${schemaLocation}`);
     const warmBy = new Map<string, Run[]>();
     for (const n of sizes) {
