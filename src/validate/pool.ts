@@ -13,10 +13,11 @@ const BYTES_PER_WORKER = 2 * 1024 * 1024;
 /**
  * How many worker threads analyse `bytes` of YAML: none for small inputs or one core, else one per
  * core but one (this thread files their findings, spools them and prints), at most one per 2 MiB
- * and 4. On 2 cores (10,000 documents, `npm run bench -- validate`) one worker took 1.7-2.0 s of CPU
- * and 140-160 MiB clean, 2.8-3.5 s and 177 MiB with findings, against 2.4 s, 190 MiB and 4.0-4.3 s,
- * 220 MiB in one thread (two workers: 2.2-2.4 s, 198 MiB and 3.8-4.1 s, 215 MiB): the work is
- * pipelined, and a worker's heap has a limit (see analyzeInWorkers).
+ * and 4. On 2 cores (10,000 documents, `npm run bench -- validate`, a loaded machine) one worker took
+ * 1.7-2.0 s of CPU and 140-160 MiB clean, 2.8-3.5 s and 177 MiB with findings, against 2.4 s, 190 MiB
+ * and 4.0-4.3 s, 220 MiB in one thread (two workers: 2.2-2.4 s, 198 MiB and 3.8-4.1 s, 215 MiB):
+ * the gain is the worker's limited heap (less garbage kept, fewer pages), not parallel work, as
+ * wall time stays close to CPU time.
  */
 export function workerCount(bytes: number, cores = availableParallelism()): number {
   if (bytes <= PARALLEL_THRESHOLD_BYTES || cores < 2) return 0;
