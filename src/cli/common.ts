@@ -8,19 +8,9 @@ import { PlainSink } from '../sinks/plain.js';
 import { TtySink } from '../sinks/tty.js';
 import { defaultRegistry } from '../targets/registry.js';
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_INVALID = 2;
+import { CliExit, EXIT_INVALID } from './exit.js';
 
-/** An expected way out of a command: printed once to stderr, with its exit code. */
-export class CliExit extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { CliExit, EXIT_FAILED, EXIT_INVALID, EXIT_OK } from './exit.js';
 
 export function sourceLookup(file: string): string | undefined {
   try {

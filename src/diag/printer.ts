@@ -2,11 +2,18 @@ import type { Diagnostic, SourceLocation } from './diagnostic.js';
 
 export type SourceLookup = (file: string) => string | undefined;
 
+// the last text split into lines: findings come file by file, and splitting a file of thousands of lines for each of them costs more than checking it
+let lastText: string | undefined;
+let lastLines: string[] = [];
+
 function sourceLine(lookup: SourceLookup, loc: SourceLocation): string | undefined {
   const text = lookup(loc.file);
   if (text === undefined) return undefined;
-  const lines = text.split(/\r?\n/);
-  return lines[loc.line - 1];
+  if (text !== lastText) {
+    lastText = text;
+    lastLines = text.split(/\r?\n/);
+  }
+  return lastLines[loc.line - 1];
 }
 
 function where(loc: SourceLocation | undefined): string {

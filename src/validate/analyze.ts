@@ -1,4 +1,4 @@
-import type { Diagnostic } from '../diag/diagnostic.js';
+import type { Diagnostic, SourceLocation } from '../diag/diagnostic.js';
 import { parseFile, type ManifestDoc } from './documents.js';
 import type { InputFile } from './inputs.js';
 import { describe, diag, groupOf, locateIn, locRef, type LocRef } from './check/context.js';
@@ -20,7 +20,7 @@ export interface FileAnalysis {
   diagnostics: Diagnostic[];
   batch: BatchMeta[];
   provided: Provided[];
-  needs: Need[];
+  needs: PlacedNeed[];
   unknown: { key: string; at: LocRef }[];
   unevaluated: { key: string; diag: Diagnostic }[];
   documents: number;
@@ -104,9 +104,22 @@ export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegist
     checkReferences(d, a.needs, a.diagnostics);
     checkPostgresCluster(d, o, a.diagnostics);
     if (placeholders) dropPlaceholderFindings(d, a, before, needsBefore);
+    // a document with a finding has its positions built: its references are placed now, for nothing,
+    // in case nothing provides them (else that warning would parse the document again)
+    if (d.hasPos) for (let i = needsBefore; i < a.needs.length; i++) a.needs[i] = placed(d, a.needs[i]!);
     for (const p of provides(d)) a.provided.push(p);
-    a.batch.push(batchMeta(d));
+    // only documents applied in a batch (a kustomization) can be applied with their CRD
+    if (d.via !== undefined) a.batch.push(batchMeta(d));
   }
+}
+
+/** A reference with its location, when it was free to find (see analyzeDocs). */
+export interface PlacedNeed extends Need {
+  readonly loc?: SourceLocation;
+}
+
+function placed(d: ManifestDoc, n: Need): PlacedNeed {
+  return { ...n, loc: d.pos.locate(n.at.path, n.at.key ?? false) };
 }
 
 export function dropPlaceholderFindings(d: ManifestDoc, a: FileAnalysis, before: number, needsBefore: number): void {

@@ -2,8 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { formatDiagnostics } from '../diag/printer.js';
-import type { ValidateResult } from './index.js';
-import type { Format } from './output/render.js';
+import type { ValidateOptions, ValidateResult } from './index.js';
 import { defaultCacheDir } from './schema/cache-dir.js';
 // the validator (ajv, CEL, RE2, the Kubernetes schemas) is loaded by the commands that use it, not by every castle command
 
@@ -82,39 +81,44 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
           }
           if (inputs.length === 0) usage(cmd, `no paths given, and ${opts.file} applies no manifests`);
         }
-        const { validateManifests, ValidateUsageError } = await import('./index.js');
-        let result: ValidateResult;
+        const { validateManifests, validateStream, ValidateUsageError } = await import('./index.js');
+        const vo: ValidateOptions = {
+          cacheDir: opts.cacheDir,
+          strict: opts.strict === true,
+          builtinCrds: opts.builtinCrds,
+          crds: opts.crds,
+          rebirth: opts.rebirth === true,
+          kustomize: opts.kustomize,
+          fastYaml: opts.fastYaml,
+          ...(opts.cluster || opts.kubeconfig || opts.context
+            ? { cluster: { ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) } }
+            : {}),
+          ...(opts.kubernetesVersion ? { kubernetesVersion: opts.kubernetesVersion } : {}),
+        };
         try {
-          result = await validateManifests(inputs, {
-            cacheDir: opts.cacheDir,
-            strict: opts.strict === true,
-            builtinCrds: opts.builtinCrds,
-            crds: opts.crds,
-            rebirth: opts.rebirth === true,
-            kustomize: opts.kustomize,
-            fastYaml: opts.fastYaml,
-            ...(opts.cluster || opts.kubeconfig || opts.context
-              ? { cluster: { ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) } }
-              : {}),
-            ...(opts.kubernetesVersion ? { kubernetesVersion: opts.kubernetesVersion } : {}),
-          });
+          if (opts.format === 'sarif') {
+            // SARIF lists the rules before the results: it is built whole
+            let result = await validateManifests(inputs, vo);
+            if (targetFindings.length > 0) result = withTargetFindings(result, targetFindings, opts.strict === true);
+            const { renderResult } = await import('./output/render.js');
+            process.stdout.write(`${renderResult(result, 'sarif')}\n`);
+            process.exitCode = result.ok ? 0 : 1;
+            return;
+          }
+          // text and JSON are printed as the findings come, file by file: memory does not grow with their number
+          const { StreamRenderer } = await import('./output/stream.js');
+          const out = new StreamRenderer(opts.format === 'json' ? 'json' : 'text', process.stdout);
+          const run = await validateStream(inputs, vo, (d, source) => out.add(d, source));
+          // the targets' own files (Talos patches) after the manifests' findings, their sources read for the carets
+          const lookup = (f: string): string | undefined => (existsSync(f) ? readFileSync(f, 'utf8') : undefined);
+          for (const d of targetFindings) out.add(d, lookup);
+          const ok = run.ok && !targetFindings.some((d) => d.severity === 'error' || (opts.strict === true && d.severity === 'warning'));
+          await out.finish({ ...run, ok });
+          process.exitCode = ok ? 0 : 1;
         } catch (e) {
           if (e instanceof ValidateUsageError) usage(cmd, e.message);
           throw e;
         }
-        if (targetFindings.length > 0) result = withTargetFindings(result, targetFindings, opts.strict === true);
-        const { renderChunks } = await import('./output/render.js');
-        // in pieces of about 1 MiB: the whole output as one string would double the findings' memory
-        let buf = '';
-        for (const chunk of renderChunks(result, opts.format as Format)) {
-          buf += chunk;
-          if (buf.length > 1 << 20) {
-            process.stdout.write(buf);
-            buf = '';
-          }
-        }
-        process.stdout.write(`${buf}\n`);
-        process.exitCode = result.ok ? 0 : 1;
       },
     );
 

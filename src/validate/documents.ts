@@ -11,6 +11,8 @@ export interface ManifestDoc {
   readonly file: string;
   /** where its parts are in the file; built on a first finding for documents the line reader read */
   readonly pos: DocPositions;
+  /** `pos` is built already: locating more in this document costs no parse */
+  readonly hasPos: boolean;
   /** index of the document in the file */
   readonly doc: number;
   /** [start, end) of the document in the file, when known: locations then parse this document only */
@@ -90,7 +92,7 @@ export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptio
       }
       let pos: DocPositions | undefined;
       const lazy = (): DocPositions => (pos ??= new LineDocPositions(f.file, f.text, range, lines()));
-      collect(value, [], lazy, i, range, f, diagnostics, out);
+      collect(value, [], lazy, () => pos !== undefined, i, range, f, diagnostics, out);
     });
     return out;
   }
@@ -137,7 +139,17 @@ export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptio
     }
     if (value === null || value === undefined) return;
     const pos = new YamlDocPositions(source, i);
-    collect(value, [], () => pos, i, undefined, f, diagnostics, out);
+    collect(
+      value,
+      [],
+      () => pos,
+      () => true,
+      i,
+      undefined,
+      f,
+      diagnostics,
+      out,
+    );
   });
   return out;
 }
@@ -162,6 +174,7 @@ function collect(
   value: unknown,
   base: PathSeg[],
   lazy: () => DocPositions,
+  built: () => boolean,
   doc: number,
   range: readonly [number, number] | undefined,
   f: InputFile,
@@ -216,7 +229,7 @@ function collect(
     return;
   }
   if (kind === 'List' && apiVersion === 'v1' && Array.isArray(v['items'])) {
-    v['items'].forEach((item, n) => collect(item, [...base, 'items', n], lazy, doc, range, f, diagnostics, out));
+    v['items'].forEach((item, n) => collect(item, [...base, 'items', n], lazy, built, doc, range, f, diagnostics, out));
     return;
   }
   const meta = (typeof v['metadata'] === 'object' && v['metadata'] !== null ? v['metadata'] : {}) as Record<string, unknown>;
@@ -224,6 +237,9 @@ function collect(
     file: f.file,
     get pos() {
       return lazy();
+    },
+    get hasPos() {
+      return built();
     },
     doc,
     range,

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { loadBuiltinCrds } from './schema/builtin.js';
-import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, type FileAnalysis } from './analyze.js';
+import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, type FileAnalysis, type PlacedNeed } from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
-import { analyzeInWorkers, useWorkers } from './pool.js';
+import { analyzeInWorkers, loadQueued, workerCount, type QueuedFile } from './pool.js';
+import { Spool } from './spool.js';
 import { Locator, type LocRef } from './check/context.js';
 import { checkCrdBatches } from './check/rebirth.js';
 import { missingNeed, needIsMet, ObjectIndex } from './check/references.js';
@@ -41,6 +42,8 @@ export interface ValidateOptions {
   readonly fastYaml?: boolean;
   /** worker threads for big inputs (default true) */
   readonly parallel?: boolean;
+  /** how many worker threads analyse the files: default by input size and cores (see pool.ts); 0 for none */
+  readonly workers?: number;
   /** also resolve references against this live cluster (kubeconfig); then a reference found nowhere is an error */
   readonly cluster?: KubeTarget;
 }
@@ -77,6 +80,19 @@ export interface ValidateResult {
   readonly ok: boolean;
 }
 
+/** What a streamed run returns: the findings went to the callback. */
+export interface ValidateRun {
+  readonly stats: ValidateStats;
+  readonly ok: boolean;
+}
+
+/**
+ * Gets the findings one at a time, in their final order (by file, then line and column; in the
+ * order found on a tie), without duplicates. `source` gives the text of a finding's file (read once
+ * per file, while that file's findings are given).
+ */
+export type FindingSink = (d: Diagnostic, source: (file: string) => string | undefined) => void;
+
 // anywhere in the text: CRDs also come indented in a `kind: List`, or as JSON
 const CRD_TEXT = /\bkind["']?\s*:\s*["']?CustomResourceDefinition\b/;
 
@@ -94,6 +110,41 @@ const CRD_TEXT = /\bkind["']?\s*:\s*["']?CustomResourceDefinition\b/;
  * - Pass `{ rebirth: true }` from the preflight: a PostgresCluster that would come back empty is an error.
  */
 export async function validateManifests(paths: readonly string[], opts: ValidateOptions = {}): Promise<ValidateResult> {
+  const diagnostics: Diagnostic[] = [];
+  const sources = new Map<string, string>();
+  const run = await validateStream(paths, opts, (d, source) => {
+    diagnostics.push(d);
+    const file = d.location?.file;
+    if (file === undefined || sources.has(file)) return;
+    const text = source(file);
+    if (text !== undefined) sources.set(file, text);
+  });
+  return { diagnostics, sources, stats: run.stats, ok: run.ok };
+}
+
+/**
+ * `validateManifests`, with the findings given to `emit` one at a time instead of returned: memory
+ * does not grow with their number (they wait in a FindingSpool, on disk past a few MiB, until every
+ * file is read). The CLI prints this way.
+ */
+export async function validateStream(paths: readonly string[], opts: ValidateOptions, emit: FindingSink): Promise<ValidateRun> {
+  const spool = new Spool<Diagnostic>();
+  const needs = new Spool<PlacedNeed>();
+  try {
+    return await run(paths, opts, spool, needs, emit);
+  } finally {
+    spool.close();
+    needs.close();
+  }
+}
+
+async function run(
+  paths: readonly string[],
+  opts: ValidateOptions,
+  spool: Spool<Diagnostic>,
+  needs: Spool<PlacedNeed>,
+  emit: FindingSink,
+): Promise<ValidateRun> {
   const t0 = performance.now();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const collector = new InputCollector({
@@ -102,9 +153,9 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   });
   for (const p of paths) collector.add(p);
   collector.followGitOps();
-  // Texts are not kept through the run: a file on disk is read again for its findings only (the
-  // locations of references nothing provides, the snippets of the printer); rendered and
-  // substituted texts, which are not on disk, are kept.
+  // Texts are not kept through the run: a file on disk is read again when it is analysed and for
+  // its findings (the locations of references nothing provides, the snippets of the printer);
+  // rendered and substituted texts, which are not on disk, are kept.
   const kept = new Map<string, string>();
   const onDisk = new Map<string, string>();
   for (const f of collector.files) {
@@ -123,12 +174,15 @@ export async function validateManifests(paths: readonly string[], opts: Validate
 
   // Files that define CRDs go first, in this thread: every other file may need those schemas.
   const crdFiles: InputFile[] = [];
-  const rest: (InputFile | undefined)[] = [];
-  for (const f of collector.files) (CRD_TEXT.test(f.text) ? crdFiles : rest).push(f);
+  const rest: (QueuedFile | undefined)[] = [];
+  for (const f of collector.files) {
+    if (CRD_TEXT.test(f.text)) crdFiles.push(f);
+    else rest.push(f.abs && !f.substituted ? deferred(f) : { ...f, bytes: f.text.length });
+  }
   const fileCount = collector.files.length;
   collector.files.length = 0;
   const analysis: FileAnalysis = emptyAnalysis();
-  analysis.diagnostics.push(...collector.diagnostics);
+  for (const d of collector.diagnostics) spool.add(d.location?.file ?? '', d);
   const crds: CrdInfo[] = [];
   if (opts.builtinCrds === true) {
     for (const info of loadBuiltinCrds(cacheDir, events, opts.crds)) {
@@ -152,78 +206,104 @@ export async function validateManifests(paths: readonly string[], opts: Validate
     analysis,
     crdFiles.some((f) => f.text.includes('${')),
   );
-
+  // what is known of kinds without a schema and of rules not evaluated: one entry per kind or rule
+  // `rank`: where the first one was found, as [file, entry] in input order, whichever thread found it
+  const unknown = new Map<string, { at: LocRef; count: number; rank: Rank }>();
+  let unknownKind = 0;
+  const unevaluated = new Map<string, { d: Diagnostic; count: number; rank: Rank }>();
   const index = new ObjectIndex();
-  const restBytes = rest.reduce((n, f) => n + (f?.text.length ?? 0), 0);
-  let workers = 0;
-  if (opts.parallel !== false && useWorkers(restBytes)) {
-    const r = await analyzeInWorkers(rest as InputFile[], { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions });
-    workers = r.workers;
-    mergeAnalysis(analysis, r.analysis);
-  } else {
-    let checked = 0;
-    for (let i = 0; i < rest.length; i++) {
-      analyzeFiles([rest[i]!], registry, analyzeOptions, analysis);
-      rest[i] = undefined; // its text is garbage now
-      // what is provided so far settles most needs at once: only the others are kept for the end
-      for (const p of analysis.provided) index.add(p);
-      analysis.provided.length = 0;
-      let w = checked;
-      for (let j = checked; j < analysis.needs.length; j++) {
-        const n = analysis.needs[j]!;
-        if (!needIsMet(n, index)) analysis.needs[w++] = n;
+  // After each file: its findings go to the spool, what it provides settles most needs at once,
+  // and the others wait in a spool for the last file (then for the live cluster).
+  const settle = (order: number): void => {
+    for (const d of analysis.diagnostics) spool.add(d.location?.file ?? '', d);
+    analysis.diagnostics.length = 0;
+    for (const p of analysis.provided) index.add(p);
+    analysis.provided.length = 0;
+    for (const n of analysis.needs) if (!needIsMet(n, index)) needs.add(n.at.file, n);
+    analysis.needs.length = 0;
+    analysis.unknown.forEach((u, i) => {
+      const e = unknown.get(u.key);
+      if (!e) unknown.set(u.key, { at: u.at, count: 1, rank: [order, i] });
+      else {
+        e.count++;
+        if (before([order, i], e.rank)) Object.assign(e, { at: u.at, rank: [order, i] });
       }
-      analysis.needs.length = w;
-      checked = w;
+    });
+    unknownKind += analysis.unknown.length;
+    analysis.unknown.length = 0;
+    analysis.unevaluated.forEach((u, i) => {
+      const e = unevaluated.get(u.key);
+      if (!e) unevaluated.set(u.key, { d: u.diag, count: 1, rank: [order, i] });
+      else {
+        e.count++;
+        if (before([order, i], e.rank)) Object.assign(e, { d: u.diag, rank: [order, i] });
+      }
+    });
+    analysis.unevaluated.length = 0;
+  };
+  settle(-1);
+
+  const restBytes = rest.reduce((n, f) => n + (f?.bytes ?? 0), 0);
+  const workers = opts.parallel === false ? 0 : (opts.workers ?? workerCount(restBytes));
+  if (workers > 0) {
+    await analyzeInWorkers(
+      rest as QueuedFile[],
+      workers,
+      { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions },
+      (a, order) => {
+        mergeAnalysis(analysis, a);
+        settle(order);
+      },
+    );
+  } else {
+    for (let i = 0; i < rest.length; i++) {
+      const f = loadQueued(rest[i]!, analysis.diagnostics);
+      rest[i] = undefined; // its text is garbage once analysed
+      if (f) analyzeFiles([f], registry, analyzeOptions, analysis);
+      settle(i);
     }
   }
 
-  const diagnostics = analysis.diagnostics;
   if (opts.cluster && analysis.deferred.length > 0) {
-    // custom resources, as updates of their live objects: transition rules and ratcheting
-    diagnostics.push(...(await checkAgainstLive(analysis.deferred, registry, textOf, opts.cluster, analysis, analyzeOptions)));
+    // custom resources, as updates of their live objects: transition rules and ratcheting; their findings come after every file's own
+    const problems = await checkAgainstLive(analysis.deferred, registry, textOf, opts.cluster, analysis, analyzeOptions);
+    for (const d of problems) analysis.diagnostics.push(d);
     analysis.deferred.length = 0;
+    settle(rest.length);
   }
   const locator = new Locator(textOf);
-  for (const p of analysis.provided) index.add(p);
-  analysis.provided.length = 0;
   let live = false;
+  // findings of the whole run, after each file's own: [file, finding], in the order they are found
+  const late: Diagnostic[] = [];
   if (opts.cluster) {
     try {
       for (const p of await liveObjects(opts.cluster)) index.add(p);
       live = true;
     } catch (e) {
-      diagnostics.push({
+      late.push({
         severity: 'error',
         rule: 'cluster/unreachable',
         message: `cannot read the live cluster for references: ${(e as Error).message.split('\n')[0]}`,
       });
     }
   }
-  for (const n of analysis.needs) {
-    if (needIsMet(n, index)) continue;
-    const d = missingNeed(n, locator);
-    diagnostics.push(
-      live
-        ? {
-            ...d,
-            severity: 'error',
-            message: d.message.replace('is not defined in the validated manifests', 'is not defined in the validated manifests nor in the cluster'),
-          }
-        : d,
-    );
-  }
-  checkCrdBatches(analysis.batch, locator, diagnostics);
+  const missing = (n: PlacedNeed): Diagnostic => {
+    const at = n.loc;
+    const d = missingNeed(n, at ? { resolve: () => at } : locator);
+    return live
+      ? {
+          ...d,
+          severity: 'error',
+          message: d.message.replace('is not defined in the validated manifests', 'is not defined in the validated manifests nor in the cluster'),
+        }
+      : d;
+  };
+  checkCrdBatches(analysis.batch, locator, late);
+  analysis.batch.length = 0;
 
-  const unknown = new Map<string, { at: LocRef; count: number }>();
-  for (const u of analysis.unknown) {
-    const e = unknown.get(u.key);
-    if (e) e.count++;
-    else unknown.set(u.key, { at: u.at, count: 1 });
-  }
-  for (const [key, u] of unknown) {
+  for (const [key, u] of [...unknown].sort((a, b) => compareRank(a[1].rank, b[1].rank))) {
     const [apiVersion, kind] = key.split('|');
-    diagnostics.push({
+    late.push({
       severity: 'info',
       rule: 'schema/unknown-kind',
       message: `no schema for ${kind} ${apiVersion}${u.count > 1 ? ` (${u.count} documents)` : ''}: its structure is not checked`,
@@ -231,27 +311,42 @@ export async function validateManifests(paths: readonly string[], opts: Validate
       hint: 'import its CRD with `castle schemas add <crd.yaml|url>` or `castle schemas pull`, or list the CRD among the inputs',
     });
   }
-  const unevaluated = new Map<string, { d: Diagnostic; count: number }>();
-  for (const u of analysis.unevaluated) {
-    const e = unevaluated.get(u.key);
-    if (e) e.count++;
-    else unevaluated.set(u.key, { d: u.diag, count: 1 });
+  for (const u of [...unevaluated.values()].sort((a, b) => compareRank(a.rank, b.rank)))
+    late.push(u.count > 1 ? { ...u.d, message: `${u.d.message} (${u.count} times)` } : u.d);
+  const lateOf = new Map<string, Diagnostic[]>();
+  for (const d of late) {
+    const file = d.location?.file ?? '';
+    const l = lateOf.get(file);
+    if (l) l.push(d);
+    else lateOf.set(file, [d]);
   }
-  for (const u of unevaluated.values()) diagnostics.push(u.count > 1 ? { ...u.d, message: `${u.d.message} (${u.count} times)` } : u.d);
 
-  const out = dedupe(diagnostics).sort(byLocation);
-  const sources = new Map<string, string>();
-  for (const d of out) {
-    const file = d.location?.file;
-    if (file === undefined || sources.has(file)) continue;
-    const text = textOf(file);
-    if (text !== undefined) sources.set(file, text);
+  // file by file, in the order printed: only one file's findings and text are held at a time
+  let errors = 0;
+  let warnings = 0;
+  const files = [...new Set([...spool.files(), ...needs.files(), ...lateOf.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const file of files) {
+    const found = spool.take(file);
+    // references nothing provides: their warnings are made when their file is printed
+    for (const n of needs.take(file)) if (!needIsMet(n, index)) found.push(missing(n));
+    for (const d of lateOf.get(file) ?? []) found.push(d);
+    let text: string | undefined | null = null;
+    const source = (f: string): string | undefined => {
+      if (f !== file) return textOf(f);
+      if (text === null) text = textOf(f);
+      return text;
+    };
+    for (const d of dedupe(found).sort(byLine)) {
+      if (d.severity === 'error') errors++;
+      else if (d.severity === 'warning') warnings++;
+      emit(d, source);
+    }
   }
   const stats: ValidateStats = {
     files: fileCount,
     documents: analysis.documents,
     validated: analysis.validated,
-    unknownKind: analysis.unknown.length,
+    unknownKind,
     crds: crds.length,
     celEvaluated: analysis.celEvaluated,
     celUnevaluated: analysis.celUnevaluated,
@@ -260,12 +355,35 @@ export async function validateManifests(paths: readonly string[], opts: Validate
     ratcheted: analysis.ratcheted,
     cacheHits: events.filter((e) => e.kind === 'hit').length,
     compiled: events.filter((e) => e.kind === 'compiled').length,
-    errors: out.filter((x) => x.severity === 'error').length,
-    warnings: out.filter((x) => x.severity === 'warning').length,
+    errors,
+    warnings,
     workers,
     ms: Math.round(performance.now() - t0),
   };
-  return { diagnostics: out, sources, stats, ok: stats.errors === 0 && (!opts.strict || stats.warnings === 0) };
+  return { stats, ok: stats.errors === 0 && (!opts.strict || stats.warnings === 0) };
+}
+
+/** [file in input order (-1: the CRD files), entry in that file's analysis] */
+type Rank = readonly [number, number];
+
+function compareRank(a: Rank, b: Rank): number {
+  return a[0] - b[0] || a[1] - b[1];
+}
+
+function before(a: Rank, b: Rank): boolean {
+  return compareRank(a, b) < 0;
+}
+
+/** A file on disk waits for its turn without its text, which is read again then (see loadQueued). */
+function deferred(f: InputFile): QueuedFile {
+  return {
+    file: f.file,
+    text: '',
+    bytes: f.text.length,
+    ...(f.via !== undefined ? { via: f.via } : {}),
+    ...(f.abs !== undefined ? { abs: f.abs } : {}),
+    deferred: true,
+  };
 }
 
 function readText(abs: string | undefined): string | undefined {
@@ -287,9 +405,7 @@ function dedupe(diags: Diagnostic[]): Diagnostic[] {
   });
 }
 
-function byLocation(a: Diagnostic, b: Diagnostic): number {
-  const fa = a.location?.file ?? '';
-  const fb = b.location?.file ?? '';
-  if (fa !== fb) return fa < fb ? -1 : 1;
+/** within one file: by line, then column; Array.prototype.sort is stable, so a tie keeps the order found */
+function byLine(a: Diagnostic, b: Diagnostic): number {
   return (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.col ?? 0) - (b.location?.col ?? 0);
 }

@@ -1,57 +1,101 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { emptyAnalysis, mergeAnalysis, type FileAnalysis } from './analyze.js';
+import type { Diagnostic } from '../diag/diagnostic.js';
+import type { FileAnalysis } from './analyze.js';
 import type { InputFile } from './inputs.js';
-import type { WorkerInput } from './worker.js';
+import type { WorkerInput, WorkerMessage } from './worker.js';
+
+/** Below this much YAML (about 2,500 documents), one thread is as fast: a worker loads the schemas again and starts cold. */
+export const PARALLEL_THRESHOLD_BYTES = 2 * 1024 * 1024;
+const BYTES_PER_WORKER = 2 * 1024 * 1024;
 
 /**
- * Below this much YAML, one thread is faster: a worker pays ~100 ms to start and runs cold (not
- * JIT-optimised) code, while the line reader validates ~20,000 documents/s on a warm thread.
+ * How many worker threads analyse `bytes` of YAML: none for small inputs or one core, else one per
+ * core but one (this thread files their findings, spools them and prints), at most one per 2 MiB
+ * and 4. On 2 cores (10,000 documents, `npm run bench -- validate`, a loaded machine) one worker took
+ * 1.7-2.0 s of CPU and 140-160 MiB clean, 2.8-3.5 s and 177 MiB with findings, against 2.4 s, 190 MiB
+ * and 4.0-4.3 s, 220 MiB in one thread (two workers: 2.2-2.4 s, 198 MiB and 3.8-4.1 s, 215 MiB):
+ * the gain is the worker's limited heap (less garbage kept, fewer pages), not parallel work, as
+ * wall time stays close to CPU time.
  */
-export const PARALLEL_THRESHOLD_BYTES = 16 * 1024 * 1024;
-
-/**
- * Workers only pay on 4 cores or more: on 2 (`npm run bench -- validate`, 100,000 clean documents)
- * two workers took 13.7 s of CPU and 815 MiB against 9.7 s and 545 MiB in one thread.
- */
-export function useWorkers(bytes: number): boolean {
-  return bytes > PARALLEL_THRESHOLD_BYTES && availableParallelism() >= 4;
+export function workerCount(bytes: number, cores = availableParallelism()): number {
+  if (bytes <= PARALLEL_THRESHOLD_BYTES || cores < 2) return 0;
+  return Math.max(1, Math.min(4, cores - 1, Math.ceil(bytes / BYTES_PER_WORKER)));
 }
-const BYTES_PER_WORKER = 8 * 1024 * 1024;
+
+/** A file waiting to be analysed; `deferred`: its text was dropped and is read from `abs` again then. */
+export interface QueuedFile extends InputFile {
+  readonly bytes: number;
+  readonly deferred?: true;
+}
+
+/** The file with its text, or undefined (and a finding) when it cannot be read again. */
+export function loadQueued(f: QueuedFile, diagnostics: Diagnostic[]): InputFile | undefined {
+  if (!f.deferred || f.abs === undefined) return f;
+  try {
+    return { file: f.file, text: readFileSync(f.abs, 'utf8'), abs: f.abs, ...(f.via !== undefined ? { via: f.via } : {}) };
+  } catch (e) {
+    diagnostics.push({ severity: 'error', rule: 'input/unreadable', message: `${f.file}: ${(e as Error).message}` });
+    return undefined;
+  }
+}
 
 /**
- * Splits the files over worker threads: one per 8 MiB of YAML, at most one per core and 4. Parsing
- * allocates many short-lived objects: a larger young generation means fewer collections.
+ * Splits the files over `n` worker threads. Each
+ * worker reads its files itself and posts each file's analysis as soon as it is done, to `onFile`
+ * (called in this thread, one file at a time): nothing waits for the whole share.
  */
-export async function analyzeInWorkers(files: readonly InputFile[], base: Omit<WorkerInput, 'files'>): Promise<{ analysis: FileAnalysis; workers: number }> {
-  const total = files.reduce((n, f) => n + f.text.length, 0);
-  const n = Math.max(1, Math.min(4, availableParallelism(), Math.ceil(total / BYTES_PER_WORKER)));
-  const shares: InputFile[][] = Array.from({ length: n }, () => []);
+export async function analyzeInWorkers(
+  files: readonly QueuedFile[],
+  n: number,
+  base: Omit<WorkerInput, 'files'>,
+  onFile: (a: FileAnalysis, order: number) => void,
+): Promise<void> {
+  // a young generation of 16 MiB, and an old one of 128 MiB plus room for the biggest file's values: V8 lets a heap
+  // with no limit grow to 4-5x what it holds before it collects
+  const biggest = files.reduce((m, f) => Math.max(m, f.bytes), 0);
+  const resourceLimits = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 128 + Math.ceil((biggest / (1024 * 1024)) * 24) };
+  const shares: [number, QueuedFile][][] = Array.from({ length: n }, () => []);
   const sizes = new Array<number>(n).fill(0);
   // biggest first onto the lightest share: balanced without splitting files
-  for (const f of [...files].sort((a, b) => b.text.length - a.text.length)) {
+  const bySize = files.map((f, order) => [order, f] as [number, QueuedFile]).sort((a, b) => b[1].bytes - a[1].bytes);
+  for (const entry of bySize) {
     const i = sizes.indexOf(Math.min(...sizes));
-    shares[i]!.push(f);
-    sizes[i]! += f.text.length;
+    shares[i]!.push(entry);
+    sizes[i]! += entry[1].bytes;
   }
-  const results = await Promise.all(
+  // each share in input order: its findings come out in the order one thread would find them
+  for (const share of shares) share.sort((a, b) => a[0] - b[0]);
+  await Promise.all(
     shares.map(
       (share) =>
-        new Promise<FileAnalysis>((resolve, reject) => {
+        new Promise<void>((resolve, reject) => {
           const w = new Worker(new URL('./worker.js', import.meta.url), {
             workerData: { ...base, files: share } satisfies WorkerInput,
-            resourceLimits: { maxYoungGenerationSizeMb: 64, maxOldGenerationSizeMb: 2048 },
+            resourceLimits,
           });
-          w.once('message', (m: { ok: true; analysis: FileAnalysis } | { ok: false; error: string }) => {
-            if (m.ok) resolve(m.analysis);
-            else reject(new Error(`validation worker failed: ${m.error}`));
-            void w.terminate();
+          w.on('message', (m: WorkerMessage) => {
+            switch (m.kind) {
+              case 'file':
+                onFile(m.analysis, m.order);
+                return;
+              case 'done':
+                resolve();
+                void w.terminate();
+                return;
+              case 'failed':
+                reject(new Error(`validation worker failed: ${m.error}`));
+                void w.terminate();
+                return;
+              default: {
+                const never: never = m;
+                throw new Error(`unknown worker message ${String(never)}`);
+              }
+            }
           });
           w.once('error', reject);
         }),
     ),
   );
-  const out = emptyAnalysis();
-  for (const r of results) mergeAnalysis(out, r);
-  return { analysis: out, workers: n };
 }

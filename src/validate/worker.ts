@@ -1,23 +1,33 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { analyzeFiles, type AnalyzeOptions } from './analyze.js';
-import type { InputFile } from './inputs.js';
+import { analyzeFiles, emptyAnalysis, type AnalyzeOptions, type FileAnalysis } from './analyze.js';
+import { loadQueued, type QueuedFile } from './pool.js';
 import type { CrdInfo } from './schema/crd.js';
 import { loadRegistry } from './schema/registry-load.js';
 
-/** One worker analyses one share of the files and posts its FileAnalysis back (see pool.ts). */
+/** One worker analyses one share of the files and posts each file's FileAnalysis back (see pool.ts). */
 export interface WorkerInput {
   cacheDir: string;
   kubernetesVersion: string | undefined;
   crds: CrdInfo[];
   options: AnalyzeOptions;
-  files: InputFile[];
+  /** [position in the input order, file] */
+  files: [number, QueuedFile][];
 }
 
+export type WorkerMessage = { kind: 'file'; order: number; analysis: FileAnalysis } | { kind: 'done' } | { kind: 'failed'; error: string };
+
 const input = workerData as WorkerInput;
+const post = (m: WorkerMessage): void => parentPort?.postMessage(m);
 try {
   const registry = loadRegistry(input.cacheDir, input.kubernetesVersion);
   for (const c of input.crds) registry.addCrd(c);
-  parentPort?.postMessage({ ok: true, analysis: analyzeFiles(input.files, registry, input.options) });
+  for (const [order, q] of input.files) {
+    const a = emptyAnalysis();
+    const f = loadQueued(q, a.diagnostics);
+    if (f) analyzeFiles([f], registry, input.options, a);
+    post({ kind: 'file', order, analysis: a });
+  }
+  post({ kind: 'done' });
 } catch (e) {
-  parentPort?.postMessage({ ok: false, error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e) });
+  post({ kind: 'failed', error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e) });
 }

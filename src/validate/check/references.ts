@@ -21,7 +21,8 @@ export class ObjectIndex {
   }
 
   add([kind, namespace, name]: Provided): void {
-    this.#set.add(`${kind}|${namespace ?? ''}|${name}`);
+    // a flat copy: the parts are slices of their file's text, which a key made of them would keep in memory
+    this.#set.add(` ${kind}|${namespace ?? ''}|${name}`.slice(1));
   }
 
   has(kind: string, namespace: string | undefined, name: string): boolean {
@@ -93,7 +94,7 @@ export function provides(d: ManifestDoc): Provided[] {
 }
 
 /** The warning for a need nothing provides. */
-export function missingNeed(n: Need, locator: Locator): Diagnostic {
+export function missingNeed(n: Need, locator: Pick<Locator, 'resolve'>): Diagnostic {
   const scoped = n.kind === 'Secret' || n.kind === 'ConfigMap' || n.kind === 'SecretStore';
   return {
     severity: 'warning',

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { formatDiagnostic } from '../../diag/printer.js';
-import type { ValidateResult } from '../index.js';
+import type { ValidateResult, ValidateStats } from '../index.js';
 import { toSarif } from './sarif.js';
 
 export type Format = 'text' | 'json' | 'sarif';
@@ -48,21 +48,20 @@ export function* renderChunks(result: ValidateResult, format: Format): Generator
       else if (d.severity === 'warning') warnings++;
       yield `${formatDiagnostic(d, lookup)}\n`;
     }
-    yield `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n${summaryLine(result)}`;
+    yield `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n${summaryLine(result.stats)}`;
     return;
   }
   yield whole(result, format);
 }
 
-function summaryLine(result: ValidateResult): string {
-  const s = result.stats;
+export function summaryLine(s: ValidateStats): string {
   return `${s.documents} document${s.documents === 1 ? '' : 's'} in ${s.files} file${s.files === 1 ? '' : 's'}, ${s.validated} checked against a schema${s.unknownKind ? `, ${s.unknownKind} of unknown kind` : ''}${s.celUnevaluated ? `, ${s.celUnevaluated} CEL rule evaluation${s.celUnevaluated === 1 ? '' : 's'} not possible offline` : ''}${s.celSkipped ? `, ${s.celSkipped} transition rule${s.celSkipped === 1 ? '' : 's'} (oldSelf) not checked: they compare with the live object on update (--cluster checks them)` : ''}${s.ratcheted ? `, ${s.ratcheted} error${s.ratcheted === 1 ? '' : 's'} on values unchanged from the live objects ratcheted (as the API server does)` : ''}${s.placeholders ? `, ${s.placeholders} finding${s.placeholders === 1 ? '' : 's'} on \${VAR} placeholders not reported (Flux substitutes them; no postBuild.substitute in the tree gives their values)` : ''}`;
 }
 
 function whole(result: ValidateResult, format: Format): string {
   switch (format) {
     case 'text':
-      return `0 errors, 0 warnings\n${summaryLine(result)}`;
+      return `0 errors, 0 warnings\n${summaryLine(result.stats)}`;
     case 'json':
       return JSON.stringify({ version: 1, ok: result.ok, stats: result.stats, diagnostics: result.diagnostics }, null, 2);
     case 'sarif':

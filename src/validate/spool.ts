@@ -1,0 +1,99 @@
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Records held in memory before they go to disk: a small run never writes a file. */
+const MEMORY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Records (findings, references not settled yet) in the order they were added, grouped by the file
+ * they are about, so they can be given back file by file once every file is analysed (findings are
+ * printed sorted by file, and the references of a file are only settled by the last one). Past a
+ * few MiB they are written to a temporary file as JSON lines, so memory does not grow with their
+ * number.
+ */
+export class Spool<T> {
+  /** file -> [offset, length] pairs of its segments on disk, in order */
+  readonly #segments = new Map<string, number[]>();
+  /** file -> lines not written yet */
+  readonly #pending = new Map<string, string[]>();
+  #pendingBytes = 0;
+  #dir: string | undefined;
+  #fd: number | undefined;
+  #size = 0;
+  #count = 0;
+
+  /** `memoryBytes`: what is held before it goes to disk */
+  constructor(readonly memoryBytes = MEMORY_BYTES) {}
+
+  /** bytes held in memory now: never much over `memoryBytes`, however many records were added */
+  get held(): number {
+    return this.#pendingBytes;
+  }
+
+  /** records added so far */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** bytes written to disk so far */
+  get spilled(): number {
+    return this.#size;
+  }
+
+  add(key: string, record: T): void {
+    const line = JSON.stringify(record);
+    const p = this.#pending.get(key);
+    if (p) p.push(line);
+    else this.#pending.set(key, [line]);
+    this.#pendingBytes += line.length + 1;
+    this.#count++;
+    if (this.#pendingBytes > this.memoryBytes) this.#flush();
+  }
+
+  /** the keys that have records */
+  files(): string[] {
+    return [...new Set([...this.#segments.keys(), ...this.#pending.keys()])];
+  }
+
+  /** the records of `file`, in the order they were added; they are given back once */
+  take(file: string): T[] {
+    const out: T[] = [];
+    const segs = this.#segments.get(file);
+    if (segs && this.#fd !== undefined) {
+      for (let i = 0; i < segs.length; i += 2) {
+        const buf = Buffer.allocUnsafe(segs[i + 1]!);
+        readSync(this.#fd, buf, 0, buf.length, segs[i]!);
+        for (const line of buf.toString('utf8').split('\n')) if (line) out.push(JSON.parse(line) as T);
+      }
+      this.#segments.delete(file);
+    }
+    for (const line of this.#pending.get(file) ?? []) out.push(JSON.parse(line) as T);
+    this.#pending.delete(file);
+    return out;
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
+    this.#fd = undefined;
+    this.#dir = undefined;
+  }
+
+  #flush(): void {
+    if (this.#fd === undefined) {
+      this.#dir = mkdtempSync(join(tmpdir(), 'castle-validate-'));
+      this.#fd = openSync(join(this.#dir, 'spool.jsonl'), 'w+', 0o600);
+    }
+    for (const [file, lines] of this.#pending) {
+      const buf = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+      writeSync(this.#fd, buf, 0, buf.length, this.#size);
+      const segs = this.#segments.get(file);
+      if (segs) segs.push(this.#size, buf.length);
+      else this.#segments.set(file, [this.#size, buf.length]);
+      this.#size += buf.length;
+    }
+    this.#pending.clear();
+    this.#pendingBytes = 0;
+  }
+}

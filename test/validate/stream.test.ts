@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { validateManifests, validateStream, type ValidateOptions } from '../../src/validate/index.js';
+import { renderResult } from '../../src/validate/output/render.js';
+import { StreamRenderer } from '../../src/validate/output/stream.js';
+import { Spool } from '../../src/validate/spool.js';
+import { cleanup, crdCache, tempDir, writeTree } from './helpers.js';
+
+// Findings are streamed: held per file in a spool (on disk past its budget), given out file by file in
+// the order they are printed, never all in memory. The figures (docs/s, peak RSS) are in `npm run bench -- validate`.
+
+/** `n` documents with findings of every kind that is settled at the end of a run, in files of `perFile` */
+function corpus(n: number, perFile: number): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let f = 0; f * perFile < n; f++) {
+    const docs: string[] = [];
+    for (let i = f * perFile; i < Math.min(n, (f + 1) * perFile); i++) {
+      if (i % 3 === 0) docs.push(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_${i}, namespace: team-${i % 5}}\ndata: {k: "${i}"}\n`);
+      else if (i % 3 === 1)
+        docs.push(
+          `apiVersion: postgres-operator.crunchydata.com/v1beta1\nkind: PostgresCluster\nmetadata: {name: db-${i}, namespace: team-${i % 5}}\nspec:\n  postgresVersion: 16\n  instances: [{name: i1, dataVolumeClaimSpec: {storageClassName: fast-${i % 4}, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n  backups: {pgbackrest: {repos: [{name: repo1, volume: {volumeClaimSpec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}}]}}\n`,
+        );
+      else docs.push(`apiVersion: example.com/v1\nkind: Widget${i % 2}\nmetadata: {name: w-${i}}\nspec: {size: ${i}}\n`);
+    }
+    // names not in input order, so that the printed order (by file) differs from the order analysed
+    files[`m/${String((f * 7) % 11).padStart(2, '0')}-${f}.yaml`] = docs.join('---\n');
+  }
+  return files;
+}
+
+async function inTree<T>(files: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const dir = tempDir();
+  const cwd = process.cwd();
+  try {
+    writeTree(dir, files);
+    process.chdir(dir);
+    return await fn();
+  } finally {
+    process.chdir(cwd);
+    cleanup(dir);
+  }
+}
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+describe('findings streamed file by file', () => {
+  it('the spool gives each file its records back in the order added, from disk past its budget, which it never holds much more of', () => {
+    const spool = new Spool<{ file: string; n: number }>(4096);
+    let most = 0;
+    for (let n = 0; n < 6000; n++) {
+      const file = `f${(n * 5) % 7}`;
+      spool.add(file, { file, n });
+      most = Math.max(most, spool.held);
+    }
+    try {
+      assert.equal(spool.count, 6000);
+      assert.ok(spool.spilled > 100_000, `${spool.spilled} bytes on disk`);
+      // memory does not grow with the number of records: at most the budget (one record over it triggers the write)
+      assert.ok(most <= 4096, `${most} bytes held at most`);
+      assert.deepEqual(spool.files().sort(), ['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6']);
+      let total = 0;
+      for (const file of spool.files()) {
+        const got = spool.take(file);
+        total += got.length;
+        assert.ok(
+          got.every((r) => r.file === file),
+          file,
+        );
+        assert.deepEqual(
+          got.map((r) => r.n),
+          got.map((r) => r.n).sort((a, b) => a - b),
+          `${file} in the order added`,
+        );
+        assert.deepEqual(spool.take(file), [], 'given back once');
+      }
+      assert.equal(total, 6000);
+    } finally {
+      spool.close();
+    }
+  });
+
+  it('gives the findings sorted by file, line and column, each once, with the counts of the summary; the same with worker threads', async () => {
+    const files = corpus(240, 40);
+    const runs = await inTree(files, async () => {
+      const paths = Object.keys(files).reverse();
+      const base: ValidateOptions = { cacheDir: await crdCache(), builtinCrds: true };
+      const out: { seen: string[]; errors: number; warnings: number; stats: { errors: number; warnings: number; workers: number } }[] = [];
+      for (const workers of [0, 2]) {
+        const seen: string[] = [];
+        let errors = 0;
+        let warnings = 0;
+        const run = await validateStream(paths, { ...base, workers }, (d) => {
+          seen.push(JSON.stringify(d));
+          if (d.severity === 'error') errors++;
+          if (d.severity === 'warning') warnings++;
+        });
+        out.push({ seen, errors, warnings, stats: run.stats });
+      }
+      return out;
+    });
+    const [one, two] = runs as [(typeof runs)[0], (typeof runs)[0]];
+    assert.equal(one.stats.workers, 0);
+    assert.equal(two.stats.workers, 2);
+    assert.deepEqual(two.seen, one.seen, 'worker threads change nothing, not even the order');
+    const diags = one.seen.map((s) => JSON.parse(s) as { rule: string; message: string; location?: { file: string; line: number; col: number } });
+    const rules = new Set(diags.map((d) => d.rule));
+    for (const r of ['ref/missing', 'schema/unknown-kind']) assert.ok(rules.has(r), `${r} among ${[...rules].join(', ')}`);
+    for (let i = 1; i < diags.length; i++) {
+      const a = diags[i - 1]!.location;
+      const b = diags[i]!.location;
+      const ka = [a?.file ?? '', a?.line ?? 0, a?.col ?? 0] as const;
+      const kb = [b?.file ?? '', b?.line ?? 0, b?.col ?? 0] as const;
+      const inOrder = ka[0] < kb[0] || (ka[0] === kb[0] && (ka[1] < kb[1] || (ka[1] === kb[1] && ka[2] <= kb[2])));
+      assert.ok(inOrder, `finding ${i} (${kb.join(':')}) after ${ka.join(':')}`);
+    }
+    assert.equal(new Set(one.seen).size, one.seen.length, 'no finding twice');
+    assert.equal(one.stats.errors, one.errors);
+    assert.equal(one.stats.warnings, one.warnings);
+    assert.ok(one.warnings >= 160, `${one.warnings} warnings`);
+  });
+
+  it('prints text and JSON as they come, byte for byte what the whole result prints, the JSON through its temporary file', async () => {
+    const files = corpus(150, 50);
+    await inTree(files, async () => {
+      const paths = Object.keys(files);
+      const o: ValidateOptions = { cacheDir: await crdCache(), builtinCrds: true, parallel: false };
+      const whole = await validateManifests(paths, o);
+      assert.ok(whole.diagnostics.length > 100, `${whole.diagnostics.length} findings`);
+      for (const format of ['text', 'json'] as const) {
+        const sink = new Capture();
+        // pieces of 2 KiB: the JSON findings go through the temporary file many times
+        const out = new StreamRenderer(format, sink, 2048);
+        const run = await validateStream(paths, o, (d, source) => out.add(d, source));
+        if (format === 'json') assert.ok(out.spilled > 20_000, `${out.spilled} bytes through the file`);
+        await out.finish(run);
+        const expected = renderResult({ ...whole, stats: run.stats }, format);
+        assert.equal(sink.text, `${expected}\n`, format);
+      }
+    });
+  });
+});
