@@ -59,7 +59,8 @@ interface Meta {
 }
 interface Info {
   last?: unknown;
-  seen: unknown[];
+  /** the values of this node while the macro it is the predicate of runs */
+  seen?: unknown[];
   free: boolean;
 }
 
@@ -88,7 +89,7 @@ export function instrument(root: ASTNode): void {
   const walk = (n: Node, free: boolean): void => {
     if (instrumented.has(n)) return;
     instrumented.add(n);
-    const i: Info = { seen: [], free };
+    const i: Info = { free };
     info.set(n, i);
     const kids = children(n);
     for (const k of kids) {
@@ -125,21 +126,23 @@ function wrap(n: Node, i: Info): void {
     if (!t) return step(ev, ast, ctx);
     const pred = macro ? macroPredicate(n) : undefined;
     const predInfo = pred ? info.get(pred) : undefined;
-    const before = predInfo?.seen.length ?? 0;
+    const saved = predInfo?.seen;
+    if (predInfo) predInfo.seen = [];
     let value: unknown;
     let failed: unknown;
     try {
       value = step(ev, ast, ctx);
     } catch (e) {
+      if (predInfo) predInfo.seen = saved;
       if (e instanceof CostLimitExceeded) throw e;
       // cel-go carries an error as a value: the step that produced it, and every step it flows through, is still charged
       failed = e;
       value = FAILED;
     }
     i.last = value;
-    i.seen.push(value);
-    if (i.seen.length > 64) i.seen.splice(0, i.seen.length - 64);
-    const preds = predInfo ? predInfo.seen.slice(before) : [];
+    i.seen?.push(value);
+    const preds = predInfo?.seen ?? [];
+    if (predInfo) predInfo.seen = saved;
     t.cost += macro ? macroCost(macro, n, preds) : stepCost(n, value, i);
     if (t.cost > t.limit) {
       t.exceeded = true;

@@ -18,7 +18,7 @@ type Program = (ctx: Record<string, unknown>) => unknown;
 export type CelOutcome =
   | { ok: true; cost: number }
   | { ok: false; message: string; cost: number }
-  | { ok: 'error'; message: string; cost: number }
+  | { ok: 'error'; message: string; cost: number; halt?: true }
   | { ok: 'unevaluated'; reason: string }
   | { ok: 'skipped' };
 
@@ -234,8 +234,9 @@ export function evalRule(rule: CelRule, self: unknown, oldSelf?: { value: unknow
   const run = tracked(limit, () => p(vars));
   const cost = run.cost;
   const ruleText = (rule.message ?? rule.rule).trim();
-  // validation.go: the per-call limit is a field error naming the rule (its message, or the rule)
-  if (run.exceeded) return { ok: 'error', message: `'${COST_LIMIT_MESSAGE}': call cost exceeds limit for rule: ${ruleText}`, cost };
+  // validation.go: the per-call limit is a field error naming the rule (its message, or the rule) and ends validation
+  if (run.exceeded)
+    return { ok: 'error', message: `'${COST_LIMIT_MESSAGE}': no further validation rules will be run due to call cost exceeds limit for rule: ${ruleText}`, cost, halt: true };
   if ('error' in run) {
     const e = run.error;
     const msg = firstLine(e instanceof Error ? e.message : String(e));
