@@ -31,6 +31,8 @@ interface Tracker {
   cost: number;
   limit: number;
   exceeded: boolean;
+  /** each node's latest value in this evaluation (the arguments a call's cost depends on) */
+  values: Map<object, unknown>;
 }
 
 let tracker: Tracker | undefined;
@@ -38,7 +40,7 @@ let tracker: Tracker | undefined;
 /** Runs `fn` with a fresh account; the limit is checked after each step, as cel-go's observer does. */
 export function tracked<T>(limit: number, fn: () => T): { cost: number; exceeded: boolean; value?: T; error?: unknown } {
   const outer = tracker;
-  const t: Tracker = { cost: 0, limit, exceeded: false };
+  const t: Tracker = { cost: 0, limit, exceeded: false, values: new Map() };
   tracker = t;
   try {
     const value = fn();
@@ -58,7 +60,8 @@ interface Meta {
   evaluate: (this: Node, ev: unknown, ast: unknown, ctx: unknown) => unknown;
 }
 interface Info {
-  last?: unknown;
+  kids: Node[];
+  constant: boolean;
   /** the values of this node while the macro it is the predicate of runs */
   seen?: unknown[];
   free: boolean;
@@ -66,7 +69,23 @@ interface Info {
 
 const info = new WeakMap<object, Info>();
 const instrumented = new WeakSet<object>();
-const TYPE_IDENTS = new Set(['int', 'uint', 'double', 'bool', 'string', 'bytes', 'list', 'map', 'null_type', 'type', 'dyn', 'google', 'optional', 'cel', 'math']);
+const TYPE_IDENTS = new Set([
+  'int',
+  'uint',
+  'double',
+  'bool',
+  'string',
+  'bytes',
+  'list',
+  'map',
+  'null_type',
+  'type',
+  'dyn',
+  'google',
+  'optional',
+  'cel',
+  'math',
+]);
 const CONVERSIONS = new Set(['int', 'uint', 'double', 'string', 'bytes', 'bool', 'duration', 'timestamp', 'dyn']);
 const MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter', 'has', 'bind', 'optMap', 'optFlatMap']);
 
@@ -89,9 +108,9 @@ export function instrument(root: ASTNode): void {
   const walk = (n: Node, free: boolean): void => {
     if (instrumented.has(n)) return;
     instrumented.add(n);
-    const i: Info = { free };
-    info.set(n, i);
     const kids = children(n);
+    const i: Info = { free, kids, constant: isConstant(n) };
+    info.set(n, i);
     for (const k of kids) {
       // an attribute that cel-go resolves inside another attribute (a ternary branch, a variable index) is not observed
       const branch = n.op === '?:' && k !== kids[0];
@@ -139,11 +158,11 @@ function wrap(n: Node, i: Info): void {
       failed = e;
       value = FAILED;
     }
-    i.last = value;
+    t.values.set(n, value);
     i.seen?.push(value);
     const preds = predInfo?.seen ?? [];
     if (predInfo) predInfo.seen = saved;
-    t.cost += macro ? macroCost(macro, n, preds) : stepCost(n, value, i);
+    t.cost += macro ? macroCost(macro, n, preds, t) : stepCost(n, value, i, t);
     if (t.cost > t.limit) {
       t.exceeded = true;
       throw new CostLimitExceeded(COST_LIMIT_MESSAGE);
@@ -174,13 +193,9 @@ function macroPredicate(n: Node): Node | undefined {
   return undefined;
 }
 
-function receiverValue(n: Node): unknown {
+function macroCost(name: string, n: Node, preds: unknown[], t: Tracker): number {
   const recv = (n.args as unknown[])[1];
-  return isNode(recv) ? info.get(recv)?.last : undefined;
-}
-
-function macroCost(name: string, n: Node, preds: unknown[]): number {
-  const size = iterSize(receiverValue(n));
+  const size = iterSize(isNode(recv) ? t.values.get(recv) : undefined);
   const steps = preds.length;
   switch (name) {
     case 'all': {
@@ -281,9 +296,9 @@ function isConstant(n: Node | undefined): boolean {
   return false;
 }
 
-function stepCost(n: Node, value: unknown, i: Info): number {
-  const kids = children(n);
-  const val = (k: Node | undefined): unknown => (k ? info.get(k)?.last : undefined);
+function stepCost(n: Node, value: unknown, i: Info, t: Tracker): number {
+  const kids = i.kids;
+  const val = (k: Node | undefined): unknown => (k ? t.values.get(k) : undefined);
   switch (n.op) {
     case 'value':
       return 0;
@@ -302,16 +317,16 @@ function stepCost(n: Node, value: unknown, i: Info): number {
       if (value instanceof Optional && !value.hasValue()) return 0;
       return 1;
     case 'list':
-      return isConstant(n) ? 0 : LIST_CREATE;
+      return i.constant ? 0 : LIST_CREATE;
     case 'map':
-      return isConstant(n) ? 0 : MAP_CREATE;
+      return i.constant ? 0 : MAP_CREATE;
     case '?:':
     case '&&':
     case '||':
       return 0;
     case '!_':
     case '-_':
-      return isConstant(n) ? 0 : 1;
+      return i.constant ? 0 : 1;
     case '==':
     case '!=':
       return ceil(Math.min(actualSize(val(kids[0])), actualSize(val(kids[1]))) * STRING_FACTOR);
@@ -334,29 +349,29 @@ function stepCost(n: Node, value: unknown, i: Info): number {
     }
     case 'in': {
       // a list of constants becomes a set membership test when the rule is planned (OptOptimize): free
-      if (isConstant(kids[1]) && kids[1]?.op === 'list') return 0;
+      if (kids[1]?.op === 'list' && info.get(kids[1])?.constant) return 0;
       const b = val(kids[1]);
       return Array.isArray(b) ? actualSize(b) : 1;
     }
     case 'call':
     case 'rcall':
-      return callCost(n, value);
+      return callCost(n, value, t);
     default:
       return 1;
   }
 }
 
-function callCost(n: Node, result: unknown): number {
+function callCost(n: Node, result: unknown, t: Tracker): number {
   const a = n.args as unknown[];
   const name = a[0] as string;
   const recv = n.op === 'rcall' ? (a[1] as Node) : undefined;
   const argNodes = (n.op === 'rcall' ? a[2] : a[1]) as Node[];
   const ns = recv?.op === 'id' && (recv.args === 'optional' || recv.args === 'cel' || recv.args === 'math') ? (recv.args as string) : undefined;
-  if (!recv && CONVERSIONS.has(name) && argNodes.every(isConstant)) return 0;
+  if (!recv && CONVERSIONS.has(name) && argNodes.every((x) => info.get(x)?.constant)) return 0;
   // optional or()/orValue() are short-circuit steps in cel-go, not calls
   if (!ns && recv && (name === 'or' || name === 'orValue')) return 0;
   const nodes = recv && !ns ? [recv, ...argNodes] : argNodes;
-  const args = nodes.map((x) => info.get(x)?.last);
+  const args = nodes.map((x) => t.values.get(x));
   const size = (k: number): number => actualSize(args[k]);
   const fn = name === 're2matches' ? 'matches' : name;
   // k8s.io/apiserver/pkg/cel/library/cost.go CallCost, consulted first

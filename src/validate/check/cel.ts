@@ -236,7 +236,12 @@ export function evalRule(rule: CelRule, self: unknown, oldSelf?: { value: unknow
   const ruleText = (rule.message ?? rule.rule).trim();
   // validation.go: the per-call limit is a field error naming the rule (its message, or the rule) and ends validation
   if (run.exceeded)
-    return { ok: 'error', message: `'${COST_LIMIT_MESSAGE}': no further validation rules will be run due to call cost exceeds limit for rule: ${ruleText}`, cost, halt: true };
+    return {
+      ok: 'error',
+      message: `'${COST_LIMIT_MESSAGE}': no further validation rules will be run due to call cost exceeds limit for rule: ${ruleText}`,
+      cost,
+      halt: true,
+    };
   if ('error' in run) {
     const e = run.error;
     const msg = firstLine(e instanceof Error ? e.message : String(e));
