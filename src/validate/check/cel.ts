@@ -206,7 +206,11 @@ function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNo
   if (Array.isArray(v)) return v.map((x) => toCel(x, n?.items, resolve, cache));
   if (typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = toCel(x, n?.props?.[k] ?? n?.add, resolve, cache);
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      // a property set to null is absent for CEL (the server's UnstructuredToVal); a map value stays null
+      if (x === null && n?.props?.[k] !== undefined) continue;
+      out[k] = toCel(x, n?.props?.[k] ?? n?.add, resolve, cache);
+    }
     // structural defaulting happens before validation on the API server
     for (const [k, p] of Object.entries(n?.props ?? {})) if (out[k] === undefined && p.def !== undefined) out[k] = toCel(p.def, p, resolve);
     return out;
