@@ -195,6 +195,16 @@ function collect(
     return;
   }
   if (apiVersion?.startsWith('kustomize.config.k8s.io/')) return;
+  if (apiVersion === 'v1alpha1' && kind !== undefined) {
+    // Kubernetes has no group-less v1alpha1: this is a Talos machine-config document (a patch beside the manifests)
+    diagnostics.push({
+      severity: 'info',
+      rule: 'input/not-a-manifest',
+      message: `document ${doc + 1} is a Talos machine-config document (${kind}): checked against Talos's schema when castle.yaml's talos block names it`,
+      location: loc(),
+    });
+    return;
+  }
   if (!apiVersion || !kind) {
     const missing = !apiVersion ? 'apiVersion' : 'kind';
     diagnostics.push({

@@ -22,14 +22,14 @@ import { tempDir as dataTempDir, rmDir as dataRmDir } from '../data/helpers.js';
 
 export const PASSWORD = 'pgo-test-password-7f3a';
 
-export async function startS3(log: (t: string) => void): Promise<{ s3: S3ServerInfo; dir: string }> {
+export async function startS3(log: (t: string) => void, bucket = 'tazlab-backups'): Promise<{ s3: S3ServerInfo; dir: string }> {
   const dir = dataTempDir('kube-s3');
-  const r = await startS3Server({ dir, port: await freePort(), bucket: 'tazlab-backups', log, ownerPid: process.pid });
+  const r = await startS3Server({ dir, port: await freePort(), bucket, log, ownerPid: process.pid });
   if (!r.ok) throw new Error(r.reason);
   return { s3: r.value, dir };
 }
 
-export function dataSpec(s3: S3ServerInfo, root: string, port: number, repoPath = '/pgbackrest/repo1'): DataCastleSpec {
+export function dataSpec(s3: S3ServerInfo, root: string, port: number, repoPath = '/pgbackrest/repo1', bucket = 'tazlab-backups'): DataCastleSpec {
   return {
     root,
     port,
@@ -37,7 +37,7 @@ export function dataSpec(s3: S3ServerInfo, root: string, port: number, repoPath 
     repo1: {
       host: 'localhost',
       port: s3.port,
-      bucket: 'tazlab-backups',
+      bucket,
       region: 'eu-central-1',
       path: repoPath,
       accessKeyId: s3.target.accessKeyId,
@@ -49,9 +49,9 @@ export function dataSpec(s3: S3ServerInfo, root: string, port: number, repoPath 
 }
 
 /** A running PostgreSQL with archiving to the S3 repo at `repoPath`, a password for TCP logins and some data. */
-export async function newPrimary(s3: S3ServerInfo, log: (t: string) => void, repoPath = '/pgbackrest/repo1'): Promise<DataCastle> {
+export async function newPrimary(s3: S3ServerInfo, log: (t: string) => void, repoPath = '/pgbackrest/repo1', bucket = 'tazlab-backups'): Promise<DataCastle> {
   const root = join(dataTempDir('kube-pg'), 'castle');
-  const r = dataCastle(dataSpec(s3, root, await freePort(), repoPath), s3Bucket(s3.target));
+  const r = dataCastle(dataSpec(s3, root, await freePort(), repoPath, bucket), s3Bucket(s3.target));
   if (!r.ok) throw new Error(r.reason);
   const created = await createCluster(r.value, { noSync: true, log });
   if (!created.ok) throw new Error(created.reason);
@@ -115,7 +115,7 @@ export function s3CredsSecret(s3: S3ServerInfo): Obj {
  */
 export function installPgo(
   srv: KubeTestServer,
-  world: { primary: DataCastle; outcome: 'Complete' | 'Failed'; gate?: () => GateRecord | null },
+  world: { primary: DataCastle; outcome: 'Complete' | 'Failed'; gate?: () => GateRecord | null; afterRestore?: () => Promise<void> },
   log: (t: string) => void,
 ): { stop(): void } {
   srv.put(pgoCrd(), 'helm');
@@ -138,6 +138,7 @@ export function installPgo(
       if (!r.ok) return (log(`restore: ${r.reason}\n`), 'Failed');
       const st = await startCastle(world.primary, { log });
       if (!st.ok) return (log(`start: ${st.reason}\n`), 'Failed');
+      await world.afterRestore?.();
       return 'Complete';
     },
   });

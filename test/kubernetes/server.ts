@@ -362,6 +362,27 @@ export class KubeTestServer {
     this.#oldestRv = this.#rv;
   }
 
+  /**
+   * The cluster was destroyed and a new one answers at the same endpoint with the same credentials (a
+   * Talos cluster rebuilt from the same secrets bundle): open watches end, every object goes (controllers
+   * see DELETED, so they treat what comes next as new), custom kinds are no longer served, the default
+   * namespaces are back, and the watch history starts again.
+   */
+  wipe(): void {
+    for (const w of this.#watchers) this.#endWatch(w);
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    for (const [key, s] of [...this.#store]) {
+      const rt = this.type(String(s.object['apiVersion']), String(s.object['kind']));
+      if (rt && this.#store.has(key)) this.#delete(rt, key);
+    }
+    this.#store.clear();
+    this.#pending.clear();
+    this.compact();
+    for (const ns of ['default', 'kube-system', 'kube-public'])
+      this.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns }, status: { phase: 'Active' } });
+  }
+
   /** Ends every open watch (the API server does this on its own timeout): clients must re-watch. */
   dropWatches(): void {
     for (const w of this.#watchers) this.#endWatch(w);

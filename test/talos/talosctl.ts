@@ -45,11 +45,21 @@ function die(msg: string): never {
 }
 class Exit {}
 
+/** Short flags differ per command (website/content/v1.15/reference/cli.md): `-f` is --file for apply-config, --force for gen and kubeconfig. */
+const SHORT: Record<string, Record<string, string>> = {
+  'apply-config': { f: 'file', i: 'insecure', m: 'mode', p: 'config-patch' },
+  apply: { f: 'file', i: 'insecure', m: 'mode', p: 'config-patch' },
+  'gen config': { f: 'force', o: 'output', t: 'output-types' },
+  'gen secrets': { f: 'force', o: 'output-file', p: 'from-kubernetes-pki', t: 'kubernetes-bootstrap-token' },
+  kubeconfig: { f: 'force', m: 'merge' },
+  version: { i: 'insecure' },
+};
+
 /** flags as cobra parses them: --a=b, --a b, -a b; repeatable ones collected; booleans given without value */
-function parseArgs(argv: string[], booleans: Set<string>): { pos: string[]; flags: Map<string, string[]> } {
+function parseArgs(argv: string[], booleans: Set<string>, command: string): { pos: string[]; flags: Map<string, string[]> } {
   const pos: string[] = [];
   const flags = new Map<string, string[]>();
-  const alias: Record<string, string> = { n: 'nodes', e: 'endpoints', f: 'file', o: 'output', i: 'insecure', m: 'mode', p: 'config-patch', t: 'output-types' };
+  const alias: Record<string, string> = { n: 'nodes', e: 'endpoints', c: 'cluster', ...SHORT[command] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const m = /^--?([^=]+)(?:=(.*))?$/.exec(a);
@@ -151,9 +161,17 @@ function applyPatches(docs: Json[], patches: string[]): Json[] {
   return out;
 }
 
-function legacyConfig(role: 'controlplane' | 'worker', name: string, endpoint: string, s: Json, version: string, disk: string): Json[] {
+/** What `gen config` takes from its flags besides the patches (defaults: the v1.15 reference). */
+interface GenOptions {
+  readonly disk: string;
+  readonly k8s: string;
+  readonly installer: string;
+}
+
+function legacyConfig(role: 'controlplane' | 'worker', name: string, endpoint: string, s: Json, o: GenOptions): Json[] {
   const host = new URL(endpoint).hostname;
-  const k8s = 'v1.34.0';
+  const k8s = o.k8s;
+  const disk = o.disk;
   const cp = role === 'controlplane';
   return [
     {
@@ -167,7 +185,7 @@ function legacyConfig(role: 'controlplane' | 'worker', name: string, endpoint: s
         certSANs: [],
         kubelet: { image: `ghcr.io/siderolabs/kubelet:${k8s}`, defaultRuntimeSeccompProfileEnabled: true, disableManifestsDirectory: true },
         network: {},
-        install: { disk, image: `ghcr.io/siderolabs/installer:${version}`, wipe: false },
+        install: { disk, image: o.installer, wipe: false },
       },
       cluster: {
         id: s['cluster']['id'],
@@ -186,9 +204,9 @@ function legacyConfig(role: 'controlplane' | 'worker', name: string, endpoint: s
 }
 
 /** Talos >= 1.14 generates the v1alpha1 document with what is left in it, and a document per moved section. */
-function multiDocConfig(role: 'controlplane' | 'worker', name: string, endpoint: string, s: Json, version: string): Json[] {
+function multiDocConfig(role: 'controlplane' | 'worker', name: string, endpoint: string, s: Json, o: GenOptions): Json[] {
   const host = new URL(endpoint).hostname;
-  const k8s = 'v1.34.0';
+  const k8s = o.k8s;
   const cp = role === 'controlplane';
   const doc = (kind: string, body: Json): Json => ({ apiVersion: 'v1alpha1', kind, ...body });
   return [
@@ -202,7 +220,7 @@ function multiDocConfig(role: 'controlplane' | 'worker', name: string, endpoint:
     doc('KubeNetworkConfig', { dnsDomain: 'cluster.local', podSubnets: ['10.244.0.0/16'], serviceSubnets: ['10.96.0.0/12'] }),
     doc('DiscoveryIdentityConfig', { clusterID: s['cluster']['id'], clusterSecret: s['cluster']['secret'] }),
     doc('KubeletConfig', { image: `ghcr.io/siderolabs/kubelet:${k8s}`, defaultRuntimeSeccompProfileEnabled: true }),
-    doc('UnattendedInstall', { installer: { image: `ghcr.io/siderolabs/installer:${version}` } }),
+    doc('UnattendedInstall', { installer: { image: o.installer } }),
     ...(cp
       ? [
           doc('KubeAPIServerCAConfig', { issuingCA: { cert: s['certs']['k8s']['crt'], key: s['certs']['k8s']['key'] } }),
@@ -213,8 +231,9 @@ function multiDocConfig(role: 'controlplane' | 'worker', name: string, endpoint:
   ];
 }
 
-function machineConfig(role: 'controlplane' | 'worker', name: string, endpoint: string, s: Json, version: string, disk: string): Json[] {
-  return atLeast(version, 1, 14) ? multiDocConfig(role, name, endpoint, s, version) : legacyConfig(role, name, endpoint, s, version, disk);
+/** `--talos-version` generates the config an older Talos expects (the multi-document form from 1.14 on). */
+function machineConfig(role: 'controlplane' | 'worker', name: string, endpoint: string, s: Json, version: string, o: GenOptions): Json[] {
+  return atLeast(version, 1, 14) ? multiDocConfig(role, name, endpoint, s, o) : legacyConfig(role, name, endpoint, s, o);
 }
 
 function genConfig(pos: string[], flags: Map<string, string[]>, force: boolean, st: DoubleState): void {
@@ -242,11 +261,17 @@ function genConfig(pos: string[], flags: Map<string, string[]>, force: boolean, 
     };
   }
   const outDir = resolve(one(flags, 'output') ?? one(flags, 'output-dir') ?? '.');
-  const disk = one(flags, 'install-disk') ?? '/dev/sda';
+  const k8s = one(flags, 'kubernetes-version') ?? '1.37.0-rc.1';
+  const gen: GenOptions = {
+    disk: one(flags, 'install-disk') ?? '/dev/sda',
+    k8s: k8s.startsWith('v') ? k8s : `v${k8s}`,
+    installer: one(flags, 'install-image') ?? 'factory.talos.dev/metal-installer/376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba:latest',
+  };
+  const version = one(flags, 'talos-version') ?? st.version;
   const all = flags.get('config-patch') ?? [];
   for (const role of ['controlplane', 'worker'] as const) {
     const own = flags.get(role === 'controlplane' ? 'config-patch-control-plane' : 'config-patch-worker') ?? [];
-    const docs = applyPatches(machineConfig(role, name, endpoint, secrets, st.version, disk), [...all, ...own]);
+    const docs = applyPatches(machineConfig(role, name, endpoint, secrets, version, gen), [...all, ...own]);
     const f = join(outDir, `${role}.yaml`);
     writeOut(f, docs.map((d) => stringify(d)).join('---\n'), force);
     process.stderr.write(`Created ${f}\n`);
@@ -282,7 +307,7 @@ function main(): void {
     ['gen', 'secrets', 'config', 'version', 'apply-config', 'apply', 'bootstrap', 'kubeconfig', 'health', 'reset'].includes(argv[0]!)
   )
     cmd.push(argv.shift()!);
-  const { pos, flags } = parseArgs(argv, booleans);
+  const { pos, flags } = parseArgs(argv, booleans, cmd.join(' '));
   const st = load();
   const force = one(flags, 'force') === 'true';
   const node = flags.get('nodes')?.[0];

@@ -110,6 +110,35 @@ export const deleteSchema = {
   properties: { manifests, namespace: { type: 'string' }, within },
 } as const;
 
+export interface SecretConfig {
+  readonly namespace: string;
+  readonly name: string;
+  /** key in the Secret -> the environment variable holding its value */
+  readonly fromEnv: Readonly<Record<string, string>>;
+  /** dotenv file (relative to castle.yaml) read for variables the environment lacks */
+  readonly dotenv?: string;
+  readonly force?: boolean;
+}
+
+export const secretSchema = {
+  type: 'object',
+  required: ['namespace', 'name', 'fromEnv'],
+  additionalProperties: false,
+  properties: {
+    namespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
+    name: { type: 'string', pattern: '^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$' },
+    fromEnv: {
+      type: 'object',
+      minProperties: 1,
+      propertyNames: { pattern: '^[-._a-zA-Z0-9]+$' },
+      additionalProperties: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+      description: 'key in the Secret -> the environment variable holding its value',
+    },
+    dotenv: { type: 'string', description: 'dotenv file (relative to castle.yaml) read for variables the environment lacks' },
+    force: { type: 'boolean', description: 'take over fields another field manager owns (default false)' },
+  },
+} as const;
+
 /** Where the PGO cluster is and how Castle reaches its repo and its primary. */
 export interface PgoConfig {
   readonly cluster: string;

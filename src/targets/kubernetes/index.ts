@@ -9,6 +9,7 @@ import {
   pgoBackupSchema,
   pgoProofSchema,
   pgoRepoCheckSchema,
+  secretSchema,
   waitSchema,
   type ApplyConfig,
   type DeleteConfig,
@@ -50,6 +51,14 @@ export const kubernetesTarget: Target<KubernetesBlock, KubeTargetSession> = {
         manifests: (c) => manifestList(c.manifests),
       },
       () => import('./kinds/delete.js'),
+    ),
+    lazyKind(
+      {
+        name: 'secret',
+        description: "server-side apply a Secret whose values come from the operator's environment (or a dotenv file), masked in every log",
+        schema: secretSchema,
+      },
+      () => import('./kinds/secret.js'),
     ),
     lazyKind(
       {
