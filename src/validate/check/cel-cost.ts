@@ -62,6 +62,8 @@ interface Meta {
 interface Info {
   kids: Node[];
   constant: boolean;
+  /** a parent's cost depends on this node's value */
+  keep: boolean;
   /** the values of this node while the macro it is the predicate of runs */
   seen?: unknown[];
   free: boolean;
@@ -105,22 +107,27 @@ function children(n: Node): Node[] {
 
 /** Wraps every node of a parsed rule once so that evaluating it charges the tracker. */
 export function instrument(root: ASTNode): void {
-  const walk = (n: Node, free: boolean): void => {
+  const walk = (n: Node, free: boolean, keep: boolean, pred: boolean): void => {
     if (instrumented.has(n)) return;
     instrumented.add(n);
     const kids = children(n);
-    const i: Info = { free, kids, constant: isConstant(n) };
+    const i: Info = { free, kids, constant: isConstant(n), keep };
     info.set(n, i);
+    const macro = n.op === 'rcall' || n.op === 'call' ? macroName(n) : undefined;
+    const predicate = macro ? macroPredicate(n) : undefined;
     for (const k of kids) {
       // an attribute that cel-go resolves inside another attribute (a ternary branch, a variable index) is not observed
       const branch = n.op === '?:' && k !== kids[0];
       const index = (n.op === '[]' || n.op === '[?]') && k === kids[1];
-      walk(k, (branch || index) && k.op === 'id');
+      walk(k, (branch || index) && k.op === 'id', VALUE_OPS.has(n.op), k === predicate);
       if (branch && (k.op === '.' || k.op === '[]')) markRootFree(k);
     }
-    wrap(n, i);
+    // a step that is free and whose value no cost depends on needs no wrapper (most of them: literals, && || ?:)
+    if (!pred && !keep && FREE_OPS.has(n.op)) return;
+    if (n.op === 'value' && !pred) return;
+    wrap(n, i, macro, predicate ? info.get(predicate) : undefined);
   };
-  walk(root as unknown as Node, false);
+  walk(root as unknown as Node, false, false, false);
 }
 
 function markRootFree(n: Node): void {
@@ -132,19 +139,19 @@ function markRootFree(n: Node): void {
   }
 }
 
-function wrap(n: Node, i: Info): void {
+const VALUE_OPS = new Set(['call', 'rcall', '==', '!=', '<', '<=', '>', '>=', '+', 'in']);
+const FREE_OPS = new Set(['value', '&&', '||', '?:']);
+
+function wrap(n: Node, i: Info, macro: string | undefined, predInfo: Info | undefined): void {
   const step = (ev: unknown, ast: unknown, ctx: unknown): unknown => {
     const m = n.meta;
     if (m.alternate) return m.alternate.evaluate(ev, m.alternate, ctx);
     if (m.macro) return m.macro.evaluate(ev, m.macro, ctx);
     return m.evaluate.call(n, ev, ast, ctx);
   };
-  const macro = n.op === 'rcall' || n.op === 'call' ? macroName(n) : undefined;
   n.evaluate = (ev: unknown, ast: unknown, ctx: unknown): unknown => {
     const t = tracker;
     if (!t) return step(ev, ast, ctx);
-    const pred = macro ? macroPredicate(n) : undefined;
-    const predInfo = pred ? info.get(pred) : undefined;
     const saved = predInfo?.seen;
     if (predInfo) predInfo.seen = [];
     let value: unknown;
@@ -158,7 +165,7 @@ function wrap(n: Node, i: Info): void {
       failed = e;
       value = FAILED;
     }
-    t.values.set(n, value);
+    if (i.keep) t.values.set(n, value);
     i.seen?.push(value);
     const preds = predInfo?.seen ?? [];
     if (predInfo) predInfo.seen = saved;
@@ -170,6 +177,11 @@ function wrap(n: Node, i: Info): void {
     if (failed !== undefined) throw failed;
     return value;
   };
+}
+
+function valueOf(k: Node | undefined, t: Tracker): unknown {
+  if (!k) return undefined;
+  return k.op === 'value' ? k.args : t.values.get(k);
 }
 
 function macroName(n: Node): string | undefined {
@@ -195,7 +207,7 @@ function macroPredicate(n: Node): Node | undefined {
 
 function macroCost(name: string, n: Node, preds: unknown[], t: Tracker): number {
   const recv = (n.args as unknown[])[1];
-  const size = iterSize(isNode(recv) ? t.values.get(recv) : undefined);
+  const size = iterSize(isNode(recv) ? valueOf(recv, t) : undefined);
   const steps = preds.length;
   switch (name) {
     case 'all': {
@@ -298,7 +310,7 @@ function isConstant(n: Node | undefined): boolean {
 
 function stepCost(n: Node, value: unknown, i: Info, t: Tracker): number {
   const kids = i.kids;
-  const val = (k: Node | undefined): unknown => (k ? t.values.get(k) : undefined);
+  const val = (k: Node | undefined): unknown => valueOf(k, t);
   switch (n.op) {
     case 'value':
       return 0;
@@ -371,7 +383,7 @@ function callCost(n: Node, result: unknown, t: Tracker): number {
   // optional or()/orValue() are short-circuit steps in cel-go, not calls
   if (!ns && recv && (name === 'or' || name === 'orValue')) return 0;
   const nodes = recv && !ns ? [recv, ...argNodes] : argNodes;
-  const args = nodes.map((x) => t.values.get(x));
+  const args = nodes.map((x) => valueOf(x, t));
   const size = (k: number): number => actualSize(args[k]);
   const fn = name === 're2matches' ? 'matches' : name;
   // k8s.io/apiserver/pkg/cel/library/cost.go CallCost, consulted first
