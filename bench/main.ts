@@ -19,6 +19,11 @@ switch (what) {
     await benchRebirth(rest);
     break;
   }
+  case 'pgbackrest-options': {
+    const { benchPgbackrestOptions } = await import('./rebirth/pgbackrest-options.js');
+    await benchPgbackrestOptions(rest);
+    break;
+  }
   case 'gates': {
     const { benchGates } = await import('./gates.js');
     await benchGates(rest);
@@ -42,6 +47,7 @@ switch (what) {
     break;
   }
   default:
-    process.stderr.write(`unknown benchmark '${what}': use engine, validate, rebirth, fingerprint, proxmox, gates or all\n`);
+    process.stderr.write(`unknown benchmark '${what}': use engine, validate, rebirth, pgbackrest-options, fingerprint, proxmox, gates or all
+`);
     process.exitCode = 2;
 }

@@ -7,7 +7,8 @@
 //   (d) the physical reference: copy of the stopped data dir + fsync
 // Also, once: (b)/(c) through the built CLI (`node dist/src/cli/main.js rebirth --json`), and (b0), the proof-off
 // rebirth of the same castle with its gate's fingerprint off too (the part of the proof `--no-proof` still does).
-// Options: --size 10MB|100MB|1GB (default 10MB), --runs N (best of N, order rotated), --no-cli (skip the CLI runs),
+// Options: --size 10MB|100MB|456MB|1GB or a list (100MB,456MB,1GB: one castle each, then a table per size: median
+// ratio, fingerprint MB/s at the gate and in the proof, restore MB/s, physical copy + fsync), --runs N (order rotated), --no-cli (skip the CLI runs),
 // --no-b0 (skip b0), --only a,b[,c,b0] (just these library variants), --keep (keep the temp dir), --verbose (child output on stderr).
 // Everything runs in a temp dir; what it starts is stopped by its own commands and pid files, even on failure.
 
@@ -60,10 +61,55 @@ function must<T>(what: string, r: Result<T>): T {
 const secs = (ms: number): string => (ms / 1000).toFixed(2);
 const mb = (b: number): string => (b / 1e6).toFixed(0);
 
+/** one line of the closing table: what the issue asks of each size */
+interface SizeSummary {
+  size: string;
+  dbMb: number;
+  rounds: number;
+  aMedianMs: number;
+  bMedianMs: number;
+  bestRatio: number;
+  fpGate: number[];
+  fpProof: number[];
+  restoreA: number[];
+  restoreCastle: number[];
+  floorMbs: number;
+}
+
+const medianNum = (xs: number[]): number => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
+  if (!v.length) return NaN;
+  return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+};
+
 export async function benchRebirth(argv: string[]): Promise<void> {
   const i = argv.indexOf('--size');
-  const sizeArg = i >= 0 ? (argv[i + 1] ?? '10MB') : '10MB';
+  const sizes = (i >= 0 ? (argv[i + 1] ?? '10MB') : '10MB').split(',').filter(Boolean);
+  for (const s of sizes) parseSize(s);
+  const out: SizeSummary[] = [];
+  for (const s of sizes) {
+    out.push(await benchSize(s, argv));
+    if (sizes.length > 1) console.log('');
+  }
+  const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : '-');
+  console.log('');
+  console.log('per size (medians over the rounds; MB/s of table data for the fingerprint, of backup size for restores):');
+  console.log(
+    `  ${'size'.padEnd(7)}${'DB MB'.padStart(7)}${'rounds'.padStart(7)}${'(a) s'.padStart(8)}${'(b) s'.padStart(8)}${'(b)/(a)'.padStart(9)}${'best-of'.padStart(9)}` +
+      `${'fp gate'.padStart(9)}${'fp proof'.padStart(10)}${'restore (a)'.padStart(13)}${'restore castle'.padStart(16)}${'copy+fsync'.padStart(12)}`,
+  );
+  for (const r of out)
+    console.log(
+      `  ${r.size.padEnd(7)}${f0(r.dbMb).padStart(7)}${String(r.rounds).padStart(7)}${secs(r.aMedianMs).padStart(8)}${secs(r.bMedianMs).padStart(8)}` +
+        `${(r.bMedianMs / r.aMedianMs).toFixed(3).padStart(9)}${r.bestRatio.toFixed(3).padStart(9)}${f0(medianNum(r.fpGate)).padStart(9)}${f0(medianNum(r.fpProof)).padStart(10)}` +
+        `${f0(medianNum(r.restoreA)).padStart(13)}${f0(medianNum(r.restoreCastle)).padStart(16)}${f0(r.floorMbs).padStart(12)}`,
+    );
+  console.log('  targets: (b)/(a) <= 1.05 on medians; fingerprint >= 1000 MB/s (floor 600) at 1 GB; restore from the local S3 endpoint >= 300 MB/s at 1 GB');
+}
+
+async function benchSize(sizeArg: string, argv: string[]): Promise<SizeSummary> {
   const size = parseSize(sizeArg);
+  let summary: SizeSummary | undefined;
   const keep = argv.includes('--keep');
   const ri = argv.indexOf('--runs');
   const rounds = Math.max(1, ri >= 0 ? Number(argv[ri + 1] ?? 1) : 1);
@@ -134,7 +180,12 @@ export async function benchRebirth(argv: string[]): Promise<void> {
     const full = (
       JSON.parse(await pgbr(['info', '--output=json', '--repo=1'])) as { backup: { info: { size: number; repository: { size: number } } }[] }[]
     )[0]?.backup.at(-1);
-    const stored = full ? `${mb(full.info.repository.size)} MB stored in S3 for ${mb(full.info.size)} MB of data (lz4)` : '';
+    const conf = readFileSync(confPath, 'utf8');
+    const opt = (k: string): string => new RegExp(`^${k}=(.*)$`, 'm').exec(conf)?.[1] ?? 'default';
+    const stored = full
+      ? `${mb(full.info.repository.size)} MB stored in S3 for ${mb(full.info.size)} MB of data ` +
+        `(compress-type ${opt('compress-type')} level ${opt('compress-level')}, repo1-bundle ${opt('repo1-bundle')}, process-max ${opt('process-max')}, restore process-max ${/\[global:restore\]\s*\nprocess-max=(\d+)/.exec(conf)?.[1] ?? 'same'})`
+      : '';
     say(
       `setup (not timed): castle up ${secs(upMs)} s; pgbench -i -s ${scale} into blog: ${mb(seedBytes)} MB of databases in ${secs(seedMs)} s; ` +
         `full backups to S3 (repo1) and repo2 in ${secs(backupMs)} s: ${stored}`,
@@ -198,15 +249,17 @@ export async function benchRebirth(argv: string[]): Promise<void> {
       if (!gate) throw new Error(`${name}: the gate record holds no backup`);
       const proofMs = phases.find(([p]) => p === 'proof')?.[1];
       const fpGateMbs = gate.fingerprint?.mbPerSec;
-      // the proof step: system ids + fingerprint + the app check; its table MB over its whole duration is a lower bound
-      const fpProofMbs = gate.fingerprint && proofMs ? gate.fingerprint.tableBytes / 1e6 / (proofMs / 1000) : undefined;
+      // the proof's own fingerprint figure, from its check; else its table MB over the whole step (a lower bound)
+      const proofCheck = events.find((e) => e.type === 'check' && e.stepId.startsWith('proof') && e.name === 'data identical');
+      const pm = proofCheck?.type === 'check' ? /fingerprint (\d+(?:\.\d+)?) MB\/s/.exec(proofCheck.detail) : null;
+      const fpProofMbs = pm ? Number(pm[1]) : gate.fingerprint && proofMs ? gate.fingerprint.tableBytes / 1e6 / (proofMs / 1000) : undefined;
       const gt = Object.entries(gate.timings)
         .map(([k, v]) => `${k} ${secs(v)}`)
         .join(', ');
       let note = m ? `restored ${m[1]} from repo${m[2]} (${m[3]}); ` : 'restore not found in the step log; ';
       note += `gate: ${gt}; ${gate.backup.type} backup to S3 ${(gate.backup.repoSizeDelta / 1e3).toFixed(0)} kB stored`;
       if (fpGateMbs !== undefined) note += `; fingerprint ${mb(gate.fingerprint!.tableBytes)} MB of tables: gate ${fpGateMbs.toFixed(0)} MB/s`;
-      if (fpProofMbs !== undefined) note += `, proof step >= ${fpProofMbs.toFixed(0)} MB/s`;
+      if (fpProofMbs !== undefined) note += pm ? `, proof ${fpProofMbs.toFixed(0)} MB/s` : `, proof step >= ${fpProofMbs.toFixed(0)} MB/s`;
       const gateLog = existsSync(stepLogFile(runDir, 'gate/0')) ? readFileSync(stepLogFile(runDir, 'gate/0'), 'utf8') : '';
       const repo2Full = /no prior backup exists, incr backup has been changed to full/.test(gateLog);
       const sc = /stanza-create command end: completed successfully \((\d+)ms\)/.exec(dbLog);
@@ -405,11 +458,11 @@ ${cl.binDir}/psql -h ${cl.socketDir} -p ${cl.port} -U ${cl.superuser} -d blog -A
     const castleRuns = [...all, ...runs.filter((r) => r.key.endsWith('-cli'))];
     say(
       `fingerprint of table data, every castle run: gate ${range(castleRuns.map((r) => r.fpGateMbs ?? NaN))} MB/s; ` +
-        `proof step (fingerprint + system ids + app check) >= ${range(castleRuns.map((r) => r.fpProofMbs ?? NaN))} MB/s (target >= 300)`,
+        `proof ${range(castleRuns.map((r) => r.fpProofMbs ?? NaN))} MB/s (target >= 1000, floor 600 at 1 GB)`,
     );
     const rate = (r: RunFigures) => r.restoredBytes / 1e6 / (r.restoreMs / 1000);
     say(
-      `restore from the local S3 endpoint, every run: (a) ${range(all.filter((r) => r.key === 'a').map(rate))} MB/s, castle ${range(castleRuns.map(rate))} MB/s (target >= 150); ` +
+      `restore from the local S3 endpoint, every run: (a) ${range(all.filter((r) => r.key === 'a').map(rate))} MB/s, castle ${range(castleRuns.map(rate))} MB/s (target >= 300 at 1 GB); ` +
         `physical copy + fsync (d) ${rate(d).toFixed(0)} MB/s`,
     );
     // where the time goes: (b) against (a), phase for phase
@@ -434,6 +487,19 @@ ${cl.binDir}/psql -h ${cl.socketDir} -p ${cl.port} -U ${cl.superuser} -d blog -A
     say(`  ${'total'.padEnd(54)}${secs(a.totalMs).padStart(7)}${secs(b.totalMs).padStart(7)}${('+' + secs(b.totalMs - a.totalMs)).padStart(8)}`);
     const noRepo2 = b.totalMs - g(b, 'backupRepo2') - g(b, 'fingerprint');
     say(`  (b) without the repo2 backup and the gate fingerprint would be ${secs(noRepo2)} s: ${(noRepo2 / a.totalMs).toFixed(3)} x (a)`);
+    summary = {
+      size: sizeArg,
+      dbMb: seedBytes / 1e6,
+      rounds,
+      aMedianMs: medianOf('a'),
+      bMedianMs: medianOf('b'),
+      bestRatio: b.totalMs / a.totalMs,
+      fpGate: castleRuns.map((r) => r.fpGateMbs ?? NaN),
+      fpProof: castleRuns.map((r) => r.fpProofMbs ?? NaN),
+      restoreA: all.filter((r) => r.key === 'a').map(rate),
+      restoreCastle: castleRuns.map(rate),
+      floorMbs: rate(d),
+    };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -442,6 +508,8 @@ ${cl.binDir}/psql -h ${cl.socketDir} -p ${cl.port} -U ${cl.superuser} -d blog -A
       if (keep) say(`kept ${bc.base}`);
     }
   }
+  if (!summary) throw new Error(`bench rebirth ${sizeArg}: no figures`);
+  return summary;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

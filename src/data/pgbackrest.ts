@@ -3,7 +3,7 @@
 // Layout: <root>/pgbackrest/{pgbackrest.conf (0600: holds the S3 key), ca.crt, log/, lock/, spool/, repo2/}
 
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type pg from 'pg';
+import pg from 'pg';
 import { join } from 'node:path';
 import { fail, ok, type Result } from '../core/result.js';
 import { describeFailure, exec, noLog, type ExecResult, type OpOptions, type Redact } from '../os/exec.js';
@@ -14,13 +14,13 @@ import { backupInfoKey, parseBackupInfo, type BackupInfo, type RepoBackup } from
 import { watchS3 } from './s3-watch.js';
 import {
   chownToUser,
+  connConfig,
   controlSystemId,
   ensureOsUser,
   ensureOwnedDir,
   postmasterPid,
   sql,
   tailLog,
-  withClient,
   writeCastleConf,
   type PgCluster,
 } from './postgres.js';
@@ -48,10 +48,16 @@ export interface PgbackrestSpec {
   readonly repo1: S3RepoSpec;
   /** a posix repo inside the castle (default: none) */
   readonly repo2?: boolean;
-  /** default 2 */
+  /** processes for backup, archive and other commands (default 2: compression is CPU work, on this machine's 2 cores) */
   readonly processMax?: number;
-  /** default lz4 */
+  /** processes for restore (default 4: a restore waits on the S3 endpoint more than on the CPU) */
+  readonly restoreProcessMax?: number;
+  /** default zst at level 1 (measured: the fastest restore from the local S3 endpoint, and less to store) */
   readonly compressType?: 'lz4' | 'gz' | 'zst' | 'bz2' | 'none';
+  /** default 1 for the default zst, pgBackRest's own default for a type given */
+  readonly compressLevel?: number;
+  /** small files bundled into a few repo objects (default true: one S3 request per bundle instead of per file) */
+  readonly repoBundle?: boolean;
   /** default 2 */
   readonly retentionFull?: number;
   /** seconds pgBackRest waits for WAL to be archived during a backup (default 30) */
@@ -144,7 +150,9 @@ export async function writePgbackrestConf(b: Pgbackrest): Promise<Result> {
     'log-level-file=detail',
     'log-level-stderr=warn',
     'start-fast=y',
-    `compress-type=${b.spec.compressType ?? 'lz4'}`,
+    // chosen by `npm run bench -- pgbackrest-options` (README, "pgBackRest options"): zst level 1, bundles, 4 restore processes
+    `compress-type=${b.spec.compressType ?? 'zst'}`,
+    ...(b.spec.compressLevel !== undefined ? [`compress-level=${b.spec.compressLevel}`] : b.spec.compressType === undefined ? ['compress-level=1'] : []),
     `process-max=${b.spec.processMax ?? 2}`,
     `archive-timeout=${b.spec.archiveTimeoutS ?? 30}`,
     '',
@@ -160,13 +168,25 @@ export async function writePgbackrestConf(b: Pgbackrest): Promise<Result> {
     ...(b.caFile ? [`repo1-storage-ca-file=${b.caFile}`] : []),
     ...(r1.verifyTls === false ? ['repo1-storage-verify-tls=n'] : []),
     `repo1-retention-full=${b.spec.retentionFull ?? 2}`,
-    ...(b.repo2Path ? ['', 'repo2-type=posix', `repo2-path=${b.repo2Path}`, `repo2-retention-full=${b.spec.retentionFull ?? 2}`] : []),
+    `repo1-bundle=${b.spec.repoBundle === false ? 'n' : 'y'}`,
+    ...(b.repo2Path
+      ? [
+          '',
+          'repo2-type=posix',
+          `repo2-path=${b.repo2Path}`,
+          `repo2-retention-full=${b.spec.retentionFull ?? 2}`,
+          `repo2-bundle=${b.spec.repoBundle === false ? 'n' : 'y'}`,
+        ]
+      : []),
     '',
     `[${b.stanza}]`,
     `pg1-path=${c.dataDir}`,
     `pg1-port=${c.port}`,
     `pg1-socket-path=${c.socketDir}`,
     `pg1-user=${c.superuser}`,
+    '',
+    '[global:restore]',
+    `process-max=${b.spec.restoreProcessMax ?? 4}`,
     '',
   ];
   try {
@@ -298,36 +318,52 @@ export async function archivingFailure(b: Pgbackrest, since: Date, client?: pg.C
 export async function flushWal(b: Pgbackrest, o: OpOptions & { timeoutMs?: number } = {}): Promise<Result<{ segment: string; waitedMs: number }>> {
   const c = b.cluster;
   const started = Date.now();
-  let segment: string;
-  let switchedAt: Date;
+  const timeoutMs = o.timeoutMs ?? 60000;
+  // one connection for the switch and the polls: a new one per poll cost more than the archiving on a busy machine
+  const client = new pg.Client(connConfig(c));
+  client.on('error', () => {});
   try {
-    const row = await withClient(c, 'postgres', async (cl) => {
-      const s = (await cl.query(`SELECT pg_walfile_name(pg_switch_wal()) AS seg, now() AS at, current_setting('archive_mode') AS mode`)).rows[0];
-      return s as { seg: string; at: Date; mode: string };
-    });
-    if (row.mode === 'off') return fail(`archive_mode is off on ${c.dataDir}: writes after the last backup could not be saved`);
-    segment = row.seg;
-    switchedAt = row.at;
+    await client.connect();
   } catch (err) {
     return fail(`cannot switch WAL on ${c.socketDir}:${c.port}: ${(err as Error).message}`);
   }
-  const timeoutMs = o.timeoutMs ?? 60000;
-  for (;;) {
-    const s = await archiverStatus(c);
-    if (!s.ok) return s;
-    const st = s.value;
-    const archived = st.lastArchivedWal !== null && /^[0-9A-F]{24}/.test(st.lastArchivedWal) && st.lastArchivedWal.slice(0, 24) >= segment;
-    if (archived) return ok({ segment, waitedMs: Date.now() - started });
-    const doneFile = await sql(c, `SELECT (pg_stat_file('pg_wal/archive_status/' || $1 || '.done', true)).size IS NOT NULL AS done`, [segment]);
-    if (doneFile.ok && doneFile.value[0]?.done === true) return ok({ segment, waitedMs: Date.now() - started });
-    const failing = archivingFailureOf(b, st, switchedAt);
-    if (failing) return fail(failing);
-    if (Date.now() - started > timeoutMs)
-      return fail(
-        `WAL segment ${segment} was not archived within ${Math.round(timeoutMs / 1000)} s (last archived: ${st.lastArchivedWal ?? 'none'}); see ${c.logFile}`,
-      );
-    if (o.signal?.aborted) return fail('WAL flush cancelled');
-    await sleep(50, o.signal);
+  try {
+    let segment: string;
+    let switchedAt: Date;
+    try {
+      const row = (await client.query(`SELECT pg_walfile_name(pg_switch_wal()) AS seg, now() AS at, current_setting('archive_mode') AS mode`)).rows[0] as {
+        seg: string;
+        at: Date;
+        mode: string;
+      };
+      if (row.mode === 'off') return fail(`archive_mode is off on ${c.dataDir}: writes after the last backup could not be saved`);
+      segment = row.seg;
+      switchedAt = row.at;
+    } catch (err) {
+      return fail(`cannot switch WAL on ${c.socketDir}:${c.port}: ${(err as Error).message}`);
+    }
+    for (;;) {
+      const s = await archiverStatus(c, client);
+      if (!s.ok) return s;
+      const st = s.value;
+      const archived = st.lastArchivedWal !== null && /^[0-9A-F]{24}/.test(st.lastArchivedWal) && st.lastArchivedWal.slice(0, 24) >= segment;
+      if (archived) return ok({ segment, waitedMs: Date.now() - started });
+      const done = await client
+        .query(`SELECT (pg_stat_file('pg_wal/archive_status/' || $1 || '.done', true)).size IS NOT NULL AS done`, [segment])
+        .then((r) => (r.rows[0] as { done: boolean } | undefined)?.done === true)
+        .catch(() => false);
+      if (done) return ok({ segment, waitedMs: Date.now() - started });
+      const failing = archivingFailureOf(b, st, switchedAt);
+      if (failing) return fail(failing);
+      if (Date.now() - started > timeoutMs)
+        return fail(
+          `WAL segment ${segment} was not archived within ${Math.round(timeoutMs / 1000)} s (last archived: ${st.lastArchivedWal ?? 'none'}); see ${c.logFile}`,
+        );
+      if (o.signal?.aborted) return fail('WAL flush cancelled');
+      await sleep(20, o.signal);
+    }
+  } finally {
+    await client.end().catch(() => {});
   }
 }
 

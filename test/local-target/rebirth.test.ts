@@ -53,6 +53,10 @@ test('rebirth: gate, nuclear wipe, restore from S3 and proof, with rows that onl
   await query(c, 'CREATE TABLE notes (id int PRIMARY KEY, body text)');
   await query(c, 'INSERT INTO notes SELECT g, md5(g::text) FROM generate_series(1, 2000) g');
   const before = (await query(c, 'SELECT count(*)::int AS n FROM posts')).rows[0].n as number;
+  const pgbouncerPid = join(c.dataDir, 'pgbouncer', 'blog-db', 'pgbouncer.pid');
+  const blogPid = join(c.dataDir, 'app', `blog-${c.ports.blog}`, 'blog.pid');
+  const pids = () => [readFileSync(pgbouncerPid, 'utf8').trim(), readFileSync(blogPid, 'utf8').trim()];
+  const pidsBefore = pids();
 
   const r = c.castle(['rebirth']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -62,12 +66,18 @@ test('rebirth: gate, nuclear wipe, restore from S3 and proof, with rows that onl
   assert.equal(ch.get('data identical')?.ok, true, ch.get('data identical')?.detail);
   assert.match(
     ch.get('data identical')!.detail,
-    /^2 tables, \d+ rows in 2 databases match the gate, including writes after backup \S+ \(WAL through [0-9A-F]{24}\)$/,
+    /^2 tables, \d+ rows in 2 databases match the gate, including writes after backup \S+ \(WAL through [0-9A-F]{24}\); fingerprint \d+ MB\/s$/,
   );
   assert.equal(ch.get('app serves the data')?.ok, true, ch.get('app serves the data')?.detail);
   const st = steps(evs);
   assert.match(st.get('down/database/0')!.summary!, /^wiped .*postgres\/blog-db \(stopped \d+ process/);
   assert.match(st.get('up/database/0')!.summary!, /^restored \S+ from repo1 \(local repo2 is absent: restoring from S3\)/);
+  // pgBouncer and the blog hold no data: the rebirth left them running, and its up found them current and answering
+  assert.match(st.get('down/pooler/0')!.summary!, /^left running across the rebirth/);
+  assert.match(st.get('down/app/0')!.summary!, /^left running across the rebirth/);
+  assert.match(st.get('up/pooler/0')!.summary!, /^already running with this config on 127\.0\.0\.1:\d+ \(pid \d+\)$/);
+  assert.match(st.get('up/app/1')!.summary!, /already running with this build and config\)$/);
+  assert.deepEqual(pids(), pidsBefore);
   // phases in order: gate, the wipe, the layers, the proof
   const fin = evs.find((e) => e.type === 'run-finished');
   assert.ok(fin?.type === 'run-finished');
@@ -102,6 +112,19 @@ test('rebirth: gate, nuclear wipe, restore from S3 and proof, with rows that onl
       `${key} leaked`,
     );
   }
+  // a new password in the secret source: `up` finds pgBouncer's auth file and the blog's password stale and restarts both
+  c.setSecret(PASSWORD_KEY, `rotated-${process.pid}-Aa1`);
+  const up2 = c.castle(['up']);
+  assert.equal(up2.code, 0, up2.stdout + up2.stderr);
+  const st2 = steps(events(c.dir));
+  assert.match(st2.get('up/pooler/0')!.summary!, /^listening on 127\.0\.0\.1:\d+ \(pid \d+\)$/);
+  assert.doesNotMatch(st2.get('up/app/1')!.summary!, /already running/);
+  const pidsAfter = pids();
+  assert.notEqual(pidsAfter[0], pidsBefore[0], 'pgBouncer restarted');
+  assert.notEqual(pidsAfter[1], pidsBefore[1], 'the blog restarted');
+  assert.equal((await query(c, 'SELECT count(*)::int AS n FROM notes')).rows[0].n, 2000, 'the new password works through pgBouncer');
+  const page = await fetch(`http://127.0.0.1:${c.ports.blog}/healthz`);
+  assert.equal(page.status, 200, 'the restarted blog reads the database with the new password');
 });
 
 test('the wipe is refused, and nothing deleted, when the S3 endpoint is down or its credentials are wrong', async (t) => {

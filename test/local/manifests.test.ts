@@ -279,6 +279,11 @@ test("pgbackrestSpecFromModel maps the example cluster onto the data layer's pgB
   assert.ok(unrendered.ok);
   const no = pgbackrestSpecFromModel(unrendered.value, { host: 'localhost', port: 9443 });
   assert.ok(!no.ok && /was not rendered/.test(no.reason));
+  // spec.backups.pgbackrest.global overrides Castle's measured defaults
+  const global = { ...r.value.pgbackrest.global, 'compress-type': 'lz4', 'compress-level': '2', 'process-max': '3', 'repo1-bundle': 'n' };
+  const own = pgbackrestSpecFromModel({ ...r.value, pgbackrest: { ...r.value.pgbackrest, global } }, { host: 'localhost', port: 9443 });
+  assert.ok(own.ok, own.ok ? '' : own.reason);
+  assert.deepEqual([own.value.compressType, own.value.compressLevel, own.value.processMax, own.value.repoBundle], ['lz4', 2, 3, false]);
 });
 
 test('a plain Secret (data base64 / stringData) works as pgBackRest configuration; a bad INI is located', async () => {

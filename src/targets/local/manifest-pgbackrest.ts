@@ -52,6 +52,8 @@ export function pgbackrestSpecFromModel(model: LocalClusterModel, s3: LocalS3End
   const retentionFull = num('repo1-retention-full');
   const processMax = num('process-max');
   const archiveTimeoutS = num('archive-timeout');
+  const bundle = g['repo1-bundle'];
+  const compressLevel = num('compress-level');
   return {
     ok: true,
     value: {
@@ -73,6 +75,8 @@ export function pgbackrestSpecFromModel(model: LocalClusterModel, s3: LocalS3End
       ...(retentionFull !== undefined ? { retentionFull } : {}),
       ...(processMax !== undefined ? { processMax } : {}),
       ...(archiveTimeoutS !== undefined ? { archiveTimeoutS } : {}),
+      ...(bundle === 'n' || bundle === 'y' ? { repoBundle: bundle === 'y' } : {}),
+      ...(compressLevel !== undefined ? { compressLevel } : {}),
       ...(compress && (COMPRESS as readonly string[]).includes(compress) ? { compressType: compress as (typeof COMPRESS)[number] } : {}),
     },
   };

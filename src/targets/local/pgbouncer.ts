@@ -1,10 +1,11 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { Redactor } from '../../secrets/redactor.js';
 import type { LocalClusterModel } from './manifest-model.js';
 import type { Result } from '../../core/result.js';
-import { startDaemon, stopDaemon, type DaemonHandle } from '../../os/daemon.js';
+import { runningDaemon, startDaemon, stopDaemon, type DaemonHandle } from '../../os/daemon.js';
+import { sleep } from '../../os/sleep.js';
 import { chownTree, runAsUser } from '../../os/user.js';
 
 export const PGBOUNCER_BIN = '/usr/sbin/pgbouncer';
@@ -232,4 +233,38 @@ export async function startPgBouncer(cfg: PgBouncerConfig, opts: StartPgBouncerO
 export async function stopPgBouncer(dir: string, graceMs = 5_000): Promise<Result<{ stopped: boolean; pid?: number; killed?: boolean }>> {
   const paths = pgBouncerPaths(dir);
   return stopDaemon({ name: 'pgbouncer', pidFile: paths.pidFile, match: paths.ini, graceMs });
+}
+
+/** Whether `file` holds exactly `text` (a missing or unreadable file does not). */
+async function holds(file: string, text: string): Promise<boolean> {
+  return (await readFile(file, 'utf8').catch(() => undefined)) === text;
+}
+
+/**
+ * `up`, idempotent: a pgBouncer of this castle that runs with exactly the ini and auth file `cfg` renders and
+ * answers `select 1` is left running (a rebirth keeps it across the wipe: it holds no data); anything else
+ * (not running, another config, no answer) is stopped and started again with the current config.
+ */
+export async function ensurePgBouncer(
+  cfg: PgBouncerConfig,
+  opts: StartPgBouncerOptions & { graceMs?: number; reuseWaitMs?: number } = {},
+): Promise<Result<DaemonHandle & { paths: PgBouncerPaths; reused: boolean }>> {
+  const paths = pgBouncerPaths(cfg.dir, cfg.port);
+  const pid = runningDaemon(paths.pidFile, paths.ini);
+  const first = cfg.users[0];
+  const probe = opts.probe ?? (first ? { user: first.name, password: first.password, database: cfg.databases[0] ?? first.name } : undefined);
+  if (pid !== undefined && probe && (await holds(paths.ini, renderPgBouncerIni(cfg))) && (await holds(paths.authFile, renderAuthFile(cfg.users)))) {
+    // after its server was away, pgBouncer refuses logins for server_login_retry (1 s): a short wait, not a restart
+    const end = Date.now() + (opts.reuseWaitMs ?? 3000);
+    for (let attempt = 0; ; attempt++) {
+      if ((await pgBouncerReady({ port: cfg.port, ...probe, timeoutMs: 1000 })).ok)
+        return { ok: true, value: { pid, pidFile: paths.pidFile, logFile: paths.logFile, paths, reused: true } };
+      if (Date.now() >= end || opts.signal?.aborted) break;
+      await sleep(Math.min(200, 10 * 2 ** attempt), opts.signal);
+    }
+  }
+  const stopped = await stopPgBouncer(cfg.dir, opts.graceMs);
+  if (!stopped.ok) return stopped;
+  const st = await startPgBouncer(cfg, opts);
+  return st.ok ? { ok: true, value: { ...st.value, reused: false } } : st;
 }

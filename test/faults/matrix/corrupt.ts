@@ -16,13 +16,27 @@ function backupDir(): string {
   return join(c.s3Dir, 'data', 'castle-backups', 'pgbackrest', 'blog-db', 'repo1', 'backup', 'db');
 }
 
-/** Flips one byte in the middle of pg_control in the newest backup of the S3 store (it is in every backup). */
+/**
+ * Flips one byte in the middle of pg_control in the newest backup of the S3 store (it is in every backup); with repo
+ * bundling (the local target's default) pg_control sits in one of the backup's bundles: the byte is flipped in the
+ * largest bundle, whose files are all part of the restore.
+ */
 function corruptNewest(): { label: string; file: string } {
   const label = readdirSync(backupDir())
     .filter((d) => /^\d{8}-\d{6}F/.test(d))
     .sort()
     .pop()!;
-  const file = join(backupDir(), label, 'pg_data', 'global', 'pg_control.lz4._S3rver_object');
+  const global = join(backupDir(), label, 'pg_data', 'global');
+  const alone = existsSync(global) ? readdirSync(global).find((f) => /^pg_control\.[a-z0-9]+\._S3rver_object$/.test(f)) : undefined;
+  const bundles = join(backupDir(), label, 'bundle');
+  const file = alone
+    ? join(global, alone)
+    : join(
+        bundles,
+        readdirSync(bundles)
+          .filter((f) => f.endsWith('._S3rver_object'))
+          .sort((a, b) => statSync(join(bundles, b)).size - statSync(join(bundles, a)).size)[0]!,
+      );
   assert.ok(existsSync(file), file);
   const fd = openSync(file, 'r+');
   try {

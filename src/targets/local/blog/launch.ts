@@ -1,9 +1,10 @@
-import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redactor } from '../../../secrets/redactor.js';
 import { fail, ok, type Result } from '../../../core/result.js';
-import { startDaemon, stopDaemon, type DaemonHandle } from '../../../os/daemon.js';
+import { runningDaemon, startDaemon, stopDaemon, type DaemonHandle } from '../../../os/daemon.js';
+import { sleep } from '../../../os/sleep.js';
 import type { UserIds } from '../../../os/passwd.js';
 import { checkReachable, chownTree, runAsUser } from '../../../os/user.js';
 
@@ -34,6 +35,8 @@ export function blogPaths(dir: string) {
     passwordFile: path.join(dir, 'db-password'),
     script: path.join(dir, 'blog.cjs'),
     node: path.join(dir, 'node'),
+    /** what the running blog was started with (no secret: the password is in passwordFile) */
+    launchFile: path.join(dir, 'launch.json'),
   };
 }
 
@@ -136,7 +139,41 @@ export async function startBlog(l: BlogLaunch): Promise<Result<DaemonHandle & { 
     },
   });
   if (!r.ok) return r;
+  await writeFile(p.launchFile, await launchRecord(l), { mode: 0o644 });
   return { ok: true, value: { ...r.value, url: `http://127.0.0.1:${l.port}/` } };
+}
+
+/** What a blog runs with, besides its password: the build it runs and where it reads the database. */
+async function launchRecord(l: BlogLaunch): Promise<string> {
+  const bundle = await stat(BLOG_BUNDLE).catch(() => undefined);
+  const { password: _password, ...db } = l.db;
+  return (
+    JSON.stringify({ bundle: bundle ? [bundle.size, bundle.mtimeMs] : null, node: process.execPath, port: l.port, db: { host: '127.0.0.1', ...db } }) + '\n'
+  );
+}
+
+/**
+ * `up`, idempotent: a blog of this folder and port that runs this build, with these database settings and password,
+ * and answers /healthz (a query through pgBouncer) is left running; anything else is stopped and started again.
+ */
+export async function ensureBlog(l: BlogLaunch & { graceMs?: number; reuseWaitMs?: number }): Promise<Result<DaemonHandle & { url: string; reused: boolean }>> {
+  const p = blogPaths(l.dir);
+  const pid = runningDaemon(p.pidFile, blogCmdlineMatch(l.dir, l.port));
+  const same = async (file: string, text: string): Promise<boolean> => (await readFile(file, 'utf8').catch(() => undefined)) === text;
+  if (pid !== undefined && (await same(p.passwordFile, l.db.password + '\n')) && (await same(p.launchFile, await launchRecord(l)))) {
+    // its pool reconnects through pgBouncer on the next request: one /healthz answers for the blog, pgBouncer and the server
+    const end = Date.now() + (l.reuseWaitMs ?? 3000);
+    for (let attempt = 0; ; attempt++) {
+      if ((await httpGet(l.port, '/healthz', 1500))?.status === 200)
+        return { ok: true, value: { pid, pidFile: p.pidFile, logFile: p.logFile, url: `http://127.0.0.1:${l.port}/`, reused: true } };
+      if (Date.now() >= end || l.signal?.aborted) break;
+      await sleep(Math.min(200, 10 * 2 ** attempt), l.signal);
+    }
+  }
+  const stopped = await stopBlog(l.dir, l.port, l.graceMs);
+  if (!stopped.ok) return stopped;
+  const st = await startBlog(l);
+  return st.ok ? { ok: true, value: { ...st.value, reused: false } } : st;
 }
 
 /** Stops the blog of `dir` listening on `port`, by its pid file. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { StepKind } from '../../../core/step.js';
 import type { LocalSession } from '../session.js';
 import type { BlogConfig } from '../kind-specs.js';
-import { startBlog, stopBlog } from '../blog/launch.js';
+import { ensureBlog, stopBlog } from '../blog/launch.js';
 import { fail, localEnv } from '../env.js';
 
 /** The blog: posts read from the database through pgBouncer, /healthz running a query. */
@@ -12,6 +12,9 @@ export const run: StepKind<BlogConfig, LocalSession>['run'] = async (c, ctx, ses
   if ('ok' in env) return env;
   const dir = join(env.appDir, `blog-${c.port}`);
   if (ctx.section === 'down') {
+    // the app holds no data (it reads it through pgBouncer on every request): in a rebirth it stays up like in a
+    // bare restore script, and `up` checks that it runs this build and config and serves again
+    if (ctx.operation === 'rebirth') return { ok: true, summary: 'left running across the rebirth (it holds no data): up checks it' };
     const s = await stopBlog(dir, c.port, ctx.killGraceMs);
     if (!s.ok) return fail(s.reason);
     await rm(dir, { recursive: true, force: true });
@@ -19,14 +22,14 @@ export const run: StepKind<BlogConfig, LocalSession>['run'] = async (c, ctx, ses
   }
   const password = env.passwords.get(c.user);
   if (!password) return fail(`user '${c.user}' is not a user of PostgresCluster '${env.model.name}' (users: ${env.model.users.map((u) => u.name).join(', ')})`);
-  await stopBlog(dir, c.port, ctx.killGraceMs);
-  const st = await startBlog({
+  const st = await ensureBlog({
     dir,
     port: c.port,
     db: { host: '127.0.0.1', port: env.pgbouncerPort, database: c.database, user: c.user, password },
     user: env.local.runAs,
     signal: ctx.signal,
+    graceMs: ctx.killGraceMs,
   });
   if (!st.ok) return fail(st.reason, true);
-  return { ok: true, summary: `${st.value.url} (pid ${st.value.pid})` };
+  return { ok: true, summary: `${st.value.url} (pid ${st.value.pid}${st.value.reused ? ', already running with this build and config' : ''})` };
 };

@@ -21,9 +21,9 @@ async function provision(env: LocalEnv, ctx: StepContext, what: string): Promise
 /** Does repo1 hold this stanza? Undefined when S3 cannot tell (then nothing may be created: it could fork the stanza). */
 async function repoHasStanza(env: LocalEnv, ctx: StepContext): Promise<boolean | string> {
   const b = env.data.pgbr;
-  const probe = await b.bucket.probe(ctx.signal);
+  // side by side: a HEAD cannot tell a missing bucket from a missing key, the probe can
+  const [probe, info] = await Promise.all([b.bucket.probe(ctx.signal), repo1HasBackupInfo(b, ctx.signal)]);
   if (!probe.ok) return probe.reason;
-  const info = await repo1HasBackupInfo(b, ctx.signal);
   return info.ok ? info.value : info.reason;
 }
 

@@ -38,7 +38,7 @@ export const run: StepKind<ProofConfig, LocalSession>['run'] = async (c, ctx, se
       ctx.check(
         'data identical',
         true,
-        `${r.value.fingerprint.tables.length} tables, ${rows} rows in ${r.value.fingerprint.databases.length} databases match the gate, including writes after backup ${gate.gate.backup.label} (WAL through ${gate.gate.flushedSegment})`,
+        `${r.value.fingerprint.tables.length} tables, ${rows} rows in ${r.value.fingerprint.databases.length} databases match the gate, including writes after backup ${gate.gate.backup.label} (WAL through ${gate.gate.flushedSegment}); fingerprint ${r.value.fingerprint.mbPerSec.toFixed(0)} MB/s`,
       );
     } else ctx.check('data identical', true, 'fingerprint off at the gate: system identifiers only');
   }
