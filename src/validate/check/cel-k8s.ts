@@ -36,6 +36,14 @@ function celEquals(a: unknown, b: unknown): boolean {
   return false;
 }
 
+function isZeroValue(v: unknown): boolean {
+  if (v === null || v === undefined || v === false || v === 0 || v === 0n || v === '') return true;
+  if (Array.isArray(v) || v instanceof Uint8Array) return v.length === 0;
+  if (v instanceof Map) return v.size === 0;
+  if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) return Object.keys(v).length === 0;
+  return false;
+}
+
 function compare(a: unknown, b: unknown): number {
   if ((typeof a === 'bigint' || typeof a === 'number') && (typeof b === 'bigint' || typeof b === 'number')) {
     if (typeof a === 'bigint' && typeof b === 'bigint') return a < b ? -1 : a > b ? 1 : 0;
@@ -392,6 +400,13 @@ export function registerKubernetesLibraries(e: Environment): void {
   const fn = (sig: string, h: (...a: never[]) => unknown): void => {
     e.registerFunction(sig, h as (...a: unknown[]) => unknown);
   };
+
+  // optionals (cel-go): equal when both are empty or both hold equal values; ofNonZeroValue is empty for a zero value
+  e.registerOperator(
+    'optional<dyn> == optional<dyn>',
+    (a: Optional, b: Optional) => a.hasValue() === b.hasValue() && (!a.hasValue() || celEquals(a.value(), b.value())),
+  );
+  fn('OptionalNamespace.ofNonZeroValue(dyn): optional<dyn>', (_ns: unknown, v: unknown) => (isZeroValue(v) ? Optional.none() : Optional.of(v)));
 
   // lists
   fn('list.isSorted(): bool', (l: unknown[]) => l.every((x, i) => i === 0 || compare(l[i - 1], x) <= 0));

@@ -1,5 +1,6 @@
 import { Environment, serialize, type ASTNode } from '@marcbachmann/cel-js';
 import { registerKubernetesLibraries, RuleError } from './cel-k8s.js';
+import { COST_LIMIT_MESSAGE, instrument, PER_CALL_LIMIT, tracked } from './cel-cost.js';
 import { durationSeconds } from './duration.js';
 import { re2Test } from './regex.js';
 import type { CelRule, SNode } from '../schema/types.js';
@@ -13,8 +14,13 @@ import type { CelRule, SNode } from '../schema/types.js';
 
 type Program = (ctx: Record<string, unknown>) => unknown;
 
+/** `cost`: the runtime cost the API server would charge the evaluation (cel-cost.ts) */
 export type CelOutcome =
-  { ok: true } | { ok: false; message: string } | { ok: 'error'; message: string } | { ok: 'unevaluated'; reason: string } | { ok: 'skipped' };
+  | { ok: true; cost: number }
+  | { ok: false; message: string; cost: number }
+  | { ok: 'error'; message: string; cost: number; halt?: true }
+  | { ok: 'unevaluated'; reason: string }
+  | { ok: 'skipped' };
 
 let env: Environment | undefined;
 let optionalEnv: Environment | undefined;
@@ -131,6 +137,7 @@ function program(rule: string, optionalOldSelf = false): Program | Error {
   if (p === undefined) {
     try {
       p = (optionalOldSelf ? optionalEnvironment() : environment()).parse(routeMatches(normaliseDurations(expandOptionalMacros(rule)))) as unknown as Program;
+      instrument((p as unknown as { ast: ASTNode }).ast);
     } catch (e) {
       p = e instanceof Error ? e : new Error(String(e));
     }
@@ -199,7 +206,11 @@ function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNo
   if (Array.isArray(v)) return v.map((x) => toCel(x, n?.items, resolve, cache));
   if (typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = toCel(x, n?.props?.[k] ?? n?.add, resolve, cache);
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      // a property set to null is absent for CEL (the server's UnstructuredToVal); a map value stays null
+      if (x === null && n?.props?.[k] !== undefined) continue;
+      out[k] = toCel(x, n?.props?.[k] ?? n?.add, resolve, cache);
+    }
     // structural defaulting happens before validation on the API server
     for (const [k, p] of Object.entries(n?.props ?? {})) if (out[k] === undefined && p.def !== undefined) out[k] = toCel(p.def, p, resolve);
     return out;
@@ -213,7 +224,7 @@ let optionalOf: Program | undefined;
  * `oldSelf`: undefined for a rule that does not use it; `{ value }` the correlated old value of an
  * update; null when there is none (a create), bound as `optional.none()` for `optionalOldSelf` rules.
  */
-export function evalRule(rule: CelRule, self: unknown, oldSelf?: { value: unknown } | null): CelOutcome {
+export function evalRule(rule: CelRule, self: unknown, oldSelf?: { value: unknown } | null, limit = PER_CALL_LIMIT): CelOutcome {
   if (isTransitionRule(rule) && oldSelf === undefined) return { ok: 'skipped' };
   const optional = oldSelf !== undefined && rule.optionalOldSelf === true;
   const p = program(rule.rule, optional);
@@ -224,26 +235,36 @@ export function evalRule(rule: CelRule, self: unknown, oldSelf?: { value: unknow
     optionalOf ??= environment().parse('x == null ? optional.none() : optional.of(x)') as unknown as Program;
     vars['oldSelf'] = rule.optionalOldSelf ? optionalOf({ x: oldSelf?.value ?? null }) : oldSelf?.value;
   }
-  try {
-    result = p(vars);
-  } catch (e) {
+  const run = tracked(limit, () => p(vars));
+  const cost = run.cost;
+  const ruleText = (rule.message ?? rule.rule).trim();
+  // validation.go: the per-call limit is a field error naming the rule (its message, or the rule) and ends validation
+  if (run.exceeded)
+    return {
+      ok: 'error',
+      message: `'${COST_LIMIT_MESSAGE}': no further validation rules will be run due to call cost exceeds limit for rule: ${ruleText}`,
+      cost,
+      halt: true,
+    };
+  if ('error' in run) {
+    const e = run.error;
     const msg = firstLine(e instanceof Error ? e.message : String(e));
     // a missing field is a runtime error for the API server too, which rejects the object with it
     const key = /^no such key: (.+)$/i.exec(msg);
     // the server's wording: `<error> evaluating rule: <message, or the rule when it has none>`
-    const ruleText = (rule.message ?? rule.rule).trim();
-    if (key) return { ok: 'error', message: `no such key: ${key[1]} evaluating rule: ${ruleText}` };
+    if (key) return { ok: 'error', message: `no such key: ${key[1]} evaluating rule: ${ruleText}`, cost };
     const libError = e instanceof RuleError ? e : e instanceof Error && e.cause instanceof RuleError ? e.cause : undefined;
-    if (libError) return { ok: 'error', message: `${firstLine(libError.message)} evaluating rule: ${ruleText}` };
+    if (libError) return { ok: 'error', message: `${firstLine(libError.message)} evaluating rule: ${ruleText}`, cost };
     // a run-time error of the expression itself rejects the object on the server too; a missing
     // function or overload may be Castle's gap, so it is only reported as not evaluated
     if (!/no (?:matching|such) overload|unknown (?:variable|function)|not (?:a function|supported)/i.test(msg))
-      return { ok: 'error', message: `${msg} evaluating rule: ${ruleText}` };
+      return { ok: 'error', message: `${msg} evaluating rule: ${ruleText}`, cost };
     return { ok: 'unevaluated', reason: msg };
   }
-  if (result === true) return { ok: true };
+  result = run.value;
+  if (result === true) return { ok: true, cost };
   if (result !== false) return { ok: 'unevaluated', reason: `rule returned ${typeof result}, not bool` };
-  return { ok: false, message: ruleMessage(rule, vars) };
+  return { ok: false, message: ruleMessage(rule, vars), cost };
 }
 
 function ruleMessage(rule: CelRule, vars: Record<string, unknown>): string {

@@ -1,4 +1,5 @@
 import { evalRule, isTransitionRule, toCel } from './cel.js';
+import { RUNTIME_CEL_COST_BUDGET } from './cel-cost.js';
 import { fieldPathString, goValue, jsonTypeName, listMapKey, smdPathString, type FieldPath, type Seg } from './field-path.js';
 import { checkFormat } from './formats.js';
 import { re2Test } from './regex.js';
@@ -79,6 +80,9 @@ export class StructuralChecker {
   /** the node, or a correlatable ancestor, equals its old value: its errors are ratcheted */
   #unchanged = false;
   #ratcheted = 0;
+  /** the API server's per-object CEL budget (validation.go); once spent or a call exceeds its limit, no rule runs */
+  #celBudget = RUNTIME_CEL_COST_BUDGET;
+  #celHalted = false;
 
   constructor(o: StructuralOptions) {
     this.#o = o;
@@ -296,6 +300,8 @@ export class StructuralChecker {
   }
 
   #cel(n: SNode, v: unknown): void {
+    if (this.#celHalted || !n.cel?.length) return;
+    if (this.#celBudget <= 0) return this.#outOfBudget(n);
     const self = toCel(v, n, this.resolve, this.#celValues);
     const oldSelf = this.#old === undefined || this.#old === null ? undefined : { value: toCel(this.#old, n, this.resolve, this.#oldCelValues) };
     for (const rule of n.cel ?? []) {
@@ -303,6 +309,10 @@ export class StructuralChecker {
       // offline (a create) or a value with no old counterpart: the server skips transition rules, unless optionalOldSelf
       const out =
         transition && !oldSelf && !rule.optionalOldSelf ? ({ ok: 'skipped' } as const) : evalRule(rule, self, transition ? (oldSelf ?? null) : undefined);
+      if ('cost' in out) {
+        if (out.cost > this.#celBudget) return this.#outOfBudget(n);
+        this.#celBudget -= out.cost;
+      }
       const at = rule.fieldPath ? [...this.#path, ...parseFieldPath(rule.fieldPath)] : [...this.#path];
       const where = fieldPathString(at);
       switch (out.ok) {
@@ -330,6 +340,10 @@ export class StructuralChecker {
             path: [...this.#path],
             message: `${this.#fp()}: Invalid value: ${JSON.stringify(n.t ?? 'object')}: ${out.message}`,
           });
+          if (out.halt) {
+            this.#celHalted = true;
+            return;
+          }
           break;
         }
         case false: {
@@ -349,6 +363,16 @@ export class StructuralChecker {
         }
       }
     }
+  }
+
+  #outOfBudget(n: SNode): void {
+    this.#celHalted = true;
+    this.#celErrors.push({
+      rule: 'cel/rule',
+      severity: 'error',
+      path: [...this.#path],
+      message: `${this.#fp()}: Invalid value: ${JSON.stringify(n.t ?? 'object')}: validation failed due to running out of cost budget, no further validation rules will be run`,
+    });
   }
 }
 
