@@ -83,7 +83,8 @@ layers:
   const first = (): string => runIds(dir)[0]!;
   const summaryFile = (): string => join(dir, '.castle', 'runs', first(), 'summary.json');
   await waitFor(
-    () => existsSync(join(dir, 'two.pid')) && readFileSync(join(dir, 'two.pid'), 'utf8').endsWith('\n') && existsSync(summaryFile()),
+    // the run folder is made beside the first steps: it may not be listed yet when step two starts
+    () => existsSync(join(dir, 'two.pid')) && readFileSync(join(dir, 'two.pid'), 'utf8').endsWith('\n') && runIds(dir).length > 0 && existsSync(summaryFile()),
     20_000,
     'step two to start',
   );
