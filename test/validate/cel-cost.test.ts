@@ -6,7 +6,7 @@ import { parse, stringify } from 'yaml';
 import { evalRule, toCel } from '../../src/validate/check/cel.js';
 import { convertSchema } from '../../src/validate/schema/crd.js';
 import type { SNode } from '../../src/validate/schema/types.js';
-import { ROOT, validateTexts } from './helpers.js';
+import { ROOT, caseCrd, validateTexts } from './helpers.js';
 
 // The API server's CEL cost account and limits (test/validate/conformance/cel-costs.yaml and
 // cel-cost-limits.yaml; sources, licence and exceptions in that directory's README).
@@ -36,21 +36,6 @@ function expand(v: unknown, i: number): unknown {
   if (Array.isArray(v)) return v.map((x) => expand(x, i));
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, expand(x, i)]));
   return v;
-}
-
-function crd(schema: Record<string, unknown>, rules: string[]): string {
-  const spec = rules.length > 0 ? { ...schema, 'x-kubernetes-validations': rules.map((rule) => ({ rule })) } : schema;
-  return stringify({
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: 'cases.conformance.castle.dev' },
-    spec: {
-      group: 'conformance.castle.dev',
-      names: { kind: 'Case', plural: 'cases', singular: 'case', listKind: 'CaseList' },
-      scope: 'Namespaced',
-      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec } } } }],
-    },
-  });
 }
 
 describe("CEL cost: the API server's runtime cost account and limits", () => {
@@ -89,7 +74,13 @@ describe("CEL cost: the API server's runtime cost account and limits", () => {
     for (const c of cases) {
       const spec = { [c.list.path]: Array.from({ length: c.list.count }, (_, i) => expand(c.list.item, i)) };
       const object = stringify({ apiVersion: 'conformance.castle.dev/v1', kind: 'Case', metadata: { name: 'c', namespace: 'default' }, spec });
-      const r = await validateTexts({ 'crd.yaml': crd(c.schema, c.rules), 'case.yaml': object });
+      const r = await validateTexts({
+        'crd.yaml': caseCrd(
+          c.schema,
+          c.rules.map((rule) => ({ rule })),
+        ),
+        'case.yaml': object,
+      });
       const got = r.diagnostics.filter((d) => d.location?.file === 'case.yaml' && d.severity === 'error').map((d) => d.message);
       assert.deepEqual(got, c.errors, c.name);
     }

@@ -6,7 +6,7 @@ import { parse, stringify } from 'yaml';
 import type { Diagnostic } from '../../src/diag/diagnostic.js';
 import { StructuralChecker } from '../../src/validate/check/structural.js';
 import { convertCrd } from '../../src/validate/schema/crd.js';
-import { ROOT, validateTexts } from './helpers.js';
+import { ROOT, caseCrd, caseCrdObject, validateTexts } from './helpers.js';
 
 // The conformance corpus (test/validate/conformance/, sources and licence in its README): verdicts
 // the API server's validator gave, replayed through `castle validate` with the schema as a CRD.
@@ -21,31 +21,6 @@ interface Case {
 }
 
 const DIR = join(ROOT, 'test/validate/conformance');
-
-function crd(schema: Record<string, unknown>, rules: { rule: string; message?: string; optionalOldSelf?: boolean }[]): string {
-  return stringify(crdObject(schema, rules));
-}
-
-function crdObject(schema: Record<string, unknown>, rules: { rule: string; message?: string; optionalOldSelf?: boolean }[]): Record<string, unknown> {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: 'cases.conformance.castle.dev' },
-    spec: {
-      group: 'conformance.castle.dev',
-      names: { kind: 'Case', plural: 'cases', singular: 'case', listKind: 'CaseList' },
-      scope: 'Namespaced',
-      versions: [
-        {
-          name: 'v1',
-          served: true,
-          storage: true,
-          schema: { openAPIV3Schema: { type: 'object', properties: { spec: { ...schema, 'x-kubernetes-validations': rules } } } },
-        },
-      ],
-    },
-  };
-}
 
 interface TransitionCase {
   name: string;
@@ -80,7 +55,7 @@ describe("conformance corpus: the API server's CEL verdicts", () => {
         ...errors.map(([rule]) => ({ rule })),
       ];
       const object = stringify({ apiVersion: 'conformance.castle.dev/v1', kind: 'Case', metadata: { name: 'c', namespace: 'default' }, spec: c.object });
-      const r = await validateTexts({ 'crd.yaml': crd(c.schema, rules), 'case.yaml': object });
+      const r = await validateTexts({ 'crd.yaml': caseCrd(c.schema, rules), 'case.yaml': object });
       const diags = r.diagnostics.filter((d) => d.location?.file === 'case.yaml');
       const unrelated = diags.filter((d) => d.severity !== 'info' && !d.rule.startsWith('cel/'));
       assert.deepEqual(unrelated, [], `${c.name}: the object itself must be valid`);
@@ -132,7 +107,7 @@ describe("conformance corpus: the API server's CEL verdicts", () => {
         ...valid.map((v, i) => ({ rule: v.rule, message: `rule-${i}`, ...(v.optionalOldSelf ? { optionalOldSelf: true } : {}) })),
         ...errors.map((e) => ({ rule: e.rule, ...(e.optionalOldSelf ? { optionalOldSelf: true } : {}) })),
       ];
-      const info = convertCrd(crdObject(c.schema, rules), 'conformance');
+      const info = convertCrd(caseCrdObject(c.schema, rules), 'conformance');
       assert.ok(info, c.name);
       // the same checker castle validate runs on each custom resource, given the live object as `old`
       const obj = { apiVersion: 'conformance.castle.dev/v1', kind: 'Case', spec: structuredClone(c.object) };

@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validateManifests, type ValidateOptions, type ValidateResult } from '../../src/validate/index.js';
 import { importSchemas } from '../../src/validate/schemas-cmd.js';
+import { stringify } from 'yaml';
 
 /** dist/test/validate -> repository root */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -96,3 +97,23 @@ export function rules(r: ValidateResult, severity?: 'error' | 'warning' | 'info'
 export function messages(r: ValidateResult, rule: string): string[] {
   return r.diagnostics.filter((d) => d.rule === rule).map((d) => d.message);
 }
+
+export type CaseRule = { rule: string; message?: string; optionalOldSelf?: boolean };
+
+/** The one-kind CRD the conformance and cost corpora check their cases against: `schema` as `.spec`, `rules` on it. */
+export function caseCrdObject(schema: Record<string, unknown>, rules: readonly CaseRule[]): Record<string, unknown> {
+  const spec = rules.length > 0 ? { ...schema, 'x-kubernetes-validations': rules } : schema;
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'cases.conformance.castle.dev' },
+    spec: {
+      group: 'conformance.castle.dev',
+      names: { kind: 'Case', plural: 'cases', singular: 'case', listKind: 'CaseList' },
+      scope: 'Namespaced',
+      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec } } } }],
+    },
+  };
+}
+
+export const caseCrd = (schema: Record<string, unknown>, rules: readonly CaseRule[]): string => stringify(caseCrdObject(schema, rules));
