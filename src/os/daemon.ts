@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fail, ok, type Result } from '../core/result.js';
 import { userEnv, type Redact } from './exec.js';
@@ -56,6 +56,24 @@ function logTail(logFile: string, redact: Redact | undefined, lines = 15): strin
 export function runningDaemon(pidFile: string, match: CmdlineMatch): number | undefined {
   const pid = readPidFile(pidFile);
   return pid !== undefined && isOurProcess(pid, match) ? pid : undefined;
+}
+
+/** Whether `file` holds exactly `text` (a missing or unreadable file does not): a running daemon's config is still current. */
+export async function fileHolds(file: string, text: string): Promise<boolean> {
+  return (await readFile(file, 'utf8').catch(() => undefined)) === text;
+}
+
+/**
+ * Whether a running daemon `answers` within `waitMs` (asked again soon, then every 200 ms), so that `up` can keep it
+ * instead of restarting it; false when the time is up or `signal` aborts.
+ */
+export async function answersWithin(answers: () => Promise<boolean>, waitMs: number, signal?: AbortSignal): Promise<boolean> {
+  const end = Date.now() + waitMs;
+  for (let attempt = 0; ; attempt++) {
+    if (await answers()) return true;
+    if (Date.now() >= end || signal?.aborted) return false;
+    await sleep(Math.min(200, 10 * 2 ** attempt), signal);
+  }
 }
 
 /**

@@ -1,11 +1,10 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { Redactor } from '../../secrets/redactor.js';
 import type { LocalClusterModel } from './manifest-model.js';
 import type { Result } from '../../core/result.js';
-import { runningDaemon, startDaemon, stopDaemon, type DaemonHandle } from '../../os/daemon.js';
-import { sleep } from '../../os/sleep.js';
+import { answersWithin, fileHolds, runningDaemon, startDaemon, stopDaemon, type DaemonHandle } from '../../os/daemon.js';
 import { chownTree, runAsUser } from '../../os/user.js';
 
 export const PGBOUNCER_BIN = '/usr/sbin/pgbouncer';
@@ -235,11 +234,6 @@ export async function stopPgBouncer(dir: string, graceMs = 5_000): Promise<Resul
   return stopDaemon({ name: 'pgbouncer', pidFile: paths.pidFile, match: paths.ini, graceMs });
 }
 
-/** Whether `file` holds exactly `text` (a missing or unreadable file does not). */
-async function holds(file: string, text: string): Promise<boolean> {
-  return (await readFile(file, 'utf8').catch(() => undefined)) === text;
-}
-
 /**
  * `up`, idempotent: a pgBouncer of this castle that runs with exactly the ini and auth file `cfg` renders and
  * answers `select 1` is left running (a rebirth keeps it across the wipe: it holds no data); anything else
@@ -253,16 +247,15 @@ export async function ensurePgBouncer(
   const pid = runningDaemon(paths.pidFile, paths.ini);
   const first = cfg.users[0];
   const probe = opts.probe ?? (first ? { user: first.name, password: first.password, database: cfg.databases[0] ?? first.name } : undefined);
-  if (pid !== undefined && probe && (await holds(paths.ini, renderPgBouncerIni(cfg))) && (await holds(paths.authFile, renderAuthFile(cfg.users)))) {
+  if (
+    pid !== undefined &&
+    probe &&
+    (await fileHolds(paths.ini, renderPgBouncerIni(cfg))) &&
+    (await fileHolds(paths.authFile, renderAuthFile(cfg.users))) &&
     // after its server was away, pgBouncer refuses logins for server_login_retry (1 s): a short wait, not a restart
-    const end = Date.now() + (opts.reuseWaitMs ?? 3000);
-    for (let attempt = 0; ; attempt++) {
-      if ((await pgBouncerReady({ port: cfg.port, ...probe, timeoutMs: 1000 })).ok)
-        return { ok: true, value: { pid, pidFile: paths.pidFile, logFile: paths.logFile, paths, reused: true } };
-      if (Date.now() >= end || opts.signal?.aborted) break;
-      await sleep(Math.min(200, 10 * 2 ** attempt), opts.signal);
-    }
-  }
+    (await answersWithin(async () => (await pgBouncerReady({ port: cfg.port, ...probe, timeoutMs: 1000 })).ok, opts.reuseWaitMs ?? 3000, opts.signal))
+  )
+    return { ok: true, value: { pid, pidFile: paths.pidFile, logFile: paths.logFile, paths, reused: true } };
   const stopped = await stopPgBouncer(cfg.dir, opts.graceMs);
   if (!stopped.ok) return stopped;
   const st = await startPgBouncer(cfg, opts);

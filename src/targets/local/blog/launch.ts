@@ -1,10 +1,9 @@
-import { chmod, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redactor } from '../../../secrets/redactor.js';
 import { fail, ok, type Result } from '../../../core/result.js';
-import { runningDaemon, startDaemon, stopDaemon, type DaemonHandle } from '../../../os/daemon.js';
-import { sleep } from '../../../os/sleep.js';
+import { answersWithin, fileHolds, runningDaemon, startDaemon, stopDaemon, type DaemonHandle } from '../../../os/daemon.js';
 import type { UserIds } from '../../../os/passwd.js';
 import { checkReachable, chownTree, runAsUser } from '../../../os/user.js';
 
@@ -159,17 +158,14 @@ async function launchRecord(l: BlogLaunch): Promise<string> {
 export async function ensureBlog(l: BlogLaunch & { graceMs?: number; reuseWaitMs?: number }): Promise<Result<DaemonHandle & { url: string; reused: boolean }>> {
   const p = blogPaths(l.dir);
   const pid = runningDaemon(p.pidFile, blogCmdlineMatch(l.dir, l.port));
-  const same = async (file: string, text: string): Promise<boolean> => (await readFile(file, 'utf8').catch(() => undefined)) === text;
-  if (pid !== undefined && (await same(p.passwordFile, l.db.password + '\n')) && (await same(p.launchFile, await launchRecord(l)))) {
+  if (
+    pid !== undefined &&
+    (await fileHolds(p.passwordFile, l.db.password + '\n')) &&
+    (await fileHolds(p.launchFile, await launchRecord(l))) &&
     // its pool reconnects through pgBouncer on the next request: one /healthz answers for the blog, pgBouncer and the server
-    const end = Date.now() + (l.reuseWaitMs ?? 3000);
-    for (let attempt = 0; ; attempt++) {
-      if ((await httpGet(l.port, '/healthz', 1500))?.status === 200)
-        return { ok: true, value: { pid, pidFile: p.pidFile, logFile: p.logFile, url: `http://127.0.0.1:${l.port}/`, reused: true } };
-      if (Date.now() >= end || l.signal?.aborted) break;
-      await sleep(Math.min(200, 10 * 2 ** attempt), l.signal);
-    }
-  }
+    (await answersWithin(async () => (await httpGet(l.port, '/healthz', 1500))?.status === 200, l.reuseWaitMs ?? 3000, l.signal))
+  )
+    return { ok: true, value: { pid, pidFile: p.pidFile, logFile: p.logFile, url: `http://127.0.0.1:${l.port}/`, reused: true } };
   const stopped = await stopBlog(l.dir, l.port, l.graceMs);
   if (!stopped.ok) return stopped;
   const st = await startBlog(l);
