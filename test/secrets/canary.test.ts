@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { CLI } from '../helpers/cli.js';
 import { copyLocalExample } from '../helpers/local-castle.js';
@@ -10,7 +10,7 @@ import { copyLocalExample } from '../helpers/local-castle.js';
 // Canary secrets planted everywhere a secret comes from (the S3 endpoint's keys, the database passwords, an
 // Infisical token and a Proxmox API token in the environment), then a full rebirth, a failed one, `castle
 // report` and `castle logs`: no canary in anything Castle prints or writes outside the files meant to hold it
-// (mode 0600), and none in any process's command line, nor in the environment of a process of another user,
+// (mode 0600), and none in any process's command line, nor in an environment another user can read,
 // sampled from /proc while the commands run.
 
 const hex = (n: number) => randomBytes(n).toString('hex');
@@ -23,6 +23,8 @@ const CANARIES = {
   infisicalSecret: `canary-infisical-client-secret-${hex(12)}`,
   proxmox: `canary-pve-${hex(4)}-${hex(2)}-${hex(2)}-${hex(6)}`,
   wrongS3: `canary-wrong-s3-secret-${hex(10)}`,
+  /** planted on purpose in a process of another user, so the sampler is seen to catch what it looks for */
+  control: `canary-control-${hex(10)}`,
 };
 type Canary = keyof typeof CANARIES;
 const found = (text: string | Buffer): Canary[] => (Object.keys(CANARIES) as Canary[]).filter((k) => text.includes(CANARIES[k]));
@@ -56,7 +58,10 @@ function sampler(): { hits: Hit[]; samples: number; stop: () => void } {
         const comm = cmd.toString().split('\0').slice(0, 3).join(' ').slice(0, 120);
         if (c1.length) hits.set(`cmdline ${comm}`, { where: `/proc/${d}/cmdline (${comm})`, canaries: c1 });
         const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1]);
-        if (uid !== me) {
+        // A child between setuid and exec still shows its parent's environment, but it is not dumpable then, so
+        // the kernel hands its /proc files to root and no process of that uid may read them: only an environment
+        // whose file that uid owns is one another user can read.
+        if (uid !== me && statSync(`/proc/${d}/environ`).uid === uid) {
           const c2 = found(readFileSync(`/proc/${d}/environ`));
           if (c2.length) hits.set(`environ ${comm}`, { where: `/proc/${d}/environ of uid ${uid} (${comm})`, canaries: c2 });
         }
@@ -122,6 +127,8 @@ test('secret canaries never reach what Castle writes, prints, or puts where othe
   chmodSync(secretsEnv, 0o600);
 
   const s = sampler();
+  const control = spawn('sleep', ['2'], { uid: 65534, gid: 65534, env: { PATH: '/usr/bin:/bin', CONTROL: CANARIES.control }, stdio: 'ignore' });
+  const controlDone = new Promise((resolve) => control.on('close', resolve));
   const outputs: { what: string; out: string }[] = [];
   const step = async (what: string, args: readonly string[], expect: number): Promise<string> => {
     const r = await castle(args);
@@ -160,8 +167,13 @@ test('secret canaries never reach what Castle writes, prints, or puts where othe
     s.stop();
   }
 
+  await controlDone;
+  assert.ok(
+    s.hits.some((h) => h.canaries.includes('control') && h.where.includes('uid 65534')),
+    `the sampler saw the control canary in the environment of uid 65534: ${JSON.stringify(s.hits)}`,
+  );
   const problems: string[] = [];
-  for (const h of s.hits) problems.push(`${h.where}: ${h.canaries.join(', ')}`);
+  for (const h of s.hits.filter((x) => !x.where.includes('uid 65534'))) problems.push(`${h.where}: ${h.canaries.join(', ')}`);
   for (const o of outputs) {
     const c = found(o.out);
     if (c.length) problems.push(`the output of ${o.what}: ${c.join(', ')}`);
