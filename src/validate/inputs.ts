@@ -137,7 +137,8 @@ export class InputCollector {
       const f = this.files[i]!;
       const from = f.abs ? dirname(f.abs) : f.dir;
       if (!/kustomize\.toolkit\.fluxcd\.io|argoproj\.io/.test(f.text) || from === undefined) continue;
-      for (const app of gitOpsPaths(f.text)) {
+      for (const found of gitOpsPaths(f.text)) {
+        const app = found.substituteFrom ? this.#withSubstituteFrom(found, f, from) : found;
         const dir = resolveFrom(from, app.path, this.#roots);
         if (!dir) {
           this.diagnostics.push({
@@ -204,6 +205,36 @@ export class InputCollector {
       rmSync(tmp, { recursive: true, force: true });
     }
   }
+
+  /**
+   * The variables of `substituteFrom`, read from the ConfigMaps and Secrets of the tree as Flux reads them from
+   * the cluster: in order, later ones overriding earlier ones, the inline `substitute` over all. A value the
+   * tree holds encrypted (SOPS) or an object the tree does not hold leaves its variables unresolved, so their
+   * placeholders are counted, never reported as literal values.
+   */
+  #withSubstituteFrom(app: GitOpsPath, f: InputFile, from: string): GitOpsPath {
+    const index = (this.#objects ??= objectIndex(treeRoot(from, this.#roots), this.files));
+    const vars: Record<string, string> = {};
+    for (const ref of app.substituteFrom ?? []) {
+      const all = index.get(`${ref.kind}/${ref.name}`) ?? [];
+      const same = all.filter((o) => app.namespace === undefined || o.namespace === undefined || o.namespace === app.namespace);
+      const obj = same.length === 1 ? same[0] : undefined;
+      if (!obj) {
+        if (!ref.optional)
+          this.diagnostics.push({
+            severity: 'info',
+            rule: 'input/substitute-from',
+            message: `${app.kind}${app.name ? ` ${app.name}` : ''}: ${ref.kind} ${ref.name} of postBuild.substituteFrom is ${same.length > 1 ? `in the tree ${same.length} times (${same.map((o) => o.file).join(', ')})` : 'not in this tree'}: its variables are not substituted`,
+            location: { file: f.file, line: 1, col: 1 },
+          });
+        continue;
+      }
+      Object.assign(vars, obj.vars);
+    }
+    return { ...app, substitute: { ...vars, ...(app.substitute ?? {}) } };
+  }
+
+  #objects: Map<string, TreeObject[]> | undefined;
 
   /** variables for the files read now (under a Flux Kustomization's path) */
   #vars: Record<string, string> | undefined;
@@ -398,6 +429,10 @@ interface GitOpsPath {
   readonly path: string;
   readonly name?: string;
   readonly substitute?: Record<string, string>;
+  /** Flux: ConfigMaps and Secrets whose keys are variables too (the inline `substitute` wins over them) */
+  readonly substituteFrom?: SubstituteRef[];
+  /** Flux: the Kustomization's own namespace, where the ConfigMaps and Secrets of `substituteFrom` live */
+  readonly namespace?: string;
   /** Flux: Kustomize Components added to the path's kustomization, relative to the path */
   readonly components?: string[];
   readonly targetNamespace?: string;
@@ -421,12 +456,20 @@ function gitOpsPaths(text: string): GitOpsPath[] {
       const sub = post['substitute'] && typeof post['substitute'] === 'object' ? (post['substitute'] as Record<string, unknown>) : undefined;
       const vars = sub ? Object.fromEntries(Object.entries(sub).map(([k, x]) => [k, String(x)])) : undefined;
       const meta = (o['metadata'] && typeof o['metadata'] === 'object' ? o['metadata'] : {}) as Record<string, unknown>;
+      const from = (Array.isArray(post['substituteFrom']) ? post['substituteFrom'] : []).flatMap((r): SubstituteRef[] => {
+        const ref = (r && typeof r === 'object' ? r : {}) as Record<string, unknown>;
+        return (ref['kind'] === 'ConfigMap' || ref['kind'] === 'Secret') && typeof ref['name'] === 'string'
+          ? [{ kind: ref['kind'], name: ref['name'], optional: ref['optional'] === true }]
+          : [];
+      });
       const components = Array.isArray(spec['components']) ? spec['components'].filter((c): c is string => typeof c === 'string') : [];
       out.push({
         kind: 'Flux Kustomization',
         path: spec['path'],
         ...(typeof meta['name'] === 'string' ? { name: meta['name'] } : {}),
         ...(vars ? { substitute: vars } : {}),
+        ...(from.length ? { substituteFrom: from } : {}),
+        ...(typeof meta['namespace'] === 'string' ? { namespace: meta['namespace'] } : {}),
         ...(components.length ? { components } : {}),
         ...(typeof spec['targetNamespace'] === 'string' && spec['targetNamespace'] ? { targetNamespace: spec['targetNamespace'] } : {}),
       });
@@ -462,4 +505,92 @@ function resolveFrom(from: string, path: string, roots: ReadonlySet<string>): st
     if (existsSync(join(d, '.git')) || dirname(d) === d) return undefined;
     if (underCwd ? d === cwd : roots.has(d)) return undefined;
   }
+}
+
+interface SubstituteRef {
+  readonly kind: 'ConfigMap' | 'Secret';
+  readonly name: string;
+  readonly optional: boolean;
+}
+
+interface TreeObject {
+  readonly namespace?: string;
+  readonly file: string;
+  readonly vars: Record<string, string>;
+}
+
+/** Flux takes as variables only the keys that are valid shell variable names */
+const VARIABLE = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
+/** a value SOPS encrypted: Flux decrypts it in the cluster, Castle cannot */
+const SOPS_VALUE = /^ENC\[[A-Z0-9_]+,/;
+/** ConfigMap and Secret files are small: a bigger file is a rendered chart, not a variables file */
+const OBJECT_FILE_MAX = 1024 * 1024;
+
+/** the Git root above `from`, else the directory given that holds it, else `from` */
+function treeRoot(from: string, roots: ReadonlySet<string>): string {
+  for (let d = from; ; d = dirname(d)) {
+    if (existsSync(join(d, '.git'))) return d;
+    if (dirname(d) === d) break;
+  }
+  for (const r of roots) if (from === r || isInside(from, r)) return r;
+  return from;
+}
+
+/** The ConfigMaps and Secrets of the tree under `root` and of the texts read so far, by `Kind/name`. */
+function objectIndex(root: string, read: readonly InputFile[]): Map<string, TreeObject[]> {
+  const index = new Map<string, TreeObject[]>();
+  const seen = new Set<string>();
+  const take = (text: string, file: string): void => {
+    if (!/kind:\s*["']?(ConfigMap|Secret)\b/.test(text)) return;
+    for (const doc of parseAllDocuments(text, { uniqueKeys: false })) {
+      if (doc.errors.length) continue;
+      const o = doc.toJS({ maxAliasCount: 100 }) as unknown;
+      if (!o || typeof o !== 'object' || Array.isArray(o)) continue;
+      const obj = o as Record<string, unknown>;
+      const meta = (obj['metadata'] && typeof obj['metadata'] === 'object' ? obj['metadata'] : {}) as Record<string, unknown>;
+      if ((obj['kind'] !== 'ConfigMap' && obj['kind'] !== 'Secret') || obj['apiVersion'] !== 'v1' || typeof meta['name'] !== 'string') continue;
+      const vars: Record<string, string> = {};
+      const put = (k: string, v: unknown, decode: boolean): void => {
+        if (!VARIABLE.test(k) || typeof v !== 'string' || SOPS_VALUE.test(v)) return;
+        vars[k] = decode ? Buffer.from(v, 'base64').toString('utf8') : v;
+      };
+      const field = (name: string): [string, unknown][] => {
+        const v = obj[name];
+        return v && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v) : [];
+      };
+      for (const [k, v] of field('data')) put(k, v, obj['kind'] === 'Secret');
+      // a Secret's stringData is merged over its data by the API server
+      if (obj['kind'] === 'Secret') for (const [k, v] of field('stringData')) put(k, v, false);
+      const key = `${obj['kind']}/${meta['name']}`;
+      const list = index.get(key) ?? [];
+      const entry: TreeObject = { file, vars, ...(typeof meta['namespace'] === 'string' ? { namespace: meta['namespace'] } : {}) };
+      // the same object read twice (a file and the rendering that includes it) counts once
+      if (!list.some((x) => x.namespace === entry.namespace && JSON.stringify(x.vars) === JSON.stringify(vars))) list.push(entry);
+      index.set(key, list);
+    }
+  };
+  const walk = (dir: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && /\.ya?ml$/i.test(e.name) && !seen.has(p)) {
+        seen.add(p);
+        try {
+          if (statSync(p).size <= OBJECT_FILE_MAX) take(readFileSync(p, 'utf8'), displayPath(p));
+        } catch {
+          // unreadable: as if absent
+        }
+      }
+    }
+  };
+  walk(root);
+  for (const f of read) if (!f.abs || !seen.has(f.abs)) take(f.text, f.file);
+  return index;
 }
