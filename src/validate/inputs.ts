@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import type { Diagnostic } from '../diag/diagnostic.js';
+import { displayPath } from './display-path.js';
+import { objectIndex, type TreeObject } from './flux-vars.js';
+import { CHART_FILE, chartNotice, chartOf, isChart } from './helm-chart.js';
 
 /** One text to validate: a file, or the output of `kubectl kustomize` for a kustomization that needs it. */
 export interface InputFile {
@@ -31,11 +34,6 @@ const MANIFEST = /\.(ya?ml|json)$/i;
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 /** fields whose effect only `kubectl kustomize` can render */
 const PLAIN_KUSTOMIZATION_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'resources', 'crds', 'sortOptions']);
-
-export function displayPath(abs: string): string {
-  const rel = relative(process.cwd(), abs);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
-}
 
 function kustomizationIn(dir: string): string | undefined {
   for (const k of KUSTOMIZATION_FILES) if (existsSync(join(dir, k))) return join(dir, k);
@@ -90,6 +88,11 @@ export class InputCollector {
   readonly #roots = new Set<string>();
 
   add(path: string): void {
+    if (path === '-') {
+      // what `helm template` or `kustomize build` print, piped in
+      this.files.push({ file: '<stdin>', text: readFileSync(0, 'utf8') });
+      return;
+    }
     const abs = resolve(path);
     this.#roots.add(abs);
     let st;
@@ -99,7 +102,9 @@ export class InputCollector {
       this.diagnostics.push({ severity: 'error', rule: 'input/not-found', message: `${path}: no such file or directory` });
       return;
     }
+    const chart = st.isDirectory() ? undefined : chartOf(abs);
     if (st.isDirectory()) this.#dir(abs, undefined);
+    else if (chart && !chart.crd) this.#chart(chart.dir);
     else if (KUSTOMIZATION_FILES.includes(abs.split(/[\\/]/).pop() ?? '')) this.#kustomization(abs, undefined);
     else if (!this.#throughKustomization(abs)) this.#file(abs, undefined);
   }
@@ -136,7 +141,7 @@ export class InputCollector {
     for (let i = 0; i < this.files.length; i++) {
       const f = this.files[i]!;
       const from = f.abs ? dirname(f.abs) : f.dir;
-      if (!/kustomize\.toolkit\.fluxcd\.io|argoproj\.io/.test(f.text) || from === undefined) continue;
+      if (!/kustomize\.toolkit\.fluxcd\.io|helm\.toolkit\.fluxcd\.io|argoproj\.io/.test(f.text) || from === undefined) continue;
       for (const found of gitOpsPaths(f.text)) {
         const app = found.substituteFrom ? this.#withSubstituteFrom(found, f, from) : found;
         const dir = resolveFrom(from, app.path, this.#roots);
@@ -250,9 +255,27 @@ export class InputCollector {
     });
   }
 
+  /** a Helm chart: its CRD files are read, its templates are named as not checked (once per chart) */
+  #chart(dir: string): void {
+    const key = `chart:${dir}`;
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    this.diagnostics.push({
+      severity: 'info',
+      rule: 'input/helm-chart',
+      message: chartNotice(displayPath(dir)),
+      location: { file: displayPath(join(dir, CHART_FILE)), line: 1, col: 1 },
+    });
+    if (existsSync(join(dir, 'crds'))) this.#dir(join(dir, 'crds'), undefined);
+    // Helm installs the CRDs of unpacked subcharts too
+    const sub = join(dir, 'charts');
+    if (existsSync(sub)) for (const name of readdirSync(sub).sort()) if (isChart(join(sub, name))) this.#chart(join(sub, name));
+  }
+
   #dir(dir: string, via: string | undefined): void {
     const k = kustomizationIn(dir);
     if (k) return this.#kustomization(k, via);
+    if (isChart(dir)) return this.#chart(dir);
     let entries: string[];
     try {
       entries = readdirSync(dir).sort();
@@ -474,6 +497,13 @@ function gitOpsPaths(text: string): GitOpsPath[] {
         ...(typeof spec['targetNamespace'] === 'string' && spec['targetNamespace'] ? { targetNamespace: spec['targetNamespace'] } : {}),
       });
     }
+    if (o['kind'] === 'HelmRelease' && apiVersion.startsWith('helm.toolkit.fluxcd.io/')) {
+      // a chart from a GitRepository is a path in the tree: its CRDs are what the release installs
+      const chart = (spec['chart'] && typeof spec['chart'] === 'object' ? spec['chart'] : {}) as Record<string, unknown>;
+      const cs = (chart['spec'] && typeof chart['spec'] === 'object' ? chart['spec'] : {}) as Record<string, unknown>;
+      const ref = (cs['sourceRef'] && typeof cs['sourceRef'] === 'object' ? cs['sourceRef'] : {}) as Record<string, unknown>;
+      if (ref['kind'] === 'GitRepository' && typeof cs['chart'] === 'string') out.push({ kind: 'Flux HelmRelease', path: cs['chart'] });
+    }
     if (o['kind'] === 'Application' && apiVersion.startsWith('argoproj.io/')) {
       const sources = [spec['source'], ...(Array.isArray(spec['sources']) ? spec['sources'] : [])];
       for (const src of sources) {
@@ -507,24 +537,11 @@ function resolveFrom(from: string, path: string, roots: ReadonlySet<string>): st
   }
 }
 
-interface SubstituteRef {
+export interface SubstituteRef {
   readonly kind: 'ConfigMap' | 'Secret';
   readonly name: string;
   readonly optional: boolean;
 }
-
-interface TreeObject {
-  readonly namespace?: string;
-  readonly file: string;
-  readonly vars: Record<string, string>;
-}
-
-/** Flux takes as variables only the keys that are valid shell variable names */
-const VARIABLE = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
-/** a value SOPS encrypted: Flux decrypts it in the cluster, Castle cannot */
-const SOPS_VALUE = /^ENC\[[A-Z0-9_]+,/;
-/** ConfigMap and Secret files are small: a bigger file is a rendered chart, not a variables file */
-const OBJECT_FILE_MAX = 1024 * 1024;
 
 /** the Git root above `from`, else the directory given that holds it, else `from` */
 function treeRoot(from: string, roots: ReadonlySet<string>): string {
@@ -534,63 +551,4 @@ function treeRoot(from: string, roots: ReadonlySet<string>): string {
   }
   for (const r of roots) if (from === r || isInside(from, r)) return r;
   return from;
-}
-
-/** The ConfigMaps and Secrets of the tree under `root` and of the texts read so far, by `Kind/name`. */
-function objectIndex(root: string, read: readonly InputFile[]): Map<string, TreeObject[]> {
-  const index = new Map<string, TreeObject[]>();
-  const seen = new Set<string>();
-  const take = (text: string, file: string): void => {
-    if (!/kind:\s*["']?(ConfigMap|Secret)\b/.test(text)) return;
-    for (const doc of parseAllDocuments(text, { uniqueKeys: false })) {
-      if (doc.errors.length) continue;
-      const o = doc.toJS({ maxAliasCount: 100 }) as unknown;
-      if (!o || typeof o !== 'object' || Array.isArray(o)) continue;
-      const obj = o as Record<string, unknown>;
-      const meta = (obj['metadata'] && typeof obj['metadata'] === 'object' ? obj['metadata'] : {}) as Record<string, unknown>;
-      if ((obj['kind'] !== 'ConfigMap' && obj['kind'] !== 'Secret') || obj['apiVersion'] !== 'v1' || typeof meta['name'] !== 'string') continue;
-      const vars: Record<string, string> = {};
-      const put = (k: string, v: unknown, decode: boolean): void => {
-        if (!VARIABLE.test(k) || typeof v !== 'string' || SOPS_VALUE.test(v)) return;
-        vars[k] = decode ? Buffer.from(v, 'base64').toString('utf8') : v;
-      };
-      const field = (name: string): [string, unknown][] => {
-        const v = obj[name];
-        return v && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v) : [];
-      };
-      for (const [k, v] of field('data')) put(k, v, obj['kind'] === 'Secret');
-      // a Secret's stringData is merged over its data by the API server
-      if (obj['kind'] === 'Secret') for (const [k, v] of field('stringData')) put(k, v, false);
-      const key = `${obj['kind']}/${meta['name']}`;
-      const list = index.get(key) ?? [];
-      const entry: TreeObject = { file, vars, ...(typeof meta['namespace'] === 'string' ? { namespace: meta['namespace'] } : {}) };
-      // the same object read twice (a file and the rendering that includes it) counts once
-      if (!list.some((x) => x.namespace === entry.namespace && JSON.stringify(x.vars) === JSON.stringify(vars))) list.push(entry);
-      index.set(key, list);
-    }
-  };
-  const walk = (dir: string): void => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (e.name.startsWith('.') || e.name === 'node_modules') continue;
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile() && /\.ya?ml$/i.test(e.name) && !seen.has(p)) {
-        seen.add(p);
-        try {
-          if (statSync(p).size <= OBJECT_FILE_MAX) take(readFileSync(p, 'utf8'), displayPath(p));
-        } catch {
-          // unreadable: as if absent
-        }
-      }
-    }
-  };
-  walk(root);
-  for (const f of read) if (!f.abs || !seen.has(f.abs)) take(f.text, f.file);
-  return index;
 }
