@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { estimateMaxCost, NotEstimated, schemaDecl } from '../../src/validate/check/cel-estimate.js';
-import { ROOT } from './helpers.js';
+import type { Diagnostic } from '../../src/diag/diagnostic.js';
+import { checkCrdCost } from '../../src/validate/check/crd-cost.js';
+import type { ManifestDoc } from '../../src/validate/documents.js';
+import { cleanup, FIXTURES, messages, ROOT, rules, runCli, tempDir, validateTexts, writeTree } from './helpers.js';
 
 // The API server's estimated cost of CRD validation rules (test/validate/conformance/cel-estimated-costs.yaml;
 // source, licence and exceptions in that directory's README).
@@ -82,5 +85,122 @@ describe("CEL estimated cost: the API server's static cost of CRD rules", () => 
     console.log(figure);
     assert.deepEqual(disagreements, [], figure);
     assert.equal(agree + held.length, total);
+  });
+});
+
+interface CrdCase {
+  name: string;
+  schema: Record<string, unknown>;
+  errors: { at: string; kind: 'rule' | 'messageExpression' | 'contributed' | 'total' }[];
+}
+
+const KIND_TEXT = {
+  rule: 'estimated rule cost exceeds budget by factor of ',
+  messageExpression: 'estimated messageExpression cost exceeds budget by factor of ',
+  contributed: 'contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema',
+  total: 'x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema exceeds budget by factor of ',
+};
+
+function crdOf(schema: Record<string, unknown>): string {
+  return stringify({
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'cases.conformance.castle.dev' },
+    spec: {
+      group: 'conformance.castle.dev',
+      names: { kind: 'Case', plural: 'cases', singular: 'case', listKind: 'CaseList' },
+      scope: 'Namespaced',
+      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: schema } }],
+    },
+  });
+}
+
+describe("CEL estimated cost: the API server's verdict on CRDs", () => {
+  it('refuses exactly the CRDs validation_test.go refuses, at the same fields, through castle validate', async () => {
+    const cases = parse(readFileSync(join(DIR, 'cel-estimated-crds.yaml'), 'utf8')) as CrdCase[];
+    let agree = 0;
+    for (const c of cases) {
+      const r = await validateTexts({ 'crd.yaml': crdOf(c.schema) });
+      const base = 'spec.versions[0].schema.openAPIV3Schema';
+      const want = c.errors.map((e) => `${e.at === '' ? base : `${base}.${e.at}`}: Forbidden: ${KIND_TEXT[e.kind]}`).sort();
+      const found = r.diagnostics.filter((d) => d.rule === 'cel/estimated-cost');
+      for (const d of found) assert.ok(d.location?.file === 'crd.yaml' && (d.location.line ?? 0) > 0, `${c.name}: ${d.message} has no location`);
+      const got = found.map((d) => {
+        const k = (Object.values(KIND_TEXT) as string[]).find((t) => d.message.includes(`Forbidden: ${t}`));
+        return k === undefined ? d.message : d.message.slice(0, d.message.indexOf('Forbidden: ') + 'Forbidden: '.length) + k;
+      });
+      assert.deepEqual(got.sort(), want, c.name);
+      assert.deepEqual(
+        rules(r, 'error').filter((x) => x !== 'cel/estimated-cost'),
+        [],
+        `${c.name}: other errors`,
+      );
+      assert.equal(r.stats.celNotEstimated, 0, `${c.name}: every rule estimated`);
+      agree++;
+    }
+    console.log(`CEL estimated cost on CRDs: ${agree}/${cases.length} verdicts of validation_test.go agree`);
+  });
+});
+
+const BACKUP_CRD = (maxItems: string): string => `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: backups.example.castle.dev
+spec:
+  group: example.castle.dev
+  names: { kind: Backup, plural: backups, singular: backup, listKind: BackupList }
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                targets:
+                  type: array${maxItems}
+                  items:
+                    type: string
+                    maxLength: 64
+                    x-kubernetes-validations:
+                      - rule: "self.matches('^[a-z0-9-]+$')"
+                        message: target names are lowercase
+`;
+
+describe('CEL estimated cost: castle validate on a CRD', () => {
+  it('reports a rule over a list without maxItems at the rule, with the API server message, and passes once maxItems is set', () => {
+    const dir = tempDir();
+    try {
+      writeTree(dir, { 'unbounded.yaml': BACKUP_CRD(''), 'bounded.yaml': BACKUP_CRD('\n                  maxItems: 100') });
+      const bad = runCli(['validate', 'unbounded.yaml'], dir);
+      assert.equal(bad.status, 1, bad.stdout + bad.stderr);
+      // (256 + 1) x 0.1 -> 26, times the pattern's 12 x 0.25 = 3, plus 1 for self: 79 per call; an unbounded list of
+      // strings holds 3 MiB / 3 = 1,048,576 of them: 82,837,504, 8.3 times StaticEstimatedCostLimit
+      assert.match(
+        bad.stdout,
+        /^unbounded\.yaml:26:31: error cel\/estimated-cost: spec\.versions\[0\]\.schema\.openAPIV3Schema\.properties\[spec\]\.properties\[targets\]\.items\.x-kubernetes-validations\[0\]\.rule: Forbidden: estimated rule cost exceeds budget by factor of 8\.3x \(try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared\)$/m,
+      );
+      const good = runCli(['validate', 'bounded.yaml'], dir);
+      assert.equal(good.status, 0, good.stdout + good.stderr);
+      assert.doesNotMatch(good.stdout, /estimated-cost/);
+    } finally {
+      cleanup(dir);
+    }
+  });
+
+  it('estimates every rule of a real CRD the API server accepts (Gateway API) and reports none', async () => {
+    const file = join(FIXTURES, 'gateway-api/gateway.networking.k8s.io_gateways.yaml');
+    const r = await validateTexts({ 'gateways.yaml': readFileSync(file, 'utf8') });
+    assert.deepEqual(messages(r, 'cel/estimated-cost'), []);
+    assert.equal(r.stats.celNotEstimated, 0);
+    const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const out: Diagnostic[] = [];
+    const stats = checkCrdCost({ value: doc, base: [], pos: { locate: () => ({ file }) } } as unknown as ManifestDoc, out);
+    assert.deepEqual(stats, { estimated: 32, notEstimated: 0 });
+    assert.deepEqual(out, []);
   });
 });
