@@ -104,7 +104,8 @@ export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegist
       a.deferred.push({ file: d.file, doc: d.doc, base: JSON.stringify(d.base), apiVersion: d.apiVersion, kind: d.kind, name: d.name, namespace: d.namespace });
     } else checkSchema(d, registry, a, o.cacheDir);
     checkNames(d, a.diagnostics);
-    if (d.kind === 'CustomResourceDefinition' && d.apiVersion === 'apiextensions.k8s.io/v1') a.celNotEstimated += checkCrdCost(d, a.diagnostics).notEstimated;
+    if (d.kind === 'CustomResourceDefinition' && d.apiVersion === 'apiextensions.k8s.io/v1')
+      a.celNotEstimated += checkCrdCost(d, a.diagnostics, registry.core.kubernetesVersion).notEstimated;
     checkWorkload(d, a.diagnostics);
     checkReferences(d, a.needs, a.diagnostics);
     checkPostgresCluster(d, o, a.diagnostics);

@@ -204,3 +204,17 @@ describe('CEL estimated cost: castle validate on a CRD', () => {
     assert.deepEqual(out, []);
   });
 });
+
+describe('CEL estimated cost: metadata names by Kubernetes version', () => {
+  // compilation_test.go TestMetadataNameCostIsBounded (k8s.io/apiextensions-apiserver 1aa2717a552e, 1.37):
+  // at a resource root, rules over metadata.name and generateName cost more than 0 and at most 10,000
+  it('bounds metadata.name and generateName from 1.37, as TestMetadataNameCostIsBounded requires', () => {
+    for (const rule of ["self.metadata.name.contains('x')", "self.metadata.generateName.contains('x')"]) {
+      const bounded = estimateMaxCost(rule, schemaDecl({ type: 'object' }, true, { capNames: true })!);
+      assert.ok(bounded > 0 && bounded <= 10_000, `${rule}: ${bounded}`);
+      // 1.36 declares them without maxLength: the request size bounds them
+      const unbounded = estimateMaxCost(rule, schemaDecl({ type: 'object' }, true)!);
+      assert.ok(unbounded > 10_000, `${rule}: ${unbounded}`);
+    }
+  });
+});

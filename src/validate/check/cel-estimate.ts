@@ -86,8 +86,16 @@ export function escapeName(name: string): string | undefined {
   return name.replace(/__|[-./]/g, (s) => (s === '__' ? '__underscores__' : s === '.' ? '__dot__' : s === '-' ? '__dash__' : '__slash__'));
 }
 
-/** common.WithTypeAndObjectMeta (1.36): kind, apiVersion and metadata.{name,generateName} at a resource root */
-function withTypeAndObjectMeta(s: Obj): Obj {
+/** The Kubernetes minor whose declarations rules see; 1.37 caps metadata.name and generateName. */
+export interface DeclOptions {
+  readonly capNames?: boolean;
+}
+
+/**
+ * model.WithTypeAndObjectMeta: kind, apiVersion and metadata.{name,generateName} at a resource root;
+ * from 1.37 the names carry a maxLength of 253 and 252 (or the schema's, when shorter).
+ */
+function withTypeAndObjectMeta(s: Obj, o: DeclOptions): Obj {
   const props = isObj(s['properties']) ? s['properties'] : undefined;
   const typ = (v: unknown): unknown => (isObj(v) ? v['type'] : undefined);
   const meta = props?.['metadata'];
@@ -103,10 +111,14 @@ function withTypeAndObjectMeta(s: Obj): Obj {
   )
     return s;
   const str = { type: 'string' };
-  return {
-    ...s,
-    properties: { ...props, kind: str, apiVersion: str, metadata: { type: 'object', properties: { name: str, generateName: str } } },
+  const capped = (existing: unknown, max: number): Obj => {
+    if (!o.capNames) return str;
+    const own = isObj(existing) ? int(existing['maxLength']) : undefined;
+    return { type: 'string', maxLength: own !== undefined && own < max ? own : max };
   };
+  const name = capped(metaProps?.['name'], 253);
+  const generateName = capped(metaProps?.['generateName'], 252);
+  return { ...s, properties: { ...props, kind: str, apiVersion: str, metadata: { type: 'object', properties: { name, generateName } } } };
 }
 
 function maxStringLengthPerRequest(format: unknown): number {
@@ -117,17 +129,17 @@ function maxStringLengthPerRequest(format: unknown): number {
 }
 
 /** common.SchemaDeclType over a CRD's JSON schema; undefined where CEL sees nothing (no type, preserved unknown fields). */
-export function schemaDecl(schema: unknown, isRoot: boolean): Decl | undefined {
+export function schemaDecl(schema: unknown, isRoot: boolean, o: DeclOptions = {}): Decl | undefined {
   if (!isObj(schema)) return undefined;
   let s: Obj = schema;
   const maxLength = int(s['maxLength']);
   if (s['x-kubernetes-int-or-string'] === true) return { k: 'dyn', minSize: 1, max: maxLength !== undefined ? zeroIfNegative(maxLength) * 4 : MAX_REQUEST - 2 };
-  if (isRoot) s = withTypeAndObjectMeta(s);
+  if (isRoot) s = withTypeAndObjectMeta(s, o);
   switch (s['type']) {
     case 'array': {
       const items = s['items'];
       if (!isObj(items)) return undefined;
-      const elem = schemaDecl(items, items['x-kubernetes-embedded-resource'] === true);
+      const elem = schemaDecl(items, items['x-kubernetes-embedded-resource'] === true, o);
       if (!elem) return undefined;
       const maxItems = int(s['maxItems']);
       return { k: 'list', elem, minSize: 2, max: maxItems !== undefined ? zeroIfNegative(maxItems) : Math.floor((MAX_REQUEST - 2) / (elem.minSize + 1)) };
@@ -135,7 +147,7 @@ export function schemaDecl(schema: unknown, isRoot: boolean): Decl | undefined {
     case 'object': {
       const ap = s['additionalProperties'];
       if (isObj(ap)) {
-        const elem = schemaDecl(ap, ap['x-kubernetes-embedded-resource'] === true);
+        const elem = schemaDecl(ap, ap['x-kubernetes-embedded-resource'] === true, o);
         if (!elem) return undefined;
         const maxProps = int(s['maxProperties']);
         return {
@@ -150,7 +162,7 @@ export function schemaDecl(schema: unknown, isRoot: boolean): Decl | undefined {
       const fields = new Map<string, Decl>();
       let minSize = 2;
       for (const [name, prop] of Object.entries(isObj(s['properties']) ? s['properties'] : {})) {
-        const d = schemaDecl(prop, isObj(prop) && prop['x-kubernetes-embedded-resource'] === true);
+        const d = schemaDecl(prop, isObj(prop) && prop['x-kubernetes-embedded-resource'] === true, o);
         if (!d) continue;
         const esc = escapeName(name);
         if (esc !== undefined) fields.set(esc, d);

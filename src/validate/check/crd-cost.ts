@@ -1,7 +1,7 @@
 import type { Diagnostic } from '../../diag/diagnostic.js';
 import type { PathSeg } from '../../diag/yaml-source.js';
 import type { ManifestDoc } from '../documents.js';
-import { estimateMaxCost, maxCardinality, NotEstimated, schemaDecl, type Decl } from './cel-estimate.js';
+import { estimateMaxCost, maxCardinality, NotEstimated, schemaDecl, type Decl, type DeclOptions } from './cel-estimate.js';
 import { diag, obj } from './context.js';
 
 /**
@@ -65,6 +65,7 @@ interface Walk {
   total: number;
   complete: boolean;
   expensive: Cost[];
+  decl: DeclOptions;
 }
 
 function observe(w: Walk, c: Cost): void {
@@ -98,7 +99,7 @@ function walk(w: Walk, s: unknown, at: PathSeg[], field: string, card: number | 
   const node = s as Obj;
   const rules = node['x-kubernetes-validations'];
   if (Array.isArray(rules) && rules.length > 0) {
-    const decl = schemaDecl(node, isRoot || node['x-kubernetes-embedded-resource'] === true);
+    const decl = schemaDecl(node, isRoot || node['x-kubernetes-embedded-resource'] === true, w.decl);
     const cardinality = card ?? (decl ? maxCardinality(decl.minSize) : 0);
     rules.forEach((r, i) => {
       const rule = obj(r);
@@ -156,8 +157,18 @@ function walk(w: Walk, s: unknown, at: PathSeg[], field: string, card: number | 
   else if (typeof items === 'object' && items !== null) walk(w, items, [...at, 'items'], `${field}.items`, childCard(), false);
 }
 
-/** Reports the rules of a CRD the API server would refuse for their estimated cost; returns what was estimated. */
-export function checkCrdCost(d: ManifestDoc, out: Diagnostic[]): CrdCostStats {
+/** `1.37` from `1.37.2` or `v1.37`; undefined when not a version */
+function minorOf(version: string | undefined): number | undefined {
+  const m = /^v?1\.(\d+)/.exec(version ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Reports the rules of a CRD the API server would refuse for their estimated cost; returns what was
+ * estimated. `kubernetesVersion`: the target cluster's (the bundled schemas' by default).
+ */
+export function checkCrdCost(d: ManifestDoc, out: Diagnostic[], kubernetesVersion?: string): CrdCostStats {
+  const capNames = (minorOf(kubernetesVersion) ?? 0) >= 37;
   const stats: CrdCostStats = { estimated: 0, notEstimated: 0 };
   const versions = obj(d.value['spec'])?.['versions'];
   if (!Array.isArray(versions)) return stats;
@@ -166,7 +177,7 @@ export function checkCrdCost(d: ManifestDoc, out: Diagnostic[]): CrdCostStats {
     if (!schema) return;
     const at: PathSeg[] = ['spec', 'versions', vi, 'schema', 'openAPIV3Schema'];
     const field = `spec.versions[${vi}].schema.openAPIV3Schema`;
-    const w: Walk = { d, out, stats, total: 0, complete: true, expensive: [] };
+    const w: Walk = { d, out, stats, total: 0, complete: true, expensive: [], decl: { capNames } };
     walk(w, schema, at, field, 1, true);
     // a total that leaves out rules not estimated would give the wrong factor: it is reported only when complete
     if (w.complete && w.total > STATIC_ESTIMATED_CRD_COST_LIMIT) {
