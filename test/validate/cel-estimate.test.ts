@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { estimateMaxCost, NotEstimated, schemaDecl } from '../../src/validate/check/cel-estimate.js';
+import { estimateCost, estimateMaxCost, NotEstimated, schemaDecl, typeNamed, type EstimateEnv } from '../../src/validate/check/cel-estimate.js';
 import type { Diagnostic } from '../../src/diag/diagnostic.js';
 import { checkCrdCost, costErrorMessage } from '../../src/validate/check/crd-cost.js';
 import type { ManifestDoc } from '../../src/validate/documents.js';
@@ -249,5 +249,58 @@ describe('CEL estimated cost: messages and what is not estimated', () => {
       messages(r, 'cel/estimated-cost').map((m) => m.slice(0, m.indexOf(':'))),
       ['spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[targets].items.x-kubernetes-validations[0].rule'],
     );
+  });
+});
+
+interface CelGoCase {
+  name: string;
+  expr: string;
+  vars?: Record<string, string>;
+  hints?: Record<string, number>;
+  presence?: number;
+  min: number;
+  max: number;
+  notEstimated?: string;
+}
+
+/** checker/cost_test.go testCostEstimator: sizes from the hints by path, 12 for bytes, 7 for getFullYear */
+function celGoEnv(c: CelGoCase): EstimateEnv {
+  return {
+    vars: new Map(Object.entries(c.vars ?? {}).map(([k, t]) => [k, typeNamed(t)])),
+    sizeOf: (path, type) => {
+      const h = c.hints?.[path.join('.')];
+      if (h !== undefined) return { min: 0, max: h };
+      return type.k === 'bytes' ? { min: 0, max: 12 } : undefined;
+    },
+    callCost: (fn, target) => (fn === 'getFullYear' && target?.k === 'timestamp' ? { min: 7, max: 7 } : undefined),
+    k8s: false,
+    presenceCost: c.presence ?? 1,
+  };
+}
+
+describe("CEL estimated cost: cel-go's estimator", () => {
+  it("estimates each expression of cel-go's TestCost as cel-go does (minimum and maximum)", () => {
+    const cases = parse(readFileSync(join(DIR, 'cel-go-costs.yaml'), 'utf8')) as CelGoCase[];
+    let agree = 0;
+    const held: string[] = [];
+    const disagreements: string[] = [];
+    for (const c of cases) {
+      let got: string;
+      try {
+        const e = estimateCost(c.expr, celGoEnv(c));
+        got = `${e.min}/${e.max}`;
+      } catch (err) {
+        if (!(err instanceof NotEstimated)) throw err;
+        got = `not estimated: ${err.message}`;
+      }
+      if (c.notEstimated !== undefined) {
+        assert.match(got, /^not estimated/, `${c.name}: now estimated (${got}): remove notEstimated`);
+        held.push(c.name);
+      } else if (got === `${c.min}/${c.max}`) agree++;
+      else disagreements.push(`${c.name}: ${c.expr}: cel-go ${c.min}/${c.max}, Castle ${got}`);
+    }
+    const figure = `CEL estimated cost (cel-go TestCost): ${agree}/${cases.length} expressions estimated exactly (${((agree / cases.length) * 100).toFixed(1)}%), ${held.length} explained as not estimated, ${disagreements.length} unexplained`;
+    console.log(figure);
+    assert.deepEqual(disagreements, [], figure);
   });
 });

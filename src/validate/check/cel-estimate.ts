@@ -385,7 +385,7 @@ class Checker {
   readonly types = new Map<E, Decl>();
   readonly #scopes: Map<string, Decl[]> = new Map();
 
-  constructor(readonly root: Decl) {}
+  constructor(readonly vars: ReadonlyMap<string, Decl>) {}
 
   typeOf(e: E): Decl {
     const t = this.types.get(e);
@@ -416,7 +416,8 @@ class Checker {
       case 'ident': {
         const s = this.#scopes.get(e.name);
         if (s && s.length) return s[s.length - 1]!;
-        if (e.name === 'self' || e.name === 'oldSelf') return this.root;
+        const v = this.vars.get(e.name);
+        if (v) return v;
         throw new NotEstimated(`identifier ${e.name}`);
       }
       case 'select': {
@@ -631,7 +632,7 @@ function sameType(a: Decl, b: Decl): boolean {
 
 // ---- cost (checker/cost.go) ----
 
-interface Est {
+export interface Est {
   min: number;
   max: number;
 }
@@ -669,6 +670,18 @@ interface Node {
   size: Est | undefined;
 }
 
+/** What checker.Cost is given: the variables, the CostEstimator (sizes and call costs), the options. */
+export interface EstimateEnv {
+  readonly vars: ReadonlyMap<string, Decl>;
+  /** CostEstimator.EstimateSize for an expression's path and type */
+  sizeOf(path: readonly string[], type: Decl): Est | undefined;
+  /** the Kubernetes library's EstimateCallCost (else `callCost`, a test estimator's) */
+  readonly k8s: boolean;
+  callCost?(fn: string, target: Decl | undefined, args: readonly Decl[]): Est | undefined;
+  /** the cost of a has() test: 0 on the API server (PresenceTestHasCost(false)), 1 by cel-go's default */
+  readonly presenceCost: number;
+}
+
 class Coster {
   readonly #paths = new Map<E, string[]>();
   readonly #sizes = new Map<E, Est>();
@@ -676,7 +689,7 @@ class Coster {
   readonly #locals = new Map<string, LocalVar[]>();
 
   constructor(
-    readonly root: Decl,
+    readonly env: EstimateEnv,
     readonly ck: Checker,
   ) {}
 
@@ -703,17 +716,8 @@ class Coster {
     return [...(this.#paths.get(e) ?? [])];
   }
 
-  /** the compilation.go sizeEstimator: the MaxElements of the schema node the path leads to */
-  estimateSize(path: string[] | undefined): Est | undefined {
-    if (!path || path.length === 0) return undefined;
-    let d: Decl | undefined = this.root;
-    for (const name of path.slice(1)) {
-      if (name === '@items' || name === '@values') d = d.elem;
-      else if (name === '@keys') d = d.key;
-      else d = d.k === 'object' ? d.fields?.get(name) : undefined;
-      if (!d) return undefined;
-    }
-    return { min: 0, max: d.max };
+  estimateSize(path: string[] | undefined, type: Decl): Est | undefined {
+    return this.env.sizeOf(path ?? [], type);
   }
 
   computeSize(e: E): Est | undefined {
@@ -722,7 +726,7 @@ class Coster {
     if (e.kind === 'lit') return fixed(e.lit.size);
     if (e.kind === 'list') return fixed(e.elems.length);
     if (e.kind === 'map') return fixed(e.entries.length);
-    const est = this.estimateSize(this.#path(e));
+    const est = this.estimateSize(this.#path(e), this.ck.typeOf(e));
     if (est) {
       this.#sizes.set(e, est);
       return est;
@@ -763,7 +767,7 @@ class Coster {
         return fixed(1);
       }
       case 'select': {
-        if (e.test) return this.cost(e.operand); // presence tests are free on the server (PresenceTestHasCost(false))
+        if (e.test) return add(fixed(this.env.presenceCost), this.cost(e.operand));
         let sum = this.cost(e.operand);
         const k = this.ck.typeOf(e.operand).k;
         if (k === 'map' || k === 'object') sum = add(sum, fixed(1));
@@ -879,7 +883,7 @@ class Coster {
   }
 
   #sizeEstimate(n: Node): Est {
-    return n.size ?? this.estimateSize(n.path) ?? UNKNOWN;
+    return n.size ?? this.estimateSize(n.path, n.type) ?? UNKNOWN;
   }
 
   #elementNode(list: Node): Node | undefined {
@@ -890,7 +894,7 @@ class Coster {
   #functionCost(e: Extract<E, { kind: 'call' }>, target: Node | undefined, args: Node[], argCosts: Est[]): { cost: Est; result?: Est } {
     const argSum = argCosts.reduce(add, fixed(0));
     const fn = e.fn;
-    const k8s = this.#k8sCallCost(fn, target, args);
+    const k8s = this.env.k8s ? this.#k8sCallCost(fn, target, args) : this.#customCost(fn, target, args);
     if (k8s) return { cost: add(k8s.cost, argSum), ...(k8s.result ? { result: k8s.result } : {}) };
     const kinds = args.map((a) => a.type.k);
     switch (fn) {
@@ -957,6 +961,15 @@ class Coster {
         return { cost: add(this.#compareCost(e), argSum) };
     }
     return { cost: add(fixed(1), argSum) };
+  }
+
+  #customCost(fn: string, target: Node | undefined, args: Node[]): { cost: Est; result?: Est } | undefined {
+    const c = this.env.callCost?.(
+      fn,
+      target?.type,
+      args.map((a) => a.type),
+    );
+    return c ? { cost: c } : undefined;
   }
 
   /** k8s.io/apiserver/pkg/cel/library/cost.go EstimateCallCost, for the functions the checker above lets through */
@@ -1053,8 +1066,8 @@ class Coster {
 
 let env: Environment | undefined;
 
-/** checker.Cost's maximum for one rule (or messageExpression) declared on a schema node of this declaration */
-export function estimateMaxCost(expression: string, decl: Decl): number {
+/** checker.Cost of an expression: its minimum and maximum */
+export function estimateCost(expression: string, o: EstimateEnv): Est {
   env ??= new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false, enableOptionalTypes: true });
   let ast: ASTNode;
   try {
@@ -1063,7 +1076,60 @@ export function estimateMaxCost(expression: string, decl: Decl): number {
     throw new NotEstimated('parse');
   }
   const e = lower(ast);
-  const ck = new Checker(decl);
+  const ck = new Checker(o.vars);
   ck.check(e);
-  return new Coster(decl, ck).cost(e).max;
+  return new Coster(o, ck).cost(e);
+}
+
+/** The API server's environment for a rule on a schema node: self and oldSelf, sizes from the schema (compilation.go sizeEstimator). */
+export function ruleEnv(decl: Decl): EstimateEnv {
+  return {
+    vars: new Map([
+      ['self', decl],
+      ['oldSelf', decl],
+    ]),
+    // the path's first element is the variable, whatever its name: sizes are looked up from the rule's node
+    sizeOf(path) {
+      if (path.length === 0) return undefined;
+      let d: Decl | undefined = decl;
+      for (const name of path.slice(1)) {
+        if (name === '@items' || name === '@values') d = d.elem;
+        else if (name === '@keys') d = d.key;
+        else d = d.k === 'object' ? d.fields?.get(name) : undefined;
+        if (!d) return undefined;
+      }
+      return { min: 0, max: d.max };
+    },
+    k8s: true,
+    presenceCost: 0,
+  };
+}
+
+/** checker.Cost's maximum for one rule (or messageExpression) declared on a schema node of this declaration */
+export function estimateMaxCost(expression: string, decl: Decl): number {
+  return estimateCost(expression, ruleEnv(decl)).max;
+}
+
+/** a message type with no field a test reads (one instance: object types are equal only to themselves) */
+const MESSAGE: Decl = { k: 'object', max: 0, minSize: 2, fields: new Map() };
+
+/** a type by name, for tests that declare variables: int, string, list(int), map(string, list(int)), ... */
+export function typeNamed(name: string): Decl {
+  const s = name.replace(/\s+/g, '');
+  const m = /^(list|map)\((.*)\)$/.exec(s);
+  if (m) {
+    const inner = m[2]!;
+    if (m[1] === 'list') return listOf(typeNamed(inner));
+    let depth = 0;
+    for (let i = 0; i < inner.length; i++) {
+      if (inner[i] === '(') depth++;
+      else if (inner[i] === ')') depth--;
+      else if (inner[i] === ',' && depth === 0) return mapOf(typeNamed(inner.slice(0, i)), typeNamed(inner.slice(i + 1)));
+    }
+    throw new Error(`bad map type ${name}`);
+  }
+  if (s === 'object') return MESSAGE;
+  const t = T[s as keyof typeof T];
+  if (!t) throw new Error(`unknown type ${name}`);
+  return t;
 }
