@@ -131,6 +131,19 @@ function maxStringLengthPerRequest(format: unknown): number {
 /** common.SchemaDeclType over a CRD's JSON schema; undefined where CEL sees nothing (no type, preserved unknown fields). */
 export function schemaDecl(schema: unknown, isRoot: boolean, o: DeclOptions = {}): Decl | undefined {
   if (!isObj(schema)) return undefined;
+  // a CRD's rules sit at many levels of one tree: each subtree is converted once
+  const key = `${isRoot ? 'r' : ''}${o.capNames ? 'c' : ''}`;
+  let byKey = declCache.get(schema);
+  if (byKey?.has(key)) return byKey.get(key);
+  const d = convertDecl(schema, isRoot, o);
+  if (!byKey) declCache.set(schema, (byKey = new Map()));
+  byKey.set(key, d);
+  return d;
+}
+
+const declCache = new WeakMap<Obj, Map<string, Decl | undefined>>();
+
+function convertDecl(schema: Obj, isRoot: boolean, o: DeclOptions): Decl | undefined {
   let s: Obj = schema;
   const maxLength = int(s['maxLength']);
   if (s['x-kubernetes-int-or-string'] === true) return { k: 'dyn', minSize: 1, max: maxLength !== undefined ? zeroIfNegative(maxLength) * 4 : MAX_REQUEST - 2 };
