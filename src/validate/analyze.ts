@@ -6,7 +6,7 @@ import { rawSegments } from './check/field-path.js';
 import { checkNames } from './check/names.js';
 import { checkWorkload } from './check/workloads.js';
 import { batchMeta, checkPostgresCluster, type BatchMeta } from './check/rebirth.js';
-import { checkReferences, provides, type Need, type Provided } from './check/references.js';
+import { checkReferences, needKey, ObjectIndex, provides, type Need, type Provided } from './check/references.js';
 import { StructuralChecker } from './check/structural.js';
 import { kubernetesHint, servedSince } from './schema/kubernetes-releases.js';
 import { releaseHint } from './schema/operators.js';
@@ -157,6 +157,35 @@ export function dropPlaceholderFindings(d: ManifestDoc, a: FileAnalysis, before:
     }
     a.diagnostics.push(dg);
   }
+}
+
+/**
+ * A FileAnalysis as it crosses from a worker thread: its findings and references already in the
+ * JSON the spools keep, and what the index needs as keys. The structured clone of many small
+ * objects, then their JSON.stringify in the main thread, cost more than making the JSON here.
+ */
+export interface PackedAnalysis {
+  /** [spool key (the finding's file), JSON] pairs, flat */
+  readonly findings: string[];
+  /** [ObjectIndex key of what meets it, spool key (its file), JSON of the PlacedNeed] triples, flat */
+  readonly needs: string[];
+  /** ObjectIndex keys of what the file provides */
+  readonly provided: string[];
+  /** the rest (counts, CRD batches, kinds without a schema, rules not evaluated), its three lists above emptied */
+  readonly analysis: FileAnalysis;
+}
+
+/** Moves `a`'s findings, references and provided objects into their packed form. */
+export function pack(a: FileAnalysis): PackedAnalysis {
+  const findings: string[] = [];
+  for (const d of a.diagnostics) findings.push(d.location?.file ?? '', JSON.stringify(d));
+  const needs: string[] = [];
+  for (const n of a.needs) needs.push(needKey(n), n.at.file, JSON.stringify(n));
+  const provided = a.provided.map(([kind, namespace, name]) => ObjectIndex.key(kind, namespace, name));
+  a.diagnostics.length = 0;
+  a.needs.length = 0;
+  a.provided.length = 0;
+  return { findings, needs, provided, analysis: a };
 }
 
 export function mergeAnalysis(into: FileAnalysis, a: FileAnalysis): void {
