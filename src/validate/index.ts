@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { loadBuiltinCrds } from './schema/builtin.js';
+import { collectGarbage } from './heap.js';
 import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type FileAnalysis, type PackedAnalysis, type PlacedNeed } from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
@@ -190,6 +191,8 @@ async function run(
       crds.push(info);
     }
   }
+  // the inputs' texts are dropped (files on disk are read again when analysed) and the schemas are loaded
+  collectGarbage();
   const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, analyzeOptions);
   for (const d of crdDocs) {
     if (!isCrd(d.value)) continue;
