@@ -2,7 +2,7 @@ import type { PathSeg, YamlSource } from '../diag/yaml-source.js';
 import { LineIndex, parseSource } from './source.js';
 import { LineDocPositions, YamlDocPositions, type DocPositions } from './positions.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
-import { visit } from 'yaml';
+import { yaml } from '../diag/yaml-lazy.js';
 import { lineParse, Unsupported, YAML11_BOOL, type Positions } from './line-yaml.js';
 import type { InputFile } from './inputs.js';
 
@@ -114,7 +114,7 @@ export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptio
   const { source } = parsed;
   for (const d of source.docs) {
     if (d.errors.length) continue;
-    visit(d, {
+    yaml().visit(d, {
       Scalar(_, node) {
         if (node.type === 'PLAIN' && typeof node.source === 'string' && YAML11_BOOL.test(node.source) && node.range)
           diagnostics.push(ambiguousBool(f.file, f.text, node.range[0], source.lineCounter.linePos(node.range[0])));
