@@ -1,4 +1,5 @@
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node, type Pair } from 'yaml';
+import type { Document, LineCounter, Node, Pair } from 'yaml';
+import { yaml } from './yaml-lazy.js';
 import type { Diagnostic, SourceLocation } from './diagnostic.js';
 
 /** A parsed YAML file that can answer "where is this path?" for diagnostics. */
@@ -12,9 +13,9 @@ export interface YamlSource {
 export type PathSeg = string | number;
 
 export function parseYamlSource(file: string, text: string): { source: YamlSource; diagnostics: Diagnostic[] } {
-  const lineCounter = new LineCounter();
+  const lineCounter = new (yaml().LineCounter)();
   // uniqueKeys makes duplicate keys an error, as the API server's strict decoding does.
-  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const docs = yaml().parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const list = Array.isArray(docs) ? docs : [];
   const source: YamlSource = { file, text, docs: list, lineCounter };
   const diagnostics: Diagnostic[] = [];
@@ -52,14 +53,14 @@ function rangeOf(src: YamlSource, node: Node | Pair | null | undefined): SourceL
 }
 
 function child(node: unknown, seg: PathSeg): { value: Node | null; key: Node | null } | undefined {
-  if (isMap(node)) {
+  if (yaml().isMap(node)) {
     for (const pair of node.items) {
-      const k = isScalar(pair.key) ? pair.key.value : pair.key;
+      const k = yaml().isScalar(pair.key) ? pair.key.value : pair.key;
       if (String(k) === String(seg)) return { value: (pair.value as Node) ?? null, key: pair.key as Node };
     }
     return undefined;
   }
-  if (isSeq(node) && typeof seg === 'number') {
+  if (yaml().isSeq(node) && typeof seg === 'number') {
     const item = node.items[seg] as Node | undefined;
     return item ? { value: item, key: null } : undefined;
   }

@@ -7,7 +7,7 @@ import { checkNames } from './check/names.js';
 import { checkCrdCost } from './check/crd-cost.js';
 import { checkWorkload } from './check/workloads.js';
 import { batchMeta, checkPostgresCluster, type BatchMeta } from './check/rebirth.js';
-import { checkReferences, provides, type Need, type Provided } from './check/references.js';
+import { checkReferences, needKey, ObjectIndex, provides, type Need, type Provided } from './check/references.js';
 import { StructuralChecker } from './check/structural.js';
 import { kubernetesHint, servedSince } from './schema/kubernetes-releases.js';
 import { releaseHint } from './schema/operators.js';
@@ -80,9 +80,21 @@ export function emptyAnalysis(): FileAnalysis {
   };
 }
 
+/**
+ * Whether the next file is read with positions recorded (ParseOptions.track): when most documents of
+ * the last file had a finding, the next file's likely do too (a tree's files are alike), and one read
+ * that records them costs half of a read, then another of each document with a finding. Per thread;
+ * it changes the time taken, never a result.
+ */
+let trackNext = false;
+
 export function analyzeFiles(files: readonly InputFile[], registry: SchemaRegistry, o: AnalyzeOptions, into: FileAnalysis = emptyAnalysis()): FileAnalysis {
   // file by file: a file's values and positions are garbage once its documents are checked
-  for (const f of files) analyzeDocs(parseFile(f, into.diagnostics, o), registry, o, into, f.text.includes('${'));
+  for (const f of files) {
+    const docs = parseFile(f, into.diagnostics, trackNext ? { ...o, track: true } : o);
+    const found = analyzeDocs(docs, registry, o, into, f.text.includes('${'));
+    if (docs.length > 0) trackNext = found * 2 > docs.length;
+  }
   return into;
 }
 
@@ -92,9 +104,10 @@ const PLACEHOLDER = /\$\{[A-Za-z_][A-Za-z0-9_]*(?:[:=?+-][^}]*)?\}/;
 /**
  * `placeholders`: the file holds `${...}` left after substitution (none known for it). Flux replaces
  * them before the API server sees the object, so a finding on such a value says nothing: it is
- * dropped and counted, never reported with the literal placeholder.
+ * dropped and counted, never reported with the literal placeholder. Returns how many documents had a finding.
  */
-export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegistry, o: AnalyzeOptions, a: FileAnalysis, placeholders = false): void {
+export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegistry, o: AnalyzeOptions, a: FileAnalysis, placeholders = false): number {
+  let found = 0;
   for (const d of docs) {
     a.documents++;
     const before = a.diagnostics.length;
@@ -110,6 +123,7 @@ export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegist
     checkReferences(d, a.needs, a.diagnostics);
     checkPostgresCluster(d, o, a.diagnostics);
     if (placeholders) dropPlaceholderFindings(d, a, before, needsBefore);
+    if (a.diagnostics.length > before) found++;
     // a document with a finding has its positions built: its references are placed now, for nothing,
     // in case nothing provides them (else that warning would parse the document again)
     if (d.hasPos) for (let i = needsBefore; i < a.needs.length; i++) a.needs[i] = placed(d, a.needs[i]!);
@@ -117,6 +131,7 @@ export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegist
     // only documents applied in a batch (a kustomization) can be applied with their CRD
     if (d.via !== undefined) a.batch.push(batchMeta(d));
   }
+  return found;
 }
 
 /** A reference with its location, when it was free to find (see analyzeDocs). */
@@ -148,6 +163,35 @@ export function dropPlaceholderFindings(d: ManifestDoc, a: FileAnalysis, before:
     }
     a.diagnostics.push(dg);
   }
+}
+
+/**
+ * A FileAnalysis as it crosses from a worker thread: its findings and references already in the
+ * JSON the spools keep, and what the index needs as keys. The structured clone of many small
+ * objects, then their JSON.stringify in the main thread, cost more than making the JSON here.
+ */
+export interface PackedAnalysis {
+  /** [spool key (the finding's file), JSON] pairs, flat */
+  readonly findings: string[];
+  /** [ObjectIndex key of what meets it, spool key (its file), JSON of the PlacedNeed] triples, flat */
+  readonly needs: string[];
+  /** ObjectIndex keys of what the file provides */
+  readonly provided: string[];
+  /** the rest (counts, CRD batches, kinds without a schema, rules not evaluated), its three lists above emptied */
+  readonly analysis: FileAnalysis;
+}
+
+/** Moves `a`'s findings, references and provided objects into their packed form. */
+export function pack(a: FileAnalysis): PackedAnalysis {
+  const findings: string[] = [];
+  for (const d of a.diagnostics) findings.push(d.location?.file ?? '', JSON.stringify(d));
+  const needs: string[] = [];
+  for (const n of a.needs) needs.push(needKey(n), n.at.file, JSON.stringify(n));
+  const provided = a.provided.map(([kind, namespace, name]) => ObjectIndex.key(kind, namespace, name));
+  a.diagnostics.length = 0;
+  a.needs.length = 0;
+  a.provided.length = 0;
+  return { findings, needs, provided, analysis: a };
 }
 
 export function mergeAnalysis(into: FileAnalysis, a: FileAnalysis): void {

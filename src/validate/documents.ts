@@ -2,8 +2,8 @@ import type { PathSeg, YamlSource } from '../diag/yaml-source.js';
 import { LineIndex, parseSource } from './source.js';
 import { LineDocPositions, YamlDocPositions, type DocPositions } from './positions.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
-import { visit } from 'yaml';
-import { lineParse, Unsupported, YAML11_BOOL } from './line-yaml.js';
+import { yaml } from '../diag/yaml-lazy.js';
+import { lineParse, Unsupported, YAML11_BOOL, type Positions } from './line-yaml.js';
 import type { InputFile } from './inputs.js';
 
 /** One Kubernetes object found in the inputs, with what is needed to point back at its source. */
@@ -53,6 +53,11 @@ export interface ParseOptions {
    * The results are the same (a differential test holds them to it); only the time differs.
    */
   readonly fastYaml?: boolean;
+  /**
+   * The line reader records where every value is while it reads the file: cheaper than a second
+   * read of each document that has a finding when most of them do (see analyzeFiles), dearer when few do.
+   */
+  readonly track?: boolean;
 }
 
 export function parseDocuments(files: readonly InputFile[], diagnostics: Diagnostic[], o: ParseOptions = {}): ManifestDoc[] {
@@ -72,9 +77,10 @@ export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptio
   const ambiguous: number[] = [];
   const ranges: [number, number][] = [];
   let values: unknown[] | undefined;
+  const tracked: Positions | undefined = o.track === true ? { track: new Map(), roots: [] } : undefined;
   if (o.fastYaml !== false) {
     try {
-      values = lineParse(f.text, ambiguous, ranges);
+      values = lineParse(f.text, ambiguous, ranges, tracked);
     } catch (e) {
       if (!(e instanceof Unsupported) && !(e instanceof RangeError)) throw e;
     }
@@ -91,8 +97,8 @@ export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptio
         return;
       }
       let pos: DocPositions | undefined;
-      const lazy = (): DocPositions => (pos ??= new LineDocPositions(f.file, f.text, range, lines()));
-      collect(value, [], lazy, () => pos !== undefined, i, range, f, diagnostics, out);
+      const lazy = (): DocPositions => (pos ??= new LineDocPositions(f.file, f.text, range, lines(), tracked ? { value, at: tracked, doc: i } : undefined));
+      collect(value, [], lazy, () => tracked !== undefined || pos !== undefined, i, range, f, diagnostics, out);
     });
     return out;
   }
@@ -108,7 +114,7 @@ export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptio
   const { source } = parsed;
   for (const d of source.docs) {
     if (d.errors.length) continue;
-    visit(d, {
+    yaml().visit(d, {
       Scalar(_, node) {
         if (node.type === 'PLAIN' && typeof node.source === 'string' && YAML11_BOOL.test(node.source) && node.range)
           diagnostics.push(ambiguousBool(f.file, f.text, node.range[0], source.lineCounter.linePos(node.range[0])));

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { yaml } from '../diag/yaml-lazy.js';
 import type { InputFile } from './inputs.js';
 import { displayPath } from './display-path.js';
 
@@ -26,7 +26,7 @@ export function objectIndex(root: string, read: readonly InputFile[]): Map<strin
   const seen = new Set<string>();
   const take = (text: string, file: string): void => {
     if (!/kind:\s*["']?(ConfigMap|Secret)\b/.test(text)) return;
-    for (const doc of parseAllDocuments(text, { uniqueKeys: false })) {
+    for (const doc of yaml().parseAllDocuments(text, { uniqueKeys: false })) {
       if (doc.errors.length) continue;
       const o = doc.toJS({ maxAliasCount: 100 }) as unknown;
       if (!o || typeof o !== 'object' || Array.isArray(o)) continue;

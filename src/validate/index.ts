@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { loadBuiltinCrds } from './schema/builtin.js';
-import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, type FileAnalysis, type PlacedNeed } from './analyze.js';
+import { collectGarbage } from './heap.js';
+import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type FileAnalysis, type PackedAnalysis, type PlacedNeed } from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
 import { analyzeInWorkers, loadQueued, workerCount, type QueuedFile } from './pool.js';
@@ -192,6 +193,8 @@ async function run(
       crds.push(info);
     }
   }
+  // the inputs' texts are dropped (files on disk are read again when analysed) and the schemas are loaded
+  collectGarbage();
   const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, analyzeOptions);
   for (const d of crdDocs) {
     if (!isCrd(d.value)) continue;
@@ -216,13 +219,13 @@ async function run(
   const index = new ObjectIndex();
   // After each file: its findings go to the spool, what it provides settles most needs at once,
   // and the others wait in a spool for the last file (then for the live cluster).
-  const settle = (order: number): void => {
-    for (const d of analysis.diagnostics) spool.add(d.location?.file ?? '', d);
-    analysis.diagnostics.length = 0;
-    for (const p of analysis.provided) index.add(p);
-    analysis.provided.length = 0;
-    for (const n of analysis.needs) if (!needIsMet(n, index)) needs.add(n.at.file, n);
-    analysis.needs.length = 0;
+  // `p`: what a worker packed (its counts are merged already); else this thread's analysis
+  const settle = (order: number, p: PackedAnalysis = pack(analysis)): void => {
+    const f = p.findings;
+    for (let i = 0; i < f.length; i += 2) spool.addLine(f[i]!, f[i + 1]!);
+    for (const k of p.provided) index.addKey(k);
+    const n = p.needs;
+    for (let i = 0; i < n.length; i += 3) if (!index.hasKey(n[i]!)) needs.addLine(n[i + 1]!, n[i + 2]!);
     analysis.unknown.forEach((u, i) => {
       const e = unknown.get(u.key);
       if (!e) unknown.set(u.key, { at: u.at, count: 1, rank: [order, i] });
@@ -252,9 +255,9 @@ async function run(
       rest as QueuedFile[],
       workers,
       { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions },
-      (a, order) => {
-        mergeAnalysis(analysis, a);
-        settle(order);
+      (p, order) => {
+        mergeAnalysis(analysis, p.analysis);
+        settle(order, p);
       },
     );
   } else {

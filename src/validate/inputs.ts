@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { yaml } from '../diag/yaml-lazy.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { displayPath } from './display-path.js';
 import { objectIndex, type TreeObject } from './flux-vars.js';
@@ -46,7 +46,7 @@ function renderFields(kfile: string, seen: Set<string>): string[] {
   seen.add(kfile);
   let k: unknown;
   try {
-    k = parseYaml(readFileSync(kfile, 'utf8'), { maxAliasCount: 100 });
+    k = yaml().parse(readFileSync(kfile, 'utf8'), { maxAliasCount: 100 });
   } catch {
     return [];
   }
@@ -119,7 +119,7 @@ export class InputCollector {
     if (!k || !this.#kustomize) return false;
     let obj: Record<string, unknown>;
     try {
-      const v: unknown = parseYaml(readFileSync(k, 'utf8'), { maxAliasCount: 100 });
+      const v: unknown = yaml().parse(readFileSync(k, 'utf8'), { maxAliasCount: 100 });
       obj = (v && typeof v === 'object' && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
     } catch {
       return false;
@@ -305,7 +305,7 @@ export class InputCollector {
     if (text === undefined) return;
     let k: unknown;
     try {
-      k = parseYaml(text, { maxAliasCount: 100 });
+      k = yaml().parse(text, { maxAliasCount: 100 });
     } catch (e) {
       this.diagnostics.push({
         severity: 'error',
@@ -466,7 +466,9 @@ function gitOpsPaths(text: string): GitOpsPath[] {
   const out: GitOpsPath[] = [];
   let docs: unknown[];
   try {
-    docs = parseAllDocuments(text, { uniqueKeys: false }).map((d) => (d.errors.length ? null : d.toJS({ maxAliasCount: 100 })));
+    docs = yaml()
+      .parseAllDocuments(text, { uniqueKeys: false })
+      .map((d) => (d.errors.length ? null : d.toJS({ maxAliasCount: 100 })));
   } catch {
     return out;
   }

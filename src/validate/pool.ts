@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Diagnostic } from '../diag/diagnostic.js';
-import type { FileAnalysis } from './analyze.js';
+import type { PackedAnalysis } from './analyze.js';
 import type { InputFile } from './inputs.js';
 import type { WorkerInput, WorkerMessage } from './worker.js';
 
@@ -50,7 +50,7 @@ export async function analyzeInWorkers(
   files: readonly QueuedFile[],
   n: number,
   base: Omit<WorkerInput, 'files'>,
-  onFile: (a: FileAnalysis, order: number) => void,
+  onFile: (a: PackedAnalysis, order: number) => void,
 ): Promise<void> {
   // a young generation of 16 MiB, and an old one of 128 MiB plus room for the biggest file's values: V8 lets a heap
   // with no limit grow to 4-5x what it holds before it collects
@@ -78,7 +78,7 @@ export async function analyzeInWorkers(
           w.on('message', (m: WorkerMessage) => {
             switch (m.kind) {
               case 'file':
-                onFile(m.analysis, m.order);
+                onFile(m.packed, m.order);
                 return;
               case 'done':
                 resolve();

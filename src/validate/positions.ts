@@ -40,24 +40,37 @@ export class YamlDocPositions implements DocPositions {
 /**
  * Positions from the line reader, run again on this document's text alone with positions on: a
  * finding costs one document read by the line reader (about 10x less than the `yaml` package),
- * never the whole file. Gives what YamlDocPositions gives: yaml-differential.test.ts compares them.
+ * never the whole file. Or, with `tracked`, from a read of the whole file that recorded them
+ * already (see ParseOptions.track). Gives what YamlDocPositions gives: yaml-differential.test.ts compares them.
  */
 export class LineDocPositions implements DocPositions {
   #value: unknown;
   #at: Positions | undefined;
+  #root: readonly [number, number] | undefined;
+  /** where the offsets of #at count from: the document's start, or 0 for a whole-file read */
+  readonly #base: number;
 
   constructor(
     readonly file: string,
     readonly text: string,
     readonly range: readonly [number, number],
     readonly index: LineIndex,
-  ) {}
+    tracked?: { readonly value: unknown; readonly at: Positions; readonly doc: number },
+  ) {
+    this.#base = tracked ? 0 : range[0];
+    if (tracked) {
+      this.#value = tracked.value;
+      this.#at = tracked.at;
+      this.#root = tracked.at.roots[tracked.doc];
+    }
+  }
 
   #read(): Positions {
     if (!this.#at) {
       const at: Positions = { track: new Map(), roots: [] };
       this.#value = lineParse(this.text.slice(this.range[0], this.range[1]), undefined, undefined, at)[0];
       this.#at = at;
+      this.#root = at.roots[0];
     }
     return this.#at;
   }
@@ -65,7 +78,7 @@ export class LineDocPositions implements DocPositions {
   locate(path: readonly PathSeg[], key = false): SourceLocation {
     const at = this.#read();
     let node = this.#value;
-    let last = at.roots[0] ?? [0, 0];
+    let last = this.#root ?? [0, 0];
     let lastKey: readonly [number, number] | undefined;
     for (const seg of path) {
       if (typeof node !== 'object' || node === null) break;
@@ -79,8 +92,8 @@ export class LineDocPositions implements DocPositions {
       last = e.v;
     }
     const [s, e] = key && lastKey ? lastKey : last;
-    const start = Math.min(this.range[0] + s, this.text.length);
-    const valueEnd = e === END ? this.text.length : this.range[0] + e;
+    const start = Math.min(this.#base + s, this.text.length);
+    const valueEnd = e === END ? this.text.length : this.#base + e;
     const lineEnd = this.text.indexOf('\n', start);
     const end = lineEnd === -1 ? valueEnd : Math.min(valueEnd, lineEnd);
     return { file: this.file, ...this.index.pos(start), length: Math.max(1, end - start) };

@@ -1,4 +1,4 @@
-import { isMap, isScalar, LineCounter, parseAllDocuments, visit } from 'yaml';
+import { yaml } from '../diag/yaml-lazy.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { offsetLocation, type YamlSource } from '../diag/yaml-source.js';
 
@@ -8,8 +8,8 @@ import { offsetLocation, type YamlSource } from '../diag/yaml-source.js';
  * Returns the indices of documents with duplicate keys: the API server rejects those objects.
  */
 export function parseSource(file: string, text: string): { source: YamlSource; diagnostics: Diagnostic[]; badDocs: Set<number> } {
-  const lineCounter = new LineCounter();
-  const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: false, prettyErrors: false });
+  const lineCounter = new (yaml().LineCounter)();
+  const parsed = yaml().parseAllDocuments(text, { lineCounter, uniqueKeys: false, prettyErrors: false });
   const docs = Array.isArray(parsed) ? parsed : [];
   const source: YamlSource = { file, text, docs, lineCounter };
   const diagnostics: Diagnostic[] = [];
@@ -26,12 +26,12 @@ export function parseSource(file: string, text: string): { source: YamlSource; d
       badDocs.add(i);
     }
     if (doc.errors.length) return;
-    visit(doc, {
+    yaml().visit(doc, {
       Map(_, map) {
-        if (!isMap(map)) return;
+        if (!yaml().isMap(map)) return;
         const seen = new Set<string>();
         for (const pair of map.items) {
-          const k = isScalar(pair.key) ? `s:${String(pair.key.value)}` : undefined;
+          const k = yaml().isScalar(pair.key) ? `s:${String(pair.key.value)}` : undefined;
           if (k === undefined) continue;
           if (seen.has(k)) {
             const range = (pair.key as { range?: [number, number, number] }).range ?? [0, 1, 1];

@@ -42,7 +42,11 @@ export class Spool<T> {
   }
 
   add(key: string, record: T): void {
-    const line = JSON.stringify(record);
+    this.addLine(key, JSON.stringify(record));
+  }
+
+  /** a record already in JSON (made in a worker thread: see PackedAnalysis) */
+  addLine(key: string, line: string): void {
     const p = this.#pending.get(key);
     if (p) p.push(line);
     else this.#pending.set(key, [line]);

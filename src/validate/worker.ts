@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { analyzeFiles, emptyAnalysis, type AnalyzeOptions, type FileAnalysis } from './analyze.js';
+import { analyzeFiles, emptyAnalysis, pack, type AnalyzeOptions, type PackedAnalysis } from './analyze.js';
 import { loadQueued, type QueuedFile } from './pool.js';
 import type { CrdInfo } from './schema/crd.js';
 import { loadRegistry } from './schema/registry-load.js';
@@ -14,7 +14,7 @@ export interface WorkerInput {
   files: [number, QueuedFile][];
 }
 
-export type WorkerMessage = { kind: 'file'; order: number; analysis: FileAnalysis } | { kind: 'done' } | { kind: 'failed'; error: string };
+export type WorkerMessage = { kind: 'file'; order: number; packed: PackedAnalysis } | { kind: 'done' } | { kind: 'failed'; error: string };
 
 const input = workerData as WorkerInput;
 const post = (m: WorkerMessage): void => parentPort?.postMessage(m);
@@ -25,7 +25,7 @@ try {
     const a = emptyAnalysis();
     const f = loadQueued(q, a.diagnostics);
     if (f) analyzeFiles([f], registry, input.options, a);
-    post({ kind: 'file', order, analysis: a });
+    post({ kind: 'file', order, packed: pack(a) });
   }
   post({ kind: 'done' });
 } catch (e) {

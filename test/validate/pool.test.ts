@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { analyzeFiles, emptyAnalysis, mergeAnalysis } from '../../src/validate/analyze.js';
+import type { Diagnostic } from '../../src/diag/diagnostic.js';
+import { analyzeFiles, emptyAnalysis, mergeAnalysis, type PlacedNeed } from '../../src/validate/analyze.js';
+import { needKey, ObjectIndex } from '../../src/validate/check/references.js';
 import { analyzeInWorkers } from '../../src/validate/pool.js';
 import { loadRegistry } from '../../src/validate/schema/registry-load.js';
 import { crdCache } from './helpers.js';
@@ -15,16 +17,30 @@ describe('worker pool', () => {
     }));
     const inThread = analyzeFiles(files, loadRegistry(cacheDir, undefined), { rebirth: false });
     const analysis = emptyAnalysis();
+    const provided: string[] = [];
     let posted = 0;
     const orders: number[] = [];
     await analyzeInWorkers(
       files.map((f) => ({ ...f, bytes: f.text.length })),
       2,
       { cacheDir, kubernetesVersion: undefined, crds: [], options: { rebirth: false } },
-      (a, order) => {
+      (p, order) => {
         posted++;
         orders.push(order);
-        mergeAnalysis(analysis, a);
+        mergeAnalysis(analysis, p.analysis);
+        // findings and references come as JSON, keyed for the spools and the index
+        for (let i = 0; i < p.findings.length; i += 2) {
+          const d = JSON.parse(p.findings[i + 1]!) as Diagnostic;
+          assert.equal(p.findings[i], d.location?.file ?? '');
+          analysis.diagnostics.push(d);
+        }
+        for (let i = 0; i < p.needs.length; i += 3) {
+          const n = JSON.parse(p.needs[i + 2]!) as PlacedNeed;
+          assert.equal(p.needs[i], needKey(n));
+          assert.equal(p.needs[i + 1], n.at.file);
+          analysis.needs.push(n);
+        }
+        provided.push(...p.provided);
       },
     );
     // each file once, named by its place in the input
@@ -36,6 +52,8 @@ describe('worker pool', () => {
     assert.deepEqual(analysis.diagnostics.map(key).sort(), inThread.diagnostics.map(key).sort());
     assert.ok(inThread.diagnostics.length >= 18, `${inThread.diagnostics.length} findings`);
     assert.deepEqual(analysis.needs.map((n) => JSON.stringify(n)).sort(), inThread.needs.map((n) => JSON.stringify(n)).sort());
+    assert.deepEqual(provided.sort(), inThread.provided.map(([k, ns, name]) => ObjectIndex.key(k, ns, name)).sort());
+    assert.ok(provided.length >= 6, `${provided.length} provided`);
     assert.equal(analysis.documents, 12);
   });
 });

@@ -212,10 +212,22 @@ function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNo
       out[k] = toCel(x, n?.props?.[k] ?? n?.add, resolve, cache);
     }
     // structural defaulting happens before validation on the API server
-    for (const [k, p] of Object.entries(n?.props ?? {})) if (out[k] === undefined && p.def !== undefined) out[k] = toCel(p.def, p, resolve);
+    if (n) for (const [k, p] of defaulted(n)) if (out[k] === undefined) out[k] = toCel(p.def, p, resolve);
     return out;
   }
   return v;
+}
+
+/** a node's properties that have a default, found once per node: most objects converted have none, among many properties */
+const defaultedProps = new WeakMap<SNode, [string, SNode][]>();
+
+function defaulted(n: SNode): [string, SNode][] {
+  let d = defaultedProps.get(n);
+  if (d === undefined) {
+    d = Object.entries(n.props ?? {}).filter(([, p]) => p.def !== undefined);
+    defaultedProps.set(n, d);
+  }
+  return d;
 }
 
 let optionalOf: Program | undefined;

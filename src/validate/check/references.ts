@@ -20,13 +20,26 @@ export class ObjectIndex {
     for (const ns of BUILTIN_NAMESPACES) this.add(['Namespace', undefined, ns]);
   }
 
-  add([kind, namespace, name]: Provided): void {
+  /** the key of an object in the index: what crosses from a worker thread instead of the object (see PackedAnalysis) */
+  static key(kind: string, namespace: string | undefined, name: string): string {
     // a flat copy: the parts are slices of their file's text, which a key made of them would keep in memory
-    this.#set.add(` ${kind}|${namespace ?? ''}|${name}`.slice(1));
+    return ` ${kind}|${namespace ?? ''}|${name}`.slice(1);
+  }
+
+  add([kind, namespace, name]: Provided): void {
+    this.#set.add(ObjectIndex.key(kind, namespace, name));
+  }
+
+  addKey(key: string): void {
+    this.#set.add(key);
   }
 
   has(kind: string, namespace: string | undefined, name: string): boolean {
     return this.#set.has(`${kind}|${namespace ?? ''}|${name}`);
+  }
+
+  hasKey(key: string): boolean {
+    return this.#set.has(key);
   }
 }
 
@@ -105,7 +118,12 @@ export function missingNeed(n: Need, locator: Pick<Locator, 'resolve'>): Diagnos
 }
 
 export function needIsMet(n: Need, ix: ObjectIndex): boolean {
-  return ix.has(n.kind, n.kind === 'Secret' || n.kind === 'ConfigMap' || n.kind === 'SecretStore' ? n.namespace : undefined, n.name);
+  return ix.hasKey(needKey(n));
+}
+
+/** the ObjectIndex key of the object that meets `n` */
+export function needKey(n: Need): string {
+  return ObjectIndex.key(n.kind, n.kind === 'Secret' || n.kind === 'ConfigMap' || n.kind === 'SecretStore' ? n.namespace : undefined, n.name);
 }
 
 function podSpecPath(d: ManifestDoc): (string | number)[] | undefined {

@@ -191,8 +191,10 @@ export class StructuralChecker {
   }
 
   #string(n: SNode, v: string): void {
-    if (n.maxL !== undefined && [...v].length > n.maxL) this.#err('schema/too-long', `${this.#fp()}: Too long: may not be more than ${n.maxL} bytes`);
-    if (n.minL !== undefined && [...v].length < n.minL) this.#invalid('schema/bounds', v, `should be at least ${n.minL} chars long`);
+    // lengths count code points; a string has at least half as many as UTF-16 units and at most as many: most need no count
+    if (n.maxL !== undefined && v.length > n.maxL && [...v].length > n.maxL)
+      this.#err('schema/too-long', `${this.#fp()}: Too long: may not be more than ${n.maxL} bytes`);
+    if (n.minL !== undefined && v.length < 2 * n.minL && [...v].length < n.minL) this.#invalid('schema/bounds', v, `should be at least ${n.minL} chars long`);
     if (n.pat !== undefined) {
       const ok = re2Test(n.pat, v);
       if (ok instanceof Error)

@@ -1,0 +1,24 @@
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** Past this much heap in use, one full collection pays for itself (see collectGarbage). */
+const WORTH_BYTES = 64 * 1024 * 1024;
+
+let gc: (() => void) | undefined;
+
+/**
+ * One full garbage collection of this thread, when its heap holds more than 64 MiB. V8 sizes the
+ * old generation from what was live at its last full collection: the inputs' texts and a first run's
+ * schema compile make that 150 MiB or more, and V8 then lets the garbage of the analysis grow to
+ * several times that before it collects again. Called once those are dead: peak RSS at 100,000
+ * documents with findings, cache cold, went from 507 MiB to 290 MiB. Node exposes `gc` only behind
+ * a flag, which is set here for a new context's global (the main one is already made).
+ */
+export function collectGarbage(): void {
+  if (getHeapStatistics().used_heap_size < WORTH_BYTES) return;
+  if (!gc) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  gc();
+}
