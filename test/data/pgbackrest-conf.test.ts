@@ -40,7 +40,7 @@ function section(text: string, name: string): string[] {
   return out;
 }
 
-test("the local target's pgBackRest defaults: zst level 1, 4 MiB bundles in both repos, 2 processes for backup and 6 for restore", async () => {
+test("the local target's pgBackRest defaults: zst level 1, 4 MiB bundles in both repos, 2 processes for backup and 4 for restore", async () => {
   const text = await confFor({ stanza: 'db', repo1, repo2: true });
   const g = section(text, 'global');
   for (const line of [
@@ -54,7 +54,7 @@ test("the local target's pgBackRest defaults: zst level 1, 4 MiB bundles in both
   ])
     assert.ok(g.includes(line), `${line} in [global]`);
   assert.ok(!g.some((l) => l.startsWith('repo1-block') || l.startsWith('beta')), 'block incremental (beta in 2.45) stays off');
-  assert.deepEqual(section(text, 'global:restore'), ['process-max=6']);
+  assert.deepEqual(section(text, 'global:restore'), ['process-max=4']);
 });
 
 test('choices in the spec (from spec.backups.pgbackrest.global) win over the defaults', async () => {
