@@ -184,7 +184,7 @@ async function benchSize(sizeArg: string, argv: string[]): Promise<SizeSummary> 
     const opt = (k: string): string => new RegExp(`^${k}=(.*)$`, 'm').exec(conf)?.[1] ?? 'default';
     const stored = full
       ? `${mb(full.info.repository.size)} MB stored in S3 for ${mb(full.info.size)} MB of data ` +
-        `(compress-type ${opt('compress-type')} level ${opt('compress-level')}, repo1-bundle ${opt('repo1-bundle')}, process-max ${opt('process-max')}, restore process-max ${/\[global:restore\]\s*\nprocess-max=(\d+)/.exec(conf)?.[1] ?? 'same'})`
+        `(compress-type ${opt('compress-type')} level ${opt('compress-level')}, repo1-bundle ${opt('repo1-bundle')} size ${opt('repo1-bundle-size')}, process-max ${opt('process-max')}, restore process-max ${/\[global:restore\]\s*\nprocess-max=(\d+)/.exec(conf)?.[1] ?? 'same'})`
       : '';
     say(
       `setup (not timed): castle up ${secs(upMs)} s; pgbench -i -s ${scale} into blog: ${mb(seedBytes)} MB of databases in ${secs(seedMs)} s; ` +

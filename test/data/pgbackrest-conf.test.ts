@@ -40,10 +40,18 @@ function section(text: string, name: string): string[] {
   return out;
 }
 
-test("the local target's pgBackRest defaults: zst level 1, bundled repos, 2 processes for backup and 4 for restore", async () => {
+test("the local target's pgBackRest defaults: zst level 1, 4 MiB bundles in both repos, 2 processes for backup and 4 for restore", async () => {
   const text = await confFor({ stanza: 'db', repo1, repo2: true });
   const g = section(text, 'global');
-  for (const line of ['compress-type=zst', 'compress-level=1', 'process-max=2', 'repo1-bundle=y', 'repo2-bundle=y'])
+  for (const line of [
+    'compress-type=zst',
+    'compress-level=1',
+    'process-max=2',
+    'repo1-bundle=y',
+    'repo1-bundle-size=4MiB',
+    'repo2-bundle=y',
+    'repo2-bundle-size=4MiB',
+  ])
     assert.ok(g.includes(line), `${line} in [global]`);
   assert.ok(!g.some((l) => l.startsWith('repo1-block') || l.startsWith('beta')), 'block incremental (beta in 2.45) stays off');
   assert.deepEqual(section(text, 'global:restore'), ['process-max=4']);
@@ -53,8 +61,10 @@ test('choices in the spec (from spec.backups.pgbackrest.global) win over the def
   const text = await confFor({ stanza: 'db', repo1, repo2: true, compressType: 'lz4', processMax: 3, restoreProcessMax: 6, repoBundle: false });
   const g = section(text, 'global');
   for (const line of ['compress-type=lz4', 'process-max=3', 'repo1-bundle=n', 'repo2-bundle=n']) assert.ok(g.includes(line), `${line} in [global]`);
+  assert.ok(!g.some((l) => /^repo\d-bundle-size=/.test(l)), 'no bundle size without bundles');
   assert.ok(!g.some((l) => l.startsWith('compress-level=')), "a type given keeps pgBackRest's own level for it");
   assert.deepEqual(section(text, 'global:restore'), ['process-max=6']);
-  const level = section(await confFor({ stanza: 'db', repo1, compressType: 'zst', compressLevel: 3 }), 'global');
+  const level = section(await confFor({ stanza: 'db', repo1, compressType: 'zst', compressLevel: 3, repoBundleSize: '16MiB' }), 'global');
   assert.ok(level.includes('compress-level=3') && !level.some((l) => l.startsWith('repo2-')));
+  assert.ok(level.includes('repo1-bundle-size=16MiB'));
 });

@@ -280,10 +280,25 @@ test("pgbackrestSpecFromModel maps the example cluster onto the data layer's pgB
   const no = pgbackrestSpecFromModel(unrendered.value, { host: 'localhost', port: 9443 });
   assert.ok(!no.ok && /was not rendered/.test(no.reason));
   // spec.backups.pgbackrest.global overrides Castle's measured defaults
-  const global = { ...r.value.pgbackrest.global, 'compress-type': 'lz4', 'compress-level': '2', 'process-max': '3', 'repo1-bundle': 'n' };
+  const global = {
+    ...r.value.pgbackrest.global,
+    'compress-type': 'lz4',
+    'compress-level': '2',
+    'process-max': '3',
+    'repo1-bundle': 'n',
+    'repo1-bundle-size': '16MiB',
+  };
   const own = pgbackrestSpecFromModel({ ...r.value, pgbackrest: { ...r.value.pgbackrest, global } }, { host: 'localhost', port: 9443 });
   assert.ok(own.ok, own.ok ? '' : own.reason);
-  assert.deepEqual([own.value.compressType, own.value.compressLevel, own.value.processMax, own.value.repoBundle], ['lz4', 2, 3, false]);
+  assert.deepEqual(
+    [own.value.compressType, own.value.compressLevel, own.value.processMax, own.value.repoBundle, own.value.repoBundleSize],
+    ['lz4', 2, 3, false, '16MiB'],
+  );
+  const badSize = pgbackrestSpecFromModel(
+    { ...r.value, pgbackrest: { ...r.value.pgbackrest, global: { ...global, 'repo1-bundle-size': 'four megs' } } },
+    { host: 'localhost', port: 9443 },
+  );
+  assert.ok(!badSize.ok && /repo1-bundle-size 'four megs' is not a size: write it as pgBackRest does, e.g. 4MiB/.test(badSize.reason));
 });
 
 test('a plain Secret (data base64 / stringData) works as pgBackRest configuration; a bad INI is located', async () => {

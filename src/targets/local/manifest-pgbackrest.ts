@@ -54,6 +54,13 @@ export function pgbackrestSpecFromModel(model: LocalClusterModel, s3: LocalS3End
   const archiveTimeoutS = num('archive-timeout');
   const bundle = g['repo1-bundle'];
   const compressLevel = num('compress-level');
+  const bundleSize = g['repo1-bundle-size'];
+  // pgBackRest's size syntax (its own range check, 1MiB and up, still applies when it runs)
+  if (bundleSize !== undefined && !/^\d+(?:[kmgtp]i?b|b)?$/i.test(bundleSize))
+    return {
+      ok: false,
+      reason: `PostgresCluster '${model.name}': repo1-bundle-size '${bundleSize}' is not a size: write it as pgBackRest does, e.g. 4MiB (at least 1MiB)`,
+    };
   return {
     ok: true,
     value: {
@@ -76,6 +83,7 @@ export function pgbackrestSpecFromModel(model: LocalClusterModel, s3: LocalS3End
       ...(processMax !== undefined ? { processMax } : {}),
       ...(archiveTimeoutS !== undefined ? { archiveTimeoutS } : {}),
       ...(bundle === 'n' || bundle === 'y' ? { repoBundle: bundle === 'y' } : {}),
+      ...(bundleSize !== undefined ? { repoBundleSize: bundleSize } : {}),
       ...(compressLevel !== undefined ? { compressLevel } : {}),
       ...(compress && (COMPRESS as readonly string[]).includes(compress) ? { compressType: compress as (typeof COMPRESS)[number] } : {}),
     },
