@@ -11,7 +11,7 @@
 import pg from 'pg';
 import { fail, ok, type Result } from '../core/result.js';
 import type { OpOptions } from '../os/exec.js';
-import { columnPlan, qi, rowHashQuery, SESSION_SETTINGS, type ColumnMeta } from './row-hash-sql.js';
+import { columnPlan, LANES, qi, rowHashQuery, SESSION_SETTINGS, type ColumnMeta } from './row-hash-sql.js';
 
 /**
  * The digest format: a fingerprint is only comparable with one of the same version. 1 (unversioned): sha256 of the COPY
@@ -28,7 +28,7 @@ export interface TableFingerprint {
   /** unlogged tables are not restored by a physical restore (by design): rows/hash are not compared */
   readonly unlogged: boolean;
   readonly rows: number;
-  /** the two lanes' sums of row hashes (each as 128-bit two's complement hex); 'unlogged' / 'unpopulated': not read */
+  /** each lane's sum of row hashes (128-bit two's complement, 32 hex digits each); 'unlogged' / 'unpopulated': not read */
   readonly digest: string;
   /** pg_table_size at fingerprint time */
   readonly bytes: number;
@@ -194,18 +194,16 @@ async function fingerprintDatabase(conn: Conn, db: string, o: { parallel: number
        WHERE a.attrelid IN (${rels}) AND a.attnum > 0 AND NOT a.attisdropped
        ORDER BY a.attrelid, a.attnum`);
   for (const r of cols.rows)
-    byOid
-      .get(r.rel as string)
-      ?.columns.push(
-        columnPlan({
-          name: r.name as string,
-          notNull: r.not_null as boolean,
-          base: Number(r.base),
-          domain: r.domain as boolean,
-          typmod: r.typmod as number,
-          out: r.out as string,
-        }),
-      );
+    byOid.get(r.rel as string)?.columns.push(
+      columnPlan({
+        name: r.name as string,
+        notNull: r.not_null as boolean,
+        base: Number(r.base),
+        domain: r.domain as boolean,
+        typmod: r.typmod as number,
+        out: r.out as string,
+      }),
+    );
 
   // TID range scans (PostgreSQL 14+) read just the blocks asked for; before that, a ctid range would scan the whole table
   const tidRanges = Number((await lead.query(`SELECT current_setting('server_version_num')::int AS v`)).rows[0].v) >= 140000;
@@ -262,29 +260,29 @@ async function fingerprintDatabase(conn: Conn, db: string, o: { parallel: number
       continue;
     }
     const parts = jobs.filter((j) => j.meta === m).map((j) => results.get(j)!);
-    const lane = (k: 'a' | 'b') =>
+    const lane = (l: number) =>
       BigInt.asUintN(
         128,
-        parts.reduce((s, p) => s + p[k], 0n),
+        parts.reduce((s, p) => s + p.sums[l]!, 0n),
       )
         .toString(16)
         .padStart(32, '0');
-    out.push({ ...base, rows: parts.reduce((s, p) => s + p.rows, 0), digest: lane('a') + lane('b'), parts: parts.length });
+    out.push({ ...base, rows: parts.reduce((s, p) => s + p.rows, 0), digest: LANES.map((_, l) => lane(l)).join(''), parts: parts.length });
   }
   return out;
 }
 
 interface PartSum {
   readonly rows: number;
-  readonly a: bigint;
-  readonly b: bigint;
+  /** per lane */
+  readonly sums: readonly bigint[];
 }
 
 async function hashJob(client: pg.Client, job: Job): Promise<PartSum> {
   const m = job.meta;
   const r = (await client.query(rowHashQuery(`${qi(m.schema)}.${qi(m.table)}`, job.where, m.columns))).rows[0];
   // sum() of no rows is NULL
-  return { rows: Number(r.n), a: BigInt(r.a ?? 0), b: BigInt(r.b ?? 0) };
+  return { rows: Number(r.n), sums: LANES.map((_, l) => BigInt((r[`l${l}`] as string | null) ?? 0)) };
 }
 
 export interface FingerprintDiff {

@@ -48,8 +48,8 @@ export const SESSION_SETTINGS = [
   'max_parallel_workers_per_gather = 0',
 ];
 
-/** Seeds of the two lanes (any distinct non-zero int8). */
-const LANES = [0x2545f4914f6cdd1dn, 0x5851f42d4c957f2dn].map((x) => BigInt.asIntN(64, x));
+/** Seeds of the lanes (any distinct non-zero int8): one 64-bit row hash each. */
+export const LANES = [0x2545f4914f6cdd1dn, 0x5851f42d4c957f2dn].map((x) => BigInt.asIntN(64, x));
 
 export function qi(id: string): string {
   return `"${id.replace(/"/g, '""')}"`;
@@ -107,7 +107,7 @@ const NULL_STANDIN: Record<ColumnHash['kind'], string> = {
 };
 
 /**
- * SELECT count, lane sums (numeric as text) of the rows of `rel` matching `where`. Columns read through their output
+ * SELECT count (n), lane sums (l0, l1...: numeric as text) of the rows of `rel` matching `where`. Columns read through their output
  * function, and text columns (which may be TOASTed: decompressed once, not once per lane), are computed in a subquery.
  */
 export function rowHashQuery(rel: string, where: string, cols: readonly ColumnMeta[]): string {
@@ -135,5 +135,5 @@ export function rowHashQuery(rel: string, where: string, cols: readonly ColumnMe
         })
         .join(', ')} FROM ${rel}${cond} OFFSET 0) s`
     : `${rel}${cond}`;
-  return `SELECT count(*)::text AS n, sum(${lane(0)})::text AS a, sum(${lane(1)})::text AS b FROM ${from}`;
+  return `SELECT count(*)::text AS n, ${LANES.map((_, l) => `sum(${lane(l)})::text AS l${l}`).join(', ')} FROM ${from}`;
 }
