@@ -3,21 +3,25 @@
 // call unequal bytes equal (or there is none), with its text output; summed in numeric per lane.
 //
 // Why each choice, measured on 2 cores with pgbench_accounts (961 MB, 7.5M rows, CPU seconds of one backend):
-// - the built-in per-type hash functions chained through the seed cost 1.4 s per lane (a scan alone 0.4 s), against
-//   3.0 s for hash_record_extended(t.*) twice and 3.1 s + 1.1 s in Node for COPY binary with MurmurHash3 (format 2);
+// - the built-in per-type hash functions chained through the seed: 1.4 s for one lane, 2.3 s for two (a scan alone
+//   0.4 s), against 3.0 s for hash_record_extended(t.*) twice, and 3.1 s + 1.1 s in Node per GB for format 2 (COPY
+//   binary, MurmurHash3 of each row); JIT compiled the expressions without making them faster;
 // - chaining (column i's hash seeded with the row's hash so far) mixes all 64 bits non-linearly at each column:
 //   hash_record_extended combines columns as 31*h + h_i, so its sum over rows is a sum of per-column sums and values
 //   swapped between rows of the same column cancel out; XOR of column hashes is little better;
 // - sum(int8) accumulates in 128 bits and returns numeric: no wraparound, the same for any row order or split;
 // - two lanes of independent seeds: a changed row escapes both with a probability near 2^-128, like format 2's 128-bit
-//   MurmurHash3; one lane would cost 0.9 s/GB less (measured) for 2^-64.
+//   MurmurHash3; one lane would cost 0.7-0.9 s/GB less (measured) for 2^-64.
 //
 // Exactness: a proof compares bytes, not equality. Equality-based hashes are used only where equal means identical:
 // integers, oid, bool, uuid, text and varchar under the "C" collation, char(n) (always padded to n, so the blanks its
 // hash strips are implied by n). int8's own hash folds the two halves into 32 bits, so its high half is hashed too.
 // Every other type is hashed through its output function (numeric 1.0 and 1.00, jsonb, arrays with their bounds,
 // floats with -0, intervals, timestamps, json, xml, geometric and user types): that is what COPY text sends, and the
-// session fixes the settings output depends on (SESSION_SETTINGS).
+// session fixes the settings output depends on (SESSION_SETTINGS). What text output does not show is not seen: the
+// payload bits of a float NaN (COPY binary's send form would show them), a user type whose output is not one-to-one.
+// The hashes are PostgreSQL's (Jenkins lookup3, 64-bit): fast and well mixed, not cryptographic; the proof shows
+// that a restore gave the same data, not that nobody forged it.
 
 /** What a column is hashed as (the catalog decides: columnPlan). */
 export type ColumnHash =
