@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import type { Diagnostic } from '../diag/diagnostic.js';
+import { displayPath } from './display-path.js';
+import { objectIndex, type TreeObject } from './flux-vars.js';
+import { CHART_FILE, chartNotice, chartOf, isChart } from './helm-chart.js';
 
 /** One text to validate: a file, or the output of `kubectl kustomize` for a kustomization that needs it. */
 export interface InputFile {
@@ -31,11 +34,6 @@ const MANIFEST = /\.(ya?ml|json)$/i;
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 /** fields whose effect only `kubectl kustomize` can render */
 const PLAIN_KUSTOMIZATION_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'resources', 'crds', 'sortOptions']);
-
-export function displayPath(abs: string): string {
-  const rel = relative(process.cwd(), abs);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
-}
 
 function kustomizationIn(dir: string): string | undefined {
   for (const k of KUSTOMIZATION_FILES) if (existsSync(join(dir, k))) return join(dir, k);
@@ -90,6 +88,11 @@ export class InputCollector {
   readonly #roots = new Set<string>();
 
   add(path: string): void {
+    if (path === '-') {
+      // what `helm template` or `kustomize build` print, piped in
+      this.files.push({ file: '<stdin>', text: readFileSync(0, 'utf8') });
+      return;
+    }
     const abs = resolve(path);
     this.#roots.add(abs);
     let st;
@@ -99,7 +102,9 @@ export class InputCollector {
       this.diagnostics.push({ severity: 'error', rule: 'input/not-found', message: `${path}: no such file or directory` });
       return;
     }
+    const chart = st.isDirectory() ? undefined : chartOf(abs);
     if (st.isDirectory()) this.#dir(abs, undefined);
+    else if (chart && !chart.crd) this.#chart(chart.dir);
     else if (KUSTOMIZATION_FILES.includes(abs.split(/[\\/]/).pop() ?? '')) this.#kustomization(abs, undefined);
     else if (!this.#throughKustomization(abs)) this.#file(abs, undefined);
   }
@@ -136,8 +141,9 @@ export class InputCollector {
     for (let i = 0; i < this.files.length; i++) {
       const f = this.files[i]!;
       const from = f.abs ? dirname(f.abs) : f.dir;
-      if (!/kustomize\.toolkit\.fluxcd\.io|argoproj\.io/.test(f.text) || from === undefined) continue;
-      for (const app of gitOpsPaths(f.text)) {
+      if (!/kustomize\.toolkit\.fluxcd\.io|helm\.toolkit\.fluxcd\.io|argoproj\.io/.test(f.text) || from === undefined) continue;
+      for (const found of gitOpsPaths(f.text)) {
+        const app = found.substituteFrom ? this.#withSubstituteFrom(found, f, from) : found;
         const dir = resolveFrom(from, app.path, this.#roots);
         if (!dir) {
           this.diagnostics.push({
@@ -205,6 +211,36 @@ export class InputCollector {
     }
   }
 
+  /**
+   * The variables of `substituteFrom`, read from the ConfigMaps and Secrets of the tree as Flux reads them from
+   * the cluster: in order, later ones overriding earlier ones, the inline `substitute` over all. A value the
+   * tree holds encrypted (SOPS) or an object the tree does not hold leaves its variables unresolved, so their
+   * placeholders are counted, never reported as literal values.
+   */
+  #withSubstituteFrom(app: GitOpsPath, f: InputFile, from: string): GitOpsPath {
+    const index = (this.#objects ??= objectIndex(treeRoot(from, this.#roots), this.files));
+    const vars: Record<string, string> = {};
+    for (const ref of app.substituteFrom ?? []) {
+      const all = index.get(`${ref.kind}/${ref.name}`) ?? [];
+      const same = all.filter((o) => app.namespace === undefined || o.namespace === undefined || o.namespace === app.namespace);
+      const obj = same.length === 1 ? same[0] : undefined;
+      if (!obj) {
+        if (!ref.optional)
+          this.diagnostics.push({
+            severity: 'info',
+            rule: 'input/substitute-from',
+            message: `${app.kind}${app.name ? ` ${app.name}` : ''}: ${ref.kind} ${ref.name} of postBuild.substituteFrom is ${same.length > 1 ? `in the tree ${same.length} times (${same.map((o) => o.file).join(', ')})` : 'not in this tree'}: its variables are not substituted`,
+            location: { file: f.file, line: 1, col: 1 },
+          });
+        continue;
+      }
+      Object.assign(vars, obj.vars);
+    }
+    return { ...app, substitute: { ...vars, ...(app.substitute ?? {}) } };
+  }
+
+  #objects: Map<string, TreeObject[]> | undefined;
+
   /** variables for the files read now (under a Flux Kustomization's path) */
   #vars: Record<string, string> | undefined;
   #varsRoot: string | undefined;
@@ -219,9 +255,27 @@ export class InputCollector {
     });
   }
 
+  /** a Helm chart: its CRD files are read, its templates are named as not checked (once per chart) */
+  #chart(dir: string): void {
+    const key = `chart:${dir}`;
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    this.diagnostics.push({
+      severity: 'info',
+      rule: 'input/helm-chart',
+      message: chartNotice(displayPath(dir)),
+      location: { file: displayPath(join(dir, CHART_FILE)), line: 1, col: 1 },
+    });
+    if (existsSync(join(dir, 'crds'))) this.#dir(join(dir, 'crds'), undefined);
+    // Helm installs the CRDs of unpacked subcharts too
+    const sub = join(dir, 'charts');
+    if (existsSync(sub)) for (const name of readdirSync(sub).sort()) if (isChart(join(sub, name))) this.#chart(join(sub, name));
+  }
+
   #dir(dir: string, via: string | undefined): void {
     const k = kustomizationIn(dir);
     if (k) return this.#kustomization(k, via);
+    if (isChart(dir)) return this.#chart(dir);
     let entries: string[];
     try {
       entries = readdirSync(dir).sort();
@@ -398,6 +452,10 @@ interface GitOpsPath {
   readonly path: string;
   readonly name?: string;
   readonly substitute?: Record<string, string>;
+  /** Flux: ConfigMaps and Secrets whose keys are variables too (the inline `substitute` wins over them) */
+  readonly substituteFrom?: SubstituteRef[];
+  /** Flux: the Kustomization's own namespace, where the ConfigMaps and Secrets of `substituteFrom` live */
+  readonly namespace?: string;
   /** Flux: Kustomize Components added to the path's kustomization, relative to the path */
   readonly components?: string[];
   readonly targetNamespace?: string;
@@ -421,15 +479,30 @@ function gitOpsPaths(text: string): GitOpsPath[] {
       const sub = post['substitute'] && typeof post['substitute'] === 'object' ? (post['substitute'] as Record<string, unknown>) : undefined;
       const vars = sub ? Object.fromEntries(Object.entries(sub).map(([k, x]) => [k, String(x)])) : undefined;
       const meta = (o['metadata'] && typeof o['metadata'] === 'object' ? o['metadata'] : {}) as Record<string, unknown>;
+      const from = (Array.isArray(post['substituteFrom']) ? post['substituteFrom'] : []).flatMap((r): SubstituteRef[] => {
+        const ref = (r && typeof r === 'object' ? r : {}) as Record<string, unknown>;
+        return (ref['kind'] === 'ConfigMap' || ref['kind'] === 'Secret') && typeof ref['name'] === 'string'
+          ? [{ kind: ref['kind'], name: ref['name'], optional: ref['optional'] === true }]
+          : [];
+      });
       const components = Array.isArray(spec['components']) ? spec['components'].filter((c): c is string => typeof c === 'string') : [];
       out.push({
         kind: 'Flux Kustomization',
         path: spec['path'],
         ...(typeof meta['name'] === 'string' ? { name: meta['name'] } : {}),
         ...(vars ? { substitute: vars } : {}),
+        ...(from.length ? { substituteFrom: from } : {}),
+        ...(typeof meta['namespace'] === 'string' ? { namespace: meta['namespace'] } : {}),
         ...(components.length ? { components } : {}),
         ...(typeof spec['targetNamespace'] === 'string' && spec['targetNamespace'] ? { targetNamespace: spec['targetNamespace'] } : {}),
       });
+    }
+    if (o['kind'] === 'HelmRelease' && apiVersion.startsWith('helm.toolkit.fluxcd.io/')) {
+      // a chart from a GitRepository is a path in the tree: its CRDs are what the release installs
+      const chart = (spec['chart'] && typeof spec['chart'] === 'object' ? spec['chart'] : {}) as Record<string, unknown>;
+      const cs = (chart['spec'] && typeof chart['spec'] === 'object' ? chart['spec'] : {}) as Record<string, unknown>;
+      const ref = (cs['sourceRef'] && typeof cs['sourceRef'] === 'object' ? cs['sourceRef'] : {}) as Record<string, unknown>;
+      if (ref['kind'] === 'GitRepository' && typeof cs['chart'] === 'string') out.push({ kind: 'Flux HelmRelease', path: cs['chart'] });
     }
     if (o['kind'] === 'Application' && apiVersion.startsWith('argoproj.io/')) {
       const sources = [spec['source'], ...(Array.isArray(spec['sources']) ? spec['sources'] : [])];
@@ -462,4 +535,20 @@ function resolveFrom(from: string, path: string, roots: ReadonlySet<string>): st
     if (existsSync(join(d, '.git')) || dirname(d) === d) return undefined;
     if (underCwd ? d === cwd : roots.has(d)) return undefined;
   }
+}
+
+export interface SubstituteRef {
+  readonly kind: 'ConfigMap' | 'Secret';
+  readonly name: string;
+  readonly optional: boolean;
+}
+
+/** the Git root above `from`, else the directory given that holds it, else `from` */
+function treeRoot(from: string, roots: ReadonlySet<string>): string {
+  for (let d = from; ; d = dirname(d)) {
+    if (existsSync(join(d, '.git'))) return d;
+    if (dirname(d) === d) break;
+  }
+  for (const r of roots) if (from === r || isInside(from, r)) return r;
+  return from;
 }

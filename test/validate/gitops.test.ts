@@ -100,6 +100,42 @@ describe('GitOps trees', () => {
     assert.equal(r.stats.documents, 0);
   });
 
+  it('takes postBuild.substituteFrom variables from the ConfigMaps and Secrets of the tree, as Flux does', async () => {
+    const b64 = (v: string): string => Buffer.from(v).toString('base64');
+    const ks =
+      'apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: web, namespace: flux-system}\nspec:\n  interval: 10m\n  sourceRef: {kind: GitRepository, name: flux-system}\n  path: ./apps/web\n  prune: true\n  postBuild:\n    substitute: {CAPACITY: 20Gi}\n    substituteFrom:\n      - {kind: ConfigMap, name: cluster-settings}\n      - {kind: Secret, name: cluster-secrets}\n      - {kind: Secret, name: sops-secrets}\n      - {kind: ConfigMap, name: optional-settings, optional: true}\n      - {kind: ConfigMap, name: made-in-cluster}\n';
+    const tree = (owner: string): Record<string, string> => ({
+      'repo/.git/HEAD': 'ref: refs/heads/main\n',
+      'repo/clusters/prod/web.yaml': ks,
+      // outside the directory given: found in the Git tree, as Flux finds them in the cluster
+      'repo/flux/vars/settings.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cluster-settings, namespace: flux-system}\ndata:\n  APP: web\n  CAPACITY: not-a-quantity\n  OWNER: Not_Valid\n  not-a-variable: x\n`,
+      'repo/flux/vars/secret.yaml': `apiVersion: v1\nkind: Secret\nmetadata: {name: cluster-secrets, namespace: flux-system}\ndata:\n  OWNER: ${b64(owner)}\n`,
+      'repo/flux/vars/sops.yaml':
+        'apiVersion: v1\nkind: Secret\nmetadata: {name: sops-secrets, namespace: flux-system}\nstringData:\n  DOMAIN: ENC[AES256_GCM,data:q2Jf,iv:a,tag:b,type:str]\nsops: {version: 3.9.0}\n',
+      'repo/apps/web/kustomization.yaml': 'resources: [pvc.yaml, cm.yaml]\n',
+      'repo/apps/web/pvc.yaml': PVC,
+      'repo/apps/web/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "${OWNER}-${APP}", namespace: default}\ndata: {host: "${DOMAIN}"}\n',
+    });
+    const good = await validateIn(tree('team-a'), ['repo/clusters/prod']);
+    // APP from the ConfigMap, CAPACITY inline over the ConfigMap's, OWNER from the Secret over the ConfigMap's
+    assert.deepEqual(
+      good.diagnostics.filter((d) => d.severity !== 'info').map((d) => d.message),
+      ['Namespace "flux-system" is not defined in the validated manifests'],
+    );
+    // the encrypted DOMAIN stays a placeholder; an object the cluster makes is named, an optional one is not
+    assert.equal(good.stats.placeholders, 0, 'DOMAIN sits in a data value, which any string satisfies');
+    assert.deepEqual(
+      good.diagnostics.filter((d) => d.rule === 'input/substitute-from').map((d) => d.message),
+      ['Flux Kustomization web: ConfigMap made-in-cluster of postBuild.substituteFrom is not in this tree: its variables are not substituted'],
+    );
+    const bad = await validateIn(tree('Team_A'), ['repo/clusters/prod']);
+    assert.deepEqual(
+      bad.diagnostics.filter((d) => d.severity === 'error').map((d) => [d.location?.file, d.rule]),
+      [['repo/apps/web/cm.yaml', 'names/subdomain']],
+    );
+    assert.match(bad.diagnostics.find((d) => d.rule === 'names/subdomain')!.message, /"Team_A-web"/);
+  });
+
   it('substitutes as Flux envsubst does', () => {
     assert.equal(substitute('a: ${A}\nb: ${B:=5Gi}\nc: ${C}\nd: ${D:-x}\n', { A: '1' }), 'a: 1\nb: 5Gi\nc: ${C}\nd: x\n');
   });
