@@ -217,17 +217,28 @@ test('fingerprint: exact, not equality: changes an equality-based hash would cal
   must(await sql(cl, 'DROP TABLE exact, swaps; DROP TYPE pair; DROP DOMAIN posint; DROP TYPE mood; DROP COLLATION nocase', [], 'fp'));
 });
 
-test('fingerprint: changes the proof must see (a byte deep in a TOAST value, one duplicate row more or less, every database)', async () => {
+test('fingerprint: changes the proof must see (a byte deep in a TOASTed text and jsonb, one duplicate row more or less, every database)', async () => {
   const gate = must(await fingerprintCluster(conn(), {}));
   assert.deepEqual(gate.databases, ['fp', 'fp_other', 'postgres']);
   assert.ok(gate.tables.some((t) => t.database === 'fp_other' && t.table === 'notes' && t.rows === 100));
   const same = must(await fingerprintCluster(conn(), { reference: gate, parallel: 1 }));
   assert.deepEqual(compareFingerprints(gate, same), []);
 
+  // a jsonb value stored out of line (compressed, it still needs more than a TOAST chunk's 2 KB): one character deep inside it
+  const doc = must(await sql(cl, `SELECT pg_column_size(doc) AS stored, substr(doc->>'big', 9000, 1) AS ch FROM keyed WHERE id = 500`, [], 'fp'))[0] as {
+    stored: number;
+    ch: string;
+  };
+  assert.ok(doc.stored > 2032, `keyed 500's doc is stored out of line (${doc.stored} bytes)`);
+  const toastRows = must(await sql(cl, `SELECT reltoastrelid::regclass::text AS t FROM pg_class WHERE relname = 'keyed'`, [], 'fp'))[0] as { t: string };
+  assert.ok(Number((must(await sql(cl, `SELECT count(*) AS n FROM ${toastRows.t}`, [], 'fp'))[0] as { n: string }).n) > 0, 'keyed has TOAST chunks');
+  const setBig = (ch: string) =>
+    `UPDATE keyed SET doc = jsonb_set(doc, '{big}', to_jsonb(overlay(doc->>'big' placing '${ch}' from 9000 for 1))) WHERE id = 500;`;
   must(
     await sql(
       cl,
-      `UPDATE toasty SET body = overlay(body placing 'X' from 5000 for 1) WHERE id = 7;
+      `${setBig(doc.ch === 'X' ? 'Y' : 'X')}
+       UPDATE toasty SET body = overlay(body placing 'X' from 5000 for 1) WHERE id = 7;
        DELETE FROM bag WHERE ctid = (SELECT ctid FROM bag WHERE v = 'v1' AND n = 1 LIMIT 1);
        INSERT INTO bag VALUES ('v2', 2);`,
       [],
@@ -238,12 +249,13 @@ test('fingerprint: changes the proof must see (a byte deep in a TOAST value, one
   const changed = must(await fingerprintCluster(conn(), { reference: gate, splitBytes: 1 }));
   assert.deepEqual(
     compareFingerprints(gate, changed).map((d) => `${d.what} ${d.database}.${d.table}`),
-    ['content fp.public.bag', 'content fp.public.toasty', 'content fp_other.public.notes'],
+    ['content fp.public.bag', 'content fp.public.keyed', 'content fp.public.toasty', 'content fp_other.public.notes'],
   );
   must(
     await sql(
       cl,
-      `UPDATE toasty SET body = overlay(body placing substr(md5((7 * 1000 + 157)::text), 8, 1) from 5000 for 1) WHERE id = 7;
+      `${setBig(doc.ch)}
+       UPDATE toasty SET body = overlay(body placing substr(md5((7 * 1000 + 157)::text), 8, 1) from 5000 for 1) WHERE id = 7;
        DELETE FROM bag WHERE ctid = (SELECT ctid FROM bag WHERE v = 'v2' AND n = 2 LIMIT 1);
        INSERT INTO bag VALUES ('v1', 1);`,
       [],
@@ -296,6 +308,9 @@ test('fingerprint: a gate of another digest format is refused with a clear messa
     compareFingerprints(old, now).map((d) => d.what),
     ['format'],
   );
+  // format 2 (COPY data hashed in Node): refused the same way
+  const two = await compareWithGate(conn(), { ...gate, fingerprint: { ...now, version: 2 } } as GateRecord, system, null);
+  assert.match(!two.ok ? two.reason : '', /digest format 2 \(taken by an older Castle\) and this Castle computes format 3/);
   const newer = { ...now, version: FINGERPRINT_VERSION + 1 };
   assert.match(compareFingerprints(newer, now)[0]?.detail ?? '', /taken by a newer Castle/);
   // the same gate in the current format proves the data
