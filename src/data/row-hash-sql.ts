@@ -55,6 +55,9 @@ export const SESSION_SETTINGS = [
 /** Seeds of the lanes (any distinct non-zero int8): one 64-bit row hash each. */
 export const LANES = [0x2545f4914f6cdd1dn, 0x5851f42d4c957f2dn].map((x) => BigInt.asIntN(64, x));
 
+/** Columns chained in one expression (a table has at most 1600). */
+const CHUNK = 100;
+
 export function qi(id: string): string {
   return `"${id.replace(/"/g, '""')}"`;
 }
@@ -116,21 +119,25 @@ const NULL_STANDIN: Record<ColumnHash['kind'], string> = {
  */
 export function rowHashQuery(rel: string, where: string, cols: readonly ColumnMeta[]): string {
   const cond = where ? ` WHERE ${where}` : '';
-  const inner = cols.some((c) => c.hash.kind === 'output' || c.hash.kind === 'text');
+  // chained in steps of CHUNK columns: one expression nested through hundreds of columns exhausts the SQL parser's stack
+  const chunked = cols.length > CHUNK;
+  // renamed c0, c1... in a subquery: no user column can collide with the step's h0, h1...
+  const inner = chunked || cols.some((c) => c.hash.kind === 'output' || c.hash.kind === 'text');
   const ref = (i: number) => (inner ? `c${i}` : qi(cols[i]!.name));
-  const lane = (l: number): string => {
-    let h = `${LANES[l]}::int8`;
-    cols.forEach((c, i) => {
+  const chain = (l: number, from: number, to: number, start: string): string => {
+    let h = start;
+    for (let i = from; i < to; i++) {
+      const c = cols[i]!;
       const v = ref(i);
       if (c.notNull) h = hashCall(c.hash, v, h);
       else {
         const marker = BigInt((l + 1) * 1_000_003 + i + 1);
         h = hashCall(c.hash, `coalesce(${v}, ${NULL_STANDIN[c.hash.kind]})`, `${h} # CASE WHEN ${v} IS NULL THEN ${marker}::int8 ELSE 0::int8 END`);
       }
-    });
+    }
     return h;
   };
-  const from = inner
+  let from = inner
     ? `(SELECT ${cols
         .map((c, i) => {
           const col = qi(c.name);
@@ -139,5 +146,14 @@ export function rowHashQuery(rel: string, where: string, cols: readonly ColumnMe
         })
         .join(', ')} FROM ${rel}${cond} OFFSET 0) s`
     : `${rel}${cond}`;
-  return `SELECT count(*)::text AS n, ${LANES.map((_, l) => `sum(${lane(l)})::text AS l${l}`).join(', ')} FROM ${from}`;
+  let starts = LANES.map((seed) => `${seed}::int8`);
+  let done = 0;
+  for (let k = 0; chunked && done + CHUNK < cols.length; k++) {
+    const lanes = LANES.map((_, l) => `${chain(l, done, done + CHUNK, starts[l]!)} AS h${l}`);
+    const rest = cols.slice(done + CHUNK).map((_, j) => ref(done + CHUNK + j));
+    from = `(SELECT ${[...lanes, ...rest].join(', ')} FROM ${from} OFFSET 0) s${k}`;
+    starts = LANES.map((_, l) => `h${l}`);
+    done += CHUNK;
+  }
+  return `SELECT count(*)::text AS n, ${LANES.map((_, l) => `sum(${chain(l, done, cols.length, starts[l]!)})::text AS l${l}`).join(', ')} FROM ${from}`;
 }

@@ -217,6 +217,45 @@ test('fingerprint: exact, not equality: changes an equality-based hash would cal
   must(await sql(cl, 'DROP TABLE exact, swaps; DROP TYPE pair; DROP DOMAIN posint; DROP TYPE mood; DROP COLLATION nocase', [], 'fp'));
 });
 
+test('fingerprint: wide tables (250 and 1600 columns) are chained in steps with the same sums as one expression; a change in the last column is seen', async () => {
+  const names = (n: number) => Array.from({ length: n }, (_, i) => `c${i + 1}`);
+  must(
+    await sql(
+      cl,
+      `CREATE TABLE cols250(${names(250)
+        .map((c) => `${c} int NOT NULL`)
+        .join(', ')});
+       INSERT INTO cols250 SELECT ${names(250)
+         .map((_, i) => `g * ${i + 1}`)
+         .join(', ')} FROM generate_series(1, 20) g;
+       CREATE TABLE cols1600(${names(1600)
+         .map((c) => `${c} int8`)
+         .join(', ')});
+       INSERT INTO cols1600 (c1, c800, c1600) SELECT g, g * 2, g * 3 FROM generate_series(1, 20) g;`,
+      [],
+      'fp',
+    ),
+  );
+  try {
+    // the formula in one expression: 250 nested calls are within the parser's reach (1600 nullable bigints are not)
+    const lanes = [0x2545f4914f6cdd1dn, 0x5851f42d4c957f2dn];
+    const one = (l: number) => names(250).reduce((h, c) => `hashint4extended(${c}, ${h})`, `${lanes[l]}::int8`);
+    const r = must(await sql(cl, `SELECT sum(${one(0)})::text AS a, sum(${one(1)})::text AS b FROM cols250`, [], 'fp'))[0] as { a: string; b: string };
+    const hex = (x: string) => BigInt.asUintN(128, BigInt(x)).toString(16).padStart(32, '0');
+    const base = must(await fingerprintCluster(conn(), { databases: ['fp'], parallel: 1 }));
+    const t = (f: Fingerprint, name: string) => f.tables.find((x) => x.table === name)!;
+    assert.equal(t(base, 'cols250').digest, hex(r.a) + hex(r.b), 'cols250: the sums of one expression');
+    assert.equal(t(base, 'cols1600').rows, 20);
+    must(await sql(cl, `UPDATE cols250 SET c250 = c250 + 1 WHERE c1 = 7; UPDATE cols1600 SET c1600 = NULL WHERE c1 = 7`, [], 'fp'));
+    assert.deepEqual(
+      compareFingerprints(base, must(await fingerprintCluster(conn(), { databases: ['fp'], parallel: 1 }))).map((d) => `${d.what} ${d.table}`),
+      ['content public.cols1600', 'content public.cols250'],
+    );
+  } finally {
+    must(await sql(cl, 'DROP TABLE cols250, cols1600', [], 'fp'));
+  }
+});
+
 test('fingerprint: changes the proof must see (a byte deep in a TOASTed text and jsonb, one duplicate row more or less, every database)', async () => {
   const gate = must(await fingerprintCluster(conn(), {}));
   assert.deepEqual(gate.databases, ['fp', 'fp_other', 'postgres']);
