@@ -11,7 +11,7 @@
 import pg from 'pg';
 import { fail, ok, type Result } from '../core/result.js';
 import type { OpOptions } from '../os/exec.js';
-import { columnPlan, LANES, qi, rowHashQuery, SESSION_SETTINGS, type ColumnMeta } from './row-hash-sql.js';
+import { columnPlan, LANES, qi, rowHashQuery, SESSION_SETTINGS, STARTUP_OPTIONS, type ColumnMeta } from './row-hash-sql.js';
 
 /**
  * The digest format: a fingerprint is only comparable with one of the same version. 1 (unversioned): sha256 of the COPY
@@ -90,7 +90,8 @@ interface Job {
 }
 
 async function openClient(conn: Conn, database: string): Promise<pg.Client> {
-  const c = new pg.Client({ ...conn, database, application_name: 'castle-fingerprint' });
+  const options = [conn.options, STARTUP_OPTIONS].filter(Boolean).join(' ');
+  const c = new pg.Client({ ...conn, database, options, application_name: 'castle-fingerprint' });
   c.on('error', () => {});
   await c.connect();
   await c.query(SESSION_SETTINGS.map((x) => `SET ${x}`).join('; '));

@@ -201,12 +201,13 @@ test('fingerprint: exact, not equality: changes an equality-based hash would cal
   must(await sql(cl, 'UPDATE swaps SET b = a * 10', [], 'fp'));
   await seen('values swapped between columns of a row', 'UPDATE swaps SET a = 10, b = 1 WHERE a = 1', 'UPDATE swaps SET a = 1, b = 10 WHERE a = 10', 'swaps');
 
-  // settings that change text output, set for the database (and so for every session of Castle's): the same fingerprint
+  // settings that change text output, and a 1 ms statement timeout, set for the database (and so for every session of Castle's): the same fingerprint
   must(
     await sql(
       cl,
       `ALTER DATABASE fp SET TimeZone = 'Asia/Tokyo'; ALTER DATABASE fp SET DateStyle = 'SQL, DMY'; ALTER DATABASE fp SET IntervalStyle = 'iso_8601';
-       ALTER DATABASE fp SET extra_float_digits = -3; ALTER DATABASE fp SET bytea_output = 'escape'; ALTER DATABASE fp SET search_path = nowhere`,
+       ALTER DATABASE fp SET extra_float_digits = -3; ALTER DATABASE fp SET bytea_output = 'escape'; ALTER DATABASE fp SET search_path = nowhere;
+       ALTER DATABASE fp SET statement_timeout = 1`,
     ),
   );
   try {
