@@ -4,6 +4,7 @@ import type { InputFile } from './inputs.js';
 import { describe, diag, groupOf, locateIn, locRef, type LocRef } from './check/context.js';
 import { rawSegments } from './check/field-path.js';
 import { checkNames } from './check/names.js';
+import { checkCrdCost } from './check/crd-cost.js';
 import { checkWorkload } from './check/workloads.js';
 import { batchMeta, checkPostgresCluster, type BatchMeta } from './check/rebirth.js';
 import { checkReferences, provides, type Need, type Provided } from './check/references.js';
@@ -28,6 +29,8 @@ export interface FileAnalysis {
   celEvaluated: number;
   celUnevaluated: number;
   celSkipped: number;
+  /** CRD rules (and messageExpressions) whose estimated cost the API server checks but Castle could not estimate */
+  celNotEstimated: number;
   /** findings dropped because they are on unsubstituted `${VAR}` placeholders */
   placeholders: number;
   /** custom resources left for the check against the live cluster (`deferLive`) */
@@ -70,6 +73,7 @@ export function emptyAnalysis(): FileAnalysis {
     celEvaluated: 0,
     celUnevaluated: 0,
     celSkipped: 0,
+    celNotEstimated: 0,
     placeholders: 0,
     deferred: [],
     ratcheted: 0,
@@ -100,6 +104,8 @@ export function analyzeDocs(docs: readonly ManifestDoc[], registry: SchemaRegist
       a.deferred.push({ file: d.file, doc: d.doc, base: JSON.stringify(d.base), apiVersion: d.apiVersion, kind: d.kind, name: d.name, namespace: d.namespace });
     } else checkSchema(d, registry, a, o.cacheDir);
     checkNames(d, a.diagnostics);
+    if (d.kind === 'CustomResourceDefinition' && d.apiVersion === 'apiextensions.k8s.io/v1')
+      a.celNotEstimated += checkCrdCost(d, a.diagnostics, registry.core.kubernetesVersion).notEstimated;
     checkWorkload(d, a.diagnostics);
     checkReferences(d, a.needs, a.diagnostics);
     checkPostgresCluster(d, o, a.diagnostics);
@@ -159,6 +165,7 @@ export function mergeAnalysis(into: FileAnalysis, a: FileAnalysis): void {
   into.celEvaluated += a.celEvaluated;
   into.celUnevaluated += a.celUnevaluated;
   into.celSkipped += a.celSkipped;
+  into.celNotEstimated += a.celNotEstimated;
   into.placeholders += a.placeholders;
 }
 

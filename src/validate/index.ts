@@ -59,6 +59,8 @@ export interface ValidateStats {
   celEvaluated: number;
   celUnevaluated: number;
   celSkipped: number;
+  /** CRD rules whose estimated cost (checked when the CRD is applied) Castle could not estimate */
+  celNotEstimated: number;
   /** findings on `${VAR}` placeholders no postBuild.substitute resolved: not reported */
   placeholders: number;
   /** `--cluster`: errors on values an update leaves unchanged, dropped as the API server ratchets them */
@@ -351,6 +353,7 @@ async function run(
     celEvaluated: analysis.celEvaluated,
     celUnevaluated: analysis.celUnevaluated,
     celSkipped: analysis.celSkipped,
+    celNotEstimated: analysis.celNotEstimated,
     placeholders: analysis.placeholders,
     ratcheted: analysis.ratcheted,
     cacheHits: events.filter((e) => e.kind === 'hit').length,

@@ -35,6 +35,7 @@ const RULES: Record<string, string> = {
   'schema/unknown-field': 'Field not declared in schema',
   'schema/combinator': 'Value does not satisfy allOf/anyOf/oneOf',
   'cel/rule': 'x-kubernetes-validations rule failed',
+  'cel/estimated-cost': 'A CRD rule whose estimated cost the API server refuses when the CRD is applied',
   'cel/unevaluated': 'x-kubernetes-validations rule could not be evaluated offline',
   'names/label': 'Invalid DNS-1123 label',
   'names/subdomain': 'Invalid DNS-1123 subdomain',
