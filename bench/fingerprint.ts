@@ -1,6 +1,7 @@
-// `npm run bench -- fingerprint`: MB/s of table data per fingerprint pass on a real PostgreSQL, the digest format
-// before this change (bench/fingerprint/baseline-v1.ts: sha256, keyless tables sorted) against the current one
-// (src/data/fingerprint.ts), interleaved in the same rounds so a busy machine weighs on both alike.
+// `npm run bench -- fingerprint`: MB/s of table data per fingerprint pass on a real PostgreSQL, digest format 2
+// (bench/fingerprint/baseline-v2.ts: COPY binary, MurmurHash3 of each row in Node) against the current format 3
+// (src/data/fingerprint.ts: row hashes computed in PostgreSQL), interleaved in the same rounds so a busy machine weighs
+// on both alike.
 //   gate path:  fingerprintCluster(conn)                       (what the backup gate runs)
 //   proof path: fingerprintCluster(conn, { reference: gate }) + compareFingerprints (what the proof runs)
 // "all" passes read every database; single-database passes show pgbench data, wide TOASTed rows and a keyless table
@@ -13,7 +14,7 @@ import { connConfig, postmasterPid, stopPostgres } from '../src/data/postgres.js
 import { sleep } from '../src/os/sleep.js';
 import { compareFingerprints, DEFAULT_PARALLEL, fingerprintCluster, type Fingerprint } from '../src/data/fingerprint.js';
 import type { Result } from '../src/core/result.js';
-import * as v1 from './fingerprint/baseline-v1.js';
+import * as v2 from './fingerprint/baseline-v2.js';
 import { DATABASES, scaleFor, seededCluster } from './fingerprint/seed.js';
 
 function parseSize(s: string): number {
@@ -34,7 +35,7 @@ const median = (xs: number[]): number => {
 
 interface Pass {
   readonly name: string;
-  readonly impl: 'v1' | 'v2';
+  readonly impl: 'v2' | 'v3';
   readonly run: () => Promise<{ mbs: number; bytes: number; ms: number }>;
 }
 
@@ -87,49 +88,49 @@ export async function benchFingerprint(argv: string[]): Promise<void> {
       `fingerprint bench: PostgreSQL ${cl.major} in ${seeded.dir}${seeded.seedSeconds ? ` (seeded in ${seeded.seedSeconds.toFixed(0)} s: pgbench -s ${scaleFor(size)}, ${(extra / 1e6).toFixed(0)} MB wide + keyless)` : ' (kept seed)'}; ${runs} rounds, order rotated`,
     );
     // warm the page cache and take the gates once: the proof passes compare with these
-    const gateV1 = must('v1 gate', await v1.fingerprintCluster(conn));
-    const gateV2 = must('v2 gate', await fingerprintCluster(conn));
+    const gateV2 = must('v2 gate', await v2.fingerprintCluster(conn));
+    const gateV3 = must('v3 gate', await fingerprintCluster(conn));
     const tableMb = (f: { tables: readonly { database: string; bytes: number }[] }, db?: string) =>
       f.tables.filter((t) => !db || t.database === db).reduce((s, t) => s + t.bytes, 0) / 1e6;
     say(
-      `table data (pg_table_size): ${tableMb(gateV2).toFixed(0)} MB in ${gateV2.databases.length} databases: ` +
-        DATABASES.map((d) => `${d} ${tableMb(gateV2, d).toFixed(0)} MB`).join(', '),
+      `table data (pg_table_size): ${tableMb(gateV3).toFixed(0)} MB in ${gateV3.databases.length} databases: ` +
+        DATABASES.map((d) => `${d} ${tableMb(gateV3, d).toFixed(0)} MB`).join(', '),
     );
 
     const fig = (f: { tableBytes: number; durationMs: number }) => ({ mbs: f.tableBytes / 1e6 / (f.durationMs / 1000), bytes: f.tableBytes, ms: f.durationMs });
     const passes: Pass[] = [
-      { name: 'gate  all', impl: 'v1', run: async () => fig(must('v1', await v1.fingerprintCluster(conn))) },
+      { name: 'gate  all', impl: 'v2', run: async () => fig(must('v2', await v2.fingerprintCluster(conn))) },
       {
         name: 'proof all',
-        impl: 'v1',
+        impl: 'v2',
         run: async () => {
           const t = Date.now();
-          const f = must('v1 proof', await v1.fingerprintCluster(conn, { reference: gateV1 }));
-          const d = v1.compareFingerprints(gateV1, f);
-          if (d.length) throw new Error(`v1 proof differs: ${d[0]!.detail}`);
+          const f = must('v2 proof', await v2.fingerprintCluster(conn, { reference: gateV2 }));
+          const d = v2.compareFingerprints(gateV2, f);
+          if (d.length) throw new Error(`v2 proof differs: ${d[0]!.detail}`);
           return { mbs: f.tableBytes / 1e6 / ((Date.now() - t) / 1000), bytes: f.tableBytes, ms: Date.now() - t };
         },
       },
     ];
     for (const p of parallels) {
       const label = parallels.length > 1 ? ` p${p}` : '';
-      passes.push({ name: `gate  all${label}`, impl: 'v2', run: async () => fig(must('v2', await fingerprintCluster(conn, { parallel: p }))) });
+      passes.push({ name: `gate  all${label}`, impl: 'v3', run: async () => fig(must('v3', await fingerprintCluster(conn, { parallel: p }))) });
       passes.push({
         name: `proof all${label}`,
-        impl: 'v2',
+        impl: 'v3',
         run: async () => {
           const t = Date.now();
-          const f = must('v2 proof', await fingerprintCluster(conn, { reference: gateV2, parallel: p }));
-          const d = compareFingerprints(gateV2, f);
-          if (d.length) throw new Error(`v2 proof differs: ${d[0]!.detail}`);
+          const f = must('v3 proof', await fingerprintCluster(conn, { reference: gateV3, parallel: p }));
+          const d = compareFingerprints(gateV3, f);
+          if (d.length) throw new Error(`v3 proof differs: ${d[0]!.detail}`);
           return { mbs: f.tableBytes / 1e6 / ((Date.now() - t) / 1000), bytes: f.tableBytes, ms: Date.now() - t };
         },
       });
     }
     if (classes)
       for (const db of ['pgbench', 'wide', 'keyless']) {
-        passes.push({ name: `gate  ${db}`, impl: 'v1', run: async () => fig(must('v1', await v1.fingerprintCluster(conn, { databases: [db] }))) });
-        passes.push({ name: `gate  ${db}`, impl: 'v2', run: async () => fig(must('v2', await fingerprintCluster(conn, { databases: [db] }))) });
+        passes.push({ name: `gate  ${db}`, impl: 'v2', run: async () => fig(must('v2', await v2.fingerprintCluster(conn, { databases: [db] }))) });
+        passes.push({ name: `gate  ${db}`, impl: 'v3', run: async () => fig(must('v3', await fingerprintCluster(conn, { databases: [db] }))) });
       }
 
     const got = new Map<Pass, number[]>(passes.map((p) => [p, []]));
@@ -152,12 +153,12 @@ export async function benchFingerprint(argv: string[]): Promise<void> {
     }
 
     say(
-      `\nMB/s of table data per pass (median of ${runs}; min-max), current v2 (row hashes summed, sequential scans, ${parallels.join('/')} connections) against v1 (sha256 of the stream in key order, keyless tables sorted, 2 connections):`,
+      `\nMB/s of table data per pass (median of ${runs}; min-max), format 3 (row hashes computed in PostgreSQL, ${parallels.join('/')} connections) against format 2 (COPY binary, MurmurHash3 in Node, ${v2.DEFAULT_PARALLEL} connections):`,
     );
     const names = [...new Set(passes.map((p) => p.name))];
     for (const n of names) {
-      const a = passes.find((p) => p.name === n && p.impl === 'v1') ?? passes.find((p) => p.name === n.replace(/ p\d+$/, '') && p.impl === 'v1');
-      const b = passes.find((p) => p.name === n && p.impl === 'v2');
+      const a = passes.find((p) => p.name === n && p.impl === 'v2') ?? passes.find((p) => p.name === n.replace(/ p\d+$/, '') && p.impl === 'v2');
+      const b = passes.find((p) => p.name === n && p.impl === 'v3');
       const cell = (p?: Pass) => {
         const xs = p ? got.get(p)! : [];
         return xs.length ? `${median(xs).toFixed(0).padStart(5)} (${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)})` : '    -';
@@ -167,7 +168,7 @@ export async function benchFingerprint(argv: string[]): Promise<void> {
       const rb = b ? got.get(b)! : [];
       const ratios = ra.length && rb.length ? rb.map((x, i) => x / ra[i]!) : [];
       say(
-        `  ${n.padEnd(16)} v1 ${cell(a).padEnd(16)} v2 ${cell(b).padEnd(16)}${ratios.length ? ` v2/v1 ${(median(rb) / median(ra)).toFixed(2)} (per round ${ratios.map((x) => x.toFixed(2)).join(', ')})` : ''}`,
+        `  ${n.padEnd(16)} v2 ${cell(a).padEnd(16)} v3 ${cell(b).padEnd(16)}${ratios.length ? ` v3/v2 ${(median(rb) / median(ra)).toFixed(2)} (per round ${ratios.map((x) => x.toFixed(2)).join(', ')})` : ''}`,
       );
     }
     say(

@@ -1,22 +1,24 @@
 // Data fingerprint of a whole cluster: for every database (non-template, connectable), every user table and
-// materialized view: its row count and the sum of its rows' 128-bit hashes, STREAMED with COPY ... TO STDOUT
-// (copy-digest.ts), never built as one string in SQL. A sum does not depend on the order rows come in, so every table
-// is read with sequential scans (no index walk, no sort), large ones in block ranges (ctid, PostgreSQL 14+) on parallel
-// connections that share one exported snapshot; duplicate rows of a table without a key count as often as they occur.
-// Measured before choosing (pgbench_accounts, 893 MB of binary COPY, CPU seconds of the backend + Node): xxh3-128 of the
-// stream in primary-key order 2.51-2.79 + 0.80-0.94 s; the row sum over a sequential scan 1.94 + 1.00-1.07 s.
+// materialized view: its row count and the sums of its rows' hashes, computed INSIDE PostgreSQL (row-hash-sql.ts): no
+// row is converted to COPY output or sent to Castle, which made the COPY-based format 2 cost 4.2 CPU-seconds per GB of
+// the bench's cluster against 3.3 here, 3.6 against 2.6 on pgbench data (`npm run bench -- fingerprint`). A sum does not depend on the order
+// rows come in, so every table is read with sequential scans (no index walk, no sort), large ones in block ranges (ctid,
+// PostgreSQL 14+) on parallel connections that share one exported snapshot; duplicate rows of a table without a key
+// count as often as they occur. Types with no hash function of their own (json, xml, point, user types...) or whose hash
+// treats unequal bytes as equal (numeric 1.0 = 1.00, jsonb, arrays, floats...) are hashed through their text output, in
+// the same query: no table needs another path.
 
 import pg from 'pg';
 import { fail, ok, type Result } from '../core/result.js';
 import type { OpOptions } from '../os/exec.js';
-import { CopyHasher, fingerprintSocket, type CopyDigest } from './copy-digest.js';
-import { RowSum } from './row-hash.js';
+import { columnPlan, LANES, qi, rowHashQuery, SESSION_SETTINGS, STARTUP_OPTIONS, type ColumnMeta } from './row-hash-sql.js';
 
 /**
  * The digest format: a fingerprint is only comparable with one of the same version. 1 (unversioned): sha256 of the COPY
- * stream in primary-key order, keyless tables sorted by their text. 2: the sum of the rows' MurmurHash3_x86_128.
+ * stream in primary-key order, keyless tables sorted by their text. 2: the sum of the rows' MurmurHash3_x86_128 of
+ * their COPY data. 3: two sums of 64-bit row hashes computed in PostgreSQL (row-hash-sql.ts).
  */
-export const FINGERPRINT_VERSION = 2;
+export const FINGERPRINT_VERSION = 3;
 
 export interface TableFingerprint {
   readonly database: string;
@@ -26,25 +28,23 @@ export interface TableFingerprint {
   /** unlogged tables are not restored by a physical restore (by design): rows/hash are not compared */
   readonly unlogged: boolean;
   readonly rows: number;
-  /** sum (4 lanes mod 2^32) of the MurmurHash3_x86_128 of each row's COPY data; 'unlogged' / 'unpopulated': not read */
+  /** each lane's sum of row hashes (128-bit two's complement, 32 hex digits each); 'unlogged' / 'unpopulated': not read */
   readonly digest: string;
   /** pg_table_size at fingerprint time */
   readonly bytes: number;
-  /** bytes of COPY output hashed */
-  readonly streamedBytes: number;
   /** block ranges read on separate connections (1: the whole table at once) */
   readonly parts: number;
+  /** columns hashed through their type's text output (no exact hash of their own) */
+  readonly viaText: readonly string[];
 }
 
 export interface Fingerprint {
   /** FINGERPRINT_VERSION of the Castle that took it (absent: version 1) */
   readonly version?: number;
   readonly takenAt: string;
-  readonly format: 'binary' | 'text';
   readonly databases: readonly string[];
   readonly tables: readonly TableFingerprint[];
   readonly tableBytes: number;
-  readonly streamedBytes: number;
   readonly durationMs: number;
   /** MB (10^6 bytes) of table data per second */
   readonly mbPerSec: number;
@@ -57,9 +57,7 @@ export interface FingerprintOptions extends OpOptions {
   readonly parallel?: number;
   /** tables above this size are read in block ranges on several connections (default 64 MB) */
   readonly splitBytes?: number;
-  /** COPY format (default binary: faster; same major on both sides of a physical restore) */
-  readonly format?: 'binary' | 'text';
-  /** the fingerprint this one will be compared with (the proof passes the gate's): its COPY format is used, and one of another digest format is refused */
+  /** the fingerprint this one will be compared with (the proof passes the gate's): one of another digest format is refused */
   readonly reference?: Fingerprint;
   /** only these databases (default: all connectable non-template ones) */
   readonly databases?: readonly string[];
@@ -70,19 +68,17 @@ export type Conn = Omit<pg.ClientConfig, 'database'>;
 /** connections per database unless told: measured with `npm run bench -- fingerprint` on 2 cores (README) */
 export const DEFAULT_PARALLEL = 3;
 
-function qi(id: string): string {
-  return `"${id.replace(/"/g, '""')}"`;
-}
-
 interface TableMeta {
+  oid: string;
   schema: string;
   table: string;
   kind: 'table' | 'matview';
   unlogged: boolean;
   populated: boolean;
   bytes: number;
-  /** heap blocks (a keyless table is split in block ranges) */
+  /** heap blocks (a large table is split in block ranges) */
   blocks: number;
+  columns: ColumnMeta[];
 }
 
 interface Job {
@@ -94,11 +90,11 @@ interface Job {
 }
 
 async function openClient(conn: Conn, database: string): Promise<pg.Client> {
-  // over TLS the socket's bytes are not the protocol's: pg's own stream then
-  const stream = conn.ssl || conn.stream ? {} : { stream: fingerprintSocket };
-  const c = new pg.Client({ ...conn, ...stream, database, application_name: 'castle-fingerprint' });
+  const options = [conn.options, STARTUP_OPTIONS].filter(Boolean).join(' ');
+  const c = new pg.Client({ ...conn, database, options, application_name: 'castle-fingerprint' });
   c.on('error', () => {});
   await c.connect();
+  await c.query(SESSION_SETTINGS.map((x) => `SET ${x}`).join('; '));
   return c;
 }
 
@@ -117,7 +113,6 @@ export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {})
   const started = Date.now();
   const mismatch = o.reference ? formatMismatch(o.reference) : null;
   if (mismatch) return fail(mismatch);
-  const format = o.reference?.format ?? o.format ?? 'binary';
   const parallel = Math.max(1, o.parallel ?? DEFAULT_PARALLEL);
   const splitBytes = o.splitBytes ?? 64 * 1024 * 1024;
   const clients: pg.Client[] = [];
@@ -135,21 +130,18 @@ export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {})
     const tables: TableFingerprint[] = [];
     for (const db of dbs) {
       if (o.signal?.aborted) return fail('fingerprint cancelled');
-      const r = await fingerprintDatabase(conn, db, { format, parallel, splitBytes, clients });
+      const r = await fingerprintDatabase(conn, db, { parallel, splitBytes, clients });
       tables.push(...r);
       o.log?.(`fingerprint ${db}: ${r.length} tables, ${r.reduce((s, t) => s + t.rows, 0)} rows`);
     }
     const tableBytes = tables.reduce((s, t) => s + t.bytes, 0);
-    const streamedBytes = tables.reduce((s, t) => s + t.streamedBytes, 0);
     const durationMs = Date.now() - started;
     return ok({
       version: FINGERPRINT_VERSION,
       takenAt: new Date(started).toISOString(),
-      format,
       databases: dbs,
       tables,
       tableBytes,
-      streamedBytes,
       durationMs,
       mbPerSec: tableBytes / 1e6 / Math.max(durationMs / 1000, 0.001),
       parallel,
@@ -163,33 +155,56 @@ export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {})
   }
 }
 
-async function fingerprintDatabase(
-  conn: Conn,
-  db: string,
-  o: { format: 'binary' | 'text'; parallel: number; splitBytes: number; clients: pg.Client[] },
-): Promise<TableFingerprint[]> {
+async function fingerprintDatabase(conn: Conn, db: string, o: { parallel: number; splitBytes: number; clients: pg.Client[] }): Promise<TableFingerprint[]> {
   const lead = await openClient(conn, db);
   o.clients.push(lead);
   await lead.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   const snapshot = (await lead.query('SELECT pg_export_snapshot() AS s')).rows[0].s as string;
+  const rels = `
+      SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+         AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
   const metas = (
     await lead.query(`
-      SELECT n.nspname AS schema, c.relname AS table, c.relkind::text AS kind, c.relpersistence::text AS persistence,
+      SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS table, c.relkind::text AS kind, c.relpersistence::text AS persistence,
              c.relispopulated AS populated, pg_table_size(c.oid)::float8 AS bytes,
              (pg_relation_size(c.oid) / current_setting('block_size')::int)::float8 AS blocks
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-         AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
-       ORDER BY 1, 2`)
+       WHERE c.oid IN (${rels})
+       ORDER BY 2, 3`)
   ).rows.map((r): TableMeta => ({
-    schema: r.schema,
-    table: r.table,
+    oid: r.oid as string,
+    schema: r.schema as string,
+    table: r.table as string,
     kind: r.kind === 'm' ? 'matview' : 'table',
     unlogged: r.persistence === 'u',
-    populated: r.populated,
+    populated: r.populated as boolean,
     bytes: Number(r.bytes),
     blocks: Number(r.blocks),
+    columns: [],
   }));
+  // every column in order, with what its hash needs: the base type of a domain (domains of domains: the last base), the output function
+  const byOid = new Map(metas.map((m) => [m.oid, m]));
+  const cols = await lead.query(`
+      WITH RECURSIVE base(oid, base, domain) AS (
+        SELECT t.oid, t.oid, false FROM pg_type t WHERE t.typtype <> 'd'
+        UNION ALL SELECT d.oid, b.base, true FROM pg_type d JOIN base b ON b.oid = d.typbasetype WHERE d.typtype = 'd')
+      SELECT a.attrelid::int8::text AS rel, a.attname AS name, a.attnotnull AS not_null, b.base::int8 AS base, b.domain,
+             a.atttypmod AS typmod, t.typoutput::regproc::text AS out
+        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN base b ON b.oid = a.atttypid
+       WHERE a.attrelid IN (${rels}) AND a.attnum > 0 AND NOT a.attisdropped
+       ORDER BY a.attrelid, a.attnum`);
+  for (const r of cols.rows)
+    byOid.get(r.rel as string)?.columns.push(
+      columnPlan({
+        name: r.name as string,
+        notNull: r.not_null as boolean,
+        base: Number(r.base),
+        domain: r.domain as boolean,
+        typmod: r.typmod as number,
+        out: r.out as string,
+      }),
+    );
 
   // TID range scans (PostgreSQL 14+) read just the blocks asked for; before that, a ctid range would scan the whole table
   const tidRanges = Number((await lead.query(`SELECT current_setting('server_version_num')::int AS v`)).rows[0].v) >= 140000;
@@ -225,13 +240,13 @@ async function fingerprintDatabase(
   workers.push(...more);
   // biggest first
   const queue = [...jobs].sort((a, b) => b.meta.bytes * b.share - a.meta.bytes * a.share);
-  const results = new Map<Job, CopyDigest>();
+  const results = new Map<Job, PartSum>();
   await Promise.all(
     workers.map(async (w) => {
       for (;;) {
         const job = queue.shift();
         if (!job) return;
-        results.set(job, await hashJob(w, job, o.format));
+        results.set(job, await hashJob(w, job));
       }
     }),
   );
@@ -239,34 +254,36 @@ async function fingerprintDatabase(
 
   const out: TableFingerprint[] = [];
   for (const m of metas) {
-    const base = { database: db, schema: m.schema, table: m.table, kind: m.kind, unlogged: m.unlogged, bytes: m.bytes };
+    const viaText = m.columns.filter((c) => c.hash.kind === 'output').map((c) => c.name);
+    const base = { database: db, schema: m.schema, table: m.table, kind: m.kind, unlogged: m.unlogged, bytes: m.bytes, viaText };
     if (m.unlogged || !m.populated) {
-      out.push({ ...base, rows: 0, digest: m.unlogged ? 'unlogged' : 'unpopulated', streamedBytes: 0, parts: 0 });
+      out.push({ ...base, rows: 0, digest: m.unlogged ? 'unlogged' : 'unpopulated', parts: 0 });
       continue;
     }
     const parts = jobs.filter((j) => j.meta === m).map((j) => results.get(j)!);
-    const sum = new RowSum();
-    for (const p of parts) sum.merge(p.digest);
-    out.push({
-      ...base,
-      rows: parts.reduce((s, p) => s + p.rows, 0),
-      digest: sum.hex(),
-      streamedBytes: parts.reduce((s, p) => s + p.bytes, 0),
-      parts: parts.length,
-    });
+    const lane = (l: number) =>
+      BigInt.asUintN(
+        128,
+        parts.reduce((s, p) => s + p.sums[l]!, 0n),
+      )
+        .toString(16)
+        .padStart(32, '0');
+    out.push({ ...base, rows: parts.reduce((s, p) => s + p.rows, 0), digest: LANES.map((_, l) => lane(l)).join(''), parts: parts.length });
   }
   return out;
 }
 
-function hashJob(client: pg.Client, job: Job, format: 'binary' | 'text'): Promise<CopyDigest> {
+interface PartSum {
+  readonly rows: number;
+  /** per lane */
+  readonly sums: readonly bigint[];
+}
+
+async function hashJob(client: pg.Client, job: Job): Promise<PartSum> {
   const m = job.meta;
-  const rel = `${qi(m.schema)}.${qi(m.table)}`;
-  const opts = format === 'binary' ? ' (FORMAT binary)' : '';
-  // COPY of a table reads it straight; a materialized view or a block range needs the query form
-  const text = !job.where && m.kind === 'table' ? `COPY ${rel} TO STDOUT${opts}` : `COPY (SELECT * FROM ${rel} WHERE ${job.where || 'true'}) TO STDOUT${opts}`;
-  const h = new CopyHasher(text, format);
-  void client.query(h as never);
-  return h.done;
+  const r = (await client.query(rowHashQuery(`${qi(m.schema)}.${qi(m.table)}`, job.where, m.columns))).rows[0];
+  // sum() of no rows is NULL
+  return { rows: Number(r.n), sums: LANES.map((_, l) => BigInt((r[`l${l}`] as string | null) ?? 0)) };
 }
 
 export interface FingerprintDiff {

@@ -1,7 +1,8 @@
+// Part of the frozen format-2 fingerprint (baseline-v2.ts) for `npm run bench -- fingerprint`; not used by Castle itself.
 // MurmurHash3_x86_128 (Austin Appleby, public domain) of one row, added lane by lane into a 128-bit multiset sum.
 // Hand-written rather than a library: a keyless table is hashed row by row (millions of calls), and the npm
 // implementations return a hex string or allocate per call; here a row is read in place from the socket's buffer
-// and nothing is allocated. test/data/fingerprint.test.ts checks it against murmurhash3js-revisited.
+// and nothing is allocated (format 2 was checked against murmurhash3js-revisited in its tests).
 
 const C1 = 0x239b961b;
 const C2 = 0xab0e9789;

@@ -1,3 +1,4 @@
+// Part of the frozen format-2 fingerprint (baseline-v2.ts) for `npm run bench -- fingerprint`; not used by Castle itself.
 // COPY ... TO STDOUT digested straight off the connection's socket, without turning rows into JS objects: each
 // CopyData message is one row, hashed where it lies in the socket's buffer (row-hash.ts) and added to a sum.
 //
