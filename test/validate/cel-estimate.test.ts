@@ -7,7 +7,7 @@ import { estimateCost, estimateMaxCost, NotEstimated, schemaDecl, typeNamed, typ
 import type { Diagnostic } from '../../src/diag/diagnostic.js';
 import { checkCrdCost, costErrorMessage } from '../../src/validate/check/crd-cost.js';
 import type { ManifestDoc } from '../../src/validate/documents.js';
-import { cleanup, FIXTURES, messages, ROOT, rules, runCli, tempDir, validateTexts, writeTree } from './helpers.js';
+import { cleanup, conformanceCrd, FIXTURES, messages, ROOT, rules, runCli, tempDir, validateTexts, writeTree } from './helpers.js';
 
 // The API server's estimated cost of CRD validation rules (test/validate/conformance/cel-estimated-costs.yaml;
 // source, licence and exceptions in that directory's README).
@@ -102,17 +102,7 @@ const KIND_TEXT = {
 };
 
 function crdOf(schema: Record<string, unknown>): string {
-  return stringify({
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: 'cases.conformance.castle.dev' },
-    spec: {
-      group: 'conformance.castle.dev',
-      names: { kind: 'Case', plural: 'cases', singular: 'case', listKind: 'CaseList' },
-      scope: 'Namespaced',
-      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: schema } }],
-    },
-  });
+  return stringify(conformanceCrd(schema));
 }
 
 describe("CEL estimated cost: the API server's verdict on CRDs", () => {

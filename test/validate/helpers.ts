@@ -100,9 +100,8 @@ export function messages(r: ValidateResult, rule: string): string[] {
 
 export type CaseRule = { rule: string; message?: string; optionalOldSelf?: boolean };
 
-/** The one-kind CRD the conformance and cost corpora check their cases against: `schema` as `.spec`, `rules` on it. */
-export function caseCrdObject(schema: Record<string, unknown>, rules: readonly CaseRule[]): Record<string, unknown> {
-  const spec = rules.length > 0 ? { ...schema, 'x-kubernetes-validations': rules } : schema;
+/** The one-kind CRD (`Case`) the conformance and cost corpora check their cases against, with this root schema. */
+export function conformanceCrd(openAPIV3Schema: Record<string, unknown>): Record<string, unknown> {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -111,9 +110,15 @@ export function caseCrdObject(schema: Record<string, unknown>, rules: readonly C
       group: 'conformance.castle.dev',
       names: { kind: 'Case', plural: 'cases', singular: 'case', listKind: 'CaseList' },
       scope: 'Namespaced',
-      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec } } } }],
+      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema } }],
     },
   };
+}
+
+/** conformanceCrd with `schema` as `.spec` and `rules` on it */
+export function caseCrdObject(schema: Record<string, unknown>, rules: readonly CaseRule[]): Record<string, unknown> {
+  const spec = rules.length > 0 ? { ...schema, 'x-kubernetes-validations': rules } : schema;
+  return conformanceCrd({ type: 'object', properties: { spec } });
 }
 
 export const caseCrd = (schema: Record<string, unknown>, rules: readonly CaseRule[]): string => stringify(caseCrdObject(schema, rules));

@@ -106,40 +106,24 @@ function walk(w: Walk, s: unknown, at: PathSeg[], field: string, card: number | 
       if (!rule) return;
       const ruleAt = [...at, 'x-kubernetes-validations', i];
       const ruleField = `${field}.x-kubernetes-validations[${i}]`;
-      if (typeof rule['rule'] === 'string' && rule['rule'].trim() !== '') {
-        const max = estimate(w, rule['rule'], decl);
-        if (max !== undefined) {
-          const cost = mulGuard(max, cardinality);
-          if (cost > STATIC_ESTIMATED_COST_LIMIT)
-            w.out.push(
-              diag(
-                w.d,
-                'error',
-                'cel/estimated-cost',
-                `${ruleField}.rule: Forbidden: ${costErrorMessage('estimated rule cost', cost, STATIC_ESTIMATED_COST_LIMIT)}`,
-                [...ruleAt, 'rule'],
-              ),
-            );
-          observe(w, { at: [...ruleAt, 'rule'], field: `${ruleField}.rule`, cost });
-        }
-      }
-      const me = rule['messageExpression'];
-      if (typeof me === 'string' && me.trim() !== '') {
-        // validation.go compares a messageExpression's own estimate, without the cardinality
-        const cost = estimate(w, me, decl);
-        if (cost !== undefined) {
-          if (cost > STATIC_ESTIMATED_COST_LIMIT)
-            w.out.push(
-              diag(
-                w.d,
-                'error',
-                'cel/estimated-cost',
-                `${ruleField}.messageExpression: Forbidden: ${costErrorMessage('estimated messageExpression cost', cost, STATIC_ESTIMATED_COST_LIMIT)}`,
-                [...ruleAt, 'messageExpression'],
-              ),
-            );
-          observe(w, { at: [...ruleAt, 'messageExpression'], field: `${ruleField}.messageExpression`, cost });
-        }
+      // validation.go compares a messageExpression's own estimate, without the cardinality
+      for (const [key, what, times] of [
+        ['rule', 'estimated rule cost', cardinality],
+        ['messageExpression', 'estimated messageExpression cost', 1],
+      ] as const) {
+        const expr = rule[key];
+        if (typeof expr !== 'string' || expr.trim() === '') continue;
+        const max = estimate(w, expr, decl);
+        if (max === undefined) continue;
+        const cost = times === 1 ? max : mulGuard(max, times);
+        if (cost > STATIC_ESTIMATED_COST_LIMIT)
+          w.out.push(
+            diag(w.d, 'error', 'cel/estimated-cost', `${ruleField}.${key}: Forbidden: ${costErrorMessage(what, cost, STATIC_ESTIMATED_COST_LIMIT)}`, [
+              ...ruleAt,
+              key,
+            ]),
+          );
+        observe(w, { at: [...ruleAt, key], field: `${ruleField}.${key}`, cost });
       }
     });
   }
