@@ -394,9 +394,29 @@ const TIME_GETTERS = new Set([
   'getMilliseconds',
 ]);
 
+/** Comprehension variables in scope: per name, the innermost binding last (an inner loop shadows an outer one). */
+class Scopes<T> {
+  readonly #byName = new Map<string, T[]>();
+
+  peek(name: string): T | undefined {
+    const s = this.#byName.get(name);
+    return s && s.length ? s[s.length - 1] : undefined;
+  }
+
+  push(name: string, v: T): void {
+    const s = this.#byName.get(name) ?? [];
+    s.push(v);
+    this.#byName.set(name, s);
+  }
+
+  pop(name: string): void {
+    this.#byName.get(name)?.pop();
+  }
+}
+
 class Checker {
   readonly types = new Map<E, Decl>();
-  readonly #scopes: Map<string, Decl[]> = new Map();
+  readonly #scopes = new Scopes<Decl>();
 
   constructor(readonly vars: ReadonlyMap<string, Decl>) {}
 
@@ -404,16 +424,6 @@ class Checker {
     const t = this.types.get(e);
     if (!t) throw new NotEstimated('untyped');
     return t;
-  }
-
-  #push(name: string, t: Decl): void {
-    const s = this.#scopes.get(name) ?? [];
-    s.push(t);
-    this.#scopes.set(name, s);
-  }
-
-  #pop(name: string): void {
-    this.#scopes.get(name)?.pop();
   }
 
   check(e: E): Decl {
@@ -427,8 +437,8 @@ class Checker {
       case 'lit':
         return T[e.lit.k as keyof typeof T] ?? T.dyn;
       case 'ident': {
-        const s = this.#scopes.get(e.name);
-        if (s && s.length) return s[s.length - 1]!;
+        const local = this.#scopes.peek(e.name);
+        if (local) return local;
         const v = this.vars.get(e.name);
         if (v) return v;
         throw new NotEstimated(`identifier ${e.name}`);
@@ -465,28 +475,28 @@ class Checker {
     const r = this.check(e.range);
     const init = this.check(e.init);
     if (e.macro === 'bind') {
-      this.#push(e.accuVar, init);
+      this.#scopes.push(e.accuVar, init);
       const out = this.check(e.result);
-      this.#pop(e.accuVar);
+      this.#scopes.pop(e.accuVar);
       return out;
     }
     let iter: Decl;
     if (r.k === 'list') iter = r.elem!;
     else if (r.k === 'map') iter = r.key!;
     else throw new NotEstimated('comprehension range');
-    this.#push(e.iterVar, iter);
+    this.#scopes.push(e.iterVar, iter);
     let accuType: Decl = init;
     if (e.macro === 'map') {
       const step = e.step.kind === 'call' && e.step.fn === '_?_:_' ? e.step.args[1]! : e.step;
       const fn = (step as Extract<E, { kind: 'call' }>).args[1] as Extract<E, { kind: 'list' }>;
       accuType = listOf(this.check(fn.elems[0]!));
     } else if (e.macro === 'filter') accuType = listOf(iter);
-    this.#push(e.accuVar, accuType);
+    this.#scopes.push(e.accuVar, accuType);
     this.check(e.cond);
     this.check(e.step);
-    this.#pop(e.iterVar);
+    this.#scopes.pop(e.iterVar);
     const out = this.check(e.result);
-    this.#pop(e.accuVar);
+    this.#scopes.pop(e.accuVar);
     return out;
   }
 
@@ -699,31 +709,16 @@ class Coster {
   readonly #paths = new Map<E, string[]>();
   readonly #sizes = new Map<E, Est>();
   readonly #entries = new Map<E, Entry>();
-  readonly #locals = new Map<string, LocalVar[]>();
+  readonly #locals = new Scopes<LocalVar>();
 
   constructor(
     readonly env: EstimateEnv,
     readonly ck: Checker,
   ) {}
 
-  #peek(name: string): LocalVar | undefined {
-    const s = this.#locals.get(name);
-    return s && s.length ? s[s.length - 1] : undefined;
-  }
-
-  #push(name: string, v: LocalVar): void {
-    const s = this.#locals.get(name) ?? [];
-    s.push(v);
-    this.#locals.set(name, s);
-  }
-
-  #pop(name: string): void {
-    this.#locals.get(name)?.pop();
-  }
-
   #path(e: E): string[] {
     if (e.kind === 'ident') {
-      const v = this.#peek(e.name);
+      const v = this.#locals.peek(e.name);
       if (v) return [...v.path];
     }
     return [...(this.#paths.get(e) ?? [])];
@@ -747,7 +742,7 @@ class Coster {
     const t = this.ck.typeOf(e);
     if (['bool', 'double', 'duration', 'int', 'timestamp', 'uint'].includes(t.k)) return fixed(1);
     if (e.kind === 'ident') {
-      const v = this.#peek(e.name);
+      const v = this.#locals.peek(e.name);
       if (v?.size) return v.size;
     }
     return undefined;
@@ -760,7 +755,7 @@ class Coster {
   #entry(e: E): Entry | undefined {
     const s = this.#entries.get(e);
     if (s) return s;
-    if (e.kind === 'ident') return this.#peek(e.name)?.entry;
+    if (e.kind === 'ident') return this.#locals.peek(e.name)?.entry;
     return undefined;
   }
 
@@ -775,7 +770,7 @@ class Coster {
       case 'lit':
         return fixed(0);
       case 'ident': {
-        const v = this.#peek(e.name);
+        const v = this.#locals.peek(e.name);
         this.#paths.set(e, v ? v.path : [e.name]);
         return fixed(1);
       }
@@ -818,14 +813,14 @@ class Coster {
   }
 
   #pushLocal(name: string, e: E): void {
-    this.#push(name, { path: this.#path(e), size: this.computeSize(e), entry: this.#entry(e) });
+    this.#locals.push(name, { path: this.#path(e), size: this.computeSize(e), entry: this.#entry(e) });
   }
 
   #bind(e: Extract<E, { kind: 'comp' }>): Est {
     let sum = add(this.cost(e.range), this.cost(e.init));
     this.#pushLocal(e.accuVar, e.init);
     sum = add(sum, this.cost(e.result));
-    this.#pop(e.accuVar);
+    this.#locals.pop(e.accuVar);
     const s = this.computeSize(e.result);
     if (s) this.#sizes.set(e, s);
     const en = this.#entry(e.result);
@@ -840,12 +835,12 @@ class Coster {
     const entry = this.#entry(e.range);
     const container = entry?.container ?? this.ck.typeOf(e.range).k;
     const isList = container === 'list';
-    this.#push(e.iterVar, { path: [...this.#path(e.range), isList ? '@items' : '@keys'], size: isList ? entry?.val : entry?.key, entry: undefined });
+    this.#locals.push(e.iterVar, { path: [...this.#path(e.range), isList ? '@items' : '@keys'], size: isList ? entry?.val : entry?.key, entry: undefined });
     const loop = this.cost(e.cond);
     const step = this.cost(e.step);
-    this.#pop(e.iterVar);
+    this.#locals.pop(e.iterVar);
     sum = add(sum, this.cost(e.result));
-    this.#pop(e.accuVar);
+    this.#locals.pop(e.accuVar);
     const range = this.#sizeOr(e.range);
     sum = add(sum, mul(range, add(step, loop)));
     if (e.init.kind === 'lit') {
