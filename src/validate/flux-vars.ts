@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { yaml } from '../diag/yaml-lazy.js';
 import type { InputFile } from './inputs.js';
+import { obj as asObject } from './check/context.js';
 import { displayPath } from './display-path.js';
 
 // Flux's postBuild.substituteFrom reads ConfigMaps and Secrets from the cluster; offline, the Git tree that
@@ -28,20 +29,16 @@ export function objectIndex(root: string, read: readonly InputFile[]): Map<strin
     if (!/kind:\s*["']?(ConfigMap|Secret)\b/.test(text)) return;
     for (const doc of yaml().parseAllDocuments(text, { uniqueKeys: false })) {
       if (doc.errors.length) continue;
-      const o = doc.toJS({ maxAliasCount: 100 }) as unknown;
-      if (!o || typeof o !== 'object' || Array.isArray(o)) continue;
-      const obj = o as Record<string, unknown>;
-      const meta = (obj['metadata'] && typeof obj['metadata'] === 'object' ? obj['metadata'] : {}) as Record<string, unknown>;
+      const obj = asObject(doc.toJS({ maxAliasCount: 100 }));
+      if (!obj) continue;
+      const meta = asObject(obj['metadata']) ?? {};
       if ((obj['kind'] !== 'ConfigMap' && obj['kind'] !== 'Secret') || obj['apiVersion'] !== 'v1' || typeof meta['name'] !== 'string') continue;
       const vars: Record<string, string> = {};
       const put = (k: string, v: unknown, decode: boolean): void => {
         if (!VARIABLE.test(k) || typeof v !== 'string' || SOPS_VALUE.test(v)) return;
         vars[k] = decode ? Buffer.from(v, 'base64').toString('utf8') : v;
       };
-      const field = (name: string): [string, unknown][] => {
-        const v = obj[name];
-        return v && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v) : [];
-      };
+      const field = (name: string): [string, unknown][] => Object.entries(asObject(obj[name]) ?? {});
       for (const [k, v] of field('data')) put(k, v, obj['kind'] === 'Secret');
       // a Secret's stringData is merged over its data by the API server
       if (obj['kind'] === 'Secret') for (const [k, v] of field('stringData')) put(k, v, false);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { yaml } from '../diag/yaml-lazy.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
+import { arr, obj as asObject } from './check/context.js';
 import { displayPath } from './display-path.js';
 import { objectIndex, type TreeObject } from './flux-vars.js';
 import { CHART_FILE, chartNotice, chartOf, isChart } from './helm-chart.js';
@@ -50,7 +51,7 @@ function renderFields(kfile: string, seen: Set<string>): string[] {
   } catch {
     return [];
   }
-  const obj = (k && typeof k === 'object' && !Array.isArray(k) ? k : {}) as Record<string, unknown>;
+  const obj = asObject(k) ?? {};
   const out = Object.keys(obj).filter((f) => !PLAIN_KUSTOMIZATION_FIELDS.has(f));
   for (const r of [obj['resources'], obj['components']].flatMap((l) => (Array.isArray(l) ? l : []))) {
     if (typeof r !== 'string' || /^[a-z]+:\/\//i.test(r)) continue;
@@ -120,7 +121,7 @@ export class InputCollector {
     let obj: Record<string, unknown>;
     try {
       const v: unknown = yaml().parse(readFileSync(k, 'utf8'), { maxAliasCount: 100 });
-      obj = (v && typeof v === 'object' && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
+      obj = asObject(v) ?? {};
     } catch {
       return false;
     }
@@ -315,7 +316,7 @@ export class InputCollector {
       });
       return;
     }
-    const obj = (k && typeof k === 'object' && !Array.isArray(k) ? k : {}) as Record<string, unknown>;
+    const obj = asObject(k) ?? {};
     const dir = dirname(kfile);
     if (obj['kind'] === 'Component' && via === undefined) {
       // a Component is a fragment for the kustomizations that list it, not a set of objects
@@ -473,16 +474,16 @@ function gitOpsPaths(text: string): GitOpsPath[] {
     return out;
   }
   for (const v of docs) {
-    const o = (v && typeof v === 'object' && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
-    const spec = (o['spec'] && typeof o['spec'] === 'object' ? o['spec'] : {}) as Record<string, unknown>;
+    const o = asObject(v) ?? {};
+    const spec = asObject(o['spec']) ?? {};
     const apiVersion = typeof o['apiVersion'] === 'string' ? o['apiVersion'] : '';
     if (o['kind'] === 'Kustomization' && apiVersion.startsWith('kustomize.toolkit.fluxcd.io/') && typeof spec['path'] === 'string') {
-      const post = (spec['postBuild'] && typeof spec['postBuild'] === 'object' ? spec['postBuild'] : {}) as Record<string, unknown>;
-      const sub = post['substitute'] && typeof post['substitute'] === 'object' ? (post['substitute'] as Record<string, unknown>) : undefined;
+      const post = asObject(spec['postBuild']) ?? {};
+      const sub = asObject(post['substitute']);
       const vars = sub ? Object.fromEntries(Object.entries(sub).map(([k, x]) => [k, String(x)])) : undefined;
-      const meta = (o['metadata'] && typeof o['metadata'] === 'object' ? o['metadata'] : {}) as Record<string, unknown>;
-      const from = (Array.isArray(post['substituteFrom']) ? post['substituteFrom'] : []).flatMap((r): SubstituteRef[] => {
-        const ref = (r && typeof r === 'object' ? r : {}) as Record<string, unknown>;
+      const meta = asObject(o['metadata']) ?? {};
+      const from = arr(post['substituteFrom']).flatMap((r): SubstituteRef[] => {
+        const ref = asObject(r) ?? {};
         return (ref['kind'] === 'ConfigMap' || ref['kind'] === 'Secret') && typeof ref['name'] === 'string'
           ? [{ kind: ref['kind'], name: ref['name'], optional: ref['optional'] === true }]
           : [];
@@ -501,15 +502,14 @@ function gitOpsPaths(text: string): GitOpsPath[] {
     }
     if (o['kind'] === 'HelmRelease' && apiVersion.startsWith('helm.toolkit.fluxcd.io/')) {
       // a chart from a GitRepository is a path in the tree: its CRDs are what the release installs
-      const chart = (spec['chart'] && typeof spec['chart'] === 'object' ? spec['chart'] : {}) as Record<string, unknown>;
-      const cs = (chart['spec'] && typeof chart['spec'] === 'object' ? chart['spec'] : {}) as Record<string, unknown>;
-      const ref = (cs['sourceRef'] && typeof cs['sourceRef'] === 'object' ? cs['sourceRef'] : {}) as Record<string, unknown>;
+      const cs = asObject(asObject(spec['chart'])?.['spec']) ?? {};
+      const ref = asObject(cs['sourceRef']) ?? {};
       if (ref['kind'] === 'GitRepository' && typeof cs['chart'] === 'string') out.push({ kind: 'Flux HelmRelease', path: cs['chart'] });
     }
     if (o['kind'] === 'Application' && apiVersion.startsWith('argoproj.io/')) {
       const sources = [spec['source'], ...(Array.isArray(spec['sources']) ? spec['sources'] : [])];
       for (const src of sources) {
-        const p = src && typeof src === 'object' ? (src as Record<string, unknown>)['path'] : undefined;
+        const p = asObject(src)?.['path'];
         if (typeof p === 'string') out.push({ kind: 'Argo CD Application', path: p });
       }
     }
