@@ -1,22 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { validateManifests, type ValidateResult } from '../../src/validate/index.js';
 import { substitute } from '../../src/validate/inputs.js';
-import { cleanup, crdCache, tempDir, validateTexts, writeTree } from './helpers.js';
-
-/** writes the tree and validates only `paths` of it, from the tree's root */
-async function validateIn(files: Record<string, string>, paths: string[]): Promise<ValidateResult> {
-  const dir = tempDir();
-  const cwd = process.cwd();
-  try {
-    writeTree(dir, files);
-    process.chdir(dir);
-    return await validateManifests(paths, { cacheDir: await crdCache(), parallel: false });
-  } finally {
-    process.chdir(cwd);
-    cleanup(dir);
-  }
-}
+import { validateIn, validateTexts } from './helpers.js';
 
 // Real GitOps trees: Flux post-build substitution, the paths Flux and Argo CD apply, Components.
 

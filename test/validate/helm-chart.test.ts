@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CLI, cleanup, crdCache, runCli, tempDir, validateTexts, writeTree } from './helpers.js';
+import { CLI, cleanup, runCli, tempDir, validateIn, validateTexts, writeTree } from './helpers.js';
 
 // A Helm chart in a tree: its templates are Go templates (YAML only once rendered), Chart.yaml and values.yaml are
 // the chart's own files, its crds/ (and its subcharts' crds/) are plain CRDs that give the tree's custom resources
@@ -63,23 +63,12 @@ describe('Helm charts in a tree', () => {
       'apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: widgets, namespace: default}\nspec:\n  interval: 10m\n  chart:\n    spec:\n      chart: ./charts/widgets\n      sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n';
     const { 'repo/apps/w.yaml': cr, ...chart } = CHART;
     const files = { ...chart, 'repo/.git/HEAD': 'ref: refs/heads/main\n', 'repo/clusters/prod/release.yaml': release, 'repo/clusters/prod/w.yaml': cr! };
-    const dir = tempDir();
-    const cwd = process.cwd();
-    try {
-      writeTree(dir, files);
-      process.chdir(dir);
-      const { validateManifests } = await import('../../src/validate/index.js');
-      const r = await validateManifests(['repo/clusters/prod'], { cacheDir: await crdCache(), parallel: false });
-      assert.deepEqual(errors(r.diagnostics), ['repo/clusters/prod/w.yaml:4 schema/type', 'repo/clusters/prod/w.yaml:9 schema/type']);
-      // without the release, the chart is not part of what the cluster gets: the kinds are unknown
-      writeTree(dir, { 'repo/clusters/prod/release.yaml': '' });
-      const without = await validateManifests(['repo/clusters/prod'], { cacheDir: await crdCache(), parallel: false });
-      assert.deepEqual(errors(without.diagnostics), []);
-      assert.equal(without.stats.unknownKind, 2);
-    } finally {
-      process.chdir(cwd);
-      cleanup(dir);
-    }
+    const r = await validateIn(files, ['repo/clusters/prod']);
+    assert.deepEqual(errors(r.diagnostics), ['repo/clusters/prod/w.yaml:4 schema/type', 'repo/clusters/prod/w.yaml:9 schema/type']);
+    // without the release, the chart is not part of what the cluster gets: the kinds are unknown
+    const without = await validateIn({ ...files, 'repo/clusters/prod/release.yaml': '' }, ['repo/clusters/prod']);
+    assert.deepEqual(errors(without.diagnostics), []);
+    assert.equal(without.stats.unknownKind, 2);
   });
 
   it('reads manifests from standard input with `-` (helm template ... | castle validate -)', () => {

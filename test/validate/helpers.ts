@@ -77,13 +77,17 @@ export async function crdCache(): Promise<string> {
 
 /** validates `files` written in a temp dir, with cwd-relative paths in the diagnostics */
 export async function validateTexts(files: Record<string, string>, opts: ValidateOptions = {}): Promise<ValidateResult> {
+  return validateIn(files, [...new Set(Object.keys(files).map((f) => f.split('/')[0]!))].sort(), opts);
+}
+
+/** writes the tree and validates only `paths` of it, from the tree's root */
+export async function validateIn(files: Record<string, string>, paths: string[], opts: ValidateOptions = {}): Promise<ValidateResult> {
   const dir = tempDir();
   const cwd = process.cwd();
   try {
     writeTree(dir, files);
     process.chdir(dir);
-    const entries = [...new Set(Object.keys(files).map((f) => f.split('/')[0]!))].sort();
-    return await validateManifests(entries, { cacheDir: await crdCache(), parallel: false, ...opts });
+    return await validateManifests(paths, { cacheDir: await crdCache(), parallel: false, ...opts });
   } finally {
     process.chdir(cwd);
     cleanup(dir);
