@@ -4,6 +4,7 @@
 
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, appendFileSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { release } from 'node:os';
 import pg from 'pg';
 import { fail, ok, type Result } from '../core/result.js';
 import { describeFailure, exec, noLog, type OpOptions } from '../os/exec.js';
@@ -202,6 +203,10 @@ export async function writeCastleConf(c: PgCluster, o: { archiveCommand?: string
     unix_socket_permissions: '0700',
     wal_level: 'replica',
     max_wal_senders: '3',
+    // A server started after a restore or a crash first syncs its whole data directory. With the default (fsync,
+    // each file opened one by one) that cost 0.8-3 s of every rebirth's start at 100 MB, on files pgBackRest had just
+    // fsynced; syncfs asks the kernel once per file system (only where Linux >= 5.8 reports its write errors to it).
+    ...(c.major >= 14 && syncfsReportsErrors() ? { recovery_init_sync_method: 'syncfs' } : {}),
     ...(o.archiveCommand !== undefined ? { archive_mode: 'on', archive_command: q(o.archiveCommand) } : {}),
     ...(o.settings ?? {}),
   };
@@ -220,6 +225,12 @@ export async function writeCastleConf(c: PgCluster, o: { archiveCommand?: string
   } catch (err) {
     return fail(`cannot write ${file}: ${(err as Error).message}`);
   }
+}
+
+/** Linux 5.8 and later report write-back errors to syncfs(2) (PostgreSQL's recovery_init_sync_method docs). */
+export function syncfsReportsErrors(platform: string = process.platform, kernel: string = release()): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(kernel);
+  return platform === 'linux' && !!m && (Number(m[1]) > 5 || (Number(m[1]) === 5 && Number(m[2]) >= 8));
 }
 
 function parseConf(text: string): Record<string, string> {

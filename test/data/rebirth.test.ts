@@ -18,7 +18,7 @@ import {
   type DataCastleSpec,
   type GateRecord,
 } from '../../src/data/rebirth.js';
-import { connConfig, postmasterPid, sql, stopPostgres, controlSystemId } from '../../src/data/postgres.js';
+import { connConfig, postmasterPid, sql, stopPostgres, controlSystemId, syncfsReportsErrors } from '../../src/data/postgres.js';
 import { flushWal, pgbackrest, pgbackrestInfo, writePgbackrestConf, runBackup, archiveCommand } from '../../src/data/pgbackrest.js';
 import { fingerprintCluster, compareFingerprints } from '../../src/data/fingerprint.js';
 import type { Result } from '../../src/core/result.js';
@@ -173,6 +173,9 @@ test('full cycle: gate, nuclear wipe, restore from S3, start, proof identical in
   assert.equal(r.repo, 1);
   assert.equal(r.backup, g.backup.label);
   must(await startCastle(main, { log: logs.log }));
+  // the restored server's start synced the data dir with one syncfs, not a file-by-file fsync (castle.conf after the restore)
+  const sync = must(await sql(main.cluster, 'SHOW recovery_init_sync_method'));
+  assert.equal(sync[0]!.recovery_init_sync_method, syncfsReportsErrors() ? 'syncfs' : 'fsync');
 
   // proof: same system, same data, post-backup rows included
   const p = must(await proveCastle(main, g, { log: logs.log }));
@@ -201,6 +204,14 @@ test('full cycle: gate, nuclear wipe, restore from S3, start, proof identical in
   );
   assert.match(!bad.ok ? bad.reason : '', /evidence: .*proof-evidence-\d+\.json/);
   must(await sql(main.cluster, `UPDATE items SET price = price - 1 WHERE id = 7`, [], 'app'));
+});
+
+test('syncfs only where the kernel reports write-back errors to it (Linux >= 5.8)', () => {
+  assert.equal(syncfsReportsErrors('linux', '5.7.19-generic'), false);
+  assert.equal(syncfsReportsErrors('linux', '5.8.0'), true);
+  assert.equal(syncfsReportsErrors('linux', '6.18.44-fc-v1045'), true);
+  assert.equal(syncfsReportsErrors('linux', '4.19.0'), false);
+  assert.equal(syncfsReportsErrors('darwin', '23.1.0'), false);
 });
 
 test('gate refuses and nothing is wiped: S3 down, wrong credentials, failing archiving', async (t) => {
