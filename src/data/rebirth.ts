@@ -2,12 +2,12 @@
 // Each function returns a Result (src/core/result.ts); nothing is wiped unless a gate succeeded.
 
 import { compareWithGate } from './gate-core.js';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rm, statfs } from 'node:fs/promises';
 import pg from 'pg';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fail, ok, type Result } from '../core/result.js';
-import { noLog, type OpOptions, type Redact } from '../os/exec.js';
+import { describeFailure, exec, noLog, type OpOptions, type Redact } from '../os/exec.js';
 import { pidCmdline } from '../os/pid.js';
 import { sleep } from '../os/sleep.js';
 import { stopProcess } from '../os/stop.js';
@@ -320,6 +320,65 @@ export interface WipeOptions extends OpOptions {
   /** the successful gate of this rebirth: without one (and without `force`) nothing is wiped */
   readonly gate: GateRecord | null;
   readonly force?: boolean;
+  /**
+   * A rebirth restores into the same path right after: the stopped root is renamed away at once (the path is
+   * gone, as after a delete) and its files are deleted beside the restore; `deleted` settles when they are.
+   * Taken only when the file system has room for the restore beside them, else the root is deleted first.
+   */
+  readonly deleteBeside?: boolean;
+}
+
+export interface Wiped {
+  readonly stopped: number[];
+  readonly removed: string;
+  /** settles when the files are deleted: at once, or later when they were renamed away to be deleted beside a restore */
+  readonly deleted: Promise<Result>;
+}
+
+/** Where a wipe renames a root whose files are deleted beside the restore (a sibling: the same file system). */
+const trashPrefix = (root: string): string => `${basename(root)}.wiped-`;
+
+/** Roots renamed away by earlier wipes whose deletion did not finish (the run was killed). */
+function wipedBefore(root: string): string[] {
+  const dir = dirname(root);
+  try {
+    return readdirSync(dir)
+      .filter((n) => n.startsWith(trashPrefix(root)) && /^\d+-\d+$/.test(n.slice(trashPrefix(root).length)))
+      .map((n) => join(dir, n));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Deletes beside this process's work: `rm -rf` in a child process. Node's rm would queue thousands of unlinks on
+ * libuv's 4 threads, and every file read of the next steps (secrets, configs) waited behind them (0.16-0.47 s seen).
+ */
+async function removeBeside(paths: string[]): Promise<Result> {
+  if (!paths.length) return ok(undefined);
+  const r = await exec('rm', ['-rf', '--one-file-system', '--', ...paths]);
+  return r.code === 0 ? ok(undefined) : fail(`cannot delete ${paths.join(', ')}: ${describeFailure('rm', r)}`);
+}
+
+async function removeAll(paths: string[]): Promise<Result> {
+  for (const p of paths) {
+    try {
+      await rm(p, { recursive: true, force: true, maxRetries: 3 });
+    } catch (err) {
+      return fail(`cannot delete ${p}: ${(err as Error).message}`);
+    }
+  }
+  return ok(undefined);
+}
+
+/** Free bytes of the file system holding `path` (null when it cannot be read). */
+async function freeBytes(path: string): Promise<number | null> {
+  try {
+    const s = await statfs(path);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return null;
+  }
 }
 
 /** Processes (other than us) whose command line mentions the castle root. */
@@ -336,7 +395,7 @@ export function castleProcesses(root: string): number[] {
 }
 
 /** Stops every process of the castle's data layer and deletes its root (data, repo2, sockets, logs, run files). */
-export async function wipeCastle(dc: DataCastle, o: WipeOptions): Promise<Result<{ stopped: number[]; removed: string }>> {
+export async function wipeCastle(dc: DataCastle, o: WipeOptions): Promise<Result<Wiped>> {
   const c = dc.cluster;
   const log = o.log ?? noLog;
   if (!o.gate && !o.force) return fail('no successful backup gate for this rebirth: nothing was wiped');
@@ -367,13 +426,26 @@ export async function wipeCastle(dc: DataCastle, o: WipeOptions): Promise<Result
     if (!r.ok) return fail(`${r.reason}; ${c.root} not deleted`);
     stopped.push(pid);
   }
-  try {
-    await rm(c.root, { recursive: true, force: true, maxRetries: 3 });
-  } catch (err) {
-    return fail(`cannot delete ${c.root}: ${(err as Error).message}`);
+  const earlier = wipedBefore(c.root);
+  if (o.deleteBeside && existsSync(c.root)) {
+    // room for the whole backup beside the files still being deleted (plus 10% and 256 MB of margin)
+    const free = await freeBytes(dirname(c.root));
+    const need = (o.gate?.backup.size ?? Infinity) * 1.1 + 256e6;
+    const trash = join(dirname(c.root), `${trashPrefix(c.root)}${Date.now()}-${process.pid}`);
+    if (free !== null && free >= need) {
+      try {
+        renameSync(c.root, trash);
+        log(`wiped ${c.root} (stopped ${stopped.length} processes); its files, renamed to ${trash}, are deleted beside the restore`);
+        return ok({ stopped, removed: c.root, deleted: removeBeside([...earlier, trash]) });
+      } catch (err) {
+        log(`cannot rename ${c.root} away (${(err as Error).message}): deleting it first`);
+      }
+    } else log(`${free === null ? 'free space unknown' : `${(free / 1e6).toFixed(0)} MB free`}: deleting ${c.root} before the restore`);
   }
+  const removed = await removeAll([...earlier, c.root]);
+  if (!removed.ok) return removed;
   log(`wiped ${c.root} (stopped ${stopped.length} processes)`);
-  return ok({ stopped, removed: c.root });
+  return ok({ stopped, removed: c.root, deleted: Promise.resolve(ok(undefined)) });
 }
 
 // ---------------------------------------------------------------------------------------------

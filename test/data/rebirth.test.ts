@@ -2,7 +2,7 @@
 // s3rver over TLS on loopback. Gate -> wipe -> restore -> start -> proof, and the refusals.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startS3Server, stopS3Server, type S3ServerInfo } from '../../src/s3/server.js';
 import {
@@ -291,12 +291,38 @@ test('restore from the local repo2 when it is present and current', async () => 
   must(await proveCastle(dc, g, { log: logs.log }));
 
   // after a nuclear wipe repo2 is gone: S3, then repo2's stanza is recreated on start
+  // (as in a rebirth, the wiped files are deleted beside the restore; a root left renamed by a killed wipe goes too)
   const g2 = must(await backupGate(dc, { log: logs.log, fingerprint: true }));
-  must(await wipeCastle(dc, { gate: g2 }));
+  const parent = join(dc.cluster.root, '..');
+  const killedEarlier = `${dc.cluster.root}.wiped-1-2`;
+  mkdirSync(join(killedEarlier, 'pgdata'), { recursive: true });
+  const keep = `${dc.cluster.root}.wiped-by-hand`;
+  mkdirSync(keep);
+  const w2 = must(await wipeCastle(dc, { gate: g2, deleteBeside: true, log: logs.log }));
+  assert.equal(existsSync(dc.cluster.root), false, 'the root is gone from its path when the wipe returns');
   const r2 = must(await restoreCastle(dc, { gate: g2, log: logs.log }));
   assert.equal(r2.repo, 1);
   must(await startCastle(dc, { log: logs.log }));
+  must(await w2.deleted);
+  assert.deepEqual(
+    readdirSync(parent).filter((n) => n.includes('.wiped-')),
+    ['castle.wiped-by-hand'],
+    'the renamed roots are deleted, a directory Castle did not name is not',
+  );
+  rmSync(keep, { recursive: true });
   must(await proveCastle(dc, g2));
+  // without room for the restore beside the old files, they are deleted before the wipe returns
+  const g3 = must(await backupGate(dc, { log: logs.log }));
+  const huge = { ...g3, backup: { ...g3.backup, size: 1e18 } };
+  const w3 = must(await wipeCastle(dc, { gate: huge, deleteBeside: true, log: logs.log }));
+  assert.deepEqual(
+    readdirSync(parent).filter((n) => n.includes('.wiped-')),
+    [],
+  );
+  must(await w3.deleted);
+  must(await restoreCastle(dc, { gate: g3, log: logs.log }));
+  must(await startCastle(dc, { log: logs.log }));
+  must(await proveCastle(dc, g3));
   assert.ok(existsSync(join(dc.pgbr.repo2Path!, 'backup', 'local', 'backup.info')));
   must(await flushWal(dc.pgbr, { timeoutMs: 30000 }));
   await stopPostgres(dc.cluster);

@@ -1,4 +1,4 @@
-import { fail, ok } from '../../core/result.js';
+import { fail, ok, type Result } from '../../core/result.js';
 import type { SessionFactory } from '../../core/target.js';
 import { resolveLocal, type LocalConfig, type ResolvedLocal } from './config.js';
 import type { LocalEnv } from './env.js';
@@ -13,6 +13,8 @@ export class LocalSession {
   readonly envs = new Map<'backup' | 'restore', LocalEnv>();
   /** the backup gates of this run (and of the runs it resumes, once read back from the state dir), by cluster */
   readonly gates = new Map<string, GateFact>();
+  /** wiped roots whose files are deleted beside the restore: the run ends when they are gone */
+  readonly deletions: Promise<Result>[] = [];
   constructor(readonly local: ResolvedLocal) {}
 }
 
@@ -23,5 +25,9 @@ export const localSession: SessionFactory<LocalConfig, LocalSession> = {
     // the preflight passed: this folder is the castle's home from now on
     const claimed = claimCastle(local, ctx);
     return claimed.ok ? ok(new LocalSession(local)) : claimed;
+  },
+  close: async (session) => {
+    const failed = (await Promise.all(session.deletions)).filter((r) => !r.ok);
+    if (failed.length) throw new Error(`the wiped data was not all deleted (the next wipe tries again): ${failed.map((r) => (r.ok ? '' : r.reason)).join('; ')}`);
   },
 };

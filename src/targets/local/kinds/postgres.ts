@@ -110,8 +110,16 @@ async function destroy(ctx: StepContext, session: LocalSession): Promise<StepRes
   if ('ok' in env) return env;
   const gate = gateOf(session, ctx, env.model.name);
   const force = ctx.backupSkipped || gate?.empty === true;
-  const w = await wipeCastle(env.data, { ...opOptions(ctx), redact: env.data.pgbr.redact, gate: gate && !gate.empty ? gate.gate : null, force });
+  const w = await wipeCastle(env.data, {
+    ...opOptions(ctx),
+    redact: env.data.pgbr.redact,
+    gate: gate && !gate.empty ? gate.gate : null,
+    force,
+    // a rebirth restores into the same path next: the old files are deleted beside that restore, not before it
+    deleteBeside: ctx.operation === 'rebirth',
+  });
   if (!w.ok) return fail(w.reason);
+  session.deletions.push(w.value.deleted);
   return { ok: true, summary: `wiped ${w.value.removed} (stopped ${w.value.stopped.length} process${w.value.stopped.length === 1 ? '' : 'es'})` };
 }
 
