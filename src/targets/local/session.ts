@@ -28,6 +28,7 @@ export const localSession: SessionFactory<LocalConfig, LocalSession> = {
   },
   close: async (session) => {
     const failed = (await Promise.all(session.deletions)).filter((r) => !r.ok);
-    if (failed.length) throw new Error(`the wiped data was not all deleted (the next wipe tries again): ${failed.map((r) => (r.ok ? '' : r.reason)).join('; ')}`);
+    if (failed.length)
+      throw new Error(`the wiped data was not all deleted (the next wipe tries again): ${failed.map((r) => (r.ok ? '' : r.reason)).join('; ')}`);
   },
 };
