@@ -2,7 +2,7 @@
 // postgres binary runs as an unprivileged OS user (`castle` by default; src/os exec's asUser).
 // Layout of `root`: pgdata/ (PGDATA), run/ (unix socket), log/postgresql.log, .castle-data (marker)
 
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, appendFileSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, appendFileSync, chmodSync, watch, type FSWatcher } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { release } from 'node:os';
 import pg from 'pg';
@@ -10,7 +10,7 @@ import { fail, ok, type Result } from '../core/result.js';
 import { describeFailure, exec, noLog, type OpOptions } from '../os/exec.js';
 import { tailLines } from '../os/log-tail.js';
 import { isRoot, lookupUser } from '../os/passwd.js';
-import { pidCmdline, readPidFile, waitPidGone } from '../os/pid.js';
+import { pidCmdline, processGone, readPidFile, waitPidGone } from '../os/pid.js';
 import { sleep } from '../os/sleep.js';
 import { stopProcess } from '../os/stop.js';
 import { checkReachable, chownTo, runAsUser } from '../os/user.js';
@@ -258,30 +258,99 @@ export interface StartOptions extends OpOptions {
   readonly waitPromoted?: boolean;
 }
 
-/** pg_ctl start -w; then waits until the server accepts writes (end of WAL replay after a restore). */
+/** The postmaster's status in postmaster.pid (`starting`, `standby`, `ready`, `stopping`), or null without one. */
+export function pmStatus(c: PgCluster): string | null {
+  try {
+    return readFileSync(join(c.dataDir, 'postmaster.pid'), 'utf8').split('\n')[7]?.trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Until postmaster.pid says one of `want`: woken by inotify on the data dir when the postmaster rewrites the file,
+ * with a slow re-read in case an event is missed. pg_ctl -w looks every 100 ms, a cost on a rebirth's critical path.
+ */
+export function waitPmStatus(
+  c: PgCluster,
+  want: readonly string[],
+  o: { signal?: AbortSignal; timeoutMs: number; /** a server running already: its end ends the wait */ running?: boolean },
+): Promise<'reached' | 'no postmaster' | 'timeout'> {
+  return new Promise((resolve) => {
+    let watcher: FSWatcher | undefined;
+    const finish = (r: 'reached' | 'no postmaster' | 'timeout'): void => {
+      clearInterval(slow);
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
+      watcher?.close();
+      resolve(r);
+    };
+    const look = (): void => {
+      const st = pmStatus(c);
+      if (st !== null && want.includes(st)) finish('reached');
+      else if (o.running && !postmasterPid(c)) finish('no postmaster');
+    };
+    const onAbort = (): void => finish('timeout');
+    const slow = setInterval(look, 250);
+    const timer = setTimeout(() => finish('timeout'), o.timeoutMs);
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      watcher = watch(c.dataDir, (_e, name) => {
+        if (name === 'postmaster.pid') look();
+      });
+      watcher.on('error', () => undefined);
+    } catch {
+      /* no inotify here: the slow re-read alone */
+    }
+    look();
+  });
+}
+
+/**
+ * pg_ctl start; ready when postmaster.pid says so (or pg_ctl -w returns first). Then waits until the server accepts
+ * writes (the end of WAL replay after a restore): postmaster.pid says `ready` once the startup process has ended.
+ */
 export async function startPostgres(c: PgCluster, o: StartOptions = {}): Promise<Result<{ pid: number; alreadyRunning: boolean; durationMs: number }>> {
   const started = Date.now();
-  const timeoutS = Math.ceil((o.timeoutMs ?? 120000) / 1000);
+  const timeoutMs = o.timeoutMs ?? 120000;
+  const timeoutS = Math.ceil(timeoutMs / 1000);
   let pid = postmasterPid(c);
   const alreadyRunning = pid !== null;
   if (!pid) {
     if (!existsSync(join(c.dataDir, 'PG_VERSION'))) return fail(`no PostgreSQL cluster in ${c.dataDir}: nothing to start`);
     const prep = await prepareRoot(c, o);
     if (!prep.ok) return prep;
-    const r = await pgExec(c, 'pg_ctl', ['-D', c.dataDir, '-l', c.logFile, '-w', '-t', String(timeoutS), 'start'], { ...o, ...(o.env ? { env: o.env } : {}) });
-    if (r.code !== 0) return fail(`${describeFailure('pg_ctl start', r)}; server log: ${tailLog(c.logFile, 3)} (${c.logFile})`);
+    // pg_ctl -w tells a server that failed to start (its exit code); the status line tells a started one sooner
+    const ctl = pgExec(c, 'pg_ctl', ['-D', c.dataDir, '-l', c.logFile, '-w', '-t', String(timeoutS), 'start'], { ...o, ...(o.env ? { env: o.env } : {}) });
+    const quit = new AbortController();
+    const up = waitPmStatus(c, ['standby', 'ready'], { signal: o.signal ? AbortSignal.any([o.signal, quit.signal]) : quit.signal, timeoutMs });
+    const first = await Promise.race([ctl.then((r) => ({ ctl: r })), up.then((s) => ({ status: s }))]);
+    quit.abort();
+    const r = 'ctl' in first ? first.ctl : first.status === 'reached' ? undefined : await ctl;
+    if (r && r.code !== 0) return fail(`${describeFailure('pg_ctl start', r)}; server log: ${tailLog(c.logFile, 3)} (${c.logFile})`);
     pid = postmasterPid(c);
-    if (!pid) return fail(`pg_ctl start reported success but no postmaster runs; see ${c.logFile}`);
+    if (!pid) {
+      const late = r ?? (await ctl);
+      if (late.code !== 0) return fail(`${describeFailure('pg_ctl start', late)}; server log: ${tailLog(c.logFile, 3)} (${c.logFile})`);
+      return fail(`pg_ctl start reported success but no postmaster runs; see ${c.logFile}`);
+    }
   }
   if (o.waitPromoted !== false) {
-    const end = Date.now() + (o.timeoutMs ?? 120000);
+    const end = Date.now() + timeoutMs;
     for (;;) {
+      // woken by the status line (no connection, no poll interval), at the latest each second; then the server's own word
+      const st = await waitPmStatus(c, ['ready'], {
+        ...(o.signal ? { signal: o.signal } : {}),
+        timeoutMs: Math.max(0, Math.min(1000, end - Date.now())),
+        running: true,
+      });
+      if (st === 'no postmaster') return fail(`the server stopped during WAL replay: ${tailLog(c.logFile, 3)} (${c.logFile})`);
       const inRec = await withClient(c, 'postgres', async (cl) => (await cl.query('SELECT pg_is_in_recovery() AS r')).rows[0].r as boolean).catch(() => null);
       if (inRec === false) break;
       if (!postmasterPid(c)) return fail(`the server stopped during WAL replay: ${tailLog(c.logFile, 3)} (${c.logFile})`);
       if (Date.now() > end || o.signal?.aborted) return fail(`the server was still replaying WAL after ${timeoutS} s; see ${c.logFile}`);
-      // promotion follows consistency within a few archive-get calls: poll closely, it is the critical path
-      await sleep(20, o.signal);
+      // status `ready` but no answer yet (or an event missed): look again shortly
+      if (st === 'reached') await sleep(20, o.signal);
     }
   }
   return ok({ pid, alreadyRunning, durationMs: Date.now() - started });
@@ -293,17 +362,66 @@ export function tailLog(file: string, lines: number, filter?: RegExp): string {
   return l.length ? l.join(' | ') : '(no log)';
 }
 
-/** pg_ctl stop -m fast -w; when that fails, the postmaster pid is killed (SIGQUIT, then SIGKILL). */
+/**
+ * A fast shutdown (SIGINT, what `pg_ctl -m fast` sends), its end seen by inotify when the postmaster deletes
+ * postmaster.pid (pg_ctl -w looks every 100 ms); when it does not end in time, the postmaster is killed (SIGQUIT, then SIGKILL).
+ */
 export async function stopPostgres(c: PgCluster, o: OpOptions & { timeoutMs?: number } = {}): Promise<Result<{ pid: number | null }>> {
   const pid = postmasterPid(c);
   if (!pid) return ok({ pid: null });
-  const timeoutS = Math.ceil((o.timeoutMs ?? 60000) / 1000);
-  const r = await pgExec(c, 'pg_ctl', ['-D', c.dataDir, '-m', 'fast', '-w', '-t', String(timeoutS), 'stop'], o);
-  if (r.code === 0 && (await waitPidGone(pid, 5000))) return ok({ pid });
-  (o.log ?? noLog)(`pg_ctl stop failed (${describeFailure('pg_ctl stop', r)}); killing postmaster ${pid}`);
+  const t = Date.now();
+  let sent = true;
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    sent = false;
+  }
+  if (sent && (await waitPostmasterGone(c, pid, o.timeoutMs ?? 60000))) {
+    (o.log ?? noLog)(`PostgreSQL stopped (fast shutdown of postmaster ${pid}) in ${Date.now() - t} ms\n`);
+    return ok({ pid });
+  }
+  if (processGone(pid)) return ok({ pid });
+  (o.log ?? noLog)(`the fast shutdown of postmaster ${pid} did not end; killing it`);
   // SIGQUIT: PostgreSQL's immediate shutdown (crash recovery on next start); SIGKILL when even that hangs
   const killed = await stopProcess(pid, { name: `postmaster ${pid} of ${c.dataDir}`, graceMs: 5000, first: 'SIGQUIT' });
   return killed.ok ? ok({ pid }) : fail(`postmaster ${pid} of ${c.dataDir} does not stop`);
+}
+
+/** Until the postmaster has deleted postmaster.pid and exited: inotify on the data dir, a slow look in case an event is missed. */
+function waitPostmasterGone(c: PgCluster, pid: number, timeoutMs: number): Promise<boolean> {
+  const pidFile = join(c.dataDir, 'postmaster.pid');
+  return new Promise((resolve) => {
+    let watcher: FSWatcher | undefined;
+    let settled = false;
+    let exiting = false;
+    const finish = (gone: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearInterval(slow);
+      clearTimeout(timer);
+      watcher?.close();
+      resolve(gone);
+    };
+    // the file goes first, the process a moment later (its last exit handlers): then a few short looks
+    const look = (): void => {
+      if (settled || existsSync(pidFile)) return;
+      if (processGone(pid)) return finish(true);
+      if (exiting) return;
+      exiting = true;
+      void waitPidGone(pid, 5000, processGone, 5).then((g) => (g ? finish(true) : (exiting = false)));
+    };
+    const slow = setInterval(look, 250);
+    const timer = setTimeout(() => finish(processGone(pid) && !existsSync(pidFile)), timeoutMs);
+    try {
+      watcher = watch(c.dataDir, (_e, name) => {
+        if (name === 'postmaster.pid') look();
+      });
+      watcher.on('error', () => undefined);
+    } catch {
+      /* no inotify here: the slow look alone */
+    }
+    look();
+  });
 }
 
 /** Database system identifier from pg_control (works on a stopped cluster). */

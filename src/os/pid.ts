@@ -102,11 +102,11 @@ export function signalProcess(pid: number, sig: NodeJS.Signals, group = false): 
 }
 
 /** Waits until `gone()` (default: the pid is gone or a zombie), up to `timeoutMs`; true when it is. */
-export async function waitPidGone(pid: number, timeoutMs: number, gone: (pid: number) => boolean = processGone): Promise<boolean> {
+export async function waitPidGone(pid: number, timeoutMs: number, gone: (pid: number) => boolean = processGone, everyMs = 50): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (gone(pid)) return true;
-    await sleep(50);
+    await sleep(everyMs);
   }
   return gone(pid);
 }
