@@ -94,6 +94,8 @@ export interface StepKind<C = any, S = any> {
   /** a one-line label for the live view, e.g. the command */
   label?(config: C): string;
   run(config: C, ctx: StepContext, session: S): Promise<StepResult>;
+  /** loads what `run` needs ahead of the first step (a lazy kind's module); the engine calls it while earlier steps run */
+  preload?(): Promise<void>;
 }
 
 /**
@@ -102,5 +104,10 @@ export interface StepKind<C = any, S = any> {
  */
 export function lazyKind<C, S>(spec: Omit<StepKind<C, S>, 'run'>, load: () => Promise<{ run: StepKind<C, S>['run'] }>): StepKind<C, S> {
   let run: Promise<StepKind<C, S>['run']> | undefined;
-  return { ...spec, run: async (config, ctx, session) => (await (run ??= load().then((m) => m.run)))(config, ctx, session) };
+  const loaded = (): Promise<StepKind<C, S>['run']> => (run ??= load().then((m) => m.run));
+  return {
+    ...spec,
+    run: async (config, ctx, session) => (await loaded())(config, ctx, session),
+    preload: async () => void (await loaded()),
+  };
 }

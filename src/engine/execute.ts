@@ -173,6 +173,13 @@ async function executeSteps(plan: Plan, opts: ExecuteOptions, sessions: Sessions
     if (left === 0) ready.push(s);
   }
 
+  // Kinds load on their first step. The ones later steps need load one after another behind the first steps' own
+  // (never competing with them), while those run (a gate's backup leaves this process idle for seconds), not
+  // between two steps of the critical path.
+  const preloading = (async () => {
+    for (const kind of new Set(plan.steps.filter((s) => !records.has(s.id)).map((s) => s.spec.kind))) await kind.preload?.().catch(() => undefined);
+  })();
+
   const failFast = new AbortController();
   const cancel = new StepCancellation([opts.signal, failFast.signal]);
   let firstFailure: string | undefined;
@@ -215,6 +222,7 @@ async function executeSteps(plan: Plan, opts: ExecuteOptions, sessions: Sessions
     wake = undefined;
   }
   cancel.dispose();
+  await preloading;
   if (bug !== undefined) throw bug.err;
 
   for (const s of plan.steps) {

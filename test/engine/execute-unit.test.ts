@@ -320,3 +320,27 @@ test("--fail-fast cuts short another step's backoff: it ends cancelled without a
   assert.equal(w.attempts.get('right'), 1);
   assert.equal(statuses(r)['up/right/0'], 'cancelled');
 });
+
+test('the kinds of later steps load while the first steps run, not between steps', async () => {
+  const w = new FakeWorld();
+  // the first step ends only once the second step's kind is loaded: without the preload it would wait for its timeout
+  w.scripts.set('base', async (ctx) => {
+    await Promise.race([w.lazyLoaded.promise, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }))]);
+    return { ok: true };
+  });
+  const yaml = `name: lazy
+layers:
+  - name: base
+    apply: [{step: base, timeout: 30s}]
+  - name: top
+    dependsOn: [base]
+    apply: [{lazy: top}]
+`;
+  const r = await execute(planOf(yaml, w));
+  assert.deepEqual(statuses(r), { 'up/base/0': 'succeeded', 'up/top/0': 'succeeded' });
+  assert.ok(w.trace.indexOf('load lazy') < w.trace.indexOf('end base'), `the lazy kind loaded before the first step ended: ${w.trace.join(', ')}`);
+  assert.deepEqual(
+    w.trace.filter((e) => e !== 'load lazy'),
+    ['start base', 'end base', 'start top', 'end top'],
+  );
+});

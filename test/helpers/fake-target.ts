@@ -2,7 +2,7 @@
 // executor's unit tests (no processes, no files beyond the step logs).
 import type { Analysis } from '../../src/diag/diagnostic.js';
 import type { Result } from '../../src/core/result.js';
-import type { StepContext, StepKind, StepResult } from '../../src/core/step.js';
+import { lazyKind, type StepContext, type StepKind, type StepResult } from '../../src/core/step.js';
 import type { Target } from '../../src/core/target.js';
 import { TargetRegistry } from '../../src/core/registry.js';
 import { analyzeCastle } from '../../src/spec/load.js';
@@ -27,6 +27,8 @@ export class FakeWorld {
   failNextOpen: string | undefined;
   running = 0;
   maxRunning = 0;
+  /** resolved when the `lazy` kind's module is loaded */
+  readonly lazyLoaded = deferred();
 
   readonly target: Target<undefined, FakeSession>;
 
@@ -52,11 +54,17 @@ export class FakeWorld {
       },
     };
     const keeper: StepKind<string, FakeSession> = { ...step, name: 'keeper', description: 'a step that holds data', holdsData: true };
+    // a kind whose `run` is loaded on demand, as the real targets' kinds are
+    const lazy = lazyKind<string, FakeSession>({ name: 'lazy', description: 'loaded on its first use', schema: { type: 'string' } }, async () => {
+      world.trace.push('load lazy');
+      world.lazyLoaded.resolve();
+      return { run: step.run };
+    });
     const gate: StepKind<string, FakeSession> = { ...step, name: 'gate', description: 'a backup gate', backupGate: true };
     this.target = {
       name: 'fake',
       description: 'test target',
-      kinds: [step, keeper, gate],
+      kinds: [step, keeper, gate, lazy],
       session: {
         open: async (): Promise<Result<FakeSession>> => {
           if (world.failNextOpen !== undefined) {
