@@ -167,8 +167,13 @@ export interface GateOptions extends OpOptions {
   readonly fingerprintParallel?: number;
   /** false: take no new backup, rely on the last one in the S3 repo and the WAL archived since (default true) */
   readonly newBackup?: boolean;
-  /** called after the backup is confirmed, before the fingerprint (quiesce apps; tests write rows here) */
+  /** called after the backup is confirmed, before the fingerprint (quiesce apps; tests write rows here); the fingerprint then follows the backup */
   readonly beforeFingerprint?: () => Promise<void>;
+  /**
+   * fingerprint while pgBackRest copies (default true): both read the same quiesced database, and the WAL flush after
+   * both still decides what the restore holds (a row written in between makes the proof fail, never pass)
+   */
+  readonly fingerprintBeside?: boolean;
 }
 
 /**
@@ -191,100 +196,48 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
   if (!sys.ok) return refuse(sys.reason);
   if (!conf.ok) return refuse(conf.reason);
   mark('probe', t);
+  const sysId = sys.value;
 
-  let bkInfo: RepoBackup;
-  let repo2Backup: string | null = null;
-  if (o.newBackup === false) {
-    // No new backup: the last one in the S3 repo plus the WAL archived since (flushed now, which also
-    // proves archiving works). Everything written after that backup comes back through WAL replay only.
-    t = Date.now();
-    const f0 = await flushWal(b, { ...o, ...(o.flushTimeoutMs !== undefined ? { timeoutMs: o.flushTimeoutMs } : {}) });
-    if (!f0.ok) return refuse(f0.reason);
-    const info = await repoBackupInfo(b, 1, o.signal ? { signal: o.signal } : {});
-    if (!info.ok) return refuse(info.reason);
-    const last = info.value.backups[info.value.backups.length - 1];
-    if (!last) return refuse('the S3 repo holds no backup yet: a gate without a new backup needs an earlier one');
-    if (info.value.current.systemId !== sys.value)
-      return refuse(`the S3 repo's stanza '${b.stanza}' belongs to system ${info.value.current.systemId}, the running cluster is ${sys.value}`);
-    bkInfo = last;
-    mark('lastBackup', t);
-    log(`no new backup: relying on ${last.label} (${last.type}, stopped ${last.stopTime.toISOString()}) and the WAL archived since`);
-  } else {
-    // the backup, watched: failing WAL archiving aborts it at once (instead of pgBackRest's archive-timeout)
-    t = Date.now();
-    const since = must1(await sql(dc.cluster, 'SELECT now() AS now'));
-    if (!since) return refuse('cannot read the server clock');
-    const watchAc = new AbortController();
-    const onOuter = () => watchAc.abort();
-    o.signal?.addEventListener('abort', onOuter, { once: true });
-    let archFail: string | null = null;
-    let backupDone = false;
-    const watcher = (async () => {
-      const client = new pg.Client(connConfig(dc.cluster));
-      client.on('error', () => {});
-      const connected = await client.connect().then(
-        () => true,
-        () => false,
-      );
-      try {
-        while (!backupDone) {
-          await sleep(250, watchAc.signal);
-          if (backupDone || watchAc.signal.aborted) return;
-          const f = await archivingFailure(b, since, connected ? client : undefined);
-          if (f) {
-            archFail = f;
-            watchAc.abort();
-            return;
-          }
-        }
-      } finally {
-        await client.end().catch(() => {});
-      }
-    })();
-    const s3Watch = watchS3((s) => b.bucket.probe(s), watchAc);
-    const bk = await runBackup(b, { ...o, signal: watchAc.signal, type: o.type ?? 'incr', repo: 1 });
-    backupDone = true;
-    const s3Down = await s3Watch.stop();
-    await watcher;
-    o.signal?.removeEventListener('abort', onOuter);
-    if (s3Down) return refuse(`during the backup, ${s3Down}`);
-    if (archFail) return refuse(archFail);
-    if (!bk.ok) {
-      const late = await archivingFailure(b, since);
-      return refuse(late ?? bk.reason);
-    }
-    mark('backup', t);
-
-    t = Date.now();
-    const conf1 = await confirmBackup(b, bk.value.label, { ...(o.signal ? { signal: o.signal } : {}), repo: 1, notBefore: new Date(t0) });
-    if (!conf1.ok) return refuse(conf1.reason);
-    if (conf1.value.info.current.systemId !== sys.value)
-      return refuse(`the S3 repo's stanza '${b.stanza}' belongs to system ${conf1.value.info.current.systemId}, the running cluster is ${sys.value}`);
-    mark('confirm', t);
-    bkInfo = conf1.value.backup;
-    log(
-      `backup ${bk.value.label} (${bkInfo.type}) confirmed in S3: ${(bkInfo.size / 1e6).toFixed(1)} MB database, ${(bkInfo.repoSizeDelta / 1e6).toFixed(1)} MB stored, stopped ${bkInfo.stopTime.toISOString()}`,
-    );
-
-    if (o.alsoRepo2 && b.repo2Path) {
-      t = Date.now();
-      const b2 = await runBackup(b, { ...o, type: o.type ?? 'incr', repo: 2 });
-      if (!b2.ok) return refuse(b2.reason);
-      repo2Backup = b2.value.label;
-      mark('backupRepo2', t);
-    }
+  const wantFp = o.fingerprint !== false;
+  const fpOptions = { ...o, ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}) };
+  // beside the backup: started now, cancelled when the gate refuses
+  const fpAc = new AbortController();
+  const onOuterFp = (): void => fpAc.abort();
+  o.signal?.addEventListener('abort', onOuterFp, { once: true });
+  let fpBeside: Promise<Result<Fingerprint>> | undefined;
+  if (wantFp && o.newBackup !== false && o.fingerprintBeside !== false && !o.beforeFingerprint) {
+    const tf = Date.now();
+    fpBeside = fingerprintCluster(connConfig(dc.cluster), { ...fpOptions, signal: fpAc.signal }).then((r) => {
+      mark('fingerprintBeside', tf);
+      return r;
+    });
   }
+  const gated = await backupPart();
+  if (!gated.ok) {
+    fpAc.abort();
+    await fpBeside;
+    o.signal?.removeEventListener('abort', onOuterFp);
+    return gated;
+  }
+  const { bkInfo, repo2Backup } = gated.value;
 
   if (o.beforeFingerprint) await o.beforeFingerprint();
   let fingerprint: Fingerprint | null = null;
-  if (o.fingerprint !== false) {
+  if (fpBeside) {
+    const fp = await fpBeside;
+    o.signal?.removeEventListener('abort', onOuterFp);
+    if (!fp.ok) return refuse(fp.reason);
+    fingerprint = fp.value;
+    log(`fingerprint (beside the backup): ${fingerprintSummary(fingerprint)}`);
+  } else if (wantFp) {
+    o.signal?.removeEventListener('abort', onOuterFp);
     t = Date.now();
-    const fp = await fingerprintCluster(connConfig(dc.cluster), { ...o, ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}) });
+    const fp = await fingerprintCluster(connConfig(dc.cluster), fpOptions);
     if (!fp.ok) return refuse(fp.reason);
     fingerprint = fp.value;
     log(`fingerprint: ${fingerprintSummary(fingerprint)}`);
     mark('fingerprint', t);
-  }
+  } else o.signal?.removeEventListener('abort', onOuterFp);
 
   // everything the fingerprint saw must be in archived WAL
   t = Date.now();
@@ -295,7 +248,7 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
 
   return ok({
     at: new Date(t0).toISOString(),
-    systemId: sys.value,
+    systemId: sysId,
     stanza: b.stanza,
     backup: {
       label: bkInfo.label,
@@ -311,6 +264,93 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
     fingerprint,
     timings,
   });
+
+  /** the backup (or the last one, without a new backup), confirmed in the S3 repo */
+  async function backupPart(): Promise<Result<{ bkInfo: RepoBackup; repo2Backup: string | null }>> {
+    let bkInfo: RepoBackup;
+    let repo2Backup: string | null = null;
+    if (o.newBackup === false) {
+      // No new backup: the last one in the S3 repo plus the WAL archived since (flushed now, which also
+      // proves archiving works). Everything written after that backup comes back through WAL replay only.
+      t = Date.now();
+      const f0 = await flushWal(b, { ...o, ...(o.flushTimeoutMs !== undefined ? { timeoutMs: o.flushTimeoutMs } : {}) });
+      if (!f0.ok) return refuse(f0.reason);
+      const info = await repoBackupInfo(b, 1, o.signal ? { signal: o.signal } : {});
+      if (!info.ok) return refuse(info.reason);
+      const last = info.value.backups[info.value.backups.length - 1];
+      if (!last) return refuse('the S3 repo holds no backup yet: a gate without a new backup needs an earlier one');
+      if (info.value.current.systemId !== sysId)
+        return refuse(`the S3 repo's stanza '${b.stanza}' belongs to system ${info.value.current.systemId}, the running cluster is ${sysId}`);
+      bkInfo = last;
+      mark('lastBackup', t);
+      log(`no new backup: relying on ${last.label} (${last.type}, stopped ${last.stopTime.toISOString()}) and the WAL archived since`);
+    } else {
+      // the backup, watched: failing WAL archiving aborts it at once (instead of pgBackRest's archive-timeout)
+      t = Date.now();
+      const since = must1(await sql(dc.cluster, 'SELECT now() AS now'));
+      if (!since) return refuse('cannot read the server clock');
+      const watchAc = new AbortController();
+      const onOuter = () => watchAc.abort();
+      o.signal?.addEventListener('abort', onOuter, { once: true });
+      let archFail: string | null = null;
+      let backupDone = false;
+      const watcher = (async () => {
+        const client = new pg.Client(connConfig(dc.cluster));
+        client.on('error', () => {});
+        const connected = await client.connect().then(
+          () => true,
+          () => false,
+        );
+        try {
+          while (!backupDone) {
+            await sleep(250, watchAc.signal);
+            if (backupDone || watchAc.signal.aborted) return;
+            const f = await archivingFailure(b, since, connected ? client : undefined);
+            if (f) {
+              archFail = f;
+              watchAc.abort();
+              return;
+            }
+          }
+        } finally {
+          await client.end().catch(() => {});
+        }
+      })();
+      const s3Watch = watchS3((s) => b.bucket.probe(s), watchAc);
+      const bk = await runBackup(b, { ...o, signal: watchAc.signal, type: o.type ?? 'incr', repo: 1 });
+      backupDone = true;
+      const s3Down = await s3Watch.stop();
+      await watcher;
+      o.signal?.removeEventListener('abort', onOuter);
+      if (s3Down) return refuse(`during the backup, ${s3Down}`);
+      if (archFail) return refuse(archFail);
+      if (!bk.ok) {
+        const late = await archivingFailure(b, since);
+        return refuse(late ?? bk.reason);
+      }
+      mark('backup', t);
+
+      t = Date.now();
+      const conf1 = await confirmBackup(b, bk.value.label, { ...(o.signal ? { signal: o.signal } : {}), repo: 1, notBefore: new Date(t0) });
+      if (!conf1.ok) return refuse(conf1.reason);
+      if (conf1.value.info.current.systemId !== sysId)
+        return refuse(`the S3 repo's stanza '${b.stanza}' belongs to system ${conf1.value.info.current.systemId}, the running cluster is ${sysId}`);
+      mark('confirm', t);
+      bkInfo = conf1.value.backup;
+      log(
+        `backup ${bk.value.label} (${bkInfo.type}) confirmed in S3: ${(bkInfo.size / 1e6).toFixed(1)} MB database, ${(bkInfo.repoSizeDelta / 1e6).toFixed(1)} MB stored, stopped ${bkInfo.stopTime.toISOString()}`,
+      );
+
+      if (o.alsoRepo2 && b.repo2Path) {
+        t = Date.now();
+        const b2 = await runBackup(b, { ...o, type: o.type ?? 'incr', repo: 2 });
+        if (!b2.ok) return refuse(b2.reason);
+        repo2Backup = b2.value.label;
+        mark('backupRepo2', t);
+      }
+    }
+    return ok({ bkInfo, repo2Backup });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -293,6 +293,7 @@ test('restore from the local repo2 when it is present and current', async () => 
   // after a nuclear wipe repo2 is gone: S3, then repo2's stanza is recreated on start
   // (as in a rebirth, the wiped files are deleted beside the restore; a root left renamed by a killed wipe goes too)
   const g2 = must(await backupGate(dc, { log: logs.log, fingerprint: true }));
+  assert.ok(g2.fingerprint && g2.timings.fingerprintBeside !== undefined && g2.timings.fingerprint === undefined, 'fingerprinted beside the backup');
   const parent = join(dc.cluster.root, '..');
   const killedEarlier = `${dc.cluster.root}.wiped-1-2`;
   mkdirSync(join(killedEarlier, 'pgdata'), { recursive: true });
