@@ -17,6 +17,7 @@ import { postmasterPid, sql } from '../../src/data/postgres.js';
 import { s3Bucket } from '../../src/s3/client.js';
 import { readRepoBackupInfo } from '../../src/data/gate-core.js';
 import { KubeTargetSession } from '../../src/targets/kubernetes/session.js';
+import { openKube } from '../../src/targets/kubernetes/client.js';
 import { run as applyRun } from '../../src/targets/kubernetes/kinds/apply.js';
 import { run as backupRun } from '../../src/targets/kubernetes/kinds/pgo-backup.js';
 import { run as repoCheckRun } from '../../src/targets/kubernetes/kinds/pgo-repo-check.js';
@@ -70,7 +71,7 @@ before(async () => {
     join(castleDir, 'data', 'ns.yaml'),
     stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tazlab-db' } }) + '---\n' + stringify(s3CredsSecret(s3)),
   );
-  session = new KubeTargetSession({ kubeconfig: srv.kubeconfigPath }, castleDir, join(castleDir, '.castle'));
+  session = new KubeTargetSession({ kubeconfig: srv.kubeconfigPath }, castleDir, join(castleDir, '.castle'), openKube);
   const r = await applyRun(
     { manifests: ['data/ns.yaml', 'data/cluster.yaml'], within: '30s' },
     stepContext({ castleDir, stateDir: join(castleDir, '.castle') }),

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { KubeTestServer, tempDir, rmDir, type Obj } from './index.js';
 import { stepContext } from './context.js';
 import { KubeTargetSession } from '../../src/targets/kubernetes/session.js';
+import { openKube } from '../../src/targets/kubernetes/client.js';
 import { run } from '../../src/targets/kubernetes/kinds/secret.js';
 
 let srv: KubeTestServer;
@@ -25,7 +26,7 @@ after(async () => {
 function rig(name: string) {
   const castleDir = join(dir, name);
   mkdirSync(castleDir, { recursive: true });
-  const session = new KubeTargetSession({ kubeconfig: srv.kubeconfigPath }, castleDir, join(castleDir, '.castle'));
+  const session = new KubeTargetSession({ kubeconfig: srv.kubeconfigPath }, castleDir, join(castleDir, '.castle'), openKube);
   return { castleDir, session, ctx: stepContext({ castleDir, stateDir: join(castleDir, '.castle') }) };
 }
 

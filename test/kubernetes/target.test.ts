@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { KubeTestServer, controllers, pgoCrd, tempDir, rmDir, repoRoot, type Obj } from './index.js';
 import { stepContext } from './context.js';
 import { KubeTargetSession } from '../../src/targets/kubernetes/session.js';
+import { openKube } from '../../src/targets/kubernetes/client.js';
 import { run as applyRun } from '../../src/targets/kubernetes/kinds/apply.js';
 import { runWait } from '../../src/targets/kubernetes/kinds/wait.js';
 import { run as deleteRun } from '../../src/targets/kubernetes/kinds/delete.js';
@@ -34,7 +35,7 @@ function castle(name: string, files: Record<string, Obj[]>): { castleDir: string
     writeFileSync(join(castleDir, f), docs.map((d) => stringify(d)).join('---\n'));
   }
   mkdirSync(castleDir, { recursive: true });
-  const session = new KubeTargetSession({ kubeconfig: srv.kubeconfigPath }, castleDir, join(castleDir, '.castle'));
+  const session = new KubeTargetSession({ kubeconfig: srv.kubeconfigPath }, castleDir, join(castleDir, '.castle'), openKube);
   return { castleDir, session, ctx: stepContext({ castleDir, stateDir: join(castleDir, '.castle') }) };
 }
 
@@ -278,11 +279,11 @@ test('delete against a cluster that is gone skips at once; without a kubeconfig 
   const dead = await KubeTestServer.start({ dir: join(dir, 'dead') });
   const kubeconfig = dead.kubeconfigPath;
   await dead.close();
-  const gone = new KubeTargetSession({ kubeconfig }, castleDir, join(castleDir, '.castle'));
+  const gone = new KubeTargetSession({ kubeconfig }, castleDir, join(castleDir, '.castle'), openKube);
   const r = await deleteRun({ manifests: 'x.yaml' }, { ...ctx, section: 'down' }, gone);
   assert.ok(r.ok, r.ok ? '' : r.reason);
   assert.match(r.summary ?? '', /^skipped: the API server https:\/\/127\.0\.0\.1:\d+ does not answer \(the cluster is gone\)$/);
-  const none = new KubeTargetSession(undefined, castleDir, join(castleDir, '.castle'));
+  const none = new KubeTargetSession(undefined, castleDir, join(castleDir, '.castle'), openKube);
   const r2 = await deleteRun({ manifests: 'x.yaml' }, { ...ctx, section: 'down' }, none);
   assert.ok(r2.ok);
   assert.match(r2.summary ?? '', /^skipped: no kubeconfig in the castle's state/);
