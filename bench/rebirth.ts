@@ -6,7 +6,7 @@
 //   (c) Castle's full rebirth: `castle rebirth`
 //   (d) the physical reference: copy of the stopped data dir + fsync
 // Also, once: (b)/(c) through the built CLI (`node dist/src/cli/main.js rebirth --json`), and (b0), the proof-off
-// rebirth of the same castle with its gate's fingerprint off too (the part of the proof `--no-proof` still does).
+// rebirth of the same castle with `fingerprint: false` on its gate step (a control: --no-proof already takes no fingerprint).
 // Options: --size 10MB|100MB|456MB|1GB or a list (100MB,456MB,1GB: one castle each, then a table per size: median
 // ratio, fingerprint MB/s at the gate and in the proof, restore MB/s, physical copy + fsync), --runs N (order rotated), --no-cli (skip the CLI runs),
 // --no-b0 (skip b0), --only a,b[,c,b0] (just these library variants), --keep (keep the temp dir), --verbose (child output on stderr).
@@ -471,7 +471,7 @@ ${cl.binDir}/psql -h ${cl.socketDir} -p ${cl.port} -U ${cl.superuser} -d blog -A
     const rows: [string, number, number][] = [
       ['incr backup to S3 (gate: probe+backup+confirm)', ph(a, 'backup'), g(b, 'probe', 'backup', 'confirm')],
       ['repo2 backup in the gate', 0, g(b, 'backupRepo2')],
-      ['gate fingerprint (still on with --no-proof)', 0, g(b, 'fingerprint')],
+      ['gate fingerprint (none with --no-proof)', 0, g(b, 'fingerprint')],
       ['gate WAL flush + rest', 0, ph(b, 'gate') - g(b, 'probe', 'backup', 'confirm', 'backupRepo2', 'fingerprint')],
       ['stop+delete / down/*', ph(a, 'stop', 'delete'), ph(b, 'down/app', 'down/pooler', 'down/database')],
       ['restore', ph(a, 'restore'), ph(b, 'restore')],
