@@ -30,7 +30,10 @@ const SCHEMA = {
     durations: set({ type: 'string', format: 'duration' }),
     objSet: set({ type: 'object', 'x-kubernetes-map-type': 'atomic', properties: { a: str } }),
     sets: { type: 'array', items: set() },
-    holders: { type: 'array', items: { type: 'object', properties: { s: set() } } },
+    holders: {
+      type: 'array',
+      items: { type: 'object', properties: { s: set(), labels: { type: 'array', items: str }, d: { type: 'string', format: 'duration' } } },
+    },
     lm: { type: 'array', items: mapList(['k'], { k: str, v: str }) },
     dotted: { type: 'array', items: mapList(['k.'], { 'k.': str, v: str }) },
     four: { type: 'array', items: mapList(['a', 'b', 'c', 'd'], { a: str, b: str, c: str, d: str }) },
@@ -51,7 +54,11 @@ const OBJECT = {
     ['a', 'b'],
     ['b', 'a'],
   ],
-  holders: [{ s: ['a', 'b'] }, { s: ['b', 'a'] }],
+  holders: [
+    { s: ['a', 'b'], labels: ['x', 'y'], d: '1m' },
+    { s: ['b', 'a'], labels: ['x', 'y'], d: '60s' },
+    { s: ['b', 'a'], labels: ['y', 'x'], d: '1m' },
+  ],
   lm: [
     [
       { k: 'a', v: '1' },
@@ -141,7 +148,11 @@ describe('CEL list types (x-kubernetes-list-type set and map)', () => {
   it('compares nested sets by the left value, in ==, in, indexOf and the sets library', () => {
     check({
       'self.sets[0] == self.sets[1]': true,
+      // the object's other fields compare as CEL values, in order for a list
       'self.holders[0] == self.holders[1]': true,
+      'self.holders[0] == self.holders[2]': false,
+      'self.holders[0] != self.holders[2]': true,
+      '[self.holders[0]] == [self.holders[1]]': true,
       "self.holders.exists(h, h.s == ['b', 'a'])": true,
       // a list of the object asks each element (unstructuredList.Contains), a list the rule builds asks the needle
       "['b', 'a'] in self.sets": true,
