@@ -315,8 +315,11 @@ async function prepareDatabase(pool: ConnPool, db: string, o: { parallel: number
   const jobs: Job[] = [];
   for (const m of metas) {
     if (m.unlogged || !m.populated) continue;
+    // a multiple of the readers: 4 ranges on 3 readers left the last one reading alone, a core idle, for a quarter of the pass
     const parts =
-      o.parallel > 1 && tidRanges && m.bytes > o.splitBytes ? Math.max(1, Math.min(o.parallel * 2, Math.ceil(m.bytes / o.splitBytes), m.blocks)) : 1;
+      o.parallel > 1 && tidRanges && m.bytes > o.splitBytes
+        ? Math.max(1, Math.min(o.parallel * Math.ceil(m.bytes / (o.splitBytes * o.parallel)), o.parallel * 64, m.blocks))
+        : 1;
     const step = Math.ceil(m.blocks / parts);
     const at = (b: number) => `'(${b},0)'::tid`;
     for (let i = 0; i < parts; i++) {
