@@ -278,7 +278,10 @@ export function waitPmStatus(
 ): Promise<'reached' | 'no postmaster' | 'timeout'> {
   return new Promise((resolve) => {
     let watcher: FSWatcher | undefined;
+    let settled = false;
     const finish = (r: 'reached' | 'no postmaster' | 'timeout'): void => {
+      if (settled) return;
+      settled = true;
       clearInterval(slow);
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
@@ -286,6 +289,7 @@ export function waitPmStatus(
       resolve(r);
     };
     const look = (): void => {
+      if (settled) return;
       const st = pmStatus(c);
       if (st !== null && want.includes(st)) finish('reached');
       else if (o.running && !postmasterPid(c)) finish('no postmaster');
