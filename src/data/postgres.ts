@@ -274,7 +274,14 @@ export function pmStatus(c: PgCluster): string | null {
 export function waitPmStatus(
   c: PgCluster,
   want: readonly string[],
-  o: { signal?: AbortSignal; timeoutMs: number; /** a server running already: its end ends the wait */ running?: boolean },
+  o: {
+    signal?: AbortSignal;
+    timeoutMs: number;
+    /** a server running already: its end ends the wait */
+    running?: boolean;
+    /** the pid a stale postmaster.pid named before this start: never the server being waited for */
+    notPid?: number;
+  },
 ): Promise<'reached' | 'no postmaster' | 'timeout'> {
   return new Promise((resolve) => {
     let watcher: FSWatcher | undefined;
@@ -290,9 +297,14 @@ export function waitPmStatus(
     };
     const look = (): void => {
       if (settled) return;
+      // a status counts only from a live postmaster: a crashed one leaves its file behind, saying `ready`
+      const live = postmasterPid(c);
+      if (live === null || live === o.notPid) {
+        if (o.running) finish('no postmaster');
+        return;
+      }
       const st = pmStatus(c);
       if (st !== null && want.includes(st)) finish('reached');
-      else if (o.running && !postmasterPid(c)) finish('no postmaster');
     };
     const onAbort = (): void => finish('timeout');
     const slow = setInterval(look, 250);
@@ -325,9 +337,14 @@ export async function startPostgres(c: PgCluster, o: StartOptions = {}): Promise
     const prep = await prepareRoot(c, o);
     if (!prep.ok) return prep;
     // pg_ctl -w tells a server that failed to start (its exit code); the status line tells a started one sooner
+    const stale = readPidFile(join(c.dataDir, 'postmaster.pid'));
     const ctl = pgExec(c, 'pg_ctl', ['-D', c.dataDir, '-l', c.logFile, '-w', '-t', String(timeoutS), 'start'], { ...o, ...(o.env ? { env: o.env } : {}) });
     const quit = new AbortController();
-    const up = waitPmStatus(c, ['standby', 'ready'], { signal: o.signal ? AbortSignal.any([o.signal, quit.signal]) : quit.signal, timeoutMs });
+    const up = waitPmStatus(c, ['standby', 'ready'], {
+      signal: o.signal ? AbortSignal.any([o.signal, quit.signal]) : quit.signal,
+      timeoutMs,
+      ...(stale !== undefined ? { notPid: stale } : {}),
+    });
     const first = await Promise.race([ctl.then((r) => ({ ctl: r })), up.then((s) => ({ status: s }))]);
     quit.abort();
     const r = 'ctl' in first ? first.ctl : first.status === 'reached' ? undefined : await ctl;
