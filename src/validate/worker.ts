@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { analyzeFiles, emptyAnalysis, pack, type AnalyzeOptions, type PackedAnalysis } from './analyze.js';
+import { ObjectIndex } from './check/references.js';
 import { loadQueued, type QueuedFile } from './pool.js';
 import type { CrdInfo } from './schema/crd.js';
 import { loadRegistry } from './schema/registry-load.js';
@@ -21,11 +22,12 @@ const post = (m: WorkerMessage): void => parentPort?.postMessage(m);
 try {
   const registry = loadRegistry(input.cacheDir, input.kubernetesVersion);
   for (const c of input.crds) registry.addCrd(c);
+  const seen = new ObjectIndex();
   for (const [order, q] of input.files) {
     const a = emptyAnalysis();
     const f = loadQueued(q, a.diagnostics);
     if (f) analyzeFiles([f], registry, input.options, a);
-    post({ kind: 'file', order, packed: pack(a) });
+    post({ kind: 'file', order, packed: pack(a, seen) });
   }
   post({ kind: 'done' });
 } catch (e) {
