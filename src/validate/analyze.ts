@@ -167,53 +167,27 @@ export function dropPlaceholderFindings(d: ManifestDoc, a: FileAnalysis, before:
 
 /**
  * A FileAnalysis as it crosses from a worker thread: its findings and references already in the
- * JSON the spools keep (Spool.addLines), and what the index needs as keys. The structured clone of
- * many small objects, then their JSON.stringify in the main thread, cost more than making the JSON
- * here; and one JSON text per file costs less than one per finding, to make, post and spool.
+ * JSON the spools keep, and what the index needs as keys. The structured clone of many small
+ * objects, then their JSON.stringify in the main thread, cost more than making the JSON here.
  */
 export interface PackedAnalysis {
-  /** per spool key (the findings' file): the JSON array of its findings, in the order found */
-  readonly findings: PackedGroup[];
-  /** per spool key (the references' file): the JSON array of its PlacedNeeds, and `index` */
-  readonly needs: PackedGroup[];
+  /** [spool key (the finding's file), JSON] pairs, flat */
+  readonly findings: string[];
+  /** [ObjectIndex key of what meets it, spool key (its file), JSON of the PlacedNeed] triples, flat */
+  readonly needs: string[];
   /** ObjectIndex keys of what the file provides */
   readonly provided: string[];
   /** the rest (counts, CRD batches, kinds without a schema, rules not evaluated), its three lists above emptied */
   readonly analysis: FileAnalysis;
 }
 
-/** Records of one spool key, as one JSON array. */
-export interface PackedGroup {
-  readonly key: string;
-  readonly json: string;
-  readonly count: number;
-  /** references only: the ObjectIndex key of what meets each one, in the array's order */
-  readonly index?: string[];
-}
-
-/** `items` grouped by `keyOf`, each group in the order of `items` (nearly always one group: a file's own) */
-function groups<T>(items: readonly T[], keyOf: (x: T) => string, index?: (x: T) => string): PackedGroup[] {
-  if (items.length === 0) return [];
-  const by = new Map<string, T[]>();
-  for (const x of items) {
-    const k = keyOf(x);
-    const g = by.get(k);
-    if (g) g.push(x);
-    else by.set(k, [x]);
-  }
-  return [...by].map(([key, g]) => ({ key, json: JSON.stringify(g), count: g.length, ...(index ? { index: g.map(index) } : {}) }));
-}
-
-/**
- * Moves `a`'s findings, references and provided objects into their packed form. `seen`: what the
- * files this thread analysed so far provide, `a`'s added: a reference one of them meets is met in
- * the end too (the main thread's index holds all of them), so it is dropped here, not packed.
- */
-export function pack(a: FileAnalysis, seen?: ObjectIndex): PackedAnalysis {
+/** Moves `a`'s findings, references and provided objects into their packed form. */
+export function pack(a: FileAnalysis): PackedAnalysis {
+  const findings: string[] = [];
+  for (const d of a.diagnostics) findings.push(d.location?.file ?? '', JSON.stringify(d));
+  const needs: string[] = [];
+  for (const n of a.needs) needs.push(needKey(n), n.at.file, JSON.stringify(n));
   const provided = a.provided.map(([kind, namespace, name]) => ObjectIndex.key(kind, namespace, name));
-  if (seen) for (const k of provided) seen.addKey(k);
-  const findings = groups(a.diagnostics, (d) => d.location?.file ?? '');
-  const needs = groups(seen ? a.needs.filter((n) => !seen.hasKey(needKey(n))) : a.needs, (n) => n.at.file, needKey);
   a.diagnostics.length = 0;
   a.needs.length = 0;
   a.provided.length = 0;

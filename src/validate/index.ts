@@ -229,17 +229,12 @@ async function run(
   // After each file: its findings go to the spool, what it provides settles most needs at once,
   // and the others wait in a spool for the last file (then for the live cluster).
   // `p`: what a worker packed (its counts are merged already); else this thread's analysis
-  const settle = (order: number, p: PackedAnalysis = pack(analysis, index)): void => {
-    for (const g of p.findings) spool.addLines(g.key, g.json, g.count);
+  const settle = (order: number, p: PackedAnalysis = pack(analysis)): void => {
+    const f = p.findings;
+    for (let i = 0; i < f.length; i += 2) spool.addLine(f[i]!, f[i + 1]!);
     for (const k of p.provided) index.addKey(k);
-    for (const g of p.needs) {
-      const met = g.index!.map((k) => index.hasKey(k));
-      if (!met.includes(true)) needs.addLines(g.key, g.json, g.count);
-      else if (met.includes(false)) {
-        const all = JSON.parse(g.json) as PlacedNeed[];
-        for (let i = 0; i < all.length; i++) if (!met[i]) needs.add(g.key, all[i]!);
-      }
-    }
+    const n = p.needs;
+    for (let i = 0; i < n.length; i += 3) if (!index.hasKey(n[i]!)) needs.addLine(n[i + 1]!, n[i + 2]!);
     analysis.unknown.forEach((u, i) => {
       const e = unknown.get(u.key);
       if (!e) unknown.set(u.key, { at: u.at, count: 1, rank: [order, i] });

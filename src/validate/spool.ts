@@ -47,19 +47,11 @@ export class Spool<T> {
 
   /** a record already in JSON (made in a worker thread: see PackedAnalysis) */
   addLine(key: string, line: string): void {
-    this.addLines(key, line, 1);
-  }
-
-  /**
-   * `count` records already in JSON as one array, `[{...},{...}]` (see PackedAnalysis): given back
-   * one by one by take(). Records themselves are never arrays, so the two forms cannot be confused.
-   */
-  addLines(key: string, json: string, count: number): void {
     const p = this.#pending.get(key);
-    if (p) p.push(json);
-    else this.#pending.set(key, [json]);
-    this.#pendingBytes += json.length + 1;
-    this.#count += count;
+    if (p) p.push(line);
+    else this.#pending.set(key, [line]);
+    this.#pendingBytes += line.length + 1;
+    this.#count++;
     if (this.#pendingBytes > this.memoryBytes) this.#flush();
   }
 
@@ -76,11 +68,11 @@ export class Spool<T> {
       for (let i = 0; i < segs.length; i += 2) {
         const buf = Buffer.allocUnsafe(segs[i + 1]!);
         readSync(this.#fd, buf, 0, buf.length, segs[i]!);
-        for (const line of buf.toString('utf8').split('\n')) if (line) parseInto(out, line);
+        for (const line of buf.toString('utf8').split('\n')) if (line) out.push(JSON.parse(line) as T);
       }
       this.#segments.delete(file);
     }
-    for (const line of this.#pending.get(file) ?? []) parseInto(out, line);
+    for (const line of this.#pending.get(file) ?? []) out.push(JSON.parse(line) as T);
     this.#pending.delete(file);
     return out;
   }
@@ -108,12 +100,4 @@ export class Spool<T> {
     this.#pending.clear();
     this.#pendingBytes = 0;
   }
-}
-
-/** a record's JSON, or an array of records' (Spool.addLines) */
-function parseInto<T>(out: T[], line: string): void {
-  const v = JSON.parse(line) as T | T[];
-  if (!Array.isArray(v)) out.push(v);
-  // one at a time: a spread of a big array overflows the call stack
-  else for (const x of v) out.push(x);
 }

@@ -1,6 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { analyzeFiles, emptyAnalysis, pack, type AnalyzeOptions, type PackedAnalysis } from './analyze.js';
-import { ObjectIndex } from './check/references.js';
 import { loadQueued, type QueuedFile } from './pool.js';
 import type { CrdInfo } from './schema/crd.js';
 import { loadRegistry } from './schema/registry-load.js';
@@ -28,12 +27,11 @@ try {
   // started before the inputs' CRDs were read (WorkerPool): they come in the first message
   const { crds } = await new Promise<WorkerStart>((resolve) => parentPort?.once('message', resolve));
   for (const c of crds) registry.addCrd(c);
-  const seen = new ObjectIndex();
   for (const [order, q] of input.files) {
     const a = emptyAnalysis();
     const f = loadQueued(q, a.diagnostics);
     if (f) analyzeFiles([f], registry, input.options, a);
-    post({ kind: 'file', order, packed: pack(a, seen) });
+    post({ kind: 'file', order, packed: pack(a) });
   }
   post({ kind: 'done' });
 } catch (e) {

@@ -28,23 +28,17 @@ describe('worker pool', () => {
         posted++;
         orders.push(order);
         mergeAnalysis(analysis, p.analysis);
-        // findings and references come as JSON arrays, one per spool key, with the index's keys
-        for (const g of p.findings) {
-          const ds = JSON.parse(g.json) as Diagnostic[];
-          assert.equal(g.count, ds.length);
-          for (const d of ds) {
-            assert.equal(g.key, d.location?.file ?? '');
-            analysis.diagnostics.push(d);
-          }
+        // findings and references come as JSON, keyed for the spools and the index
+        for (let i = 0; i < p.findings.length; i += 2) {
+          const d = JSON.parse(p.findings[i + 1]!) as Diagnostic;
+          assert.equal(p.findings[i], d.location?.file ?? '');
+          analysis.diagnostics.push(d);
         }
-        for (const g of p.needs) {
-          const ns = JSON.parse(g.json) as PlacedNeed[];
-          assert.equal(g.count, ns.length);
-          assert.deepEqual(g.index, ns.map(needKey));
-          for (const n of ns) {
-            assert.equal(g.key, n.at.file);
-            analysis.needs.push(n);
-          }
+        for (let i = 0; i < p.needs.length; i += 3) {
+          const n = JSON.parse(p.needs[i + 2]!) as PlacedNeed;
+          assert.equal(p.needs[i], needKey(n));
+          assert.equal(p.needs[i + 1], n.at.file);
+          analysis.needs.push(n);
         }
         provided.push(...p.provided);
       },
