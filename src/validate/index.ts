@@ -186,9 +186,6 @@ async function run(
   }
   const restBytes = rest.reduce((n, f) => n + (f?.bytes ?? 0), 0);
   const workers = opts.parallel === false ? 0 : (opts.workers ?? workerCount(restBytes));
-  // started now, the workers load their modules and schemas while this thread reads the CRDs
-  pool.current =
-    workers > 0 ? new WorkerPool(rest as QueuedFile[], workers, { cacheDir, kubernetesVersion: opts.kubernetesVersion, options: analyzeOptions }) : undefined;
   const events: CacheEvent[] = [];
   const registry = loadRegistry(cacheDir, opts.kubernetesVersion, events);
   const fileCount = collector.files.length;
@@ -204,6 +201,11 @@ async function run(
   }
   // the inputs' texts are dropped (files on disk are read again when analysed) and the schemas are loaded
   collectGarbage();
+  // Started now, the workers load their modules and schemas while this thread reads the CRDs among
+  // the inputs. Not before: with a cold cache they would compile the schemas this thread is compiling,
+  // and their heaps would grow beside this one while it still holds every input's text.
+  pool.current =
+    workers > 0 ? new WorkerPool(rest as QueuedFile[], workers, { cacheDir, kubernetesVersion: opts.kubernetesVersion, options: analyzeOptions }) : undefined;
   const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, analyzeOptions);
   for (const d of crdDocs) {
     if (!isCrd(d.value)) continue;
