@@ -115,25 +115,19 @@ export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {})
   if (mismatch) return fail(mismatch);
   const parallel = Math.max(1, o.parallel ?? DEFAULT_PARALLEL);
   const splitBytes = o.splitBytes ?? 64 * 1024 * 1024;
-  const clients: pg.Client[] = [];
-  const abort = () => {
-    for (const c of clients) c.end().catch(() => {});
-  };
+  const pool = new ConnPool(conn);
+  const abort = () => pool.close();
   o.signal?.addEventListener('abort', abort, { once: true });
   try {
-    const admin = await openClient(conn, 'postgres');
-    clients.push(admin);
+    const admin = await pool.open('postgres');
     let dbs = (await admin.query(`SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname`)).rows.map(
       (r) => r.datname as string,
     );
+    await pool.end(admin);
     if (o.databases) dbs = dbs.filter((d) => o.databases!.includes(d));
-    const tables: TableFingerprint[] = [];
-    for (const db of dbs) {
-      if (o.signal?.aborted) return fail('fingerprint cancelled');
-      const r = await fingerprintDatabase(conn, db, { parallel, splitBytes, clients });
-      tables.push(...r);
-      o.log?.(`fingerprint ${db}: ${r.length} tables, ${r.reduce((s, t) => s + t.rows, 0)} rows`);
-    }
+    const perDb = await fingerprintDatabases(pool, dbs, { parallel, splitBytes, ...(o.log ? { log: o.log } : {}) });
+    if (o.signal?.aborted) return fail('fingerprint cancelled');
+    const tables = perDb.flat();
     const tableBytes = tables.reduce((s, t) => s + t.bytes, 0);
     const durationMs = Date.now() - started;
     return ok({
@@ -151,13 +145,120 @@ export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {})
     return fail(`fingerprint failed: ${(err as Error).message}`);
   } finally {
     o.signal?.removeEventListener('abort', abort);
-    await Promise.all(clients.map((c) => c.end().catch(() => {})));
+    await pool.close();
   }
 }
 
-async function fingerprintDatabase(conn: Conn, db: string, o: { parallel: number; splitBytes: number; clients: pg.Client[] }): Promise<TableFingerprint[]> {
-  const lead = await openClient(conn, db);
-  o.clients.push(lead);
+/** Every connection the fingerprint opens, so that an abort or a failure ends them all, even one still being opened. */
+class ConnPool {
+  private readonly clients = new Set<pg.Client>();
+  private closed = false;
+
+  constructor(private readonly conn: Conn) {}
+
+  async open(database: string): Promise<pg.Client> {
+    if (this.closed) throw new Error('fingerprint stopped');
+    const c = await openClient(this.conn, database);
+    this.clients.add(c);
+    if (this.closed) {
+      await this.close();
+      throw new Error('fingerprint stopped');
+    }
+    return c;
+  }
+
+  async end(c: pg.Client): Promise<void> {
+    this.clients.delete(c);
+    await c.end().catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.clients];
+    this.clients.clear();
+    await Promise.all(all.map((c) => c.end().catch(() => {})));
+  }
+}
+
+/** One database's share of the work: its snapshot (held by `lead`), its jobs, the connections reading them. */
+interface DbWork {
+  readonly db: string;
+  readonly lead: pg.Client;
+  readonly snapshot: string;
+  readonly metas: readonly TableMeta[];
+  readonly jobs: readonly Job[];
+  /** not started yet, biggest first */
+  readonly queue: Job[];
+  readonly results: Map<Job, PartSum>;
+  /** connections in the snapshot not reading a job now */
+  readonly idle: pg.Client[];
+  /** every connection of this database, the lead first */
+  readonly conns: pg.Client[];
+  finished: boolean;
+}
+
+/**
+ * One pool of `parallel` readers over every database, in name order: a reader that finds no job left in a database
+ * moves on to the next while others finish the last ranges of the previous one, so the cores do not wait for a
+ * database's slowest range (before: one database at a time, 4 ranges of one table on 3 connections kept 2 of them idle
+ * for a quarter of the pass). At most `parallel` databases are open at once.
+ */
+async function fingerprintDatabases(
+  pool: ConnPool,
+  dbs: readonly string[],
+  o: { parallel: number; splitBytes: number; log?: (line: string) => void },
+): Promise<TableFingerprint[][]> {
+  const prepared = new Map<string, Promise<DbWork>>();
+  const out: TableFingerprint[][] = dbs.map(() => []);
+  let next = 0;
+  let failure: unknown;
+  const reader = async (): Promise<void> => {
+    let at = next;
+    while (failure === undefined && at < dbs.length) {
+      const db = dbs[at]!;
+      let p = prepared.get(db);
+      if (!p) prepared.set(db, (p = prepareDatabase(pool, db, o)));
+      const w = await p;
+      const job = w.queue.shift();
+      if (job) {
+        const c = w.idle.pop() ?? (await joinSnapshot(pool, w));
+        w.results.set(job, await hashJob(c, job));
+        w.idle.push(c);
+      } else {
+        next = Math.max(next, at + 1);
+        at = next;
+      }
+      // the reader that completes a database's last job (or finds one with none) closes it, once
+      if (w.results.size === w.jobs.length && !w.finished) {
+        w.finished = true;
+        const tables = await finishDatabase(pool, w);
+        out[dbs.indexOf(w.db)] = tables;
+        o.log?.(`fingerprint ${w.db}: ${tables.length} tables, ${tables.reduce((s, t) => s + t.rows, 0)} rows`);
+      }
+    }
+  };
+  await Promise.all(
+    Array.from({ length: o.parallel }, () =>
+      reader().catch(async (e: unknown) => {
+        failure ??= e;
+        await pool.close();
+      }),
+    ),
+  );
+  if (failure !== undefined) throw failure;
+  return out;
+}
+
+async function joinSnapshot(pool: ConnPool, w: DbWork): Promise<pg.Client> {
+  const c = await pool.open(w.db);
+  w.conns.push(c);
+  await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  await c.query(`SET TRANSACTION SNAPSHOT '${w.snapshot}'`);
+  return c;
+}
+
+async function prepareDatabase(pool: ConnPool, db: string, o: { parallel: number; splitBytes: number }): Promise<DbWork> {
+  const lead = await pool.open(db);
   await lead.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   const snapshot = (await lead.query('SELECT pg_export_snapshot() AS s')).rows[0].s as string;
   const rels = `
@@ -214,8 +315,11 @@ async function fingerprintDatabase(conn: Conn, db: string, o: { parallel: number
   const jobs: Job[] = [];
   for (const m of metas) {
     if (m.unlogged || !m.populated) continue;
+    // a multiple of the readers: 4 ranges on 3 readers left the last one reading alone, a core idle, for a quarter of the pass
     const parts =
-      o.parallel > 1 && tidRanges && m.bytes > o.splitBytes ? Math.max(1, Math.min(o.parallel * 2, Math.ceil(m.bytes / o.splitBytes), m.blocks)) : 1;
+      o.parallel > 1 && tidRanges && m.bytes > o.splitBytes
+        ? Math.max(1, Math.min(o.parallel * Math.ceil(m.bytes / (o.splitBytes * o.parallel)), o.parallel * 64, m.blocks))
+        : 1;
     const step = Math.ceil(m.blocks / parts);
     const at = (b: number) => `'(${b},0)'::tid`;
     for (let i = 0; i < parts; i++) {
@@ -225,33 +329,16 @@ async function fingerprintDatabase(conn: Conn, db: string, o: { parallel: number
     }
   }
 
-  // workers share the lead's snapshot
-  const workers: pg.Client[] = [lead];
-  const n = Math.min(o.parallel, Math.max(1, jobs.length));
-  const more = await Promise.all(
-    Array.from({ length: n - 1 }, async () => {
-      const w = await openClient(conn, db);
-      o.clients.push(w);
-      await w.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await w.query(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
-      return w;
-    }),
-  );
-  workers.push(...more);
   // biggest first
   const queue = [...jobs].sort((a, b) => b.meta.bytes * b.share - a.meta.bytes * a.share);
-  const results = new Map<Job, PartSum>();
-  await Promise.all(
-    workers.map(async (w) => {
-      for (;;) {
-        const job = queue.shift();
-        if (!job) return;
-        results.set(job, await hashJob(w, job));
-      }
-    }),
-  );
-  await lead.query('COMMIT').catch(() => {});
+  return { db, lead, snapshot, metas, jobs, queue, results: new Map(), idle: [lead], conns: [lead], finished: false };
+}
 
+/** The database's tables from its ranges' sums; its connections are closed (the lead's transaction held the snapshot). */
+async function finishDatabase(pool: ConnPool, w: DbWork): Promise<TableFingerprint[]> {
+  await w.lead.query('COMMIT').catch(() => {});
+  await Promise.all(w.conns.map((c) => pool.end(c)));
+  const { db, metas, jobs, results } = w;
   const out: TableFingerprint[] = [];
   for (const m of metas) {
     const viaText = m.columns.filter((c) => c.hash.kind === 'output').map((c) => c.name);

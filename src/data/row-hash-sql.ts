@@ -10,6 +10,9 @@
 //   hash_record_extended combines columns as 31*h + h_i, so its sum over rows is a sum of per-column sums and values
 //   swapped between rows of the same column cancel out; XOR of column hashes is little better;
 // - sum(int8) accumulates in 128 bits and returns numeric: no wraparound, the same for any row order or split;
+// - a nullable column costs a coalesce, a CASE and an XOR per lane; a row with no NULL skips them through a test of
+//   IS NOT NULL steps that call no function, with the same hash: 2.20 -> 2.13 s median of 10 rounds (3 nullable columns),
+//   and 1.59 -> 1.25 s on 3M rows of 11 int columns, 10 of them nullable (219 MB);
 // - two lanes of independent seeds: a changed row escapes both with a probability near 2^-128, like format 2's 128-bit
 //   MurmurHash3; one lane would cost 0.7-0.9 s/GB less (measured) for 2^-64.
 //
@@ -128,17 +131,23 @@ export function rowHashQuery(rel: string, where: string, cols: readonly ColumnMe
   const inner = chunked || cols.some((c) => c.hash.kind === 'output' || c.hash.kind === 'text');
   const ref = (i: number) => (inner ? `c${i}` : qi(cols[i]!.name));
   const chain = (l: number, from: number, to: number, start: string): string => {
-    let h = start;
+    let full = start;
+    let plain = start;
+    const nullable: string[] = [];
     for (let i = from; i < to; i++) {
       const c = cols[i]!;
       const v = ref(i);
-      if (c.notNull) h = hashCall(c.hash, v, h);
+      plain = hashCall(c.hash, v, plain);
+      if (c.notNull) full = hashCall(c.hash, v, full);
       else {
+        nullable.push(v);
         const marker = BigInt((l + 1) * 1_000_003 + i + 1);
-        h = hashCall(c.hash, `coalesce(${v}, ${NULL_STANDIN[c.hash.kind]})`, `${h} # CASE WHEN ${v} IS NULL THEN ${marker}::int8 ELSE 0::int8 END`);
+        full = hashCall(c.hash, `coalesce(${v}, ${NULL_STANDIN[c.hash.kind]})`, `${full} # CASE WHEN ${v} IS NULL THEN ${marker}::int8 ELSE 0::int8 END`);
       }
     }
-    return h;
+    // on a row without NULLs both give the same hash (every marker is 0, every coalesce its value): the plain one
+    // costs no coalesce, CASE and XOR per column, and the test before it no function call
+    return nullable.length ? `CASE WHEN ${nullable.map((v) => `${v} IS NOT NULL`).join(' AND ')} THEN ${plain} ELSE ${full} END` : full;
   };
   let from = inner
     ? `(SELECT ${cols

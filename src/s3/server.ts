@@ -10,7 +10,7 @@ import { ensureTls, tlsFiles } from './tls.js';
 import { ensureBucket, probeS3, type S3Target } from './client.js';
 import { fail, ok, type Result } from '../core/result.js';
 import { runningDaemon, startDaemon, stopDaemon } from '../os/daemon.js';
-import { noLog, type OpOptions } from '../os/exec.js';
+import { noLog, passedOnEnv, type OpOptions } from '../os/exec.js';
 
 export interface S3ServerOptions extends OpOptions {
   /** directory of the endpoint (outside the castle) */
@@ -127,7 +127,9 @@ export async function startS3Server(o: S3ServerOptions): Promise<Result<S3Server
   if (!existsSync(DAEMON)) return fail(`S3 daemon script missing: ${DAEMON} (build with tsc first)`);
   const flags = process.allowedNodeEnvironmentFlags.has('--openssl-legacy-provider') ? ['--openssl-legacy-provider'] : [];
   const target = targetFor(dir, o.port, bucket, region);
-  const env = Object.fromEntries(Object.entries({ ...process.env, NODE_OPTIONS: '' }).filter((e): e is [string, string] => e[1] !== undefined));
+  // the locale and PATH only: the operator's environment holds tokens (INFISICAL_TOKEN, a Proxmox API token...) that a
+  // long-lived daemon has no use for
+  const env = passedOnEnv();
   log(`S3 endpoint starting: https://localhost:${o.port}, log ${p.log}`);
   const started = await startDaemon({
     name: 'the S3 endpoint',

@@ -138,6 +138,21 @@ test('secret canaries never reach what Castle writes, prints, or puts where othe
   };
   try {
     await step('castle up --json', ['up', '--json'], 0);
+    // the daemons it left running (S3 endpoint, PostgreSQL, pgBouncer, the blog) run as root or as the castle user:
+    // none keeps the operator's tokens in its environment
+    const cmdline = (d: string): string => {
+      try {
+        return readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      } catch {
+        return ''; // ended meanwhile
+      }
+    };
+    const daemons = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && cmdline(d).includes(ex.base));
+    assert.ok(daemons.length >= 3, `the castle's daemons run: ${daemons.length}`);
+    for (const d of daemons) {
+      const hit = found(readFileSync(`/proc/${d}/environ`));
+      assert.deepEqual(hit, [], `environment of ${cmdline(d).replaceAll('\0', ' ').slice(0, 120)}`);
+    }
     await step('castle rebirth --json', ['rebirth', '--json'], 0);
     await step('castle rebirth (plain)', ['rebirth'], 0);
     // a failed rebirth: a wrong S3 secret (itself a canary) makes the gate refuse

@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { Optional, type Environment } from '@marcbachmann/cel-js';
+import { listTypeContains, listTypeEqual } from './cel-lists.js';
 import { nameProblems } from './names.js';
 import { re2 } from './regex.js';
 
@@ -16,13 +17,18 @@ function fail(message: string): never {
   throw new RuleError(message);
 }
 
-/** CEL equality over the values cel-js binds (bigint ints, number doubles, strings, lists, maps) */
+/** `a.Equal(b)` as the server decides it, with set and map lists of the object compared as cel-lists.ts says */
 function celEquals(a: unknown, b: unknown): boolean {
+  return listTypeEqual(a, b, plainEquals);
+}
+
+/** CEL equality over the values cel-js binds (bigint ints, number doubles, strings, lists, maps) */
+function plainEquals(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a === 'bigint' || typeof b === 'bigint' || typeof a === 'number' || typeof b === 'number') {
     return (typeof a === 'bigint' || typeof a === 'number') && (typeof b === 'bigint' || typeof b === 'number') && Number(a) === Number(b);
   }
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => celEquals(x, b[i]));
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => plainEquals(x, b[i]));
   if (a instanceof Map || b instanceof Map) return false;
   if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
   if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i]);
@@ -31,7 +37,7 @@ function celEquals(a: unknown, b: unknown): boolean {
   if (a && b && typeof a === 'object' && typeof b === 'object') {
     const ka = Object.keys(a);
     const kb = Object.keys(b);
-    return ka.length === kb.length && ka.every((k) => celEquals((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+    return ka.length === kb.length && ka.every((k) => plainEquals((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
   }
   return false;
 }
@@ -546,10 +552,11 @@ export function registerKubernetesLibraries(e: Environment): void {
   // sets
   e.registerType('SetsNamespace', SetsNamespace);
   e.registerConstant('sets', 'SetsNamespace', new SetsNamespace());
-  const has = (l: unknown[], x: unknown): boolean => l.some((y) => celEquals(y, x));
+  // cel-go ext/sets.go: `list.Contains(elem)` for each element of the other list
+  const has = (l: unknown[], x: unknown): boolean => listTypeContains(l, x, plainEquals);
   fn('SetsNamespace.contains(list, list): bool', (_: unknown, a: unknown[], b: unknown[]) => b.every((x) => has(a, x)));
   fn('SetsNamespace.equivalent(list, list): bool', (_: unknown, a: unknown[], b: unknown[]) => b.every((x) => has(a, x)) && a.every((x) => has(b, x)));
-  fn('SetsNamespace.intersects(list, list): bool', (_: unknown, a: unknown[], b: unknown[]) => b.some((x) => has(a, x)));
+  fn('SetsNamespace.intersects(list, list): bool', (_: unknown, a: unknown[], b: unknown[]) => a.some((x) => has(b, x)));
 
   // strings, version 2 (what cel-js lacks of it)
   fn('string.charAt(int): string', (s: string, i: bigint) => {

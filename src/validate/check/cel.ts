@@ -1,6 +1,7 @@
 import { Environment, serialize, type ASTNode } from '@marcbachmann/cel-js';
 import { registerKubernetesLibraries, RuleError } from './cel-k8s.js';
 import { COST_LIMIT_MESSAGE, instrument, PER_CALL_LIMIT, tracked } from './cel-cost.js';
+import { bindList, bindListOperators } from './cel-lists.js';
 import { durationSeconds } from './duration.js';
 import { re2Test } from './regex.js';
 import type { CelRule, SNode } from '../schema/types.js';
@@ -8,7 +9,8 @@ import type { CelRule, SNode } from '../schema/types.js';
 /**
  * `x-kubernetes-validations`, evaluated with cel-js plus the pieces of the Kubernetes CEL
  * environment PGO and friends rely on. `matches()` is routed to RE2 (Kubernetes' semantics);
- * fields with `format: duration`/`date-time` become CEL durations/timestamps as in the API server.
+ * fields with `format: duration`/`date-time` become CEL durations/timestamps as in the API server;
+ * lists with `x-kubernetes-list-type: set`/`map` keep the server's equality and `+` (cel-lists.ts).
  * A rule that cannot be compiled or evaluated is reported as such, never counted as passing.
  */
 
@@ -138,6 +140,7 @@ function program(rule: string, optionalOldSelf = false): Program | Error {
     try {
       p = (optionalOldSelf ? optionalEnvironment() : environment()).parse(routeMatches(normaliseDurations(expandOptionalMacros(rule)))) as unknown as Program;
       instrument((p as unknown as { ast: ASTNode }).ast);
+      bindListOperators((p as unknown as { ast: ASTNode }).ast);
     } catch (e) {
       p = e instanceof Error ? e : new Error(String(e));
     }
@@ -203,7 +206,14 @@ function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNo
     }
     return v;
   }
-  if (Array.isArray(v)) return v.map((x) => toCel(x, n?.items, resolve, cache));
+  // set and map lists compare without regard to order, as the server binds them (cel-lists.ts)
+  if (Array.isArray(v))
+    return bindList(
+      v.map((x) => toCel(x, n?.items, resolve, cache)),
+      v,
+      n?.lt,
+      n?.lk,
+    );
   if (typeof v === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
