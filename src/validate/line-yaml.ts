@@ -51,8 +51,9 @@ export interface Span {
 /**
  * The positions of each map's and list's children, recorded when the reader is asked to: per
  * container, its entries in order as [key, key start, key end, value start, value end] (key start
- * -1: no key, a list item), flat: a file with findings records one per value, and an object (and
- * two tuples) per value made a third of that read's time collecting garbage.
+ * -1: no key, a list item), flat: a file with findings records one per value, and a Map entry, a
+ * Span and two tuples per value made the tracked read of 20 files of the bench's findings corpus,
+ * with one locate per document, take 296-339 ms against 111-165 ms (best of 15 passes, 2 shared cores).
  */
 export type Track = Map<object, (string | number)[]>;
 
