@@ -5,7 +5,7 @@ import { collectGarbage } from './heap.js';
 import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type FileAnalysis, type PackedAnalysis, type PlacedNeed } from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
-import { analyzeInWorkers, loadQueued, workerCount, type QueuedFile } from './pool.js';
+import { loadQueued, workerCount, WorkerPool, type QueuedFile } from './pool.js';
 import { Spool } from './spool.js';
 import { Locator, type LocRef } from './check/context.js';
 import { checkCrdBatches } from './check/rebirth.js';
@@ -133,9 +133,11 @@ export async function validateManifests(paths: readonly string[], opts: Validate
 export async function validateStream(paths: readonly string[], opts: ValidateOptions, emit: FindingSink): Promise<ValidateRun> {
   const spool = new Spool<Diagnostic>();
   const needs = new Spool<PlacedNeed>();
+  const pool: { current?: WorkerPool | undefined } = {};
   try {
-    return await run(paths, opts, spool, needs, emit);
+    return await run(paths, opts, spool, needs, emit, pool);
   } finally {
+    pool.current?.close();
     spool.close();
     needs.close();
   }
@@ -147,6 +149,8 @@ async function run(
   spool: Spool<Diagnostic>,
   needs: Spool<PlacedNeed>,
   emit: FindingSink,
+  /** the worker threads, once started: ended by the caller however the run ends */
+  pool: { current?: WorkerPool | undefined },
 ): Promise<ValidateRun> {
   const t0 = performance.now();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
@@ -166,8 +170,6 @@ async function run(
     else kept.set(f.file, f.text);
   }
   const textOf = (file: string): string | undefined => kept.get(file) ?? readText(onDisk.get(file));
-  const events: CacheEvent[] = [];
-  const registry = loadRegistry(cacheDir, opts.kubernetesVersion, events);
   const analyzeOptions = {
     rebirth: opts.rebirth === true,
     cacheDir,
@@ -182,6 +184,10 @@ async function run(
     if (CRD_TEXT.test(f.text)) crdFiles.push(f);
     else rest.push(f.abs && !f.substituted ? deferred(f) : { ...f, bytes: f.text.length });
   }
+  const restBytes = rest.reduce((n, f) => n + (f?.bytes ?? 0), 0);
+  const workers = opts.parallel === false ? 0 : (opts.workers ?? workerCount(restBytes));
+  const events: CacheEvent[] = [];
+  const registry = loadRegistry(cacheDir, opts.kubernetesVersion, events);
   const fileCount = collector.files.length;
   collector.files.length = 0;
   const analysis: FileAnalysis = emptyAnalysis();
@@ -195,6 +201,11 @@ async function run(
   }
   // the inputs' texts are dropped (files on disk are read again when analysed) and the schemas are loaded
   collectGarbage();
+  // Started now, the workers load their modules and schemas while this thread reads the CRDs among
+  // the inputs. Not before: with a cold cache they would compile the schemas this thread is compiling,
+  // and their heaps would grow beside this one while it still holds every input's text.
+  pool.current =
+    workers > 0 ? new WorkerPool(rest as QueuedFile[], workers, { cacheDir, kubernetesVersion: opts.kubernetesVersion, options: analyzeOptions }) : undefined;
   const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, analyzeOptions);
   for (const d of crdDocs) {
     if (!isCrd(d.value)) continue;
@@ -248,18 +259,11 @@ async function run(
   };
   settle(-1);
 
-  const restBytes = rest.reduce((n, f) => n + (f?.bytes ?? 0), 0);
-  const workers = opts.parallel === false ? 0 : (opts.workers ?? workerCount(restBytes));
-  if (workers > 0) {
-    await analyzeInWorkers(
-      rest as QueuedFile[],
-      workers,
-      { cacheDir, kubernetesVersion: opts.kubernetesVersion, crds, options: analyzeOptions },
-      (p, order) => {
-        mergeAnalysis(analysis, p.analysis);
-        settle(order, p);
-      },
-    );
+  if (pool.current) {
+    await pool.current.run(crds, (p, order) => {
+      mergeAnalysis(analysis, p.analysis);
+      settle(order, p);
+    });
   } else {
     for (let i = 0; i < rest.length; i++) {
       const f = loadQueued(rest[i]!, analysis.diagnostics);

@@ -4,7 +4,8 @@ import { Worker } from 'node:worker_threads';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import type { PackedAnalysis } from './analyze.js';
 import type { InputFile } from './inputs.js';
-import type { WorkerInput, WorkerMessage } from './worker.js';
+import type { CrdInfo } from './schema/crd.js';
+import type { WorkerInput, WorkerMessage, WorkerStart } from './worker.js';
 
 /** Below this much YAML (about 2,500 documents), one thread is as fast: a worker loads the schemas again and starts cold. */
 export const PARALLEL_THRESHOLD_BYTES = 2 * 1024 * 1024;
@@ -49,36 +50,52 @@ export function loadQueued(f: QueuedFile, diagnostics: Diagnostic[]): InputFile 
 export async function analyzeInWorkers(
   files: readonly QueuedFile[],
   n: number,
-  base: Omit<WorkerInput, 'files'>,
+  base: Omit<WorkerInput, 'files'> & WorkerStart,
   onFile: (a: PackedAnalysis, order: number) => void,
 ): Promise<void> {
-  // a young generation of 16 MiB, and an old one of 128 MiB plus room for the biggest file's values: V8 lets a heap
-  // with no limit grow to 4-5x what it holds before it collects
-  const biggest = files.reduce((m, f) => Math.max(m, f.bytes), 0);
-  const resourceLimits = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 128 + Math.ceil((biggest / (1024 * 1024)) * 24) };
-  const shares: [number, QueuedFile][][] = Array.from({ length: n }, () => []);
-  const sizes = new Array<number>(n).fill(0);
-  // biggest first onto the lightest share: balanced without splitting files
-  const bySize = files.map((f, order) => [order, f] as [number, QueuedFile]).sort((a, b) => b[1].bytes - a[1].bytes);
-  for (const entry of bySize) {
-    const i = sizes.indexOf(Math.min(...sizes));
-    shares[i]!.push(entry);
-    sizes[i]! += entry[1].bytes;
-  }
-  // each share in input order: its findings come out in the order one thread would find them
-  for (const share of shares) share.sort((a, b) => a[0] - b[0]);
-  await Promise.all(
-    shares.map(
-      (share) =>
+  const { crds, ...start } = base;
+  await new WorkerPool(files, n, start).run(crds, onFile);
+}
+
+/**
+ * Worker threads started as soon as the files are known, before the CRDs they need are: each loads
+ * its modules and the schemas (100-150 ms) while this thread reads the CRDs among the inputs, then
+ * waits for them (run). close() ends them when the run never comes (bad options).
+ */
+export class WorkerPool {
+  readonly #workers: Worker[] = [];
+  /** per worker: what it posted, given to the run's handler (a worker posts only after run, or when it fails) */
+  readonly #done: Promise<void>[] = [];
+  #onFile: ((a: PackedAnalysis, order: number) => void) | undefined;
+
+  constructor(files: readonly QueuedFile[], n: number, base: Omit<WorkerInput, 'files'>) {
+    // a young generation of 16 MiB, and an old one of 128 MiB plus room for the biggest file's values: V8 lets a heap
+    // with no limit grow to 4-5x what it holds before it collects
+    const biggest = files.reduce((m, f) => Math.max(m, f.bytes), 0);
+    const resourceLimits = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 128 + Math.ceil((biggest / (1024 * 1024)) * 24) };
+    const shares: [number, QueuedFile][][] = Array.from({ length: n }, () => []);
+    const sizes = new Array<number>(n).fill(0);
+    // biggest first onto the lightest share: balanced without splitting files
+    const bySize = files.map((f, order) => [order, f] as [number, QueuedFile]).sort((a, b) => b[1].bytes - a[1].bytes);
+    for (const entry of bySize) {
+      const i = sizes.indexOf(Math.min(...sizes));
+      shares[i]!.push(entry);
+      sizes[i]! += entry[1].bytes;
+    }
+    // each share in input order: its findings come out in the order one thread would find them
+    for (const share of shares) share.sort((a, b) => a[0] - b[0]);
+    for (const share of shares) {
+      const w = new Worker(new URL('./worker.js', import.meta.url), {
+        workerData: { ...base, files: share } satisfies WorkerInput,
+        resourceLimits,
+      });
+      this.#workers.push(w);
+      this.#done.push(
         new Promise<void>((resolve, reject) => {
-          const w = new Worker(new URL('./worker.js', import.meta.url), {
-            workerData: { ...base, files: share } satisfies WorkerInput,
-            resourceLimits,
-          });
           w.on('message', (m: WorkerMessage) => {
             switch (m.kind) {
               case 'file':
-                onFile(m.packed, m.order);
+                this.#onFile?.(m.packed, m.order);
                 return;
               case 'done':
                 resolve();
@@ -96,6 +113,21 @@ export async function analyzeInWorkers(
           });
           w.once('error', reject);
         }),
-    ),
-  );
+      );
+    }
+    // a failure before run() is reported by run(), not as an unhandled rejection
+    for (const d of this.#done) d.catch(() => undefined);
+  }
+
+  /** gives the workers the CRDs read meanwhile; resolves once every file is analysed and given to `onFile` */
+  async run(crds: CrdInfo[], onFile: (a: PackedAnalysis, order: number) => void): Promise<void> {
+    this.#onFile = onFile;
+    for (const w of this.#workers) w.postMessage({ crds } satisfies WorkerStart);
+    await Promise.all(this.#done);
+  }
+
+  /** ends the workers (a run that never came, or failed) */
+  close(): void {
+    for (const w of this.#workers) void w.terminate();
+  }
 }

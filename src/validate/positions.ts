@@ -1,6 +1,6 @@
 import { locate, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
 import type { SourceLocation } from '../diag/diagnostic.js';
-import { END, lineParse, type Positions } from './line-yaml.js';
+import { END, lineParse, spanOf, type Positions } from './line-yaml.js';
 import type { LineIndex } from './source.js';
 
 /** Where the parts of one document are in its file: what a finding needs, and only a finding. */
@@ -85,7 +85,7 @@ export class LineDocPositions implements DocPositions {
       const list = Array.isArray(node);
       if (list && typeof seg !== 'number') break;
       const k = list ? seg : String(seg);
-      const e = at.track.get(node)?.get(k);
+      const e = spanOf(at.track, node, k);
       if (!e) break;
       node = (node as Record<string | number, unknown>)[k];
       lastKey = e.k;

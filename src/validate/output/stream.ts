@@ -112,8 +112,14 @@ export class StreamRenderer {
     return new Promise((resolve) => {
       if (this.#gone || this.#out.write(s)) resolve();
       else {
-        this.#out.once('drain', () => resolve());
-        this.#out.once('error', () => resolve());
+        // each wait takes its listeners off again: a big output to a slow pipe waits thousands of times
+        const done = (): void => {
+          this.#out.off('drain', done);
+          this.#out.off('error', done);
+          resolve();
+        };
+        this.#out.once('drain', done);
+        this.#out.once('error', done);
       }
     });
   }
