@@ -284,15 +284,13 @@ export function waitPmStatus(
   },
 ): Promise<'reached' | 'no postmaster' | 'timeout'> {
   return new Promise((resolve) => {
-    let watcher: FSWatcher | undefined;
     let settled = false;
     const finish = (r: 'reached' | 'no postmaster' | 'timeout'): void => {
       if (settled) return;
       settled = true;
-      clearInterval(slow);
+      stopWatching();
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
-      watcher?.close();
       resolve(r);
     };
     const look = (): void => {
@@ -307,19 +305,32 @@ export function waitPmStatus(
       if (st !== null && want.includes(st)) finish('reached');
     };
     const onAbort = (): void => finish('timeout');
-    const slow = setInterval(look, 250);
+    const stopWatching = onPidFile(c, look);
     const timer = setTimeout(() => finish('timeout'), o.timeoutMs);
     o.signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      watcher = watch(c.dataDir, (_e, name) => {
-        if (name === 'postmaster.pid') look();
-      });
-      watcher.on('error', () => undefined);
-    } catch {
-      /* no inotify here: the slow re-read alone */
-    }
     look();
   });
+}
+
+/**
+ * Calls `look` when the postmaster writes or deletes postmaster.pid (inotify on the data dir) and every 250 ms in case an
+ * event is missed or inotify is not there; returns what stops both.
+ */
+function onPidFile(c: PgCluster, look: () => void): () => void {
+  const slow = setInterval(look, 250);
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(c.dataDir, (_e, name) => {
+      if (name === 'postmaster.pid') look();
+    });
+    watcher.on('error', () => undefined);
+  } catch {
+    /* no inotify here: the slow look alone */
+  }
+  return () => {
+    clearInterval(slow);
+    watcher?.close();
+  };
 }
 
 /**
@@ -412,15 +423,13 @@ export async function stopPostgres(c: PgCluster, o: OpOptions & { timeoutMs?: nu
 function waitPostmasterGone(c: PgCluster, pid: number, timeoutMs: number): Promise<boolean> {
   const pidFile = join(c.dataDir, 'postmaster.pid');
   return new Promise((resolve) => {
-    let watcher: FSWatcher | undefined;
     let settled = false;
     let exiting = false;
     const finish = (gone: boolean): void => {
       if (settled) return;
       settled = true;
-      clearInterval(slow);
+      stopWatching();
       clearTimeout(timer);
-      watcher?.close();
       resolve(gone);
     };
     // the file goes first, the process a moment later (its last exit handlers): then a few short looks
@@ -431,16 +440,8 @@ function waitPostmasterGone(c: PgCluster, pid: number, timeoutMs: number): Promi
       exiting = true;
       void waitPidGone(pid, 5000, processGone, 5).then((g) => (g ? finish(true) : (exiting = false)));
     };
-    const slow = setInterval(look, 250);
+    const stopWatching = onPidFile(c, look);
     const timer = setTimeout(() => finish(processGone(pid) && !existsSync(pidFile)), timeoutMs);
-    try {
-      watcher = watch(c.dataDir, (_e, name) => {
-        if (name === 'postmaster.pid') look();
-      });
-      watcher.on('error', () => undefined);
-    } catch {
-      /* no inotify here: the slow look alone */
-    }
     look();
   });
 }
