@@ -1,6 +1,6 @@
 // FROZEN COPY for `npm run bench -- fingerprint`: src/data/fingerprint.ts as it was at digest format 2 (COPY ... TO
 // STDOUT per table, each row's MurmurHash3_x86_128 summed in Node), so the bench measures it against format 3 (hashed
-// inside PostgreSQL) in the same rounds. Not used by Castle itself.
+// inside PostgreSQL) in the same rounds. Not used by Castle itself. It compares fingerprints with the current code.
 
 // Data fingerprint of a whole cluster: for every database (non-template, connectable), every user table and
 // materialized view: its row count and the sum of its rows' 128-bit hashes, STREAMED with COPY ... TO STDOUT
@@ -15,6 +15,7 @@ import { fail, ok, type Result } from '../../src/core/result.js';
 import type { OpOptions } from '../../src/os/exec.js';
 import { CopyHasher, fingerprintSocket, type CopyDigest } from './copy-digest.js';
 import { RowSum } from './row-hash.js';
+import * as current from '../../src/data/fingerprint.js';
 
 /**
  * The digest format: a fingerprint is only comparable with one of the same version. 1 (unversioned): sha256 of the COPY
@@ -106,15 +107,8 @@ async function openClient(conn: Conn, database: string): Promise<pg.Client> {
   return c;
 }
 
-/** Why `f` cannot be compared with a fingerprint this Castle takes (another digest format), or null. */
-export function formatMismatch(f: Fingerprint): string | null {
-  const v = f.version ?? 1;
-  if (v === FINGERPRINT_VERSION) return null;
-  return (
-    `the gate's fingerprint has digest format ${v} (taken by ${v < FINGERPRINT_VERSION ? 'an older' : 'a newer'} Castle) and this Castle computes format ${FINGERPRINT_VERSION}: ` +
-    `the data cannot be compared; take a new gate with this Castle (castle rebirth does), or prove with the Castle version that took it`
-  );
-}
+/** Why `f` cannot be compared with a format-2 fingerprint, or null. */
+export const formatMismatch = (f: Fingerprint): string | null => current.formatMismatch(f, FINGERPRINT_VERSION);
 
 /** Takes the fingerprint of every database reachable with `conn` (a superuser connection). */
 export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {}): Promise<Result<Fingerprint>> {
@@ -273,59 +267,6 @@ function hashJob(client: pg.Client, job: Job, format: 'binary' | 'text'): Promis
   return h.done;
 }
 
-export interface FingerprintDiff {
-  readonly database: string;
-  readonly table: string | null;
-  readonly what: 'format' | 'missing-database' | 'extra-database' | 'missing-table' | 'extra-table' | 'row-count' | 'content';
-  readonly detail: string;
-}
-
-/** Differences between the gate's fingerprint (`before`) and the restored cluster's (`after`). Empty = identical. */
-export function compareFingerprints(before: Fingerprint, after: Fingerprint): FingerprintDiff[] {
-  for (const f of [before, after]) {
-    const why = formatMismatch(f);
-    if (why) return [{ database: '', table: null, what: 'format', detail: why }];
-  }
-  const diffs: FingerprintDiff[] = [];
-  for (const d of before.databases)
-    if (!after.databases.includes(d)) diffs.push({ database: d, table: null, what: 'missing-database', detail: `database ${d} is missing after the rebirth` });
-  for (const d of after.databases)
-    if (!before.databases.includes(d)) diffs.push({ database: d, table: null, what: 'extra-database', detail: `database ${d} appeared after the rebirth` });
-  const key = (t: TableFingerprint) => `${t.database}\u0000${t.schema}.${t.table}`;
-  const a = new Map(after.tables.map((t) => [key(t), t]));
-  const b = new Map(before.tables.map((t) => [key(t), t]));
-  for (const [k, t] of b) {
-    const name = `${t.schema}.${t.table}`;
-    const x = a.get(k);
-    if (!x) {
-      if (after.databases.includes(t.database))
-        diffs.push({ database: t.database, table: name, what: 'missing-table', detail: `${t.database}: table ${name} is missing` });
-      continue;
-    }
-    if (t.unlogged) continue;
-    if (t.rows !== x.rows)
-      diffs.push({ database: t.database, table: name, what: 'row-count', detail: `${t.database}: ${name} had ${t.rows} rows, now ${x.rows}` });
-    else if (t.digest !== x.digest)
-      diffs.push({
-        database: t.database,
-        table: name,
-        what: 'content',
-        detail: `${t.database}: ${name} has ${t.rows} rows as before but different content (digest ${t.digest.slice(0, 12)} -> ${x.digest.slice(0, 12)})`,
-      });
-  }
-  for (const [k, t] of a)
-    if (!b.has(k) && before.databases.includes(t.database))
-      diffs.push({
-        database: t.database,
-        table: `${t.schema}.${t.table}`,
-        what: 'extra-table',
-        detail: `${t.database}: table ${t.schema}.${t.table} appeared`,
-      });
-  return diffs;
-}
-
-/** Totals for a summary line. */
-export function fingerprintSummary(f: Fingerprint): string {
-  const rows = f.tables.reduce((s, t) => s + t.rows, 0);
-  return `${f.databases.length} databases, ${f.tables.length} tables, ${rows} rows, ${(f.tableBytes / 1e6).toFixed(1)} MB in ${(f.durationMs / 1000).toFixed(2)} s (${f.mbPerSec.toFixed(0)} MB/s)`;
-}
+/** Differences between two format-2 fingerprints (the current comparison: only the digest differs between the formats). */
+export const compareFingerprints = (before: Fingerprint, after: Fingerprint): current.FingerprintDiff[] =>
+  current.compareFingerprints(before, after, FINGERPRINT_VERSION);

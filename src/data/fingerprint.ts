@@ -98,12 +98,12 @@ async function openClient(conn: Conn, database: string): Promise<pg.Client> {
   return c;
 }
 
-/** Why `f` cannot be compared with a fingerprint this Castle takes (another digest format), or null. */
-export function formatMismatch(f: Fingerprint): string | null {
+/** Why `f` cannot be compared with a fingerprint of format `current` (this Castle's unless told), or null. */
+export function formatMismatch(f: { readonly version?: number }, current: number = FINGERPRINT_VERSION): string | null {
   const v = f.version ?? 1;
-  if (v === FINGERPRINT_VERSION) return null;
+  if (v === current) return null;
   return (
-    `the gate's fingerprint has digest format ${v} (taken by ${v < FINGERPRINT_VERSION ? 'an older' : 'a newer'} Castle) and this Castle computes format ${FINGERPRINT_VERSION}: ` +
+    `the gate's fingerprint has digest format ${v} (taken by ${v < current ? 'an older' : 'a newer'} Castle) and this Castle computes format ${current}: ` +
     `the data cannot be compared; take a new gate with this Castle (castle rebirth does), or prove with the Castle version that took it`
   );
 }
@@ -380,10 +380,20 @@ export interface FingerprintDiff {
   readonly detail: string;
 }
 
-/** Differences between the gate's fingerprint (`before`) and the restored cluster's (`after`). Empty = identical. */
-export function compareFingerprints(before: Fingerprint, after: Fingerprint): FingerprintDiff[] {
+/** What a comparison reads of a fingerprint, in any digest format (the bench's frozen format 2 compares with it too). */
+export interface ComparedFingerprint {
+  readonly version?: number;
+  readonly databases: readonly string[];
+  readonly tables: readonly Pick<TableFingerprint, 'database' | 'schema' | 'table' | 'unlogged' | 'rows' | 'digest'>[];
+}
+
+/**
+ * Differences between the gate's fingerprint (`before`) and the restored cluster's (`after`), both of digest format
+ * `current` (this Castle's unless told). Empty = identical.
+ */
+export function compareFingerprints(before: ComparedFingerprint, after: ComparedFingerprint, current: number = FINGERPRINT_VERSION): FingerprintDiff[] {
   for (const f of [before, after]) {
-    const why = formatMismatch(f);
+    const why = formatMismatch(f, current);
     if (why) return [{ database: '', table: null, what: 'format', detail: why }];
   }
   const diffs: FingerprintDiff[] = [];
@@ -391,7 +401,7 @@ export function compareFingerprints(before: Fingerprint, after: Fingerprint): Fi
     if (!after.databases.includes(d)) diffs.push({ database: d, table: null, what: 'missing-database', detail: `database ${d} is missing after the rebirth` });
   for (const d of after.databases)
     if (!before.databases.includes(d)) diffs.push({ database: d, table: null, what: 'extra-database', detail: `database ${d} appeared after the rebirth` });
-  const key = (t: TableFingerprint) => `${t.database}\u0000${t.schema}.${t.table}`;
+  const key = (t: ComparedFingerprint['tables'][number]) => `${t.database}\u0000${t.schema}.${t.table}`;
   const a = new Map(after.tables.map((t) => [key(t), t]));
   const b = new Map(before.tables.map((t) => [key(t), t]));
   for (const [k, t] of b) {
