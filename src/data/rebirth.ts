@@ -201,43 +201,34 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
   const wantFp = o.fingerprint !== false;
   const fpOptions = { ...o, ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}) };
   // beside the backup: started now, cancelled when the gate refuses
-  const fpAc = new AbortController();
-  const onOuterFp = (): void => fpAc.abort();
-  o.signal?.addEventListener('abort', onOuterFp, { once: true });
+  const refused = new AbortController();
   let fpBeside: Promise<Result<Fingerprint>> | undefined;
   if (wantFp && o.newBackup !== false && o.fingerprintBeside !== false && !o.beforeFingerprint) {
     const tf = Date.now();
-    fpBeside = fingerprintCluster(connConfig(dc.cluster), { ...fpOptions, signal: fpAc.signal }).then((r) => {
+    const signal = o.signal ? AbortSignal.any([o.signal, refused.signal]) : refused.signal;
+    fpBeside = fingerprintCluster(connConfig(dc.cluster), { ...fpOptions, signal }).then((r) => {
       mark('fingerprintBeside', tf);
       return r;
     });
   }
   const gated = await backupPart();
   if (!gated.ok) {
-    fpAc.abort();
+    refused.abort();
     await fpBeside;
-    o.signal?.removeEventListener('abort', onOuterFp);
     return gated;
   }
   const { bkInfo, repo2Backup } = gated.value;
 
   if (o.beforeFingerprint) await o.beforeFingerprint();
   let fingerprint: Fingerprint | null = null;
-  if (fpBeside) {
-    const fp = await fpBeside;
-    o.signal?.removeEventListener('abort', onOuterFp);
-    if (!fp.ok) return refuse(fp.reason);
-    fingerprint = fp.value;
-    log(`fingerprint (beside the backup): ${fingerprintSummary(fingerprint)}`);
-  } else if (wantFp) {
-    o.signal?.removeEventListener('abort', onOuterFp);
+  if (wantFp) {
     t = Date.now();
-    const fp = await fingerprintCluster(connConfig(dc.cluster), fpOptions);
+    const fp = await (fpBeside ?? fingerprintCluster(connConfig(dc.cluster), fpOptions));
     if (!fp.ok) return refuse(fp.reason);
     fingerprint = fp.value;
-    log(`fingerprint: ${fingerprintSummary(fingerprint)}`);
-    mark('fingerprint', t);
-  } else o.signal?.removeEventListener('abort', onOuterFp);
+    log(`fingerprint${fpBeside ? ' (beside the backup)' : ''}: ${fingerprintSummary(fingerprint)}`);
+    if (!fpBeside) mark('fingerprint', t);
+  }
 
   // everything the fingerprint saw must be in archived WAL
   t = Date.now();
