@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { release } from 'node:os';
 import pg from 'pg';
 import { fail, ok, type Result } from '../core/result.js';
-import { describeFailure, exec, noLog, type OpOptions } from '../os/exec.js';
+import { describeFailure, exec, noLog, type ExecResult, type OpOptions } from '../os/exec.js';
 import { tailLines } from '../os/log-tail.js';
 import { isRoot, lookupUser } from '../os/passwd.js';
 import { pidCmdline, processGone, readPidFile, waitPidGone } from '../os/pid.js';
@@ -358,12 +358,13 @@ export async function startPostgres(c: PgCluster, o: StartOptions = {}): Promise
     });
     const first = await Promise.race([ctl.then((r) => ({ ctl: r })), up.then((s) => ({ status: s }))]);
     quit.abort();
+    const ctlFailed = (r: ExecResult) => fail(`${describeFailure('pg_ctl start', r)}; server log: ${tailLog(c.logFile, 3)} (${c.logFile})`);
     const r = 'ctl' in first ? first.ctl : first.status === 'reached' ? undefined : await ctl;
-    if (r && r.code !== 0) return fail(`${describeFailure('pg_ctl start', r)}; server log: ${tailLog(c.logFile, 3)} (${c.logFile})`);
+    if (r && r.code !== 0) return ctlFailed(r);
     pid = postmasterPid(c);
     if (!pid) {
       const late = r ?? (await ctl);
-      if (late.code !== 0) return fail(`${describeFailure('pg_ctl start', late)}; server log: ${tailLog(c.logFile, 3)} (${c.logFile})`);
+      if (late.code !== 0) return ctlFailed(late);
       return fail(`pg_ctl start reported success but no postmaster runs; see ${c.logFile}`);
     }
   }
