@@ -156,21 +156,10 @@ function unique(): object {
   return {};
 }
 
-/** The key of a JSON element of the object: a whole number is an int64 once the server decodes it. */
+/** The key of a JSON element of the object: a whole number is an int64 once the server decodes it (keyPart). */
 function rawKey(v: unknown): unknown {
-  switch (typeof v) {
-    case 'string':
-      return `s${v}`;
-    case 'number':
-      return Number.isInteger(v) ? `i${v}` : `d${v}`;
-    case 'bigint':
-      return `i${v}`;
-    case 'boolean':
-      return `b${v}`;
-    default:
-      if (v === null || v === undefined) return 'nil';
-      return unhashable(Array.isArray(v) ? '[]interface {}' : 'map[string]interface {}');
-  }
+  if (typeof v === 'object' && v !== null) return unhashable(Array.isArray(v) ? '[]interface {}' : 'map[string]interface {}');
+  return keyPart(v);
 }
 
 /** The key of a CEL value (its Go `Value()`): doubles stay doubles, null is protobuf's NullValue. */
