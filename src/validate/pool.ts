@@ -43,24 +43,11 @@ export function loadQueued(f: QueuedFile, diagnostics: Diagnostic[]): InputFile 
 }
 
 /**
- * Splits the files over `n` worker threads. Each
- * worker reads its files itself and posts each file's analysis as soon as it is done, to `onFile`
- * (called in this thread, one file at a time): nothing waits for the whole share.
- */
-export async function analyzeInWorkers(
-  files: readonly QueuedFile[],
-  n: number,
-  base: Omit<WorkerInput, 'files'> & WorkerStart,
-  onFile: (a: PackedAnalysis, order: number) => void,
-): Promise<void> {
-  const { crds, ...start } = base;
-  await new WorkerPool(files, n, start).run(crds, onFile);
-}
-
-/**
- * Worker threads started as soon as the files are known, before the CRDs they need are: each loads
- * its modules and the schemas (100-150 ms) while this thread reads the CRDs among the inputs, then
- * waits for them (run). close() ends them when the run never comes (bad options).
+ * Splits the files over `n` worker threads, started as soon as the files are known, before the CRDs
+ * they need are: each loads its modules and the schemas (100-150 ms) while this thread reads the CRDs
+ * among the inputs, then waits for them (run). Each worker reads its files itself and posts each
+ * file's analysis as soon as it is done, to run's `onFile` (called in this thread, one file at a
+ * time): nothing waits for the whole share. close() ends them when the run never comes (bad options).
  */
 export class WorkerPool {
   readonly #workers: Worker[] = [];

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { Diagnostic } from '../../src/diag/diagnostic.js';
 import { analyzeFiles, emptyAnalysis, mergeAnalysis, type PlacedNeed } from '../../src/validate/analyze.js';
 import { needKey, ObjectIndex } from '../../src/validate/check/references.js';
-import { analyzeInWorkers } from '../../src/validate/pool.js';
+import { WorkerPool } from '../../src/validate/pool.js';
 import { loadRegistry } from '../../src/validate/schema/registry-load.js';
 import { crdCache } from './helpers.js';
 
@@ -20,29 +20,29 @@ describe('worker pool', () => {
     const provided: string[] = [];
     let posted = 0;
     const orders: number[] = [];
-    await analyzeInWorkers(
+    const pool = new WorkerPool(
       files.map((f) => ({ ...f, bytes: f.text.length })),
       2,
-      { cacheDir, kubernetesVersion: undefined, crds: [], options: { rebirth: false } },
-      (p, order) => {
-        posted++;
-        orders.push(order);
-        mergeAnalysis(analysis, p.analysis);
-        // findings and references come as JSON, keyed for the spools and the index
-        for (let i = 0; i < p.findings.length; i += 2) {
-          const d = JSON.parse(p.findings[i + 1]!) as Diagnostic;
-          assert.equal(p.findings[i], d.location?.file ?? '');
-          analysis.diagnostics.push(d);
-        }
-        for (let i = 0; i < p.needs.length; i += 3) {
-          const n = JSON.parse(p.needs[i + 2]!) as PlacedNeed;
-          assert.equal(p.needs[i], needKey(n));
-          assert.equal(p.needs[i + 1], n.at.file);
-          analysis.needs.push(n);
-        }
-        provided.push(...p.provided);
-      },
+      { cacheDir, kubernetesVersion: undefined, options: { rebirth: false } },
     );
+    await pool.run([], (p, order) => {
+      posted++;
+      orders.push(order);
+      mergeAnalysis(analysis, p.analysis);
+      // findings and references come as JSON, keyed for the spools and the index
+      for (let i = 0; i < p.findings.length; i += 2) {
+        const d = JSON.parse(p.findings[i + 1]!) as Diagnostic;
+        assert.equal(p.findings[i], d.location?.file ?? '');
+        analysis.diagnostics.push(d);
+      }
+      for (let i = 0; i < p.needs.length; i += 3) {
+        const n = JSON.parse(p.needs[i + 2]!) as PlacedNeed;
+        assert.equal(p.needs[i], needKey(n));
+        assert.equal(p.needs[i + 1], n.at.file);
+        analysis.needs.push(n);
+      }
+      provided.push(...p.provided);
+    });
     // each file once, named by its place in the input
     assert.deepEqual([...orders].sort(), [0, 1, 2, 3, 4, 5]);
     // one message per file, as soon as it is done: nothing waits for the whole share
