@@ -9,11 +9,13 @@
 // rebirth of the same castle with `fingerprint: false` on its gate step (a control: --no-proof already takes no fingerprint).
 // Options: --size 10MB|100MB|456MB|1GB or a list (100MB,456MB,1GB: one castle each, then a table per size: median
 // ratio, fingerprint MB/s at the gate and in the proof, restore MB/s, physical copy + fsync), --runs N (order rotated), --no-cli (skip the CLI runs),
-// --no-b0 (skip b0), --only a,b[,c,b0] (just these library variants), --keep (keep the temp dir), --verbose (child output on stderr).
+// --no-b0 (skip b0), --only a,b[,c,b0] (just these library variants), --keep (keep the temp dir), --verbose (child output on stderr),
+// --trace DIR (after each run: the server log, pgBackRest's log files and the castle's run folder copied to DIR/<n>-<variant>, to
+// read where a slow round spent its time).
 // Everything runs in a temp dir; what it starts is stopped by its own commands and pid files, even on failure.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventEnvelope } from '../src/events.js';
@@ -118,6 +120,9 @@ async function benchSize(sizeArg: string, argv: string[]): Promise<SizeSummary> 
   const verbose = argv.includes('--verbose');
   const oi = argv.indexOf('--only');
   const only = oi >= 0 ? (argv[oi + 1] ?? '').split(',').filter(Boolean) : undefined;
+  const ti = argv.indexOf('--trace');
+  const traceDir = ti >= 0 ? argv[ti + 1] : undefined;
+  if (ti >= 0 && !traceDir) throw new Error('--trace: expected a directory');
   const log: Log = verbose ? (t) => console.error(`  ${t.trimEnd()}`) : () => {};
   const say = (t: string) => console.log(t);
 
@@ -221,6 +226,19 @@ async function benchSize(sizeArg: string, argv: string[]): Promise<SizeSummary> 
     await blogServes('castle up');
 
     const all: RunFigures[] = [];
+    let lastRunDir = '';
+    /** copies what tells where a run spent its time (the data root's logs are deleted by the next wipe) */
+    const trace = (dir: string, name: string): void => {
+      const to = join(dir, name);
+      mkdirSync(to, { recursive: true });
+      const copy = (from: string, as: string): void => {
+        if (existsSync(from)) cpSync(from, join(to, as), { recursive: true });
+      };
+      copy(cl.logFile, 'postgresql.log');
+      copy(join(castle.pgRoot, 'pgbackrest', 'log'), 'pgbackrest-log');
+      if (lastRunDir) copy(lastRunDir, 'run');
+      lastRunDir = '';
+    };
     const gateFile = join(bc.dir, '.castle', 'local', 'gates', 'blog-db.json');
 
     /** figures of one castle rebirth from its events and run folder */
@@ -293,6 +311,7 @@ async function benchSize(sizeArg: string, argv: string[]): Promise<SizeSummary> 
       const wallMs = performance.now() - t0;
       if (outcome.state !== 'finished') throw new Error(`${name}: the castle is locked by ${outcome.holder.runId}`);
       const f = castleFigures(key, name, outcome.events, outcome.runDir, wallMs);
+      lastRunDir = outcome.runDir;
       await blogServes(name);
       return f;
     };
@@ -378,6 +397,7 @@ ${cl.binDir}/psql -h ${cl.socketDir} -p ${cl.port} -U ${cl.superuser} -d blog -A
         const v = variants[(k + round) % variants.length]!;
         order.push(v.key);
         all.push(await v.run());
+        if (traceDir) trace(traceDir, `${sizeArg}-${round + 1}-${v.key}`);
       }
       if (rounds > 1) say(`round ${round + 1}: ${order.join(' ')}: ${order.map((k) => secs(all.filter((r) => r.key === k).at(-1)!.totalMs)).join(' / ')} s`);
     }

@@ -125,9 +125,47 @@ export function archiveCommand(b: Pgbackrest): string {
   return `pgbackrest --config=${b.confPath} --stanza=${b.stanza} archive-push %p`;
 }
 
-/** restore_command with --config (pgBackRest's own restore writes it without) */
+/** restore_command: the castle's archive-get script (pgBackRest's own restore writes a command without --config) */
 export function restoreCommand(b: Pgbackrest): string {
-  return `pgbackrest --config=${b.confPath} --stanza=${b.stanza} archive-get %f "%p"`;
+  // unquoted, as the paths of archive_command: pgBackRest writes the value between single quotes into postgresql.auto.conf
+  return `/bin/sh ${archiveGetScript(b)} %f "%p"`;
+}
+
+/** The script restore_command runs: pgBackRest's archive-get, each file kept for a second ask in the same recovery. */
+export const archiveGetScript = (b: Pgbackrest): string => join(b.baseDir, 'archive-get.sh');
+
+/** Files archive-get fetched during the current recovery: emptied before each restore and after the promotion. */
+export const archiveGetCache = (b: Pgbackrest): string => join(b.baseDir, 'wal-fetched');
+
+const shq = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The end of recovery asks restore_command again for the last WAL segment and the parent timeline's history, which
+ * it had restored a moment before: two more pgBackRest processes and S3 round trips (0.05-0.25 s) between the
+ * consistent state and the promotion a rebirth waits for. The script serves those from the copies it kept; a file
+ * is kept only once pgBackRest fetched it in this recovery, a miss is never remembered (the archive can grow), and
+ * of the segments only the newest is kept (a long replay must not double its disk use).
+ */
+function archiveGetScriptText(b: Pgbackrest): string {
+  const cache = shq(archiveGetCache(b));
+  return [
+    '#!/bin/sh',
+    '# restore_command of this castle cluster (written by castle): pgBackRest archive-get, each fetched file kept for the',
+    '# end of recovery, which asks again for the last segment and the timeline history (see archiveGetScriptText)',
+    'set -u',
+    `cache=${cache}`,
+    'f=$1',
+    'p=$2',
+    'if [ -f "$cache/$f" ] && cp "$cache/$f" "$p"; then exit 0; fi',
+    `pgbackrest --config=${shq(b.confPath)} --stanza=${shq(b.stanza)} archive-get "$f" "$p" || exit $?`,
+    'case $f in',
+    '  *.history) ;;',
+    '  *) rm -f "$cache"/[0-9A-F]*[0-9A-F] ;;',
+    'esac',
+    'mkdir -p "$cache" && cp "$p" "$cache/$f.tmp" && mv "$cache/$f.tmp" "$cache/$f" || rm -f "$cache/$f.tmp"',
+    'exit 0',
+    '',
+  ].join('\n');
 }
 
 /** Creates the pgBackRest dirs (owned by the OS user) and writes the config (0600). */
@@ -144,6 +182,12 @@ export async function writePgbackrestConf(b: Pgbackrest): Promise<Result> {
   if (b.caFile && r1.caPem) {
     writeFileSync(b.caFile, r1.caPem, { mode: 0o644 });
     await chownToUser(b.caFile, c.osUser);
+  }
+  try {
+    writeFileSync(archiveGetScript(b), archiveGetScriptText(b), { mode: 0o755 });
+    await chownToUser(archiveGetScript(b), c.osUser);
+  } catch (err) {
+    return fail(`cannot write ${archiveGetScript(b)}: ${(err as Error).message}`);
   }
   const lines = [
     '# written by castle: holds S3 credentials (mode 0600)',
@@ -380,16 +424,29 @@ export interface BackupResult {
   readonly durationMs: number;
 }
 
-/** `pgbackrest backup --type=T --repo=N` (incr falls back to full when none exists: pgBackRest does it). */
-export async function runBackup(b: Pgbackrest, o: OpOptions & { type?: 'full' | 'diff' | 'incr'; repo?: 1 | 2 } = {}): Promise<Result<BackupResult>> {
+/**
+ * `pgbackrest backup --type=T --repo=N` (incr falls back to full when none exists: pgBackRest does it). `expire: false`
+ * leaves the retention (pgBackRest's expire after each backup) to a later `expireBackups`.
+ */
+export async function runBackup(
+  b: Pgbackrest,
+  o: OpOptions & { type?: 'full' | 'diff' | 'incr'; repo?: 1 | 2; expire?: boolean } = {},
+): Promise<Result<BackupResult>> {
   const repo = o.repo ?? 1;
   if (repo === 2 && !b.repo2Path) return fail('no repo2 configured for this castle');
   const started = Date.now();
-  const r = await pgbackrest(b, ['backup', `--type=${o.type ?? 'incr'}`, `--repo=${repo}`], o);
+  const r = await pgbackrest(b, ['backup', `--type=${o.type ?? 'incr'}`, `--repo=${repo}`, ...(o.expire === false ? ['--no-expire-auto'] : [])], o);
   if (r.code !== 0) return fail(pgbackrestReason(b, `backing up to repo${repo}`, r));
   const label = /new backup label = (\S+)/.exec(`${r.stdout}\n${r.stderr}`)?.[1];
   if (!label) return fail(`pgBackRest backup to repo${repo} succeeded but printed no backup label`);
   return ok({ label, repo, durationMs: Date.now() - started });
+}
+
+/** `pgbackrest expire --repo=N`: the retention a backup taken with `expire: false` left for later. */
+export async function expireBackups(b: Pgbackrest, o: OpOptions & { repo?: 1 | 2 } = {}): Promise<Result> {
+  const repo = o.repo ?? 1;
+  const r = await pgbackrest(b, ['expire', `--repo=${repo}`], o);
+  return r.code === 0 ? ok(undefined) : fail(pgbackrestReason(b, `expiring old backups of repo${repo}`, r));
 }
 
 /** `pgbackrest info --output=json` (parsed). */
@@ -546,6 +603,8 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
   }
   /** One pgBackRest restore, with the S3 endpoint watched; `corrupt` when pgBackRest found a backup file damaged. */
   const attempt = async (set: string | undefined, delta: boolean): Promise<Result & { corrupt?: boolean }> => {
+    // what an earlier recovery fetched is no file of this one
+    rmSync(archiveGetCache(b), { recursive: true, force: true });
     const ac = new AbortController();
     const onOuter = (): void => ac.abort();
     o.signal?.addEventListener('abort', onOuter, { once: true });

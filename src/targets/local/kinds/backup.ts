@@ -53,6 +53,8 @@ export const run: StepKind<{ fingerprint?: boolean; newBackup?: boolean }, Local
     // the fingerprint only serves the proof: with --no-proof nobody would read it
     fingerprint: c.fingerprint !== false && !ctx.proofSkipped,
     newBackup: c.newBackup !== false,
+    // a rebirth's restore follows: the retention waits for the restored cluster, off the gate-to-wipe path
+    deferExpire: ctx.operation === 'rebirth',
   });
   if (!r.ok) {
     ctx.check('backup gate', false, r.reason);

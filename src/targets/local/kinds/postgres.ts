@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { repo1HasBackupInfo, runBackup, writePgbackrestConf } from '../../../data/pgbackrest.js';
+import { expireBackups, repo1HasBackupInfo, runBackup, writePgbackrestConf } from '../../../data/pgbackrest.js';
 import { postmasterPid } from '../../../data/postgres.js';
 import { createCluster, restoreCastle, restoreInterrupted, startCastle, wipeCastle } from '../../../data/rebirth.js';
 import type { StepContext, StepKind, StepResult } from '../../../core/step.js';
@@ -15,6 +15,8 @@ async function provision(env: LocalEnv, ctx: StepContext, what: string): Promise
   const u = await ensureUsers(env.data.cluster, env.model, env.passwords);
   if (!u.ok) return fail(u.reason);
   if (u.value.created.length) ctx.log(`created ${u.value.created.join(', ')}\n`);
+  if (u.value.changed.length)
+    ctx.log(`set the password and options of ${u.value.changed.join(', ')} again (they differed from the secret source and the manifest)\n`);
   return { ok: true, summary: `${what}: PostgreSQL ${env.data.cluster.major} on 127.0.0.1:${env.data.cluster.port}` };
 }
 
@@ -84,6 +86,15 @@ async function apply(ctx: StepContext, session: LocalSession): Promise<StepResul
     ctx.note('starting: replaying archived WAL');
     const st = await startCastle(env.data, o);
     if (!st.ok) return fail(st.reason);
+    if (gate && !gate.empty && gate.gate.expireDeferred) {
+      // the gate left pgBackRest's retention for now: beside the pooler and the app, the run ends when it is done
+      // (not the step's log nor its signal: both end with the step)
+      session.background.push(
+        expireBackups(env.data.pgbr, { repo: 1 }).then((e) =>
+          e.ok ? e : { ok: false, reason: `the retention deferred by the backup gate (pgbackrest expire) failed; the next backup applies it: ${e.reason}` },
+        ),
+      );
+    }
     const p = await provision(env, ctx, `restored ${r.value.backup} from repo${r.value.repo} (${r.value.why})`);
     return p;
   }
