@@ -519,14 +519,16 @@ export interface RestoreOptions extends OpOptions {
   /** the system id the castle's data belongs to (recorded at the gate): a repo holding another one is refused */
   readonly expectSystemId?: string;
   readonly timeoutMs?: number;
+  /** repo1's backup.info, read already (beside other requests) by the caller */
+  readonly repo1Info?: Promise<Result<BackupInfo>>;
 }
 
 /** Repo 2 when it exists and holds the newest backup of repo 1 (or newer), else repo 1. */
 export async function chooseRestoreRepo(
   b: Pgbackrest,
-  o: { signal?: AbortSignal; log?: OpOptions['log'] } = {},
+  o: { signal?: AbortSignal; log?: OpOptions['log']; repo1Info?: Promise<Result<BackupInfo>> } = {},
 ): Promise<Result<{ repo: 1 | 2; why: string; info: BackupInfo }>> {
-  const r1 = await repoBackupInfo(b, 1, o);
+  const r1 = await (o.repo1Info ?? repoBackupInfo(b, 1, o));
   if (b.repo2Path && existsSync(b.repo2Path)) {
     const r2 = await repoBackupInfo(b, 2, o);
     if (r2.ok && r2.value.backups.length) {

@@ -46,7 +46,7 @@ import {
   type RepoBucket,
 } from './pgbackrest.js';
 import { fingerprintCluster, fingerprintSummary, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
-import type { RepoBackup } from './backup-info.js';
+import type { BackupInfo, RepoBackup } from './backup-info.js';
 import { watchS3 } from './s3-watch.js';
 
 export interface DataCastleSpec extends PgClusterSpec, PgbackrestSpec {}
@@ -199,7 +199,13 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
 
   let t = Date.now();
   if (!postmasterPid(dc.cluster)) return refuse(`PostgreSQL is not running on ${dc.cluster.dataDir}: cannot flush WAL nor back up`);
-  const [probe, sys, conf] = await Promise.all([b.bucket.probe(o.signal), runningSystemId(dc.cluster), writePgbackrestConf(b)]);
+  // the server clock too: archiving failures after it refuse the backup (read here, not on its own before the backup)
+  const [probe, sys, conf, clock] = await Promise.all([
+    b.bucket.probe(o.signal),
+    runningSystemId(dc.cluster),
+    writePgbackrestConf(b),
+    sql(dc.cluster, 'SELECT now() AS now'),
+  ]);
   if (!probe.ok) return refuse(probe.reason);
   if (!sys.ok) return refuse(sys.reason);
   if (!conf.ok) return refuse(conf.reason);
@@ -287,13 +293,16 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
     } else {
       // the backup, watched: failing WAL archiving aborts it at once (instead of pgBackRest's archive-timeout)
       t = Date.now();
-      const since = must1(await sql(dc.cluster, 'SELECT now() AS now'));
+      const since = must1(clock);
       if (!since) return refuse('cannot read the server clock');
       const watchAc = new AbortController();
       const onOuter = () => watchAc.abort();
       o.signal?.addEventListener('abort', onOuter, { once: true });
       let archFail: string | null = null;
       let backupDone = false;
+      // the backup's end cuts the watcher's pause short: waiting out its 250 ms cost up to that much of every gate
+      const backupEnded = new AbortController();
+      const pause = AbortSignal.any([watchAc.signal, backupEnded.signal]);
       const watcher = (async () => {
         const client = new pg.Client(connConfig(dc.cluster));
         client.on('error', () => {});
@@ -303,7 +312,7 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
         );
         try {
           while (!backupDone) {
-            await sleep(250, watchAc.signal);
+            await sleep(250, pause);
             if (backupDone || watchAc.signal.aborted) return;
             const f = await archivingFailure(b, since, connected ? client : undefined);
             if (f) {
@@ -319,6 +328,7 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
       const s3Watch = watchS3((s) => b.bucket.probe(s), watchAc);
       const bk = await runBackup(b, { ...o, signal: watchAc.signal, type: o.type ?? 'incr', repo: 1, ...(o.deferExpire ? { expire: false } : {}) });
       backupDone = true;
+      backupEnded.abort();
       const s3Down = await s3Watch.stop();
       await watcher;
       o.signal?.removeEventListener('abort', onOuter);
@@ -501,7 +511,7 @@ export function restoreInterrupted(c: PgCluster): boolean {
 
 export async function restoreCastle(
   dc: DataCastle,
-  o: OpOptions & { gate?: GateRecord | null; repo?: 1 | 2 } = {},
+  o: OpOptions & { gate?: GateRecord | null; repo?: 1 | 2; repo1Info?: Promise<Result<BackupInfo>> } = {},
 ): Promise<Result<{ repo: 1 | 2; why: string; backup: string; durationMs: number }>> {
   const u = await prepareRoot(dc.cluster, o);
   if (!u.ok) return u;

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { expireBackups, repo1HasBackupInfo, runBackup, writePgbackrestConf } from '../../../data/pgbackrest.js';
+import { expireBackups, repo1HasBackupInfo, repoBackupInfo, runBackup, writePgbackrestConf } from '../../../data/pgbackrest.js';
 import { postmasterPid } from '../../../data/postgres.js';
 import { createCluster, restoreCastle, restoreInterrupted, startCastle, wipeCastle } from '../../../data/rebirth.js';
 import type { StepContext, StepKind, StepResult } from '../../../core/step.js';
-import { s3ServerStatus } from '../../../s3/server.js';
+import { runningS3Pid } from '../../../s3/server.js';
 import { run as startObjectStore } from './object-store.js';
 import type { LocalSession } from '../session.js';
 import { fail, localEnv, opOptions, type LocalEnv } from '../env.js';
@@ -21,10 +21,10 @@ async function provision(env: LocalEnv, ctx: StepContext, what: string): Promise
 }
 
 /** Does repo1 hold this stanza? Undefined when S3 cannot tell (then nothing may be created: it could fork the stanza). */
-async function repoHasStanza(env: LocalEnv, ctx: StepContext): Promise<boolean | string> {
+async function repoHasStanza(env: LocalEnv, ctx: StepContext, beside?: Promise<unknown>): Promise<boolean | string> {
   const b = env.data.pgbr;
-  // side by side: a HEAD cannot tell a missing bucket from a missing key, the probe can
-  const [probe, info] = await Promise.all([b.bucket.probe(ctx.signal), repo1HasBackupInfo(b, ctx.signal)]);
+  // side by side: a HEAD cannot tell a missing bucket from a missing key, the probe can (and what the caller reads beside them)
+  const [probe, info] = await Promise.all([b.bucket.probe(ctx.signal), repo1HasBackupInfo(b, ctx.signal), beside]);
   if (!probe.ok) return probe.reason;
   return info.ok ? info.value : info.reason;
 }
@@ -35,7 +35,7 @@ async function repoHasStanza(env: LocalEnv, ctx: StepContext): Promise<boolean |
  */
 async function reviveObjectStore(env: LocalEnv, ctx: StepContext, session: LocalSession): Promise<void> {
   const dir = session.local.objectStoreDir;
-  if (!existsSync(join(dir, 'credentials.json')) || (await s3ServerStatus(dir)).running) return;
+  if (!existsSync(join(dir, 'credentials.json')) || runningS3Pid(dir) !== null) return;
   if ((await env.data.pgbr.bucket.probe(ctx.signal)).ok) return;
   ctx.note(`the castle's S3 endpoint (${dir}) is not running: starting it again`);
   const r = await startObjectStore({}, ctx, session);
@@ -60,7 +60,10 @@ async function apply(ctx: StepContext, session: LocalSession): Promise<StepResul
     return st.ok ? provision(env, ctx, 'started the existing cluster') : fail(st.reason);
   }
   await reviveObjectStore(env, ctx, session);
-  const has = await repoHasStanza(env, ctx);
+  // the restore source's backup.info, read beside the requests that tell whether there is anything to restore
+  const source = env.model.dataSource ? await localEnv(session, ctx, { restore: true }) : undefined;
+  const repo1Info = source && !('ok' in source) ? repoBackupInfo(source.data.pgbr, 1, { signal: ctx.signal }) : undefined;
+  const has = await repoHasStanza(env, ctx, repo1Info);
   if (typeof has === 'string')
     return fail(`cannot tell whether the S3 repo holds this cluster's backups, so nothing is created (a fresh cluster would fork the stanza): ${has}`, true);
   if (has) {
@@ -70,11 +73,11 @@ async function apply(ctx: StepContext, session: LocalSession): Promise<StepResul
           'a fresh cluster would come back empty and register a second system-id in the repo. Add dataSource.pgbackrest (repo1) to restore it.',
       );
     }
-    const source = await localEnv(session, ctx, { restore: true });
+    if (!source) return fail(`PostgresCluster '${env.model.name}' has no spec.dataSource.pgbackrest`);
     if ('ok' in source) return source;
     const gate = gateOf(session, ctx, env.model.name);
     ctx.note('restoring from the backup repos');
-    const r = await restoreCastle(source.data, { ...o, gate: gate && !gate.empty ? gate.gate : null });
+    const r = await restoreCastle(source.data, { ...o, gate: gate && !gate.empty ? gate.gate : null, ...(repo1Info ? { repo1Info } : {}) });
     if (!r.ok) {
       // an endpoint that stopped answering may come back: worth the step's retries (the next attempt resumes with --delta)
       const s3 = await env.data.pgbr.bucket.probe(ctx.signal);
