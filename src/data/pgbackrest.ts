@@ -142,9 +142,9 @@ const shq = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
 /**
  * The end of recovery asks restore_command again for the last WAL segment and the parent timeline's history, which
  * it had restored a moment before: two more pgBackRest processes and S3 round trips (0.05-0.25 s) between the
- * consistent state and the promotion a rebirth waits for. The script serves those from the copies it kept; a file
- * is kept only once pgBackRest fetched it in this recovery, a miss is never remembered (the archive can grow), and
- * of the segments only the newest is kept (a long replay must not double its disk use).
+ * consistent state and the promotion a rebirth waits for. The script serves those (as copies) from what it kept; a
+ * file is kept only once pgBackRest fetched it in this recovery, a miss is never remembered (the archive can grow:
+ * the new timeline's history is always looked up), and of the segments only the newest is kept, as a hard link.
  */
 function archiveGetScriptText(b: Pgbackrest): string {
   const cache = shq(archiveGetCache(b));
@@ -158,11 +158,13 @@ function archiveGetScriptText(b: Pgbackrest): string {
     'p=$2',
     'if [ -f "$cache/$f" ] && cp "$cache/$f" "$p"; then exit 0; fi',
     `pgbackrest --config=${shq(b.confPath)} --stanza=${shq(b.stanza)} archive-get "$f" "$p" || exit $?`,
+    'mkdir -p "$cache" || exit 0',
     'case $f in',
-    '  *.history) ;;',
-    '  *) rm -f "$cache"/[0-9A-F]*[0-9A-F] ;;',
+    '  *.history) cp "$p" "$cache/$f.tmp" && mv "$cache/$f.tmp" "$cache/$f" || rm -f "$cache/$f.tmp" ;;',
+    // a segment is linked, not copied (no 16 MB write per replayed segment): PostgreSQL never writes into the file it
+    // restored before the promotion, and only recycles segments older than the one replayed, the only one kept here
+    '  *) rm -f "$cache"/[0-9A-F]*[0-9A-F] && ln -f "$p" "$cache/$f" 2>/dev/null || rm -f "$cache/$f" ;;',
     'esac',
-    'mkdir -p "$cache" && cp "$p" "$cache/$f.tmp" && mv "$cache/$f.tmp" "$cache/$f" || rm -f "$cache/$f.tmp"',
     'exit 0',
     '',
   ].join('\n');

@@ -2,7 +2,7 @@
 // s3rver over TLS on loopback. Gate -> wipe -> restore -> start -> proof, and the refusals.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startS3Server, stopS3Server, type S3ServerInfo } from '../../src/s3/server.js';
 import {
@@ -19,7 +19,7 @@ import {
   type GateRecord,
 } from '../../src/data/rebirth.js';
 import { connConfig, postmasterPid, sql, stopPostgres, controlSystemId, syncfsReportsErrors } from '../../src/data/postgres.js';
-import { flushWal, pgbackrest, pgbackrestInfo, writePgbackrestConf, runBackup, archiveCommand } from '../../src/data/pgbackrest.js';
+import { archiveCommand, archiveGetCache, flushWal, pgbackrest, pgbackrestInfo, runBackup, writePgbackrestConf } from '../../src/data/pgbackrest.js';
 import { fingerprintCluster, compareFingerprints } from '../../src/data/fingerprint.js';
 import type { Result } from '../../src/core/result.js';
 import { pidAlive, processGone } from '../../src/os/pid.js';
@@ -173,6 +173,18 @@ test('full cycle: gate, nuclear wipe, restore from S3, start, proof identical in
   assert.equal(r.repo, 1);
   assert.equal(r.backup, g.backup.label);
   must(await startCastle(main, { log: logs.log }));
+  // the end of recovery asks again for the last segment and the parent timeline's history: served from what the
+  // restore_command kept, so pgBackRest fetched each file from S3 once; what it kept is gone after the promotion
+  const serverLog = readFileSync(main.cluster.logFile, 'utf8');
+  const fetched = [...serverLog.matchAll(/found (\S+) in the repo1/g)].map((m) => m[1]!);
+  const restored = [...serverLog.matchAll(/restored log file "(\S+)" from archive/g)].map((m) => m[1]!);
+  assert.ok(
+    fetched.some((f) => /^[0-9A-F]{24}$/.test(f)),
+    `fetched: ${fetched.join(', ')}`,
+  );
+  assert.equal(new Set(fetched).size, fetched.length, `fetched from S3 more than once: ${fetched.join(', ')}`);
+  assert.ok(restored.length > fetched.length, `restored ${restored.join(', ')}; fetched ${fetched.join(', ')}`);
+  assert.equal(existsSync(archiveGetCache(main.pgbr)), false);
   // the restored server's start synced the data dir with one syncfs, not a file-by-file fsync (castle.conf after the restore)
   const sync = must(await sql(main.cluster, 'SHOW recovery_init_sync_method'));
   assert.equal(sync[0]!.recovery_init_sync_method, syncfsReportsErrors() ? 'syncfs' : 'fsync');
