@@ -406,7 +406,8 @@ function wipedBefore(root: string): string[] {
  */
 async function removeBeside(paths: string[]): Promise<Result> {
   if (!paths.length) return ok(undefined);
-  const r = await exec('rm', ['-rf', '--one-file-system', '--', ...paths]);
+  // at the lowest CPU priority: the restore it runs beside (and the S3 endpoint serving it) go first on a small machine
+  const r = await exec('nice', ['-n', '19', 'rm', '-rf', '--one-file-system', '--', ...paths]);
   return r.code === 0 ? ok(undefined) : fail(`cannot delete ${paths.join(', ')}: ${describeFailure('rm', r)}`);
 }
 
@@ -522,7 +523,14 @@ export async function restoreCastle(
 }
 
 /** Starts the server (WAL replay to the end of the archive, promotion), then makes sure the stanza exists in every repo. */
-export async function startCastle(dc: DataCastle, o: OpOptions & { timeoutMs?: number } = {}): Promise<Result<{ pid: number; durationMs: number }>> {
+export async function startCastle(
+  dc: DataCastle,
+  o: OpOptions & {
+    timeoutMs?: number;
+    /** what the caller does with the promoted server (users, grants), run beside the repo2 stanza and the archiver's wake */
+    beside?: () => Promise<unknown>;
+  } = {},
+): Promise<Result<{ pid: number; durationMs: number }>> {
   const t = Date.now();
   const repo2Missing = !!dc.pgbr.repo2Path && !existsSync(repo2BackupInfoFile(dc.pgbr.repo2Path, dc.pgbr.stanza));
   // The wipe took the local repo2 with it. Its stanza is recreated from the restored pg_control while the
@@ -535,15 +543,18 @@ export async function startCastle(dc: DataCastle, o: OpOptions & { timeoutMs?: n
   if (!st.ok) return st;
   // promoted: restore_command is not run again, the files it kept are of no use
   rmSync(archiveGetCache(dc.pgbr), { recursive: true, force: true });
-  if (repo2Missing) {
+  const repo2 = async (): Promise<Result> => {
+    if (!repo2Missing) return ok(undefined);
     // the early try can lose a race with the starting server over pg_control: then once more, online
     if (first && !first.ok) (o.log ?? noLog)(`stanza-create beside the starting server failed (${first.reason}); once more, online\n`);
     const sc = first?.ok ? first : await stanzaCreate(dc.pgbr, o);
     if (!sc.ok) return fail(`server started, but recreating the local repo2 stanza failed: ${sc.reason}`);
     // archive-push failed for repo2 until now: wake the archiver with a fresh segment instead of waiting its 60 s retry
     const wake = await sql(dc.cluster, `SELECT pg_logical_emit_message(false, 'castle', 'wake'), pg_switch_wal()`);
-    if (!wake.ok) return fail(`server started, but waking the WAL archiver failed: ${wake.reason}`);
-  }
+    return wake.ok ? ok(undefined) : fail(`server started, but waking the WAL archiver failed: ${wake.reason}`);
+  };
+  const [r2] = await Promise.all([repo2(), o.beside?.()]);
+  if (!r2.ok) return r2;
   return ok({ pid: st.value.pid, durationMs: Date.now() - t });
 }
 

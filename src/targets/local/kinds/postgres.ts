@@ -87,7 +87,10 @@ async function apply(ctx: StepContext, session: LocalSession): Promise<StepResul
     const conf = await writePgbackrestConf(env.data.pgbr);
     if (!conf.ok) return fail(conf.reason);
     ctx.note('starting: replaying archived WAL');
-    const st = await startCastle(env.data, o);
+    // the users checked beside the repo2 stanza and the archiver's wake, once the server is promoted
+    let users: Promise<StepResult> | undefined;
+    const what = `restored ${r.value.backup} from repo${r.value.repo} (${r.value.why})`;
+    const st = await startCastle(env.data, { ...o, beside: () => (users = provision(env, ctx, what)) });
     if (!st.ok) return fail(st.reason);
     if (gate && !gate.empty && gate.gate.expireDeferred) {
       // the gate left pgBackRest's retention for now: beside the pooler and the app, the run ends when it is done
@@ -98,8 +101,7 @@ async function apply(ctx: StepContext, session: LocalSession): Promise<StepResul
         ),
       );
     }
-    const p = await provision(env, ctx, `restored ${r.value.backup} from repo${r.value.repo} (${r.value.why})`);
-    return p;
+    return (await users) ?? provision(env, ctx, what);
   }
   ctx.note('first birth: initdb');
   const cr = await createCluster(env.data, o);
