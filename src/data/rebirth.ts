@@ -268,7 +268,8 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
     flushedSegment: f2.value.segment,
     fingerprint,
     timings,
-    ...(o.deferExpire && o.newBackup !== false ? { expireDeferred: true } : {}),
+    // also without a new backup: a gate of the same run before it may have deferred the retention (the last gate is the one read)
+    ...(o.deferExpire ? { expireDeferred: true } : {}),
   });
 
   /** the backup (or the last one, without a new backup), confirmed in the S3 repo */
@@ -406,8 +407,7 @@ function wipedBefore(root: string): string[] {
  */
 async function removeBeside(paths: string[]): Promise<Result> {
   if (!paths.length) return ok(undefined);
-  // at the lowest CPU priority: the restore it runs beside (and the S3 endpoint serving it) go first on a small machine
-  const r = await exec('nice', ['-n', '19', 'rm', '-rf', '--one-file-system', '--', ...paths]);
+  const r = await exec('rm', ['-rf', '--one-file-system', '--', ...paths]);
   return r.code === 0 ? ok(undefined) : fail(`cannot delete ${paths.join(', ')}: ${describeFailure('rm', r)}`);
 }
 

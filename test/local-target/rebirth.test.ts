@@ -87,6 +87,26 @@ test('rebirth: gate, nuclear wipe, restore from S3 and proof, with rows that onl
   );
   assert.match(r.stdout, /^proof:$/m);
   assert.match(r.stdout, /^  ✔ data identical: /m);
+  // the gate left pgBackRest's retention to the restored cluster, which applied it before the run ended; the users'
+  // passwords matched the secret source, so nothing was set again after the restore
+  const rebirthRun = join(
+    c.dir,
+    '.castle',
+    'runs',
+    readdirSync(join(c.dir, '.castle', 'runs'))
+      .sort()
+      .pop()!,
+  );
+  assert.doesNotMatch(readFileSync(join(rebirthRun, 'steps', 'gate__0.log'), 'utf8'), /expire command begin/);
+  assert.match(
+    readFileSync(join(c.dataDir, 'postgres', 'blog-db', 'pgbackrest', 'log', 'db-expire.log'), 'utf8'),
+    /expire command end: completed successfully/,
+  );
+  assert.deepEqual(
+    evs.filter((e) => e.type === 'warning'),
+    [],
+  );
+  assert.doesNotMatch(readFileSync(join(rebirthRun, 'steps', 'up__database__0.log'), 'utf8'), /set the password/);
   // the 500 late rows are there, and so is everything else
   assert.equal((await query(c, 'SELECT count(*)::int AS n FROM posts')).rows[0].n, before + 500);
   assert.equal((await query(c, "SELECT count(*)::int AS n FROM posts WHERE body = 'only in WAL'")).rows[0].n, 500);
