@@ -33,6 +33,7 @@ import {
   confirmBackup,
   flushWal,
   pgbackrestFor,
+  expireBackups,
   restoreCluster,
   runBackup,
   serverEnv,
@@ -179,7 +180,7 @@ export interface GateOptions extends OpOptions {
   readonly fingerprintBeside?: boolean;
   /**
    * no expire after the backup (pgBackRest runs one by default, 0.07-0.14 s at 100 MB): a rebirth applies the
-   * retention once the restored cluster runs, off the path between the gate and the wipe
+   * retention while the restored cluster starts (startCastle `expire`), off the path between the gate and the wipe
    */
   readonly deferExpire?: boolean;
 }
@@ -529,8 +530,10 @@ export async function startCastle(
     timeoutMs?: number;
     /** what the caller does with the promoted server (users, grants), run beside the repo2 stanza and the archiver's wake */
     beside?: () => Promise<unknown>;
+    /** apply the retention a rebirth's gate deferred (pgbackrest expire), beside the WAL replay */
+    expire?: boolean;
   } = {},
-): Promise<Result<{ pid: number; durationMs: number }>> {
+): Promise<Result<{ pid: number; durationMs: number; expired?: Result }>> {
   const t = Date.now();
   const repo2Missing = !!dc.pgbr.repo2Path && !existsSync(repo2BackupInfoFile(dc.pgbr.repo2Path, dc.pgbr.stanza));
   // The wipe took the local repo2 with it. Its stanza is recreated from the restored pg_control while the
@@ -538,24 +541,32 @@ export async function startCastle(
   // (stanza-create locks the stanza; archive-get in the foreground, as configured here, takes no lock: with
   // archive-async on, the spooled archive-get would have to wait for it)
   const early = repo2Missing && !postmasterPid(dc.cluster) ? stanzaCreate(dc.pgbr, { ...o, online: false }) : undefined;
+  // the retention while the server replays WAL and waits for archive-get (most of a start is waiting): after the early
+  // stanza-create, as both take pgBackRest's stanza lock; nothing it deletes is WAL this recovery reads (all older
+  // than the newest backup)
+  const expired = o.expire ? (early ?? Promise.resolve(undefined)).then(() => expireBackups(dc.pgbr, { ...o, repo: 1 })) : undefined;
   const st = await startPostgres(dc.cluster, { ...o, env: serverEnv(dc.pgbr) });
   const first = early ? await early : undefined;
-  if (!st.ok) return st;
+  if (!st.ok) {
+    await expired;
+    return st;
+  }
   // promoted: restore_command is not run again, the files it kept are of no use
   rmSync(archiveGetCache(dc.pgbr), { recursive: true, force: true });
   const repo2 = async (): Promise<Result> => {
     if (!repo2Missing) return ok(undefined);
     // the early try can lose a race with the starting server over pg_control: then once more, online
     if (first && !first.ok) (o.log ?? noLog)(`stanza-create beside the starting server failed (${first.reason}); once more, online\n`);
+    if (first && !first.ok) await expired;
     const sc = first?.ok ? first : await stanzaCreate(dc.pgbr, o);
     if (!sc.ok) return fail(`server started, but recreating the local repo2 stanza failed: ${sc.reason}`);
     // archive-push failed for repo2 until now: wake the archiver with a fresh segment instead of waiting its 60 s retry
     const wake = await sql(dc.cluster, `SELECT pg_logical_emit_message(false, 'castle', 'wake'), pg_switch_wal()`);
     return wake.ok ? ok(undefined) : fail(`server started, but waking the WAL archiver failed: ${wake.reason}`);
   };
-  const [r2] = await Promise.all([repo2(), o.beside?.()]);
+  const [r2, , ex] = await Promise.all([repo2(), o.beside?.(), expired]);
   if (!r2.ok) return r2;
-  return ok({ pid: st.value.pid, durationMs: Date.now() - t });
+  return ok({ pid: st.value.pid, durationMs: Date.now() - t, ...(ex ? { expired: ex } : {}) });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -87,7 +87,7 @@ test('rebirth: gate, nuclear wipe, restore from S3 and proof, with rows that onl
   );
   assert.match(r.stdout, /^proof:$/m);
   assert.match(r.stdout, /^  ✔ data identical: /m);
-  // the gate left pgBackRest's retention to the restored cluster, which applied it before the run ended; the users'
+  // the gate left pgBackRest's retention to the restored cluster's start, which applied it; the users'
   // passwords matched the secret source, so nothing was set again after the restore
   const rebirthRun = join(
     c.dir,

@@ -15,8 +15,6 @@ export class LocalSession {
   readonly gates = new Map<string, GateFact>();
   /** wiped roots whose files are deleted beside the restore: the run ends when they are gone */
   readonly deletions: Promise<Result>[] = [];
-  /** work a step started beside the steps after it (the retention a rebirth's gate deferred): the run ends when it is done */
-  readonly background: Promise<Result>[] = [];
   constructor(readonly local: ResolvedLocal) {}
 }
 
@@ -29,16 +27,8 @@ export const localSession: SessionFactory<LocalConfig, LocalSession> = {
     return claimed.ok ? ok(new LocalSession(local)) : claimed;
   },
   close: async (session) => {
-    const [deleted, background] = await Promise.all([Promise.all(session.deletions), Promise.all(session.background)]);
-    const reasons = (rs: Result[]): string => rs.map((r) => (r.ok ? '' : r.reason)).join('; ');
-    const failed = deleted.filter((r) => !r.ok);
-    const late = background.filter((r) => !r.ok);
-    if (failed.length || late.length)
-      throw new Error(
-        [
-          ...(failed.length ? [`the wiped data was not all deleted (the next wipe tries again): ${reasons(failed)}`] : []),
-          ...(late.length ? [reasons(late)] : []),
-        ].join('; '),
-      );
+    const failed = (await Promise.all(session.deletions)).filter((r) => !r.ok);
+    if (failed.length)
+      throw new Error(`the wiped data was not all deleted (the next wipe tries again): ${failed.map((r) => (r.ok ? '' : r.reason)).join('; ')}`);
   },
 };

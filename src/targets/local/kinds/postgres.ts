@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { expireBackups, repo1HasBackupInfo, repoBackupInfo, runBackup, writePgbackrestConf } from '../../../data/pgbackrest.js';
+import { repo1HasBackupInfo, repoBackupInfo, runBackup, writePgbackrestConf } from '../../../data/pgbackrest.js';
 import { postmasterPid } from '../../../data/postgres.js';
 import { createCluster, restoreCastle, restoreInterrupted, startCastle, wipeCastle } from '../../../data/rebirth.js';
 import type { StepContext, StepKind, StepResult } from '../../../core/step.js';
@@ -90,17 +90,12 @@ async function apply(ctx: StepContext, session: LocalSession): Promise<StepResul
     // the users checked beside the repo2 stanza and the archiver's wake, once the server is promoted
     let users: Promise<StepResult> | undefined;
     const what = `restored ${r.value.backup} from repo${r.value.repo} (${r.value.why})`;
-    const st = await startCastle(env.data, { ...o, beside: () => (users = provision(env, ctx, what)) });
+    // the gate of this rebirth left pgBackRest's retention to the start
+    const expire = !!gate && !gate.empty && gate.gate.expireDeferred === true;
+    const st = await startCastle(env.data, { ...o, expire, beside: () => (users = provision(env, ctx, what)) });
     if (!st.ok) return fail(st.reason);
-    if (gate && !gate.empty && gate.gate.expireDeferred) {
-      // the gate left pgBackRest's retention for now: beside the pooler and the app, the run ends when it is done
-      // (not the step's log nor its signal: both end with the step)
-      session.background.push(
-        expireBackups(env.data.pgbr, { repo: 1 }).then((e) =>
-          e.ok ? e : { ok: false, reason: `the retention deferred by the backup gate (pgbackrest expire) failed; the next backup applies it: ${e.reason}` },
-        ),
-      );
-    }
+    if (st.value.expired && !st.value.expired.ok)
+      ctx.note(`the retention the backup gate deferred (pgbackrest expire) failed; the next backup applies it: ${st.value.expired.reason}`);
     return (await users) ?? provision(env, ctx, what);
   }
   ctx.note('first birth: initdb');
