@@ -290,6 +290,7 @@ export function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAna
     defs: registry.defs,
     nullIsAbsent: isCore,
     evalCel: true,
+    ...(registry.core.kubernetesVersion ? { kubernetesVersion: registry.core.kubernetesVersion } : {}),
     ...(isCore ? {} : { objectMeta: registry.objectMeta() }),
     ...(old !== undefined ? { old } : {}),
   });

@@ -2,6 +2,7 @@ import { Environment, serialize, type ASTNode } from '@marcbachmann/cel-js';
 import { registerKubernetesLibraries, RuleError } from './cel-k8s.js';
 import { COST_LIMIT_MESSAGE, instrument, PER_CALL_LIMIT, tracked } from './cel-cost.js';
 import { bindList, bindListOperators } from './cel-lists.js';
+import { escapeName } from './cel-estimate.js';
 import { durationSeconds } from './duration.js';
 import { re2Test } from './regex.js';
 import type { CelRule, SNode } from '../schema/types.js';
@@ -156,20 +157,23 @@ export function isTransitionRule(rule: CelRule): boolean {
 let durationOf: Program | undefined;
 let timestampOf: Program | undefined;
 
-/** Converts a decoded YAML value to the CEL value the API server would bind, following the schema. */
-export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache?: WeakMap<object, unknown>): unknown {
+/**
+ * Converts a decoded YAML value to the CEL value the API server would bind, following the schema.
+ * `kubernetes137`: bind set and map lists with the rules of Kubernetes 1.37 (cel-lists.ts).
+ */
+export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache?: WeakMap<object, unknown>, kubernetes137 = false): unknown {
   // rules on nested nodes bind the same subtrees again: converted once per object checked
   if (cache && typeof v === 'object' && v !== null) {
     const hit = cache.get(v);
     if (hit !== undefined) return hit;
-    const out = convert(v, node, resolve, cache);
+    const out = convert(v, node, resolve, cache, kubernetes137);
     cache.set(v, out);
     return out;
   }
-  return convert(v, node, resolve, cache);
+  return convert(v, node, resolve, cache, kubernetes137);
 }
 
-function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache: WeakMap<object, unknown> | undefined): unknown {
+function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache: WeakMap<object, unknown> | undefined, k137: boolean): unknown {
   const n = node ? resolve(node) : undefined;
   if (v === null || v === undefined) return null;
   if (typeof v === 'number') return Number.isInteger(v) && n?.t !== 'number' ? BigInt(v) : v;
@@ -209,23 +213,34 @@ function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNo
   // set and map lists compare without regard to order, as the server binds them (cel-lists.ts)
   if (Array.isArray(v))
     return bindList(
-      v.map((x) => toCel(x, n?.items, resolve, cache)),
+      v.map((x) => toCel(x, n?.items, resolve, cache, k137)),
       v,
       n?.lt,
       n?.lk,
+      k137,
     );
   if (typeof v === 'object') {
     const out: Record<string, unknown> = {};
+    // an object with properties shows them under their escaped names (`a.b` as `a__dot__b`); a map's keys stay as they are
+    const name = n?.props ? celName : (k: string): string => k;
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
       // a property set to null is absent for CEL (the server's UnstructuredToVal); a map value stays null
       if (x === null && n?.props?.[k] !== undefined) continue;
-      out[k] = toCel(x, n?.props?.[k] ?? n?.add, resolve, cache);
+      out[name(k)] = toCel(x, n?.props?.[k] ?? n?.add, resolve, cache, k137);
     }
     // structural defaulting happens before validation on the API server
-    if (n) for (const [k, p] of defaulted(n)) if (out[k] === undefined) out[k] = toCel(p.def, p, resolve);
+    if (n) for (const [k, p] of defaulted(n)) if (out[name(k)] === undefined) out[name(k)] = toCel(p.def, p, resolve, undefined, k137);
     return out;
   }
   return v;
+}
+
+/**
+ * The name a rule reads a property by (k8s.io/apiserver/pkg/cel escaping.go): escaped when it can
+ * be, otherwise as it is, which no CEL identifier can name (`a@b`, `9a`).
+ */
+function celName(k: string): string {
+  return escapeName(k) ?? k;
 }
 
 /** a node's properties that have a default, found once per node: most objects converted have none, among many properties */

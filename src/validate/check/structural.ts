@@ -4,6 +4,7 @@ import { fieldPathString, goValue, jsonTypeName, listMapKey, smdPathString, type
 import { checkFormat } from './formats.js';
 import { re2Test } from './regex.js';
 import type { SNode } from '../schema/types.js';
+import { from137 } from './kubernetes-version.js';
 
 /** What the structural check finds, worded as the API server words it. */
 export interface FieldError {
@@ -28,6 +29,8 @@ export interface StructuralOptions {
    * default since Kubernetes 1.30). Absent: a create, as offline.
    */
   readonly old?: unknown;
+  /** The target cluster's Kubernetes version: from 1.37 CEL rules see set and map lists with its rules. */
+  readonly kubernetesVersion?: string;
 }
 
 export interface StructuralStats {
@@ -75,6 +78,7 @@ export class StructuralChecker {
   readonly #path: Seg[] = [];
   readonly #celValues = new WeakMap<object, unknown>();
   readonly #oldCelValues = new WeakMap<object, unknown>();
+  readonly #k137: boolean;
   /** the old value correlated with the node being checked (undefined: none, or not correlatable) */
   #old: unknown;
   /** the node, or a correlatable ancestor, equals its old value: its errors are ratcheted */
@@ -86,6 +90,7 @@ export class StructuralChecker {
 
   constructor(o: StructuralOptions) {
     this.#o = o;
+    this.#k137 = from137(o.kubernetesVersion);
     this.#old = o.old;
   }
 
@@ -304,8 +309,8 @@ export class StructuralChecker {
   #cel(n: SNode, v: unknown): void {
     if (this.#celHalted || !n.cel?.length) return;
     if (this.#celBudget <= 0) return this.#outOfBudget(n);
-    const self = toCel(v, n, this.resolve, this.#celValues);
-    const oldSelf = this.#old === undefined || this.#old === null ? undefined : { value: toCel(this.#old, n, this.resolve, this.#oldCelValues) };
+    const self = toCel(v, n, this.resolve, this.#celValues, this.#k137);
+    const oldSelf = this.#old === undefined || this.#old === null ? undefined : { value: toCel(this.#old, n, this.resolve, this.#oldCelValues, this.#k137) };
     for (const rule of n.cel ?? []) {
       const transition = isTransitionRule(rule);
       // offline (a create) or a value with no old counterpart: the server skips transition rules, unless optionalOldSelf
