@@ -29,6 +29,8 @@ interface SetKind {
   kind: 'set';
   /** Kubernetes 1.37 (kubernetes commit 69805c3b13c3): both sides keyed by their CEL values, duplicates on the right fail */
   k137?: true;
+  /** a 1.37 `+` result (refValSetList): a list of CEL values, no longer of the object */
+  built?: true;
   raw?: readonly unknown[];
   keys?: unknown[];
   set?: Set<unknown>;
@@ -113,7 +115,9 @@ export function listTypeEqual(a: unknown, b: unknown, plain: Equality): boolean 
  * (unstructuredList.Contains), a list built by the rule asks the needle (cel-go's baseList.Contains).
  */
 export function listTypeContains(list: unknown[], needle: unknown, plain: Equality): boolean {
-  if (kinds.has(list)) return list.some((x) => listTypeEqual(x, needle, plain));
+  const k = kinds.get(list);
+  // 1.37's `+` results hold CEL values in a cel-go list (baseList.Contains), though they keep their list type's `==`
+  if (k && !(k.kind !== 'atomic' && k.built)) return list.some((x) => listTypeEqual(x, needle, plain));
   return list.some((x) => listTypeEqual(needle, x, plain));
 }
 
@@ -260,7 +264,7 @@ function addToSet137(a: unknown[], b: unknown[]): unknown[] {
     seen.add(key);
     out.push(x);
   }
-  kinds.set(out, { kind: 'set', k137: true });
+  kinds.set(out, { kind: 'set', k137: true, built: true });
   return out;
 }
 

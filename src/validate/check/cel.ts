@@ -240,8 +240,16 @@ function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNo
  * be, otherwise as it is, which no CEL identifier can name (`a@b`, `9a`).
  */
 function celName(k: string): string {
-  return escapeName(k) ?? k;
+  let name = celNames.get(k);
+  if (name === undefined) {
+    name = escapeName(k) ?? k;
+    // property names repeat across documents; the cap keeps keys of arbitrary objects from growing it
+    if (celNames.size < 10_000) celNames.set(k, name);
+  }
+  return name;
 }
+
+const celNames = new Map<string, string>();
 
 /** a node's properties that have a default, found once per node: most objects converted have none, among many properties */
 const defaultedProps = new WeakMap<SNode, [string, SNode][]>();
