@@ -293,7 +293,7 @@ export function evalRule(rule: CelRule, self: unknown, oldSelf?: { value: unknow
     };
   if ('error' in run) {
     const e = run.error;
-    const msg = firstLine(e instanceof Error ? e.message : String(e));
+    const msg = goMessage(firstLine(e instanceof Error ? e.message : String(e)));
     // a missing field is a runtime error for the API server too, which rejects the object with it
     const key = /^no such key: (.+)$/i.exec(msg);
     // the server's wording: `<error> evaluating rule: <message, or the rule when it has none>`
@@ -326,6 +326,12 @@ function ruleMessage(rule: CelRule, vars: Record<string, unknown>): string {
   }
   if (rule.message) return rule.message;
   return `failed rule: ${rule.rule}`;
+}
+
+/** cel-go's text of the errors cel-js words differently (`index out of bounds: 10`, from types/list.go) */
+function goMessage(msg: string): string {
+  const index = /^no such key: index out of bounds, index (-?\d+)/i.exec(msg);
+  return index ? `index out of bounds: ${index[1]}` : msg;
 }
 
 function firstLine(s: string): string {
