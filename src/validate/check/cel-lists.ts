@@ -222,7 +222,7 @@ function setEqual(a: unknown[], k: SetKind, b: unknown[]): boolean {
 // ---- sets from Kubernetes 1.37 (valuesreflect.go setElementKey, addToSetList, refValSetList) ----
 
 /** the error value setElementKey gives for a list or a map, which the rule's evaluation reports */
-export class NonScalarSetElement extends Error {}
+class NonScalarSetElement extends Error {}
 
 function isDuration(v: object): v is { seconds: bigint; nanos: number } {
   const d = v as { seconds?: unknown; nanos?: unknown };
