@@ -182,7 +182,8 @@ export async function initCluster(c: PgCluster, o: InitOptions = {}): Promise<Re
   );
   if (r.code !== 0) return fail(describeFailure('initdb', r));
   // asked before postgresql.conf includes the castle.conf not written yet
-  const toast: Record<string, string> = c.major >= 14 && (await acceptsSetting(c, 'default_toast_compression', 'lz4', o)) ? { default_toast_compression: 'lz4' } : {};
+  const toast: Record<string, string> =
+    c.major >= 14 && (await acceptsSetting(c, 'default_toast_compression', 'lz4', o)) ? { default_toast_compression: 'lz4' } : {};
   const conf = join(c.dataDir, 'postgresql.conf');
   appendFileSync(conf, `\n# written by castle\ninclude = 'castle.conf'\n`);
   return writeCastleConf(c, { ...o, settings: { ...toast, ...o.settings } });
