@@ -181,13 +181,21 @@ export interface PackedAnalysis {
   readonly analysis: FileAnalysis;
 }
 
-/** Moves `a`'s findings, references and provided objects into their packed form. */
-export function pack(a: FileAnalysis): PackedAnalysis {
+/**
+ * Moves `a`'s findings, references and provided objects into their packed form. `known`: what this
+ * thread has seen provided so far (this file's objects are added to it): the references it meets
+ * are left out, as the main thread, which has seen at least as much when it settles the file, would drop them.
+ */
+export function pack(a: FileAnalysis, known?: ObjectIndex): PackedAnalysis {
   const findings: string[] = [];
   for (const d of a.diagnostics) findings.push(d.location?.file ?? '', JSON.stringify(d));
-  const needs: string[] = [];
-  for (const n of a.needs) needs.push(needKey(n), n.at.file, JSON.stringify(n));
   const provided = a.provided.map(([kind, namespace, name]) => ObjectIndex.key(kind, namespace, name));
+  if (known) for (const k of provided) known.addKey(k);
+  const needs: string[] = [];
+  for (const n of a.needs) {
+    const key = needKey(n);
+    if (!known?.hasKey(key)) needs.push(key, n.at.file, JSON.stringify(n));
+  }
   a.diagnostics.length = 0;
   a.needs.length = 0;
   a.provided.length = 0;

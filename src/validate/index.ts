@@ -5,7 +5,7 @@ import { collectGarbage } from './heap.js';
 import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type FileAnalysis, type PackedAnalysis, type PlacedNeed } from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
-import { loadQueued, workerCount, WorkerPool, type QueuedFile } from './pool.js';
+import { endPrestarted, loadQueued, workerCount, WorkerPool, type QueuedFile } from './pool.js';
 import { Spool } from './spool.js';
 import { Locator, type LocRef } from './check/context.js';
 import { checkCrdBatches } from './check/rebirth.js';
@@ -137,6 +137,7 @@ export async function validateStream(paths: readonly string[], opts: ValidateOpt
   try {
     return await run(paths, opts, spool, needs, emit, pool);
   } finally {
+    endPrestarted();
     pool.current?.close();
     spool.close();
     needs.close();
@@ -204,6 +205,7 @@ async function run(
   // Started now, the workers load their modules and schemas while this thread reads the CRDs among
   // the inputs. Not before: with a cold cache they would compile the schemas this thread is compiling,
   // and their heaps would grow beside this one while it still holds every input's text.
+  if (workers === 0) endPrestarted();
   pool.current =
     workers > 0 ? new WorkerPool(rest as QueuedFile[], workers, { cacheDir, kubernetesVersion: opts.kubernetesVersion, options: analyzeOptions }) : undefined;
   const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, analyzeOptions);

@@ -216,7 +216,9 @@ function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNo
     );
   if (typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      const x = o[k];
       // a property set to null is absent for CEL (the server's UnstructuredToVal); a map value stays null
       if (x === null && n?.props?.[k] !== undefined) continue;
       out[k] = toCel(x, n?.props?.[k] ?? n?.add, resolve, cache);

@@ -55,6 +55,19 @@ export const RULES_NOT_CHECKED = 'some validation rules were not checked because
  * dropped before validation, or replaced by the schema's `default`. Items of lists are left alone
  * (a null item is a type error); core types (refs, ObjectMeta) read `null` as absent anyway.
  */
+/** one path segment per declared property name, shared (segments are never changed): one per property checked was garbage */
+const fieldSegs = new Map<string, Seg>();
+
+function fieldSeg(f: string): Seg {
+  let seg = fieldSegs.get(f);
+  if (seg === undefined) {
+    // a flat copy: the name is a slice of its file's text, which the cache would keep in memory
+    const name = ` ${f}`.slice(1);
+    fieldSegs.set(name, (seg = { f: name }));
+  }
+  return seg;
+}
+
 function pruneNulls(n: SNode, v: Record<string, unknown>): void {
   for (const k in v) {
     if (v[k] !== null) continue;
@@ -256,7 +269,8 @@ export class StructuralChecker {
         this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
       }
     }
-    const count = Object.keys(v).length;
+    const keys = Object.keys(v);
+    const count = keys.length;
     if (n.maxP !== undefined && count > n.maxP) this.#err('schema/too-many', `${this.#fp()}: Too many: ${count}: must have at most ${n.maxP} items`);
     if (n.minP !== undefined && count < n.minP) this.#invalid('schema/bounds', v, `should have at least ${n.minP} properties`);
     const embedded = n.emb === true;
@@ -266,13 +280,16 @@ export class StructuralChecker {
           this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
       }
     }
-    for (const [key, val] of Object.entries(v)) {
+    // the keys read once for the count and the walk (Object.entries made a pair per property)
+    for (const key of keys) {
+      const val = v[key];
       let child: SNode | undefined = n.props?.[key];
       if ((isRoot || embedded) && key === 'metadata' && this.#o.objectMeta) child = this.#o.objectMeta;
       if ((isRoot || embedded) && (key === 'apiVersion' || key === 'kind') && !child) child = { t: 'string' };
       const fromMap = !child && n.add !== undefined;
+      const declared = child !== undefined;
       if (!child) child = n.add;
-      this.#path.push(fromMap ? { f: key, m: true } : { f: key });
+      this.#path.push(fromMap ? { f: key, m: true } : declared ? fieldSeg(key) : { f: key });
       if (child && this.#o.old === undefined) this.#check(child, val);
       else if (child) {
         // map values and properties are correlated by key, unless the map is atomic
