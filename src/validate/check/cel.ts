@@ -169,6 +169,73 @@ export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) =
   return convert(v, node, resolve, cache);
 }
 
+/**
+ * The fields of `self` that the rules of one schema node read, when every use of `self` in them is
+ * a field selection (`self.x`, `has(self.x)`): an object is then bound with those fields only (see
+ * toCelFields), which is all the rules can see. Undefined when a rule uses `self` whole (a macro on
+ * it, a comparison, a call), has a messageExpression, or does not parse. PGO's rule on `spec` reads
+ * `self.config` and `self.postgresVersion`; converting the whole spec for it was most of the conversion.
+ */
+export function selfFields(rules: readonly CelRule[]): ReadonlySet<string> | undefined {
+  let f = selfFieldsOf.get(rules);
+  if (f === undefined) {
+    f = collectSelfFields(rules) ?? null;
+    selfFieldsOf.set(rules, f);
+  }
+  return f ?? undefined;
+}
+
+const selfFieldsOf = new WeakMap<readonly CelRule[], ReadonlySet<string> | null>();
+
+function collectSelfFields(rules: readonly CelRule[]): ReadonlySet<string> | undefined {
+  const fields = new Set<string>();
+  let whole = false;
+  const walk = (n: unknown, parent: { op: string; args: unknown } | undefined): void => {
+    if (whole || !n || typeof n !== 'object') return;
+    if (Array.isArray(n)) {
+      for (const x of n) walk(x, parent);
+      return;
+    }
+    if (!('op' in n)) return;
+    const node = n as { op: string; args: unknown };
+    if (node.op === 'id' && node.args === 'self') {
+      const sel = parent?.op === '.' && Array.isArray(parent.args) && parent.args[0] === node && typeof parent.args[1] === 'string';
+      if (sel) fields.add((parent.args as [unknown, string])[1]);
+      else whole = true;
+      return;
+    }
+    walk(node.args, node);
+  };
+  for (const rule of rules) {
+    if (rule.messageExpression !== undefined || /\boldSelf\b/.test(rule.rule)) return undefined;
+    const p = program(rule.rule);
+    if (p instanceof Error) return undefined;
+    walk((p as unknown as { ast: ASTNode }).ast, undefined);
+    if (whole) return undefined;
+  }
+  return fields;
+}
+
+/** toCel of an object with only `fields` (see selfFields): each present field converted as toCel converts it */
+export function toCelFields(
+  v: Record<string, unknown>,
+  fields: ReadonlySet<string>,
+  node: SNode,
+  resolve: (n: SNode) => SNode,
+  cache: WeakMap<object, unknown> | undefined,
+): Record<string, unknown> {
+  const n = resolve(node);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    if (!fields.has(k)) continue;
+    const x = v[k];
+    if (x === null && n.props?.[k] !== undefined) continue;
+    out[k] = toCel(x, n.props?.[k] ?? n.add, resolve, cache);
+  }
+  for (const [k, p] of defaulted(n)) if (fields.has(k) && out[k] === undefined) out[k] = toCel(p.def, p, resolve);
+  return out;
+}
+
 function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache: WeakMap<object, unknown> | undefined): unknown {
   const n = node ? resolve(node) : undefined;
   if (v === null || v === undefined) return null;

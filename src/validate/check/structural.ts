@@ -1,4 +1,4 @@
-import { evalRule, isTransitionRule, toCel } from './cel.js';
+import { evalRule, isTransitionRule, selfFields, toCel, toCelFields } from './cel.js';
 import { RUNTIME_CEL_COST_BUDGET } from './cel-cost.js';
 import { fieldPathString, goValue, jsonTypeName, listMapKey, smdPathString, type FieldPath, type Seg } from './field-path.js';
 import { checkFormat } from './formats.js';
@@ -321,7 +321,9 @@ export class StructuralChecker {
   #cel(n: SNode, v: unknown): void {
     if (this.#celHalted || !n.cel?.length) return;
     if (this.#celBudget <= 0) return this.#outOfBudget(n);
-    const self = toCel(v, n, this.resolve, this.#celValues);
+    // offline (no old object), an object whose rules read some of its fields binds those only
+    const fields = this.#old === undefined && typeof v === 'object' && v !== null && !Array.isArray(v) ? selfFields(n.cel) : undefined;
+    const self = fields ? toCelFields(v as Record<string, unknown>, fields, n, this.resolve, this.#celValues) : toCel(v, n, this.resolve, this.#celValues);
     const oldSelf = this.#old === undefined || this.#old === null ? undefined : { value: toCel(this.#old, n, this.resolve, this.#oldCelValues) };
     for (const rule of n.cel ?? []) {
       const transition = isTransitionRule(rule);
