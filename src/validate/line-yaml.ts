@@ -221,8 +221,9 @@ class Reader {
       this.end = at + q.end;
       return q.value;
     }
-    const v = plainValue(text, at, this.ambiguous);
-    this.end = at + plainLength(text);
+    const plain = plainText(text);
+    const v = plainValue(plain, at, this.ambiguous);
+    this.end = at + plain.length;
     this.noContinuation(parentIndent);
     return v;
   }
@@ -287,10 +288,10 @@ function afterSpaces(s: string, from: number): number {
   return p;
 }
 
-/** length of a one-line plain value: up to a ` #` comment, trailing spaces trimmed */
-function plainLength(text: string): number {
+/** a one-line plain value: up to a ` #` comment, trailing spaces trimmed */
+function plainText(text: string): string {
   const hash = text.indexOf(' #');
-  return (hash === -1 ? text : text.slice(0, hash)).trimEnd().length;
+  return (hash === -1 ? text : text.slice(0, hash)).trimEnd();
 }
 
 function isSeqItem(t: string): boolean {
@@ -390,11 +391,8 @@ function quoted(t: string, i: number): { value: string; end: number } {
   return fail();
 }
 
-function plainValue(text: string, at: number, ambiguous: number[] | undefined): unknown {
-  let end = text.length;
-  const hash = text.indexOf(' #');
-  if (hash !== -1) end = hash;
-  const v = text.slice(0, end).trimEnd();
+/** `v`: the value's text, as plainText cuts it */
+function plainValue(v: string, at: number, ambiguous: number[] | undefined): unknown {
   if (v === '' || FORBIDDEN_START.test(v) || v.includes(': ') || v.endsWith(':') || v.includes('\t')) fail();
   if (ambiguous && YAML11_BOOL.test(v)) ambiguous.push(at);
   return plainScalar(v);
