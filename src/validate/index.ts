@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { loadBuiltinCrds } from './schema/builtin.js';
 import { collectGarbage } from './heap.js';
-import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type FileAnalysis, type PackedAnalysis, type PlacedNeed } from './analyze.js';
+import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type FileAnalysis, type PackedAnalysis, type PackedNeed } from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
 import { endPrestarted, loadQueued, workerCount, WorkerPool, type QueuedFile } from './pool.js';
@@ -132,7 +132,7 @@ export async function validateManifests(paths: readonly string[], opts: Validate
  */
 export async function validateStream(paths: readonly string[], opts: ValidateOptions, emit: FindingSink): Promise<ValidateRun> {
   const spool = new Spool<Diagnostic>();
-  const needs = new Spool<PlacedNeed>();
+  const needs = new Spool<PackedNeed>();
   const pool: { current?: WorkerPool | undefined } = {};
   try {
     return await run(paths, opts, spool, needs, emit, pool);
@@ -148,7 +148,7 @@ async function run(
   paths: readonly string[],
   opts: ValidateOptions,
   spool: Spool<Diagnostic>,
-  needs: Spool<PlacedNeed>,
+  needs: Spool<PackedNeed>,
   emit: FindingSink,
   /** the worker threads, once started: ended by the caller however the run ends */
   pool: { current?: WorkerPool | undefined },
@@ -298,9 +298,8 @@ async function run(
       });
     }
   }
-  const missing = (n: PlacedNeed): Diagnostic => {
-    const at = n.loc;
-    const d = missingNeed(n, at ? { resolve: () => at } : locator);
+  const missing = (n: PackedNeed): Diagnostic => {
+    const d = missingNeed(n, n.loc !== undefined ? n.loc : locator.resolve(n.at));
     return live
       ? {
           ...d,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { join } from 'node:path';
 import type { Diagnostic } from '../../src/diag/diagnostic.js';
-import { analyzeFiles, emptyAnalysis, mergeAnalysis, type PlacedNeed } from '../../src/validate/analyze.js';
+import { analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type PackedNeed } from '../../src/validate/analyze.js';
 import { needKey, ObjectIndex } from '../../src/validate/check/references.js';
 import { endPrestarted, prestartWorker, WorkerPool } from '../../src/validate/pool.js';
 import { loadRegistry } from '../../src/validate/schema/registry-load.js';
@@ -19,6 +19,7 @@ describe('worker pool', () => {
     const inThread = analyzeFiles(files, loadRegistry(cacheDir, undefined), { rebirth: false });
     const analysis = emptyAnalysis();
     const provided: string[] = [];
+    const needs: string[] = [];
     let posted = 0;
     const orders: number[] = [];
     const pool = new WorkerPool(
@@ -37,10 +38,10 @@ describe('worker pool', () => {
         analysis.diagnostics.push(d);
       }
       for (let i = 0; i < p.needs.length; i += 3) {
-        const n = JSON.parse(p.needs[i + 2]!) as PlacedNeed;
+        const n = JSON.parse(p.needs[i + 2]!) as PackedNeed;
         assert.equal(p.needs[i], needKey(n));
-        assert.equal(p.needs[i + 1], n.at.file);
-        analysis.needs.push(n);
+        assert.equal(p.needs[i + 1], n.loc?.file ?? n.at?.file);
+        needs.push(p.needs[i + 2]!);
       }
       provided.push(...p.provided);
     });
@@ -52,8 +53,13 @@ describe('worker pool', () => {
       `${d.location?.file}:${d.location?.line} ${d.rule} ${d.message}`;
     assert.deepEqual(analysis.diagnostics.map(key).sort(), inThread.diagnostics.map(key).sort());
     assert.ok(inThread.diagnostics.length >= 18, `${inThread.diagnostics.length} findings`);
-    assert.deepEqual(analysis.needs.map((n) => JSON.stringify(n)).sort(), inThread.needs.map((n) => JSON.stringify(n)).sort());
-    assert.deepEqual(provided.sort(), inThread.provided.map(([k, ns, name]) => ObjectIndex.key(k, ns, name)).sort());
+    // the references as one thread packs them (placed ones with their location, without their LocRef)
+    const packed = pack(inThread);
+    const inThreadNeeds: string[] = [];
+    for (let i = 0; i < packed.needs.length; i += 3) inThreadNeeds.push(packed.needs[i + 2]!);
+    assert.deepEqual(needs.sort(), inThreadNeeds.sort());
+    assert.ok(needs.length >= 6, `${needs.length} references`);
+    assert.deepEqual(provided.sort(), [...packed.provided].sort());
     assert.ok(provided.length >= 6, `${provided.length} provided`);
     assert.equal(analysis.documents, 12);
   });
