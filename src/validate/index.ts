@@ -6,6 +6,7 @@ import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type Fil
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
 import { endPrestarted, loadQueued, workerCount, WorkerPool, type QueuedFile } from './pool.js';
+import { byLine, dedupeSorted } from './order.js';
 import { Spool } from './spool.js';
 import { Locator, type LocRef } from './check/context.js';
 import { checkCrdBatches } from './check/rebirth.js';
@@ -346,7 +347,7 @@ async function run(
       if (text === null) text = textOf(f);
       return text;
     };
-    for (const d of dedupe(found).sort(byLine)) {
+    for (const d of dedupeSorted(found.sort(byLine))) {
       if (d.severity === 'error') errors++;
       else if (d.severity === 'warning') warnings++;
       emit(d, source);
@@ -404,19 +405,4 @@ function readText(abs: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function dedupe(diags: Diagnostic[]): Diagnostic[] {
-  const seen = new Set<string>();
-  return diags.filter((d) => {
-    const k = `${d.location?.file}:${d.location?.line}:${d.location?.col}:${d.rule}:${d.message}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}
-
-/** within one file: by line, then column; Array.prototype.sort is stable, so a tie keeps the order found */
-function byLine(a: Diagnostic, b: Diagnostic): number {
-  return (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.col ?? 0) - (b.location?.col ?? 0);
 }
