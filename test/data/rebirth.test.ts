@@ -176,6 +176,9 @@ test('full cycle: gate, nuclear wipe, restore from S3, start, proof identical in
   // the restored server's start synced the data dir with one syncfs, not a file-by-file fsync (castle.conf after the restore)
   const sync = must(await sql(main.cluster, 'SHOW recovery_init_sync_method'));
   assert.equal(sync[0]!.recovery_init_sync_method, syncfsReportsErrors() ? 'syncfs' : 'fsync');
+  // TOAST written with lz4 (Debian's PostgreSQL is built with it), set at initdb and kept through the restore
+  const toast = must(await sql(main.cluster, 'SHOW default_toast_compression'));
+  assert.equal(toast[0]!.default_toast_compression, 'lz4');
 
   // proof: same system, same data, post-backup rows included
   const p = must(await proveCastle(main, g, { log: logs.log }));
