@@ -34,6 +34,11 @@ export class ObjectIndex {
     this.#set.add(key);
   }
 
+  /** keys held */
+  get size(): number {
+    return this.#set.size;
+  }
+
   has(kind: string, namespace: string | undefined, name: string): boolean {
     return this.#set.has(`${kind}|${namespace ?? ''}|${name}`);
   }
