@@ -30,13 +30,15 @@ interface SetKind {
 }
 
 const kinds = new WeakMap<object, ListKind>();
+/** one for every atomic list: it holds nothing of its own */
+const ATOMIC: ListKind = { kind: 'atomic' };
 const holding = new WeakMap<object, boolean>();
 
 /** Records a list bound from the object with its schema's `x-kubernetes-list-type`; returns it. */
 export function bindList(list: unknown[], raw: readonly unknown[], listType: string | undefined, mapKeys: readonly string[] | undefined): unknown[] {
   if (listType === 'set') kinds.set(list, { kind: 'set', raw });
   else if (listType === 'map') kinds.set(list, { kind: 'map', props: (mapKeys ?? []).map((k) => escapeName(k) ?? k) });
-  else kinds.set(list, { kind: 'atomic' });
+  else kinds.set(list, ATOMIC);
   return list;
 }
 
@@ -114,7 +116,7 @@ export function listTypeAdd(a: unknown[], b: unknown[], plainAdd: () => unknown)
   // cel-js's `+` first: it refuses lists of different element types, as the server's type check does
   const plain = plainAdd();
   if (k.kind === 'atomic') {
-    if (Array.isArray(plain)) kinds.set(plain, { kind: 'atomic' });
+    if (Array.isArray(plain)) kinds.set(plain, ATOMIC);
     return plain;
   }
   if (k.kind === 'set') {
