@@ -37,6 +37,9 @@ interface SetKind {
 }
 
 const kinds = new WeakMap<object, ListKind>();
+/** one for every atomic list (of each version): it holds nothing of its own */
+const ATOMIC: ListKind = { kind: 'atomic' };
+const ATOMIC_137: ListKind = { kind: 'atomic', k137: true };
 const holding = new WeakMap<object, boolean>();
 
 /**
@@ -53,7 +56,7 @@ export function bindList(
   const v = kubernetes137 ? ({ k137: true } as const) : {};
   if (listType === 'set') kinds.set(list, { kind: 'set', raw, ...v });
   else if (listType === 'map') kinds.set(list, { kind: 'map', props: (mapKeys ?? []).map((k) => escapeName(k) ?? k), ...v });
-  else kinds.set(list, { kind: 'atomic', ...v });
+  else kinds.set(list, kubernetes137 ? ATOMIC_137 : ATOMIC);
   return list;
 }
 
@@ -134,7 +137,7 @@ export function listTypeAdd(a: unknown[], b: unknown[], plainAdd: () => unknown)
   const plain = plainAdd();
   if (k.kind === 'atomic') {
     // 1.37's unstructuredList.Add builds a list of CEL values (types.NewRefValList), no longer a list of the object
-    if (Array.isArray(plain) && !k.k137) kinds.set(plain, { kind: 'atomic' });
+    if (Array.isArray(plain) && !k.k137) kinds.set(plain, ATOMIC);
     return plain;
   }
   if (k.kind === 'set' && k.k137) return addToSet137(a, b);

@@ -173,6 +173,80 @@ export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) =
   return convert(v, node, resolve, cache, kubernetes137);
 }
 
+/**
+ * The fields of `self` that the rules of one schema node read, when every use of `self` in them is
+ * a field selection (`self.x`, `has(self.x)`): an object is then bound with those fields only (see
+ * toCelFields), which is all the rules can see. Undefined when a rule uses `self` whole (a macro on
+ * it, a comparison, a call), has a messageExpression, or does not parse. PGO's rule on `spec` reads
+ * `self.config` and `self.postgresVersion`; converting the whole spec for it was most of the conversion.
+ */
+export function selfFields(rules: readonly CelRule[]): ReadonlySet<string> | undefined {
+  let f = selfFieldsOf.get(rules);
+  if (f === undefined) {
+    f = collectSelfFields(rules) ?? null;
+    selfFieldsOf.set(rules, f);
+  }
+  return f ?? undefined;
+}
+
+const selfFieldsOf = new WeakMap<readonly CelRule[], ReadonlySet<string> | null>();
+
+function collectSelfFields(rules: readonly CelRule[]): ReadonlySet<string> | undefined {
+  const fields = new Set<string>();
+  let whole = false;
+  const walk = (n: unknown, parent: { op: string; args: unknown } | undefined): void => {
+    if (whole || !n || typeof n !== 'object') return;
+    if (Array.isArray(n)) {
+      for (const x of n) walk(x, parent);
+      return;
+    }
+    if (!('op' in n)) return;
+    const node = n as { op: string; args: unknown };
+    if (node.op === 'id' && node.args === 'self') {
+      const sel = parent?.op === '.' && Array.isArray(parent.args) && parent.args[0] === node && typeof parent.args[1] === 'string';
+      if (sel) fields.add((parent.args as [unknown, string])[1]);
+      else whole = true;
+      return;
+    }
+    walk(node.args, node);
+  };
+  for (const rule of rules) {
+    if (rule.messageExpression !== undefined || /\boldSelf\b/.test(rule.rule)) return undefined;
+    const p = program(rule.rule);
+    if (p instanceof Error) return undefined;
+    walk((p as unknown as { ast: ASTNode }).ast, undefined);
+    if (whole) return undefined;
+  }
+  return fields;
+}
+
+/** toCel of an object with only `fields` (see selfFields): each present field converted as toCel converts it */
+export function toCelFields(
+  v: Record<string, unknown>,
+  fields: ReadonlySet<string>,
+  node: SNode,
+  resolve: (n: SNode) => SNode,
+  cache: WeakMap<object, unknown> | undefined,
+  kubernetes137 = false,
+): Record<string, unknown> {
+  const n = resolve(node);
+  // the rules select escaped names (`self.a__dot__b`) of an object with properties, a map's keys as they are
+  const name = n.props ? celName : (k: string): string => k;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const c = name(k);
+    if (!fields.has(c)) continue;
+    const x = v[k];
+    if (x === null && n.props?.[k] !== undefined) continue;
+    out[c] = toCel(x, n.props?.[k] ?? n.add, resolve, cache, kubernetes137);
+  }
+  for (const [k, p] of defaulted(n)) {
+    const c = name(k);
+    if (fields.has(c) && out[c] === undefined) out[c] = toCel(p.def, p, resolve, undefined, kubernetes137);
+  }
+  return out;
+}
+
 function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache: WeakMap<object, unknown> | undefined, k137: boolean): unknown {
   const n = node ? resolve(node) : undefined;
   if (v === null || v === undefined) return null;
@@ -223,7 +297,9 @@ function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNo
     const out: Record<string, unknown> = {};
     // an object with properties shows them under their escaped names (`a.b` as `a__dot__b`); a map's keys stay as they are
     const name = n?.props ? celName : (k: string): string => k;
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      const x = o[k];
       // a property set to null is absent for CEL (the server's UnstructuredToVal); a map value stays null
       if (x === null && n?.props?.[k] !== undefined) continue;
       out[name(k)] = toCel(x, n?.props?.[k] ?? n?.add, resolve, cache, k137);
