@@ -7,7 +7,7 @@ import { checkNames } from './check/names.js';
 import { checkCrdCost } from './check/crd-cost.js';
 import { checkWorkload } from './check/workloads.js';
 import { batchMeta, checkPostgresCluster, type BatchMeta } from './check/rebirth.js';
-import { checkReferences, needKey, ObjectIndex, provides, type Need, type Provided } from './check/references.js';
+import { checkReferences, needKey, ObjectIndex, provides, type Need, type NeedTarget, type Provided } from './check/references.js';
 import { StructuralChecker } from './check/structural.js';
 import { kubernetesHint, servedSince } from './schema/kubernetes-releases.js';
 import { releaseHint } from './schema/operators.js';
@@ -139,6 +139,12 @@ export interface PlacedNeed extends Need {
   readonly loc?: SourceLocation;
 }
 
+/**
+ * A reference as it is packed and spooled: with its location when that was found (its LocRef is
+ * then left out, a third of its JSON), else with the LocRef to find it by.
+ */
+export type PackedNeed = NeedTarget & ({ readonly at: LocRef; readonly loc?: undefined } | { readonly at?: undefined; readonly loc: SourceLocation });
+
 function placed(d: ManifestDoc, n: Need): PlacedNeed {
   return { ...n, loc: d.pos.locate(n.at.path, n.at.key ?? false) };
 }
@@ -173,7 +179,7 @@ export function dropPlaceholderFindings(d: ManifestDoc, a: FileAnalysis, before:
 export interface PackedAnalysis {
   /** [spool key (the finding's file), JSON] pairs, flat */
   readonly findings: string[];
-  /** [ObjectIndex key of what meets it, spool key (its file), JSON of the PlacedNeed] triples, flat */
+  /** [ObjectIndex key of what meets it, spool key (its file), JSON of the PackedNeed] triples, flat */
   readonly needs: string[];
   /** ObjectIndex keys of what the file provides */
   readonly provided: string[];
@@ -181,13 +187,30 @@ export interface PackedAnalysis {
   readonly analysis: FileAnalysis;
 }
 
-/** Moves `a`'s findings, references and provided objects into their packed form. */
-export function pack(a: FileAnalysis): PackedAnalysis {
+/**
+ * The most keys `known` (see pack) holds: most references are met by objects near them (in the same
+ * file, or a file of namespaces read first), and a full copy of the main thread's index in the worker
+ * was 10-18 MiB more peak RSS at 100,000 documents.
+ */
+const KNOWN_KEYS = 20_000;
+
+/**
+ * Moves `a`'s findings, references and provided objects into their packed form. `known`: what this
+ * thread has seen provided so far (this file's objects are added to it, up to KNOWN_KEYS): the
+ * references it meets are left out, as the main thread, which has seen at least as much when it
+ * settles the file, would drop them.
+ */
+export function pack(a: FileAnalysis, known?: ObjectIndex): PackedAnalysis {
   const findings: string[] = [];
   for (const d of a.diagnostics) findings.push(d.location?.file ?? '', JSON.stringify(d));
-  const needs: string[] = [];
-  for (const n of a.needs) needs.push(needKey(n), n.at.file, JSON.stringify(n));
   const provided = a.provided.map(([kind, namespace, name]) => ObjectIndex.key(kind, namespace, name));
+  if (known) for (const k of provided) if (known.size < KNOWN_KEYS) known.addKey(k);
+  const needs: string[] = [];
+  for (const n of a.needs) {
+    const key = needKey(n);
+    if (!known?.hasKey(key))
+      needs.push(key, n.at.file, JSON.stringify(n.loc ? ({ kind: n.kind, namespace: n.namespace, name: n.name, loc: n.loc } satisfies PackedNeed) : n));
+  }
   a.diagnostics.length = 0;
   a.needs.length = 0;
   a.provided.length = 0;
@@ -290,6 +313,7 @@ export function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAna
     defs: registry.defs,
     nullIsAbsent: isCore,
     evalCel: true,
+    ...(registry.core.kubernetesVersion ? { kubernetesVersion: registry.core.kubernetesVersion } : {}),
     ...(isCore ? {} : { objectMeta: registry.objectMeta() }),
     ...(old !== undefined ? { old } : {}),
   });

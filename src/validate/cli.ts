@@ -81,6 +81,8 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
           }
           if (inputs.length === 0) usage(cmd, `no paths given, and ${opts.file} applies no manifests`);
         }
+        // the worker thread loads its modules while this one loads its own and reads the inputs
+        (await import('./pool.js')).prestartWorker(inputs);
         const { validateManifests, validateStream, ValidateUsageError } = await import('./index.js');
         const vo: ValidateOptions = {
           cacheDir: opts.cacheDir,

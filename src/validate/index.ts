@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { loadBuiltinCrds } from './schema/builtin.js';
 import { collectGarbage } from './heap.js';
-import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type FileAnalysis, type PackedAnalysis, type PlacedNeed } from './analyze.js';
+import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type FileAnalysis, type PackedAnalysis, type PackedNeed } from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { InputCollector, type InputFile } from './inputs.js';
-import { loadQueued, workerCount, WorkerPool, type QueuedFile } from './pool.js';
+import { endPrestarted, loadQueued, workerCount, WorkerPool, type QueuedFile } from './pool.js';
+import { byLine, dedupeSorted } from './order.js';
 import { Spool } from './spool.js';
 import { Locator, type LocRef } from './check/context.js';
 import { checkCrdBatches } from './check/rebirth.js';
@@ -132,11 +133,12 @@ export async function validateManifests(paths: readonly string[], opts: Validate
  */
 export async function validateStream(paths: readonly string[], opts: ValidateOptions, emit: FindingSink): Promise<ValidateRun> {
   const spool = new Spool<Diagnostic>();
-  const needs = new Spool<PlacedNeed>();
+  const needs = new Spool<PackedNeed>();
   const pool: { current?: WorkerPool | undefined } = {};
   try {
     return await run(paths, opts, spool, needs, emit, pool);
   } finally {
+    endPrestarted();
     pool.current?.close();
     spool.close();
     needs.close();
@@ -147,7 +149,7 @@ async function run(
   paths: readonly string[],
   opts: ValidateOptions,
   spool: Spool<Diagnostic>,
-  needs: Spool<PlacedNeed>,
+  needs: Spool<PackedNeed>,
   emit: FindingSink,
   /** the worker threads, once started: ended by the caller however the run ends */
   pool: { current?: WorkerPool | undefined },
@@ -204,6 +206,7 @@ async function run(
   // Started now, the workers load their modules and schemas while this thread reads the CRDs among
   // the inputs. Not before: with a cold cache they would compile the schemas this thread is compiling,
   // and their heaps would grow beside this one while it still holds every input's text.
+  if (workers === 0) endPrestarted();
   pool.current =
     workers > 0 ? new WorkerPool(rest as QueuedFile[], workers, { cacheDir, kubernetesVersion: opts.kubernetesVersion, options: analyzeOptions }) : undefined;
   const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, analyzeOptions);
@@ -296,9 +299,8 @@ async function run(
       });
     }
   }
-  const missing = (n: PlacedNeed): Diagnostic => {
-    const at = n.loc;
-    const d = missingNeed(n, at ? { resolve: () => at } : locator);
+  const missing = (n: PackedNeed): Diagnostic => {
+    const d = missingNeed(n, n.loc !== undefined ? n.loc : locator.resolve(n.at));
     return live
       ? {
           ...d,
@@ -345,7 +347,7 @@ async function run(
       if (text === null) text = textOf(f);
       return text;
     };
-    for (const d of dedupe(found).sort(byLine)) {
+    for (const d of dedupeSorted(found.sort(byLine))) {
       if (d.severity === 'error') errors++;
       else if (d.severity === 'warning') warnings++;
       emit(d, source);
@@ -403,19 +405,4 @@ function readText(abs: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function dedupe(diags: Diagnostic[]): Diagnostic[] {
-  const seen = new Set<string>();
-  return diags.filter((d) => {
-    const k = `${d.location?.file}:${d.location?.line}:${d.location?.col}:${d.rule}:${d.message}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}
-
-/** within one file: by line, then column; Array.prototype.sort is stable, so a tie keeps the order found */
-function byLine(a: Diagnostic, b: Diagnostic): number {
-  return (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.col ?? 0) - (b.location?.col ?? 0);
 }

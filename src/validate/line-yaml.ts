@@ -42,32 +42,14 @@ export function plainScalar(s: string): unknown {
   return s;
 }
 
-/** where a key and its value sit, as offsets: [start, end); a block value's end is END */
-export interface Span {
-  readonly k?: readonly [number, number];
-  readonly v: readonly [number, number];
-}
-
 /**
  * The positions of each map's and list's children, recorded when the reader is asked to: per
  * container, its entries in order as [key, key start, key end, value start, value end] (key start
- * -1: no key, a list item), flat: a file with findings records one per value, and a Map entry, a
- * Span and two tuples per value made the tracked read of 20 files of the bench's findings corpus,
+ * -1: no key, a list item; a block value's end is END), flat: a file with findings records one per
+ * value, and a Map entry, a span object and two tuples per value made the tracked read of 20 files of the bench's findings corpus,
  * with one locate per document, take 296-339 ms against 111-165 ms (best of 15 passes, 2 shared cores).
  */
 export type Track = Map<object, (string | number)[]>;
-
-/** the span `track` holds for `container`'s child `key`, if any */
-export function spanOf(track: Track, container: object, key: string | number): Span | undefined {
-  const e = track.get(container);
-  if (!e) return undefined;
-  for (let i = 0; i < e.length; i += 5) {
-    if (e[i] !== key) continue;
-    const v: [number, number] = [e[i + 3] as number, e[i + 4] as number];
-    return e[i + 1] === -1 ? { v } : { k: [e[i + 1] as number, e[i + 2] as number], v };
-  }
-  return undefined;
-}
 
 /** the end of a value that runs over several lines: its location is underlined to the end of its first line */
 export const END = Number.MAX_SAFE_INTEGER;
@@ -239,8 +221,9 @@ class Reader {
       this.end = at + q.end;
       return q.value;
     }
-    const v = plainValue(text, at, this.ambiguous);
-    this.end = at + plainLength(text);
+    const plain = plainText(text);
+    const v = plainValue(plain, at, this.ambiguous);
+    this.end = at + plain.length;
     this.noContinuation(parentIndent);
     return v;
   }
@@ -305,10 +288,10 @@ function afterSpaces(s: string, from: number): number {
   return p;
 }
 
-/** length of a one-line plain value: up to a ` #` comment, trailing spaces trimmed */
-function plainLength(text: string): number {
+/** a one-line plain value: up to a ` #` comment, trailing spaces trimmed */
+function plainText(text: string): string {
   const hash = text.indexOf(' #');
-  return (hash === -1 ? text : text.slice(0, hash)).trimEnd().length;
+  return (hash === -1 ? text : text.slice(0, hash)).trimEnd();
 }
 
 function isSeqItem(t: string): boolean {
@@ -408,11 +391,8 @@ function quoted(t: string, i: number): { value: string; end: number } {
   return fail();
 }
 
-function plainValue(text: string, at: number, ambiguous: number[] | undefined): unknown {
-  let end = text.length;
-  const hash = text.indexOf(' #');
-  if (hash !== -1) end = hash;
-  const v = text.slice(0, end).trimEnd();
+/** `v`: the value's text, as plainText cuts it */
+function plainValue(v: string, at: number, ambiguous: number[] | undefined): unknown {
   if (v === '' || FORBIDDEN_START.test(v) || v.includes(': ') || v.endsWith(':') || v.includes('\t')) fail();
   if (ambiguous && YAML11_BOOL.test(v)) ambiguous.push(at);
   return plainScalar(v);
@@ -432,8 +412,9 @@ class Flow {
     while (this.t[this.i] === ' ') this.i++;
   }
 
-  /** [start, end) of the value value() last returned, in the file */
-  span: [number, number] = [0, 0];
+  /** [spanStart, spanEnd) of the value value() last returned, in the file (two numbers: a tuple per value was a tenth of the reader's garbage) */
+  spanStart = 0;
+  spanEnd = 0;
 
   value(depth: number): unknown {
     if (depth > 100) fail();
@@ -449,10 +430,11 @@ class Flow {
       v = q.value;
     } else {
       v = this.plain();
-      this.span = [this.at + start, this.span[1]];
+      this.spanStart = this.at + start;
       return v;
     }
-    this.span = [this.at + start, this.at + this.i];
+    this.spanStart = this.at + start;
+    this.spanEnd = this.at + this.i;
     return v;
   }
 
@@ -461,12 +443,16 @@ class Flow {
     while (this.i < this.t.length) {
       const ch = this.t[this.i]!;
       if (ch === ',' || ch === ']' || ch === '}' || ch === '[' || ch === '{') break;
-      if (ch === ':' && [' ', ',', ']', '}', undefined].includes(this.t[this.i + 1])) break;
+      if (ch === ':') {
+        const next = this.t[this.i + 1];
+        if (next === ' ' || next === ',' || next === ']' || next === '}' || next === undefined) break;
+      }
       if (ch === '#' && this.t[this.i - 1] === ' ') fail();
       this.i++;
     }
     const v = this.t.slice(start, this.i).trimEnd();
-    this.span = [this.at + start, this.at + start + v.length];
+    this.spanStart = this.at + start;
+    this.spanEnd = this.at + start + v.length;
     if (v === '' || /^[&*!%@`?|>"'#-]/.test(v) || v.includes('\t')) fail();
     if (this.ambiguous && YAML11_BOOL.test(v)) this.ambiguous.push(this.at + start);
     return plainScalar(v);
@@ -484,7 +470,7 @@ class Flow {
     }
     for (;;) {
       const v = this.value(depth + 1);
-      entries?.push(out.length, -1, -1, this.span[0], this.span[1]);
+      entries?.push(out.length, -1, -1, this.spanStart, this.spanEnd);
       this.ws();
       if (this.t[this.i] === ':') fail();
       out.push(v);
@@ -513,7 +499,8 @@ class Flow {
       if (kc === '[' || kc === '{') fail();
       const kStart = this.i;
       const k = this.value(depth + 1);
-      const kSpan = this.span;
+      const kStartAt = this.spanStart;
+      const kEndAt = this.spanEnd;
       if (k === null || (typeof k === 'string' && (k === '__proto__' || k === '<<'))) fail();
       if (this.t.slice(kStart, this.i).trim() === '<<') fail();
       const key = typeof k === 'string' ? k : String(k);
@@ -522,7 +509,7 @@ class Flow {
       if (this.t[this.i] !== ':' || this.t[this.i + 1] !== ' ') fail();
       this.i++;
       const v = this.value(depth + 1);
-      entries?.push(key, kSpan[0], kSpan[1], this.span[0], this.span[1]);
+      entries?.push(key, kStartAt, kEndAt, this.spanStart, this.spanEnd);
       out[key] = v;
       this.ws();
       const c = this.t[this.i];
@@ -560,19 +547,20 @@ export function lineParse(text: string, ambiguous?: number[], ranges?: [number, 
     if (start === text.length && start > 0) break;
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
-    const raw = text.slice(start, end);
     let indent = 0;
-    while (raw.charCodeAt(indent) === 32) indent++;
-    const body = raw.slice(indent).trimEnd();
-    if (indent === 0 && raw.startsWith('---') && (raw.length === 3 || raw[3] === ' ' || raw[3] === '\t')) {
-      if (!SEPARATOR.test(raw)) fail();
+    while (start + indent < end && text.charCodeAt(start + indent) === 32) indent++;
+    // the line from its indentation on, one slice per line
+    const full = text.slice(start + indent, end);
+    const body = full.trimEnd();
+    if (indent === 0 && full.startsWith('---') && (full.length === 3 || full[3] === ' ' || full[3] === '\t')) {
+      if (!SEPARATOR.test(full)) fail();
       if (current) {
         docs.push(current);
         bounds[bounds.length - 1]![1] = start;
       }
       current = [];
       bounds.push([start, text.length]);
-    } else if (indent === 0 && raw.startsWith('...')) {
+    } else if (indent === 0 && full.startsWith('...')) {
       fail();
     } else if (body !== '' && !body.startsWith('#')) {
       if (indent === 0 && body.startsWith('%')) fail();
@@ -580,9 +568,9 @@ export function lineParse(text: string, ambiguous?: number[], ranges?: [number, 
         current = [];
         bounds.push([start, text.length]);
       }
-      current.push({ start: start + indent, indent, text: body, full: raw.slice(indent) });
+      current.push({ start: start + indent, indent, text: body, full });
     } else if (current) {
-      current.push({ start: start + indent, indent, text: body.startsWith('#') ? body : '', full: body.startsWith('#') ? raw.slice(indent) : '' });
+      current.push({ start: start + indent, indent, text: body.startsWith('#') ? body : '', full: body.startsWith('#') ? full : '' });
     }
     if (end === text.length) break;
     start = end + 1;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Diagnostic } from '../diag/diagnostic.js';
@@ -42,24 +42,90 @@ export function loadQueued(f: QueuedFile, diagnostics: Diagnostic[]): InputFile 
   }
 }
 
+const WORKER = new URL('./worker.js', import.meta.url);
+
+interface HeapLimits {
+  readonly maxYoungGenerationSizeMb: number;
+  readonly maxOldGenerationSizeMb: number;
+}
+
 /**
- * Splits the files over `n` worker threads, started as soon as the files are known, before the CRDs
- * they need are: each loads its modules and the schemas (100-150 ms) while this thread reads the CRDs
- * among the inputs, then waits for them (run). Each worker reads its files itself and posts each
- * file's analysis as soon as it is done, to run's `onFile` (called in this thread, one file at a
- * time): nothing waits for the whole share. close() ends them when the run never comes (bad options).
+ * A young generation of 16 MiB, and an old one of 128 MiB plus room for the biggest file's values:
+ * V8 lets a heap with no limit grow to 4-5x what it holds before it collects.
+ */
+function heapLimits(biggestBytes: number): HeapLimits {
+  return { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 128 + Math.ceil((biggestBytes / (1024 * 1024)) * 24) };
+}
+
+/** the files a prestarted worker's heap is sized for (heapLimits); a bigger file gets a new worker */
+const PRESTART_FILE_BYTES = 2 * 1024 * 1024;
+let prestarted: { worker: Worker; limits: HeapLimits } | undefined;
+
+/**
+ * Starts one worker thread before the inputs are read, so that it loads its modules (100-200 ms)
+ * while this thread loads its own and reads the inputs: the CLI calls it first thing. It waits
+ * for its files (WorkerPool); the run ends it when no worker is wanted (small inputs, see
+ * workerCount), or the process exits without waiting for it (it is unref'd). Not for one core, nor
+ * for inputs that are only files too small together for a worker.
+ */
+export function prestartWorker(paths: readonly string[], cores = availableParallelism()): boolean {
+  if (prestarted || cores < 2) return false;
+  let bytes = 0;
+  for (const p of paths) {
+    try {
+      const st = statSync(p);
+      bytes += st.isDirectory() ? Infinity : st.size;
+    } catch {
+      // a path that is not there is the run's finding
+    }
+  }
+  if (bytes <= PARALLEL_THRESHOLD_BYTES) return false;
+  const limits = heapLimits(PRESTART_FILE_BYTES);
+  const worker = new Worker(WORKER, { resourceLimits: limits });
+  worker.unref();
+  // a failure to start is seen again by the pool's own worker
+  worker.on('error', () => undefined);
+  prestarted = { worker, limits };
+  return true;
+}
+
+/** the prestarted worker, when its heap is big enough for `limits`; else it is ended */
+function takePrestarted(limits: HeapLimits): Worker | undefined {
+  const p = prestarted;
+  prestarted = undefined;
+  if (!p) return undefined;
+  if (p.limits.maxOldGenerationSizeMb < limits.maxOldGenerationSizeMb) {
+    void p.worker.terminate();
+    return undefined;
+  }
+  p.worker.ref();
+  return p.worker;
+}
+
+/** ends a prestarted worker no run took */
+export function endPrestarted(): void {
+  void prestarted?.worker.terminate();
+  prestarted = undefined;
+}
+
+/**
+ * Splits the files over `n` worker threads, as soon as the files are known, before the CRDs they
+ * need are: each loads the schemas while this thread reads the CRDs among the inputs, then waits for
+ * them (run). Each worker reads its files itself and posts each file's analysis as soon as it is
+ * done, to run's `onFile` (called in this thread, one file at a time): nothing waits for the whole
+ * share. close() ends them when the run never comes (bad options).
  */
 export class WorkerPool {
   readonly #workers: Worker[] = [];
   /** per worker: what it posted, given to the run's handler (a worker posts only after run, or when it fails) */
   readonly #done: Promise<void>[] = [];
   #onFile: ((a: PackedAnalysis, order: number) => void) | undefined;
+  /** how many of its workers were started before the files were known (prestartWorker) */
+  prestarted = 0;
 
   constructor(files: readonly QueuedFile[], n: number, base: Omit<WorkerInput, 'files'>) {
-    // a young generation of 16 MiB, and an old one of 128 MiB plus room for the biggest file's values: V8 lets a heap
-    // with no limit grow to 4-5x what it holds before it collects
     const biggest = files.reduce((m, f) => Math.max(m, f.bytes), 0);
-    const resourceLimits = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 128 + Math.ceil((biggest / (1024 * 1024)) * 24) };
+    const resourceLimits = heapLimits(biggest);
     const shares: [number, QueuedFile][][] = Array.from({ length: n }, () => []);
     const sizes = new Array<number>(n).fill(0);
     // biggest first onto the lightest share: balanced without splitting files
@@ -72,10 +138,10 @@ export class WorkerPool {
     // each share in input order: its findings come out in the order one thread would find them
     for (const share of shares) share.sort((a, b) => a[0] - b[0]);
     for (const share of shares) {
-      const w = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: { ...base, files: share } satisfies WorkerInput,
-        resourceLimits,
-      });
+      const early = takePrestarted(resourceLimits);
+      if (early) this.prestarted++;
+      const w = early ?? new Worker(WORKER, { resourceLimits });
+      w.postMessage({ ...base, files: share } satisfies WorkerInput);
       this.#workers.push(w);
       this.#done.push(
         new Promise<void>((resolve, reject) => {

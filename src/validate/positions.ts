@@ -1,6 +1,6 @@
 import { locate, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
 import type { SourceLocation } from '../diag/diagnostic.js';
-import { END, lineParse, spanOf, type Positions } from './line-yaml.js';
+import { END, lineParse, type Positions } from './line-yaml.js';
 import type { LineIndex } from './source.js';
 
 /** Where the parts of one document are in its file: what a finding needs, and only a finding. */
@@ -78,25 +78,38 @@ export class LineDocPositions implements DocPositions {
   locate(path: readonly PathSeg[], key = false): SourceLocation {
     const at = this.#read();
     let node = this.#value;
-    let last = this.#root ?? [0, 0];
-    let lastKey: readonly [number, number] | undefined;
+    const root = this.#root ?? [0, 0];
+    // the spans read straight from the track's flat entries (as spanOf reads them): a locate per finding made no garbage then
+    let s = root[0];
+    let e = root[1];
+    let keyStart = -1;
+    let keyEnd = -1;
     for (const seg of path) {
       if (typeof node !== 'object' || node === null) break;
       const list = Array.isArray(node);
       if (list && typeof seg !== 'number') break;
       const k = list ? seg : String(seg);
-      const e = spanOf(at.track, node, k);
-      if (!e) break;
+      const entries = at.track.get(node);
+      if (!entries) break;
+      let j = 0;
+      while (j < entries.length && entries[j] !== k) j += 5;
+      if (j >= entries.length) break;
       node = (node as Record<string | number, unknown>)[k];
-      lastKey = e.k;
-      last = e.v;
+      keyStart = entries[j + 1] as number;
+      keyEnd = entries[j + 2] as number;
+      s = entries[j + 3] as number;
+      e = entries[j + 4] as number;
     }
-    const [s, e] = key && lastKey ? lastKey : last;
+    if (key && keyStart !== -1) {
+      s = keyStart;
+      e = keyEnd;
+    }
     const start = Math.min(this.#base + s, this.text.length);
     const valueEnd = e === END ? this.text.length : this.#base + e;
     const lineEnd = this.text.indexOf('\n', start);
     const end = lineEnd === -1 ? valueEnd : Math.min(valueEnd, lineEnd);
-    return { file: this.file, ...this.index.pos(start), length: Math.max(1, end - start) };
+    const p = this.index.pos(start);
+    return { file: this.file, line: p.line, col: p.col, length: Math.max(1, end - start) };
   }
 
   offsetOf(line: number, col: number): number {

@@ -1,6 +1,7 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { analyzeFiles, emptyAnalysis, pack, type AnalyzeOptions, type PackedAnalysis } from './analyze.js';
 import { loadQueued, type QueuedFile } from './pool.js';
+import { ObjectIndex } from './check/references.js';
 import type { CrdInfo } from './schema/crd.js';
 import { loadRegistry } from './schema/registry-load.js';
 
@@ -20,20 +21,36 @@ export interface WorkerStart {
 
 export type WorkerMessage = { kind: 'file'; order: number; packed: PackedAnalysis } | { kind: 'done' } | { kind: 'failed'; error: string };
 
-const input = workerData as WorkerInput;
 const post = (m: WorkerMessage): void => parentPort?.postMessage(m);
+// the thread may be started before its files are known (prestartWorker): they come in the first message, the CRDs in the
+// second; one listener queues both, as a message that comes while no listener is on the port is lost
+const inbox: unknown[] = [];
+let waiting: ((m: unknown) => void) | undefined;
+parentPort?.on('message', (m: unknown) => {
+  if (waiting) {
+    const w = waiting;
+    waiting = undefined;
+    w(m);
+  } else inbox.push(m);
+});
+const next = <T>(): Promise<T> =>
+  inbox.length > 0 ? Promise.resolve(inbox.shift() as T) : new Promise<T>((resolve) => (waiting = resolve as (m: unknown) => void));
 try {
+  const input = await next<WorkerInput>();
   const registry = loadRegistry(input.cacheDir, input.kubernetesVersion);
-  // started before the inputs' CRDs were read (WorkerPool): they come in the first message
-  const { crds } = await new Promise<WorkerStart>((resolve) => parentPort?.once('message', resolve));
+  // started before the inputs' CRDs were read (WorkerPool)
+  const { crds } = await next<WorkerStart>();
   for (const c of crds) registry.addCrd(c);
+  // what this thread's files provided so far: the references they meet need not cross to the main thread
+  const known = new ObjectIndex();
   for (const [order, q] of input.files) {
     const a = emptyAnalysis();
     const f = loadQueued(q, a.diagnostics);
     if (f) analyzeFiles([f], registry, input.options, a);
-    post({ kind: 'file', order, packed: pack(a) });
+    post({ kind: 'file', order, packed: pack(a, known) });
   }
   post({ kind: 'done' });
+  parentPort?.removeAllListeners('message');
 } catch (e) {
   post({ kind: 'failed', error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e) });
 }

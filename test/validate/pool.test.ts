@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { join } from 'node:path';
 import type { Diagnostic } from '../../src/diag/diagnostic.js';
-import { analyzeFiles, emptyAnalysis, mergeAnalysis, type PlacedNeed } from '../../src/validate/analyze.js';
+import { analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type PackedNeed } from '../../src/validate/analyze.js';
 import { needKey, ObjectIndex } from '../../src/validate/check/references.js';
-import { WorkerPool } from '../../src/validate/pool.js';
+import { endPrestarted, prestartWorker, WorkerPool } from '../../src/validate/pool.js';
 import { loadRegistry } from '../../src/validate/schema/registry-load.js';
-import { crdCache } from './helpers.js';
+import { cleanup, crdCache, tempDir } from './helpers.js';
 
 // Huge inputs (over 16 MiB) are split over worker threads: the split must not change the findings.
 describe('worker pool', () => {
@@ -18,6 +19,7 @@ describe('worker pool', () => {
     const inThread = analyzeFiles(files, loadRegistry(cacheDir, undefined), { rebirth: false });
     const analysis = emptyAnalysis();
     const provided: string[] = [];
+    const needs: string[] = [];
     let posted = 0;
     const orders: number[] = [];
     const pool = new WorkerPool(
@@ -36,10 +38,10 @@ describe('worker pool', () => {
         analysis.diagnostics.push(d);
       }
       for (let i = 0; i < p.needs.length; i += 3) {
-        const n = JSON.parse(p.needs[i + 2]!) as PlacedNeed;
+        const n = JSON.parse(p.needs[i + 2]!) as PackedNeed;
         assert.equal(p.needs[i], needKey(n));
-        assert.equal(p.needs[i + 1], n.at.file);
-        analysis.needs.push(n);
+        assert.equal(p.needs[i + 1], n.loc?.file ?? n.at?.file);
+        needs.push(p.needs[i + 2]!);
       }
       provided.push(...p.provided);
     });
@@ -51,9 +53,77 @@ describe('worker pool', () => {
       `${d.location?.file}:${d.location?.line} ${d.rule} ${d.message}`;
     assert.deepEqual(analysis.diagnostics.map(key).sort(), inThread.diagnostics.map(key).sort());
     assert.ok(inThread.diagnostics.length >= 18, `${inThread.diagnostics.length} findings`);
-    assert.deepEqual(analysis.needs.map((n) => JSON.stringify(n)).sort(), inThread.needs.map((n) => JSON.stringify(n)).sort());
-    assert.deepEqual(provided.sort(), inThread.provided.map(([k, ns, name]) => ObjectIndex.key(k, ns, name)).sort());
+    // the references as one thread packs them (placed ones with their location, without their LocRef)
+    const packed = pack(inThread);
+    const inThreadNeeds: string[] = [];
+    for (let i = 0; i < packed.needs.length; i += 3) inThreadNeeds.push(packed.needs[i + 2]!);
+    assert.deepEqual(needs.sort(), inThreadNeeds.sort());
+    assert.ok(needs.length >= 6, `${needs.length} references`);
+    assert.deepEqual(provided.sort(), [...packed.provided].sort());
     assert.ok(provided.length >= 6, `${provided.length} provided`);
     assert.equal(analysis.documents, 12);
+  });
+
+  it('a worker started before the files are known (prestartWorker) analyses them as a new one does', async () => {
+    const cacheDir = await crdCache();
+    const dir = tempDir();
+    try {
+      // a small file alone wants no worker; a directory may hold anything
+      assert.equal(prestartWorker([join(dir, 'absent.yaml')], 2), false);
+      assert.equal(prestartWorker([dir], 1), false, 'one core: no worker');
+      assert.equal(prestartWorker([dir], 2), true);
+      const files = [{ file: 'a.yaml', text: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_a, namespace: nsa}\n' }];
+      const inThread = analyzeFiles(files, loadRegistry(cacheDir, undefined), { rebirth: false });
+      const pool = new WorkerPool(
+        files.map((f) => ({ ...f, bytes: f.text.length })),
+        1,
+        { cacheDir, kubernetesVersion: undefined, options: { rebirth: false } },
+      );
+      assert.equal(pool.prestarted, 1, 'the pool took the prestarted worker');
+      const found: Diagnostic[] = [];
+      await pool.run([], (p) => {
+        for (let i = 0; i < p.findings.length; i += 2) found.push(JSON.parse(p.findings[i + 1]!) as Diagnostic);
+      });
+      assert.deepEqual(found, JSON.parse(JSON.stringify(inThread.diagnostics)));
+      assert.ok(found.length >= 1);
+      // a prestarted worker no run takes is ended (the run's end calls this)
+      assert.equal(prestartWorker([dir], 2), true);
+      endPrestarted();
+      const next = new WorkerPool([], 1, { cacheDir, kubernetesVersion: undefined, options: { rebirth: false } });
+      assert.equal(next.prestarted, 0);
+      next.close();
+    } finally {
+      cleanup(dir);
+    }
+  });
+
+  it('a worker leaves out the references that what it read before meets', async () => {
+    const cacheDir = await crdCache();
+    const files = [
+      { file: 'ns.yaml', text: 'apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n' },
+      {
+        file: 'cm.yaml',
+        text: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: team}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: other}\n',
+      },
+    ];
+    const needs = new Map<number, string[]>();
+    const pool = new WorkerPool(
+      files.map((f) => ({ ...f, bytes: f.text.length })),
+      1,
+      { cacheDir, kubernetesVersion: undefined, options: { rebirth: false } },
+    );
+    await pool.run([], (p, order) => {
+      const keys: string[] = [];
+      for (let i = 0; i < p.needs.length; i += 3) keys.push(p.needs[i]!);
+      needs.set(order, keys);
+    });
+    // Namespace team is provided by the first file: only Namespace other crosses to the main thread
+    assert.deepEqual(needs.get(1), [ObjectIndex.key('Namespace', undefined, 'other')]);
+    // what one thread finds references both
+    const inThread = analyzeFiles(files, loadRegistry(cacheDir, undefined), { rebirth: false });
+    assert.deepEqual(
+      inThread.needs.map((n) => needKey(n)),
+      [ObjectIndex.key('Namespace', undefined, 'team'), ObjectIndex.key('Namespace', undefined, 'other')],
+    );
   });
 });

@@ -3,7 +3,7 @@ import { escapeName } from './cel-estimate.js';
 
 /**
  * The list types the API server binds for `x-kubernetes-list-type` (k8s.io/apiserver/pkg/cel/common,
- * valuesunstructured.go, at kubernetes-1.36.3): a `set` or `map` list equals another list whatever the
+ * valuesunstructured.go, at kubernetes-1.36.3, and the 1.37 rules where `kubernetes137` is given): a `set` or `map` list equals another list whatever the
  * order of its elements, `+` on a set is a union and on a map list a merge by keys, and equality is
  * decided by the left operand (cel-go's `lhs.Equal(rhs)`), so `['c', 'b', 'a'] == self.set` is
  * in order while `self.set == ['c', 'b', 'a']` is not. Hand-written because cel-js compares every
@@ -16,27 +16,47 @@ export class UnhashableSetElement extends Error {}
 
 type ListKind =
   /** a list of the object (any list type): its `in` asks each element to compare itself with the needle */
-  | { kind: 'atomic' }
+  | { kind: 'atomic'; k137?: true }
   /** `keys`: the Go map keys of the elements (raw JSON values for the object's own, values appended by `+`) */
   | SetKind
-  /** `props`: the list-map keys, escaped as the server escapes them before reading them from an element */
-  | { kind: 'map'; props: readonly string[] };
+  /**
+   * `props`: the list-map keys, escaped as the server escapes them before reading them from an element;
+   * `built`: a 1.37 `+` result (refValMapList), which reads the keys from the CEL values
+   */
+  | { kind: 'map'; props: readonly string[]; k137?: true; built?: true };
 
 interface SetKind {
   kind: 'set';
+  /** Kubernetes 1.37 (kubernetes commit 69805c3b13c3): both sides keyed by their CEL values, duplicates on the right fail */
+  k137?: true;
+  /** a 1.37 `+` result (refValSetList): a list of CEL values, no longer of the object */
+  built?: true;
   raw?: readonly unknown[];
   keys?: unknown[];
   set?: Set<unknown>;
 }
 
 const kinds = new WeakMap<object, ListKind>();
+/** one for every atomic list (of each version): it holds nothing of its own */
+const ATOMIC: ListKind = { kind: 'atomic' };
+const ATOMIC_137: ListKind = { kind: 'atomic', k137: true };
 const holding = new WeakMap<object, boolean>();
 
-/** Records a list bound from the object with its schema's `x-kubernetes-list-type`; returns it. */
-export function bindList(list: unknown[], raw: readonly unknown[], listType: string | undefined, mapKeys: readonly string[] | undefined): unknown[] {
-  if (listType === 'set') kinds.set(list, { kind: 'set', raw });
-  else if (listType === 'map') kinds.set(list, { kind: 'map', props: (mapKeys ?? []).map((k) => escapeName(k) ?? k) });
-  else kinds.set(list, { kind: 'atomic' });
+/**
+ * Records a list bound from the object with its schema's `x-kubernetes-list-type`; returns it.
+ * `kubernetes137`: the target cluster runs Kubernetes 1.37 or later, whose set and map lists differ (see SetKind).
+ */
+export function bindList(
+  list: unknown[],
+  raw: readonly unknown[],
+  listType: string | undefined,
+  mapKeys: readonly string[] | undefined,
+  kubernetes137 = false,
+): unknown[] {
+  const v = kubernetes137 ? ({ k137: true } as const) : {};
+  if (listType === 'set') kinds.set(list, { kind: 'set', raw, ...v });
+  else if (listType === 'map') kinds.set(list, { kind: 'map', props: (mapKeys ?? []).map((k) => escapeName(k) ?? k), ...v });
+  else kinds.set(list, kubernetes137 ? ATOMIC_137 : ATOMIC);
   return list;
 }
 
@@ -75,8 +95,8 @@ export type Equality = (a: unknown, b: unknown) => boolean;
 export function listTypeEqual(a: unknown, b: unknown, plain: Equality): boolean {
   if (!holdsListTypes(a)) return plain(a, b);
   const k = kinds.get(a as object);
-  if (k?.kind === 'set') return Array.isArray(b) && setEqual(a as unknown[], k, b);
-  if (k?.kind === 'map') return Array.isArray(b) && mapListEqual(a as unknown[], k.props, b, plain);
+  if (k?.kind === 'set') return Array.isArray(b) && (k.k137 ? setEqual137(a as unknown[], b) : setEqual(a as unknown[], k, b));
+  if (k?.kind === 'map') return Array.isArray(b) && mapListEqual(a as unknown[], k, b, plain);
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
     for (let i = 0; i < a.length; i++) if (!listTypeEqual(a[i], b[i], plain)) return false;
@@ -98,7 +118,9 @@ export function listTypeEqual(a: unknown, b: unknown, plain: Equality): boolean 
  * (unstructuredList.Contains), a list built by the rule asks the needle (cel-go's baseList.Contains).
  */
 export function listTypeContains(list: unknown[], needle: unknown, plain: Equality): boolean {
-  if (kinds.has(list)) return list.some((x) => listTypeEqual(x, needle, plain));
+  const k = kinds.get(list);
+  // 1.37's `+` results hold CEL values in a cel-go list (baseList.Contains), though they keep their list type's `==`
+  if (k && !(k.kind !== 'atomic' && k.built)) return list.some((x) => listTypeEqual(x, needle, plain));
   return list.some((x) => listTypeEqual(needle, x, plain));
 }
 
@@ -114,9 +136,11 @@ export function listTypeAdd(a: unknown[], b: unknown[], plainAdd: () => unknown)
   // cel-js's `+` first: it refuses lists of different element types, as the server's type check does
   const plain = plainAdd();
   if (k.kind === 'atomic') {
-    if (Array.isArray(plain)) kinds.set(plain, { kind: 'atomic' });
+    // 1.37's unstructuredList.Add builds a list of CEL values (types.NewRefValList), no longer a list of the object
+    if (Array.isArray(plain) && !k.k137) kinds.set(plain, ATOMIC);
     return plain;
   }
+  if (k.kind === 'set' && k.k137) return addToSet137(a, b);
   if (k.kind === 'set') {
     const keys = setKeys(k);
     const seen = new Set(keys);
@@ -132,15 +156,17 @@ export function listTypeAdd(a: unknown[], b: unknown[], plainAdd: () => unknown)
     kinds.set(out, { kind: 'set', keys: outKeys });
     return out;
   }
+  // 1.37's addToMapList reads the keys of both lists from their CEL values (refValMapKey)
+  const key = k.k137 ? (x: unknown) => celMapKey(x, k.props) : (x: unknown) => mapKey(x, k.props, false);
   const out = [...a];
   const at = new Map<unknown, number>();
-  a.forEach((x, i) => at.set(mapKey(x, k.props), i));
+  a.forEach((x, i) => at.set(key(x), i));
   for (const x of b) {
-    const i = at.get(mapKey(x, k.props));
+    const i = at.get(key(x));
     if (i === undefined) out.push(x);
     else out[i] = x;
   }
-  kinds.set(out, { kind: 'map', props: k.props });
+  kinds.set(out, k.k137 ? { kind: 'map', props: k.props, k137: true, built: true } : { kind: 'map', props: k.props });
   return out;
 }
 
@@ -196,6 +222,55 @@ function setEqual(a: unknown[], k: SetKind, b: unknown[]): boolean {
   return b.every((x) => keys.has(elementKey(x)));
 }
 
+// ---- sets from Kubernetes 1.37 (valuesreflect.go setElementKey, addToSetList, refValSetList) ----
+
+/** the error value setElementKey gives for a list or a map, which the rule's evaluation reports */
+class NonScalarSetElement extends Error {}
+
+function isDuration(v: object): v is { seconds: bigint; nanos: number } {
+  const d = v as { seconds?: unknown; nanos?: unknown };
+  return typeof d.seconds === 'bigint' && typeof d.nanos === 'number';
+}
+
+/**
+ * setElementKey: the Go map key of a CEL value. Scalars by type and value (a CEL double is never an
+ * int), bytes by their contents (%#v), durations by their length, timestamps by their instant.
+ */
+function setElementKey(v: unknown): unknown {
+  if (Array.isArray(v) || v instanceof Map || isRecord(v)) throw new NonScalarSetElement('listSet operations are only supported on lists of scalar values');
+  if (v instanceof Uint8Array) return `y${Buffer.from(v).toString('hex')}`;
+  if (v instanceof Date) return `t${v.getTime()}`;
+  if (typeof v === 'object' && v !== null && isDuration(v)) return `u${v.seconds}.${v.nanos}`;
+  return elementKey(v);
+}
+
+/** unstructuredSetList.Equal and refValSetList.Equal at 1.37: the same size, the same keys on both sides (a duplicate on the right fails) */
+function setEqual137(a: unknown[], b: unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  const keys = new Set(a.map(setElementKey));
+  const seen = new Set<unknown>();
+  for (const x of b) {
+    const key = setElementKey(x);
+    if (!keys.has(key)) return false;
+    seen.add(key);
+  }
+  return seen.size === keys.size;
+}
+
+/** addToSetList: the left elements in order, then the right ones not yet in the set; a set list again */
+function addToSet137(a: unknown[], b: unknown[]): unknown[] {
+  const seen = new Set(a.map(setElementKey));
+  const out = [...a];
+  for (const x of b) {
+    const key = setElementKey(x);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(x);
+  }
+  kinds.set(out, { kind: 'set', k137: true, built: true });
+  return out;
+}
+
 // ---- map lists: keys from the key properties ----
 
 /** A Go `%v` of a key value, for map lists with more than three keys (toMapKey prints them). */
@@ -222,27 +297,57 @@ function keyPart(v: unknown): string {
   return `o${String(v)}`;
 }
 
-/**
- * unstructuredMapList.toMapKey: the values of the key properties, read under their escaped names
- * (so a key named `k.` reads as absent); more than three are compared as their `%v` text.
- * An element that is not an object has a key no element has.
- */
-function mapKey(e: unknown, props: readonly string[]): unknown {
-  if (!isRecord(e)) return unique();
-  if (props.length > 3) return `[${props.map((p) => goText(e[p])).join(' ')}]`;
-  return JSON.stringify(props.map((p) => keyPart(e[p])));
+/** Go's `%#v` of a key value (1.37 prints more than three keys so: strings quoted, nil named) */
+function goSharpText(v: unknown): string {
+  if (v === undefined) return 'interface {}(nil)';
+  if (typeof v === 'string') return JSON.stringify(v);
+  return goText(v);
 }
 
-/** unstructuredMapList.Equal: the same size, and each element of `b` equal to a's element with its key */
-function mapListEqual(a: unknown[], props: readonly string[], b: unknown[], plain: Equality): boolean {
+/**
+ * unstructuredMapList.toMapKey: the values of the key properties of the object's JSON element, read
+ * under their escaped names (so a key named `k.` reads as absent: the element holds `k.`, which Castle
+ * binds as `k__dot__`, and no `k__dot__`); more than three are compared as their `%v` text (`%#v` from 1.37).
+ * An element that is not an object has a key no element has.
+ */
+function mapKey(e: unknown, props: readonly string[], k137: boolean): unknown {
+  if (!isRecord(e)) return unique();
+  const raw = (p: string): unknown => e[escapeName(p) ?? p];
+  if (props.length > 3) return k137 ? `[${props.map((p) => goSharpText(raw(p))).join(', ')}]` : `[${props.map((p) => goText(raw(p))).join(' ')}]`;
+  return JSON.stringify(props.map((p) => keyPart(raw(p))));
+}
+
+/** a key property's CEL value as refValMapKey keys it: a double is never an int, null is protobuf's NullValue, absent is nil */
+function celKeyPart(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'number') return `d${v}`;
+  return keyPart(v);
+}
+
+/** refValMapKey (1.37, `+` results): the key properties read from the CEL value under their escaped names */
+function celMapKey(e: unknown, props: readonly string[]): unknown {
+  const get = (p: string): unknown => (isRecord(e) ? e[p] : e instanceof Map ? e.get(p) : undefined);
+  // %#v of a NullValue is its number, 0
+  if (props.length > 3) return `[${props.map((p) => (get(p) === null ? '0' : goSharpText(get(p)))).join(', ')}]`;
+  return JSON.stringify(props.map((p) => celKeyPart(get(p))));
+}
+
+/**
+ * unstructuredMapList.Equal: the same size, and each element of `b` equal to a's element with its key;
+ * from 1.37 every key of `a` must be met (a duplicate key on the right fails), and a `+` result keys both sides by their CEL values.
+ */
+function mapListEqual(a: unknown[], k: ListKind & { kind: 'map' }, b: unknown[], plain: Equality): boolean {
   if (a.length !== b.length) return false;
+  const key = k.built ? (x: unknown) => celMapKey(x, k.props) : (x: unknown) => mapKey(x, k.props, k.k137 === true);
   const byKey = new Map<unknown, unknown>();
-  for (const x of a) byKey.set(mapKey(x, props), x);
+  for (const x of a) byKey.set(key(x), x);
+  const seen = new Set<unknown>();
   for (const y of b) {
-    const k = mapKey(y, props);
-    if (!byKey.has(k) || !listTypeEqual(byKey.get(k), y, plain)) return false;
+    const kb = key(y);
+    if (!byKey.has(kb) || !listTypeEqual(byKey.get(kb), y, plain)) return false;
+    seen.add(kb);
   }
-  return true;
+  return !k.k137 || seen.size === byKey.size;
 }
 
 // ---- the operators of a parsed rule ----

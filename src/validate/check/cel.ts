@@ -2,6 +2,7 @@ import { Environment, serialize, type ASTNode } from '@marcbachmann/cel-js';
 import { registerKubernetesLibraries, RuleError } from './cel-k8s.js';
 import { COST_LIMIT_MESSAGE, instrument, PER_CALL_LIMIT, tracked } from './cel-cost.js';
 import { bindList, bindListOperators } from './cel-lists.js';
+import { escapeName } from './cel-estimate.js';
 import { durationSeconds } from './duration.js';
 import { re2Test } from './regex.js';
 import type { CelRule, SNode } from '../schema/types.js';
@@ -156,20 +157,97 @@ export function isTransitionRule(rule: CelRule): boolean {
 let durationOf: Program | undefined;
 let timestampOf: Program | undefined;
 
-/** Converts a decoded YAML value to the CEL value the API server would bind, following the schema. */
-export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache?: WeakMap<object, unknown>): unknown {
+/**
+ * Converts a decoded YAML value to the CEL value the API server would bind, following the schema.
+ * `kubernetes137`: bind set and map lists with the rules of Kubernetes 1.37 (cel-lists.ts).
+ */
+export function toCel(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache?: WeakMap<object, unknown>, kubernetes137 = false): unknown {
   // rules on nested nodes bind the same subtrees again: converted once per object checked
   if (cache && typeof v === 'object' && v !== null) {
     const hit = cache.get(v);
     if (hit !== undefined) return hit;
-    const out = convert(v, node, resolve, cache);
+    const out = convert(v, node, resolve, cache, kubernetes137);
     cache.set(v, out);
     return out;
   }
-  return convert(v, node, resolve, cache);
+  return convert(v, node, resolve, cache, kubernetes137);
 }
 
-function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache: WeakMap<object, unknown> | undefined): unknown {
+/**
+ * The fields of `self` that the rules of one schema node read, when every use of `self` in them is
+ * a field selection (`self.x`, `has(self.x)`): an object is then bound with those fields only (see
+ * toCelFields), which is all the rules can see. Undefined when a rule uses `self` whole (a macro on
+ * it, a comparison, a call), has a messageExpression, or does not parse. PGO's rule on `spec` reads
+ * `self.config` and `self.postgresVersion`; converting the whole spec for it was most of the conversion.
+ */
+export function selfFields(rules: readonly CelRule[]): ReadonlySet<string> | undefined {
+  let f = selfFieldsOf.get(rules);
+  if (f === undefined) {
+    f = collectSelfFields(rules) ?? null;
+    selfFieldsOf.set(rules, f);
+  }
+  return f ?? undefined;
+}
+
+const selfFieldsOf = new WeakMap<readonly CelRule[], ReadonlySet<string> | null>();
+
+function collectSelfFields(rules: readonly CelRule[]): ReadonlySet<string> | undefined {
+  const fields = new Set<string>();
+  let whole = false;
+  const walk = (n: unknown, parent: { op: string; args: unknown } | undefined): void => {
+    if (whole || !n || typeof n !== 'object') return;
+    if (Array.isArray(n)) {
+      for (const x of n) walk(x, parent);
+      return;
+    }
+    if (!('op' in n)) return;
+    const node = n as { op: string; args: unknown };
+    if (node.op === 'id' && node.args === 'self') {
+      const sel = parent?.op === '.' && Array.isArray(parent.args) && parent.args[0] === node && typeof parent.args[1] === 'string';
+      if (sel) fields.add((parent.args as [unknown, string])[1]);
+      else whole = true;
+      return;
+    }
+    walk(node.args, node);
+  };
+  for (const rule of rules) {
+    if (rule.messageExpression !== undefined || /\boldSelf\b/.test(rule.rule)) return undefined;
+    const p = program(rule.rule);
+    if (p instanceof Error) return undefined;
+    walk((p as unknown as { ast: ASTNode }).ast, undefined);
+    if (whole) return undefined;
+  }
+  return fields;
+}
+
+/** toCel of an object with only `fields` (see selfFields): each present field converted as toCel converts it */
+export function toCelFields(
+  v: Record<string, unknown>,
+  fields: ReadonlySet<string>,
+  node: SNode,
+  resolve: (n: SNode) => SNode,
+  cache: WeakMap<object, unknown> | undefined,
+  kubernetes137 = false,
+): Record<string, unknown> {
+  const n = resolve(node);
+  // the rules select escaped names (`self.a__dot__b`) of an object with properties, a map's keys as they are
+  const name = n.props ? celName : (k: string): string => k;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const c = name(k);
+    if (!fields.has(c)) continue;
+    const x = v[k];
+    if (x === null && n.props?.[k] !== undefined) continue;
+    out[c] = toCel(x, n.props?.[k] ?? n.add, resolve, cache, kubernetes137);
+  }
+  for (const [k, p] of defaulted(n)) {
+    const c = name(k);
+    if (fields.has(c) && out[c] === undefined) out[c] = toCel(p.def, p, resolve, undefined, kubernetes137);
+  }
+  return out;
+}
+
+function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNode, cache: WeakMap<object, unknown> | undefined, k137: boolean): unknown {
   const n = node ? resolve(node) : undefined;
   if (v === null || v === undefined) return null;
   if (typeof v === 'number') return Number.isInteger(v) && n?.t !== 'number' ? BigInt(v) : v;
@@ -209,24 +287,45 @@ function convert(v: unknown, node: SNode | undefined, resolve: (n: SNode) => SNo
   // set and map lists compare without regard to order, as the server binds them (cel-lists.ts)
   if (Array.isArray(v))
     return bindList(
-      v.map((x) => toCel(x, n?.items, resolve, cache)),
+      v.map((x) => toCel(x, n?.items, resolve, cache, k137)),
       v,
       n?.lt,
       n?.lk,
+      k137,
     );
   if (typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    // an object with properties shows them under their escaped names (`a.b` as `a__dot__b`); a map's keys stay as they are
+    const name = n?.props ? celName : (k: string): string => k;
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      const x = o[k];
       // a property set to null is absent for CEL (the server's UnstructuredToVal); a map value stays null
       if (x === null && n?.props?.[k] !== undefined) continue;
-      out[k] = toCel(x, n?.props?.[k] ?? n?.add, resolve, cache);
+      out[name(k)] = toCel(x, n?.props?.[k] ?? n?.add, resolve, cache, k137);
     }
     // structural defaulting happens before validation on the API server
-    if (n) for (const [k, p] of defaulted(n)) if (out[k] === undefined) out[k] = toCel(p.def, p, resolve);
+    if (n) for (const [k, p] of defaulted(n)) if (out[name(k)] === undefined) out[name(k)] = toCel(p.def, p, resolve, undefined, k137);
     return out;
   }
   return v;
 }
+
+/**
+ * The name a rule reads a property by (k8s.io/apiserver/pkg/cel escaping.go): escaped when it can
+ * be, otherwise as it is, which no CEL identifier can name (`a@b`, `9a`).
+ */
+function celName(k: string): string {
+  let name = celNames.get(k);
+  if (name === undefined) {
+    name = escapeName(k) ?? k;
+    // property names repeat across documents; the cap keeps keys of arbitrary objects from growing it
+    if (celNames.size < 10_000) celNames.set(k, name);
+  }
+  return name;
+}
+
+const celNames = new Map<string, string>();
 
 /** a node's properties that have a default, found once per node: most objects converted have none, among many properties */
 const defaultedProps = new WeakMap<SNode, [string, SNode][]>();
@@ -270,7 +369,7 @@ export function evalRule(rule: CelRule, self: unknown, oldSelf?: { value: unknow
     };
   if ('error' in run) {
     const e = run.error;
-    const msg = firstLine(e instanceof Error ? e.message : String(e));
+    const msg = goMessage(firstLine(e instanceof Error ? e.message : String(e)));
     // a missing field is a runtime error for the API server too, which rejects the object with it
     const key = /^no such key: (.+)$/i.exec(msg);
     // the server's wording: `<error> evaluating rule: <message, or the rule when it has none>`
@@ -303,6 +402,12 @@ function ruleMessage(rule: CelRule, vars: Record<string, unknown>): string {
   }
   if (rule.message) return rule.message;
   return `failed rule: ${rule.rule}`;
+}
+
+/** cel-go's text of the errors cel-js words differently (`index out of bounds: 10`, from types/list.go) */
+function goMessage(msg: string): string {
+  const index = /^no such key: index out of bounds, index (-?\d+)/i.exec(msg);
+  return index ? `index out of bounds: ${index[1]}` : msg;
 }
 
 function firstLine(s: string): string {

@@ -3,6 +3,7 @@ import type { PathSeg } from '../../diag/yaml-source.js';
 import type { ManifestDoc } from '../documents.js';
 import { estimateMaxCost, maxCardinality, NotEstimated, schemaDecl, type Decl, type DeclOptions } from './cel-estimate.js';
 import { diag, obj } from './context.js';
+import { from137 } from './kubernetes-version.js';
 
 /**
  * The estimated cost check kube-apiserver runs on x-kubernetes-validations when a CRD is created or
@@ -141,18 +142,12 @@ function walk(w: Walk, s: unknown, at: PathSeg[], field: string, card: number | 
   else if (typeof items === 'object' && items !== null) walk(w, items, [...at, 'items'], `${field}.items`, childCard(), false);
 }
 
-/** `1.37` from `1.37.2` or `v1.37`; undefined when not a version */
-function minorOf(version: string | undefined): number | undefined {
-  const m = /^v?1\.(\d+)/.exec(version ?? '');
-  return m ? Number(m[1]) : undefined;
-}
-
 /**
  * Reports the rules of a CRD the API server would refuse for their estimated cost; returns what was
  * estimated. `kubernetesVersion`: the target cluster's (the bundled schemas' by default).
  */
 export function checkCrdCost(d: ManifestDoc, out: Diagnostic[], kubernetesVersion?: string): CrdCostStats {
-  const capNames = (minorOf(kubernetesVersion) ?? 0) >= 37;
+  const capNames = from137(kubernetesVersion);
   const stats: CrdCostStats = { estimated: 0, notEstimated: 0 };
   const versions = obj(d.value['spec'])?.['versions'];
   if (!Array.isArray(versions)) return stats;

@@ -1,6 +1,6 @@
-import type { Diagnostic } from '../../diag/diagnostic.js';
+import type { Diagnostic, SourceLocation } from '../../diag/diagnostic.js';
 import type { ManifestDoc } from '../documents.js';
-import { arr, groupOf, locateIn, locRef, obj, str, type LocRef, type Locator } from './context.js';
+import { arr, groupOf, locateIn, locRef, obj, str, type LocRef } from './context.js';
 
 /** An object a manifest needs to exist, checked once every manifest of the run is known. */
 export interface Need {
@@ -32,6 +32,11 @@ export class ObjectIndex {
 
   addKey(key: string): void {
     this.#set.add(key);
+  }
+
+  /** keys held */
+  get size(): number {
+    return this.#set.size;
   }
 
   has(kind: string, namespace: string | undefined, name: string): boolean {
@@ -106,23 +111,26 @@ export function provides(d: ManifestDoc): Provided[] {
   return out;
 }
 
+/** What names the object a reference needs: all that decides whether it is met, and its warning's text. */
+export type NeedTarget = Pick<Need, 'kind' | 'namespace' | 'name'>;
+
 /** The warning for a need nothing provides. */
-export function missingNeed(n: Need, locator: Pick<Locator, 'resolve'>): Diagnostic {
+export function missingNeed(n: NeedTarget, location: SourceLocation): Diagnostic {
   const scoped = n.kind === 'Secret' || n.kind === 'ConfigMap' || n.kind === 'SecretStore';
   return {
     severity: 'warning',
     rule: 'ref/missing',
     message: `${n.kind} ${JSON.stringify(n.name)} is not defined in the validated manifests${scoped ? ` (namespace ${n.namespace})` : ''}`,
-    location: locator.resolve(n.at),
+    location,
   };
 }
 
-export function needIsMet(n: Need, ix: ObjectIndex): boolean {
+export function needIsMet(n: NeedTarget, ix: ObjectIndex): boolean {
   return ix.hasKey(needKey(n));
 }
 
 /** the ObjectIndex key of the object that meets `n` */
-export function needKey(n: Need): string {
+export function needKey(n: NeedTarget): string {
   return ObjectIndex.key(n.kind, n.kind === 'Secret' || n.kind === 'ConfigMap' || n.kind === 'SecretStore' ? n.namespace : undefined, n.name);
 }
 

@@ -1,9 +1,10 @@
-import { evalRule, isTransitionRule, toCel } from './cel.js';
+import { evalRule, isTransitionRule, selfFields, toCel, toCelFields } from './cel.js';
 import { RUNTIME_CEL_COST_BUDGET } from './cel-cost.js';
 import { fieldPathString, goValue, jsonTypeName, listMapKey, smdPathString, type FieldPath, type Seg } from './field-path.js';
 import { checkFormat } from './formats.js';
 import { re2Test } from './regex.js';
 import type { SNode } from '../schema/types.js';
+import { from137 } from './kubernetes-version.js';
 
 /** What the structural check finds, worded as the API server words it. */
 export interface FieldError {
@@ -28,6 +29,8 @@ export interface StructuralOptions {
    * default since Kubernetes 1.30). Absent: a create, as offline.
    */
   readonly old?: unknown;
+  /** The target cluster's Kubernetes version: from 1.37 CEL rules see set and map lists with its rules. */
+  readonly kubernetesVersion?: string;
 }
 
 export interface StructuralStats {
@@ -55,6 +58,19 @@ export const RULES_NOT_CHECKED = 'some validation rules were not checked because
  * dropped before validation, or replaced by the schema's `default`. Items of lists are left alone
  * (a null item is a type error); core types (refs, ObjectMeta) read `null` as absent anyway.
  */
+/** one path segment per declared property name, shared (segments are never changed): one per property checked was garbage */
+const fieldSegs = new Map<string, Seg>();
+
+function fieldSeg(f: string): Seg {
+  let seg = fieldSegs.get(f);
+  if (seg === undefined) {
+    // a flat copy: the name is a slice of its file's text, which the cache would keep in memory
+    const name = ` ${f}`.slice(1);
+    fieldSegs.set(name, (seg = { f: name }));
+  }
+  return seg;
+}
+
 function pruneNulls(n: SNode, v: Record<string, unknown>): void {
   for (const k in v) {
     if (v[k] !== null) continue;
@@ -75,6 +91,7 @@ export class StructuralChecker {
   readonly #path: Seg[] = [];
   readonly #celValues = new WeakMap<object, unknown>();
   readonly #oldCelValues = new WeakMap<object, unknown>();
+  readonly #k137: boolean;
   /** the old value correlated with the node being checked (undefined: none, or not correlatable) */
   #old: unknown;
   /** the node, or a correlatable ancestor, equals its old value: its errors are ratcheted */
@@ -86,6 +103,7 @@ export class StructuralChecker {
 
   constructor(o: StructuralOptions) {
     this.#o = o;
+    this.#k137 = from137(o.kubernetesVersion);
     this.#old = o.old;
   }
 
@@ -256,7 +274,8 @@ export class StructuralChecker {
         this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
       }
     }
-    const count = Object.keys(v).length;
+    const keys = Object.keys(v);
+    const count = keys.length;
     if (n.maxP !== undefined && count > n.maxP) this.#err('schema/too-many', `${this.#fp()}: Too many: ${count}: must have at most ${n.maxP} items`);
     if (n.minP !== undefined && count < n.minP) this.#invalid('schema/bounds', v, `should have at least ${n.minP} properties`);
     const embedded = n.emb === true;
@@ -266,13 +285,16 @@ export class StructuralChecker {
           this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
       }
     }
-    for (const [key, val] of Object.entries(v)) {
+    // the keys read once for the count and the walk (Object.entries made a pair per property)
+    for (const key of keys) {
+      const val = v[key];
       let child: SNode | undefined = n.props?.[key];
       if ((isRoot || embedded) && key === 'metadata' && this.#o.objectMeta) child = this.#o.objectMeta;
       if ((isRoot || embedded) && (key === 'apiVersion' || key === 'kind') && !child) child = { t: 'string' };
       const fromMap = !child && n.add !== undefined;
+      const declared = child !== undefined;
       if (!child) child = n.add;
-      this.#path.push(fromMap ? { f: key, m: true } : { f: key });
+      this.#path.push(fromMap ? { f: key, m: true } : declared ? fieldSeg(key) : { f: key });
       if (child && this.#o.old === undefined) this.#check(child, val);
       else if (child) {
         // map values and properties are correlated by key, unless the map is atomic
@@ -304,8 +326,12 @@ export class StructuralChecker {
   #cel(n: SNode, v: unknown): void {
     if (this.#celHalted || !n.cel?.length) return;
     if (this.#celBudget <= 0) return this.#outOfBudget(n);
-    const self = toCel(v, n, this.resolve, this.#celValues);
-    const oldSelf = this.#old === undefined || this.#old === null ? undefined : { value: toCel(this.#old, n, this.resolve, this.#oldCelValues) };
+    // offline (no old object), an object whose rules read some of its fields binds those only
+    const fields = this.#old === undefined && typeof v === 'object' && v !== null && !Array.isArray(v) ? selfFields(n.cel) : undefined;
+    const self = fields
+      ? toCelFields(v as Record<string, unknown>, fields, n, this.resolve, this.#celValues, this.#k137)
+      : toCel(v, n, this.resolve, this.#celValues, this.#k137);
+    const oldSelf = this.#old === undefined || this.#old === null ? undefined : { value: toCel(this.#old, n, this.resolve, this.#oldCelValues, this.#k137) };
     for (const rule of n.cel ?? []) {
       const transition = isTransitionRule(rule);
       // offline (a create) or a value with no old counterpart: the server skips transition rules, unless optionalOldSelf

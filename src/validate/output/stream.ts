@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Diagnostic } from '../../diag/diagnostic.js';
 import { formatDiagnostic } from '../../diag/printer.js';
 import type { ValidateRun } from '../index.js';
-import { summaryLine } from './render.js';
+import { jsonItem, summaryLine } from './render.js';
 
 /** Output is written in pieces of about this size. */
 const CHUNK = 1 << 20;
@@ -55,7 +55,7 @@ export class StreamRenderer {
     else if (d.severity === 'warning') this.#warnings++;
     if (this.#format === 'text') this.#buf += `${formatDiagnostic(d, source)}\n`;
     // as JSON.stringify(whole, null, 2) prints it: the items of `diagnostics` at depth 2
-    else this.#buf += `${this.#count === 0 ? '' : ',\n'}    ${JSON.stringify(d, null, 2).replace(/\n/g, '\n    ')}`;
+    else this.#buf += `${this.#count === 0 ? '' : ',\n'}${jsonItem(d)}`;
     this.#count++;
     if (this.#buf.length > this.chunk) this.#spill();
   }
