@@ -112,14 +112,7 @@ test('rebirth: gate, nuclear wipe, restore from S3 and proof, with rows that onl
   assert.equal((await query(c, "SELECT count(*)::int AS n FROM posts WHERE body = 'only in WAL'")).rows[0].n, 500);
   assert.equal((await query(c, 'SELECT count(*)::int AS n FROM notes')).rows[0].n, 2000);
   // secrets never reach the logs
-  const runDir = join(
-    c.dir,
-    '.castle',
-    'runs',
-    readdirSync(join(c.dir, '.castle', 'runs'))
-      .sort()
-      .pop()!,
-  );
+  const runDir = rebirthRun;
   const all = [
     readFileSync(join(runDir, 'events.jsonl'), 'utf8'),
     ...readdirSync(join(runDir, 'steps')).map((f) => readFileSync(join(runDir, 'steps', f), 'utf8')),
