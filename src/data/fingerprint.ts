@@ -437,5 +437,10 @@ export function compareFingerprints(before: ComparedFingerprint, after: Compared
 /** Totals for a summary line. */
 export function fingerprintSummary(f: Fingerprint): string {
   const rows = f.tables.reduce((s, t) => s + t.rows, 0);
-  return `${f.databases.length} databases, ${f.tables.length} tables, ${rows} rows, ${(f.tableBytes / 1e6).toFixed(1)} MB in ${(f.durationMs / 1000).toFixed(2)} s (${f.mbPerSec.toFixed(0)} MB/s)`;
+  return `${f.databases.length} databases, ${f.tables.length} tables, ${rows} rows, ${(f.tableBytes / 1e6).toFixed(1)} MB in ${(f.durationMs / 1000).toFixed(2)} s (${fingerprintRate(f)})`;
+}
+
+/** The pass's speed for a summary: MB/s, or the size and time of a pass under 1 MB, whose rate would read "0 MB/s". */
+export function fingerprintRate(f: Fingerprint): string {
+  return f.tableBytes < 1e6 ? `${Math.round(f.tableBytes / 1e3)} kB in ${Math.round(f.durationMs)} ms` : `${f.mbPerSec.toFixed(0)} MB/s`;
 }

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { connConfig, initCluster, pgCluster, sql, startPostgres, stopPostgres, type PgCluster } from '../../src/data/postgres.js';
-import { compareFingerprints, fingerprintCluster, FINGERPRINT_VERSION, type Fingerprint } from '../../src/data/fingerprint.js';
+import { compareFingerprints, fingerprintCluster, fingerprintRate, FINGERPRINT_VERSION, type Fingerprint } from '../../src/data/fingerprint.js';
 import { compareWithGate, systemIdVia } from '../../src/data/gate-core.js';
 import { readFreshGate, saveGateFile } from '../../src/data/gate-store.js';
 import type { GateRecord } from '../../src/data/rebirth.js';
@@ -356,4 +356,17 @@ test('fingerprint: a gate of another digest format is refused with a clear messa
   // the same gate in the current format proves the data
   const current = await compareWithGate(conn(), { ...gate, fingerprint: now } as GateRecord, system, null);
   assert.ok(current.ok && current.value.diffs.length === 0, !current.ok ? current.reason : '');
+});
+
+test('fingerprint rate: MB/s for a pass of 1 MB or more, the size and time of a smaller one (never "0 MB/s")', () => {
+  const pass = (tableBytes: number, durationMs: number): Fingerprint => ({
+    takenAt: '2026-12-02T00:00:00Z',
+    databases: ['blog'],
+    tables: [],
+    tableBytes,
+    durationMs,
+    mbPerSec: tableBytes / 1e6 / (durationMs / 1000),
+  });
+  assert.equal(fingerprintRate(pass(16_384, 12.4)), '16 kB in 12 ms');
+  assert.equal(fingerprintRate(pass(1.2e9, 2000)), '600 MB/s');
 });

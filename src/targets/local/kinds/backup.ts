@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { postmasterPid } from '../../../data/postgres.js';
 import { sleep } from '../../../os/sleep.js';
 import { backupGate, restoreInterrupted, startCastle } from '../../../data/rebirth.js';
+import { fingerprintRate } from '../../../data/fingerprint.js';
 import type { StepKind } from '../../../core/step.js';
 import type { LocalSession } from '../session.js';
 import { fail, localEnv, opOptions } from '../env.js';
@@ -73,7 +74,7 @@ export const run: StepKind<{ fingerprint?: boolean; newBackup?: boolean }, Local
     ctx.check(
       'fingerprint recorded',
       true,
-      `${g.fingerprint.tables.length} tables, ${rows} rows in ${g.fingerprint.databases.length} databases (${g.fingerprint.mbPerSec.toFixed(0)} MB/s)`,
+      `${g.fingerprint.tables.length} tables, ${rows} rows in ${g.fingerprint.databases.length} databases (${fingerprintRate(g.fingerprint)})`,
     );
   }
   return { ok: true, summary: `${g.backup.type} backup ${g.backup.label} confirmed in S3` };

@@ -1,6 +1,7 @@
 import { connConfig } from '../../../data/postgres.js';
 import { appServesValue } from '../../../data/gate-core.js';
 import { proveCastle } from '../../../data/rebirth.js';
+import { fingerprintRate } from '../../../data/fingerprint.js';
 import type { StepContext, StepKind } from '../../../core/step.js';
 import type { LocalSession } from '../session.js';
 import type { ProofConfig } from '../kind-specs.js';
@@ -38,7 +39,7 @@ export const run: StepKind<ProofConfig, LocalSession>['run'] = async (c, ctx, se
       ctx.check(
         'data identical',
         true,
-        `${r.value.fingerprint.tables.length} tables, ${rows} rows in ${r.value.fingerprint.databases.length} databases match the gate, including writes after backup ${gate.gate.backup.label} (WAL through ${gate.gate.flushedSegment}); fingerprint ${r.value.fingerprint.mbPerSec.toFixed(0)} MB/s`,
+        `${r.value.fingerprint.tables.length} tables, ${rows} rows in ${r.value.fingerprint.databases.length} databases match the gate, including writes after backup ${gate.gate.backup.label} (WAL through ${gate.gate.flushedSegment}); fingerprint ${fingerprintRate(r.value.fingerprint)}`,
       );
     } else ctx.check('data identical', true, 'fingerprint off at the gate: system identifiers only');
   }
