@@ -14,6 +14,8 @@ after(() => c?.destroy());
 test('fast faults: two rebirths at once, then SIGKILL mid-restore and resume: no data lost, no manual step', async () => {
   await c.write(200);
   const run = await startUntil(c, ['rebirth'], noted('up/database/0', 'restoring'), pgbackrestDoing(c, 'restore'));
+  // held where it is: a small restore can end the whole run before a second CLI process has started
+  run.pause();
   const second = await c.run(['rebirth']);
   assert.equal(second.code, 1);
   assert.match(second.stderr, /castle local is locked by run \S+ \(rebirth, pid \d+ on /);

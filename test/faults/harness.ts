@@ -132,6 +132,10 @@ export interface Started {
   readonly pid: number;
   readonly done: Promise<CliResult>;
   kill(): Promise<CliResult>;
+  /** SIGSTOP: the run keeps its lock and does nothing until resume() (a second run's refusal then cannot race its end) */
+  pause(): void;
+  /** SIGCONT */
+  resume(): void;
 }
 
 /** Starts `castle ARGS` and waits until `when` holds for the events of the run it started. */
@@ -164,6 +168,12 @@ export async function startUntil(
     async kill() {
       child.kill('SIGKILL');
       return done;
+    },
+    pause() {
+      child.kill('SIGSTOP');
+    },
+    resume() {
+      child.kill('SIGCONT');
     },
   };
 }

@@ -17,7 +17,9 @@ after(() => c?.destroy());
 test('two rebirths started at once from two shells: the second is refused, the first completes', async () => {
   await c.write(50);
   const first = await startUntil(c, ['rebirth'], started('gate/0'));
+  first.pause();
   const second = await c.run(['rebirth']);
+  first.resume();
   assert.equal(second.code, 1);
   assert.match(second.stderr, /castle local is locked by run \S+ \(rebirth, pid \d+ on /);
   const r = await first.done;
