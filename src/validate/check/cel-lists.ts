@@ -140,20 +140,15 @@ export function listTypeAdd(a: unknown[], b: unknown[], plainAdd: () => unknown)
     if (Array.isArray(plain) && !k.k137) kinds.set(plain, ATOMIC);
     return plain;
   }
-  if (k.kind === 'set' && k.k137) return addToSet137(a, b);
+  if (k.kind === 'set' && k.k137) {
+    // addToSetList: a set list of CEL values, keyed by them on both sides
+    const { out } = setUnion(a, a.map(setElementKey), b, setElementKey);
+    kinds.set(out, { kind: 'set', k137: true, built: true });
+    return out;
+  }
   if (k.kind === 'set') {
-    const keys = setKeys(k);
-    const seen = new Set(keys);
-    const out = [...a];
-    const outKeys = [...keys];
-    for (const x of b) {
-      const key = elementKey(x);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push(x);
-      outKeys.push(key);
-    }
-    kinds.set(out, { kind: 'set', keys: outKeys });
+    const { out, keys } = setUnion(a, setKeys(k), b, elementKey);
+    kinds.set(out, { kind: 'set', keys });
     return out;
   }
   // 1.37's addToMapList reads the keys of both lists from their CEL values (refValMapKey)
@@ -257,18 +252,19 @@ function setEqual137(a: unknown[], b: unknown[]): boolean {
   return seen.size === keys.size;
 }
 
-/** addToSetList: the left elements in order, then the right ones not yet in the set; a set list again */
-function addToSet137(a: unknown[], b: unknown[]): unknown[] {
-  const seen = new Set(a.map(setElementKey));
+/** A set's `+`: the left elements in order, then the right ones whose key is not yet in; the keys of the result. */
+function setUnion(a: unknown[], aKeys: readonly unknown[], b: unknown[], keyOf: (x: unknown) => unknown): { out: unknown[]; keys: unknown[] } {
+  const seen = new Set(aKeys);
   const out = [...a];
+  const keys = [...aKeys];
   for (const x of b) {
-    const key = setElementKey(x);
+    const key = keyOf(x);
     if (seen.has(key)) continue;
     seen.add(key);
     out.push(x);
+    keys.push(key);
   }
-  kinds.set(out, { kind: 'set', k137: true, built: true });
-  return out;
+  return { out, keys };
 }
 
 // ---- map lists: keys from the key properties ----
