@@ -79,6 +79,12 @@ interface Line {
   readonly full: string;
 }
 
+// regular expressions the reader runs per key or value, made once: a literal in a function is a new RegExp each time it runs
+const QUOTE_OR_FLOW_START = /^["'[{]/;
+const FLOW_OR_COMMENT = /[#,[\]{}]/;
+const WHITESPACE = /^\s/;
+const FLOW_PLAIN_FORBIDDEN_START = /^[&*!%@`?|>"'#-]/;
+
 function fail(): never {
   throw new Unsupported();
 }
@@ -137,20 +143,21 @@ class Reader {
     const entries: Entries | undefined = this.track ? [] : undefined;
     for (let l = this.peek(); l && l.indent === indent && isSeqItem(l.text); l = this.peek()) {
       this.i++;
-      const rest = l.text.slice(1);
-      const spaces = rest.length - rest.trimStart().length;
-      const body = rest.trimStart();
-      if (body === '' || body.startsWith('#')) {
+      // the item's text after the dash and the spaces \`trimStart\` would take, sliced once
+      const from = skipWhitespace(l.text, 1);
+      const spaces = from - 1;
+      if (from === l.text.length || l.text.charCodeAt(from) === 35) {
         const v = this.block(indent + 1, depth + 1, l.start + afterSpaces(l.full, 1));
         entries?.push(out.length, -1, -1, this.start, v === null ? this.start : END, this.#childEntries(v));
         out.push(v);
         continue;
       }
+      const body = l.text.slice(from);
       const col = indent + 1 + spaces;
       const at = l.start + (col - l.indent);
       if (isSeqItem(body)) fail();
-      if (keyEnd(body) !== -1 && !/^["'[{]/.test(body)) {
-        const m = this.map(col, { start: at, indent: col, text: body, full: l.full.slice(col - l.indent) }, depth + 1);
+      if (keyEnd(body) !== -1 && !QUOTE_OR_FLOW_START.test(body)) {
+        const m = this.map(col, { start: at, indent: col, text: body, full: l.full === l.text ? body : l.full.slice(col - l.indent) }, depth + 1);
         entries?.push(out.length, -1, -1, at, END, this.entries);
         out.push(m);
         continue;
@@ -213,7 +220,7 @@ class Reader {
       if (q.end !== k.length) fail();
       v = q.value;
     } else {
-      if (FORBIDDEN_START.test(k) || /[#,[\]{}]/.test(k) || k === '<<') fail();
+      if (FORBIDDEN_START.test(k) || FLOW_OR_COMMENT.test(k) || k === '<<') fail();
       if (this.ambiguous && yaml11Bool(k)) this.ambiguous.push(at);
       v = plainScalar(k);
       if (v === null) fail();
@@ -313,7 +320,7 @@ function skipWhitespace(s: string, from: number): number {
     const c = s.charCodeAt(p);
     if (c === 32) continue;
     if (c > 32 && c < 0xa0) break;
-    if (!/^\s/.test(s[p]!)) break;
+    if (!WHITESPACE.test(s[p]!)) break;
   }
   return p;
 }
@@ -493,7 +500,7 @@ class Flow {
     const v = this.t.slice(start, this.i).trimEnd();
     this.spanStart = this.at + start;
     this.spanEnd = this.at + start + v.length;
-    if (v === '' || /^[&*!%@`?|>"'#-]/.test(v) || v.includes('\t')) fail();
+    if (v === '' || FLOW_PLAIN_FORBIDDEN_START.test(v) || v.includes('\t')) fail();
     if (this.ambiguous && yaml11Bool(v)) this.ambiguous.push(this.at + start);
     return plainScalar(v);
   }
