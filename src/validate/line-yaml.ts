@@ -4,8 +4,8 @@
  * copied 100 times (3,700 documents) in 1.42-1.69 s against 2.38 s with `yaml` alone (1.4-1.7x), and
  * 10,000 clean PostgresClusters and ExternalSecrets in 1.72 s against 7.54-7.66 s (4.4x).
  * It reads the plain shape most manifests have (block maps and sequences, one-line scalars and flow
- * collections, literal block scalars). Anything else (tabs, CR, a BOM, anchors, tags, folded or
- * multi-line scalars, odd indentation, duplicate keys) throws `Unsupported`, and the caller reads the
+ * collections, literal block scalars). Anything else (tabs, CR, a BOM or other whitespace than spaces,
+ * anchors, tags, folded or multi-line scalars, odd indentation, duplicate keys) throws `Unsupported`, and the caller reads the
  * file with the `yaml` package, which also reports errors. test/validate/yaml-differential.test.ts
  * holds it to the `yaml` package's values on a seeded generated corpus.
  */
@@ -66,23 +66,57 @@ export type Entries = (string | number | Entries)[];
 /** what one entry of Entries takes */
 export const STRIDE = 6;
 
+/**
+ * The entries being recorded, on one stack: an open map's or list's entries sit above its parent's
+ * (a child ends before its parent records the entry that holds it), and a container that ends takes
+ * its own off as an array of their exact size. Arrays grown by push, one per container, were 42 of
+ * the 357 MB a pass over the findings corpus allocated.
+ */
+class Scratch {
+  readonly #a: (string | number | Entries)[] = [];
+  top = 0;
+
+  add(key: string | number, keyStart: number, keyEnd: number, start: number, end: number, child: Entries | 0): void {
+    const a = this.#a;
+    let t = this.top;
+    a[t++] = key;
+    a[t++] = keyStart;
+    a[t++] = keyEnd;
+    a[t++] = start;
+    a[t++] = end;
+    a[t++] = child;
+    this.top = t;
+  }
+
+  /** the entries recorded since `base`, taken off the stack */
+  take(base: number): Entries {
+    const e = this.#a.slice(base, this.top);
+    this.top = base;
+    return e;
+  }
+}
+
 /** the end of a value that runs over several lines: its location is underlined to the end of its first line (a small integer, stored unboxed) */
 export const END = 2 ** 30 - 1;
 
 interface Line {
   /** offset of the line's first character in the text */
-  readonly start: number;
-  readonly indent: number;
+  start: number;
+  indent: number;
   /** the line from its indentation on, trailing spaces trimmed */
-  readonly text: string;
+  text: string;
   /** the same, untrimmed: literal block scalars keep trailing spaces */
-  readonly full: string;
+  full: string;
 }
 
 // regular expressions the reader runs per key or value, made once: a literal in a function is a new RegExp each time it runs
 const QUOTE_OR_FLOW_START = /^["'[{]/;
 const FLOW_OR_COMMENT = /[#,[\]{}]/;
-const WHITESPACE = /^\s/;
+/**
+ * What JavaScript's trim functions take beside spaces and newlines (tabs and CR are refused already):
+ * YAML reads these as content (\`a: \u00a0b\` is " b"), so a file that holds one is left to the \`yaml\` package.
+ */
+const OTHER_WHITESPACE = /[\v\f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
 const FLOW_PLAIN_FORBIDDEN_START = /^[&*!%@`?|>"'#-]/;
 
 function fail(): never {
@@ -100,8 +134,10 @@ class Reader {
   start = 0;
   constructor(
     readonly lines: readonly Line[],
+    /** the lines of this document: the first `count` of \`lines\` */
+    readonly count: number,
     readonly ambiguous: number[] | undefined,
-    readonly track: boolean,
+    readonly scratch: Scratch | undefined,
   ) {}
 
   /** the entries of the map or list last read (when tracking): its parent takes them right after */
@@ -114,7 +150,7 @@ class Reader {
 
   /** next line with content, skipping blank and comment lines */
   peek(): Line | undefined {
-    while (this.i < this.lines.length) {
+    while (this.i < this.count) {
       const l = this.lines[this.i]!;
       if (l.text === '' || l.text.startsWith('#')) this.i++;
       else return l;
@@ -140,15 +176,15 @@ class Reader {
 
   seq(indent: number, depth: number): unknown[] {
     const out: unknown[] = [];
-    const entries: Entries | undefined = this.track ? [] : undefined;
+    const base = this.scratch?.top ?? 0;
     for (let l = this.peek(); l && l.indent === indent && isSeqItem(l.text); l = this.peek()) {
       this.i++;
-      // the item's text after the dash and the spaces \`trimStart\` would take, sliced once
-      const from = skipWhitespace(l.text, 1);
+      // the item's text after the dash and its spaces, sliced once
+      const from = afterSpaces(l.text, 1);
       const spaces = from - 1;
       if (from === l.text.length || l.text.charCodeAt(from) === 35) {
         const v = this.block(indent + 1, depth + 1, l.start + afterSpaces(l.full, 1));
-        entries?.push(out.length, -1, -1, this.start, v === null ? this.start : END, this.#childEntries(v));
+        this.scratch?.add(out.length, -1, -1, this.start, v === null ? this.start : END, this.#childEntries(v));
         out.push(v);
         continue;
       }
@@ -158,21 +194,21 @@ class Reader {
       if (isSeqItem(body)) fail();
       if (keyEnd(body) !== -1 && !QUOTE_OR_FLOW_START.test(body)) {
         const m = this.map(col, { start: at, indent: col, text: body, full: l.full === l.text ? body : l.full.slice(col - l.indent) }, depth + 1);
-        entries?.push(out.length, -1, -1, at, END, this.entries);
+        this.scratch?.add(out.length, -1, -1, at, END, this.entries);
         out.push(m);
         continue;
       }
       const v = this.inline(body, at, indent, depth);
-      entries?.push(out.length, -1, -1, at, this.end, this.#childEntries(v));
+      this.scratch?.add(out.length, -1, -1, at, this.end, this.#childEntries(v));
       out.push(v);
     }
-    if (entries) this.entries = entries;
+    if (this.scratch) this.entries = this.scratch.take(base);
     return out;
   }
 
   map(indent: number, first: Line | undefined, depth: number): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    const entries: Entries | undefined = this.track ? [] : undefined;
+    const base = this.scratch?.top ?? 0;
     let l: Line | undefined = first;
     if (!l) l = this.peek();
     while (l && l.indent === indent && !isSeqItem(l.text)) {
@@ -182,20 +218,20 @@ class Reader {
       const key = this.key(l.text.slice(0, end), l.start);
       // the own-property check only when the key reads as something: most keys are new
       if (out[key] !== undefined && Object.prototype.hasOwnProperty.call(out, key)) fail();
-      // where the value starts, as \`trimStart\` of the rest would say, without slicing the rest twice
+      // where the value starts, without slicing the rest twice (spaces are the only whitespace in a file read here)
       const text = l.text;
-      const from = skipWhitespace(text, end + 1);
+      const from = afterSpaces(text, end + 1);
       if (from === text.length || text.charCodeAt(from) === 35) {
         if (from < text.length && from === end + 1) fail();
         const next = this.peek();
         // a block sequence may sit at its key's indentation
         if (next && next.indent === indent && isSeqItem(next.text)) {
           const v = this.seq(indent, depth + 1);
-          entries?.push(key, l.start, l.start + end, next.start, END, this.entries);
+          this.scratch?.add(key, l.start, l.start + end, next.start, END, this.entries);
           out[key] = v;
         } else {
           const v = this.block(indent + 1, depth + 1, l.start + afterSpaces(l.full, end + 1));
-          entries?.push(key, l.start, l.start + end, this.start, v === null ? this.start : END, this.#childEntries(v));
+          this.scratch?.add(key, l.start, l.start + end, this.start, v === null ? this.start : END, this.#childEntries(v));
           out[key] = v;
         }
       } else {
@@ -203,11 +239,11 @@ class Reader {
         const at = l.start + from;
         const v = this.inline(text.slice(from), at, indent, depth);
         out[key] = v;
-        entries?.push(key, l.start, l.start + end, at, this.end, this.#childEntries(v));
+        this.scratch?.add(key, l.start, l.start + end, at, this.end, this.#childEntries(v));
       }
       l = this.peek();
     }
-    if (entries) this.entries = entries;
+    if (this.scratch) this.entries = this.scratch.take(base);
     return out;
   }
 
@@ -238,7 +274,7 @@ class Reader {
       return this.literal(text, parentIndent);
     }
     if (c === '[' || c === '{') {
-      const f = new Flow(text, at, this.ambiguous, this.track);
+      const f = new Flow(text, at, this.ambiguous, this.scratch);
       const v = f.value(depth);
       this.entries = f.entries;
       this.end = at + f.i;
@@ -272,7 +308,7 @@ class Reader {
     const chomp = m[1];
     const body: string[] = [];
     let indent = -1;
-    while (this.i < this.lines.length) {
+    while (this.i < this.count) {
       const l = this.lines[this.i]!;
       if (l.text === '') {
         // whitespace-only lines more indented than the content keep their spaces: other tiers
@@ -311,18 +347,6 @@ class Reader {
         return `${text}\n`;
     }
   }
-}
-
-/** the first index from `from` on that \`String.prototype.trimStart\` would keep (its WhiteSpace and LineTerminator set) */
-function skipWhitespace(s: string, from: number): number {
-  let p = from;
-  for (; p < s.length; p++) {
-    const c = s.charCodeAt(p);
-    if (c === 32) continue;
-    if (c > 32 && c < 0xa0) break;
-    if (!WHITESPACE.test(s[p]!)) break;
-  }
-  return p;
 }
 
 /** `from` plus the spaces at `from` in `s` */
@@ -449,7 +473,7 @@ class Flow {
     readonly t: string,
     readonly at: number,
     readonly ambiguous: number[] | undefined,
-    readonly track: boolean,
+    readonly scratch: Scratch | undefined,
   ) {}
 
   /** as Reader.entries */
@@ -508,23 +532,23 @@ class Flow {
   seq(depth: number): unknown[] {
     this.i++;
     const out: unknown[] = [];
-    const entries: Entries | undefined = this.track ? [] : undefined;
+    const base = this.scratch?.top ?? 0;
     this.ws();
     if (this.t[this.i] === ']') {
       this.i++;
-      if (entries) this.entries = entries;
+      if (this.scratch) this.entries = this.scratch.take(base);
       return out;
     }
     for (;;) {
       const v = this.value(depth + 1);
-      entries?.push(out.length, -1, -1, this.spanStart, this.spanEnd, typeof v === 'object' && v !== null ? this.entries : 0);
+      this.scratch?.add(out.length, -1, -1, this.spanStart, this.spanEnd, typeof v === 'object' && v !== null ? this.entries : 0);
       this.ws();
       if (this.t[this.i] === ':') fail();
       out.push(v);
       const c = this.t[this.i];
       this.i++;
       if (c === ']') {
-        if (entries) this.entries = entries;
+        if (this.scratch) this.entries = this.scratch.take(base);
         return out;
       }
       if (c !== ',') fail();
@@ -536,11 +560,11 @@ class Flow {
   map(depth: number): Record<string, unknown> {
     this.i++;
     const out: Record<string, unknown> = {};
-    const entries: Entries | undefined = this.track ? [] : undefined;
+    const base = this.scratch?.top ?? 0;
     this.ws();
     if (this.t[this.i] === '}') {
       this.i++;
-      if (entries) this.entries = entries;
+      if (this.scratch) this.entries = this.scratch.take(base);
       return out;
     }
     for (;;) {
@@ -559,13 +583,13 @@ class Flow {
       if (this.t[this.i] !== ':' || this.t[this.i + 1] !== ' ') fail();
       this.i++;
       const v = this.value(depth + 1);
-      entries?.push(key, kStartAt, kEndAt, this.spanStart, this.spanEnd, typeof v === 'object' && v !== null ? this.entries : 0);
+      this.scratch?.add(key, kStartAt, kEndAt, this.spanStart, this.spanEnd, typeof v === 'object' && v !== null ? this.entries : 0);
       out[key] = v;
       this.ws();
       const c = this.t[this.i];
       this.i++;
       if (c === '}') {
-        if (entries) this.entries = entries;
+        if (this.scratch) this.entries = this.scratch.take(base);
         return out;
       }
       if (c !== ',') fail();
@@ -581,7 +605,7 @@ class Flow {
 
 /** Where each document's value sits ([start, end]), and the Entries of its children when it is a map or a list. */
 export interface Positions {
-  readonly roots: (readonly [number, number, Entries | 0])[];
+  readonly roots: (readonly [number, number, Entries | 0] | undefined)[];
 }
 
 /**
@@ -589,10 +613,25 @@ export interface Positions {
  * when given, where every value is (only asked for documents that have a finding).
  */
 export function lineParse(text: string, ambiguous?: number[], ranges?: [number, number][], positions?: Positions): unknown[] {
-  if (text.charCodeAt(0) === 0xfeff || text.includes('\t') || text.includes('\r')) fail();
+  if (text.charCodeAt(0) === 0xfeff || text.includes('\t') || text.includes('\r') || OTHER_WHITESPACE.test(text)) fail();
   const out: unknown[] = [];
+  const scratch = positions ? new Scratch() : undefined;
   const bounds: [number, number][] = [];
-  let current: Line[] | undefined;
+  // one document's lines at a time, in Line objects used again for each document: an object per line was 22 of the 334 MB a findings pass allocated
+  const pool: Line[] = [];
+  let count = 0;
+  let current = false;
+  const add = (start: number, indent: number, text: string, full: string): void => {
+    const l = pool[count];
+    if (l === undefined) pool.push({ start, indent, text, full });
+    else {
+      l.start = start;
+      l.indent = indent;
+      l.text = text;
+      l.full = full;
+    }
+    count++;
+  };
   let start = 0;
   while (start <= text.length) {
     // the empty rest after a final newline is no line (a `|+` block would keep it as one)
@@ -607,35 +646,43 @@ export function lineParse(text: string, ambiguous?: number[], ranges?: [number, 
     if (indent === 0 && full.startsWith('---') && (full.length === 3 || full[3] === ' ' || full[3] === '\t')) {
       if (!SEPARATOR.test(full)) fail();
       if (current) {
-        // each document read as soon as its lines are known: only one document's lines are kept at a time
-        out.push(readDocument(current, ambiguous, positions));
+        // each document read as soon as its lines are known
+        out.push(readDocument(pool, count, ambiguous, positions, scratch));
         bounds[bounds.length - 1]![1] = start;
       }
-      current = [];
+      current = true;
+      count = 0;
       bounds.push([start, text.length]);
     } else if (indent === 0 && full.startsWith('...')) {
       fail();
     } else if (body !== '' && !body.startsWith('#')) {
       if (indent === 0 && body.startsWith('%')) fail();
       if (!current) {
-        current = [];
+        current = true;
+        count = 0;
         bounds.push([start, text.length]);
       }
-      current.push({ start: start + indent, indent, text: body, full });
+      add(start + indent, indent, body, full);
     } else if (current) {
-      current.push({ start: start + indent, indent, text: body.startsWith('#') ? body : '', full: body.startsWith('#') ? full : '' });
+      add(start + indent, indent, body.startsWith('#') ? body : '', body.startsWith('#') ? full : '');
     }
     if (end === text.length) break;
     start = end + 1;
   }
-  if (current) out.push(readDocument(current, ambiguous, positions));
+  if (current) out.push(readDocument(pool, count, ambiguous, positions, scratch));
   if (ranges) for (const b of bounds) ranges.push(b);
   return out;
 }
 
 /** one document's value, from its lines */
-function readDocument(lines: readonly Line[], ambiguous: number[] | undefined, positions: Positions | undefined): unknown {
-  const r = new Reader(lines, ambiguous, positions !== undefined);
+function readDocument(
+  lines: readonly Line[],
+  count: number,
+  ambiguous: number[] | undefined,
+  positions: Positions | undefined,
+  scratch: Scratch | undefined,
+): unknown {
+  const r = new Reader(lines, count, ambiguous, scratch);
   const first = r.peek();
   let v: unknown = null;
   let root: readonly [number, number, Entries | 0] = [0, 0, 0];

@@ -71,6 +71,25 @@ function fieldSeg(f: string): Seg {
   return seg;
 }
 
+/** `v` is one of an enum's `values` (objects compared as JSON) */
+function enumHas(values: readonly unknown[], v: unknown): boolean {
+  for (const e of values) if (e === v || (typeof e === 'object' && JSON.stringify(e) === JSON.stringify(v))) return true;
+  return false;
+}
+
+/** one segment per map key met (`{f, m: true}`), shared as fieldSegs are; capped, as map keys are the documents' own */
+const mapSegs = new Map<string, Seg>();
+
+function mapSeg(k: string): Seg {
+  let seg = mapSegs.get(k);
+  if (seg === undefined) {
+    const f = ` ${k}`.slice(1);
+    seg = { f, m: true };
+    if (mapSegs.size < 10_000) mapSegs.set(f, seg);
+  }
+  return seg;
+}
+
 function pruneNulls(n: { readonly props: Record<string, SNode> | undefined; readonly add: SNode | undefined }, v: Record<string, unknown>): void {
   for (const k in v) {
     if (v[k] !== null) continue;
@@ -292,7 +311,7 @@ export class StructuralChecker {
       return;
     }
     const values = p.enum;
-    if (values && !values.some((e) => e === v || (typeof e === 'object' && JSON.stringify(e) === JSON.stringify(v)))) {
+    if (values && !enumHas(values, v)) {
       this.#err('schema/enum', `${this.#fp()}: Unsupported value: ${goValue(v)}: supported values: ${values.map((e) => goValue(e)).join(', ')}`);
     }
     if (typeof v === 'string') {
@@ -372,10 +391,11 @@ export class StructuralChecker {
           this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
         }
       }
-    const keys = Object.keys(v);
-    const count = keys.length;
-    if (n.maxP !== undefined && count > n.maxP) this.#err('schema/too-many', `${this.#fp()}: Too many: ${count}: must have at most ${n.maxP} items`);
-    if (n.minP !== undefined && count < n.minP) this.#invalid('schema/bounds', v, `should have at least ${n.minP} properties`);
+    if (n.maxP !== undefined || n.minP !== undefined) {
+      const count = Object.keys(v).length;
+      if (n.maxP !== undefined && count > n.maxP) this.#err('schema/too-many', `${this.#fp()}: Too many: ${count}: must have at most ${n.maxP} items`);
+      if (n.minP !== undefined && count < n.minP) this.#invalid('schema/bounds', v, `should have at least ${n.minP} properties`);
+    }
     const embedded = n.emb === true;
     if (embedded) {
       for (const r of ['apiVersion', 'kind']) {
@@ -383,8 +403,9 @@ export class StructuralChecker {
           this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
       }
     }
-    // the keys read once for the count and the walk (Object.entries made a pair per property)
-    for (const key of keys) {
+    // for-in reads the keys from the shape's enum cache: Object.keys (and Object.entries before it) made an array per object.
+    // The same keys in the same order, as the values are plain objects whose prototype has no enumerable property.
+    for (const key in v) {
       const val = v[key];
       let child: SNode | undefined = n.props?.[key];
       if ((isRoot || embedded) && key === 'metadata' && this.#o.objectMeta) child = this.#o.objectMeta;
@@ -392,7 +413,7 @@ export class StructuralChecker {
       const fromMap = !child && n.add !== undefined;
       const declared = child !== undefined;
       if (!child) child = n.add;
-      this.#path.push(fromMap ? { f: key, m: true } : declared ? fieldSeg(key) : { f: key });
+      this.#path.push(fromMap ? mapSeg(key) : declared ? fieldSeg(key) : { f: key });
       if (child && this.#o.old === undefined) this.#check(child, val);
       else if (child) {
         // map values and properties are correlated by key, unless the map is atomic
