@@ -105,12 +105,11 @@ function step(ev: Evaluator, n: Node, ctx: unknown): unknown {
 }
 
 /** The entries a comprehension ranges over: a list's (index, element), a map's (key, value) in its order. */
-function entries(ev: Evaluator, range: unknown, m: Macro): [unknown, unknown][] | undefined {
+function entries(ev: Evaluator, range: unknown): [unknown, unknown][] | undefined {
   if (Array.isArray(range)) return range.map((v, i) => [BigInt(i), v]);
   if (range instanceof Set) return [...range].map((v, i) => [BigInt(i), v]);
   if (range instanceof Map) return [...range.entries()];
   if (range && typeof range === 'object' && ev.debugType(range).kind === 'map') return Object.entries(range);
-  void m;
   return undefined;
 }
 
@@ -161,7 +160,7 @@ function typeCheck(chk: Checker, m: Macro, ctx: Ctx): Type {
 
 function evaluate(ev: Evaluator, m: Macro, ctx: unknown): unknown {
   const range = ev.run(m.receiver, ctx);
-  const items = entries(ev, range, m);
+  const items = entries(ev, range);
   if (!items) throw new Error(`Expression of type '${ev.debugType(range).toString()}' cannot be range of a comprehension (must be list, map, or dynamic).`);
   const c1 = m.ctx1!.reuse(ctx);
   const c2 = m.ctx2!.reuse(c1);
