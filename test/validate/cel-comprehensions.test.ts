@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
+import type { Diagnostic } from '../../src/diag/diagnostic.js';
 import { evalRule, type CelOutcome } from '../../src/validate/check/cel.js';
+import { estimateMaxCost, schemaDecl } from '../../src/validate/check/cel-estimate.js';
+import { checkCrdCost } from '../../src/validate/check/crd-cost.js';
+import type { ManifestDoc } from '../../src/validate/documents.js';
 import { StructuralChecker } from '../../src/validate/check/structural.js';
 import { convertCrd } from '../../src/validate/schema/crd.js';
 import { caseCrd, caseCrdObject, validateTexts } from './helpers.js';
@@ -261,6 +265,29 @@ describe('two-variable comprehensions: cost and Kubernetes version', () => {
     assert.deepEqual(check('1.31'), [
       'cel/unevaluated: spec: rule could not be evaluated offline (two-variable comprehensions need Kubernetes 1.32 (the target is 1.31)): self.list.all(i, v, v > i)',
     ]);
+  });
+
+  it('estimates a CRD rule using them from 1.32 only: before, the rule is counted as not estimated', () => {
+    // a list of at most 10 integers: all(i, v, p) costs 2 (receiver) + 1 (result) + 10 x (2 cond + 1 step + 3 predicate)
+    const decl = schemaDecl({ type: 'object', properties: { list: { type: 'array', maxItems: 10, items: { type: 'integer' } } } }, false)!;
+    assert.equal(estimateMaxCost('self.list.all(i, v, v > i)', decl), 63);
+    assert.equal(estimateMaxCost('self.list.all(v, v > 0)', decl), estimateMaxCost('self.list.all(i, v, v > 0)', decl));
+    assert.throws(() => estimateMaxCost('self.list.all(i, v, v > i)', decl, false), /two-variable comprehensions/);
+    assert.equal(estimateMaxCost('self.list.all(v, v > 0)', decl, false), estimateMaxCost('self.list.all(v, v > 0)', decl));
+    const crd = caseCrdObject({ type: 'object', properties: { list: { type: 'array', maxItems: 10, items: { type: 'integer' } } } }, [
+      { rule: 'self.list.all(i, v, v > i)' },
+      { rule: 'self.list.all(v, v > 0)' },
+    ]);
+    const stats = (version: string | undefined) => {
+      const out: Diagnostic[] = [];
+      const doc = { value: crd, base: [], pos: { locate: () => ({ file: 'crd.yaml' }) } } as unknown as ManifestDoc;
+      const st = checkCrdCost(doc, out, version);
+      assert.deepEqual(out, []);
+      return st;
+    };
+    assert.deepEqual(stats(undefined), { estimated: 2, notEstimated: 0 });
+    assert.deepEqual(stats('1.32'), { estimated: 2, notEstimated: 0 });
+    assert.deepEqual(stats('1.31'), { estimated: 1, notEstimated: 1 });
   });
 
   it('castle validate rejects an object with a two-variable rule that fails, and accepts one that holds', async () => {

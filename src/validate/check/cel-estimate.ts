@@ -753,6 +753,8 @@ export interface EstimateEnv {
   callCost?(fn: string, target: Decl | undefined, args: readonly Decl[]): Est | undefined;
   /** the cost of a has() test: 0 on the API server (PresenceTestHasCost(false)), 1 by cel-go's default */
   readonly presenceCost: number;
+  /** false: the environment lacks ext.TwoVarComprehensions (the API server before 1.32), which refuses such a rule */
+  readonly twoVarComprehensions?: boolean;
 }
 
 class Coster {
@@ -1140,14 +1142,37 @@ export function estimateCost(expression: string, o: EstimateEnv): Est {
     throw new NotEstimated('parse');
   }
   const e = lower(ast);
+  if (o.twoVarComprehensions === false && hasTwoVar(e)) throw new NotEstimated('two-variable comprehensions (Kubernetes 1.32)');
   const ck = new Checker(o.vars);
   ck.check(e);
   return new Coster(o, ck).cost(e);
 }
 
-/** The API server's environment for a rule on a schema node: self and oldSelf, sizes from the schema (compilation.go sizeEstimator). */
-export function ruleEnv(decl: Decl): EstimateEnv {
+function hasTwoVar(e: E): boolean {
+  switch (e.kind) {
+    case 'lit':
+    case 'ident':
+      return false;
+    case 'select':
+      return hasTwoVar(e.operand);
+    case 'call':
+      return (e.target !== undefined && hasTwoVar(e.target)) || e.args.some(hasTwoVar);
+    case 'list':
+      return e.elems.some(hasTwoVar);
+    case 'map':
+      return e.entries.some(([k, v]) => hasTwoVar(k) || hasTwoVar(v));
+    case 'comp':
+      return e.iterVar2 !== undefined || [e.range, e.init, e.cond, e.step, e.result].some(hasTwoVar);
+  }
+}
+
+/**
+ * The API server's environment for a rule on a schema node: self and oldSelf, sizes from the schema (compilation.go sizeEstimator).
+ * `twoVarComprehensions`: whether the target Kubernetes has them (1.32 and later).
+ */
+export function ruleEnv(decl: Decl, twoVarComprehensions = true): EstimateEnv {
   return {
+    twoVarComprehensions,
     vars: new Map([
       ['self', decl],
       ['oldSelf', decl],
@@ -1170,8 +1195,8 @@ export function ruleEnv(decl: Decl): EstimateEnv {
 }
 
 /** checker.Cost's maximum for one rule (or messageExpression) declared on a schema node of this declaration */
-export function estimateMaxCost(expression: string, decl: Decl): number {
-  return estimateCost(expression, ruleEnv(decl)).max;
+export function estimateMaxCost(expression: string, decl: Decl, twoVarComprehensions = true): number {
+  return estimateCost(expression, ruleEnv(decl, twoVarComprehensions)).max;
 }
 
 /** a message type with no field a test reads (one instance: object types are equal only to themselves) */
