@@ -458,7 +458,9 @@ export class StructuralChecker {
       const transition = isTransitionRule(rule);
       // offline (a create) or a value with no old counterpart: the server skips transition rules, unless optionalOldSelf
       const out =
-        transition && !oldSelf && !rule.optionalOldSelf ? ({ ok: 'skipped' } as const) : evalRule(rule, self, transition ? (oldSelf ?? null) : undefined);
+        transition && !oldSelf && !rule.optionalOldSelf
+          ? ({ ok: 'skipped' } as const)
+          : evalRule(rule, self, transition ? (oldSelf ?? null) : undefined, undefined, this.#o.kubernetesVersion);
       if ('cost' in out) {
         if (out.cost > this.#celBudget) return this.#outOfBudget(n);
         this.#celBudget -= out.cost;
