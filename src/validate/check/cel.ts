@@ -156,8 +156,11 @@ function program(rule: string, optionalOldSelf = false): Program | Error {
   return p;
 }
 
+/** made once: a regular expression literal in a function is a new RegExp each time it runs, and this one runs per rule evaluated */
+const OLD_SELF = /\boldSelf\b/;
+
 export function isTransitionRule(rule: CelRule): boolean {
-  return /\boldSelf\b/.test(rule.rule);
+  return OLD_SELF.test(rule.rule);
 }
 
 let durationOf: Program | undefined;
@@ -217,7 +220,7 @@ function collectSelfFields(rules: readonly CelRule[]): ReadonlySet<string> | und
     walk(node.args, node);
   };
   for (const rule of rules) {
-    if (rule.messageExpression !== undefined || /\boldSelf\b/.test(rule.rule)) return undefined;
+    if (rule.messageExpression !== undefined || OLD_SELF.test(rule.rule)) return undefined;
     const p = program(rule.rule);
     if (p instanceof Error) return undefined;
     walk((p as unknown as { ast: ASTNode }).ast, undefined);
