@@ -77,7 +77,7 @@ export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptio
   const ambiguous: number[] = [];
   const ranges: [number, number][] = [];
   let values: unknown[] | undefined;
-  const tracked: Positions | undefined = o.track === true ? { track: new Map(), roots: [] } : undefined;
+  const tracked: Positions | undefined = o.track === true ? { roots: [] } : undefined;
   if (o.fastYaml !== false) {
     try {
       values = lineParse(f.text, ambiguous, ranges, tracked);

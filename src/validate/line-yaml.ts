@@ -4,8 +4,8 @@
  * copied 100 times (3,700 documents) in 1.42-1.69 s against 2.38 s with `yaml` alone (1.4-1.7x), and
  * 10,000 clean PostgresClusters and ExternalSecrets in 1.72 s against 7.54-7.66 s (4.4x).
  * It reads the plain shape most manifests have (block maps and sequences, one-line scalars and flow
- * collections, literal block scalars). Anything else (tabs, CR, a BOM, anchors, tags, folded or
- * multi-line scalars, odd indentation, duplicate keys) throws `Unsupported`, and the caller reads the
+ * collections, literal block scalars). Anything else (tabs, CR, a BOM or other whitespace than spaces,
+ * anchors, tags, folded or multi-line scalars, odd indentation, duplicate keys) throws `Unsupported`, and the caller reads the
  * file with the `yaml` package, which also reports errors. test/validate/yaml-differential.test.ts
  * holds it to the `yaml` package's values on a seeded generated corpus.
  */
@@ -25,10 +25,20 @@ const FLOAT_SPECIAL = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
 /** go-yaml v2 (kubectl's YAML 1.1) reads these plain scalars as booleans; YAML 1.2 tools read strings */
 export const YAML11_BOOL = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
 
+/** YAML11_BOOL.test, its regular expression run only on the strings short enough and starting with y, n or o */
+function yaml11Bool(s: string): boolean {
+  if (s.length > 3) return false;
+  const c = s.charCodeAt(0) | 32;
+  return (c === 121 || c === 110 || c === 111) && YAML11_BOOL.test(s);
+}
+
 /** YAML 1.2 core schema resolution of a plain scalar, as the `yaml` library does it */
 export function plainScalar(s: string): unknown {
-  if (NULL.test(s)) return null;
   const c = s.charCodeAt(0);
+  // only an empty string, `~` and words that start with n, N, t, T, f or F can be null or a boolean
+  if (s === '' || c === 126 || c === 110 || c === 78) {
+    if (NULL.test(s)) return null;
+  }
   // only strings that start like a number or a keyword can resolve to anything but a string
   if ((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46) {
     if (INT.test(s)) return Number(s);
@@ -38,31 +48,76 @@ export function plainScalar(s: string): unknown {
     if (FLOAT_SPECIAL.test(s)) return s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? -Infinity : Infinity;
     return s;
   }
-  if (BOOL.test(s)) return s[0] === 't' || s[0] === 'T';
+  if ((c === 116 || c === 84 || c === 102 || c === 70) && BOOL.test(s)) return s[0] === 't' || s[0] === 'T';
   return s;
 }
 
 /**
- * The positions of each map's and list's children, recorded when the reader is asked to: per
- * container, its entries in order as [key, key start, key end, value start, value end] (key start
+ * The positions of a map's or list's children, recorded when the reader is asked to: its entries in
+ * order as [key, key start, key end, value start, value end, the child's own Entries or 0] (key start
  * -1: no key, a list item; a block value's end is END), flat: a file with findings records one per
  * value, and a Map entry, a span object and two tuples per value made the tracked read of 20 files of the bench's findings corpus,
  * with one locate per document, take 296-339 ms against 111-165 ms (best of 15 passes, 2 shared cores).
+ * A tree walked beside the value rather than a Map keyed by each container: the Map's inserts and
+ * rehashes were 20 of the 450 MB a pass over the 10,000-document findings corpus allocated.
  */
-export type Track = Map<object, (string | number)[]>;
+export type Entries = (string | number | Entries)[];
 
-/** the end of a value that runs over several lines: its location is underlined to the end of its first line */
-export const END = Number.MAX_SAFE_INTEGER;
+/** what one entry of Entries takes */
+export const STRIDE = 6;
+
+/**
+ * The entries being recorded, on one stack: an open map's or list's entries sit above its parent's
+ * (a child ends before its parent records the entry that holds it), and a container that ends takes
+ * its own off as an array of their exact size. Arrays grown by push, one per container, were 42 of
+ * the 357 MB a pass over the findings corpus allocated.
+ */
+class Scratch {
+  readonly #a: (string | number | Entries)[] = [];
+  top = 0;
+
+  add(key: string | number, keyStart: number, keyEnd: number, start: number, end: number, child: Entries | 0): void {
+    const a = this.#a;
+    let t = this.top;
+    a[t++] = key;
+    a[t++] = keyStart;
+    a[t++] = keyEnd;
+    a[t++] = start;
+    a[t++] = end;
+    a[t++] = child;
+    this.top = t;
+  }
+
+  /** the entries recorded since `base`, taken off the stack */
+  take(base: number): Entries {
+    const e = this.#a.slice(base, this.top);
+    this.top = base;
+    return e;
+  }
+}
+
+/** the end of a value that runs over several lines: its location is underlined to the end of its first line (a small integer, stored unboxed) */
+export const END = 2 ** 30 - 1;
 
 interface Line {
   /** offset of the line's first character in the text */
-  readonly start: number;
-  readonly indent: number;
+  start: number;
+  indent: number;
   /** the line from its indentation on, trailing spaces trimmed */
-  readonly text: string;
+  text: string;
   /** the same, untrimmed: literal block scalars keep trailing spaces */
-  readonly full: string;
+  full: string;
 }
+
+// regular expressions the reader runs per key or value, made once: a literal in a function is a new RegExp each time it runs
+const QUOTE_OR_FLOW_START = /^["'[{]/;
+const FLOW_OR_COMMENT = /[#,[\]{}]/;
+/**
+ * What JavaScript's trim functions take beside spaces and newlines (tabs and CR are refused already):
+ * YAML reads these as content (\`a: \u00a0b\` is " b"), so a file that holds one is left to the \`yaml\` package.
+ */
+const OTHER_WHITESPACE = /[\v\f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
+const FLOW_PLAIN_FORBIDDEN_START = /^[&*!%@`?|>"'#-]/;
 
 function fail(): never {
   throw new Unsupported();
@@ -79,17 +134,23 @@ class Reader {
   start = 0;
   constructor(
     readonly lines: readonly Line[],
+    /** the lines of this document: the first `count` of \`lines\` */
+    readonly count: number,
     readonly ambiguous: number[] | undefined,
-    readonly track: Track | undefined,
+    readonly scratch: Scratch | undefined,
   ) {}
 
-  #record(container: object, entries: (string | number)[] | undefined): void {
-    if (entries) this.track!.set(container, entries);
+  /** the entries of the map or list last read (when tracking): its parent takes them right after */
+  entries: Entries | 0 = 0;
+
+  /** the entries of `v`, just read: a map's or list's, else 0 */
+  #childEntries(v: unknown): Entries | 0 {
+    return typeof v === 'object' && v !== null ? this.entries : 0;
   }
 
   /** next line with content, skipping blank and comment lines */
   peek(): Line | undefined {
-    while (this.i < this.lines.length) {
+    while (this.i < this.count) {
       const l = this.lines[this.i]!;
       if (l.text === '' || l.text.startsWith('#')) this.i++;
       else return l;
@@ -115,37 +176,39 @@ class Reader {
 
   seq(indent: number, depth: number): unknown[] {
     const out: unknown[] = [];
-    const entries: (string | number)[] | undefined = this.track ? [] : undefined;
+    const base = this.scratch?.top ?? 0;
     for (let l = this.peek(); l && l.indent === indent && isSeqItem(l.text); l = this.peek()) {
       this.i++;
-      const rest = l.text.slice(1);
-      const spaces = rest.length - rest.trimStart().length;
-      const body = rest.trimStart();
-      if (body === '' || body.startsWith('#')) {
+      // the item's text after the dash and its spaces, sliced once
+      const from = afterSpaces(l.text, 1);
+      const spaces = from - 1;
+      if (from === l.text.length || l.text.charCodeAt(from) === 35) {
         const v = this.block(indent + 1, depth + 1, l.start + afterSpaces(l.full, 1));
-        entries?.push(out.length, -1, -1, this.start, v === null ? this.start : END);
+        this.scratch?.add(out.length, -1, -1, this.start, v === null ? this.start : END, this.#childEntries(v));
         out.push(v);
         continue;
       }
+      const body = l.text.slice(from);
       const col = indent + 1 + spaces;
       const at = l.start + (col - l.indent);
       if (isSeqItem(body)) fail();
-      if (keyEnd(body) !== -1 && !/^["'[{]/.test(body)) {
-        entries?.push(out.length, -1, -1, at, END);
-        out.push(this.map(col, { start: at, indent: col, text: body, full: l.full.slice(col - l.indent) }, depth + 1));
+      if (keyEnd(body) !== -1 && !QUOTE_OR_FLOW_START.test(body)) {
+        const m = this.map(col, { start: at, indent: col, text: body, full: l.full === l.text ? body : l.full.slice(col - l.indent) }, depth + 1);
+        this.scratch?.add(out.length, -1, -1, at, END, this.entries);
+        out.push(m);
         continue;
       }
       const v = this.inline(body, at, indent, depth);
-      entries?.push(out.length, -1, -1, at, this.end);
+      this.scratch?.add(out.length, -1, -1, at, this.end, this.#childEntries(v));
       out.push(v);
     }
-    this.#record(out, entries);
+    if (this.scratch) this.entries = this.scratch.take(base);
     return out;
   }
 
   map(indent: number, first: Line | undefined, depth: number): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    const entries: (string | number)[] | undefined = this.track ? [] : undefined;
+    const base = this.scratch?.top ?? 0;
     let l: Line | undefined = first;
     if (!l) l = this.peek();
     while (l && l.indent === indent && !isSeqItem(l.text)) {
@@ -153,30 +216,34 @@ class Reader {
       const end = keyEnd(l.text);
       if (end === -1) fail();
       const key = this.key(l.text.slice(0, end), l.start);
-      if (Object.prototype.hasOwnProperty.call(out, key)) fail();
-      const after = l.text.slice(end + 1);
-      const rest = after.trimStart();
-      if (rest === '' || rest.startsWith('#')) {
-        if (rest.startsWith('#') && after.length === rest.length) fail();
+      // the own-property check only when the key reads as something: most keys are new
+      if (out[key] !== undefined && Object.prototype.hasOwnProperty.call(out, key)) fail();
+      // where the value starts, without slicing the rest twice (spaces are the only whitespace in a file read here)
+      const text = l.text;
+      const from = afterSpaces(text, end + 1);
+      if (from === text.length || text.charCodeAt(from) === 35) {
+        if (from < text.length && from === end + 1) fail();
         const next = this.peek();
         // a block sequence may sit at its key's indentation
         if (next && next.indent === indent && isSeqItem(next.text)) {
-          entries?.push(key, l.start, l.start + end, next.start, END);
-          out[key] = this.seq(indent, depth + 1);
+          const v = this.seq(indent, depth + 1);
+          this.scratch?.add(key, l.start, l.start + end, next.start, END, this.entries);
+          out[key] = v;
         } else {
           const v = this.block(indent + 1, depth + 1, l.start + afterSpaces(l.full, end + 1));
-          entries?.push(key, l.start, l.start + end, this.start, v === null ? this.start : END);
+          this.scratch?.add(key, l.start, l.start + end, this.start, v === null ? this.start : END, this.#childEntries(v));
           out[key] = v;
         }
       } else {
-        if (after.length === rest.length) fail();
-        const at = l.start + (l.text.length - rest.length);
-        out[key] = this.inline(rest, at, indent, depth);
-        entries?.push(key, l.start, l.start + end, at, this.end);
+        if (from === end + 1) fail();
+        const at = l.start + from;
+        const v = this.inline(text.slice(from), at, indent, depth);
+        out[key] = v;
+        this.scratch?.add(key, l.start, l.start + end, at, this.end, this.#childEntries(v));
       }
       l = this.peek();
     }
-    this.#record(out, entries);
+    if (this.scratch) this.entries = this.scratch.take(base);
     return out;
   }
 
@@ -189,8 +256,8 @@ class Reader {
       if (q.end !== k.length) fail();
       v = q.value;
     } else {
-      if (FORBIDDEN_START.test(k) || /[#,[\]{}]/.test(k) || k === '<<') fail();
-      if (this.ambiguous && YAML11_BOOL.test(k)) this.ambiguous.push(at);
+      if (FORBIDDEN_START.test(k) || FLOW_OR_COMMENT.test(k) || k === '<<') fail();
+      if (this.ambiguous && yaml11Bool(k)) this.ambiguous.push(at);
       v = plainScalar(k);
       if (v === null) fail();
     }
@@ -207,8 +274,9 @@ class Reader {
       return this.literal(text, parentIndent);
     }
     if (c === '[' || c === '{') {
-      const f = new Flow(text, at, this.ambiguous, this.track);
+      const f = new Flow(text, at, this.ambiguous, this.scratch);
       const v = f.value(depth);
+      this.entries = f.entries;
       this.end = at + f.i;
       f.end();
       this.noContinuation(parentIndent);
@@ -240,7 +308,7 @@ class Reader {
     const chomp = m[1];
     const body: string[] = [];
     let indent = -1;
-    while (this.i < this.lines.length) {
+    while (this.i < this.count) {
       const l = this.lines[this.i]!;
       if (l.text === '') {
         // whitespace-only lines more indented than the content keep their spaces: other tiers
@@ -394,7 +462,7 @@ function quoted(t: string, i: number): { value: string; end: number } {
 /** `v`: the value's text, as plainText cuts it */
 function plainValue(v: string, at: number, ambiguous: number[] | undefined): unknown {
   if (v === '' || FORBIDDEN_START.test(v) || v.includes(': ') || v.endsWith(':') || v.includes('\t')) fail();
-  if (ambiguous && YAML11_BOOL.test(v)) ambiguous.push(at);
+  if (ambiguous && yaml11Bool(v)) ambiguous.push(at);
   return plainScalar(v);
 }
 
@@ -405,8 +473,11 @@ class Flow {
     readonly t: string,
     readonly at: number,
     readonly ambiguous: number[] | undefined,
-    readonly track: Track | undefined,
+    readonly scratch: Scratch | undefined,
   ) {}
+
+  /** as Reader.entries */
+  entries: Entries | 0 = 0;
 
   ws(): void {
     while (this.t[this.i] === ' ') this.i++;
@@ -453,30 +524,33 @@ class Flow {
     const v = this.t.slice(start, this.i).trimEnd();
     this.spanStart = this.at + start;
     this.spanEnd = this.at + start + v.length;
-    if (v === '' || /^[&*!%@`?|>"'#-]/.test(v) || v.includes('\t')) fail();
-    if (this.ambiguous && YAML11_BOOL.test(v)) this.ambiguous.push(this.at + start);
+    if (v === '' || FLOW_PLAIN_FORBIDDEN_START.test(v) || v.includes('\t')) fail();
+    if (this.ambiguous && yaml11Bool(v)) this.ambiguous.push(this.at + start);
     return plainScalar(v);
   }
 
   seq(depth: number): unknown[] {
     this.i++;
     const out: unknown[] = [];
-    const entries: (string | number)[] | undefined = this.track ? [] : undefined;
-    if (entries) this.track!.set(out, entries);
+    const base = this.scratch?.top ?? 0;
     this.ws();
     if (this.t[this.i] === ']') {
       this.i++;
+      if (this.scratch) this.entries = this.scratch.take(base);
       return out;
     }
     for (;;) {
       const v = this.value(depth + 1);
-      entries?.push(out.length, -1, -1, this.spanStart, this.spanEnd);
+      this.scratch?.add(out.length, -1, -1, this.spanStart, this.spanEnd, typeof v === 'object' && v !== null ? this.entries : 0);
       this.ws();
       if (this.t[this.i] === ':') fail();
       out.push(v);
       const c = this.t[this.i];
       this.i++;
-      if (c === ']') return out;
+      if (c === ']') {
+        if (this.scratch) this.entries = this.scratch.take(base);
+        return out;
+      }
       if (c !== ',') fail();
       this.ws();
       if (this.t[this.i] === ']' || this.t[this.i] === ',') fail();
@@ -486,11 +560,11 @@ class Flow {
   map(depth: number): Record<string, unknown> {
     this.i++;
     const out: Record<string, unknown> = {};
-    const entries: (string | number)[] | undefined = this.track ? [] : undefined;
-    if (entries) this.track!.set(out, entries);
+    const base = this.scratch?.top ?? 0;
     this.ws();
     if (this.t[this.i] === '}') {
       this.i++;
+      if (this.scratch) this.entries = this.scratch.take(base);
       return out;
     }
     for (;;) {
@@ -509,12 +583,15 @@ class Flow {
       if (this.t[this.i] !== ':' || this.t[this.i + 1] !== ' ') fail();
       this.i++;
       const v = this.value(depth + 1);
-      entries?.push(key, kStartAt, kEndAt, this.spanStart, this.spanEnd);
+      this.scratch?.add(key, kStartAt, kEndAt, this.spanStart, this.spanEnd, typeof v === 'object' && v !== null ? this.entries : 0);
       out[key] = v;
       this.ws();
       const c = this.t[this.i];
       this.i++;
-      if (c === '}') return out;
+      if (c === '}') {
+        if (this.scratch) this.entries = this.scratch.take(base);
+        return out;
+      }
       if (c !== ',') fail();
       this.ws();
       if (this.t[this.i] === '}' || this.t[this.i] === ',') fail();
@@ -526,10 +603,9 @@ class Flow {
   }
 }
 
-/** Where each document's value sits, and (in `track`) each child of its maps and lists. */
+/** Where each document's value sits ([start, end]), and the Entries of its children when it is a map or a list. */
 export interface Positions {
-  readonly track: Track;
-  readonly roots: (readonly [number, number])[];
+  readonly roots: (readonly [number, number, Entries | 0] | undefined)[];
 }
 
 /**
@@ -537,10 +613,25 @@ export interface Positions {
  * when given, where every value is (only asked for documents that have a finding).
  */
 export function lineParse(text: string, ambiguous?: number[], ranges?: [number, number][], positions?: Positions): unknown[] {
-  if (text.charCodeAt(0) === 0xfeff || text.includes('\t') || text.includes('\r')) fail();
-  const docs: Line[][] = [];
+  if (text.charCodeAt(0) === 0xfeff || text.includes('\t') || text.includes('\r') || OTHER_WHITESPACE.test(text)) fail();
+  const out: unknown[] = [];
+  const scratch = positions ? new Scratch() : undefined;
   const bounds: [number, number][] = [];
-  let current: Line[] | undefined;
+  // one document's lines at a time, in Line objects used again for each document: an object per line was 22 of the 334 MB a findings pass allocated
+  const pool: Line[] = [];
+  let count = 0;
+  let current = false;
+  const add = (start: number, indent: number, text: string, full: string): void => {
+    const l = pool[count];
+    if (l === undefined) pool.push({ start, indent, text, full });
+    else {
+      l.start = start;
+      l.indent = indent;
+      l.text = text;
+      l.full = full;
+    }
+    count++;
+  };
   let start = 0;
   while (start <= text.length) {
     // the empty rest after a final newline is no line (a `|+` block would keep it as one)
@@ -555,48 +646,58 @@ export function lineParse(text: string, ambiguous?: number[], ranges?: [number, 
     if (indent === 0 && full.startsWith('---') && (full.length === 3 || full[3] === ' ' || full[3] === '\t')) {
       if (!SEPARATOR.test(full)) fail();
       if (current) {
-        docs.push(current);
+        // each document read as soon as its lines are known
+        out.push(readDocument(pool, count, ambiguous, positions, scratch));
         bounds[bounds.length - 1]![1] = start;
       }
-      current = [];
+      current = true;
+      count = 0;
       bounds.push([start, text.length]);
     } else if (indent === 0 && full.startsWith('...')) {
       fail();
     } else if (body !== '' && !body.startsWith('#')) {
       if (indent === 0 && body.startsWith('%')) fail();
       if (!current) {
-        current = [];
+        current = true;
+        count = 0;
         bounds.push([start, text.length]);
       }
-      current.push({ start: start + indent, indent, text: body, full });
+      add(start + indent, indent, body, full);
     } else if (current) {
-      current.push({ start: start + indent, indent, text: body.startsWith('#') ? body : '', full: body.startsWith('#') ? full : '' });
+      add(start + indent, indent, body.startsWith('#') ? body : '', body.startsWith('#') ? full : '');
     }
     if (end === text.length) break;
     start = end + 1;
   }
-  if (current) docs.push(current);
+  if (current) out.push(readDocument(pool, count, ambiguous, positions, scratch));
   if (ranges) for (const b of bounds) ranges.push(b);
-  const out: unknown[] = [];
-  for (const lines of docs) {
-    const r = new Reader(lines, ambiguous, positions?.track);
-    const first = r.peek();
-    let v: unknown = null;
-    let root: readonly [number, number] = [0, 0];
-    if (first) {
-      if (first.indent !== 0) fail();
-      if (isSeqItem(first.text) || keyEnd(first.text) !== -1) {
-        v = r.block(0, 0);
-        root = [first.start, END];
-      } else {
-        r.i++;
-        v = r.inline(first.text, first.start, -1, 0);
-        root = [first.start, r.end];
-      }
-    }
-    positions?.roots.push(root);
-    if (r.peek()) fail();
-    out.push(v);
-  }
   return out;
+}
+
+/** one document's value, from its lines */
+function readDocument(
+  lines: readonly Line[],
+  count: number,
+  ambiguous: number[] | undefined,
+  positions: Positions | undefined,
+  scratch: Scratch | undefined,
+): unknown {
+  const r = new Reader(lines, count, ambiguous, scratch);
+  const first = r.peek();
+  let v: unknown = null;
+  let root: readonly [number, number, Entries | 0] = [0, 0, 0];
+  if (first) {
+    if (first.indent !== 0) fail();
+    if (isSeqItem(first.text) || keyEnd(first.text) !== -1) {
+      v = r.block(0, 0);
+      root = [first.start, END, positions && typeof v === 'object' && v !== null ? r.entries : 0];
+    } else {
+      r.i++;
+      v = r.inline(first.text, first.start, -1, 0);
+      root = [first.start, r.end, positions && typeof v === 'object' && v !== null ? r.entries : 0];
+    }
+  }
+  positions?.roots.push(root);
+  if (r.peek()) fail();
+  return v;
 }

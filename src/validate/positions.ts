@@ -1,6 +1,6 @@
 import { locate, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
 import type { SourceLocation } from '../diag/diagnostic.js';
-import { END, lineParse, type Positions } from './line-yaml.js';
+import { END, lineParse, STRIDE, type Entries, type Positions } from './line-yaml.js';
 import type { LineIndex } from './source.js';
 
 /** Where the parts of one document are in its file: what a finding needs, and only a finding. */
@@ -45,8 +45,7 @@ export class YamlDocPositions implements DocPositions {
  */
 export class LineDocPositions implements DocPositions {
   #value: unknown;
-  #at: Positions | undefined;
-  #root: readonly [number, number] | undefined;
+  #root: readonly [number, number, Entries | 0] | undefined;
   /** where the offsets of #at count from: the document's start, or 0 for a whole-file read */
   readonly #base: number;
 
@@ -60,25 +59,25 @@ export class LineDocPositions implements DocPositions {
     this.#base = tracked ? 0 : range[0];
     if (tracked) {
       this.#value = tracked.value;
-      this.#at = tracked.at;
-      this.#root = tracked.at.roots[tracked.doc];
+      this.#root = tracked.at.roots[tracked.doc] ?? [0, 0, 0];
+      // held here from now on: the file's other documents keep \`roots\` alive, not this one's positions
+      tracked.at.roots[tracked.doc] = undefined;
     }
   }
 
-  #read(): Positions {
-    if (!this.#at) {
-      const at: Positions = { track: new Map(), roots: [] };
+  #read(): readonly [number, number, Entries | 0] {
+    if (!this.#root) {
+      const at: Positions = { roots: [] };
       this.#value = lineParse(this.text.slice(this.range[0], this.range[1]), undefined, undefined, at)[0];
-      this.#at = at;
-      this.#root = at.roots[0];
+      this.#root = at.roots[0] ?? [0, 0, 0];
     }
-    return this.#at;
+    return this.#root;
   }
 
   locate(path: readonly PathSeg[], key = false): SourceLocation {
-    const at = this.#read();
+    const root = this.#read();
     let node = this.#value;
-    const root = this.#root ?? [0, 0];
+    let entries = root[2];
     // the spans read straight from the track's flat entries (as spanOf reads them): a locate per finding made no garbage then
     let s = root[0];
     let e = root[1];
@@ -89,16 +88,16 @@ export class LineDocPositions implements DocPositions {
       const list = Array.isArray(node);
       if (list && typeof seg !== 'number') break;
       const k = list ? seg : String(seg);
-      const entries = at.track.get(node);
       if (!entries) break;
       let j = 0;
-      while (j < entries.length && entries[j] !== k) j += 5;
+      while (j < entries.length && entries[j] !== k) j += STRIDE;
       if (j >= entries.length) break;
       node = (node as Record<string | number, unknown>)[k];
       keyStart = entries[j + 1] as number;
       keyEnd = entries[j + 2] as number;
       s = entries[j + 3] as number;
       e = entries[j + 4] as number;
+      entries = entries[j + 5] as Entries | 0;
     }
     if (key && keyStart !== -1) {
       s = keyStart;

@@ -366,6 +366,118 @@ describe('line reader against the yaml package (differential, seeded)', () => {
     assert.ok(compared > 1200 && located > 20_000, `only ${compared} objects, ${located} paths compared`);
   });
 
+  it('reads the edge cases of its fast paths as yaml does: whitespace after a colon or dash, null and boolean words, documents of different lengths, nested flow collections', () => {
+    const head = 'apiVersion: v1\nkind: ConfigMap\n';
+    const words = [
+      '~',
+      'null',
+      'Null',
+      'NULL',
+      'nULL',
+      'nulls',
+      'n',
+      'N',
+      'no',
+      'No',
+      'NO',
+      'nO',
+      'on',
+      'oN',
+      'ON',
+      'off',
+      'Off',
+      'OFF',
+      'oFF',
+      'y',
+      'Y',
+      'yes',
+      'Yes',
+      'YES',
+      'yES',
+      'yesno',
+      'true',
+      'True',
+      'TRUE',
+      'tRUE',
+      'false',
+      'False',
+      'FALSE',
+      'f',
+      't',
+      'F',
+      'onoff',
+      'o',
+      'nope',
+      '0',
+      '-1',
+      '.5',
+    ];
+    const texts = [
+      // each word as a block value, a flow value, a key and a list item
+      ...words.map((w) => `${head}data:\n  v: ${w}\n  f: {a: ${w}, b: [${w}]}\n  ${w}: x\n  l:\n    - ${w}\n`),
+      // whitespace after a colon or a dash that is not a space: trimStart's set, which the reader must skip exactly as yaml reads it
+      ...['\u00a0', '\u2000', '\u3000', '\ufeff', '\u000b', '\u000c', '\u0085', '\u2028'].flatMap((ws) => [
+        `${head}data:\n  a:${ws}b\n`,
+        `${head}data:\n  a: ${ws}b\n`,
+        `${head}data:\n  a: ${ws}\n  c: d\n`,
+        `${head}data:\n  l:\n    - ${ws}x\n    -${ws}y\n`,
+        `${head}data:\n  l:\n  - ${ws}k: v\n`,
+      ]),
+      '${head}data:\n  a: \n  b: #c\n  c:   # c\n    d: e\n'.replace('${head}', head),
+      // a long document, then shorter ones (the lines of each document reuse the objects of the one before)
+      `${head}data:\n  a: "1"\n  b: |\n    l1\n    l2\n  c: {x: [1, 2]}\n---\n${head}data: {z: "9"}\n---\n${head}\n---\n${head}data:\n  s: |+\n    keep\n\n`,
+      `${head}data: {}\n---\n${head}data:\n  a: b\n  c:\n    - d\n    - e: f\n      g: [h, {i: j}]\n`,
+      // the last document is the one the reader defers: the whole file goes to yaml
+      `${head}data: {a: b}\n---\n${head}data:\n  a: &x b\n  c: *x\n`,
+      `${head}data:\n  a: b\n---\n${head}data:\n  a: b\n  a: c\n`,
+      // flow collections, empty and nested, inside block ones: their positions are recorded on one stack
+      `${head}data:\n  a: {b: [1, {c: d}], e: [], f: {}}\n  g: [{}, [], [[x]], {h: {i: [j]}}]\nitems:\n  - {a: 1}\n  - [x, y]\n  - - z\n    - {w: [v]}\n`,
+    ];
+    let fast = 0;
+    let located = 0;
+    for (const text of texts) {
+      const why = JSON.stringify(text);
+      const ref = reference(text);
+      let values: unknown[] | undefined;
+      const ambiguous: number[] = [];
+      try {
+        values = lineParse(text, ambiguous);
+      } catch (e) {
+        assert.ok(e instanceof Unsupported, `unexpected ${String(e)} on ${why}`);
+      }
+      if (values) {
+        fast++;
+        assert.equal(ref.errors, 0, `the line reader accepted what yaml rejects: ${why}`);
+        assert.ok(isDeepStrictEqual(values, ref.values), `values differ on ${why}: ${JSON.stringify(values)} vs ${JSON.stringify(ref.values)}`);
+        assert.deepEqual(
+          ambiguous.sort((x, y) => x - y),
+          ref.ambiguous,
+          `yes/no/on/off offsets differ on ${why}`,
+        );
+      }
+      const run = (fastYaml: boolean, track = false): { diags: Diagnostic[]; docs: ManifestDoc[] } => {
+        const diags: Diagnostic[] = [];
+        return { docs: parseFile({ file: 'x.yaml', text }, diags, { fastYaml, track }), diags };
+      };
+      const b = run(false);
+      for (const a of [run(true), run(true, true)]) {
+        assert.deepEqual(a.diags, b.diags, `diagnostics differ on ${why}`);
+        assert.equal(a.docs.length, b.docs.length, why);
+        a.docs.forEach((d, i) => {
+          const e = b.docs[i]!;
+          assert.ok(isDeepStrictEqual(d.value, e.value), `object ${i} differs on ${why}`);
+          for (const path of [...paths(d.value), ['data', 'missing']]) {
+            for (const key of [false, true])
+              assert.deepEqual(d.pos.locate(path, key), e.pos.locate(path, key), `location of ${JSON.stringify(path)} differs on ${why}`);
+            located++;
+          }
+        });
+      }
+    }
+    // most of these must be read by the line reader itself, or the test says nothing about it
+    assert.ok(fast >= 30 && located > 1000, `only ${fast} files read by the line reader, ${located} paths located`);
+  });
+
   it('refuses a tab used as indentation, as yaml and kubectl do', () => {
     for (const text of [
       'apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: x\n',

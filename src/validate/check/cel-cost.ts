@@ -26,6 +26,8 @@ export class CostLimitExceeded extends Error {}
 
 /** the value of a step that raised an error (size 1, as cel-go's error values) */
 const FAILED = Symbol('failed');
+/** cel-comprehensions.ts: their predicate (or filter) is the third argument */
+const TWO_VAR = ['existsOne', 'transformList', 'transformMap', 'transformMapEntry'];
 
 interface Tracker {
   cost: number;
@@ -89,7 +91,7 @@ const TYPE_IDENTS = new Set([
   'math',
 ]);
 const CONVERSIONS = new Set(['int', 'uint', 'double', 'string', 'bytes', 'bool', 'duration', 'timestamp', 'dyn']);
-const MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter', 'has', 'bind', 'optMap', 'optFlatMap']);
+const MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter', 'has', 'bind', 'optMap', 'optFlatMap', ...TWO_VAR]);
 
 function isNode(n: unknown): n is Node {
   return typeof n === 'object' && n !== null && 'op' in n && 'meta' in n && typeof (n as { evaluate?: unknown }).evaluate === 'function';
@@ -198,8 +200,9 @@ function macroArgs(n: Node): Node[] {
 
 /** The node evaluated once per iteration whose value decides the step cel-go takes. */
 function macroPredicate(n: Node): Node | undefined {
-  const name = (n.args as unknown[])[0];
+  const name = (n.args as unknown[])[0] as string;
   const args = macroArgs(n);
+  if (TWO_VAR.includes(name) || (args.length === 3 && (name === 'all' || name === 'exists' || name === 'exists_one'))) return args[2];
   if (name === 'all' || name === 'exists' || name === 'exists_one' || name === 'filter') return args[1];
   if (name === 'map') return args.length === 3 ? args[1] : args[1];
   return undefined;
@@ -222,6 +225,7 @@ function macroCost(name: string, n: Node, preds: unknown[], t: Tracker): number 
       return 1 + n2 * 4 + (n2 < size ? 3 : 0);
     }
     case 'exists_one':
+    case 'existsOne':
       // step p ? @result + 1 : @result (the bare accumulator branch is not observed), result @result == 1
       return 2 + preds.filter((p) => p === true).length * 2;
     case 'filter':
@@ -230,6 +234,14 @@ function macroCost(name: string, n: Node, preds: unknown[], t: Tracker): number 
     case 'map': {
       if (macroArgs(n).length === 3) return 1 + preds.filter((p) => p === true).length * 12;
       return 1 + steps * 12;
+    }
+    case 'transformList':
+    case 'transformMap':
+    case 'transformMapEntry': {
+      // @result + [t] (12, as map), cel.@mapInsert(@result, k, t) (accumulator, key, call: 3), cel.@mapInsert(@result, e) (2); result @result 1
+      const each = name === 'transformList' ? 12 : name === 'transformMap' ? 3 : 2;
+      if (macroArgs(n).length === 4) return 1 + preds.filter((p) => p === true).length * each;
+      return 1 + steps * each;
     }
     case 'has': {
       // cel-js reads the selected fields itself: cel-go charges each select but the tested one (presence tests are free)

@@ -222,7 +222,7 @@ type E =
   | { kind: 'call'; fn: string; target?: E; args: E[] }
   | { kind: 'list'; elems: E[] }
   | { kind: 'map'; entries: [E, E][] }
-  | { kind: 'comp'; range: E; iterVar: string; accuVar: string; init: E; cond: E; step: E; result: E; macro: string };
+  | { kind: 'comp'; range: E; iterVar: string; iterVar2?: string; accuVar: string; init: E; cond: E; step: E; result: E; macro: string };
 
 const ACCU = '@result';
 const lit = (k: Kind, size: number): E => ({ kind: 'lit', lit: { k, size } });
@@ -333,6 +333,8 @@ function lowerCall(n: Raw): E {
 }
 
 function expandMacro(name: string, target: unknown, args: unknown[]): E | undefined {
+  const two = expandTwoVar(name, target, args);
+  if (two) return two;
   const quant = name === 'all' || name === 'exists' || name === 'exists_one';
   const mapLike = (name === 'map' && (args.length === 2 || args.length === 3)) || (name === 'filter' && args.length === 2);
   if (!(quant && args.length === 2) && !mapLike) {
@@ -364,6 +366,40 @@ function expandMacro(name: string, target: unknown, args: unknown[]): E | undefi
     }
   }
 }
+
+/** cel-go ext.TwoVarComprehensions, expanded as its macros expand them (cel-comprehensions.ts evaluates them) */
+function expandTwoVar(name: string, target: unknown, args: unknown[]): E | undefined {
+  const quant = (name === 'all' || name === 'exists' || name === 'existsOne' || name === 'exists_one') && args.length === 3;
+  const transform = (name === 'transformList' || name === 'transformMap' || name === 'transformMapEntry') && (args.length === 3 || args.length === 4);
+  if (!quant && !transform) return undefined;
+  const [v1, v2] = args;
+  if (!isRaw(v1) || v1.op !== 'id' || !isRaw(v2) || v2.op !== 'id' || v1.args === v2.args) throw new NotEstimated('macro variable');
+  const iterVar = v1.args as string;
+  const iterVar2 = v2.args as string;
+  const range = lower(target);
+  const comp = (init: E, cond: E, step: E, result: E): E => ({ kind: 'comp', range, iterVar, iterVar2, accuVar: ACCU, init, cond, step, result, macro: name });
+  if (quant) {
+    const p = lower(args[2]);
+    if (name === 'all') return comp(lit('bool', 1), call('@not_strictly_false', accu()), call('_&&_', accu(), p), accu());
+    if (name === 'exists') return comp(lit('bool', 1), call('@not_strictly_false', call('!_', accu())), call('_||_', accu(), p), accu());
+    return comp(lit('int', 1), lit('bool', 1), call('_?_:_', p, call('_+_', accu(), lit('int', 1)), accu()), call('_==_', accu(), lit('int', 1)));
+  }
+  const filter = args.length === 4 ? lower(args[2]) : undefined;
+  const t = lower(args[args.length - 1]);
+  let step: E;
+  let init: E;
+  if (name === 'transformList') {
+    init = { kind: 'list', elems: [] };
+    step = call('_+_', accu(), { kind: 'list', elems: [t] });
+  } else {
+    init = { kind: 'map', entries: [] };
+    step = name === 'transformMap' ? call(MAP_INSERT, accu(), { kind: 'ident', name: iterVar }, t) : call(MAP_INSERT, accu(), t);
+  }
+  return comp(init, lit('bool', 1), filter ? call('_?_:_', filter, step, accu()) : step, accu());
+}
+
+/** the function transformMap and transformMapEntry insert with */
+const MAP_INSERT = 'cel.@mapInsert';
 
 // ---- types ----
 
@@ -481,12 +517,23 @@ class Checker {
       return out;
     }
     let iter: Decl;
-    if (r.k === 'list') iter = r.elem!;
+    if (r.k === 'list') iter = e.iterVar2 !== undefined ? T.int : r.elem!;
     else if (r.k === 'map') iter = r.key!;
     else throw new NotEstimated('comprehension range');
     this.#scopes.push(e.iterVar, iter);
+    if (e.iterVar2 !== undefined) this.#scopes.push(e.iterVar2, r.elem!);
     let accuType: Decl = init;
-    if (e.macro === 'map') {
+    const inserted = (): E => {
+      const step = e.step.kind === 'call' && e.step.fn === '_?_:_' ? e.step.args[1]! : e.step;
+      const args = (step as Extract<E, { kind: 'call' }>).args;
+      return args[args.length - 1]!;
+    };
+    if (e.macro === 'transformList') accuType = listOf(this.check((inserted() as Extract<E, { kind: 'list' }>).elems[0]!));
+    else if (e.macro === 'transformMap') accuType = mapOf(iter, this.check(inserted()));
+    else if (e.macro === 'transformMapEntry') {
+      accuType = this.check(inserted());
+      if (accuType.k !== 'map') throw new NotEstimated('transformMapEntry of a non-map');
+    } else if (e.macro === 'map') {
       const step = e.step.kind === 'call' && e.step.fn === '_?_:_' ? e.step.args[1]! : e.step;
       const fn = (step as Extract<E, { kind: 'call' }>).args[1] as Extract<E, { kind: 'list' }>;
       accuType = listOf(this.check(fn.elems[0]!));
@@ -495,6 +542,7 @@ class Checker {
     this.check(e.cond);
     this.check(e.step);
     this.#scopes.pop(e.iterVar);
+    if (e.iterVar2 !== undefined) this.#scopes.pop(e.iterVar2);
     const out = this.check(e.result);
     this.#scopes.pop(e.accuVar);
     return out;
@@ -573,6 +621,8 @@ class Checker {
           return T[fn];
         case 'dyn':
           return T.dyn;
+        case MAP_INSERT:
+          return a!;
         case 'isQuantity':
         case 'isIP':
         case 'isCIDR':
@@ -703,6 +753,8 @@ export interface EstimateEnv {
   callCost?(fn: string, target: Decl | undefined, args: readonly Decl[]): Est | undefined;
   /** the cost of a has() test: 0 on the API server (PresenceTestHasCost(false)), 1 by cel-go's default */
   readonly presenceCost: number;
+  /** false: the environment lacks ext.TwoVarComprehensions (the API server before 1.32), which refuses such a rule */
+  readonly twoVarComprehensions?: boolean;
 }
 
 class Coster {
@@ -835,10 +887,16 @@ class Coster {
     const entry = this.#entry(e.range);
     const container = entry?.container ?? this.ck.typeOf(e.range).k;
     const isList = container === 'list';
-    this.#locals.push(e.iterVar, { path: [...this.#path(e.range), isList ? '@items' : '@keys'], size: isList ? entry?.val : entry?.key, entry: undefined });
+    const path = this.#path(e.range);
+    if (e.iterVar2 !== undefined) {
+      // pushIterKey and pushIterValue
+      this.#locals.push(e.iterVar, { path: [...path, isList ? '@indices' : '@keys'], size: entry?.key, entry: undefined });
+      this.#locals.push(e.iterVar2, { path: [...path, isList ? '@items' : '@values'], size: entry?.val, entry: undefined });
+    } else this.#locals.push(e.iterVar, { path: [...path, isList ? '@items' : '@keys'], size: isList ? entry?.val : entry?.key, entry: undefined });
     const loop = this.cost(e.cond);
     const step = this.cost(e.step);
     this.#locals.pop(e.iterVar);
+    if (e.iterVar2 !== undefined) this.#locals.pop(e.iterVar2);
     sum = add(sum, this.cost(e.result));
     this.#locals.pop(e.accuVar);
     const range = this.#sizeOr(e.range);
@@ -1084,14 +1142,37 @@ export function estimateCost(expression: string, o: EstimateEnv): Est {
     throw new NotEstimated('parse');
   }
   const e = lower(ast);
+  if (o.twoVarComprehensions === false && hasTwoVar(e)) throw new NotEstimated('two-variable comprehensions (Kubernetes 1.32)');
   const ck = new Checker(o.vars);
   ck.check(e);
   return new Coster(o, ck).cost(e);
 }
 
-/** The API server's environment for a rule on a schema node: self and oldSelf, sizes from the schema (compilation.go sizeEstimator). */
-export function ruleEnv(decl: Decl): EstimateEnv {
+function hasTwoVar(e: E): boolean {
+  switch (e.kind) {
+    case 'lit':
+    case 'ident':
+      return false;
+    case 'select':
+      return hasTwoVar(e.operand);
+    case 'call':
+      return (e.target !== undefined && hasTwoVar(e.target)) || e.args.some(hasTwoVar);
+    case 'list':
+      return e.elems.some(hasTwoVar);
+    case 'map':
+      return e.entries.some(([k, v]) => hasTwoVar(k) || hasTwoVar(v));
+    case 'comp':
+      return e.iterVar2 !== undefined || [e.range, e.init, e.cond, e.step, e.result].some(hasTwoVar);
+  }
+}
+
+/**
+ * The API server's environment for a rule on a schema node: self and oldSelf, sizes from the schema (compilation.go sizeEstimator).
+ * `twoVarComprehensions`: whether the target Kubernetes has them (1.32 and later).
+ */
+export function ruleEnv(decl: Decl, twoVarComprehensions = true): EstimateEnv {
   return {
+    twoVarComprehensions,
     vars: new Map([
       ['self', decl],
       ['oldSelf', decl],
@@ -1114,8 +1195,8 @@ export function ruleEnv(decl: Decl): EstimateEnv {
 }
 
 /** checker.Cost's maximum for one rule (or messageExpression) declared on a schema node of this declaration */
-export function estimateMaxCost(expression: string, decl: Decl): number {
-  return estimateCost(expression, ruleEnv(decl)).max;
+export function estimateMaxCost(expression: string, decl: Decl, twoVarComprehensions = true): number {
+  return estimateCost(expression, ruleEnv(decl, twoVarComprehensions)).max;
 }
 
 /** a message type with no field a test reads (one instance: object types are equal only to themselves) */

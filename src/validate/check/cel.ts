@@ -2,6 +2,8 @@ import { Environment, serialize, type ASTNode } from '@marcbachmann/cel-js';
 import { registerKubernetesLibraries, RuleError } from './cel-k8s.js';
 import { COST_LIMIT_MESSAGE, instrument, PER_CALL_LIMIT, tracked } from './cel-cost.js';
 import { bindList, bindListOperators } from './cel-lists.js';
+import { registerTwoVarComprehensions, TWO_VAR_COMPREHENSIONS_SINCE, usesTwoVarComprehensions } from './cel-comprehensions.js';
+import { minorOf } from './kubernetes-version.js';
 import { escapeName } from './cel-estimate.js';
 import { durationSeconds } from './duration.js';
 import { re2Test } from './regex.js';
@@ -29,6 +31,8 @@ let env: Environment | undefined;
 let optionalEnv: Environment | undefined;
 const programs = new Map<string, Program | Error>();
 const optionalPrograms = new Map<string, Program | Error>();
+/** programs using cel-go's two-variable comprehensions, which the API server has from Kubernetes 1.32 */
+const twoVar = new WeakSet<Program>();
 
 /** `optionalOldSelf` rules: `oldSelf` is declared `optional<dyn>`, as the API server types it for them */
 function optionalEnvironment(): Environment {
@@ -53,6 +57,7 @@ function newEnvironment(): Environment {
   e.registerFunction('string.re2matches(string): bool', match);
   e.registerFunction('re2matches(string, string): bool', match);
   registerKubernetesLibraries(e);
+  registerTwoVarComprehensions(e);
   return e;
 }
 
@@ -142,6 +147,7 @@ function program(rule: string, optionalOldSelf = false): Program | Error {
       p = (optionalOldSelf ? optionalEnvironment() : environment()).parse(routeMatches(normaliseDurations(expandOptionalMacros(rule)))) as unknown as Program;
       instrument((p as unknown as { ast: ASTNode }).ast);
       bindListOperators((p as unknown as { ast: ASTNode }).ast);
+      if (usesTwoVarComprehensions((p as unknown as { ast: ASTNode }).ast)) twoVar.add(p);
     } catch (e) {
       p = e instanceof Error ? e : new Error(String(e));
     }
@@ -150,8 +156,11 @@ function program(rule: string, optionalOldSelf = false): Program | Error {
   return p;
 }
 
+/** made once: a regular expression literal in a function is a new RegExp each time it runs, and this one runs per rule evaluated */
+const OLD_SELF = /\boldSelf\b/;
+
 export function isTransitionRule(rule: CelRule): boolean {
-  return /\boldSelf\b/.test(rule.rule);
+  return OLD_SELF.test(rule.rule);
 }
 
 let durationOf: Program | undefined;
@@ -211,7 +220,7 @@ function collectSelfFields(rules: readonly CelRule[]): ReadonlySet<string> | und
     walk(node.args, node);
   };
   for (const rule of rules) {
-    if (rule.messageExpression !== undefined || /\boldSelf\b/.test(rule.rule)) return undefined;
+    if (rule.messageExpression !== undefined || OLD_SELF.test(rule.rule)) return undefined;
     const p = program(rule.rule);
     if (p instanceof Error) return undefined;
     walk((p as unknown as { ast: ASTNode }).ast, undefined);
@@ -345,11 +354,14 @@ let optionalOf: Program | undefined;
  * `oldSelf`: undefined for a rule that does not use it; `{ value }` the correlated old value of an
  * update; null when there is none (a create), bound as `optional.none()` for `optionalOldSelf` rules.
  */
-export function evalRule(rule: CelRule, self: unknown, oldSelf?: { value: unknown } | null, limit = PER_CALL_LIMIT): CelOutcome {
+export function evalRule(rule: CelRule, self: unknown, oldSelf?: { value: unknown } | null, limit = PER_CALL_LIMIT, kubernetesVersion?: string): CelOutcome {
   if (isTransitionRule(rule) && oldSelf === undefined) return { ok: 'skipped' };
   const optional = oldSelf !== undefined && rule.optionalOldSelf === true;
   const p = program(rule.rule, optional);
   if (p instanceof Error) return { ok: 'unevaluated', reason: firstLine(p.message) };
+  // an older API server does not compile the rule (the CRD is refused): not evaluated, as any function it lacks
+  if (twoVar.has(p) && (minorOf(kubernetesVersion) ?? TWO_VAR_COMPREHENSIONS_SINCE) < TWO_VAR_COMPREHENSIONS_SINCE)
+    return { ok: 'unevaluated', reason: `two-variable comprehensions need Kubernetes 1.${TWO_VAR_COMPREHENSIONS_SINCE} (the target is ${kubernetesVersion})` };
   let result: unknown;
   const vars: Record<string, unknown> = { self };
   if (oldSelf !== undefined) {

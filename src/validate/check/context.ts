@@ -15,7 +15,10 @@ export interface LocRef {
 }
 
 export function locRef(d: ManifestDoc, path: readonly PathSeg[], key = false): LocRef {
-  return { file: d.file, doc: d.doc, path: [...d.base, ...path], ...(d.range ? { range: d.range } : {}), ...(key ? { key } : {}) };
+  // the same fields in the same order as spreads of optional parts would give (they are JSON later), without their temporary objects
+  const p = d.base.length === 0 ? path.slice() : [...d.base, ...path];
+  if (d.range) return key ? { file: d.file, doc: d.doc, path: p, range: d.range, key } : { file: d.file, doc: d.doc, path: p, range: d.range };
+  return key ? { file: d.file, doc: d.doc, path: p, key } : { file: d.file, doc: d.doc, path: p };
 }
 
 /**

@@ -3,7 +3,8 @@ import type { PathSeg } from '../../diag/yaml-source.js';
 import type { ManifestDoc } from '../documents.js';
 import { estimateMaxCost, maxCardinality, NotEstimated, schemaDecl, type Decl, type DeclOptions } from './cel-estimate.js';
 import { diag, obj } from './context.js';
-import { from137 } from './kubernetes-version.js';
+import { from137, minorOf } from './kubernetes-version.js';
+import { TWO_VAR_COMPREHENSIONS_SINCE } from './cel-comprehensions.js';
 
 /**
  * The estimated cost check kube-apiserver runs on x-kubernetes-validations when a CRD is created or
@@ -67,6 +68,8 @@ interface Walk {
   complete: boolean;
   expensive: Cost[];
   decl: DeclOptions;
+  /** the target Kubernetes has cel-go's two-variable comprehensions (1.32 and later; a rule using them is refused before) */
+  twoVar: boolean;
 }
 
 function observe(w: Walk, c: Cost): void {
@@ -84,7 +87,7 @@ function estimate(w: Walk, expression: string, decl: Decl | undefined): number |
     return undefined;
   }
   try {
-    const cost = estimateMaxCost(expression, decl);
+    const cost = estimateMaxCost(expression, decl, w.twoVar);
     w.stats.estimated++;
     return cost;
   } catch (e) {
@@ -148,6 +151,7 @@ function walk(w: Walk, s: unknown, at: PathSeg[], field: string, card: number | 
  */
 export function checkCrdCost(d: ManifestDoc, out: Diagnostic[], kubernetesVersion?: string): CrdCostStats {
   const capNames = from137(kubernetesVersion);
+  const twoVar = (minorOf(kubernetesVersion) ?? TWO_VAR_COMPREHENSIONS_SINCE) >= TWO_VAR_COMPREHENSIONS_SINCE;
   const stats: CrdCostStats = { estimated: 0, notEstimated: 0 };
   const versions = obj(d.value['spec'])?.['versions'];
   if (!Array.isArray(versions)) return stats;
@@ -156,7 +160,7 @@ export function checkCrdCost(d: ManifestDoc, out: Diagnostic[], kubernetesVersio
     if (!schema) return;
     const at: PathSeg[] = ['spec', 'versions', vi, 'schema', 'openAPIV3Schema'];
     const field = `spec.versions[${vi}].schema.openAPIV3Schema`;
-    const w: Walk = { d, out, stats, total: 0, complete: true, expensive: [], decl: { capNames } };
+    const w: Walk = { d, out, stats, total: 0, complete: true, expensive: [], decl: { capNames }, twoVar };
     walk(w, schema, at, field, 1, true);
     // a total that leaves out rules not estimated would give the wrong factor: it is reported only when complete
     if (w.complete && w.total > STATIC_ESTIMATED_CRD_COST_LIMIT) {

@@ -71,7 +71,26 @@ function fieldSeg(f: string): Seg {
   return seg;
 }
 
-function pruneNulls(n: SNode, v: Record<string, unknown>): void {
+/** `v` is one of an enum's `values` (objects compared as JSON) */
+function enumHas(values: readonly unknown[], v: unknown): boolean {
+  for (const e of values) if (e === v || (typeof e === 'object' && JSON.stringify(e) === JSON.stringify(v))) return true;
+  return false;
+}
+
+/** one segment per map key met (`{f, m: true}`), shared as fieldSegs are; capped, as map keys are the documents' own */
+const mapSegs = new Map<string, Seg>();
+
+function mapSeg(k: string): Seg {
+  let seg = mapSegs.get(k);
+  if (seg === undefined) {
+    const f = ` ${k}`.slice(1);
+    seg = { f, m: true };
+    if (mapSegs.size < 10_000) mapSegs.set(f, seg);
+  }
+  return seg;
+}
+
+function pruneNulls(n: { readonly props: Record<string, SNode> | undefined; readonly add: SNode | undefined }, v: Record<string, unknown>): void {
   for (const k in v) {
     if (v[k] !== null) continue;
     const child = n.props?.[k] ?? n.add;
@@ -81,6 +100,97 @@ function pruneNulls(n: SNode, v: Record<string, unknown>): void {
   }
 }
 
+/**
+ * The fields of an SNode that the walk reads, in one shape. SNodes come from JSON with as many
+ * shapes as combinations of fields, so each of the dozen reads per value checked was a megamorphic
+ * property load; a Plan is made once per SNode (kept in a WeakMap) and read with monomorphic loads.
+ */
+class Plan {
+  readonly ref: string | undefined;
+  readonly t: SNode['t'];
+  readonly nul: boolean;
+  /** null is no error here whatever the options say: nullable, or no type at all */
+  readonly nullOk: boolean;
+  readonly ios: boolean;
+  readonly qty: boolean;
+  readonly enum: unknown[] | undefined;
+  readonly combinators: boolean;
+  readonly cel: SNode['cel'];
+  /** any of maxL, minL, pat, fmt */
+  readonly stringRules: boolean;
+  /** any of fmt int32, min, max, mult */
+  readonly numberRules: boolean;
+  readonly maxL: number | undefined;
+  readonly minL: number | undefined;
+  readonly pat: string | undefined;
+  readonly fmt: string | undefined;
+  readonly min: number | undefined;
+  readonly max: number | undefined;
+  readonly exMin: boolean;
+  readonly exMax: boolean;
+  readonly mult: number | undefined;
+  readonly maxI: number | undefined;
+  readonly minI: number | undefined;
+  readonly lt: SNode['lt'];
+  readonly lk: string[] | undefined;
+  readonly items: SNode | undefined;
+  readonly props: Record<string, SNode> | undefined;
+  readonly add: SNode | undefined;
+  readonly req: string[] | undefined;
+  readonly maxP: number | undefined;
+  readonly minP: number | undefined;
+  readonly emb: boolean;
+  readonly pres: boolean;
+  readonly mt: SNode['mt'];
+
+  constructor(n: SNode) {
+    this.ref = n.ref;
+    this.t = n.t;
+    this.nul = n.nul === true;
+    this.ios = n.ios === true;
+    this.qty = n.qty === true;
+    this.nullOk = this.nul || (n.t === undefined && !n.ios && !n.qty);
+    this.enum = n.enum;
+    this.combinators = !!(n.anyOf || n.oneOf || n.allOf);
+    this.cel = n.cel;
+    this.maxL = n.maxL;
+    this.minL = n.minL;
+    this.pat = n.pat;
+    this.fmt = n.fmt;
+    this.stringRules = n.maxL !== undefined || n.minL !== undefined || n.pat !== undefined || n.fmt !== undefined;
+    this.min = n.min;
+    this.max = n.max;
+    this.exMin = n.exMin === true;
+    this.exMax = n.exMax === true;
+    this.mult = n.mult;
+    this.numberRules = n.fmt === 'int32' || n.min !== undefined || n.max !== undefined || n.mult !== undefined;
+    this.maxI = n.maxI;
+    this.minI = n.minI;
+    this.lt = n.lt;
+    this.lk = n.lk;
+    this.items = n.items;
+    this.props = n.props;
+    this.add = n.add;
+    this.req = n.req;
+    this.maxP = n.maxP;
+    this.minP = n.minP;
+    this.emb = n.emb === true;
+    this.pres = n.pres === true;
+    this.mt = n.mt;
+  }
+}
+
+const plans = new WeakMap<SNode, Plan>();
+
+function planOf(n: SNode): Plan {
+  let p = plans.get(n);
+  if (p === undefined) plans.set(n, (p = new Plan(n)));
+  return p;
+}
+
+/** the schema of apiVersion and kind where the object's own schema leaves them out */
+const STRING: SNode = { t: 'string' };
+
 export class StructuralChecker {
   readonly errors: FieldError[] = [];
   readonly stats: StructuralStats = { celEvaluated: 0, celUnevaluated: 0, celSkipped: 0 };
@@ -89,8 +199,9 @@ export class StructuralChecker {
   readonly #celStats: StructuralStats = { celEvaluated: 0, celUnevaluated: 0, celSkipped: 0 };
   readonly #o: StructuralOptions;
   readonly #path: Seg[] = [];
-  readonly #celValues = new WeakMap<object, unknown>();
-  readonly #oldCelValues = new WeakMap<object, unknown>();
+  /** made on a first rule: most checkers (one per document) meet none, and each WeakMap is work for the collector */
+  #celValuesMap: WeakMap<object, unknown> | undefined;
+  #oldCelValuesMap: WeakMap<object, unknown> | undefined;
   readonly #k137: boolean;
   /** the old value correlated with the node being checked (undefined: none, or not correlatable) */
   #old: unknown;
@@ -165,50 +276,55 @@ export class StructuralChecker {
   #inCore = 0;
 
   #check(n0: SNode, v: unknown, isRoot = false): void {
-    if (n0.ref !== undefined) {
+    const p0 = planOf(n0);
+    if (p0.ref !== undefined) {
       this.#inCore++;
       try {
-        this.#checkNode(this.resolve(n0), v, isRoot);
+        const n = this.resolve(n0);
+        this.#checkNode(n, planOf(n), v, isRoot);
       } finally {
         this.#inCore--;
       }
       return;
     }
-    this.#checkNode(n0, v, isRoot);
+    this.#checkNode(n0, p0, v, isRoot);
   }
 
-  #checkNode(n: SNode, v: unknown, isRoot: boolean): void {
+  #checkNode(n: SNode, p: Plan, v: unknown, isRoot: boolean): void {
     if (v === null || v === undefined) {
-      if (n.nul || this.#o.nullIsAbsent || this.#inCore > 0 || (n.t === undefined && !n.ios && !n.qty)) return;
-      this.#invalid('schema/type', null, `must be of type ${n.t ?? 'integer-or-string'}`);
+      if (p.nullOk || this.#o.nullIsAbsent || this.#inCore > 0) return;
+      this.#invalid('schema/type', null, `must be of type ${p.t ?? 'integer-or-string'}`);
       return;
     }
-    if (n.ios) {
+    if (p.ios) {
       if (typeof v !== 'string' && !(typeof v === 'number' && Number.isInteger(v))) {
         this.#invalid('schema/type', jsonTypeName(v), 'must be of type integer-or-string');
         return;
       }
-    } else if (n.qty) {
+    } else if (p.qty) {
       if (typeof v === 'string') {
         if (!QUANTITY.test(v)) this.#invalid('schema/quantity', v, `quantities must match the regular expression '${QUANTITY.source}'`);
       } else if (typeof v !== 'number') this.#invalid('schema/type', jsonTypeName(v), 'must be of type string or number');
       return;
-    } else if (n.t !== undefined && !typeMatches(n.t, v)) {
-      this.#invalid('schema/type', jsonTypeName(v), `must be of type ${n.t}`);
+    } else if (p.t !== undefined && !typeMatches(p.t, v)) {
+      this.#invalid('schema/type', jsonTypeName(v), `must be of type ${p.t}`);
       return;
     }
-    if (n.enum && !n.enum.some((e) => e === v || (typeof e === 'object' && JSON.stringify(e) === JSON.stringify(v)))) {
-      this.#err('schema/enum', `${this.#fp()}: Unsupported value: ${goValue(v)}: supported values: ${n.enum.map((e) => goValue(e)).join(', ')}`);
+    const values = p.enum;
+    if (values && !enumHas(values, v)) {
+      this.#err('schema/enum', `${this.#fp()}: Unsupported value: ${goValue(v)}: supported values: ${values.map((e) => goValue(e)).join(', ')}`);
     }
-    if (typeof v === 'string') this.#string(n, v);
-    else if (typeof v === 'number') this.#number(n, v);
-    else if (Array.isArray(v)) this.#array(n, v);
-    else if (typeof v === 'object') this.#object(n, v as Record<string, unknown>, isRoot);
-    if (n.anyOf || n.oneOf || n.allOf) this.#combinators(n, v);
-    if (n.cel && this.#o.evalCel) this.#cel(n, v);
+    if (typeof v === 'string') {
+      if (p.stringRules) this.#string(p, v);
+    } else if (typeof v === 'number') {
+      if (p.numberRules) this.#number(p, v);
+    } else if (Array.isArray(v)) this.#array(p, v);
+    else if (typeof v === 'object') this.#object(p, v as Record<string, unknown>, isRoot);
+    if (p.combinators) this.#combinators(n, v);
+    if (p.cel && this.#o.evalCel) this.#cel(n, v);
   }
 
-  #string(n: SNode, v: string): void {
+  #string(n: Plan, v: string): void {
     // lengths count code points; a string has at least half as many as UTF-16 units and at most as many: most need no count
     if (n.maxL !== undefined && v.length > n.maxL && [...v].length > n.maxL)
       this.#err('schema/too-long', `${this.#fp()}: Too long: may not be more than ${n.maxL} bytes`);
@@ -225,7 +341,7 @@ export class StructuralChecker {
     }
   }
 
-  #number(n: SNode, v: number): void {
+  #number(n: Plan, v: number): void {
     if (n.fmt === 'int32' && (v > 2147483647 || v < -2147483648)) this.#invalid('schema/format', v, 'must be of type int32');
     if (n.min !== undefined && (n.exMin ? v <= n.min : v < n.min))
       this.#invalid('schema/bounds', v, `should be greater than ${n.exMin ? '' : 'or equal to '}${n.min}`);
@@ -234,7 +350,7 @@ export class StructuralChecker {
     if (n.mult !== undefined && n.mult !== 0 && !Number.isInteger(v / n.mult)) this.#invalid('schema/bounds', v, `should be a multiple of ${n.mult}`);
   }
 
-  #array(n: SNode, v: unknown[]): void {
+  #array(n: Plan, v: unknown[]): void {
     if (n.maxI !== undefined && v.length > n.maxI) this.#err('schema/too-many', `${this.#fp()}: Too many: ${v.length}: must have at most ${n.maxI} items`);
     if (n.minI !== undefined && v.length < n.minI) this.#invalid('schema/bounds', v, `should have at least ${n.minI} items`);
     const keys = n.lt === 'map' && n.lk?.length ? n.lk : undefined;
@@ -264,20 +380,22 @@ export class StructuralChecker {
     }
   }
 
-  #object(n: SNode, v: Record<string, unknown>, isRoot: boolean): void {
+  #object(n: Plan, v: Record<string, unknown>, isRoot: boolean): void {
     if (n.t === undefined && !n.props && !n.add) return;
     if (!this.#o.nullIsAbsent && this.#inCore === 0) pruneNulls(n, v);
-    for (const r of n.req ?? []) {
-      // a null value gets its own type error below: one finding per field
-      if (n.props?.[r]?.def !== undefined) continue; // defaulted before validation
-      if (v[r] === undefined || (v[r] === null && (this.#o.nullIsAbsent || this.#inCore > 0))) {
-        this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
+    if (n.req)
+      for (const r of n.req) {
+        // a null value gets its own type error below: one finding per field
+        if (n.props?.[r]?.def !== undefined) continue; // defaulted before validation
+        if (v[r] === undefined || (v[r] === null && (this.#o.nullIsAbsent || this.#inCore > 0))) {
+          this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
+        }
       }
+    if (n.maxP !== undefined || n.minP !== undefined) {
+      const count = Object.keys(v).length;
+      if (n.maxP !== undefined && count > n.maxP) this.#err('schema/too-many', `${this.#fp()}: Too many: ${count}: must have at most ${n.maxP} items`);
+      if (n.minP !== undefined && count < n.minP) this.#invalid('schema/bounds', v, `should have at least ${n.minP} properties`);
     }
-    const keys = Object.keys(v);
-    const count = keys.length;
-    if (n.maxP !== undefined && count > n.maxP) this.#err('schema/too-many', `${this.#fp()}: Too many: ${count}: must have at most ${n.maxP} items`);
-    if (n.minP !== undefined && count < n.minP) this.#invalid('schema/bounds', v, `should have at least ${n.minP} properties`);
     const embedded = n.emb === true;
     if (embedded) {
       for (const r of ['apiVersion', 'kind']) {
@@ -285,16 +403,17 @@ export class StructuralChecker {
           this.#err('schema/required', `${fieldPathString([...this.#path, { f: r }])}: Required value`, { pathSeg: { f: r } });
       }
     }
-    // the keys read once for the count and the walk (Object.entries made a pair per property)
-    for (const key of keys) {
+    // for-in reads the keys from the shape's enum cache: Object.keys (and Object.entries before it) made an array per object.
+    // The same keys in the same order, as the values are plain objects whose prototype has no enumerable property.
+    for (const key in v) {
       const val = v[key];
       let child: SNode | undefined = n.props?.[key];
       if ((isRoot || embedded) && key === 'metadata' && this.#o.objectMeta) child = this.#o.objectMeta;
-      if ((isRoot || embedded) && (key === 'apiVersion' || key === 'kind') && !child) child = { t: 'string' };
+      if ((isRoot || embedded) && (key === 'apiVersion' || key === 'kind') && !child) child = STRING;
       const fromMap = !child && n.add !== undefined;
       const declared = child !== undefined;
       if (!child) child = n.add;
-      this.#path.push(fromMap ? { f: key, m: true } : declared ? fieldSeg(key) : { f: key });
+      this.#path.push(fromMap ? mapSeg(key) : declared ? fieldSeg(key) : { f: key });
       if (child && this.#o.old === undefined) this.#check(child, val);
       else if (child) {
         // map values and properties are correlated by key, unless the map is atomic
@@ -329,14 +448,19 @@ export class StructuralChecker {
     // offline (no old object), an object whose rules read some of its fields binds those only
     const fields = this.#old === undefined && typeof v === 'object' && v !== null && !Array.isArray(v) ? selfFields(n.cel) : undefined;
     const self = fields
-      ? toCelFields(v as Record<string, unknown>, fields, n, this.resolve, this.#celValues, this.#k137)
-      : toCel(v, n, this.resolve, this.#celValues, this.#k137);
-    const oldSelf = this.#old === undefined || this.#old === null ? undefined : { value: toCel(this.#old, n, this.resolve, this.#oldCelValues, this.#k137) };
+      ? toCelFields(v as Record<string, unknown>, fields, n, this.resolve, (this.#celValuesMap ??= new WeakMap()), this.#k137)
+      : toCel(v, n, this.resolve, (this.#celValuesMap ??= new WeakMap()), this.#k137);
+    const oldSelf =
+      this.#old === undefined || this.#old === null
+        ? undefined
+        : { value: toCel(this.#old, n, this.resolve, (this.#oldCelValuesMap ??= new WeakMap()), this.#k137) };
     for (const rule of n.cel ?? []) {
       const transition = isTransitionRule(rule);
       // offline (a create) or a value with no old counterpart: the server skips transition rules, unless optionalOldSelf
       const out =
-        transition && !oldSelf && !rule.optionalOldSelf ? ({ ok: 'skipped' } as const) : evalRule(rule, self, transition ? (oldSelf ?? null) : undefined);
+        transition && !oldSelf && !rule.optionalOldSelf
+          ? ({ ok: 'skipped' } as const)
+          : evalRule(rule, self, transition ? (oldSelf ?? null) : undefined, undefined, this.#o.kubernetesVersion);
       if ('cost' in out) {
         if (out.cost > this.#celBudget) return this.#outOfBudget(n);
         this.#celBudget -= out.cost;

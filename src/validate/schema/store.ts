@@ -11,6 +11,9 @@ const GENERATOR = 'core-gen-1';
 
 export { defaultCacheDir } from './cache-dir.js';
 
+/** one node for every document (never changed): the checker keeps what it derives from a node by the node */
+const OBJECT_META: SNode = { ref: 'V1ObjectMeta' };
+
 export function readJson<T>(file: string): T | undefined {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
@@ -187,7 +190,7 @@ export class SchemaRegistry {
   }
 
   objectMeta(): SNode {
-    return { ref: 'V1ObjectMeta' };
+    return OBJECT_META;
   }
 
   get size(): number {
