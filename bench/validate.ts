@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { defaultCrdFiles, findKubeconform, writeKubeconformSchemas } from './kubeconform.js';
 
 /**
- * `npm run bench -- validate [--sizes 1000,10000,100000] [--copies 100]`
+ * `npm run bench -- validate [--sizes 1000,10000,100000] [--rounds 3] [--copies 100]`
  *
  * `castle validate` as a user runs it: a new CLI process each time, with an empty schema cache
  * (cold) and with the cache that run filled (warm). Two corpora of PostgresClusters and
@@ -16,7 +16,8 @@ import { defaultCrdFiles, findKubeconform, writeKubeconformSchemas } from './kub
  * Prints docs/s (wall and CPU), the process's peak RSS (GNU time) and the findings, at each size,
  * and the cost per document at each size (time and memory must be linear in documents and findings).
  * kubeconform (`-n 2 -strict`, see kubeconform.ts) runs on the same files in the same run when it is
- * found; else Castle's figures before issue 14 (same machine) are printed beside. Then a realistic
+ * found, alternating with Castle's warm runs (`--rounds`: the median run of each is printed, and the
+ * ratio of the medians); else Castle's figures before issue 14 (same machine) are printed beside. Then a realistic
  * tree (the homelab fixture, copied N times) with and without the line YAML reader, the figure
  * line-yaml.ts's header quotes.
  */
@@ -190,6 +191,11 @@ function castle(args: string[], out: string): Run {
   return { ms: r.ms, cpuMs: r.cpuMs, rssMiB: r.rssMiB, documents: stats.documents, errors: stats.errors, warnings: stats.warnings, status: r.status };
 }
 
+/** the run of median wall time (its CPU and RSS with it), of an odd or even number of runs */
+function median<T extends { ms: number }>(runs: readonly T[]): T {
+  return [...runs].sort((a, b) => a.ms - b.ms)[Math.floor((runs.length - 1) / 2)]!;
+}
+
 const rate = (docs: number, ms: number): number => Math.round((docs / ms) * 1000);
 
 function line(label: string, r: Run): string {
@@ -203,6 +209,7 @@ export async function benchValidate(argv: string[]): Promise<void> {
     .map(Number)
     .filter((x) => x > 3);
   const copies = Number(arg('--copies') ?? 100);
+  const rounds = Math.max(1, Number(arg('--rounds') ?? 3));
   if (!existsSync(TIME)) throw new Error(`${TIME} (GNU time) is needed for the peak RSS`);
   const kubeconform = findKubeconform();
   const dir = mkdtempSync(join(tmpdir(), 'castle-bench-validate-'));
@@ -222,19 +229,30 @@ export async function benchValidate(argv: string[]): Promise<void> {
         writeCorpus(corpus, n, shape === 'findings');
         const cache = join(dir, `cache-${shape}-${n}`);
         const cold = castle(['--cache-dir', cache, corpus], out);
-        const warm = castle(['--cache-dir', cache, corpus], out);
+        // warm runs alternate with kubeconform's, so that both see the same minutes of a shared machine
+        const warms: Run[] = [];
+        const ks: ReturnType<typeof timed>[] = [];
+        let summary = '';
+        for (let r = 0; r < rounds; r++) {
+          warms.push(castle(['--cache-dir', cache, corpus], out));
+          if (kubeconform) {
+            const args = ['-n', '2', '-strict', '-summary', '-ignore-missing-schemas', '-schema-location', schemaLocation, corpus];
+            ks.push(timed(kubeconform, args, out));
+            summary = readFileSync(out, 'utf8').trim().split('\n').pop() ?? '';
+          }
+        }
+        const warm = median(warms);
+        const of = rounds > 1 ? ` (median of ${rounds})` : '';
         console.log(line(`${shape} ${n} cold`, cold));
-        console.log(line(`${shape} ${n} warm`, warm));
+        console.log(line(`${shape} ${n} warm`, warm) + of);
         warmBy.set(shape, [...(warmBy.get(shape) ?? []), warm]);
         if (kubeconform) {
-          const args = ['-n', '2', '-strict', '-summary', '-ignore-missing-schemas', '-schema-location', schemaLocation, corpus];
-          const k = timed(kubeconform, args, out);
-          const summary = readFileSync(out, 'utf8').trim().split('\n').pop() ?? '';
+          const k = median(ks);
           console.log(
-            `${`kubeconform ${shape} ${n}`.padEnd(26)} ${String(n).padStart(7)} docs  wall ${(k.ms / 1000).toFixed(2).padStart(6)} s = ${String(rate(n, k.ms)).padStart(6)} docs/s  cpu ${(k.cpuMs / 1000).toFixed(2).padStart(6)} s = ${String(rate(n, k.cpuMs)).padStart(6)} docs/s  peak RSS ${String(k.rssMiB).padStart(4)} MiB  (${summary})`,
+            `${`kubeconform ${shape} ${n}`.padEnd(26)} ${String(n).padStart(7)} docs  wall ${(k.ms / 1000).toFixed(2).padStart(6)} s = ${String(rate(n, k.ms)).padStart(6)} docs/s  cpu ${(k.cpuMs / 1000).toFixed(2).padStart(6)} s = ${String(rate(n, k.cpuMs)).padStart(6)} docs/s  peak RSS ${String(k.rssMiB).padStart(4)} MiB${of}  (${summary})`,
           );
           console.log(
-            `${''.padEnd(26)} castle warm / kubeconform: ${(rate(warm.documents, warm.ms) / rate(n, k.ms)).toFixed(2)}x in wall docs/s (target 2x), ${(rate(warm.documents, warm.cpuMs) / rate(n, k.cpuMs)).toFixed(2)}x in CPU docs/s`,
+            `${''.padEnd(26)} castle warm / kubeconform: ${(rate(warm.documents, warm.ms) / rate(n, k.ms)).toFixed(2)}x in wall docs/s (target 2x), ${(rate(warm.documents, warm.cpuMs) / rate(n, k.cpuMs)).toFixed(2)}x in CPU docs/s${rounds > 1 ? `; wall of each round: castle ${warms.map((w) => (w.ms / 1000).toFixed(2)).join(' ')}, kubeconform ${ks.map((x) => (x.ms / 1000).toFixed(2)).join(' ')}` : ''}`,
           );
         }
         rmSync(corpus, { recursive: true, force: true });

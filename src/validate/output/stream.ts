@@ -1,9 +1,10 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Diagnostic } from '../../diag/diagnostic.js';
+import type { Diagnostic, Severity } from '../../diag/diagnostic.js';
 import { formatDiagnostic } from '../../diag/printer.js';
 import type { ValidateRun } from '../index.js';
+import type { RenderingSink } from '../rendered.js';
 import { jsonItem, summaryLine } from './render.js';
 
 /** Output is written in pieces of about this size. */
@@ -14,7 +15,7 @@ const CHUNK = 1 << 20;
  * renderChunks prints for the whole result. Text goes straight out; JSON starts with the counts,
  * known only at the end, so its findings wait in a temporary file instead of in memory.
  */
-export class StreamRenderer {
+export class StreamRenderer implements RenderingSink {
   readonly #format: 'text' | 'json';
   readonly #out: NodeJS.WritableStream;
   #buf = '';
@@ -51,11 +52,21 @@ export class StreamRenderer {
   }
 
   add(d: Diagnostic, source: (file: string) => string | undefined): void {
-    if (d.severity === 'error') this.#errors++;
-    else if (d.severity === 'warning') this.#warnings++;
-    if (this.#format === 'text') this.#buf += `${formatDiagnostic(d, source)}\n`;
+    this.addRendered(d.severity, this.render(d, source));
+  }
+
+  /** one finding as printed (JSON: without the comma that separates it from the one before) */
+  render(d: Diagnostic, source: (file: string) => string | undefined): string {
     // as JSON.stringify(whole, null, 2) prints it: the items of `diagnostics` at depth 2
-    else this.#buf += `${this.#count === 0 ? '' : ',\n'}${jsonItem(d)}`;
+    return this.#format === 'text' ? `${formatDiagnostic(d, source)}\n` : jsonItem(d);
+  }
+
+  /** a finding `render` gave, printed after the others */
+  addRendered(severity: Severity, text: string): void {
+    if (severity === 'error') this.#errors++;
+    else if (severity === 'warning') this.#warnings++;
+    if (this.#format === 'text' || this.#count === 0) this.#buf += text;
+    else this.#buf += `,\n${text}`;
     this.#count++;
     if (this.#buf.length > this.chunk) this.#spill();
   }
