@@ -282,6 +282,37 @@ function corpus(seed: number, n: number): string[] {
 const SEED = 20261201;
 const SIZE = 3000;
 
+/**
+ * Reads `text` with the yaml package only, and with the line reader (each document read again for its positions, and
+ * with them recorded in the one read of the file): the same diagnostics, objects, and location of every path of each
+ * object and of `extra` paths (a missing child, a path through a scalar). Returns how many objects and paths it compared.
+ */
+function sameWithLineReader(text: string, extra: (string | number)[][]): { objects: number; paths: number } {
+  const run = (fastYaml: boolean, track = false): { diags: Diagnostic[]; docs: ManifestDoc[] } => {
+    const diags: Diagnostic[] = [];
+    return { docs: parseFile({ file: 'x.yaml', text }, diags, { fastYaml, track }), diags };
+  };
+  const why = JSON.stringify(text);
+  const b = run(false);
+  let objects = 0;
+  let located = 0;
+  for (const a of [run(true), run(true, true)]) {
+    assert.deepEqual(a.diags, b.diags, `diagnostics differ on ${why}`);
+    assert.equal(a.docs.length, b.docs.length, why);
+    a.docs.forEach((d, i) => {
+      const e = b.docs[i]!;
+      assert.ok(isDeepStrictEqual(d.value, e.value), `object ${i} differs on ${why}`);
+      for (const path of [...paths(d.value), ...extra]) {
+        for (const key of [false, true])
+          assert.deepEqual(d.pos.locate(path, key), e.pos.locate(path, key), `location of ${JSON.stringify(path)} (key: ${key}) differs on ${why}`);
+        located++;
+      }
+      objects++;
+    });
+  }
+  return { objects, paths: located };
+}
+
 describe('line reader against the yaml package (differential, seeded)', () => {
   it(`reads ${SIZE} generated files as yaml does, or defers to yaml`, () => {
     let fast = 0;
@@ -339,29 +370,13 @@ describe('line reader against the yaml package (differential, seeded)', () => {
     let compared = 0;
     let located = 0;
     for (const text of corpus(SEED + 1, 1500)) {
-      const run = (fastYaml: boolean, track = false): { diags: Diagnostic[]; docs: ManifestDoc[] } => {
-        const diags: Diagnostic[] = [];
-        const docs = parseFile({ file: 'x.yaml', text }, diags, { fastYaml, track });
-        return { diags, docs };
-      };
-      const b = run(false);
-      const why = JSON.stringify(text);
-      // the line reader with each document read again for its positions, and with them recorded in the one read of the file
-      for (const a of [run(true), run(true, true)]) {
-        assert.deepEqual(a.diags, b.diags, `diagnostics differ on ${why}`);
-        assert.equal(a.docs.length, b.docs.length, why);
-        a.docs.forEach((d, i) => {
-          const e = b.docs[i]!;
-          assert.ok(isDeepStrictEqual(d.value, e.value), `object ${i} differs on ${why}`);
-          // every path of the object, a missing child and a path through a scalar: the same location from either reader
-          for (const path of [...paths(d.value), ['metadata', 'name'], ['spec', 'missing', 0], ['apiVersion', 'x']]) {
-            for (const key of [false, true])
-              assert.deepEqual(d.pos.locate(path, key), e.pos.locate(path, key), `location of ${JSON.stringify(path)} (key: ${key}) differs on ${why}`);
-            located++;
-          }
-          compared++;
-        });
-      }
+      const c = sameWithLineReader(text, [
+        ['metadata', 'name'],
+        ['spec', 'missing', 0],
+        ['apiVersion', 'x'],
+      ]);
+      compared += c.objects;
+      located += c.paths;
     }
     assert.ok(compared > 1200 && located > 20_000, `only ${compared} objects, ${located} paths compared`);
   });
@@ -455,24 +470,7 @@ describe('line reader against the yaml package (differential, seeded)', () => {
           `yes/no/on/off offsets differ on ${why}`,
         );
       }
-      const run = (fastYaml: boolean, track = false): { diags: Diagnostic[]; docs: ManifestDoc[] } => {
-        const diags: Diagnostic[] = [];
-        return { docs: parseFile({ file: 'x.yaml', text }, diags, { fastYaml, track }), diags };
-      };
-      const b = run(false);
-      for (const a of [run(true), run(true, true)]) {
-        assert.deepEqual(a.diags, b.diags, `diagnostics differ on ${why}`);
-        assert.equal(a.docs.length, b.docs.length, why);
-        a.docs.forEach((d, i) => {
-          const e = b.docs[i]!;
-          assert.ok(isDeepStrictEqual(d.value, e.value), `object ${i} differs on ${why}`);
-          for (const path of [...paths(d.value), ['data', 'missing']]) {
-            for (const key of [false, true])
-              assert.deepEqual(d.pos.locate(path, key), e.pos.locate(path, key), `location of ${JSON.stringify(path)} differs on ${why}`);
-            located++;
-          }
-        });
-      }
+      located += sameWithLineReader(text, [['data', 'missing']]).paths;
     }
     // most of these must be read by the line reader itself, or the test says nothing about it
     assert.ok(fast >= 30 && located > 1000, `only ${fast} files read by the line reader, ${located} paths located`);
