@@ -110,7 +110,7 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
           // text and JSON are printed as the findings come, file by file: memory does not grow with their number
           const { StreamRenderer } = await import('./output/stream.js');
           const out = new StreamRenderer(opts.format === 'json' ? 'json' : 'text', process.stdout);
-          const run = await validateStream(inputs, vo, out);
+          const run = await validateStream(inputs, vo, (d, source) => out.add(d, source));
           // the targets' own files (Talos patches) after the manifests' findings, their sources read for the carets
           const lookup = (f: string): string | undefined => (existsSync(f) ? readFileSync(f, 'utf8') : undefined);
           for (const d of targetFindings) out.add(d, lookup);

@@ -8,7 +8,6 @@ import { InputCollector, type InputFile } from './inputs.js';
 import { endPrestarted, loadQueued, workerCount, WorkerPool, type QueuedFile } from './pool.js';
 import { byLine, dedupeSorted } from './order.js';
 import { Spool } from './spool.js';
-import { Origin, RenderedFiles, type Pending, type RenderingSink } from './rendered.js';
 import { Locator, type LocRef } from './check/context.js';
 import { checkCrdBatches } from './check/rebirth.js';
 import { missingNeed, needIsMet, ObjectIndex } from './check/references.js';
@@ -127,27 +126,17 @@ export async function validateManifests(paths: readonly string[], opts: Validate
   return { diagnostics, sources, stats: run.stats, ok: run.ok };
 }
 
-/** Characters of rendered findings held until the end of a run (RenderedFiles): about 60,000 findings as JSON. */
-const RENDERED_BUDGET = 24 * 1024 * 1024;
-
 /**
  * `validateManifests`, with the findings given to `emit` one at a time instead of returned: memory
  * does not grow with their number (they wait in a FindingSpool, on disk past a few MiB, until every
- * file is read). The CLI prints this way, with a RenderingSink: most findings are rendered while
- * the files are analysed (not with `cluster`, whose references are known only at the end).
+ * file is read). The CLI prints this way.
  */
-export async function validateStream(
-  paths: readonly string[],
-  opts: ValidateOptions,
-  emit: FindingSink | RenderingSink,
-  /** characters of rendered findings held until the end (tests make it small) */
-  renderedBudget = RENDERED_BUDGET,
-): Promise<ValidateRun> {
+export async function validateStream(paths: readonly string[], opts: ValidateOptions, emit: FindingSink): Promise<ValidateRun> {
   const spool = new Spool<Diagnostic>();
   const needs = new Spool<PackedNeed>();
   const pool: { current?: WorkerPool | undefined } = {};
   try {
-    return await run(paths, opts, spool, needs, emit, pool, renderedBudget);
+    return await run(paths, opts, spool, needs, emit, pool);
   } finally {
     endPrestarted();
     pool.current?.close();
@@ -161,10 +150,9 @@ async function run(
   opts: ValidateOptions,
   spool: Spool<Diagnostic>,
   needs: Spool<PackedNeed>,
-  sink: FindingSink | RenderingSink,
+  emit: FindingSink,
   /** the worker threads, once started: ended by the caller however the run ends */
   pool: { current?: WorkerPool | undefined },
-  renderedBudget: number,
 ): Promise<ValidateRun> {
   const t0 = performance.now();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
@@ -184,8 +172,6 @@ async function run(
     else kept.set(f.file, f.text);
   }
   const textOf = (file: string): string | undefined => kept.get(file) ?? readText(onDisk.get(file));
-  const emit: FindingSink = typeof sink === 'function' ? sink : (d, source) => sink.addRendered(d.severity, sink.render(d, source));
-  const rendered = typeof sink === 'function' || opts.cluster ? undefined : new RenderedFiles(sink, textOf, renderedBudget);
   const analyzeOptions = {
     rebirth: opts.rebirth === true,
     cacheDir,
@@ -239,51 +225,21 @@ async function run(
     analysis,
     crdFiles.some((f) => f.text.includes('${')),
   );
-  const locator = new Locator(textOf);
-  let live = false;
-  const missing = (n: PackedNeed): Diagnostic => {
-    const d = missingNeed(n, n.loc !== undefined ? n.loc : locator.resolve(n.at));
-    return live
-      ? {
-          ...d,
-          severity: 'error',
-          message: d.message.replace('is not defined in the validated manifests', 'is not defined in the validated manifests nor in the cluster'),
-        }
-      : d;
-  };
   // what is known of kinds without a schema and of rules not evaluated: one entry per kind or rule
   // `rank`: where the first one was found, as [file, entry] in input order, whichever thread found it
   const unknown = new Map<string, { at: LocRef; count: number; rank: Rank }>();
   let unknownKind = 0;
   const unevaluated = new Map<string, { d: Diagnostic; count: number; rank: Rank }>();
   const index = new ObjectIndex();
-  // After each file: its findings are rendered (or go to the spool), what it provides settles most
-  // needs at once, and the others wait for the last file (then for the live cluster).
+  // After each file: its findings go to the spool, what it provides settles most needs at once,
+  // and the others wait in a spool for the last file (then for the live cluster).
   // `p`: what a worker packed (its counts are merged already); else this thread's analysis
   const settle = (order: number, p: PackedAnalysis = pack(analysis)): void => {
-    // a file's findings are rendered now when it can be held (see RenderedFiles), else spooled for the end
-    const batch = new Map<string, Pending[]>();
-    const held = (file: string): Pending[] | undefined => {
-      if (!rendered) return undefined;
-      let list = batch.get(file);
-      if (!list && (rendered.holds(file) || (!spool.has(file) && !needs.has(file) && rendered.fits()))) batch.set(file, (list = []));
-      return list;
-    };
     const f = p.findings;
-    for (let i = 0; i < f.length; i += 2) {
-      const list = held(f[i]!);
-      if (list) list.push({ d: JSON.parse(f[i + 1]!) as Diagnostic, origin: Origin.Own });
-      else spool.addLine(f[i]!, f[i + 1]!);
-    }
+    for (let i = 0; i < f.length; i += 2) spool.addLine(f[i]!, f[i + 1]!);
     for (const k of p.provided) index.addKey(k);
     const n = p.needs;
-    for (let i = 0; i < n.length; i += 3) {
-      if (index.hasKey(n[i]!)) continue;
-      const list = held(n[i + 1]!);
-      if (list) list.push({ d: missing(JSON.parse(n[i + 2]!) as PackedNeed), origin: Origin.Need, needKey: n[i]! });
-      else needs.addLine(n[i + 1]!, n[i + 2]!);
-    }
-    for (const [file, list] of batch) rendered!.add(file, list);
+    for (let i = 0; i < n.length; i += 3) if (!index.hasKey(n[i]!)) needs.addLine(n[i + 1]!, n[i + 2]!);
     analysis.unknown.forEach((u, i) => {
       const e = unknown.get(u.key);
       if (!e) unknown.set(u.key, { at: u.at, count: 1, rank: [order, i] });
@@ -327,6 +283,8 @@ async function run(
     analysis.deferred.length = 0;
     settle(rest.length);
   }
+  const locator = new Locator(textOf);
+  let live = false;
   // findings of the whole run, after each file's own: [file, finding], in the order they are found
   const late: Diagnostic[] = [];
   if (opts.cluster) {
@@ -341,6 +299,16 @@ async function run(
       });
     }
   }
+  const missing = (n: PackedNeed): Diagnostic => {
+    const d = missingNeed(n, n.loc !== undefined ? n.loc : locator.resolve(n.at));
+    return live
+      ? {
+          ...d,
+          severity: 'error',
+          message: d.message.replace('is not defined in the validated manifests', 'is not defined in the validated manifests nor in the cluster'),
+        }
+      : d;
+  };
   checkCrdBatches(analysis.batch, locator, late);
   analysis.batch.length = 0;
 
@@ -367,14 +335,8 @@ async function run(
   // file by file, in the order printed: only one file's findings and text are held at a time
   let errors = 0;
   let warnings = 0;
-  const files = [...new Set([...spool.files(), ...needs.files(), ...lateOf.keys(), ...(rendered?.files() ?? [])])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const files = [...new Set([...spool.files(), ...needs.files(), ...lateOf.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const file of files) {
-    if (rendered?.holds(file)) {
-      const c = rendered.flush(file, (k) => index.hasKey(k), lateOf.get(file) ?? []);
-      errors += c.errors;
-      warnings += c.warnings;
-      continue;
-    }
     const found = spool.take(file);
     // references nothing provides: their warnings are made when their file is printed
     for (const n of needs.take(file)) if (!needIsMet(n, index)) found.push(missing(n));

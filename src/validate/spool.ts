@@ -55,11 +55,6 @@ export class Spool<T> {
     if (this.#pendingBytes > this.memoryBytes) this.#flush();
   }
 
-  /** whether `key` has records */
-  has(key: string): boolean {
-    return this.#pending.has(key) || this.#segments.has(key);
-  }
-
   /** the keys that have records */
   files(): string[] {
     return [...new Set([...this.#segments.keys(), ...this.#pending.keys()])];

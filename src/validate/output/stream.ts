@@ -1,10 +1,9 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Diagnostic, Severity } from '../../diag/diagnostic.js';
+import type { Diagnostic } from '../../diag/diagnostic.js';
 import { formatDiagnostic } from '../../diag/printer.js';
 import type { ValidateRun } from '../index.js';
-import type { RenderingSink } from '../rendered.js';
 import { jsonItem, summaryLine } from './render.js';
 
 /** Output is written in pieces of about this size. */
@@ -15,7 +14,7 @@ const CHUNK = 1 << 20;
  * renderChunks prints for the whole result. Text goes straight out; JSON starts with the counts,
  * known only at the end, so its findings wait in a temporary file instead of in memory.
  */
-export class StreamRenderer implements RenderingSink {
+export class StreamRenderer {
   readonly #format: 'text' | 'json';
   readonly #out: NodeJS.WritableStream;
   #buf = '';
@@ -52,21 +51,11 @@ export class StreamRenderer implements RenderingSink {
   }
 
   add(d: Diagnostic, source: (file: string) => string | undefined): void {
-    this.addRendered(d.severity, this.render(d, source));
-  }
-
-  /** one finding as printed (JSON: without the comma that separates it from the one before) */
-  render(d: Diagnostic, source: (file: string) => string | undefined): string {
+    if (d.severity === 'error') this.#errors++;
+    else if (d.severity === 'warning') this.#warnings++;
+    if (this.#format === 'text') this.#buf += `${formatDiagnostic(d, source)}\n`;
     // as JSON.stringify(whole, null, 2) prints it: the items of `diagnostics` at depth 2
-    return this.#format === 'text' ? `${formatDiagnostic(d, source)}\n` : jsonItem(d);
-  }
-
-  /** a finding `render` gave, printed after the others */
-  addRendered(severity: Severity, text: string): void {
-    if (severity === 'error') this.#errors++;
-    else if (severity === 'warning') this.#warnings++;
-    if (this.#format === 'text' || this.#count === 0) this.#buf += text;
-    else this.#buf += `,\n${text}`;
+    else this.#buf += `${this.#count === 0 ? '' : ',\n'}${jsonItem(d)}`;
     this.#count++;
     if (this.#buf.length > this.chunk) this.#spill();
   }
