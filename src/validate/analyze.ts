@@ -91,14 +91,8 @@ let trackNext = false;
 export function analyzeFiles(files: readonly InputFile[], registry: SchemaRegistry, o: AnalyzeOptions, into: FileAnalysis = emptyAnalysis()): FileAnalysis {
   // file by file: a file's values and positions are garbage once its documents are checked
   for (const f of files) {
-    const docs: (ManifestDoc | undefined)[] = parseFile(f, into.diagnostics, trackNext ? { ...o, track: true } : o);
-    const placeholders = f.text.includes('${');
-    let found = 0;
-    // one document at a time, each let go once checked: the collector then copies only the documents not checked yet
-    for (let i = 0; i < docs.length; i++) {
-      found += analyzeDocs([docs[i]!], registry, o, into, placeholders);
-      docs[i] = undefined;
-    }
+    const docs = parseFile(f, into.diagnostics, trackNext ? { ...o, track: true } : o);
+    const found = analyzeDocs(docs, registry, o, into, f.text.includes('${'));
     if (docs.length > 0) trackNext = found * 2 > docs.length;
   }
   return into;

@@ -60,8 +60,6 @@ export class LineDocPositions implements DocPositions {
     if (tracked) {
       this.#value = tracked.value;
       this.#root = tracked.at.roots[tracked.doc] ?? [0, 0, 0];
-      // held here from now on: the file's other documents keep \`roots\` alive, not this one's positions
-      tracked.at.roots[tracked.doc] = undefined;
     }
   }
 
