@@ -166,30 +166,12 @@ function evaluate(ev: Evaluator, m: Macro, ctx: unknown): unknown {
   const c2 = m.ctx2!.reuse(c1);
   const bind = (k: unknown, v: unknown): Overlay => (c1.setIterValue(k, ev), c2.setIterValue(v, ev));
   switch (m.kind) {
-    case 'all': {
+    case 'all':
       // accu = true; while @not_strictly_false(accu): accu = accu && p
-      let accu: boolean | Error = true;
-      for (const [k, v] of items) {
-        if (accu === false) break;
-        const p = step(ev, m.body, bind(k, v));
-        if (p === false) accu = false;
-        else if (p !== true && !(accu instanceof Error)) accu = p instanceof Error ? p : noSuchOverload();
-      }
-      if (accu instanceof Error) throw accu;
-      return accu;
-    }
-    case 'exists': {
+      return quantify(ev, m, items, bind, false);
+    case 'exists':
       // accu = false; while @not_strictly_false(!accu): accu = accu || p
-      let accu: boolean | Error = false;
-      for (const [k, v] of items) {
-        if (accu === true) break;
-        const p = step(ev, m.body, bind(k, v));
-        if (p === true) accu = true;
-        else if (p !== false && !(accu instanceof Error)) accu = p instanceof Error ? p : noSuchOverload();
-      }
-      if (accu instanceof Error) throw accu;
-      return accu;
-    }
+      return quantify(ev, m, items, bind, true);
     case 'existsOne': {
       // no short-circuit: accu = p ? accu + 1 : accu over every entry; the first error is the result
       let n = 0;
@@ -205,6 +187,22 @@ function evaluate(ev: Evaluator, m: Macro, ctx: unknown): unknown {
     default:
       return transform(ev, m, items, bind);
   }
+}
+
+/**
+ * `all` (decisive false) and `exists` (decisive true): the loop stops at the first predicate giving `decisive`,
+ * which is the result; else the first error (or a non-bool predicate's), else the other value.
+ */
+function quantify(ev: Evaluator, m: Macro, items: [unknown, unknown][], bind: (k: unknown, v: unknown) => Overlay, decisive: boolean): boolean {
+  let accu: boolean | Error = !decisive;
+  for (const [k, v] of items) {
+    if (accu === decisive) break;
+    const p = step(ev, m.body, bind(k, v));
+    if (p === decisive) accu = decisive;
+    else if (p !== !decisive && !(accu instanceof Error)) accu = p instanceof Error ? p : noSuchOverload();
+  }
+  if (accu instanceof Error) throw accu;
+  return accu;
 }
 
 /** transformList / transformMap / transformMapEntry: accu = [filter ?] insert(accu, ...) [: accu], errors kept to the end */
