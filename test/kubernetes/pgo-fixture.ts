@@ -115,7 +115,14 @@ export function s3CredsSecret(s3: S3ServerInfo): Obj {
  */
 export function installPgo(
   srv: KubeTestServer,
-  world: { primary: DataCastle; outcome: 'Complete' | 'Failed'; gate?: () => GateRecord | null; afterRestore?: () => Promise<void> },
+  world: {
+    primary: DataCastle;
+    outcome: 'Complete' | 'Failed';
+    gate?: () => GateRecord | null;
+    afterRestore?: () => Promise<void>;
+    /** when each backup Job ran (Date.now() at its start and end) */
+    backupRuns?: { start: number; end: number }[];
+  },
   log: (t: string) => void,
 ): { stop(): void } {
   srv.put(pgoCrd(), 'helm');
@@ -126,7 +133,9 @@ export function installPgo(
     },
     backup: async () => {
       if (world.outcome === 'Failed') return 'Failed';
+      const start = Date.now();
       const b = await runBackup(world.primary.pgbr, { type: 'incr', repo: 1, log });
+      world.backupRuns?.push({ start, end: Date.now() });
       if (!b.ok) log(`backup failed: ${b.reason}\n`);
       return b.ok ? 'Complete' : 'Failed';
     },

@@ -32,9 +32,10 @@ let appUrl: string;
 const castles: DataCastle[] = [];
 const lines: string[] = [];
 const log = (t: string) => void lines.push(t);
-const world: { primary: DataCastle; outcome: 'Complete' | 'Failed'; gate?: () => GateRecord | null } = {
+const world: { primary: DataCastle; outcome: 'Complete' | 'Failed'; gate?: () => GateRecord | null; backupRuns: { start: number; end: number }[] } = {
   primary: undefined as unknown as DataCastle,
   outcome: 'Complete',
+  backupRuns: [],
 };
 let pgoHandle: { stop(): void };
 let castleDir: string;
@@ -108,6 +109,10 @@ test('backup gate: manual backup by PGO, confirmed in S3 through the S3 API, fin
   assert.equal(info.value.backups[info.value.backups.length - 1]!.label, gate.backup.label);
   assert.equal(info.value.current.systemId, gate.systemId);
   assert.ok(gate.fingerprint && gate.fingerprint.tables.some((t) => t.table === 'posts' && t.rows === 501));
+  // the fingerprint read the primary while PGO's Job was still backing it up, not after
+  const job = world.backupRuns.at(-1)!;
+  assert.ok(Date.parse(gate.fingerprint.takenAt) < job.end, `fingerprint at ${gate.fingerprint.takenAt}, backup Job ended ${new Date(job.end).toISOString()}`);
+  assert.ok(gate.timings['fingerprintBeside']! >= 0 && gate.timings['fingerprint'] === undefined);
   assert.ok(existsSync(join(castleDir, '.castle', 'kubernetes', 'gates', 'tazlab-db_tazlab-db.json')));
   assert.deepEqual(
     ctx.rec.checks.map((c) => [c.name, c.ok]),

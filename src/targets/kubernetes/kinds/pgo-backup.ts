@@ -1,8 +1,9 @@
 import { PatchStrategy } from '@kubernetes/client-node';
 import type { StepContext, StepKind, StepResult } from '../../../core/step.js';
-import { fail, type Failure } from '../../../core/result.js';
+import { fail, ok, type Failure, type Result } from '../../../core/result.js';
 import { fingerprintCluster, fingerprintSummary, type Fingerprint } from '../../../data/fingerprint.js';
 import { flushWalVia, pickBackup, readRepoBackupInfo, systemIdVia } from '../../../data/gate-core.js';
+import type { RepoBackup } from '../../../data/backup-info.js';
 import type { GateRecord } from '../../../data/rebirth.js';
 import { s3Bucket } from '../../../s3/client.js';
 import { describeError, type KubeSession, type Obj } from '../client.js';
@@ -63,7 +64,8 @@ async function jobEvidence(s: KubeSession, c: PgoBackupConfig, id: string, signa
 /**
  * The backup gate on a PGO cluster: WAL flushed and archived through the primary, a manual backup
  * (spec.backups.pgbackrest.manual + the pgbackrest-backup annotation) waited for on PGO's status,
- * the backup confirmed in the S3 repo through the S3 API, the data fingerprinted, WAL flushed again.
+ * the backup confirmed in the S3 repo through the S3 API, the data fingerprinted while the backup runs, WAL flushed
+ * again.
  * Any failure: nothing may be wiped.
  */
 export const run: StepKind<PgoBackupConfig, KubeTargetSession>['run'] = async (c, ctx, session) => {
@@ -105,6 +107,7 @@ async function gate(
   let t = Date.now();
   const sys = await systemIdVia(conn, { signal: ctx.signal });
   if (!sys.ok) return refuse(sys.reason);
+  const systemId = sys.value;
   ctx.note('flushing WAL through the primary');
   const f1 = await flushWalVia(conn, { signal: ctx.signal });
   if (!f1.ok) return refuse(f1.reason);
@@ -124,34 +127,27 @@ async function gate(
     return refuse(`triggering the manual backup on ${c.namespace}/${c.cluster}: ${describeError(err)}`);
   }
   ctx.note(`manual backup ${id} requested from PGO`);
-  const w = await waitGate(
-    s,
-    {
-      apiVersion: PGO_API,
-      kind: 'PostgresCluster',
-      namespace: c.namespace,
-      name: c.cluster,
-      judge: manualBackupVerdict(id),
-      timeoutMs: durationMs(c.within, 30 * 60_000),
-    },
-    ctx.signal,
-    (d) => ctx.log(`${d}\n`),
-  );
-  if (!w.ok) return refuse(`${w.reason}${await jobEvidence(s, c, id, ctx.signal)}`);
-  timings['backup'] = Date.now() - t;
-
-  t = Date.now();
-  const info = await readRepoBackupInfo(s3Bucket(repo.target), repo.path, repo.stanza, ctx.signal);
-  if (!info.ok) return refuse(`PGO reports the backup done, but ${repo.where} cannot be read through the S3 API: ${info.reason}`);
-  const picked = pickBackup(info.value, repo.where, { notBefore: new Date(t0) });
-  if (!picked.ok) return refuse(picked.reason);
-  if (info.value.current.systemId !== sys.value)
-    return refuse(
-      `the repo ${repo.where} (stanza ${repo.stanza}) belongs to system ${info.value.current.systemId}, the running cluster is ${sys.value}`,
-      false,
-    );
-  const bk = picked.value;
-  timings['confirm'] = Date.now() - t;
+  // the fingerprint reads the primary while PGO's Job copies it: both see the same quiesced data, and the WAL flush
+  // after both still decides what a restore holds (a row written in between makes the proof fail, never pass)
+  const refused = new AbortController();
+  const fpStart = Date.now();
+  const fpBeside =
+    c.fingerprint !== false
+      ? fingerprintCluster(conn, { signal: AbortSignal.any([ctx.signal, refused.signal]), log: (x) => ctx.log(x) }).then(
+          (r) => {
+            timings['fingerprintBeside'] = Date.now() - fpStart;
+            return r;
+          },
+          (err: unknown) => fail(`fingerprint: ${(err as Error).message}`),
+        )
+      : undefined;
+  const backedUp = await waitBackup();
+  if (!backedUp.ok) {
+    refused.abort();
+    await fpBeside;
+    return backedUp;
+  }
+  const bk = backedUp.value;
   ctx.check(
     'backup in S3',
     true,
@@ -159,14 +155,13 @@ async function gate(
   );
 
   let fingerprint: Fingerprint | null = null;
-  if (c.fingerprint !== false) {
-    t = Date.now();
-    const fp = await fingerprintCluster(conn, { signal: ctx.signal, log: (x) => ctx.log(x) });
+  if (fpBeside) {
+    const fp = await fpBeside;
     if (!fp.ok) return refuse(fp.reason);
     fingerprint = fp.value;
-    timings['fingerprint'] = Date.now() - t;
-    ctx.check('fingerprint recorded', true, fingerprintSummary(fingerprint));
+    ctx.check('fingerprint recorded', true, `${fingerprintSummary(fingerprint)} (read beside the backup)`);
   }
+
   t = Date.now();
   const f2 = await flushWalVia(conn, { signal: ctx.signal });
   if (!f2.ok) return refuse(f2.reason);
@@ -175,7 +170,7 @@ async function gate(
   timings['total'] = Date.now() - t0;
   const record: GateRecord = {
     at: new Date(t0).toISOString(),
-    systemId: sys.value,
+    systemId,
     stanza: repo.stanza,
     backup: {
       label: bk.label,
@@ -193,4 +188,37 @@ async function gate(
   };
   savePgoGate(session, ctx, { runId: ctx.runId, cluster: gateKey(c.namespace, c.cluster), gate: record });
   return { ok: true, summary: `${bk.type} backup ${bk.label} by PGO confirmed in ${repo.where}` };
+
+  /** PGO's manual backup waited for, then confirmed in the S3 repo through the S3 API */
+  async function waitBackup(): Promise<Result<RepoBackup>> {
+    const w = await waitGate(
+      s,
+      {
+        apiVersion: PGO_API,
+        kind: 'PostgresCluster',
+        namespace: c.namespace,
+        name: c.cluster,
+        judge: manualBackupVerdict(id),
+        timeoutMs: durationMs(c.within, 30 * 60_000),
+      },
+      ctx.signal,
+      (d) => ctx.log(`${d}\n`),
+    );
+    if (!w.ok) return refuse(`${w.reason}${await jobEvidence(s, c, id, ctx.signal)}`);
+    timings['backup'] = Date.now() - t;
+
+    t = Date.now();
+    const info = await readRepoBackupInfo(s3Bucket(repo.target), repo.path, repo.stanza, ctx.signal);
+    if (!info.ok) return refuse(`PGO reports the backup done, but ${repo.where} cannot be read through the S3 API: ${info.reason}`);
+    const picked = pickBackup(info.value, repo.where, { notBefore: new Date(t0) });
+    if (!picked.ok) return refuse(picked.reason);
+    if (info.value.current.systemId !== systemId)
+      return refuse(
+        `the repo ${repo.where} (stanza ${repo.stanza}) belongs to system ${info.value.current.systemId}, the running cluster is ${systemId}`,
+        false,
+      );
+    const bk = picked.value;
+    timings['confirm'] = Date.now() - t;
+    return ok(bk);
+  }
 }
