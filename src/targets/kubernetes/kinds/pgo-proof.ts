@@ -25,12 +25,17 @@ export const run: StepKind<PgoProofConfig, KubeTargetSession>['run'] = async (c,
   if (!primary.ok) return primary;
   try {
     const conn = primary.value.conn;
-    const sys = await systemIdVia(conn, { signal: ctx.signal });
+    const [sys, info] = await Promise.all([
+      systemIdVia(conn, { signal: ctx.signal }),
+      readRepoBackupInfo(s3Bucket(repo.value.target), repo.value.path, repo.value.stanza, ctx.signal),
+    ]);
     if (!sys.ok) return fail(`proof: ${sys.reason}`);
-    const info = await readRepoBackupInfo(s3Bucket(repo.value.target), repo.value.path, repo.value.stanza, ctx.signal);
     const repoSystemId = info.ok ? info.value.current.systemId : null;
+    // the app is asked while the fingerprint reads the tables: both only read, and neither waits for the other
+    const served = c.app ? appServesValue(conn, c.app, ctx.signal) : undefined;
     const r = await compareWithGate(conn, gate.gate, sys.value, repoSystemId, { signal: ctx.signal, log: (x) => ctx.log(x) });
     if (!r.ok) {
+      await served; // nothing of the step goes on after it ends (the port-forward closes)
       ctx.check('data identical', false, r.reason);
       return fail(r.reason, { retryable: false });
     }
@@ -43,8 +48,8 @@ export const run: StepKind<PgoProofConfig, KubeTargetSession>['run'] = async (c,
         `${r.value.fingerprint.tables.length} tables, ${rows} rows in ${r.value.fingerprint.databases.length} databases match the gate`,
       );
     } else ctx.check('data identical', true, 'fingerprint off at the gate: system identifiers only');
-    if (c.app) {
-      const a = await appServesValue(conn, c.app, ctx.signal);
+    if (served) {
+      const a = await served;
       ctx.check('app serves the data', a.ok, a.detail);
       if (!a.ok) return fail(`the app does not serve the restored data: ${a.detail}`);
     }
