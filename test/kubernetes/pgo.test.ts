@@ -144,6 +144,16 @@ test("a failing backup Job fails the gate with the Job's state; the cluster keep
     );
     assert.ok(postmasterPid(world.primary.cluster), 'the primary is still running');
     assert.equal(session.gates.get('tazlab-db/tazlab-db')?.runId, 'gate1', 'no gate recorded for the failed run');
+    // the fingerprint started beside the backup was stopped with the gate: none of its connections stays (a backend
+    // leaves pg_stat_activity a moment after its client closes)
+    let left = -1;
+    for (let i = 0; i < 40 && left !== 0; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 50));
+      const q = await sql(world.primary.cluster, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'castle-fingerprint'");
+      assert.ok(q.ok, q.ok ? '' : q.reason);
+      left = Number(q.value[0]!['n']);
+    }
+    assert.equal(left, 0, 'fingerprint connections left after the gate refused');
   } finally {
     world.outcome = 'Complete';
   }
