@@ -6,7 +6,15 @@ import { fail, ok, type Result } from '../core/result.js';
 import type { OpOptions } from '../os/exec.js';
 import { sleep } from '../os/sleep.js';
 import { backupInfoKey, parseBackupInfo, type BackupInfo, type RepoBackup } from './backup-info.js';
-import { compareFingerprints, fingerprintCluster, formatMismatch, type Conn, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
+import {
+  compareFingerprints,
+  fingerprintCluster,
+  formatMismatch,
+  type Conn,
+  type Fingerprint,
+  type FingerprintDiff,
+  type FingerprintOptions,
+} from './fingerprint.js';
 import type { RepoBucket } from './pgbackrest.js';
 import type { GateRecord } from './rebirth.js';
 
@@ -87,6 +95,34 @@ export async function flushWalVia(conn: Conn, o: OpOptions & { timeoutMs?: numbe
   } finally {
     await c.end().catch(() => {});
   }
+}
+
+/**
+ * The gate's fingerprint, started beside its backup (both read the same quiesced database; the WAL flush after both
+ * still decides what a restore holds, so a row written in between makes the proof fail, never pass). `done(ms)` is
+ * told how long it took; `stop` cancels it (the gate refused) and waits until its connections are closed.
+ */
+export function fingerprintBeside(
+  conn: Conn,
+  o: FingerprintOptions,
+  done: (ms: number) => void,
+): { readonly result: Promise<Result<Fingerprint>>; stop(): Promise<void> } {
+  const stopped = new AbortController();
+  const t = Date.now();
+  const result = fingerprintCluster(conn, { ...o, signal: o.signal ? AbortSignal.any([o.signal, stopped.signal]) : stopped.signal }).then(
+    (r) => {
+      done(Date.now() - t);
+      return r;
+    },
+    (err: unknown) => fail(`fingerprint: ${(err as Error).message}`),
+  );
+  return {
+    result,
+    stop: async () => {
+      stopped.abort();
+      await result;
+    },
+  };
 }
 
 /** The backup that proves the gate: `label` when known, else the newest one finished after `notBefore`; of the stanza's current database. */

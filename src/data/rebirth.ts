@@ -1,7 +1,7 @@
 // The data layer's part of a rebirth, as the step kinds use it: gate -> wipe -> restore -> start -> proof.
 // Each function returns a Result (src/core/result.ts); nothing is wiped unless a gate succeeded.
 
-import { compareWithGate } from './gate-core.js';
+import { compareWithGate, fingerprintBeside } from './gate-core.js';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { rm, statfs } from 'node:fs/promises';
 import pg from 'pg';
@@ -216,20 +216,14 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
   const wantFp = o.fingerprint !== false;
   const fpOptions = { ...o, ...(o.fingerprintParallel ? { parallel: o.fingerprintParallel } : {}) };
   // beside the backup: started now, cancelled when the gate refuses
-  const refused = new AbortController();
-  let fpBeside: Promise<Result<Fingerprint>> | undefined;
-  if (wantFp && o.newBackup !== false && o.fingerprintBeside !== false && !o.beforeFingerprint) {
-    const tf = Date.now();
-    const signal = o.signal ? AbortSignal.any([o.signal, refused.signal]) : refused.signal;
-    fpBeside = fingerprintCluster(connConfig(dc.cluster), { ...fpOptions, signal }).then((r) => {
-      mark('fingerprintBeside', tf);
-      return r;
-    });
-  }
+  const beside =
+    wantFp && o.newBackup !== false && o.fingerprintBeside !== false && !o.beforeFingerprint
+      ? fingerprintBeside(connConfig(dc.cluster), fpOptions, (ms) => (timings['fingerprintBeside'] = ms))
+      : undefined;
+  const fpBeside = beside?.result;
   const gated = await backupPart();
   if (!gated.ok) {
-    refused.abort();
-    await fpBeside;
+    await beside?.stop();
     return gated;
   }
   const { bkInfo, repo2Backup } = gated.value;

@@ -1,8 +1,8 @@
 import { PatchStrategy } from '@kubernetes/client-node';
 import type { StepContext, StepKind, StepResult } from '../../../core/step.js';
 import { fail, ok, type Failure, type Result } from '../../../core/result.js';
-import { fingerprintCluster, fingerprintSummary, type Fingerprint } from '../../../data/fingerprint.js';
-import { flushWalVia, pickBackup, readRepoBackupInfo, systemIdVia } from '../../../data/gate-core.js';
+import { fingerprintSummary, type Fingerprint } from '../../../data/fingerprint.js';
+import { fingerprintBeside, flushWalVia, pickBackup, readRepoBackupInfo, systemIdVia } from '../../../data/gate-core.js';
 import type { RepoBackup } from '../../../data/backup-info.js';
 import type { GateRecord } from '../../../data/rebirth.js';
 import { s3Bucket } from '../../../s3/client.js';
@@ -127,24 +127,12 @@ async function gate(
     return refuse(`triggering the manual backup on ${c.namespace}/${c.cluster}: ${describeError(err)}`);
   }
   ctx.note(`manual backup ${id} requested from PGO`);
-  // the fingerprint reads the primary while PGO's Job copies it: both see the same quiesced data, and the WAL flush
-  // after both still decides what a restore holds (a row written in between makes the proof fail, never pass)
-  const refused = new AbortController();
-  const fpStart = Date.now();
-  const fpBeside =
-    c.fingerprint !== false
-      ? fingerprintCluster(conn, { signal: AbortSignal.any([ctx.signal, refused.signal]), log: (x) => ctx.log(x) }).then(
-          (r) => {
-            timings['fingerprintBeside'] = Date.now() - fpStart;
-            return r;
-          },
-          (err: unknown) => fail(`fingerprint: ${(err as Error).message}`),
-        )
-      : undefined;
+  // the fingerprint reads the primary while PGO's Job copies it (see fingerprintBeside)
+  const beside =
+    c.fingerprint !== false ? fingerprintBeside(conn, { signal: ctx.signal, log: (x) => ctx.log(x) }, (ms) => (timings['fingerprintBeside'] = ms)) : undefined;
   const backedUp = await waitBackup();
   if (!backedUp.ok) {
-    refused.abort();
-    await fpBeside;
+    await beside?.stop();
     return backedUp;
   }
   const bk = backedUp.value;
@@ -155,8 +143,8 @@ async function gate(
   );
 
   let fingerprint: Fingerprint | null = null;
-  if (fpBeside) {
-    const fp = await fpBeside;
+  if (beside) {
+    const fp = await beside.result;
     if (!fp.ok) return refuse(fp.reason);
     fingerprint = fp.value;
     ctx.check('fingerprint recorded', true, `${fingerprintSummary(fingerprint)} (read beside the backup)`);
