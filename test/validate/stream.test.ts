@@ -127,12 +127,15 @@ describe('findings streamed file by file', () => {
   });
 
   it('prints text and JSON as they come, byte for byte what the whole result prints, the JSON through its temporary file', async () => {
-    const files = corpus(150, 50);
+    // a namespace the other files need, analysed last: their references to it are settled only at the end
+    const files = { ...corpus(150, 50), 'z/namespace.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata: {name: team-1}\n' };
     await inTree(files, async () => {
       const paths = Object.keys(files);
       const o: ValidateOptions = { cacheDir: await crdCache(), builtinCrds: true, parallel: false };
       const whole = await validateManifests(paths, o);
       assert.ok(whole.diagnostics.length > 100, `${whole.diagnostics.length} findings`);
+      assert.ok(!whole.diagnostics.some((d) => d.message.includes('"team-1"')), 'the namespace provided by the last file is no finding');
+      assert.ok(whole.diagnostics.some((d) => d.message.includes('"team-2"')));
       for (const format of ['text', 'json'] as const) {
         const sink = new Capture();
         // pieces of 2 KiB: the JSON findings go through the temporary file many times
