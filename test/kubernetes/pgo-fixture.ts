@@ -122,6 +122,8 @@ export function installPgo(
     afterRestore?: () => Promise<void>;
     /** when each backup Job ran (Date.now() at its start and end) */
     backupRuns?: { start: number; end: number }[];
+    /** awaited after pgBackRest's backup, before the Job is reported finished (a Job that is still running) */
+    afterBackup?: () => Promise<void>;
   },
   log: (t: string) => void,
 ): { stop(): void } {
@@ -135,6 +137,7 @@ export function installPgo(
       if (world.outcome === 'Failed') return 'Failed';
       const start = Date.now();
       const b = await runBackup(world.primary.pgbr, { type: 'incr', repo: 1, log });
+      await world.afterBackup?.();
       world.backupRuns?.push({ start, end: Date.now() });
       if (!b.ok) log(`backup failed: ${b.reason}\n`);
       return b.ok ? 'Complete' : 'Failed';

@@ -1,5 +1,5 @@
 // The PGO data layer on the Kubernetes test server with real parts behind it: PostgreSQL and pgBackRest
-// (src/data) as the cluster's primary, s3rver as the S3 repo. Backup gate, failing backup Job, rebirth
+// (src/data) as the cluster's primary, s3rver as the S3 repo. Backup gate, failing backup Job, a fingerprint failing while the Job runs, rebirth
 // with restore check and proof, a proof that fails on different data, a repo of another system refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,7 +32,13 @@ let appUrl: string;
 const castles: DataCastle[] = [];
 const lines: string[] = [];
 const log = (t: string) => void lines.push(t);
-const world: { primary: DataCastle; outcome: 'Complete' | 'Failed'; gate?: () => GateRecord | null; backupRuns: { start: number; end: number }[] } = {
+const world: {
+  primary: DataCastle;
+  outcome: 'Complete' | 'Failed';
+  gate?: () => GateRecord | null;
+  backupRuns: { start: number; end: number }[];
+  afterBackup?: () => Promise<void>;
+} = {
   primary: undefined as unknown as DataCastle,
   outcome: 'Complete',
   backupRuns: [],
@@ -156,6 +162,61 @@ test("a failing backup Job fails the gate with the Job's state; the cluster keep
     assert.equal(left, 0, 'fingerprint connections left after the gate refused');
   } finally {
     world.outcome = 'Complete';
+  }
+});
+
+test("a fingerprint that fails beside PGO's backup refuses the gate at once, while the Job still runs", async () => {
+  // the Job is held running until the test lets it end
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let jobEnded = false;
+  let jobDone!: () => void;
+  const ended = new Promise<void>((r) => (jobDone = r));
+  world.afterBackup = async () => {
+    await held;
+    jobEnded = true;
+    jobDone();
+  };
+  // a lock makes the fingerprint wait on the posts table; its connections are then ended as an administrator would
+  const locker = new pg.Client({ host: '127.0.0.1', port: world.primary.cluster.port, user: 'postgres', password: PASSWORD, database: 'blog' });
+  await locker.connect();
+  try {
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE posts IN ACCESS EXCLUSIVE MODE');
+    const ctx = ctxFor('gate-fp', 'gate');
+    const running = backupRun(pgoConf(), ctx, session);
+    // asked outside the locker's transaction, whose view of pg_stat_activity is taken once
+    let killed = 0;
+    for (let i = 0; i < 200 && killed === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const q = await sql(
+        world.primary.cluster,
+        "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'castle-fingerprint' AND wait_event_type = 'Lock'",
+      );
+      assert.ok(q.ok, q.ok ? '' : q.reason);
+      killed = Number(q.value[0]!['n']);
+    }
+    assert.ok(killed > 0, 'no fingerprint connection waited on the lock');
+    // a gate that waits for the Job sees it end after 15 s
+    const letGo = setTimeout(release, 15_000);
+    const r = await running;
+    clearTimeout(letGo);
+    assert.equal(jobEnded, false, 'the gate waited for the backup Job to end');
+    assert.ok(!r.ok);
+    assert.match(r.reason, /^backup gate failed, nothing may be wiped: fingerprint failed: terminating connection due to administrator command /);
+    assert.match(r.reason, /read beside PGO's manual backup castle-gate-fp-\w+, which goes on in the cluster and ends on its own\)$/);
+    assert.deepEqual(
+      ctx.rec.checks.map((c) => [c.name, c.ok]),
+      [['backup gate', false]],
+    );
+    assert.equal(session.gates.get('tazlab-db/tazlab-db')?.runId, 'gate1', 'no gate recorded for the refused run');
+  } finally {
+    release();
+    await locker.query('ROLLBACK').catch(() => undefined);
+    await locker.end();
+    // the tests after this one start from a finished Job (if it ran at all)
+    await Promise.race([ended, new Promise((r) => setTimeout(r, 30_000))]);
+    world.afterBackup = undefined;
   }
 });
 

@@ -130,10 +130,23 @@ async function gate(
   // the fingerprint reads the primary while PGO's Job copies it (see fingerprintBeside)
   const beside =
     c.fingerprint !== false ? fingerprintBeside(conn, { signal: ctx.signal, log: (x) => ctx.log(x) }, (ms) => (timings['fingerprintBeside'] = ms)) : undefined;
-  const backedUp = await waitBackup();
+  // A fingerprint that fails refuses the gate at once: PGO's Job cannot be called back, and its end changes nothing.
+  const stopWaiting = new AbortController();
+  const waiting = waitBackup(AbortSignal.any([ctx.signal, stopWaiting.signal]));
+  const never = new Promise<never>(() => undefined);
+  const first = await Promise.race([
+    waiting.then((r) => ({ of: 'backup' as const, r })),
+    (beside?.result ?? never).then((r) => (r.ok ? never : { of: 'fingerprint' as const, r })),
+  ]);
+  if (first.of === 'fingerprint') {
+    stopWaiting.abort();
+    await waiting;
+    return refuse(`${first.r.reason} (read beside PGO's manual backup ${id}, which goes on in the cluster and ends on its own)`);
+  }
+  const backedUp = first.r;
   if (!backedUp.ok) {
     await beside?.stop();
-    return backedUp;
+    return refuse(backedUp.reason, backedUp.retryable !== false);
   }
   const bk = backedUp.value;
   ctx.check(
@@ -178,7 +191,7 @@ async function gate(
   return { ok: true, summary: `${bk.type} backup ${bk.label} by PGO confirmed in ${repo.where}` };
 
   /** PGO's manual backup waited for, then confirmed in the S3 repo through the S3 API */
-  async function waitBackup(): Promise<Result<RepoBackup>> {
+  async function waitBackup(signal: AbortSignal): Promise<Result<RepoBackup>> {
     const w = await waitGate(
       s,
       {
@@ -189,22 +202,21 @@ async function gate(
         judge: manualBackupVerdict(id),
         timeoutMs: durationMs(c.within, 30 * 60_000),
       },
-      ctx.signal,
+      signal,
       (d) => ctx.log(`${d}\n`),
     );
-    if (!w.ok) return refuse(`${w.reason}${await jobEvidence(s, c, id, ctx.signal)}`);
+    if (!w.ok) return fail(`${w.reason}${await jobEvidence(s, c, id, signal)}`);
     timings['backup'] = Date.now() - t;
 
     t = Date.now();
-    const info = await readRepoBackupInfo(s3Bucket(repo.target), repo.path, repo.stanza, ctx.signal);
-    if (!info.ok) return refuse(`PGO reports the backup done, but ${repo.where} cannot be read through the S3 API: ${info.reason}`);
+    const info = await readRepoBackupInfo(s3Bucket(repo.target), repo.path, repo.stanza, signal);
+    if (!info.ok) return fail(`PGO reports the backup done, but ${repo.where} cannot be read through the S3 API: ${info.reason}`);
     const picked = pickBackup(info.value, repo.where, { notBefore: new Date(t0) });
-    if (!picked.ok) return refuse(picked.reason);
+    if (!picked.ok) return picked;
     if (info.value.current.systemId !== systemId)
-      return refuse(
-        `the repo ${repo.where} (stanza ${repo.stanza}) belongs to system ${info.value.current.systemId}, the running cluster is ${systemId}`,
-        false,
-      );
+      return fail(`the repo ${repo.where} (stanza ${repo.stanza}) belongs to system ${info.value.current.systemId}, the running cluster is ${systemId}`, {
+        retryable: false,
+      });
     const bk = picked.value;
     timings['confirm'] = Date.now() - t;
     return ok(bk);
