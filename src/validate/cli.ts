@@ -83,7 +83,6 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
         }
         // the worker thread loads its modules while this one loads its own and reads the inputs
         (await import('./pool.js')).prestartWorker(inputs);
-        const { validateManifests, validateStream, ValidateUsageError } = await import('./index.js');
         const vo: ValidateOptions = {
           cacheDir: opts.cacheDir,
           strict: opts.strict === true,
@@ -97,10 +96,19 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
             : {}),
           ...(opts.kubernetesVersion ? { kubernetesVersion: opts.kubernetesVersion } : {}),
         };
+        // the inputs are read and the workers given their files before the validator is loaded (see start.ts)
+        const started = (await import('./start.js')).startRun(inputs, vo);
+        // validateStream ends the workers however the run ends, once it has them
+        let handedOver = false;
+        const { validateManifests, validateStream, ValidateUsageError } = await import('./index.js').catch((e: unknown) => {
+          started.pool?.close();
+          throw e;
+        });
         try {
           if (opts.format === 'sarif') {
             // SARIF lists the rules before the results: it is built whole
-            let result = await validateManifests(inputs, vo);
+            handedOver = true;
+            let result = await validateManifests(inputs, vo, started);
             if (targetFindings.length > 0) result = withTargetFindings(result, targetFindings, opts.strict === true);
             const { renderResult } = await import('./output/render.js');
             process.stdout.write(`${renderResult(result, 'sarif')}\n`);
@@ -110,7 +118,8 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
           // text and JSON are printed as the findings come, file by file: memory does not grow with their number
           const { StreamRenderer } = await import('./output/stream.js');
           const out = new StreamRenderer(opts.format === 'json' ? 'json' : 'text', process.stdout);
-          const run = await validateStream(inputs, vo, (d, source) => out.add(d, source));
+          handedOver = true;
+          const run = await validateStream(inputs, vo, (d, source) => out.add(d, source), started);
           // the targets' own files (Talos patches) after the manifests' findings, their sources read for the carets
           const lookup = (f: string): string | undefined => (existsSync(f) ? readFileSync(f, 'utf8') : undefined);
           for (const d of targetFindings) out.add(d, lookup);
@@ -120,6 +129,8 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
         } catch (e) {
           if (e instanceof ValidateUsageError) usage(cmd, e.message);
           throw e;
+        } finally {
+          if (!handedOver) started.pool?.close();
         }
       },
     );

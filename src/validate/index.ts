@@ -4,8 +4,8 @@ import { loadBuiltinCrds } from './schema/builtin.js';
 import { collectGarbage } from './heap.js';
 import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type FileAnalysis, type PackedAnalysis, type PackedNeed } from './analyze.js';
 import { parseDocuments } from './documents.js';
-import { InputCollector, type InputFile } from './inputs.js';
-import { endPrestarted, loadQueued, workerCount, WorkerPool, type QueuedFile } from './pool.js';
+import { endPrestarted, loadQueued, type WorkerPool } from './pool.js';
+import { startRun, type StartedRun } from './start.js';
 import { byLine, dedupeSorted } from './order.js';
 import { Spool } from './spool.js';
 import { Locator, type LocRef } from './check/context.js';
@@ -16,11 +16,12 @@ import type { KubeTarget } from './kube-client.js';
 import { liveObjects } from './live.js';
 import { checkAgainstLive } from './live-update.js';
 import { loadRegistry } from './schema/registry-load.js';
-import { compileCrd, defaultCacheDir, type CacheEvent } from './schema/store.js';
+import { compileCrd, type CacheEvent } from './schema/store.js';
 
 export { defaultCacheDir } from './schema/store.js';
 export { ValidateUsageError, loadRegistry } from './schema/registry-load.js';
 export { renderResult, type Format } from './output/render.js';
+export { startRun, type StartedRun } from './start.js';
 export type { KubeTarget } from './kube-client.js';
 
 export interface ValidateOptions {
@@ -97,9 +98,6 @@ export interface ValidateRun {
  */
 export type FindingSink = (d: Diagnostic, source: (file: string) => string | undefined) => void;
 
-// anywhere in the text: CRDs also come indented in a `kind: List`, or as JSON
-const CRD_TEXT = /\bkind["']?\s*:\s*["']?CustomResourceDefinition\b/;
-
 /**
  * Validates Kubernetes manifests offline, with the API server's rules, before anything is destroyed.
  *
@@ -113,16 +111,21 @@ const CRD_TEXT = /\bkind["']?\s*:\s*["']?CustomResourceDefinition\b/;
  * - `ok` false means: do not wipe. Print with `formatDiagnostics(result.diagnostics, (f) => result.sources.get(f))`.
  * - Pass `{ rebirth: true }` from the preflight: a PostgresCluster that would come back empty is an error.
  */
-export async function validateManifests(paths: readonly string[], opts: ValidateOptions = {}): Promise<ValidateResult> {
+export async function validateManifests(paths: readonly string[], opts: ValidateOptions = {}, started?: StartedRun): Promise<ValidateResult> {
   const diagnostics: Diagnostic[] = [];
   const sources = new Map<string, string>();
-  const run = await validateStream(paths, opts, (d, source) => {
-    diagnostics.push(d);
-    const file = d.location?.file;
-    if (file === undefined || sources.has(file)) return;
-    const text = source(file);
-    if (text !== undefined) sources.set(file, text);
-  });
+  const run = await validateStream(
+    paths,
+    opts,
+    (d, source) => {
+      diagnostics.push(d);
+      const file = d.location?.file;
+      if (file === undefined || sources.has(file)) return;
+      const text = source(file);
+      if (text !== undefined) sources.set(file, text);
+    },
+    started,
+  );
   return { diagnostics, sources, stats: run.stats, ok: run.ok };
 }
 
@@ -131,12 +134,14 @@ export async function validateManifests(paths: readonly string[], opts: Validate
  * does not grow with their number (they wait in a FindingSpool, on disk past a few MiB, until every
  * file is read). The CLI prints this way.
  */
-export async function validateStream(paths: readonly string[], opts: ValidateOptions, emit: FindingSink): Promise<ValidateRun> {
+export async function validateStream(paths: readonly string[], opts: ValidateOptions, emit: FindingSink, started?: StartedRun): Promise<ValidateRun> {
   const spool = new Spool<Diagnostic>();
   const needs = new Spool<PackedNeed>();
   const pool: { current?: WorkerPool | undefined } = {};
   try {
-    return await run(paths, opts, spool, needs, emit, pool);
+    const s = started ?? startRun(paths, opts);
+    pool.current = s.pool;
+    return await run(s, opts, spool, needs, emit, pool);
   } finally {
     endPrestarted();
     pool.current?.close();
@@ -146,7 +151,7 @@ export async function validateStream(paths: readonly string[], opts: ValidateOpt
 }
 
 async function run(
-  paths: readonly string[],
+  started: StartedRun,
   opts: ValidateOptions,
   spool: Spool<Diagnostic>,
   needs: Spool<PackedNeed>,
@@ -154,47 +159,15 @@ async function run(
   /** the worker threads, once started: ended by the caller however the run ends */
   pool: { current?: WorkerPool | undefined },
 ): Promise<ValidateRun> {
-  const t0 = performance.now();
-  const cacheDir = opts.cacheDir ?? defaultCacheDir();
-  const collector = new InputCollector({
-    ...(opts.maxFileBytes ? { maxFileBytes: opts.maxFileBytes } : {}),
-    ...(opts.kustomize === false ? { kustomize: false } : {}),
-  });
-  for (const p of paths) collector.add(p);
-  collector.followGitOps();
-  // Texts are not kept through the run: a file on disk is read again when it is analysed and for
-  // its findings (the locations of references nothing provides, the snippets of the printer);
-  // rendered and substituted texts, which are not on disk, are kept.
-  const kept = new Map<string, string>();
-  const onDisk = new Map<string, string>();
-  for (const f of collector.files) {
-    if (f.abs && !f.substituted) onDisk.set(f.file, f.abs);
-    else kept.set(f.file, f.text);
-  }
+  const { t0, cacheDir, analyzeOptions, crdFiles, rest, kept, onDisk, fileCount, workers } = started;
   const textOf = (file: string): string | undefined => kept.get(file) ?? readText(onDisk.get(file));
-  const analyzeOptions = {
-    rebirth: opts.rebirth === true,
-    cacheDir,
-    ...(opts.cluster ? { deferLive: true } : {}),
-    ...(opts.fastYaml === false ? { fastYaml: false } : {}),
-  };
-
-  // Files that define CRDs go first, in this thread: every other file may need those schemas.
-  const crdFiles: InputFile[] = [];
-  const rest: (QueuedFile | undefined)[] = [];
-  for (const f of collector.files) {
-    if (CRD_TEXT.test(f.text)) crdFiles.push(f);
-    else rest.push(f.abs && !f.substituted ? deferred(f) : { ...f, bytes: f.text.length });
-  }
-  const restBytes = rest.reduce((n, f) => n + (f?.bytes ?? 0), 0);
-  const workers = opts.parallel === false ? 0 : (opts.workers ?? workerCount(restBytes));
   const events: CacheEvent[] = [];
   const registry = loadRegistry(cacheDir, opts.kubernetesVersion, events);
-  const fileCount = collector.files.length;
-  collector.files.length = 0;
   const analysis: FileAnalysis = emptyAnalysis();
-  for (const d of collector.diagnostics) spool.add(d.location?.file ?? '', d);
+  for (const d of started.diagnostics) spool.add(d.location?.file ?? '', d);
   const crds: CrdInfo[] = [];
+  // the CRDs among the inputs: the workers load the shipped ones themselves
+  const inputCrds: CrdInfo[] = [];
   if (opts.builtinCrds === true) {
     for (const info of loadBuiltinCrds(cacheDir, events, opts.crds)) {
       registry.addCrd(info);
@@ -203,12 +176,6 @@ async function run(
   }
   // the inputs' texts are dropped (files on disk are read again when analysed) and the schemas are loaded
   collectGarbage();
-  // Started now, the workers load their modules and schemas while this thread reads the CRDs among
-  // the inputs. Not before: with a cold cache they would compile the schemas this thread is compiling,
-  // and their heaps would grow beside this one while it still holds every input's text.
-  if (workers === 0) endPrestarted();
-  pool.current =
-    workers > 0 ? new WorkerPool(rest as QueuedFile[], workers, { cacheDir, kubernetesVersion: opts.kubernetesVersion, options: analyzeOptions }) : undefined;
   const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, analyzeOptions);
   for (const d of crdDocs) {
     if (!isCrd(d.value)) continue;
@@ -216,6 +183,7 @@ async function run(
     if (info) {
       registry.addCrd(info);
       crds.push(info);
+      inputCrds.push(info);
     }
   }
   analyzeDocs(
@@ -263,7 +231,7 @@ async function run(
   settle(-1);
 
   if (pool.current) {
-    await pool.current.run(crds, (p, order) => {
+    await pool.current.run(inputCrds, (p, order) => {
       mergeAnalysis(analysis, p.analysis);
       settle(order, p);
     });
@@ -384,18 +352,6 @@ function compareRank(a: Rank, b: Rank): number {
 
 function before(a: Rank, b: Rank): boolean {
   return compareRank(a, b) < 0;
-}
-
-/** A file on disk waits for its turn without its text, which is read again then (see loadQueued). */
-function deferred(f: InputFile): QueuedFile {
-  return {
-    file: f.file,
-    text: '',
-    bytes: f.text.length,
-    ...(f.via !== undefined ? { via: f.via } : {}),
-    ...(f.abs !== undefined ? { abs: f.abs } : {}),
-    deferred: true,
-  };
 }
 
 function readText(abs: string | undefined): string | undefined {

@@ -109,17 +109,20 @@ export function endPrestarted(): void {
 }
 
 /**
- * Splits the files over `n` worker threads, as soon as the files are known, before the CRDs they
- * need are: each loads the schemas while this thread reads the CRDs among the inputs, then waits for
- * them (run). Each worker reads its files itself and posts each file's analysis as soon as it is
- * done, to run's `onFile` (called in this thread, one file at a time): nothing waits for the whole
- * share. close() ends them when the run never comes (bad options).
+ * Splits the files over `n` worker threads, as soon as the files are known (startRun), before this
+ * thread has loaded the validator: each loads the schemas and the shipped CRDs itself, and waits for
+ * the CRDs among the inputs (run) only when there are some. Each worker reads its files itself and
+ * posts each file's analysis as soon as it is done, to run's `onFile` (called in this thread, one
+ * file at a time, in the order posted; what came before run() is given first): nothing waits for the
+ * whole share. close() ends them when the run never comes (bad options).
  */
 export class WorkerPool {
   readonly #workers: Worker[] = [];
-  /** per worker: what it posted, given to the run's handler (a worker posts only after run, or when it fails) */
+  /** per worker: settled when it has posted its last file, or failed */
   readonly #done: Promise<void>[] = [];
   #onFile: ((a: PackedAnalysis, order: number) => void) | undefined;
+  /** files a worker finished before run() (one that waits for no CRD starts as soon as it has its files), in order */
+  readonly #early: [PackedAnalysis, number][] = [];
   /** how many of its workers were started before the files were known (prestartWorker) */
   prestarted = 0;
 
@@ -148,7 +151,8 @@ export class WorkerPool {
           w.on('message', (m: WorkerMessage) => {
             switch (m.kind) {
               case 'file':
-                this.#onFile?.(m.packed, m.order);
+                if (this.#onFile) this.#onFile(m.packed, m.order);
+                else this.#early.push([m.packed, m.order]);
                 return;
               case 'done':
                 resolve();
@@ -175,6 +179,7 @@ export class WorkerPool {
   /** gives the workers the CRDs read meanwhile; resolves once every file is analysed and given to `onFile` */
   async run(crds: CrdInfo[], onFile: (a: PackedAnalysis, order: number) => void): Promise<void> {
     this.#onFile = onFile;
+    for (const [a, order] of this.#early.splice(0)) onFile(a, order);
     for (const w of this.#workers) w.postMessage({ crds } satisfies WorkerStart);
     await Promise.all(this.#done);
   }

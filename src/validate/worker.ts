@@ -3,6 +3,7 @@ import { analyzeFiles, emptyAnalysis, pack, type AnalyzeOptions, type PackedAnal
 import { loadQueued, type QueuedFile } from './pool.js';
 import { ObjectIndex } from './check/references.js';
 import type { CrdInfo } from './schema/crd.js';
+import { loadBuiltinCrds } from './schema/builtin.js';
 import { loadRegistry } from './schema/registry-load.js';
 
 /** One worker analyses one share of the files and posts each file's FileAnalysis back (see pool.ts); the CRDs come in a message (WorkerStart). */
@@ -10,11 +11,15 @@ export interface WorkerInput {
   cacheDir: string;
   kubernetesVersion: string | undefined;
   options: AnalyzeOptions;
+  /** load the shipped CRDs (these operator releases, see schema/operators.ts), as the main thread does; undefined: none */
+  builtinCrds: readonly string[] | undefined;
+  /** the inputs define CRDs: wait for them (WorkerStart) before analysing */
+  inputCrds: boolean;
   /** [position in the input order, file] */
   files: [number, QueuedFile][];
 }
 
-/** what the worker waits for once its modules and schemas are loaded: the CRDs read among the inputs meanwhile */
+/** what the worker waits for once its modules and schemas are loaded, if told to (inputCrds): the CRDs read among the inputs meanwhile */
 export interface WorkerStart {
   crds: CrdInfo[];
 }
@@ -38,9 +43,9 @@ const next = <T>(): Promise<T> =>
 try {
   const input = await next<WorkerInput>();
   const registry = loadRegistry(input.cacheDir, input.kubernetesVersion);
-  // started before the inputs' CRDs were read (WorkerPool)
-  const { crds } = await next<WorkerStart>();
-  for (const c of crds) registry.addCrd(c);
+  if (input.builtinCrds) for (const c of loadBuiltinCrds(input.cacheDir, undefined, input.builtinCrds)) registry.addCrd(c);
+  // started before the inputs' CRDs were read (WorkerPool); they replace a shipped CRD of the same kind, as in the main thread
+  if (input.inputCrds) for (const c of (await next<WorkerStart>()).crds) registry.addCrd(c);
   // what this thread's files provided so far: the references they meet need not cross to the main thread
   const known = new ObjectIndex();
   for (const [order, q] of input.files) {

@@ -25,7 +25,7 @@ describe('worker pool', () => {
     const pool = new WorkerPool(
       files.map((f) => ({ ...f, bytes: f.text.length })),
       2,
-      { cacheDir, kubernetesVersion: undefined, options: { rebirth: false } },
+      { cacheDir, kubernetesVersion: undefined, builtinCrds: undefined, inputCrds: true, options: { rebirth: false } },
     );
     await pool.run([], (p, order) => {
       posted++;
@@ -77,7 +77,7 @@ describe('worker pool', () => {
       const pool = new WorkerPool(
         files.map((f) => ({ ...f, bytes: f.text.length })),
         1,
-        { cacheDir, kubernetesVersion: undefined, options: { rebirth: false } },
+        { cacheDir, kubernetesVersion: undefined, builtinCrds: undefined, inputCrds: true, options: { rebirth: false } },
       );
       assert.equal(pool.prestarted, 1, 'the pool took the prestarted worker');
       const found: Diagnostic[] = [];
@@ -89,12 +89,33 @@ describe('worker pool', () => {
       // a prestarted worker no run takes is ended (the run's end calls this)
       assert.equal(prestartWorker([dir], 2), true);
       endPrestarted();
-      const next = new WorkerPool([], 1, { cacheDir, kubernetesVersion: undefined, options: { rebirth: false } });
+      const next = new WorkerPool([], 1, { cacheDir, kubernetesVersion: undefined, builtinCrds: undefined, inputCrds: true, options: { rebirth: false } });
       assert.equal(next.prestarted, 0);
       next.close();
     } finally {
       cleanup(dir);
     }
+  });
+
+  it('a worker that waits for no CRD starts at once; what it posts before run() is given to run in order', async () => {
+    const cacheDir = await crdCache();
+    const files = Array.from({ length: 4 }, (_, i) => ({ file: `e${i}.yaml`, text: `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_${i}}\n` }));
+    const pool = new WorkerPool(
+      files.map((f) => ({ ...f, bytes: f.text.length })),
+      1,
+      { cacheDir, kubernetesVersion: undefined, builtinCrds: [], inputCrds: false, options: { rebirth: false } },
+    );
+    // no run() yet: the worker analyses its files and posts them meanwhile
+    await new Promise((r) => setTimeout(r, 1500));
+    const orders: number[] = [];
+    const found: string[] = [];
+    await pool.run([], (p, order) => {
+      orders.push(order);
+      for (let i = 0; i < p.findings.length; i += 2) found.push(p.findings[i]!);
+    });
+    assert.deepEqual(orders, [0, 1, 2, 3]);
+    // each file's invalid name, in its file
+    assert.deepEqual(found, ['e0.yaml', 'e1.yaml', 'e2.yaml', 'e3.yaml']);
   });
 
   it('a worker leaves out the references that what it read before meets', async () => {
@@ -110,7 +131,7 @@ describe('worker pool', () => {
     const pool = new WorkerPool(
       files.map((f) => ({ ...f, bytes: f.text.length })),
       1,
-      { cacheDir, kubernetesVersion: undefined, options: { rebirth: false } },
+      { cacheDir, kubernetesVersion: undefined, builtinCrds: undefined, inputCrds: true, options: { rebirth: false } },
     );
     await pool.run([], (p, order) => {
       const keys: string[] = [];

@@ -86,6 +86,45 @@ describe('findings streamed file by file', () => {
     }
   });
 
+  it('a CRD among the inputs, even the last file, checks the documents the worker threads analyse as it does in one thread', async () => {
+    const files = corpus(240, 40);
+    files['zz-widget-crd.yaml'] = [
+      'apiVersion: apiextensions.k8s.io/v1',
+      'kind: CustomResourceDefinition',
+      'metadata: {name: widget0s.example.com}',
+      'spec:',
+      '  group: example.com',
+      '  scope: Namespaced',
+      '  names: {plural: widget0s, singular: widget0, kind: Widget0}',
+      '  versions:',
+      '    - name: v1',
+      '      served: true',
+      '      storage: true',
+      '      schema:',
+      '        openAPIV3Schema:',
+      '          type: object',
+      '          properties:',
+      '            spec: {type: object, properties: {size: {type: string}}}',
+      '',
+    ].join('\n');
+    const runs = await inTree(files, async () => {
+      const base: ValidateOptions = { cacheDir: await crdCache(), builtinCrds: true };
+      const out: { seen: string[]; workers: number }[] = [];
+      for (const workers of [0, 2]) {
+        const seen: string[] = [];
+        const run = await validateStream(Object.keys(files), { ...base, workers }, (d) => void seen.push(JSON.stringify(d)));
+        out.push({ seen, workers: run.stats.workers });
+      }
+      return out;
+    });
+    const [one, two] = runs as [(typeof runs)[0], (typeof runs)[0]];
+    assert.deepEqual([one.workers, two.workers], [0, 2]);
+    assert.deepEqual(two.seen, one.seen);
+    // every Widget0 (40 of the 240 documents) is checked against the CRD of the last file: size is an integer, not a string
+    const typed = one.seen.filter((d) => d.includes('spec.size') && d.includes('string'));
+    assert.equal(typed.length, 40, typed.slice(0, 2).join('\n'));
+  });
+
   it('gives the findings sorted by file, line and column, each once, with the counts of the summary; the same with worker threads', async () => {
     const files = corpus(240, 40);
     const runs = await inTree(files, async () => {

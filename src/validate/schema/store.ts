@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { generateCoreBundle } from './core-gen.js';
@@ -26,7 +27,8 @@ export function readJson<T>(file: string): T | undefined {
 export function writeJson(file: string, value: unknown): void {
   try {
     mkdirSync(dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
+    // the thread too: the main thread and a worker may write the same schema at once (a cold cache)
+    const tmp = `${file}.${process.pid}.${threadId}.tmp`;
     writeFileSync(tmp, JSON.stringify(value));
     renameSync(tmp, file);
   } catch {
