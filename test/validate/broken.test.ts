@@ -148,6 +148,10 @@ describe('broken inputs', () => {
     try {
       writeFileSync(join(dir, 'bin.yaml'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01, 0x02]));
       writeFileSync(join(dir, 'latin1.yaml'), Buffer.from('kind: caf\xe9\n', 'latin1'));
+      // UTF-8 encoded surrogates and overlong forms are not UTF-8 either; a byte order mark is, and is not part of the text
+      writeFileSync(join(dir, 'surrogate.yaml'), Buffer.from([0x6b, 0x3a, 0x20, 0xed, 0xa0, 0x80, 0x0a]));
+      writeFileSync(join(dir, 'overlong.yaml'), Buffer.from([0x6b, 0x3a, 0x20, 0xc0, 0xaf, 0x0a]));
+      writeFileSync(join(dir, 'with-bom.yaml'), '\ufeffapiVersion: v1\nkind: ConfigMap\nmetadata: {name: bom}\n');
       writeFileSync(
         join(dir, 'big.yaml'),
         'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n' + '  k: v\n'.repeat(1) + '#'.repeat(300_000) + '\n',
@@ -160,6 +164,8 @@ describe('broken inputs', () => {
           ['big.yaml', 'input/too-large'],
           ['bin.yaml', 'input/binary'],
           ['latin1.yaml', 'input/encoding'],
+          ['overlong.yaml', 'input/encoding'],
+          ['surrogate.yaml', 'input/encoding'],
         ],
       );
     } finally {
