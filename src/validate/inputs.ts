@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { yaml } from '../diag/yaml-lazy.js';
@@ -78,6 +78,8 @@ export class InputCollector {
   readonly files: InputFile[] = [];
   readonly diagnostics: Diagnostic[] = [];
   readonly #seen = new Set<string>();
+  /** the bytes of the file being read (see #read) */
+  #buffer = Buffer.alloc(0);
   readonly #max: number;
   readonly #kustomize: boolean;
 
@@ -386,31 +388,33 @@ export class InputCollector {
 
   #read(abs: string): string | undefined {
     const shown = displayPath(abs);
-    let size: number;
+    let fd: number | undefined;
+    let bytes: Buffer;
     try {
-      size = statSync(abs).size;
+      fd = openSync(abs, 'r');
+      const size = fstatSync(fd).size;
+      if (size > this.#max) {
+        this.diagnostics.push({
+          severity: 'error',
+          rule: 'input/too-large',
+          message: `file is ${size} bytes, over the ${this.#max}-byte limit: not parsed`,
+          location: { file: shown, line: 1, col: 1 },
+        });
+        return undefined;
+      }
+      // one buffer for every file: a new one per file cost a third of the reading (fresh memory, and the GC it starts)
+      if (this.#buffer.length < size) this.#buffer = Buffer.allocUnsafe(Math.max(size, 1 << 20));
+      let n = 0;
+      for (let r = -1; n < size && r !== 0; n += r) r = readSync(fd, this.#buffer, n, size - n, n);
+      bytes = this.#buffer.subarray(0, n);
     } catch (e) {
       this.diagnostics.push({ severity: 'error', rule: 'input/unreadable', message: `${shown}: ${(e as Error).message}` });
       return undefined;
-    }
-    if (size > this.#max) {
-      this.diagnostics.push({
-        severity: 'error',
-        rule: 'input/too-large',
-        message: `file is ${size} bytes, over the ${this.#max}-byte limit: not parsed`,
-        location: { file: shown, line: 1, col: 1 },
-      });
-      return undefined;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
     // Binary files are caught before decoding: a NUL in the first 8 KiB, or bytes that are not UTF-8.
-    const head = Buffer.alloc(Math.min(8192, size));
-    const fd = openSync(abs, 'r');
-    try {
-      readSync(fd, head, 0, head.length, 0);
-    } finally {
-      closeSync(fd);
-    }
-    const nul = head.indexOf(0);
+    const nul = bytes.subarray(0, 8192).indexOf(0);
     if (nul !== -1) {
       this.diagnostics.push({
         severity: 'error',
@@ -420,13 +424,12 @@ export class InputCollector {
       });
       return undefined;
     }
-    const buf = readFileSync(abs);
     // isUtf8 + toString: the same verdict and text as a fatal TextDecoder, in a tenth of its time (8.6 MB: 1.6-2.6 ms against 15-21 ms)
-    if (!isUtf8(buf)) {
+    if (!isUtf8(bytes)) {
       this.diagnostics.push({ severity: 'error', rule: 'input/encoding', message: 'file is not valid UTF-8', location: { file: shown, line: 1, col: 1 } });
       return undefined;
     }
-    const text = buf.toString('utf8');
+    const text = bytes.toString('utf8');
     // as TextDecoder does: a byte order mark is not part of the text
     return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   }
