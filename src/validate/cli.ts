@@ -81,8 +81,6 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
           }
           if (inputs.length === 0) usage(cmd, `no paths given, and ${opts.file} applies no manifests`);
         }
-        // the worker thread loads its modules while this one loads its own and reads the inputs
-        (await import('./pool.js')).prestartWorker(inputs);
         const vo: ValidateOptions = {
           cacheDir: opts.cacheDir,
           strict: opts.strict === true,
@@ -96,6 +94,9 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
             : {}),
           ...(opts.kubernetesVersion ? { kubernetesVersion: opts.kubernetesVersion } : {}),
         };
+        // the worker thread loads its modules and the run's schemas while this one loads its own and reads the inputs
+        const { prestartWorker, schemaChoice } = await import('./pool.js');
+        prestartWorker(inputs, undefined, schemaChoice(vo));
         // the inputs are read and the workers given their files before the validator is loaded (see start.ts)
         const started = (await import('./start.js')).startRun(inputs, vo);
         // validateStream ends the workers however the run ends, once it has them

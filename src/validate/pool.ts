@@ -5,7 +5,9 @@ import type { Diagnostic } from '../diag/diagnostic.js';
 import type { PackedAnalysis } from './analyze.js';
 import type { InputFile } from './inputs.js';
 import type { CrdInfo } from './schema/crd.js';
-import type { WorkerInput, WorkerMessage, WorkerStart } from './worker.js';
+import type { ValidateOptions } from './index.js';
+import { defaultCacheDir } from './schema/cache-dir.js';
+import type { SchemaChoice, WorkerInput, WorkerMessage, WorkerStart } from './worker.js';
 
 /** Below this much YAML (about 2,500 documents), one thread is as fast: a worker loads the schemas again and starts cold. */
 export const PARALLEL_THRESHOLD_BYTES = 2 * 1024 * 1024;
@@ -23,6 +25,15 @@ const BYTES_PER_WORKER = 2 * 1024 * 1024;
 export function workerCount(bytes: number, cores = availableParallelism()): number {
   if (bytes <= PARALLEL_THRESHOLD_BYTES || cores < 2) return 0;
   return Math.max(1, Math.min(4, cores - 1, Math.ceil(bytes / BYTES_PER_WORKER)));
+}
+
+/** The schemas a run with `opts` loads in each worker: its cache, Kubernetes version and shipped CRDs. */
+export function schemaChoice(opts: ValidateOptions): SchemaChoice {
+  return {
+    cacheDir: opts.cacheDir ?? defaultCacheDir(),
+    kubernetesVersion: opts.kubernetesVersion,
+    builtinCrds: opts.builtinCrds === true ? (opts.crds ?? []) : undefined,
+  };
 }
 
 /** A file waiting to be analysed; `deferred`: its text was dropped and is read from `abs` again then. */
@@ -68,7 +79,7 @@ let prestarted: { worker: Worker; limits: HeapLimits } | undefined;
  * workerCount), or the process exits without waiting for it (it is unref'd). Not for one core, nor
  * for inputs that are only files too small together for a worker.
  */
-export function prestartWorker(paths: readonly string[], cores = availableParallelism()): boolean {
+export function prestartWorker(paths: readonly string[], cores = availableParallelism(), schemas?: SchemaChoice): boolean {
   if (prestarted || cores < 2) return false;
   let bytes = 0;
   for (const p of paths) {
@@ -81,7 +92,8 @@ export function prestartWorker(paths: readonly string[], cores = availableParall
   }
   if (bytes <= PARALLEL_THRESHOLD_BYTES) return false;
   const limits = heapLimits(PRESTART_FILE_BYTES);
-  const worker = new Worker(WORKER, { resourceLimits: limits });
+  // with the run's schemas, it loads them while this thread reads the inputs (worker.ts)
+  const worker = new Worker(WORKER, { resourceLimits: limits, ...(schemas ? { workerData: schemas } : {}) });
   worker.unref();
   // a failure to start is seen again by the pool's own worker
   worker.on('error', () => undefined);

@@ -1,7 +1,7 @@
 import type { Diagnostic } from '../diag/diagnostic.js';
 import type { AnalyzeOptions } from './analyze.js';
 import { InputCollector, type InputFile } from './inputs.js';
-import { endPrestarted, workerCount, WorkerPool, type QueuedFile } from './pool.js';
+import { endPrestarted, schemaChoice, workerCount, WorkerPool, type QueuedFile } from './pool.js';
 import { defaultCacheDir } from './schema/cache-dir.js';
 import type { ValidateOptions } from './index.js';
 
@@ -72,15 +72,7 @@ export function startRun(paths: readonly string[], opts: ValidateOptions): Start
   collector.files.length = 0;
   if (workers === 0) endPrestarted();
   const pool =
-    workers > 0
-      ? new WorkerPool(rest as QueuedFile[], workers, {
-          cacheDir,
-          kubernetesVersion: opts.kubernetesVersion,
-          builtinCrds: opts.builtinCrds === true ? (opts.crds ?? []) : undefined,
-          inputCrds: crdFiles.length > 0,
-          options: analyzeOptions,
-        })
-      : undefined;
+    workers > 0 ? new WorkerPool(rest as QueuedFile[], workers, { ...schemaChoice(opts), inputCrds: crdFiles.length > 0, options: analyzeOptions }) : undefined;
   return { t0, cacheDir, analyzeOptions, crdFiles, rest, kept, onDisk, fileCount, diagnostics: collector.diagnostics, workers, pool };
 }
 

@@ -1,8 +1,9 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { analyzeFiles, emptyAnalysis, pack, type AnalyzeOptions, type PackedAnalysis } from './analyze.js';
 import { loadQueued, type QueuedFile } from './pool.js';
 import { ObjectIndex } from './check/references.js';
 import type { CrdInfo } from './schema/crd.js';
+import type { SchemaRegistry } from './schema/store.js';
 import { loadBuiltinCrds } from './schema/builtin.js';
 import { loadRegistry } from './schema/registry-load.js';
 
@@ -17,6 +18,13 @@ export interface WorkerInput {
   inputCrds: boolean;
   /** [position in the input order, file] */
   files: [number, QueuedFile][];
+}
+
+/** The schemas a prestarted worker loads before its files come (prestartWorker's workerData): those the run will want, most likely. */
+export interface SchemaChoice {
+  readonly cacheDir: string;
+  readonly kubernetesVersion: string | undefined;
+  readonly builtinCrds: readonly string[] | undefined;
 }
 
 /** what the worker waits for once its modules and schemas are loaded, if told to (inputCrds): the CRDs read among the inputs meanwhile */
@@ -40,10 +48,28 @@ parentPort?.on('message', (m: unknown) => {
 });
 const next = <T>(): Promise<T> =>
   inbox.length > 0 ? Promise.resolve(inbox.shift() as T) : new Promise<T>((resolve) => (waiting = resolve as (m: unknown) => void));
+function loadSchemas(c: SchemaChoice): SchemaRegistry {
+  const registry = loadRegistry(c.cacheDir, c.kubernetesVersion);
+  if (c.builtinCrds) for (const crd of loadBuiltinCrds(c.cacheDir, undefined, c.builtinCrds)) registry.addCrd(crd);
+  return registry;
+}
+
+const sameChoice = (a: SchemaChoice, b: SchemaChoice): boolean =>
+  a.cacheDir === b.cacheDir && a.kubernetesVersion === b.kubernetesVersion && JSON.stringify(a.builtinCrds) === JSON.stringify(b.builtinCrds);
+
+// Prestarted with the run's options: the schemas are loaded while the main thread reads the inputs. An error (a
+// Kubernetes version with no schemas) is the main thread's to report; the files' message then loads them again.
+const preset = workerData as SchemaChoice | undefined;
+let preloaded: SchemaRegistry | undefined;
+try {
+  if (preset) preloaded = loadSchemas(preset);
+} catch {
+  preloaded = undefined;
+}
+
 try {
   const input = await next<WorkerInput>();
-  const registry = loadRegistry(input.cacheDir, input.kubernetesVersion);
-  if (input.builtinCrds) for (const c of loadBuiltinCrds(input.cacheDir, undefined, input.builtinCrds)) registry.addCrd(c);
+  const registry = preset && preloaded && sameChoice(preset, input) ? preloaded : loadSchemas(input);
   // started before the inputs' CRDs were read (WorkerPool); they replace a shipped CRD of the same kind, as in the main thread
   if (input.inputCrds) for (const c of (await next<WorkerStart>()).crds) registry.addCrd(c);
   // what this thread's files provided so far: the references they meet need not cross to the main thread
