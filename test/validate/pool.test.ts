@@ -118,6 +118,42 @@ describe('worker pool', () => {
     assert.deepEqual(found, ['e0.yaml', 'e1.yaml', 'e2.yaml', 'e3.yaml']);
   });
 
+  it('a worker prestarted with a schema choice uses the schemas it loaded when the run makes the same choice, and loads them again when not', async () => {
+    const cacheDir = await crdCache();
+    const dir = tempDir();
+    try {
+      // external-secrets.io/v1beta1 is served by ESO 0.16, not by the newest release shipped
+      const files = [
+        {
+          file: 'es.yaml',
+          text: 'apiVersion: external-secrets.io/v1beta1\nkind: ExternalSecret\nmetadata: {name: es, namespace: default}\nspec:\n  secretStoreRef: {name: s, kind: ClusterSecretStore}\n  target: {name: t}\n  data: [{secretKey: k, remoteRef: {key: r}}]\n',
+        },
+      ];
+      const rules = async (prestart: readonly string[], run: readonly string[]): Promise<string[]> => {
+        assert.equal(prestartWorker([dir], 2, { cacheDir, kubernetesVersion: undefined, builtinCrds: prestart }), true);
+        const pool = new WorkerPool(
+          files.map((f) => ({ ...f, bytes: f.text.length })),
+          1,
+          { cacheDir, kubernetesVersion: undefined, builtinCrds: run, inputCrds: false, options: { rebirth: false } },
+        );
+        assert.equal(pool.prestarted, 1);
+        const found: string[] = [];
+        await pool.run([], (p) => {
+          for (let i = 0; i < p.findings.length; i += 2) found.push((JSON.parse(p.findings[i + 1]!) as Diagnostic).rule);
+        });
+        return found;
+      };
+      // the same choice: the schemas loaded before the files came
+      assert.deepEqual(await rules([], []), ['schema/version-not-served']);
+      assert.deepEqual(await rules(['eso@0.16'], ['eso@0.16']), []);
+      // another choice: loaded again for the run
+      assert.deepEqual(await rules(['eso@0.16'], []), ['schema/version-not-served']);
+      assert.deepEqual(await rules([], ['eso@0.16']), []);
+    } finally {
+      cleanup(dir);
+    }
+  });
+
   it('a worker leaves out the references that what it read before meets', async () => {
     const cacheDir = await crdCache();
     const files = [
