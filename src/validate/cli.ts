@@ -95,8 +95,9 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
           ...(opts.kubernetesVersion ? { kubernetesVersion: opts.kubernetesVersion } : {}),
         };
         // the worker thread loads its modules and the run's schemas while this one loads its own and reads the inputs
-        const { prestartWorker, schemaChoice } = await import('./pool.js');
-        prestartWorker(inputs, undefined, schemaChoice(vo));
+        const { prestartWorker, schemaChoice, schemasCached } = await import('./pool.js');
+        const choice = schemaChoice(vo);
+        prestartWorker(inputs, undefined, schemasCached(choice) ? choice : undefined);
         // the inputs are read and the workers given their files before the validator is loaded (see start.ts)
         const started = (await import('./start.js')).startRun(inputs, vo);
         // validateStream ends the workers however the run ends, once it has them

@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Diagnostic } from '../diag/diagnostic.js';
@@ -34,6 +35,15 @@ export function schemaChoice(opts: ValidateOptions): SchemaChoice {
     kubernetesVersion: opts.kubernetesVersion,
     builtinCrds: opts.builtinCrds === true ? (opts.crds ?? []) : undefined,
   };
+}
+
+/**
+ * Whether the cache holds compiled schemas (a run has filled it before). On a cold cache the workers start only once
+ * the main thread has compiled them (index.ts): else each thread compiles the same schemas at once (a cold run of the
+ * bench: 3.2 s instead of 2.7 s, 1.5 s more CPU).
+ */
+export function schemasCached(c: SchemaChoice): boolean {
+  return existsSync(join(c.cacheDir, 'core')) && (c.builtinCrds === undefined || existsSync(join(c.cacheDir, 'builtin')));
 }
 
 /** A file waiting to be analysed; `deferred`: its text was dropped and is read from `abs` again then. */

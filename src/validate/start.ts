@@ -1,7 +1,7 @@
 import type { Diagnostic } from '../diag/diagnostic.js';
 import type { AnalyzeOptions } from './analyze.js';
 import { InputCollector, type InputFile } from './inputs.js';
-import { endPrestarted, schemaChoice, workerCount, WorkerPool, type QueuedFile } from './pool.js';
+import { endPrestarted, schemaChoice, schemasCached, workerCount, WorkerPool, type QueuedFile } from './pool.js';
 import { defaultCacheDir } from './schema/cache-dir.js';
 import type { ValidateOptions } from './index.js';
 
@@ -28,7 +28,7 @@ export interface StartedRun {
   /** what reading the inputs found (unreadable, binary, too large...) */
   readonly diagnostics: readonly Diagnostic[];
   readonly workers: number;
-  /** the worker threads, already given their files; the run ends them however it ends */
+  /** the worker threads, already given their files (on a cold cache, undefined: the run starts them once it has compiled the schemas); the run ends them however it ends */
   readonly pool: WorkerPool | undefined;
 }
 
@@ -71,8 +71,11 @@ export function startRun(paths: readonly string[], opts: ValidateOptions): Start
   const fileCount = collector.files.length;
   collector.files.length = 0;
   if (workers === 0) endPrestarted();
+  const choice = schemaChoice(opts);
   const pool =
-    workers > 0 ? new WorkerPool(rest as QueuedFile[], workers, { ...schemaChoice(opts), inputCrds: crdFiles.length > 0, options: analyzeOptions }) : undefined;
+    workers > 0 && schemasCached(choice)
+      ? new WorkerPool(rest as QueuedFile[], workers, { ...choice, inputCrds: crdFiles.length > 0, options: analyzeOptions })
+      : undefined;
   return { t0, cacheDir, analyzeOptions, crdFiles, rest, kept, onDisk, fileCount, diagnostics: collector.diagnostics, workers, pool };
 }
 

@@ -125,6 +125,32 @@ describe('findings streamed file by file', () => {
     assert.equal(typed.length, 40, typed.slice(0, 2).join('\n'));
   });
 
+  it('on a cold cache the workers start once this thread has compiled the schemas, and find what one thread finds', async () => {
+    const files = corpus(120, 40);
+    const cacheDir = tempDir();
+    try {
+      const runs = await inTree(files, async () => {
+        const out: { seen: string[]; workers: number; compiled: number }[] = [];
+        for (const workers of [1, 0]) {
+          const seen: string[] = [];
+          const run = await validateStream(Object.keys(files), { cacheDir, builtinCrds: true, workers }, (d) => void seen.push(JSON.stringify(d)));
+          out.push({ seen, workers: run.stats.workers, compiled: run.stats.compiled });
+        }
+        return out;
+      });
+      const [cold, warm] = runs as [(typeof runs)[0], (typeof runs)[0]];
+      assert.equal(cold.workers, 1);
+      assert.ok(cold.compiled > 0 && warm.compiled === 0, `compiled ${cold.compiled} then ${warm.compiled}`);
+      assert.deepEqual(cold.seen, warm.seen);
+      assert.ok(
+        cold.seen.some((d) => d.includes('schema/')),
+        'schemas were used',
+      );
+    } finally {
+      cleanup(cacheDir);
+    }
+  });
+
   it('gives the findings sorted by file, line and column, each once, with the counts of the summary; the same with worker threads', async () => {
     const files = corpus(240, 40);
     const runs = await inTree(files, async () => {
