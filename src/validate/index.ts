@@ -4,8 +4,8 @@ import { loadBuiltinCrds } from './schema/builtin.js';
 import { collectGarbage } from './heap.js';
 import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type FileAnalysis, type PackedAnalysis, type PackedNeed } from './analyze.js';
 import { parseDocuments } from './documents.js';
-import { endPrestarted, loadQueued, schemaChoice, WorkerPool, type QueuedFile } from './pool.js';
-import { startRun, type StartedRun } from './start.js';
+import { endPrestarted, loadQueued, type WorkerPool } from './pool.js';
+import { startPool, startRun, type StartedRun } from './start.js';
 import { byLine, dedupeSorted } from './order.js';
 import { Spool } from './spool.js';
 import { Locator, type LocRef } from './check/context.js';
@@ -177,8 +177,7 @@ async function run(
   // the inputs' texts are dropped (files on disk are read again when analysed) and the schemas are loaded
   collectGarbage();
   // a cold cache: the workers start now, to read the schemas this thread has just compiled (see schemasCached)
-  if (workers > 0 && !pool.current)
-    pool.current = new WorkerPool(rest as QueuedFile[], workers, { ...schemaChoice(opts), inputCrds: crdFiles.length > 0, options: analyzeOptions });
+  if (workers > 0 && !pool.current) pool.current = startPool(started);
   const crdDocs = parseDocuments(crdFiles, analysis.diagnostics, analyzeOptions);
   for (const d of crdDocs) {
     if (!isCrd(d.value)) continue;

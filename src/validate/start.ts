@@ -2,8 +2,8 @@ import type { Diagnostic } from '../diag/diagnostic.js';
 import type { AnalyzeOptions } from './analyze.js';
 import { InputCollector, type InputFile } from './inputs.js';
 import { endPrestarted, schemaChoice, schemasCached, workerCount, WorkerPool, type QueuedFile } from './pool.js';
-import { defaultCacheDir } from './schema/cache-dir.js';
 import type { ValidateOptions } from './index.js';
+import type { SchemaChoice } from './worker.js';
 
 // The first part of a run, apart from the validator (index.ts loads ~100 more modules, 110-130 ms): the inputs are read
 // and the worker threads get their files before this thread has loaded the rest, so that they start analysing at once.
@@ -14,6 +14,8 @@ const CRD_TEXT = /\bkind["']?\s*:\s*["']?CustomResourceDefinition\b/;
 /** A run whose inputs are read and whose workers (if any) have their files; validateStream goes on from it. */
 export interface StartedRun {
   readonly t0: number;
+  /** the schemas every thread loads: the cache, the Kubernetes version, the shipped CRDs */
+  readonly choice: SchemaChoice;
   readonly cacheDir: string;
   readonly analyzeOptions: AnalyzeOptions;
   /** files that define CRDs: analysed first, in this thread */
@@ -40,7 +42,8 @@ export interface StartedRun {
  */
 export function startRun(paths: readonly string[], opts: ValidateOptions): StartedRun {
   const t0 = performance.now();
-  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const choice = schemaChoice(opts);
+  const cacheDir = choice.cacheDir;
   const collector = new InputCollector({
     ...(opts.maxFileBytes ? { maxFileBytes: opts.maxFileBytes } : {}),
     ...(opts.kustomize === false ? { kustomize: false } : {}),
@@ -71,12 +74,13 @@ export function startRun(paths: readonly string[], opts: ValidateOptions): Start
   const fileCount = collector.files.length;
   collector.files.length = 0;
   if (workers === 0) endPrestarted();
-  const choice = schemaChoice(opts);
-  const pool =
-    workers > 0 && schemasCached(choice)
-      ? new WorkerPool(rest as QueuedFile[], workers, { ...choice, inputCrds: crdFiles.length > 0, options: analyzeOptions })
-      : undefined;
-  return { t0, cacheDir, analyzeOptions, crdFiles, rest, kept, onDisk, fileCount, diagnostics: collector.diagnostics, workers, pool };
+  const run = { t0, choice, cacheDir, analyzeOptions, crdFiles, rest, kept, onDisk, fileCount, diagnostics: collector.diagnostics, workers };
+  return { ...run, pool: workers > 0 && schemasCached(choice) ? startPool(run) : undefined };
+}
+
+/** The run's worker threads, given every file but those that define CRDs; they wait for those CRDs when there are some. */
+export function startPool(run: Omit<StartedRun, 'pool'>): WorkerPool {
+  return new WorkerPool(run.rest as QueuedFile[], run.workers, { ...run.choice, inputCrds: run.crdFiles.length > 0, options: run.analyzeOptions });
 }
 
 /** A file on disk waits for its turn without its text, which is read again then (see loadQueued). */

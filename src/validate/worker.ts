@@ -60,16 +60,16 @@ const sameChoice = (a: SchemaChoice, b: SchemaChoice): boolean =>
 // Prestarted with the run's options: the schemas are loaded while the main thread reads the inputs. An error (a
 // Kubernetes version with no schemas) is the main thread's to report; the files' message then loads them again.
 const preset = workerData as SchemaChoice | undefined;
-let preloaded: SchemaRegistry | undefined;
+let preloaded: { readonly choice: SchemaChoice; readonly registry: SchemaRegistry } | undefined;
 try {
-  if (preset) preloaded = loadSchemas(preset);
+  if (preset) preloaded = { choice: preset, registry: loadSchemas(preset) };
 } catch {
   preloaded = undefined;
 }
 
 try {
   const input = await next<WorkerInput>();
-  const registry = preset && preloaded && sameChoice(preset, input) ? preloaded : loadSchemas(input);
+  const registry = preloaded && sameChoice(preloaded.choice, input) ? preloaded.registry : loadSchemas(input);
   // started before the inputs' CRDs were read (WorkerPool); they replace a shipped CRD of the same kind, as in the main thread
   if (input.inputCrds) for (const c of (await next<WorkerStart>()).crds) registry.addCrd(c);
   // what this thread's files provided so far: the references they meet need not cross to the main thread
