@@ -1,7 +1,8 @@
 // `npm run bench -- fingerprint`: MB/s of table data per fingerprint pass on a real PostgreSQL, digest format 2
 // (bench/fingerprint/baseline-v2.ts: COPY binary, MurmurHash3 of each row in Node) against the current format 3
-// (src/data/fingerprint.ts: row hashes computed in PostgreSQL), interleaved in the same rounds so a busy machine weighs
-// on both alike.
+// (src/data/fingerprint.ts: row hashes computed in PostgreSQL), and the scan ceiling of this machine (the same reads
+// with nothing hashed: bench/fingerprint/scan-ceiling.ts), interleaved in the same rounds so a busy machine weighs on
+// all alike.
 //   gate path:  fingerprintCluster(conn)                       (what the backup gate runs)
 //   proof path: fingerprintCluster(conn, { reference: gate }) + compareFingerprints (what the proof runs)
 // "all" passes read every database; single-database passes show pgbench data, wide TOASTed rows and a keyless table
@@ -15,6 +16,7 @@ import { sleep } from '../src/os/sleep.js';
 import { compareFingerprints, DEFAULT_PARALLEL, fingerprintCluster, type Fingerprint } from '../src/data/fingerprint.js';
 import type { Result } from '../src/core/result.js';
 import * as v2 from './fingerprint/baseline-v2.js';
+import { scanCluster } from './fingerprint/scan-ceiling.js';
 import { DATABASES, scaleFor, seededCluster } from './fingerprint/seed.js';
 
 function parseSize(s: string): number {
@@ -35,7 +37,7 @@ const median = (xs: number[]): number => {
 
 interface Pass {
   readonly name: string;
-  readonly impl: 'v2' | 'v3';
+  readonly impl: 'v2' | 'v3' | 'scan';
   readonly run: () => Promise<{ mbs: number; bytes: number; ms: number }>;
 }
 
@@ -127,10 +129,17 @@ export async function benchFingerprint(argv: string[]): Promise<void> {
         },
       });
     }
+    // the ceiling: the same reads with nothing hashed (scan-ceiling.ts), on the current implementation's connections
+    const scan = async (dbs: readonly string[]) => {
+      const s = await scanCluster(conn, dbs, parallels[0] ?? DEFAULT_PARALLEL);
+      return { mbs: s.bytes / 1e6 / (s.ms / 1000), bytes: s.bytes, ms: s.ms };
+    };
+    passes.push({ name: 'gate  all', impl: 'scan', run: () => scan(gateV3.databases) });
     if (classes)
       for (const db of ['pgbench', 'wide', 'keyless']) {
         passes.push({ name: `gate  ${db}`, impl: 'v2', run: async () => fig(must('v2', await v2.fingerprintCluster(conn, { databases: [db] }))) });
         passes.push({ name: `gate  ${db}`, impl: 'v3', run: async () => fig(must('v3', await fingerprintCluster(conn, { databases: [db] }))) });
+        passes.push({ name: `gate  ${db}`, impl: 'scan', run: () => scan([db]) });
       }
 
     const got = new Map<Pass, number[]>(passes.map((p) => [p, []]));
@@ -153,12 +162,13 @@ export async function benchFingerprint(argv: string[]): Promise<void> {
     }
 
     say(
-      `\nMB/s of table data per pass (median of ${runs}; min-max), format 3 (row hashes computed in PostgreSQL, ${parallels.join('/')} connections) against format 2 (COPY binary, MurmurHash3 in Node, ${v2.DEFAULT_PARALLEL} connections):`,
+      `\nMB/s of table data per pass (median of ${runs}; min-max), format 3 (row hashes computed in PostgreSQL, ${parallels.join('/')} connections) against format 2 (COPY binary, MurmurHash3 in Node, ${v2.DEFAULT_PARALLEL} connections), and the scan ceiling (count(*) over the same block ranges and connections: nothing hashed, no column read; no fingerprint read through PostgreSQL passes it):`,
     );
     const names = [...new Set(passes.map((p) => p.name))];
     for (const n of names) {
       const a = passes.find((p) => p.name === n && p.impl === 'v2') ?? passes.find((p) => p.name === n.replace(/ p\d+$/, '') && p.impl === 'v2');
       const b = passes.find((p) => p.name === n && p.impl === 'v3');
+      const c = passes.find((p) => p.name === n.replace(/^proof/, 'gate ').replace(/ p\d+$/, '') && p.impl === 'scan');
       const cell = (p?: Pass) => {
         const xs = p ? got.get(p)! : [];
         return xs.length ? `${median(xs).toFixed(0).padStart(5)} (${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)})` : '    -';
@@ -167,8 +177,9 @@ export async function benchFingerprint(argv: string[]): Promise<void> {
       const ra = a ? got.get(a)! : [];
       const rb = b ? got.get(b)! : [];
       const ratios = ra.length && rb.length ? rb.map((x, i) => x / ra[i]!) : [];
+      const rc = c ? got.get(c)! : [];
       say(
-        `  ${n.padEnd(16)} v2 ${cell(a).padEnd(16)} v3 ${cell(b).padEnd(16)}${ratios.length ? ` v3/v2 ${(median(rb) / median(ra)).toFixed(2)} (per round ${ratios.map((x) => x.toFixed(2)).join(', ')})` : ''}`,
+        `  ${n.padEnd(16)} v2 ${cell(a).padEnd(16)} v3 ${cell(b).padEnd(16)} scan ${cell(c).padEnd(16)}${ratios.length ? ` v3/v2 ${(median(rb) / median(ra)).toFixed(2)} (per round ${ratios.map((x) => x.toFixed(2)).join(', ')})` : ''}${rb.length && rc.length ? `, v3/scan ${(median(rb) / median(rc)).toFixed(2)}` : ''}`,
       );
     }
     say(

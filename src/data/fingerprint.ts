@@ -68,6 +68,9 @@ export type Conn = Omit<pg.ClientConfig, 'database'>;
 /** connections per database unless told: measured with `npm run bench -- fingerprint` on 2 cores (README) */
 export const DEFAULT_PARALLEL = 3;
 
+/** a table over this many bytes is read in block ranges (blockRanges) */
+export const DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024;
+
 interface TableMeta {
   oid: string;
   schema: string;
@@ -114,7 +117,7 @@ export async function fingerprintCluster(conn: Conn, o: FingerprintOptions = {})
   const mismatch = o.reference ? formatMismatch(o.reference) : null;
   if (mismatch) return fail(mismatch);
   const parallel = Math.max(1, o.parallel ?? DEFAULT_PARALLEL);
-  const splitBytes = o.splitBytes ?? 64 * 1024 * 1024;
+  const splitBytes = o.splitBytes ?? DEFAULT_SPLIT_BYTES;
   const pool = new ConnPool(conn);
   const abort = () => pool.close();
   o.signal?.addEventListener('abort', abort, { once: true });
@@ -307,7 +310,6 @@ async function prepareDatabase(pool: ConnPool, db: string, o: { parallel: number
       }),
     );
 
-  // TID range scans (PostgreSQL 14+) read just the blocks asked for; before that, a ctid range would scan the whole table
   const tidRanges = Number((await lead.query(`SELECT current_setting('server_version_num')::int AS v`)).rows[0].v) >= 140000;
 
   // jobs: whole tables, or block ranges of large ones (the last one open): a sum does not care where a row is, only
@@ -315,23 +317,34 @@ async function prepareDatabase(pool: ConnPool, db: string, o: { parallel: number
   const jobs: Job[] = [];
   for (const m of metas) {
     if (m.unlogged || !m.populated) continue;
-    // a multiple of the readers: 4 ranges on 3 readers left the last one reading alone, a core idle, for a quarter of the pass
-    const parts =
-      o.parallel > 1 && tidRanges && m.bytes > o.splitBytes
-        ? Math.max(1, Math.min(o.parallel * Math.ceil(m.bytes / (o.splitBytes * o.parallel)), o.parallel * 64, m.blocks))
-        : 1;
-    const step = Math.ceil(m.blocks / parts);
-    const at = (b: number) => `'(${b},0)'::tid`;
-    for (let i = 0; i < parts; i++) {
-      const lo = i > 0 ? [`ctid >= ${at(i * step)}`] : [];
-      const hi = i < parts - 1 ? [`ctid < ${at((i + 1) * step)}`] : [];
-      jobs.push({ meta: m, part: i, where: [...lo, ...hi].join(' AND '), share: 1 / parts });
-    }
+    const wheres = blockRanges(m, { ...o, tidRanges });
+    wheres.forEach((where, part) => jobs.push({ meta: m, part, where, share: 1 / wheres.length }));
   }
 
   // biggest first
   const queue = [...jobs].sort((a, b) => b.meta.bytes * b.share - a.meta.bytes * a.share);
   return { db, lead, snapshot, metas, jobs, queue, results: new Map(), idle: [lead], conns: [lead], finished: false };
+}
+
+/**
+ * The WHERE clauses that split a table in block ranges read on `parallel` connections ('' reads it whole): a table over
+ * `splitBytes`, on PostgreSQL 14+ (TID range scans read just the blocks asked for; before, a ctid range scanned the whole
+ * table), in a multiple of the readers (4 ranges on 3 readers left the last one reading alone, a core idle, for a
+ * quarter of the pass), the last range open.
+ */
+export function blockRanges(
+  m: { readonly bytes: number; readonly blocks: number },
+  o: { readonly parallel: number; readonly splitBytes: number; readonly tidRanges: boolean },
+): string[] {
+  const parts =
+    o.parallel > 1 && o.tidRanges && m.bytes > o.splitBytes
+      ? Math.max(1, Math.min(o.parallel * Math.ceil(m.bytes / (o.splitBytes * o.parallel)), o.parallel * 64, m.blocks))
+      : 1;
+  const step = Math.ceil(m.blocks / parts);
+  const at = (b: number) => `'(${b},0)'::tid`;
+  return Array.from({ length: parts }, (_, i) =>
+    [...(i > 0 ? [`ctid >= ${at(i * step)}`] : []), ...(i < parts - 1 ? [`ctid < ${at((i + 1) * step)}`] : [])].join(' AND '),
+  );
 }
 
 /** The database's tables from its ranges' sums; its connections are closed (the lead's transaction held the snapshot). */

@@ -322,12 +322,21 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
         }
       })();
       const s3Watch = watchS3((s) => b.bucket.probe(s), watchAc);
+      // a fingerprint that fails beside the backup refuses the gate at once: the backup is stopped, not waited for
+      let fpFail: string | null = null;
+      void fpBeside?.then((r) => {
+        if (r.ok || backupDone) return;
+        fpFail = r.reason;
+        watchAc.abort();
+      });
       const bk = await runBackup(b, { ...o, signal: watchAc.signal, type: o.type ?? 'incr', repo: 1, ...(o.deferExpire ? { expire: false } : {}) });
       backupDone = true;
       backupEnded.abort();
       const s3Down = await s3Watch.stop();
       await watcher;
       o.signal?.removeEventListener('abort', onOuter);
+      if (fpFail !== null && !bk.ok)
+        return refuse(`${fpFail} (read beside the backup, which was stopped: pgBackRest resumes or removes it at the next backup)`);
       if (s3Down) return refuse(`during the backup, ${s3Down}`);
       if (archFail) return refuse(archFail);
       if (!bk.ok) {

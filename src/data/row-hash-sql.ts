@@ -55,8 +55,8 @@ export const SESSION_SETTINGS = [
   'max_parallel_workers_per_gather = 0',
 ];
 
-/** Given at connection (startup options win over settings of the database or role): a timeout set there would cut a large table's pass, or these SETs, short. */
-export const STARTUP_OPTIONS = '-c statement_timeout=0 -c idle_in_transaction_session_timeout=0';
+/** Given at connection (startup options win over settings of the database or role): a statement or lock timeout set there would cut a large table's pass (or one waiting a moment on a locked table), or these SETs, short. */
+export const STARTUP_OPTIONS = '-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0';
 
 /** Seeds of the lanes (any distinct non-zero int8): one 64-bit row hash each. */
 export const LANES = [0x2545f4914f6cdd1dn, 0x5851f42d4c957f2dn].map((x) => BigInt.asIntN(64, x));

@@ -5,6 +5,7 @@
 // text output, and gates of another digest format.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import { join } from 'node:path';
 import { connConfig, initCluster, pgCluster, sql, startPostgres, stopPostgres, type PgCluster } from '../../src/data/postgres.js';
 import { compareFingerprints, fingerprintCluster, fingerprintRate, FINGERPRINT_VERSION, type Fingerprint } from '../../src/data/fingerprint.js';
@@ -212,6 +213,20 @@ test('fingerprint: exact, not equality: changes an equality-based hash would cal
   );
   try {
     assert.deepEqual(compareFingerprints(base, await fp()), [], 'output settings of the database do not change the fingerprint');
+    // a lock timeout of the database would fail the pass on any table locked a moment (a migration, VACUUM FULL): it waits
+    must(await sql(cl, 'ALTER DATABASE fp SET lock_timeout = 1'));
+    // the locker is a session of the same database: the 1 ms statement timeout set above is lifted for it
+    const locker = new pg.Client({ ...connConfig(cl, 'fp'), options: '-c statement_timeout=0' });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN; LOCK TABLE public.exact IN ACCESS EXCLUSIVE MODE');
+      const pass = fingerprintCluster(conn(), { databases: ['fp'], parallel: 1 });
+      await new Promise((r) => setTimeout(r, 300));
+      await locker.query('COMMIT');
+      assert.deepEqual(compareFingerprints(base, must(await pass)), [], 'the pass waited for the lock');
+    } finally {
+      await locker.end();
+    }
   } finally {
     must(await sql(cl, 'ALTER DATABASE fp RESET ALL'));
   }

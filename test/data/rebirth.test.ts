@@ -1,6 +1,7 @@
 // The data layer's rebirth on real processes: PostgreSQL (as the unprivileged user when root), pgBackRest,
 // s3rver over TLS on loopback. Gate -> wipe -> restore -> start -> proof, and the refusals.
 import { test, before, after } from 'node:test';
+import pg from 'pg';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -287,6 +288,48 @@ test('gate refuses and nothing is wiped: S3 down, wrong credentials, failing arc
   assert.ok(dataFiles() && postmasterPid(main.cluster));
   // and archiving recovers
   must(await flushWal(main.pgbr, { timeoutMs: 30000 }));
+});
+
+test('a fingerprint that fails beside the backup refuses the gate at once: the backup is stopped, not waited for', async (t) => {
+  assert.ok(main && postmasterPid(main.cluster), 'needs the cluster of the full cycle');
+  // a lock makes the fingerprint wait on a table; its connections are then ended as an administrator would
+  const locker = new pg.Client(connConfig(main.cluster, 'app'));
+  await locker.connect();
+  let stopped = false;
+  try {
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+    const t0 = Date.now();
+    const running = backupGate(main, { log: logs.log });
+    // asked outside the locker's transaction, whose view of pg_stat_activity is taken once
+    let waiting = 0;
+    for (let i = 0; i < 200 && waiting === 0; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const q = must(
+        await sql(main.cluster, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'castle-fingerprint' AND wait_event_type = 'Lock'"),
+      );
+      waiting = Number(q[0]!['n']);
+    }
+    assert.ok(waiting > 0, 'no fingerprint connection waited on the lock');
+    // the S3 endpoint paused: the backup cannot end on its own now (the S3 watch would stop it after 3 missed probes)
+    process.kill(s3.pid, 'SIGSTOP');
+    stopped = true;
+    must(await sql(main.cluster, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'castle-fingerprint'"));
+    const r = await running;
+    const ms = Date.now() - t0;
+    t.diagnostic(`refused after ${ms} ms: ${!r.ok ? r.reason : ''}`);
+    assert.ok(!r.ok);
+    assert.match(r.reason, /^backup gate failed, nothing may be wiped: fingerprint failed: terminating connection due to administrator command /);
+    assert.match(r.reason, /\(read beside the backup, which was stopped: pgBackRest resumes or removes it at the next backup\)$/);
+    assert.ok(existsSync(join(main.cluster.dataDir, 'PG_VERSION')) && postmasterPid(main.cluster));
+  } finally {
+    if (stopped) process.kill(s3.pid, 'SIGCONT');
+    await locker.query('ROLLBACK').catch(() => undefined);
+    await locker.end().catch(() => undefined);
+  }
+  // no pgBackRest of that backup is left, and the next gate takes its backup as usual
+  const next = await backupGate(main, { log: logs.log });
+  assert.ok(next.ok, !next.ok ? next.reason : '');
 });
 
 test('restore from the local repo2 when it is present and current', async () => {
