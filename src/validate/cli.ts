@@ -100,39 +100,35 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
         prestartWorker(inputs, undefined, schemasCached(choice) ? choice : undefined);
         // the inputs are read and the workers given their files before the validator is loaded (see start.ts)
         const started = (await import('./start.js')).startRun(inputs, vo);
-        // validateStream ends the workers however the run ends, once it has them
-        let handedOver = false;
-        const { validateManifests, validateStream, ValidateUsageError } = await import('./index.js').catch((e: unknown) => {
-          started.pool?.close();
-          throw e;
-        });
+        // the workers are ended however the run ends (validateStream ends them as well once it has them; twice is harmless)
         try {
-          if (opts.format === 'sarif') {
-            // SARIF lists the rules before the results: it is built whole
-            handedOver = true;
-            let result = await validateManifests(inputs, vo, started);
-            if (targetFindings.length > 0) result = withTargetFindings(result, targetFindings, opts.strict === true);
-            const { renderResult } = await import('./output/render.js');
-            process.stdout.write(`${renderResult(result, 'sarif')}\n`);
-            process.exitCode = result.ok ? 0 : 1;
-            return;
+          const { validateManifests, validateStream, ValidateUsageError } = await import('./index.js');
+          try {
+            if (opts.format === 'sarif') {
+              // SARIF lists the rules before the results: it is built whole
+              let result = await validateManifests(inputs, vo, started);
+              if (targetFindings.length > 0) result = withTargetFindings(result, targetFindings, opts.strict === true);
+              const { renderResult } = await import('./output/render.js');
+              process.stdout.write(`${renderResult(result, 'sarif')}\n`);
+              process.exitCode = result.ok ? 0 : 1;
+              return;
+            }
+            // text and JSON are printed as the findings come, file by file: memory does not grow with their number
+            const { StreamRenderer } = await import('./output/stream.js');
+            const out = new StreamRenderer(opts.format === 'json' ? 'json' : 'text', process.stdout);
+            const run = await validateStream(inputs, vo, (d, source) => out.add(d, source), started);
+            // the targets' own files (Talos patches) after the manifests' findings, their sources read for the carets
+            const lookup = (f: string): string | undefined => (existsSync(f) ? readFileSync(f, 'utf8') : undefined);
+            for (const d of targetFindings) out.add(d, lookup);
+            const ok = run.ok && !targetFindings.some((d) => d.severity === 'error' || (opts.strict === true && d.severity === 'warning'));
+            await out.finish({ ...run, ok });
+            process.exitCode = ok ? 0 : 1;
+          } catch (e) {
+            if (e instanceof ValidateUsageError) usage(cmd, e.message);
+            throw e;
           }
-          // text and JSON are printed as the findings come, file by file: memory does not grow with their number
-          const { StreamRenderer } = await import('./output/stream.js');
-          const out = new StreamRenderer(opts.format === 'json' ? 'json' : 'text', process.stdout);
-          handedOver = true;
-          const run = await validateStream(inputs, vo, (d, source) => out.add(d, source), started);
-          // the targets' own files (Talos patches) after the manifests' findings, their sources read for the carets
-          const lookup = (f: string): string | undefined => (existsSync(f) ? readFileSync(f, 'utf8') : undefined);
-          for (const d of targetFindings) out.add(d, lookup);
-          const ok = run.ok && !targetFindings.some((d) => d.severity === 'error' || (opts.strict === true && d.severity === 'warning'));
-          await out.finish({ ...run, ok });
-          process.exitCode = ok ? 0 : 1;
-        } catch (e) {
-          if (e instanceof ValidateUsageError) usage(cmd, e.message);
-          throw e;
         } finally {
-          if (!handedOver) started.pool?.close();
+          started.pool?.close();
         }
       },
     );
