@@ -325,7 +325,8 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
       // a fingerprint that fails beside the backup refuses the gate at once: the backup is stopped, not waited for
       let fpFail: string | null = null;
       void fpBeside?.then((r) => {
-        if (r.ok || backupDone) return;
+        // a cancelled run stops both; its reason is the cancel, not the fingerprint's
+        if (r.ok || backupDone || o.signal?.aborted) return;
         fpFail = r.reason;
         watchAc.abort();
       });
