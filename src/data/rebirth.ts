@@ -336,8 +336,11 @@ export async function backupGate(dc: DataCastle, o: GateOptions = {}): Promise<R
       const s3Down = await s3Watch.stop();
       await watcher;
       o.signal?.removeEventListener('abort', onOuter);
-      if (fpFail !== null && !bk.ok)
-        return refuse(`${fpFail} (read beside the backup, which was stopped: pgBackRest resumes or removes it at the next backup)`);
+      if (fpFail !== null && !bk.ok) {
+        // the fingerprint is often the first to see the server go: say so before what it saw
+        const gone = postmasterPid(dc.cluster) ? '' : `PostgreSQL stopped running on ${dc.cluster.dataDir} during the backup: `;
+        return refuse(`${gone}${fpFail} (read beside the backup, which was stopped: pgBackRest resumes or removes it at the next backup)`);
+      }
       if (s3Down) return refuse(`during the backup, ${s3Down}`);
       if (archFail) return refuse(archFail);
       if (!bk.ok) {

@@ -169,6 +169,8 @@ test('PostgreSQL crashing during the gate: nothing is wiped; a rerun restarts it
   assert.equal(failed.code, 1, failed.stdout);
   const gate = checks(c.lastEvents()).get('backup gate');
   assert.equal(gate?.ok, false);
+  // whichever sees it first (the fingerprint beside the backup, or pgBackRest), the refusal names the server's end
+  assert.match(gate!.detail, /PostgreSQL stopped running on \S+ during the backup: fingerprint failed|pgBackRest cannot reach PostgreSQL/);
   assert.ok(existsSync(join(pgdata(), 'PG_VERSION')), 'nothing wiped');
   const r = await c.run(['rebirth']);
   const lost = await assertRecovered(c, r);
