@@ -2,8 +2,8 @@
 // block ranges (blockRanges) on the same number of connections, read with count(*), which deforms no column, hashes
 // nothing and reads no TOAST. A fingerprint pass can approach this figure, never pass it; the bench prints both.
 import pg from 'pg';
-import { blockRanges, DEFAULT_SPLIT_BYTES, type Conn } from '../../src/data/fingerprint.js';
-import { qi } from '../../src/data/row-hash-sql.js';
+import { blockRanges, DEFAULT_SPLIT_BYTES, tidRangeScans, type Conn } from '../../src/data/fingerprint.js';
+import { qi, SESSION_SETTINGS } from '../../src/data/row-hash-sql.js';
 
 export interface ScanPass {
   /** pg_table_size of what was read, as the fingerprint counts it */
@@ -17,8 +17,9 @@ interface Range {
   readonly bytes: number;
 }
 
-// sequential scans only, as the fingerprint's own sessions (no index-only scan answers count(*) from the visibility map)
-const SETTINGS = ['max_parallel_workers_per_gather = 0', 'jit = off', 'enable_indexscan = off', 'enable_indexonlyscan = off', 'enable_bitmapscan = off'];
+// the fingerprint's session settings, and sequential scans only, as its row hashes need (no index-only scan answers
+// count(*) from the visibility map)
+const SETTINGS = [...SESSION_SETTINGS, 'enable_indexscan = off', 'enable_indexonlyscan = off', 'enable_bitmapscan = off'];
 
 async function open(conn: Conn, database: string): Promise<pg.Client> {
   const c = new pg.Client({ ...conn, database, application_name: 'castle-bench-scan' });
@@ -34,7 +35,7 @@ export async function scanCluster(conn: Conn, databases: readonly string[], para
   for (const db of databases) {
     const c = await open(conn, db);
     try {
-      const tidRanges = Number((await c.query(`SELECT current_setting('server_version_num')::int AS v`)).rows[0].v) >= 140000;
+      const tidRanges = await tidRangeScans(c);
       const rels = await c.query(`
         SELECT n.nspname AS schema, c.relname AS table, pg_table_size(c.oid)::float8 AS bytes,
                (pg_relation_size(c.oid) / current_setting('block_size')::int)::float8 AS blocks

@@ -310,7 +310,7 @@ async function prepareDatabase(pool: ConnPool, db: string, o: { parallel: number
       }),
     );
 
-  const tidRanges = Number((await lead.query(`SELECT current_setting('server_version_num')::int AS v`)).rows[0].v) >= 140000;
+  const tidRanges = await tidRangeScans(lead);
 
   // jobs: whole tables, or block ranges of large ones (the last one open): a sum does not care where a row is, only
   // that each is read once, so the proof need not use the gate's ranges
@@ -324,6 +324,11 @@ async function prepareDatabase(pool: ConnPool, db: string, o: { parallel: number
   // biggest first
   const queue = [...jobs].sort((a, b) => b.meta.bytes * b.share - a.meta.bytes * a.share);
   return { db, lead, snapshot, metas, jobs, queue, results: new Map(), idle: [lead], conns: [lead], finished: false };
+}
+
+/** Whether the server reads a ctid range with a TID range scan (PostgreSQL 14+), the condition of blockRanges. */
+export async function tidRangeScans(c: pg.Client): Promise<boolean> {
+  return Number((await c.query(`SELECT current_setting('server_version_num')::int AS v`)).rows[0].v) >= 140000;
 }
 
 /**
