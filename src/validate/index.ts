@@ -2,7 +2,17 @@ import { readFileSync } from 'node:fs';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { loadBuiltinCrds } from './schema/builtin.js';
 import { collectGarbage } from './heap.js';
-import { analyzeDocs, analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type FileAnalysis, type PackedAnalysis, type PackedNeed } from './analyze.js';
+import {
+  analyzeDocs,
+  analyzeFiles,
+  emptyAnalysis,
+  mergeAnalysis,
+  pack,
+  unpackNeed,
+  type FileAnalysis,
+  type PackedAnalysis,
+  type PackedNeed,
+} from './analyze.js';
 import { parseDocuments } from './documents.js';
 import { endPrestarted, loadQueued, type WorkerPool } from './pool.js';
 import { startPool, startRun, type StartedRun } from './start.js';
@@ -269,7 +279,7 @@ async function run(
       });
     }
   }
-  const missing = (n: PackedNeed): Diagnostic => {
+  const missing = (n: ReturnType<typeof unpackNeed>): Diagnostic => {
     const d = missingNeed(n, n.loc !== undefined ? n.loc : locator.resolve(n.at));
     return live
       ? {
@@ -309,7 +319,10 @@ async function run(
   for (const file of files) {
     const found = spool.take(file);
     // references nothing provides: their warnings are made when their file is printed
-    for (const n of needs.take(file)) if (!needIsMet(n, index)) found.push(missing(n));
+    for (const p of needs.take(file)) {
+      const n = unpackNeed(file, p);
+      if (!needIsMet(n, index)) found.push(missing(n));
+    }
     for (const d of lateOf.get(file) ?? []) found.push(d);
     let text: string | undefined | null = null;
     const source = (f: string): string | undefined => {

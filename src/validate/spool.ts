@@ -10,7 +10,8 @@ const MEMORY_BYTES = 4 * 1024 * 1024;
  * they are about, so they can be given back file by file once every file is analysed (findings are
  * printed sorted by file, and the references of a file are only settled by the last one). Past a
  * few MiB they are written to a temporary file as JSON lines, so memory does not grow with their
- * number.
+ * number. Where no temporary file can be written (no such TMPDIR, read-only, full), they stay in
+ * memory: that costs memory, never the run.
  */
 export class Spool<T> {
   /** file -> [offset, length] pairs of its segments on disk, in order */
@@ -22,11 +23,16 @@ export class Spool<T> {
   #fd: number | undefined;
   #size = 0;
   #count = 0;
+  /** a temporary file could not be made or written: everything stays in memory from then on */
+  #noDisk = false;
 
-  /** `memoryBytes`: what is held before it goes to disk */
-  constructor(readonly memoryBytes = MEMORY_BYTES) {}
+  /** `memoryBytes`: what is held before it goes to disk; `dir`: where the temporary file goes */
+  constructor(
+    readonly memoryBytes = MEMORY_BYTES,
+    readonly dir = tmpdir(),
+  ) {}
 
-  /** bytes held in memory now: never much over `memoryBytes`, however many records were added */
+  /** bytes held in memory now: never much over `memoryBytes`, however many records were added, while the temporary file can be written */
   get held(): number {
     return this.#pendingBytes;
   }
@@ -52,7 +58,7 @@ export class Spool<T> {
     else this.#pending.set(key, [line]);
     this.#pendingBytes += line.length + 1;
     this.#count++;
-    if (this.#pendingBytes > this.memoryBytes) this.#flush();
+    if (this.#pendingBytes > this.memoryBytes && !this.#noDisk) this.#flush();
   }
 
   /** the keys that have records */
@@ -85,19 +91,27 @@ export class Spool<T> {
   }
 
   #flush(): void {
-    if (this.#fd === undefined) {
-      this.#dir = mkdtempSync(join(tmpdir(), 'castle-validate-'));
-      this.#fd = openSync(join(this.#dir, 'spool.jsonl'), 'w+', 0o600);
+    try {
+      if (this.#fd === undefined) {
+        this.#dir = mkdtempSync(join(this.dir, 'castle-validate-'));
+        this.#fd = openSync(join(this.#dir, 'spool.jsonl'), 'w+', 0o600);
+      }
+      // file by file, each taken out of memory once it is on disk: a failed write leaves the rest where it was
+      for (const [file, lines] of this.#pending) {
+        const buf = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+        let done = 0;
+        while (done < buf.length) done += writeSync(this.#fd, buf, done, buf.length - done, this.#size + done);
+        const segs = this.#segments.get(file);
+        if (segs) segs.push(this.#size, buf.length);
+        else this.#segments.set(file, [this.#size, buf.length]);
+        this.#size += buf.length;
+        this.#pending.delete(file);
+      }
+      this.#pendingBytes = 0;
+    } catch {
+      this.#noDisk = true;
+      this.#pendingBytes = 0;
+      for (const lines of this.#pending.values()) for (const l of lines) this.#pendingBytes += l.length + 1;
     }
-    for (const [file, lines] of this.#pending) {
-      const buf = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
-      writeSync(this.#fd, buf, 0, buf.length, this.#size);
-      const segs = this.#segments.get(file);
-      if (segs) segs.push(this.#size, buf.length);
-      else this.#segments.set(file, [this.#size, buf.length]);
-      this.#size += buf.length;
-    }
-    this.#pending.clear();
-    this.#pendingBytes = 0;
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadRelease, selectReleases, shippedReleases } from '../../src/validate/schema/operators.js';
+import { compareVersions } from '../../src/validate/schema/versions.js';
 import { cleanup, copyFixture, runCli, tempDir, writeTree } from './helpers.js';
 
 const ESO_KINDS = ['ClusterExternalSecret', 'ClusterPushSecret', 'ClusterSecretStore', 'ExternalSecret', 'PushSecret', 'SecretStore'];
@@ -92,5 +93,14 @@ describe('shipped operator CRDs: every ESO kind in several releases, --crds sele
       /^newer-k8s\.yaml:1:13: warning schema\/newer-kubernetes: MutatingAdmissionPolicyBinding admissionregistration\.k8s\.io\/v1 is served from Kubernetes 1\.36; the bundled schemas are Kubernetes 1\.34\.0: not checked$/m,
     );
     assert.match(r.stdout, /pass `--kubernetes-version 1\.36` after `castle schemas pull --core` against a cluster of that version/);
+  });
+});
+
+describe('release versions in order', () => {
+  it('compareVersions orders as numeric collation does (the shipped releases, Kubernetes versions, prefixes, a word)', () => {
+    const vs = ['0.16.2', '0.9.20', '0.19.2', '1.3.2', '2.9.0', '10.0.0', '1.31', '1.31.4', '1.31.10', '1.4', '1.36', '1', '1.31.rc1', '1.31.rc2', '5.8.9'];
+    const sign = (n: number): number => Math.sign(n);
+    for (const a of vs) for (const b of vs) assert.equal(sign(compareVersions(a, b)), sign(a.localeCompare(b, 'en', { numeric: true })), `${a} vs ${b}`);
+    assert.deepEqual(['2.9.0', '0.16.2', '1.3.2', '0.19.2'].sort(compareVersions), ['0.16.2', '0.19.2', '1.3.2', '2.9.0']);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { join } from 'node:path';
 import type { Diagnostic } from '../../src/diag/diagnostic.js';
-import { analyzeFiles, emptyAnalysis, mergeAnalysis, pack, type PackedNeed } from '../../src/validate/analyze.js';
+import { analyzeFiles, emptyAnalysis, mergeAnalysis, pack, unpackNeed, type PackedNeed } from '../../src/validate/analyze.js';
 import { needKey, ObjectIndex } from '../../src/validate/check/references.js';
 import { endPrestarted, prestartWorker, WorkerPool } from '../../src/validate/pool.js';
 import { loadRegistry } from '../../src/validate/schema/registry-load.js';
@@ -38,9 +38,10 @@ describe('worker pool', () => {
         analysis.diagnostics.push(d);
       }
       for (let i = 0; i < p.needs.length; i += 3) {
-        const n = JSON.parse(p.needs[i + 2]!) as PackedNeed;
+        const n = unpackNeed(p.needs[i + 1]!, JSON.parse(p.needs[i + 2]!) as PackedNeed);
         assert.equal(p.needs[i], needKey(n));
-        assert.equal(p.needs[i + 1], n.loc?.file ?? n.at?.file);
+        // a placed reference's file is its spool key; an unplaced one's LocRef names that file
+        if (n.at) assert.equal(n.at.file, p.needs[i + 1]);
         needs.push(p.needs[i + 2]!);
       }
       provided.push(...p.provided);
@@ -62,6 +63,32 @@ describe('worker pool', () => {
     assert.deepEqual(provided.sort(), [...packed.provided].sort());
     assert.ok(provided.length >= 6, `${provided.length} provided`);
     assert.equal(analysis.documents, 12);
+  });
+
+  it('a packed reference unpacks to what was packed: its location, or the LocRef to find it by', () => {
+    const a = emptyAnalysis();
+    const at = { file: 'm/a.yaml', doc: 2, range: [10, 90] as const, path: ['spec', 'x', 0, 'name'], key: true };
+    a.needs.push(
+      { kind: 'Secret', namespace: 'team-1', name: 'creds', at, loc: { file: 'm/a.yaml', line: 7, col: 11, length: 5 } },
+      { kind: 'Namespace', namespace: undefined, name: 'team-1', at: { ...at, key: undefined }, loc: { file: 'm/a.yaml', line: 3, col: 14 } },
+      // a location in another file than the reference's (a document read from elsewhere) keeps its LocRef instead
+      { kind: 'ConfigMap', namespace: 'ns', name: 'weird "name" \u0000', at, loc: { file: 'other.yaml', line: 1, col: 1, length: 2 } },
+      { kind: 'StorageClass', namespace: undefined, name: 'fast', at },
+    );
+    const expected = [
+      { kind: 'Secret', namespace: 'team-1', name: 'creds', loc: { file: 'm/a.yaml', line: 7, col: 11, length: 5 } },
+      { kind: 'Namespace', namespace: undefined, name: 'team-1', loc: { file: 'm/a.yaml', line: 3, col: 14 } },
+      { kind: 'ConfigMap', namespace: 'ns', name: 'weird "name" \u0000', at },
+      { kind: 'StorageClass', namespace: undefined, name: 'fast', at },
+    ];
+    const p = pack(a);
+    assert.equal(p.needs.length, 12);
+    for (let i = 0; i < 4; i++) {
+      assert.equal(p.needs[3 * i + 1], 'm/a.yaml');
+      const n = unpackNeed(p.needs[3 * i + 1]!, JSON.parse(p.needs[3 * i + 2]!) as PackedNeed);
+      assert.deepEqual(n, expected[i]);
+      assert.equal(p.needs[3 * i], needKey(n));
+    }
   });
 
   it('a worker started before the files are known (prestartWorker) analyses them as a new one does', async () => {

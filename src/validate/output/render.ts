@@ -25,19 +25,17 @@ export function renderResult(result: ValidateResult, format: Format): string {
  */
 export function* renderChunks(result: ValidateResult, format: Format): Generator<string> {
   if (format === 'json') {
-    const head = JSON.stringify({ version: 1, ok: result.ok, stats: result.stats, diagnostics: [] }, null, 2);
+    const whole = { ok: result.ok, stats: result.stats };
     if (result.diagnostics.length === 0) {
-      yield head;
+      yield jsonEmpty(whole);
       return;
     }
-    // as JSON.stringify(whole, null, 2) prints it: the items of `diagnostics` at depth 2
-    yield `${head.slice(0, head.lastIndexOf('[]'))}[\n`;
     let first = true;
     for (const d of result.diagnostics) {
-      yield `${first ? '' : ',\n'}${jsonItem(d)}`;
+      yield `${first ? jsonHead() : ',\n'}${jsonItem(d)}`;
       first = false;
     }
-    yield '\n  ]\n}';
+    yield `\n  ]${jsonTail(whole)}`;
     return;
   }
   if (format === 'text' && result.diagnostics.length > 0) {
@@ -53,6 +51,28 @@ export function* renderChunks(result: ValidateResult, format: Format): Generator
     return;
   }
   yield whole(result, format);
+}
+
+/**
+ * The JSON output is JSON.stringify({ version, diagnostics, ok, stats }, null, 2), printed in pieces:
+ * the counts come after the findings, so that the findings are printed as they come (StreamRenderer).
+ * jsonHead() is what comes before the first finding, `[` and its newline included.
+ */
+export function jsonHead(): string {
+  return '{\n  "version": 1,\n  "diagnostics": [\n';
+}
+
+type Counts = { readonly ok: boolean; readonly stats: ValidateStats };
+
+/** the whole output of a run without findings */
+export function jsonEmpty(whole: Counts): string {
+  return JSON.stringify({ version: 1, diagnostics: [], ...whole }, null, 2);
+}
+
+/** what comes after the `]` that ends `diagnostics` */
+export function jsonTail(whole: Counts): string {
+  const s = jsonEmpty(whole);
+  return s.slice(s.indexOf('[]') + 2);
 }
 
 /**
@@ -75,7 +95,7 @@ function whole(result: ValidateResult, format: Format): string {
     case 'text':
       return `0 errors, 0 warnings\n${summaryLine(result.stats)}`;
     case 'json':
-      return JSON.stringify({ version: 1, ok: result.ok, stats: result.stats, diagnostics: result.diagnostics }, null, 2);
+      return JSON.stringify({ version: 1, diagnostics: result.diagnostics, ok: result.ok, stats: result.stats }, null, 2);
     case 'sarif':
       return JSON.stringify(toSarif(result.diagnostics, toolVersion()), null, 2);
     default: {

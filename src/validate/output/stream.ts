@@ -1,18 +1,16 @@
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Diagnostic } from '../../diag/diagnostic.js';
 import { formatDiagnostic } from '../../diag/printer.js';
 import type { ValidateRun } from '../index.js';
-import { jsonItem, summaryLine } from './render.js';
+import { jsonEmpty, jsonHead, jsonItem, jsonTail, summaryLine } from './render.js';
 
 /** Output is written in pieces of about this size. */
 const CHUNK = 1 << 20;
 
 /**
  * Prints `castle validate`'s text or JSON output as the findings come, byte for byte what
- * renderChunks prints for the whole result. Text goes straight out; JSON starts with the counts,
- * known only at the end, so its findings wait in a temporary file instead of in memory.
+ * renderChunks prints for the whole result. Both go straight out: the counts, known only at the end,
+ * come after the findings (in JSON, `ok` and `stats` follow `diagnostics`), so nothing waits in
+ * memory or in a temporary file.
  */
 export class StreamRenderer {
   readonly #format: 'text' | 'json';
@@ -21,9 +19,7 @@ export class StreamRenderer {
   #errors = 0;
   #warnings = 0;
   #count = 0;
-  #dir: string | undefined;
-  #fd: number | undefined;
-  #size = 0;
+  #written = 0;
   #gone = false;
 
   /** `chunk`: output is written in pieces of about this many characters */
@@ -45,9 +41,9 @@ export class StreamRenderer {
     return this.#count;
   }
 
-  /** bytes of JSON waiting in the temporary file */
-  get spilled(): number {
-    return this.#size;
+  /** characters handed to the output before finish() */
+  get written(): number {
+    return this.#written;
   }
 
   add(d: Diagnostic, source: (file: string) => string | undefined): void {
@@ -55,9 +51,9 @@ export class StreamRenderer {
     else if (d.severity === 'warning') this.#warnings++;
     if (this.#format === 'text') this.#buf += `${formatDiagnostic(d, source)}\n`;
     // as JSON.stringify(whole, null, 2) prints it: the items of `diagnostics` at depth 2
-    else this.#buf += `${this.#count === 0 ? '' : ',\n'}${jsonItem(d)}`;
+    else this.#buf += `${this.#count === 0 ? jsonHead() : ',\n'}${jsonItem(d)}`;
     this.#count++;
-    if (this.#buf.length > this.chunk) this.#spill();
+    if (this.#buf.length > this.chunk) this.#flush();
   }
 
   /** the end of the output, once every finding is added; `ok` and `stats` as the JSON shows them */
@@ -69,46 +65,22 @@ export class StreamRenderer {
         await this.#write(`${this.#buf}${e} error${e === 1 ? '' : 's'}, ${w} warning${w === 1 ? '' : 's'}\n${summaryLine(run.stats)}\n`);
         return;
       }
-      const head = JSON.stringify({ version: 1, ok: run.ok, stats: run.stats, diagnostics: [] }, null, 2);
-      if (this.#count === 0) {
-        await this.#write(`${head}\n`);
-        return;
-      }
-      await this.#write(`${head.slice(0, head.lastIndexOf('[]'))}[\n`);
-      if (this.#fd !== undefined) {
-        const chunk = Buffer.allocUnsafe(CHUNK);
-        for (let at = 0; at < this.#size;) {
-          const n = readSync(this.#fd, chunk, 0, Math.min(CHUNK, this.#size - at), at);
-          at += n;
-          await this.#write(Buffer.from(chunk.subarray(0, n)));
-        }
-      }
-      await this.#write(`${this.#buf}\n  ]\n}\n`);
+      const whole = { ok: run.ok, stats: run.stats };
+      await this.#write(this.#count === 0 ? `${jsonEmpty(whole)}\n` : `${this.#buf}\n  ]${jsonTail(whole)}\n`);
     } finally {
       this.#buf = '';
-      if (this.#fd !== undefined) closeSync(this.#fd);
-      if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
     }
   }
 
-  #spill(): void {
-    if (this.#format === 'text') {
-      // no head to wait for; written in order (stdout is synchronous for files, and for pipes on Linux)
-      if (!this.#gone) this.#out.write(this.#buf);
-    } else {
-      if (this.#fd === undefined) {
-        this.#dir = mkdtempSync(join(tmpdir(), 'castle-validate-out-'));
-        this.#fd = openSync(join(this.#dir, 'diagnostics.json'), 'w+', 0o600);
-      }
-      const b = Buffer.from(this.#buf, 'utf8');
-      writeSync(this.#fd, b, 0, b.length, this.#size);
-      this.#size += b.length;
-    }
+  /** written in order, as it comes (stdout is synchronous for files, and for pipes on Linux) */
+  #flush(): void {
+    if (!this.#gone) this.#out.write(this.#buf);
+    this.#written += this.#buf.length;
     this.#buf = '';
   }
 
-  /** waits for a slow reader: the output is never held in memory whole */
-  #write(s: string | Buffer): Promise<void> {
+  /** waits for a slow reader at the end */
+  #write(s: string): Promise<void> {
     return new Promise((resolve) => {
       if (this.#gone || this.#out.write(s)) resolve();
       else {

@@ -1,4 +1,5 @@
 import type { SchemaBundle } from './types.js';
+import { compareVersions } from './versions.js';
 
 /**
  * Built-in API versions that Kubernetes releases newer than the bundled schemas serve, so that a
@@ -14,7 +15,7 @@ const NEWER: readonly { apiVersion: string; kind: string; since: string }[] = [
 ];
 
 function newer(a: string, b: string): boolean {
-  return a.localeCompare(b, 'en', { numeric: true }) > 0;
+  return compareVersions(a, b) > 0;
 }
 
 /** The release that first serves a built-in apiVersion/kind the bundled Kubernetes lacks, when the table knows it. */

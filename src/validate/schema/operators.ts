@@ -8,6 +8,7 @@ import { CONVERTER_VERSION, crdHash, isCrd, type CrdInfo } from './crd.js';
 import { ValidateUsageError } from './registry-load.js';
 import { compileCrd, readJson, writeJson, type CacheEvent } from './store.js';
 import { apiVersionOf } from './types.js';
+import { compareVersions } from './versions.js';
 
 /**
  * Operators whose whole CRD set Castle ships in several releases (schemas/operators/<id>/<version>.yaml.gz),
@@ -31,10 +32,6 @@ export interface Release {
 
 function operatorsDir(): string {
   return fileURLToPath(new URL('../../../../schemas/operators', import.meta.url));
-}
-
-function compareVersions(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
 }
 
 /** every shipped release, oldest first per operator */

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { generateCoreBundle } from './core-gen.js';
 import { convertCrd, CONVERTER_VERSION, type CrdInfo } from './crd.js';
 import { apiVersionOf, gvkKey, type KindSchema, type SchemaBundle, type SNode } from './types.js';
+import { compareVersions } from './versions.js';
 
 const require = createRequire(import.meta.url);
 const GENERATOR = 'core-gen-1';
@@ -77,7 +78,7 @@ export function loadPulledCore(cacheDir: string, version: string): SchemaBundle 
     .filter((f) => f.startsWith('cluster-') && f.endsWith('.json'))
     .map((f) => f.slice('cluster-'.length, -'.json'.length))
     .filter((v) => v.split('.').slice(0, parts.length).join('.') === parts.join('.'))
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    .sort(compareVersions);
   const best = candidates.at(-1);
   return best ? readJson<SchemaBundle>(join(dir, `cluster-${best}.json`)) : undefined;
 }
