@@ -23,31 +23,37 @@ function where(loc: SourceLocation | undefined): string {
 /** Widest source excerpt shown: a minified or 50 MB line is shown as a window around the column. */
 const MAX_EXCERPT = 160;
 
-function excerpt(lookup: SourceLookup, loc: SourceLocation): string[] {
+/** control characters would move the terminal's cursor or ring its bell: shown as one '?' each */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\ufffd]/g;
+
+/** the source line and its caret line, `indent` before each, added to `out` when the source is known */
+function excerpt(lookup: SourceLookup, loc: SourceLocation, indent: string, out: string[]): void {
   const full = sourceLine(lookup, loc);
-  if (full === undefined) return [];
+  if (full === undefined) return;
   const gutter = String(loc.line);
   const pad = ' '.repeat(gutter.length);
   let from = 0;
   if (full.length > MAX_EXCERPT) from = Math.max(0, Math.min(loc.col - 1 - MAX_EXCERPT / 2, full.length - MAX_EXCERPT));
   const head = from > 0 ? '...' : '';
   const tail = from + MAX_EXCERPT < full.length ? '...' : '';
-  // control characters would move the terminal's cursor or ring its bell: shown as one '?' each
-  const src = full.slice(from, from + MAX_EXCERPT).replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\ufffd]/g, '?');
+  const cut = from > 0 || full.length > MAX_EXCERPT ? full.slice(from, from + MAX_EXCERPT) : full;
+  const src = cut.replace(CONTROL, '?');
   const col = loc.col - from;
-  // Tabs are kept so the caret lines up with what the terminal shows.
-  const lead = head.replace(/./g, ' ') + src.slice(0, Math.max(0, col - 1)).replace(/[^\t]/g, ' ');
+  // Tabs are kept so the caret lines up with what the terminal shows (most lines have none: spaces alone then).
+  const before = src.slice(0, Math.max(0, col - 1));
+  const lead = ' '.repeat(head.length) + (before.includes('\t') ? before.replace(/[^\t]/g, ' ') : ' '.repeat(before.length));
   const width = Math.max(1, Math.min(loc.length ?? 1, Math.max(1, src.length - (col - 1))));
-  return [`  ${gutter} | ${head}${src}${tail}`, `  ${pad} | ${lead}${'^'.repeat(width)}`];
+  out.push(`${indent}  ${gutter} | ${head}${src}${tail}`, `${indent}  ${pad} | ${lead}${'^'.repeat(width)}`);
 }
 
 /** One printer for every diagnostic Castle shows: `file:line:col: severity rule: message`, the source line, a caret. */
 export function formatDiagnostic(d: Diagnostic, lookup: SourceLookup): string {
+  // parts joined once: a string built by `+=` is a tree of pieces, which cost more to write to a pipe later
   const out = [`${where(d.location)}${d.severity} ${d.rule}: ${d.message}`];
-  if (d.location) out.push(...excerpt(lookup, d.location));
+  if (d.location) excerpt(lookup, d.location, '', out);
   for (const r of d.related ?? []) {
     out.push(`  ${where(r.location)}note: ${r.message}`);
-    if (r.location) out.push(...excerpt(lookup, r.location).map((l) => '  ' + l));
+    if (r.location) excerpt(lookup, r.location, '  ', out);
   }
   if (d.hint) out.push(`  hint: ${d.hint}`);
   return out.join('\n');

@@ -155,9 +155,9 @@ export function unpackNeed(
   file: string,
   p: PackedNeed,
 ): NeedTarget & ({ readonly at: LocRef; readonly loc?: undefined } | { readonly at?: undefined; readonly loc: SourceLocation }) {
-  const target = { kind: p[0], namespace: p[1] ?? undefined, name: p[2] };
-  if (p.length === 4) return { ...target, at: p[3] };
-  return { ...target, loc: p[5] === null ? { file, line: p[3], col: p[4] } : { file, line: p[3], col: p[4], length: p[5] } };
+  const namespace = p[1] ?? undefined;
+  if (p.length === 4) return { kind: p[0], namespace, name: p[2], at: p[3] };
+  return { kind: p[0], namespace, name: p[2], loc: p[5] === null ? { file, line: p[3], col: p[4] } : { file, line: p[3], col: p[4], length: p[5] } };
 }
 
 function packNeed(n: PlacedNeed): string {

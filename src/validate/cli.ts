@@ -119,7 +119,7 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
             const run = await validateStream(inputs, vo, (d, source) => out.add(d, source), started);
             // the targets' own files (Talos patches) after the manifests' findings, their sources read for the carets
             const lookup = (f: string): string | undefined => (existsSync(f) ? readFileSync(f, 'utf8') : undefined);
-            for (const d of targetFindings) out.add(d, lookup);
+            for (const d of targetFindings) await out.add(d, lookup);
             const ok = run.ok && !targetFindings.some((d) => d.severity === 'error' || (opts.strict === true && d.severity === 'warning'));
             await out.finish({ ...run, ok });
             process.exitCode = ok ? 0 : 1;

@@ -104,9 +104,10 @@ export interface ValidateRun {
 /**
  * Gets the findings one at a time, in their final order (by file, then line and column; in the
  * order found on a tie), without duplicates. `source` gives the text of a finding's file (read once
- * per file, while that file's findings are given).
+ * per file, while that file's findings are given). A sink that returns a promise (it wrote a piece of
+ * output) is waited for before the next finding.
  */
-export type FindingSink = (d: Diagnostic, source: (file: string) => string | undefined) => void;
+export type FindingSink = (d: Diagnostic, source: (file: string) => string | undefined) => void | Promise<void>;
 
 /**
  * Validates Kubernetes manifests offline, with the API server's rules, before anything is destroyed.
@@ -333,7 +334,9 @@ async function run(
     for (const d of dedupeSorted(found.sort(byLine))) {
       if (d.severity === 'error') errors++;
       else if (d.severity === 'warning') warnings++;
-      emit(d, source);
+      // a sink that writes a piece out is waited for: its reader may be slow, and what it wrote is let go on the loop's turn
+      const wrote = emit(d, source);
+      if (wrote) await wrote;
     }
   }
   const stats: ValidateStats = {

@@ -226,6 +226,35 @@ describe('findings streamed file by file', () => {
     assert.ok(one.warnings >= 160, `${one.warnings} warnings`);
   });
 
+  it('waits for a slow reader piece by piece: what is queued for it stays about one piece, whatever the output', async () => {
+    const files = corpus(150, 50);
+    await inTree(files, async () => {
+      const o: ValidateOptions = { cacheDir: await crdCache(), builtinCrds: true, parallel: false };
+      for (const format of ['text', 'json'] as const) {
+        let text = '';
+        let most = 0;
+        // a reader that takes each piece a turn of the event loop later
+        const slow = new Writable({
+          highWaterMark: 1024,
+          write(chunk: Buffer | string, _enc, done) {
+            text += chunk.toString();
+            setTimeout(done, 1);
+          },
+        });
+        const out = new StreamRenderer(format, slow, 2048);
+        const run = await validateStream(Object.keys(files), o, (d, source) => {
+          most = Math.max(most, slow.writableLength);
+          return out.add(d, source);
+        });
+        await out.finish(run);
+        await new Promise<void>((resolve) => slow.end(resolve));
+        assert.ok(text.length > 40_000, `${text.length} characters`);
+        // without the wait, every piece would be queued at once: the whole output
+        assert.ok(most <= 2 * 2048 + 4096, `${format}: ${most} characters queued at most`);
+      }
+    });
+  });
+
   it('prints text and JSON as they come, byte for byte what the whole result prints (the JSON counts after its findings)', async () => {
     // a namespace the other files need, analysed last: their references to it are settled only at the end
     const files = { ...corpus(150, 50), 'z/namespace.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata: {name: team-1}\n' };

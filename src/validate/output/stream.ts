@@ -46,14 +46,15 @@ export class StreamRenderer {
     return this.#written;
   }
 
-  add(d: Diagnostic, source: (file: string) => string | undefined): void {
+  /** a promise when a piece was written: the caller waits for it (a slow reader, and the event loop's turn) */
+  add(d: Diagnostic, source: (file: string) => string | undefined): Promise<void> | undefined {
     if (d.severity === 'error') this.#errors++;
     else if (d.severity === 'warning') this.#warnings++;
     if (this.#format === 'text') this.#buf += `${formatDiagnostic(d, source)}\n`;
     // as JSON.stringify(whole, null, 2) prints it: the items of `diagnostics` at depth 2
     else this.#buf += `${this.#count === 0 ? jsonHead() : ',\n'}${jsonItem(d)}`;
     this.#count++;
-    if (this.#buf.length > this.chunk) this.#flush();
+    return this.#buf.length > this.chunk ? this.#flush() : undefined;
   }
 
   /** the end of the output, once every finding is added; `ok` and `stats` as the JSON shows them */
@@ -72,14 +73,18 @@ export class StreamRenderer {
     }
   }
 
-  /** written in order, as it comes (stdout is synchronous for files, and for pipes on Linux) */
-  #flush(): void {
-    if (!this.#gone) this.#out.write(this.#buf);
-    this.#written += this.#buf.length;
+  /**
+   * Written in order, as it comes. The promise waits for a slow reader, then lets the event loop turn: a pipe's
+   * written pieces are let go only then, and a run that never turned it held its whole output (+30 MB here).
+   */
+  #flush(): Promise<void> {
+    const s = this.#buf;
     this.#buf = '';
+    this.#written += s.length;
+    return this.#write(s).then(() => new Promise<void>((resolve) => setImmediate(resolve)));
   }
 
-  /** waits for a slow reader at the end */
+  /** waits for a slow reader */
   #write(s: string): Promise<void> {
     return new Promise((resolve) => {
       if (this.#gone || this.#out.write(s)) resolve();
