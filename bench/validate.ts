@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -178,13 +178,14 @@ function castle(args: string[], out: string): Run {
   const r = timed(process.execPath, [CLI, 'validate', '--format', 'json', ...args], out);
   let stats = { documents: 0, errors: -1, warnings: -1 };
   try {
-    const head = Buffer.alloc(8192);
+    // the counts come last in the JSON output, after the findings
     const fd = openSync(out, 'r');
-    const n = readSync(fd, head, 0, head.length, 0);
+    const size = fstatSync(fd).size;
+    const tail = Buffer.alloc(Math.min(size, 8192));
+    const n = readSync(fd, tail, 0, tail.length, size - tail.length);
     closeSync(fd);
-    const text = head.subarray(0, n).toString('utf8');
-    const end = text.indexOf('"diagnostics"');
-    stats = (JSON.parse(end === -1 ? text : `${text.slice(0, end).replace(/,\s*$/, '')}}`) as { stats: typeof stats }).stats;
+    const text = tail.subarray(0, n).toString('utf8');
+    stats = (JSON.parse(`{${text.slice(text.lastIndexOf('\n  "ok": '))}`) as { stats: typeof stats }).stats;
   } catch {
     process.stdout.write(`  castle failed (exit ${r.status}): ${r.stderr.slice(0, 400)}\n`);
   }
