@@ -36,7 +36,7 @@ function excerpt(lookup: SourceLookup, loc: SourceLocation, indent: string, out:
   if (full.length > MAX_EXCERPT) from = Math.max(0, Math.min(loc.col - 1 - MAX_EXCERPT / 2, full.length - MAX_EXCERPT));
   const head = from > 0 ? '...' : '';
   const tail = from + MAX_EXCERPT < full.length ? '...' : '';
-  const cut = from > 0 || full.length > MAX_EXCERPT ? full.slice(from, from + MAX_EXCERPT) : full;
+  const cut = full.length > MAX_EXCERPT ? full.slice(from, from + MAX_EXCERPT) : full;
   const src = cut.replace(CONTROL, '?');
   const col = loc.col - from;
   // Tabs are kept so the caret lines up with what the terminal shows (most lines have none: spaces alone then).

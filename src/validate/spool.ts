@@ -98,7 +98,8 @@ export class Spool<T> {
       }
       // file by file, each taken out of memory once it is on disk: a failed write leaves the rest where it was
       for (const [file, lines] of this.#pending) {
-        const buf = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+        const text = `${lines.join('\n')}\n`;
+        const buf = Buffer.from(text, 'utf8');
         let done = 0;
         while (done < buf.length) done += writeSync(this.#fd, buf, done, buf.length - done, this.#size + done);
         const segs = this.#segments.get(file);
@@ -106,12 +107,11 @@ export class Spool<T> {
         else this.#segments.set(file, [this.#size, buf.length]);
         this.#size += buf.length;
         this.#pending.delete(file);
+        // what add() counted for these lines: their lengths and a newline each
+        this.#pendingBytes -= text.length;
       }
-      this.#pendingBytes = 0;
     } catch {
       this.#noDisk = true;
-      this.#pendingBytes = 0;
-      for (const lines of this.#pending.values()) for (const l of lines) this.#pendingBytes += l.length + 1;
     }
   }
 }
