@@ -95,9 +95,10 @@ export function registerValidateCommands(program: Command, o: ValidateCommandOpt
           ...(opts.kubernetesVersion ? { kubernetesVersion: opts.kubernetesVersion } : {}),
         };
         // the worker thread loads its modules and the run's schemas while this one loads its own and reads the inputs
-        const { prestartWorker, schemaChoice, schemasCached } = await import('./pool.js');
+        const { PARALLEL_THRESHOLD_BYTES, prestartWorker, schemaChoice, schemasCached } = await import('./pool.js');
+        const { manifestBytes } = await import('./inputs.js');
         const choice = schemaChoice(vo);
-        prestartWorker(inputs, undefined, schemasCached(choice) ? choice : undefined);
+        prestartWorker(manifestBytes(inputs, PARALLEL_THRESHOLD_BYTES), undefined, schemasCached(choice) ? choice : undefined);
         // the inputs are read and the workers given their files before the validator is loaded (see start.ts)
         const started = (await import('./start.js')).startRun(inputs, vo);
         // the workers are ended however the run ends (validateStream ends them as well once it has them; twice is harmless)

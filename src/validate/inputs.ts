@@ -33,6 +33,45 @@ export interface CollectOptions {
 }
 
 const MANIFEST = /\.(ya?ml|json)$/i;
+
+/** what a directory's walk leaves out */
+const skipped = (name: string): boolean => name.startsWith('.') || name === 'node_modules';
+
+/**
+ * The bytes of the manifests under `paths` (a file named alone counts whatever its name), walked
+ * as InputCollector walks a directory, counted until they pass `limit`: a kustomization or a GitOps
+ * path may read less or more, so this only says whether the inputs are big (see prestartWorker).
+ */
+export function manifestBytes(paths: readonly string[], limit: number): number {
+  let bytes = 0;
+  // directories by device and inode: a symbolic link's loop is walked once
+  const seen = new Set<string>();
+  const walk = (p: string, depth: number): void => {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      // a path that is not there is the run's finding
+      return;
+    }
+    if (!st.isDirectory()) {
+      if (depth === 0 || MANIFEST.test(p)) bytes += st.size;
+      return;
+    }
+    const id = `${st.dev}:${st.ino}`;
+    if (seen.has(id)) return;
+    seen.add(id);
+    let names: string[];
+    try {
+      names = readdirSync(p);
+    } catch {
+      return;
+    }
+    for (const name of names) if (bytes <= limit && !skipped(name)) walk(join(p, name), depth + 1);
+  };
+  for (const p of paths) if (bytes <= limit) walk(p, 0);
+  return bytes;
+}
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 /** fields whose effect only `kubectl kustomize` can render */
 const PLAIN_KUSTOMIZATION_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'resources', 'crds', 'sortOptions']);
@@ -288,7 +327,7 @@ export class InputCollector {
       return;
     }
     for (const name of entries) {
-      if (name.startsWith('.') || name === 'node_modules') continue;
+      if (skipped(name)) continue;
       const p = join(dir, name);
       let st;
       try {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -10,18 +10,25 @@ import type { ValidateOptions } from './index.js';
 import { defaultCacheDir } from './schema/cache-dir.js';
 import type { SchemaChoice, WorkerInput, WorkerMessage, WorkerStart } from './worker.js';
 
-/** Below this much YAML (about 2,500 documents), one thread is as fast: a worker loads the schemas again and starts cold. */
-export const PARALLEL_THRESHOLD_BYTES = 2 * 1024 * 1024;
+/**
+ * Up to this much YAML (about 15,000 documents) one thread is faster: a worker starts cold, loads the
+ * modules and schemas again and packs what it found for this thread. Measured on 2 cores (`/usr/bin/time`,
+ * the bench's corpora, 3 alternated runs each), one thread against one worker: 5,000 documents with
+ * findings 1.11-1.16 s against 1.30-1.31 s; 10,000 with findings 1.55-1.58 s against 1.68-1.69 s
+ * (peak RSS 171 MiB against 144); 10,000 clean 1.12-1.14 s against 1.15-1.20 s; 20,000 with findings
+ * 2.37-2.45 s against 2.44-2.46 s (200 MiB against 178); 100,000 with findings 8.9 s against 8.7 s and
+ * 285-295 MiB against 234: past this size the worker's bounded heap wins.
+ */
+export const PARALLEL_THRESHOLD_BYTES = 12 * 1024 * 1024;
 const BYTES_PER_WORKER = 2 * 1024 * 1024;
 
 /**
- * How many worker threads analyse `bytes` of YAML: none for small inputs or one core, else one per
- * core but one (this thread files their findings, spools them and prints), at most one per 2 MiB
- * and 4. On 2 cores (10,000 documents, `npm run bench -- validate`, a loaded machine) one worker took
- * 1.7-2.0 s of CPU and 140-160 MiB clean, 2.8-3.5 s and 177 MiB with findings, against 2.4 s, 190 MiB
- * and 4.0-4.3 s, 220 MiB in one thread (two workers: 2.2-2.4 s, 198 MiB and 3.8-4.1 s, 215 MiB):
- * the gain is the worker's limited heap (less garbage kept, fewer pages), not parallel work, as
- * wall time stays close to CPU time.
+ * How many worker threads analyse `bytes` of YAML: none for inputs up to PARALLEL_THRESHOLD_BYTES or
+ * one core, else one per core but one (this thread files their findings, spools them and prints),
+ * at most one per 2 MiB and 4. On 2 cores two analysing threads are slower than one: the analysis
+ * allocates, and two threads that allocate slow each other (this thread analysing 30% of the
+ * 10,000-document findings corpus while the worker took the rest: 1.81 s against 1.68 s for the
+ * worker alone). One worker's gain on big inputs is its bounded heap (heapLimits), not parallel work.
  */
 export function workerCount(bytes: number, cores = availableParallelism()): number {
   if (bytes <= PARALLEL_THRESHOLD_BYTES || cores < 2) return 0;
@@ -87,20 +94,10 @@ let prestarted: { worker: Worker; limits: HeapLimits } | undefined;
  * while this thread loads its own and reads the inputs: the CLI calls it first thing. It waits
  * for its files (WorkerPool); the run ends it when no worker is wanted (small inputs, see
  * workerCount), or the process exits without waiting for it (it is unref'd). Not for one core, nor
- * for inputs that are only files too small together for a worker.
+ * for inputs too small for a worker: `bytes`, their manifests' size (manifestBytes).
  */
-export function prestartWorker(paths: readonly string[], cores = availableParallelism(), schemas?: SchemaChoice): boolean {
-  if (prestarted || cores < 2) return false;
-  let bytes = 0;
-  for (const p of paths) {
-    try {
-      const st = statSync(p);
-      bytes += st.isDirectory() ? Infinity : st.size;
-    } catch {
-      // a path that is not there is the run's finding
-    }
-  }
-  if (bytes <= PARALLEL_THRESHOLD_BYTES) return false;
+export function prestartWorker(bytes: number, cores = availableParallelism(), schemas?: SchemaChoice): boolean {
+  if (prestarted || cores < 2 || bytes <= PARALLEL_THRESHOLD_BYTES) return false;
   const limits = heapLimits(PRESTART_FILE_BYTES);
   // with the run's schemas, it loads them while this thread reads the inputs (worker.ts)
   const worker = new Worker(WORKER, { resourceLimits: limits, ...(schemas ? { workerData: schemas } : {}) });

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Diagnostic } from '../../src/diag/diagnostic.js';
 import { analyzeFiles, emptyAnalysis, mergeAnalysis, pack, unpackNeed, type PackedNeed } from '../../src/validate/analyze.js';
 import { needKey, ObjectIndex } from '../../src/validate/check/references.js';
-import { endPrestarted, prestartWorker, WorkerPool } from '../../src/validate/pool.js';
+import { endPrestarted, PARALLEL_THRESHOLD_BYTES, prestartWorker, WorkerPool } from '../../src/validate/pool.js';
 import { loadRegistry } from '../../src/validate/schema/registry-load.js';
+import { manifestBytes } from '../../src/validate/inputs.js';
 import { cleanup, crdCache, tempDir } from './helpers.js';
 
-// Huge inputs (over 16 MiB) are split over worker threads: the split must not change the findings.
+// Big inputs (over 12 MiB) are analysed in worker threads: the split must not change the findings.
 describe('worker pool', () => {
   it('finds in worker threads exactly what one thread finds', async () => {
     const cacheDir = await crdCache();
@@ -91,14 +93,40 @@ describe('worker pool', () => {
     }
   });
 
+  it('counts the bytes of the manifests a directory walk reads, once each, up to a limit', () => {
+    const dir = tempDir();
+    try {
+      mkdirSync(join(dir, 'apps', 'deep'), { recursive: true });
+      mkdirSync(join(dir, '.git'));
+      mkdirSync(join(dir, 'node_modules'));
+      writeFileSync(join(dir, 'a.yaml'), 'x'.repeat(10));
+      writeFileSync(join(dir, 'apps', 'b.yml'), 'x'.repeat(20));
+      writeFileSync(join(dir, 'apps', 'deep', 'c.JSON'), 'x'.repeat(40));
+      // not walked: not a manifest's name, a dot directory, node_modules
+      writeFileSync(join(dir, 'notes.txt'), 'x'.repeat(1000));
+      writeFileSync(join(dir, '.git', 'd.yaml'), 'x'.repeat(1000));
+      writeFileSync(join(dir, 'node_modules', 'e.yaml'), 'x'.repeat(1000));
+      // a link back to the top is not walked again
+      symlinkSync(dir, join(dir, 'apps', 'loop'));
+      assert.equal(manifestBytes([dir], Infinity), 70);
+      // a file named alone counts whatever its name; a missing path counts nothing; from apps, the link leads to a.yaml
+      assert.equal(manifestBytes([join(dir, 'notes.txt'), join(dir, 'absent.yaml'), join(dir, 'apps')], Infinity), 1070);
+      // the count stops once past the limit
+      const some = manifestBytes([dir, join(dir, 'notes.txt')], 5);
+      assert.ok(some > 5 && some < 1070, `${some}`);
+    } finally {
+      cleanup(dir);
+    }
+  });
+
   it('a worker started before the files are known (prestartWorker) analyses them as a new one does', async () => {
     const cacheDir = await crdCache();
     const dir = tempDir();
     try {
-      // a small file alone wants no worker; a directory may hold anything
-      assert.equal(prestartWorker([join(dir, 'absent.yaml')], 2), false);
-      assert.equal(prestartWorker([dir], 1), false, 'one core: no worker');
-      assert.equal(prestartWorker([dir], 2), true);
+      // small inputs want no worker
+      assert.equal(prestartWorker(PARALLEL_THRESHOLD_BYTES, 2), false);
+      assert.equal(prestartWorker(Infinity, 1), false, 'one core: no worker');
+      assert.equal(prestartWorker(PARALLEL_THRESHOLD_BYTES + 1, 2), true);
       const files = [{ file: 'a.yaml', text: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_a, namespace: nsa}\n' }];
       const inThread = analyzeFiles(files, loadRegistry(cacheDir, undefined), { rebirth: false });
       const pool = new WorkerPool(
@@ -114,7 +142,7 @@ describe('worker pool', () => {
       assert.deepEqual(found, JSON.parse(JSON.stringify(inThread.diagnostics)));
       assert.ok(found.length >= 1);
       // a prestarted worker no run takes is ended (the run's end calls this)
-      assert.equal(prestartWorker([dir], 2), true);
+      assert.equal(prestartWorker(Infinity, 2), true);
       endPrestarted();
       const next = new WorkerPool([], 1, { cacheDir, kubernetesVersion: undefined, builtinCrds: undefined, inputCrds: true, options: { rebirth: false } });
       assert.equal(next.prestarted, 0);
@@ -157,7 +185,7 @@ describe('worker pool', () => {
         },
       ];
       const rules = async (prestart: readonly string[], run: readonly string[]): Promise<string[]> => {
-        assert.equal(prestartWorker([dir], 2, { cacheDir, kubernetesVersion: undefined, builtinCrds: prestart }), true);
+        assert.equal(prestartWorker(Infinity, 2, { cacheDir, kubernetesVersion: undefined, builtinCrds: prestart }), true);
         const pool = new WorkerPool(
           files.map((f) => ({ ...f, bytes: f.text.length })),
           1,
