@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { validateManifests, validateStream, type ValidateOptions } from '../../src/validate/index.js';
+import { validateManifests, validateStream, type ValidateOptions, type ValidateStats } from '../../src/validate/index.js';
+import type { Diagnostic } from '../../src/diag/diagnostic.js';
 import { renderResult } from '../../src/validate/output/render.js';
 import { StreamRenderer } from '../../src/validate/output/stream.js';
 import { Spool } from '../../src/validate/spool.js';
@@ -277,5 +278,50 @@ describe('findings streamed file by file', () => {
         if (format === 'json') assert.deepEqual(Object.keys(JSON.parse(sink.text) as object), ['version', 'diagnostics', 'ok', 'stats']);
       }
     });
+  });
+
+  it('encodes the pieces into one buffer, filled again once the output is done with it, never one a PassThrough still holds', async () => {
+    const stats: ValidateStats = {
+      ...{ files: 3, documents: 40, validated: 40, unknownKind: 0, crds: 0, celEvaluated: 0, celUnevaluated: 0, celSkipped: 0 },
+      ...{ celNotEstimated: 0, placeholders: 0, ratcheted: 0, cacheHits: 0, compiled: 0, errors: 40, warnings: 0, workers: 0, ms: 1 },
+    };
+    // characters of 1 to 4 bytes in UTF-8, and a message longer than a piece
+    const diagnostics: Diagnostic[] = Array.from({ length: 40 }, (_, i) => ({
+      severity: 'error',
+      rule: 'test/rule',
+      message: i === 7 ? 'é🏰'.repeat(700) : `finding ${i}: café ✓ 🏰 ${'x'.repeat(i * 7)}`,
+      location: { file: `m/${Math.floor(i / 15)}.yaml`, line: i + 1, col: 1 },
+    }));
+    const result = { diagnostics, sources: new Map<string, string>(), stats, ok: false };
+    for (const format of ['text', 'json'] as const) {
+      const expected = `${renderResult(result, format)}\n`;
+      // an output done with each buffer when its callback comes: the same memory is written again
+      const seen = new Set<ArrayBufferLike>();
+      let writes = 0;
+      let text = '';
+      const out = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          writes++;
+          seen.add(chunk.buffer);
+          text += chunk.toString('utf8');
+          setImmediate(done);
+        },
+      });
+      const r = new StreamRenderer(format, out, 512, true);
+      for (const d of diagnostics) await r.add(d, () => undefined);
+      await r.finish({ stats, ok: false });
+      assert.equal(text, expected, format);
+      assert.ok(writes > 10 && seen.size < writes / 2, `${format}: ${seen.size} buffers for ${writes} writes`);
+      // a PassThrough keeps the very buffers it is given until they are read: none is filled again
+      const through = new PassThrough();
+      const held: Buffer[] = [];
+      const p = new StreamRenderer(format, through, 512);
+      assert.equal(p.reuse, false);
+      for (const d of diagnostics) await p.add(d, () => undefined);
+      await p.finish({ stats, ok: false });
+      through.end();
+      for await (const c of through) held.push(c as Buffer);
+      assert.equal(Buffer.concat(held).toString('utf8'), expected, `${format} through a PassThrough`);
+    }
   });
 });
