@@ -52,7 +52,7 @@ export class StreamRenderer {
     return this.#count;
   }
 
-  /** characters handed to the output before finish() */
+  /** characters handed to the output so far (in pieces of `chunk` bytes before finish()) */
   get written(): number {
     return this.#written;
   }
