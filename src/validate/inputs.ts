@@ -39,14 +39,21 @@ const skipped = (name: string): boolean => name.startsWith('.') || name === 'nod
 
 /**
  * The bytes of the manifests under `paths` (a file named alone counts whatever its name), walked
- * as InputCollector walks a directory, counted until they pass `limit`: a kustomization or a GitOps
- * path may read less or more, so this only says whether the inputs are big (see prestartWorker).
+ * as InputCollector walks a directory, each file and directory once, counted until they pass
+ * `limit`. A kustomization, a Helm chart (its `crds/` only) or a GitOps path may read less or more:
+ * this only says whether the inputs are big enough for a worker thread started early (prestartWorker).
  */
 export function manifestBytes(paths: readonly string[], limit: number): number {
   let bytes = 0;
-  // directories by device and inode: a symbolic link's loop is walked once
+  // by device and inode: a file named twice, or a symbolic link's loop, is counted once
   const seen = new Set<string>();
-  const walk = (p: string, depth: number): void => {
+  const once = (st: { dev: number; ino: number }): boolean => {
+    const id = `${st.dev}:${st.ino}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  };
+  const walk = (p: string, top: boolean): void => {
     let st;
     try {
       st = statSync(p);
@@ -54,24 +61,27 @@ export function manifestBytes(paths: readonly string[], limit: number): number {
       // a path that is not there is the run's finding
       return;
     }
+    if (!once(st)) return;
     if (!st.isDirectory()) {
-      if (depth === 0 || MANIFEST.test(p)) bytes += st.size;
+      if (top || MANIFEST.test(p)) bytes += st.size;
       return;
     }
-    const id = `${st.dev}:${st.ino}`;
-    if (seen.has(id)) return;
-    seen.add(id);
-    let names: string[];
+    let entries;
     try {
-      names = readdirSync(p);
+      entries = readdirSync(p, { withFileTypes: true });
     } catch {
       return;
     }
-    for (const name of names) if (bytes <= limit && !skipped(name)) walk(join(p, name), depth + 1);
+    for (const e of entries) {
+      if (bytes > limit) return;
+      // what is neither a directory (or a link to one) nor a manifest is not even looked at
+      if (!skipped(e.name) && (e.isDirectory() || e.isSymbolicLink() || MANIFEST.test(e.name))) walk(join(p, e.name), false);
+    }
   };
-  for (const p of paths) if (bytes <= limit) walk(p, 0);
+  for (const p of paths) if (bytes <= limit) walk(p, true);
   return bytes;
 }
+
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 /** fields whose effect only `kubectl kustomize` can render */
 const PLAIN_KUSTOMIZATION_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'resources', 'crds', 'sortOptions']);

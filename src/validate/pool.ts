@@ -17,22 +17,21 @@ import type { SchemaChoice, WorkerInput, WorkerMessage, WorkerStart } from './wo
  * findings 1.11-1.16 s against 1.30-1.31 s; 10,000 with findings 1.55-1.58 s against 1.68-1.69 s
  * (peak RSS 171 MiB against 144); 10,000 clean 1.12-1.14 s against 1.15-1.20 s; 20,000 with findings
  * 2.37-2.45 s against 2.44-2.46 s (200 MiB against 178); 100,000 with findings 8.9 s against 8.7 s and
- * 285-295 MiB against 234: past this size the worker's bounded heap wins.
+ * 285-295 MiB against 234: past this size the worker's bounded heap wins in memory, at about the same time.
  */
 export const PARALLEL_THRESHOLD_BYTES = 12 * 1024 * 1024;
-const BYTES_PER_WORKER = 2 * 1024 * 1024;
 
 /**
  * How many worker threads analyse `bytes` of YAML: none for inputs up to PARALLEL_THRESHOLD_BYTES or
  * one core, else one per core but one (this thread files their findings, spools them and prints),
- * at most one per 2 MiB and 4. On 2 cores two analysing threads are slower than one: the analysis
+ * at most 4. On 2 cores two analysing threads are slower than one: the analysis
  * allocates, and two threads that allocate slow each other (this thread analysing 30% of the
  * 10,000-document findings corpus while the worker took the rest: 1.81 s against 1.68 s for the
  * worker alone). One worker's gain on big inputs is its bounded heap (heapLimits), not parallel work.
  */
 export function workerCount(bytes: number, cores = availableParallelism()): number {
   if (bytes <= PARALLEL_THRESHOLD_BYTES || cores < 2) return 0;
-  return Math.max(1, Math.min(4, cores - 1, Math.ceil(bytes / BYTES_PER_WORKER)));
+  return Math.min(4, cores - 1);
 }
 
 /** The schemas a run with `opts` loads in each worker: its cache, Kubernetes version and shipped CRDs. */

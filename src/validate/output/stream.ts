@@ -52,7 +52,7 @@ export class StreamRenderer {
     return this.#count;
   }
 
-  /** characters handed to the output so far (in pieces of `chunk` bytes before finish()) */
+  /** UTF-16 characters given to the output's write() so far (finish() included), in pieces of a little over `chunk` bytes */
   get written(): number {
     return this.#written;
   }
@@ -122,11 +122,13 @@ export class StreamRenderer {
   #flush(): Promise<void> {
     const { bytes, used } = this.#take();
     if (!bytes) return Promise.resolve();
-    const released = this.reuse
-      ? (): void => {
-          this.#free = bytes;
-        }
-      : undefined;
+    // a buffer grown for one long finding is not kept for the rest of the run
+    const released =
+      this.reuse && bytes.length <= 2 * (this.chunk + 4096)
+        ? (): void => {
+            this.#free = bytes;
+          }
+        : undefined;
     return this.#write(bytes.subarray(0, used), released).then(() => new Promise<void>((resolve) => setImmediate(resolve)));
   }
 
