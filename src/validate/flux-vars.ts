@@ -4,6 +4,7 @@ import { yaml } from '../diag/yaml-lazy.js';
 import type { InputFile } from './inputs.js';
 import { obj as asObject } from './check/context.js';
 import { displayPath } from './display-path.js';
+import { skipped } from './walk.js';
 
 // Flux's postBuild.substituteFrom reads ConfigMaps and Secrets from the cluster; offline, the Git tree that
 // creates them is where they are.
@@ -58,7 +59,7 @@ export function objectIndex(root: string, read: readonly InputFile[]): Map<strin
       return;
     }
     for (const e of entries) {
-      if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+      if (skipped(e.name)) continue;
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.isFile() && /\.ya?ml$/i.test(e.name) && !seen.has(p)) {

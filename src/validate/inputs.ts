@@ -7,6 +7,7 @@ import { yaml } from '../diag/yaml-lazy.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { arr, obj as asObject } from './check/context.js';
 import { displayPath } from './display-path.js';
+import { skipped } from './walk.js';
 import { objectIndex, type TreeObject } from './flux-vars.js';
 import { CHART_FILE, chartNotice, chartOf, isChart } from './helm-chart.js';
 
@@ -33,9 +34,6 @@ export interface CollectOptions {
 }
 
 const MANIFEST = /\.(ya?ml|json)$/i;
-
-/** what a directory's walk leaves out */
-const skipped = (name: string): boolean => name.startsWith('.') || name === 'node_modules';
 
 /**
  * The bytes of the manifests under `paths` (a file named alone counts whatever its name), walked

@@ -22,6 +22,8 @@ export class StreamRenderer {
   #chars = 0;
   /** a piece's buffer the output is done with (its write's callback came): filled again instead of a new one */
   #free: Buffer | undefined;
+  /** the size of a piece's buffer: `chunk` bytes and room for the finding that passes them (a longer one grows it) */
+  readonly #room: number;
   #errors = 0;
   #warnings = 0;
   #count = 0;
@@ -41,6 +43,7 @@ export class StreamRenderer {
   ) {
     this.#format = format;
     this.#out = out;
+    this.#room = chunk + 4096;
     // the reader went away (`castle validate | head`): the rest is not printed, and that is no crash
     out.on('error', () => {
       this.#gone = true;
@@ -91,7 +94,7 @@ export class StreamRenderer {
     // UTF-8 takes at most 3 bytes for each UTF-16 unit
     const most = s.length * 3;
     if (!this.#bytes) {
-      const size = Math.max(this.chunk + 4096, most);
+      const size = Math.max(this.#room, most);
       const free = this.#free;
       this.#free = undefined;
       this.#bytes = free && free.length >= size ? free : Buffer.allocUnsafe(size);
@@ -124,7 +127,7 @@ export class StreamRenderer {
     if (!bytes) return Promise.resolve();
     // a buffer grown for one long finding is not kept for the rest of the run
     const released =
-      this.reuse && bytes.length <= 2 * (this.chunk + 4096)
+      this.reuse && bytes.length <= 2 * this.#room
         ? (): void => {
             this.#free = bytes;
           }
@@ -135,7 +138,7 @@ export class StreamRenderer {
   /** waits for a slow reader; `released`: the output is done with the bytes */
   #write(b: Buffer, released?: () => void): Promise<void> {
     return new Promise((resolve) => {
-      if (this.#gone || this.#out.write(b, released ? () => released() : undefined)) resolve();
+      if (this.#gone || this.#out.write(b, released)) resolve();
       else {
         // each wait takes its listeners off again: a big output to a slow pipe waits thousands of times
         const done = (): void => {
