@@ -1,5 +1,5 @@
 import type { Diagnostic, SourceLocation } from '../diag/diagnostic.js';
-import { parseFile, type ManifestDoc } from './documents.js';
+import { readFile, type ManifestDoc } from './documents.js';
 import type { InputFile } from './inputs.js';
 import { describe, diag, groupOf, locateIn, locRef, type LocRef } from './check/context.js';
 import { rawSegments } from './check/field-path.js';
@@ -89,13 +89,47 @@ export function emptyAnalysis(): FileAnalysis {
 let trackNext = false;
 
 export function analyzeFiles(files: readonly InputFile[], registry: SchemaRegistry, o: AnalyzeOptions, into: FileAnalysis = emptyAnalysis()): FileAnalysis {
-  // file by file: a file's values and positions are garbage once its documents are checked
   for (const f of files) {
-    const docs = parseFile(f, into.diagnostics, trackNext ? { ...o, track: true } : o);
-    const found = analyzeDocs(docs, registry, o, into, f.text.includes('${'));
-    if (docs.length > 0) trackNext = found * 2 > docs.length;
+    const mark = markOf(into);
+    const placeholders = f.text.includes('${');
+    let docs = 0;
+    let found = 0;
+    // a document at a time, as the file is read: its values and positions are garbage once it is checked
+    readFile(
+      f,
+      into.diagnostics,
+      trackNext ? { ...o, track: true } : o,
+      (ds) => {
+        docs += ds.length;
+        found += analyzeDocs(ds, registry, o, into, placeholders);
+      },
+      () => {
+        rollBack(into, mark);
+        docs = 0;
+        found = 0;
+      },
+    );
+    if (docs > 0) trackNext = found * 2 > docs;
   }
   return into;
+}
+
+/** How long each list of a FileAnalysis is, and each count: what it was before a file, to go back to. */
+type Mark = { [K in keyof FileAnalysis]: number };
+
+function markOf(a: FileAnalysis): Mark {
+  const m = {} as Record<string, number>;
+  for (const [k, v] of Object.entries(a)) m[k] = Array.isArray(v) ? v.length : (v as number);
+  return m as Mark;
+}
+
+function rollBack(a: FileAnalysis, m: Mark): void {
+  const r = a as unknown as Record<string, unknown[] | number>;
+  for (const [k, n] of Object.entries(m)) {
+    const v = r[k];
+    if (Array.isArray(v)) v.length = n;
+    else r[k] = n;
+  }
 }
 
 /** a Flux post-build variable, `${VAR}` or `${VAR:=default}` (drone/envsubst syntax) */

@@ -3,7 +3,7 @@ import { LineIndex, parseSource } from './source.js';
 import { LineDocPositions, YamlDocPositions, type DocPositions } from './positions.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { yaml } from '../diag/yaml-lazy.js';
-import { lineParse, Unsupported, YAML11_BOOL, type Positions } from './line-yaml.js';
+import { lineRead, Unsupported, YAML11_BOOL, type Root } from './line-yaml.js';
 import type { InputFile } from './inputs.js';
 
 /** One Kubernetes object found in the inputs, with what is needed to point back at its source. */
@@ -66,63 +66,94 @@ export function parseDocuments(files: readonly InputFile[], diagnostics: Diagnos
   return out;
 }
 
-/**
- * The objects of one file. Values come from the line reader when it can read the file (the plain
- * shape of most manifests), else from the \`yaml\` package, which also reports errors. Positions are
- * only needed for findings: for line-read files each document is parsed with positions on its first
- * finding, alone (its own text, with the file's line index), so a finding costs one document.
- */
+/** The objects of one file (see readFile). */
 export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptions = {}): ManifestDoc[] {
   const out: ManifestDoc[] = [];
-  const ambiguous: number[] = [];
-  const ranges: [number, number][] = [];
-  let values: unknown[] | undefined;
-  const tracked: Positions | undefined = o.track === true ? { roots: [] } : undefined;
+  const mark = diagnostics.length;
+  readFile(
+    f,
+    diagnostics,
+    o,
+    (docs) => {
+      for (const d of docs) out.push(d);
+    },
+    () => {
+      diagnostics.length = mark;
+      out.length = 0;
+    },
+  );
+  return out;
+}
+
+/**
+ * The objects of one file, given to `visit` a YAML document at a time (a `kind: List` is one
+ * document of many objects), as they are read. Values come from the line reader when it can read the
+ * file (the plain shape of most manifests), else from the `yaml` package, which also reports errors:
+ * when the line reader stops at a document after it gave earlier ones, `restart` is called, for the
+ * caller to forget what it did with them and what was added to `diagnostics` since, and the whole file
+ * is given again from the `yaml` package. Positions are only needed for findings: for line-read files each
+ * document is parsed with positions on its first finding, alone (its own text, with the file's line
+ * index), so a finding costs one document.
+ */
+export function readFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptions, visit: (docs: ManifestDoc[]) => void, restart: () => void): void {
   if (o.fastYaml !== false) {
     try {
-      values = lineParse(f.text, ambiguous, ranges, tracked);
+      lineFile(f, diagnostics, o.track === true, visit);
+      return;
     } catch (e) {
       if (!(e instanceof Unsupported) && !(e instanceof RangeError)) throw e;
+      restart();
     }
   }
-  if (values) {
-    let index: LineIndex | undefined;
-    const lines = (): LineIndex => (index ??= new LineIndex(f.text));
-    for (const offset of ambiguous) diagnostics.push(ambiguousBool(f.file, f.text, offset, lines().pos(offset)));
-    values.forEach((value, i) => {
+  yamlFile(f, diagnostics, visit);
+}
+
+function lineFile(f: InputFile, diagnostics: Diagnostic[], track: boolean, visit: (docs: ManifestDoc[]) => void): void {
+  const ambiguous: number[] = [];
+  const lines = new FileLines(f.text);
+  let i = 0;
+  lineRead(
+    f.text,
+    (value, start, end, root) => {
+      const doc = i++;
+      for (const offset of ambiguous) diagnostics.push(ambiguousBool(f.file, f.text, offset, lines.get().pos(offset)));
+      ambiguous.length = 0;
       if (value === null || value === undefined) return;
-      const range = ranges[i]!;
-      if (range[1] - range[0] > MAX_OBJECT_BYTES) {
-        diagnostics.push(tooLarge(f.file, range[1] - range[0], lines().pos(range[0])));
+      const range: readonly [number, number] = [start, end];
+      if (end - start > MAX_OBJECT_BYTES) {
+        diagnostics.push(tooLarge(f.file, end - start, lines.get().pos(start)));
         return;
       }
-      let pos: DocPositions | undefined;
-      const lazy = (): DocPositions => (pos ??= new LineDocPositions(f.file, f.text, range, lines(), tracked ? { value, at: tracked, doc: i } : undefined));
-      collect(value, [], lazy, () => tracked !== undefined || pos !== undefined, i, range, f, diagnostics, out);
-    });
-    return out;
-  }
+      const out: ManifestDoc[] = [];
+      collect(value, [], new LinePosSource(f, range, lines, root ? { value, root } : undefined), doc, range, f, diagnostics, out);
+      if (out.length > 0) visit(out);
+    },
+    ambiguous,
+    track,
+  );
+}
+
+function yamlFile(f: InputFile, diagnostics: Diagnostic[], visit: (docs: ManifestDoc[]) => void): void {
   let parsed: ReturnType<typeof parseSource>;
   try {
     parsed = parseSource(f.file, f.text);
   } catch (e) {
     // e.g. a stack overflow on pathologically deep nesting
     diagnostics.push({ severity: 'error', rule: 'yaml/syntax', message: `cannot parse: ${(e as Error).message}`, location: { file: f.file, line: 1, col: 1 } });
-    return out;
+    return;
   }
   for (const d of parsed.diagnostics) diagnostics.push(d);
   const { source } = parsed;
-  for (const d of source.docs) {
-    if (d.errors.length) continue;
-    yaml().visit(d, {
+  source.docs.forEach((doc, i) => {
+    if (doc.errors.length) return;
+    // each document's ambiguous booleans before its objects, as the line reader gives them
+    yaml().visit(doc, {
       Scalar(_, node) {
         if (node.type === 'PLAIN' && typeof node.source === 'string' && YAML11_BOOL.test(node.source) && node.range)
           diagnostics.push(ambiguousBool(f.file, f.text, node.range[0], source.lineCounter.linePos(node.range[0])));
       },
     });
-  }
-  source.docs.forEach((doc, i) => {
-    if (doc.errors.length || parsed.badDocs.has(i)) return;
+    if (parsed.badDocs.has(i)) return;
     const [start, , end] = doc.range;
     if (end - start > MAX_OBJECT_BYTES) {
       diagnostics.push(tooLarge(f.file, end - start, source.lineCounter.linePos(start)));
@@ -144,20 +175,10 @@ export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptio
       return;
     }
     if (value === null || value === undefined) return;
-    const pos = new YamlDocPositions(source, i);
-    collect(
-      value,
-      [],
-      () => pos,
-      () => true,
-      i,
-      undefined,
-      f,
-      diagnostics,
-      out,
-    );
+    const out: ManifestDoc[] = [];
+    collect(value, [], new BuiltPosSource(new YamlDocPositions(source, i)), i, undefined, f, diagnostics, out);
+    if (out.length > 0) visit(out);
   });
-  return out;
 }
 
 /**
@@ -179,8 +200,7 @@ function ambiguousBool(file: string, text: string, offset: number, { line, col }
 function collect(
   value: unknown,
   base: PathSeg[],
-  lazy: () => DocPositions,
-  built: () => boolean,
+  src: PosSource,
   doc: number,
   range: readonly [number, number] | undefined,
   f: InputFile,
@@ -188,7 +208,7 @@ function collect(
   out: ManifestDoc[],
 ): void {
   const loc = (): Diagnostic['location'] => {
-    const { line, col } = lazy().locate([]);
+    const { line, col } = src.get().locate([]);
     return { file: f.file, line, col };
   };
   if (typeof value !== 'object' || Array.isArray(value) || value === null) {
@@ -235,26 +255,88 @@ function collect(
     return;
   }
   if (kind === 'List' && apiVersion === 'v1' && Array.isArray(v['items'])) {
-    v['items'].forEach((item, n) => collect(item, [...base, 'items', n], lazy, built, doc, range, f, diagnostics, out));
+    v['items'].forEach((item, n) => collect(item, [...base, 'items', n], src, doc, range, f, diagnostics, out));
     return;
   }
   const meta = (typeof v['metadata'] === 'object' && v['metadata'] !== null ? v['metadata'] : {}) as Record<string, unknown>;
-  out.push({
-    file: f.file,
-    get pos() {
-      return lazy();
-    },
-    get hasPos() {
-      return built();
-    },
-    doc,
-    range,
-    base,
-    value: v,
-    apiVersion,
-    kind,
-    name: str(meta['name']) ?? str(meta['generateName']) ?? '',
-    namespace: str(meta['namespace']),
-    via: f.via,
-  });
+  out.push(new Manifest(f.file, doc, range, base, v, apiVersion, kind, str(meta['name']) ?? str(meta['generateName']) ?? '', str(meta['namespace']), f.via, src));
 }
+
+/**
+ * A ManifestDoc as a class, its positions got through a PosSource: an object literal with getters
+ * (closures over the document) gave each object its own hidden class, which V8 keeps in the old
+ * generation, and through it every document's values survived the young-generation collections until
+ * a full one (about a third of what a pass over the bench's findings corpus allocated, and most of its GC time).
+ */
+class Manifest implements ManifestDoc {
+  readonly #src: PosSource;
+
+  constructor(
+    readonly file: string,
+    readonly doc: number,
+    readonly range: readonly [number, number] | undefined,
+    readonly base: readonly PathSeg[],
+    readonly value: Record<string, unknown>,
+    readonly apiVersion: string,
+    readonly kind: string,
+    readonly name: string,
+    readonly namespace: string | undefined,
+    readonly via: string | undefined,
+    src: PosSource,
+  ) {
+    this.#src = src;
+  }
+
+  get pos(): DocPositions {
+    return this.#src.get();
+  }
+
+  get hasPos(): boolean {
+    return this.#src.built;
+  }
+}
+
+/** The positions of one YAML document (all its objects, for a `kind: List`). */
+interface PosSource {
+  get(): DocPositions;
+  /** get() costs no parse */
+  readonly built: boolean;
+}
+
+class BuiltPosSource implements PosSource {
+  readonly built = true;
+  constructor(readonly pos: DocPositions) {}
+  get(): DocPositions {
+    return this.pos;
+  }
+}
+
+/** A line-read document's positions: read again on the first finding, or recorded by the read (`tracked`). */
+class LinePosSource implements PosSource {
+  #pos: DocPositions | undefined;
+
+  constructor(
+    readonly f: InputFile,
+    readonly range: readonly [number, number],
+    readonly lines: FileLines,
+    readonly tracked: { readonly value: unknown; readonly root: Root } | undefined,
+  ) {}
+
+  get built(): boolean {
+    return this.tracked !== undefined || this.#pos !== undefined;
+  }
+
+  get(): DocPositions {
+    return (this.#pos ??= new LineDocPositions(this.f.file, this.f.text, this.range, this.lines.get(), this.tracked));
+  }
+}
+
+/** A file's line index, made when first needed. */
+class FileLines {
+  #index: LineIndex | undefined;
+  constructor(readonly text: string) {}
+  get(): LineIndex {
+    return (this.#index ??= new LineIndex(this.text));
+  }
+}
+

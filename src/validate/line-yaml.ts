@@ -605,22 +605,53 @@ class Flow {
 
 /** Where each document's value sits ([start, end]), and the Entries of its children when it is a map or a list. */
 export interface Positions {
-  readonly roots: (readonly [number, number, Entries | 0] | undefined)[];
+  readonly roots: (Root | undefined)[];
 }
+
+/** where a document's value sits ([start, end]), and the Entries of its children when it is a map or a list */
+export type Root = readonly [number, number, Entries | 0];
+
+/**
+ * Takes each document as soon as it is read: its value, its [start, end) in the text, and (with
+ * `track`) where its values are. A caller that checks each document as it comes holds one document's
+ * values at a time: holding a whole file's made a third of what a pass over the bench's findings
+ * corpus allocated survive a young-generation collection, and those collections most of its GC time.
+ */
+export type DocVisitor = (value: unknown, start: number, end: number, root: Root | undefined) => void;
 
 /**
  * `ranges`, when given, receives each document's [start, end) offsets in the text; `positions`,
  * when given, where every value is (only asked for documents that have a finding).
  */
 export function lineParse(text: string, ambiguous?: number[], ranges?: [number, number][], positions?: Positions): unknown[] {
-  if (text.charCodeAt(0) === 0xfeff || text.includes('\t') || text.includes('\r') || OTHER_WHITESPACE.test(text)) fail();
   const out: unknown[] = [];
-  const scratch = positions ? new Scratch() : undefined;
-  const bounds: [number, number][] = [];
+  lineRead(
+    text,
+    (value, start, end, root) => {
+      out.push(value);
+      ranges?.push([start, end]);
+      positions?.roots.push(root);
+    },
+    ambiguous,
+    positions !== undefined,
+  );
+  return out;
+}
+
+/**
+ * Reads `text` a document at a time, giving each to `visit`. Throws Unsupported where it does not
+ * read the text, possibly after some documents were visited (a caller then reads the whole text again
+ * with the `yaml` package); `ambiguous` receives, before a document is visited, where its YAML 1.1
+ * booleans are.
+ */
+export function lineRead(text: string, visit: DocVisitor, ambiguous?: number[], track = false): void {
+  if (text.charCodeAt(0) === 0xfeff || text.includes('\t') || text.includes('\r') || OTHER_WHITESPACE.test(text)) fail();
+  const scratch = track ? new Scratch() : undefined;
   // one document's lines at a time, in Line objects used again for each document: an object per line was 22 of the 334 MB a findings pass allocated
   const pool: Line[] = [];
   let count = 0;
   let current = false;
+  let docStart = 0;
   const add = (start: number, indent: number, text: string, full: string): void => {
     const l = pool[count];
     if (l === undefined) pool.push({ start, indent, text, full });
@@ -645,14 +676,11 @@ export function lineParse(text: string, ambiguous?: number[], ranges?: [number, 
     const body = full.trimEnd();
     if (indent === 0 && full.startsWith('---') && (full.length === 3 || full[3] === ' ' || full[3] === '\t')) {
       if (!SEPARATOR.test(full)) fail();
-      if (current) {
-        // each document read as soon as its lines are known
-        out.push(readDocument(pool, count, ambiguous, positions, scratch));
-        bounds[bounds.length - 1]![1] = start;
-      }
+      // each document read as soon as its lines are known
+      if (current) readDocument(pool, count, ambiguous, scratch, visit, docStart, start);
       current = true;
       count = 0;
-      bounds.push([start, text.length]);
+      docStart = start;
     } else if (indent === 0 && full.startsWith('...')) {
       fail();
     } else if (body !== '' && !body.startsWith('#')) {
@@ -660,7 +688,7 @@ export function lineParse(text: string, ambiguous?: number[], ranges?: [number, 
       if (!current) {
         current = true;
         count = 0;
-        bounds.push([start, text.length]);
+        docStart = start;
       }
       add(start + indent, indent, body, full);
     } else if (current) {
@@ -669,35 +697,34 @@ export function lineParse(text: string, ambiguous?: number[], ranges?: [number, 
     if (end === text.length) break;
     start = end + 1;
   }
-  if (current) out.push(readDocument(pool, count, ambiguous, positions, scratch));
-  if (ranges) for (const b of bounds) ranges.push(b);
-  return out;
+  if (current) readDocument(pool, count, ambiguous, scratch, visit, docStart, text.length);
 }
 
-/** one document's value, from its lines */
+/** one document's value, from its lines, given to `visit` */
 function readDocument(
   lines: readonly Line[],
   count: number,
   ambiguous: number[] | undefined,
-  positions: Positions | undefined,
   scratch: Scratch | undefined,
-): unknown {
+  visit: DocVisitor,
+  start: number,
+  end: number,
+): void {
   const r = new Reader(lines, count, ambiguous, scratch);
   const first = r.peek();
   let v: unknown = null;
-  let root: readonly [number, number, Entries | 0] = [0, 0, 0];
+  let root: Root = [0, 0, 0];
   if (first) {
     if (first.indent !== 0) fail();
     if (isSeqItem(first.text) || keyEnd(first.text) !== -1) {
       v = r.block(0, 0);
-      root = [first.start, END, positions && typeof v === 'object' && v !== null ? r.entries : 0];
+      root = [first.start, END, scratch && typeof v === 'object' && v !== null ? r.entries : 0];
     } else {
       r.i++;
       v = r.inline(first.text, first.start, -1, 0);
-      root = [first.start, r.end, positions && typeof v === 'object' && v !== null ? r.entries : 0];
+      root = [first.start, r.end, scratch && typeof v === 'object' && v !== null ? r.entries : 0];
     }
   }
-  positions?.roots.push(root);
   if (r.peek()) fail();
-  return v;
+  visit(v, start, end, scratch ? root : undefined);
 }

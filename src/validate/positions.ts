@@ -1,6 +1,6 @@
 import { locate, type PathSeg, type YamlSource } from '../diag/yaml-source.js';
 import type { SourceLocation } from '../diag/diagnostic.js';
-import { END, lineParse, STRIDE, type Entries, type Positions } from './line-yaml.js';
+import { END, lineParse, STRIDE, type Entries, type Positions, type Root } from './line-yaml.js';
 import type { LineIndex } from './source.js';
 
 /** Where the parts of one document are in its file: what a finding needs, and only a finding. */
@@ -45,7 +45,7 @@ export class YamlDocPositions implements DocPositions {
  */
 export class LineDocPositions implements DocPositions {
   #value: unknown;
-  #root: readonly [number, number, Entries | 0] | undefined;
+  #root: Root | undefined;
   /** where the offsets of #at count from: the document's start, or 0 for a whole-file read */
   readonly #base: number;
 
@@ -54,16 +54,16 @@ export class LineDocPositions implements DocPositions {
     readonly text: string,
     readonly range: readonly [number, number],
     readonly index: LineIndex,
-    tracked?: { readonly value: unknown; readonly at: Positions; readonly doc: number },
+    tracked?: { readonly value: unknown; readonly root: Root },
   ) {
     this.#base = tracked ? 0 : range[0];
     if (tracked) {
       this.#value = tracked.value;
-      this.#root = tracked.at.roots[tracked.doc] ?? [0, 0, 0];
+      this.#root = tracked.root;
     }
   }
 
-  #read(): readonly [number, number, Entries | 0] {
+  #read(): Root {
     if (!this.#root) {
       const at: Positions = { roots: [] };
       this.#value = lineParse(this.text.slice(this.range[0], this.range[1]), undefined, undefined, at)[0];
