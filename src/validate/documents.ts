@@ -259,7 +259,9 @@ function collect(
     return;
   }
   const meta = (typeof v['metadata'] === 'object' && v['metadata'] !== null ? v['metadata'] : {}) as Record<string, unknown>;
-  out.push(new Manifest(f.file, doc, range, base, v, apiVersion, kind, str(meta['name']) ?? str(meta['generateName']) ?? '', str(meta['namespace']), f.via, src));
+  out.push(
+    new Manifest(f.file, doc, range, base, v, apiVersion, kind, str(meta['name']) ?? str(meta['generateName']) ?? '', str(meta['namespace']), f.via, src),
+  );
 }
 
 /**
@@ -339,4 +341,3 @@ class FileLines {
     return (this.#index ??= new LineIndex(this.text));
   }
 }
-
