@@ -8,7 +8,7 @@ import { checkCrdCost } from './check/crd-cost.js';
 import { checkWorkload } from './check/workloads.js';
 import { batchMeta, checkPostgresCluster, type BatchMeta } from './check/rebirth.js';
 import { checkReferences, needKey, ObjectIndex, provides, type Need, type NeedTarget, type Provided } from './check/references.js';
-import { StructuralChecker } from './check/structural.js';
+import { StructuralChecker, type StructuralOptions } from './check/structural.js';
 import { kubernetesHint, servedSince } from './schema/kubernetes-releases.js';
 import { releaseHint } from './schema/operators.js';
 import type { SchemaRegistry } from './schema/store.js';
@@ -203,7 +203,8 @@ function packNeed(n: PlacedNeed): string {
 }
 
 function placed(d: ManifestDoc, n: Need): PlacedNeed {
-  return { ...n, loc: d.pos.locate(n.at.path, n.at.key ?? false) };
+  // written out: a spread of the Need was most of this function's time
+  return { kind: n.kind, namespace: n.namespace, name: n.name, at: n.at, loc: d.pos.locate(n.at.path, n.at.key ?? false) };
 }
 
 export function dropPlaceholderFindings(d: ManifestDoc, a: FileAnalysis, before: number, needsBefore: number): void {
@@ -296,6 +297,26 @@ function append<T>(into: T[], items: readonly T[]): void {
   for (const x of items) into.push(x);
 }
 
+/** The options of a create's schema check, core kind or custom resource: made once per registry, not per document. */
+const optionsOf = new WeakMap<SchemaRegistry, readonly [core: StructuralOptions, custom: StructuralOptions]>();
+
+function checkerOptions(registry: SchemaRegistry, isCore: boolean): StructuralOptions {
+  let o = optionsOf.get(registry);
+  if (!o) {
+    const base = {
+      defs: registry.defs,
+      evalCel: true,
+      ...(registry.core.kubernetesVersion ? { kubernetesVersion: registry.core.kubernetesVersion } : {}),
+    };
+    o = [
+      { ...base, nullIsAbsent: true },
+      { ...base, nullIsAbsent: false, objectMeta: registry.objectMeta() },
+    ];
+    optionsOf.set(registry, o);
+  }
+  return isCore ? o[0] : o[1];
+}
+
 /** The schema check of one document; `old`: its live object, for an update (transition rules, ratcheting). */
 export function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAnalysis, cacheDir?: string, old?: unknown): void {
   const schema = registry.get(d.apiVersion, d.kind);
@@ -365,14 +386,7 @@ export function checkSchema(d: ManifestDoc, registry: SchemaRegistry, a: FileAna
     a.diagnostics.push(diag(d, 'warning', 'schema/deprecated-version', schema.deprecationWarning ?? `${d.apiVersion} ${d.kind} is deprecated`, ['apiVersion']));
   }
   const isCore = schema.origin.startsWith('core');
-  const checker = new StructuralChecker({
-    defs: registry.defs,
-    nullIsAbsent: isCore,
-    evalCel: true,
-    ...(registry.core.kubernetesVersion ? { kubernetesVersion: registry.core.kubernetesVersion } : {}),
-    ...(isCore ? {} : { objectMeta: registry.objectMeta() }),
-    ...(old !== undefined ? { old } : {}),
-  });
+  const checker = new StructuralChecker(old === undefined ? checkerOptions(registry, isCore) : { ...checkerOptions(registry, isCore), old });
   checker.checkObject(schema.root, d.value);
   a.validated++;
   a.celEvaluated += checker.stats.celEvaluated;

@@ -71,7 +71,8 @@ export function diag(
   path: readonly PathSeg[],
   o: { key?: boolean; hint?: string } = {},
 ): Diagnostic {
-  return { severity, rule, message, location: locateIn(d, path, o.key ?? false), ...(o.hint ? { hint: o.hint } : {}) };
+  const location = locateIn(d, path, o.key ?? false);
+  return o.hint ? { severity, rule, message, location, hint: o.hint } : { severity, rule, message, location };
 }
 
 export function obj(v: unknown): Record<string, unknown> | undefined {
