@@ -215,7 +215,7 @@ class Reader {
       if (l !== first) this.i++;
       const end = keyEnd(l.text);
       if (end === -1) fail();
-      const key = this.key(l.text.slice(0, end), l.start);
+      const key = knownKey(l.text, end) ?? this.key(l.text.slice(0, end), l.start);
       // the own-property check only when the key reads as something: most keys are new
       if (out[key] !== undefined && Object.prototype.hasOwnProperty.call(out, key)) fail();
       // where the value starts, without slicing the rest twice (spaces are the only whitespace in a file read here)
@@ -263,6 +263,8 @@ class Reader {
     }
     const s = typeof v === 'string' ? v : String(v);
     if (s === '__proto__') fail();
+    // a plain key that reads as itself (most keys) is the same key wherever it is written; not `on` and the like, which are reported where they are
+    if (s === raw && !yaml11Bool(k)) rememberKey(s);
     return s;
   }
 
@@ -349,6 +351,32 @@ class Reader {
   }
 }
 
+/**
+ * Plain keys read before, by length, process-wide: the keys of a tree repeat (apiVersion, metadata,
+ * name), and a key found here costs no slice, no checks, and no lookup of a new string in V8's table
+ * of property names (what made the duplicate-key check the block map reader's most costly line). At
+ * most KEYS_PER_LENGTH of each length, so a lookup compares a few strings at most.
+ */
+const KEYS: (string[] | undefined)[] = [];
+const KEYS_PER_SLOT = 16;
+
+/** where keys of this length and first character are kept */
+function slot(length: number, first: number): number {
+  return length * 128 + (first & 127);
+}
+
+/** the key `t` starts with, `end` characters long (its colon at `end`), when it was read before */
+function knownKey(t: string, end: number): string | undefined {
+  const list = KEYS[slot(end, t.charCodeAt(0))];
+  if (list !== undefined) for (let i = 0; i < list.length; i++) if (t.startsWith(list[i]!)) return list[i];
+  return undefined;
+}
+
+function rememberKey(k: string): void {
+  const list = (KEYS[slot(k.length, k.charCodeAt(0))] ??= []);
+  if (list.length < KEYS_PER_SLOT) list.push(k);
+}
+
 /** `from` plus the spaces at `from` in `s` */
 function afterSpaces(s: string, from: number): number {
   let p = from;
@@ -378,9 +406,10 @@ function keyEnd(t: string): number {
     return t[q.end] === ':' && (q.end + 1 === t.length || t[q.end + 1] === ' ') ? q.end : -1;
   }
   for (let i = 0; i < t.length; i++) {
-    const ch = t[i];
-    if (ch === '#' && i > 0 && t[i - 1] === ' ') return -1;
-    if (ch === ':' && (i + 1 === t.length || t[i + 1] === ' ')) return i;
+    const ch = t.charCodeAt(i);
+    // `#` after a space, `:` before a space or the end
+    if (ch === 35 && i > 0 && t.charCodeAt(i - 1) === 32) return -1;
+    if (ch === 58 && (i + 1 === t.length || t.charCodeAt(i + 1) === 32)) return i;
   }
   return -1;
 }
@@ -480,7 +509,7 @@ class Flow {
   entries: Entries | 0 = 0;
 
   ws(): void {
-    while (this.t[this.i] === ' ') this.i++;
+    while (this.t.charCodeAt(this.i) === 32) this.i++;
   }
 
   /** [spanStart, spanEnd) of the value value() last returned, in the file (two numbers: a tuple per value was a tenth of the reader's garbage) */
@@ -511,14 +540,18 @@ class Flow {
 
   plain(): unknown {
     const start = this.i;
-    while (this.i < this.t.length) {
-      const ch = this.t[this.i]!;
-      if (ch === ',' || ch === ']' || ch === '}' || ch === '[' || ch === '{') break;
-      if (ch === ':') {
-        const next = this.t[this.i + 1];
-        if (next === ' ' || next === ',' || next === ']' || next === '}' || next === undefined) break;
+    const t = this.t;
+    while (this.i < t.length) {
+      const ch = t.charCodeAt(this.i);
+      // , ] } [ {
+      if (ch === 44 || ch === 93 || ch === 125 || ch === 91 || ch === 123) break;
+      if (ch === 58) {
+        // `:` before a space, , ] } or the end
+        const next = this.i + 1 < t.length ? t.charCodeAt(this.i + 1) : -1;
+        if (next === 32 || next === 44 || next === 93 || next === 125 || next === -1) break;
       }
-      if (ch === '#' && this.t[this.i - 1] === ' ') fail();
+      // `#` after a space
+      if (ch === 35 && t.charCodeAt(this.i - 1) === 32) fail();
       this.i++;
     }
     const v = this.t.slice(start, this.i).trimEnd();
@@ -571,12 +604,11 @@ class Flow {
       this.ws();
       const kc = this.t[this.i];
       if (kc === '[' || kc === '{') fail();
-      const kStart = this.i;
       const k = this.value(depth + 1);
       const kStartAt = this.spanStart;
       const kEndAt = this.spanEnd;
+      // `<<`, plain or quoted, reads as the string "<<"
       if (k === null || (typeof k === 'string' && (k === '__proto__' || k === '<<'))) fail();
-      if (this.t.slice(kStart, this.i).trim() === '<<') fail();
       const key = typeof k === 'string' ? k : String(k);
       if (Object.prototype.hasOwnProperty.call(out, key)) fail();
       this.ws();
