@@ -73,6 +73,15 @@ export function objectIndex(root: string, read: readonly InputFile[]): Map<strin
     }
   };
   walk(root);
-  for (const f of read) if (!f.abs || !seen.has(f.abs)) take(f.text, f.file);
+  for (const f of read) {
+    if (f.abs && seen.has(f.abs)) continue;
+    if (!f.deferred) take(f.text, f.file);
+    else if (f.abs)
+      try {
+        take(readFileSync(f.abs, 'utf8'), f.file);
+      } catch {
+        // unreadable: as if absent
+      }
+  }
   return index;
 }

@@ -24,6 +24,10 @@ export interface InputFile {
   readonly substituted?: true;
   /** rendered output: the directory of the kustomization it came from (Flux paths in it are resolved from there) */
   readonly dir?: string;
+  /** a plain file on disk whose text is not held (`text` is ''): it is read again from `abs` when it is analysed */
+  readonly deferred?: true;
+  /** a deferred file's size in bytes */
+  readonly bytes?: number;
 }
 
 export interface CollectOptions {
@@ -434,6 +438,12 @@ export class InputCollector {
   }
 
   #read(abs: string): string | undefined {
+    const bytes = this.#bytes(abs);
+    return bytes === undefined ? undefined : decode(bytes);
+  }
+
+  /** the file's bytes, checked (size, binary, UTF-8), in a buffer used again by the next read; undefined (and a finding) when they are not a text */
+  #bytes(abs: string): Buffer | undefined {
     const shown = displayPath(abs);
     let fd: number | undefined;
     let bytes: Buffer;
@@ -476,20 +486,39 @@ export class InputCollector {
       this.diagnostics.push({ severity: 'error', rule: 'input/encoding', message: 'file is not valid UTF-8', location: { file: shown, line: 1, col: 1 } });
       return undefined;
     }
-    const text = bytes.toString('utf8');
-    // as TextDecoder does: a byte order mark is not part of the text
-    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    return bytes;
   }
 
   #file(abs: string, via: string | undefined): void {
     if (this.#seen.has(abs)) return;
     this.#seen.add(abs);
-    const text = this.#read(abs);
-    if (text === undefined) return;
+    const bytes = this.#bytes(abs);
+    if (bytes === undefined) return;
+    if (!needsText(bytes)) {
+      // read again when analysed: 8 MiB of texts held from here to there were copied twice by the young-generation GC, and decoded for nothing
+      this.files.push({ file: displayPath(abs), text: '', abs, ...(via ? { via } : {}), deferred: true, bytes: bytes.length });
+      return;
+    }
+    const text = decode(bytes);
     const vars = this.#vars && this.#varsRoot && (abs === this.#varsRoot || abs.startsWith(`${this.#varsRoot}/`)) ? this.#vars : undefined;
     const t = vars && text.includes('${') ? substitute(text, vars) : text;
     this.files.push({ file: displayPath(abs), text: t, abs, ...(via ? { via } : {}), ...(t !== text ? { substituted: true as const } : {}) });
   }
+}
+
+/** the text of checked bytes, as a fatal TextDecoder gives it: a byte order mark is not part of the text */
+function decode(bytes: Buffer): string {
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/**
+ * Whether the collector needs a file's text while it collects: for Flux variables (`${`), a CRD
+ * (defined before the files that use it are analysed), or Flux and Argo CD objects whose paths are
+ * followed. Bytes without any of these words are read again when analysed.
+ */
+function needsText(bytes: Buffer): boolean {
+  return bytes.includes('${') || bytes.includes('CustomResourceDefinition') || bytes.includes('fluxcd.io') || bytes.includes('argoproj.io');
 }
 
 /** Flux's envsubst: `${VAR}`, `${VAR:=default}`, `${VAR:-default}`; unknown variables without a default stay */

@@ -88,7 +88,7 @@ function deferred(f: InputFile): QueuedFile {
   return {
     file: f.file,
     text: '',
-    bytes: f.text.length,
+    bytes: f.bytes ?? f.text.length,
     ...(f.via !== undefined ? { via: f.via } : {}),
     ...(f.abs !== undefined ? { abs: f.abs } : {}),
     deferred: true,

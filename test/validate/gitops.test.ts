@@ -121,6 +121,29 @@ describe('GitOps trees', () => {
     assert.match(bad.diagnostics.find((d) => d.rule === 'names/subdomain')!.message, /"Team_A-web"/);
   });
 
+  it('takes substituteFrom variables from a file given beside the tree, which is read again from disk for them', async () => {
+    const ks =
+      'apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: web, namespace: flux-system}\nspec:\n  interval: 10m\n  sourceRef: {kind: GitRepository, name: flux-system}\n  path: ./apps/web\n  prune: true\n  postBuild:\n    substituteFrom:\n      - {kind: ConfigMap, name: outside-settings}\n';
+    const r = await validateIn(
+      {
+        'repo/.git/HEAD': 'ref: refs/heads/main\n',
+        'repo/clusters/prod/web.yaml': ks,
+        'repo/apps/web/kustomization.yaml': 'resources: [cm.yaml]\n',
+        'repo/apps/web/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "${APP}", namespace: default}\ndata: {k: v}\n',
+        // no Flux word, no variable, no CRD: its text is not held while the inputs are collected
+        'other/vars.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: outside-settings, namespace: flux-system}\ndata:\n  APP: Bad_Name\n',
+      },
+      ['repo/clusters/prod', 'other/vars.yaml'],
+    );
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.severity === 'error').map((d) => [d.location?.file, d.rule]),
+      [['repo/apps/web/cm.yaml', 'names/subdomain']],
+    );
+    assert.match(r.diagnostics.find((d) => d.rule === 'names/subdomain')!.message, /"Bad_Name"/);
+    assert.equal(r.stats.placeholders, 0);
+    assert.equal(r.stats.documents, 3);
+  });
+
   it('substitutes as Flux envsubst does', () => {
     assert.equal(substitute('a: ${A}\nb: ${B:=5Gi}\nc: ${C}\nd: ${D:-x}\n', { A: '1' }), 'a: 1\nb: 5Gi\nc: ${C}\nd: x\n');
   });
