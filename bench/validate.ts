@@ -24,6 +24,8 @@ import { defaultCrdFiles, findKubeconform, writeKubeconformSchemas } from './kub
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
+/** the Node options of the CLI's first line (`#!/usr/bin/env -S node ...`): Castle is run as the `castle` command runs */
+const NODE_OPTIONS = /^#!\S*env -S node((?: --\S+)*)/.exec(readFileSync(CLI, 'utf8'))?.[1]?.trim().split(' ') ?? [];
 const TIME = '/usr/bin/time';
 
 /** issue 14: Castle before, measured the same way (new process, cache warm), and kubeconform as the issue quotes it */
@@ -175,7 +177,7 @@ function timed(cmd: string, args: string[], out: string): { ms: number; cpuMs: n
 }
 
 function castle(args: string[], out: string): Run {
-  const r = timed(process.execPath, [CLI, 'validate', '--format', 'json', ...args], out);
+  const r = timed(process.execPath, [...NODE_OPTIONS, CLI, 'validate', '--format', 'json', ...args], out);
   let stats = { documents: 0, errors: -1, warnings: -1 };
   try {
     // the counts come last in the JSON output, after the findings
@@ -217,7 +219,7 @@ export async function benchValidate(argv: string[]): Promise<void> {
   const out = join(dir, 'stdout');
   try {
     console.log(
-      `castle validate through the CLI (a new process per run); node ${process.version}; load average ${loadavg()
+      `castle validate through the CLI (a new process per run, node ${[...NODE_OPTIONS, 'dist/src/cli/main.js'].join(' ')} as its first line runs it); node ${process.version}; load average ${loadavg()
         .map((x) => x.toFixed(1))
         .join(' ')} on ${availableParallelism()} cores`,
     );
