@@ -21,7 +21,10 @@ test('the castle command runs as its first line says, as the kernel runs it', ()
   assert.ok(m, first);
   assert.match(m[2]!, /^-S node --v8-pool-size=0$/);
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  const r = spawnSync(m[1]!, [m[2]!, cli, '--version'], { encoding: 'utf8', env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}` } });
+  const r = spawnSync(m[1]!, [m[2]!, cli, '--version'], {
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}` },
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), pkg.version);
 });
