@@ -9,6 +9,7 @@ import { checkWorkload } from './check/workloads.js';
 import { batchMeta, checkPostgresCluster, type BatchMeta } from './check/rebirth.js';
 import { checkReferences, needKey, ObjectIndex, provides, type Need, type NeedTarget, type Provided } from './check/references.js';
 import { StructuralChecker, type StructuralOptions } from './check/structural.js';
+import { flat } from './heap.js';
 import { kubernetesHint, servedSince } from './schema/kubernetes-releases.js';
 import { releaseHint } from './schema/operators.js';
 import type { SchemaRegistry } from './schema/store.js';
@@ -272,6 +273,19 @@ export function pack(a: FileAnalysis, known?: ObjectIndex): PackedAnalysis {
   a.needs.length = 0;
   a.provided.length = 0;
   return { findings, needs, provided, analysis: a };
+}
+
+/**
+ * Readies a finding of this thread to be held as it is (Spool.addRecord): its texts made flat copies,
+ * as parts of them are slices of its file's text. Returns about what it then holds in memory.
+ */
+export function holdable(d: Diagnostic): number {
+  const w = d as { message: string; hint?: string; related?: readonly { readonly message: string; readonly location?: SourceLocation }[] };
+  w.message = flat(w.message);
+  if (w.hint !== undefined) w.hint = flat(w.hint);
+  if (w.related !== undefined) w.related = w.related.map((r) => ({ ...r, message: flat(r.message) }));
+  // the strings' characters (two bytes each at most) and the two objects
+  return 2 * (d.message.length + (d.hint?.length ?? 0) + d.rule.length + (d.location?.file.length ?? 0)) + 160;
 }
 
 export function mergeAnalysis(into: FileAnalysis, a: FileAnalysis): void {

@@ -5,6 +5,7 @@ import { collectGarbage } from './heap.js';
 import {
   analyzeDocs,
   analyzeFiles,
+  holdable,
   emptyAnalysis,
   mergeAnalysis,
   pack,
@@ -241,7 +242,13 @@ async function run(
     });
     analysis.unevaluated.length = 0;
   };
-  settle(-1);
+  /** after a file analysed in this thread: its findings are held as they are, not made JSON and read back */
+  const settleHere = (order: number): void => {
+    for (const d of analysis.diagnostics) spool.addRecord(d.location?.file ?? '', d, holdable(d));
+    analysis.diagnostics.length = 0;
+    settle(order);
+  };
+  settleHere(-1);
 
   if (pool.current) {
     await pool.current.run(inputCrds, (p, order) => {
@@ -253,7 +260,7 @@ async function run(
       const f = loadQueued(rest[i]!, analysis.diagnostics);
       rest[i] = undefined; // its text is garbage once analysed
       if (f) analyzeFiles([f], registry, analyzeOptions, analysis);
-      settle(i);
+      settleHere(i);
     }
   }
 
@@ -262,7 +269,7 @@ async function run(
     const problems = await checkAgainstLive(analysis.deferred, registry, textOf, opts.cluster, analysis, analyzeOptions);
     for (const d of problems) analysis.diagnostics.push(d);
     analysis.deferred.length = 0;
-    settle(rest.length);
+    settleHere(rest.length);
   }
   const locator = new Locator(textOf);
   let live = false;

@@ -88,6 +88,46 @@ describe('findings streamed file by file', () => {
     }
   });
 
+  it('holds records added as they are (the very objects) and JSON lines side by side, in order, writes both past its budget, and counts what it gives back', () => {
+    const spool = new Spool<{ file: string; n: number }>(4096);
+    const objects = new Map<number, { file: string; n: number }>();
+    try {
+      for (let n = 0; n < 40; n++) {
+        const r = { file: 'a', n };
+        if (n % 2 === 0) {
+          spool.addRecord('a', r, 50);
+          objects.set(n, r);
+        } else spool.addLine('a', JSON.stringify(r));
+      }
+      assert.equal(spool.spilled, 0);
+      // 50 per record as told, a line's length and its newline
+      let lines = 0;
+      for (let n = 1; n < 40; n += 2) lines += JSON.stringify({ file: 'a', n }).length + 1;
+      assert.equal(spool.held, 20 * 50 + lines);
+      const back = spool.take('a');
+      assert.deepEqual(
+        back.map((r) => r.n),
+        Array.from({ length: 40 }, (_, n) => n),
+      );
+      // a record kept in memory is given back as it was added, not as a copy
+      for (const r of back) if (r.n % 2 === 0) assert.equal(r, objects.get(r.n));
+      assert.equal(spool.held, 0, 'nothing held once given back');
+
+      // past the budget, records go to disk as JSON, lines as they are, in the order added
+      for (let n = 0; n < 300; n++) {
+        if (n % 3 === 0) spool.addLine('b', JSON.stringify({ file: 'b', n }));
+        else spool.addRecord('b', { file: 'b', n }, 100);
+      }
+      assert.ok(spool.spilled > 0 && spool.held <= 4096, `${spool.spilled} on disk, ${spool.held} held`);
+      assert.deepEqual(
+        spool.take('b').map((r) => r.n),
+        Array.from({ length: 300 }, (_, n) => n),
+      );
+    } finally {
+      spool.close();
+    }
+  });
+
   it('where no temporary file can be made (no such TMPDIR, or a file there), the spool keeps every record in memory instead, in order', () => {
     const dir = tempDir();
     try {

@@ -1,6 +1,7 @@
 import type { Diagnostic, SourceLocation } from '../../diag/diagnostic.js';
 import type { ManifestDoc } from '../documents.js';
 import { arr, groupOf, locateIn, locRef, obj, str, type LocRef } from './context.js';
+import { flat } from '../heap.js';
 
 /** An object a manifest needs to exist, checked once every manifest of the run is known. */
 export interface Need {
@@ -22,8 +23,7 @@ export class ObjectIndex {
 
   /** the key of an object in the index: what crosses from a worker thread instead of the object (see PackedAnalysis) */
   static key(kind: string, namespace: string | undefined, name: string): string {
-    // a flat copy: the parts are slices of their file's text, which a key made of them would keep in memory
-    return ` ${kind}|${namespace ?? ''}|${name}`.slice(1);
+    return flat(`${kind}|${namespace ?? ''}|${name}`);
   }
 
   add([kind, namespace, name]: Provided): void {

@@ -5,6 +5,7 @@ import { checkFormat } from './formats.js';
 import { re2Test } from './regex.js';
 import type { SNode } from '../schema/types.js';
 import { from137 } from './kubernetes-version.js';
+import { flat } from '../heap.js';
 
 /** What the structural check finds, worded as the API server words it. */
 export interface FieldError {
@@ -64,8 +65,7 @@ const fieldSegs = new Map<string, Seg>();
 function fieldSeg(f: string): Seg {
   let seg = fieldSegs.get(f);
   if (seg === undefined) {
-    // a flat copy: the name is a slice of its file's text, which the cache would keep in memory
-    const name = ` ${f}`.slice(1);
+    const name = flat(f);
     fieldSegs.set(name, (seg = { f: name }));
   }
   return seg;
@@ -83,7 +83,7 @@ const mapSegs = new Map<string, Seg>();
 function mapSeg(k: string): Seg {
   let seg = mapSegs.get(k);
   if (seg === undefined) {
-    const f = ` ${k}`.slice(1);
+    const f = flat(k);
     seg = { f, m: true };
     if (mapSegs.size < 10_000) mapSegs.set(f, seg);
   }
