@@ -196,11 +196,23 @@ export function unpackNeed(
 }
 
 function packNeed(n: PlacedNeed): string {
-  const ns = n.namespace ?? null;
+  return JSON.stringify(packedNeed(n, n.namespace ?? null, n.name));
+}
+
+function packedNeed(n: PlacedNeed, ns: string | null, name: string): PackedNeed {
   const l = n.loc;
   // the location's file is the reference's own (the spool key) but for a document read from elsewhere: then its LocRef goes
-  if (l && l.file === n.at.file) return JSON.stringify([n.kind, ns, n.name, l.line, l.col, l.length ?? null]);
-  return JSON.stringify([n.kind, ns, n.name, n.at]);
+  if (l && l.file === n.at.file) return [n.kind, ns, name, l.line, l.col, l.length ?? null];
+  return [n.kind, ns, name, n.at];
+}
+
+/**
+ * A reference of this thread, packed to be held as it is (Spool.addRecord): its namespace and name,
+ * slices of its file's text, made flat copies. Returns it and about what it holds in memory.
+ */
+export function holdableNeed(n: PlacedNeed): { readonly packed: PackedNeed; readonly bytes: number } {
+  const packed = packedNeed(n, n.namespace === undefined ? null : flat(n.namespace), flat(n.name));
+  return { packed, bytes: 2 * (n.name.length + (n.namespace?.length ?? 0)) + (packed.length === 4 ? 400 : 120) };
 }
 
 function placed(d: ManifestDoc, n: Need): PlacedNeed {

@@ -6,6 +6,7 @@ import {
   analyzeDocs,
   analyzeFiles,
   holdable,
+  holdableNeed,
   emptyAnalysis,
   mergeAnalysis,
   pack,
@@ -21,7 +22,7 @@ import { byLine, dedupeSorted } from './order.js';
 import { Spool } from './spool.js';
 import { Locator, type LocRef } from './check/context.js';
 import { checkCrdBatches } from './check/rebirth.js';
-import { missingNeed, needIsMet, ObjectIndex } from './check/references.js';
+import { missingNeed, needIsMet, needKey, ObjectIndex } from './check/references.js';
 import { crdHash, isCrd, type CrdInfo } from './schema/crd.js';
 import type { KubeTarget } from './kube-client.js';
 import { liveObjects } from './live.js';
@@ -242,10 +243,19 @@ async function run(
     });
     analysis.unevaluated.length = 0;
   };
-  /** after a file analysed in this thread: its findings are held as they are, not made JSON and read back */
+  /** after a file analysed in this thread: its findings and references are held as they are, not made JSON and read back */
   const settleHere = (order: number): void => {
     for (const d of analysis.diagnostics) spool.addRecord(d.location?.file ?? '', d, holdable(d));
     analysis.diagnostics.length = 0;
+    // what the file provides first: its own references to it are met
+    for (const [kind, namespace, name] of analysis.provided) index.addKey(ObjectIndex.key(kind, namespace, name));
+    analysis.provided.length = 0;
+    for (const n of analysis.needs) {
+      if (index.hasKey(needKey(n))) continue;
+      const h = holdableNeed(n);
+      needs.addRecord(n.at.file, h.packed, h.bytes);
+    }
+    analysis.needs.length = 0;
     settle(order);
   };
   settleHere(-1);
