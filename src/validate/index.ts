@@ -25,8 +25,6 @@ import { checkCrdBatches } from './check/rebirth.js';
 import { missingNeed, needIsMet, needKey, ObjectIndex } from './check/references.js';
 import { crdHash, isCrd, type CrdInfo } from './schema/crd.js';
 import type { KubeTarget } from './kube-client.js';
-import { liveObjects } from './live.js';
-import { checkAgainstLive } from './live-update.js';
 import { loadRegistry } from './schema/registry-load.js';
 import { compileCrd, type CacheEvent } from './schema/store.js';
 
@@ -276,6 +274,8 @@ async function run(
 
   if (opts.cluster && analysis.deferred.length > 0) {
     // custom resources, as updates of their live objects: transition rules and ratcheting; their findings come after every file's own
+    // the cluster's modules (Node's HTTP and TLS with them) are loaded only for a run against a cluster
+    const { checkAgainstLive } = await import('./live-update.js');
     const problems = await checkAgainstLive(analysis.deferred, registry, textOf, opts.cluster, analysis, analyzeOptions);
     for (const d of problems) analysis.diagnostics.push(d);
     analysis.deferred.length = 0;
@@ -287,6 +287,7 @@ async function run(
   const late: Diagnostic[] = [];
   if (opts.cluster) {
     try {
+      const { liveObjects } = await import('./live.js');
       for (const p of await liveObjects(opts.cluster)) index.add(p);
       live = true;
     } catch (e) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
+import { createRequire } from 'node:module';
 import { parseDocuments } from '../documents.js';
 import { CONVERTER_VERSION, crdHash, isCrd, type CrdInfo } from './crd.js';
 import { ValidateUsageError } from './registry-load.js';
@@ -93,6 +93,8 @@ export function loadRelease(r: Release, cacheDir: string | undefined, events?: C
     for (const info of cached.crds) events?.push({ kind: 'hit', what: info.name });
     return cached.crds;
   }
+  // node:zlib only on a cold cache (required here, not imported: a run that reads the cache never loads it)
+  const { gunzipSync } = createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
   const text = gunzipSync(gz).toString('utf8');
   const crds: CrdInfo[] = [];
   const origin = `${r.title} ${r.version} (shipped)`;
