@@ -242,6 +242,9 @@ export function checkReferences(d: ManifestDoc, needs: Need[], out: Diagnostic[]
   if (d.kind === 'ExternalSecret' && group === 'external-secrets.io') checkExternalSecret(d, out, missing);
 }
 
+/** a key a Go template reads: `{{ .KEY }}` or `{{ index . "KEY" }}` (one RegExp, its lastIndex reset per text: a literal in the loop was a new one per value) */
+const TEMPLATE_KEY = /\{\{-?\s*(?:\.([A-Za-z_][A-Za-z0-9_]*)|index\s+\.\s+"([^"]+)")/g;
+
 function checkExternalSecret(d: ManifestDoc, out: Diagnostic[], missing: (kind: Need['kind'], name: string, path: (string | number)[]) => void): void {
   const spec = obj(d.value['spec']);
   const storeRef = obj(spec?.['secretStoreRef']);
@@ -258,7 +261,8 @@ function checkExternalSecret(d: ManifestDoc, out: Diagnostic[], missing: (kind: 
   const tdata = obj(obj(obj(spec?.['target'])?.['template'])?.['data']);
   for (const [tk, tv] of Object.entries(tdata ?? {})) {
     if (typeof tv !== 'string') continue;
-    const re = /\{\{-?\s*(?:\.([A-Za-z_][A-Za-z0-9_]*)|index\s+\.\s+"([^"]+)")/g;
+    const re = TEMPLATE_KEY;
+    re.lastIndex = 0;
     for (let m = re.exec(tv); m; m = re.exec(tv)) {
       const key = m[1] ?? m[2]!;
       if (keys.has(key)) continue;

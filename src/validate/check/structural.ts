@@ -90,6 +90,13 @@ function mapSeg(k: string): Seg {
   return seg;
 }
 
+/** the segments of list items without a key, made once: segments are never changed */
+const ITEM_SEGS: Seg[] = [];
+
+function itemSeg(i: number): Seg {
+  return i < 256 ? (ITEM_SEGS[i] ??= { i }) : { i };
+}
+
 function pruneNulls(n: { readonly props: Record<string, SNode> | undefined; readonly add: SNode | undefined }, v: Record<string, unknown>): void {
   for (const k in v) {
     if (v[k] !== null) continue;
@@ -356,7 +363,8 @@ export class StructuralChecker {
     if (n.maxI !== undefined && v.length > n.maxI) this.#err('schema/too-many', `${this.#fp()}: Too many: ${v.length}: must have at most ${n.maxI} items`);
     if (n.minI !== undefined && v.length < n.minI) this.#invalid('schema/bounds', v, `should have at least ${n.minI} items`);
     const keys = n.lt === 'map' && n.lk?.length ? n.lk : undefined;
-    const seen = n.lt === 'set' || keys ? new Map<string, number>() : undefined;
+    // one item has no duplicate (most lists): no map made for it
+    const seen = (n.lt === 'set' || keys) && v.length > 1 ? new Map<string, number>() : undefined;
     for (let i = 0; i < v.length; i++) {
       const item = v[i];
       const k = keys ? listMapKey(item, keys) : undefined;
@@ -370,7 +378,7 @@ export class StructuralChecker {
           else seen.set(id, i);
         }
       }
-      this.#path.push(k !== undefined ? { i, k } : { i });
+      this.#path.push(k !== undefined ? { i, k } : itemSeg(i));
       if (n.items && this.#o.old === undefined) this.#check(n.items, item);
       else if (n.items) {
         // only items of map lists are correlated with the old list, by their keys
