@@ -24,8 +24,8 @@ import { defaultCrdFiles, findKubeconform, writeKubeconformSchemas } from './kub
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
-/** the Node options of the CLI's first line (`#!/usr/bin/env -S node ...`): Castle is run as the `castle` command runs */
-const NODE_OPTIONS = /^#!\S*env -S node((?: --\S+)*)/.exec(readFileSync(CLI, 'utf8'))?.[1]?.trim().split(' ') ?? [];
+/** the Node options the CLI's second line runs it with (see src/cli/main.ts): Castle is run as the `castle` command runs */
+const NODE_OPTIONS = (/^\/\/usr\/bin\/env true; exec node((?: --\S+)*) "\$0" "\$@"$/m.exec(readFileSync(CLI, 'utf8'))?.[1] ?? '').split(' ').filter(Boolean);
 const TIME = '/usr/bin/time';
 
 /** issue 14: Castle before, measured the same way (new process, cache warm), and kubeconform as the issue quotes it */

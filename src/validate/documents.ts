@@ -89,9 +89,10 @@ export function parseFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOptio
  * The objects of one file, given to `visit` a YAML document at a time (a `kind: List` is one
  * document of many objects), as they are read. Values come from the line reader when it can read the
  * file (the plain shape of most manifests), else from the `yaml` package, which also reports errors:
- * when the line reader stops at a document after it gave earlier ones, `restart` is called, for the
+ * when the line reader stops (possibly after it gave some documents), `restart` is called, for the
  * caller to forget what it did with them and what was added to `diagnostics` since, and the whole file
- * is given again from the `yaml` package. Positions are only needed for findings: for line-read files each
+ * is given again from the `yaml` package. What `visit` throws is thrown as it is, never taken for the
+ * line reader's own stop. Positions are only needed for findings: for line-read files each
  * document is parsed with positions on its first finding, alone (its own text, with the file's line
  * index), so a finding costs one document.
  */
@@ -101,11 +102,17 @@ export function readFile(f: InputFile, diagnostics: Diagnostic[], o: ParseOption
       lineFile(f, diagnostics, o.track === true, visit);
       return;
     } catch (e) {
+      if (e instanceof FromVisit) throw e.error;
       if (!(e instanceof Unsupported) && !(e instanceof RangeError)) throw e;
       restart();
     }
   }
   yamlFile(f, diagnostics, visit);
+}
+
+/** what `visit` threw inside the line reader, passed through its fallback (see readFile) */
+class FromVisit {
+  constructor(readonly error: unknown) {}
 }
 
 function lineFile(f: InputFile, diagnostics: Diagnostic[], track: boolean, visit: (docs: ManifestDoc[]) => void): void {
@@ -126,7 +133,12 @@ function lineFile(f: InputFile, diagnostics: Diagnostic[], track: boolean, visit
       }
       const out: ManifestDoc[] = [];
       collect(value, [], new LinePosSource(f, range, lines, root ? { value, root } : undefined), doc, range, f, diagnostics, out);
-      if (out.length > 0) visit(out);
+      if (out.length === 0) return;
+      try {
+        visit(out);
+      } catch (e) {
+        throw new FromVisit(e);
+      }
     },
     ambiguous,
     track,
@@ -266,9 +278,9 @@ function collect(
 
 /**
  * A ManifestDoc as a class, its positions got through a PosSource: an object literal with getters
- * (closures over the document) gave each object its own hidden class, which V8 keeps in the old
- * generation, and through it every document's values survived the young-generation collections until
- * a full one (about a third of what a pass over the bench's findings corpus allocated, and most of its GC time).
+ * (closures over the document) gives each object its own hidden class, which V8 keeps in the old
+ * generation, and through which the document's values outlive young-generation collections until a
+ * full one (on the bench's findings corpus, a third of all it allocates, and most of its GC time).
  */
 class Manifest implements ManifestDoc {
   readonly #src: PosSource;

@@ -495,7 +495,7 @@ export class InputCollector {
     const bytes = this.#bytes(abs);
     if (bytes === undefined) return;
     if (!needsText(bytes)) {
-      // read again when analysed: 8 MiB of texts held from here to there were copied twice by the young-generation GC, and decoded for nothing
+      // read again when analysed: texts held from here to there are copied twice by the young-generation GC, and decoded for nothing
       this.files.push({ file: displayPath(abs), text: '', abs, ...(via ? { via } : {}), deferred: true, bytes: bytes.length });
       return;
     }

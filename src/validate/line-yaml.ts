@@ -10,6 +10,8 @@
  * holds it to the `yaml` package's values on a seeded generated corpus.
  */
 
+import { flat } from './heap.js';
+
 /** thrown where the line reader does not read a file: the caller reads it with the `yaml` package */
 export class Unsupported extends Error {}
 
@@ -352,10 +354,11 @@ class Reader {
 }
 
 /**
- * Plain keys read before, by length, process-wide: the keys of a tree repeat (apiVersion, metadata,
- * name), and a key found here costs no slice, no checks, and no lookup of a new string in V8's table
- * of property names (what made the duplicate-key check the block map reader's most costly line). At
- * most KEYS_PER_LENGTH of each length, so a lookup compares a few strings at most.
+ * Plain keys read before, by length and first character, for the thread: the keys of a tree repeat
+ * (apiVersion, metadata, name), and a key found here costs no slice, no checks, and no lookup of a new
+ * string in V8's table of property names (else the duplicate-key check is the block map reader's most
+ * costly line). At most KEYS_PER_SLOT of each, so a lookup compares a few strings at most; each a flat
+ * copy, which keeps no file's text in memory.
  */
 const KEYS: (string[] | undefined)[] = [];
 const KEYS_PER_SLOT = 16;
@@ -374,7 +377,7 @@ function knownKey(t: string, end: number): string | undefined {
 
 function rememberKey(k: string): void {
   const list = (KEYS[slot(k.length, k.charCodeAt(0))] ??= []);
-  if (list.length < KEYS_PER_SLOT) list.push(k);
+  if (list.length < KEYS_PER_SLOT) list.push(flat(k));
 }
 
 /** `from` plus the spaces at `from` in `s` */
@@ -646,8 +649,8 @@ export type Root = readonly [number, number, Entries | 0];
 /**
  * Takes each document as soon as it is read: its value, its [start, end) in the text, and (with
  * `track`) where its values are. A caller that checks each document as it comes holds one document's
- * values at a time: holding a whole file's made a third of what a pass over the bench's findings
- * corpus allocated survive a young-generation collection, and those collections most of its GC time.
+ * values at a time, so they die young instead of surviving the young-generation collections that a
+ * whole file's values live through.
  */
 export type DocVisitor = (value: unknown, start: number, end: number, root: Root | undefined) => void;
 

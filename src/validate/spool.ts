@@ -2,18 +2,14 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/**
- * Records held in memory before they go to disk: a small run never writes a file. The 40,000 findings
- * of the bench's 10,000-document corpus fit (about 18 MiB as objects), so a run of that size never
- * turns them into JSON and back.
- */
-const MEMORY_BYTES = 24 * 1024 * 1024;
+/** Records held in memory before they go to disk, unless told otherwise: a small run never writes a file. */
+const MEMORY_BYTES = 4 * 1024 * 1024;
 
 /**
  * Records (findings, references not settled yet) in the order they were added, grouped by the file
  * they are about, so they can be given back file by file once every file is analysed (findings are
  * printed sorted by file, and the references of a file are only settled by the last one). Past a
- * few MiB they are written to a temporary file as JSON lines, so memory does not grow with their
+ * budget they are written to a temporary file as JSON lines, so memory does not grow with their
  * number. Where no temporary file can be written (no such TMPDIR, read-only, full), they stay in
  * memory: that costs memory, never the run.
  */

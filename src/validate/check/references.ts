@@ -242,7 +242,7 @@ export function checkReferences(d: ManifestDoc, needs: Need[], out: Diagnostic[]
   if (d.kind === 'ExternalSecret' && group === 'external-secrets.io') checkExternalSecret(d, out, missing);
 }
 
-/** a key a Go template reads: `{{ .KEY }}` or `{{ index . "KEY" }}` (one RegExp, its lastIndex reset per text: a literal in the loop was a new one per value) */
+/** a key a Go template reads: `{{ .KEY }}` or `{{ index . "KEY" }}` (one RegExp, its lastIndex reset per text: a literal in the loop is a new object per value) */
 const TEMPLATE_KEY = /\{\{-?\s*(?:\.([A-Za-z_][A-Za-z0-9_]*)|index\s+\.\s+"([^"]+)")/g;
 
 function checkExternalSecret(d: ManifestDoc, out: Diagnostic[], missing: (kind: Need['kind'], name: string, path: (string | number)[]) => void): void {

@@ -269,7 +269,7 @@ export class StructuralChecker {
     }
     const path = extra?.pathSeg ? [...this.#path, extra.pathSeg] : [...this.#path];
     const severity = extra?.severity ?? 'error';
-    // two literals, not a spread of an optional part: a finding per document made that spread show in profiles
+    // two literals: a spread of an optional part makes a temporary object per finding
     this.errors.push(extra?.atKey ? { rule, severity, path, message, atKey: true } : { rule, severity, path, message });
   }
 
