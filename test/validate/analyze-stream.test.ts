@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { analyzeFiles } from '../../src/validate/analyze.js';
 import { lineRead, Unsupported } from '../../src/validate/line-yaml.js';
+import { readFile } from '../../src/validate/documents.js';
 import { loadRegistry } from '../../src/validate/schema/registry-load.js';
 import { crdCache } from './helpers.js';
 
@@ -73,5 +74,28 @@ describe('documents checked as they are read', () => {
     assert.ok(both.diagnostics.slice(0, held).every((d) => d.location?.file === 'a.yaml'));
     assert.deepEqual(both.needs.slice(-alone.needs.length), alone.needs);
     assert.equal(both.needs.length, heldNeeds + alone.needs.length);
+  });
+
+  it('throws what the checks of a document throw, never taking it for the line reader stopping (no second reading of the file)', () => {
+    for (const thrown of [new RangeError('checks overflowed'), new Unsupported()]) {
+      let restarts = 0;
+      let visits = 0;
+      assert.throws(
+        () =>
+          readFile(
+            { file: 'm.yaml', text: HEAD },
+            [],
+            {},
+            () => {
+              visits++;
+              throw thrown;
+            },
+            () => restarts++,
+          ),
+        (e) => e === thrown,
+      );
+      assert.equal(visits, 1);
+      assert.equal(restarts, 0);
+    }
   });
 });
