@@ -2,7 +2,7 @@
 //usr/bin/env true; exec node --v8-pool-size=0 --max-semi-space-size=8 "$0" "$@"
 // The castle command is run by sh, which runs Node with these options (the line above is a comment to Node; `env -S`
 // would need GNU coreutils 8.30 and is missing from BusyBox). --v8-pool-size=0: V8's background threads (compiling, GC)
-// sized to the machine's cores, not Node's fixed 4: on 2 cores `castle validate` of 10,000 documents takes 1.13-1.25 s
+// sized to the machine's cores, not Node's fixed 4: on 2 cores `castle validate` of 10,000 documents takes 1.13-1.32 s
 // against 1.23-1.84 with 4. --max-semi-space-size=8 (MiB, half the default): validate's objects die young, and a young
 // generation that fits the CPU's caches is collected faster: 1.09-1.18 s against 1.12-1.28, peak RSS 102 MiB against 119
 // (6 runs each). bench/validate.ts runs the CLI with the same options.
