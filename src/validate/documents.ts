@@ -1,4 +1,4 @@
-import type { PathSeg, YamlSource } from '../diag/yaml-source.js';
+import type { PathSeg } from '../diag/yaml-source.js';
 import { LineIndex, parseSource } from './source.js';
 import { LineDocPositions, YamlDocPositions, type DocPositions } from './positions.js';
 import type { Diagnostic } from '../diag/diagnostic.js';

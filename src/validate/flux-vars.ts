@@ -5,6 +5,7 @@ import type { InputFile } from './inputs.js';
 import { obj as asObject } from './check/context.js';
 import { displayPath } from './display-path.js';
 import { skipped } from './walk.js';
+import { readText } from './read-text.js';
 
 // Flux's postBuild.substituteFrom reads ConfigMaps and Secrets from the cluster; offline, the Git tree that
 // creates them is where they are.
@@ -75,13 +76,8 @@ export function objectIndex(root: string, read: readonly InputFile[]): Map<strin
   walk(root);
   for (const f of read) {
     if (f.abs && seen.has(f.abs)) continue;
-    if (!f.deferred) take(f.text, f.file);
-    else if (f.abs)
-      try {
-        take(readFileSync(f.abs, 'utf8'), f.file);
-      } catch {
-        // unreadable: as if absent
-      }
+    const text = f.deferred ? readText(f.abs) : f.text;
+    if (text !== undefined) take(text, f.file);
   }
   return index;
 }

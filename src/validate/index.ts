@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { loadBuiltinCrds } from './schema/builtin.js';
 import { collectGarbage } from './heap.js';
@@ -20,6 +19,7 @@ import { endPrestarted, loadQueued, type WorkerPool } from './pool.js';
 import { startPool, startRun, type StartedRun } from './start.js';
 import { byLine, dedupeSorted } from './order.js';
 import { Spool } from './spool.js';
+import { readText } from './read-text.js';
 import { Locator, type LocRef } from './check/context.js';
 import { checkCrdBatches } from './check/rebirth.js';
 import { missingNeed, needIsMet, needKey, ObjectIndex } from './check/references.js';
@@ -397,13 +397,4 @@ function compareRank(a: Rank, b: Rank): number {
 
 function before(a: Rank, b: Rank): boolean {
   return compareRank(a, b) < 0;
-}
-
-function readText(abs: string | undefined): string | undefined {
-  if (abs === undefined) return undefined;
-  try {
-    return readFileSync(abs, 'utf8');
-  } catch {
-    return undefined;
-  }
 }

@@ -2,13 +2,13 @@ import { isUtf8 } from 'node:buffer';
 import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { createRequire } from 'node:module';
 import { yaml } from '../diag/yaml-lazy.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { arr, obj as asObject } from './check/context.js';
 import { displayPath } from './display-path.js';
 import { skipped } from './walk.js';
 import { objectIndex, type TreeObject } from './flux-vars.js';
+import { childProcess } from './builtins-lazy.js';
 import { CHART_FILE, chartNotice, chartOf, isChart } from './helm-chart.js';
 
 /** One text to validate: a file, or the output of `kubectl kustomize` for a kustomization that needs it. */
@@ -242,7 +242,7 @@ export class InputCollector {
       if (app.components?.length) k['components'] = app.components.map((c) => relative(tmp, resolve(dir, c)));
       if (app.targetNamespace) k['namespace'] = app.targetNamespace;
       writeFileSync(join(tmp, 'kustomization.yaml'), JSON.stringify(k));
-      const r = spawnSync()(kubectl, ['kustomize', '--load-restrictor', 'LoadRestrictionsNone', tmp], {
+      const r = childProcess().spawnSync(kubectl, ['kustomize', '--load-restrictor', 'LoadRestrictionsNone', tmp], {
         encoding: 'utf8',
         timeout: 60_000,
         maxBuffer: 256 * 1024 * 1024,
@@ -386,7 +386,7 @@ export class InputCollector {
     if (needsRender.length > 0 && this.#kustomize) {
       const kubectl = findKubectl();
       if (kubectl) {
-        const r = spawnSync()(kubectl, ['kustomize', dir], { encoding: 'utf8', timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
+        const r = childProcess().spawnSync(kubectl, ['kustomize', dir], { encoding: 'utf8', timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
         if (r.status === 0 && typeof r.stdout === 'string') {
           this.files.push({ file: `${displayPath(kfile)} (rendered)`, text: r.stdout, via: root, dir });
           return;
@@ -504,15 +504,6 @@ export class InputCollector {
     const t = vars && text.includes('${') ? substitute(text, vars) : text;
     this.files.push({ file: displayPath(abs), text: t, abs, ...(via ? { via } : {}), ...(t !== text ? { substituted: true as const } : {}) });
   }
-}
-
-/**
- * node:child_process's spawnSync, loaded when a kustomization is rendered: required, not imported, so a
- * run that renders none never loads it (with node:zlib, node:net, and HTTP and TLS for --cluster, about
- * 12 ms of every run's start).
- */
-function spawnSync(): typeof import('node:child_process').spawnSync {
-  return (createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')).spawnSync;
 }
 
 /** the text of checked bytes, as a fatal TextDecoder gives it: a byte order mark is not part of the text */

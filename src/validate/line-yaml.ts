@@ -638,7 +638,7 @@ class Flow {
   }
 }
 
-/** Where each document's value sits ([start, end]), and the Entries of its children when it is a map or a list. */
+/** Each document's Root, in order (lineParse). */
 export interface Positions {
   readonly roots: (Root | undefined)[];
 }

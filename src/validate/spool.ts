@@ -92,10 +92,12 @@ export class Spool<T extends object> {
       }
       this.#segments.delete(file);
     }
-    for (const item of this.#pending.get(file)?.items ?? []) out.push(typeof item === 'string' ? (JSON.parse(item) as T) : item);
     const p = this.#pending.get(file);
-    if (p) this.#pendingBytes -= p.bytes;
-    this.#pending.delete(file);
+    if (p) {
+      for (const item of p.items) out.push(typeof item === 'string' ? (JSON.parse(item) as T) : item);
+      this.#pendingBytes -= p.bytes;
+      this.#pending.delete(file);
+    }
     return out;
   }
 

@@ -1,14 +1,8 @@
-import { createRequire } from 'node:module';
 import { Optional, type Environment } from '@marcbachmann/cel-js';
 import { listTypeContains, listTypeEqual } from './cel-lists.js';
 import { nameProblems } from './names.js';
 import { re2 } from './regex.js';
-
-/** node:net, for the CEL ip library only: required on first use, not imported, so most runs never load it (see inputs.ts spawnSync) */
-let netModule: typeof import('node:net') | undefined;
-function net(): typeof import('node:net') {
-  return (netModule ??= createRequire(import.meta.url)('node:net') as typeof import('node:net'));
-}
+import { net } from '../builtins-lazy.js';
 
 /**
  * The CEL libraries the API server adds to the standard environment for CRD validation rules

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
 import { parseDocuments } from '../documents.js';
+import { zlib } from '../builtins-lazy.js';
 import { CONVERTER_VERSION, crdHash, isCrd, type CrdInfo } from './crd.js';
 import { ValidateUsageError } from './registry-load.js';
 import { compileCrd, readJson, writeJson, type CacheEvent } from './store.js';
@@ -93,9 +93,7 @@ export function loadRelease(r: Release, cacheDir: string | undefined, events?: C
     for (const info of cached.crds) events?.push({ kind: 'hit', what: info.name });
     return cached.crds;
   }
-  // node:zlib only on a cold cache (required here, not imported: a run that reads the cache never loads it)
-  const { gunzipSync } = createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
-  const text = gunzipSync(gz).toString('utf8');
+  const text = zlib().gunzipSync(gz).toString('utf8');
   const crds: CrdInfo[] = [];
   const origin = `${r.title} ${r.version} (shipped)`;
   for (const d of parseDocuments([{ file: r.file, text }], [])) {
