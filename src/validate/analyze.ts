@@ -9,7 +9,7 @@ import { checkWorkload } from './check/workloads.js';
 import { batchMeta, checkPostgresCluster, type BatchMeta } from './check/rebirth.js';
 import { checkReferences, needKey, ObjectIndex, provides, type Need, type NeedTarget, type Provided } from './check/references.js';
 import { StructuralChecker, type StructuralOptions } from './check/structural.js';
-import { flat } from './heap.js';
+import { flat, shared } from './heap.js';
 import { kubernetesHint, servedSince } from './schema/kubernetes-releases.js';
 import { releaseHint } from './schema/operators.js';
 import type { SchemaRegistry } from './schema/store.js';
@@ -208,10 +208,11 @@ function packedNeed(n: PlacedNeed, ns: string | null, name: string): PackedNeed 
 
 /**
  * A reference of this thread, packed to be held as it is (Spool.addRecord): its namespace and name,
- * slices of its file's text, made flat copies. Returns it and about what it holds in memory.
+ * slices of its file's text, made flat copies shared with equal ones (heap.ts). Returns it and at most
+ * what it holds in memory.
  */
 export function holdableNeed(n: PlacedNeed): { readonly packed: PackedNeed; readonly bytes: number } {
-  const packed = packedNeed(n, n.namespace === undefined ? null : flat(n.namespace), flat(n.name));
+  const packed = packedNeed(n, n.namespace === undefined ? null : shared(n.namespace), shared(n.name));
   return { packed, bytes: 2 * (n.name.length + (n.namespace?.length ?? 0)) + (packed.length === 4 ? 400 : 120) };
 }
 
@@ -289,11 +290,12 @@ export function pack(a: FileAnalysis, known?: ObjectIndex): PackedAnalysis {
 
 /**
  * Readies a finding of this thread to be held as it is (Spool.addRecord): its texts made flat copies,
- * as parts of them are slices of its file's text. Returns about what it then holds in memory.
+ * as parts of them are slices of its file's text (its message shared with equal ones). Returns at most
+ * what it then holds in memory.
  */
 export function holdable(d: Diagnostic): number {
   const w = d as { message: string; hint?: string; related?: readonly { readonly message: string; readonly location?: SourceLocation }[] };
-  w.message = flat(w.message);
+  w.message = shared(w.message);
   if (w.hint !== undefined) w.hint = flat(w.hint);
   if (w.related !== undefined) w.related = w.related.map((r) => ({ ...r, message: flat(r.message) }));
   // the strings' characters (two bytes each at most) and the objects

@@ -30,7 +30,10 @@ const TRICKY = [
   '[.]',
   '^(\\+|-)?[0-9]+$',
 ];
-const REFUSED = ['(?i)abc', '(?i:a)', '\\pL', '\\s', '\\b', '[[:^alpha:]]', '[]a]', 'a{1001}', '\\Qa.b\\E', '\\z', '(?P<n>a)', '\\1'];
+// case-insensitive as a whole, compared over strings of letters that fold together
+const FOLDED = ['(?i:PASSWORD)', '(?i)^[a-z]+$', '(?i)^[^a-z]+$', '(?i:ks|é)', '(?i)^\\w+$', '(?i)^[[:upper:]]$', '(?i:(a|b)+c)', '(?i)'];
+const CASES = ['a', 'A', 'b', 'B', 'c', 'C', 's', 'S', '\u017f', 'k', 'K', '\u212a', 'é', 'É', 'ß', '\u1e9e', 'σ', 'ς', 'Σ', '0', '_', ' '];
+const REFUSED = ['(?i:a)b', '(?i:a)|(b)', 'x(?i)a', '(?is)a', '(?i:a(?s:.))', '\\pL', '\\s', '\\b', '[[:^alpha:]]', '[]a]', 'a{1001}', '\\Qa.b\\E', '\\z', '(?P<n>a)', '\\1'];
 const ALPHABET = [
   'a',
   'b',
@@ -93,6 +96,26 @@ describe('CRD patterns as JS RegExps', () => {
       }
     }
     assert.ok(js >= 25 && compared >= 10_000, `${js} patterns, ${compared} strings`);
+  });
+
+  it('match case-insensitively exactly what RE2 matches, on 400 random strings each', () => {
+    const rnd = seeded(15);
+    let matched = 0;
+    for (const p of FOLDED) {
+      const re = jsEquivalent(p);
+      assert.ok(re !== undefined && re.flags.includes('i'), p);
+      const re2 = RE2JS.compile(p);
+      for (let i = 0; i < 400; i++) {
+        // a word the pattern matches, its letters' case changed at random, or random letters
+        let s = '';
+        if (i % 2 === 0) for (const c of 'password') s += rnd(3) === 0 ? c.toUpperCase() : c === 's' && rnd(2) === 0 ? '\u017f' : c;
+        else for (let n = rnd(6); n > 0; n--) s += CASES[rnd(CASES.length)];
+        const found: boolean = re.test(s);
+        assert.equal(found, re2.matcher(s).find(), `${p} on ${JSON.stringify(s)}`);
+        if (found) matched++;
+      }
+    }
+    assert.ok(matched > 1000, `${matched} matches`);
   });
 
   it('leaves to RE2 what reads differently in JS', () => {

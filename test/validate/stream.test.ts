@@ -4,7 +4,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { validateManifests, validateStream, type ValidateOptions, type ValidateStats } from '../../src/validate/index.js';
 import type { Diagnostic } from '../../src/diag/diagnostic.js';
-import { renderResult } from '../../src/validate/output/render.js';
+import { jsonItem, renderResult, stringifyItem } from '../../src/validate/output/render.js';
 import { StreamRenderer } from '../../src/validate/output/stream.js';
 import { Spool } from '../../src/validate/spool.js';
 import { cleanup, crdCache, tempDir, writeTree } from './helpers.js';
@@ -318,6 +318,27 @@ describe('findings streamed file by file', () => {
         if (format === 'json') assert.deepEqual(Object.keys(JSON.parse(sink.text) as object), ['version', 'diagnostics', 'ok', 'stats']);
       }
     });
+  });
+
+  it('prints a JSON finding as JSON.stringify does, its keys in the order of the Diagnostic type', () => {
+    const at = { file: 'a/"b".yaml', line: 3, col: 7 };
+    const items: Diagnostic[] = [
+      { severity: 'error', rule: 'r/x', message: 'plain' },
+      { severity: 'warning', rule: 'r/y', message: 'quote " backslash \\ tab \t newline \n control \u0001 é 🏰 \u2028 lone \ud800', location: at },
+      { severity: 'info', rule: 'r/z', message: 'm', location: { ...at, length: 4 }, hint: 'do "this"' },
+      { severity: 'error', rule: 'r/z', message: 'm', location: { ...at, length: undefined }, hint: undefined },
+      { severity: 'error', rule: 'r/z', message: 'm', related: [{ message: 'there', location: at }, { message: 'nowhere' }] },
+      { severity: 'error', rule: 'r/z', message: 'm', location: at, ...{ extra: [1, { x: null }] } },
+      { severity: 'error', rule: 'r/z', message: 'm', location: { ...at, ...{ offset: 12 } } },
+      { severity: 'error', rule: 'r/z', message: 'm', location: { ...at, line: Number.NaN } },
+    ];
+    for (const d of items) assert.equal(jsonItem(d), stringifyItem(d), JSON.stringify(d));
+    // built in another order, the same keys come in the type's order
+    const reordered = { hint: 'h', location: { col: 2, length: 1, line: 1, file: 'f' }, message: 'm', rule: 'r', severity: 'error' } as const;
+    const printed = jsonItem(reordered);
+    assert.deepEqual(JSON.parse(printed), JSON.parse(stringifyItem(reordered)));
+    assert.deepEqual(Object.keys(JSON.parse(printed) as object), ['severity', 'rule', 'message', 'location', 'hint']);
+    assert.deepEqual(Object.keys((JSON.parse(printed) as Diagnostic).location!), ['file', 'line', 'col', 'length']);
   });
 
   it('encodes the pieces into one buffer, filled again once the output is done with it, never one a PassThrough still holds', async () => {

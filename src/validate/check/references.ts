@@ -21,17 +21,20 @@ export class ObjectIndex {
     for (const ns of BUILTIN_NAMESPACES) this.add(['Namespace', undefined, ns]);
   }
 
-  /** the key of an object in the index: what crosses from a worker thread instead of the object (see PackedAnalysis) */
+  /**
+   * the key of an object in the index: what crosses from a worker thread instead of the object (see PackedAnalysis).
+   * Made of slices of a file's text: the index holds flat copies (addKey), a lookup needs none.
+   */
   static key(kind: string, namespace: string | undefined, name: string): string {
-    return flat(`${kind}|${namespace ?? ''}|${name}`);
+    return `${kind}|${namespace ?? ''}|${name}`;
   }
 
   add([kind, namespace, name]: Provided): void {
-    this.#set.add(ObjectIndex.key(kind, namespace, name));
+    this.addKey(ObjectIndex.key(kind, namespace, name));
   }
 
   addKey(key: string): void {
-    this.#set.add(key);
+    this.#set.add(flat(key));
   }
 
   /** keys held */

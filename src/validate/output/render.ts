@@ -76,11 +76,32 @@ export function jsonTail(whole: Counts): string {
 }
 
 /**
- * One finding as JSON.stringify(whole, null, 2) prints it among the items of `diagnostics` (depth
- * 2): printed at that depth inside two lists and cut out, which costs a fifth of printing it alone
- * and indenting each line with a regular expression.
+ * One finding as JSON.stringify(whole, null, 2) prints it among the items of `diagnostics` (depth 2),
+ * its keys in the order of the Diagnostic type. Written out for that type's keys: 40,000 findings
+ * took 25 ms, against 45-50 ms printed by JSON.stringify at that depth and cut out (stringifyItem). A
+ * finding with related locations or another key is printed by JSON.stringify.
  */
 export function jsonItem(d: Diagnostic): string {
+  for (const k in d) if (!ITEM_KEYS.has(k)) return stringifyItem(d);
+  if (d.related !== undefined || d.severity === undefined || d.rule === undefined || d.message === undefined) return stringifyItem(d);
+  const q = JSON.stringify;
+  let s = `    {\n      "severity": ${q(d.severity)},\n      "rule": ${q(d.rule)},\n      "message": ${q(d.message)}`;
+  const l = d.location;
+  if (l !== undefined) {
+    for (const k in l) if (!LOCATION_KEYS.has(k)) return stringifyItem(d);
+    if (l.file === undefined || l.line === undefined || l.col === undefined) return stringifyItem(d);
+    s += `,\n      "location": {\n        "file": ${q(l.file)},\n        "line": ${q(l.line)},\n        "col": ${q(l.col)}`;
+    s += l.length === undefined ? '\n      }' : `,\n        "length": ${q(l.length)}\n      }`;
+  }
+  if (d.hint !== undefined) s += `,\n      "hint": ${q(d.hint)}`;
+  return `${s}\n    }`;
+}
+
+const ITEM_KEYS = new Set(['severity', 'rule', 'message', 'location', 'hint', 'related']);
+const LOCATION_KEYS = new Set(['file', 'line', 'col', 'length']);
+
+/** jsonItem by JSON.stringify: printed at that depth inside two lists and cut out (a fifth of the cost of indenting each line) */
+export function stringifyItem(d: Diagnostic): string {
   const s = JSON.stringify([[d]], null, 2);
   // `[\n  [\n` before it, `\n  ]\n]` after
   return s.slice(6, s.length - 6);
