@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { RE2JS } from 're2js';
 import { jsEquivalent } from '../../src/validate/check/regex.js';
@@ -116,6 +118,55 @@ describe('CRD patterns as JS RegExps', () => {
       }
     }
     assert.ok(matched > 1000, `${matched} matches`);
+  });
+
+  it('takes only patterns RE2 takes, and matches as RE2 does: 200,000 random patterns', () => {
+    // pieces of patterns, valid or not on their own: RE2 is loaded only for a pattern jsEquivalent refuses, so one it
+    // takes must be one RE2 takes (else a CRD's invalid pattern would go unreported)
+    const PIECES = ['a', 'b', 'A', '(', ')', '[', ']', '{', '}', ',', '0', '1', '2', '9', '*', '+', '?', '|', '^', '$', '.', '\\', 'd', 'w', '-', ':', '(?:', '(?i)', '(?i:', '[:alpha:]', '[[:digit:]]', '/', ' ', '{2}', '{1,}', '{,2}', '\\.', '\\d'];
+    const STRINGS = ['a', 'b', 'A', 'B', '1', '2', '9', ' ', '\n', '\r', '-', '.', ':', '{', '}', ',', '/', 'é', '😀', '_', '\u017f'];
+    const rnd = seeded(16);
+    let taken = 0;
+    for (let i = 0; i < 200_000; i++) {
+      let p = '';
+      for (let n = 1 + rnd(7); n > 0; n--) p += PIECES[rnd(PIECES.length)];
+      const re = jsEquivalent(p);
+      if (!re) continue;
+      taken++;
+      let re2: RE2JS;
+      try {
+        re2 = RE2JS.compile(p);
+      } catch (e) {
+        assert.fail(`${JSON.stringify(p)} runs as ${String(re)} but RE2 refuses it: ${(e as Error).message}`);
+      }
+      if (taken % 10 !== 0) continue;
+      for (let j = 0; j < 10; j++) {
+        let s = '';
+        for (let n = rnd(6); n > 0; n--) s += STRINGS[rnd(STRINGS.length)];
+        assert.equal(re.test(s), re2.matcher(s).find(), `${p} on ${JSON.stringify(s)}`);
+      }
+    }
+    assert.ok(taken > 40_000, `${taken} patterns taken`);
+  });
+
+  it('loads RE2 only for a pattern that needs it', () => {
+    const run = (patterns: string[]): string =>
+      execFileSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `import { re2Test } from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist/src/validate/check/regex.js')).href)};
+           import { createRequire } from 'node:module';
+           const verdicts = ${JSON.stringify(patterns)}.map((p) => String(re2Test(p, 'Password1')));
+           const loaded = Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('re2js'));
+           process.stdout.write(verdicts.join(' ') + ' ' + loaded);`,
+        ],
+        { encoding: 'utf8' },
+      );
+    assert.equal(run(['(?i:PASSWORD)', '^[a-z]+$', '[[:alnum:]]+']), 'true false true false');
+    assert.equal(run(['(?i:PASSWORD)', '\\pL']), 'true true true');
+    assert.match(run(['(?i:a)(']), /^RE2JSSyntaxException: error parsing regexp: missing closing \): `\(\?i:a\)\(` true$/);
   });
 
   it('leaves to RE2 what reads differently in JS', () => {
