@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { castle, castleDir } from '../helpers/cli.js';
 
 test('castle --version prints the version of package.json', () => {
@@ -17,7 +18,7 @@ test('the castle command runs as its first lines say, as the kernel runs it: sh,
   const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
   const [first, second] = readFileSync(cli, 'utf8').split('\n', 2);
   assert.equal(first, '#!/bin/sh');
-  assert.equal(second, '//usr/bin/env true; exec node --v8-pool-size=0 --max-semi-space-size=8 "$0" "$@"');
+  assert.match(second!, /^\/\/usr\/bin\/env true; .*; exec node --v8-pool-size=0 --max-semi-space-size=8 "\$0" "\$@"$/);
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}` };
   const r = spawnSync('/bin/sh', [cli, '--version'], { encoding: 'utf8', env });
@@ -27,4 +28,44 @@ test('the castle command runs as its first lines say, as the kernel runs it: sh,
   // the options reach Node: the same line, with Node printing its own options instead of running castle
   const own = spawnSync('/bin/sh', ['-c', second!.replace('"$0" "$@"', `-p "process.execArgv.slice(0, -2).join(' ')"`)], { encoding: 'utf8', env });
   assert.equal(own.stdout.trim(), '--v8-pool-size=0 --max-semi-space-size=8', own.stderr);
+});
+
+test('castle validate starts Node without NODE_EXTRA_CA_CERTS (Node 20 reads the certificates at start), and gives it back to what it runs', () => {
+  const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'castle-ca-'));
+  try {
+    // a kustomization with a patch is rendered by kubectl: here a stand-in that records the variable it was given
+    mkdirSync(join(dir, 'bin'));
+    mkdirSync(join(dir, 'app'));
+    writeFileSync(join(dir, 'app', 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n');
+    writeFileSync(join(dir, 'app', 'kustomization.yaml'), 'resources: [cm.yaml]\npatches: [{patch: "metadata: {name: a}"}]\n');
+    writeFileSync(
+      join(dir, 'bin', 'kubectl'),
+      `#!/bin/sh\nprintf '%s' "\${NODE_EXTRA_CA_CERTS-unset}" > "$CA_SEEN"\nprintf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: a, namespace: default}\\n'\n`,
+    );
+    chmodSync(join(dir, 'bin', 'kubectl'), 0o755);
+    const seen = join(dir, 'seen');
+    const preload = join(dir, 'preload.mjs');
+    writeFileSync(preload, "process.stderr.write(`at start: ${process.env.NODE_EXTRA_CA_CERTS ?? 'unset'}\\n`);\n");
+    const env = {
+      ...process.env,
+      PATH: `${join(dir, 'bin')}:${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`,
+      NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'),
+      CA_SEEN: seen,
+      // what Node was started with, printed before castle's own code runs
+      NODE_OPTIONS: `--import=${pathToFileURL(preload).href}`,
+    };
+    const run = (args: string[]): SpawnSyncReturns<string> => spawnSync('/bin/sh', [cli, ...args], { encoding: 'utf8', env, cwd: dir });
+    const v = run(['validate', '--cache-dir', join(dir, 'cache'), 'app']);
+    assert.match(v.stderr, /^at start: unset$/m, v.stderr);
+    assert.equal(v.status, 0, `${v.stdout}${v.stderr}`);
+    assert.equal(readFileSync(seen, 'utf8'), join(dir, 'ca.pem'), 'kubectl was given the variable back');
+    // any other command, and validate against a cluster (TLS), start with it as they were given it
+    for (const args of [['--version'], ['validate', '--help', '--cluster'], ['validate', '--kubeconfig=k', '--help'], ['validate', '--help', '--context', 'c']]) {
+      const r = run(args);
+      assert.match(r.stderr, new RegExp(`^at start: ${join(dir, 'ca.pem').replace(/[.]/g, '\\.')}$`, 'm'), `${args.join(' ')}: ${r.stderr}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
