@@ -61,7 +61,12 @@ test('castle validate starts Node without NODE_EXTRA_CA_CERTS (Node 20 reads the
     assert.equal(v.status, 0, `${v.stdout}${v.stderr}`);
     assert.equal(readFileSync(seen, 'utf8'), join(dir, 'ca.pem'), 'kubectl was given the variable back');
     // any other command, and validate against a cluster (TLS), start with it as they were given it
-    for (const args of [['--version'], ['validate', '--help', '--cluster'], ['validate', '--kubeconfig=k', '--help'], ['validate', '--help', '--context', 'c']]) {
+    for (const args of [
+      ['--version'],
+      ['validate', '--help', '--cluster'],
+      ['validate', '--kubeconfig=k', '--help'],
+      ['validate', '--help', '--context', 'c'],
+    ]) {
       const r = run(args);
       assert.match(r.stderr, new RegExp(`^at start: ${join(dir, 'ca.pem').replace(/[.]/g, '\\.')}$`, 'm'), `${args.join(' ')}: ${r.stderr}`);
     }

@@ -35,7 +35,23 @@ const TRICKY = [
 // case-insensitive as a whole, compared over strings of letters that fold together
 const FOLDED = ['(?i:PASSWORD)', '(?i)^[a-z]+$', '(?i)^[^a-z]+$', '(?i:ks|é)', '(?i)^\\w+$', '(?i)^[[:upper:]]$', '(?i:(a|b)+c)', '(?i)'];
 const CASES = ['a', 'A', 'b', 'B', 'c', 'C', 's', 'S', '\u017f', 'k', 'K', '\u212a', 'é', 'É', 'ß', '\u1e9e', 'σ', 'ς', 'Σ', '0', '_', ' '];
-const REFUSED = ['(?i:a)b', '(?i:a)|(b)', 'x(?i)a', '(?is)a', '(?i:a(?s:.))', '\\pL', '\\s', '\\b', '[[:^alpha:]]', '[]a]', 'a{1001}', '\\Qa.b\\E', '\\z', '(?P<n>a)', '\\1'];
+const REFUSED = [
+  '(?i:a)b',
+  '(?i:a)|(b)',
+  'x(?i)a',
+  '(?is)a',
+  '(?i:a(?s:.))',
+  '\\pL',
+  '\\s',
+  '\\b',
+  '[[:^alpha:]]',
+  '[]a]',
+  'a{1001}',
+  '\\Qa.b\\E',
+  '\\z',
+  '(?P<n>a)',
+  '\\1',
+];
 const ALPHABET = [
   'a',
   'b',
@@ -123,7 +139,46 @@ describe('CRD patterns as JS RegExps', () => {
   it('takes only patterns RE2 takes, and matches as RE2 does: 200,000 random patterns', () => {
     // pieces of patterns, valid or not on their own: RE2 is loaded only for a pattern jsEquivalent refuses, so one it
     // takes must be one RE2 takes (else a CRD's invalid pattern would go unreported)
-    const PIECES = ['a', 'b', 'A', '(', ')', '[', ']', '{', '}', ',', '0', '1', '2', '9', '*', '+', '?', '|', '^', '$', '.', '\\', 'd', 'w', '-', ':', '(?:', '(?i)', '(?i:', '[:alpha:]', '[[:digit:]]', '/', ' ', '{2}', '{1,}', '{,2}', '\\.', '\\d'];
+    const PIECES = [
+      'a',
+      'b',
+      'A',
+      '(',
+      ')',
+      '[',
+      ']',
+      '{',
+      '}',
+      ',',
+      '0',
+      '1',
+      '2',
+      '9',
+      '*',
+      '+',
+      '?',
+      '|',
+      '^',
+      '$',
+      '.',
+      '\\',
+      'd',
+      'w',
+      '-',
+      ':',
+      '(?:',
+      '(?i)',
+      '(?i:',
+      '[:alpha:]',
+      '[[:digit:]]',
+      '/',
+      ' ',
+      '{2}',
+      '{1,}',
+      '{,2}',
+      '\\.',
+      '\\d',
+    ];
     const STRINGS = ['a', 'b', 'A', 'B', '1', '2', '9', ' ', '\n', '\r', '-', '.', ':', '{', '}', ',', '/', 'é', '😀', '_', '\u017f'];
     const rnd = seeded(16);
     let taken = 0;
