@@ -9,7 +9,7 @@
 // `castle validate` without a cluster makes no TLS connection, and Node 20 reads the certificates of NODE_EXTRA_CA_CERTS
 // when it starts: the 144 of Debian's bundle took 40 ms of each run (4 ms on Node 24). For that command
 // sh moves the variable aside, and the first lines below put it back for the processes castle starts (kubectl).
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError } from '../core/commander.js';
 import { castleVersion } from '../core/version.js';
 import { registerValidateCommands } from '../validate/cli.js';
 import { CliExit, EXIT_INVALID } from './exit.js';

@@ -19,3 +19,18 @@ export function zlib(): typeof import('node:zlib') {
 export function net(): typeof import('node:net') {
   return require('node:net') as typeof import('node:net');
 }
+
+/** for the worker threads of big inputs */
+export function workerThreads(): typeof import('node:worker_threads') {
+  return require('node:worker_threads') as typeof import('node:worker_threads');
+}
+
+/** for a full garbage collection, when one is worth it (heap.ts) */
+export function v8(): typeof import('node:v8') {
+  return require('node:v8') as typeof import('node:v8');
+}
+
+/** for the cache keys of CRDs among the inputs and of imported schemas */
+export function crypto(): typeof import('node:crypto') {
+  return require('node:crypto') as typeof import('node:crypto');
+}

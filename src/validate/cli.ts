@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
+import { Option } from '../core/commander.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { formatDiagnostics } from '../diag/printer.js';
 import type { ValidateOptions, ValidateResult } from './index.js';

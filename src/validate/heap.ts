@@ -1,4 +1,4 @@
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { v8 } from './builtins-lazy.js';
 import { runInNewContext } from 'node:vm';
 
 /** Past this much heap in use, one full collection pays for itself (see collectGarbage). */
@@ -15,9 +15,9 @@ let gc: (() => void) | undefined;
  * a flag, which is set here for a new context's global (the main one is already made).
  */
 export function collectGarbage(): void {
-  if (getHeapStatistics().used_heap_size < WORTH_BYTES) return;
+  if (process.memoryUsage().heapUsed < WORTH_BYTES) return;
   if (!gc) {
-    setFlagsFromString('--expose-gc');
+    v8().setFlagsFromString('--expose-gc');
     gc = runInNewContext('gc') as () => void;
   }
   gc();

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { workerThreads } from './builtins-lazy.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import type { PackedAnalysis } from './analyze.js';
 import type { InputFile } from './inputs.js';
@@ -99,7 +100,7 @@ export function prestartWorker(bytes: number, cores = availableParallelism(), sc
   if (prestarted || cores < 2 || bytes <= PARALLEL_THRESHOLD_BYTES) return false;
   const limits = heapLimits(PRESTART_FILE_BYTES);
   // with the run's schemas, it loads them while this thread reads the inputs (worker.ts)
-  const worker = new Worker(WORKER, { resourceLimits: limits, ...(schemas ? { workerData: schemas } : {}) });
+  const worker = new (workerThreads().Worker)(WORKER, { resourceLimits: limits, ...(schemas ? { workerData: schemas } : {}) });
   worker.unref();
   // a failure to start is seen again by the pool's own worker
   worker.on('error', () => undefined);
@@ -161,7 +162,7 @@ export class WorkerPool {
     for (const share of shares) {
       const early = takePrestarted(resourceLimits);
       if (early) this.prestarted++;
-      const w = early ?? new Worker(WORKER, { resourceLimits });
+      const w = early ?? new (workerThreads().Worker)(WORKER, { resourceLimits });
       w.postMessage({ ...base, files: share } satisfies WorkerInput);
       this.#workers.push(w);
       this.#done.push(

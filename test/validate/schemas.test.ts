@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Ajv from 'ajv';
@@ -7,7 +7,7 @@ import addFormats from 'ajv-formats';
 import { createRequire } from 'node:module';
 import { generateCoreBundle } from '../../src/validate/schema/core-gen.js';
 import { validateManifests } from '../../src/validate/index.js';
-import { defaultCacheDir, listImported } from '../../src/validate/schema/store.js';
+import { defaultCacheDir, listImported, shippedName } from '../../src/validate/schema/store.js';
 import { CONVERTER_VERSION } from '../../src/validate/schema/crd.js';
 import { importSchemas } from '../../src/validate/schemas-cmd.js';
 import { cleanup, copyFixture, CRDS, runCli, tempDir, writeTree } from './helpers.js';
@@ -67,6 +67,28 @@ describe('schema cache', () => {
     }
   });
 
+  it('names what it compiles from a shipped file by the file, so any change to it is compiled again', () => {
+    const dir = tempDir();
+    try {
+      const f = join(dir, 'crds.yaml');
+      writeFileSync(f, 'a: 1\n');
+      utimesSync(f, 1000, 1000);
+      const name = shippedName('builtin', f);
+      assert.equal(shippedName('builtin', f), name, 'the same file, the same name');
+      assert.notEqual(shippedName('operator', f), name);
+      // another content of the same size, written later
+      writeFileSync(f, 'a: 2\n');
+      assert.notEqual(shippedName('builtin', f), name);
+      // the same time, another size
+      writeFileSync(f, 'a: 22\n');
+      utimesSync(f, 1000, 1000);
+      assert.notEqual(shippedName('builtin', f), name);
+      assert.match(name, /^builtin-v\d+-[\w.+-]+-crds\.yaml-5-1000000$/);
+    } finally {
+      cleanup(dir);
+    }
+  });
+
   it('keeps the shipped CRDs compiled, so a preflight reads JSON instead of 2.4 MB of YAML', async () => {
     const cache = tempDir('castle-validate-cache-');
     const dir = tempDir();
@@ -79,7 +101,12 @@ describe('schema cache', () => {
       const first = await validateManifests([pg], { cacheDir: cache, builtinCrds: true, parallel: false });
       assert.ok(first.stats.compiled >= 4, `shipped CRDs compiled: ${JSON.stringify(first.stats)}`);
       const files = readdirSync(join(cache, 'builtin'));
-      assert.ok(files.length >= 2 && files.every((f) => /^[0-9a-f]{24}\.json$/.test(f)), files.join(','));
+      // named by Castle's version and the shipped file's name, size and time (shippedName)
+      assert.ok(files.length >= 2 && files.every((f) => /^(builtin|operator)-v\d+-[\w.+-]+-\d+-\d+\.json$/.test(f)), files.join(','));
+      assert.ok(
+        files.some((f) => f.includes('pgo-v5.8.9-postgresclusters.yaml')),
+        files.join(','),
+      );
       const second = await validateManifests([pg], { cacheDir: cache, builtinCrds: true, parallel: false });
       assert.equal(second.stats.compiled, 0, 'everything read from the cache');
       assert.deepEqual(

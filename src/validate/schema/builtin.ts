@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocuments } from '../documents.js';
 import { CONVERTER_VERSION, crdHash, isCrd, type CrdInfo } from './crd.js';
 import { loadRelease, selectReleases } from './operators.js';
-import { compileCrd, readJson, writeJson, type CacheEvent } from './store.js';
+import { compileCrd, readJson, shippedName, writeJson, type CacheEvent } from './store.js';
 
 /**
  * CRDs shipped with Castle: CrunchyData PGO 5.8.9 (schemas/crds/pgo-*.yaml) and every CRD of a release of
@@ -31,16 +30,13 @@ interface BuiltinCacheEntry {
 /**
  * The shipped CRDs in validation form. Parsing their 2.4 MB of YAML costs ~0.4 s, paid by every `up` and
  * `rebirth` through the preflight: the compiled form is cached by the hash of each file's text, so a
- * run only reads JSON. A missing or unwritable cache only costs that time.
+ * run only reads JSON (see shippedName). A missing or unwritable cache only costs that time.
  */
 export function loadBuiltinCrds(cacheDir: string | undefined, events?: CacheEvent[], selectors: readonly string[] = []): CrdInfo[] {
   const out: CrdInfo[] = [];
   for (const r of selectReleases(selectors)) out.push(...loadRelease(r, cacheDir, events));
   for (const file of builtinCrdFiles()) {
-    // the bytes are hashed as they are read: decoded (1.4 MB for PGO) only when the cache misses, hashing them took a third of the time
-    const bytes = readFileSync(file);
-    const key = createHash('sha256').update(`builtin-v${CONVERTER_VERSION}\0`).update(bytes).digest('hex').slice(0, 24);
-    const cacheFile = cacheDir ? join(cacheDir, 'builtin', `${key}.json`) : undefined;
+    const cacheFile = cacheDir ? join(cacheDir, 'builtin', `${shippedName('builtin', file)}.json`) : undefined;
     const cached = cacheFile ? readJson<BuiltinCacheEntry>(cacheFile) : undefined;
     if (cached?.converter === CONVERTER_VERSION && Array.isArray(cached.crds) && cached.crds.every((c) => Array.isArray(c?.kinds))) {
       for (const info of cached.crds) events?.push({ kind: 'hit', what: info.name });
@@ -48,7 +44,7 @@ export function loadBuiltinCrds(cacheDir: string | undefined, events?: CacheEven
       continue;
     }
     const crds: CrdInfo[] = [];
-    for (const d of parseDocuments([{ file, text: bytes.toString('utf8') }], [])) {
+    for (const d of parseDocuments([{ file, text: readFileSync(file, 'utf8') }], [])) {
       if (!isCrd(d.value)) continue;
       const info = compileCrd(undefined, d.value, file, crdHash(d.value), events);
       if (info) crds.push(info);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { crypto } from '../builtins-lazy.js';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -91,7 +91,7 @@ export function generateCoreBundle(): SchemaBundle {
   const modelsDir = join(cn, 'dist', 'gen', 'models');
   const apisDir = join(cn, 'dist', 'gen', 'apis');
   const quantities = quantityFields();
-  const hash = createHash('sha256');
+  const hash = crypto().createHash('sha256');
   hash.update(`generator-v1 client-node@${cnVersion} kubernetes-types@${ktVersion}`);
   let k8sVersion = '';
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { crypto } from '../builtins-lazy.js';
 import type { CelRule, KindSchema, SNode } from './types.js';
 
 /** Bumped whenever `convertSchema` changes: it is part of every cache key and stored conversion. */
@@ -98,7 +98,7 @@ export function isCrd(doc: unknown): boolean {
 }
 
 export function crdHash(doc: unknown): string {
-  return createHash('sha256').update(`crd-v${CONVERTER_VERSION}\0`).update(JSON.stringify(doc)).digest('hex').slice(0, 24);
+  return crypto().createHash('sha256').update(`crd-v${CONVERTER_VERSION}\0`).update(JSON.stringify(doc)).digest('hex').slice(0, 24);
 }
 
 /** undefined when the document is not a usable apiextensions.k8s.io/v1 CRD */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { crypto } from '../builtins-lazy.js';
 import { convertSchema } from './crd.js';
 import type { KindSchema, SchemaBundle, SNode } from './types.js';
 
@@ -23,7 +23,7 @@ export async function convertOpenApiV3(get: Get, version: string): Promise<Schem
   const index = (await get('/openapi/v3')) as { paths?: Record<string, { serverRelativeURL?: string }> };
   const defs: Record<string, SNode> = {};
   const kinds: KindSchema[] = [];
-  const hash = createHash('sha256').update(`openapi-v3 ${version}`);
+  const hash = crypto().createHash('sha256').update(`openapi-v3 ${version}`);
   for (const [gvPath, entry] of Object.entries(index.paths ?? {}).sort()) {
     const m = /^(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(gvPath);
     if (!m || !entry.serverRelativeURL) continue;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +5,7 @@ import { parseDocuments } from '../documents.js';
 import { zlib } from '../builtins-lazy.js';
 import { CONVERTER_VERSION, crdHash, isCrd, type CrdInfo } from './crd.js';
 import { ValidateUsageError } from './registry-load.js';
-import { compileCrd, readJson, writeJson, type CacheEvent } from './store.js';
+import { compileCrd, readJson, shippedName, writeJson, type CacheEvent } from './store.js';
 import { apiVersionOf } from './types.js';
 import { compareVersions } from './versions.js';
 
@@ -85,15 +84,13 @@ interface CacheEntry {
 
 /** One release's CRDs in validation form, cached by the hash of the shipped file. */
 export function loadRelease(r: Release, cacheDir: string | undefined, events?: CacheEvent[]): CrdInfo[] {
-  const gz = readFileSync(r.file);
-  const key = createHash('sha256').update(`operator-v${CONVERTER_VERSION}\0`).update(gz).digest('hex').slice(0, 24);
-  const cacheFile = cacheDir ? join(cacheDir, 'builtin', `${key}.json`) : undefined;
+  const cacheFile = cacheDir ? join(cacheDir, 'builtin', `${shippedName('operator', r.file)}.json`) : undefined;
   const cached = cacheFile ? readJson<CacheEntry>(cacheFile) : undefined;
   if (cached?.converter === CONVERTER_VERSION && Array.isArray(cached.crds) && cached.crds.every((c) => Array.isArray(c?.kinds))) {
     for (const info of cached.crds) events?.push({ kind: 'hit', what: info.name });
     return cached.crds;
   }
-  const text = zlib().gunzipSync(gz).toString('utf8');
+  const text = zlib().gunzipSync(readFileSync(r.file)).toString('utf8');
   const crds: CrdInfo[] = [];
   const origin = `${r.title} ${r.version} (shipped)`;
   for (const d of parseDocuments([{ file: r.file, text }], [])) {
