@@ -196,23 +196,29 @@ export function unpackNeed(
 }
 
 function packNeed(n: PlacedNeed): string {
-  return JSON.stringify(packedNeed(n, n.namespace ?? null, n.name));
-}
-
-function packedNeed(n: PlacedNeed, ns: string | null, name: string): PackedNeed {
   const l = n.loc;
   // the location's file is the reference's own (the spool key) but for a document read from elsewhere: then its LocRef goes
-  if (l && l.file === n.at.file) return [n.kind, ns, name, l.line, l.col, l.length ?? null];
-  return [n.kind, ns, name, n.at];
+  const packed: PackedNeed =
+    l && l.file === n.at.file ? [n.kind, n.namespace ?? null, n.name, l.line, l.col, l.length ?? null] : [n.kind, n.namespace ?? null, n.name, n.at];
+  return JSON.stringify(packed);
 }
 
 /**
- * A reference of this thread, packed to be held as it is (Spool.addRecord): its namespace and name,
- * slices of its file's text, made flat copies shared with equal ones (heap.ts). Returns it and at most
- * what it holds in memory.
+ * A reference of this thread, packed to be held as it is (Spool.addRecord): its strings, which may be
+ * slices of its file's text, made flat copies shared with equal ones (heap.ts). An ExternalSecret's
+ * store kind, read from the document, once kept the text of every file of the bench's findings corpus
+ * (8 MB) to the end of the run. Returns it and at most what it holds in memory.
  */
 export function holdableNeed(n: PlacedNeed): { readonly packed: PackedNeed; readonly bytes: number } {
-  const packed = packedNeed(n, n.namespace === undefined ? null : shared(n.namespace), shared(n.name));
+  const kind = shared(n.kind) as Need['kind'];
+  const ns = n.namespace === undefined ? null : shared(n.namespace);
+  const name = shared(n.name);
+  const l = n.loc;
+  const packed: PackedNeed =
+    l && l.file === n.at.file
+      ? [kind, ns, name, l.line, l.col, l.length ?? null]
+      : // its place, to be found at the end: the keys of its path too
+        [kind, ns, name, { ...n.at, path: n.at.path.map((s) => (typeof s === 'string' ? shared(s) : s)) }];
   return { packed, bytes: 2 * (n.name.length + (n.namespace?.length ?? 0)) + (packed.length === 4 ? 400 : 120) };
 }
 

@@ -253,7 +253,9 @@ function checkExternalSecret(d: ManifestDoc, out: Diagnostic[], missing: (kind: 
   const storeRef = obj(spec?.['secretStoreRef']);
   const storeName = str(storeRef?.['name']);
   const storeKind = str(storeRef?.['kind']) ?? 'SecretStore';
-  if (storeName && (storeKind === 'ClusterSecretStore' || storeKind === 'SecretStore')) missing(storeKind, storeName, ['spec', 'secretStoreRef', 'name']);
+  // the kind as a constant, not the document's string: a slice of its file's text, which a held reference would keep
+  if (storeName && (storeKind === 'ClusterSecretStore' || storeKind === 'SecretStore'))
+    missing(storeKind === 'SecretStore' ? 'SecretStore' : 'ClusterSecretStore', storeName, ['spec', 'secretStoreRef', 'name']);
   // template keys must be keys this ExternalSecret fetches, or the rendered Secret has "<no value>"
   if (arr(spec?.['dataFrom']).length > 0) return;
   const keys = new Set(
