@@ -18,7 +18,7 @@ test('the castle command runs as its first lines say, as the kernel runs it: sh,
   const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
   const [first, second] = readFileSync(cli, 'utf8').split('\n', 2);
   assert.equal(first, '#!/bin/sh');
-  assert.match(second!, /^\/\/usr\/bin\/env true; .*; exec node --v8-pool-size=0 --max-semi-space-size=8 "\$0" "\$@"$/);
+  assert.match(second!, /^\/\/usr\/bin\/env true; .*; exec node --v8-pool-size=0 --max-semi-space-size=8 --initial-old-space-size=48 "\$0" "\$@"$/);
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}` };
   const r = spawnSync('/bin/sh', [cli, '--version'], { encoding: 'utf8', env });
@@ -27,7 +27,7 @@ test('the castle command runs as its first lines say, as the kernel runs it: sh,
   assert.equal(r.stderr, '');
   // the options reach Node: the same line, with Node printing its own options instead of running castle
   const own = spawnSync('/bin/sh', ['-c', second!.replace('"$0" "$@"', `-p "process.execArgv.slice(0, -2).join(' ')"`)], { encoding: 'utf8', env });
-  assert.equal(own.stdout.trim(), '--v8-pool-size=0 --max-semi-space-size=8', own.stderr);
+  assert.equal(own.stdout.trim(), '--v8-pool-size=0 --max-semi-space-size=8 --initial-old-space-size=48', own.stderr);
 });
 
 test('castle validate starts Node without NODE_EXTRA_CA_CERTS (Node 20 reads the certificates at start), and gives it back to what it runs', () => {
