@@ -12,10 +12,7 @@
 // `castle validate` without a cluster makes no TLS connection, and Node 20 reads the certificates of NODE_EXTRA_CA_CERTS
 // when it starts: the 144 of Debian's bundle took 40 ms of each run (4 ms on Node 24). For that command
 // sh moves the variable aside, and the first lines below put it back for the processes castle starts (kubectl).
-import { Command, CommanderError } from '../core/commander.js';
-import { castleVersion } from '../core/version.js';
-import { registerValidateCommands } from '../validate/cli.js';
-import { CliExit, EXIT_INVALID } from './exit.js';
+import { existsSync } from 'node:fs';
 
 // moved aside by the line at the top, for Node not to read the certificates it names at start
 const extraCa = process.env['CASTLE_NODE_EXTRA_CA_CERTS'];
@@ -27,20 +24,19 @@ if (extraCa !== undefined) {
 // The pinned AWS SDK supports Node 20; its notice about future releases is not the user's concern.
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
-// Exit codes: 0 success, 1 failed run (or validation errors), 2 invalid input / bad usage.
-const program = new Command();
-program
-  .name('castle')
-  .description('Ephemeral infrastructure: destroy a castle and bring it back, with its data, proven.')
-  .version(castleVersion)
-  .exitOverride()
-  .showHelpAfterError('(castle --help for usage)');
-
 // `validate` and `schemas` load the validator only: the other commands load every target, whose
 // Kubernetes client alone is ~700 modules (0.7 s of CPU and 60 MB before the first document).
 const sub = process.argv[2];
-if (sub !== 'validate' && sub !== 'schemas') {
-  const [init, imp, plan, run, inspect, report] = await Promise.all([
+if (sub === 'validate' || sub === 'schemas') {
+  // the validator as one file with its packages, when built (scripts/bundle-validate.mjs): loading its ~70 modules one
+  // by one took 25 ms more of each run
+  const bundle = new URL('../validate/cli.bundle.js', import.meta.url);
+  const { main } = (await import(existsSync(bundle) ? bundle.href : './validate-main.js')) as typeof import('./validate-main.js');
+  await main();
+} else {
+  const [{ runCastle }, { registerValidateCommands }, init, imp, plan, run, inspect, report] = await Promise.all([
+    import('./program.js'),
+    import('../validate/cli.js'),
     import('./init-command.js'),
     import('./import-command.js'),
     import('./plan-command.js'),
@@ -48,26 +44,13 @@ if (sub !== 'validate' && sub !== 'schemas') {
     import('./inspect-commands.js'),
     import('./report-command.js'),
   ]);
-  init.registerInitCommand(program);
-  imp.registerImportCommand(program);
-  plan.registerPlanCommand(program);
-  run.registerRunCommands(program);
-  inspect.registerInspectCommands(program);
-  report.registerReportCommands(program);
-}
-registerValidateCommands(program);
-
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CliExit) {
-    if (err.message) process.stderr.write(`castle: ${err.message}\n`);
-    process.exitCode = err.code;
-  } else if (err instanceof CommanderError) {
-    // help and version are not errors; everything else commander rejects is bad usage
-    process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : EXIT_INVALID;
-  } else {
-    process.stderr.write(`castle: internal error (a bug, please report it): ${(err as Error)?.stack ?? String(err)}\n`);
-    process.exitCode = 70;
-  }
+  await runCastle((program) => {
+    init.registerInitCommand(program);
+    imp.registerImportCommand(program);
+    plan.registerPlanCommand(program);
+    run.registerRunCommands(program);
+    inspect.registerInspectCommands(program);
+    report.registerReportCommands(program);
+    registerValidateCommands(program);
+  });
 }

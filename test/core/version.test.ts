@@ -74,3 +74,47 @@ test('castle validate starts Node without NODE_EXTRA_CA_CERTS (Node 20 reads the
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('castle validate runs the validator bundled into one file, which finds what its modules find', () => {
+  const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'castle-bundle-'));
+  try {
+    writeFileSync(join(dir, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: nowhere}\ndata: {k: v}\n');
+    // the modules each run loads, recorded by a resolve hook
+    const hook = join(dir, 'hook.mjs');
+    writeFileSync(
+      hook,
+      "import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(`export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write('loaded ' + r.url + String.fromCharCode(10)); return r; }`));\n",
+    );
+    const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, NODE_OPTIONS: `--import=${pathToFileURL(hook).href}` };
+    const args = ['validate', '--format', 'json', '--cache-dir', join(dir, 'cache'), join(dir, 'cm.yaml')];
+    const bundled = spawnSync('/bin/sh', [cli, ...args], { encoding: 'utf8', env });
+    const loaded = bundled.stderr.split('\n').filter((l) => l.startsWith('loaded file:'));
+    assert.ok(
+      loaded.some((l) => l.endsWith('/dist/src/validate/cli.bundle.js')),
+      bundled.stderr,
+    );
+    assert.ok(!loaded.some((l) => /\/dist\/src\/validate\/(index|analyze|cli)\.js$/.test(l)), loaded.join('\n'));
+    // the same findings from the modules themselves (the CLI's fallback when no bundle is built)
+    const plain = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `process.argv.splice(1, 0, 'castle'); await (await import(${JSON.stringify(pathToFileURL(join(dirname(cli), 'validate-main.js')).href)})).main();`,
+        ...args,
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env },
+      },
+    );
+    const findings = (out: string): unknown => (JSON.parse(out) as { diagnostics: unknown }).diagnostics;
+    assert.equal(bundled.status, 1, bundled.stderr);
+    assert.equal(plain.status, 1, plain.stderr);
+    assert.ok((findings(bundled.stdout) as unknown[]).length >= 2, bundled.stdout);
+    assert.deepEqual(findings(bundled.stdout), findings(plain.stdout));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

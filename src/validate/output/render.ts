@@ -1,18 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { castleVersion } from '../../core/version.js';
 import { formatDiagnostic } from '../../diag/printer.js';
 import type { Diagnostic } from '../../diag/diagnostic.js';
 import type { ValidateResult, ValidateStats } from '../index.js';
 import { toSarif } from './sarif.js';
 
 export type Format = 'text' | 'json' | 'sarif';
-
-function toolVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
 
 /** Text (the shared diagnostics printer plus a summary), JSON, or SARIF 2.1.0. */
 export function renderResult(result: ValidateResult, format: Format): string {
@@ -118,7 +110,7 @@ function whole(result: ValidateResult, format: Format): string {
     case 'json':
       return JSON.stringify({ version: 1, diagnostics: result.diagnostics, ok: result.ok, stats: result.stats }, null, 2);
     case 'sarif':
-      return JSON.stringify(toSarif(result.diagnostics, toolVersion()), null, 2);
+      return JSON.stringify(toSarif(result.diagnostics, castleVersion), null, 2);
     default: {
       const never: never = format;
       throw new Error(`unknown format ${String(never)}`);

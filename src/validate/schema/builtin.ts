@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../core/paths.js';
 import { parseDocuments } from '../documents.js';
 import { CONVERTER_VERSION, crdHash, isCrd, type CrdInfo } from './crd.js';
 import { loadRelease, selectReleases } from './operators.js';
@@ -13,7 +13,7 @@ import { compileCrd, readJson, shippedName, writeJson, type CacheEvent } from '.
  * schemas/crds/eso-*.yaml are plain copies of three ESO 0.16.2 CRDs for the tests, not loaded here.
  */
 export function builtinCrdFiles(): string[] {
-  const dir = fileURLToPath(new URL('../../../../schemas/crds', import.meta.url));
+  const dir = join(packageRoot, 'schemas', 'crds');
   return existsSync(dir)
     ? readdirSync(dir)
         .filter((f) => /^pgo-.*\.ya?ml$/.test(f))

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../core/paths.js';
 import { parseDocuments } from '../documents.js';
 import { zlib } from '../builtins-lazy.js';
 import { CONVERTER_VERSION, crdHash, isCrd, type CrdInfo } from './crd.js';
@@ -30,7 +30,7 @@ export interface Release {
 }
 
 function operatorsDir(): string {
-  return fileURLToPath(new URL('../../../../schemas/operators', import.meta.url));
+  return join(packageRoot, 'schemas', 'operators');
 }
 
 /** every shipped release, oldest first per operator */
