@@ -84,10 +84,13 @@ export function emptyAnalysis(): FileAnalysis {
 /**
  * Whether the next file is read with positions recorded (ParseOptions.track): when most documents of
  * the last file had a finding, the next file's likely do too (a tree's files are alike), and one read
- * that records them costs half of a read, then another of each document with a finding. Per thread;
- * it changes the time taken, never a result.
+ * that records them costs half of a read, then another of each document with a finding. The first
+ * file is read so too: real trees have findings. The first file of the bench's corpora (100 documents,
+ * the process's code not yet optimized): with a finding in each, 50-59 ms against 66-77 ms read without
+ * positions and then each document again; without findings, 54-62 ms against 49-55 ms (the faster half
+ * of 10 runs each). Per thread; it changes the time taken, never a result.
  */
-let trackNext = false;
+let trackNext = true;
 
 export function analyzeFiles(files: readonly InputFile[], registry: SchemaRegistry, o: AnalyzeOptions, into: FileAnalysis = emptyAnalysis()): FileAnalysis {
   for (const f of files) {
