@@ -199,11 +199,23 @@ export function unpackNeed(
 }
 
 function packNeed(n: PlacedNeed): string {
+  return JSON.stringify(packedNeed(n, n.kind, n.namespace ?? null, n.name, asIs));
+}
+
+function asIs(at: LocRef): LocRef {
+  return at;
+}
+
+/** a LocRef kept to the end (its place found then): the keys of its path too are copies */
+function heldLocRef(at: LocRef): LocRef {
+  return { ...at, path: at.path.map((s) => (typeof s === 'string' ? shared(s) : s)) };
+}
+
+/** `n` packed with these strings; `heldAt` gives the LocRef it keeps when its location is not found yet */
+function packedNeed(n: PlacedNeed, kind: Need['kind'], ns: string | null, name: string, heldAt: (at: LocRef) => LocRef): PackedNeed {
   const l = n.loc;
   // the location's file is the reference's own (the spool key) but for a document read from elsewhere: then its LocRef goes
-  const packed: PackedNeed =
-    l && l.file === n.at.file ? [n.kind, n.namespace ?? null, n.name, l.line, l.col, l.length ?? null] : [n.kind, n.namespace ?? null, n.name, n.at];
-  return JSON.stringify(packed);
+  return l && l.file === n.at.file ? [kind, ns, name, l.line, l.col, l.length ?? null] : [kind, ns, name, heldAt(n.at)];
 }
 
 /**
@@ -213,15 +225,8 @@ function packNeed(n: PlacedNeed): string {
  * (8 MB) to the end of the run. Returns it and at most what it holds in memory.
  */
 export function holdableNeed(n: PlacedNeed): { readonly packed: PackedNeed; readonly bytes: number } {
-  const kind = shared(n.kind) as Need['kind'];
   const ns = n.namespace === undefined ? null : shared(n.namespace);
-  const name = shared(n.name);
-  const l = n.loc;
-  const packed: PackedNeed =
-    l && l.file === n.at.file
-      ? [kind, ns, name, l.line, l.col, l.length ?? null]
-      : // its place, to be found at the end: the keys of its path too
-        [kind, ns, name, { ...n.at, path: n.at.path.map((s) => (typeof s === 'string' ? shared(s) : s)) }];
+  const packed = packedNeed(n, shared(n.kind) as Need['kind'], ns, shared(n.name), heldLocRef);
   return { packed, bytes: 2 * (n.name.length + (n.namespace?.length ?? 0)) + (packed.length === 4 ? 400 : 120) };
 }
 

@@ -43,7 +43,7 @@ export class ObjectIndex {
   }
 
   has(kind: string, namespace: string | undefined, name: string): boolean {
-    return this.#set.has(`${kind}|${namespace ?? ''}|${name}`);
+    return this.#set.has(ObjectIndex.key(kind, namespace, name));
   }
 
   hasKey(key: string): boolean {

@@ -1,15 +1,14 @@
-import { createRequire } from 'node:module';
 import type { RE2JS } from 're2js';
-
-const require = createRequire(import.meta.url);
-let re2Module: typeof import('re2js') | undefined;
+import { lazy } from '../builtins-lazy.js';
 
 /**
  * re2js, loaded on first use (its CommonJS build: `require` is synchronous, as the checks are): loading it and
  * compiling the nine patterns of the bench's corpus took 31 ms of each run, which all run as JS RegExps.
  */
+const re2jsModule = lazy<typeof import('re2js')>('re2js');
+
 function re2js(): typeof RE2JS {
-  return (re2Module ??= require('re2js') as typeof import('re2js')).RE2JS;
+  return re2jsModule().RE2JS;
 }
 
 /**
