@@ -80,19 +80,31 @@ test('castle validate runs the validator bundled into one file, which finds what
   const dir = mkdtempSync(join(tmpdir(), 'castle-bundle-'));
   try {
     writeFileSync(join(dir, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: nowhere}\ndata: {k: v}\n');
-    // the modules each run loads, recorded by a resolve hook
+    // the modules each run loads, recorded by a resolve hook in a file: the hook runs on its own thread, whose stderr
+    // Node may drop when the main thread exits first (it did in CI)
     const hook = join(dir, 'hook.mjs');
+    const log = join(dir, 'loaded.txt');
     writeFileSync(
       hook,
-      "import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(`export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write('loaded ' + r.url + String.fromCharCode(10)); return r; }`));\n",
+      "import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(`import { appendFileSync } from 'node:fs'; export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(process.env.CASTLE_TEST_LOADED, r.url + String.fromCharCode(10)); return r; }`));\n",
     );
-    const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, NODE_OPTIONS: `--import=${pathToFileURL(hook).href}` };
+    const env = {
+      ...process.env,
+      PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`,
+      NODE_OPTIONS: `--import=${pathToFileURL(hook).href}`,
+      CASTLE_TEST_LOADED: log,
+    };
     const args = ['validate', '--format', 'json', '--cache-dir', join(dir, 'cache'), join(dir, 'cm.yaml')];
     const bundled = spawnSync('/bin/sh', [cli, ...args], { encoding: 'utf8', env });
-    const loaded = bundled.stderr.split('\n').filter((l) => l.startsWith('loaded file:'));
+    const loaded = readFileSync(log, 'utf8').split('\n');
+    const seen = `exit ${String(bundled.status)} ${String(bundled.signal)}\n${bundled.stderr}\nloaded:\n${loaded.join('\n')}`;
+    assert.ok(
+      loaded.some((l) => l.startsWith('file:') && l.endsWith('/dist/src/cli/main.js')),
+      loaded.join('\n'),
+    );
     assert.ok(
       loaded.some((l) => l.endsWith('/dist/src/validate/cli.bundle.js')),
-      bundled.stderr,
+      loaded.join('\n'),
     );
     assert.ok(!loaded.some((l) => /\/dist\/src\/validate\/(index|analyze|cli)\.js$/.test(l)), loaded.join('\n'));
     // the same findings from the modules themselves (the CLI's fallback when no bundle is built)
