@@ -251,6 +251,11 @@ export class KubeTestServer {
   // ------------------------------------------------------------------------------------------
   // the test-side API: what scripted controllers and tests use directly (no HTTP)
 
+  /** the port-forward WebSockets open now (closed ones leave the set once their closing handshake ends) */
+  openWebSockets(): number {
+    return this.#wss?.clients.size ?? 0;
+  }
+
   /** Runs `fn` after `ms` (cleared by close): how tests script a status change over time. */
   after(ms: number, fn: () => void): void {
     const t = setTimeout(() => {

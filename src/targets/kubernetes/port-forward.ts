@@ -14,23 +14,56 @@ export interface Forward {
   close(): Promise<void>;
 }
 
+/** what this file uses of a `ws` WebSocket */
+interface ForwardSocket {
+  close(): void;
+  terminate(): void;
+  once(event: 'close', f: () => void): void;
+}
+
+/** how long a closing WebSocket waits for the API server's close frame before its connection is dropped */
+const CLOSE_WAIT_MS = 1000;
+
+/** the closing handshake (what was sent before goes first), its connection dropped if the server does not answer */
+function closeSocket(ws: ForwardSocket): void {
+  const drop = setTimeout(() => ws.terminate(), CLOSE_WAIT_MS).unref();
+  ws.once('close', () => clearTimeout(drop));
+  ws.close();
+}
+
 export async function forwardPort(s: KubeSession, namespace: string, pod: string, podPort: number): Promise<Result<Forward>> {
   const pf = new PortForward(s.kc);
   let lastError = '';
   const sockets = new Set<Socket>();
   const server: Server = createServer((sock) => {
     sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
+    // client-node closes a forwarding WebSocket only when its input ends, never when it is destroyed (as close()
+    // does, or a client that resets): the WebSocket then kept castle's process alive after its run ended
+    let ws: ForwardSocket | undefined;
+    // a client that resets its connection: 'close' follows, and an unhandled 'error' would end castle's process
+    sock.on('error', () => undefined);
+    sock.on('close', () => {
+      sockets.delete(sock);
+      if (ws) closeSocket(ws);
+    });
     const err = new Writable({
       write(chunk: Buffer, _enc, cb) {
         lastError = chunk.toString('utf8');
         cb();
       },
     });
-    pf.portForward(namespace, pod, [podPort], sock, err, sock).catch((e: unknown) => {
-      lastError = describeError(e);
-      sock.destroy();
-    });
+    pf.portForward(namespace, pod, [podPort], sock, err, sock).then(
+      (opened) => {
+        // retryCount 0: the WebSocket itself
+        ws = opened as ForwardSocket;
+        // the connection went while the WebSocket was being opened
+        if (sock.destroyed) closeSocket(ws);
+      },
+      (e: unknown) => {
+        lastError = describeError(e);
+        sock.destroy();
+      },
+    );
   });
   try {
     await new Promise<void>((res, rej) => {
