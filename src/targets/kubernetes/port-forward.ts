@@ -40,9 +40,11 @@ export async function forwardPort(s: KubeSession, namespace: string, pod: string
     // client-node closes a forwarding WebSocket only when its input ends, never when it is destroyed (as close()
     // does, or a client that resets): the WebSocket then kept castle's process alive after its run ended
     let ws: ForwardSocket | undefined;
+    let closed = false;
     // a client that resets its connection: 'close' follows, and an unhandled 'error' would end castle's process
     sock.on('error', () => undefined);
     sock.on('close', () => {
+      closed = true;
       sockets.delete(sock);
       if (ws) closeSocket(ws);
     });
@@ -57,7 +59,7 @@ export async function forwardPort(s: KubeSession, namespace: string, pod: string
         // retryCount 0: the WebSocket itself
         ws = opened as ForwardSocket;
         // the connection went while the WebSocket was being opened
-        if (sock.destroyed) closeSocket(ws);
+        if (closed) closeSocket(ws);
       },
       (e: unknown) => {
         lastError = describeError(e);
