@@ -81,7 +81,7 @@ test('castle validate runs the validator bundled into one file, which finds what
   try {
     writeFileSync(join(dir, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: nowhere}\ndata: {k: v}\n');
     // the modules each run loads, recorded by a resolve hook in a file: the hook runs on its own thread, whose stderr
-    // Node may drop when the main thread exits first (it did in CI)
+    // Node may drop when the main thread exits first
     const hook = join(dir, 'hook.mjs');
     const log = join(dir, 'loaded.txt');
     writeFileSync(

@@ -1,5 +1,5 @@
 // forwardPort: each local connection reaches the pod through its own WebSocket (pods/portforward), and
-// every WebSocket ends with its connection: one left open kept castle's process alive after a run.
+// every WebSocket ends with its connection: one left open keeps castle's process alive after its run ends.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';

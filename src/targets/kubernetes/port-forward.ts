@@ -38,7 +38,7 @@ export async function forwardPort(s: KubeSession, namespace: string, pod: string
   const server: Server = createServer((sock) => {
     sockets.add(sock);
     // client-node closes a forwarding WebSocket only when its input ends, never when it is destroyed (as close()
-    // does, or a client that resets): the WebSocket then kept castle's process alive after its run ended
+    // does, or a client that resets): a WebSocket left open keeps castle's process alive after its run ends
     let ws: ForwardSocket | undefined;
     let closed = false;
     // a client that resets its connection: 'close' follows, and an unhandled 'error' would end castle's process
