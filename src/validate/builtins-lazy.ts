@@ -7,7 +7,8 @@ const require = createRequire(import.meta.url);
 
 /** the module `id` (a Node module, or a package with a CommonJS entry), required the first time it is asked for */
 export function lazy<T>(id: string): () => T {
-  return () => require(id) as T;
+  let loaded: T | undefined;
+  return () => (loaded ??= require(id) as T);
 }
 
 /** for rendering a kustomization with kubectl */

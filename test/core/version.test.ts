@@ -4,8 +4,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { castle, castleDir } from '../helpers/cli.js';
+import { pathToFileURL } from 'node:url';
+import { castle, castleDir, CLI } from '../helpers/cli.js';
 
 test('castle --version prints the version of package.json', () => {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -15,7 +15,7 @@ test('castle --version prints the version of package.json', () => {
 });
 
 test('the castle command runs as its first lines say, as the kernel runs it: sh, which runs Node with its options', () => {
-  const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const cli = CLI;
   const [first, second] = readFileSync(cli, 'utf8').split('\n', 2);
   assert.equal(first, '#!/bin/sh');
   assert.match(second!, /^\/\/usr\/bin\/env true; .*; exec node --v8-pool-size=0 --max-semi-space-size=8 --initial-old-space-size=48 "\$0" "\$@"$/);
@@ -31,7 +31,7 @@ test('the castle command runs as its first lines say, as the kernel runs it: sh,
 });
 
 test('castle validate starts Node without NODE_EXTRA_CA_CERTS (Node 20 reads the certificates at start), and gives it back to what it runs', () => {
-  const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const cli = CLI;
   const dir = mkdtempSync(join(tmpdir(), 'castle-ca-'));
   try {
     // a kustomization with a patch is rendered by kubectl: here a stand-in that records the variable it was given
@@ -76,7 +76,7 @@ test('castle validate starts Node without NODE_EXTRA_CA_CERTS (Node 20 reads the
 });
 
 test('castle validate runs the validator bundled into one file, which finds what its modules find', () => {
-  const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const cli = CLI;
   const dir = mkdtempSync(join(tmpdir(), 'castle-bundle-'));
   try {
     writeFileSync(join(dir, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: nowhere}\ndata: {k: v}\n');
@@ -100,13 +100,13 @@ test('castle validate runs the validator bundled into one file, which finds what
     const seen = `exit ${String(bundled.status)} ${String(bundled.signal)}\n${bundled.stderr}\nloaded:\n${loaded.join('\n')}`;
     assert.ok(
       loaded.some((l) => l.startsWith('file:') && l.endsWith('/dist/src/cli/main.js')),
-      loaded.join('\n'),
+      seen,
     );
     assert.ok(
       loaded.some((l) => l.endsWith('/dist/src/validate/cli.bundle.js')),
-      loaded.join('\n'),
+      seen,
     );
-    assert.ok(!loaded.some((l) => /\/dist\/src\/validate\/(index|analyze|cli)\.js$/.test(l)), loaded.join('\n'));
+    assert.ok(!loaded.some((l) => /\/dist\/src\/validate\/(index|analyze|cli)\.js$/.test(l)), seen);
     // the same findings from the modules themselves (the CLI's fallback when no bundle is built)
     const plain = spawnSync(
       process.execPath,
@@ -116,10 +116,7 @@ test('castle validate runs the validator bundled into one file, which finds what
         `process.argv.splice(1, 0, 'castle'); await (await import(${JSON.stringify(pathToFileURL(join(dirname(cli), 'validate-main.js')).href)})).main();`,
         ...args,
       ],
-      {
-        encoding: 'utf8',
-        env: { ...process.env },
-      },
+      { encoding: 'utf8' },
     );
     const findings = (out: string): unknown => (JSON.parse(out) as { diagnostics: unknown }).diagnostics;
     assert.equal(bundled.status, 1, bundled.stderr);

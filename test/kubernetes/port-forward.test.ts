@@ -9,6 +9,7 @@ import { KubeTestServer, tempDir, rmDir } from './index.js';
 import { FORWARD_ANNOTATION } from './port-forward.js';
 import { openKube, type KubeSession } from '../../src/targets/kubernetes/client.js';
 import { forwardPort, type Forward } from '../../src/targets/kubernetes/port-forward.js';
+import { waitFor } from '../helpers/cli.js';
 
 let srv: KubeTestServer;
 let dir: string;
@@ -39,14 +40,6 @@ after(async () => {
   rmDir(dir);
 });
 
-/** waits for `what` to hold, and fails naming it when it has not after 5 s */
-async function eventually(what: string, f: () => boolean): Promise<void> {
-  for (const end = Date.now() + 5000; !f();) {
-    if (Date.now() > end) assert.fail(`still not so after 5 s: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const allClosed = (): boolean => podSockets.size === 0 && srv.openWebSockets() === 0;
 
 /** opens a forward for `f`, and closes it however `f` ends */
@@ -75,7 +68,7 @@ test('data goes both ways; a client that ends its connection ends the WebSocket 
     assert.equal(podSockets.size, 1);
     assert.equal(srv.openWebSockets(), 1);
     c.end();
-    await eventually('the pod side and the WebSocket closed after the client ended', allClosed);
+    await waitFor(allClosed, 5000, 'the pod side and the WebSocket closed after the client ended');
   }));
 
 test('close() with a client still connected closes its WebSocket, and the pod side with it', () =>
@@ -83,14 +76,14 @@ test('close() with a client still connected closes its WebSocket, and the pod si
     const c = await roundTrip(fw.port);
     await fw.close();
     assert.ok(c.destroyed || (await once(c, 'close')));
-    await eventually('no WebSocket and no pod connection left after close()', allClosed);
+    await waitFor(allClosed, 5000, 'no WebSocket and no pod connection left after close()');
   }));
 
 test('a client that resets its connection closes its WebSocket', () =>
   withForward(async (fw) => {
     const c = await roundTrip(fw.port);
     c.resetAndDestroy();
-    await eventually('no WebSocket and no pod connection left after the reset', allClosed);
+    await waitFor(allClosed, 5000, 'no WebSocket and no pod connection left after the reset');
   }));
 
 test('close() while the WebSockets are still being opened leaves none open', () =>
@@ -99,7 +92,7 @@ test('close() while the WebSockets are still being opened leaves none open', () 
     const clients = Array.from({ length: 5 }, () => connect(fw.port, '127.0.0.1').on('error', () => undefined));
     await Promise.all(clients.map((c) => once(c, 'connect')));
     await fw.close();
-    await eventually('no WebSocket and no pod connection left', allClosed);
+    await waitFor(allClosed, 5000, 'no WebSocket and no pod connection left');
     // and none opened later either
     await new Promise((r) => setTimeout(r, 300));
     assert.ok(allClosed(), `${podSockets.size} pod connections, ${srv.openWebSockets()} WebSockets`);
