@@ -14,12 +14,8 @@ export interface Forward {
   close(): Promise<void>;
 }
 
-/** what this file uses of a `ws` WebSocket */
-interface ForwardSocket {
-  close(): void;
-  terminate(): void;
-  once(event: 'close', f: () => void): void;
-}
+/** the WebSocket client-node's PortForward opens (its other form, a reopener, is for retries, which are not asked for) */
+type ForwardSocket = Exclude<Awaited<ReturnType<PortForward['portForward']>>, () => unknown>;
 
 /** how long a closing WebSocket waits for the API server's close frame before its connection is dropped */
 const CLOSE_WAIT_MS = 1000;
