@@ -128,6 +128,40 @@ export function processesWith(needle: string): number[] {
   return out;
 }
 
+/**
+ * SIGKILLs `pids`, then every process whose command line holds one of `needles`, again and again until none is
+ * left; returns how many it killed and what still ran after `timeoutMs` (pid and command line). One listing is not
+ * a power cut: a process forked after it (pgBackRest starts its workers) is not in it, and a killed process in the
+ * middle of a disk write is listed until the write ends. `pids` are signalled once, so that a pid the system gives
+ * again to a stranger is never signalled.
+ */
+export async function powerCut(pids: readonly number[], needles: readonly string[], timeoutMs = 30_000): Promise<{ killed: number; survivors: string[] }> {
+  const killed = new Set<number>();
+  const listed = () => [...new Set(needles.flatMap((n) => processesWith(n)))];
+  const deadline = Date.now() + timeoutMs;
+  let left = [...pids, ...listed()];
+  while (left.length > 0 && Date.now() < deadline) {
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed.add(pid);
+      } catch {
+        // already gone
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    left = listed();
+  }
+  const described = (pid: number) => {
+    try {
+      return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()}`;
+    } catch {
+      return `${pid} (gone)`;
+    }
+  };
+  return { killed: killed.size, survivors: left.map(described) };
+}
+
 export interface Started {
   readonly pid: number;
   readonly done: Promise<CliResult>;

@@ -10,7 +10,7 @@ import {
   faultCastle,
   noted,
   pgbackrestDoing,
-  processesWith,
+  powerCut,
   record,
   resumed,
   said,
@@ -214,20 +214,13 @@ test('a port taken by another process: a clear failure, nothing lost; once it is
 test('power cut during the restore: Castle and every castle process SIGKILLed at once, then resume', async () => {
   await c.write(50);
   const run = await startUntil(c, ['rebirth'], noted('up/database/0', 'restoring'), pgbackrestDoing(c, 'restore'));
-  const victims = [run.pid, ...processesWith(c.dataDir), ...processesWith(c.s3Dir)];
-  for (const pid of victims) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  const cut = await powerCut([run.pid], [c.dataDir, c.s3Dir]);
   await run.done;
-  assert.deepEqual([...processesWith(c.dataDir), ...processesWith(c.s3Dir)], [], 'nothing of the castle survives the power cut');
+  assert.deepEqual(cut.survivors, [], 'nothing of the castle survives the power cut');
   const r = await c.run(['rebirth', '--resume']);
   const lost = await assertRecovered(c, r);
   record({
-    fault: `power cut during the restore (Castle and ${victims.length - 1} castle processes SIGKILLed at once, S3 endpoint included)`,
+    fault: `power cut during the restore (Castle and ${cut.killed - 1} castle processes SIGKILLed at once, S3 endpoint included)`,
     printed: resumed(c, r),
     dataLost: lost,
     manual: 'none (`castle rebirth --resume`)',
