@@ -12,6 +12,7 @@ import { Redactor } from '../secrets/redactor.js';
 import { pickBackup } from './gate-core.js';
 import { backupInfoKey, parseBackupInfo, type BackupInfo, type RepoBackup } from './backup-info.js';
 import { watchS3 } from './s3-watch.js';
+import { describeHolders, isCastleCommand, stopAbandoned } from './pgbackrest-procs.js';
 import {
   chownToUser,
   connConfig,
@@ -248,8 +249,15 @@ function bundleLines(spec: PgbackrestSpec, repo: 'repo1' | 'repo2'): string[] {
   return [`${repo}-bundle=y`, `${repo}-bundle-size=${spec.repoBundleSize ?? '4MiB'}`];
 }
 
-/** Runs `pgbackrest --config=... --stanza=... <args>` as the cluster's OS user. */
-export function pgbackrest(b: Pgbackrest, args: string[], o: OpOptions & { quietStdout?: boolean; timeoutMs?: number } = {}): Promise<ExecResult> {
+/**
+ * Runs `pgbackrest --config=... --stanza=... <args>` as the cluster's OS user; a command that locks the stanza or
+ * restores first stops those a killed Castle run left running (./pgbackrest-procs.ts).
+ */
+export async function pgbackrest(b: Pgbackrest, args: string[], o: OpOptions & { quietStdout?: boolean; timeoutMs?: number } = {}): Promise<ExecResult> {
+  if (isCastleCommand(args)) {
+    const s = await stopAbandoned(b.confPath, o);
+    if (!s.ok) (o.log ?? noLog)(`${s.reason}\n`);
+  }
   return exec('pgbackrest', [`--config=${b.confPath}`, `--stanza=${b.stanza}`, ...args], {
     ...o,
     redact: o.redact ? (t: string) => o.redact!(b.redact(t)) : b.redact,
@@ -277,6 +285,10 @@ export function pgbackrestReason(b: Pgbackrest, what: string, r: ExecResult): st
   if (/\[028\]|do not match the database|system-id .* do(es)? not match/i.test(text))
     return `the repo's stanza '${b.stanza}' belongs to another database system than ${b.cluster.dataDir} (pgBackRest: ${firstError(text)}): refusing to mix them; restore from the repo instead of creating a new cluster on it, or use another stanza`;
   if (/\[055\]|unable to load info file/.test(text)) return `stanza '${b.stanza}' is missing or unreadable in the repo while ${what}: ${firstError(text)}`;
+  if (/\[050\]|unable to acquire lock/.test(text)) {
+    const holders = describeHolders(b.confPath);
+    return `another pgBackRest process holds stanza '${b.stanza}' while ${what}${holders ? `: ${holders}` : ` (${firstError(text)})`}; let it end (or stop it), then run again`;
+  }
   if (/\[082\]|WAL segment .* was not archived before the .* timeout/.test(text))
     return `WAL archiving did not complete while ${what}: ${firstError(text)}; see ${tailLogPath(b)}`;
   const e = firstError(text);
@@ -555,6 +567,9 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
   const c = b.cluster;
   const log = o.log ?? noLog;
   const started = Date.now();
+  // a killed run's restore still writing here would race what follows (emptying a partial directory, --delta)
+  const left = await stopAbandoned(b.confPath, o);
+  if (!left.ok) return fail(`${left.reason}: it may still be restoring into ${c.dataDir}`);
   const [conf, src] = await Promise.all([
     writePgbackrestConf(b),
     o.repo

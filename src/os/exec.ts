@@ -18,6 +18,8 @@ export interface OpOptions {
   readonly log?: Log;
   /** masks secrets in anything logged or returned as a reason */
   readonly redact?: Redact;
+  /** a line for the operator's eye (a step's note), beside the log; the log when absent */
+  readonly note?: Log;
 }
 
 export interface ExecOptions extends OpOptions {

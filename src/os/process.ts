@@ -1,6 +1,7 @@
 // The one process runner: every command Castle runs to completion goes through here (steps, exec).
 import { spawn } from 'node:child_process';
 import { signalGroup } from './pid.js';
+import { STARTER_VAR, starterMark } from './starter.js';
 
 export interface ProcessOptions {
   readonly cwd?: string;
@@ -37,7 +38,8 @@ export function runProcess(file: string, args: readonly string[], opts: ProcessO
     let tail = '';
     const child = spawn(file, args, {
       cwd: opts.cwd,
-      env: opts.env,
+      // whose command it is, for a later run once this process is gone (./starter.ts)
+      env: { ...(opts.env ?? process.env), [STARTER_VAR]: starterMark() },
       detached: true,
       ...(opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],

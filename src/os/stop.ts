@@ -14,6 +14,8 @@ export interface StopOptions {
   readonly killWaitMs?: number;
   /** when the process counts as gone (default: gone or a zombie); e.g. its command line no longer matches */
   readonly gone?: (pid: number) => boolean;
+  /** SIGCONT after the first signal, as systemd does: a stopped process (SIGSTOP, ^Z) handles it only once continued */
+  readonly cont?: boolean;
 }
 
 /**
@@ -25,6 +27,7 @@ export async function stopProcess(pid: number, o: StopOptions): Promise<Result<{
   if (gone(pid)) return ok({ killed: false });
   const err = signalProcess(pid, o.first ?? 'SIGTERM', o.group);
   if (err) return fail(`cannot signal ${o.name}: ${err}`);
+  if (o.cont) signalProcess(pid, 'SIGCONT', o.group);
   if (await waitPidGone(pid, o.graceMs, gone)) return ok({ killed: false });
   const kerr = signalProcess(pid, 'SIGKILL', o.group);
   if (kerr) return fail(`cannot SIGKILL ${o.name}: ${kerr}`);

@@ -1,9 +1,27 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertRecovered, faultCastle, noted, pgbackrestDoing, record, resumed, said, startUntil, type FaultCastle } from './harness.js';
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { alive, waitFor } from '../helpers/cli.js';
+import {
+  assertRecovered,
+  checks,
+  faultCastle,
+  freezeHoldingLock,
+  noted,
+  pgbackrestDoing,
+  pgbackrestPids,
+  record,
+  resumed,
+  said,
+  startUntil,
+  type FaultCastle,
+} from './harness.js';
 
 // The fault matrix's fast subset, in `npm test`: a second rebirth refused while one runs, that one SIGKILLed in the
-// middle of its restore, and `castle rebirth --resume` taking over the dead run's lock and finishing it.
+// middle of its restore, and `castle rebirth --resume` taking over the dead run's lock and finishing it; a pgBackRest
+// backup outliving its killed Castle, stopped by the resume; one started by hand, left alone.
 // The whole matrix: `npm run test:faults` (test/faults/matrix/).
 let c: FaultCastle;
 before(async () => {
@@ -36,6 +54,84 @@ test('fast faults: two rebirths at once, then SIGKILL mid-restore and resume: no
     printed: resumed(c, r),
     dataLost: lost,
     manual: 'none (`castle rebirth --resume`)',
+    recoverMs: r.ms,
+  });
+});
+
+const root = () => join(c.dataDir, 'postgres', 'blog-db');
+const conf = () => join(root(), 'pgbackrest', 'pgbackrest.conf');
+
+test('Castle SIGKILLed mid-gate, its pgBackRest backup still holding the stanza: the resume stops that backup and completes', async () => {
+  await c.write(50);
+  const run = await startUntil(c, ['rebirth'], noted('gate/0', 'backing up'), pgbackrestDoing(c, 'backup'));
+  const [backup] = pgbackrestPids(c, 'backup');
+  assert.ok(backup, 'a pgBackRest backup runs');
+  // frozen with the stanza's lock: however fast the backup, it outlives the Castle that started it
+  await freezeHoldingLock(backup);
+  const killed = await run.kill();
+  assert.equal(killed.code, null);
+  assert.ok(alive(backup), 'the backup outlives its Castle');
+  const r = await c.run(['rebirth', '--resume']);
+  const lost = await assertRecovered(c, r);
+  const notes = c.lastEvents().flatMap((e) => (e.type === 'step-note' && e.message.startsWith('stopping pgBackRest') ? [e] : []));
+  const expected = `stopping pgBackRest backup (pid ${backup}): the Castle process that started it (pid ${run.pid}) is gone`;
+  assert.deepEqual(
+    notes.map((n) => [n.stepId, n.message]),
+    [['gate/0', expected]],
+  );
+  assert.ok(!alive(backup), 'the abandoned backup is stopped');
+  record({
+    fault: 'Castle SIGKILLed mid-gate, its pgBackRest backup left running with the stanza locked',
+    printed: expected,
+    dataLost: lost,
+    manual: 'none (`castle rebirth --resume`)',
+    recoverMs: r.ms,
+  });
+});
+
+test('a pgBackRest backup started by hand holds the stanza: the gate refuses and names it, leaves it alone, and the next rebirth completes', async () => {
+  await c.write(50);
+  const owner = statSync(conf());
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: root() };
+  const asOwner = process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {};
+  const hand = spawn('pgbackrest', [`--config=${conf()}`, '--stanza=db', 'backup', '--type=incr'], {
+    cwd: root(),
+    env,
+    detached: true,
+    stdio: 'ignore',
+    ...asOwner,
+  });
+  const exited = new Promise<number | null>((r) => hand.on('exit', (code) => r(code)));
+  await waitFor(() => pgbackrestPids(c, 'backup').includes(hand.pid!), 10_000, 'the backup started by hand');
+  await freezeHoldingLock(hand.pid!);
+  let failed;
+  try {
+    failed = await c.run(['rebirth']);
+  } finally {
+    try {
+      process.kill(-hand.pid!, 'SIGCONT');
+    } catch {
+      // gone: what stopped it is for the assertions below to say
+    }
+  }
+  assert.equal(failed.code, 1, failed.stdout);
+  const gate = checks(c.lastEvents()).get('backup gate');
+  assert.equal(gate?.ok, false);
+  assert.match(
+    gate!.detail,
+    new RegExp(
+      `another pgBackRest process holds stanza 'db' while backing up to repo1: pgBackRest backup \\(pid ${hand.pid}, not started by Castle\\); let it end`,
+    ),
+  );
+  assert.ok(existsSync(join(root(), 'pgdata', 'PG_VERSION')), 'nothing wiped');
+  assert.equal(await exited, 0, 'the backup started by hand, left alone, completes');
+  const r = await c.run(['rebirth']);
+  const lost = await assertRecovered(c, r);
+  record({
+    fault: 'a pgBackRest backup started by hand holds the stanza during a rebirth',
+    printed: gate!.detail.slice(0, 240),
+    dataLost: `${lost}; nothing was wiped`,
+    manual: 'by design: let the backup end (or stop it), then `castle rebirth`',
     recoverMs: r.ms,
   });
 });

@@ -218,8 +218,11 @@ export const noted = (step: string, text: string) => (evs: EventEnvelope[]) =>
   evs.some((e) => e.type === 'step-note' && e.stepId === step && e.message.includes(text));
 
 /** A pgbackrest process of this castle doing `command` (backup, restore, archive-push...). */
-export const pgbackrestDoing = (c: LocalCastle, command: string) => () =>
-  processesWith(c.dataDir).some((pid) => {
+export const pgbackrestDoing = (c: LocalCastle, command: string) => () => pgbackrestPids(c, command).length > 0;
+
+/** The pids of this castle's pgbackrest processes doing `command` (the main process: its workers say `command:local`). */
+export function pgbackrestPids(c: LocalCastle, command: string): number[] {
+  return processesWith(c.dataDir).filter((pid) => {
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       return argv[0]?.endsWith('pgbackrest') === true && argv.includes(command);
@@ -227,6 +230,29 @@ export const pgbackrestDoing = (c: LocalCastle, command: string) => () =>
       return false;
     }
   });
+}
+
+/** Whether `pid` holds a file lock (/proc/locks): pgBackRest locks its stanza with one. */
+export function holdsLock(pid: number): boolean {
+  return readFileSync('/proc/locks', 'utf8')
+    .split('\n')
+    .some((l) => l.trim().split(/\s+/)[4] === String(pid));
+}
+
+/**
+ * Freezes process group `pgid` (SIGSTOP) once its leader holds a file lock: it keeps the lock, doing nothing, until
+ * it is continued or killed. Between tries the group runs 5 ms, so that it gets to the lock.
+ */
+export async function freezeHoldingLock(pgid: number, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    process.kill(-pgid, 'SIGSTOP');
+    if (holdsLock(pgid)) return;
+    assert.ok(Date.now() < end, `process ${pgid} never held a lock`);
+    process.kill(-pgid, 'SIGCONT');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 /** The checks of a run by name. */
 export function checks(evs: readonly EventEnvelope[]): Map<string, { ok: boolean; detail: string }> {

@@ -171,7 +171,8 @@ export async function localEnv(session: LocalSession, ctx: StepContext, opts: { 
 }
 
 /** The `log` option the data machinery takes, feeding the step's log. */
-export const opOptions = (ctx: StepContext): { log: (t: string) => void; signal: AbortSignal } => ({
+export const opOptions = (ctx: StepContext): { log: (t: string) => void; note: (t: string) => void; signal: AbortSignal } => ({
   log: (t) => ctx.log(t.endsWith('\n') ? t : t + '\n'),
+  note: (t) => ctx.note(t),
   signal: ctx.signal,
 });
