@@ -26,6 +26,16 @@ export type ProcessExit =
 const TAIL = 64 * 1024;
 
 /**
+ * The environment plus whose command it is, for a later run once this process is gone (./starter.ts). Layered over
+ * `env` instead of copied: spawn reads inherited keys too, and steps pass environments layered the same way.
+ */
+function withStarter(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = Object.create(env) as NodeJS.ProcessEnv;
+  out[STARTER_VAR] = starterMark();
+  return out;
+}
+
+/**
  * Runs a command in its own process group (so SIGTERM/SIGKILL reach its children too), streaming
  * its output. On abort: SIGTERM to the group, SIGKILL after the grace period.
  */
@@ -38,8 +48,7 @@ export function runProcess(file: string, args: readonly string[], opts: ProcessO
     let tail = '';
     const child = spawn(file, args, {
       cwd: opts.cwd,
-      // whose command it is, for a later run once this process is gone (./starter.ts)
-      env: { ...(opts.env ?? process.env), [STARTER_VAR]: starterMark() },
+      env: withStarter(opts.env ?? process.env),
       detached: true,
       ...(opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
