@@ -255,8 +255,9 @@ function bundleLines(spec: PgbackrestSpec, repo: 'repo1' | 'repo2'): string[] {
  */
 export async function pgbackrest(b: Pgbackrest, args: string[], o: OpOptions & { quietStdout?: boolean; timeoutMs?: number } = {}): Promise<ExecResult> {
   if (isCastleCommand(args)) {
+    // one that cannot be stopped: the command meets pgBackRest's lock, whose refusal names it
     const s = await stopAbandoned(b.confPath, o);
-    if (!s.ok) (o.log ?? noLog)(`${s.reason}\n`);
+    if (!s.ok) (o.note ?? o.log ?? noLog)(s.reason);
   }
   return exec('pgbackrest', [`--config=${b.confPath}`, `--stanza=${b.stanza}`, ...args], {
     ...o,
@@ -569,7 +570,8 @@ export async function restoreCluster(b: Pgbackrest, o: RestoreOptions = {}): Pro
   const started = Date.now();
   // a killed run's restore still writing here would race what follows (emptying a partial directory, --delta)
   const left = await stopAbandoned(b.confPath, o);
-  if (!left.ok) return fail(`${left.reason}: it may still be restoring into ${c.dataDir}`);
+  if (!left.ok)
+    return fail(`a pgBackRest command of a killed run still runs on stanza '${b.stanza}', so nothing is restored into ${c.dataDir}: ${left.reason}`);
   const [conf, src] = await Promise.all([
     writePgbackrestConf(b),
     o.repo

@@ -9,6 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { fail, ok, type Result } from '../core/result.js';
 import { describeFailure, exec, noLog, type OpOptions, type Redact } from '../os/exec.js';
 import { pidCmdline } from '../os/pid.js';
+import { liveProcesses } from '../os/processes.js';
 import { sleep } from '../os/sleep.js';
 import { stopProcess } from '../os/stop.js';
 import {
@@ -442,15 +443,9 @@ async function freeBytes(path: string): Promise<number | null> {
 
 /** Processes (other than us) whose command line mentions the castle root. */
 export function castleProcesses(root: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    const pid = Number(d);
-    if (pid === process.pid) continue;
-    const cmd = pidCmdline(pid);
-    if (cmd && cmd.some((a) => a === root || a.startsWith(root + '/') || a.includes(`=${root}/`))) out.push(pid);
-  }
-  return out;
+  return liveProcesses()
+    .filter(({ argv }) => argv.some((a) => a === root || a.startsWith(root + '/') || a.includes(`=${root}/`)))
+    .map(({ pid }) => pid);
 }
 
 /** Stops every process of the castle's data layer and deletes its root (data, repo2, sockets, logs, run files). */

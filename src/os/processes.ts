@@ -1,7 +1,25 @@
 // Processes read from procfs: their command line, and which of them name a directory in it.
 import { readdirSync, readlinkSync } from 'node:fs';
 import { sep } from 'node:path';
-import { pidCmdline } from './pid.js';
+import { pidCmdline, procStat } from './pid.js';
+
+/** Every live process (not a zombie) this user may see, but our own, with its argv: the one walk of /proc. */
+export function liveProcesses(): { pid: number; argv: string[] }[] {
+  const out: { pid: number; argv: string[] }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const argv = pidCmdline(Number(entry));
+    if (argv && argv.length) out.push({ pid: Number(entry), argv });
+  }
+  return out.sort((a, b) => a.pid - b.pid);
+}
+
+/** The live members of process group `pgid`. */
+export function groupMembers(pgid: number): number[] {
+  return liveProcesses()
+    .filter(({ pid }) => procStat(pid)?.pgrp === pgid)
+    .map(({ pid }) => pid);
+}
 
 /** /proc/<pid>/cmdline joined with spaces, or undefined when the process is gone or a zombie. */
 export function processCmdline(pid: number): string | undefined {
@@ -31,14 +49,9 @@ export function isInside(p: string, dir: string): boolean {
  * the blog's --dir, the S3 endpoint's --dir). Our own process is left out.
  */
 export function processesUsing(dirs: readonly string[]): { pid: number; cmdline: string }[] {
-  const out: { pid: number; cmdline: string }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    const cmdline = processCmdline(Number(entry));
-    if (!cmdline) continue;
-    if (pathsIn(cmdline).some((p) => dirs.some((d) => isInside(p, d)))) out.push({ pid: Number(entry), cmdline });
-  }
-  return out.sort((a, b) => a.pid - b.pid);
+  return liveProcesses()
+    .map(({ pid, argv }) => ({ pid, cmdline: argv.join(' ') }))
+    .filter(({ cmdline }) => pathsIn(cmdline).some((p) => dirs.some((d) => isInside(p, d))));
 }
 
 /**
@@ -48,17 +61,14 @@ export function processesUsing(dirs: readonly string[]): { pid: number; cmdline:
  */
 export function processesWorkingIn(dir: string): { pid: number; cmdline: string; cwd: string | undefined }[] {
   const out: { pid: number; cmdline: string; cwd: string | undefined }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    const cmdline = processCmdline(Number(entry));
-    if (!cmdline) continue;
+  for (const { pid, argv } of liveProcesses()) {
     let cwd: string | undefined;
     try {
-      cwd = readlinkSync(`/proc/${entry}/cwd`);
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
     } catch {
       cwd = undefined;
     }
-    if (cwd === undefined || isInside(cwd, dir)) out.push({ pid: Number(entry), cmdline, cwd });
+    if (cwd === undefined || isInside(cwd, dir)) out.push({ pid, cmdline: argv.join(' '), cwd });
   }
-  return out.sort((a, b) => a.pid - b.pid);
+  return out;
 }

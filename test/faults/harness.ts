@@ -245,11 +245,18 @@ export function holdsLock(pid: number): boolean {
  */
 export async function freezeHoldingLock(pgid: number, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, sig);
+    } catch (err) {
+      assert.fail(`process group ${pgid} ended before it was frozen with its lock (${(err as Error).message})`);
+    }
+  };
   for (;;) {
-    process.kill(-pgid, 'SIGSTOP');
+    signal('SIGSTOP');
     if (holdsLock(pgid)) return;
     assert.ok(Date.now() < end, `process ${pgid} never held a lock`);
-    process.kill(-pgid, 'SIGCONT');
+    signal('SIGCONT');
     await new Promise((r) => setTimeout(r, 5));
   }
 }

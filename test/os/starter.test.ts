@@ -3,9 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { exec } from '../../src/os/exec.js';
 import { pidCmdline, procStat } from '../../src/os/pid.js';
-import { STARTER_VAR, starterMark, starterOf } from '../../src/os/starter.js';
+import { STARTER_VAR, starterMark, starterOf, type Starter } from '../../src/os/starter.js';
 import { waitFor } from '../helpers/cli.js';
 
 const sleeper = (env: NodeJS.ProcessEnv): ChildProcess => {
@@ -17,7 +18,8 @@ const sleeper = (env: NodeJS.ProcessEnv): ChildProcess => {
 test('a command run to completion carries its starter: this process, alive', async () => {
   const r = await exec('sh', ['-c', `echo "$${STARTER_VAR}"; sleep 30 & echo $!`]);
   const [mark, bg] = r.stdout.trim().split('\n');
-  assert.equal(mark, `${process.pid}:${procStat(process.pid)!.startTicks}`);
+  const ns = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))![1];
+  assert.equal(mark, `${process.pid}:${procStat(process.pid)!.startTicks}:${ns}`);
   assert.equal(mark, starterMark());
   // the command's own child inherits it, and outlives the command
   const pid = Number(bg);
@@ -34,14 +36,17 @@ test('a starter that ended, or a pid reused by another process, is gone; no mark
   const [pidLine, stat] = ended.stdout.split('\n');
   const ticks = stat!.slice(stat!.lastIndexOf(')') + 2).split(' ')[19];
   await waitFor(() => procStat(Number(pidLine)) === undefined, 5000, 'the shell gone');
-  const cases: [string | undefined, ReturnType<typeof starterOf>][] = [
-    [`${pidLine}:${ticks}`, { state: 'gone', starter: Number(pidLine) }],
+  const ns = starterMark().split(':')[2];
+  const cases: [string | undefined, Starter][] = [
+    [`${pidLine}:${ticks}:${ns}`, { state: 'gone', starter: Number(pidLine) }],
     // this process's pid with another start time: the pid was given again, the starter is not this process
-    [`${process.pid}:1`, { state: 'gone', starter: process.pid }],
+    [`${process.pid}:1:${ns}`, { state: 'gone', starter: process.pid }],
     [starterMark(), { state: 'alive', starter: process.pid }],
+    // a pid of another pid namespace (a castle in a container, seen from its host) says nothing here
+    [`${pidLine}:${ticks}:1`, { state: 'none' }],
     [undefined, { state: 'none' }],
     ['castle', { state: 'none' }],
-    [`${process.pid}`, { state: 'none' }],
+    [`${process.pid}:${ticks}`, { state: 'none' }],
   ];
   for (const [mark, want] of cases) {
     const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
