@@ -261,6 +261,19 @@ export async function freezeHoldingLock(pgid: number, timeoutMs = 20_000): Promi
   }
 }
 
+/**
+ * Asserts that the backup gate refused run `failed` (exit 1, its check failed with a detail matching `detail`) and
+ * that nothing was wiped; returns the refusal.
+ */
+export function gateRefused(c: FaultCastle, failed: CliResult, detail: RegExp): string {
+  assert.equal(failed.code, 1, failed.stdout);
+  const gate = checks(c.lastEvents()).get('backup gate');
+  assert.equal(gate?.ok, false, `the gate's check: ${JSON.stringify(gate)}`);
+  assert.match(gate.detail, detail);
+  assert.ok(existsSync(join(c.dataDir, 'postgres', 'blog-db', 'pgdata', 'PG_VERSION')), 'nothing wiped');
+  return gate.detail;
+}
+
 /** The checks of a run by name. */
 export function checks(evs: readonly EventEnvelope[]): Map<string, { ok: boolean; detail: string }> {
   const out = new Map<string, { ok: boolean; detail: string }>();
