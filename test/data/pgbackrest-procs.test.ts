@@ -54,7 +54,13 @@ async function fake(command: string, o: { mark?: string; config?: string; leader
     if (o.onTerm) return existsSync(o.onTerm);
     return pidCmdline(pid)?.[0] === 'pgbackrest';
   };
-  await waitFor(ready, 5000, `stand-in ${command}`);
+  try {
+    await waitFor(ready, 5000, `stand-in ${command}`);
+  } catch (err) {
+    // not yet in the caller's list: ended here, its group with it
+    process.kill(o.leader === false ? pid : -pid, 'SIGKILL');
+    throw err;
+  }
   return { child, pid };
 }
 
