@@ -3,22 +3,30 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { sep } from 'node:path';
 import { pidCmdline, procStat } from './pid.js';
 
+/** The pids in /proc but our own. */
+function procPids(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => pid !== process.pid);
+}
+
 /** Every live process (not a zombie) this user may see, but our own, with its argv: the one walk of /proc. */
 export function liveProcesses(): { pid: number; argv: string[] }[] {
   const out: { pid: number; argv: string[] }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    const argv = pidCmdline(Number(entry));
-    if (argv && argv.length) out.push({ pid: Number(entry), argv });
+  for (const pid of procPids()) {
+    const argv = pidCmdline(pid);
+    if (argv && argv.length) out.push({ pid, argv });
   }
   return out.sort((a, b) => a.pid - b.pid);
 }
 
-/** The live members of process group `pgid`. */
+/** The live members of process group `pgid` (one read of each process's stat: a stop polls this). */
 export function groupMembers(pgid: number): number[] {
-  return liveProcesses()
-    .filter(({ pid }) => procStat(pid)?.pgrp === pgid)
-    .map(({ pid }) => pid);
+  return procPids().filter((pid) => {
+    const st = procStat(pid);
+    return st !== undefined && st.pgrp === pgid && st.state !== 'Z' && st.state !== 'X';
+  });
 }
 
 /** /proc/<pid>/cmdline joined with spaces, or undefined when the process is gone or a zombie. */

@@ -15,12 +15,18 @@ export const STARTER_VAR = 'CASTLE_STARTED_BY';
 /** What a command's environment says of its starter. `none`: no mark, another pid namespace's, or unreadable. */
 export type Starter = { readonly state: 'gone' | 'alive'; readonly starter: number } | { readonly state: 'none' };
 
+let namespace: string | undefined;
+
+/** This process's pid namespace (a process keeps its own for life), read once. */
 function pidNamespace(): string {
-  try {
-    return /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? '';
-  } catch {
-    return '';
+  if (namespace === undefined) {
+    try {
+      namespace = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? '';
+    } catch {
+      namespace = '';
+    }
   }
+  return namespace;
 }
 
 let mark: string | undefined;
