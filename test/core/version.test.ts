@@ -15,13 +15,12 @@ test('castle --version prints the version of package.json', () => {
 });
 
 test('the castle command runs as its first lines say, as the kernel runs it: sh, which runs Node with its options', () => {
-  const cli = CLI;
-  const [first, second] = readFileSync(cli, 'utf8').split('\n', 2);
+  const [first, second] = readFileSync(CLI, 'utf8').split('\n', 2);
   assert.equal(first, '#!/bin/sh');
   assert.match(second!, /^\/\/usr\/bin\/env true; .*; exec node --v8-pool-size=0 --max-semi-space-size=8 --initial-old-space-size=48 "\$0" "\$@"$/);
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}` };
-  const r = spawnSync('/bin/sh', [cli, '--version'], { encoding: 'utf8', env });
+  const r = spawnSync('/bin/sh', [CLI, '--version'], { encoding: 'utf8', env });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), pkg.version);
   assert.equal(r.stderr, '');
@@ -31,7 +30,6 @@ test('the castle command runs as its first lines say, as the kernel runs it: sh,
 });
 
 test('castle validate starts Node without NODE_EXTRA_CA_CERTS (Node 20 reads the certificates at start), and gives it back to what it runs', () => {
-  const cli = CLI;
   const dir = mkdtempSync(join(tmpdir(), 'castle-ca-'));
   try {
     // a kustomization with a patch is rendered by kubectl: here a stand-in that records the variable it was given
@@ -55,7 +53,7 @@ test('castle validate starts Node without NODE_EXTRA_CA_CERTS (Node 20 reads the
       // what Node was started with, printed before castle's own code runs
       NODE_OPTIONS: `--import=${pathToFileURL(preload).href}`,
     };
-    const run = (args: string[]): SpawnSyncReturns<string> => spawnSync('/bin/sh', [cli, ...args], { encoding: 'utf8', env, cwd: dir });
+    const run = (args: string[]): SpawnSyncReturns<string> => spawnSync('/bin/sh', [CLI, ...args], { encoding: 'utf8', env, cwd: dir });
     const v = run(['validate', '--cache-dir', join(dir, 'cache'), 'app']);
     assert.match(v.stderr, /^at start: unset$/m, v.stderr);
     assert.equal(v.status, 0, `${v.stdout}${v.stderr}`);
@@ -76,7 +74,6 @@ test('castle validate starts Node without NODE_EXTRA_CA_CERTS (Node 20 reads the
 });
 
 test('castle validate runs the validator bundled into one file, which finds what its modules find', () => {
-  const cli = CLI;
   const dir = mkdtempSync(join(tmpdir(), 'castle-bundle-'));
   try {
     writeFileSync(join(dir, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: nowhere}\ndata: {k: v}\n');
@@ -95,7 +92,7 @@ test('castle validate runs the validator bundled into one file, which finds what
       CASTLE_TEST_LOADED: log,
     };
     const args = ['validate', '--format', 'json', '--cache-dir', join(dir, 'cache'), join(dir, 'cm.yaml')];
-    const bundled = spawnSync('/bin/sh', [cli, ...args], { encoding: 'utf8', env });
+    const bundled = spawnSync('/bin/sh', [CLI, ...args], { encoding: 'utf8', env });
     const loaded = readFileSync(log, 'utf8').split('\n');
     const seen = `exit ${String(bundled.status)} ${String(bundled.signal)}\n${bundled.stderr}\nloaded:\n${loaded.join('\n')}`;
     assert.ok(
@@ -113,7 +110,7 @@ test('castle validate runs the validator bundled into one file, which finds what
       [
         '--input-type=module',
         '-e',
-        `process.argv.splice(1, 0, 'castle'); await (await import(${JSON.stringify(pathToFileURL(join(dirname(cli), 'validate-main.js')).href)})).main();`,
+        `process.argv.splice(1, 0, 'castle'); await (await import(${JSON.stringify(pathToFileURL(join(dirname(CLI), 'validate-main.js')).href)})).main();`,
         ...args,
       ],
       { encoding: 'utf8' },

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { alive, waitFor } from '../helpers/cli.js';
 import {
   assertRecovered,
+  clusterRoot,
   faultCastle,
   gateRefused,
   freezeHoldingLock,
@@ -58,8 +59,7 @@ test('fast faults: two rebirths at once, then SIGKILL mid-restore and resume: no
   });
 });
 
-const root = () => join(c.dataDir, 'postgres', 'blog-db');
-const conf = () => join(root(), 'pgbackrest', 'pgbackrest.conf');
+const conf = () => join(clusterRoot(c), 'pgbackrest', 'pgbackrest.conf');
 
 test('Castle SIGKILLed mid-gate, its pgBackRest backup still holding the stanza: the resume stops that backup and completes', async () => {
   await c.write(50);
@@ -92,10 +92,10 @@ test('Castle SIGKILLed mid-gate, its pgBackRest backup still holding the stanza:
 test('a pgBackRest backup started by hand holds the stanza: the gate refuses and names it, leaves it alone, and the next rebirth completes', async () => {
   await c.write(50);
   const owner = statSync(conf());
-  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: root() };
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: clusterRoot(c) };
   const asOwner = process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {};
   const hand = spawn('pgbackrest', [`--config=${conf()}`, '--stanza=db', 'backup', '--type=incr'], {
-    cwd: root(),
+    cwd: clusterRoot(c),
     env,
     detached: true,
     stdio: 'ignore',

@@ -6,6 +6,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { EventEnvelope } from '../../src/events.js';
+import { liveProcesses } from '../../src/os/processes.js';
 import { startS3Server, stopS3Server } from '../../src/s3/server.js';
 import { alive, castleAsync, type CliResult } from '../helpers/cli.js';
 import { localCastle, type LocalCastle } from '../helpers/local-castle.js';
@@ -116,17 +117,13 @@ export function runEvents(dir: string, runId?: string): EventEnvelope[] {
 
 /** Processes whose command line holds `needle` (a castle's dataDir or object-store dir). */
 export function processesWith(needle: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(needle) && alive(Number(d))) out.push(Number(d));
-    } catch {
-      // gone
-    }
-  }
-  return out;
+  return liveProcesses()
+    .filter(({ argv }) => argv.some((a) => a.includes(needle)))
+    .map(({ pid }) => pid);
 }
+
+/** The example's PostgreSQL cluster in this castle: its pgdata, pgBackRest's config and repo2 are below. */
+export const clusterRoot = (c: LocalCastle): string => join(c.dataDir, 'postgres', 'blog-db');
 
 /**
  * SIGKILLs `pids`, then every process whose command line holds one of `needles`, again and again until none is
@@ -222,14 +219,9 @@ export const pgbackrestDoing = (c: LocalCastle, command: string) => () => pgback
 
 /** The pids of this castle's pgbackrest processes doing `command` (the main process: its workers say `command:local`). */
 export function pgbackrestPids(c: LocalCastle, command: string): number[] {
-  return processesWith(c.dataDir).filter((pid) => {
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      return argv[0]?.endsWith('pgbackrest') === true && argv.includes(command);
-    } catch {
-      return false;
-    }
-  });
+  return liveProcesses()
+    .filter(({ argv }) => argv[0]?.endsWith('pgbackrest') === true && argv.includes(command) && argv.some((a) => a.includes(c.dataDir)))
+    .map(({ pid }) => pid);
 }
 
 /** Whether `pid` holds a file lock (/proc/locks): pgBackRest locks its stanza with one. */
@@ -270,7 +262,7 @@ export function gateRefused(c: FaultCastle, failed: CliResult, detail: RegExp): 
   const gate = checks(c.lastEvents()).get('backup gate');
   assert.equal(gate?.ok, false, `the gate's check: ${JSON.stringify(gate)}`);
   assert.match(gate.detail, detail);
-  assert.ok(existsSync(join(c.dataDir, 'postgres', 'blog-db', 'pgdata', 'PG_VERSION')), 'nothing wiped');
+  assert.ok(existsSync(join(clusterRoot(c), 'pgdata', 'PG_VERSION')), 'nothing wiped');
   return gate.detail;
 }
 

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalCastle } from '../../helpers/local-castle.js';
-import { assertRecovered, faultCastle, record, said, sh, started, startUntil, type FaultCastle } from '../harness.js';
+import { assertRecovered, clusterRoot, faultCastle, record, said, sh, started, startUntil, type FaultCastle } from '../harness.js';
 
 // The castle's disk full: its dataDir is a 128 MB ext4 filesystem of its own (an image on a loop device),
 // filled with a ballast file at the chosen moment, freed afterwards.
@@ -47,7 +47,7 @@ after(() => {
   c.destroy();
 });
 
-const pgdata = () => join(c.dataDir, 'postgres', 'blog-db', 'pgdata');
+const pgdata = () => join(clusterRoot(c), 'pgdata');
 
 test('disk full during the backup: the gate refuses or the rebirth completes; nothing is lost either way', async () => {
   await c.write(50);

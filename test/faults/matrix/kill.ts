@@ -3,7 +3,19 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventEnvelope } from '../../../src/events.js';
-import { assertRecovered, faultCastle, finished, noted, pgbackrestDoing, record, resumed, started, startUntil, type FaultCastle } from '../harness.js';
+import {
+  assertRecovered,
+  clusterRoot,
+  faultCastle,
+  finished,
+  noted,
+  pgbackrestDoing,
+  record,
+  resumed,
+  started,
+  startUntil,
+  type FaultCastle,
+} from '../harness.js';
 
 // Castle SIGKILLed at each phase boundary and in the middle of each phase, then `castle rebirth --resume`.
 let c: FaultCastle;
@@ -12,7 +24,7 @@ before(async () => {
 });
 after(() => c?.destroy());
 
-const pgdataGone = () => !existsSync(join(c.dataDir, 'postgres', 'blog-db', 'pgdata', 'postmaster.pid'));
+const pgdataGone = () => !existsSync(join(clusterRoot(c), 'pgdata', 'postmaster.pid'));
 
 const points: { name: string; when: (evs: EventEnvelope[]) => boolean; extra?: () => boolean }[] = [
   { name: 'gate starting', when: started('gate/0') },

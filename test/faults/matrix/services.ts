@@ -7,6 +7,7 @@ import {
   assertRecovered,
   blogClient,
   checks,
+  clusterRoot,
   faultCastle,
   gateRefused,
   noted,
@@ -26,7 +27,7 @@ before(async () => {
 });
 after(() => c?.destroy());
 
-const pgdata = () => join(c.dataDir, 'postgres', 'blog-db', 'pgdata');
+const pgdata = () => join(clusterRoot(c), 'pgdata');
 const s3Pid = () => Number(readFileSync(join(c.s3Dir, 's3.pid'), 'utf8'));
 
 test('the S3 endpoint killed during the gate: nothing is wiped; once it is back, a rerun completes', async () => {
